@@ -1,0 +1,93 @@
+# sfnet-explore: GNU Make build.
+#   make              build ./sfnet-explore
+#   make check        install missing Debian packages, build, run every test
+#   make demo         install, build, make the synthetic survey, train, browse
+#   make bench        speed and memory figures (beside PyTorch when installed)
+#   make install PREFIX=/usr/local
+# Switches: DEBUG=1 (-O0 -g), SANITIZE=1 (ASan + UBSan), WERROR=1 (warnings are errors).
+
+PREFIX     ?= /usr/local
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+PYTHON     ?= /usr/bin/python3
+
+PKGS := openblas sqlite3 ncursesw libpng libjpeg chafa cairo libcjson
+
+BUILD := build
+ifeq ($(DEBUG),1)
+BUILD := $(BUILD)-debug
+OPT   := -O0 -g3
+else
+OPT   := -O2 -g -march=native
+endif
+ifeq ($(SANITIZE),1)
+BUILD := $(BUILD)-san
+OPT   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANFLAGS := -fsanitize=address,undefined
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+SHARE_INSTALL := $(PREFIX)/share/sfnet-explore
+CPPFLAGS += -Iinclude -D_GNU_SOURCE \
+            -DSF_SHARE_DIR='"$(SHARE_INSTALL)"' -DSF_SOURCE_SHARE_DIR='"$(CURDIR)/share"' \
+            $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+CFLAGS   += -std=c11 $(OPT) $(WARN) -fopenmp -pthread
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -ldnnl -llinear -lm -lpthread
+LDFLAGS  += -fopenmp $(SANFLAGS)
+
+SRCS      := $(wildcard src/*.c)
+OBJS      := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
+LIB_OBJS  := $(filter-out $(BUILD)/main.o,$(OBJS))
+TEST_SRCS := $(wildcard tests/test_*.c)
+TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+BIN       := $(BUILD)/sfnet-explore
+
+.PHONY: all check tests deps demo bench install uninstall clean
+.SECONDARY:
+all: $(BIN) sfnet-explore
+
+sfnet-explore: $(BIN)
+	ln -sf $(BIN) $@
+
+$(BUILD)/%.o: src/%.c | $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BIN): $(OBJS)
+	$(CC) $(LDFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD):
+	mkdir -p $(BUILD)/tests
+
+$(BUILD)/tests/%.o: tests/%.c | $(BUILD)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs criterion)
+
+deps:
+	@sh share/install-deps.sh
+
+tests: $(BIN) $(TESTS)
+
+# Each test binary is a Criterion suite; tests/run.sh runs them all and prints the totals.
+check: deps
+	$(MAKE) tests
+	SFNET_BIN=$(CURDIR)/$(BIN) BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh $(TESTS)
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SHARE_INSTALL) $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/sfnet-explore
+	cp -r share/. $(DESTDIR)$(SHARE_INSTALL)/
+	if [ -f share/man/man1/sfnet-explore.1 ]; then install -m 644 share/man/man1/sfnet-explore.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/bin/sfnet-explore $(DESTDIR)$(SHARE_INSTALL) $(DESTDIR)$(PREFIX)/share/man/man1/sfnet-explore.1
+
+clean:
+	rm -rf build build-* sfnet-explore
+
+-include $(OBJS:.o=.d) $(TESTS:=.d)

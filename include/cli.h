@@ -1,0 +1,20 @@
+/* cli.h: the subcommands of the one binary, sfnet-explore.
+ *
+ * Each subcommand lives in src/cli_<name>.c as `int cli_<name>(int argc, char **argv)`
+ * where argv[0] is the subcommand's name. It parses its own options (getopt_long),
+ * prints --help, and returns the process exit status: 0 success, 1 failure (the
+ * message already printed), 2 bad usage. main.c dispatches through cli_commands[].
+ */
+#ifndef SF_CLI_H
+#define SF_CLI_H
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary; /* one line for `sfnet-explore --help` */
+} cli_command;
+
+extern const cli_command cli_commands[];
+
+
+#endif

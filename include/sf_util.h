@@ -1,0 +1,90 @@
+/* sf_util.h: what every module of sfnet-explore shares.
+ *
+ * Two kinds of failure exist in this program:
+ *  - programming errors (a broken invariant, out of memory): SF_ASSERT and the
+ *    x* allocators stop the program with file:line. They stay on in release.
+ *  - recoverable failures (bad input, I/O, SQLite): the function returns
+ *    SF_ERR (-1) after sf_fail() has recorded a message the user can act on,
+ *    e.g. "galaxies.csv:17: expected 12 fields, found 11". The caller shows it
+ *    with sf_last_error(). Library code never calls exit().
+ *
+ * The message buffer is per thread. sf_progress draws a progress bar with ETA
+ * on stderr (a plain line every few seconds when stderr is not a terminal).
+ */
+#ifndef SF_UTIL_H
+#define SF_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SF_VERSION "0.1.0"
+
+enum { SF_OK = 0, SF_ERR = -1 };
+
+#define SF_ASSERT(cond)                                                        \
+    do {                                                                       \
+        if (!(cond)) sf_assert_fail(#cond, __FILE__, __LINE__);                \
+    } while (0)
+
+void sf_assert_fail(const char *cond, const char *file, int line)
+    __attribute__((noreturn));
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+/* 64-byte aligned memory, released with free(). */
+void *xmalloc_aligned(size_t n);
+
+/* Records a printf-style message for this thread; always returns SF_ERR so
+ * that `return sf_fail("...")` reads naturally. */
+int sf_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prefixes the recorded message with "<prefix>: " (e.g. a file name). */
+int sf_fail_prefix(const char *prefix);
+const char *sf_last_error(void);
+
+/* Prints "sfnet-explore: <message>" to stderr. */
+void sf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Wall clock in seconds (monotonic). */
+double sf_now(void);
+
+/* Progress bar on stderr: "label [#####.....] 45% 120/267 12.3 it/s ETA 0:12 extra". */
+typedef struct {
+    const char *label;
+    long total;
+    long done;
+    double t_start;
+    double t_last_draw;
+    int is_tty;
+    int quiet;
+    char unit[16];
+} sf_progress;
+
+void sf_progress_start(sf_progress *p, const char *label, long total, const char *unit);
+/* extra may be NULL; it is appended to the bar (loss, epoch ...). */
+void sf_progress_update(sf_progress *p, long done, const char *extra);
+void sf_progress_finish(sf_progress *p, const char *extra);
+/* Set once from the command line (--quiet) or SFNET_QUIET=1. */
+extern int sf_progress_quiet;
+
+/* Deterministic pseudo random numbers (splitmix64 seeded xoshiro256**). */
+typedef struct {
+    uint64_t s[4];
+} sf_rng;
+void sf_rng_seed(sf_rng *r, uint64_t seed);
+uint64_t sf_rng_next(sf_rng *r);
+double sf_rng_uniform(sf_rng *r);         /* [0, 1) */
+double sf_rng_normal(sf_rng *r);          /* mean 0, sd 1 */
+uint32_t sf_rng_below(sf_rng *r, uint32_t n); /* [0, n) without bias */
+void sf_rng_shuffle(sf_rng *r, int *a, int n);
+
+/* Reads a whole file into a NUL-terminated buffer; SF_ERR with a message on failure. */
+int sf_read_file(const char *path, char **data, size_t *len);
+
+/* Directory holding share/ (schema, fonts, man page): $SFNET_SHARE, the
+ * build-time install prefix, or the source tree the binary was built in. */
+const char *sf_share_dir(void);
+
+#endif

@@ -1,0 +1,50 @@
+/* main.c: dispatch to the subcommands of sfnet-explore. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "sf_util.h"
+
+const cli_command cli_commands[] = {
+    {NULL, NULL, NULL},
+};
+
+static void print_help(FILE *out) {
+    fprintf(out,
+            "Usage: sfnet-explore [OPTIONS] RUN.db          browse a run database\n"
+            "       sfnet-explore COMMAND [OPTIONS] ...     run a headless command\n"
+            "\n"
+            "Sparse Feature Networks for galaxy images: train, store every galaxy's\n"
+            "sparse activations in SQLite, and browse the learned features.\n"
+            "\n"
+            "Commands:\n");
+    for (const cli_command *c = cli_commands; c->name; c++)
+        fprintf(out, "  %-20s %s\n", c->name, c->summary);
+    fprintf(out,
+            "\n"
+            "Options:\n"
+            "  -h, --help       show this help (COMMAND --help for a command's own)\n"
+            "  -V, --version    print the version\n"
+            "\n"
+            "See sfnet-explore(1) for every option and key.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        print_help(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+        printf("sfnet-explore %s\n", SF_VERSION);
+        return 0;
+    }
+    for (const cli_command *c = cli_commands; c->name; c++)
+        if (!strcmp(cmd, c->name)) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "sfnet-explore: unknown command '%s' (see sfnet-explore --help)\n", cmd);
+    return 2;
+}

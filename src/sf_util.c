@@ -1,0 +1,244 @@
+/* sf_util.c: assertions, allocation, error messages, progress bar, RNG. */
+#include "sf_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SF_SHARE_DIR
+#define SF_SHARE_DIR "share"
+#endif
+#ifndef SF_SOURCE_SHARE_DIR
+#define SF_SOURCE_SHARE_DIR "share"
+#endif
+
+int sf_progress_quiet = 0;
+
+static _Thread_local char err_buf[2048];
+
+void sf_assert_fail(const char *cond, const char *file, int line) {
+    fprintf(stderr, "sfnet-explore: internal error at %s:%d: assertion '%s' failed\n",
+            file, line, cond);
+    abort();
+}
+
+static void *check_alloc(void *p, size_t n) {
+    if (!p && n) {
+        fprintf(stderr, "sfnet-explore: out of memory (asked for %zu bytes)\n", n);
+        abort();
+    }
+    return p;
+}
+
+void *xmalloc(size_t n) { return check_alloc(malloc(n ? n : 1), n); }
+void *xcalloc(size_t count, size_t size) {
+    return check_alloc(calloc(count ? count : 1, size ? size : 1), count * size);
+}
+void *xrealloc(void *p, size_t n) { return check_alloc(realloc(p, n ? n : 1), n); }
+char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = xmalloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+void *xmalloc_aligned(size_t n) {
+    void *p = NULL;
+    size_t rounded = (n + 63) / 64 * 64;
+    if (posix_memalign(&p, 64, rounded ? rounded : 64) != 0) p = NULL;
+    return check_alloc(p, n);
+}
+
+int sf_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+    va_end(ap);
+    return SF_ERR;
+}
+
+int sf_fail_prefix(const char *prefix) {
+    size_t plen = strlen(prefix) + 2;
+    if (plen >= sizeof err_buf) return SF_ERR;
+    memmove(err_buf + plen, err_buf, sizeof err_buf - plen);
+    err_buf[sizeof err_buf - 1] = 0;
+    memcpy(err_buf, prefix, plen - 2);
+    memcpy(err_buf + plen - 2, ": ", 2);
+    return SF_ERR;
+}
+
+const char *sf_last_error(void) { return err_buf[0] ? err_buf : "unknown error"; }
+
+void sf_warn(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("sfnet-explore: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+double sf_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- progress bar ---- */
+
+static void format_duration(char *buf, size_t n, double seconds) {
+    if (!(seconds >= 0) || seconds > 99 * 3600) {
+        snprintf(buf, n, "--:--");
+        return;
+    }
+    long s = (long)(seconds + 0.5);
+    if (s >= 3600)
+        snprintf(buf, n, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+    else
+        snprintf(buf, n, "%ld:%02ld", s / 60, s % 60);
+}
+
+void sf_progress_start(sf_progress *p, const char *label, long total, const char *unit) {
+    memset(p, 0, sizeof *p);
+    p->label = label;
+    p->total = total;
+    p->t_start = sf_now();
+    p->t_last_draw = 0;
+    p->is_tty = isatty(STDERR_FILENO);
+    const char *q = getenv("SFNET_QUIET");
+    p->quiet = sf_progress_quiet || (q && *q && strcmp(q, "0") != 0);
+    snprintf(p->unit, sizeof p->unit, "%s", unit ? unit : "it");
+}
+
+static void progress_draw(sf_progress *p, const char *extra, int final) {
+    double now = sf_now();
+    double elapsed = now - p->t_start;
+    double rate = elapsed > 0 ? (double)p->done / elapsed : 0;
+    char eta[32], el[32];
+    format_duration(el, sizeof el, elapsed);
+    if (final || rate <= 0)
+        snprintf(eta, sizeof eta, "%s", final ? "" : "--:--");
+    else
+        format_duration(eta, sizeof eta, (double)(p->total - p->done) / rate);
+    int pct = p->total > 0 ? (int)(100.0 * (double)p->done / (double)p->total) : 0;
+    char bar[32];
+    int width = 20, filled = p->total > 0 ? (int)((double)width * p->done / p->total) : 0;
+    if (filled > width) filled = width;
+    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+    bar[width] = 0;
+    fprintf(stderr, "%s%s [%s] %3d%% %ld/%ld %.1f %s/s %s %s%s%s%s",
+            p->is_tty ? "\r\033[K" : "", p->label, bar, pct, p->done, p->total, rate,
+            p->unit, final ? "in" : "ETA", final ? el : eta, extra ? " " : "",
+            extra ? extra : "", (p->is_tty && !final) ? "" : "\n");
+    fflush(stderr);
+    p->t_last_draw = now;
+}
+
+void sf_progress_update(sf_progress *p, long done, const char *extra) {
+    p->done = done;
+    if (p->quiet) return;
+    double now = sf_now();
+    double interval = p->is_tty ? 0.1 : 5.0;
+    if (now - p->t_last_draw < interval) return;
+    progress_draw(p, extra, 0);
+}
+
+void sf_progress_finish(sf_progress *p, const char *extra) {
+    if (p->quiet) return;
+    progress_draw(p, extra, 1);
+}
+
+/* ---- random numbers ---- */
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void sf_rng_seed(sf_rng *r, uint64_t seed) {
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t sf_rng_next(sf_rng *r) {
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double sf_rng_uniform(sf_rng *r) { return (double)(sf_rng_next(r) >> 11) * 0x1.0p-53; }
+
+double sf_rng_normal(sf_rng *r) {
+    double u1 = sf_rng_uniform(r), u2 = sf_rng_uniform(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+uint32_t sf_rng_below(sf_rng *r, uint32_t n) {
+    SF_ASSERT(n > 0);
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do x = sf_rng_next(r);
+    while (x >= limit);
+    return (uint32_t)(x % n);
+}
+
+void sf_rng_shuffle(sf_rng *r, int *a, int n) {
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)sf_rng_below(r, (uint32_t)i + 1);
+        int t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+/* ---- files ---- */
+
+int sf_read_file(const char *path, char **data, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return sf_fail("%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) buf = xrealloc(buf, cap *= 2);
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return sf_fail("%s: read error", path);
+    }
+    buf[n] = 0;
+    *data = buf;
+    if (len) *len = n;
+    return SF_OK;
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *sf_share_dir(void) {
+    const char *env = getenv("SFNET_SHARE");
+    if (env && *env) return env;
+    if (is_dir(SF_SHARE_DIR)) return SF_SHARE_DIR;
+    return SF_SOURCE_SHARE_DIR;
+}

@@ -1,0 +1,65 @@
+/* Tests of sf_util: error messages, RNG determinism and ranges, file reading. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "sf_util.h"
+
+Test(util, fail_records_message_and_prefix) {
+    cr_assert_eq(sf_fail("expected %d fields, found %d", 12, 11), SF_ERR);
+    sf_fail_prefix("galaxies.csv:17");
+    cr_assert_str_eq(sf_last_error(), "galaxies.csv:17: expected 12 fields, found 11");
+}
+
+Test(util, rng_is_deterministic_and_uniform) {
+    sf_rng a, b;
+    sf_rng_seed(&a, 256);
+    sf_rng_seed(&b, 256);
+    double sum = 0, sum2 = 0;
+    for (int i = 0; i < 100000; i++) {
+        uint64_t x = sf_rng_next(&a);
+        cr_assert_eq(x, sf_rng_next(&b));
+        double u = sf_rng_uniform(&a);
+        cr_assert(u >= 0 && u < 1);
+        sf_rng_next(&b);
+        sum += u;
+        sum2 += u * u;
+    }
+    cr_assert_float_eq(sum / 1e5, 0.5, 0.01);
+    cr_assert_float_eq(sum2 / 1e5 - 0.25, 1.0 / 12, 0.005);
+}
+
+Test(util, rng_normal_has_unit_variance) {
+    sf_rng r;
+    sf_rng_seed(&r, 1);
+    double s = 0, s2 = 0;
+    for (int i = 0; i < 200000; i++) {
+        double z = sf_rng_normal(&r);
+        s += z;
+        s2 += z * z;
+    }
+    cr_assert_float_eq(s / 2e5, 0.0, 0.01);
+    cr_assert_float_eq(s2 / 2e5, 1.0, 0.02);
+}
+
+Test(util, shuffle_is_a_permutation) {
+    sf_rng r;
+    sf_rng_seed(&r, 7);
+    int a[100], seen[100] = {0};
+    for (int i = 0; i < 100; i++) a[i] = i;
+    sf_rng_shuffle(&r, a, 100);
+    int moved = 0;
+    for (int i = 0; i < 100; i++) {
+        seen[a[i]]++;
+        moved += a[i] != i;
+    }
+    for (int i = 0; i < 100; i++) cr_assert_eq(seen[i], 1);
+    cr_assert_gt(moved, 50);
+}
+
+Test(util, read_file_missing_names_the_file) {
+    char *data = NULL;
+    cr_assert_eq(sf_read_file("/nonexistent/x.csv", &data, NULL), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "/nonexistent/x.csv") != NULL);
+    cr_assert_null(data);
+}
