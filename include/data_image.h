@@ -1,0 +1,75 @@
+/* data_image.h: galaxy cutouts, decoded, resized and cropped, and the data set
+ * a run trains on.
+ *
+ * image_decode() reads a JPEG (libjpeg-turbo) or PNG (libpng) into 8-bit RGB.
+ * A corrupt or truncated file is an SF_ERR with a message, never a crash.
+ * image_prepare() resizes (bilinear, antialiased when shrinking) to resize x resize and
+ * centre-crops (or pads with zeros) to crop x crop, giving CHW bytes.
+ *
+ * A dataset joins a catalogue's kept rows with `<images>/<objID>.{jpg,jpeg,png}`:
+ * galaxies whose image is missing or corrupt are skipped and counted. The decoded
+ * pixels (n, 3, crop, crop) uint8 are cached: in RAM for small sets, in a
+ * memory-mapped cache file for large ones, so epochs after the first never decode
+ * again. The train/valid split is a seeded 80/20 shuffle; the per-channel
+ * normalisation (mean, std over training pixels, on the 0..1 scale) comes from the
+ * training images only.
+ */
+#ifndef SF_DATA_IMAGE_H
+#define SF_DATA_IMAGE_H
+
+#include <stdint.h>
+
+#include "data_catalog.h"
+#include "sf_util.h"
+
+int image_decode(const char *path, uint8_t **rgb, int *width, int *height);
+/* out: (3, crop, crop) bytes. src: (h, w, 3) interleaved RGB. */
+void image_prepare(uint8_t *out, const uint8_t *src, int w, int h, int resize, int crop);
+
+/* Path of an objID's image in dir, or SF_ERR ("not found") when none exists.
+ * Refuses objIDs that are not plain file names ("/", "..", empty). */
+int image_find(char *path, size_t n, const char *dir, const char *obj_id);
+
+enum { SPLIT_TRAIN = 0, SPLIT_VALID = 1 };
+
+typedef struct {
+    const char *catalog_path;
+    const char *images_dir;
+    const char *target_spec;   /* "metallicity", "bpt_lines", "col,col" */
+    int resize;                /* 160 */
+    int crop;                  /* 144 */
+    uint64_t seed;             /* 256: the train/valid split */
+    double valid_fraction;     /* 0.2 */
+    const char *cache_path;    /* NULL: automatic (RAM when small, else a file beside the images) */
+    int quiet;                 /* no progress bar */
+} dataset_options;
+
+typedef struct {
+    catalog cat;
+    target_set targets;
+    int n;                     /* galaxies with a usable image */
+    int size;                  /* crop */
+    int *cat_row;              /* (n) catalogue row of each galaxy */
+    float *y;                  /* (n, n_targets) */
+    uint8_t *pixels;           /* (n, 3, size, size), heap or mmap */
+    int pixels_mapped;         /* pixels is an mmap of a cache file */
+    uint8_t *split;            /* (n) SPLIT_TRAIN or SPLIT_VALID */
+    int n_train, n_valid;
+    int *train_idx, *valid_idx;
+    float mean[3], std[3];     /* normalisation, 0..1 pixel scale */
+    int n_missing, n_corrupt;  /* images skipped */
+    char first_missing[3][64]; /* objIDs named in messages */
+} dataset;
+
+int dataset_open(dataset *ds, const dataset_options *opt);
+void dataset_close(dataset *ds);
+static inline const char *dataset_obj_id(const dataset *ds, int i) {
+    return ds->cat.obj_ids[ds->cat_row[i]];
+}
+
+/* Fills x (B, 3, size, size) normalised floats and y (B, n_targets) for the galaxies
+ * idx[0..B). With rng != NULL each image gets a random one of the 8 dihedral
+ * transforms (flips and transposes); NULL leaves them as they are. y may be NULL. */
+void dataset_batch(const dataset *ds, const int *idx, int B, float *x, float *y, sf_rng *rng);
+
+#endif
