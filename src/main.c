@@ -6,6 +6,7 @@
 #include "sf_util.h"
 
 const cli_command cli_commands[] = {
+    {"inspect", cli_inspect, "summarise a catalogue and its image cutouts"},
     {NULL, NULL, NULL},
 };
 
