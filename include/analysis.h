@@ -22,6 +22,8 @@
 
 #include <stddef.h>
 
+#include "data_catalog.h"
+
 /* ---- BPT classification ---------------------------------------------------
  * x = log10([NII]6584 / Halpha), y = log10([OIII]5007 / Hbeta).
  * Star-forming: below Kauffmann et al. 2003, y < 0.61 / (x - 0.05) + 1.3 with x < 0.05.
@@ -60,6 +62,15 @@ const char *bpt_line_name(int line);
 /* The MPA-JHU catalogue's bptclass: 1, 2 star-forming (2 = low S/N), 3 composite,
  * 4 AGN, 5 low-S/N LINER (counted as AGN), -1 or anything else: none. */
 bpt_class bpt_from_mpa_code(double code);
+
+/* BPT classes of every row of a catalogue (data_catalog.h). The fluxes are the
+ * MPA-JHU columns nii_6584_flux, h_alpha_flux, oiii_5007_flux, h_beta_flux and
+ * their *_err (S/N cut only when the error columns exist). With prefer_bptclass
+ * and a `bptclass` column, a row's class comes from that column (ratios still from
+ * the fluxes when present). out (cat->n_rows); *source is set to BPT_SOURCE_*.
+ * SF_ERR when the catalogue has neither the four fluxes nor bptclass. */
+enum { BPT_SOURCE_LINES = 0, BPT_SOURCE_BPTCLASS = 1 };
+int bpt_classify_catalog(bpt_result *out, int *source, const catalog *cat, int prefer_bptclass);
 
 /* ---- correlations ---------------------------------------------------------
  * Pearson and Spearman correlation of two vectors over the n pairs where both

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "analysis.h"
+#include "sf_util.h"
 
 double bpt_kauffmann03(double x) {
     if (!(x < 0.05)) return NAN;
@@ -83,4 +84,49 @@ void bpt_classify_fluxes(bpt_result *r, const double flux[BPT_N_LINES], const do
         }
     }
     r->cls = bpt_classify_ratios(r->log_nii_ha, r->log_oiii_hb);
+}
+
+int bpt_classify_catalog(bpt_result *out, int *source, const catalog *cat, int prefer_bptclass) {
+    static const char *flux_cols[BPT_N_LINES] = {"nii_6584_flux", "h_alpha_flux",
+                                                 "oiii_5007_flux", "h_beta_flux"};
+    int fcol[BPT_N_LINES], ecol[BPT_N_LINES], have_flux = 1, have_err = 1;
+    for (int l = 0; l < BPT_N_LINES; l++) {
+        char name[64];
+        fcol[l] = catalog_column(cat, flux_cols[l]);
+        snprintf(name, sizeof name, "%s_err", flux_cols[l]);
+        ecol[l] = catalog_column(cat, name);
+        have_flux &= fcol[l] >= 0;
+        have_err &= ecol[l] >= 0;
+    }
+    int class_col = catalog_column(cat, "bptclass");
+    int use_class = class_col >= 0 && (prefer_bptclass || !have_flux);
+    if (!have_flux && !use_class)
+        return sf_fail("%s: no BPT information: needs the columns nii_6584_flux, h_alpha_flux, "
+                       "oiii_5007_flux, h_beta_flux (and their _err for the S/N cut) or bptclass",
+                       cat->path ? cat->path : "catalogue");
+    *source = use_class ? BPT_SOURCE_BPTCLASS : BPT_SOURCE_LINES;
+    for (int i = 0; i < cat->n_rows; i++) {
+        bpt_result *r = &out[i];
+        if (have_flux) {
+            double f[BPT_N_LINES], e[BPT_N_LINES];
+            for (int l = 0; l < BPT_N_LINES; l++) {
+                f[l] = catalog_value(cat, i, fcol[l]);
+                e[l] = have_err ? catalog_value(cat, i, ecol[l]) : NAN;
+            }
+            bpt_classify_fluxes(r, f, have_err ? e : NULL);
+        } else {
+            *r = (bpt_result){.log_nii_ha = NAN, .log_oiii_hb = NAN, .cls = BPT_NONE};
+        }
+        if (use_class) {
+            double code = catalog_value(cat, i, class_col);
+            r->cls = bpt_from_mpa_code(code);
+            if (r->cls == BPT_NONE) {
+                if (isnan(code)) snprintf(r->why, sizeof r->why, "missing bptclass");
+                else snprintf(r->why, sizeof r->why, "bptclass %g (unclassifiable)", code);
+            } else {
+                r->why[0] = '\0';
+            }
+        }
+    }
+    return SF_OK;
 }

@@ -115,3 +115,113 @@ Test(bpt, mpa_codes) {
     cr_assert_eq(bpt_from_mpa_code(-1), BPT_NONE);
     cr_assert_eq(bpt_from_mpa_code(NAN), BPT_NONE);
 }
+
+/* ---- the bpt subcommand on a catalogue written here ---- */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "sf_util.h"
+
+static char tmpdir[64];
+
+static void make_tmpdir(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/sfnet-bpt-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static void remove_tmpdir(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int run_bpt(int n, const char **args) {
+    char *argv[8];
+    for (int i = 0; i < n; i++) argv[i] = (char *)args[i];
+    argv[n] = NULL;
+    return cli_bpt(n, argv);
+}
+
+/* Row 1 star-forming (x = -0.5, y = -0.5), row 2 AGN (x = 0.0, y = 0.5),
+ * row 3 composite (x = -0.2, y = 0.0: Ka(-0.2) = -1.14, Ke(-0.2) = 0.28),
+ * row 4 low S/N [OIII], row 5 missing Hbeta. bptclass says 4, 1, 3, -1, 2. */
+static const char *catalogue_text =
+    "objID,nii_6584_flux,nii_6584_flux_err,h_alpha_flux,h_alpha_flux_err,"
+    "oiii_5007_flux,oiii_5007_flux_err,h_beta_flux,h_beta_flux_err,bptclass\n"
+    "1237648704043942146,31.6227766,1,100,1,31.6227766,1,100,1,4\n"
+    "2,100,1,100,1,316.227766,1,100,1,1\n"
+    "3,63.0957344,1,100,1,100,1,100,1,3\n"
+    "4,31.6227766,1,100,1,2.5,1,100,1,-1\n"
+    "5,31.6227766,1,100,1,31.6227766,1,,1,2\n";
+
+static char *read_all(const char *path) {
+    char *data;
+    size_t len;
+    cr_assert_eq(sf_read_file(path, &data, &len), SF_OK, "%s", sf_last_error());
+    return data;
+}
+
+Test(bpt_cli, classifies_from_lines, .init = make_tmpdir, .fini = remove_tmpdir) {
+    char csv[128], out[128];
+    snprintf(csv, sizeof csv, "%s/cat.csv", tmpdir);
+    snprintf(out, sizeof out, "%s/bpt.csv", tmpdir);
+    write_file(csv, catalogue_text);
+    const char *args[] = {"bpt", "--catalog", csv, "-o", out, "--from-lines"};
+    cr_assert_eq(run_bpt(6, args), 0);
+    char *text = read_all(out);
+    cr_assert(strstr(text, "objID,log_nii_ha,log_oiii_hb,class,why\n"), "%s", text);
+    cr_assert(strstr(text, "1237648704043942146,-0.500000,-0.500000,star-forming,\n"), "%s", text);
+    cr_assert(strstr(text, "\n2,0.000000,0.500000,AGN,\n"), "%s", text);
+    cr_assert(strstr(text, "\n3,-0.200000,0.000000,composite,\n"), "%s", text);
+    cr_assert(strstr(text, "\n4,-0.500000,-1.602060,,low S/N oiii_5007 (2.5)\n"), "%s", text);
+    cr_assert(strstr(text, "\n5,-0.500000,,,missing h_beta\n"), "%s", text);
+    free(text);
+}
+
+Test(bpt_cli, prefers_the_catalogue_class, .init = make_tmpdir, .fini = remove_tmpdir) {
+    char csv[128], out[128];
+    snprintf(csv, sizeof csv, "%s/cat.csv", tmpdir);
+    snprintf(out, sizeof out, "%s/bpt.csv", tmpdir);
+    write_file(csv, catalogue_text);
+    const char *args[] = {"bpt", "-c", csv, "-o", out};
+    cr_assert_eq(run_bpt(5, args), 0);
+    char *text = read_all(out);
+    cr_assert(strstr(text, "1237648704043942146,-0.500000,-0.500000,AGN,\n"), "%s", text);
+    cr_assert(strstr(text, "\n2,0.000000,0.500000,star-forming,\n"), "%s", text);
+    cr_assert(strstr(text, "\n4,-0.500000,-1.602060,,bptclass -1 (unclassifiable)\n"), "%s", text);
+    cr_assert(strstr(text, "\n5,-0.500000,,star-forming,\n"), "%s", text);
+    free(text);
+
+    catalog cat;
+    cr_assert_eq(catalog_load(&cat, csv), SF_OK);
+    bpt_result res[5];
+    int source = -1;
+    cr_assert_eq(bpt_classify_catalog(res, &source, &cat, 1), SF_OK);
+    cr_assert_eq(source, BPT_SOURCE_BPTCLASS);
+    cr_assert_eq(bpt_classify_catalog(res, &source, &cat, 0), SF_OK);
+    cr_assert_eq(source, BPT_SOURCE_LINES);
+    cr_assert_eq(res[2].cls, BPT_COMPOSITE);
+    catalog_free(&cat);
+}
+
+Test(bpt_cli, refuses_a_catalogue_without_lines, .init = make_tmpdir, .fini = remove_tmpdir) {
+    char csv[128], out[128];
+    snprintf(csv, sizeof csv, "%s/cat.csv", tmpdir);
+    snprintf(out, sizeof out, "%s/bpt.csv", tmpdir);
+    write_file(csv, "objID,oh_p50\n1,8.9\n2,9.0\n");
+    const char *args[] = {"bpt", "--catalog", csv, "-o", out};
+    cr_assert_eq(run_bpt(5, args), 1);
+    cr_assert(strstr(sf_last_error(), "no BPT information"), "%s", sf_last_error());
+    cr_assert_neq(access(out, F_OK), 0, "no output file on failure");
+    const char *bad[] = {"bpt", "-o", out};
+    cr_assert_eq(run_bpt(3, bad), 2);
+}
