@@ -6,6 +6,7 @@
 #include "sf_util.h"
 
 const cli_command cli_commands[] = {
+    {"inspect", cli_inspect, "summarise a catalogue and its image cutouts"},
     {"bpt", cli_bpt, "BPT class of every galaxy of a catalogue (CSV out)"},
     {"runs", cli_runs, "list the runs of a run database"},
     {"features", cli_features, "a run's features: frequency, weights, correlations, labels"},
