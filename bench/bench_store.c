@@ -205,7 +205,10 @@ int main(int argc, char **argv) {
            t_rows * 1e3, t_col * 1e3, t_fcol * 1e3);
     printf("store: (timings shared the machine with other work; treat them as upper bounds)\n");
 
-    unlink(path);
+    if (getenv("BENCH_KEEP"))
+        printf("store: kept %s\n", path);
+    else
+        unlink(path);
     char side[600];
     snprintf(side, sizeof side, "%s-wal", path);
     unlink(side);
