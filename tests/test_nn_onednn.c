@@ -248,3 +248,19 @@ Test(nn_onednn, bf16_is_close_to_torch, .timeout = 300) {
     parity_run(&f, 0.03, "bf16 B=4 of 4");
     fixture_free(&f);
 }
+
+Test(nn_onednn, refuses_a_model_without_its_tensors) {
+    sfnet m;
+    memset(&m, 0, sizeof m);
+    m.cfg.width = 16;
+    m.cfg.in_size = 64;
+    m.max_batch = 2;
+    m.d = 128;
+    float one = 0;
+    m.params = m.grads = m.buffers = &one;
+    cr_assert_null(nn_onednn_create(&m));
+    cr_assert(strstr(sf_last_error(), "no tensor conv1.weight") != NULL, "%s", sf_last_error());
+    m.cfg.in_size = 16;
+    cr_assert_null(nn_onednn_create(&m));
+    cr_assert(strstr(sf_last_error(), "input size >= 32") != NULL, "%s", sf_last_error());
+}
