@@ -16,5 +16,7 @@ typedef struct {
 
 extern const cli_command cli_commands[];
 
+int cli_synth(int argc, char **argv);
+
 
 #endif

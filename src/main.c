@@ -6,6 +6,7 @@
 #include "sf_util.h"
 
 const cli_command cli_commands[] = {
+    {"synth", cli_synth, "write a synthetic galaxy survey (catalogue + cutouts) or its preview"},
     {NULL, NULL, NULL},
 };
 
