@@ -11,7 +11,7 @@ CC         ?= cc
 PKG_CONFIG ?= pkg-config
 PYTHON     ?= /usr/bin/python3
 
-PKGS := openblas sqlite3 ncursesw libpng libjpeg chafa cairo libcjson
+PKGS := openblas lapacke sqlite3 ncursesw libpng libjpeg chafa cairo libcjson
 
 BUILD := build
 ifeq ($(DEBUG),1)

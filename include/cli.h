@@ -15,6 +15,9 @@ typedef struct {
 } cli_command;
 
 extern const cli_command cli_commands[];
+int cli_inspect(int argc, char **argv);
+
+int cli_bpt(int argc, char **argv);
 
 int cli_synth(int argc, char **argv);
 

@@ -6,6 +6,8 @@
 #include "sf_util.h"
 
 const cli_command cli_commands[] = {
+    {"inspect", cli_inspect, "summarise a catalogue and its image cutouts"},
+    {"bpt", cli_bpt, "BPT class of every galaxy of a catalogue (CSV out)"},
     {"synth", cli_synth, "write a synthetic galaxy survey (catalogue + cutouts) or its preview"},
     {NULL, NULL, NULL},
 };

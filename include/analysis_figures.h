@@ -1,0 +1,40 @@
+/* analysis_figures.h: the report's figures as PNG files, drawn with cairo.
+ *
+ * Three plain plots, each deterministic (the same input gives the same bytes):
+ *   figure_heatmap  a correlation matrix, blue (-1) - white (0) - red (+1), NAN grey
+ *   figure_scatter  y against x, optionally coloured by a value in [0, 1]
+ *                   (black -> magenta -> yellow as Figure 2 of Wu 2025, strongest
+ *                   drawn last), optionally with the line y = x
+ *   figure_lines    Figure 4: one line per series with error bars
+ * The callers (report, sweep) gather the numbers; this module only draws. Text
+ * uses the cairo toy API with "DejaVu Sans". Each returns SF_OK or SF_ERR with a
+ * message naming the file.
+ */
+#ifndef SF_ANALYSIS_FIGURES_H
+#define SF_ANALYSIS_FIGURES_H
+
+/* m (d, d); labels (d) name the rows and columns. */
+int figure_heatmap(const char *path, const double *m, int d, const char *const *labels,
+                   const char *title);
+
+/* x, y (n); color (n) in [0, 1] or NULL. Non-finite points are skipped. */
+int figure_scatter(const char *path, const double *x, const double *y, const double *color,
+                   int n, const char *x_label, const char *y_label, const char *title,
+                   int diagonal);
+
+typedef struct {
+    const char *name; /* legend text */
+    int n;
+    const double *x, *y;
+    const double *err; /* (n) half-length of the error bar, or NULL */
+} figure_series;
+
+int figure_lines(const char *path, const figure_series *series, int n_series,
+                 const char *x_label, const char *y_label, const char *title);
+
+/* The colour of v in [0, 1] on the black -> magenta -> yellow map, rgb in [0, 1]. */
+void figure_activation_color(double v, double rgb[3]);
+/* The colour of r in [-1, 1] on the blue - white - red map. */
+void figure_diverging_color(double r, double rgb[3]);
+
+#endif

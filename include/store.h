@@ -1,0 +1,302 @@
+/* store.h: the run database (SQLite), where every galaxy's sparse activations live.
+ *
+ * A run database holds several runs (trained SFNets) over one shared set of
+ * galaxies. The schema is share/schema.sql (version STORE_SCHEMA_VERSION, in
+ * PRAGMA user_version; PRAGMA application_id = STORE_APPLICATION_ID marks the file
+ * as ours). Files of older versions are migrated when opened for writing; files
+ * that are not ours, or of a newer version, are refused with a message.
+ *
+ * Tour:
+ *   store *s;
+ *   if (store_open(&s, "run.db", STORE_READ) != SF_OK) die(sf_last_error());
+ *   store_run run;
+ *   store_run_find(s, "Z", &run);                    // by prefix or id
+ *   store_feature *f; int nf;
+ *   store_features(s, run.id, STORE_SORT_FREQUENCY, 0, &f, &nf);
+ *   store_hit *hits; int nh;
+ *   store_top(s, run.id, f[0].feature, 10, -1, &hits, &nh);
+ *   ...free(f); free(hits); store_run_clear(&run); store_close(s);
+ *
+ * Features are numbered 0..d-1 within a run; "Z 256" is feature 256 of the run
+ * whose prefix is "Z". Activations are the raw values of the top-k layer; the
+ * paper's A in [0, 1] is value / max_valid (the feature's maximum over the
+ * validation set), given as `scaled` where useful.
+ *
+ * Run-aligned arrays: store_run_rows() lists a run's galaxies in a fixed order
+ * (ascending galaxy id); the dense readers (activations, predictions, catalogue
+ * columns) fill arrays in that order, for plots, PCA, regressions and exports.
+ *
+ * Errors: every function returning int gives SF_OK or SF_ERR with a message in
+ * sf_last_error(). Memory handed out is owned by the caller: free() for plain
+ * arrays, the *_clear() functions for structs. A `store` is one SQLite
+ * connection: use it from one thread at a time.
+ *
+ * Writes: store_add_run() writes a whole run in one transaction; a failure or a
+ * killed process leaves the file as it was. Labels and notes are single updates.
+ */
+#ifndef SF_STORE_H
+#define SF_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_APPLICATION_ID 0x53464e58 /* "SFNX" */
+
+#define STORE_MAX_TARGETS 16   /* = TARGET_MAX of data_catalog.h */
+#define STORE_PREFIX_MAX 16    /* "Z", "SL", --name: letters, digits, '_', '-'; not starting with a digit */
+#define STORE_OBJID_MAX 64
+#define STORE_NAME_MAX 64
+#define STORE_LABEL_MAX 256
+#define STORE_NOTE_MAX 4096
+
+typedef struct store store;
+
+enum {
+    STORE_READ = 0,     /* existing file, read-only; older schema versions are read as they are */
+    STORE_WRITE = 1,    /* existing file, read-write; migrated to the current version */
+    STORE_CREATE = 2,   /* read-write, created (with the schema) when absent */
+};
+
+/* Opens path. Fails with a message when the file is missing (READ/WRITE), is not
+ * an SQLite file, is an SQLite file that is not ours, has a newer schema version,
+ * is read-only while WRITE/CREATE was asked for, or stays locked by another
+ * process longer than the busy timeout (5 s; $SFNET_BUSY_TIMEOUT_MS overrides). */
+int store_open(store **out, const char *path, int mode);
+void store_close(store *s);
+const char *store_path(const store *s);
+/* The schema version of the file (< STORE_SCHEMA_VERSION only for old files opened READ). */
+int store_schema_version(const store *s);
+/* Busy timeout for this connection, in milliseconds. */
+void store_set_busy_timeout(store *s, int ms);
+
+/* A schema change from version to_version - 1 to to_version: SQL run as a script. */
+typedef struct {
+    int to_version;
+    const char *sql;
+} store_migration;
+/* Applies the steps above the file's version, in order, in one transaction that
+ * also sets user_version; on failure the file keeps its version and contents.
+ * store_open(WRITE/CREATE) calls it with the built-in steps; public for tests. */
+int store_migrate(store *s, const store_migration *steps, int n_steps);
+
+/* ---- runs ---------------------------------------------------------------- */
+
+typedef struct {
+    int epoch;           /* 1-based */
+    double train_loss;   /* mean training loss of the epoch (standardised units when targets are) */
+    double valid_rmse;   /* validation RMSE after the epoch, target units */
+    double lr;           /* learning rate at the end of the epoch */
+} store_curve_point;
+
+typedef struct {
+    int64_t id;
+    char prefix[STORE_PREFIX_MAX];
+    char target_spec[STORE_NAME_MAX * 4];
+    int n_out;
+    char target_names[STORE_MAX_TARGETS][STORE_NAME_MAX];
+    double bias[STORE_MAX_TARGETS];        /* the head's bias */
+    double target_mean[STORE_MAX_TARGETS]; /* prediction = (bias + w.a) * std + mean */
+    double target_std[STORE_MAX_TARGETS];
+    double train_rmse_t[STORE_MAX_TARGETS]; /* per output, target units (NAN unknown) */
+    double valid_rmse_t[STORE_MAX_TARGETS];
+    int k, width, d;
+    uint64_t seed, split_seed;
+    int n_galaxies, n_train, n_valid;
+    double train_rmse, valid_rmse;   /* over all outputs, target units (NAN unknown) */
+    float image_mean[3], image_std[3];
+    char *hyper_json;                /* owned: {"epochs":..,"batch":..,"lr":..,...} */
+    int n_curve;
+    store_curve_point *curve;        /* owned (n_curve) */
+    char catalog[1024];
+    char images[1024];
+    char engine[32];
+    double train_seconds;
+    char created[32];                /* "2026-11-28T12:00:00Z" */
+    char tool_version[32];
+} store_run;
+
+void store_run_clear(store_run *r);
+
+/* All runs, by id. *runs is owned by the caller: store_runs_free(). */
+int store_runs(store *s, store_run **runs, int *n);
+void store_runs_free(store_run *runs, int n);
+/* spec: a run id ("3") or a prefix ("Z", "SL"); with NULL or "" the database's
+ * only run (an error naming the runs when there are several). */
+int store_run_find(store *s, const char *spec, store_run *out);
+int store_run_get(store *s, int64_t run_id, store_run *out);
+/* The run's safetensors file, owned by the caller (free). */
+int store_run_weights(store *s, int64_t run_id, uint8_t **data, size_t *len);
+
+/* Parses "17", "Z 17", "Z17", "Z:17" into an optional run spec and a feature
+ * number. run_spec gets "" when the text has no prefix. SF_ERR on anything else. */
+int store_parse_feature(const char *text, char *run_spec, size_t run_spec_size, int *feature);
+
+/* ---- writing a run ------------------------------------------------------- */
+
+/* One galaxy as the catalogue gives it. */
+typedef struct {
+    const char *objid;
+    double ra, dec;              /* NAN when unknown */
+    const double *values;        /* (n_columns of store_run_input) NAN = missing; may be NULL */
+    const uint8_t *thumb;        /* encoded JPEG/PNG, or NULL */
+    size_t thumb_len;
+    int thumb_w, thumb_h;
+    const char *thumb_format;    /* "jpeg" or "png" */
+} store_galaxy_input;
+
+typedef struct {
+    /* run metadata: id, n_galaxies/n_train/n_valid and created are filled in by
+     * store_add_run; an empty prefix picks one from the targets ("Z" for
+     * metallicity, "SL" for bpt_lines, else "R"), adding 2, 3, ... when taken. */
+    store_run run;
+    const float *head_w;            /* (n_out, d) the head's weights */
+    const uint8_t *weights;         /* safetensors bytes, or NULL */
+    size_t weights_len;
+
+    int n_columns;                  /* numeric catalogue columns (ra, dec excluded) */
+    const char *const *column_names;/* (n_columns) */
+
+    int n;                          /* galaxies */
+    const store_galaxy_input *galaxies; /* (n) */
+    const uint8_t *split;           /* (n) 0 train, 1 valid */
+    const float *pred;              /* (n, n_out) target units */
+    const float *truth;             /* (n, n_out) */
+    int k_stored;                   /* pairs per galaxy in topk_* (k, or d for a dense run) */
+    const int *topk_idx;            /* (n, k_stored) feature numbers */
+    const float *topk_val;          /* (n, k_stored) values; pairs with value <= 0 are not stored */
+} store_run_input;
+
+/* Writes the run, its galaxies (objIDs already present are shared: their
+ * catalogue values are updated, thumbnails kept), activations, predictions and
+ * per-feature statistics (computed here from the inputs) in one transaction:
+ * on any failure nothing is written. The new run's id goes to *run_id (may be
+ * NULL); in->run.n_galaxies/n_train/n_valid/created are derived, not read. */
+int store_add_run(store *s, const store_run_input *in, int64_t *run_id);
+
+/* Deletes a run and everything of it (galaxies stay). */
+int store_delete_run(store *s, int64_t run_id);
+
+/* ---- features ------------------------------------------------------------ */
+
+typedef struct {
+    int feature;
+    int n_active;            /* galaxies (all splits) where non-zero */
+    int n_active_valid;      /* validation galaxies where non-zero */
+    double f_activated;      /* n_active_valid / n_valid */
+    double max_valid;        /* the scale of A */
+    double max, mean;        /* over active galaxies, all splits (0 when dead) */
+    int n_out;
+    double weight[STORE_MAX_TARGETS];   /* head weight for each output */
+    double pearson[STORE_MAX_TARGETS];  /* corr(A, target) over validation; NAN when undefined */
+    char label[STORE_LABEL_MAX];        /* "" when none */
+    char note[STORE_NOTE_MAX];
+} store_feature;
+
+typedef enum {
+    STORE_SORT_FREQUENCY = 0,  /* n_active_valid descending, then n_active, then feature */
+    STORE_SORT_FEATURE,        /* feature number ascending */
+    STORE_SORT_WEIGHT,         /* |weight| of output 0 descending */
+    STORE_SORT_CORRELATION,    /* |pearson| of output 0 descending (NAN last) */
+    STORE_SORT_MAX,            /* max descending */
+    STORE_SORT_LABEL,          /* labelled first, by label text */
+} store_sort;
+
+/* The run's features; dead ones (n_active == 0) only with include_dead. */
+int store_features(store *s, int64_t run_id, store_sort sort, int include_dead,
+                   store_feature **out, int *n);
+int store_feature_get(store *s, int64_t run_id, int feature, store_feature *out);
+/* label/note NULL leaves that field as it is; "" clears it. */
+int store_feature_label(store *s, int64_t run_id, int feature, const char *label, const char *note);
+
+/* ---- galaxies of a feature -------------------------------------------------- */
+
+typedef struct {
+    int64_t galaxy_id;
+    char objid[STORE_OBJID_MAX];
+    double value;            /* raw activation */
+    double scaled;           /* value / max_valid (may exceed 1 on training galaxies) */
+    int split;
+} store_hit;
+
+/* The n galaxies with the largest activation of the feature, largest first (ties by
+ * galaxy id); split -1 for all, 0 train, 1 valid. *hits owned by the caller (free). */
+int store_top(store *s, int64_t run_id, int feature, int n, int split,
+              store_hit **hits, int *n_hits);
+/* Every galaxy where the feature is active, in no particular order. */
+int store_feature_hits(store *s, int64_t run_id, int feature, store_hit **hits, int *n_hits);
+
+/* ---- one galaxy --------------------------------------------------------------- */
+
+typedef struct {
+    int64_t id;
+    char objid[STORE_OBJID_MAX];
+    double ra, dec;                /* NAN when unknown */
+    int n_columns;
+    char (*column_names)[STORE_NAME_MAX]; /* owned (n_columns) */
+    double *values;                /* owned (n_columns); NAN = missing */
+} store_galaxy;
+
+/* Finds a galaxy by objID (SF_ERR "no galaxy ... in file" when absent). */
+int store_galaxy_find(store *s, const char *objid, store_galaxy *out);
+int store_galaxy_get(store *s, int64_t galaxy_id, store_galaxy *out);
+void store_galaxy_clear(store_galaxy *g);
+
+typedef struct {
+    int64_t run_id;
+    int64_t galaxy_id;
+    int split;
+    int n_out;
+    double pred[STORE_MAX_TARGETS];
+    double truth[STORE_MAX_TARGETS];
+    int n_active;
+    int *feature;      /* owned (n_active), by value descending */
+    double *value;     /* owned */
+    double *scaled;    /* owned */
+} store_galaxy_run;
+
+/* The galaxy in one run. Returns SF_OK with out->n_out = 0 when the run did not
+ * include the galaxy. */
+int store_galaxy_in_run(store *s, int64_t run_id, int64_t galaxy_id, store_galaxy_run *out);
+void store_galaxy_run_clear(store_galaxy_run *g);
+
+/* The run ids that include the galaxy. *runs owned (free). */
+int store_galaxy_runs(store *s, int64_t galaxy_id, int64_t **runs, int *n);
+
+/* The galaxy's thumbnail decoded to interleaved RGB (h, w, 3), owned (free).
+ * SF_OK with *rgb = NULL when it has none. */
+int store_thumbnail(store *s, int64_t galaxy_id, uint8_t **rgb, int *w, int *h);
+
+/* ---- run-aligned arrays -------------------------------------------------------- */
+
+typedef struct {
+    int n;
+    int64_t *galaxy_id;               /* (n) ascending */
+    char (*objid)[STORE_OBJID_MAX];   /* (n) */
+    uint8_t *split;                   /* (n) */
+} store_rows;
+
+int store_run_rows(store *s, int64_t run_id, store_rows *rows);
+void store_rows_clear(store_rows *rows);
+/* out (rows->n, d) raw activations, zero where inactive. */
+int store_run_dense(store *s, int64_t run_id, const store_rows *rows, int d, float *out);
+/* out (rows->n) one feature's raw activation, zero where inactive. */
+int store_run_feature_column(store *s, int64_t run_id, const store_rows *rows, int feature,
+                             float *out);
+/* pred, truth (rows->n, n_out); either may be NULL. */
+int store_run_predictions(store *s, int64_t run_id, const store_rows *rows, int n_out,
+                          float *pred, float *truth);
+/* The names of the catalogue columns stored (ra, dec first when any galaxy has them). */
+int store_catalog_columns(store *s, char (**names)[STORE_NAME_MAX], int *n);
+/* out (rows->n) a catalogue column ("ra", "dec" or any stored column); NAN = missing.
+ * SF_ERR naming the columns there are when the column is unknown. */
+int store_catalog_values(store *s, const store_rows *rows, const char *column, double *out);
+
+/* ---- thumbnails ------------------------------------------------------------------ */
+
+/* Encodes interleaved RGB (h, w, 3) as JPEG of the given quality, owned (free). */
+int store_jpeg_encode(const uint8_t *rgb, int w, int h, int quality, uint8_t **out, size_t *len);
+/* Decodes JPEG or PNG bytes from memory into interleaved RGB, owned (free). */
+int store_image_decode_mem(const uint8_t *data, size_t len, uint8_t **rgb, int *w, int *h);
+
+#endif

@@ -1,0 +1,35 @@
+/* store_internal.h: what the store_*.c and query*.c files share; not for other modules.
+ *
+ * A `store` is one SQLite connection plus the file's path for messages. Helpers
+ * return SF_ERR after sf_fail() with a message naming the file.
+ */
+#ifndef SF_STORE_INTERNAL_H
+#define SF_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "sf_util.h"
+#include "store.h"
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    int mode;
+    int version;
+    int busy_ms;
+};
+
+/* Records "<path>: <what>: <sqlite message>" (or a clearer text for busy,
+ * read-only, not-a-database, corrupt and full); returns SF_ERR. */
+int store_db_fail(store *s, const char *what);
+/* NULL after store_db_fail on failure. */
+sqlite3_stmt *store_prepare(store *s, const char *sql);
+/* Runs a fixed SQL text (no parameters). */
+int store_exec(store *s, const char *sql, const char *what);
+int store_begin(store *s);   /* BEGIN IMMEDIATE */
+int store_commit(store *s);
+void store_rollback(store *s); /* no-op outside a transaction */
+/* NAN for NULL. */
+double store_column_double(sqlite3_stmt *st, int col);
+
+#endif

@@ -1,0 +1,89 @@
+/* analysis_svm.c: a linear SVM through liblinear (the same solver as
+ * scikit-learn's LinearSVC: L2-regularised squared hinge loss, dual coordinate
+ * descent, intercept as a constant feature 1) and binary classification scores. */
+#include <linear.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis.h"
+#include "sf_util.h"
+
+static void liblinear_quiet(const char *s) { (void)s; }
+
+int svm_linear_train(svm_linear *m, const double *x, const int *y, int n, int d, double C) {
+    SF_ASSERT(d > 0 && C > 0);
+    memset(m, 0, sizeof *m);
+    int n_pos = 0;
+    for (int i = 0; i < n; i++) {
+        SF_ASSERT(y[i] == 0 || y[i] == 1);
+        n_pos += y[i];
+    }
+    if (n_pos == 0 || n_pos == n)
+        return sf_fail("SVM: the training rows hold only one class (%d of %d positive)", n_pos, n);
+
+    /* Dense rows as liblinear's sparse nodes: d features, the bias node, the -1 end. */
+    struct feature_node *nodes = xmalloc(sizeof(struct feature_node) * (size_t)n * (size_t)(d + 2));
+    struct feature_node **rows = xmalloc(sizeof(struct feature_node *) * (size_t)n);
+    double *labels = xmalloc(sizeof(double) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        struct feature_node *r = nodes + (size_t)i * (size_t)(d + 2);
+        int t = 0;
+        for (int j = 0; j < d; j++) {
+            double v = x[(size_t)i * (size_t)d + (size_t)j];
+            if (v != 0) r[t++] = (struct feature_node){j + 1, v};
+        }
+        r[t++] = (struct feature_node){d + 1, 1.0};
+        r[t] = (struct feature_node){-1, 0};
+        rows[i] = r;
+        labels[i] = y[i];
+    }
+    struct problem prob = {.l = n, .n = d + 1, .y = labels, .x = rows, .bias = 1.0};
+    struct parameter param = {.solver_type = L2R_L2LOSS_SVC_DUAL, .eps = 0.1, .C = C};
+    const char *bad = check_parameter(&prob, &param);
+    SF_ASSERT(bad == NULL);
+    set_print_string_function(liblinear_quiet);
+    /* The dual solver shuffles with rand(): seed it so that runs repeat. */
+    srand(1);
+    struct model *model = train(&prob, &param);
+    free(nodes);
+    free(rows);
+    free(labels);
+    if (!model) return sf_fail("SVM: liblinear could not train");
+
+    /* For two classes liblinear keeps one weight vector whose positive side is
+     * model->label[0]; turn it so that positive means label 1. */
+    double sign = model->label[0] == 1 ? 1.0 : -1.0;
+    m->d = d;
+    m->w = xmalloc(sizeof(double) * (size_t)d);
+    for (int j = 0; j < d; j++) m->w[j] = sign * get_decfun_coef(model, j + 1, 0);
+    m->bias = sign * get_decfun_bias(model, 0);
+    free_and_destroy_model(&model);
+    return SF_OK;
+}
+
+int svm_linear_predict(const svm_linear *m, const double *x) {
+    double s = m->bias;
+    for (int j = 0; j < m->d; j++) s += m->w[j] * x[j];
+    return s > 0;
+}
+
+void svm_linear_free(svm_linear *m) {
+    free(m->w);
+    memset(m, 0, sizeof *m);
+}
+
+void binary_scores_count(binary_scores *s, const int *truth, const int *pred, int n) {
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < n; i++) {
+        if (truth[i] && pred[i]) s->tp++;
+        else if (!truth[i] && pred[i]) s->fp++;
+        else if (!truth[i] && !pred[i]) s->tn++;
+        else s->fn++;
+    }
+    s->accuracy = n > 0 ? (double)(s->tp + s->tn) / n : NAN;
+    s->precision = s->tp + s->fp > 0 ? (double)s->tp / (s->tp + s->fp) : NAN;
+    s->recall = s->tp + s->fn > 0 ? (double)s->tp / (s->tp + s->fn) : NAN;
+    int den = 2 * s->tp + s->fp + s->fn;
+    s->f1 = den > 0 ? 2.0 * s->tp / den : NAN;
+}

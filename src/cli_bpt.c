@@ -1,0 +1,131 @@
+/* cli_bpt.c: `sfnet-explore bpt`: the BPT class of every galaxy of a catalogue. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis.h"
+#include "cli.h"
+#include "data_catalog.h"
+#include "sf_util.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: sfnet-explore bpt --catalog CSV [-o OUT.csv] [--from-lines]\n"
+            "\n"
+            "Classifies each galaxy on the BPT diagram: x = log [NII]6584/Halpha,\n"
+            "y = log [OIII]5007/Hbeta; star-forming below Kauffmann et al. (2003),\n"
+            "AGN above Kewley et al. (2001), composite between. A line that is missing,\n"
+            "non-positive or has S/N <= 3 (when *_err columns exist) gives no class, and\n"
+            "the reason is written instead. When the catalogue has a bptclass column\n"
+            "(MPA-JHU codes) the class comes from it unless --from-lines is given.\n"
+            "\n"
+            "Writes CSV objID,log_nii_ha,log_oiii_hb,class,why to OUT.csv (or stdout)\n"
+            "and a summary to stderr.\n"
+            "\n"
+            "Options:\n"
+            "  -c, --catalog CSV   the catalogue (columns nii_6584_flux, h_alpha_flux,\n"
+            "                      oiii_5007_flux, h_beta_flux and their _err, or bptclass)\n"
+            "  -o, --output FILE   where to write the CSV (default stdout)\n"
+            "      --from-lines    classify from the line ratios even when bptclass exists\n"
+            "  -h, --help          show this help\n");
+}
+
+static void put_number(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.6f", v);
+}
+
+/* Writes the table; SF_ERR on an I/O failure. */
+static int write_table(FILE *f, const catalog *cat, const bpt_result *res) {
+    fprintf(f, "objID,log_nii_ha,log_oiii_hb,class,why\n");
+    for (int i = 0; i < cat->n_rows; i++) {
+        const bpt_result *r = &res[i];
+        fprintf(f, "%s,", cat->obj_ids[i]);
+        put_number(f, r->log_nii_ha);
+        fputc(',', f);
+        put_number(f, r->log_oiii_hb);
+        fprintf(f, ",%s,%s\n", r->cls == BPT_NONE ? "" : bpt_class_name(r->cls), r->why);
+    }
+    return ferror(f) ? sf_fail("write failed") : SF_OK;
+}
+
+int cli_bpt(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"catalog", required_argument, NULL, 'c'},
+        {"output", required_argument, NULL, 'o'},
+        {"from-lines", no_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cat_path = NULL, *out_path = NULL;
+    int from_lines = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': cat_path = optarg; break;
+        case 'o': out_path = optarg; break;
+        case 'L': from_lines = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!cat_path || optind != argc) {
+        fprintf(stderr, "sfnet-explore: bpt needs --catalog CSV and nothing else\n");
+        usage(stderr);
+        return 2;
+    }
+
+    catalog cat;
+    if (catalog_load(&cat, cat_path) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        return 1;
+    }
+    bpt_result *res = xcalloc((size_t)(cat.n_rows > 0 ? cat.n_rows : 1), sizeof *res);
+    int source = BPT_SOURCE_LINES, rc = 1;
+    if (bpt_classify_catalog(res, &source, &cat, !from_lines) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        goto done;
+    }
+
+    if (out_path) {
+        /* Written beside the target and renamed, so a failure never leaves half a file. */
+        size_t len = strlen(out_path) + 8;
+        char *tmp = xmalloc(len);
+        snprintf(tmp, len, "%s.tmp", out_path);
+        FILE *f = fopen(tmp, "w");
+        if (!f) {
+            sf_warn("cannot write %s: %m", tmp);
+            free(tmp);
+            goto done;
+        }
+        int wrc = write_table(f, &cat, res);
+        if (fclose(f) != 0 || wrc != SF_OK || rename(tmp, out_path) != 0) {
+            sf_warn("cannot write %s: %m", out_path);
+            remove(tmp);
+            free(tmp);
+            goto done;
+        }
+        free(tmp);
+    } else if (write_table(stdout, &cat, res) != SF_OK || fflush(stdout) != 0) {
+        sf_warn("cannot write the table to stdout");
+        goto done;
+    }
+
+    int n_class[4] = {0};
+    for (int i = 0; i < cat.n_rows; i++) n_class[res[i].cls]++;
+    fprintf(stderr,
+            "%s: %d galaxies classified from %s: %d star-forming, %d composite, %d AGN, "
+            "%d without a class\n",
+            cat_path, cat.n_rows,
+            source == BPT_SOURCE_BPTCLASS ? "the catalogue's bptclass column"
+                                          : "the line ratios (Kauffmann 2003, Kewley 2001)",
+            n_class[BPT_STAR_FORMING], n_class[BPT_COMPOSITE], n_class[BPT_AGN], n_class[BPT_NONE]);
+    if (source == BPT_SOURCE_LINES && catalog_column(&cat, "h_beta_flux_err") < 0)
+        fprintf(stderr, "%s: no *_err columns: no S/N cut was applied\n", cat_path);
+    rc = 0;
+done:
+    free(res);
+    catalog_free(&cat);
+    return rc;
+}

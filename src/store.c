@@ -1,0 +1,606 @@
+/* store.c: opening the run database, schema versions and migrations, runs. */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+/* Schema changes after version 1 go here, oldest first, never edited once released. */
+static const store_migration builtin_migrations[] = {
+    {0, NULL},
+};
+static const int n_builtin_migrations = 0;
+
+int store_db_fail(store *s, const char *what) {
+    int code = sqlite3_extended_errcode(s->db);
+    int primary = code & 0xff;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+        return sf_fail("%s is locked by another process (waited %d ms while %s): "
+                       "try again when it has finished, or raise $SFNET_BUSY_TIMEOUT_MS",
+                       s->path, s->busy_ms, what);
+    if (primary == SQLITE_READONLY)
+        return sf_fail("%s is read-only (%s): check the permissions of the file and "
+                       "its directory, or copy it somewhere writable",
+                       s->path, sqlite3_errmsg(s->db));
+    if (primary == SQLITE_NOTADB)
+        return sf_fail("%s is not a sfnet-explore run database (not an SQLite file)", s->path);
+    if (primary == SQLITE_CORRUPT)
+        return sf_fail("%s is damaged (%s): restore it from a copy", s->path,
+                       sqlite3_errmsg(s->db));
+    if (primary == SQLITE_FULL)
+        return sf_fail("%s: the disk is full while %s; nothing was written", s->path, what);
+    return sf_fail("%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+sqlite3_stmt *store_prepare(store *s, const char *sql) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        store_db_fail(s, "preparing a query");
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+int store_exec(store *s, const char *sql, const char *what) {
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        sqlite3_free(msg);
+        return store_db_fail(s, what);
+    }
+    return SF_OK;
+}
+
+int store_begin(store *s) {
+    return store_exec(s, "BEGIN IMMEDIATE", "starting a write");
+}
+
+int store_commit(store *s) {
+    return store_exec(s, "COMMIT", "committing");
+}
+
+void store_rollback(store *s) {
+    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* One integer from a pragma or query without parameters. */
+static int query_int(store *s, const char *sql, long long *out) {
+    sqlite3_stmt *st = store_prepare(s, sql);
+    if (!st) return SF_ERR;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return SF_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) {
+        *out = 0;
+        return SF_OK;
+    }
+    return store_db_fail(s, "reading the file header");
+}
+
+void store_set_busy_timeout(store *s, int ms) {
+    s->busy_ms = ms;
+    sqlite3_busy_timeout(s->db, ms);
+}
+
+const char *store_path(const store *s) { return s->path; }
+int store_schema_version(const store *s) { return s->version; }
+
+static int set_version(store *s, int version) {
+    /* PRAGMA takes no bound parameters; the value is an integer we print. */
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version);
+    return store_exec(s, sql, "setting the schema version");
+}
+
+static int create_schema(store *s) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/schema.sql", sf_share_dir());
+    char *sql = NULL;
+    size_t len = 0;
+    if (sf_read_file(path, &sql, &len) != SF_OK)
+        return sf_fail("cannot read the database schema %s (%s): reinstall sfnet-explore "
+                       "or set $SFNET_SHARE to its share directory",
+                       path, sf_last_error());
+    if (store_begin(s) != SF_OK) {
+        free(sql);
+        return SF_ERR;
+    }
+    long long n_objects = 0;
+    if (query_int(s, "SELECT count(*) FROM sqlite_schema", &n_objects) != SF_OK) goto fail;
+    if (n_objects > 0) {
+        /* another process created it between our checks and the lock */
+        free(sql);
+        store_rollback(s);
+        return SF_OK;
+    }
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        sf_fail("%s: the schema %s does not apply (%s): reinstall sfnet-explore", s->path, path,
+                msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        goto fail_quiet;
+    }
+    char app[64];
+    snprintf(app, sizeof app, "PRAGMA application_id = %d", (int)STORE_APPLICATION_ID);
+    if (store_exec(s, app, "marking the file") != SF_OK) goto fail;
+    if (set_version(s, STORE_SCHEMA_VERSION) != SF_OK) goto fail;
+    if (store_commit(s) != SF_OK) goto fail;
+    free(sql);
+    return SF_OK;
+fail:
+fail_quiet:
+    free(sql);
+    store_rollback(s);
+    return SF_ERR;
+}
+
+int store_migrate(store *s, const store_migration *steps, int n_steps) {
+    long long v = 0;
+    if (query_int(s, "PRAGMA user_version", &v) != SF_OK) return SF_ERR;
+    int todo = 0;
+    for (int i = 0; i < n_steps; i++)
+        if (steps[i].to_version > v) todo++;
+    if (!todo) {
+        s->version = (int)v;
+        return SF_OK;
+    }
+    if (store_begin(s) != SF_OK) return SF_ERR;
+    int version = (int)v;
+    for (int i = 0; i < n_steps; i++) {
+        if (steps[i].to_version <= version) continue;
+        if (steps[i].to_version != version + 1) {
+            store_rollback(s);
+            return sf_fail("%s: no migration from schema version %d to %d", s->path, version,
+                           version + 1);
+        }
+        char *msg = NULL;
+        if (sqlite3_exec(s->db, steps[i].sql, NULL, NULL, &msg) != SQLITE_OK) {
+            sf_fail("%s: upgrading the schema from version %d to %d failed (%s); the file "
+                    "is unchanged",
+                    s->path, version, steps[i].to_version, msg ? msg : sqlite3_errmsg(s->db));
+            sqlite3_free(msg);
+            store_rollback(s);
+            return SF_ERR;
+        }
+        version = steps[i].to_version;
+    }
+    if (set_version(s, version) != SF_OK || store_commit(s) != SF_OK) {
+        store_rollback(s);
+        return SF_ERR;
+    }
+    s->version = version;
+    return SF_OK;
+}
+
+static int busy_timeout_default(void) {
+    const char *env = getenv("SFNET_BUSY_TIMEOUT_MS");
+    if (env && *env) {
+        char *end = NULL;
+        long v = strtol(env, &end, 10);
+        if (end && !*end && v >= 0 && v <= INT_MAX) return (int)v;
+    }
+    return 5000;
+}
+
+static int dir_writable(const char *path) {
+    char *copy = xstrdup(path);
+    char *slash = strrchr(copy, '/');
+    const char *dir = ".";
+    if (slash == copy)
+        dir = "/";
+    else if (slash) {
+        *slash = 0;
+        dir = copy;
+    }
+    int ok = access(dir, W_OK) == 0;
+    free(copy);
+    return ok;
+}
+
+int store_open(store **out, const char *path, int mode) {
+    *out = NULL;
+    struct stat stbuf;
+    int exists = stat(path, &stbuf) == 0;
+    if (!exists && mode != STORE_CREATE) {
+        return sf_fail("%s: no such run database (create one with "
+                       "sfnet-explore --train ... %s)",
+                       path, path);
+    }
+    if (exists && S_ISDIR(stbuf.st_mode))
+        return sf_fail("%s is a directory, not a run database", path);
+    if (mode != STORE_READ) {
+        /* root may write anywhere: honour the permission bits as the user's intent */
+        int no_write_bits = (stbuf.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)) == 0;
+        if (exists && (access(path, W_OK) != 0 || no_write_bits))
+            return sf_fail("%s is read-only: sfnet-explore needs to write to it; change its "
+                           "permissions or give another file",
+                           path);
+        if (!dir_writable(path))
+            return sf_fail("%s: its directory is not writable (SQLite keeps a journal beside "
+                           "the file): choose a writable directory",
+                           path);
+    }
+
+    store *s = xcalloc(1, sizeof *s);
+    s->path = xstrdup(path);
+    s->mode = mode;
+    int flags = mode == STORE_READ ? SQLITE_OPEN_READONLY
+                                   : SQLITE_OPEN_READWRITE | (mode == STORE_CREATE ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        if (s->db)
+            sf_fail("%s: cannot open: %s", path, sqlite3_errmsg(s->db));
+        else
+            sf_fail("%s: cannot open (out of memory)", path);
+        store_close(s);
+        return SF_ERR;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    store_set_busy_timeout(s, busy_timeout_default());
+
+    long long app_id = 0, version = 0, n_objects = 0;
+    if (query_int(s, "PRAGMA application_id", &app_id) != SF_OK ||
+        query_int(s, "PRAGMA user_version", &version) != SF_OK ||
+        query_int(s, "SELECT count(*) FROM sqlite_schema", &n_objects) != SF_OK)
+        goto fail;
+
+    if (app_id == 0 && version == 0 && n_objects == 0) {
+        if (mode == STORE_READ) {
+            sf_fail("%s is empty, not a sfnet-explore run database (create one with "
+                    "sfnet-explore --train ... %s)",
+                    path, path);
+            goto fail;
+        }
+        if (create_schema(s) != SF_OK) goto fail;
+        if (query_int(s, "PRAGMA application_id", &app_id) != SF_OK ||
+            query_int(s, "PRAGMA user_version", &version) != SF_OK)
+            goto fail;
+    }
+    if ((uint32_t)app_id != (uint32_t)STORE_APPLICATION_ID) {
+        sf_fail("%s is an SQLite database but not a sfnet-explore run database "
+                "(application_id 0x%08x, expected 0x%08x); refusing to touch it",
+                path, (unsigned)app_id, (unsigned)STORE_APPLICATION_ID);
+        goto fail;
+    }
+    if (version > STORE_SCHEMA_VERSION) {
+        sf_fail("%s was written by a newer sfnet-explore (schema version %lld; this is "
+                "version %s, which reads up to %d): upgrade sfnet-explore",
+                path, version, SF_VERSION, STORE_SCHEMA_VERSION);
+        goto fail;
+    }
+    if (version < 1) {
+        sf_fail("%s has no schema version (user_version %lld): it is damaged", path, version);
+        goto fail;
+    }
+    s->version = (int)version;
+
+    if (store_exec(s, "PRAGMA foreign_keys = ON", "enabling foreign keys") != SF_OK) goto fail;
+    if (mode != STORE_READ) {
+        if (version < STORE_SCHEMA_VERSION &&
+            store_migrate(s, builtin_migrations, n_builtin_migrations) != SF_OK)
+            goto fail;
+        sqlite3_stmt *st = store_prepare(s, "PRAGMA journal_mode = WAL");
+        if (!st) goto fail;
+        int rc = sqlite3_step(st);
+        const char *jm = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        int wal = jm && !strcmp(jm, "wal");
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW) {
+            store_db_fail(s, "switching to WAL mode");
+            goto fail;
+        }
+        if (!wal) {
+            sf_fail("%s: SQLite refused WAL mode (journal mode %s)", path, jm ? jm : "?");
+            goto fail;
+        }
+        if (store_exec(s, "PRAGMA synchronous = NORMAL", "setting synchronous") != SF_OK)
+            goto fail;
+    }
+    *out = s;
+    return SF_OK;
+fail:
+    store_close(s);
+    return SF_ERR;
+}
+
+void store_close(store *s) {
+    if (!s) return;
+    if (s->db) sqlite3_close_v2(s->db);
+    free(s->path);
+    free(s);
+}
+
+/* ---- runs ------------------------------------------------------------------ */
+
+void store_run_clear(store_run *r) {
+    free(r->hyper_json);
+    free(r->curve);
+    memset(r, 0, sizeof *r);
+}
+
+void store_runs_free(store_run *runs, int n) {
+    for (int i = 0; i < n; i++) store_run_clear(&runs[i]);
+    free(runs);
+}
+
+static void copy_text(char *dst, size_t n, const unsigned char *src) {
+    snprintf(dst, n, "%s", src ? (const char *)src : "");
+}
+
+double store_column_double(sqlite3_stmt *st, int col) {
+    return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
+}
+
+static void parse_norm(store_run *r, const char *json) {
+    for (int c = 0; c < 3; c++) {
+        r->image_mean[c] = 0;
+        r->image_std[c] = 1;
+    }
+    cJSON *root = json ? cJSON_Parse(json) : NULL;
+    if (!root) return;
+    cJSON *mean = cJSON_GetObjectItemCaseSensitive(root, "mean");
+    cJSON *std = cJSON_GetObjectItemCaseSensitive(root, "std");
+    for (int c = 0; c < 3; c++) {
+        cJSON *m = cJSON_GetArrayItem(mean, c), *sd = cJSON_GetArrayItem(std, c);
+        if (cJSON_IsNumber(m)) r->image_mean[c] = (float)m->valuedouble;
+        if (cJSON_IsNumber(sd)) r->image_std[c] = (float)sd->valuedouble;
+    }
+    cJSON_Delete(root);
+}
+
+static double json_num(const cJSON *obj, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void parse_curve(store_run *r, const char *json) {
+    r->n_curve = 0;
+    r->curve = NULL;
+    cJSON *root = json ? cJSON_Parse(json) : NULL;
+    if (!cJSON_IsArray(root)) {
+        cJSON_Delete(root);
+        return;
+    }
+    int n = cJSON_GetArraySize(root);
+    r->curve = xcalloc((size_t)(n > 0 ? n : 1), sizeof *r->curve);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, root) {
+        store_curve_point *p = &r->curve[r->n_curve++];
+        double e = json_num(it, "epoch");
+        p->epoch = isfinite(e) ? (int)e : r->n_curve;
+        p->train_loss = json_num(it, "train_loss");
+        p->valid_rmse = json_num(it, "valid_rmse");
+        p->lr = json_num(it, "lr");
+    }
+    cJSON_Delete(root);
+}
+
+#define RUN_COLUMNS                                                                       \
+    "id, prefix, target_spec, n_out, k, width, d, seed, split_seed, n_galaxies, n_train, " \
+    "n_valid, train_rmse, valid_rmse, hyper, normalisation, curve, catalog, images, "     \
+    "engine, train_seconds, created, tool_version"
+
+static void read_run_row(sqlite3_stmt *st, store_run *r) {
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    copy_text(r->prefix, sizeof r->prefix, sqlite3_column_text(st, 1));
+    copy_text(r->target_spec, sizeof r->target_spec, sqlite3_column_text(st, 2));
+    r->n_out = sqlite3_column_int(st, 3);
+    r->k = sqlite3_column_int(st, 4);
+    r->width = sqlite3_column_int(st, 5);
+    r->d = sqlite3_column_int(st, 6);
+    r->seed = (uint64_t)sqlite3_column_int64(st, 7);
+    r->split_seed = (uint64_t)sqlite3_column_int64(st, 8);
+    r->n_galaxies = sqlite3_column_int(st, 9);
+    r->n_train = sqlite3_column_int(st, 10);
+    r->n_valid = sqlite3_column_int(st, 11);
+    r->train_rmse = store_column_double(st, 12);
+    r->valid_rmse = store_column_double(st, 13);
+    const unsigned char *hyper = sqlite3_column_text(st, 14);
+    r->hyper_json = xstrdup(hyper ? (const char *)hyper : "{}");
+    parse_norm(r, (const char *)sqlite3_column_text(st, 15));
+    parse_curve(r, (const char *)sqlite3_column_text(st, 16));
+    copy_text(r->catalog, sizeof r->catalog, sqlite3_column_text(st, 17));
+    copy_text(r->images, sizeof r->images, sqlite3_column_text(st, 18));
+    copy_text(r->engine, sizeof r->engine, sqlite3_column_text(st, 19));
+    r->train_seconds = store_column_double(st, 20);
+    copy_text(r->created, sizeof r->created, sqlite3_column_text(st, 21));
+    copy_text(r->tool_version, sizeof r->tool_version, sqlite3_column_text(st, 22));
+    if (r->n_out > STORE_MAX_TARGETS) r->n_out = STORE_MAX_TARGETS;
+    for (int t = 0; t < STORE_MAX_TARGETS; t++) {
+        r->target_std[t] = 1;
+        r->train_rmse_t[t] = r->valid_rmse_t[t] = NAN;
+    }
+}
+
+static int read_run_targets(store *s, store_run *r) {
+    sqlite3_stmt *st = store_prepare(
+        s, "SELECT target, name, bias, mean, std, train_rmse, valid_rmse FROM run_targets "
+           "WHERE run_id = ?1 ORDER BY target");
+    if (!st) return SF_ERR;
+    sqlite3_bind_int64(st, 1, r->id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int t = sqlite3_column_int(st, 0);
+        if (t < 0 || t >= r->n_out) continue;
+        copy_text(r->target_names[t], sizeof r->target_names[t], sqlite3_column_text(st, 1));
+        r->bias[t] = sqlite3_column_double(st, 2);
+        r->target_mean[t] = sqlite3_column_double(st, 3);
+        r->target_std[t] = sqlite3_column_double(st, 4);
+        r->train_rmse_t[t] = store_column_double(st, 5);
+        r->valid_rmse_t[t] = store_column_double(st, 6);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SF_OK : store_db_fail(s, "reading a run's targets");
+}
+
+int store_runs(store *s, store_run **runs, int *n) {
+    *runs = NULL;
+    *n = 0;
+    sqlite3_stmt *st = store_prepare(s, "SELECT " RUN_COLUMNS " FROM runs ORDER BY id");
+    if (!st) return SF_ERR;
+    int cap = 0, rc;
+    store_run *list = NULL;
+    int count = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? 2 * cap : 8;
+            list = xrealloc(list, (size_t)cap * sizeof *list);
+        }
+        read_run_row(st, &list[count++]);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        store_runs_free(list, count);
+        return store_db_fail(s, "listing the runs");
+    }
+    for (int i = 0; i < count; i++) {
+        if (read_run_targets(s, &list[i]) != SF_OK) {
+            store_runs_free(list, count);
+            return SF_ERR;
+        }
+    }
+    *runs = list;
+    *n = count;
+    return SF_OK;
+}
+
+int store_run_get(store *s, int64_t run_id, store_run *out) {
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = store_prepare(s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1");
+    if (!st) return SF_ERR;
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) read_run_row(st, out);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) return sf_fail("%s: no run with id %lld", s->path, (long long)run_id);
+    if (rc != SQLITE_ROW) return store_db_fail(s, "reading a run");
+    if (read_run_targets(s, out) != SF_OK) {
+        store_run_clear(out);
+        return SF_ERR;
+    }
+    return SF_OK;
+}
+
+/* "Z (id 1), SL (id 2)" for messages. */
+static void run_list_text(store *s, char *buf, size_t n) {
+    buf[0] = 0;
+    sqlite3_stmt *st = store_prepare(s, "SELECT id, prefix FROM runs ORDER BY id");
+    if (!st) return;
+    size_t used = 0;
+    while (sqlite3_step(st) == SQLITE_ROW && used + 1 < n) {
+        int w = snprintf(buf + used, n - used, "%s%s (id %lld)", used ? ", " : "",
+                         (const char *)sqlite3_column_text(st, 1),
+                         (long long)sqlite3_column_int64(st, 0));
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+    sqlite3_finalize(st);
+    if (!buf[0]) snprintf(buf, n, "none");
+}
+
+int store_run_find(store *s, const char *spec, store_run *out) {
+    memset(out, 0, sizeof *out);
+    char runs[512];
+    if (!spec || !*spec) {
+        long long count = 0, id = 0;
+        if (query_int(s, "SELECT count(*) FROM runs", &count) != SF_OK) return SF_ERR;
+        if (count == 1 && query_int(s, "SELECT id FROM runs", &id) == SF_OK)
+            return store_run_get(s, id, out);
+        run_list_text(s, runs, sizeof runs);
+        if (count == 0) return sf_fail("%s has no runs yet", s->path);
+        return sf_fail("%s has several runs: name one of %s", s->path, runs);
+    }
+    sqlite3_stmt *st = store_prepare(s, "SELECT id FROM runs WHERE prefix = ?1 OR CAST(id AS TEXT) = ?1");
+    if (!st) return SF_ERR;
+    sqlite3_bind_text(st, 1, spec, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW) return store_run_get(s, id, out);
+    if (rc != SQLITE_DONE) return store_db_fail(s, "finding a run");
+    run_list_text(s, runs, sizeof runs);
+    return sf_fail("%s: no run '%s' (runs: %s)", s->path, spec, runs);
+}
+
+int store_run_weights(store *s, int64_t run_id, uint8_t **data, size_t *len) {
+    *data = NULL;
+    *len = 0;
+    sqlite3_stmt *st = store_prepare(s, "SELECT safetensors FROM run_weights WHERE run_id = ?1");
+    if (!st) return SF_ERR;
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        int n = sqlite3_column_bytes(st, 0);
+        const void *p = sqlite3_column_blob(st, 0);
+        *data = xmalloc((size_t)n);
+        if (n) memcpy(*data, p, (size_t)n);
+        *len = (size_t)n;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return sf_fail("%s: run %lld has no stored weights", s->path, (long long)run_id);
+    return rc == SQLITE_ROW ? SF_OK : store_db_fail(s, "reading the weights");
+}
+
+int store_parse_feature(const char *text, char *run_spec, size_t run_spec_size, int *feature) {
+    if (run_spec_size) run_spec[0] = 0;
+    const char *p = text;
+    while (*p == ' ') p++;
+    const char *start = p;
+    /* the prefix: letters, digits, '_' and '-' up to the trailing number */
+    const char *end = p + strlen(p);
+    while (end > p && end[-1] == ' ') end--;
+    const char *num = end;
+    while (num > p && num[-1] >= '0' && num[-1] <= '9') num--;
+    if (num == end) return sf_fail("'%s' is not a feature (expected e.g. 17, SL17 or 'SL 17')", text);
+    const char *pre_end = num;
+    while (pre_end > start && (pre_end[-1] == ' ' || pre_end[-1] == ':')) pre_end--;
+    size_t pre_len = (size_t)(pre_end - start);
+    if (pre_len >= run_spec_size && pre_len > 0)
+        return sf_fail("'%s': run prefix too long", text);
+    for (size_t i = 0; i < pre_len; i++) {
+        char c = start[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return sf_fail("'%s' is not a feature (expected e.g. 17, SL17 or 'SL 17')", text);
+    }
+    if (num - end > 9 || end - num > 9) return sf_fail("'%s': feature number too large", text);
+    if (pre_len) {
+        memcpy(run_spec, start, pre_len);
+        run_spec[pre_len] = 0;
+    }
+    *feature = (int)strtol(num, NULL, 10);
+    return SF_OK;
+}
+
+int store_delete_run(store *s, int64_t run_id) {
+    if (store_begin(s) != SF_OK) return SF_ERR;
+    sqlite3_stmt *st = store_prepare(s, "DELETE FROM runs WHERE id = ?1");
+    if (!st) goto fail;
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        store_db_fail(s, "deleting a run");
+        goto fail;
+    }
+    if (sqlite3_changes(s->db) == 0) {
+        sf_fail("%s: no run with id %lld", s->path, (long long)run_id);
+        goto fail;
+    }
+    if (store_commit(s) != SF_OK) goto fail;
+    return SF_OK;
+fail:
+    store_rollback(s);
+    return SF_ERR;
+}

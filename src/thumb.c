@@ -1,0 +1,337 @@
+/* thumb.c: chafa thumbnails, image decoding from memory, the thumbnail cache. */
+#include "thumb.h"
+
+#include <chafa.h>
+#include <jpeglib.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "sf_util.h"
+
+static const char *mode_names[] = {"none", "symbols", "sixel", "kitty"};
+
+int thumb_mode_parse(const char *name, int *mode) {
+    if (!strcmp(name, "auto")) {
+        *mode = THUMB_AUTO;
+        return SF_OK;
+    }
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, mode_names[i])) {
+            *mode = i;
+            return SF_OK;
+        }
+    return sf_fail("unknown graphics mode '%s' (use auto, sixel, kitty, symbols or none)", name);
+}
+
+const char *thumb_mode_name(int mode) {
+    if (mode == THUMB_AUTO) return "auto";
+    if (mode < 0 || mode > THUMB_KITTY) return "?";
+    return mode_names[mode];
+}
+
+static const char *env_get(char **envp, const char *name) {
+    if (!envp) return getenv(name);
+    size_t n = strlen(name);
+    for (char **e = envp; *e; e++)
+        if (!strncmp(*e, name, n) && (*e)[n] == '=') return *e + n + 1;
+    return NULL;
+}
+
+int thumb_cell_pixels(int fd, int *cell_w, int *cell_h) {
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_row > 0 && ws.ws_xpixel > 0 &&
+        ws.ws_ypixel > 0) {
+        *cell_w = ws.ws_xpixel / ws.ws_col;
+        *cell_h = ws.ws_ypixel / ws.ws_row;
+        if (*cell_w > 0 && *cell_h > 0) return 1;
+    }
+    *cell_w = 10;
+    *cell_h = 20;
+    return 0;
+}
+
+int thumb_detect(int requested, char **envp, char *why, size_t why_len) {
+    char dummy[8];
+    if (!why) {
+        why = dummy;
+        why_len = sizeof dummy;
+    }
+    if (requested != THUMB_AUTO) {
+        snprintf(why, why_len, "%s: asked for with --graphics", thumb_mode_name(requested));
+        return requested;
+    }
+    const char *env = env_get(envp, "SFNET_GRAPHICS");
+    int m;
+    if (env && *env && thumb_mode_parse(env, &m) == SF_OK && m != THUMB_AUTO) {
+        snprintf(why, why_len, "%s: from SFNET_GRAPHICS", thumb_mode_name(m));
+        return m;
+    }
+    const char *tmux = env_get(envp, "TMUX");
+    if (tmux && *tmux) {
+        snprintf(why, why_len, "symbols: inside tmux (pixel images need passthrough; "
+                               "use --graphics to force)");
+        return THUMB_SYMBOLS;
+    }
+    gchar **genv = envp ? g_strdupv(envp) : g_get_environ();
+    ChafaTermInfo *ti = chafa_term_db_detect(chafa_term_db_get_default(), genv);
+    g_strfreev(genv);
+    int mode = THUMB_SYMBOLS;
+    const char *reason = "symbols: no pixel graphics known for this terminal";
+    if (ti) {
+        if (chafa_term_info_have_seq(ti, CHAFA_TERM_SEQ_BEGIN_KITTY_IMMEDIATE_IMAGE_V1)) {
+            mode = THUMB_KITTY;
+            reason = "kitty: the terminal database knows this terminal";
+        } else if (chafa_term_info_have_seq(ti, CHAFA_TERM_SEQ_BEGIN_SIXELS)) {
+            int cw, ch;
+            if (thumb_cell_pixels(STDOUT_FILENO, &cw, &ch)) {
+                mode = THUMB_SIXEL;
+                reason = "sixel: the terminal database knows this terminal";
+            } else {
+                reason = "symbols: sixel terminal, but it does not report its pixel size";
+            }
+        }
+        chafa_term_info_unref(ti);
+    }
+    snprintf(why, why_len, "%s", reason);
+    return mode;
+}
+
+/* ---- rendering ---- */
+
+int thumb_render(thumb *t, const uint8_t *rgb, int w, int h, int cols, int rows, int mode,
+                 int cell_w, int cell_h) {
+    memset(t, 0, sizeof *t);
+    if (cols < 1 || rows < 1 || w < 1 || h < 1 || !rgb)
+        return sf_fail("thumbnail: empty image or size (%dx%d into %dx%d cells)", w, h, cols, rows);
+    if (mode != THUMB_SYMBOLS && mode != THUMB_SIXEL && mode != THUMB_KITTY)
+        return sf_fail("thumbnail: nothing to render in mode %s", thumb_mode_name(mode));
+    t->mode = mode;
+    t->cols = cols;
+    t->rows = rows;
+
+    ChafaCanvasConfig *cfg = chafa_canvas_config_new();
+    chafa_canvas_config_set_geometry(cfg, cols, rows);
+    ChafaSymbolMap *map = NULL;
+    if (mode == THUMB_SYMBOLS) {
+        chafa_canvas_config_set_canvas_mode(cfg, CHAFA_CANVAS_MODE_TRUECOLOR);
+        map = chafa_symbol_map_new();
+        chafa_symbol_map_add_by_tags(map, CHAFA_SYMBOL_TAG_BLOCK | CHAFA_SYMBOL_TAG_SPACE);
+        chafa_canvas_config_set_symbol_map(cfg, map);
+        chafa_canvas_config_set_work_factor(cfg, 0.8f);
+    } else {
+        chafa_canvas_config_set_pixel_mode(
+            cfg, mode == THUMB_SIXEL ? CHAFA_PIXEL_MODE_SIXELS : CHAFA_PIXEL_MODE_KITTY);
+        chafa_canvas_config_set_cell_geometry(cfg, cell_w > 0 ? cell_w : 10, cell_h > 0 ? cell_h : 20);
+    }
+    ChafaCanvas *canvas = chafa_canvas_new(cfg);
+    chafa_canvas_draw_all_pixels(canvas, CHAFA_PIXEL_RGB8, rgb, w, h, w * 3);
+
+    if (mode == THUMB_SYMBOLS) {
+        t->cells = xcalloc((size_t)cols * rows, sizeof(thumb_cell));
+        for (int y = 0; y < rows; y++)
+            for (int x = 0; x < cols; x++) {
+                thumb_cell *c = &t->cells[y * cols + x];
+                gunichar ch = chafa_canvas_get_char_at(canvas, x, y);
+                int len = g_unichar_to_utf8(ch ? ch : ' ', c->glyph);
+                c->glyph[len] = 0;
+                gint fg = 0, bg = 0;
+                chafa_canvas_get_colors_at(canvas, x, y, &fg, &bg);
+                c->fg = fg < 0 ? 0 : (uint32_t)fg & 0xFFFFFF;
+                c->bg = bg < 0 ? 0 : (uint32_t)bg & 0xFFFFFF;
+            }
+    } else {
+        ChafaTermInfo *ti = chafa_term_db_get_fallback_info(chafa_term_db_get_default());
+        /* The fallback knows no graphics; give it the sequences of the mode asked for. */
+        ChafaTermDb *db = chafa_term_db_get_default();
+        gchar *fake_env[] = {mode == THUMB_SIXEL ? "TERM=mlterm" : "TERM=xterm-kitty", NULL};
+        ChafaTermInfo *gi = chafa_term_db_detect(db, fake_env);
+        chafa_term_info_supplement(gi, ti);
+        GString *s = chafa_canvas_print(canvas, gi);
+        t->seq_len = s->len;
+        t->seq = xmalloc(s->len + 1);
+        memcpy(t->seq, s->str, s->len);
+        t->seq[s->len] = 0;
+        g_string_free(s, TRUE);
+        chafa_term_info_unref(gi);
+        chafa_term_info_unref(ti);
+    }
+    chafa_canvas_unref(canvas);
+    chafa_canvas_config_unref(cfg);
+    if (map) chafa_symbol_map_unref(map);
+    return SF_OK;
+}
+
+void thumb_free(thumb *t) {
+    free(t->cells);
+    free(t->seq);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- decoding ---- */
+
+struct jpeg_err {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jump;
+    char msg[JMSG_LENGTH_MAX];
+};
+
+static void jpeg_error_exit(j_common_ptr cinfo) {
+    struct jpeg_err *e = (struct jpeg_err *)cinfo->err;
+    e->mgr.format_message(cinfo, e->msg);
+    longjmp(e->jump, 1);
+}
+
+static void jpeg_silent(j_common_ptr cinfo, int level) { (void)cinfo, (void)level; }
+
+static int decode_jpeg(const uint8_t *data, size_t len, uint8_t **rgb, int *w, int *h) {
+    struct jpeg_decompress_struct cinfo;
+    struct jpeg_err err;
+    uint8_t *volatile out = NULL;
+    cinfo.err = jpeg_std_error(&err.mgr);
+    err.mgr.error_exit = jpeg_error_exit;
+    err.mgr.emit_message = jpeg_silent;
+    if (setjmp(err.jump)) {
+        jpeg_destroy_decompress(&cinfo);
+        free(out);
+        return sf_fail("corrupt JPEG: %s", err.msg);
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)len);
+    jpeg_read_header(&cinfo, TRUE);
+    cinfo.out_color_space = JCS_RGB;
+    jpeg_start_decompress(&cinfo);
+    int W = (int)cinfo.output_width, H = (int)cinfo.output_height;
+    out = xmalloc((size_t)W * H * 3);
+    while (cinfo.output_scanline < cinfo.output_height) {
+        JSAMPROW row = out + (size_t)cinfo.output_scanline * W * 3;
+        jpeg_read_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    *rgb = out;
+    *w = W;
+    *h = H;
+    return SF_OK;
+}
+
+static int decode_png(const uint8_t *data, size_t len, uint8_t **rgb, int *w, int *h) {
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&img, data, len))
+        return sf_fail("corrupt PNG: %s", img.message);
+    img.format = PNG_FORMAT_RGB;
+    uint8_t *out = xmalloc(PNG_IMAGE_SIZE(img));
+    if (!png_image_finish_read(&img, NULL, out, 0, NULL)) {
+        free(out);
+        png_image_free(&img);
+        return sf_fail("corrupt PNG: %s", img.message);
+    }
+    *rgb = out;
+    *w = (int)img.width;
+    *h = (int)img.height;
+    return SF_OK;
+}
+
+int thumb_decode(const uint8_t *data, size_t len, uint8_t **rgb, int *w, int *h) {
+    if (len >= 8 && !memcmp(data, "\x89PNG\r\n\x1a\n", 8)) return decode_png(data, len, rgb, w, h);
+    if (len >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
+        return decode_jpeg(data, len, rgb, w, h);
+    return sf_fail("not a PNG or JPEG image (%zu bytes)", len);
+}
+
+int thumb_decode_file(const char *path, uint8_t **rgb, int *w, int *h) {
+    char *data;
+    size_t len;
+    if (sf_read_file(path, &data, &len) != SF_OK) return SF_ERR;
+    int rc = thumb_decode((const uint8_t *)data, len, rgb, w, h);
+    free(data);
+    if (rc != SF_OK) sf_fail_prefix(path);
+    return rc;
+}
+
+/* ---- cache ---- */
+
+typedef struct {
+    char *obj_id;
+    thumb t;
+    unsigned long used;
+} cache_entry;
+
+struct thumb_cache {
+    cache_entry *e;
+    int n, cap;
+    unsigned long clock;
+};
+
+thumb_cache *thumb_cache_new(int capacity) {
+    SF_ASSERT(capacity >= 1);
+    thumb_cache *c = xcalloc(1, sizeof *c);
+    c->cap = capacity;
+    c->e = xcalloc((size_t)capacity, sizeof(cache_entry));
+    return c;
+}
+
+void thumb_cache_free(thumb_cache *c) {
+    if (!c) return;
+    for (int i = 0; i < c->n; i++) {
+        free(c->e[i].obj_id);
+        thumb_free(&c->e[i].t);
+    }
+    free(c->e);
+    free(c);
+}
+
+const thumb *thumb_cache_get(thumb_cache *c, const char *obj_id, int cols, int rows, int mode) {
+    for (int i = 0; i < c->n; i++) {
+        cache_entry *e = &c->e[i];
+        if (e->t.cols == cols && e->t.rows == rows && e->t.mode == mode && !strcmp(e->obj_id, obj_id)) {
+            e->used = ++c->clock;
+            return &e->t;
+        }
+    }
+    return NULL;
+}
+
+const thumb *thumb_cache_put(thumb_cache *c, const char *obj_id, thumb *t) {
+    cache_entry *slot;
+    if (c->n < c->cap) {
+        slot = &c->e[c->n++];
+    } else {
+        slot = &c->e[0];
+        for (int i = 1; i < c->n; i++)
+            if (c->e[i].used < slot->used) slot = &c->e[i];
+        free(slot->obj_id);
+        thumb_free(&slot->t);
+    }
+    slot->obj_id = xstrdup(obj_id);
+    slot->t = *t;
+    slot->used = ++c->clock;
+    memset(t, 0, sizeof *t);
+    return &slot->t;
+}
+
+int thumb_cache_count(const thumb_cache *c) { return c->n; }
+
+/* ---- overlay ---- */
+
+void thumb_overlay_begin(FILE *out) { fputs("\x1b[?2026h\x1b" "7", out); }
+
+void thumb_overlay_draw(FILE *out, const thumb *t, int x, int y) {
+    if (!t->seq) return;
+    fprintf(out, "\x1b[%d;%dH", y + 1, x + 1);
+    fwrite(t->seq, 1, t->seq_len, out);
+}
+
+void thumb_overlay_clear(FILE *out, int mode) {
+    if (mode == THUMB_KITTY) fputs("\x1b_Ga=d,d=a\x1b\\", out);
+}
+
+void thumb_overlay_end(FILE *out) {
+    fputs("\x1b" "8\x1b[?2026l", out);
+    fflush(out);
+}

@@ -1,0 +1,97 @@
+/* Tests of the linear SVM (liblinear) and of the scores, against confusion
+ * matrices counted by hand. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "analysis.h"
+#include "sf_util.h"
+
+Test(scores, hand_counted_confusion_matrix) {
+    const int truth[] = {1, 1, 1, 0, 0, 0, 0, 1, 0, 0};
+    const int pred[] = {1, 0, 1, 0, 1, 0, 0, 1, 0, 0};
+    /* tp: rows 0, 2, 7 = 3; fn: row 1; fp: row 4; tn: 3, 5, 6, 8, 9 = 5. */
+    binary_scores s;
+    binary_scores_count(&s, truth, pred, 10);
+    cr_assert_eq(s.tp, 3);
+    cr_assert_eq(s.fn, 1);
+    cr_assert_eq(s.fp, 1);
+    cr_assert_eq(s.tn, 5);
+    cr_assert_float_eq(s.accuracy, 0.8, 1e-12);
+    cr_assert_float_eq(s.precision, 0.75, 1e-12);
+    cr_assert_float_eq(s.recall, 0.75, 1e-12);
+    cr_assert_float_eq(s.f1, 0.75, 1e-12);
+    const int none[] = {0, 0, 0};
+    binary_scores_count(&s, none, none, 3);
+    cr_assert_float_eq(s.accuracy, 1.0, 1e-12);
+    cr_assert(isnan(s.f1) && isnan(s.precision) && isnan(s.recall));
+}
+
+/* One feature: negatives left of 0, positives right. Validation points include one
+ * positive on the negative side, so the confusion matrix is tp 2, fn 1, tn 1, fp 0. */
+static void check_one_dimensional(const int *y_train) {
+    const double x_train[] = {-3, -2, -1.5, -1, 1, 1.5, 2, 3};
+    svm_linear m;
+    cr_assert_eq(svm_linear_train(&m, x_train, y_train, 8, 1, 1.0), SF_OK);
+    cr_assert_gt(m.w[0], 0);
+    const double x_valid[] = {-0.7, 0.7, -2.0, 2.5};
+    const int y_valid[] = {0, 1, 1, 1};
+    int pred[4];
+    for (int i = 0; i < 4; i++) pred[i] = svm_linear_predict(&m, x_valid + i);
+    const int want[] = {0, 1, 0, 1};
+    for (int i = 0; i < 4; i++) cr_assert_eq(pred[i], want[i], "row %d", i);
+    binary_scores s;
+    binary_scores_count(&s, y_valid, pred, 4);
+    cr_assert_eq(s.tp, 2);
+    cr_assert_eq(s.fn, 1);
+    cr_assert_eq(s.tn, 1);
+    cr_assert_eq(s.fp, 0);
+    cr_assert_float_eq(s.accuracy, 0.75, 1e-12);
+    cr_assert_float_eq(s.f1, 0.8, 1e-12);
+    svm_linear_free(&m);
+}
+
+Test(svm, one_dimensional_either_label_first) {
+    const int y[] = {0, 0, 0, 0, 1, 1, 1, 1};
+    check_one_dimensional(y);
+    /* liblinear orients its weights by the first label it meets: same answer when
+     * the first training row is a positive. */
+    const double x2[] = {3, -3, -2, -1.5, -1, 1, 1.5, 2};
+    const int y2[] = {1, 0, 0, 0, 0, 1, 1, 1};
+    svm_linear m;
+    cr_assert_eq(svm_linear_train(&m, x2, y2, 8, 1, 1.0), SF_OK);
+    cr_assert_gt(m.w[0], 0);
+    const double probe[] = {0.8, -0.8};
+    cr_assert_eq(svm_linear_predict(&m, probe), 1);
+    cr_assert_eq(svm_linear_predict(&m, probe + 1), 0);
+    svm_linear_free(&m);
+}
+
+Test(svm, separable_in_two_dimensions) {
+    enum { N = 200 };
+    double x[N * 2];
+    int y[N], pred[N];
+    sf_rng g;
+    sf_rng_seed(&g, 2);
+    for (int i = 0; i < N; i++) {
+        double a = sf_rng_uniform(&g), b = sf_rng_uniform(&g);
+        if (fabs(a + b - 1) < 0.1) b += a + b > 1 ? 0.1 : -0.1; /* a margin around a + b = 1 */
+        x[2 * i] = a, x[2 * i + 1] = b, y[i] = a + b > 1;
+    }
+    svm_linear m;
+    cr_assert_eq(svm_linear_train(&m, x, y, N / 2, 2, 10.0), SF_OK);
+    for (int i = 0; i < N; i++) pred[i] = svm_linear_predict(&m, x + 2 * i);
+    binary_scores s;
+    binary_scores_count(&s, y + N / 2, pred + N / 2, N / 2);
+    cr_assert_geq(s.accuracy, 0.97, "validation accuracy %g", s.accuracy);
+    cr_assert_float_eq(m.w[0] / m.w[1], 1.0, 0.3, "boundary along a + b = const");
+    svm_linear_free(&m);
+}
+
+Test(svm, one_class_is_an_error) {
+    const double x[] = {1, 2, 3};
+    const int y[] = {1, 1, 1};
+    svm_linear m;
+    cr_assert_eq(svm_linear_train(&m, x, y, 3, 1, 1.0), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "only one class"), "%s", sf_last_error());
+}

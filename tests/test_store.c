@@ -1,0 +1,475 @@
+/* test_store.c: the run database: schema, versions, refusals, atomic writes, reads. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sf_util.h"
+#include "store.h"
+#include "store_fixture.h"
+
+static char dir[64];
+static char db_path[128];
+
+static void setup(void) {
+    fixture_tmpdir(dir, sizeof dir);
+    cr_assert(dir[0], "mkdtemp failed");
+    snprintf(db_path, sizeof db_path, "%s/run.db", dir);
+}
+
+static void teardown(void) { fixture_rmdir(dir); }
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+static long long raw_int(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    long long v = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void raw_exec(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+static int64_t add_fixture(store *s, fixture_run *fx, const char *prefix) {
+    snprintf(fx->in.run.prefix, sizeof fx->in.run.prefix, "%s", prefix);
+    int64_t id = 0;
+    cr_assert_eq(store_add_run(s, &fx->in, &id), SF_OK, "%s", sf_last_error());
+    return id;
+}
+
+Test(store, create_marks_file_version_wal_and_foreign_keys) {
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_schema_version(s), STORE_SCHEMA_VERSION);
+    store_close(s);
+    cr_assert_eq(raw_int(db_path, "PRAGMA application_id"), STORE_APPLICATION_ID);
+    cr_assert_eq(raw_int(db_path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE name = 'activations_by_feature'"), 1);
+    sqlite3 *db = NULL;
+    sqlite3_open(db_path, &db);
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    /* reopening for writing keeps it as it is */
+    cr_assert_eq(store_open(&s, db_path, STORE_WRITE), SF_OK, "%s", sf_last_error());
+    store_close(s);
+    /* the connection enforces foreign keys: a run_galaxies row with no run is refused */
+    cr_assert_eq(store_open(&s, db_path, STORE_READ), SF_OK);
+    store_close(s);
+}
+
+Test(store, missing_file_is_not_created_by_read_or_write) {
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, db_path, STORE_READ), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "no such run database"), "%s", sf_last_error());
+    cr_assert_eq(store_open(&s, db_path, STORE_WRITE), SF_ERR);
+    struct stat sb;
+    cr_assert_neq(stat(db_path, &sb), 0, "the file must not be created");
+}
+
+Test(store, text_file_is_refused_and_left_alone) {
+    FILE *f = fopen(db_path, "w");
+    fputs("objID,oh_p50\n1,8.9\n", f);
+    fclose(f);
+    store *s = NULL;
+    for (int mode = STORE_READ; mode <= STORE_CREATE; mode++) {
+        cr_assert_eq(store_open(&s, db_path, mode), SF_ERR);
+        cr_assert(strstr(sf_last_error(), "not a sfnet-explore run database"), "%s", sf_last_error());
+    }
+    char *data = NULL;
+    size_t len = 0;
+    cr_assert_eq(sf_read_file(db_path, &data, &len), SF_OK);
+    cr_assert_str_eq(data, "objID,oh_p50\n1,8.9\n");
+    free(data);
+}
+
+Test(store, other_sqlite_database_is_refused) {
+    raw_exec(db_path, "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('mine');");
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "SQLite database but not a sfnet-explore"), "%s", sf_last_error());
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM sqlite_schema"), 1, "nothing added");
+    /* another application's id, even with no tables */
+    char other[160];
+    snprintf(other, sizeof other, "%s/other.db", dir);
+    raw_exec(other, "PRAGMA application_id = 1234");
+    cr_assert_eq(store_open(&s, other, STORE_CREATE), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "application_id"), "%s", sf_last_error());
+}
+
+Test(store, newer_version_is_refused) {
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK);
+    store_close(s);
+    raw_exec(db_path, "PRAGMA user_version = 99");
+    for (int mode = STORE_READ; mode <= STORE_CREATE; mode++) {
+        cr_assert_eq(store_open(&s, db_path, mode), SF_ERR);
+        cr_assert(strstr(sf_last_error(), "newer sfnet-explore"), "%s", sf_last_error());
+        cr_assert(strstr(sf_last_error(), "upgrade"), "%s", sf_last_error());
+    }
+    cr_assert_eq(raw_int(db_path, "PRAGMA user_version"), 99);
+}
+
+Test(store, migration_applies_in_one_transaction) {
+    store *s = NULL;
+    fixture_run fx;
+    fixture_make(&fx, 20, 16, 2, 1, 8, 1000, 1);
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK);
+    add_fixture(s, &fx, "Z");
+    /* a failing step: the file keeps its version and contents */
+    store_migration bad[] = {
+        {STORE_SCHEMA_VERSION + 1, "ALTER TABLE runs ADD COLUMN comment TEXT;"},
+        {STORE_SCHEMA_VERSION + 2, "ALTER TABLE no_such_table ADD COLUMN x;"},
+    };
+    cr_assert_eq(store_migrate(s, bad, 2), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "unchanged"), "%s", sf_last_error());
+    cr_assert_eq(store_schema_version(s), STORE_SCHEMA_VERSION);
+    store_close(s);
+    cr_assert_eq(raw_int(db_path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'comment'"), 0);
+    /* a good step */
+    cr_assert_eq(store_open(&s, db_path, STORE_WRITE), SF_OK);
+    store_migration good[] = {
+        {STORE_SCHEMA_VERSION + 1, "ALTER TABLE runs ADD COLUMN comment TEXT;"},
+    };
+    cr_assert_eq(store_migrate(s, good, 1), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_schema_version(s), STORE_SCHEMA_VERSION + 1);
+    /* applying it again does nothing */
+    cr_assert_eq(store_migrate(s, good, 1), SF_OK);
+    store_close(s);
+    cr_assert_eq(raw_int(db_path, "PRAGMA user_version"), STORE_SCHEMA_VERSION + 1);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM runs"), 1, "data kept");
+    /* and this binary now calls the file newer than itself */
+    cr_assert_eq(store_open(&s, db_path, STORE_READ), SF_ERR);
+    fixture_free(&fx);
+}
+
+Test(store, read_only_file) {
+    store *s = NULL;
+    fixture_run fx;
+    fixture_make(&fx, 30, 16, 2, 1, 8, 1000, 2);
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK);
+    add_fixture(s, &fx, "Z");
+    store_close(s);
+    cr_assert_eq(chmod(db_path, 0444), 0);
+    cr_assert_eq(store_open(&s, db_path, STORE_WRITE), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "read-only"), "%s", sf_last_error());
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_ERR);
+    /* reading still works */
+    cr_assert_eq(store_open(&s, db_path, STORE_READ), SF_OK, "%s", sf_last_error());
+    store_run *runs = NULL;
+    int n = 0;
+    cr_assert_eq(store_runs(s, &runs, &n), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(runs[0].prefix, "Z");
+    store_runs_free(runs, n);
+    /* and a store opened for reading refuses writes with a message */
+    cr_assert_eq(store_feature_label(s, 1, 0, "x", NULL), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "read-only"), "%s", sf_last_error());
+    store_close(s);
+    chmod(db_path, 0644);
+    fixture_free(&fx);
+}
+
+Test(store, locked_database_waits_then_says_so) {
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK);
+    store_close(s);
+    sqlite3 *other = NULL;
+    cr_assert_eq(sqlite3_open(db_path, &other), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    setenv("SFNET_BUSY_TIMEOUT_MS", "150", 1);
+    fixture_run fx;
+    fixture_make(&fx, 10, 16, 2, 1, 8, 1000, 3);
+    double t0 = sf_now();
+    int rc = store_open(&s, db_path, STORE_WRITE);
+    if (rc == SF_OK) {
+        rc = store_add_run(s, &fx.in, NULL);
+        store_close(s);
+    }
+    double waited = sf_now() - t0;
+    unsetenv("SFNET_BUSY_TIMEOUT_MS");
+    cr_assert_eq(rc, SF_ERR);
+    cr_assert(strstr(sf_last_error(), "locked by another process"), "%s", sf_last_error());
+    cr_assert(waited >= 0.1, "gave up after %.3f s without waiting", waited);
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+    /* once released the same write goes through */
+    cr_assert_eq(store_open(&s, db_path, STORE_WRITE), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_add_run(s, &fx.in, NULL), SF_OK, "%s", sf_last_error());
+    store_close(s);
+    fixture_free(&fx);
+}
+
+static const char *const count_sql[] = {
+    "SELECT count(*) FROM runs", "SELECT count(*) FROM run_targets", "SELECT count(*) FROM galaxies",
+    "SELECT count(*) FROM catalog_values", "SELECT count(*) FROM thumbnails",
+    "SELECT count(*) FROM run_galaxies", "SELECT count(*) FROM predictions",
+    "SELECT count(*) FROM activations", "SELECT count(*) FROM run_features",
+    "SELECT count(*) FROM feature_targets", "SELECT count(*) FROM catalog_columns",
+    "SELECT count(*) FROM run_weights",
+};
+#define N_COUNTS (int)(sizeof count_sql / sizeof count_sql[0])
+
+Test(store, failure_mid_write_leaves_the_file_as_it_was) {
+    store *s = NULL;
+    fixture_run a, b;
+    fixture_make(&a, 40, 16, 3, 2, 10, 1000, 4);
+    fixture_make(&b, 50, 16, 3, 2, 10, 1030, 5); /* shares 10 galaxies with a */
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK);
+    add_fixture(s, &a, "SL");
+    long long before[N_COUNTS];
+    for (int i = 0; i < N_COUNTS; i++) before[i] = raw_int(db_path, count_sql[i]);
+    /* the last galaxy repeats an objID: the run, galaxies, values and activations
+     * written before it is reached must all vanish */
+    b.galaxies[49].objid = b.galaxies[3].objid;
+    b.in.weights = (const uint8_t *)"not really safetensors";
+    b.in.weights_len = 22;
+    b.in.run.prefix[0] = 0;
+    cr_assert_eq(store_add_run(s, &b.in, NULL), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "appears twice"), "%s", sf_last_error());
+    for (int i = 0; i < N_COUNTS; i++)
+        cr_assert_eq(raw_int(db_path, count_sql[i]), before[i], "%s changed", count_sql[i]);
+    /* the connection is still usable */
+    b.galaxies[49].objid = b.objid[49];
+    int64_t id = 0;
+    cr_assert_eq(store_add_run(s, &b.in, &id), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM galaxies"), 80, "10 galaxies shared");
+    store_run r;
+    cr_assert_eq(store_run_get(s, id, &r), SF_OK);
+    cr_assert_str_eq(r.prefix, "R", "an automatic prefix for column targets");
+    store_run_clear(&r);
+    store_close(s);
+    fixture_free(&a);
+    fixture_free(&b);
+}
+
+Test(store, invalid_input_is_refused_before_writing) {
+    store *s = NULL;
+    fixture_run fx;
+    fixture_make(&fx, 10, 16, 2, 1, 8, 1000, 6);
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK);
+    fx.topk_idx[5] = 16;
+    cr_assert_eq(store_add_run(s, &fx.in, NULL), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "outside"), "%s", sf_last_error());
+    fx.topk_idx[5] = fx.topk_idx[4];
+    cr_assert_eq(store_add_run(s, &fx.in, NULL), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "twice"), "%s", sf_last_error());
+    fx.topk_idx[5] = (fx.topk_idx[4] + 1) % 8;
+    snprintf(fx.in.run.prefix, sizeof fx.in.run.prefix, "9lives");
+    cr_assert_eq(store_add_run(s, &fx.in, NULL), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "not valid"), "%s", sf_last_error());
+    snprintf(fx.in.run.prefix, sizeof fx.in.run.prefix, "Z");
+    cr_assert_eq(store_add_run(s, &fx.in, NULL), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_add_run(s, &fx.in, NULL), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "already has a run named 'Z'"), "%s", sf_last_error());
+    /* without a name, metallicity runs become Z2, Z3 */
+    fx.in.run.prefix[0] = 0;
+    int64_t id = 0;
+    cr_assert_eq(store_add_run(s, &fx.in, &id), SF_OK);
+    store_run r;
+    cr_assert_eq(store_run_find(s, "Z2", &r), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(r.id, id);
+    store_run_clear(&r);
+    cr_assert_eq(store_run_find(s, NULL, &r), SF_ERR, "two runs: must name one");
+    cr_assert(strstr(sf_last_error(), "Z2"), "%s", sf_last_error());
+    cr_assert_eq(store_run_find(s, "nope", &r), SF_ERR);
+    store_close(s);
+    fixture_free(&fx);
+}
+
+Test(store, run_round_trip) {
+    store *s = NULL;
+    fixture_run fx;
+    fixture_make(&fx, 60, 32, 4, 2, 12, 5000, 7);
+    store_curve_point curve[2] = {{1, 0.9, 0.5, 0.01}, {2, 0.4, 0.3, 0.001}};
+    fx.in.run.curve = curve;
+    fx.in.run.n_curve = 2;
+    fx.in.run.hyper_json = "{\"epochs\":2,\"lr\":0.1}";
+    snprintf(fx.in.run.engine, sizeof fx.in.run.engine, "reference");
+    fx.in.weights = (const uint8_t *)"WEIGHTS";
+    fx.in.weights_len = 7;
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK);
+    int64_t id = add_fixture(s, &fx, "SL");
+    store_close(s);
+    cr_assert_eq(store_open(&s, db_path, STORE_READ), SF_OK);
+    store_run r;
+    cr_assert_eq(store_run_find(s, "SL", &r), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(r.id, id);
+    char idtext[16];
+    snprintf(idtext, sizeof idtext, "%lld", (long long)id);
+    store_run r2;
+    cr_assert_eq(store_run_find(s, idtext, &r2), SF_OK);
+    cr_assert_eq(r2.id, id);
+    store_run_clear(&r2);
+    cr_assert_eq(r.n_out, 2);
+    cr_assert_eq(r.d, 32);
+    cr_assert_eq(r.k, 4);
+    cr_assert_eq(r.n_galaxies, 60);
+    int nv = 0;
+    for (int i = 0; i < 60; i++) nv += fx.split[i];
+    cr_assert_eq(r.n_valid, nv);
+    cr_assert_eq(r.n_train, 60 - nv);
+    cr_assert_str_eq(r.target_names[1], "target1");
+    cr_assert_float_eq(r.bias[1], 0.2, 1e-12);
+    cr_assert_float_eq(r.target_mean[1], 9.5, 1e-12);
+    cr_assert_float_eq(r.target_std[0], 0.2, 1e-12);
+    cr_assert_float_eq(r.valid_rmse, fx.in.run.valid_rmse, 1e-12);
+    cr_assert_float_eq(r.image_mean[2], 0.3f, 1e-6);
+    cr_assert_eq(r.n_curve, 2);
+    cr_assert_float_eq(r.curve[1].valid_rmse, 0.3, 1e-12);
+    cr_assert_eq(r.curve[1].epoch, 2);
+    cr_assert(strstr(r.hyper_json, "\"lr\":0.1"), "%s", r.hyper_json);
+    cr_assert_str_eq(r.engine, "reference");
+    cr_assert_str_eq(r.tool_version, SF_VERSION);
+    cr_assert_eq(strlen(r.created), 20, "%s", r.created);
+    uint8_t *w = NULL;
+    size_t wl = 0;
+    cr_assert_eq(store_run_weights(s, id, &w, &wl), SF_OK);
+    cr_assert_eq(wl, 7);
+    cr_assert(!memcmp(w, "WEIGHTS", 7));
+    free(w);
+    store_run_clear(&r);
+
+    /* galaxy lookup: catalogue values, coordinates, prediction, truth, activations */
+    store_galaxy g;
+    cr_assert_eq(store_galaxy_find(s, "5007", &g), SF_OK, "%s", sf_last_error());
+    cr_assert_float_eq(g.ra, 150.007, 1e-9);
+    cr_assert_float_eq(g.dec, 2.0 - 0.007, 1e-9);
+    cr_assert_eq(g.n_columns, 2, "z is missing for galaxy 7");
+    cr_assert_str_eq(g.column_names[0], "oh_p50");
+    cr_assert_float_eq(g.values[0], fx.values[7 * 3], 1e-12);
+    cr_assert_str_eq(g.column_names[1], "bptclass");
+    store_galaxy_run gr;
+    cr_assert_eq(store_galaxy_in_run(s, id, g.id, &gr), SF_OK);
+    cr_assert_eq(gr.split, fx.split[7]);
+    cr_assert_eq(gr.n_out, 2);
+    cr_assert_float_eq(gr.pred[1], fx.pred[7 * 2 + 1], 1e-6);
+    cr_assert_float_eq(gr.truth[0], fx.truth[7 * 2], 1e-6);
+    int expect_active = 0;
+    for (int j = 0; j < 4; j++) expect_active += fx.topk_val[7 * 4 + j] > 0;
+    cr_assert_eq(gr.n_active, expect_active);
+    for (int j = 0; j < gr.n_active; j++) {
+        cr_assert_float_eq(gr.value[j], fixture_act(&fx, 7, gr.feature[j]), 1e-6);
+        if (j) cr_assert(gr.value[j] <= gr.value[j - 1], "by value descending");
+    }
+    store_galaxy_run_clear(&gr);
+    int64_t *runs = NULL;
+    int nr = 0;
+    cr_assert_eq(store_galaxy_runs(s, g.id, &runs, &nr), SF_OK);
+    cr_assert_eq(nr, 1);
+    cr_assert_eq(runs[0], id);
+    free(runs);
+    uint8_t *rgb = NULL;
+    int tw = 0, th = 0;
+    cr_assert_eq(store_thumbnail(s, g.id, &rgb, &tw, &th), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(tw, 8);
+    cr_assert_eq(th, 8);
+    cr_assert_not_null(rgb);
+    free(rgb);
+    store_galaxy_clear(&g);
+    cr_assert_eq(store_galaxy_find(s, "nope", &g), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "no galaxy with objID nope"), "%s", sf_last_error());
+
+    /* run-aligned arrays */
+    store_rows rows;
+    cr_assert_eq(store_run_rows(s, id, &rows), SF_OK);
+    cr_assert_eq(rows.n, 60);
+    float *dense = malloc(60 * 32 * sizeof *dense);
+    float *pred = malloc(60 * 2 * sizeof *pred);
+    double *z = malloc(60 * sizeof *z), *ra = malloc(60 * sizeof *ra);
+    cr_assert_eq(store_run_dense(s, id, &rows, 32, dense), SF_OK);
+    cr_assert_eq(store_run_predictions(s, id, &rows, 2, pred, NULL), SF_OK);
+    cr_assert_eq(store_catalog_values(s, &rows, "z", z), SF_OK);
+    cr_assert_eq(store_catalog_values(s, &rows, "ra", ra), SF_OK);
+    for (int r_ = 0; r_ < rows.n; r_++) {
+        int i = atoi(rows.objid[r_]) - 5000;
+        cr_assert_eq(rows.split[r_], fx.split[i]);
+        for (int f = 0; f < 32; f++)
+            cr_assert_float_eq(dense[r_ * 32 + f], fixture_act(&fx, i, f), 1e-6);
+        cr_assert_float_eq(pred[r_ * 2 + 1], fx.pred[i * 2 + 1], 1e-6);
+        if (isnan(fx.values[i * 3 + 1]))
+            cr_assert(isnan(z[r_]));
+        else
+            cr_assert_float_eq(z[r_], fx.values[i * 3 + 1], 1e-12);
+        cr_assert_float_eq(ra[r_], 150.0 + 0.001 * i, 1e-9);
+    }
+    cr_assert_eq(store_catalog_values(s, &rows, "no_such", z), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "oh_p50"), "lists the columns: %s", sf_last_error());
+    char(*names)[STORE_NAME_MAX] = NULL;
+    int nn = 0;
+    cr_assert_eq(store_catalog_columns(s, &names, &nn), SF_OK);
+    cr_assert_eq(nn, 5);
+    cr_assert_str_eq(names[0], "ra");
+    cr_assert_str_eq(names[2], "oh_p50");
+    free(names);
+    free(dense);
+    free(pred);
+    free(z);
+    free(ra);
+    store_rows_clear(&rows);
+    store_close(s);
+    fixture_free(&fx);
+}
+
+Test(store, parse_feature) {
+    char run[16];
+    int f = -1;
+    cr_assert_eq(store_parse_feature("17", run, sizeof run, &f), SF_OK);
+    cr_assert_eq(f, 17);
+    cr_assert_str_eq(run, "");
+    cr_assert_eq(store_parse_feature("SL 17", run, sizeof run, &f), SF_OK);
+    cr_assert_str_eq(run, "SL");
+    cr_assert_eq(f, 17);
+    cr_assert_eq(store_parse_feature("Z256", run, sizeof run, &f), SF_OK);
+    cr_assert_str_eq(run, "Z");
+    cr_assert_eq(f, 256);
+    cr_assert_eq(store_parse_feature("Z2:5", run, sizeof run, &f), SF_OK);
+    cr_assert_str_eq(run, "Z2");
+    cr_assert_eq(f, 5);
+    cr_assert_eq(store_parse_feature("SL", run, sizeof run, &f), SF_ERR);
+    cr_assert_eq(store_parse_feature("SL 1'7", run, sizeof run, &f), SF_ERR);
+    cr_assert_eq(store_parse_feature("S;L 17", run, sizeof run, &f), SF_ERR);
+    cr_assert_eq(store_parse_feature("", run, sizeof run, &f), SF_ERR);
+}
+
+Test(store, image_codecs) {
+    uint8_t rgb[16 * 12 * 3];
+    for (int i = 0; i < (int)sizeof rgb; i++) rgb[i] = (uint8_t)(128 + 40 * sin(i * 0.01));
+    uint8_t *jpg = NULL;
+    size_t len = 0;
+    cr_assert_eq(store_jpeg_encode(rgb, 16, 12, 95, &jpg, &len), SF_OK);
+    cr_assert_gt(len, 100);
+    uint8_t *back = NULL;
+    int w = 0, h = 0;
+    cr_assert_eq(store_image_decode_mem(jpg, len, &back, &w, &h), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(w, 16);
+    cr_assert_eq(h, 12);
+    int maxdiff = 0;
+    for (int i = 0; i < (int)sizeof rgb; i++) {
+        int dlt = abs((int)back[i] - (int)rgb[i]);
+        if (dlt > maxdiff) maxdiff = dlt;
+    }
+    cr_assert_lt(maxdiff, 12, "JPEG q95 close to the original (max diff %d)", maxdiff);
+    free(back);
+    /* truncated: an error, not a crash */
+    cr_assert_eq(store_image_decode_mem(jpg, len / 3, &back, &w, &h), SF_ERR);
+    cr_assert_null(back);
+    cr_assert_eq(store_image_decode_mem((const uint8_t *)"hello", 5, &back, &w, &h), SF_ERR);
+    free(jpg);
+}
