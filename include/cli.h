@@ -29,5 +29,7 @@ int cli_report(int argc, char **argv);
 int cli_pca(int argc, char **argv);
 int cli_sweep(int argc, char **argv);
 
+int cli_synth(int argc, char **argv);
+
 
 #endif
