@@ -376,7 +376,7 @@ void synth_render_bands(float *bands, const synth_galaxy *g, const synth_render_
  * colours scaled down by their largest channel rather than clipped. */
 #define STRETCH_Q 100.0f
 #define STRETCH_M 0.0f
-static const float rgb_scale[3] = {2.030f, 2.520f, 3.150f}; /* R <- i, G <- r, B <- g */
+static const float rgb_scale[3] = {2.03f, 2.52f, 3.3f}; /* R <- i, G <- r, B <- g */
 /* A faint sky pedestal, as left by the sky subtraction of survey colour images. */
 static const float rgb_pedestal[3] = {0.0012f, 0.0009f, 0.0009f};
 
