@@ -88,7 +88,7 @@ static int run_table(const char *self, const char *args) {
     row_result res[sizeof rows / sizeof *rows];
     double pt_train = 0, pt_infer = 0;
     for (int i = 0; i < n_rows; i++) {
-        char cmd[2048];
+        char cmd[8192];
         expand(cmd, sizeof cmd, rows[i].command, self, python, args);
         fprintf(stderr, "bench_nn: %s ...\n", rows[i].label);
         if (!run_row(cmd, &res[n])) {
