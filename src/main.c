@@ -10,6 +10,13 @@ const cli_command cli_commands[] = {
     {"inspect", cli_inspect, "summarise a catalogue and its image cutouts"},
     {"export", cli_export, "a feature's top galaxies and BPT figure as PNG or PDF"},
     {"bpt", cli_bpt, "BPT class of every galaxy of a catalogue (CSV out)"},
+    {"runs", cli_runs, "list the runs of a run database"},
+    {"features", cli_features, "a run's features: frequency, weights, correlations, labels"},
+    {"top", cli_top, "the galaxies where a feature is strongest"},
+    {"galaxy", cli_galaxy, "one galaxy: catalogue, predictions, active features"},
+    {"equation", cli_equation, "prediction = b + sum w A, and the RMSE with the top 1/2/4/8 features"},
+    {"label", cli_label, "label a feature (stored in the run database)"},
+    {"export-activations", cli_export_activations, "a run's activations as a dense N x d .npy"},
     {NULL, NULL, NULL},
 };
 
