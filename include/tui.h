@@ -16,6 +16,7 @@
 
 #include <stdio.h>
 
+#include "query.h"
 #include "store.h"
 
 /* Entry of `sfnet-explore [options] RUN.db [options]`: argv as main has it. */
@@ -59,18 +60,9 @@ void tui_scatter_clear(tui_scatter *sc);
  * galaxies (sorted by value), n at most; *out owned (free). */
 int tui_quantile_samples(store *s, int64_t run_id, int feature, int n, store_hit **out, int *n_out);
 
-/* One term of the run's linear equation for target t, in target units:
- * prediction = intercept + sum coef_i * A_i, with A_i the raw activation. */
-typedef struct {
-    int feature;
-    double coef;         /* std_t * w_ti */
-    double mean_contrib; /* coef * mean A over all galaxies of the run */
-    const store_feature *f;
-} tui_term;
-
-/* Terms of live features sorted by |mean_contrib| descending; *terms owned (free). */
-void tui_equation_terms(const store_run *run, const store_feature *feats, int n_feats, int t,
-                        double *intercept, tui_term **terms, int *n_terms);
+/* Indices of eq's terms sorted by |mean contribution| to target t, largest
+ * first (the equation itself comes from query.h); *order owned (free). */
+void tui_terms_by_contribution(const query_equation *eq, int t, int **order);
 
 /* One line of the feature table (no colour), width-limited: used by the list
  * screen and the plain-text output. header != 0 gives the column titles. */

@@ -66,6 +66,8 @@ typedef struct tui_app {
     tui_run_data rd;      /* current run's arrays */
     int rd_loaded;
     tui_feature_data fd;
+    query_equation eq;    /* current run's equation, loaded by the equation view */
+    int eq_loaded;
 
     tui_view stack[TUI_STACK];
     int depth;

@@ -231,6 +231,8 @@ static void feature_data_clear(tui_feature_data *fd) {
 
 int tui_switch_run(tui_app *a, int i) {
     a->cur = i;
+    if (a->eq_loaded) query_equation_clear(&a->eq);
+    a->eq_loaded = 0;
     feature_data_clear(&a->fd);
     if (a->rd_loaded) tui_run_data_clear(&a->rd);
     a->rd_loaded = 0;
@@ -961,6 +963,7 @@ int tui_main(int argc, char **argv) {
     rc = 0;
 done:
     feature_data_clear(&a->fd);
+    if (a->eq_loaded) query_equation_clear(&a->eq);
     if (a->rd_loaded) tui_run_data_clear(&a->rd);
     thumb_cache_free(a->thumbs);
     free(a->feats);

@@ -169,32 +169,23 @@ int tui_quantile_samples(store *s, int64_t run_id, int feature, int n, store_hit
     return SF_OK;
 }
 
-static int term_cmp(const void *a, const void *b) {
-    const tui_term *x = a, *y = b;
-    double ax = fabs(x->mean_contrib), ay = fabs(y->mean_contrib);
+static const query_equation *sort_eq;
+static int sort_t;
+
+static int term_cmp(const void *pa, const void *pb) {
+    const query_term *x = &sort_eq->terms[*(const int *)pa], *y = &sort_eq->terms[*(const int *)pb];
+    double ax = fabs(x->mean_contrib[sort_t]), ay = fabs(y->mean_contrib[sort_t]);
     if (ax != ay) return ax > ay ? -1 : 1;
     return x->feature - y->feature;
 }
 
-void tui_equation_terms(const store_run *run, const store_feature *feats, int n_feats, int t,
-                        double *intercept, tui_term **terms, int *n_terms) {
-    double std = run->target_std[t] > 0 ? run->target_std[t] : 1;
-    *intercept = run->target_mean[t] + std * run->bias[t];
-    tui_term *out = xcalloc((size_t)(n_feats > 0 ? n_feats : 1), sizeof *out);
-    int m = 0;
-    for (int i = 0; i < n_feats; i++) {
-        const store_feature *f = &feats[i];
-        if (f->n_active == 0) continue;
-        out[m].feature = f->feature;
-        out[m].coef = std * f->weight[t];
-        double frac = run->n_galaxies > 0 ? (double)f->n_active / run->n_galaxies : 0;
-        out[m].mean_contrib = out[m].coef * f->mean * frac;
-        out[m].f = f;
-        m++;
-    }
-    qsort(out, (size_t)m, sizeof *out, term_cmp);
-    *terms = out;
-    *n_terms = m;
+void tui_terms_by_contribution(const query_equation *eq, int t, int **order) {
+    int *o = xmalloc(((size_t)eq->n_terms + 1) * sizeof(int));
+    for (int i = 0; i < eq->n_terms; i++) o[i] = i;
+    sort_eq = eq; /* qsort has no context argument; the explorer is single-threaded */
+    sort_t = t;
+    qsort(o, (size_t)eq->n_terms, sizeof *o, term_cmp);
+    *order = o;
 }
 
 void tui_format_feature_row(char *buf, size_t n, const store_run *run, const store_feature *f,
@@ -253,18 +244,26 @@ int tui_print_plain(FILE *out, store *s) {
             fprintf(out, "%s\n", line);
         }
         fprintf(out, "%d dead features hidden\n", nf - live);
-        for (int t = 0; t < run->n_out; t++) {
-            double b;
-            tui_term *terms;
-            int nt;
-            tui_equation_terms(run, feats, nf, t, &b, &terms, &nt);
-            fprintf(out, "%s = %.4f", run->target_names[t], b);
-            for (int i = 0; i < nt; i++)
-                fprintf(out, " %c %.4f*[%s %d]", terms[i].coef < 0 ? '-' : '+', fabs(terms[i].coef),
-                        run->prefix, terms[i].feature);
-            fprintf(out, "\n");
-            free(terms);
+        query_equation eq;
+        if (query_equation_compute(s, run->id, &eq) != SF_OK) {
+            free(feats);
+            store_runs_free(runs, nr);
+            return SF_ERR;
         }
+        for (int t = 0; t < eq.n_out; t++) {
+            int *order;
+            tui_terms_by_contribution(&eq, t, &order);
+            fprintf(out, "%s = %.4f", eq.target_names[t], eq.intercept[t]);
+            for (int i = 0; i < eq.n_terms; i++) {
+                const query_term *q = &eq.terms[order[i]];
+                fprintf(out, " %c %.4f*[%s %d]", q->coef[t] < 0 ? '-' : '+', fabs(q->coef[t]), run->prefix,
+                        q->feature);
+            }
+            fprintf(out, "\n");
+            free(order);
+        }
+        fprintf(out, "(A = activation / its maximum over validation; terms by mean |contribution|)\n");
+        query_equation_clear(&eq);
         fprintf(out, "\n");
         free(feats);
     }
