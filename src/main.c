@@ -17,6 +17,8 @@ const cli_command cli_commands[] = {
     {"equation", cli_equation, "prediction = b + sum w A, and the RMSE with the top 1/2/4/8 features"},
     {"label", cli_label, "label a feature (stored in the run database)"},
     {"export-activations", cli_export_activations, "a run's activations as a dense N x d .npy"},
+    {"report", cli_report, "the paper's analyses of a run: Table 1, few-feature RMSE, AGN SVM"},
+    {"pca", cli_pca, "Table 2 baseline: PCA of a dense run's features + linear regression"},
     {NULL, NULL, NULL},
 };
 
