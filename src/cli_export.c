@@ -106,5 +106,6 @@ int cli_export(int argc, char **argv) {
     }
     store_run_clear(&run);
     store_close(s);
+    export_shutdown();
     return rc;
 }

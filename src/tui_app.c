@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "export.h"
 #include "sf_util.h"
 #include "tui_app.h"
 
@@ -971,5 +972,6 @@ done:
     if (a->runs) store_runs_free(a->runs, a->n_runs);
     store_close(a->db);
     free(a);
+    export_shutdown();
     return rc;
 }

@@ -19,6 +19,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
+    export_shutdown();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     cr_assert_eq(system(cmd), 0);
