@@ -28,5 +28,7 @@ int cli_export_activations(int argc, char **argv);
 int cli_report(int argc, char **argv);
 int cli_pca(int argc, char **argv);
 
+int cli_synth(int argc, char **argv);
+
 
 #endif
