@@ -88,6 +88,33 @@ int report_suggest_labels(char (*labels)[STORE_LABEL_MAX], const run_data *rd, s
 int run_pca_rmse(double *rmse, double *explained, const int *k, int n_k, const run_data *rd,
                  store *s);
 
+/* ---- Table 2: the sweep ------------------------------------------------------- */
+#define SWEEP_MAX_K 16
+#define SWEEP_MAX_SEEDS 16
+
+/* The sweep's run names: "k4s2" (k = 4, seed 2) and "dense" for the k = 0 run. */
+void sweep_run_name(char *buf, size_t n, int k, int seed);
+
+typedef struct {
+    int n_k;
+    int k[SWEEP_MAX_K];
+    int n_runs[SWEEP_MAX_K];      /* SFNet runs found for each k */
+    double rmse_mean[SWEEP_MAX_K]; /* their validation RMSE: mean */
+    double rmse_se[SWEEP_MAX_K];   /* standard error of the mean (NAN with one run) */
+    double pca[SWEEP_MAX_K];       /* the dense run's top-k PCA baseline (NAN: no dense run) */
+    double explained[SWEEP_MAX_K];
+    int have_dense;
+    double dense_rmse;             /* the dense network itself */
+    char target[STORE_NAME_MAX * 4];
+} sweep_table;
+
+/* Reads the runs k<k>s<seed> (seeds 1..n_seeds) and "dense" from the database and
+ * computes the table; missing runs are left out of the means (n_runs says). */
+int sweep_collect(sweep_table *t, store *s, const int *k, int n_k, int n_seeds);
+void sweep_print(FILE *out, const sweep_table *t);
+/* Figure 4: validation RMSE against k, SFNet with error bars and PCA. */
+int sweep_figure(const char *path, const sweep_table *t);
+
 /* Parses "2,3,4,6,8" into out[0..*n), at most max_n values, each in lo..hi. */
 int analysis_parse_int_list(const char *text, int *out, int max_n, int lo, int hi, int *n);
 

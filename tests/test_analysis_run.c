@@ -371,3 +371,47 @@ Test(report, parse_int_list) {
     cr_assert_eq(analysis_parse_int_list("0", v, 8, 1, 512, &n), SF_ERR);
     cr_assert_eq(analysis_parse_int_list("1,2,3", v, 2, 1, 512, &n), SF_ERR);
 }
+
+/* The sweep's table from runs named as the sweep names them. */
+Test(sweep, table_from_named_runs, .init = setup, .fini = teardown) {
+    static sparse_run r;
+    store_run_input in;
+    store *s;
+    cr_assert_eq(store_open(&s, db, STORE_CREATE), SF_OK);
+    const double rmse_k2[3] = {0.090, 0.094, 0.095};
+    for (int seed = 1; seed <= 3; seed++) {
+        make_sparse(&r, &in);
+        sweep_run_name(in.run.prefix, sizeof in.run.prefix, 2, seed);
+        in.run.seed = (uint64_t)seed;
+        in.run.valid_rmse = rmse_k2[seed - 1];
+        cr_assert_eq(store_add_run(s, &in, NULL), SF_OK, "%s", sf_last_error());
+    }
+    make_sparse(&r, &in);
+    sweep_run_name(in.run.prefix, sizeof in.run.prefix, 4, 1);
+    cr_assert_str_eq(in.run.prefix, "k4s1");
+    in.run.valid_rmse = 0.2;
+    cr_assert_eq(store_add_run(s, &in, NULL), SF_OK, "%s", sf_last_error()); /* k = 2 inside */
+    sweep_table t;
+    const int ks[2] = {2, 3};
+    cr_assert_eq(sweep_collect(&t, s, ks, 2, 3), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(t.n_runs[0], 3);
+    cr_assert_eq(t.n_runs[1], 0);
+    double mean = (0.090 + 0.094 + 0.095) / 3, ss = 0;
+    for (int i = 0; i < 3; i++) ss += (rmse_k2[i] - mean) * (rmse_k2[i] - mean);
+    cr_assert_float_eq(t.rmse_mean[0], mean, 1e-12);
+    cr_assert_float_eq(t.rmse_se[0], sqrt(ss / 2) / sqrt(3.0), 1e-12);
+    cr_assert(isnan(t.rmse_mean[1]));
+    cr_assert(!t.have_dense);
+    cr_assert(isnan(t.pca[0]));
+    /* A run whose name says k = 4 but holds k = 2 is refused. */
+    const int k4[1] = {4};
+    cr_assert_eq(sweep_collect(&t, s, k4, 1, 1), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "k4s1 has k = 2"), "%s", sf_last_error());
+    store_close(s);
+
+    char fig[160];
+    snprintf(fig, sizeof fig, "%s/fig4.png", dir);
+    const char *args[] = {"sweep", "--no-train", "--ks", "2,3", "--figure", fig, db, NULL};
+    cr_assert_eq(cli_sweep(7, (char **)args), 0, "%s", sf_last_error());
+    cr_assert_eq(access(fig, R_OK), 0);
+}
