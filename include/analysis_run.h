@@ -78,7 +78,10 @@ int report_figures(const char *dir, const run_data *rd, store *s, const report_r
 /* Suggested labels of the features feats[0..m) of a run: Spearman of each one's
  * activation (validation split) with every numeric catalogue column stored, plus
  * log_nii_ha and log_oiii_hb when the four line fluxes are stored; *_err columns
- * and bptclass are left out. labels (m). */
+ * and bptclass are left out. The strongest |rho| gives the label; when the catalogue
+ * has the synthetic survey's true_* columns and another column won, the best true_*
+ * one is added ("high oh_p50 (rho 0.71); latent: low true_inclination (rho -0.52)").
+ * labels (m). */
 int report_suggest_labels(char (*labels)[STORE_LABEL_MAX], const run_data *rd, store *s,
                           const int *feats, int m);
 

@@ -175,12 +175,25 @@ int report_suggest_labels(char (*labels)[STORE_LABEL_MAX], const run_data *rd, s
             memcpy(packed + (size_t)i * (size_t)n_cols, values + (size_t)i * (size_t)cap,
                    sizeof(double) * (size_t)n_cols);
         double *act = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1));
+        label_match *match = xmalloc(sizeof(label_match) * (size_t)n_cols);
         for (int j = 0; j < m && rc == SF_OK; j++) {
             rc = run_data_activations(rd, s, &feats[j], 1, rd->valid, nv, 0, act);
-            label_match best;
-            if (rc == SF_OK && label_suggest(&best, 1, act, nv, packed, n_cols) == 1)
-                label_format(labels[j], STORE_LABEL_MAX, cols[best.column], best.rho);
+            int n_match = rc == SF_OK ? label_suggest(match, n_cols, act, nv, packed, n_cols) : 0;
+            if (n_match == 0) continue;
+            label_format(labels[j], STORE_LABEL_MAX, cols[match[0].column], match[0].rho);
+            /* On the synthetic survey, also the true latent factor it tracks best. */
+            for (int q = 0; q < n_match; q++) {
+                if (strncmp(cols[match[q].column], "true_", 5)) continue;
+                if (q > 0) {
+                    char latent[STORE_LABEL_MAX / 2];
+                    size_t used = strlen(labels[j]);
+                    label_format(latent, sizeof latent, cols[match[q].column], match[q].rho);
+                    snprintf(labels[j] + used, STORE_LABEL_MAX - used, "; latent: %s", latent);
+                }
+                break;
+            }
         }
+        free(match);
         free(act);
         free(packed);
     }

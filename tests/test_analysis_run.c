@@ -41,7 +41,7 @@ static void teardown(void) {
 typedef struct {
     char objid[N][24];
     store_galaxy_input gal[N];
-    double values[N * 10];
+    double values[N * 11];
     uint8_t split[N];
     int idx[N * K];
     float val[N * K];
@@ -50,9 +50,10 @@ typedef struct {
     double a[N][D]; /* raw activations */
 } sparse_run;
 
-static const char *sparse_columns[10] = {
+static const char *sparse_columns[11] = {
     "lgm_tot_p50", "d4000", "nii_6584_flux", "nii_6584_flux_err", "h_alpha_flux",
-    "h_alpha_flux_err", "oiii_5007_flux", "oiii_5007_flux_err", "h_beta_flux", "h_beta_flux_err"};
+    "h_alpha_flux_err", "oiii_5007_flux", "oiii_5007_flux_err", "h_beta_flux", "h_beta_flux_err",
+    "true_inclination"};
 
 static void make_sparse(sparse_run *r, store_run_input *in) {
     memset(r, 0, sizeof *r);
@@ -80,13 +81,14 @@ static void make_sparse(sparse_run *r, store_run_input *in) {
         for (int f = 0; f < D; f++) p += r->head_w[f] * r->a[i][f];
         r->pred[i] = (float)p;
         r->truth[i] = (float)(p + 0.05 * sf_rng_normal(&g));
-        double *v = &r->values[i * 10];
+        double *v = &r->values[i * 11];
         v[0] = 10 + 2 * r->a[i][F_ALWAYS] + 0.1 * sf_rng_normal(&g);
         v[1] = 1.5 - r->a[i][F_OFTEN] + 0.2 * sf_rng_normal(&g);
         int agn = r->a[i][F_RARE] > 0;
         double x = agn ? 0.1 : -0.5, y = agn ? 0.6 : -0.5;
         v[2] = 100 * pow(10, x), v[4] = 100, v[6] = 50 * pow(10, y), v[8] = 50;
         for (int l = 0; l < 4; l++) v[3 + 2 * l] = v[2 + 2 * l] / 10;
+        v[10] = 60 - 30 * r->a[i][F_OFTEN] + 12 * sf_rng_normal(&g); /* weaker than D4000 */
         r->gal[i] = (store_galaxy_input){.objid = r->objid[i], .ra = NAN, .dec = NAN, .values = v};
     }
     store_run *run = &in->run;
@@ -101,7 +103,7 @@ static void make_sparse(sparse_run *r, store_run_input *in) {
     run->valid_rmse = run->train_rmse = NAN;
     run->train_rmse_t[0] = run->valid_rmse_t[0] = NAN;
     in->head_w = r->head_w;
-    in->n_columns = 10;
+    in->n_columns = 11;
     in->column_names = sparse_columns;
     in->n = N;
     in->galaxies = r->gal;
@@ -218,6 +220,7 @@ Test(report, numbers_match_the_arrays, .init = setup, .fini = teardown) {
     /* Suggested labels name the columns each feature was made to follow. */
     cr_assert(!strncmp(rr.labels[0], "high stellar mass (rho 0.", 25), "%s", rr.labels[0]);
     cr_assert(!strncmp(rr.labels[1], "low D4000 (stellar age) (rho -0.", 32), "%s", rr.labels[1]);
+    cr_assert(strstr(rr.labels[1], "; latent: low true_inclination (rho -0."), "%s", rr.labels[1]);
 
     /* AGN: the classes come from the line ratios, AGN exactly where 11 fires, so
      * the confusion matrix on validation is counted from the arrays. */
