@@ -85,6 +85,11 @@ int report_figures(const char *dir, const run_data *rd, store *s, const report_r
 int report_suggest_labels(char (*labels)[STORE_LABEL_MAX], const run_data *rd, store *s,
                           const int *feats, int m);
 
+/* The suggested label of one feature of a run, for the explorer: loads the run and
+ * calls report_suggest_labels. out gets "" when no catalogue column qualifies. Reads
+ * every catalogue column over the validation galaxies: cache the answer. */
+int analysis_feature_suggestion(store *s, int64_t run_id, int feature, char *out, size_t n);
+
 /* ---- Table 2 baseline ------------------------------------------------------ */
 /* PCA of the dense run's d pooled features on its training rows, regression of the
  * targets on the top k[i] components, validation RMSE. SF_ERR unless run.k == 0. */

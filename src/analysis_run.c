@@ -696,3 +696,16 @@ int sweep_figure(const char *path, const sweep_table *t) {
     return figure_lines(path, s, t->have_dense ? 2 : 1, "k (features / components)",
                         "validation RMSE", title);
 }
+
+int analysis_feature_suggestion(store *s, int64_t run_id, int feature, char *out, size_t n) {
+    out[0] = '\0';
+    char spec[32];
+    snprintf(spec, sizeof spec, "%lld", (long long)run_id);
+    run_data rd;
+    if (run_data_load(&rd, s, spec) != SF_OK) return SF_ERR;
+    char label[1][STORE_LABEL_MAX];
+    int rc = report_suggest_labels(label, &rd, s, &feature, 1);
+    if (rc == SF_OK) snprintf(out, n, "%s", label[0]);
+    run_data_free(&rd);
+    return rc;
+}

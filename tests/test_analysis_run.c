@@ -222,6 +222,10 @@ Test(report, numbers_match_the_arrays, .init = setup, .fini = teardown) {
     cr_assert(!strncmp(rr.labels[1], "low D4000 (stellar age) (rho -0.", 32), "%s", rr.labels[1]);
     cr_assert(strstr(rr.labels[1], "; latent: low true_inclination (rho -0."), "%s", rr.labels[1]);
 
+    char one[STORE_LABEL_MAX];
+    cr_assert_eq(analysis_feature_suggestion(s, rd.run.id, F_ALWAYS, one, sizeof one), SF_OK);
+    cr_assert_str_eq(one, rr.labels[0]);
+
     /* AGN: the classes come from the line ratios, AGN exactly where 11 fires, so
      * the confusion matrix on validation is counted from the arrays. */
     cr_assert(rr.svm_done, "%s", rr.svm_why);
