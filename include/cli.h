@@ -18,6 +18,7 @@ extern const cli_command cli_commands[];
 int cli_inspect(int argc, char **argv);
 
 int cli_bpt(int argc, char **argv);
+int cli_export(int argc, char **argv);
 int cli_runs(int argc, char **argv);
 int cli_features(int argc, char **argv);
 int cli_top(int argc, char **argv);

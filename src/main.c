@@ -4,9 +4,11 @@
 
 #include "cli.h"
 #include "sf_util.h"
+#include "tui.h"
 
 const cli_command cli_commands[] = {
     {"inspect", cli_inspect, "summarise a catalogue and its image cutouts"},
+    {"export", cli_export, "a feature's top galaxies and BPT figure as PNG or PDF"},
     {"bpt", cli_bpt, "BPT class of every galaxy of a catalogue (CSV out)"},
     {"runs", cli_runs, "list the runs of a run database"},
     {"features", cli_features, "a run's features: frequency, weights, correlations, labels"},
@@ -58,6 +60,7 @@ int main(int argc, char **argv) {
     }
     for (const cli_command *c = cli_commands; c->name; c++)
         if (!strcmp(cmd, c->name)) return c->run(argc - 1, argv + 1);
+    if (cli_is_database(cmd) || !strncmp(cmd, "--", 2)) return tui_main(argc, argv);
     fprintf(stderr, "sfnet-explore: unknown command '%s' (see sfnet-explore --help)\n", cmd);
     return 2;
 }
