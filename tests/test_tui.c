@@ -177,7 +177,7 @@ Test(tui, feature_page_bpt_histogram_thumbnails) {
     char want[128];
     snprintf(want, sizeof want, "active in %d galaxies, %d of %d validation", f.n_active, f.n_active_valid, run.n_valid);
     cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
-    snprintf(want, sizeof want, "w(log_nii_6584)=%+.4f", f.weight[0]);
+    snprintf(want, sizeof want, "nii_6584 %+.3f (%+.2f)", f.weight[0], f.pearson[0]);
     cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
     store_hit *top;
     int nt;
@@ -232,7 +232,7 @@ Test(tui, tab_switches_runs_and_metallicity_plot) {
     free(s);
     keys("Enter");
     s = wait_for("BPT, 60 validation galaxies");
-    cr_assert(strstr(s, "w(oh_p50)="), "%s", s);
+    cr_assert(strstr(s, "head w (r): oh_p50 "), "%s", s);
     free(s);
     keys("Tab");
     free(wait_for("[SL]"));
