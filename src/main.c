@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "nn.h"
 #include "sf_util.h"
 #include "tui.h"
 
@@ -45,6 +46,7 @@ static void print_help(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    nn_cpu_setup(argv); /* OpenBLAS kernels for CPUs it does not recognise */
     if (argc < 2) {
         print_help(stderr);
         return 2;
