@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
     }
     for (const cli_command *c = cli_commands; c->name; c++)
         if (!strcmp(cmd, c->name)) return c->run(argc - 1, argv + 1);
-    if (cli_is_database(cmd) || !strncmp(cmd, "--", 2)) return tui_main(argc, argv);
+    if (cli_is_database(cmd)) return tui_main(argc, argv);
     fprintf(stderr, "sfnet-explore: unknown command '%s' (see sfnet-explore --help)\n", cmd);
     return 2;
 }
