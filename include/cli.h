@@ -17,6 +17,7 @@ typedef struct {
 extern const cli_command cli_commands[];
 
 int cli_bpt(int argc, char **argv);
+int cli_predict(int argc, char **argv);
 
 
 #endif

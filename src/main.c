@@ -7,6 +7,7 @@
 
 const cli_command cli_commands[] = {
     {"bpt", cli_bpt, "BPT class of every galaxy of a catalogue (CSV out)"},
+    {"predict", cli_predict, "predictions and active features of a trained model (CSV out)"},
     {NULL, NULL, NULL},
 };
 
