@@ -45,6 +45,7 @@ LIB_OBJS  := $(filter-out $(BUILD)/main.o,$(OBJS))
 TEST_SRCS := $(wildcard tests/test_*.c)
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BIN       := $(BUILD)/sfnet-explore
+BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 
 .PHONY: all check tests deps demo bench install uninstall clean
 .SECONDARY:
@@ -68,6 +69,10 @@ $(BUILD)/tests/%.o: tests/%.c | $(BUILD)
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(LIB_OBJS)
 	$(CC) $(LDFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs criterion)
 
+$(BUILD)/bench/bench_%: bench/bench_%.c $(LIB_OBJS) | $(BUILD)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 deps:
 	@sh share/install-deps.sh
 
@@ -77,6 +82,10 @@ tests: $(BIN) $(TESTS)
 check: deps
 	$(MAKE) tests
 	SFNET_BIN=$(CURDIR)/$(BIN) BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh $(TESTS)
+
+# Every bench/bench_*.c is a program that prints its own figures.
+bench: $(BENCHES)
+	@for b in $(BENCHES); do $$b || exit 1; done
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SHARE_INSTALL) $(DESTDIR)$(PREFIX)/share/man/man1

@@ -119,8 +119,9 @@ double analysis_rmse(const double *pred, const double *y, int n, int n_out);
 /* The Table 2 baseline: PCA fitted on the training rows of a dense run's pooled
  * features, a linear regression of the targets on the top k[i] components of the
  * training rows, and its RMSE on the validation rows, for each of the n_k values.
- * x_* (n_*, d), y_* (n_*, n_out); rmse_out (n_k). */
-int pca_regression_rmse(double *rmse_out, const int *k, int n_k,
+ * x_* (n_*, d), y_* (n_*, n_out); rmse_out (n_k); explained (n_k) the share of the
+ * training variance in the top k[i] components, may be NULL. */
+int pca_regression_rmse(double *rmse_out, double *explained, const int *k, int n_k,
                         const double *x_train, const double *y_train, int n_train,
                         const double *x_valid, const double *y_valid, int n_valid,
                         int d, int n_out);

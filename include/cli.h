@@ -15,8 +15,20 @@ typedef struct {
 } cli_command;
 
 extern const cli_command cli_commands[];
+int cli_inspect(int argc, char **argv);
 
 int cli_bpt(int argc, char **argv);
+int cli_runs(int argc, char **argv);
+int cli_features(int argc, char **argv);
+int cli_top(int argc, char **argv);
+int cli_galaxy(int argc, char **argv);
+int cli_equation(int argc, char **argv);
+int cli_label(int argc, char **argv);
+int cli_export_activations(int argc, char **argv);
+int cli_report(int argc, char **argv);
+int cli_pca(int argc, char **argv);
+
+int cli_synth(int argc, char **argv);
 int cli_predict(int argc, char **argv);
 
 

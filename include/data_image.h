@@ -13,6 +13,14 @@
  * again. The train/valid split is a seeded 80/20 shuffle; the per-channel
  * normalisation (mean, std over training pixels, on the 0..1 scale) comes from the
  * training images only.
+ *
+ * The cache file starts with a header (magic "SFNETIMG", version, and a key: the
+ * catalogue's real path, size and mtime, the images folder's path and mtime, the
+ * target spec, resize and crop). A cache whose key or version differs is rebuilt
+ * (with a notice); a file at the cache path that is not a cache at all is left
+ * alone and dataset_open fails, saying to delete it or choose another path. It is
+ * written to a temporary name and renamed when complete, so an interrupted build
+ * never looks valid.
  */
 #ifndef SF_DATA_IMAGE_H
 #define SF_DATA_IMAGE_H
@@ -25,6 +33,10 @@
 int image_decode(const char *path, uint8_t **rgb, int *width, int *height);
 /* out: (3, crop, crop) bytes. src: (h, w, 3) interleaved RGB. */
 void image_prepare(uint8_t *out, const uint8_t *src, int w, int h, int resize, int crop);
+
+/* 1 when obj_id can name a file inside a folder: not empty, no '/', no "..",
+ * no control characters. */
+int image_name_ok(const char *obj_id);
 
 /* Path of an objID's image in dir, or SF_ERR ("not found") when none exists.
  * Refuses objIDs that are not plain file names ("/", "..", empty). */
@@ -42,7 +54,12 @@ typedef struct {
     double valid_fraction;     /* 0.2 */
     const char *cache_path;    /* NULL: automatic (RAM when small, else a file beside the images) */
     int quiet;                 /* no progress bar */
+    int64_t ram_cache_max;     /* bytes held in RAM before the automatic cache goes to a
+                                  file; 0: min(2 GiB, a quarter of physical memory) */
 } dataset_options;
+
+/* The defaults above: resize 160, crop 144, seed 256, valid_fraction 0.2. */
+void dataset_options_default(dataset_options *opt);
 
 typedef struct {
     catalog cat;
@@ -59,8 +76,17 @@ typedef struct {
     float mean[3], std[3];     /* normalisation, 0..1 pixel scale */
     int n_missing, n_corrupt;  /* images skipped */
     char first_missing[3][64]; /* objIDs named in messages */
+    int n_decoded;             /* images decoded by this open (0 when the cache was reused) */
+    int from_cache;            /* pixels came from an existing cache file */
+    char cache_file[1024];     /* the cache file in use, "" when pixels are in RAM */
+    void *map_base;            /* the mapping behind pixels, for munmap */
+    size_t map_len;
 } dataset;
 
+/* Loads the catalogue, selects the targets, finds and decodes the images (or maps
+ * the cache), splits and computes the normalisation. Warnings (missing, corrupt
+ * images; cache rebuilt) go to stderr. SF_ERR: malformed catalogue, an objID that
+ * is not a plain file name, no usable galaxy, a foreign file at the cache path. */
 int dataset_open(dataset *ds, const dataset_options *opt);
 void dataset_close(dataset *ds);
 static inline const char *dataset_obj_id(const dataset *ds, int i) {

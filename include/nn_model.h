@@ -86,6 +86,10 @@ struct sfnet {
     int *topk_idx;           /* (max_batch, k) kept features, by value descending, ties -> lower index */
     float *out;              /* (max_batch, n_out) */
     float *dfeats;           /* (max_batch, d) scratch for backward */
+    float *dsparse;          /* (max_batch, d) scratch for backward */
+    float *dout;             /* (max_batch, n_out) scratch for backward */
+    int last_batch;          /* B and train of the last sfnet_forward */
+    int last_train;
 
     nn_engine *engine;
 };
@@ -111,5 +115,12 @@ void sfnet_forward(sfnet *m, const float *x, int B, int train);
 float sfnet_loss(sfnet *m, const float *y, int B, int backward);
 void sfnet_zero_grad(sfnet *m);
 void sfnet_params_changed(sfnet *m);
+
+/* The engines, called by sfnet_create once the tensor table and params exist; NULL
+ * with sf_fail() when the engine cannot be built. The reference engine (nn_reference.c)
+ * also supports backward after an eval-mode forward (BN statistics held constant). */
+nn_engine *nn_reference_create(sfnet *m);
+nn_engine *nn_onednn_create(sfnet *m);
+const char *nn_engine_name(nn_engine_kind kind); /* "reference", "onednn" */
 
 #endif

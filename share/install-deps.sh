@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config make
 libopenblas-dev liblapacke-dev libdnnl-dev libsqlite3-dev libncurses-dev ncurses-term
-libpng-dev libjpeg62-turbo-dev libchafa-dev libcairo2-dev libcjson-dev
+libpng-dev libjpeg62-turbo-dev libjpeg-turbo-progs libchafa-dev libcairo2-dev libcjson-dev
 liblinear-dev libcriterion-dev tmux valgrind fonts-dejavu-core
 python3 python3-numpy python3-torch python3-torchvision"
 

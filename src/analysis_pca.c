@@ -129,7 +129,7 @@ void linreg_free(linreg *m) {
     memset(m, 0, sizeof *m);
 }
 
-int pca_regression_rmse(double *rmse_out, const int *k, int n_k,
+int pca_regression_rmse(double *rmse_out, double *explained, const int *k, int n_k,
                         const double *x_train, const double *y_train, int n_train,
                         const double *x_valid, const double *y_valid, int n_valid,
                         int d, int n_out) {
@@ -153,6 +153,11 @@ int pca_regression_rmse(double *rmse_out, const int *k, int n_k,
         if (rc != SF_OK) break;
         linreg_predict(&lr, zv, n_valid, pred);
         rmse_out[i] = analysis_rmse(pred, y_valid, n_valid, n_out);
+        if (explained) {
+            double v = 0;
+            for (int c = 0; c < k[i]; c++) v += p.variance[c];
+            explained[i] = p.total_variance > 0 ? v / p.total_variance : NAN;
+        }
         linreg_free(&lr);
     }
     free(zt);

@@ -6,7 +6,18 @@
 #include "sf_util.h"
 
 const cli_command cli_commands[] = {
+    {"inspect", cli_inspect, "summarise a catalogue and its image cutouts"},
     {"bpt", cli_bpt, "BPT class of every galaxy of a catalogue (CSV out)"},
+    {"runs", cli_runs, "list the runs of a run database"},
+    {"features", cli_features, "a run's features: frequency, weights, correlations, labels"},
+    {"top", cli_top, "the galaxies where a feature is strongest"},
+    {"galaxy", cli_galaxy, "one galaxy: catalogue, predictions, active features"},
+    {"equation", cli_equation, "prediction = b + sum w A, and the RMSE with the top 1/2/4/8 features"},
+    {"label", cli_label, "label a feature (stored in the run database)"},
+    {"export-activations", cli_export_activations, "a run's activations as a dense N x d .npy"},
+    {"report", cli_report, "the paper's analyses of a run: Table 1, few-feature RMSE, AGN SVM"},
+    {"pca", cli_pca, "Table 2 baseline: PCA of a dense run's features + linear regression"},
+    {"synth", cli_synth, "write a synthetic galaxy survey (catalogue + cutouts) or its preview"},
     {"predict", cli_predict, "predictions and active features of a trained model (CSV out)"},
     {NULL, NULL, NULL},
 };

@@ -184,13 +184,18 @@ Test(pca, regression_baseline_rmse) {
     sf_rng_seed(&g, 8);
     for (int i = 0; i < NT + NV; i++) y[i] = 0.1 * x[i * D] + x[i * D + 3] + 0.01 * sf_rng_normal(&g);
     const int ks[] = {1, 2, 4};
-    double rmse[3];
-    cr_assert_eq(pca_regression_rmse(rmse, ks, 3, x, y, NT, x + NT * D, y + NT, NV, D, 1), SF_OK);
+    double rmse[3], explained[3];
+    cr_assert_eq(pca_regression_rmse(rmse, explained, ks, 3, x, y, NT, x + NT * D, y + NT, NV, D, 1),
+                 SF_OK);
 
     /* Independent: components by power iteration, projections, normal equations. */
-    double cov[D * D], comps[D * D], mean[D] = {0};
+    double cov[D * D], comps[D * D], lambda[D], mean[D] = {0};
     covariance(cov, x, NT);
-    for (int c = 0; c < D; c++) power_iteration(comps + c * D, cov);
+    double trace = cov[0] + cov[5] + cov[10] + cov[15];
+    for (int c = 0; c < D; c++) lambda[c] = power_iteration(comps + c * D, cov);
+    cr_assert_float_eq(explained[0], lambda[0] / trace, 1e-8);
+    cr_assert_float_eq(explained[1], (lambda[0] + lambda[1]) / trace, 1e-8);
+    cr_assert_float_eq(explained[2], 1.0, 1e-8);
     for (int i = 0; i < NT; i++)
         for (int j = 0; j < D; j++) mean[j] += x[i * D + j] / NT;
     for (int t = 0; t < 3; t++) {
@@ -215,5 +220,5 @@ Test(pca, regression_baseline_rmse) {
     cr_assert_lt(rmse[2], 0.02, "all components recover the linear target");
     cr_assert_gt(rmse[0], rmse[2]);
     const int bad[] = {5};
-    cr_assert_eq(pca_regression_rmse(rmse, bad, 1, x, y, NT, x, y, NV, D, 1), SF_ERR);
+    cr_assert_eq(pca_regression_rmse(rmse, NULL, bad, 1, x, y, NT, x, y, NV, D, 1), SF_ERR);
 }

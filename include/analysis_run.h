@@ -1,0 +1,94 @@
+/* analysis_run.h: the paper's analyses of a run in the run database.
+ *
+ * The bridge between the store (include/store.h, which owns every SQL statement)
+ * and the pure computations of analysis.h: it reads a run into arrays (split,
+ * activations, predictions, catalogue columns), computes Table 1, the accuracy
+ * with few features, the correlation matrix, the AGN SVM and the suggested labels,
+ * and prints them. `sfnet-explore report`, `pca` and `sweep` are thin callers.
+ *
+ * Activations: the paper's scaled A = value / max_valid (the feature's maximum over
+ * the validation set). Frequencies are over the validation split, as Table 1's
+ * f_activated. Functions returning int give SF_OK or SF_ERR with sf_last_error().
+ */
+#ifndef SF_ANALYSIS_RUN_H
+#define SF_ANALYSIS_RUN_H
+
+#include <stdio.h>
+
+#include "analysis.h"
+#include "store.h"
+
+typedef struct {
+    store_run run;
+    store_rows rows;          /* every galaxy of the run, ascending galaxy id */
+    int n, d, n_out;
+    int n_train, n_valid;
+    int *train;               /* (n_train) row indices into rows */
+    int *valid;               /* (n_valid) */
+    double *pred, *truth;     /* (n, n_out) target units */
+    int n_live;               /* features active on at least one galaxy */
+    store_feature *features;  /* (n_live) most frequent on the validation split first */
+} run_data;
+
+int run_data_load(run_data *rd, store *s, const char *run_spec);
+void run_data_free(run_data *rd);
+/* out (n_idx, m): the activations of features[0..m) on the rows idx[0..n_idx),
+ * scaled by each feature's max_valid when scaled != 0 (raw otherwise). */
+int run_data_activations(const run_data *rd, store *s, const int *features, int m,
+                         const int *idx, int n_idx, int scaled, double *out);
+/* out (n_idx, cols) = x[idx[i]] rows of x (?, cols). */
+void run_data_gather(double *out, const double *x, int cols, const int *idx, int n_idx);
+
+/* ---- the report ----------------------------------------------------------- */
+typedef struct {
+    int top;                 /* Table 1 rows (most frequent features), default 8 */
+    int min_galaxies;        /* correlation matrix: features active on more validation
+                                galaxies than this (the paper: 100) */
+    const char *figures_dir; /* PNGs here when set */
+} report_options;
+
+#define REPORT_MAX_M 4 /* m = 1, 2, 4, 8 */
+
+typedef struct {
+    int n_top;                          /* features in Table 1 */
+    int n_m;                            /* entries of m used (m <= live features) */
+    double share[REPORT_MAX_M][STORE_MAX_TARGETS]; /* variance share of the predictions */
+    double rmse_top[REPORT_MAX_M];      /* validation RMSE of a refit on the top m */
+    double rmse_head[REPORT_MAX_M];     /* the same with the stored head, others zeroed
+                                           (query_rmse_with_features) */
+    double rmse_model;                  /* the stored predictions' validation RMSE */
+    char (*labels)[STORE_LABEL_MAX];    /* (n_top) suggested label, "" when none */
+    int n_corr;                         /* features in the correlation matrix */
+    int *corr_features;                 /* (n_corr) */
+    double *corr;                       /* (n_corr, n_corr) Pearson of scaled A (validation) */
+    int svm_done;                       /* the BPT classes were available */
+    int svm_source;                     /* BPT_SOURCE_* */
+    char svm_why[160];                  /* why not, when !svm_done */
+    int svm_n_features[2];              /* 4 most frequent, all live */
+    binary_scores svm[2];
+    int svm_n_train, svm_n_agn_train;
+} report_result;
+
+int report_compute(report_result *rr, const run_data *rd, store *s, const report_options *opt);
+void report_result_free(report_result *rr);
+void report_print(FILE *out, const run_data *rd, const report_result *rr);
+/* Heat map, activation-vs-target and predicted-vs-true PNGs into dir. */
+int report_figures(const char *dir, const run_data *rd, store *s, const report_result *rr);
+
+/* Suggested labels of the features feats[0..m) of a run: Spearman of each one's
+ * activation (validation split) with every numeric catalogue column stored, plus
+ * log_nii_ha and log_oiii_hb when the four line fluxes are stored; *_err columns
+ * and bptclass are left out. labels (m). */
+int report_suggest_labels(char (*labels)[STORE_LABEL_MAX], const run_data *rd, store *s,
+                          const int *feats, int m);
+
+/* ---- Table 2 baseline ------------------------------------------------------ */
+/* PCA of the dense run's d pooled features on its training rows, regression of the
+ * targets on the top k[i] components, validation RMSE. SF_ERR unless run.k == 0. */
+int run_pca_rmse(double *rmse, double *explained, const int *k, int n_k, const run_data *rd,
+                 store *s);
+
+/* Parses "2,3,4,6,8" into out[0..*n), at most max_n values, each in lo..hi. */
+int analysis_parse_int_list(const char *text, int *out, int max_n, int lo, int hi, int *n);
+
+#endif

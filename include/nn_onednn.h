@@ -1,0 +1,28 @@
+/* nn_onednn.h: the oneDNN backbone engine (NN_ENGINE_ONEDNN).
+ *
+ * Runs the whole resnet18 backbone of an sfnet on oneDNN (libdnnl, C API) in the
+ * blocked memory formats its primitives choose, from the input reorder to the
+ * pooled features: conv, batch norm (+ fused ReLU), max/avg pooling, residual adds,
+ * forward in training and eval mode and backward to every weight. Training runs
+ * conv -> BN (batch statistics, running averages updated as PyTorch does) -> ReLU;
+ * eval folds each BN into its convolution (bias + ReLU/sum post-ops).
+ *
+ * cfg.precision NN_PRECISION_BF16 runs every activation and convolution in bf16 with
+ * fp32 weights kept in m->params, fp32 BN statistics and fp32 weight gradients.
+ *
+ * Ownership: the engine keeps pointers to m->params, m->grads and m->buffers (they
+ * must not move) and owns every primitive and buffer. Primitives for a batch size are
+ * built on its first use (max_batch at creation) and cached; buffers are sized once
+ * and shared between batch sizes. The caller frees the engine with e->ops->free(e).
+ */
+#ifndef SF_NN_ONEDNN_H
+#define SF_NN_ONEDNN_H
+
+#include "nn_model.h"
+
+/* The engine for m (m->cfg, m->max_batch, m->tensors must be set); NULL with
+ * sf_fail() when the configuration cannot run on this CPU (e.g. bf16 without
+ * AVX-512) or a tensor is missing from m->tensors. */
+nn_engine *nn_onednn_create(sfnet *m);
+
+#endif

@@ -1,0 +1,101 @@
+/* query.h: what the headless run-database commands compute, and how they print.
+ *
+ * The commands `runs`, `features`, `top`, `galaxy`, `equation`, `label` and
+ * `export-activations` are thin: they parse options, call these functions (which
+ * the explorer and the tests call too) and print a query_table as an aligned text
+ * table, JSON (an array of objects, via libcjson) or CSV (RFC 4180).
+ *
+ * The equation (the paper's Figure 3): with A_i = a_i / max_i the scaled activation,
+ *   prediction_t = c_t + sum_i w'_ti A_i,  c_t = mean_t + std_t * b_t,
+ *                                           w'_ti = std_t * w_ti * max_i
+ * (targets standardised for training are turned back into their units). Terms come
+ * in order of frequency (f_activated over the validation set). The RMSE with the top
+ * m terms zeroes every other feature's activation and applies the stored head to
+ * the validation galaxies; with all features it reproduces the model's validation
+ * RMSE.
+ */
+#ifndef SF_QUERY_H
+#define SF_QUERY_H
+
+#include <stdio.h>
+
+#include "store.h"
+
+/* ---- result tables ------------------------------------------------------------ */
+
+typedef enum { QUERY_TEXT = 0, QUERY_JSON, QUERY_CSV } query_format;
+
+typedef struct query_table query_table;
+
+/* A table with the given column names (copied). */
+query_table *query_table_new(int n_cols, const char *const *names);
+void query_table_free(query_table *t);
+/* Cells are appended row by row, left to right; a row ends after n_cols cells. */
+void query_table_text(query_table *t, const char *text);       /* NULL -> null */
+void query_table_int(query_table *t, long long v);
+/* NAN -> null. digits: decimals in text/CSV (JSON keeps full precision). */
+void query_table_num(query_table *t, double v, int digits);
+int query_table_rows(const query_table *t);
+/* Prints the table; SF_ERR on a write error. */
+int query_table_print(const query_table *t, FILE *out, query_format fmt);
+
+/* ---- the equation ------------------------------------------------------------- */
+
+#define QUERY_EQ_LEVELS 5 /* top 1, 2, 4, 8, all */
+
+typedef struct {
+    int feature;
+    int n_active_valid;
+    double f_activated;
+    double max_valid;                      /* the scale of A */
+    double weight[STORE_MAX_TARGETS];      /* the head's raw weight */
+    double coef[STORE_MAX_TARGETS];        /* w'_ti: per unit of scaled A, target units */
+    double mean_contrib[STORE_MAX_TARGETS];/* mean over validation of w'_ti A_i */
+    char label[STORE_LABEL_MAX];
+} query_term;
+
+typedef struct {
+    int64_t run_id;
+    char prefix[STORE_PREFIX_MAX];
+    int n_out;
+    char target_names[STORE_MAX_TARGETS][STORE_NAME_MAX];
+    double intercept[STORE_MAX_TARGETS];   /* c_t */
+    int n_terms;                           /* live features (active on some galaxy) */
+    query_term *terms;                     /* owned (n_terms), by frequency */
+    int n_valid;
+    int n_levels;
+    int level_terms[QUERY_EQ_LEVELS];      /* terms used: 1, 2, 4, 8 (those < n_terms), all */
+    double rmse[QUERY_EQ_LEVELS];          /* over all outputs */
+    double rmse_t[QUERY_EQ_LEVELS][STORE_MAX_TARGETS];
+    double model_valid_rmse;               /* as stored with the run (NAN unknown) */
+} query_equation;
+
+int query_equation_compute(store *s, int64_t run_id, query_equation *eq);
+void query_equation_clear(query_equation *eq);
+/* RMSE over the validation galaxies using only the listed features (n = -1: all). */
+int query_rmse_with_features(store *s, int64_t run_id, const int *features, int n,
+                             double *rmse, double *rmse_t);
+
+/* ---- exports ------------------------------------------------------------------- */
+
+/* Writes the run's activations as a dense (N, d) little-endian float32 .npy (rows in
+ * store_run_rows order) and the objIDs, one a line, to query_objids_path(path).
+ * Both files are written to a temporary name and renamed. */
+int query_export_npy(store *s, int64_t run_id, const char *path);
+/* "out.npy" -> "out.objids.txt" (any other name: name + ".objids.txt"). */
+void query_objids_path(const char *npy_path, char *out, size_t n);
+
+/* ---- helpers the commands share -------------------------------------------------- */
+
+/* Resolves "RUN FEATURE" given as one or two words ("SL 17", "SL17", "SL" "17", "17").
+ * words: 1 or 2 strings. Fills run (caller clears) and feature. */
+int query_resolve_feature(store *s, int n_words, char *const *words, store_run *run,
+                          int *feature);
+/* "Z 17" into buf. */
+void query_feature_name(const store_run *run, int feature, char *buf, size_t n);
+/* For the commands: opens path, printing "sfnet-explore: <why>" on failure. */
+int query_cli_open(const char *path, int mode, store **s);
+/* Prints the table (or the message of a failure); returns the exit status 0 or 1. */
+int query_cli_print(const query_table *t, query_format fmt);
+
+#endif

@@ -1,0 +1,591 @@
+/* analysis_run.c: a run of the run database as arrays, and the report's analyses
+ * (Table 1, accuracy with few features, correlation matrix, AGN SVM, suggested
+ * labels, the PCA baseline). Every read goes through the store API. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "analysis_figures.h"
+#include "analysis_run.h"
+#include "query.h"
+#include "sf_util.h"
+
+static const int report_m[REPORT_MAX_M] = {1, 2, 4, 8};
+
+/* ---- loading -------------------------------------------------------------- */
+
+int run_data_load(run_data *rd, store *s, const char *run_spec) {
+    memset(rd, 0, sizeof *rd);
+    if (store_run_find(s, run_spec, &rd->run) != SF_OK) return SF_ERR;
+    if (store_run_rows(s, rd->run.id, &rd->rows) != SF_OK) goto fail;
+    rd->n = rd->rows.n;
+    rd->d = rd->run.d;
+    rd->n_out = rd->run.n_out;
+    if (rd->n == 0) {
+        sf_fail("run %s has no galaxies", rd->run.prefix);
+        goto fail;
+    }
+    rd->train = xmalloc(sizeof(int) * (size_t)rd->n);
+    rd->valid = xmalloc(sizeof(int) * (size_t)rd->n);
+    for (int i = 0; i < rd->n; i++) {
+        if (rd->rows.split[i]) rd->valid[rd->n_valid++] = i;
+        else rd->train[rd->n_train++] = i;
+    }
+    size_t no = (size_t)rd->n * (size_t)rd->n_out;
+    float *pf = xmalloc(sizeof(float) * no), *tf = xmalloc(sizeof(float) * no);
+    int rc = store_run_predictions(s, rd->run.id, &rd->rows, rd->n_out, pf, tf);
+    rd->pred = xmalloc(sizeof(double) * no);
+    rd->truth = xmalloc(sizeof(double) * no);
+    for (size_t i = 0; i < no; i++) rd->pred[i] = pf[i], rd->truth[i] = tf[i];
+    free(pf);
+    free(tf);
+    if (rc != SF_OK) goto fail;
+    if (store_features(s, rd->run.id, STORE_SORT_FREQUENCY, 0, &rd->features, &rd->n_live) != SF_OK)
+        goto fail;
+    return SF_OK;
+fail:
+    run_data_free(rd);
+    return SF_ERR;
+}
+
+void run_data_free(run_data *rd) {
+    store_run_clear(&rd->run);
+    store_rows_clear(&rd->rows);
+    free(rd->train);
+    free(rd->valid);
+    free(rd->pred);
+    free(rd->truth);
+    free(rd->features);
+    memset(rd, 0, sizeof *rd);
+}
+
+/* The rows idx[0..n) of rd->rows as a store_rows of their own (ascending ids kept). */
+static void subset_rows(store_rows *sub, const store_rows *rows, const int *idx, int n) {
+    size_t cap = (size_t)(n > 0 ? n : 1);
+    sub->n = n;
+    sub->galaxy_id = xmalloc(cap * sizeof *sub->galaxy_id);
+    sub->objid = xmalloc(cap * sizeof *sub->objid);
+    sub->split = xmalloc(cap);
+    for (int i = 0; i < n; i++) {
+        sub->galaxy_id[i] = rows->galaxy_id[idx[i]];
+        memcpy(sub->objid[i], rows->objid[idx[i]], STORE_OBJID_MAX);
+        sub->split[i] = rows->split[idx[i]];
+    }
+}
+
+static const store_feature *live_feature(const run_data *rd, int feature) {
+    for (int j = 0; j < rd->n_live; j++)
+        if (rd->features[j].feature == feature) return &rd->features[j];
+    return NULL;
+}
+
+int run_data_activations(const run_data *rd, store *s, const int *features, int m,
+                         const int *idx, int n_idx, int scaled, double *out) {
+    store_rows sub;
+    subset_rows(&sub, &rd->rows, idx, n_idx);
+    float *col = xmalloc(sizeof(float) * (size_t)(n_idx > 0 ? n_idx : 1));
+    int rc = SF_OK;
+    for (int j = 0; j < m && rc == SF_OK; j++) {
+        const store_feature *f = live_feature(rd, features[j]);
+        if (!f) { /* dead: zero everywhere */
+            for (int i = 0; i < n_idx; i++) out[(size_t)i * (size_t)m + (size_t)j] = 0;
+            continue;
+        }
+        rc = store_run_feature_column(s, rd->run.id, &sub, features[j], col);
+        double scale = scaled && f->max_valid > 0 ? 1.0 / f->max_valid : 1.0;
+        for (int i = 0; i < n_idx; i++) out[(size_t)i * (size_t)m + (size_t)j] = col[i] * scale;
+    }
+    free(col);
+    store_rows_clear(&sub);
+    return rc;
+}
+
+void run_data_gather(double *out, const double *x, int cols, const int *idx, int n_idx) {
+    for (int i = 0; i < n_idx; i++)
+        memcpy(out + (size_t)i * (size_t)cols, x + (size_t)idx[i] * (size_t)cols,
+               sizeof(double) * (size_t)cols);
+}
+
+/* ---- suggested labels ----------------------------------------------------- */
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* Catalogue columns worth naming a feature after: physical quantities, not
+ * errors, positions or class codes. */
+static int label_column_wanted(const char *name) {
+    return !ends_with(name, "_err") && strcmp(name, "bptclass") && strcmp(name, "ra") &&
+           strcmp(name, "dec") && strcmp(name, "objID");
+}
+
+int report_suggest_labels(char (*labels)[STORE_LABEL_MAX], const run_data *rd, store *s,
+                          const int *feats, int m) {
+    for (int j = 0; j < m; j++) labels[j][0] = '\0';
+    char (*names)[STORE_NAME_MAX] = NULL;
+    int n_names = 0;
+    if (store_catalog_columns(s, &names, &n_names) != SF_OK) return SF_ERR;
+    int nv = rd->n_valid, rc = SF_OK;
+    store_rows sub;
+    subset_rows(&sub, &rd->rows, rd->valid, nv);
+    /* Columns kept, then the two BPT ratios when the fluxes are there. */
+    int cap = n_names + 2, n_cols = 0;
+    char (*cols)[STORE_NAME_MAX] = xmalloc(sizeof *cols * (size_t)(cap > 0 ? cap : 1));
+    double *values = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)(cap > 0 ? cap : 1));
+    double *col = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1));
+    double *flux[BPT_N_LINES] = {NULL};
+    for (int c = 0; c < n_names && rc == SF_OK; c++) {
+        int line = -1;
+        for (int l = 0; l < BPT_N_LINES; l++) {
+            char fname[64];
+            snprintf(fname, sizeof fname, "%s_flux", bpt_line_name(l));
+            if (!strcmp(names[c], fname)) line = l;
+        }
+        if (!label_column_wanted(names[c]) && line < 0) continue;
+        rc = store_catalog_values(s, &sub, names[c], col);
+        if (rc != SF_OK) break;
+        if (line >= 0) {
+            flux[line] = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1));
+            memcpy(flux[line], col, sizeof(double) * (size_t)nv);
+        }
+        if (!label_column_wanted(names[c])) continue;
+        snprintf(cols[n_cols], STORE_NAME_MAX, "%s", names[c]);
+        for (int i = 0; i < nv; i++) values[(size_t)i * (size_t)cap + (size_t)n_cols] = col[i];
+        n_cols++;
+    }
+    if (rc == SF_OK && flux[BPT_NII] && flux[BPT_HALPHA] && flux[BPT_OIII] && flux[BPT_HBETA]) {
+        static const int num[2] = {BPT_NII, BPT_OIII}, den[2] = {BPT_HALPHA, BPT_HBETA};
+        static const char *ratio_names[2] = {"log_nii_ha", "log_oiii_hb"};
+        for (int r = 0; r < 2; r++) {
+            snprintf(cols[n_cols], STORE_NAME_MAX, "%s", ratio_names[r]);
+            for (int i = 0; i < nv; i++) {
+                double a = flux[num[r]][i], b = flux[den[r]][i];
+                values[(size_t)i * (size_t)cap + (size_t)n_cols] = a > 0 && b > 0 ? log10(a / b) : NAN;
+            }
+            n_cols++;
+        }
+    }
+    if (rc == SF_OK && n_cols > 0) {
+        /* label_suggest wants (n, n_cols) contiguous: compact the rows. */
+        double *packed = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)n_cols);
+        for (int i = 0; i < nv; i++)
+            memcpy(packed + (size_t)i * (size_t)n_cols, values + (size_t)i * (size_t)cap,
+                   sizeof(double) * (size_t)n_cols);
+        double *act = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1));
+        for (int j = 0; j < m && rc == SF_OK; j++) {
+            rc = run_data_activations(rd, s, &feats[j], 1, rd->valid, nv, 0, act);
+            label_match best;
+            if (rc == SF_OK && label_suggest(&best, 1, act, nv, packed, n_cols) == 1)
+                label_format(labels[j], STORE_LABEL_MAX, cols[best.column], best.rho);
+        }
+        free(act);
+        free(packed);
+    }
+    for (int l = 0; l < BPT_N_LINES; l++) free(flux[l]);
+    free(col);
+    free(values);
+    free(cols);
+    free(names);
+    store_rows_clear(&sub);
+    return rc;
+}
+
+/* ---- the AGN SVM ------------------------------------------------------------- */
+
+/* BPT classes of every row of the run from the stored catalogue columns, through a
+ * catalogue made in memory with just the columns bpt_classify_catalog reads. */
+static int run_bpt_classes(bpt_class *cls, int *source, const run_data *rd, store *s) {
+    static const char *wanted[] = {"nii_6584_flux", "nii_6584_flux_err", "h_alpha_flux",
+                                   "h_alpha_flux_err", "oiii_5007_flux", "oiii_5007_flux_err",
+                                   "h_beta_flux", "h_beta_flux_err", "bptclass"};
+    enum { N_WANTED = sizeof wanted / sizeof wanted[0] };
+    char (*names)[STORE_NAME_MAX] = NULL;
+    int n_names = 0;
+    if (store_catalog_columns(s, &names, &n_names) != SF_OK) return SF_ERR;
+    catalog cat = {0};
+    cat.path = "the run database's catalogue";
+    cat.n_rows = rd->n;
+    cat.col_names = xmalloc(sizeof(char *) * N_WANTED);
+    cat.values = xmalloc(sizeof(double) * (size_t)rd->n * N_WANTED);
+    double *col = xmalloc(sizeof(double) * (size_t)rd->n);
+    int rc = SF_OK;
+    for (int w = 0; w < (int)N_WANTED && rc == SF_OK; w++) {
+        int found = 0;
+        for (int c = 0; c < n_names; c++) found |= !strcmp(names[c], wanted[w]);
+        if (!found) continue;
+        rc = store_catalog_values(s, &rd->rows, wanted[w], col);
+        cat.col_names[cat.n_cols] = (char *)wanted[w];
+        for (int i = 0; i < rd->n; i++)
+            cat.values[(size_t)i * N_WANTED + (size_t)cat.n_cols] = col[i];
+        cat.n_cols++;
+    }
+    /* catalog_value() indexes with n_cols as the stride: repack. */
+    for (int i = 0; i < rd->n; i++)
+        memmove(cat.values + (size_t)i * (size_t)cat.n_cols, cat.values + (size_t)i * N_WANTED,
+                sizeof(double) * (size_t)cat.n_cols);
+    bpt_result *res = xmalloc(sizeof(bpt_result) * (size_t)rd->n);
+    if (rc == SF_OK) rc = bpt_classify_catalog(res, source, &cat, 1);
+    if (rc == SF_OK)
+        for (int i = 0; i < rd->n; i++) cls[i] = res[i].cls;
+    free(res);
+    free(col);
+    free(cat.values);
+    free(cat.col_names);
+    free(names);
+    return rc;
+}
+
+/* Trains on the training rows with a class, scores on the validation rows with one. */
+static int svm_on_features(binary_scores *sc, int *n_train, int *n_agn, const run_data *rd,
+                           store *s, const bpt_class *cls, const int *feats, int m) {
+    int *tr = xmalloc(sizeof(int) * (size_t)rd->n), *va = xmalloc(sizeof(int) * (size_t)rd->n);
+    int nt = 0, nv = 0;
+    for (int i = 0; i < rd->n_train; i++)
+        if (cls[rd->train[i]] != BPT_NONE) tr[nt++] = rd->train[i];
+    for (int i = 0; i < rd->n_valid; i++)
+        if (cls[rd->valid[i]] != BPT_NONE) va[nv++] = rd->valid[i];
+    double *xt = xmalloc(sizeof(double) * (size_t)(nt > 0 ? nt : 1) * (size_t)m);
+    double *xv = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)m);
+    int *yt = xmalloc(sizeof(int) * (size_t)(nt > 0 ? nt : 1));
+    int *yv = xmalloc(sizeof(int) * (size_t)(nv > 0 ? nv : 1));
+    int *pv = xmalloc(sizeof(int) * (size_t)(nv > 0 ? nv : 1));
+    *n_agn = 0;
+    for (int i = 0; i < nt; i++) *n_agn += yt[i] = cls[tr[i]] == BPT_AGN;
+    for (int i = 0; i < nv; i++) yv[i] = cls[va[i]] == BPT_AGN;
+    *n_train = nt;
+    int rc = run_data_activations(rd, s, feats, m, tr, nt, 1, xt);
+    if (rc == SF_OK) rc = run_data_activations(rd, s, feats, m, va, nv, 1, xv);
+    svm_linear model;
+    if (rc == SF_OK && nv == 0) rc = sf_fail("no validation galaxy has a BPT class");
+    if (rc == SF_OK) rc = svm_linear_train(&model, xt, yt, nt, m, 1.0);
+    if (rc == SF_OK) {
+        for (int i = 0; i < nv; i++) pv[i] = svm_linear_predict(&model, xv + (size_t)i * (size_t)m);
+        binary_scores_count(sc, yv, pv, nv);
+        svm_linear_free(&model);
+    }
+    free(tr), free(va), free(xt), free(xv), free(yt), free(yv), free(pv);
+    return rc;
+}
+
+/* ---- the report -------------------------------------------------------------- */
+
+int report_compute(report_result *rr, const run_data *rd, store *s, const report_options *opt) {
+    memset(rr, 0, sizeof *rr);
+    int nl = rd->n_live, nv = rd->n_valid, nt = rd->n_train, no = rd->n_out;
+    rr->n_top = opt->top < nl ? opt->top : nl;
+    int *live = xmalloc(sizeof(int) * (size_t)(nl > 0 ? nl : 1));
+    for (int j = 0; j < nl; j++) live[j] = rd->features[j].feature;
+    double *yv = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)no);
+    double *pv = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)no);
+    double *yt = xmalloc(sizeof(double) * (size_t)(nt > 0 ? nt : 1) * (size_t)no);
+    run_data_gather(yv, rd->truth, no, rd->valid, nv);
+    run_data_gather(pv, rd->pred, no, rd->valid, nv);
+    run_data_gather(yt, rd->truth, no, rd->train, nt);
+    rr->rmse_model = analysis_rmse(pv, yv, nv, no);
+    double *act_v = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)(nl > 0 ? nl : 1));
+    double *act_t = xmalloc(sizeof(double) * (size_t)(nt > 0 ? nt : 1) * (size_t)(nl > 0 ? nl : 1));
+    int rc = run_data_activations(rd, s, live, nl, rd->valid, nv, 0, act_v);
+    if (rc == SF_OK) rc = run_data_activations(rd, s, live, nl, rd->train, nt, 0, act_t);
+
+    /* Variance share and refits on the top m (features are sorted by frequency, so
+     * the top m are the columns 0..m-1). */
+    int first[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    double *w = xmalloc(sizeof(double) * (size_t)(nl > 0 ? nl : 1));
+    for (int mi = 0; mi < REPORT_MAX_M && rc == SF_OK; mi++) {
+        int m = report_m[mi];
+        if (m > nl) break;
+        rr->n_m = mi + 1;
+        for (int t = 0; t < no; t++) {
+            for (int j = 0; j < nl; j++) w[j] = rd->features[j].weight[t];
+            rr->share[mi][t] = analysis_variance_share(act_v, nv, nl, w, first, m);
+        }
+        double *xt = xmalloc(sizeof(double) * (size_t)(nt > 0 ? nt : 1) * (size_t)m);
+        double *xv = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)m);
+        analysis_select_columns(xt, act_t, nt, nl, first, m);
+        analysis_select_columns(xv, act_v, nv, nl, first, m);
+        linreg lr;
+        rc = linreg_fit(&lr, xt, nt, m, yt, no);
+        if (rc == SF_OK) {
+            double *p = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)no);
+            linreg_predict(&lr, xv, nv, p);
+            rr->rmse_top[mi] = analysis_rmse(p, yv, nv, no);
+            free(p);
+            linreg_free(&lr);
+        }
+        free(xt);
+        free(xv);
+        if (rc == SF_OK) rc = query_rmse_with_features(s, rd->run.id, live, m, &rr->rmse_head[mi], NULL);
+    }
+    free(w);
+
+    /* Correlation matrix of the features active on more than min_galaxies. */
+    if (rc == SF_OK) {
+        rr->corr_features = xmalloc(sizeof(int) * (size_t)(nl > 0 ? nl : 1));
+        int *cols = xmalloc(sizeof(int) * (size_t)(nl > 0 ? nl : 1));
+        for (int j = 0; j < nl; j++)
+            if (rd->features[j].n_active_valid > opt->min_galaxies) {
+                cols[rr->n_corr] = j;
+                rr->corr_features[rr->n_corr++] = rd->features[j].feature;
+            }
+        if (rr->n_corr > 0) {
+            double *x = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)rr->n_corr);
+            analysis_select_columns(x, act_v, nv, nl, cols, rr->n_corr);
+            rr->corr = xmalloc(sizeof(double) * (size_t)rr->n_corr * (size_t)rr->n_corr);
+            analysis_corr_matrix(rr->corr, x, nv, rr->n_corr, 0);
+            free(x);
+        }
+        free(cols);
+    }
+    free(act_v);
+    free(act_t);
+
+    rr->labels = xcalloc((size_t)(rr->n_top > 0 ? rr->n_top : 1), sizeof *rr->labels);
+    if (rc == SF_OK) rc = report_suggest_labels(rr->labels, rd, s, live, rr->n_top);
+
+    if (rc == SF_OK && nl > 0) {
+        bpt_class *cls = xmalloc(sizeof(bpt_class) * (size_t)rd->n);
+        if (run_bpt_classes(cls, &rr->svm_source, rd, s) != SF_OK) {
+            snprintf(rr->svm_why, sizeof rr->svm_why, "%s", sf_last_error());
+        } else {
+            rr->svm_n_features[0] = nl < 4 ? nl : 4;
+            rr->svm_n_features[1] = nl;
+            int ok = 1;
+            for (int v = 0; v < 2 && ok; v++)
+                if (svm_on_features(&rr->svm[v], &rr->svm_n_train, &rr->svm_n_agn_train, rd, s,
+                                    cls, live, rr->svm_n_features[v]) != SF_OK) {
+                    snprintf(rr->svm_why, sizeof rr->svm_why, "%s", sf_last_error());
+                    ok = 0;
+                }
+            rr->svm_done = ok;
+        }
+        free(cls);
+    }
+    free(live);
+    free(yv);
+    free(pv);
+    free(yt);
+    if (rc != SF_OK) report_result_free(rr);
+    return rc;
+}
+
+void report_result_free(report_result *rr) {
+    free(rr->labels);
+    free(rr->corr_features);
+    free(rr->corr);
+    memset(rr, 0, sizeof *rr);
+}
+
+void report_print(FILE *out, const run_data *rd, const report_result *rr) {
+    const store_run *r = &rd->run;
+    fprintf(out, "Run %s (id %lld): %s, %d output%s, k = %d%s, d = %d, %d galaxies (%d train, %d valid)\n",
+            r->prefix, (long long)r->id, r->target_spec, r->n_out, r->n_out == 1 ? "" : "s", r->k,
+            r->k == 0 ? " (dense)" : "", r->d, rd->n, rd->n_train, rd->n_valid);
+    fprintf(out, "Validation RMSE of the model: %.4f\n", rr->rmse_model);
+    fprintf(out, "Features active on some galaxy: %d of %d\n\n", rd->n_live, rd->d);
+
+    fprintf(out, "Table 1: the %d most frequent features (validation split)\n", rr->n_top);
+    fprintf(out, "%-10s %7s %6s", "feature", "f_act", "count");
+    for (int t = 0; t < rd->n_out; t++)
+        fprintf(out, "  %14.14s %8s", r->target_names[t], "weight");
+    fprintf(out, "  label\n");
+    for (int j = 0; j < rr->n_top; j++) {
+        const store_feature *f = &rd->features[j];
+        char name[40];
+        snprintf(name, sizeof name, "%s %d", r->prefix, f->feature);
+        fprintf(out, "%-10s %6.1f%% %6d", name, 100 * f->f_activated, f->n_active_valid);
+        for (int t = 0; t < rd->n_out; t++) {
+            double std = r->target_std[t] > 0 ? r->target_std[t] : 1;
+            fprintf(out, "  %+14.3f %+8.4f", f->pearson[t], f->weight[t] * f->max_valid * std);
+        }
+        if (f->label[0]) fprintf(out, "  %s", f->label);
+        if (rr->labels[j][0]) fprintf(out, "%s%s%s", f->label[0] ? " (suggested: " : "  suggested: ",
+                                      rr->labels[j], f->label[0] ? ")" : "");
+        fputc('\n', out);
+    }
+    fprintf(out, "(per target: Pearson r of the scaled activation A with the target, and the head's\n"
+                 " weight per unit of A in target units)\n\n");
+
+    fprintf(out, "Share of the variance of the predictions carried by the top m features (validation)\n");
+    fprintf(out, "%4s", "m");
+    for (int t = 0; t < rd->n_out; t++) fprintf(out, " %14.14s", r->target_names[t]);
+    fputc('\n', out);
+    for (int mi = 0; mi < rr->n_m; mi++) {
+        fprintf(out, "%4d", report_m[mi]);
+        for (int t = 0; t < rd->n_out; t++) fprintf(out, " %14.3f", rr->share[mi][t]);
+        fputc('\n', out);
+    }
+    fprintf(out, "\nValidation RMSE using only the top m features: a linear fit on them (fitted on\n"
+                 "the training split), and the stored head with every other feature zeroed\n");
+    fprintf(out, "%4s %10s %10s\n", "m", "refit", "head");
+    for (int mi = 0; mi < rr->n_m; mi++)
+        fprintf(out, "%4d %10.4f %10.4f\n", report_m[mi], rr->rmse_top[mi], rr->rmse_head[mi]);
+    fprintf(out, "%4s %10.4f %10.4f  (the model, all features)\n\n", "all", rr->rmse_model, rr->rmse_model);
+
+    if (rr->n_corr == 0) {
+        fprintf(out, "Correlation matrix: no feature is active on enough validation galaxies\n\n");
+    } else {
+        fprintf(out, "Correlation matrix (Pearson of scaled activations, validation) of the %d "
+                     "features active on enough galaxies\n%-10s", rr->n_corr, "");
+        for (int b = 0; b < rr->n_corr; b++) {
+            char name[40];
+            snprintf(name, sizeof name, "%s %d", r->prefix, rr->corr_features[b]);
+            fprintf(out, " %8.8s", name);
+        }
+        fputc('\n', out);
+        for (int a = 0; a < rr->n_corr; a++) {
+            char name[40];
+            snprintf(name, sizeof name, "%s %d", r->prefix, rr->corr_features[a]);
+            fprintf(out, "%-10s", name);
+            for (int b = 0; b < rr->n_corr; b++)
+                fprintf(out, " %8.2f", rr->corr[(size_t)a * (size_t)rr->n_corr + (size_t)b]);
+            fputc('\n', out);
+        }
+        fputc('\n', out);
+    }
+
+    if (!rr->svm_done) {
+        fprintf(out, "AGN classification: not done: %s\n", rr->svm_why);
+        return;
+    }
+    fprintf(out, "AGN classification (linear SVM, liblinear, C = 1; AGN against star-forming and\n"
+                 "composite; BPT classes from %s; %d training galaxies with a class, %d AGN)\n",
+            rr->svm_source == BPT_SOURCE_BPTCLASS ? "the catalogue's bptclass" : "the line ratios",
+            rr->svm_n_train, rr->svm_n_agn_train);
+    fprintf(out, "%-18s %8s %9s %6s %6s %6s %6s %6s\n", "features", "n", "accuracy", "F1", "tp", "fp",
+            "tn", "fn");
+    static const char *what[2] = {"4 most frequent", "all non-zero"};
+    for (int v = 0; v < 2; v++) {
+        const binary_scores *b = &rr->svm[v];
+        fprintf(out, "%-18s %8d %9.3f %6.3f %6d %6d %6d %6d\n", what[v], rr->svm_n_features[v],
+                b->accuracy, b->f1, b->tp, b->fp, b->tn, b->fn);
+    }
+}
+
+/* "log_h_alpha_flux" stays; anything but letters, digits, '-' and '_' becomes '_'. */
+static void file_safe(char *dst, size_t n, const char *src) {
+    size_t i = 0;
+    for (; src[i] && i + 1 < n; i++) {
+        char c = src[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '_';
+        dst[i] = ok ? c : '_';
+    }
+    dst[i] = '\0';
+}
+
+int report_figures(const char *dir, const run_data *rd, store *s, const report_result *rr) {
+    if (mkdir(dir, 0777) != 0) {
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+            return sf_fail("cannot create the figure directory %s", dir);
+    }
+    const store_run *r = &rd->run;
+    char prefix[STORE_PREFIX_MAX], path[4096], title[160], xl[96];
+    file_safe(prefix, sizeof prefix, r->prefix);
+    int rc = SF_OK;
+    if (rr->n_corr > 0) {
+        char (*names)[32] = xmalloc(sizeof *names * (size_t)rr->n_corr);
+        const char **labels = xmalloc(sizeof(char *) * (size_t)rr->n_corr);
+        for (int a = 0; a < rr->n_corr; a++) {
+            snprintf(names[a], sizeof names[a], "%s %d", r->prefix, rr->corr_features[a]);
+            labels[a] = names[a];
+        }
+        snprintf(path, sizeof path, "%s/%s_correlations.png", dir, prefix);
+        snprintf(title, sizeof title, "%s: correlations of frequent features", r->prefix);
+        rc = figure_heatmap(path, rr->corr, rr->n_corr, labels, title);
+        free(names);
+        free(labels);
+    }
+    int nv = rd->n_valid, no = rd->n_out;
+    double *a = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1));
+    double *y = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1));
+    double *p = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1));
+    int n_feat = rr->n_top < 4 ? rr->n_top : 4;
+    for (int j = 0; j < n_feat && rc == SF_OK; j++) {
+        int feat = rd->features[j].feature;
+        rc = run_data_activations(rd, s, &feat, 1, rd->valid, nv, 1, a);
+        for (int t = 0; t < no && rc == SF_OK; t++) {
+            char tname[STORE_NAME_MAX];
+            file_safe(tname, sizeof tname, r->target_names[t]);
+            for (int i = 0; i < nv; i++) y[i] = rd->truth[(size_t)rd->valid[i] * (size_t)no + (size_t)t];
+            snprintf(path, sizeof path, "%s/%s_%d_%s.png", dir, prefix, feat, tname);
+            snprintf(title, sizeof title, "%s %d against %s (validation)", r->prefix, feat, r->target_names[t]);
+            snprintf(xl, sizeof xl, "scaled activation A (%s %d)", r->prefix, feat);
+            rc = figure_scatter(path, a, y, a, nv, xl, r->target_names[t], title, 0);
+        }
+    }
+    for (int t = 0; t < no && rc == SF_OK; t++) {
+        char tname[STORE_NAME_MAX];
+        file_safe(tname, sizeof tname, r->target_names[t]);
+        for (int i = 0; i < nv; i++) {
+            y[i] = rd->truth[(size_t)rd->valid[i] * (size_t)no + (size_t)t];
+            p[i] = rd->pred[(size_t)rd->valid[i] * (size_t)no + (size_t)t];
+        }
+        snprintf(path, sizeof path, "%s/%s_predicted_%s.png", dir, prefix, tname);
+        snprintf(title, sizeof title, "%s: predicted against true %s (validation)", r->prefix,
+                 r->target_names[t]);
+        snprintf(xl, sizeof xl, "true %s", r->target_names[t]);
+        rc = figure_scatter(path, y, p, NULL, nv, xl, "predicted", title, 1);
+    }
+    free(a);
+    free(y);
+    free(p);
+    return rc;
+}
+
+/* ---- the PCA baseline ----------------------------------------------------------- */
+
+int run_pca_rmse(double *rmse, double *explained, const int *k, int n_k, const run_data *rd,
+                 store *s) {
+    if (rd->run.k != 0)
+        return sf_fail("run %s has k = %d: the PCA baseline needs a dense run (trained with --k 0), "
+                       "whose %d pooled features are all stored",
+                       rd->run.prefix, rd->run.k, rd->d);
+    int nt = rd->n_train, nv = rd->n_valid, d = rd->d, no = rd->n_out;
+    if (nt < 2 || nv < 1)
+        return sf_fail("run %s: the PCA baseline needs training and validation galaxies", rd->run.prefix);
+    double *x[2];
+    const int *idx[2] = {rd->train, rd->valid};
+    int n[2] = {nt, nv}, rc = SF_OK;
+    for (int p = 0; p < 2; p++) {
+        store_rows sub;
+        subset_rows(&sub, &rd->rows, idx[p], n[p]);
+        float *f = xmalloc(sizeof(float) * (size_t)n[p] * (size_t)d);
+        if (rc == SF_OK) rc = store_run_dense(s, rd->run.id, &sub, d, f);
+        x[p] = xmalloc(sizeof(double) * (size_t)n[p] * (size_t)d);
+        for (size_t i = 0; i < (size_t)n[p] * (size_t)d; i++) x[p][i] = f[i];
+        free(f);
+        store_rows_clear(&sub);
+    }
+    double *yt = xmalloc(sizeof(double) * (size_t)nt * (size_t)no);
+    double *yv = xmalloc(sizeof(double) * (size_t)nv * (size_t)no);
+    run_data_gather(yt, rd->truth, no, rd->train, nt);
+    run_data_gather(yv, rd->truth, no, rd->valid, nv);
+    if (rc == SF_OK)
+        rc = pca_regression_rmse(rmse, explained, k, n_k, x[0], yt, nt, x[1], yv, nv, d, no);
+    free(x[0]);
+    free(x[1]);
+    free(yt);
+    free(yv);
+    return rc;
+}
+
+int analysis_parse_int_list(const char *text, int *out, int max_n, int lo, int hi, int *n) {
+    *n = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ','))
+            return sf_fail("'%s' is not a comma-separated list of integers", text);
+        if (v < lo || v > hi) return sf_fail("%ld in '%s' is outside %d..%d", v, text, lo, hi);
+        if (*n == max_n) return sf_fail("'%s' has more than %d values", text, max_n);
+        out[(*n)++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    if (*n == 0) return sf_fail("empty list");
+    return SF_OK;
+}

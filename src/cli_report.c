@@ -1,0 +1,105 @@
+/* cli_report.c: `sfnet-explore report`: the paper's analyses of one run. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "analysis_run.h"
+#include "cli.h"
+#include "sf_util.h"
+#include "store.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: sfnet-explore report RUN.db [RUN] [--figures DIR] [--top N] [--min-galaxies N]\n"
+            "\n"
+            "Prints the analyses of Wu (2025) for one run of the database (RUN: its prefix\n"
+            "such as Z or SL, or its id; optional when the database holds one run):\n"
+            "  Table 1: the most frequent features with f_activated, the Pearson\n"
+            "    correlation of the scaled activation with each target, the head's weight\n"
+            "    and the label (yours, and one suggested from the catalogue columns);\n"
+            "  the share of the variance of the predictions carried by the top 1, 2, 4, 8\n"
+            "    features, and the validation RMSE of a linear fit on them;\n"
+            "  the correlation matrix of the features active on more than 100 validation\n"
+            "    galaxies;\n"
+            "  an AGN classifier (linear SVM) on the 4 most frequent features and on all\n"
+            "    non-zero ones, when the catalogue has the BPT lines or bptclass.\n"
+            "\n"
+            "Options:\n"
+            "  -f, --figures DIR      also write PNGs there: correlation heat map,\n"
+            "                         activation against target, predicted against true\n"
+            "  -t, --top N            rows of Table 1 (default 8)\n"
+            "  -m, --min-galaxies N   correlation matrix threshold (default 100)\n"
+            "  -h, --help             show this help\n");
+}
+
+int cli_report(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"figures", required_argument, NULL, 'f'},
+        {"top", required_argument, NULL, 't'},
+        {"min-galaxies", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    report_options opt = {.top = 8, .min_galaxies = 100, .figures_dir = NULL};
+    int c;
+    char *end;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "f:t:m:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': opt.figures_dir = optarg; break;
+        case 't':
+            opt.top = (int)strtol(optarg, &end, 10);
+            if (*end || opt.top < 1) {
+                fprintf(stderr, "sfnet-explore: --top needs a positive integer, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'm':
+            opt.min_galaxies = (int)strtol(optarg, &end, 10);
+            if (*end || opt.min_galaxies < 0) {
+                fprintf(stderr, "sfnet-explore: --min-galaxies needs an integer >= 0, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind >= argc || argc - optind > 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *db = argv[optind], *run_spec = optind + 1 < argc ? argv[optind + 1] : NULL;
+    store *s;
+    if (store_open(&s, db, STORE_READ) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        return 1;
+    }
+    run_data rd;
+    report_result rr;
+    int rc = 1;
+    if (run_data_load(&rd, s, run_spec) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        store_close(s);
+        return 1;
+    }
+    if (report_compute(&rr, &rd, s, &opt) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        goto done;
+    }
+    report_print(stdout, &rd, &rr);
+    if (opt.figures_dir) {
+        if (report_figures(opt.figures_dir, &rd, s, &rr) != SF_OK) {
+            sf_warn("%s", sf_last_error());
+            report_result_free(&rr);
+            goto done;
+        }
+        printf("\nFigures written to %s/\n", opt.figures_dir);
+    }
+    report_result_free(&rr);
+    rc = 0;
+done:
+    run_data_free(&rd);
+    store_close(s);
+    return rc;
+}

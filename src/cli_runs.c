@@ -1,0 +1,101 @@
+/* cli_runs.c: `sfnet-explore runs DB`: the runs a database holds. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "cli.h"
+#include "query.h"
+#include "sf_util.h"
+#include "store.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: sfnet-explore runs [--json|--csv] DB\n"
+            "\n"
+            "Lists the runs (trained models) in the run database DB: id, prefix (features\n"
+            "are named \"<prefix> <n>\", e.g. Z 256), targets, k, d, galaxies (train/valid),\n"
+            "RMSE, epochs, when it was made.\n"
+            "\n"
+            "Options:\n"
+            "      --json      JSON (an array of objects)\n"
+            "      --csv       CSV\n"
+            "  -h, --help      show this help\n");
+}
+
+static int hyper_int(const char *json, const char *key) {
+    cJSON *root = cJSON_Parse(json);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    int r = cJSON_IsNumber(v) ? v->valueint : -1;
+    cJSON_Delete(root);
+    return r;
+}
+
+int cli_runs(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"csv", no_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    query_format fmt = QUERY_TEXT;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': fmt = QUERY_JSON; break;
+        case 'c': fmt = QUERY_CSV; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (argc - optind != 1) {
+        usage(stderr);
+        return 2;
+    }
+    store *s = NULL;
+    if (query_cli_open(argv[optind], STORE_READ, &s) != SF_OK) return 1;
+    store_run *runs = NULL;
+    int n = 0;
+    if (store_runs(s, &runs, &n) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        store_close(s);
+        return 1;
+    }
+    static const char *const cols[] = {"id", "prefix", "targets", "k", "d", "galaxies",
+                                       "train", "valid", "train_rmse", "valid_rmse",
+                                       "epochs", "engine", "created"};
+    query_table *t = query_table_new(13, cols);
+    for (int i = 0; i < n; i++) {
+        const store_run *r = &runs[i];
+        char targets[STORE_MAX_TARGETS * STORE_NAME_MAX] = "";
+        size_t used = 0;
+        for (int o = 0; o < r->n_out && used + 1 < sizeof targets; o++)
+            used += (size_t)snprintf(targets + used, sizeof targets - used, "%s%s", o ? "," : "",
+                                     r->target_names[o]);
+        query_table_int(t, r->id);
+        query_table_text(t, r->prefix);
+        query_table_text(t, targets);
+        query_table_int(t, r->k);
+        query_table_int(t, r->d);
+        query_table_int(t, r->n_galaxies);
+        query_table_int(t, r->n_train);
+        query_table_int(t, r->n_valid);
+        query_table_num(t, r->train_rmse, 4);
+        query_table_num(t, r->valid_rmse, 4);
+        int epochs = hyper_int(r->hyper_json, "epochs");
+        if (epochs >= 0)
+            query_table_int(t, epochs);
+        else
+            query_table_text(t, NULL);
+        query_table_text(t, r->engine);
+        query_table_text(t, r->created);
+    }
+    int rc = query_cli_print(t, fmt);
+    query_table_free(t);
+    store_runs_free(runs, n);
+    store_close(s);
+    return rc;
+}

@@ -1,0 +1,109 @@
+/* cli_top.c: `sfnet-explore top DB [RUN] FEATURE -n N`: a feature's strongest galaxies. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "query.h"
+#include "sf_util.h"
+#include "store.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: sfnet-explore top [-n N] [--split all|train|valid] [--json|--csv] DB [RUN] FEATURE\n"
+            "\n"
+            "The N galaxies (default 10) where FEATURE is strongest, strongest first: objID,\n"
+            "activation, scaled activation A (activation / the feature's maximum over the\n"
+            "validation set), split. FEATURE: 17, SL17 or \"SL 17\"; RUN may also come first.\n"
+            "\n"
+            "Options:\n"
+            "  -n, --number N      how many galaxies (default 10)\n"
+            "      --split WHICH   all (default), train or valid\n"
+            "      --json          JSON (an array of objects)\n"
+            "      --csv           CSV\n"
+            "  -h, --help          show this help\n");
+}
+
+int cli_top(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"number", required_argument, NULL, 'n'},
+        {"split", required_argument, NULL, 'S'},
+        {"json", no_argument, NULL, 'j'},
+        {"csv", no_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    query_format fmt = QUERY_TEXT;
+    int number = 10, split = -1, c;
+    char *end = NULL;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            number = (int)strtol(optarg, &end, 10);
+            if (!*optarg || *end || number < 1) {
+                sf_warn("-n wants a positive number, not '%s'", optarg);
+                return 2;
+            }
+            break;
+        case 'S':
+            if (!strcmp(optarg, "all"))
+                split = -1;
+            else if (!strcmp(optarg, "train"))
+                split = 0;
+            else if (!strcmp(optarg, "valid"))
+                split = 1;
+            else {
+                sf_warn("--split wants all, train or valid, not '%s'", optarg);
+                return 2;
+            }
+            break;
+        case 'j': fmt = QUERY_JSON; break;
+        case 'c': fmt = QUERY_CSV; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    int npos = argc - optind;
+    if (npos < 2 || npos > 3) {
+        usage(stderr);
+        return 2;
+    }
+    store *s = NULL;
+    if (query_cli_open(argv[optind], STORE_READ, &s) != SF_OK) return 1;
+    store_run run;
+    int feature = -1;
+    store_hit *hits = NULL;
+    int nh = 0;
+    if (query_resolve_feature(s, npos - 1, argv + optind + 1, &run, &feature) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        store_close(s);
+        return 1;
+    }
+    if (store_top(s, run.id, feature, number, split, &hits, &nh) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        store_run_clear(&run);
+        store_close(s);
+        return 1;
+    }
+    static const char *const cols[] = {"rank", "feature", "objid", "value", "scaled", "split"};
+    query_table *t = query_table_new(6, cols);
+    char name[STORE_PREFIX_MAX + 16];
+    query_feature_name(&run, feature, name, sizeof name);
+    for (int i = 0; i < nh; i++) {
+        query_table_int(t, i + 1);
+        query_table_text(t, name);
+        query_table_text(t, hits[i].objid);
+        query_table_num(t, hits[i].value, 5);
+        query_table_num(t, hits[i].scaled, 4);
+        query_table_text(t, hits[i].split ? "valid" : "train");
+    }
+    int rc = query_cli_print(t, fmt);
+    if (rc == 0 && nh == 0 && fmt == QUERY_TEXT) printf("(%s is never active)\n", name);
+    query_table_free(t);
+    free(hits);
+    store_run_clear(&run);
+    store_close(s);
+    return rc;
+}

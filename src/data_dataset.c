@@ -1,0 +1,540 @@
+/* data_dataset.c: catalogue rows joined with their decoded cutouts, the cache of
+ * decoded pixels (RAM or a memory-mapped file), the split, normalisation and batches. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data_image.h"
+
+#define CACHE_MAGIC "SFNETIMG"
+#define CACHE_VERSION 1u
+#define CACHE_HEADER_BYTES 4096
+
+/* The first CACHE_HEADER_BYTES of a cache file; pixels (n, 3, crop, crop) follow at
+ * pixels_offset, then n int32 catalogue rows at rows_offset. Native byte order: a
+ * cache is a local artefact, rebuilt rather than moved. */
+typedef struct {
+    char magic[8];
+    uint32_t version;
+    uint32_t complete;
+    /* key */
+    uint64_t catalog_size;
+    int64_t catalog_mtime_sec, catalog_mtime_nsec;
+    int64_t images_mtime_sec, images_mtime_nsec;
+    int32_t resize, crop;
+    char catalog_path[1024];
+    char images_dir[1024];
+    char target_spec[256];
+    /* contents */
+    int32_t n, n_missing, n_corrupt, reserved;
+    uint64_t pixels_offset, rows_offset, file_size;
+    char first_missing[3][64];
+} cache_header;
+
+_Static_assert(sizeof(cache_header) <= CACHE_HEADER_BYTES, "cache header fits its block");
+
+void dataset_options_default(dataset_options *opt) {
+    memset(opt, 0, sizeof *opt);
+    opt->target_spec = "metallicity";
+    opt->resize = 160;
+    opt->crop = 144;
+    opt->seed = 256;
+    opt->valid_fraction = 0.2;
+}
+
+static size_t image_bytes(int crop) { return 3 * (size_t)crop * (size_t)crop; }
+
+/* ---- cache key ---- */
+
+static int cache_key(cache_header *key, const dataset_options *opt, int resize, int crop) {
+    memset(key, 0, sizeof *key);
+    memcpy(key->magic, CACHE_MAGIC, 8);
+    key->version = CACHE_VERSION;
+    struct stat st;
+    if (stat(opt->catalog_path, &st) != 0)
+        return sf_fail("%s: %s", opt->catalog_path, strerror(errno));
+    key->catalog_size = (uint64_t)st.st_size;
+    key->catalog_mtime_sec = st.st_mtim.tv_sec;
+    key->catalog_mtime_nsec = st.st_mtim.tv_nsec;
+    if (stat(opt->images_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return sf_fail("%s: not a folder of images", opt->images_dir);
+    key->images_mtime_sec = st.st_mtim.tv_sec;
+    key->images_mtime_nsec = st.st_mtim.tv_nsec;
+    char real[PATH_MAX];
+    if (!realpath(opt->catalog_path, real))
+        return sf_fail("%s: %s", opt->catalog_path, strerror(errno));
+    if (snprintf(key->catalog_path, sizeof key->catalog_path, "%s", real) >=
+        (int)sizeof key->catalog_path)
+        return sf_fail("%s: path too long for the image cache", real);
+    if (!realpath(opt->images_dir, real))
+        return sf_fail("%s: %s", opt->images_dir, strerror(errno));
+    if (snprintf(key->images_dir, sizeof key->images_dir, "%s", real) >=
+        (int)sizeof key->images_dir)
+        return sf_fail("%s: path too long for the image cache", real);
+    if (snprintf(key->target_spec, sizeof key->target_spec, "%s", opt->target_spec) >=
+        (int)sizeof key->target_spec)
+        return sf_fail("target '%s' is too long", opt->target_spec);
+    key->resize = resize;
+    key->crop = crop;
+    return SF_OK;
+}
+
+/* NULL when the key matches, else what differs (for the rebuild notice). */
+static const char *cache_key_mismatch(const cache_header *have, const cache_header *want) {
+    if (have->version != want->version) return "an older or newer version of sfnet-explore";
+    if (!have->complete) return "an interrupted build";
+    if (strcmp(have->catalog_path, want->catalog_path)) return "another catalogue";
+    if (have->catalog_size != want->catalog_size ||
+        have->catalog_mtime_sec != want->catalog_mtime_sec ||
+        have->catalog_mtime_nsec != want->catalog_mtime_nsec)
+        return "an earlier version of the catalogue";
+    if (strcmp(have->images_dir, want->images_dir)) return "another images folder";
+    if (have->images_mtime_sec != want->images_mtime_sec ||
+        have->images_mtime_nsec != want->images_mtime_nsec)
+        return "the images folder before files were added or removed";
+    if (strcmp(have->target_spec, want->target_spec)) return "another target";
+    if (have->resize != want->resize || have->crop != want->crop)
+        return "another --resize/--crop";
+    return NULL;
+}
+
+static uint64_t fnv1a(const char *s, uint64_t h) {
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+static int dir_writable(const char *dir) { return access(dir, W_OK | X_OK) == 0; }
+
+/* Automatic cache path: beside the images folder ("<images>.<hash>.r160c144.sfcache"),
+ * or under $XDG_CACHE_HOME (~/.cache)/sfnet-explore when that folder is read-only. */
+static int auto_cache_path(char *out, size_t n, const cache_header *key) {
+    uint64_t h = fnv1a(key->target_spec, fnv1a(key->catalog_path, 0xcbf29ce484222325ULL));
+    char parent[1024];
+    snprintf(parent, sizeof parent, "%s", key->images_dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) *slash = 0;
+    else snprintf(parent, sizeof parent, "/");
+    if (dir_writable(parent)) {
+        int k = snprintf(out, n, "%s.%08llx.r%dc%d.sfcache", key->images_dir,
+                         (unsigned long long)(h & 0xffffffffULL), key->resize, key->crop);
+        return k >= 0 && (size_t)k < n ? SF_OK : sf_fail("%s: path too long", key->images_dir);
+    }
+    char base[1024];
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg) snprintf(base, sizeof base, "%s/sfnet-explore", xdg);
+    else snprintf(base, sizeof base, "%s/.cache/sfnet-explore", home && *home ? home : "/tmp");
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", base);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    mkdir(tmp, 0755);
+    uint64_t hd = fnv1a(key->images_dir, h);
+    int k = snprintf(out, n, "%s/%016llx.r%dc%d.sfcache", base, (unsigned long long)hd,
+                     key->resize, key->crop);
+    return k >= 0 && (size_t)k < n ? SF_OK : sf_fail("%s: path too long", base);
+}
+
+/* ---- opening an existing cache ---- */
+
+enum { CACHE_USED = 0, CACHE_REBUILD = 1 };
+
+/* Maps the cache at path when its key matches: CACHE_USED with ds->pixels etc. set,
+ * CACHE_REBUILD (absent or stale, with a notice), or SF_ERR (not a cache file). */
+static int cache_try_open(dataset *ds, const char *path, const cache_header *want,
+                          const int *target_of_row) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return CACHE_REBUILD;
+        return sf_fail("%s: cannot open the image cache: %s", path, strerror(errno));
+    }
+    struct stat st;
+    cache_header have;
+    if (fstat(fd, &st) != 0 || pread(fd, &have, sizeof have, 0) != (ssize_t)sizeof have ||
+        memcmp(have.magic, CACHE_MAGIC, 8)) {
+        close(fd);
+        return sf_fail("%s exists but is not an sfnet-explore image cache; delete it (if it "
+                       "is nothing you need) or choose another cache path",
+                       path);
+    }
+    const char *why = cache_key_mismatch(&have, want);
+    size_t img = image_bytes(want->crop);
+    if (!why && (have.n <= 0 || have.file_size != (uint64_t)st.st_size ||
+                 have.pixels_offset != CACHE_HEADER_BYTES ||
+                 have.rows_offset != have.pixels_offset + (uint64_t)have.n * img ||
+                 have.file_size != have.rows_offset + (uint64_t)have.n * sizeof(int32_t)))
+        why = "a file of the wrong size (damaged)";
+    if (why) {
+        close(fd);
+        sf_warn("image cache %s was made for %s; rebuilding it", path, why);
+        return CACHE_REBUILD;
+    }
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return sf_fail("%s: cannot map the image cache: %s", path, strerror(errno));
+    const int32_t *rows = (const int32_t *)((const uint8_t *)map + have.rows_offset);
+    for (int i = 0; i < have.n; i++)
+        if (rows[i] < 0 || rows[i] >= ds->cat.n_rows || target_of_row[rows[i]] < 0 ||
+            (i && rows[i] <= rows[i - 1])) {
+            munmap(map, (size_t)st.st_size);
+            sf_warn("image cache %s lists galaxies the catalogue does not keep; rebuilding it",
+                    path);
+            return CACHE_REBUILD;
+        }
+    ds->n = have.n;
+    ds->cat_row = xmalloc((size_t)have.n * sizeof *ds->cat_row);
+    for (int i = 0; i < have.n; i++) ds->cat_row[i] = rows[i];
+    ds->pixels = (uint8_t *)map + have.pixels_offset;
+    ds->pixels_mapped = 1;
+    ds->map_base = map;
+    ds->map_len = (size_t)st.st_size;
+    ds->n_missing = have.n_missing;
+    ds->n_corrupt = have.n_corrupt;
+    memcpy(ds->first_missing, have.first_missing, sizeof ds->first_missing);
+    ds->from_cache = 1;
+    snprintf(ds->cache_file, sizeof ds->cache_file, "%s", path);
+    return CACHE_USED;
+}
+
+/* ---- decoding ---- */
+
+enum { IMG_OK = 0, IMG_MISSING = 1, IMG_CORRUPT = 2 };
+
+/* Decodes the images of the target rows into pixels (n_cand slots), in parallel,
+ * then compacts the usable ones to the front. Fills ds->n, cat_row, counts. */
+static void decode_all(dataset *ds, const dataset_options *opt, uint8_t *pixels, int resize,
+                       int crop) {
+    const target_set *ts = &ds->targets;
+    int n_cand = ts->n_rows;
+    size_t img = image_bytes(crop);
+    uint8_t *status = xcalloc((size_t)n_cand, 1);
+    char **why = xcalloc((size_t)n_cand, sizeof *why);
+    sf_progress bar;
+    sf_progress_start(&bar, "decoding images", n_cand, "img");
+    bar.quiet |= opt->quiet;
+    const int block = 512;
+    for (int b0 = 0; b0 < n_cand; b0 += block) {
+        int b1 = b0 + block < n_cand ? b0 + block : n_cand;
+#pragma omp parallel for schedule(dynamic, 4)
+        for (int i = b0; i < b1; i++) {
+            char path[4096];
+            const char *id = ds->cat.obj_ids[ts->rows[i]];
+            if (image_find(path, sizeof path, opt->images_dir, id) != SF_OK) {
+                status[i] = IMG_MISSING;
+                continue;
+            }
+            uint8_t *rgb;
+            int w, h;
+            if (image_decode(path, &rgb, &w, &h) != SF_OK) {
+                status[i] = IMG_CORRUPT;
+                why[i] = xstrdup(sf_last_error());
+                continue;
+            }
+            image_prepare(pixels + (size_t)i * img, rgb, w, h, resize, crop);
+            free(rgb);
+        }
+        if (b1 < n_cand) sf_progress_update(&bar, b1, NULL);
+    }
+    sf_progress_finish(&bar, NULL);
+
+    ds->cat_row = xmalloc((size_t)n_cand * sizeof *ds->cat_row);
+    int n = 0;
+    for (int i = 0; i < n_cand; i++) {
+        if (status[i] == IMG_MISSING) {
+            if (ds->n_missing < 3)
+                snprintf(ds->first_missing[ds->n_missing], sizeof ds->first_missing[0], "%s",
+                         ds->cat.obj_ids[ts->rows[i]]);
+            ds->n_missing++;
+            continue;
+        }
+        if (status[i] == IMG_CORRUPT) {
+            if (ds->n_corrupt < 10) sf_warn("skipping %s", why[i]);
+            ds->n_corrupt++;
+            free(why[i]);
+            continue;
+        }
+        if (n != i) memmove(pixels + (size_t)n * img, pixels + (size_t)i * img, img);
+        ds->cat_row[n++] = ts->rows[i];
+    }
+    ds->n = n;
+    ds->n_decoded = n_cand - ds->n_missing;
+    free(status);
+    free(why);
+}
+
+/* Builds the cache file at path (through a temporary name) and maps it. */
+static int cache_build(dataset *ds, const dataset_options *opt, const char *path,
+                       cache_header *key, const int *target_of_row) {
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return sf_fail("cannot create the image cache %s: %s (choose another cache path)", tmp,
+                       strerror(errno));
+    size_t img = image_bytes(key->crop);
+    size_t n_cand = (size_t)ds->targets.n_rows;
+    size_t len = CACHE_HEADER_BYTES + n_cand * img;
+    uint8_t *map = MAP_FAILED;
+    if (ftruncate(fd, (off_t)len) == 0)
+        map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return sf_fail("cannot size the image cache %s to %zu bytes: %s", tmp, len, strerror(e));
+    }
+    decode_all(ds, opt, map + CACHE_HEADER_BYTES, key->resize, key->crop);
+    int rc = SF_OK;
+    if (ds->n > 0) {
+        cache_header h = *key;
+        h.n = ds->n;
+        h.n_missing = ds->n_missing;
+        h.n_corrupt = ds->n_corrupt;
+        memcpy(h.first_missing, ds->first_missing, sizeof h.first_missing);
+        h.pixels_offset = CACHE_HEADER_BYTES;
+        h.rows_offset = CACHE_HEADER_BYTES + (uint64_t)ds->n * img;
+        h.file_size = h.rows_offset + (uint64_t)ds->n * sizeof(int32_t);
+        h.complete = 1;
+        int32_t *rows = xmalloc((size_t)ds->n * sizeof *rows);
+        for (int i = 0; i < ds->n; i++) rows[i] = ds->cat_row[i];
+        munmap(map, len);
+        size_t rows_bytes = (size_t)ds->n * sizeof *rows;
+        if (ftruncate(fd, (off_t)h.file_size) != 0 ||
+            pwrite(fd, rows, rows_bytes, (off_t)h.rows_offset) != (ssize_t)rows_bytes ||
+            pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || fsync(fd) != 0 ||
+            rename(tmp, path) != 0)
+            rc = sf_fail("cannot write the image cache %s: %s", path, strerror(errno));
+        free(rows);
+    } else {
+        munmap(map, len);
+    }
+    close(fd);
+    if (rc != SF_OK || ds->n == 0) {
+        unlink(tmp);
+        return rc;
+    }
+    /* Map the finished file read-only, as a later open would. */
+    int decoded = ds->n_decoded;
+    free(ds->cat_row);
+    ds->cat_row = NULL;
+    int used = cache_try_open(ds, path, key, target_of_row);
+    if (used != CACHE_USED) return used == SF_ERR ? SF_ERR : sf_fail("%s: cache unreadable after writing it", path);
+    ds->from_cache = 0;
+    ds->n_decoded = decoded;
+    return SF_OK;
+}
+
+/* ---- split and normalisation ---- */
+
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static void split_and_normalise(dataset *ds, const dataset_options *opt) {
+    int n = ds->n;
+    int *perm = xmalloc((size_t)n * sizeof *perm);
+    for (int i = 0; i < n; i++) perm[i] = i;
+    sf_rng rng;
+    sf_rng_seed(&rng, opt->seed);
+    sf_rng_shuffle(&rng, perm, n);
+    double f = opt->valid_fraction;
+    ds->n_valid = (int)(f * n); /* as fastai's RandomSplitter: int(valid_pct * n) */
+    ds->n_train = n - ds->n_valid;
+    ds->split = xmalloc((size_t)n);
+    ds->valid_idx = xmalloc((size_t)(ds->n_valid ? ds->n_valid : 1) * sizeof(int));
+    ds->train_idx = xmalloc((size_t)(ds->n_train ? ds->n_train : 1) * sizeof(int));
+    memcpy(ds->valid_idx, perm, (size_t)ds->n_valid * sizeof(int));
+    memcpy(ds->train_idx, perm + ds->n_valid, (size_t)ds->n_train * sizeof(int));
+    qsort(ds->valid_idx, (size_t)ds->n_valid, sizeof(int), cmp_int);
+    qsort(ds->train_idx, (size_t)ds->n_train, sizeof(int), cmp_int);
+    for (int i = 0; i < ds->n_valid; i++) ds->split[ds->valid_idx[i]] = SPLIT_VALID;
+    for (int i = 0; i < ds->n_train; i++) ds->split[ds->train_idx[i]] = SPLIT_TRAIN;
+    free(perm);
+
+    /* Exact integer sums, so the statistics do not depend on the thread count. */
+    size_t plane = (size_t)ds->size * (size_t)ds->size;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, q0 = 0, q1 = 0, q2 = 0;
+#pragma omp parallel for schedule(static) reduction(+ : s0, s1, s2, q0, q1, q2)
+    for (int t = 0; t < ds->n_train; t++) {
+        const uint8_t *p = ds->pixels + (size_t)ds->train_idx[t] * 3 * plane;
+        uint64_t s[3] = {0, 0, 0}, q[3] = {0, 0, 0};
+        for (int c = 0; c < 3; c++)
+            for (size_t k = 0; k < plane; k++) {
+                uint32_t v = p[c * plane + k];
+                s[c] += v;
+                q[c] += v * v;
+            }
+        s0 += s[0], s1 += s[1], s2 += s[2];
+        q0 += q[0], q1 += q[1], q2 += q[2];
+    }
+    uint64_t s[3] = {s0, s1, s2}, q[3] = {q0, q1, q2};
+    double count = (double)ds->n_train * (double)plane;
+    for (int c = 0; c < 3; c++) {
+        double mean = (double)s[c] / count / 255.0;
+        double var = (double)q[c] / count / (255.0 * 255.0) - mean * mean;
+        double sd = var > 0 ? sqrt(var) : 0;
+        ds->mean[c] = (float)mean;
+        ds->std[c] = sd > 1e-6 ? (float)sd : 1.0f; /* a constant channel: leave it unscaled */
+    }
+}
+
+/* ---- open / close ---- */
+
+static int64_t default_ram_limit(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    int64_t quarter = pages > 0 && page > 0 ? (int64_t)pages * page / 4 : (int64_t)1 << 30;
+    int64_t two_gib = (int64_t)2 << 30;
+    return quarter < two_gib ? quarter : two_gib;
+}
+
+int dataset_open(dataset *ds, const dataset_options *opt_in) {
+    memset(ds, 0, sizeof *ds);
+    dataset_options opt = *opt_in;
+    if (opt.resize <= 0) opt.resize = 160;
+    if (opt.crop <= 0) opt.crop = 144;
+    if (!opt.target_spec) opt.target_spec = "metallicity";
+    if (!(opt.valid_fraction >= 0 && opt.valid_fraction < 1))
+        return sf_fail("valid fraction %g is outside [0, 1)", opt.valid_fraction);
+    SF_ASSERT(opt.catalog_path && opt.images_dir);
+
+    if (catalog_load(&ds->cat, opt.catalog_path) != SF_OK) return SF_ERR;
+    if (targets_select(&ds->targets, &ds->cat, opt.target_spec) != SF_OK) {
+        catalog_free(&ds->cat);
+        return SF_ERR;
+    }
+    const target_set *ts = &ds->targets;
+    for (int i = 0; i < ts->n_rows; i++) {
+        const char *id = ds->cat.obj_ids[ts->rows[i]];
+        if (!image_name_ok(id)) {
+            sf_fail("%s:%d: objID '%s' is not a plain file name (it has '/', '..' or control "
+                    "characters); refusing to look for its image outside %s",
+                    opt.catalog_path, ds->cat.line_of_row[ts->rows[i]], id, opt.images_dir);
+            dataset_close(ds);
+            return SF_ERR;
+        }
+    }
+    cache_header key;
+    if (cache_key(&key, &opt, opt.resize, opt.crop) != SF_OK) {
+        dataset_close(ds);
+        return SF_ERR;
+    }
+    ds->size = opt.crop;
+    int *target_of_row = xmalloc((size_t)ds->cat.n_rows * sizeof *target_of_row);
+    for (int r = 0; r < ds->cat.n_rows; r++) target_of_row[r] = -1;
+    for (int i = 0; i < ts->n_rows; i++) target_of_row[ts->rows[i]] = i;
+
+    size_t img = image_bytes(opt.crop);
+    int64_t ram_max = opt.ram_cache_max > 0 ? opt.ram_cache_max : default_ram_limit();
+    int rc = SF_OK;
+    if (!opt.cache_path && (int64_t)((size_t)ts->n_rows * img) <= ram_max) {
+        ds->pixels = xmalloc((size_t)ts->n_rows * img);
+        decode_all(ds, &opt, ds->pixels, opt.resize, opt.crop);
+    } else {
+        char path[1024];
+        if (opt.cache_path)
+            rc = snprintf(path, sizeof path, "%s", opt.cache_path) < (int)sizeof path
+                     ? SF_OK
+                     : sf_fail("%s: cache path too long", opt.cache_path);
+        else
+            rc = auto_cache_path(path, sizeof path, &key);
+        if (rc == SF_OK) rc = cache_try_open(ds, path, &key, target_of_row);
+        if (rc == CACHE_REBUILD) rc = cache_build(ds, &opt, path, &key, target_of_row);
+    }
+    if (rc == SF_OK && ds->n_missing > 0) {
+        char names[256] = "";
+        size_t used = 0;
+        for (int i = 0; i < ds->n_missing && i < 3; i++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
+                                     i ? ", " : "", ds->first_missing[i]);
+        sf_warn("%d of %d galaxies have no image in %s (first: %s%s); skipped", ds->n_missing,
+                ts->n_rows, opt.images_dir, names, ds->n_missing > 3 ? ", ..." : "");
+    }
+    if (rc == SF_OK && ds->n_corrupt > 0)
+        sf_warn("%d corrupt image%s skipped", ds->n_corrupt, ds->n_corrupt > 1 ? "s" : "");
+    if (rc == SF_OK && ds->n == 0)
+        rc = sf_fail("no usable galaxies: of the %d catalogue rows kept for '%s', %d have no "
+                     "image in %s and %d have a corrupt one",
+                     ts->n_rows, opt.target_spec, ds->n_missing, opt.images_dir, ds->n_corrupt);
+    if (rc == SF_OK && ds->n - (int)(opt.valid_fraction * ds->n) <= 0)
+        rc = sf_fail("no training galaxies: %d usable galaxies and a valid fraction of %g",
+                     ds->n, opt.valid_fraction);
+    if (rc != SF_OK) {
+        free(target_of_row);
+        dataset_close(ds);
+        return SF_ERR;
+    }
+
+    int nt = ts->n_targets;
+    ds->y = xmalloc((size_t)ds->n * (size_t)nt * sizeof *ds->y);
+    for (int i = 0; i < ds->n; i++)
+        memcpy(ds->y + (size_t)i * nt, ts->y + (size_t)target_of_row[ds->cat_row[i]] * nt,
+               (size_t)nt * sizeof *ds->y);
+    free(target_of_row);
+    split_and_normalise(ds, &opt);
+    return SF_OK;
+}
+
+void dataset_close(dataset *ds) {
+    if (ds->pixels_mapped) munmap(ds->map_base, ds->map_len);
+    else free(ds->pixels);
+    free(ds->cat_row);
+    free(ds->y);
+    free(ds->split);
+    free(ds->train_idx);
+    free(ds->valid_idx);
+    targets_free(&ds->targets);
+    catalog_free(&ds->cat);
+    memset(ds, 0, sizeof *ds);
+}
+
+/* ---- batches ---- */
+
+/* Source index in a (S, S) plane of output (i, j) under dihedral transform t:
+ * bit 2 transposes, bit 0 mirrors left-right, bit 1 mirrors top-bottom. */
+static inline size_t dihedral_src(int t, int i, int j, int S) {
+    int a = i, b = j;
+    if (t & 4) a = j, b = i;
+    if (t & 1) b = S - 1 - b;
+    if (t & 2) a = S - 1 - a;
+    return (size_t)a * (size_t)S + (size_t)b;
+}
+
+void dataset_batch(const dataset *ds, const int *idx, int B, float *x, float *y, sf_rng *rng) {
+    int S = ds->size, nt = ds->targets.n_targets;
+    size_t plane = (size_t)S * (size_t)S;
+    float lut[3][256];
+    for (int c = 0; c < 3; c++)
+        for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - ds->mean[c]) / ds->std[c];
+    int *tr = xcalloc((size_t)B, sizeof *tr);
+    if (rng)
+        for (int b = 0; b < B; b++) tr[b] = (int)sf_rng_below(rng, 8);
+#pragma omp parallel for schedule(static) if (B >= 8)
+    for (int b = 0; b < B; b++) {
+        SF_ASSERT(idx[b] >= 0 && idx[b] < ds->n);
+        const uint8_t *src = ds->pixels + (size_t)idx[b] * 3 * plane;
+        float *dst = x + (size_t)b * 3 * plane;
+        for (int c = 0; c < 3; c++) {
+            const uint8_t *s = src + c * plane;
+            float *d = dst + c * plane;
+            if (tr[b] == 0) {
+                for (size_t k = 0; k < plane; k++) d[k] = lut[c][s[k]];
+            } else {
+                for (int i = 0; i < S; i++)
+                    for (int j = 0; j < S; j++)
+                        d[(size_t)i * S + j] = lut[c][s[dihedral_src(tr[b], i, j, S)]];
+            }
+        }
+        if (y) memcpy(y + (size_t)b * nt, ds->y + (size_t)idx[b] * nt, (size_t)nt * sizeof *y);
+    }
+    free(tr);
+}

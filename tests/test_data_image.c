@@ -1,0 +1,309 @@
+/* Tests of data_image: PNG/JPEG decoding (every colour type, corrupt and truncated
+ * files), resize/crop/pad geometry, antialiasing, image lookup and objID refusal,
+ * and one real cutout against djpeg's independent decode. */
+#include <math.h>
+
+#include "data_fixture.h"
+#include "data_image.h"
+
+TestSuite(image, .init = fx_make_dir, .fini = fx_remove_dir);
+
+static void assert_contains(const char *hay, const char *needle) {
+    cr_assert(strstr(hay, needle) != NULL, "expected '%s' in: %s", needle, hay);
+}
+
+/* A 7x5 pattern where every pixel differs. */
+static uint8_t *pattern(int w, int h) {
+    uint8_t *p = malloc((size_t)w * h * 3);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) p[(y * w + x) * 3 + c] = (uint8_t)(x * 30 + y * 7 + c * 50);
+    return p;
+}
+
+Test(image, png_rgb_round_trip_is_exact) {
+    uint8_t *src = pattern(7, 5);
+    fx_write_png(fx_path("a.png"), src, 7, 5);
+    uint8_t *rgb;
+    int w, h;
+    cr_assert_eq(image_decode(fx_path("a.png"), &rgb, &w, &h), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(w, 7);
+    cr_assert_eq(h, 5);
+    cr_assert_arr_eq(rgb, src, 7 * 5 * 3);
+    free(rgb);
+    free(src);
+}
+
+Test(image, png_gray_palette_alpha_and_16_bit_become_rgb) {
+    uint8_t gray[6] = {0, 50, 100, 150, 200, 255};
+    fx_write_png_ex(fx_path("g.png"), gray, 3, 2, PNG_COLOR_TYPE_GRAY, 8, NULL, 0);
+    uint8_t *rgb;
+    int w, h;
+    cr_assert_eq(image_decode(fx_path("g.png"), &rgb, &w, &h), SF_OK, "%s", sf_last_error());
+    for (int i = 0; i < 6; i++)
+        for (int c = 0; c < 3; c++) cr_assert_eq(rgb[3 * i + c], gray[i]);
+    free(rgb);
+
+    png_color pal[2] = {{10, 20, 30}, {200, 100, 50}};
+    uint8_t idx[4] = {0, 1, 1, 0};
+    fx_write_png_ex(fx_path("p.png"), idx, 2, 2, PNG_COLOR_TYPE_PALETTE, 8, pal, 2);
+    cr_assert_eq(image_decode(fx_path("p.png"), &rgb, &w, &h), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(rgb[0], 10);
+    cr_assert_eq(rgb[3], 200);
+    cr_assert_eq(rgb[5], 50);
+    free(rgb);
+
+    uint8_t rgba[8] = {1, 2, 3, 255, 4, 5, 6, 0};
+    fx_write_png_ex(fx_path("ra.png"), rgba, 2, 1, PNG_COLOR_TYPE_RGB_ALPHA, 8, NULL, 0);
+    cr_assert_eq(image_decode(fx_path("ra.png"), &rgb, &w, &h), SF_OK, "%s", sf_last_error());
+    uint8_t want[6] = {1, 2, 3, 4, 5, 6};
+    cr_assert_arr_eq(rgb, want, 6);
+    free(rgb);
+
+    uint8_t *src = pattern(4, 3);
+    fx_write_png_ex(fx_path("16.png"), src, 4, 3, PNG_COLOR_TYPE_RGB, 16, NULL, 0);
+    cr_assert_eq(image_decode(fx_path("16.png"), &rgb, &w, &h), SF_OK, "%s", sf_last_error());
+    cr_assert_arr_eq(rgb, src, 4 * 3 * 3);
+    free(rgb);
+    free(src);
+}
+
+Test(image, jpeg_round_trip_is_close) {
+    uint8_t *src = fx_solid(16, 8, 200, 120, 40);
+    fx_write_jpeg(fx_path("a.jpg"), src, 16, 8, 100);
+    uint8_t *rgb;
+    int w, h;
+    cr_assert_eq(image_decode(fx_path("a.jpg"), &rgb, &w, &h), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(w, 16);
+    cr_assert_eq(h, 8);
+    for (int i = 0; i < 16 * 8 * 3; i++) cr_assert_leq(abs(rgb[i] - src[i]), 3, "byte %d", i);
+    free(rgb);
+    free(src);
+}
+
+Test(image, corrupt_and_truncated_jpeg_are_errors) {
+    uint8_t *src = pattern(64, 48);
+    fx_write_jpeg(fx_path("ok.jpg"), src, 64, 48, 90);
+    free(src);
+    uint8_t *data;
+    size_t n = fx_read_bytes(fx_path("ok.jpg"), &data);
+    uint8_t *rgb = (uint8_t *)"untouched";
+    int w = 1, h = 1;
+
+    fx_truncate_copy(fx_path("ok.jpg"), fx_path("cut.jpg"), n * 2 / 3);
+    cr_assert_eq(image_decode(fx_path("cut.jpg"), &rgb, &w, &h), SF_ERR);
+    assert_contains(sf_last_error(), "cut.jpg: corrupt JPEG");
+    cr_assert_null(rgb);
+    cr_assert_eq(w, 0);
+
+    fx_truncate_copy(fx_path("ok.jpg"), fx_path("head.jpg"), 40);
+    cr_assert_eq(image_decode(fx_path("head.jpg"), &rgb, &w, &h), SF_ERR);
+    assert_contains(sf_last_error(), "head.jpg: corrupt JPEG");
+
+    /* Garbage after the start-of-image marker. */
+    for (size_t i = 3; i < n; i++) data[i] = (uint8_t)(i * 131 + 7);
+    fx_write_bytes(fx_path("junk.jpg"), data, n);
+    cr_assert_eq(image_decode(fx_path("junk.jpg"), &rgb, &w, &h), SF_ERR);
+    assert_contains(sf_last_error(), "junk.jpg: corrupt JPEG");
+    free(data);
+}
+
+Test(image, corrupt_and_truncated_png_are_errors) {
+    uint8_t *src = pattern(40, 30);
+    fx_write_png(fx_path("ok.png"), src, 40, 30);
+    free(src);
+    uint8_t *data;
+    size_t n = fx_read_bytes(fx_path("ok.png"), &data);
+    uint8_t *rgb;
+    int w, h;
+
+    fx_truncate_copy(fx_path("ok.png"), fx_path("cut.png"), n / 2);
+    cr_assert_eq(image_decode(fx_path("cut.png"), &rgb, &w, &h), SF_ERR);
+    assert_contains(sf_last_error(), "cut.png: corrupt PNG");
+    cr_assert_null(rgb);
+
+    fx_truncate_copy(fx_path("ok.png"), fx_path("noend.png"), n - 12); /* no IEND chunk */
+    cr_assert_eq(image_decode(fx_path("noend.png"), &rgb, &w, &h), SF_ERR);
+    assert_contains(sf_last_error(), "corrupt PNG");
+
+    data[n / 2] ^= 0x5a; /* inside IDAT: CRC mismatch or bad deflate data */
+    fx_write_bytes(fx_path("flip.png"), data, n);
+    cr_assert_eq(image_decode(fx_path("flip.png"), &rgb, &w, &h), SF_ERR);
+    assert_contains(sf_last_error(), "flip.png: corrupt PNG");
+    free(data);
+}
+
+Test(image, not_an_image_empty_and_missing_files) {
+    uint8_t *rgb;
+    int w, h;
+    fx_write_text(fx_path("x.jpg"), "objID,oh_p50\n");
+    cr_assert_eq(image_decode(fx_path("x.jpg"), &rgb, &w, &h), SF_ERR);
+    assert_contains(sf_last_error(), "neither a JPEG nor a PNG");
+    fx_write_text(fx_path("e.png"), "");
+    cr_assert_eq(image_decode(fx_path("e.png"), &rgb, &w, &h), SF_ERR);
+    assert_contains(sf_last_error(), "0 bytes");
+    cr_assert_eq(image_decode(fx_path("none.png"), &rgb, &w, &h), SF_ERR);
+    assert_contains(sf_last_error(), "none.png");
+}
+
+/* ---- geometry ---- */
+
+Test(image, same_size_resize_is_identity_and_crop_takes_the_centre) {
+    int n = 10;
+    uint8_t *src = malloc((size_t)n * n * 3);
+    for (int y = 0; y < n; y++)
+        for (int x = 0; x < n; x++)
+            for (int c = 0; c < 3; c++) src[(y * n + x) * 3 + c] = (uint8_t)(y * 20 + x + c * 3);
+    uint8_t out[3 * 6 * 6];
+    image_prepare(out, src, n, n, n, 6); /* crop offset (10 - 6) / 2 = 2 */
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 6; y++)
+            for (int x = 0; x < 6; x++)
+                cr_assert_eq(out[(c * 6 + y) * 6 + x], src[((y + 2) * n + x + 2) * 3 + c],
+                             "c%d y%d x%d", c, y, x);
+    free(src);
+}
+
+Test(image, padding_is_zero_around_the_centred_image) {
+    uint8_t *src = fx_solid(4, 4, 9, 99, 199);
+    uint8_t out[3 * 8 * 8];
+    memset(out, 77, sizeof out);
+    image_prepare(out, src, 4, 4, 4, 8); /* pad 2 on each side */
+    uint8_t colour[3] = {9, 99, 199};
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 8; y++)
+            for (int x = 0; x < 8; x++) {
+                int inside = y >= 2 && y < 6 && x >= 2 && x < 6;
+                cr_assert_eq(out[(c * 8 + y) * 8 + x], inside ? colour[c] : 0, "c%d y%d x%d", c, y,
+                             x);
+            }
+    free(src);
+}
+
+Test(image, resize_then_crop_sizes_of_the_paper) {
+    /* A left-right ramp 128 -> 160 -> crop 144: still a ramp, constant down columns,
+     * and a constant image stays constant. */
+    int n = 128;
+    uint8_t *src = malloc((size_t)n * n * 3);
+    for (int y = 0; y < n; y++)
+        for (int x = 0; x < n; x++)
+            for (int c = 0; c < 3; c++) src[(y * n + x) * 3 + c] = (uint8_t)(x * 2);
+    uint8_t *out = malloc(3 * 144 * 144);
+    image_prepare(out, src, n, n, 160, 144);
+    for (int y = 0; y < 144; y++)
+        for (int x = 0; x < 144; x++) {
+            cr_assert_eq(out[y * 144 + x], out[x], "column %d is constant", x);
+            if (x) cr_assert_geq(out[y * 144 + x], out[y * 144 + x - 1]);
+        }
+    /* Output column x is resized column x + 8, centred at source (x + 8.5) * 0.8 - 0.5. */
+    double centre = (0 + 8.5) * 0.8 - 0.5;
+    cr_assert_leq(fabs(out[0] - 2 * centre), 1.0, "out %d", out[0]);
+    free(src);
+    free(out);
+
+    uint8_t *flat = fx_solid(100, 60, 30, 60, 90);
+    uint8_t *o2 = malloc(3 * 32 * 32);
+    image_prepare(o2, flat, 100, 60, 40, 32);
+    for (int c = 0; c < 3; c++)
+        for (int k = 0; k < 32 * 32; k++) cr_assert_eq(o2[c * 32 * 32 + k], 30 * (c + 1));
+    free(flat);
+    free(o2);
+}
+
+Test(image, shrinking_is_antialiased) {
+    /* A one-pixel checkerboard halved: every output pixel averages black and white
+     * instead of picking one of them. */
+    int n = 64;
+    uint8_t *src = malloc((size_t)n * n * 3);
+    for (int y = 0; y < n; y++)
+        for (int x = 0; x < n; x++)
+            for (int c = 0; c < 3; c++) src[(y * n + x) * 3 + c] = ((x + y) & 1) ? 255 : 0;
+    uint8_t out[3 * 32 * 32];
+    image_prepare(out, src, n, n, 32, 32);
+    for (int k = 0; k < 3 * 32 * 32; k++)
+        cr_assert(out[k] >= 100 && out[k] <= 155, "pixel %d is %d", k, out[k]);
+    free(src);
+}
+
+Test(image, non_square_source_is_centre_cropped_first) {
+    /* 30 x 10: left third red, middle green, right blue; resizing to 10 keeps the
+     * green middle square only. */
+    uint8_t *src = malloc(30 * 10 * 3);
+    for (int y = 0; y < 10; y++)
+        for (int x = 0; x < 30; x++) {
+            uint8_t *p = src + (y * 30 + x) * 3;
+            p[0] = x < 10 ? 255 : 0;
+            p[1] = x >= 10 && x < 20 ? 255 : 0;
+            p[2] = x >= 20 ? 255 : 0;
+        }
+    uint8_t out[3 * 10 * 10];
+    image_prepare(out, src, 30, 10, 10, 10);
+    for (int k = 0; k < 100; k++) {
+        cr_assert_eq(out[k], 0);
+        cr_assert_eq(out[100 + k], 255);
+        cr_assert_eq(out[200 + k], 0);
+    }
+    free(src);
+}
+
+/* ---- lookup ---- */
+
+Test(image, find_tries_jpg_jpeg_png) {
+    mkdir(fx_path("img"), 0755);
+    fx_write_text(fx_path("img/1.jpg"), "x");
+    fx_write_text(fx_path("img/2.jpeg"), "x");
+    fx_write_text(fx_path("img/3.png"), "x");
+    char path[600];
+    cr_assert_eq(image_find(path, sizeof path, fx_path("img"), "1"), SF_OK);
+    cr_assert_str_eq(path, fx_path("img/1.jpg"));
+    cr_assert_eq(image_find(path, sizeof path, fx_path("img"), "2"), SF_OK);
+    cr_assert_str_eq(path, fx_path("img/2.jpeg"));
+    cr_assert_eq(image_find(path, sizeof path, fx_path("img"), "3"), SF_OK);
+    cr_assert_str_eq(path, fx_path("img/3.png"));
+    cr_assert_eq(image_find(path, sizeof path, fx_path("img"), "4"), SF_ERR);
+    assert_contains(sf_last_error(), "4.{jpg,jpeg,png}: not found");
+}
+
+Test(image, objids_that_are_not_plain_names_are_refused) {
+    cr_assert(image_name_ok("1237648704043942146"));
+    cr_assert(image_name_ok("gal-1.v2"));
+    const char *bad[] = {"", "../1", "..", "a/b", "/etc/passwd", "x\ny"};
+    char path[600];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_not(image_name_ok(bad[i]), "'%s'", bad[i]);
+        cr_assert_eq(image_find(path, sizeof path, fx_path("."), bad[i]), SF_ERR);
+        assert_contains(sf_last_error(), "not a plain file name");
+    }
+}
+
+/* ---- a real cutout ---- */
+
+Test(image, real_jpeg_matches_djpeg) {
+    char dir[1024];
+    FX_SKIP_WITHOUT_SHARED(dir);
+    cr_assert_eq(system("command -v djpeg >/dev/null 2>&1"), 0,
+                 "djpeg is missing: install libjpeg-turbo-progs (share/install-deps.sh)");
+    char jpg[1200], cmd[3000];
+    snprintf(jpg, sizeof jpg, "%s/images/1237648704043942146.jpg", dir);
+    snprintf(cmd, sizeof cmd, "djpeg -ppm -outfile '%s' '%s'", fx_path("ref.ppm"), jpg);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    int rw, rh;
+    uint8_t *ref = fx_read_ppm(fx_path("ref.ppm"), &rw, &rh);
+    uint8_t *rgb;
+    int w, h;
+    cr_assert_eq(image_decode(jpg, &rgb, &w, &h), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(w, 128);
+    cr_assert_eq(h, 128);
+    cr_assert_eq(rw, 128);
+    cr_assert_eq(rh, 128);
+    cr_assert_arr_eq(rgb, ref, 128 * 128 * 3);
+    /* A galaxy in the middle of a dark sky. */
+    double centre = 0, corner = 0;
+    for (int c = 0; c < 3; c++) {
+        centre += rgb[(64 * 128 + 64) * 3 + c];
+        corner += rgb[c];
+    }
+    cr_assert_gt(centre, corner);
+    free(rgb);
+    free(ref);
+}

@@ -1,0 +1,473 @@
+/* test_query.c: the queries against brute-force computations over inserted data, the
+ * equation, labels, the .npy export, and the commands' three output formats. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cJSON.h>
+
+#include "query.h"
+#include "sf_util.h"
+#include "store.h"
+#include "store_fixture.h"
+
+static char dir[64];
+static char db_path[128];
+static fixture_run fx;
+static int64_t run_id;
+
+/* 300 galaxies, d = 48 of which 20 live, k = 4, two targets. */
+static void setup(void) {
+    fixture_tmpdir(dir, sizeof dir);
+    cr_assert(dir[0]);
+    snprintf(db_path, sizeof db_path, "%s/run.db", dir);
+    fixture_make(&fx, 300, 48, 4, 2, 20, 1237648704043942000LL, 11);
+    snprintf(fx.in.run.prefix, sizeof fx.in.run.prefix, "SL");
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_add_run(s, &fx.in, &run_id), SF_OK, "%s", sf_last_error());
+    store_close(s);
+}
+
+static void teardown(void) {
+    fixture_free(&fx);
+    fixture_rmdir(dir);
+}
+
+TestSuite(query, .init = setup, .fini = teardown);
+
+static store *open_read(void) {
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, db_path, STORE_READ), SF_OK, "%s", sf_last_error());
+    return s;
+}
+
+Test(query, feature_statistics_match_brute_force) {
+    store *s = open_read();
+    store_feature *f = NULL;
+    int n = 0;
+    cr_assert_eq(store_features(s, run_id, STORE_SORT_FEATURE, 1, &f, &n), SF_OK);
+    cr_assert_eq(n, fx.d);
+    int n_valid = 0;
+    for (int i = 0; i < fx.n; i++) n_valid += fx.split[i];
+    for (int q = 0; q < n; q++) {
+        int feat = f[q].feature;
+        cr_assert_eq(feat, q, "sorted by feature number");
+        int n_act = 0, n_act_v = 0;
+        double mx = 0, mx_v = 0, sum = 0;
+        for (int i = 0; i < fx.n; i++) {
+            double a = fixture_act(&fx, i, feat);
+            if (a <= 0) continue;
+            n_act++;
+            sum += a;
+            if (a > mx) mx = a;
+            if (fx.split[i]) {
+                n_act_v++;
+                if (a > mx_v) mx_v = a;
+            }
+        }
+        cr_assert_eq(f[q].n_active, n_act, "feature %d", feat);
+        cr_assert_eq(f[q].n_active_valid, n_act_v);
+        cr_assert_float_eq(f[q].f_activated, (double)n_act_v / n_valid, 1e-12);
+        cr_assert_float_eq(f[q].max, mx, 1e-6);
+        cr_assert_float_eq(f[q].max_valid, mx_v, 1e-6);
+        cr_assert_float_eq(f[q].mean, n_act ? sum / n_act : 0, 1e-6);
+        for (int t = 0; t < fx.n_out; t++) {
+            cr_assert_float_eq(f[q].weight[t], fx.head_w[t * fx.d + feat], 1e-6);
+            /* Pearson of the scaled activation with the truth, over validation galaxies */
+            double sa = 0, sy = 0, saa = 0, syy = 0, say = 0;
+            for (int i = 0; i < fx.n; i++) {
+                if (!fx.split[i]) continue;
+                double a = mx_v > 0 ? fixture_act(&fx, i, feat) / mx_v : 0;
+                double y = fx.truth[i * fx.n_out + t];
+                sa += a;
+                sy += y;
+                saa += a * a;
+                syy += y * y;
+                say += a * y;
+            }
+            double cov = say / n_valid - sa / n_valid * sy / n_valid;
+            double va = saa / n_valid - (sa / n_valid) * (sa / n_valid);
+            double vy = syy / n_valid - (sy / n_valid) * (sy / n_valid);
+            if (n_act_v == 0) {
+                cr_assert(isnan(f[q].pearson[t]), "dead on validation: undefined");
+            } else {
+                cr_assert_float_eq(f[q].pearson[t], cov / sqrt(va * vy), 1e-6, "feature %d target %d", feat, t);
+            }
+        }
+    }
+    free(f);
+    /* dead ones hidden by default; sorted by frequency */
+    cr_assert_eq(store_features(s, run_id, STORE_SORT_FREQUENCY, 0, &f, &n), SF_OK);
+    cr_assert_eq(n, 20);
+    for (int i = 1; i < n; i++) {
+        cr_assert(f[i - 1].n_active_valid >= f[i].n_active_valid);
+        if (f[i - 1].n_active_valid == f[i].n_active_valid)
+            cr_assert(f[i - 1].n_active >= f[i].n_active);
+    }
+    free(f);
+    cr_assert_eq(store_features(s, run_id, STORE_SORT_WEIGHT, 0, &f, &n), SF_OK);
+    for (int i = 1; i < n; i++) cr_assert(fabs(f[i - 1].weight[0]) >= fabs(f[i].weight[0]));
+    free(f);
+    store_close(s);
+}
+
+Test(query, top_is_sorted_and_equals_brute_force) {
+    store *s = open_read();
+    for (int feat = 0; feat < 22; feat++) {
+        for (int split = -1; split <= 1; split++) {
+            store_hit *hits = NULL;
+            int nh = 0;
+            cr_assert_eq(store_top(s, run_id, feat, 15, split, &hits, &nh), SF_OK);
+            /* brute force: (value desc, objID asc == insertion order == galaxy id asc) */
+            int idx[300], m = 0;
+            for (int i = 0; i < fx.n; i++)
+                if (fixture_act(&fx, i, feat) > 0 && (split < 0 || fx.split[i] == split)) idx[m++] = i;
+            for (int a = 0; a < m; a++)
+                for (int b = a + 1; b < m; b++) {
+                    double va = fixture_act(&fx, idx[a], feat), vb = fixture_act(&fx, idx[b], feat);
+                    if (vb > va || (vb == va && idx[b] < idx[a])) {
+                        int tmp = idx[a];
+                        idx[a] = idx[b];
+                        idx[b] = tmp;
+                    }
+                }
+            int expect = m < 15 ? m : 15;
+            cr_assert_eq(nh, expect, "feature %d split %d", feat, split);
+            for (int r = 0; r < nh; r++) {
+                cr_assert_str_eq(hits[r].objid, fx.objid[idx[r]], "feature %d rank %d", feat, r);
+                cr_assert_float_eq(hits[r].value, fixture_act(&fx, idx[r], feat), 1e-6);
+                if (r) cr_assert(hits[r].value <= hits[r - 1].value);
+                if (split >= 0) cr_assert_eq(hits[r].split, split);
+            }
+            free(hits);
+        }
+    }
+    /* every hit of a feature */
+    store_hit *hits = NULL;
+    int nh = 0;
+    cr_assert_eq(store_feature_hits(s, run_id, 3, &hits, &nh), SF_OK);
+    int m = 0;
+    for (int i = 0; i < fx.n; i++) m += fixture_act(&fx, i, 3) > 0;
+    cr_assert_eq(nh, m);
+    free(hits);
+    cr_assert_eq(store_top(s, run_id, 48, 5, -1, &hits, &nh), SF_ERR, "feature out of range");
+    store_close(s);
+}
+
+Test(query, equation_rmse_with_all_features_is_the_models) {
+    store *s = open_read();
+    query_equation eq;
+    cr_assert_eq(query_equation_compute(s, run_id, &eq), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(eq.n_terms, 20);
+    cr_assert_eq(eq.n_levels, 5);
+    cr_assert_eq(eq.level_terms[0], 1);
+    cr_assert_eq(eq.level_terms[3], 8);
+    cr_assert_eq(eq.level_terms[4], 20);
+    cr_assert_float_eq(eq.rmse[4], fx.in.run.valid_rmse, 1e-5, "all features %.7f vs model %.7f",
+                       eq.rmse[4], fx.in.run.valid_rmse);
+    cr_assert_float_eq(eq.model_valid_rmse, fx.in.run.valid_rmse, 1e-12);
+    for (int i = 1; i < eq.n_terms; i++)
+        cr_assert(eq.terms[i - 1].f_activated >= eq.terms[i].f_activated);
+    /* intercept and coefficients in target units */
+    for (int t = 0; t < 2; t++) {
+        cr_assert_float_eq(eq.intercept[t], fx.in.run.target_mean[t] + fx.in.run.target_std[t] * fx.in.run.bias[t], 1e-9);
+        const query_term *q = &eq.terms[0];
+        cr_assert_float_eq(q->coef[t], fx.in.run.target_std[t] * fx.head_w[t * fx.d + q->feature] * q->max_valid, 1e-6);
+    }
+    /* top-2 by brute force: zero all but the two most frequent features */
+    int keep[2] = {eq.terms[0].feature, eq.terms[1].feature};
+    double se = 0;
+    int nv = 0;
+    for (int i = 0; i < fx.n; i++) {
+        if (!fx.split[i]) continue;
+        nv++;
+        for (int t = 0; t < 2; t++) {
+            double z = fx.in.run.bias[t];
+            for (int j = 0; j < 2; j++) z += fx.head_w[t * fx.d + keep[j]] * fixture_act(&fx, i, keep[j]);
+            double e = z * fx.in.run.target_std[t] + fx.in.run.target_mean[t] - fx.truth[i * 2 + t];
+            se += e * e;
+        }
+    }
+    cr_assert_float_eq(eq.rmse[1], sqrt(se / (2.0 * nv)), 1e-6);
+    double r = 0, rt[STORE_MAX_TARGETS];
+    cr_assert_eq(query_rmse_with_features(s, run_id, keep, 2, &r, rt), SF_OK);
+    cr_assert_float_eq(r, eq.rmse[1], 1e-12);
+    cr_assert_eq(query_rmse_with_features(s, run_id, NULL, -1, &r, rt), SF_OK);
+    cr_assert_float_eq(r, eq.rmse[4], 1e-12);
+    query_equation_clear(&eq);
+    store_close(s);
+}
+
+Test(query, label_round_trip) {
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, db_path, STORE_WRITE), SF_OK);
+    const char *text = "AGN-like: high [NII]/Hα, 'quotes' \"too\"; DROP TABLE runs; --";
+    cr_assert_eq(store_feature_label(s, run_id, 7, text, "a note\nover lines"), SF_OK, "%s", sf_last_error());
+    store_close(s);
+    s = open_read();
+    store_feature f;
+    cr_assert_eq(store_feature_get(s, run_id, 7, &f), SF_OK);
+    cr_assert_str_eq(f.label, text);
+    cr_assert_str_eq(f.note, "a note\nover lines");
+    cr_assert_float_eq(f.weight[1], fx.head_w[1 * fx.d + 7], 1e-6);
+    store_close(s);
+    cr_assert_eq(store_open(&s, db_path, STORE_WRITE), SF_OK);
+    cr_assert_eq(store_feature_label(s, run_id, 7, NULL, ""), SF_OK, "note cleared, label kept");
+    cr_assert_eq(store_feature_get(s, run_id, 7, &f), SF_OK);
+    cr_assert_str_eq(f.label, text);
+    cr_assert_str_eq(f.note, "");
+    cr_assert_eq(store_feature_label(s, run_id, 7, "", NULL), SF_OK);
+    cr_assert_eq(store_feature_get(s, run_id, 7, &f), SF_OK);
+    cr_assert_str_eq(f.label, "");
+    cr_assert_eq(store_feature_label(s, run_id, 4800, "x", NULL), SF_ERR);
+    char big[STORE_LABEL_MAX + 10];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    cr_assert_eq(store_feature_label(s, run_id, 7, big, NULL), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "too long"));
+    /* the runs table survived the label text */
+    store_run r;
+    cr_assert_eq(store_run_find(s, "SL", &r), SF_OK);
+    store_run_clear(&r);
+    store_close(s);
+}
+
+/* Reads the .npy written by the export: header fields, then the data. */
+Test(query, npy_export_reads_back) {
+    store *s = open_read();
+    char npy[192], ids[192];
+    snprintf(npy, sizeof npy, "%s/act.npy", dir);
+    cr_assert_eq(query_export_npy(s, run_id, npy), SF_OK, "%s", sf_last_error());
+    store_close(s);
+    query_objids_path(npy, ids, sizeof ids);
+    cr_assert(strstr(ids, "act.objids.txt"), "%s", ids);
+    char *data = NULL;
+    size_t len = 0;
+    cr_assert_eq(sf_read_file(npy, &data, &len), SF_OK);
+    cr_assert(!memcmp(data, "\x93NUMPY\x01\x00", 8));
+    size_t hlen = (size_t)(unsigned char)data[8] | (size_t)(unsigned char)data[9] << 8;
+    cr_assert_eq((10 + hlen) % 64, 0, "data aligned to 64 bytes");
+    char header[256];
+    cr_assert_lt(hlen, sizeof header);
+    memcpy(header, data + 10, hlen);
+    header[hlen] = 0;
+    cr_assert(strstr(header, "'descr': '<f4'"), "%s", header);
+    cr_assert(strstr(header, "'fortran_order': False"), "%s", header);
+    cr_assert(strstr(header, "'shape': (300, 48)"), "%s", header);
+    cr_assert_eq(header[hlen - 1], '\n');
+    cr_assert_eq(len, 10 + hlen + 300 * 48 * 4);
+    const char *body = data + 10 + hlen;
+    char *ids_text = NULL;
+    size_t ids_len = 0;
+    cr_assert_eq(sf_read_file(ids, &ids_text, &ids_len), SF_OK);
+    char *save = NULL, *line = strtok_r(ids_text, "\n", &save);
+    int row = 0;
+    while (line) {
+        int i = -1;
+        for (int q = 0; q < fx.n; q++)
+            if (!strcmp(fx.objid[q], line)) i = q;
+        cr_assert_geq(i, 0, "objID %s", line);
+        for (int f = 0; f < 48; f++) {
+            float v;
+            memcpy(&v, body + ((size_t)row * 48 + f) * 4, 4);
+            cr_assert_float_eq(v, (float)fixture_act(&fx, i, f), 1e-7, "row %d feature %d", row, f);
+        }
+        row++;
+        line = strtok_r(NULL, "\n", &save);
+    }
+    cr_assert_eq(row, 300);
+    free(ids_text);
+    free(data);
+}
+
+Test(query, resolve_feature_words) {
+    store *s = open_read();
+    store_run r;
+    int f = -1;
+    char *one[] = {"SL 17"};
+    cr_assert_eq(query_resolve_feature(s, 1, one, &r, &f), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(f, 17);
+    cr_assert_str_eq(r.prefix, "SL");
+    store_run_clear(&r);
+    char *two[] = {"SL", "5"};
+    cr_assert_eq(query_resolve_feature(s, 2, two, &r, &f), SF_OK);
+    cr_assert_eq(f, 5);
+    store_run_clear(&r);
+    char *bare[] = {"9"};
+    cr_assert_eq(query_resolve_feature(s, 1, bare, &r, &f), SF_OK, "one run: no prefix needed");
+    store_run_clear(&r);
+    char *wrong[] = {"Z", "SL5"};
+    cr_assert_eq(query_resolve_feature(s, 2, wrong, &r, &f), SF_ERR);
+    char *out[] = {"SL48"};
+    cr_assert_eq(query_resolve_feature(s, 1, out, &r, &f), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "0..47"), "%s", sf_last_error());
+    store_close(s);
+}
+
+Test(query, table_formats) {
+    static const char *const cols[] = {"name", "n", "x"};
+    query_table *t = query_table_new(3, cols);
+    query_table_text(t, "a,\"b\"");
+    query_table_int(t, 3);
+    query_table_num(t, 0.125, 2);
+    query_table_text(t, NULL);
+    query_table_int(t, -1);
+    query_table_num(t, NAN, 2);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_eq(query_table_print(t, f, QUERY_CSV), SF_OK);
+    fclose(f);
+    cr_assert_str_eq(buf, "name,n,x\r\n\"a,\"\"b\"\"\",3,0.12\r\n,-1,\r\n");
+    free(buf);
+    f = open_memstream(&buf, &len);
+    cr_assert_eq(query_table_print(t, f, QUERY_JSON), SF_OK);
+    fclose(f);
+    cJSON *root = cJSON_Parse(buf);
+    cr_assert(cJSON_IsArray(root));
+    cr_assert_eq(cJSON_GetArraySize(root), 2);
+    cJSON *r0 = cJSON_GetArrayItem(root, 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(r0, "name")->valuestring, "a,\"b\"");
+    cr_assert_float_eq(cJSON_GetObjectItem(r0, "x")->valuedouble, 0.125, 1e-12, "full precision");
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(root, 1), "x")));
+    cJSON_Delete(root);
+    free(buf);
+    f = open_memstream(&buf, &len);
+    cr_assert_eq(query_table_print(t, f, QUERY_TEXT), SF_OK);
+    fclose(f);
+    cr_assert(strstr(buf, "name    n     x\na,\"b\"   3  0.12\n-      -1     -\n"), "%s", buf);
+    free(buf);
+    query_table_free(t);
+}
+
+/* ---- the commands, through the binary --------------------------------------------- */
+
+static const char *binary(void) {
+    const char *env = getenv("SFNET_BIN");
+    if (env && *env) return env;
+#ifdef __SANITIZE_ADDRESS__
+    return "build-san/sfnet-explore";
+#else
+    return "build/sfnet-explore";
+#endif
+}
+
+/* Runs the binary with args; returns its stdout (owned) and exit status. */
+static char *run_cli(const char *args, int *status) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s 2>/dev/null", binary(), args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t cap = 4096, len = 0;
+    char *out = malloc(cap);
+    size_t got;
+    while ((got = fread(out + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (cap - len < 2) out = realloc(out, cap *= 2);
+    }
+    out[len] = 0;
+    int rc = pclose(p);
+    *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return out;
+}
+
+Test(query, commands_print_text_json_and_csv) {
+    char args[512];
+    int st = 0;
+    snprintf(args, sizeof args, "runs --json %s", db_path);
+    char *out = run_cli(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cJSON *root = cJSON_Parse(out);
+    cr_assert(cJSON_IsArray(root), "%s", out);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(root, 0), "prefix")->valuestring, "SL");
+    cJSON_Delete(root);
+    free(out);
+
+    /* top through the command equals store_top */
+    store *s = open_read();
+    store_hit *hits = NULL;
+    int nh = 0;
+    cr_assert_eq(store_top(s, run_id, 2, 5, -1, &hits, &nh), SF_OK);
+    store_close(s);
+    snprintf(args, sizeof args, "top --csv -n 5 %s SL2", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 0);
+    char *line = strtok(out, "\r\n");
+    cr_assert_str_eq(line, "rank,feature,objid,value,scaled,split");
+    for (int i = 0; i < nh; i++) {
+        line = strtok(NULL, "\r\n");
+        cr_assert_not_null(line);
+        char expect[128];
+        snprintf(expect, sizeof expect, "%d,SL 2,%s,", i + 1, hits[i].objid);
+        cr_assert(!strncmp(line, expect, strlen(expect)), "%s vs %s", line, expect);
+    }
+    free(hits);
+    free(out);
+
+    snprintf(args, sizeof args, "features %s SL", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 0);
+    cr_assert(strstr(out, "w_target0"), "%s", out);
+    cr_assert(strstr(out, "28 dead features hidden"), "%s", out);
+    free(out);
+
+    snprintf(args, sizeof args, "equation --json %s", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 0);
+    root = cJSON_Parse(out);
+    cr_assert_not_null(root, "%s", out);
+    cJSON *levels = cJSON_GetObjectItem(root, "rmse");
+    cJSON *all = cJSON_GetArrayItem(levels, cJSON_GetArraySize(levels) - 1);
+    cr_assert_float_eq(cJSON_GetObjectItem(all, "rmse")->valuedouble,
+                       cJSON_GetObjectItem(root, "model_valid_rmse")->valuedouble, 1e-5);
+    cJSON_Delete(root);
+    free(out);
+
+    snprintf(args, sizeof args, "galaxy --json %s %s", db_path, fx.objid[10]);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    root = cJSON_Parse(out);
+    cr_assert_not_null(root, "%s", out);
+    cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0);
+    cJSON *t0 = cJSON_GetArrayItem(cJSON_GetObjectItem(r0, "targets"), 0);
+    cr_assert_float_eq(cJSON_GetObjectItem(t0, "prediction")->valuedouble, fx.pred[10 * 2], 1e-5);
+    /* prediction = intercept + the contributions of its active features */
+    double sum = cJSON_GetObjectItem(t0, "intercept")->valuedouble;
+    cJSON *feat;
+    cJSON_ArrayForEach(feat, cJSON_GetObjectItem(r0, "features"))
+        sum += cJSON_GetArrayItem(cJSON_GetObjectItem(feat, "contribution"), 0)->valuedouble;
+    cr_assert_float_eq(sum, fx.pred[10 * 2], 1e-4);
+    cJSON_Delete(root);
+    free(out);
+
+    snprintf(args, sizeof args, "label %s SL 3 \"bright bulge\"", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 0);
+    free(out);
+    snprintf(args, sizeof args, "features --csv --sort label %s", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 0);
+    cr_assert(strstr(out, "\r\nSL 3,"), "labelled first: %s", out);
+    cr_assert(strstr(out, ",bright bulge\r\n"), "%s", out);
+    free(out);
+
+    /* errors: exit 1 with the message on stderr, usage errors 2 */
+    snprintf(args, sizeof args, "top %s SL 99", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 1);
+    free(out);
+    snprintf(args, sizeof args, "galaxy %s no-such-galaxy", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 1);
+    free(out);
+    out = run_cli("top", &st);
+    cr_assert_eq(st, 2);
+    free(out);
+    snprintf(args, sizeof args, "runs %s/none.db", dir);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 1);
+    free(out);
+}
