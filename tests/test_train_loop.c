@@ -98,8 +98,9 @@ Test(train, small_model_beats_the_training_mean) {
     o.quiet = 1;
     train_result r;
     cr_assert_eq(train_run(m, &ds, &o, &r), SF_OK, "%s", sf_last_error());
-    cr_log_warn("width 16, 64x64, k 4, %d epochs of %d train galaxies: valid RMSE %.4f "
-                "(predicting the training mean: %.4f), train loss %.4f, %.0f img/s",
+    fprintf(stderr, "test_train_loop: width 16, 64x64, k 4, %d epochs of %d train galaxies: "
+                "valid RMSE %.4f (predicting the training mean: %.4f), train loss %.4f, "
+                "%.0f img/s\n",
                 o.epochs, ds.n_train, r.final_valid_rmse, r.train_mean_rmse,
                 r.final_train_rmse, r.images_per_s);
     for (int e = 0; e < o.epochs; e++)
