@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "query.h"
@@ -21,6 +22,12 @@
 #include "store.h"
 
 enum { D = 512, K = 4, N_OUT = 4, N_COLS = 6, N_THUMBS = 32, THUMB = 64, N_LIVE = 40 };
+
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -115,6 +122,8 @@ int main(int argc, char **argv) {
     r->width = 64;
     r->d = D;
     r->split_seed = 256;
+    r->train_rmse = r->valid_rmse = NAN;
+    for (int t = 0; t < N_OUT; t++) r->train_rmse_t[t] = r->valid_rmse_t[t] = NAN;
     in.head_w = head;
     in.n_columns = N_COLS;
     in.column_names = columns;
@@ -132,13 +141,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_store: %s\n", sf_last_error());
         return 1;
     }
-    double t0 = sf_now();
+    double t0 = sf_now(), c0 = cpu_seconds();
     int64_t run_id = 0;
     if (store_add_run(s, &in, &run_id) != SF_OK) {
         fprintf(stderr, "bench_store: %s\n", sf_last_error());
         return 1;
     }
-    double t_write = sf_now() - t0;
+    double t_write = sf_now() - t0, c_write = cpu_seconds() - c0;
     store_close(s);
     struct stat sb;
     stat(path, &sb);
@@ -195,7 +204,8 @@ int main(int argc, char **argv) {
     double mb = (double)sb.st_size / 1e6;
     printf("store: %d galaxies x k=%d of d=%d, %d targets, %d catalogue columns, %dx%d JPEG thumbnails\n",
            n, K, D, N_OUT, N_COLS, THUMB, THUMB);
-    printf("store: write (one transaction)      %8.2f s  (%.0f galaxies/s)\n", t_write, n / t_write);
+    printf("store: write (one transaction)      %8.2f s  (%.0f galaxies/s; %.2f s of CPU)\n", t_write,
+           n / t_write, c_write);
     printf("store: file size                    %8.1f MB  (%.0f bytes/galaxy, %.0f without thumbnails of %.0f bytes)\n",
            mb, (double)sb.st_size / n, ((double)sb.st_size - (double)thumb_total) / n,
            (double)thumb_total / n);

@@ -78,15 +78,50 @@ int report_figures(const char *dir, const run_data *rd, store *s, const report_r
 /* Suggested labels of the features feats[0..m) of a run: Spearman of each one's
  * activation (validation split) with every numeric catalogue column stored, plus
  * log_nii_ha and log_oiii_hb when the four line fluxes are stored; *_err columns
- * and bptclass are left out. labels (m). */
+ * and bptclass are left out. The strongest |rho| gives the label; when the catalogue
+ * has the synthetic survey's true_* columns and another column won, the best true_*
+ * one is added ("high oh_p50 (rho 0.71); latent: low true_inclination (rho -0.52)").
+ * labels (m). */
 int report_suggest_labels(char (*labels)[STORE_LABEL_MAX], const run_data *rd, store *s,
                           const int *feats, int m);
+
+/* The suggested label of one feature of a run, for the explorer: loads the run and
+ * calls report_suggest_labels. out gets "" when no catalogue column qualifies. Reads
+ * every catalogue column over the validation galaxies: cache the answer. */
+int analysis_feature_suggestion(store *s, int64_t run_id, int feature, char *out, size_t n);
 
 /* ---- Table 2 baseline ------------------------------------------------------ */
 /* PCA of the dense run's d pooled features on its training rows, regression of the
  * targets on the top k[i] components, validation RMSE. SF_ERR unless run.k == 0. */
 int run_pca_rmse(double *rmse, double *explained, const int *k, int n_k, const run_data *rd,
                  store *s);
+
+/* ---- Table 2: the sweep ------------------------------------------------------- */
+#define SWEEP_MAX_K 16
+#define SWEEP_MAX_SEEDS 16
+
+/* The sweep's run names: "k4s2" (k = 4, seed 2) and "dense" for the k = 0 run. */
+void sweep_run_name(char *buf, size_t n, int k, int seed);
+
+typedef struct {
+    int n_k;
+    int k[SWEEP_MAX_K];
+    int n_runs[SWEEP_MAX_K];      /* SFNet runs found for each k */
+    double rmse_mean[SWEEP_MAX_K]; /* their validation RMSE: mean */
+    double rmse_se[SWEEP_MAX_K];   /* standard error of the mean (NAN with one run) */
+    double pca[SWEEP_MAX_K];       /* the dense run's top-k PCA baseline (NAN: no dense run) */
+    double explained[SWEEP_MAX_K];
+    int have_dense;
+    double dense_rmse;             /* the dense network itself */
+    char target[STORE_NAME_MAX * 4];
+} sweep_table;
+
+/* Reads the runs k<k>s<seed> (seeds 1..n_seeds) and "dense" from the database and
+ * computes the table; missing runs are left out of the means (n_runs says). */
+int sweep_collect(sweep_table *t, store *s, const int *k, int n_k, int n_seeds);
+void sweep_print(FILE *out, const sweep_table *t);
+/* Figure 4: validation RMSE against k, SFNet with error bars and PCA. */
+int sweep_figure(const char *path, const sweep_table *t);
 
 /* Parses "2,3,4,6,8" into out[0..*n), at most max_n values, each in lo..hi. */
 int analysis_parse_int_list(const char *text, int *out, int max_n, int lo, int hi, int *n);

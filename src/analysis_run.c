@@ -175,12 +175,25 @@ int report_suggest_labels(char (*labels)[STORE_LABEL_MAX], const run_data *rd, s
             memcpy(packed + (size_t)i * (size_t)n_cols, values + (size_t)i * (size_t)cap,
                    sizeof(double) * (size_t)n_cols);
         double *act = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1));
+        label_match *match = xmalloc(sizeof(label_match) * (size_t)n_cols);
         for (int j = 0; j < m && rc == SF_OK; j++) {
             rc = run_data_activations(rd, s, &feats[j], 1, rd->valid, nv, 0, act);
-            label_match best;
-            if (rc == SF_OK && label_suggest(&best, 1, act, nv, packed, n_cols) == 1)
-                label_format(labels[j], STORE_LABEL_MAX, cols[best.column], best.rho);
+            int n_match = rc == SF_OK ? label_suggest(match, n_cols, act, nv, packed, n_cols) : 0;
+            if (n_match == 0) continue;
+            label_format(labels[j], STORE_LABEL_MAX, cols[match[0].column], match[0].rho);
+            /* On the synthetic survey, also the true latent factor it tracks best. */
+            for (int q = 0; q < n_match; q++) {
+                if (strncmp(cols[match[q].column], "true_", 5)) continue;
+                if (q > 0) {
+                    char latent[STORE_LABEL_MAX / 2];
+                    size_t used = strlen(labels[j]);
+                    label_format(latent, sizeof latent, cols[match[q].column], match[q].rho);
+                    snprintf(labels[j] + used, STORE_LABEL_MAX - used, "; latent: %s", latent);
+                }
+                break;
+            }
         }
+        free(match);
         free(act);
         free(packed);
     }
@@ -588,4 +601,111 @@ int analysis_parse_int_list(const char *text, int *out, int max_n, int lo, int h
     }
     if (*n == 0) return sf_fail("empty list");
     return SF_OK;
+}
+
+/* ---- Table 2 ------------------------------------------------------------------- */
+
+void sweep_run_name(char *buf, size_t n, int k, int seed) {
+    if (k == 0) snprintf(buf, n, "dense");
+    else snprintf(buf, n, "k%ds%d", k, seed);
+}
+
+/* The run named exactly name, or 0 (not there) / SF_ERR. */
+static int find_named_run(store *s, const char *name, store_run *out) {
+    store_run *runs;
+    int n;
+    if (store_runs(s, &runs, &n) != SF_OK) return SF_ERR;
+    int found = 0;
+    for (int i = 0; i < n && !found; i++)
+        if (!strcmp(runs[i].prefix, name)) found = store_run_get(s, runs[i].id, out) == SF_OK ? 1 : SF_ERR;
+    store_runs_free(runs, n);
+    return found;
+}
+
+int sweep_collect(sweep_table *t, store *s, const int *k, int n_k, int n_seeds) {
+    memset(t, 0, sizeof *t);
+    if (n_k > SWEEP_MAX_K) return sf_fail("at most %d values of k", SWEEP_MAX_K);
+    t->n_k = n_k;
+    t->dense_rmse = NAN;
+    for (int i = 0; i < n_k; i++) {
+        t->k[i] = k[i];
+        t->pca[i] = t->explained[i] = NAN;
+        double sum = 0, sum2 = 0;
+        for (int seed = 1; seed <= n_seeds; seed++) {
+            char name[STORE_PREFIX_MAX];
+            store_run run;
+            sweep_run_name(name, sizeof name, k[i], seed);
+            int found = find_named_run(s, name, &run);
+            if (found == SF_ERR) return SF_ERR;
+            if (!found) continue;
+            if (run.k != k[i]) {
+                sf_fail("run %s has k = %d, not %d: rename it or use another database", name,
+                        run.k, k[i]);
+                store_run_clear(&run);
+                return SF_ERR;
+            }
+            if (isfinite(run.valid_rmse)) {
+                sum += run.valid_rmse;
+                sum2 += run.valid_rmse * run.valid_rmse;
+                t->n_runs[i]++;
+            }
+            if (!t->target[0]) snprintf(t->target, sizeof t->target, "%s", run.target_spec);
+            store_run_clear(&run);
+        }
+        int m = t->n_runs[i];
+        t->rmse_mean[i] = m > 0 ? sum / m : NAN;
+        double var = m > 1 ? (sum2 - sum * sum / m) / (m - 1) : NAN;
+        t->rmse_se[i] = m > 1 ? sqrt(var > 0 ? var : 0) / sqrt((double)m) : NAN;
+    }
+    store_run dense;
+    int found = find_named_run(s, "dense", &dense);
+    if (found == SF_ERR) return SF_ERR;
+    if (!found) return SF_OK;
+    t->have_dense = 1;
+    t->dense_rmse = dense.valid_rmse;
+    if (!t->target[0]) snprintf(t->target, sizeof t->target, "%s", dense.target_spec);
+    char spec[32];
+    snprintf(spec, sizeof spec, "%lld", (long long)dense.id);
+    store_run_clear(&dense);
+    run_data rd;
+    if (run_data_load(&rd, s, spec) != SF_OK) return SF_ERR;
+    int rc = run_pca_rmse(t->pca, t->explained, t->k, t->n_k, &rd, s);
+    run_data_free(&rd);
+    return rc;
+}
+
+void sweep_print(FILE *out, const sweep_table *t) {
+    fprintf(out, "Table 2: validation RMSE, %s\n", t->target[0] ? t->target : "(no runs yet)");
+    fprintf(out, "SFNet: mean +- standard error over retrainings; PCA: top-k principal components\n"
+                 "of the dense run's features + linear regression\n");
+    fprintf(out, "%4s %10s %10s %5s %10s %10s\n", "k", "SFNet", "s.e.", "runs", "PCA", "explained");
+    for (int i = 0; i < t->n_k; i++)
+        fprintf(out, "%4d %10.4f %10.4f %5d %10.4f %10.3f\n", t->k[i], t->rmse_mean[i], t->rmse_se[i],
+                t->n_runs[i], t->pca[i], t->explained[i]);
+    if (t->have_dense) fprintf(out, "dense network (all %s features): %.4f\n", "pooled", t->dense_rmse);
+    else fprintf(out, "no dense run yet: the PCA column needs the run 'dense' (k = 0)\n");
+}
+
+int sweep_figure(const char *path, const sweep_table *t) {
+    double x[SWEEP_MAX_K];
+    for (int i = 0; i < t->n_k; i++) x[i] = t->k[i];
+    figure_series s[2] = {{"SFNet (mean, s.e.)", t->n_k, x, t->rmse_mean, t->rmse_se},
+                          {"dense CNN + PCA", t->n_k, x, t->pca, NULL}};
+    char title[320];
+    snprintf(title, sizeof title, "Validation RMSE against k (%s)", t->target[0] ? t->target : "");
+    return figure_lines(path, s, t->have_dense ? 2 : 1, "k (features / components)",
+                        "validation RMSE", title);
+}
+
+int analysis_feature_suggestion(store *s, int64_t run_id, int feature, char *out, size_t n) {
+    out[0] = '\0';
+    char spec[32];
+    snprintf(spec, sizeof spec, "%lld", (long long)run_id);
+    run_data rd;
+    if (run_data_load(&rd, s, spec) != SF_OK) return SF_ERR;
+    char label[1][STORE_LABEL_MAX];
+    int rc = report_suggest_labels(label, &rd, s, &feature, 1);
+    if (rc == SF_OK) snprintf(out, n, "%s", label[0]);
+    run_data_free(&rd);
+    return rc;
 }

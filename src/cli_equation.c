@@ -87,7 +87,7 @@ static int print_json(const query_equation *eq) {
     return ferror(stdout) ? 1 : 0;
 }
 
-static query_table *terms_table(const query_equation *eq) {
+static query_table *terms_table(const query_equation *eq, int n_rows) {
     const char *cols[4 + 2 * STORE_MAX_TARGETS];
     char names[2 * STORE_MAX_TARGETS][STORE_NAME_MAX + 16];
     int nc = 0;
@@ -101,7 +101,7 @@ static query_table *terms_table(const query_equation *eq) {
     }
     cols[nc++] = "label";
     query_table *t = query_table_new(nc, cols);
-    for (int i = 0; i < eq->n_terms; i++) {
+    for (int i = 0; i < eq->n_terms && i < n_rows; i++) {
         const query_term *q = &eq->terms[i];
         char name[STORE_PREFIX_MAX + 16];
         snprintf(name, sizeof name, "%s %d", eq->prefix, q->feature);
@@ -148,9 +148,11 @@ static void print_text(const query_equation *eq, int n_show) {
         printf("\n");
     }
     printf("\n");
-    query_table *t = terms_table(eq);
+    query_table *t = terms_table(eq, n_show);
     query_table_print(t, stdout, QUERY_TEXT);
     query_table_free(t);
+    if (eq->n_terms > n_show)
+        printf("(%d more features: --terms N shows more, --csv all)\n", eq->n_terms - n_show);
     printf("\nvalidation RMSE (%d galaxies) using only the most frequent features:\n", eq->n_valid);
     t = rmse_table(eq);
     query_table_print(t, stdout, QUERY_TEXT);
@@ -208,7 +210,7 @@ int cli_equation(int argc, char **argv) {
     if (fmt == QUERY_JSON) {
         rc = print_json(&eq);
     } else if (fmt == QUERY_CSV) {
-        query_table *t = want_rmse ? rmse_table(&eq) : terms_table(&eq);
+        query_table *t = want_rmse ? rmse_table(&eq) : terms_table(&eq, eq.n_terms);
         rc = query_cli_print(t, fmt);
         query_table_free(t);
     } else {

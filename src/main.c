@@ -4,9 +4,11 @@
 
 #include "cli.h"
 #include "sf_util.h"
+#include "tui.h"
 
 const cli_command cli_commands[] = {
     {"inspect", cli_inspect, "summarise a catalogue and its image cutouts"},
+    {"export", cli_export, "a feature's top galaxies and BPT figure as PNG or PDF"},
     {"bpt", cli_bpt, "BPT class of every galaxy of a catalogue (CSV out)"},
     {"runs", cli_runs, "list the runs of a run database"},
     {"features", cli_features, "a run's features: frequency, weights, correlations, labels"},
@@ -17,6 +19,7 @@ const cli_command cli_commands[] = {
     {"export-activations", cli_export_activations, "a run's activations as a dense N x d .npy"},
     {"report", cli_report, "the paper's analyses of a run: Table 1, few-feature RMSE, AGN SVM"},
     {"pca", cli_pca, "Table 2 baseline: PCA of a dense run's features + linear regression"},
+    {"sweep", cli_sweep, "Table 2 and Figure 4: SFNets for k = 2..8 x 3 seeds against PCA (resumable)"},
     {"synth", cli_synth, "write a synthetic galaxy survey (catalogue + cutouts) or its preview"},
     {"predict", cli_predict, "predictions and active features of a trained model (CSV out)"},
     {NULL, NULL, NULL},
@@ -58,6 +61,7 @@ int main(int argc, char **argv) {
     }
     for (const cli_command *c = cli_commands; c->name; c++)
         if (!strcmp(cmd, c->name)) return c->run(argc - 1, argv + 1);
+    if (cli_is_database(cmd) || !strncmp(cmd, "--", 2)) return tui_main(argc, argv);
     fprintf(stderr, "sfnet-explore: unknown command '%s' (see sfnet-explore --help)\n", cmd);
     return 2;
 }

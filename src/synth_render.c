@@ -23,8 +23,8 @@
 static const float arm_boost[SYNTH_N_BANDS] = {1.6f, 1.0f, 0.7f};
 static const float lane_k[SYNTH_N_BANDS] = {1.18f, 0.84f, 0.63f};
 /* Sky noise per pixel (nanomaggies) and effective gain (counts per nanomaggy). */
-static const float sky_sigma[SYNTH_N_BANDS] = {0.0013f, 0.0015f, 0.0022f};
-static const float gain[SYNTH_N_BANDS] = {400.0f, 300.0f, 200.0f};
+static const float sky_sigma[SYNTH_N_BANDS] = {0.0005f, 0.0006f, 0.00085f};
+static const float gain[SYNTH_N_BANDS] = {2000.0f, 1500.0f, 1000.0f};
 
 typedef struct {
     int size;
@@ -189,7 +189,7 @@ static void add_main_galaxy(canvas *c, const synth_galaxy *g, double cx, double 
                             w *= w;
                             float q = rp / (float)h;
                             float grow = 1 - expf(-q * q);
-                            acc_a += dval * s_arm * (w - w_mean) / w_mean * 0.5 * grow;
+                            acc_a += dval * s_arm * (w - w_mean) / w_mean * 0.8f * grow;
                         }
                         if (g->dust_lane > 0.01) {
                             float t = (float)((v - lane_off) / lane_sigma);
@@ -254,9 +254,9 @@ static void add_field(canvas *c, const synth_galaxy *g, sf_rng *r) {
         double f[SYNTH_N_BANDS] = {fr * pow(10, -0.4 * gr), fr, fr * pow(10, 0.4 * ri)};
         add_point(c, uni(r, 0, S - 1), uni(r, 0, S - 1), f);
     }
-    int nbg = poisson(r, 2.0 * S * S / (144.0 * 144.0));
+    int nbg = poisson(r, 1.2 * S * S / (144.0 * 144.0));
     for (int k = 0; k < nbg; k++) {
-        double mag = uni(r, 20.5, 24.0);
+        double mag = uni(r, 21.0, 24.5);
         double gr = uni(r, 0.6, 1.6), ri = 0.2 + 0.4 * gr;
         double fr = pow(10, (22.5 - mag) / 2.5);
         double f[SYNTH_N_BANDS] = {fr * pow(10, -0.4 * gr), fr, fr * pow(10, 0.4 * ri)};
@@ -374,11 +374,11 @@ void synth_render_bands(float *bands, const synth_galaxy *g, const synth_render_
  * per-band scales, I = mean of the scaled bands, every channel multiplied by
  * asinh(Q (I - m)) / sqrt(Q) / I so that colours are kept, then saturated
  * colours scaled down by their largest channel rather than clipped. */
-#define STRETCH_Q 30.0f
+#define STRETCH_Q 100.0f
 #define STRETCH_M 0.0f
-static const float rgb_scale[3] = {1.45f, 1.8f, 2.25f}; /* R <- i, G <- r, B <- g */
+static const float rgb_scale[3] = {2.030f, 2.520f, 3.150f}; /* R <- i, G <- r, B <- g */
 /* A faint sky pedestal, as left by the sky subtraction of survey colour images. */
-static const float rgb_pedestal[3] = {0.0022f, 0.0017f, 0.0016f};
+static const float rgb_pedestal[3] = {0.0012f, 0.0009f, 0.0009f};
 
 void synth_stretch_rgb(uint8_t *rgb, const float *bands, int size) {
     size_t np = (size_t)size * size;

@@ -41,7 +41,7 @@ static void teardown(void) {
 typedef struct {
     char objid[N][24];
     store_galaxy_input gal[N];
-    double values[N * 10];
+    double values[N * 11];
     uint8_t split[N];
     int idx[N * K];
     float val[N * K];
@@ -50,9 +50,10 @@ typedef struct {
     double a[N][D]; /* raw activations */
 } sparse_run;
 
-static const char *sparse_columns[10] = {
+static const char *sparse_columns[11] = {
     "lgm_tot_p50", "d4000", "nii_6584_flux", "nii_6584_flux_err", "h_alpha_flux",
-    "h_alpha_flux_err", "oiii_5007_flux", "oiii_5007_flux_err", "h_beta_flux", "h_beta_flux_err"};
+    "h_alpha_flux_err", "oiii_5007_flux", "oiii_5007_flux_err", "h_beta_flux", "h_beta_flux_err",
+    "true_inclination"};
 
 static void make_sparse(sparse_run *r, store_run_input *in) {
     memset(r, 0, sizeof *r);
@@ -80,13 +81,14 @@ static void make_sparse(sparse_run *r, store_run_input *in) {
         for (int f = 0; f < D; f++) p += r->head_w[f] * r->a[i][f];
         r->pred[i] = (float)p;
         r->truth[i] = (float)(p + 0.05 * sf_rng_normal(&g));
-        double *v = &r->values[i * 10];
+        double *v = &r->values[i * 11];
         v[0] = 10 + 2 * r->a[i][F_ALWAYS] + 0.1 * sf_rng_normal(&g);
         v[1] = 1.5 - r->a[i][F_OFTEN] + 0.2 * sf_rng_normal(&g);
         int agn = r->a[i][F_RARE] > 0;
         double x = agn ? 0.1 : -0.5, y = agn ? 0.6 : -0.5;
         v[2] = 100 * pow(10, x), v[4] = 100, v[6] = 50 * pow(10, y), v[8] = 50;
         for (int l = 0; l < 4; l++) v[3 + 2 * l] = v[2 + 2 * l] / 10;
+        v[10] = 60 - 30 * r->a[i][F_OFTEN] + 12 * sf_rng_normal(&g); /* weaker than D4000 */
         r->gal[i] = (store_galaxy_input){.objid = r->objid[i], .ra = NAN, .dec = NAN, .values = v};
     }
     store_run *run = &in->run;
@@ -101,7 +103,7 @@ static void make_sparse(sparse_run *r, store_run_input *in) {
     run->valid_rmse = run->train_rmse = NAN;
     run->train_rmse_t[0] = run->valid_rmse_t[0] = NAN;
     in->head_w = r->head_w;
-    in->n_columns = 10;
+    in->n_columns = 11;
     in->column_names = sparse_columns;
     in->n = N;
     in->galaxies = r->gal;
@@ -218,6 +220,11 @@ Test(report, numbers_match_the_arrays, .init = setup, .fini = teardown) {
     /* Suggested labels name the columns each feature was made to follow. */
     cr_assert(!strncmp(rr.labels[0], "high stellar mass (rho 0.", 25), "%s", rr.labels[0]);
     cr_assert(!strncmp(rr.labels[1], "low D4000 (stellar age) (rho -0.", 32), "%s", rr.labels[1]);
+    cr_assert(strstr(rr.labels[1], "; latent: low true_inclination (rho -0."), "%s", rr.labels[1]);
+
+    char one[STORE_LABEL_MAX];
+    cr_assert_eq(analysis_feature_suggestion(s, rd.run.id, F_ALWAYS, one, sizeof one), SF_OK);
+    cr_assert_str_eq(one, rr.labels[0]);
 
     /* AGN: the classes come from the line ratios, AGN exactly where 11 fires, so
      * the confusion matrix on validation is counted from the arrays. */
@@ -370,4 +377,48 @@ Test(report, parse_int_list) {
     cr_assert_eq(analysis_parse_int_list("2,,3", v, 8, 1, 512, &n), SF_ERR);
     cr_assert_eq(analysis_parse_int_list("0", v, 8, 1, 512, &n), SF_ERR);
     cr_assert_eq(analysis_parse_int_list("1,2,3", v, 2, 1, 512, &n), SF_ERR);
+}
+
+/* The sweep's table from runs named as the sweep names them. */
+Test(sweep, table_from_named_runs, .init = setup, .fini = teardown) {
+    static sparse_run r;
+    store_run_input in;
+    store *s;
+    cr_assert_eq(store_open(&s, db, STORE_CREATE), SF_OK);
+    const double rmse_k2[3] = {0.090, 0.094, 0.095};
+    for (int seed = 1; seed <= 3; seed++) {
+        make_sparse(&r, &in);
+        sweep_run_name(in.run.prefix, sizeof in.run.prefix, 2, seed);
+        in.run.seed = (uint64_t)seed;
+        in.run.valid_rmse = rmse_k2[seed - 1];
+        cr_assert_eq(store_add_run(s, &in, NULL), SF_OK, "%s", sf_last_error());
+    }
+    make_sparse(&r, &in);
+    sweep_run_name(in.run.prefix, sizeof in.run.prefix, 4, 1);
+    cr_assert_str_eq(in.run.prefix, "k4s1");
+    in.run.valid_rmse = 0.2;
+    cr_assert_eq(store_add_run(s, &in, NULL), SF_OK, "%s", sf_last_error()); /* k = 2 inside */
+    sweep_table t;
+    const int ks[2] = {2, 3};
+    cr_assert_eq(sweep_collect(&t, s, ks, 2, 3), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(t.n_runs[0], 3);
+    cr_assert_eq(t.n_runs[1], 0);
+    double mean = (0.090 + 0.094 + 0.095) / 3, ss = 0;
+    for (int i = 0; i < 3; i++) ss += (rmse_k2[i] - mean) * (rmse_k2[i] - mean);
+    cr_assert_float_eq(t.rmse_mean[0], mean, 1e-12);
+    cr_assert_float_eq(t.rmse_se[0], sqrt(ss / 2) / sqrt(3.0), 1e-12);
+    cr_assert(isnan(t.rmse_mean[1]));
+    cr_assert(!t.have_dense);
+    cr_assert(isnan(t.pca[0]));
+    /* A run whose name says k = 4 but holds k = 2 is refused. */
+    const int k4[1] = {4};
+    cr_assert_eq(sweep_collect(&t, s, k4, 1, 1), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "k4s1 has k = 2"), "%s", sf_last_error());
+    store_close(s);
+
+    char fig[160];
+    snprintf(fig, sizeof fig, "%s/fig4.png", dir);
+    const char *args[] = {"sweep", "--no-train", "--ks", "2,3", "--figure", fig, db, NULL};
+    cr_assert_eq(cli_sweep(7, (char **)args), 0, "%s", sf_last_error());
+    cr_assert_eq(access(fig, R_OK), 0);
 }

@@ -328,7 +328,7 @@ Test(synth_render, sky_noise_is_seeded_and_has_its_level) {
     double s = 0, s2 = 0;
     for (int p = 0; p < S * S; p++) s += a[S * S + p], s2 += (double)a[S * S + p] * a[S * S + p];
     double sd = sqrt(s2 / (S * S) - (s / (S * S)) * (s / (S * S)));
-    cr_assert(sd > 5e-4 && sd < 5e-3, "r sky noise %g nanomaggies", sd);
+    cr_assert(sd > 2e-4 && sd < 2e-3, "r sky noise %g nanomaggies", sd);
     cr_assert_lt(fabs(s / (S * S)), 3 * sd / S * 3, "sky is subtracted (mean %g)", s / (S * S));
     free(a);
     free(b);
