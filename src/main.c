@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "nn.h"
 #include "sf_util.h"
 #include "tui.h"
 
@@ -46,6 +47,7 @@ static void print_help(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    nn_cpu_setup(argv); /* OpenBLAS kernels for CPUs it does not recognise */
     if (argc < 2) {
         print_help(stderr);
         return 2;
@@ -61,7 +63,7 @@ int main(int argc, char **argv) {
     }
     for (const cli_command *c = cli_commands; c->name; c++)
         if (!strcmp(cmd, c->name)) return c->run(argc - 1, argv + 1);
-    if (cli_is_database(cmd) || !strncmp(cmd, "--", 2)) return tui_main(argc, argv);
+    if (cli_is_database(cmd)) return tui_main(argc, argv);
     fprintf(stderr, "sfnet-explore: unknown command '%s' (see sfnet-explore --help)\n", cmd);
     return 2;
 }
