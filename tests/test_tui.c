@@ -424,3 +424,42 @@ Test(tui, plain_output_when_not_a_terminal) {
     snprintf(cmd, sizeof cmd, "'%s' '%s/none.db' </dev/null >/dev/null 2>&1", bin, dir);
     cr_assert_neq(system(cmd), 0);
 }
+
+Test(tui, man_page_covers_every_command_and_key) {
+    if (!bin[0] || access(bin, X_OK) != 0) {
+        cr_skip_test("no sfnet-explore binary: skipped");
+        return;
+    }
+    char *man;
+    size_t n;
+    if (sf_read_file("share/man/man1/sfnet-explore.1", &man, &n) != SF_OK) {
+        cr_skip_test("share/man/man1/sfnet-explore.1 not found (tests run from the source tree)");
+        return;
+    }
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s' --help", bin);
+    FILE *p = popen(cmd, "r");
+    char line[512];
+    int in_commands = 0, n_commands = 0;
+    while (fgets(line, sizeof line, p)) {
+        if (!strncmp(line, "Commands:", 9)) {
+            in_commands = 1;
+            continue;
+        }
+        if (in_commands && line[0] == '\n') in_commands = 0;
+        if (!in_commands) continue;
+        char name[64], want[80];
+        cr_assert_eq(sscanf(line, " %63s", name), 1);
+        snprintf(want, sizeof want, ".SS %s\n", name);
+        cr_assert(strstr(man, want), "the man page documents the command %s", name);
+        n_commands++;
+    }
+    pclose(p);
+    cr_assert_geq(n_commands, 2);
+    const char *explorer[] = {"\\-\\-feature", "\\-\\-galaxy", "\\-\\-graphics", "\\-\\-color", "\\-\\-no\\-mouse",
+                              "\\-\\-dump\\-detect", "\\-\\-run", ".B Tab", ".B /", ".B :", ".B e\n", ".B ?",
+                              "NO_COLOR", "SFNET_GRAPHICS"};
+    for (size_t i = 0; i < sizeof explorer / sizeof *explorer; i++)
+        cr_assert(strstr(man, explorer[i]), "the man page mentions %s", explorer[i]);
+    free(man);
+}
