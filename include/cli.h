@@ -18,6 +18,7 @@ extern const cli_command cli_commands[];
 int cli_inspect(int argc, char **argv);
 
 int cli_bpt(int argc, char **argv);
+int cli_export(int argc, char **argv);
 int cli_runs(int argc, char **argv);
 int cli_features(int argc, char **argv);
 int cli_top(int argc, char **argv);
@@ -30,6 +31,7 @@ int cli_pca(int argc, char **argv);
 int cli_sweep(int argc, char **argv);
 
 int cli_synth(int argc, char **argv);
+int cli_predict(int argc, char **argv);
 
 
 #endif

@@ -47,6 +47,11 @@ int export_figure_write(const export_figure *f, const char *path);
 /* The figure's size in pixels (PNG) or points (PDF). */
 void export_figure_size(const export_figure *f, int *width, int *height);
 
+/* Frees cairo's and fontconfig's process-wide caches (font patterns that leak
+ * checkers report at exit). Call once before the process ends, after the last
+ * export; exporting afterwards still works (the caches are rebuilt). */
+void export_shutdown(void);
+
 /* Parses "3x3" into cols, rows (1..20 each). */
 int export_parse_grid(const char *s, int *cols, int *rows);
 

@@ -11,13 +11,23 @@
  * Every backward ACCUMULATES (+=) into its gradients, parameter and input alike;
  * the caller zeroes them. A NULL input gradient means "not needed" (first conv).
  * Nothing here allocates: scratch (im2col columns, pooling indices, BN statistics)
- * is passed in. Element-wise loops, BN, pooling and im2col run on OpenMP threads;
- * the GEMMs on OpenBLAS threads.
+ * is passed in. Everything runs on OpenMP threads, the GEMMs included (each thread a
+ * single-threaded sgemm on its share): one thread pool, no two pools fighting for the
+ * cores.
  */
 #ifndef SF_NN_H
 #define SF_NN_H
 
 #include <stddef.h>
+
+/* ---- the CPU ---- */
+
+/* When OpenBLAS did not recognise this CPU and fell back to its slowest kernels, sets
+ * OPENBLAS_CORETYPE to the best core the CPU supports and re-executes the program
+ * (argv as main got it): call first thing in main(). Does nothing otherwise. */
+void nn_cpu_setup(char **argv);
+/* OpenBLAS's kernel family in use ("Cooperlake", "Haswell", ...). */
+const char *nn_cpu_blas_core(void);
 
 /* ---- convolution (no bias) ---- */
 
@@ -33,17 +43,23 @@ nn_conv_geom nn_conv_geom_make(int B, int C, int H, int W, int OC, int ksize, in
 /* Floats of im2col scratch for `chunk` images at a time. */
 size_t nn_conv_col_floats(const nn_conv_geom *g, int chunk);
 
-/* col (C*KH*KW, nb*OH*OW) = the patches of images b0 .. b0+nb-1 of in (C, B, H, W). */
-void nn_im2col(float *col, const float *in, const nn_conv_geom *g, int b0, int nb);
+/* col (C*KH*KW, nb*OH*OW, row stride ldcol) = the patches of images b0 .. b0+nb-1 of
+ * in (C, B, H, W). Single-threaded: the convolutions call it from each thread. */
+void nn_im2col(float *col, size_t ldcol, const float *in, const nn_conv_geom *g, int b0,
+               int nb);
 /* din (C, B, H, W) += the patches in col scattered back (images b0 .. b0+nb-1). */
-void nn_col2im(float *din, const float *col, const nn_conv_geom *g, int b0, int nb);
+void nn_col2im(float *din, const float *col, size_t ldcol, const nn_conv_geom *g, int b0,
+               int nb);
 
 /* out (OC, B, OH, OW) = conv(in (C, B, H, W), w (OC, C*KH*KW)), by im2col + sgemm,
- * `chunk` images per GEMM; col holds nn_conv_col_floats(g, chunk) floats. */
+ * `chunk` images per round; col holds nn_conv_col_floats(g, chunk) floats. Each OpenMP
+ * thread takes its share of a round's images (im2col and a single-threaded sgemm);
+ * OpenBLAS's own threads stay idle meanwhile. */
 void nn_conv2d_forward(float *out, const float *in, const float *w, float *col, int chunk,
                        const nn_conv_geom *g);
-/* dw (OC, C*KH*KW) += dout @ col^T; din (C, B, H, W) += col2im(w^T @ dout) unless
- * din is NULL. in and w as in the forward pass. */
+/* dw (OC, C*KH*KW) += dout @ col^T (threads split the rows of col); din (C, B, H, W)
+ * += col2im(w^T @ dout) unless din is NULL (threads split the images). in and w as in
+ * the forward pass. */
 void nn_conv2d_backward(float *din, float *dw, const float *dout, const float *in,
                         const float *w, float *col, int chunk, const nn_conv_geom *g);
 /* The same, by direct loops: slow, obviously right, for the tests. */

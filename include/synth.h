@@ -59,7 +59,7 @@ typedef struct {
     int quenched, agn, merger, arms, n_stars;
     double bulge_frac;        /* B/T in r */
     double sersic_n;          /* bulge Sersic index (the disk is exponential) */
-    double re_kpc;            /* galaxy half-light radius (light-weighted bulge/disk) */
+    double re_kpc;            /* approximate half-light radius: B/T-weighted mean of bulge and disk */
     double disk_re_kpc, bulge_re_kpc;
     double inclination;       /* degrees, 0 face-on */
     double axis_ratio;        /* projected disk axis ratio b/a */
@@ -82,6 +82,12 @@ typedef struct {
     /* companion (merger): offset in arcsec, size, shape, fluxes */
     double comp_dx, comp_dy, comp_re_arcsec, comp_n, comp_q, comp_pa;
     double comp_flux[SYNTH_N_BANDS];
+    /* tidal tail and bridge of a merger: r-flux fraction, curl (radians), length (arcsec) */
+    double tail_frac, tail_curl, tail_len_arcsec;
+    /* stellar bar: fraction of the disk light, in-plane semi-major axis (kpc),
+     * in-plane axis ratio and angle from the line of nodes (radians) */
+    int bar;
+    double bar_frac, bar_len_kpc, bar_q, bar_angle;
 } synth_galaxy;
 
 /* Draws galaxy `index` of the survey with seed `seed`. Deterministic. */
@@ -101,7 +107,7 @@ double synth_kauffmann03(double x); /* valid for x < 0.05 */
 double synth_kewley01(double x);    /* valid for x < 0.47 */
 
 typedef struct {
-    int size;        /* pixels on a side (144) */
+    int size;        /* pixels on a side (144), 8 to 1024 */
     int sky_noise;   /* 1: add sky and source noise */
     int field;       /* 1: add foreground stars and faint background galaxies */
 } synth_render_options;

@@ -3,6 +3,7 @@
 
 #include <cairo-pdf.h>
 #include <cairo.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,13 @@
 #define TITLE_H 44
 #define BPT_W 610       /* BPT panel including its axes and colour bar */
 #define BPT_PLOT 400    /* plot area, px (square) */
+
+void export_shutdown(void) {
+    cairo_debug_reset_static_data();
+    /* fontconfig comes with cairo; look FcFini up rather than link it ourselves */
+    void (*fc_fini)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "FcFini");
+    if (fc_fini) fc_fini();
+}
 
 int export_parse_grid(const char *s, int *cols, int *rows) {
     char tail;

@@ -3,10 +3,13 @@
 #include <string.h>
 
 #include "cli.h"
+#include "nn.h"
 #include "sf_util.h"
+#include "tui.h"
 
 const cli_command cli_commands[] = {
     {"inspect", cli_inspect, "summarise a catalogue and its image cutouts"},
+    {"export", cli_export, "a feature's top galaxies and BPT figure as PNG or PDF"},
     {"bpt", cli_bpt, "BPT class of every galaxy of a catalogue (CSV out)"},
     {"runs", cli_runs, "list the runs of a run database"},
     {"features", cli_features, "a run's features: frequency, weights, correlations, labels"},
@@ -19,6 +22,7 @@ const cli_command cli_commands[] = {
     {"pca", cli_pca, "Table 2 baseline: PCA of a dense run's features + linear regression"},
     {"sweep", cli_sweep, "Table 2 and Figure 4: SFNets for k = 2..8 x 3 seeds against PCA (resumable)"},
     {"synth", cli_synth, "write a synthetic galaxy survey (catalogue + cutouts) or its preview"},
+    {"predict", cli_predict, "predictions and active features of a trained model (CSV out)"},
     {NULL, NULL, NULL},
 };
 
@@ -43,6 +47,7 @@ static void print_help(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    nn_cpu_setup(argv); /* OpenBLAS kernels for CPUs it does not recognise */
     if (argc < 2) {
         print_help(stderr);
         return 2;
@@ -58,6 +63,7 @@ int main(int argc, char **argv) {
     }
     for (const cli_command *c = cli_commands; c->name; c++)
         if (!strcmp(cmd, c->name)) return c->run(argc - 1, argv + 1);
+    if (cli_is_database(cmd)) return tui_main(argc, argv);
     fprintf(stderr, "sfnet-explore: unknown command '%s' (see sfnet-explore --help)\n", cmd);
     return 2;
 }

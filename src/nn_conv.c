@@ -3,6 +3,7 @@
 #include "nn.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
 #include "sf_util.h"
@@ -34,17 +35,16 @@ static void valid_cols(const nn_conv_geom *g, int kx, int *lo, int *hi) {
     *hi = b;
 }
 
-void nn_im2col(float *col, const float *in, const nn_conv_geom *g, int b0, int nb) {
+void nn_im2col(float *col, size_t ldcol, const float *in, const nn_conv_geom *g, int b0,
+               int nb) {
     const int K = g->C * g->KH * g->KW, OHW = g->OH * g->OW;
-    const size_t n = (size_t)nb * OHW;
-#pragma omp parallel for schedule(static)
     for (int r = 0; r < K; r++) {
         int c = r / (g->KH * g->KW), ky = r / g->KW % g->KH, kx = r % g->KW;
         int lo, hi;
         valid_cols(g, kx, &lo, &hi);
         for (int b = 0; b < nb; b++) {
             const float *plane = in + ((size_t)c * g->B + b0 + b) * g->H * g->W;
-            float *dst = col + r * n + (size_t)b * OHW;
+            float *dst = col + r * ldcol + (size_t)b * OHW;
             for (int oy = 0; oy < g->OH; oy++, dst += g->OW) {
                 int iy = oy * g->stride - g->pad + ky;
                 if (iy < 0 || iy >= g->H) {
@@ -65,18 +65,16 @@ void nn_im2col(float *col, const float *in, const nn_conv_geom *g, int b0, int n
     }
 }
 
-void nn_col2im(float *din, const float *col, const nn_conv_geom *g, int b0, int nb) {
+void nn_col2im(float *din, const float *col, size_t ldcol, const nn_conv_geom *g, int b0,
+               int nb) {
     const int KK = g->KH * g->KW, OHW = g->OH * g->OW;
-    const size_t n = (size_t)nb * OHW;
-    /* One thread per input channel: rows of one channel add into the same planes. */
-#pragma omp parallel for schedule(static)
     for (int c = 0; c < g->C; c++) {
         for (int kk = 0; kk < KK; kk++) {
             int ky = kk / g->KW, kx = kk % g->KW, lo, hi;
             valid_cols(g, kx, &lo, &hi);
             for (int b = 0; b < nb; b++) {
                 float *plane = din + ((size_t)c * g->B + b0 + b) * g->H * g->W;
-                const float *src = col + ((size_t)c * KK + kk) * n + (size_t)b * OHW;
+                const float *src = col + ((size_t)c * KK + kk) * ldcol + (size_t)b * OHW;
                 for (int oy = 0; oy < g->OH; oy++, src += g->OW) {
                     int iy = oy * g->stride - g->pad + ky;
                     if (iy < 0 || iy >= g->H) continue;
@@ -93,19 +91,49 @@ void nn_col2im(float *din, const float *col, const nn_conv_geom *g, int b0, int 
     }
 }
 
+/* [lo, hi) of n items for thread t of T */
+static void share(int n, int T, int t, int *lo, int *hi) {
+    *lo = (int)((long)n * t / T);
+    *hi = (int)((long)n * (t + 1) / T);
+}
+
+/* The GEMMs run on the OpenMP threads, one single-threaded sgemm per thread on its own
+ * images (or its own rows of dw): one pool of threads for the whole network. OpenBLAS's
+ * own threads, spinning after each GEMM, would compete with OpenMP's for the cores. */
+static int blas_serial_begin(void) {
+    int n = openblas_get_num_threads();
+    if (n != 1) openblas_set_num_threads(1);
+    return n;
+}
+
+static void blas_serial_end(int n) {
+    if (n != 1) openblas_set_num_threads(n);
+}
+
 void nn_conv2d_forward(float *out, const float *in, const float *w, float *col, int chunk,
                        const nn_conv_geom *g) {
     const int K = g->C * g->KH * g->KW, OHW = g->OH * g->OW;
     const int ldo = g->B * OHW;
     SF_ASSERT(chunk > 0);
-    for (int b0 = 0; b0 < g->B; b0 += chunk) {
-        int nb = g->B - b0 < chunk ? g->B - b0 : chunk;
-        int n = nb * OHW;
-        nn_im2col(col, in, g, b0, nb);
-        /* out[:, b0..] (OC, n) = w (OC, K) @ col (K, n) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->OC, n, K, 1.0f, w, K, col, n,
-                    0.0f, out + (size_t)b0 * OHW, ldo);
+    int blas_threads = blas_serial_begin();
+#pragma omp parallel
+    {
+        int T = omp_get_num_threads(), t = omp_get_thread_num();
+        for (int b0 = 0; b0 < g->B; b0 += chunk) {
+            int nb = g->B - b0 < chunk ? g->B - b0 : chunk, lo, hi;
+            size_t n = (size_t)nb * OHW;
+            share(nb, T, t, &lo, &hi);
+            if (hi > lo) {
+                /* my images' columns: im2col, then out (OC, cols) = w (OC, K) @ col */
+                float *mine = col + (size_t)lo * OHW;
+                nn_im2col(mine, n, in, g, b0 + lo, hi - lo);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->OC, (hi - lo) * OHW,
+                            K, 1.0f, w, K, mine, n, 0.0f, out + (size_t)(b0 + lo) * OHW, ldo);
+            }
+#pragma omp barrier
+        }
     }
+    blas_serial_end(blas_threads);
 }
 
 void nn_conv2d_backward(float *din, float *dw, const float *dout, const float *in,
@@ -113,21 +141,37 @@ void nn_conv2d_backward(float *din, float *dw, const float *dout, const float *i
     const int K = g->C * g->KH * g->KW, OHW = g->OH * g->OW;
     const int ldo = g->B * OHW;
     SF_ASSERT(chunk > 0);
-    for (int b0 = 0; b0 < g->B; b0 += chunk) {
-        int nb = g->B - b0 < chunk ? g->B - b0 : chunk;
-        int n = nb * OHW;
-        const float *dout_c = dout + (size_t)b0 * OHW;
-        nn_im2col(col, in, g, b0, nb);
-        /* dw (OC, K) += dout_c (OC, n) @ col^T (n, K) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->OC, K, n, 1.0f, dout_c, ldo,
-                    col, n, 1.0f, dw, K);
-        if (din) {
-            /* col (K, n) = w^T (K, OC) @ dout_c (OC, n), then scattered into din */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, n, g->OC, 1.0f, w, K,
-                        dout_c, ldo, 0.0f, col, n);
-            nn_col2im(din, col, g, b0, nb);
+    int blas_threads = blas_serial_begin();
+#pragma omp parallel
+    {
+        int T = omp_get_num_threads(), t = omp_get_thread_num();
+        for (int b0 = 0; b0 < g->B; b0 += chunk) {
+            int nb = g->B - b0 < chunk ? g->B - b0 : chunk, lo, hi, k0, k1;
+            size_t n = (size_t)nb * OHW;
+            const float *dout_c = dout + (size_t)b0 * OHW;
+            share(nb, T, t, &lo, &hi);
+            if (hi > lo) nn_im2col(col + (size_t)lo * OHW, n, in, g, b0 + lo, hi - lo);
+#pragma omp barrier
+            /* dw[:, my rows of col] (OC, k1-k0) += dout_c (OC, n) @ col[k0..k1]^T */
+            share(K, T, t, &k0, &k1);
+            if (k1 > k0)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->OC, k1 - k0, (int)n,
+                            1.0f, dout_c, ldo, col + (size_t)k0 * n, n, 1.0f, dw + k0, K);
+            if (din) {
+#pragma omp barrier
+                /* my columns: col (K, cols) = w^T (K, OC) @ dout_c, scattered into din */
+                if (hi > lo) {
+                    float *mine = col + (size_t)lo * OHW;
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (hi - lo) * OHW,
+                                g->OC, 1.0f, w, K, dout_c + (size_t)lo * OHW, ldo, 0.0f, mine,
+                                n);
+                    nn_col2im(din, mine, n, g, b0 + lo, hi - lo);
+                }
+            }
+#pragma omp barrier
         }
     }
+    blas_serial_end(blas_threads);
 }
 
 /* Index of input pixel (c, b, y, x) and output pixel (o, b, y, x) in (C, B, H, W). */

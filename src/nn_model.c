@@ -109,10 +109,8 @@ sfnet *sfnet_create(const sfnet_config *cfg, int max_batch, nn_engine_kind engin
     if (max_batch < 1) return sf_fail("batch size %d must be at least 1", max_batch), NULL;
     if (cfg->precision != NN_PRECISION_FP32 && engine != NN_ENGINE_ONEDNN)
         return sf_fail("bf16 precision needs the onednn engine"), NULL;
-    if (engine != NN_ENGINE_REFERENCE)
-        return sf_fail("engine '%s' not available in this build (use the reference engine)",
-                       nn_engine_name(engine)),
-               NULL;
+    if (engine != NN_ENGINE_REFERENCE && engine != NN_ENGINE_ONEDNN)
+        return sf_fail("unknown engine %d", (int)engine), NULL;
 
     sfnet *m = xcalloc(1, sizeof *m);
     m->cfg = *cfg;
@@ -136,7 +134,7 @@ sfnet *sfnet_create(const sfnet_config *cfg, int max_batch, nn_engine_kind engin
     m->out = xcalloc((size_t)max_batch * cfg->n_out, sizeof(float));
     m->dout = xcalloc((size_t)max_batch * cfg->n_out, sizeof(float));
     sfnet_init(m, 0);
-    m->engine = nn_reference_create(m);
+    m->engine = engine == NN_ENGINE_ONEDNN ? nn_onednn_create(m) : nn_reference_create(m);
     if (!m->engine) {
         sfnet_free(m);
         return NULL;

@@ -207,6 +207,54 @@ static int dir_writable(const char *path) {
     return ok;
 }
 
+/* "file:<path>?immutable=1" with the characters URIs reserve escaped. */
+static char *immutable_uri(const char *path) {
+    size_t n = strlen(path);
+    char *uri = xmalloc(3 * n + 32);
+    char *o = uri + sprintf(uri, "file:");
+    for (const char *p = path; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f)
+            o += sprintf(o, "%%%02X", c);
+        else
+            *o++ = (char)c;
+    }
+    strcpy(o, "?immutable=1");
+    return uri;
+}
+
+/* A WAL database can only be read where SQLite may create its -shm file beside it.
+ * A run database shared read-only (a read-only folder, a collaborator's copy) is
+ * opened as immutable instead: nobody can be writing it. */
+static int reopen_immutable_if_needed(store *s) {
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_schema", -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    int primary = rc & 0xff;
+    if (rc == SQLITE_ROW || (primary != SQLITE_READONLY && primary != SQLITE_CANTOPEN))
+        return SF_OK; /* readable, or an error the caller reports */
+    char wal[4200];
+    snprintf(wal, sizeof wal, "%s-wal", s->path);
+    struct stat sb;
+    if (stat(wal, &sb) == 0 && sb.st_size > 0)
+        return sf_fail("%s cannot be read here: its journal %s holds changes that only a "
+                       "writable folder lets SQLite apply; open it once where the folder is "
+                       "writable (or copy both files there)",
+                       s->path, wal);
+    sqlite3_close_v2(s->db);
+    s->db = NULL;
+    char *uri = immutable_uri(s->path);
+    rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    free(uri);
+    if (rc != SQLITE_OK)
+        return sf_fail("%s: cannot open read-only: %s", s->path,
+                       s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    sqlite3_extended_result_codes(s->db, 1);
+    store_set_busy_timeout(s, s->busy_ms);
+    return SF_OK;
+}
+
 int store_open(store **out, const char *path, int mode) {
     *out = NULL;
     struct stat stbuf;
@@ -248,6 +296,7 @@ int store_open(store **out, const char *path, int mode) {
     store_set_busy_timeout(s, busy_timeout_default());
 
     long long app_id = 0, version = 0, n_objects = 0;
+    if (mode == STORE_READ && reopen_immutable_if_needed(s) != SF_OK) goto fail;
     if (query_int(s, "PRAGMA application_id", &app_id) != SF_OK ||
         query_int(s, "PRAGMA user_version", &version) != SF_OK ||
         query_int(s, "SELECT count(*) FROM sqlite_schema", &n_objects) != SF_OK)

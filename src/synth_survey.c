@@ -131,11 +131,11 @@ done:
 static const char *bpt_name(int c) {
     switch (c) {
     case 1: return "SF";
-    case 2: return "SF lowSN";
+    case 2: return "SF?";
     case 3: return "comp";
     case 4: return "AGN";
-    case 5: return "LINER lowSN";
-    default: return "no class";
+    case 5: return "LINER?";
+    default: return "-";
     }
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "export.h"
@@ -18,6 +19,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
+    export_shutdown();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     cr_assert_eq(system(cmd), 0);
@@ -172,4 +174,78 @@ Test(export, strip_missing_image_and_errors) {
     cr_assert_eq(export_parse_grid("0x3", &c, &r), SF_ERR);
     cr_assert_eq(export_parse_grid("3x3x", &c, &r), SF_ERR);
     free_galaxies(&G, 10);
+}
+
+/* ---- the export command on a run database (tui_fixture.h) ---- */
+
+#include "tui.h"
+#include "tui_fixture.h"
+
+static const char *binary(void) {
+    static char bin[1024];
+    const char *b = getenv("SFNET_BIN");
+    if (b) return b;
+    if (realpath("build/sfnet-explore", bin)) return bin;
+    return NULL;
+}
+
+Test(export, from_the_run_database_and_the_command) {
+    char db[128], a[160], b[160];
+    snprintf(db, sizeof db, "%s/run.db", tmpdir);
+    cr_assert_eq(tfx_make(db), SF_OK, "%s", sf_last_error());
+    store *st;
+    cr_assert_eq(store_open(&st, db, STORE_READ), SF_OK);
+    store_run run;
+    cr_assert_eq(store_run_find(st, "SL", &run), SF_OK);
+    snprintf(a, sizeof a, "%s/sl3.png", tmpdir);
+    cr_assert_eq(tui_export_feature(st, &run, 3, a, 3, 3, 1), SF_OK, "%s", sf_last_error());
+    cairo_surface_t *s = cairo_image_surface_create_from_png(a);
+    cr_assert_eq(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
+    export_figure f = {.grid_cols = 3, .grid_rows = 3, .bpt = 1};
+    int w, h;
+    export_figure_size(&f, &w, &h);
+    cr_assert_eq(cairo_image_surface_get_width(s), w);
+    cr_assert_eq(cairo_image_surface_get_height(s), h);
+    cairo_surface_destroy(s);
+    /* a dead feature is refused with a message */
+    cr_assert_eq(tui_export_feature(st, &run, 40, a, 3, 3, 0), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "SL 40 is dead"), "%s", sf_last_error());
+    store_run_clear(&run);
+    store_close(st);
+
+    const char *bin = binary();
+    if (!bin || access(bin, X_OK) != 0) {
+        cr_skip_test("no sfnet-explore binary (set SFNET_BIN): the command part is skipped");
+        return;
+    }
+    char cmd[1400];
+    snprintf(a, sizeof a, "%s/a.png", tmpdir);
+    snprintf(b, sizeof b, "%s/b.png", tmpdir);
+    snprintf(cmd, sizeof cmd, "'%s' export '%s' 'SL 3' -o '%s' --bpt >/dev/null", bin, db, a);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "'%s' export '%s' SL:3 -o '%s' --bpt >/dev/null", bin, db, b);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert(same_file(a, b), "two exports are byte-identical");
+    snprintf(cmd, sizeof cmd, "'%s' export '%s' 3 --run Z -o '%s' --top 10 >/dev/null", bin, db, a);
+    cr_assert_eq(system(cmd), 0);
+    s = cairo_image_surface_create_from_png(a);
+    cr_assert_eq(cairo_image_surface_get_width(s), 24 + 10 * 256 + 9 * 12 + 24);
+    cairo_surface_destroy(s);
+    snprintf(a, sizeof a, "%s/a.pdf", tmpdir);
+    snprintf(cmd, sizeof cmd, "'%s' export '%s' 'Z 3' -o '%s' --grid 2x2 --bpt >/dev/null", bin, db, a);
+    cr_assert_eq(system(cmd), 0);
+    char *pdf;
+    size_t n;
+    cr_assert_eq(sf_read_file(a, &pdf, &n), SF_OK);
+    cr_assert(!memcmp(pdf, "%PDF", 4));
+    free(pdf);
+    /* usage errors: 2; a run or feature that does not exist: 1 */
+    snprintf(cmd, sizeof cmd, "'%s' export '%s' 'SL 3' >/dev/null 2>&1", bin, db);
+    cr_assert_eq(WEXITSTATUS(system(cmd)), 2);
+    snprintf(cmd, sizeof cmd, "'%s' export '%s' 'SL 3' -o x.png --grid 3x3 --top 4 >/dev/null 2>&1", bin, db);
+    cr_assert_eq(WEXITSTATUS(system(cmd)), 2);
+    snprintf(cmd, sizeof cmd, "'%s' export '%s' 'SL 99' -o '%s/x.png' >/dev/null 2>&1", bin, db, tmpdir);
+    cr_assert_eq(WEXITSTATUS(system(cmd)), 1);
+    snprintf(cmd, sizeof cmd, "'%s' export '%s' 'Q 3' -o '%s/x.png' >/dev/null 2>&1", bin, db, tmpdir);
+    cr_assert_eq(WEXITSTATUS(system(cmd)), 1);
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "sf_util.h"
 #include "store.h"
@@ -472,4 +474,45 @@ Test(store, image_codecs) {
     cr_assert_null(back);
     cr_assert_eq(store_image_decode_mem((const uint8_t *)"hello", 5, &back, &w, &h), SF_ERR);
     free(jpg);
+}
+
+/* A database in a folder the reader cannot write (a shared, read-only copy): SQLite
+ * cannot create the WAL index beside it, and must still read it. Root ignores folder
+ * permissions, so as root the reading happens in a child that became nobody. */
+Test(store, read_only_folder) {
+    store *s = NULL;
+    fixture_run fx;
+    fixture_make(&fx, 25, 16, 2, 1, 8, 1000, 9);
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK);
+    add_fixture(s, &fx, "Z");
+    store_close(s);
+    fixture_free(&fx);
+    cr_assert_eq(chmod(db_path, 0444), 0);
+    cr_assert_eq(chmod(dir, 0555), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(3);
+        store *r = NULL;
+        if (store_open(&r, db_path, STORE_READ) != SF_OK) {
+            fprintf(stderr, "%s\n", sf_last_error());
+            _exit(1);
+        }
+        store_hit *hits = NULL;
+        int nh = 0;
+        int ok = store_top(r, 1, 0, 5, -1, &hits, &nh) == SF_OK && nh > 0;
+        free(hits);
+        /* writing stays refused with the read-only message */
+        store *w = NULL;
+        ok = ok && store_open(&w, db_path, STORE_WRITE) == SF_ERR && strstr(sf_last_error(), "read-only");
+        store_close(r);
+        _exit(ok ? 0 : 2);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    chmod(dir, 0755);
+    chmod(db_path, 0644);
+    cr_assert(WIFEXITED(status), "reader crashed");
+    cr_assert_eq(WEXITSTATUS(status), 0, "reading a database in a read-only folder failed (%d)",
+                 WEXITSTATUS(status));
 }

@@ -1,0 +1,207 @@
+/* bench_nn: training and inference speed of the SFNet, and peak memory, beside PyTorch.
+ *
+ *   bench_nn [--width 64] [--size 144] [--batch 64] [--k 4] [--n-out 1]
+ *            [--train-steps 3] [--infer-steps 3]
+ *
+ * Runs every row of `rows` below in its own process (so that each peak RSS is its own)
+ * and prints a table with the ratio of each row to PyTorch's. A row is a command that
+ * prints "ROW <name> <train img/s> <infer img/s> <peak MB>"; to add one, add a line to
+ * `rows`. Rows that cannot run here (no PyTorch, an engine not built) are skipped with
+ * the reason. `bench_nn --row ENGINE` measures one engine of ours:
+ *
+ * A training step is zero_grad + forward (train) + loss + backward over a random batch
+ * (no optimizer: the network alone, as bench/bench_torch.py measures PyTorch); an
+ * inference step is an eval-mode forward. One warm-up step of each is not counted.
+ * Exit status 3 (with the reason on stderr) when the engine cannot be built here. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "nn.h"
+#include "nn_model.h"
+#include "sf_util.h"
+
+static double peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;
+}
+
+/* The rows: %s is replaced by the common options (--size --batch ...). */
+static const struct {
+    const char *label;
+    const char *command;
+} rows[] = {
+    {"sfnet reference engine", "%E --row reference %s"},
+    {"sfnet onednn engine", "%E --row onednn %s"},
+    {"PyTorch", "%P -c 'import torch, torchvision' 2>/dev/null && "
+                "MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 "
+                "%P bench/bench_torch.py %s"},
+};
+
+typedef struct {
+    char name[64];
+    double train, infer, mem;
+} row_result;
+
+/* Runs one row's command; 1 with its result when it printed a ROW line. */
+static int run_row(const char *cmd, row_result *r) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return 0;
+    char line[512];
+    int found = 0;
+    while (fgets(line, sizeof line, p))
+        if (sscanf(line, "ROW %63s %lf %lf %lf", r->name, &r->train, &r->infer, &r->mem) == 4)
+            found = 1;
+    pclose(p);
+    return found;
+}
+
+static void append(char *dst, size_t size, const char *src) {
+    size_t n = strlen(dst);
+    snprintf(dst + n, size - n, "%s", src);
+}
+
+/* Expands %E (this program), %P (python) and %s (options) in a row's command. */
+static void expand(char *out, size_t size, const char *tmpl, const char *self,
+                   const char *python, const char *args) {
+    out[0] = 0;
+    for (const char *t = tmpl; *t; t++) {
+        if (t[0] == '%' && t[1]) {
+            const char *sub = t[1] == 'E' ? self : t[1] == 'P' ? python : t[1] == 's' ? args : "";
+            append(out, size, sub);
+            t++;
+        } else {
+            char c[2] = {*t, 0};
+            append(out, size, c);
+        }
+    }
+}
+
+static int run_table(const char *self, const char *args) {
+    const char *python = getenv("PYTHON");
+    if (!python || !*python) python = "/usr/bin/python3";
+    int n_rows = (int)(sizeof rows / sizeof *rows), n = 0;
+    row_result res[sizeof rows / sizeof *rows];
+    double pt_train = 0, pt_infer = 0;
+    for (int i = 0; i < n_rows; i++) {
+        char cmd[8192];
+        expand(cmd, sizeof cmd, rows[i].command, self, python, args);
+        fprintf(stderr, "bench_nn: %s ...\n", rows[i].label);
+        if (!run_row(cmd, &res[n])) {
+            fprintf(stderr, "bench_nn: %s: skipped (not available here)\n", rows[i].label);
+            continue;
+        }
+        if (!strncmp(res[n].name, "pytorch", 7)) {
+            pt_train = res[n].train;
+            pt_infer = res[n].infer;
+        }
+        n++;
+    }
+    printf("\nSFNet ResNet18-TopK training and inference (%s)\n", args);
+    printf("%-26s %12s %12s %9s %9s %9s\n", "row", "train img/s", "infer img/s", "peak MB",
+           "train/pt", "infer/pt");
+    for (int i = 0; i < n; i++) {
+        printf("%-26s %12.1f %12.1f %9.0f", res[i].name, res[i].train, res[i].infer, res[i].mem);
+        if (pt_train > 0) printf(" %9.2f %9.2f", res[i].train / pt_train, res[i].infer / pt_infer);
+        printf("\n");
+    }
+    if (pt_train <= 0) printf("(no PyTorch row: %s cannot import torch)\n", python);
+    return n > 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+    nn_cpu_setup(argv);
+    sfnet_config cfg = {.width = 64, .k = 4, .n_out = 1, .in_size = 144};
+    int batch = 64, train_steps = 3, infer_steps = 3, table = 1;
+    nn_engine_kind kind = NN_ENGINE_REFERENCE;
+    static const struct option opts[] = {
+        {"row", required_argument, 0, 'e'},      {"width", required_argument, 0, 'w'},
+        {"size", required_argument, 0, 's'},        {"batch", required_argument, 0, 'b'},
+        {"k", required_argument, 0, 'k'},           {"n-out", required_argument, 0, 'n'},
+        {"train-steps", required_argument, 0, 't'}, {"infer-steps", required_argument, 0, 'i'},
+        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e':
+            table = 0;
+            if (!strcmp(optarg, "reference")) kind = NN_ENGINE_REFERENCE;
+            else if (!strcmp(optarg, "onednn")) kind = NN_ENGINE_ONEDNN;
+            else {
+                fprintf(stderr, "bench_nn: unknown engine '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'w': cfg.width = atoi(optarg); break;
+        case 's': cfg.in_size = atoi(optarg); break;
+        case 'b': batch = atoi(optarg); break;
+        case 'k': cfg.k = atoi(optarg); break;
+        case 'n': cfg.n_out = atoi(optarg); break;
+        case 't': train_steps = atoi(optarg); break;
+        case 'i': infer_steps = atoi(optarg); break;
+        default:
+            fprintf(stderr, "usage: bench_nn [--row reference|onednn] [--width 64] [--size 144] "
+                            "[--batch 64] [--k 4] [--n-out 1] [--train-steps 3] [--infer-steps 3]\n");
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (table) {
+        char args[512];
+        snprintf(args, sizeof args,
+                 "--size %d --batch %d --k %d --n-out %d --train-steps %d --infer-steps %d",
+                 cfg.in_size, batch, cfg.k, cfg.n_out, train_steps, infer_steps);
+        char w[32], self[4096];
+        snprintf(w, sizeof w, " --width %d", cfg.width);
+        append(args, sizeof args, w);
+        ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (len <= 0) {
+            fprintf(stderr, "bench_nn: cannot find its own executable\n");
+            return 1;
+        }
+        self[len] = 0;
+        return run_table(self, args);
+    }
+    sfnet *m = sfnet_create(&cfg, batch, kind);
+    if (!m) {
+        fprintf(stderr, "bench_nn: %s engine: %s\n", nn_engine_name(kind), sf_last_error());
+        return 3;
+    }
+    sfnet_init(m, 1);
+    fprintf(stderr, "bench_nn: %s engine, OpenBLAS %s kernels, width %d, %dx%d, batch %d, k %d\n",
+            nn_engine_name(kind), nn_cpu_blas_core(), cfg.width, cfg.in_size, cfg.in_size,
+            batch, cfg.k);
+    sf_rng rng;
+    sf_rng_seed(&rng, 2);
+    size_t nx = (size_t)batch * 3 * cfg.in_size * cfg.in_size;
+    float *x = xmalloc(sizeof(float) * nx), *y = xmalloc(sizeof(float) * batch * cfg.n_out);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)sf_rng_normal(&rng);
+    for (int i = 0; i < batch * cfg.n_out; i++) y[i] = (float)sf_rng_normal(&rng);
+
+    double t_train = 0, t_infer = 0;
+    for (int s = 0; s <= train_steps; s++) {
+        double t0 = sf_now();
+        sfnet_zero_grad(m);
+        sfnet_forward(m, x, batch, 1);
+        sfnet_loss(m, y, batch, 1);
+        if (s > 0) t_train += sf_now() - t0; /* step 0 warms up */
+        fprintf(stderr, "bench_nn: %s train step %d/%d %.2f s\n", nn_engine_name(kind), s,
+                train_steps, sf_now() - t0);
+    }
+    for (int s = 0; s <= infer_steps; s++) {
+        double t0 = sf_now();
+        sfnet_forward(m, x, batch, 0);
+        if (s > 0) t_infer += sf_now() - t0;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "sfnet-%s", nn_engine_name(kind));
+    printf("ROW %s %.1f %.1f %.0f\n", name, train_steps ? batch * train_steps / t_train : 0,
+           infer_steps ? batch * infer_steps / t_infer : 0, peak_rss_mb());
+    free(x);
+    free(y);
+    sfnet_free(m);
+    return 0;
+}

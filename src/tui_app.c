@@ -1,0 +1,988 @@
+/* tui_app.c: the explorer's terminal, main loop and dispatch (see tui_app.h). */
+#include <curses.h>
+#include <getopt.h>
+#include <locale.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#include "analysis_run.h"
+#include "export.h"
+#include "sf_util.h"
+#include "tui_app.h"
+
+/* ---- the view stack ---- */
+
+tui_view *tui_top(tui_app *a) { return &a->stack[a->depth - 1]; }
+
+void tui_push(tui_app *a, tui_view v) {
+    if (a->depth == TUI_STACK) {
+        memmove(a->stack + 1, a->stack + 2, (TUI_STACK - 2) * sizeof(tui_view));
+        a->depth--;
+    }
+    a->stack[a->depth++] = v;
+}
+
+void tui_pop(tui_app *a) {
+    if (a->depth > 1) a->depth--;
+    else a->running = 0;
+}
+
+const store_run *tui_run(const tui_app *a) { return &a->runs[a->cur]; }
+
+void tui_msg(tui_app *a, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->message, sizeof a->message, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- colours ---- */
+
+static void set_pair(tui_app *a, int fg, int bg) {
+    if (a->color == TUI_COLOR_NONE) return;
+    int pair = alloc_pair(fg, bg);
+    if (pair < 0) return;
+    color_set(0, &pair);
+}
+
+void tui_color_reset(tui_app *a) {
+    int pair = 0;
+    if (a->color != TUI_COLOR_NONE) color_set(0, &pair);
+}
+
+void tui_color_value(tui_app *a, double v) {
+    if (a->color == TUI_COLOR_NONE || v < 0) {
+        tui_color_reset(a);
+        return;
+    }
+    double tv = 0.15 + 0.85 * v; /* visible on a dark background, as plot.c does */
+    int fg;
+    if (a->color == TUI_COLOR_DIRECT) fg = (int)plot_colormap_rgb(tv);
+    else if (a->color == TUI_COLOR_256) fg = plot_colormap_xterm256(tv);
+    else fg = plot_colormap_ansi8(v);
+    set_pair(a, fg, -1);
+}
+
+static int rgb_to_color(const tui_app *a, uint32_t c) {
+    uint8_t r = c >> 16, g = (c >> 8) & 0xFF, b = c & 0xFF;
+    if (a->color == TUI_COLOR_DIRECT) return (int)(c & 0xFFFFFF);
+    if (a->color == TUI_COLOR_256) return plot_xterm256(r, g, b);
+    return (r > 110) | (g > 110) << 1 | (b > 110) << 2;
+}
+
+void tui_color_rgb(tui_app *a, uint32_t fg, uint32_t bg) {
+    if (a->color == TUI_COLOR_NONE) return;
+    set_pair(a, rgb_to_color(a, fg), rgb_to_color(a, bg));
+}
+
+/* ---- text ---- */
+
+int tui_text(tui_app *a, int y, int x, int max_cols, const char *s) {
+    if (y < 0 || y >= a->H || x >= a->W) return 0;
+    if (max_cols < 0 || x + max_cols > a->W) max_cols = a->W - x;
+    mbstate_t st;
+    memset(&st, 0, sizeof st);
+    int cols = 0;
+    const char *p = s;
+    size_t left = strlen(s);
+    move(y, x);
+    while (left > 0) {
+        wchar_t wc;
+        size_t n = mbrtowc(&wc, p, left, &st);
+        if (n == (size_t)-1 || n == (size_t)-2) {
+            wc = L'?';
+            n = 1;
+            memset(&st, 0, sizeof st);
+        }
+        if (n == 0) break;
+        int w = wcwidth(wc);
+        if (w < 0) w = 1;
+        if (cols + w > max_cols) break;
+        wchar_t ws[2] = {wc, 0};
+        addnwstr(ws, 1);
+        cols += w;
+        p += n;
+        left -= n;
+    }
+    return cols;
+}
+
+void tui_draw_grid(tui_app *a, const plot_grid *g, int x, int y) {
+    for (int r = 0; r < g->h; r++)
+        for (int c = 0; c < g->w; c++) {
+            const plot_cell *cell = &g->cells[r * g->w + c];
+            if (cell->kind == PLOT_KIND_EMPTY) continue;
+            if (cell->kind == PLOT_KIND_POINT || cell->kind == PLOT_KIND_BAR) {
+                tui_color_value(a, cell->value);
+            } else if (cell->kind == PLOT_KIND_LINE && a->color != TUI_COLOR_NONE) {
+                set_pair(a, a->color == TUI_COLOR_8 ? COLOR_CYAN
+                            : a->color == TUI_COLOR_DIRECT ? 0x40C0FF : 45, -1);
+            } else {
+                tui_color_reset(a);
+            }
+            tui_text(a, y + r, x + c, 1, cell->glyph);
+        }
+    tui_color_reset(a);
+}
+
+/* ---- thumbnails ---- */
+
+static int load_rgb(tui_app *a, int64_t galaxy_id, const char *objid, uint8_t **rgb, int *w, int *h) {
+    *rgb = NULL;
+    if (store_thumbnail(a->db, galaxy_id, rgb, w, h) == SF_OK && *rgb) return 1;
+    const char *dir = tui_run(a)->images;
+    if (!dir[0]) return 0;
+    static const char *ext[] = {"jpg", "jpeg", "png"};
+    for (int i = 0; i < 3; i++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s.%s", dir, objid, ext[i]);
+        if (access(path, R_OK) == 0 && thumb_decode_file(path, rgb, w, h) == SF_OK) return 1;
+    }
+    return 0;
+}
+
+int tui_draw_thumb(tui_app *a, int64_t galaxy_id, const char *objid, tui_rect r) {
+    if (a->graphics == THUMB_NONE || r.cols < 2 || r.rows < 1) return 0;
+    const thumb *t = thumb_cache_get(a->thumbs, objid, r.cols, r.rows, a->graphics);
+    if (!t) {
+        thumb fresh = {0};
+        uint8_t *rgb;
+        int w, h;
+        if (load_rgb(a, galaxy_id, objid, &rgb, &w, &h)) {
+            if (thumb_render(&fresh, rgb, w, h, r.cols, r.rows, a->graphics, a->cell_w, a->cell_h) != SF_OK)
+                memset(&fresh, 0, sizeof fresh);
+            free(rgb);
+        }
+        /* a thumb without cells or sequence marks "no image" in the cache */
+        fresh.mode = a->graphics;
+        fresh.cols = r.cols;
+        fresh.rows = r.rows;
+        t = thumb_cache_put(a->thumbs, objid, &fresh);
+    }
+    if (!t->cells && !t->seq) {
+        tui_color_reset(a);
+        for (int y = 0; y < r.rows; y++) tui_text(a, r.y + y, r.x, r.cols, y == r.rows / 2 ? "  no image" : "");
+        return 0;
+    }
+    if (t->cells) {
+        for (int y = 0; y < r.rows && r.y + y < a->H - 1; y++)
+            for (int x = 0; x < r.cols; x++) {
+                const thumb_cell *c = &t->cells[y * t->cols + x];
+                tui_color_rgb(a, c->fg, c->bg);
+                tui_text(a, r.y + y, r.x + x, 1, a->color == TUI_COLOR_NONE ? "\xe2\x96\x92" : c->glyph);
+            }
+        tui_color_reset(a);
+        return 1;
+    }
+    /* pixel image: blank cells now, the image after doupdate */
+    for (int y = 0; y < r.rows; y++) mvhline(r.y + y, r.x, ' ', r.cols);
+    if (a->n_overlay < (int)(sizeof a->overlay / sizeof a->overlay[0])) {
+        a->overlay[a->n_overlay].r = r;
+        a->overlay[a->n_overlay].t = t;
+        a->n_overlay++;
+    }
+    return 1;
+}
+
+/* ---- runs and features ---- */
+
+int tui_visible_index(const tui_app *a, int feature) {
+    for (int i = 0; i < a->n_visible; i++)
+        if (a->feats[a->visible[i]].feature == feature) return i;
+    return -1;
+}
+
+static const store_sort sort_keys[] = {STORE_SORT_FREQUENCY, STORE_SORT_FEATURE, STORE_SORT_WEIGHT,
+                                       STORE_SORT_CORRELATION, STORE_SORT_MAX, STORE_SORT_LABEL};
+const char *tui_sort_names[] = {"frequency", "feature", "|weight|", "|correlation|", "max", "label"};
+
+int tui_reload_features(tui_app *a) {
+    free(a->feats);
+    free(a->visible);
+    a->feats = NULL;
+    a->visible = NULL;
+    a->n_feats = a->n_visible = a->n_dead = 0;
+    if (store_features(a->db, tui_run(a)->id, sort_keys[a->sort], 1, &a->feats, &a->n_feats) != SF_OK)
+        return SF_ERR;
+    if (a->reverse)
+        for (int i = 0, j = a->n_feats - 1; i < j; i++, j--) {
+            store_feature t = a->feats[i];
+            a->feats[i] = a->feats[j];
+            a->feats[j] = t;
+        }
+    a->visible = xcalloc((size_t)a->n_feats + 1, sizeof(int));
+    for (int i = 0; i < a->n_feats; i++) {
+        if (a->feats[i].n_active == 0) a->n_dead++;
+        if (a->feats[i].n_active > 0 || a->show_dead) a->visible[a->n_visible++] = i;
+    }
+    return SF_OK;
+}
+
+static void feature_data_clear(tui_feature_data *fd) {
+    free(fd->top);
+    free(fd->quant);
+    free(fd->hist);
+    tui_scatter_clear(&fd->sc);
+    memset(fd, 0, sizeof *fd);
+}
+
+int tui_switch_run(tui_app *a, int i) {
+    a->cur = i;
+    if (a->eq_loaded) query_equation_clear(&a->eq);
+    a->eq_loaded = 0;
+    feature_data_clear(&a->fd);
+    if (a->rd_loaded) tui_run_data_clear(&a->rd);
+    a->rd_loaded = 0;
+    if (tui_reload_features(a) != SF_OK) return SF_ERR;
+    if (tui_run_data_load(a->db, tui_run(a), &a->rd) != SF_OK) return SF_ERR;
+    a->rd_loaded = 1;
+    return SF_OK;
+}
+
+int tui_load_feature(tui_app *a, int feature) {
+    tui_feature_data *fd = &a->fd;
+    if (fd->loaded && fd->run_id == tui_run(a)->id && fd->feature == feature) return SF_OK;
+    feature_data_clear(fd);
+    const store_run *run = tui_run(a);
+    fd->run_id = run->id;
+    fd->feature = feature;
+    if (store_feature_get(a->db, run->id, feature, &fd->f) != SF_OK) return SF_ERR;
+    if (store_top(a->db, run->id, feature, 12, -1, &fd->top, &fd->n_top) != SF_OK) return SF_ERR;
+    if (tui_quantile_samples(a->db, run->id, feature, 6, &fd->quant, &fd->n_quant) != SF_OK)
+        return SF_ERR;
+    store_hit *hits;
+    int nh;
+    if (store_feature_hits(a->db, run->id, feature, &hits, &nh) != SF_OK) return SF_ERR;
+    fd->hist = xmalloc(((size_t)nh + 1) * sizeof(float));
+    for (int i = 0; i < nh; i++)
+        if (hits[i].split == 1) fd->hist[fd->n_hist++] = (float)(hits[i].scaled > 1 ? 1 : hits[i].scaled);
+    free(hits);
+    if (tui_scatter_load(a->db, run, &a->rd, feature, fd->f.max_valid, &fd->sc) != SF_OK) return SF_ERR;
+    /* a suggestion is a bonus: a failure only leaves it empty */
+    if (fd->f.n_active > 0 &&
+        analysis_feature_suggestion(a->db, run->id, feature, fd->suggestion, sizeof fd->suggestion) != SF_OK)
+        fd->suggestion[0] = 0;
+    fd->loaded = 1;
+    return SF_OK;
+}
+
+void tui_open_feature(tui_app *a, int feature) {
+    if (feature < 0 || feature >= tui_run(a)->d) {
+        tui_msg(a, "%s has features 0..%d", tui_run(a)->prefix, tui_run(a)->d - 1);
+        return;
+    }
+    if (tui_load_feature(a, feature) != SF_OK) {
+        tui_msg(a, "%s", sf_last_error());
+        return;
+    }
+    tui_view v = {.type = SCREEN_FEATURE, .feature = feature};
+    if (tui_top(a)->type == SCREEN_FEATURE) *tui_top(a) = v;
+    else tui_push(a, v);
+}
+
+void tui_open_galaxy(tui_app *a, int64_t galaxy_id) {
+    tui_view v = {.type = SCREEN_GALAXY, .galaxy_id = galaxy_id};
+    tui_push(a, v);
+}
+
+void tui_export(tui_app *a, int feature) {
+    char path[64];
+    snprintf(path, sizeof path, "%s_%d.png", tui_run(a)->prefix, feature);
+    if (tui_export_feature(a->db, tui_run(a), feature, path, 3, 3, 1) == SF_OK)
+        tui_msg(a, "wrote %s (BPT or activation plot beside the top 9 galaxies)", path);
+    else
+        tui_msg(a, "export failed: %s", sf_last_error());
+}
+
+/* ---- list movement shared by screens ---- */
+
+int tui_list_move(int ch, int *sel, int *top, int n, int rows) {
+    int s = *sel;
+    switch (ch) {
+    case 'j': case KEY_DOWN: s++; break;
+    case 'k': case KEY_UP: s--; break;
+    case KEY_NPAGE: case 4 /* Ctrl-d */: case ' ': s += rows > 1 ? rows - 1 : 1; break;
+    case KEY_PPAGE: case 21 /* Ctrl-u */: s -= rows > 1 ? rows - 1 : 1; break;
+    case 'g': case KEY_HOME: s = 0; break;
+    case 'G': case KEY_END: s = n - 1; break;
+    default: return 0;
+    }
+    if (s >= n) s = n - 1;
+    if (s < 0) s = 0;
+    *sel = s;
+    if (rows < 1) rows = 1;
+    if (*sel < *top) *top = *sel;
+    if (*sel >= *top + rows) *top = *sel - rows + 1;
+    if (*top > n - rows) *top = n - rows > 0 ? n - rows : 0;
+    if (*top < 0) *top = 0;
+    return 1;
+}
+
+/* ---- prompt ---- */
+
+int tui_prompt(tui_app *a, const char *question, char *buf, int n) {
+    wchar_t w[256];
+    int len = 0;
+    curs_set(1);
+    for (;;) {
+        move(a->H - 1, 0);
+        clrtoeol();
+        attron(A_BOLD);
+        int qx = tui_text(a, a->H - 1, 0, -1, question);
+        attroff(A_BOLD);
+        w[len] = 0;
+        move(a->H - 1, qx);
+        addnwstr(w, len);
+        refresh();
+        wint_t ch;
+        int r = get_wch(&ch);
+        if (r == ERR) continue;
+        if (r == KEY_CODE_YES) {
+            if (ch == KEY_BACKSPACE && len > 0) len--;
+            else if (ch == KEY_ENTER) break;
+            else if (ch == KEY_RESIZE) getmaxyx(stdscr, a->H, a->W);
+            continue;
+        }
+        if (ch == 27) {
+            curs_set(0);
+            return 0;
+        }
+        if (ch == '\n' || ch == '\r') break;
+        if ((ch == 127 || ch == 8) && len > 0) len--;
+        else if (ch == 21) len = 0; /* Ctrl-u */
+        else if (ch >= 32 && ch != 127 && len < 255) w[len++] = (wchar_t)ch;
+    }
+    curs_set(0);
+    w[len] = 0;
+    const wchar_t *src = w;
+    mbstate_t st;
+    memset(&st, 0, sizeof st);
+    size_t m = wcsrtombs(buf, &src, (size_t)n - 1, &st);
+    if (m == (size_t)-1) m = 0;
+    buf[m] = 0;
+    return 1;
+}
+
+/* ---- jump and search ---- */
+
+static int all_digits(const char *s) {
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
+}
+
+static int find_run(tui_app *a, const char *spec) {
+    for (int i = 0; i < a->n_runs; i++)
+        if (!strcasecmp(a->runs[i].prefix, spec)) return i;
+    char *end;
+    long id = strtol(spec, &end, 10);
+    if (*spec && !*end)
+        for (int i = 0; i < a->n_runs; i++)
+            if (a->runs[i].id == id) return i;
+    return -1;
+}
+
+/* ":" target: "17", "SL 17", or an objID. Returns 1 when something opened. */
+static int jump_to(tui_app *a, const char *text) {
+    while (*text == ' ') text++;
+    if (!*text) return 0;
+    if (!(all_digits(text) && strlen(text) >= 6)) {
+        char spec[STORE_PREFIX_MAX + 8];
+        int feature;
+        if (store_parse_feature(text, spec, sizeof spec, &feature) == SF_OK) {
+            if (spec[0]) {
+                int r = find_run(a, spec);
+                if (r < 0) {
+                    tui_msg(a, "no run '%s' in %s", spec, a->path);
+                    return 0;
+                }
+                if (r != a->cur) {
+                    if (tui_switch_run(a, r) != SF_OK) {
+                        tui_msg(a, "%s", sf_last_error());
+                        return 0;
+                    }
+                    a->depth = 1;
+                    a->stack[0] = (tui_view){.type = SCREEN_LIST};
+                }
+            }
+            int vi = tui_visible_index(a, feature);
+            if (vi >= 0) a->stack[0].sel = vi;
+            tui_open_feature(a, feature);
+            return 1;
+        }
+    }
+    store_galaxy g;
+    if (store_galaxy_find(a->db, text, &g) != SF_OK) {
+        tui_msg(a, "'%s' is neither a feature (17, %s 17) nor a known objID", text, tui_run(a)->prefix);
+        return 0;
+    }
+    tui_open_galaxy(a, g.id);
+    store_galaxy_clear(&g);
+    return 1;
+}
+
+static int matches(const tui_app *a, const store_feature *f, const char *q) {
+    char name[32];
+    snprintf(name, sizeof name, "%s %d", tui_run(a)->prefix, f->feature);
+    if (all_digits(q)) return f->feature == atoi(q);
+    if (!strcasecmp(name, q)) return 1;
+    return f->label[0] && strcasestr(f->label, q) != NULL;
+}
+
+/* Finds the next visible feature matching a->search from the current one. */
+static void search_step(tui_app *a, int dir) {
+    if (!a->search[0]) {
+        tui_msg(a, "no search yet: / then a feature number or part of a label");
+        return;
+    }
+    if (all_digits(a->search) && strlen(a->search) >= 6) {
+        jump_to(a, a->search);
+        return;
+    }
+    tui_view *v = tui_top(a);
+    int start = v->type == SCREEN_LIST ? v->sel : tui_visible_index(a, v->feature);
+    if (start < 0) start = 0;
+    for (int k = 1; k <= a->n_visible; k++) {
+        int i = ((start + dir * k) % a->n_visible + a->n_visible) % a->n_visible;
+        const store_feature *f = &a->feats[a->visible[i]];
+        if (matches(a, f, a->search)) {
+            if (v->type == SCREEN_LIST) {
+                v->sel = i;
+            } else {
+                a->stack[0].sel = i;
+                tui_open_feature(a, f->feature);
+            }
+            tui_msg(a, "/%s: %s %d", a->search, tui_run(a)->prefix, f->feature);
+            return;
+        }
+    }
+    tui_msg(a, "/%s: no feature matches", a->search);
+}
+
+/* ---- help ---- */
+
+static const char *help_lines[] = {
+    "Keys (every screen)",
+    "  j k  Down Up       move the selection",
+    "  PgDn PgUp ^d ^u    page down / up",
+    "  g G  Home End      first / last",
+    "  Enter, click       open the selection",
+    "  q Esc              back (quit on the feature list)",
+    "  Q                  quit",
+    "  Tab                switch to the next run (SL, Z, ...)",
+    "  [ ]                previous / next feature",
+    "  r                  a random live feature",
+    "  /                  search a feature number, name or label (or an objID)",
+    "  n N                next / previous match",
+    "  :                  jump to a feature (17, SL 17) or a galaxy (objID)",
+    "  e                  export the feature (PNG: BPT beside the top 9 galaxies)",
+    "  E                  the run's equation",
+    "  p                  plot dots: braille / plain glyphs",
+    "  t                  thumbnails: symbols / pixels / none",
+    "  ?                  this help (j k scroll, any other key closes)",
+    "  mouse              wheel scrolls, click selects, click again opens",
+    "",
+    "Feature list",
+    "  s S                cycle the sort key / reverse the order",
+    "  z                  show or hide dead features",
+    "  L                  edit the selected feature's label",
+    "",
+    "Feature page",
+    "  j k                select a galaxy (top, then quantile samples)",
+    "  Enter              open the selected galaxy",
+    "  L                  edit the label",
+    "",
+    "Equation view",
+    "  Left Right h l     previous / next target",
+    "  Enter              open the selected term's feature",
+    "",
+    "Galaxy page",
+    "  Left Right h l     previous / next target of the waterfall",
+    "  Enter              open the selected feature",
+    NULL};
+
+static void draw_help(tui_app *a) {
+    int n = 0;
+    while (help_lines[n]) n++;
+    int w = 80 < a->W - 4 ? 80 : a->W - 4, h = n + 2 < a->H - 3 ? n + 2 : a->H - 3;
+    int x0 = (a->W - w) / 2, y0 = 1 + (a->H - 2 - h) / 2;
+    if (a->help_top > n - (h - 2)) a->help_top = n - (h - 2) > 0 ? n - (h - 2) : 0;
+    for (int y = 0; y < h; y++) mvhline(y0 + y, x0, ' ', w);
+    attron(A_REVERSE);
+    mvhline(y0, x0, ' ', w);
+    tui_text(a, y0, x0 + 2, w - 4, "Help: sfnet-explore keys (q or ? closes)");
+    attroff(A_REVERSE);
+    for (int i = 0; i < h - 2 && a->help_top + i < n; i++) {
+        const char *l = help_lines[a->help_top + i];
+        if (l[0] && l[0] != ' ') attron(A_BOLD);
+        tui_text(a, y0 + 1 + i, x0 + 2, w - 4, l);
+        attroff(A_BOLD);
+    }
+    attron(A_REVERSE);
+    mvhline(y0 + h - 1, x0, ' ', w);
+    attroff(A_REVERSE);
+}
+
+/* ---- frame ---- */
+
+static const char *screen_names[] = {"features", "feature", "equation", "galaxy"};
+
+static void draw_title(tui_app *a) {
+    attron(A_REVERSE);
+    mvhline(0, 0, ' ', a->W);
+    char buf[512];
+    int x = tui_text(a, 0, 0, -1, " sfnet-explore ");
+    for (int i = 0; i < a->n_runs && x < a->W; i++) {
+        snprintf(buf, sizeof buf, i == a->cur ? "[%s]" : " %s ", a->runs[i].prefix);
+        if (i == a->cur) attron(A_BOLD);
+        x += tui_text(a, 0, x, -1, buf);
+        attroff(A_BOLD);
+    }
+    const store_run *run = tui_run(a);
+    snprintf(buf, sizeof buf, "  %s: %s, k=%d, %d galaxies  \xc2\xb7 %s", run->prefix, run->target_spec,
+             run->k, run->n_galaxies, screen_names[tui_top(a)->type]);
+    tui_text(a, 0, x, -1, buf);
+    attroff(A_REVERSE);
+}
+
+static void draw_status(tui_app *a) {
+    static const char *hints[] = {
+        "Enter open  / search  : jump  s sort  z dead  Tab run  E equation  ? help  q quit",
+        "j/k galaxy  Enter open  [ ] feature  e export  L label  Tab run  ? help  q back",
+        "j/k term  Enter feature  h/l target  Tab run  ? help  q back",
+        "j/k feature  Enter open  h/l target  Tab run  ? help  q back"};
+    move(a->H - 1, 0);
+    clrtoeol();
+    const char *text = a->message[0] ? a->message : hints[tui_top(a)->type];
+    if (a->message[0]) attron(A_BOLD);
+    tui_text(a, a->H - 1, 0, a->W - 12, text);
+    attroff(A_BOLD);
+    if (a->last_key[0]) {
+        char k[48];
+        snprintf(k, sizeof k, "key %s", a->last_key);
+        tui_text(a, a->H - 1, a->W - 11, 11, k);
+    }
+}
+
+static tui_rect content_area(const tui_app *a) { return (tui_rect){0, 1, a->W, a->H - 2}; }
+
+static void draw_frame(tui_app *a) {
+    getmaxyx(stdscr, a->H, a->W);
+    erase();
+    a->n_overlay = 0;
+    if (a->W < TUI_MIN_W || a->H < TUI_MIN_H) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "Terminal too small (%dx%d):", a->W, a->H);
+        tui_text(a, a->H / 2 - 1, 0, -1, buf);
+        snprintf(buf, sizeof buf, "need at least %dx%d. q quits.", TUI_MIN_W, TUI_MIN_H);
+        tui_text(a, a->H / 2, 0, -1, buf);
+    } else {
+        draw_title(a);
+        tui_view *v = tui_top(a);
+        tui_rect area = content_area(a);
+        switch (v->type) {
+        case SCREEN_LIST: tui_list_draw(a, v, area); break;
+        case SCREEN_FEATURE: tui_feature_draw(a, v, area); break;
+        case SCREEN_EQUATION: tui_equation_draw(a, v, area); break;
+        case SCREEN_GALAXY: tui_galaxy_draw(a, v, area); break;
+        }
+        if (a->help) {
+            draw_help(a);
+            a->n_overlay = 0; /* no pixel image over the help box */
+        }
+        draw_status(a);
+    }
+    /* Rows that held pixel images are repainted by curses (spaces) so that no
+     * image is left behind; then the new images go on top. */
+    int pixels = a->graphics == THUMB_SIXEL || a->graphics == THUMB_KITTY;
+    if (pixels)
+        for (int i = 0; i < a->n_old_overlay; i++)
+            wredrawln(stdscr, a->old_overlay[i].y, a->old_overlay[i].rows);
+    wnoutrefresh(stdscr);
+    doupdate();
+    if (pixels && (a->n_overlay || a->n_old_overlay)) {
+        thumb_overlay_begin(stdout);
+        thumb_overlay_clear(stdout, a->graphics);
+        for (int i = 0; i < a->n_overlay; i++)
+            thumb_overlay_draw(stdout, a->overlay[i].t, a->overlay[i].r.x, a->overlay[i].r.y);
+        thumb_overlay_end(stdout);
+    }
+    a->n_old_overlay = a->n_overlay;
+    for (int i = 0; i < a->n_overlay; i++) a->old_overlay[i] = a->overlay[i].r;
+}
+
+/* ---- keys ---- */
+
+static void describe_key(char *buf, size_t n, int ch) {
+    if (ch == '\n' || ch == KEY_ENTER) snprintf(buf, n, "Enter");
+    else if (ch == '\t') snprintf(buf, n, "Tab");
+    else if (ch == 27) snprintf(buf, n, "Esc");
+    else if (ch == TUI_KEY_CLICK || ch == TUI_KEY_DCLICK) snprintf(buf, n, "click");
+    else if (ch >= KEY_MIN && ch <= KEY_MAX) snprintf(buf, n, "%s", keyname(ch));
+    else if (ch > 0 && ch < 32) snprintf(buf, n, "^%c", ch + 64);
+    else if (ch < 127) snprintf(buf, n, "%c", ch);
+    else snprintf(buf, n, "#%d", ch);
+}
+
+static void edit_label(tui_app *a, int feature) {
+    char q[96], text[STORE_LABEL_MAX];
+    snprintf(q, sizeof q, "label for %s %d (empty clears, Esc cancels): ", tui_run(a)->prefix, feature);
+    if (!tui_prompt(a, q, text, sizeof text)) return;
+    store *w;
+    if (store_open(&w, a->path, STORE_WRITE) != SF_OK) {
+        tui_msg(a, "cannot save the label: %s", sf_last_error());
+        return;
+    }
+    int rc = store_feature_label(w, tui_run(a)->id, feature, text, NULL);
+    store_close(w);
+    if (rc != SF_OK) {
+        tui_msg(a, "cannot save the label: %s", sf_last_error());
+        return;
+    }
+    tui_reload_features(a);
+    if (a->fd.loaded && a->fd.feature == feature) snprintf(a->fd.f.label, sizeof a->fd.f.label, "%s", text);
+    tui_msg(a, "%s %d: label %s%s%s", tui_run(a)->prefix, feature, text[0] ? "'" : "cleared",
+            text, text[0] ? "'" : "");
+}
+
+/* The feature the screen is about (list selection or open feature), or -1. */
+static int current_feature(tui_app *a) {
+    tui_view *v = tui_top(a);
+    if (v->type == SCREEN_FEATURE) return v->feature;
+    if (v->type == SCREEN_LIST && v->sel < a->n_visible) return a->feats[a->visible[v->sel]].feature;
+    return -1;
+}
+
+static void step_feature(tui_app *a, int dir) {
+    if (!a->n_visible) return;
+    int f = current_feature(a);
+    int i = f >= 0 ? tui_visible_index(a, f) : -1;
+    i = i < 0 ? 0 : i + dir;
+    if (i < 0 || i >= a->n_visible) {
+        tui_msg(a, dir < 0 ? "first feature of the list" : "last feature of the list");
+        return;
+    }
+    a->stack[0].sel = i;
+    tui_open_feature(a, a->feats[a->visible[i]].feature);
+}
+
+static void handle_key(tui_app *a, int ch) {
+    describe_key(a->last_key, sizeof a->last_key, ch);
+    a->message[0] = 0;
+    if (ch == KEY_RESIZE) {
+        getmaxyx(stdscr, a->H, a->W);
+        thumb_cell_pixels(STDOUT_FILENO, &a->cell_w, &a->cell_h);
+        clearok(curscr, TRUE);
+        return;
+    }
+    if (a->help) {
+        if (ch == 'j' || ch == KEY_DOWN) a->help_top++;
+        else if ((ch == 'k' || ch == KEY_UP) && a->help_top > 0) a->help_top--;
+        else a->help = 0;
+        return;
+    }
+    if (a->W < TUI_MIN_W || a->H < TUI_MIN_H) {
+        if (ch == 'q' || ch == 'Q' || ch == 27) a->running = 0;
+        return;
+    }
+    tui_view *v = tui_top(a);
+    tui_rect area = content_area(a);
+    int used = 0;
+    switch (v->type) {
+    case SCREEN_LIST: used = tui_list_key(a, v, ch, area); break;
+    case SCREEN_FEATURE: used = tui_feature_key(a, v, ch, area); break;
+    case SCREEN_EQUATION: used = tui_equation_key(a, v, ch, area); break;
+    case SCREEN_GALAXY: used = tui_galaxy_key(a, v, ch, area); break;
+    }
+    if (used) return;
+    char buf[256];
+    switch (ch) {
+    case 'q': case 27: tui_pop(a); break;
+    case 'Q': a->running = 0; break;
+    case '?': a->help = 1; a->help_top = 0; break;
+    case '\t':
+        if (a->n_runs < 2) {
+            tui_msg(a, "%s holds one run", a->path);
+            break;
+        }
+        if (tui_switch_run(a, (a->cur + 1) % a->n_runs) != SF_OK) {
+            tui_msg(a, "%s", sf_last_error());
+            break;
+        }
+        a->depth = 1;
+        a->stack[0] = (tui_view){.type = SCREEN_LIST};
+        tui_msg(a, "run %s: %d live features", tui_run(a)->prefix, a->n_feats - a->n_dead);
+        break;
+    case '[': step_feature(a, -1); break;
+    case ']': step_feature(a, +1); break;
+    case 'r':
+        if (a->n_visible) {
+            int i = rand() % a->n_visible;
+            a->stack[0].sel = i;
+            tui_open_feature(a, a->feats[a->visible[i]].feature);
+        }
+        break;
+    case '/':
+        if (tui_prompt(a, "/", buf, sizeof buf) && buf[0]) {
+            snprintf(a->search, sizeof a->search, "%.127s", buf);
+            search_step(a, +1);
+        }
+        break;
+    case 'n': search_step(a, +1); break;
+    case 'N': search_step(a, -1); break;
+    case ':':
+        if (tui_prompt(a, ":", buf, sizeof buf)) jump_to(a, buf);
+        break;
+    case 'e': {
+        int f = current_feature(a);
+        if (f >= 0) tui_export(a, f);
+        else tui_msg(a, "e exports a feature: open one first");
+        break;
+    }
+    case 'E': tui_push(a, (tui_view){.type = SCREEN_EQUATION}); break;
+    case 'L': {
+        int f = current_feature(a);
+        if (f >= 0) edit_label(a, f);
+        break;
+    }
+    case 'p':
+        a->plot_mode = a->plot_mode == PLOT_MODE_BRAILLE ? PLOT_MODE_GLYPH : PLOT_MODE_BRAILLE;
+        tui_msg(a, "plots: %s", a->plot_mode == PLOT_MODE_BRAILLE ? "braille" : "plain glyphs");
+        break;
+    case 't': {
+        int next = a->graphics == THUMB_NONE ? THUMB_SYMBOLS
+                   : a->graphics == THUMB_SYMBOLS && a->detected > THUMB_SYMBOLS ? a->detected
+                                                                                  : THUMB_NONE;
+        a->graphics = next;
+        tui_msg(a, "thumbnails: %s", thumb_mode_name(next));
+        break;
+    }
+    default:
+        if (ch != ERR) tui_msg(a, "key %s does nothing here (? lists the keys)", a->last_key);
+    }
+}
+
+static int read_key(tui_app *a) {
+    wint_t wc;
+    int r = get_wch(&wc);
+    if (r == ERR) return ERR;
+    int ch = (int)wc;
+    if (r == KEY_CODE_YES && ch == KEY_MOUSE) {
+        MEVENT ev;
+        if (getmouse(&ev) != OK) return ERR;
+        a->click_x = ev.x;
+        a->click_y = ev.y;
+        if (ev.bstate & BUTTON4_PRESSED) return 'k';
+#ifdef BUTTON5_PRESSED
+        if (ev.bstate & BUTTON5_PRESSED) return 'j';
+#endif
+        if (ev.bstate & BUTTON1_DOUBLE_CLICKED) return TUI_KEY_DCLICK;
+        if (ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON1_RELEASED)) return TUI_KEY_CLICK;
+        return ERR;
+    }
+    if (r == KEY_CODE_YES) return ch;
+    if (ch == '\r') return '\n';
+    return ch;
+}
+
+/* ---- entry ---- */
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: sfnet-explore RUN.db [OPTIONS]\n"
+            "Browse the features of the runs in a run database.\n"
+            "\n"
+            "  --run SPEC             open this run (prefix such as SL or Z, or id)\n"
+            "  --feature F            open straight at a feature (17, \"SL 17\")\n"
+            "  --galaxy OBJID         open straight at a galaxy\n"
+            "  --graphics MODE        thumbnails: auto, sixel, kitty, symbols, none\n"
+            "                         (default auto; also $SFNET_GRAPHICS)\n"
+            "  --color WHEN           auto, always, never (NO_COLOR is honoured by auto)\n"
+            "  --no-mouse             leave the mouse to the terminal\n"
+            "  --dump-detect          print the detected graphics and colours, then exit\n"
+            "  -h, --help             this help\n"
+            "\n"
+            "When stdout is not a terminal the feature lists and equations are printed.\n"
+            "Keys: press ? inside; see sfnet-explore(1).\n");
+}
+
+int cli_is_database(const char *arg) {
+    static const char *opts[] = {"--run", "--feature", "--galaxy", "--graphics", "--color", "--colour",
+                                 "--no-mouse", "--dump-detect", NULL};
+    for (int i = 0; opts[i]; i++) {
+        size_t m = strlen(opts[i]);
+        if (!strncmp(arg, opts[i], m) && (arg[m] == 0 || arg[m] == '=')) return 1;
+    }
+    size_t n = strlen(arg);
+    if (n > 3 && !strcmp(arg + n - 3, ".db")) return 1;
+    return access(arg, F_OK) == 0;
+}
+
+static void restore_terminal(void) {
+    if (!isendwin()) endwin();
+}
+
+int tui_main(int argc, char **argv) {
+    static const struct option opts[] = {{"run", required_argument, 0, 'R'},
+                                         {"feature", required_argument, 0, 'f'},
+                                         {"galaxy", required_argument, 0, 'g'},
+                                         {"graphics", required_argument, 0, 'x'},
+                                         {"color", required_argument, 0, 'c'},
+                                         {"colour", required_argument, 0, 'c'},
+                                         {"no-mouse", no_argument, 0, 'm'},
+                                         {"dump-detect", no_argument, 0, 'd'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *run_spec = NULL, *feature_spec = NULL, *galaxy = NULL, *color = "auto";
+    int graphics = THUMB_AUTO, mouse = 1, dump = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'R': run_spec = optarg; break;
+        case 'f': feature_spec = optarg; break;
+        case 'g': galaxy = optarg; break;
+        case 'x':
+            if (thumb_mode_parse(optarg, &graphics) != SF_OK) {
+                fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
+                return 2;
+            }
+            break;
+        case 'c':
+            if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never")) {
+                fprintf(stderr, "sfnet-explore: --color %s: use auto, always or never\n", optarg);
+                return 2;
+            }
+            color = optarg;
+            break;
+        case 'm': mouse = 0; break;
+        case 'd': dump = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        return 2;
+    }
+    const char *path = argv[optind];
+    setlocale(LC_ALL, "");
+
+    tui_app *a = xcalloc(1, sizeof *a);
+    a->path = path;
+    int rc = 1;
+    if (store_open(&a->db, path, STORE_READ) != SF_OK) {
+        fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
+        free(a);
+        return 1;
+    }
+    char why[160];
+    a->detected = thumb_detect(graphics, NULL, why, sizeof why);
+    if (dump) {
+        int cw, ch;
+        int measured = thumb_cell_pixels(STDOUT_FILENO, &cw, &ch);
+        printf("graphics: %s\ncell: %dx%d px (%s)\nTERM=%s COLORTERM=%s NO_COLOR=%s TMUX=%s\n", why,
+               cw, ch, measured ? "measured" : "fallback", getenv("TERM") ? getenv("TERM") : "",
+               getenv("COLORTERM") ? getenv("COLORTERM") : "", getenv("NO_COLOR") ? "set" : "unset",
+               getenv("TMUX") ? "set" : "unset");
+        store_close(a->db);
+        free(a);
+        return 0;
+    }
+    if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) {
+        rc = tui_print_plain(stdout, a->db) == SF_OK ? 0 : 1;
+        if (rc) fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
+        store_close(a->db);
+        free(a);
+        return rc;
+    }
+    if (store_runs(a->db, &a->runs, &a->n_runs) != SF_OK || a->n_runs == 0) {
+        if (a->n_runs == 0 && !sf_last_error()[0])
+            fprintf(stderr, "sfnet-explore: %s has no runs yet (train one with sfnet-explore --train)\n", path);
+        else if (a->n_runs == 0)
+            fprintf(stderr, "sfnet-explore: %s has no runs yet (train one with sfnet-explore --train)\n", path);
+        else
+            fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
+        goto done;
+    }
+    int start_run = 0;
+    if (run_spec && (start_run = find_run(a, run_spec)) < 0) {
+        fprintf(stderr, "sfnet-explore: no run '%s' in %s\n", run_spec, path);
+        goto done;
+    }
+    if (tui_switch_run(a, start_run) != SF_OK) {
+        fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
+        goto done;
+    }
+    a->stack[0] = (tui_view){.type = SCREEN_LIST};
+    a->depth = 1;
+    a->graphics = a->detected;
+    a->thumbs = thumb_cache_new(256);
+    thumb_cell_pixels(STDOUT_FILENO, &a->cell_w, &a->cell_h);
+
+    atexit(restore_terminal);
+    initscr();
+    cbreak();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    set_escdelay(25);
+    curs_set(0);
+    const char *no_color = getenv("NO_COLOR");
+    int want_color = strcmp(color, "never") &&
+                     (!strcmp(color, "always") || !(no_color && no_color[0]));
+    if (want_color && has_colors()) {
+        start_color();
+        use_default_colors();
+        a->color = COLORS >= 0x1000000 ? TUI_COLOR_DIRECT : COLORS >= 256 ? TUI_COLOR_256 : TUI_COLOR_8;
+    }
+    const char *term = getenv("TERM");
+    a->plot_mode = a->color == TUI_COLOR_NONE || (term && !strcmp(term, "dumb")) ? PLOT_MODE_GLYPH
+                                                                                 : PLOT_MODE_BRAILLE;
+    if (mouse) {
+        mousemask(BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED | BUTTON4_PRESSED
+#ifdef BUTTON5_PRESSED
+                      | BUTTON5_PRESSED
+#endif
+                  ,
+                  NULL);
+        mouseinterval(200);
+    }
+    a->running = 1;
+    if (feature_spec && !jump_to(a, feature_spec)) {
+        char m[sizeof a->message + 64];
+        snprintf(m, sizeof m, "--feature %.40s: %s", feature_spec, a->message);
+        tui_msg(a, "%s", m);
+    }
+    if (galaxy && !jump_to(a, galaxy)) {
+        char m[sizeof a->message + 64];
+        snprintf(m, sizeof m, "--galaxy %.40s: %s", galaxy, a->message);
+        tui_msg(a, "%s", m);
+    }
+    while (a->running) {
+        draw_frame(a);
+        int ch = read_key(a);
+        if (ch == ERR) continue;
+        handle_key(a, ch);
+    }
+    endwin();
+    rc = 0;
+done:
+    feature_data_clear(&a->fd);
+    if (a->eq_loaded) query_equation_clear(&a->eq);
+    if (a->rd_loaded) tui_run_data_clear(&a->rd);
+    thumb_cache_free(a->thumbs);
+    free(a->feats);
+    free(a->visible);
+    if (a->runs) store_runs_free(a->runs, a->n_runs);
+    store_close(a->db);
+    free(a);
+    export_shutdown();
+    return rc;
+}

@@ -1,0 +1,330 @@
+/* tui_data.c: what the explorer's screens and the export command show,
+ * gathered through the run-database API (no curses, no SQL here). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "export.h"
+#include "plot.h"
+#include "sf_util.h"
+#include "tui.h"
+
+static const char *bpt_columns[4] = {"nii_6584_flux", "h_alpha_flux", "oiii_5007_flux",
+                                     "h_beta_flux"};
+
+static int has_column(char (*names)[STORE_NAME_MAX], int n, const char *want) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], want)) return 1;
+    return 0;
+}
+
+void tui_run_data_clear(tui_run_data *rd) {
+    store_rows_clear(&rd->rows);
+    free(rd->bpt_x);
+    free(rd->bpt_y);
+    free(rd->truth0);
+    free(rd->column);
+    memset(rd, 0, sizeof *rd);
+}
+
+int tui_run_data_load(store *s, const store_run *run, tui_run_data *rd) {
+    memset(rd, 0, sizeof *rd);
+    rd->run_id = run->id;
+    if (store_run_rows(s, run->id, &rd->rows) != SF_OK) return SF_ERR;
+    int n = rd->rows.n;
+    rd->column = xcalloc((size_t)n + 1, sizeof(float));
+    rd->truth0 = xcalloc((size_t)n + 1, sizeof(float));
+    if (run->n_out > 0) {
+        float *truth = xcalloc((size_t)n * run->n_out + 1, sizeof(float));
+        if (store_run_predictions(s, run->id, &rd->rows, run->n_out, NULL, truth) != SF_OK) {
+            free(truth);
+            tui_run_data_clear(rd);
+            return SF_ERR;
+        }
+        for (int i = 0; i < n; i++) rd->truth0[i] = truth[(size_t)i * run->n_out];
+        free(truth);
+    }
+    char(*names)[STORE_NAME_MAX] = NULL;
+    int nc = 0;
+    if (store_catalog_columns(s, &names, &nc) != SF_OK) {
+        tui_run_data_clear(rd);
+        return SF_ERR;
+    }
+    int all = 1;
+    for (int c = 0; c < 4; c++) all &= has_column(names, nc, bpt_columns[c]);
+    free(names);
+    if (all) {
+        double *v[4];
+        int ok = 1;
+        for (int c = 0; c < 4; c++) {
+            v[c] = xmalloc(((size_t)n + 1) * sizeof(double));
+            if (ok && store_catalog_values(s, &rd->rows, bpt_columns[c], v[c]) != SF_OK) ok = 0;
+        }
+        if (ok) {
+            rd->bpt_x = xmalloc(((size_t)n + 1) * sizeof(float));
+            rd->bpt_y = xmalloc(((size_t)n + 1) * sizeof(float));
+            int usable = 0;
+            for (int i = 0; i < n; i++) {
+                double nii = v[0][i], ha = v[1][i], oiii = v[2][i], hb = v[3][i];
+                int good = nii > 0 && ha > 0 && oiii > 0 && hb > 0;
+                rd->bpt_x[i] = good ? (float)log10(nii / ha) : NAN;
+                rd->bpt_y[i] = good ? (float)log10(oiii / hb) : NAN;
+                usable += good;
+            }
+            rd->has_bpt = usable > 0;
+        }
+        for (int c = 0; c < 4; c++) free(v[c]);
+        if (!ok) {
+            tui_run_data_clear(rd);
+            return SF_ERR;
+        }
+    }
+    return SF_OK;
+}
+
+void tui_scatter_clear(tui_scatter *sc) {
+    free(sc->x);
+    free(sc->y);
+    free(sc->scaled);
+    memset(sc, 0, sizeof *sc);
+}
+
+int tui_scatter_load(store *s, const store_run *run, tui_run_data *rd, int feature,
+                     double max_valid, tui_scatter *sc) {
+    memset(sc, 0, sizeof *sc);
+    int n = rd->rows.n;
+    if (store_run_feature_column(s, run->id, &rd->rows, feature, rd->column) != SF_OK) return SF_ERR;
+    sc->x = xmalloc(((size_t)n + 1) * sizeof(float));
+    sc->y = xmalloc(((size_t)n + 1) * sizeof(float));
+    sc->scaled = xmalloc(((size_t)n + 1) * sizeof(float));
+    sc->is_bpt = rd->has_bpt;
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        if (rd->rows.split[i] != 1) continue;
+        float a = max_valid > 0 ? (float)(rd->column[i] / max_valid) : 0;
+        if (a > 1) a = 1;
+        float x, y;
+        if (sc->is_bpt) {
+            x = rd->bpt_x[i];
+            y = rd->bpt_y[i];
+        } else {
+            x = rd->truth0[i];
+            y = a;
+        }
+        if (!isfinite(x) || !isfinite(y)) continue;
+        sc->x[sc->n] = x;
+        sc->y[sc->n] = y;
+        sc->scaled[sc->n] = a;
+        sc->n++;
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
+    }
+    if (sc->is_bpt) {
+        snprintf(sc->x_label, sizeof sc->x_label, "log([NII]/H\xce\xb1)");
+        snprintf(sc->y_label, sizeof sc->y_label, "log([OIII]/H\xce\xb2)");
+        sc->x_min = -1.55;
+        sc->x_max = 0.55;
+        sc->y_min = -1.05;
+        sc->y_max = 1.3;
+    } else {
+        snprintf(sc->x_label, sizeof sc->x_label, "%.40s (true)",
+                 run->n_out > 0 ? run->target_names[0] : "target");
+        snprintf(sc->y_label, sizeof sc->y_label, "scaled activation");
+        if (!(hi > lo)) {
+            lo = sc->n ? lo - 0.5 : 0;
+            hi = sc->n ? hi + 0.5 : 1;
+        }
+        double pad = 0.03 * (hi - lo);
+        sc->x_min = lo - pad;
+        sc->x_max = hi + pad;
+        sc->y_min = 0;
+        sc->y_max = 1.02;
+    }
+    return SF_OK;
+}
+
+static int hit_by_value(const void *a, const void *b) {
+    const store_hit *x = a, *y = b;
+    if (x->value != y->value) return x->value < y->value ? -1 : 1;
+    return (x->galaxy_id > y->galaxy_id) - (x->galaxy_id < y->galaxy_id);
+}
+
+int tui_quantile_samples(store *s, int64_t run_id, int feature, int n, store_hit **out, int *n_out) {
+    store_hit *hits;
+    int nh;
+    *out = NULL;
+    *n_out = 0;
+    if (store_feature_hits(s, run_id, feature, &hits, &nh) != SF_OK) return SF_ERR;
+    qsort(hits, (size_t)nh, sizeof *hits, hit_by_value);
+    int m = n < nh ? n : nh;
+    store_hit *pick = xcalloc((size_t)(m > 0 ? m : 1), sizeof *pick);
+    for (int i = 0; i < m; i++) {
+        int j = (int)floor((i + 0.5) / m * nh);
+        if (j >= nh) j = nh - 1;
+        pick[i] = hits[j];
+    }
+    free(hits);
+    *out = pick;
+    *n_out = m;
+    return SF_OK;
+}
+
+static const query_equation *sort_eq;
+static int sort_t;
+
+static int term_cmp(const void *pa, const void *pb) {
+    const query_term *x = &sort_eq->terms[*(const int *)pa], *y = &sort_eq->terms[*(const int *)pb];
+    double ax = fabs(x->mean_contrib[sort_t]), ay = fabs(y->mean_contrib[sort_t]);
+    if (ax != ay) return ax > ay ? -1 : 1;
+    return x->feature - y->feature;
+}
+
+void tui_terms_by_contribution(const query_equation *eq, int t, int **order) {
+    int *o = xmalloc(((size_t)eq->n_terms + 1) * sizeof(int));
+    for (int i = 0; i < eq->n_terms; i++) o[i] = i;
+    sort_eq = eq; /* qsort has no context argument; the explorer is single-threaded */
+    sort_t = t;
+    qsort(o, (size_t)eq->n_terms, sizeof *o, term_cmp);
+    *order = o;
+}
+
+void tui_format_feature_row(char *buf, size_t n, const store_run *run, const store_feature *f,
+                            int header, int bar_mode) {
+    char name[32], bar[64], w[128] = "", rho[16];
+    int nw = run->n_out < 4 ? run->n_out : 4;
+    if (header) {
+        char *p = w;
+        for (int t = 0; t < nw; t++) {
+            char tn[9];
+            const char *tname = run->target_names[t];
+            if (!strncmp(tname, "log_", 4)) tname += 4;
+            snprintf(tn, sizeof tn, "%.8s", tname);
+            p += sprintf(p, " %8s", tn);
+        }
+        snprintf(buf, n, "%-8s %-18s %7s %6s %-10s %8s %8s%s %7s", "feature", "label", "active",
+                 "f_act", "", "max", "mean", w, "rho");
+        return;
+    }
+    snprintf(name, sizeof name, "%s %d", run->prefix, f->feature);
+    plot_hbar(bar, 10, f->f_activated, bar_mode);
+    char *p = w;
+    for (int t = 0; t < nw; t++) p += sprintf(p, " %+8.3f", f->weight[t]);
+    if (isnan(f->pearson[0])) snprintf(rho, sizeof rho, "%7s", "-");
+    else snprintf(rho, sizeof rho, "%+7.2f", f->pearson[0]);
+    char label[20];
+    snprintf(label, sizeof label, "%.18s", f->label);
+    snprintf(buf, n, "%-8s %-18s %7d %5.1f%% %s %8.3f %8.3f%s %s", name, label, f->n_active,
+             100 * f->f_activated, bar, f->max, f->mean, w, rho);
+}
+
+int tui_print_plain(FILE *out, store *s) {
+    store_run *runs;
+    int nr;
+    if (store_runs(s, &runs, &nr) != SF_OK) return SF_ERR;
+    if (nr == 0) fprintf(out, "%s: no runs yet (train one with sfnet-explore --train)\n", store_path(s));
+    for (int r = 0; r < nr; r++) {
+        const store_run *run = &runs[r];
+        store_feature *feats;
+        int nf;
+        if (store_features(s, run->id, STORE_SORT_FREQUENCY, 1, &feats, &nf) != SF_OK) {
+            store_runs_free(runs, nr);
+            return SF_ERR;
+        }
+        int live = 0;
+        for (int i = 0; i < nf; i++) live += feats[i].n_active > 0;
+        fprintf(out, "run %s (id %lld): %s, k=%d, %d galaxies (%d validation), %d live features of %d\n",
+                run->prefix, (long long)run->id, run->target_spec, run->k, run->n_galaxies,
+                run->n_valid, live, run->d);
+        char line[512];
+        tui_format_feature_row(line, sizeof line, run, NULL, 1, PLOT_MODE_GLYPH);
+        fprintf(out, "%s\n", line);
+        for (int i = 0; i < nf; i++) {
+            if (feats[i].n_active == 0) continue;
+            tui_format_feature_row(line, sizeof line, run, &feats[i], 0, PLOT_MODE_GLYPH);
+            fprintf(out, "%s\n", line);
+        }
+        fprintf(out, "%d dead features hidden\n", nf - live);
+        query_equation eq;
+        if (query_equation_compute(s, run->id, &eq) != SF_OK) {
+            free(feats);
+            store_runs_free(runs, nr);
+            return SF_ERR;
+        }
+        for (int t = 0; t < eq.n_out; t++) {
+            int *order;
+            tui_terms_by_contribution(&eq, t, &order);
+            fprintf(out, "%s = %.4f", eq.target_names[t], eq.intercept[t]);
+            for (int i = 0; i < eq.n_terms; i++) {
+                const query_term *q = &eq.terms[order[i]];
+                fprintf(out, " %c %.4f*[%s %d]", q->coef[t] < 0 ? '-' : '+', fabs(q->coef[t]), run->prefix,
+                        q->feature);
+            }
+            fprintf(out, "\n");
+            free(order);
+        }
+        fprintf(out, "(A = activation / its maximum over validation; terms by mean |contribution|)\n");
+        query_equation_clear(&eq);
+        fprintf(out, "\n");
+        free(feats);
+    }
+    store_runs_free(runs, nr);
+    return SF_OK;
+}
+
+int tui_export_feature(store *s, const store_run *run, int feature, const char *path, int grid_cols,
+                       int grid_rows, int bpt) {
+    store_feature f;
+    if (store_feature_get(s, run->id, feature, &f) != SF_OK) return SF_ERR;
+    if (f.n_active == 0)
+        return sf_fail("%s %d is dead: no galaxy activates it, nothing to export", run->prefix, feature);
+    int want = grid_cols * grid_rows;
+    store_hit *hits;
+    int nh;
+    if (store_top(s, run->id, feature, want, -1, &hits, &nh) != SF_OK) return SF_ERR;
+    export_galaxy *g = xcalloc((size_t)(nh > 0 ? nh : 1), sizeof *g);
+    uint8_t **pix = xcalloc((size_t)(nh > 0 ? nh : 1), sizeof *pix);
+    int rc = SF_OK;
+    for (int i = 0; i < nh && rc == SF_OK; i++) {
+        int w = 0, h = 0;
+        rc = store_thumbnail(s, hits[i].galaxy_id, &pix[i], &w, &h);
+        g[i] = (export_galaxy){hits[i].objid, (float)hits[i].value,
+                               (float)(hits[i].scaled > 1 ? 1 : hits[i].scaled), pix[i], w, h};
+    }
+    tui_run_data rd = {0};
+    tui_scatter sc = {0};
+    if (rc == SF_OK && bpt) {
+        rc = tui_run_data_load(s, run, &rd);
+        if (rc == SF_OK) rc = tui_scatter_load(s, run, &rd, feature, f.max_valid, &sc);
+    }
+    if (rc == SF_OK) {
+        char title[64], sub[STORE_LABEL_MAX + 128];
+        snprintf(title, sizeof title, "%s %d", run->prefix, feature);
+        snprintf(sub, sizeof sub, "%.200s%sactive in %d galaxies, f_activated %.1f%%, max %.3f", f.label,
+                 f.label[0] ? "  \xc2\xb7  " : "", f.n_active, 100 * f.f_activated, f.max);
+        export_figure fig = {.title = title, .subtitle = sub, .n_galaxies = nh, .galaxies = g,
+                             .grid_cols = grid_cols, .grid_rows = grid_rows, .bpt = bpt};
+        if (bpt) {
+            fig.n_points = sc.n;
+            fig.bpt_x = sc.x;
+            fig.bpt_y = sc.y;
+            fig.bpt_scaled = sc.scaled;
+            fig.x_label = sc.is_bpt ? NULL : sc.x_label;
+            fig.y_label = sc.is_bpt ? NULL : sc.y_label;
+            fig.demarcations = sc.is_bpt;
+            if (!sc.is_bpt) {
+                fig.x_min = sc.x_min;
+                fig.x_max = sc.x_max;
+                fig.y_min = sc.y_min;
+                fig.y_max = sc.y_max;
+            }
+        }
+        rc = export_figure_write(&fig, path);
+    }
+    tui_scatter_clear(&sc);
+    tui_run_data_clear(&rd);
+    for (int i = 0; i < nh; i++) free(pix[i]);
+    free(pix);
+    free(g);
+    free(hits);
+    return rc;
+}

@@ -1,0 +1,206 @@
+/* tui_feature.c: one feature: its top galaxies and quantile samples as
+ * thumbnails, the BPT (or activation vs target) scatter, the activation
+ * histogram, its statistics, head weights and label. */
+#include <curses.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sf_util.h"
+#include "tui_app.h"
+
+typedef struct {
+    int tw, th;        /* tile size in cells */
+    int across;        /* tiles per row */
+    int top_rows;      /* rows of top galaxies */
+    int n_top, n_quant;
+    int left_w;        /* width of the thumbnail panel */
+    int grid_y;        /* first row of the tiles */
+} layout;
+
+static void compute_layout(const tui_app *a, tui_rect area, layout *L) {
+    const tui_feature_data *fd = &a->fd;
+    int plots_w = area.cols * 45 / 100;
+    if (plots_w < 36) plots_w = 36;
+    L->left_w = area.cols - plots_w - 1;
+    L->grid_y = area.y + 3;
+    int avail = area.rows - 3;
+    static const int heights[] = {10, 8, 7, 6, 5, 4, 3};
+    for (int k = 0; k < 7; k++) {
+        L->th = heights[k];
+        L->tw = 2 * L->th;
+        L->across = L->left_w / (L->tw + 1);
+        if (L->across < 1) L->across = 1;
+        int blocks = (avail - 1) / (L->th + 2); /* one label row for the quantile samples */
+        L->top_rows = blocks - 1;
+        if (L->top_rows < 1) L->top_rows = 1;
+        if (L->top_rows * L->across >= 6 && blocks >= 2) break;
+    }
+    int blocks = (avail - 1) / (L->th + 2);
+    L->n_top = L->top_rows * L->across;
+    if (L->n_top > fd->n_top) L->n_top = fd->n_top;
+    L->n_quant = blocks >= 2 ? L->across : 0;
+    if (L->n_quant > fd->n_quant) L->n_quant = fd->n_quant;
+}
+
+static void draw_tile(tui_app *a, const store_hit *h, int x, int y, const layout *L, int selected) {
+    tui_rect r = {x, y, L->tw, L->th};
+    tui_draw_thumb(a, h->galaxy_id, h->objid, r);
+    char buf[64];
+    size_t len = strlen(h->objid);
+    /* objIDs share their first digits: keep the end when it does not fit */
+    if ((int)len > L->tw) snprintf(buf, sizeof buf, "\xe2\x80\xa6%s", h->objid + len - (L->tw - 1));
+    else snprintf(buf, sizeof buf, "%s", h->objid);
+    if (selected) attron(A_REVERSE);
+    tui_text(a, y + L->th, x, L->tw, buf);
+    attroff(A_REVERSE);
+    snprintf(buf, sizeof buf, "%.3f A=%.2f%s", h->value, h->scaled > 1 ? 1.0 : h->scaled,
+             h->split == 1 ? "" : " t");
+    tui_color_value(a, h->scaled > 1 ? 1 : h->scaled);
+    tui_text(a, y + L->th + 1, x, L->tw, buf);
+    tui_color_reset(a);
+}
+
+void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
+    const store_run *run = tui_run(a);
+    if (tui_load_feature(a, v->feature) != SF_OK) {
+        tui_text(a, area.y + 1, 1, -1, sf_last_error());
+        return;
+    }
+    tui_feature_data *fd = &a->fd;
+    const store_feature *f = &fd->f;
+    char buf[512];
+    attron(A_BOLD);
+    snprintf(buf, sizeof buf, "%s %d", run->prefix, f->feature);
+    int x = 1 + tui_text(a, area.y, 1, -1, buf);
+    attroff(A_BOLD);
+    snprintf(buf, sizeof buf, "  %s%s%s  active in %d galaxies, %d of %d validation (f_activated %.1f%%)  "
+             "max %.3f  mean %.3f", f->label[0] ? "\xe2\x80\x9c" : "", f->label[0] ? f->label : "(no label: L)",
+             f->label[0] ? "\xe2\x80\x9d" : "", f->n_active, f->n_active_valid, run->n_valid,
+             100 * f->f_activated, f->max, f->mean);
+    tui_text(a, area.y, x, area.cols - x, buf);
+    char *p = buf;
+    p += sprintf(p, "head w (r):");
+    for (int t = 0; t < run->n_out && p < buf + sizeof buf - 80; t++) {
+        const char *name = run->target_names[t];
+        if (!strncmp(name, "log_", 4)) name += 4;
+        p += sprintf(p, " %.12s %+.3f", name, f->weight[t]);
+        if (!isnan(f->pearson[t])) p += sprintf(p, " (%+.2f)", f->pearson[t]);
+    }
+    int hx = 1 + tui_text(a, area.y + 1, 1, area.cols - 1, buf);
+    if (fd->suggestion[0] && hx + 16 < area.cols) {
+        snprintf(buf, sizeof buf, "  suggested: %s", fd->suggestion);
+        attron(A_DIM);
+        tui_text(a, area.y + 1, hx, area.cols - hx, buf);
+        attroff(A_DIM);
+    }
+
+    layout L;
+    compute_layout(a, area, &L);
+    int n_sel = L.n_top + L.n_quant;
+    if (v->sel >= n_sel) v->sel = n_sel > 0 ? n_sel - 1 : 0;
+    attron(A_BOLD);
+    snprintf(buf, sizeof buf, "top %d galaxies", L.n_top);
+    tui_text(a, L.grid_y - 1, 1, L.left_w, buf);
+    attroff(A_BOLD);
+    for (int i = 0; i < L.n_top; i++) {
+        int tx = 1 + (i % L.across) * (L.tw + 1), ty = L.grid_y + (i / L.across) * (L.th + 2);
+        draw_tile(a, &fd->top[i], tx, ty, &L, v->sel == i);
+    }
+    if (L.n_quant > 0) {
+        int qy = L.grid_y + L.top_rows * (L.th + 2);
+        attron(A_BOLD);
+        tui_text(a, qy, 1, L.left_w, "samples at activation quantiles (low to high)");
+        attroff(A_BOLD);
+        for (int i = 0; i < L.n_quant; i++) {
+            /* spread the picks over the whole range when fewer fit */
+            int j = L.n_quant < fd->n_quant ? (int)((i + 0.5) * fd->n_quant / L.n_quant) : i;
+            draw_tile(a, &fd->quant[j], 1 + i * (L.tw + 1), qy + 1, &L, v->sel == L.n_top + i);
+        }
+    }
+
+    /* plots on the right */
+    int px = L.left_w + 1, pw = area.cols - px;
+    int avail = area.rows - 2;
+    int sh = avail * 62 / 100, hh = avail - sh;
+    if (sh > 8 && pw > 20) {
+        plot_grid g;
+        plot_grid_init(&g, pw, sh, a->plot_mode);
+        plot_axes ax = {0};
+        ax.x_min = fd->sc.x_min;
+        ax.x_max = fd->sc.x_max;
+        ax.y_min = fd->sc.y_min;
+        ax.y_max = fd->sc.y_max;
+        ax.x_label = fd->sc.x_label;
+        ax.y_label = fd->sc.y_label;
+        if (fd->sc.is_bpt) {
+            ax.n_curves = 2;
+            ax.curves[0] = plot_kauffmann2003;
+            ax.curves[1] = plot_kewley2001;
+        }
+        plot_scatter(&g, 0, 0, pw - 8, sh, &ax, fd->sc.x, fd->sc.y, fd->sc.scaled, fd->sc.n);
+        plot_colorbar(&g, pw - 7, 2, sh - 5, 0, 1, "A");
+        tui_draw_grid(a, &g, px, area.y + 2);
+        plot_grid_free(&g);
+        snprintf(buf, sizeof buf, "%s, %d validation galaxies, colour = scaled activation",
+                 fd->sc.is_bpt ? "BPT" : "activation vs target", fd->sc.n);
+        tui_text(a, area.y + 2, px + (int)strlen(fd->sc.y_label) + 3, pw - (int)strlen(fd->sc.y_label) - 3, buf);
+    }
+    if (hh >= 8 && pw > 20) {
+        plot_grid g;
+        plot_grid_init(&g, pw, hh, a->plot_mode);
+        int bins = (pw - 8) / 2 > 40 ? 40 : (pw - 8) / 2;
+        if (bins < 4) bins = 4;
+        plot_histogram(&g, 0, 0, pw - 2, hh, fd->hist, fd->n_hist, bins, 0, 1,
+                       "scaled activation A (active validation galaxies)", NULL);
+        tui_draw_grid(a, &g, px, area.y + 2 + sh);
+        plot_grid_free(&g);
+    }
+}
+
+int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
+    layout L;
+    compute_layout(a, area, &L);
+    int n_sel = L.n_top + L.n_quant;
+    switch (ch) {
+    case 'j': case KEY_DOWN: case 'l': case KEY_RIGHT:
+        if (v->sel + 1 < n_sel) v->sel++;
+        return 1;
+    case 'k': case KEY_UP: case 'h': case KEY_LEFT:
+        if (v->sel > 0) v->sel--;
+        return 1;
+    case 'g': case KEY_HOME: v->sel = 0; return 1;
+    case 'G': case KEY_END: v->sel = n_sel > 0 ? n_sel - 1 : 0; return 1;
+    case KEY_NPAGE: case 4: v->sel = n_sel > 0 ? n_sel - 1 : 0; return 1;
+    case KEY_PPAGE: case 21: v->sel = 0; return 1;
+    case TUI_KEY_CLICK: case TUI_KEY_DCLICK: {
+        for (int i = 0; i < n_sel; i++) {
+            int tx, ty;
+            if (i < L.n_top) {
+                tx = 1 + (i % L.across) * (L.tw + 1);
+                ty = L.grid_y + (i / L.across) * (L.th + 2);
+            } else {
+                tx = 1 + (i - L.n_top) * (L.tw + 1);
+                ty = L.grid_y + L.top_rows * (L.th + 2) + 1;
+            }
+            if (a->click_x >= tx && a->click_x < tx + L.tw && a->click_y >= ty && a->click_y < ty + L.th + 2) {
+                if (v->sel == i || ch == TUI_KEY_DCLICK) ch = '\n';
+                v->sel = i;
+                break;
+            }
+        }
+        if (ch != '\n') return 1;
+    }
+    /* fall through */
+    case '\n': case KEY_ENTER:
+        if (v->sel < L.n_top) {
+            tui_open_galaxy(a, a->fd.top[v->sel].galaxy_id);
+        } else if (v->sel < n_sel) {
+            int i = v->sel - L.n_top;
+            int j = L.n_quant < a->fd.n_quant ? (int)((i + 0.5) * a->fd.n_quant / L.n_quant) : i;
+            tui_open_galaxy(a, a->fd.quant[j].galaxy_id);
+        }
+        return 1;
+    }
+    return 0;
+}
