@@ -401,6 +401,42 @@ Test(tui, no_color_uses_plain_glyphs_and_export_key) {
     cr_assert_gt(stt.st_size, 10000);
 }
 
+Test(tui, pixel_graphics_modes_keep_the_text) {
+    if (!ready()) return;
+    /* tmux drops the images, but the frame, the cells under them and the keys work */
+    start(120, 40, NULL, "--graphics kitty");
+    free(wait_for("SL 3"));
+    keys("Enter");
+    char *s = wait_for("log([NII]");
+    cr_assert(strstr(s, "samples at activation quantiles"), "%s", s);
+    free(s);
+    keys("q");
+    free(wait_for("sorted by"));
+    start(120, 40, NULL, "--graphics sixel");
+    free(wait_for("SL 3"));
+    keys("Enter");
+    free(wait_for("log([NII]"));
+    keys("t");
+    free(wait_for("thumbnails: none"));
+    keys("t");
+    free(wait_for("thumbnails: symbols"));
+}
+
+Test(tui, eight_and_direct_colour_terminals) {
+    if (!ready()) return;
+    const char *terms[] = {"TERM=xterm", "TERM=xterm-direct", "TERM=xterm-256color COLORTERM=truecolor"};
+    for (int i = 0; i < 3; i++) {
+        start(120, 40, terms[i], NULL);
+        free(wait_for("SL 3"));
+        keys("Enter");
+        char *s = wait_for("log([NII]");
+        cr_assert(strstr(s, "\xe2\xa0") || strstr(s, "\xe2\xa1") || strstr(s, "\xe2\xa2") ||
+                      strstr(s, "\xe2\xa3"),
+                  "%s: braille plot:\n%s", terms[i], s);
+        free(s);
+    }
+}
+
 Test(tui, plain_output_when_not_a_terminal) {
     if (!bin[0] || access(bin, X_OK) != 0) {
         cr_skip_test("no sfnet-explore binary: skipped");
