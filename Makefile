@@ -87,6 +87,11 @@ check: deps
 bench: $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
 
+# The synthetic survey, an SL and a Z run, then the explorer (share/demo.sh).
+demo: deps
+	$(MAKE) all
+	sh share/demo.sh $(CURDIR)/$(BIN)
+
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SHARE_INSTALL) $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/sfnet-explore

@@ -31,6 +31,7 @@ int cli_pca(int argc, char **argv);
 int cli_sweep(int argc, char **argv);
 
 int cli_synth(int argc, char **argv);
+int cli_predict(int argc, char **argv);
 
 
 #endif

@@ -82,6 +82,12 @@ typedef struct {
     /* companion (merger): offset in arcsec, size, shape, fluxes */
     double comp_dx, comp_dy, comp_re_arcsec, comp_n, comp_q, comp_pa;
     double comp_flux[SYNTH_N_BANDS];
+    /* tidal tail and bridge of a merger: r-flux fraction, curl (radians), length (arcsec) */
+    double tail_frac, tail_curl, tail_len_arcsec;
+    /* stellar bar: fraction of the disk light, in-plane semi-major axis (kpc),
+     * in-plane axis ratio and angle from the line of nodes (radians) */
+    int bar;
+    double bar_frac, bar_len_kpc, bar_q, bar_angle;
 } synth_galaxy;
 
 /* Draws galaxy `index` of the survey with seed `seed`. Deterministic. */

@@ -21,12 +21,37 @@
  *   one-cycle: lr cosine lr_max/25 -> lr_max over the first 25%, then cosine ->
  *              lr_max/1e5; mom cosine 0.95 -> 0.85 -> 0.95.
  *   flat-cos:  lr flat at lr_max for 75%, then cosine -> lr_max/1e5; mom 0.95.
+ *
+ * Weights files (src/train_weights.c) are safetensors with PyTorch state-dict names
+ * (conv1.weight ... fc.bias, every BN's num_batches_tracked as I64), so that
+ * torchvision's resnet18 with a new fc loads them with load_state_dict(strict=True),
+ * and metadata carrying what inference needs (see weights_meta).
+ *
+ * Training loop (src/train_loop.c): train_run() trains a model the caller created and
+ * initialised (sfnet_init, or weights_load for --init) on a dataset's training split,
+ * with the loss the model computes (RMSE), shuffling each epoch and, optionally, one of
+ * the 8 dihedral transforms per image; it drops the last incomplete batch (as fastai's
+ * training loader does). After each epoch it measures the validation RMSE in eval mode
+ * and writes a checkpoint (weights + optimizer state + position, one safetensors file
+ * written atomically). The shuffles and flips are drawn from generators seeded by
+ * (seed, epoch, step), so the checkpoint's position is the whole random state, and a
+ * resumed run reproduces an uninterrupted one exactly. Ctrl-C (SIGINT) stops after the
+ * current step and saves a checkpoint at that step; a second Ctrl-C kills at once (the
+ * previous checkpoint stays intact). Big buffers are allocated once per run.
+ *
+ * Inference: train_infer() runs the model in eval mode over galaxies of a dataset in
+ * batches, giving each galaxy's prediction and its k (feature, value) pairs.
  */
 #ifndef SF_TRAIN_H
 #define SF_TRAIN_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "data_catalog.h"
+#include "data_image.h"
+#include "nn_model.h"
+#include "safetensors.h"
 
 typedef struct {
     double mom;             /* used when no schedule sets it */
@@ -64,5 +89,120 @@ void sched_at(sched_kind kind, double lr_max, double pct, double *lr, double *mo
 /* "one-cycle" / "flat-cos" <-> kind; sched_parse gives SF_ERR with a message. */
 const char *sched_name(sched_kind kind);
 int sched_parse(const char *s, sched_kind *kind);
+
+/* ---------------------------------------------------------------- weights files */
+
+#define WEIGHTS_FORMAT "sfnet-explore-weights-1"
+
+/* Metadata of a weights file. -1 (or n_targets 0, has_norm 0) where a file converted
+ * from PyTorch did not say; weights_load_model fills width and n_out from the tensor
+ * shapes and asks for the rest. */
+typedef struct {
+    int width, k, n_out;
+    int in_size;                    /* model input, = crop */
+    int resize, crop;               /* the input pipeline: resize, then centre crop */
+    int has_norm;
+    float mean[3], std[3];          /* per-channel normalisation on the 0..1 scale */
+    int n_targets;
+    char targets[TARGET_MAX][64];   /* output names */
+} weights_meta;
+
+/* All fields "unknown". */
+void weights_meta_clear(weights_meta *wm);
+/* From a model and the dataset it was trained on (targets, normalisation, crop);
+ * resize is the dataset option used. ds may be NULL (then those fields stay unknown). */
+void weights_meta_from(weights_meta *wm, const sfnet *m, const dataset *ds, int resize);
+/* Fields of override that are known replace those of wm. */
+void weights_meta_apply(weights_meta *wm, const weights_meta *override);
+
+/* Writes m's tensors and wm to path (atomically). */
+int weights_save(sfnet *m, const weights_meta *wm, const char *path);
+/* Adds m's tensors and wm's metadata to a writer (for checkpoints); the writer
+ * borrows nbt, which must hold m->num_batches_tracked until the save. */
+void weights_add(st_writer *w, sfnet *m, const weights_meta *wm, const int64_t *nbt);
+/* Reads a weights file's metadata (no tensors). */
+int weights_read_meta(const char *path, weights_meta *wm);
+int weights_meta_parse(const st_file *f, weights_meta *wm);
+/* Copies the file's tensors into m: names may carry the reference model's `resnet.`
+ * prefix, `trunk.*` duplicates and `optimizer.*` / `train.*` entries are skipped.
+ * backbone_only: fc.* is left as it is (for --init with torchvision's ImageNet
+ * weights, whose fc has 1000 outputs). Every other tensor of m must be present with
+ * its exact shape, and every tensor of the file must belong to m; else SF_ERR naming
+ * the file and the tensor. Calls sfnet_params_changed. */
+int weights_load(sfnet *m, const char *path, int backbone_only);
+int weights_load_from(sfnet *m, const st_file *f, int backbone_only);
+/* Opens path, takes its metadata with override applied (width and n_out default to
+ * the tensor shapes, in_size to crop), creates a model for max_batch images on engine
+ * and loads it. NULL with a message saying which option to pass when k or the input
+ * settings are unknown. wm_out (may be NULL) gets the metadata used. */
+sfnet *weights_load_model(const char *path, const weights_meta *override, int max_batch,
+                          nn_engine_kind engine, weights_meta *wm_out);
+
+/* ---------------------------------------------------------------- training */
+
+typedef struct {
+    int epochs;             /* 20 */
+    int batch;              /* 64 */
+    double lr;              /* 0.1, the peak of the schedule */
+    uint64_t seed;          /* shuffles and flips */
+    sched_kind schedule;    /* SCHED_ONE_CYCLE */
+    int flips;              /* 1: random dihedral transform per image */
+    ranger_config opt;      /* ranger_defaults() */
+    const char *checkpoint; /* written after every epoch and on Ctrl-C; NULL: none */
+    int resume;             /* continue from checkpoint (which must exist) */
+    int quiet;              /* no progress bar or per-epoch lines */
+    /* Called after every step (may be NULL); returning non-zero stops the run as
+     * Ctrl-C does. For tests and front ends. */
+    int (*on_step)(void *ctx, int epoch, int step, float loss);
+    void *ctx;
+} train_options;
+
+void train_options_default(train_options *o);
+
+typedef struct {
+    int epochs;              /* planned */
+    int epochs_done;         /* complete epochs */
+    double *train_loss;      /* (epochs) RMSE over each epoch's training batches
+                                (train mode, with flips, while the weights move) */
+    double *valid_rmse;      /* (epochs) eval-mode RMSE on the validation split */
+    double final_train_rmse; /* train_loss of the last complete epoch (NAN if none) */
+    double final_valid_rmse; /* valid_rmse of the last complete epoch (NAN if none) */
+    double train_mean_rmse;  /* RMSE of predicting the training mean, on validation */
+    double seconds;          /* wall time of this call */
+    double images_per_s;     /* training images per second of this call */
+    int interrupted;         /* stopped early (Ctrl-C, on_step); checkpoint saved */
+} train_result;
+
+void train_result_free(train_result *r);
+
+/* Trains m on ds (SPLIT_TRAIN galaxies; validation on SPLIT_VALID). m->max_batch must
+ * be >= opt->batch. SF_OK also when interrupted (res->interrupted = 1); SF_ERR on a bad
+ * option, a checkpoint that cannot be written or does not match, or a loss that
+ * became NaN/inf. res is filled in both cases (free it with train_result_free). */
+int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_result *res);
+
+/* decay (m->n_params): 1 for conv and fc weights, 0 for BN parameters and biases
+ * (fastai's wd_bn_bias=False). */
+void train_decay_mask(const sfnet *m, uint8_t *decay);
+
+/* ---------------------------------------------------------------- inference */
+
+typedef struct {
+    int n, n_out, k, d;
+    float *pred;     /* (n, n_out) */
+    int *feat_idx;   /* (n, k) the kept features, by value descending */
+    float *feat_val; /* (n, k) their values after ReLU (may be 0 when fewer fire) */
+    float *dense;    /* (n, d) pooled backbone features before ReLU/top-k, if asked */
+} infer_result;
+
+/* Eval-mode forward of the galaxies idx[0..n) of ds in batches of m->max_batch, no
+ * flips. want_dense also keeps the pooled features. quiet: no progress bar. */
+int train_infer(sfnet *m, const dataset *ds, const int *idx, int n, int want_dense,
+                int quiet, infer_result *res);
+/* One batch already normalised: x (B, 3, S, S). Writes pred (B, n_out), feat_idx and
+ * feat_val (B, k), dense (B, d) when not NULL. */
+void train_infer_batch(sfnet *m, const float *x, int B, float *pred, int *feat_idx,
+                       float *feat_val, float *dense);
+void infer_result_free(infer_result *r);
 
 #endif

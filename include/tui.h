@@ -21,8 +21,9 @@
 
 /* Entry of `sfnet-explore [options] RUN.db [options]`: argv as main has it. */
 int tui_main(int argc, char **argv);
-/* Whether main's first argument opens the explorer: a name ending in .db, or
- * an existing file (checked after the subcommand names). */
+/* Whether main's first argument opens the explorer: one of the explorer's
+ * options (--feature ...), a name ending in .db, or an existing file (main
+ * checks the subcommand names first). */
 int cli_is_database(const char *arg);
 
 /* ---- data behind the screens (tui_data.c) ---- */

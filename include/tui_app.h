@@ -50,6 +50,7 @@ typedef struct {
     float *hist;        /* scaled activations of active validation galaxies */
     int n_hist;
     tui_scatter sc;
+    char suggestion[STORE_LABEL_MAX]; /* from the catalogue correlations, "" none */
     int loaded;
 } tui_feature_data;
 

@@ -22,6 +22,7 @@ const cli_command cli_commands[] = {
     {"pca", cli_pca, "Table 2 baseline: PCA of a dense run's features + linear regression"},
     {"sweep", cli_sweep, "Table 2 and Figure 4: SFNets for k = 2..8 x 3 seeds against PCA (resumable)"},
     {"synth", cli_synth, "write a synthetic galaxy survey (catalogue + cutouts) or its preview"},
+    {"predict", cli_predict, "predictions and active features of a trained model (CSV out)"},
     {NULL, NULL, NULL},
 };
 
@@ -62,7 +63,7 @@ int main(int argc, char **argv) {
     }
     for (const cli_command *c = cli_commands; c->name; c++)
         if (!strcmp(cmd, c->name)) return c->run(argc - 1, argv + 1);
-    if (cli_is_database(cmd) || !strncmp(cmd, "--", 2)) return tui_main(argc, argv);
+    if (cli_is_database(cmd)) return tui_main(argc, argv);
     fprintf(stderr, "sfnet-explore: unknown command '%s' (see sfnet-explore --help)\n", cmd);
     return 2;
 }

@@ -185,7 +185,7 @@ void synth_draw(synth_galaxy *g, uint64_t seed, long index) {
         g->arm_strength = clampd(normal(r, 0.3 + 0.15 * (x - 9), 0.12), 0.1, 0.85);
         g->arm_phase = uniform(r, 0, 2 * M_PI);
         if (!g->arms) g->arm_strength = g->arm_pitch = g->arm_phase = 0;
-        g->clump_frac = clampd(normal(r, 0.06 + 0.05 * ssfr_offset - 0.02 * (x - 9.5), 0.03), 0, 0.2);
+        g->clump_frac = clampd(normal(r, 0.035 + 0.03 * ssfr_offset - 0.01 * (x - 9.5), 0.02), 0, 0.12);
     } else {
         (void)sf_rng_uniform(r), (void)sf_rng_normal(r), (void)sf_rng_normal(r);
         (void)sf_rng_uniform(r), (void)sf_rng_normal(r);
@@ -330,6 +330,20 @@ void synth_draw(synth_galaxy *g, uint64_t seed, long index) {
         g->bptclass = -1;
     }
     g->oh = g->bptclass == 1 ? g->oh_true : NAN;
+
+    /* drawn last so that adding them left every earlier draw as it was */
+    if (g->merger) {
+        g->tail_frac = uniform(r, 0.03, 0.08);
+        g->tail_curl = uniform(r, -1.5, 1.5);
+        g->tail_len_arcsec = uniform(r, 1.5, 3.0) * g->disk_re_kpc / g->kpc_per_arcsec;
+    }
+    g->bar = !g->quenched && bt < 0.5 && sf_rng_uniform(r) < 0.4 * sigmoid((x - 9.7) / 0.3);
+    if (g->bar) {
+        g->bar_frac = uniform(r, 0.06, 0.16);
+        g->bar_len_kpc = uniform(r, 0.5, 1.0) * g->disk_re_kpc;
+        g->bar_q = uniform(r, 0.22, 0.35);
+        g->bar_angle = uniform(r, 0, M_PI);
+    }
 }
 
 /* ---- catalogue ---- */
@@ -341,7 +355,7 @@ void synth_csv_header(FILE *f) {
           "modelMag_g,modelMag_r,modelMag_i,petroR50_r,"
           "true_bulge_frac,true_sersic_n,true_re_kpc,true_inclination,true_axis_ratio,"
           "true_pa,true_arms,true_arm_pitch,true_arm_strength,true_clump_frac,true_merger,"
-          "true_agn,true_dust_av,true_quenched,true_gr,true_oh,true_psf_fwhm,true_n_stars\n",
+          "true_agn,true_dust_av,true_quenched,true_gr,true_oh,true_psf_fwhm,true_n_stars,true_bar\n",
           f);
 }
 
@@ -353,8 +367,8 @@ void synth_csv_row(FILE *f, const synth_galaxy *g) {
     for (int l = 0; l < SYNTH_N_LINES; l++) fprintf(f, ",%.4f,%.4f", g->flux[l], g->flux_err[l]);
     fprintf(f, ",%d,%.4f,%.4f,%.4f,%.4f", g->bptclass, g->mag[SYNTH_G], g->mag[SYNTH_R],
             g->mag[SYNTH_I], g->petro_r50);
-    fprintf(f, ",%.4f,%.3f,%.4f,%.3f,%.4f,%.3f,%d,%.3f,%.4f,%.4f,%d,%d,%.4f,%d,%.4f,%.4f,%.4f,%d\n",
+    fprintf(f, ",%.4f,%.3f,%.4f,%.3f,%.4f,%.3f,%d,%.3f,%.4f,%.4f,%d,%d,%.4f,%d,%.4f,%.4f,%.4f,%d,%d\n",
             g->bulge_frac, g->sersic_n, g->re_kpc, g->inclination, g->axis_ratio, g->pa, g->arms,
             g->arm_pitch, g->arm_strength, g->clump_frac, g->merger, g->agn, g->dust_av,
-            g->quenched, g->gr, g->oh_true, g->psf_fwhm, g->n_stars);
+            g->quenched, g->gr, g->oh_true, g->psf_fwhm, g->n_stars, g->bar);
 }

@@ -21,6 +21,7 @@
 
 /* Arms and clumps are bluer than the disk they sit on: per-band boost. */
 static const float arm_boost[SYNTH_N_BANDS] = {1.6f, 1.0f, 0.7f};
+static const float clump_colour[SYNTH_N_BANDS] = {1.35f, 1.0f, 0.85f};
 static const float lane_k[SYNTH_N_BANDS] = {1.18f, 0.84f, 0.63f};
 /* Sky noise per pixel (nanomaggies) and effective gain (counts per nanomaggy). */
 static const float sky_sigma[SYNTH_N_BANDS] = {0.0005f, 0.0006f, 0.00085f};
@@ -97,6 +98,9 @@ static void add_sersic(canvas *c, double cx, double cy, double re, double n, dou
                        double pa_deg, const double *f) {
     int S = c->size;
     if (re < 0.3) re = 0.3;
+    /* a minor axis far below a pixel would be sampled badly at pixel centres; the
+     * seeing blurs it to the same image anyway */
+    if (re * q < 0.7) q = 0.7 / re < 1 ? 0.7 / re : 1;
     double b = sersic_b(n);
     double norm = 1.0 / (2 * M_PI * re * re * q * n * exp(b) * pow(b, -2 * n) * tgamma(2 * n));
     double ca = cos(pa_deg * M_PI / 180), sa = sin(pa_deg * M_PI / 180);
@@ -129,7 +133,8 @@ static void add_sersic(canvas *c, double cx, double cy, double re, double n, dou
 
 /* The main galaxy: Sersic bulge + exponential disk with spiral arms (a zero-mean,
  * bluer modulation of the disk in its own plane) and a mid-plane dust lane. */
-static void add_main_galaxy(canvas *c, const synth_galaxy *g, double cx, double cy, double clump_frac) {
+/* moved_frac: the share of the disk's light drawn elsewhere (clumps, bar, tidal debris). */
+static void add_main_galaxy(canvas *c, const synth_galaxy *g, double cx, double cy, double moved_frac) {
     int S = c->size;
     double ps = SYNTH_PIXEL_ARCSEC;
     double kpc_px = g->kpc_per_arcsec * ps;
@@ -140,7 +145,7 @@ static void add_main_galaxy(canvas *c, const synth_galaxy *g, double cx, double 
     double qd = g->axis_ratio, qb = g->bulge_axis_ratio, n = g->sersic_n;
     double b = sersic_b(n);
     double norm_b = 1.0 / (2 * M_PI * re_b * re_b * qb * n * exp(b) * pow(b, -2 * n) * tgamma(2 * n));
-    double norm_d = (1 - clump_frac) / (2 * M_PI * h * h * qd);
+    double norm_d = (1 - moved_frac) / (2 * M_PI * h * h * qd);
     double ca = cos(g->pa * M_PI / 180), sa = sin(g->pa * M_PI / 180);
     double cosi = cos(g->inclination * M_PI / 180);
     double cosi_c = cosi < 0.15 ? 0.15 : cosi;
@@ -223,6 +228,9 @@ static void add_clumps(canvas *c, const synth_galaxy *g, double cx, double cy, s
     double ca = cos(g->pa * M_PI / 180), sa = sin(g->pa * M_PI / 180);
     double cosi = cos(g->inclination * M_PI / 180);
     double tan_p = g->arms ? tan(g->arm_pitch * M_PI / 180) : 1;
+    double weight[64], wsum = 0;
+    if (nclump > 64) nclump = 64;
+    for (int k = 0; k < nclump; k++) wsum += weight[k] = uni(r, 0.3, 1.7);
     for (int k = 0; k < nclump; k++) {
         double rad = -h * (log(1 - sf_rng_uniform(r)) + log(1 - sf_rng_uniform(r)));
         double theta;
@@ -235,10 +243,55 @@ static void add_clumps(canvas *c, const synth_galaxy *g, double cx, double cy, s
         }
         double u = rad * cos(theta), v = rad * sin(theta) * cosi;
         double dx = u * ca - v * sa, dy = u * sa + v * ca;
-        double share = g->clump_frac / nclump * uni(r, 0.3, 1.7);
+        double share = g->clump_frac * weight[k] / wsum;
         double f[SYNTH_N_BANDS];
-        for (int b = 0; b < SYNTH_N_BANDS; b++) f[b] = share * g->disk_flux[SYNTH_R] * arm_boost[b];
+        for (int b = 0; b < SYNTH_N_BANDS; b++) f[b] = share * g->disk_flux[SYNTH_R] * clump_colour[b];
         add_point(c, cx + dx, cy - dy, f);
+    }
+}
+
+/* A bar: an elongated flat (n = 0.5) ellipse in the disk plane, seen through the
+ * disk's projection. The projected ellipse comes from the in-plane second-moment
+ * matrix squeezed by cos i along the minor axis of the disk, then rotated by PA. */
+static void add_bar(canvas *c, const synth_galaxy *g, double cx, double cy) {
+    double kpc_px = g->kpc_per_arcsec * SYNTH_PIXEL_ARCSEC;
+    double a = 0.6 * g->bar_len_kpc / kpc_px, b = a * g->bar_q;
+    double cosi = cos(g->inclination * M_PI / 180);
+    double ct = cos(g->bar_angle), st = sin(g->bar_angle);
+    /* in-plane moments (u along the line of nodes), then v scaled by cos i */
+    double muu = a * a * ct * ct + b * b * st * st;
+    double mvv = (a * a * st * st + b * b * ct * ct) * cosi * cosi;
+    double muv = (a * a - b * b) * ct * st * cosi;
+    double tr = muu + mvv, det = muu * mvv - muv * muv;
+    double l1 = tr / 2 + sqrt(fmax(tr * tr / 4 - det, 0)), l2 = tr - l1;
+    double ang = 0.5 * atan2(2 * muv, muu - mvv) * 180 / M_PI;
+    double f[SYNTH_N_BANDS];
+    for (int k = 0; k < SYNTH_N_BANDS; k++) f[k] = g->bar_frac * g->disk_flux[k];
+    add_sersic(c, cx, cy, sqrt(l1), 0.5, sqrt(fmax(l2, 1e-6) / l1), g->pa + ang, f);
+}
+
+/* Tidal debris of a merger: a curved tail away from the companion and a bridge
+ * towards it, as strings of points closer than the seeing (smooth after it). */
+static void add_tidal(canvas *c, const synth_galaxy *g, double cx, double cy, sf_rng *r) {
+    double len = g->tail_len_arcsec / SYNTH_PIXEL_ARCSEC;
+    double away = atan2(-g->comp_dy, -g->comp_dx);
+    double sep = hypot(g->comp_dx, g->comp_dy) / SYNTH_PIXEL_ARCSEC;
+    /* the tail: points spread across a width growing along it */
+    int n_tail = (int)(4 * len) + 8, n_bridge = (int)(sep / 0.7) + 2;
+    for (int k = 0; k < n_tail; k++) {
+        double t = sf_rng_uniform(r), rho = 0.5 * len + t * len, th = away + g->tail_curl * t;
+        double wid = 0.12 * len * (0.4 + t) * sf_rng_normal(r);
+        double f[SYNTH_N_BANDS];
+        for (int b = 0; b < SYNTH_N_BANDS; b++) f[b] = 0.7 * g->tail_frac * g->disk_flux[b] * 2 * (1 - 0.7 * t) / 1.3 / n_tail;
+        add_point(c, cx + rho * cos(th) - wid * sin(th), cy - rho * sin(th) - wid * cos(th), f);
+    }
+    /* the bridge: towards the companion, bowed sideways by the same sense of curl */
+    double ux = g->comp_dx / SYNTH_PIXEL_ARCSEC / sep, uy = -g->comp_dy / SYNTH_PIXEL_ARCSEC / sep;
+    for (int k = 0; k < n_bridge; k++) {
+        double t = (double)k / n_bridge, bow = 0.15 * sep * g->tail_curl * sin(M_PI * t);
+        double f[SYNTH_N_BANDS];
+        for (int b = 0; b < SYNTH_N_BANDS; b++) f[b] = 0.3 * g->tail_frac * g->disk_flux[b] / n_bridge;
+        add_point(c, cx + t * sep * ux - bow * uy, cy + t * sep * uy + bow * ux, f);
     }
 }
 
@@ -340,7 +393,8 @@ void synth_render_bands(float *bands, const synth_galaxy *g, const synth_render_
     sf_rng_seed(&rng, g->render_seed);
     double cx = (S - 1) / 2.0 + uni(&rng, -0.5, 0.5), cy = (S - 1) / 2.0 + uni(&rng, -0.5, 0.5);
 
-    add_main_galaxy(&c, g, cx, cy, g->clump_frac);
+    add_main_galaxy(&c, g, cx, cy,
+                    g->clump_frac + (g->bar ? g->bar_frac : 0) + (g->merger ? g->tail_frac : 0));
     add_clumps(&c, g, cx, cy, &rng);
     if (g->agn_point_frac > 0) {
         double f[SYNTH_N_BANDS];
@@ -349,7 +403,9 @@ void synth_render_bands(float *bands, const synth_galaxy *g, const synth_render_
             f[b] = g->agn_point_frac * (g->bulge_flux[b] + g->disk_flux[b]) * blue[b];
         add_point(&c, cx, cy, f);
     }
+    if (g->bar) add_bar(&c, g, cx, cy);
     if (g->merger) {
+        add_tidal(&c, g, cx, cy, &rng);
         double re = g->comp_re_arcsec / SYNTH_PIXEL_ARCSEC;
         add_sersic(&c, cx + g->comp_dx / SYNTH_PIXEL_ARCSEC, cy - g->comp_dy / SYNTH_PIXEL_ARCSEC, re,
                    g->comp_n, g->comp_q, g->comp_pa, g->comp_flux);
@@ -376,7 +432,7 @@ void synth_render_bands(float *bands, const synth_galaxy *g, const synth_render_
  * colours scaled down by their largest channel rather than clipped. */
 #define STRETCH_Q 100.0f
 #define STRETCH_M 0.0f
-static const float rgb_scale[3] = {2.030f, 2.520f, 3.150f}; /* R <- i, G <- r, B <- g */
+static const float rgb_scale[3] = {2.03f, 2.52f, 3.3f}; /* R <- i, G <- r, B <- g */
 /* A faint sky pedestal, as left by the sky subtraction of survey colour images. */
 static const float rgb_pedestal[3] = {0.0012f, 0.0009f, 0.0009f};
 

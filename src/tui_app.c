@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "analysis_run.h"
 #include "export.h"
 #include "sf_util.h"
 #include "tui_app.h"
@@ -262,6 +263,10 @@ int tui_load_feature(tui_app *a, int feature) {
         if (hits[i].split == 1) fd->hist[fd->n_hist++] = (float)(hits[i].scaled > 1 ? 1 : hits[i].scaled);
     free(hits);
     if (tui_scatter_load(a->db, run, &a->rd, feature, fd->f.max_valid, &fd->sc) != SF_OK) return SF_ERR;
+    /* a suggestion is a bonus: a failure only leaves it empty */
+    if (fd->f.n_active > 0 &&
+        analysis_feature_suggestion(a->db, run->id, feature, fd->suggestion, sizeof fd->suggestion) != SF_OK)
+        fd->suggestion[0] = 0;
     fd->loaded = 1;
     return SF_OK;
 }
@@ -808,6 +813,12 @@ static void usage(FILE *out) {
 }
 
 int cli_is_database(const char *arg) {
+    static const char *opts[] = {"--run", "--feature", "--galaxy", "--graphics", "--color", "--colour",
+                                 "--no-mouse", "--dump-detect", NULL};
+    for (int i = 0; opts[i]; i++) {
+        size_t m = strlen(opts[i]);
+        if (!strncmp(arg, opts[i], m) && (arg[m] == 0 || arg[m] == '=')) return 1;
+    }
     size_t n = strlen(arg);
     if (n > 3 && !strcmp(arg + n - 3, ".db")) return 1;
     return access(arg, F_OK) == 0;

@@ -80,12 +80,20 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
              100 * f->f_activated, f->max, f->mean);
     tui_text(a, area.y, x, area.cols - x, buf);
     char *p = buf;
-    p += sprintf(p, "head:");
+    p += sprintf(p, "head w (r):");
     for (int t = 0; t < run->n_out && p < buf + sizeof buf - 80; t++) {
-        p += sprintf(p, "  w(%s)=%+.4f", run->target_names[t], f->weight[t]);
-        if (!isnan(f->pearson[t])) p += sprintf(p, " r=%+.2f", f->pearson[t]);
+        const char *name = run->target_names[t];
+        if (!strncmp(name, "log_", 4)) name += 4;
+        p += sprintf(p, " %.12s %+.3f", name, f->weight[t]);
+        if (!isnan(f->pearson[t])) p += sprintf(p, " (%+.2f)", f->pearson[t]);
     }
-    tui_text(a, area.y + 1, 1, area.cols - 1, buf);
+    int hx = 1 + tui_text(a, area.y + 1, 1, area.cols - 1, buf);
+    if (fd->suggestion[0] && hx + 16 < area.cols) {
+        snprintf(buf, sizeof buf, "  suggested: %s", fd->suggestion);
+        attron(A_DIM);
+        tui_text(a, area.y + 1, hx, area.cols - hx, buf);
+        attroff(A_DIM);
+    }
 
     layout L;
     compute_layout(a, area, &L);

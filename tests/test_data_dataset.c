@@ -573,3 +573,89 @@ Test(dataset_real, sdss_metallicity_400) {
     dataset_close(&ds);
     fx_remove_dir();
 }
+
+/* ---- the inspect command ---- */
+
+#include <cJSON.h>
+
+#include "cli.h"
+
+static char *run_inspect(int argc, char **argv, int *rc) {
+    fflush(stdout);
+    int saved = dup(1);
+    int fd = open(fx_path("stdout.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(fd, 0);
+    dup2(fd, 1);
+    close(fd);
+    fx_capture_begin();
+    *rc = cli_inspect(argc, argv);
+    free(fx_capture_end());
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    uint8_t *d;
+    fx_read_bytes(fx_path("stdout.txt"), &d);
+    return (char *)d;
+}
+
+Test(dataset, inspect_summarises_as_json_and_text) {
+    fx_survey(10);
+    char id[32], rel[64];
+    fx_id(id, sizeof id, 4);
+    snprintf(rel, sizeof rel, "images/%s.png", id);
+    unlink(fx_path(rel));
+    fx_write_text(fx_path("galaxies.csv"),
+                  "objID,oh_p50\n"
+                  "1237648704043900000,8.0\n1237648704043900001,8.2\n1237648704043900002,-9999\n"
+                  "1237648704043900003,8.4\n1237648704043900004,8.6\n1237648704043900005,8.8\n"
+                  "1237648704043900006,9.0\n1237648704043900007,0\n1237648704043900008,9.2\n"
+                  "1237648704043900009,9.4\n");
+    char csv[512], images[512];
+    snprintf(csv, sizeof csv, "%s", fx_path("galaxies.csv"));
+    snprintf(images, sizeof images, "%s", fx_path("images"));
+    char *argv[] = {"inspect", "--catalog", csv, "--images", images, "--resize", "12",
+                    "--crop", "10", "--json", NULL};
+    int rc;
+    char *out = run_inspect(10, argv, &rc);
+    cr_assert_eq(rc, 0, "%s", out);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_not_null(j, "not JSON: %s", out);
+    cr_assert_eq(cJSON_GetObjectItem(j, "rows_read")->valueint, 10);
+    cr_assert_eq(cJSON_GetObjectItem(j, "rows_kept")->valueint, 8);
+    cJSON *cuts = cJSON_GetObjectItem(j, "cuts");
+    cr_assert_eq(cJSON_GetArraySize(cuts), 2);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(cuts, 0), "removed")->valueint, 1);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(cuts, 1), "removed")->valueint, 1);
+    cJSON *img = cJSON_GetObjectItem(j, "images_found");
+    cr_assert_eq(cJSON_GetObjectItem(img, "usable")->valueint, 7);
+    cr_assert_eq(cJSON_GetObjectItem(img, "missing")->valueint, 1);
+    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(img, "first_missing"), 0)->valuestring,
+                     "1237648704043900004");
+    cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "targets"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(t, "name")->valuestring, "oh_p50");
+    /* 8.0 8.2 8.4 8.8 9.0 9.2 9.4: mean 8.7143, sample std (ddof 1) 0.52735 */
+    cr_assert_float_eq(cJSON_GetObjectItem(t, "mean")->valuedouble, 61.0 / 7, 1e-5);
+    cr_assert_float_eq(cJSON_GetObjectItem(t, "std")->valuedouble, 0.527347, 1e-5);
+    cr_assert_eq(cJSON_GetObjectItem(j, "n_train")->valueint, 6);
+    cr_assert_eq(cJSON_GetObjectItem(j, "n_valid")->valueint, 1);
+    cr_assert_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "image_shape"), 1)->valueint, 10);
+    cJSON_Delete(j);
+    free(out);
+
+    char *argv2[] = {"inspect", "--catalog", csv, "--images", images, "-q", NULL};
+    out = run_inspect(6, argv2, &rc);
+    cr_assert_eq(rc, 0);
+    assert_contains(out, "rows read   10");
+    assert_contains(out, "found 7, missing 1, corrupt 0");
+    assert_contains(out, "train 6, valid 1 (seed 256)");
+    free(out);
+
+    char *argv3[] = {"inspect", "--catalog", csv, NULL};
+    out = run_inspect(3, argv3, &rc);
+    cr_assert_eq(rc, 2);
+    free(out);
+    char *argv4[] = {"inspect", "--catalog", images, "--images", images, NULL};
+    out = run_inspect(5, argv4, &rc);
+    cr_assert_eq(rc, 1);
+    free(out);
+}

@@ -215,7 +215,7 @@ static void moments(const float *bands, int S, int b, double *mxx, double *myy, 
         }
 }
 
-/* A plain galaxy: no arms, clumps, companion, AGN point or dust lane. */
+/* A plain galaxy: no arms, clumps, bar, companion, AGN point or dust lane. */
 static synth_galaxy plain_galaxy(long index) {
     synth_galaxy g;
     synth_draw(&g, 99, index);
@@ -224,6 +224,7 @@ static synth_galaxy plain_galaxy(long index) {
     g.merger = 0;
     g.agn_point_frac = 0;
     g.dust_lane = 0;
+    g.bar = 0;
     return g;
 }
 
@@ -264,6 +265,22 @@ Test(synth_render, flux_matches_the_magnitude_and_brighter_is_more) {
         checked++;
     }
     cr_assert_geq(checked, 10);
+    free(bands);
+}
+
+Test(synth_render, bars_and_clumps_move_light_without_adding_any) {
+    enum { S = 144 };
+    float *bands = xmalloc(sizeof(float) * 3 * S * S);
+    synth_render_options opt = {S, 0, 0};
+    synth_galaxy g = plain_galaxy(4);
+    g.petro_r50 = 2;
+    g.disk_re_kpc = 2 * g.kpc_per_arcsec;
+    synth_render_bands(bands, &g, &opt);
+    double plain = band_sum(bands, S, SYNTH_R);
+    g.bar = 1, g.bar_frac = 0.12, g.bar_len_kpc = g.disk_re_kpc, g.bar_q = 0.3, g.bar_angle = 0.7;
+    g.clump_frac = 0.08;
+    synth_render_bands(bands, &g, &opt);
+    cr_assert_float_eq(band_sum(bands, S, SYNTH_R), plain, 0.01 * plain);
     free(bands);
 }
 
@@ -413,7 +430,7 @@ Test(synth_survey, data_loader_reads_the_survey, .init = make_tmp, .fini = remov
                           "nii_6584_flux_err", "h_alpha_flux", "h_alpha_flux_err", "oiii_5007_flux",
                           "oiii_5007_flux_err", "h_beta_flux", "h_beta_flux_err", "bptclass",
                           "true_bulge_frac", "true_inclination", "true_arms", "true_merger",
-                          "true_agn", "true_dust_av", "true_quenched", "true_gr"};
+                          "true_agn", "true_dust_av", "true_quenched", "true_gr", "true_bar"};
     for (size_t k = 0; k < sizeof cols / sizeof *cols; k++)
         cr_assert_geq(catalog_column(&c, cols[k]), 0, "column %s missing", cols[k]);
     int oh = catalog_column(&c, "oh_p50"), lgm = catalog_column(&c, "lgm_tot_p50");

@@ -178,3 +178,35 @@ Test(thumb, cache_by_key_with_eviction) {
     thumb_cache_free(c);
     free(rgb);
 }
+
+Test(thumb, overlay_sequences) {
+    int w, h;
+    uint8_t *rgb = two_colour_image(&w, &h);
+    thumb t;
+    cr_assert_eq(thumb_render(&t, rgb, w, h, 4, 2, THUMB_KITTY, 10, 20), SF_OK);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    thumb_overlay_begin(out);
+    thumb_overlay_clear(out, THUMB_KITTY);
+    thumb_overlay_draw(out, &t, 7, 3);
+    thumb_overlay_end(out);
+    fclose(out);
+    /* synchronized output around everything, the cursor saved and restored */
+    cr_assert(!strncmp(buf, "\x1b[?2026h\x1b" "7", 10), "begins with sync + save");
+    cr_assert(strstr(buf, "\x1b_Ga=d"), "kitty placements deleted before drawing");
+    const char *cup = strstr(buf, "\x1b[4;8H");
+    cr_assert_not_null(cup, "absolute position row 4 column 8 (1-based)");
+    cr_assert(strstr(cup, "\x1b_G"), "the image after the position");
+    cr_assert(len > 10 && !strcmp(buf + len - 10, "\x1b" "8\x1b[?2026l"), "ends with restore + end of sync");
+    free(buf);
+    thumb_free(&t);
+    /* sixel: no kitty delete */
+    buf = NULL;
+    out = open_memstream(&buf, &len);
+    thumb_overlay_clear(out, THUMB_SIXEL);
+    fclose(out);
+    cr_assert_eq(len, 0);
+    free(buf);
+    free(rgb);
+}

@@ -1,0 +1,229 @@
+#!/bin/sh
+# Regenerates share/man/man1/sfnet-explore.1: the hand-written parts below and,
+# for every subcommand, its own --help text, so that the two always agree.
+#   sh share/man/mkman.sh ./sfnet-explore > share/man/man1/sfnet-explore.1
+set -eu
+BIN=${1:-./sfnet-explore}
+VERSION=$("$BIN" --version | awk '{print $2}')
+
+# troff-safe verbatim text: backslashes, leading dots and quotes
+verbatim() { sed -e 's/\\/\\e/g' -e "s/^\\./\\\\\\&./" -e "s/^'/\\\\\\&'/"; }
+
+cat <<HEAD
+.TH SFNET-EXPLORE 1 "2026" "sfnet-explore $VERSION" "User Commands"
+.SH NAME
+sfnet-explore \- train Sparse Feature Networks on galaxy images and browse their features
+.SH SYNOPSIS
+.B sfnet-explore
+.RI [ OPTIONS ] " RUN.db"
+.br
+.B sfnet-explore
+.I COMMAND
+.RI [ OPTIONS ] " ..."
+.br
+.B sfnet-explore \-\-train
+.IR "TRAINING OPTIONS RUN.db"
+.SH DESCRIPTION
+.B sfnet-explore
+trains a Sparse Feature Network (a ResNet18 whose 512 pooled features pass
+through a top-k layer, then one linear layer) to predict gas metallicity or
+emission-line fluxes from galaxy image cutouts, stores every galaxy's sparse
+activations in an SQLite run database, and lets you browse the learned
+features in the terminal.
+Features are named by run and index: \fBSL 17\fR is feature 17 of the
+spectral-line run, \fBZ 256\fR feature 256 of the metallicity run.
+.PP
+With a run database as its argument (a name ending in \fI.db\fR, or any
+existing file that is not a command) it opens the explorer. When standard
+output is not a terminal it prints every run's feature list and equations
+instead.
+.SH THE EXPLORER
+.SS Options
+.TP
+.BI \-\-run " SPEC"
+open this run (its prefix, such as SL or Z, or its id).
+.TP
+.BI \-\-feature " F"
+open straight at a feature (\fB17\fR, \fB"SL 17"\fR).
+.TP
+.BI \-\-galaxy " OBJID"
+open straight at a galaxy.
+.TP
+.BI \-\-graphics " MODE"
+thumbnails: \fBauto\fR (default), \fBsixel\fR, \fBkitty\fR, \fBsymbols\fR or
+\fBnone\fR. Auto takes \fB\$SFNET_GRAPHICS\fR when set, symbols inside tmux,
+then what libchafa's terminal database knows of the terminal (kitty, then sixel
+when the terminal reports its cell size in pixels), symbols otherwise. Symbols
+are Unicode blocks written into the text cells: they work over ssh and in tmux.
+Pixel images are drawn after each frame and cleared by repainting their cells.
+.TP
+.BI \-\-color " WHEN"
+\fBauto\fR (default: colour unless \fBNO_COLOR\fR is set), \fBalways\fR or
+\fBnever\fR. 8, 256 and direct (24-bit, \fBTERM=*-direct\fR) colour terminals
+are used as such. Without colour the plots use the glyphs \fB\(md : * #\fR
+by activation instead of coloured braille dots.
+.TP
+.B \-\-no\-mouse
+leave the mouse to the terminal.
+.TP
+.B \-\-dump\-detect
+print the graphics mode chosen and why, the cell size and the terminal
+variables, then exit.
+.SS Screens
+.TP
+.B Feature list
+the home screen: one row per live feature of the current run with its
+label, the galaxies where it is active, f_activated (fraction of validation
+galaxies) with a bar, maximum and mean activation, the head's weight for each
+target and the correlation with the first target. Dead features are hidden
+(\fBz\fR shows them); \fBs\fR cycles the sort key.
+.TP
+.B Feature page
+the top-activating galaxies as thumbnails with objID and activation, samples
+at activation quantiles (low to high), the BPT diagram (log [NII]/H\(*a
+against log [OIII]/H\(*b) of the validation galaxies coloured by the
+feature's scaled activation, strongest drawn last, with the Kauffmann et al.
+2003 and Kewley et al. 2001 lines and a colour bar (activation against the
+target when the catalogue has no line fluxes), the histogram of the scaled
+activation, the statistics, the head's weights, the label and a label
+suggested from the catalogue columns.
+.TP
+.B Equation view
+prediction = c + sum w'\(pc A over the live features, terms sorted by mean
+contribution, with the validation RMSE when only the top 1, 2, 4, 8 features are
+kept; each term opens its feature.
+.TP
+.B Galaxy page
+the cutout, the catalogue values, prediction against truth for each target,
+and the galaxy's active features with their contributions to the prediction
+(a waterfall from the intercept to the prediction).
+.SS Keys
+.TP 16
+.BR j " " k " " Down " " Up
+move the selection
+.TP
+.BR PgDn " " PgUp " " ^d " " ^u
+page down, up
+.TP
+.BR g " " G " " Home " " End
+first, last
+.TP
+.BR Enter ", click"
+open the selection (click selects; a second click opens)
+.TP
+.BR q " " Esc
+back; quits on the feature list
+.TP
+.B Q
+quit
+.TP
+.B Tab
+switch to the next run, so that SL and Z features are one key apart
+.TP
+.BR [ " " ]
+previous, next feature (in the list's order)
+.TP
+.B r
+a random live feature
+.TP
+.B /
+search a feature by number, name or label (an objID opens the galaxy)
+.TP
+.BR n " " N
+next, previous match
+.TP
+.B :
+jump to a feature (\fB17\fR, \fBSL 17\fR) or a galaxy (objID)
+.TP
+.B e
+export the feature to \fIPREFIX_FEATURE.png\fR in the current directory
+(the BPT diagram beside the top 9 galaxies, as \fBexport \-\-bpt\fR)
+.TP
+.B E
+the run's equation
+.TP
+.B L
+edit the feature's label (stored in the run database; empty clears)
+.TP
+.BR s " " S
+feature list: cycle the sort key (frequency, feature, |weight|,
+|correlation|, max, label), reverse the order
+.TP
+.B z
+feature list: show or hide dead features
+.TP
+.BR h " " l " " Left " " Right
+equation and galaxy pages: previous, next target; feature page: previous,
+next galaxy
+.TP
+.B p
+plots: braille dots or plain glyphs
+.TP
+.B t
+thumbnails: symbols, pixels (when detected), none
+.TP
+.B ?
+help: every key (j and k scroll it, any other key closes it)
+.TP
+.B mouse
+the wheel scrolls, a click selects, a second click opens
+.PP
+The terminal may be resized at any time; below 50x14 the explorer says it is
+too small until it grows again.
+.SH COMMANDS
+Each command prints its own help with \fB\-\-help\fR; the texts below are those.
+HEAD
+
+for c in $("$BIN" --help | awk '/^Commands:/{f=1;next} /^$/{f=0} f{print $1}'); do
+    echo ".SS $c"
+    echo ".nf"
+    "$BIN" "$c" --help | verbatim
+    echo ".fi"
+done
+
+# Training is an option of the main command rather than a subcommand.
+if "$BIN" --train --help >/dev/null 2>&1; then
+    echo ".SS \\-\\-train"
+    echo ".nf"
+    "$BIN" --train --help | verbatim
+    echo ".fi"
+fi
+
+cat <<'TAIL'
+.SH ENVIRONMENT
+.TP
+.B SFNET_GRAPHICS
+thumbnail mode when \-\-graphics is auto (sixel, kitty, symbols, none).
+.TP
+.B NO_COLOR
+when set and not empty, the explorer draws without colour (\-\-color always overrides).
+.TP
+.B TMUX
+inside tmux the explorer uses symbol thumbnails unless told otherwise.
+.TP
+.B SFNET_SHARE
+the directory holding the schema and other shared files.
+.TP
+.B SFNET_QUIET
+set to 1 to hide progress bars.
+.SH FILES
+.TP
+.I RUN.db
+the run database (SQLite): runs, galaxies with their thumbnails and catalogue
+values, every galaxy's top-k activations, predictions, feature statistics and
+labels.
+.TP
+.I galaxies.csv, images/<objID>.jpg
+a catalogue with an objID column and its image cutouts (JPEG or PNG).
+.SH EXAMPLES
+.nf
+make demo                                  # synthetic survey, SL and Z runs, explorer
+sfnet-explore demo/demo.db                 # browse
+sfnet-explore demo/demo.db --feature "SL 17"
+sfnet-explore export demo/demo.db "SL 17" \-o sl17.png \-\-bpt
+sfnet-explore equation demo/demo.db Z
+.fi
+.SH SEE ALSO
+Wu (2025), ApJ 980, 183, arXiv:2501.00089: Sparse Feature Networks for
+interpretable galaxy property prediction.
+TAIL

@@ -1,0 +1,488 @@
+/* train_loop.c: the training loop (epochs of Ranger steps under a schedule, validation,
+ * checkpoints, Ctrl-C, resume) and batched inference. See include/train.h. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "safetensors.h"
+#include "sf_util.h"
+#include "train.h"
+
+#define CHECKPOINT_FORMAT "sfnet-explore-checkpoint-1"
+
+void train_options_default(train_options *o) {
+    memset(o, 0, sizeof *o);
+    o->epochs = 20;
+    o->batch = 64;
+    o->lr = 0.1;
+    o->seed = 256;
+    o->schedule = SCHED_ONE_CYCLE;
+    o->flips = 1;
+    o->opt = ranger_defaults();
+}
+
+void train_result_free(train_result *r) {
+    free(r->train_loss);
+    free(r->valid_rmse);
+    memset(r, 0, sizeof *r);
+}
+
+void train_decay_mask(const sfnet *m, uint8_t *decay) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const sfnet_tensor *t = &m->tensors[i];
+        if (t->is_buffer) continue;
+        memset(decay + t->offset, t->ndim >= 2, t->numel);
+    }
+}
+
+/* The seed of the generator for (epoch, step): shuffles use step = -1. Deriving every
+ * generator from the position makes the position the whole random state. */
+static uint64_t position_seed(uint64_t seed, int epoch, int step) {
+    return seed * 0x9E3779B97F4A7C15ull + (uint64_t)(epoch + 1) * 0xD1B54A32D192ED03ull +
+           (uint64_t)(int64_t)(step + 2) * 0x8CB92BA72F3D8DD7ull;
+}
+
+static volatile sig_atomic_t stop_requested;
+static void on_sigint(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* Where a run stands: `step` steps of `epoch` done, with the partial epoch's squared
+ * error sum for its training loss. */
+typedef struct {
+    int epoch, step;
+    double sq_sum;
+    double sq_count;
+} train_pos;
+
+/* ---------------------------------------------------------------- checkpoints */
+
+static void meta_printf(st_writer *w, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void meta_printf(st_writer *w, const char *key, const char *fmt, ...) {
+    char buf[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    st_writer_meta(w, key, buf);
+}
+
+static int checkpoint_save(const char *path, sfnet *m, const ranger *o,
+                           const train_options *opt, const dataset *ds, const train_pos *pos,
+                           const train_result *res) {
+    st_writer w;
+    st_writer_init(&w);
+    weights_meta wm;
+    weights_meta_from(&wm, m, ds, -1);
+    int64_t nbt = m->num_batches_tracked;
+    weights_add(&w, m, &wm, &nbt);
+    int64_t n = (int64_t)o->n, ne = res->epochs;
+    st_writer_add(&w, "optimizer.grad_avg", ST_F32, 1, &n, o->grad_avg);
+    st_writer_add(&w, "optimizer.sqr_avg", ST_F32, 1, &n, o->sqr_avg);
+    st_writer_add(&w, "optimizer.slow", ST_F32, 1, &n, o->slow);
+    st_writer_add(&w, "train.train_loss", ST_F64, 1, &ne, res->train_loss);
+    st_writer_add(&w, "train.valid_rmse", ST_F64, 1, &ne, res->valid_rmse);
+    st_writer_meta(&w, "format", CHECKPOINT_FORMAT);
+    meta_printf(&w, "epoch", "%d", pos->epoch);
+    meta_printf(&w, "step", "%d", pos->step);
+    meta_printf(&w, "sq_sum", "%a", pos->sq_sum);
+    meta_printf(&w, "sq_count", "%a", pos->sq_count);
+    meta_printf(&w, "opt_step", "%ld", o->step);
+    meta_printf(&w, "opt_count", "%ld", o->count);
+    meta_printf(&w, "slow_ready", "%d", o->slow_ready);
+    meta_printf(&w, "epochs", "%d", opt->epochs);
+    meta_printf(&w, "batch", "%d", opt->batch);
+    meta_printf(&w, "lr", "%a", opt->lr);
+    meta_printf(&w, "seed", "%llu", (unsigned long long)opt->seed);
+    st_writer_meta(&w, "schedule", sched_name(opt->schedule));
+    meta_printf(&w, "flips", "%d", opt->flips);
+    meta_printf(&w, "n_train", "%d", ds->n_train);
+    meta_printf(&w, "n_valid", "%d", ds->n_valid);
+    meta_printf(&w, "ranger", "%a %a %a %a %d %a", opt->opt.mom, opt->opt.sqr_mom, opt->opt.eps,
+                opt->opt.wd, opt->opt.lookahead_k, opt->opt.lookahead_alpha);
+    int rc = st_writer_save(&w, path);
+    st_writer_free(&w);
+    return rc;
+}
+
+/* The checkpoint's metadata value of key as text; SF_ERR when absent. */
+static int ck_meta(const st_file *f, const char *key, const char **v) {
+    *v = st_meta(f, key);
+    if (!*v) return sf_fail("%s: checkpoint has no '%s' (damaged?)", f->path, key);
+    return SF_OK;
+}
+
+static int ck_long(const st_file *f, const char *key, long lo, long hi, long *out) {
+    const char *s;
+    if (ck_meta(f, key, &s)) return SF_ERR;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return sf_fail("%s: checkpoint %s = '%.40s' is out of range", f->path, key, s);
+    *out = v;
+    return SF_OK;
+}
+
+static int ck_double(const st_file *f, const char *key, double *out) {
+    const char *s;
+    if (ck_meta(f, key, &s)) return SF_ERR;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v))
+        return sf_fail("%s: checkpoint %s = '%.40s' is not a number", f->path, key, s);
+    *out = v;
+    return SF_OK;
+}
+
+/* The checkpoint must describe this very run: same options, data and model. */
+static int ck_same(const st_file *f, const char *key, const char *want) {
+    const char *s;
+    if (ck_meta(f, key, &s)) return SF_ERR;
+    if (strcmp(s, want) != 0)
+        return sf_fail("%s: the checkpoint was made with %s = %s, this run has %s; resume "
+                       "with the same options and data, or start afresh without --resume",
+                       f->path, key, s, want);
+    return SF_OK;
+}
+
+static int ck_read_floats(const st_file *f, const char *name, float *out, size_t n) {
+    const st_tensor *t = st_find(f, name);
+    if (!t) return sf_fail("%s: checkpoint has no tensor '%s'", f->path, name);
+    if (t->dtype != ST_F32 || t->numel != n)
+        return sf_fail("%s: checkpoint tensor '%s' is not %zu F32 values", f->path, name, n);
+    return st_read_f32(f, t, out, n);
+}
+
+static int ck_read_curve(const st_file *f, const char *name, double *out, size_t n) {
+    const st_tensor *t = st_find(f, name);
+    if (!t || t->dtype != ST_F64 || t->numel != n)
+        return sf_fail("%s: checkpoint tensor '%s' is not %zu F64 values", f->path, name, n);
+    memcpy(out, st_bytes(f, t), n * sizeof(double));
+    return SF_OK;
+}
+
+static int checkpoint_load(const char *path, sfnet *m, ranger *o, const train_options *opt,
+                           const dataset *ds, int steps_per_epoch, train_pos *pos,
+                           train_result *res) {
+    st_file f;
+    if (st_open(&f, path) != SF_OK) return SF_ERR;
+    int rc = SF_ERR;
+    const char *fmt = st_meta(&f, "format");
+    if (!fmt || strcmp(fmt, CHECKPOINT_FORMAT) != 0) {
+        sf_fail("%s: not a checkpoint of this version (format '%s', expected %s)", path,
+                fmt ? fmt : "none", CHECKPOINT_FORMAT);
+        goto done;
+    }
+    char buf[160];
+#define SAME(key, ...)                                                                     \
+    (snprintf(buf, sizeof buf, __VA_ARGS__), ck_same(&f, key, buf) != SF_OK)
+    if (SAME("epochs", "%d", opt->epochs) || SAME("batch", "%d", opt->batch) ||
+        SAME("lr", "%a", opt->lr) || SAME("seed", "%llu", (unsigned long long)opt->seed) ||
+        SAME("schedule", "%s", sched_name(opt->schedule)) || SAME("flips", "%d", opt->flips) ||
+        SAME("n_train", "%d", ds->n_train) || SAME("n_valid", "%d", ds->n_valid) ||
+        SAME("k", "%d", m->cfg.k) || SAME("width", "%d", m->cfg.width) ||
+        SAME("n_out", "%d", m->cfg.n_out) ||
+        SAME("ranger", "%a %a %a %a %d %a", opt->opt.mom, opt->opt.sqr_mom, opt->opt.eps,
+             opt->opt.wd, opt->opt.lookahead_k, opt->opt.lookahead_alpha))
+        goto done;
+#undef SAME
+    long epoch, step, ostep, ocount, ready;
+    if (ck_long(&f, "epoch", 0, opt->epochs, &epoch) ||
+        ck_long(&f, "step", 0, steps_per_epoch - 1, &step) ||
+        ck_long(&f, "opt_step", 0, 1L << 40, &ostep) ||
+        ck_long(&f, "opt_count", 0, 1L << 40, &ocount) ||
+        ck_long(&f, "slow_ready", 0, 1, &ready) || ck_double(&f, "sq_sum", &pos->sq_sum) ||
+        ck_double(&f, "sq_count", &pos->sq_count))
+        goto done;
+    if (weights_load_from(m, &f, 0) != SF_OK) goto done;
+    if (ck_read_floats(&f, "optimizer.grad_avg", o->grad_avg, o->n) ||
+        ck_read_floats(&f, "optimizer.sqr_avg", o->sqr_avg, o->n) ||
+        ck_read_floats(&f, "optimizer.slow", o->slow, o->n) ||
+        ck_read_curve(&f, "train.train_loss", res->train_loss, (size_t)res->epochs) ||
+        ck_read_curve(&f, "train.valid_rmse", res->valid_rmse, (size_t)res->epochs))
+        goto done;
+    o->step = ostep;
+    o->count = ocount;
+    o->slow_ready = (int)ready;
+    pos->epoch = (int)epoch;
+    pos->step = (int)step;
+    res->epochs_done = (int)epoch;
+    rc = SF_OK;
+done:
+    st_close(&f);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+/* Eval-mode RMSE over the galaxies idx[0..n), in batches of m->max_batch. x and y hold
+ * max_batch images / targets. */
+static double evaluate(sfnet *m, const dataset *ds, const int *idx, int n, float *x, float *y) {
+    int no = m->cfg.n_out;
+    double sq = 0;
+    for (int i = 0; i < n; i += m->max_batch) {
+        int b = n - i < m->max_batch ? n - i : m->max_batch;
+        dataset_batch(ds, idx + i, b, x, y, NULL);
+        sfnet_forward(m, x, b, 0);
+        for (int j = 0; j < b * no; j++) {
+            double e = (double)m->out[j] - y[j];
+            sq += e * e;
+        }
+    }
+    return n > 0 ? sqrt(sq / ((double)n * no)) : NAN;
+}
+
+/* RMSE on the validation split of predicting the training split's mean. */
+static double mean_baseline(const dataset *ds) {
+    int no = ds->targets.n_targets;
+    double mean[TARGET_MAX] = {0}, sq = 0;
+    for (int i = 0; i < ds->n_train; i++)
+        for (int t = 0; t < no; t++) mean[t] += ds->y[(size_t)ds->train_idx[i] * no + t];
+    for (int t = 0; t < no; t++) mean[t] /= ds->n_train > 0 ? ds->n_train : 1;
+    for (int i = 0; i < ds->n_valid; i++)
+        for (int t = 0; t < no; t++) {
+            double e = ds->y[(size_t)ds->valid_idx[i] * no + t] - mean[t];
+            sq += e * e;
+        }
+    return ds->n_valid > 0 ? sqrt(sq / ((double)ds->n_valid * no)) : NAN;
+}
+
+static void format_hms(char *buf, size_t n, double s) {
+    if (!(s >= 0) || s > 1e7) s = 0;
+    long t = (long)(s + 0.5);
+    snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+}
+
+static int check_options(const sfnet *m, const dataset *ds, const train_options *opt) {
+    if (opt->epochs < 1) return sf_fail("--epochs %d: need at least 1", opt->epochs);
+    if (opt->batch < 1) return sf_fail("--batch %d: need at least 1", opt->batch);
+    if (opt->batch > m->max_batch)
+        return sf_fail("--batch %d exceeds the model's max batch %d", opt->batch, m->max_batch);
+    if (!(opt->lr > 0) || !isfinite(opt->lr)) return sf_fail("--lr %g must be positive", opt->lr);
+    if (ds->n_train < 2) return sf_fail("the training split has %d galaxies; need at least 2",
+                                        ds->n_train);
+    if (ds->targets.n_targets != m->cfg.n_out)
+        return sf_fail("the data set has %d targets but the model %d outputs",
+                       ds->targets.n_targets, m->cfg.n_out);
+    if (ds->size != m->cfg.in_size)
+        return sf_fail("the data set's images are %dx%d but the model takes %dx%d", ds->size,
+                       ds->size, m->cfg.in_size, m->cfg.in_size);
+    if (opt->resume && !opt->checkpoint) return sf_fail("--resume needs a checkpoint path");
+    return SF_OK;
+}
+
+int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_result *res) {
+    memset(res, 0, sizeof *res);
+    res->epochs = opt->epochs > 0 ? opt->epochs : 0;
+    res->train_loss = xmalloc(((size_t)res->epochs + 1) * sizeof(double));
+    res->valid_rmse = xmalloc(((size_t)res->epochs + 1) * sizeof(double));
+    for (int e = 0; e < res->epochs; e++) res->train_loss[e] = res->valid_rmse[e] = NAN;
+    res->final_train_rmse = res->final_valid_rmse = NAN;
+    if (check_options(m, ds, opt) != SF_OK) return SF_ERR;
+    res->train_mean_rmse = mean_baseline(ds);
+
+    const int B = opt->batch < ds->n_train ? opt->batch : ds->n_train;
+    const int steps = ds->n_train / B; /* the last incomplete batch is dropped */
+    const long total = (long)steps * opt->epochs;
+    const int S = ds->size, no = m->cfg.n_out;
+    const size_t img = (size_t)3 * S * S;
+
+    /* Every buffer of the run, allocated once. */
+    float *x = xmalloc_aligned((size_t)m->max_batch * img * sizeof(float));
+    float *y = xmalloc((size_t)m->max_batch * no * sizeof(float));
+    int *perm = xmalloc((size_t)ds->n_train * sizeof(int));
+    uint8_t *decay = xmalloc(m->n_params + 1);
+    train_decay_mask(m, decay);
+    ranger o;
+    ranger_init(&o, m->n_params, &opt->opt, decay);
+    free(decay);
+
+    train_pos pos = {0};
+    int rc = SF_OK;
+    if (opt->resume) {
+        rc = checkpoint_load(opt->checkpoint, m, &o, opt, ds, steps, &pos, res);
+        if (rc != SF_OK) goto out;
+        if (!opt->quiet && pos.epoch < opt->epochs)
+            fprintf(stderr, "sfnet-explore: resuming at epoch %d, step %d of %d\n",
+                    pos.epoch + 1, pos.step, steps);
+    }
+
+    struct sigaction sa, old_sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the program at once */
+    sigemptyset(&sa.sa_mask);
+    stop_requested = 0;
+    sigaction(SIGINT, &sa, &old_sa);
+
+    const double t0 = sf_now();
+    double t_train = 0, smooth = 0;
+    long done_here = 0, n_smooth = 0;
+    int stop = 0;
+    for (int epoch = pos.epoch; epoch < opt->epochs && !stop; epoch++) {
+        int first = epoch == pos.epoch ? pos.step : 0;
+        double sq_sum = epoch == pos.epoch ? pos.sq_sum : 0;
+        double sq_count = epoch == pos.epoch ? pos.sq_count : 0;
+        memcpy(perm, ds->train_idx, (size_t)ds->n_train * sizeof(int));
+        sf_rng rng;
+        sf_rng_seed(&rng, position_seed(opt->seed, epoch, -1));
+        sf_rng_shuffle(&rng, perm, ds->n_train);
+
+        char label[48], extra[160], eta[32];
+        snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, opt->epochs);
+        sf_progress bar;
+        sf_progress_start(&bar, label, (long)(steps - first) * B, "img");
+        bar.quiet |= opt->quiet;
+        for (int step = first; step < steps; step++) {
+            double lr, mom;
+            sched_at(opt->schedule, opt->lr, (double)((long)epoch * steps + step) / (double)total,
+                     &lr, &mom);
+            if (opt->schedule == SCHED_FLAT_COS) mom = opt->opt.mom;
+            double ts = sf_now();
+            sf_rng flip;
+            sf_rng_seed(&flip, position_seed(opt->seed, epoch, step));
+            dataset_batch(ds, perm + (size_t)step * B, B, x, y, opt->flips ? &flip : NULL);
+            sfnet_zero_grad(m);
+            sfnet_forward(m, x, B, 1);
+            float loss = sfnet_loss(m, y, B, 1);
+            if (!isfinite(loss)) {
+                if (!opt->quiet) fputc('\n', stderr);
+                rc = sf_fail("the training loss became %g at epoch %d, step %d (lr %.3g too "
+                             "high?); the last checkpoint is intact", (double)loss, epoch + 1,
+                             step + 1, lr);
+                goto restore;
+            }
+            ranger_step(&o, m->params, m->grads, lr, mom);
+            sfnet_params_changed(m);
+            t_train += sf_now() - ts;
+            sq_sum += (double)loss * loss * B * no;
+            sq_count += (double)B * no;
+            done_here++;
+            /* fastai's smoothed loss: debiased exponential average, beta 0.98 */
+            smooth = 0.98 * smooth + 0.02 * loss;
+            n_smooth++;
+            double el = sf_now() - t0;
+            format_hms(eta, sizeof eta,
+                       el / (double)done_here * (double)(total - ((long)epoch * steps + step + 1)));
+            snprintf(extra, sizeof extra, "step %d/%d loss %.4f lr %.2g run ETA %s", step + 1,
+                     steps, smooth / (1 - pow(0.98, (double)n_smooth)), lr, eta);
+            sf_progress_update(&bar, (long)(step + 1 - first) * B, extra);
+            if (opt->on_step && opt->on_step(opt->ctx, epoch, step, loss)) stop = 1;
+            if (stop_requested) stop = 1;
+            if (stop && step + 1 < steps) {
+                res->interrupted = 1;
+                if (!opt->quiet) fputc('\n', stderr);
+                if (opt->checkpoint) {
+                    train_pos here = {epoch, step + 1, sq_sum, sq_count};
+                    rc = checkpoint_save(opt->checkpoint, m, &o, opt, ds, &here, res);
+                    if (rc != SF_OK) goto restore;
+                    if (!opt->quiet)
+                        fprintf(stderr, "sfnet-explore: stopped at epoch %d, step %d; "
+                                "checkpoint saved to %s (--resume continues)\n",
+                                epoch + 1, step + 1, opt->checkpoint);
+                } else if (!opt->quiet) {
+                    fprintf(stderr, "sfnet-explore: stopped at epoch %d, step %d (no "
+                            "checkpoint path, nothing saved)\n", epoch + 1, step + 1);
+                }
+                goto restore;
+            }
+        }
+        res->train_loss[epoch] = sqrt(sq_sum / sq_count);
+        res->valid_rmse[epoch] = evaluate(m, ds, ds->valid_idx, ds->n_valid, x, y);
+        res->epochs_done = epoch + 1;
+        snprintf(extra, sizeof extra, "train loss %.4f valid RMSE %.4f",
+                 res->train_loss[epoch], res->valid_rmse[epoch]);
+        sf_progress_finish(&bar, extra);
+        if (opt->checkpoint) {
+            train_pos next = {epoch + 1, 0, 0, 0};
+            rc = checkpoint_save(opt->checkpoint, m, &o, opt, ds, &next, res);
+            if (rc != SF_OK) goto restore;
+        }
+        if (stop && epoch + 1 < opt->epochs) {
+            res->interrupted = 1;
+            if (!opt->quiet)
+                fprintf(stderr, "sfnet-explore: stopped after epoch %d%s%s%s\n", epoch + 1,
+                        opt->checkpoint ? "; checkpoint saved to " : "",
+                        opt->checkpoint ? opt->checkpoint : "",
+                        opt->checkpoint ? " (--resume continues)" : "");
+        }
+    }
+restore:
+    sigaction(SIGINT, &old_sa, NULL);
+    res->seconds = sf_now() - t0;
+    res->images_per_s = t_train > 0 ? (double)done_here * B / t_train : 0;
+out:
+    if (res->epochs_done > 0) {
+        res->final_train_rmse = res->train_loss[res->epochs_done - 1];
+        res->final_valid_rmse = res->valid_rmse[res->epochs_done - 1];
+    }
+    ranger_free(&o);
+    free(x);
+    free(y);
+    free(perm);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- inference */
+
+void train_infer_batch(sfnet *m, const float *x, int B, float *pred, int *feat_idx,
+                       float *feat_val, float *dense) {
+    int k = m->cfg.k, d = m->d, no = m->cfg.n_out;
+    sfnet_forward(m, x, B, 0);
+    memcpy(pred, m->out, (size_t)B * no * sizeof(float));
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < k; j++) {
+            int f = m->topk_idx[(size_t)b * k + j];
+            feat_idx[(size_t)b * k + j] = f;
+            feat_val[(size_t)b * k + j] = m->sparse[(size_t)b * d + f];
+        }
+    if (dense) memcpy(dense, m->feats, (size_t)B * d * sizeof(float));
+}
+
+void infer_result_free(infer_result *r) {
+    free(r->pred);
+    free(r->feat_idx);
+    free(r->feat_val);
+    free(r->dense);
+    memset(r, 0, sizeof *r);
+}
+
+int train_infer(sfnet *m, const dataset *ds, const int *idx, int n, int want_dense, int quiet,
+                infer_result *res) {
+    memset(res, 0, sizeof *res);
+    if (ds->size != m->cfg.in_size)
+        return sf_fail("the data set's images are %dx%d but the model takes %dx%d", ds->size,
+                       ds->size, m->cfg.in_size, m->cfg.in_size);
+    int k = m->cfg.k, d = m->d, no = m->cfg.n_out;
+    res->n = n;
+    res->n_out = no;
+    res->k = k;
+    res->d = d;
+    res->pred = xmalloc(((size_t)n * no + 1) * sizeof(float));
+    res->feat_idx = xmalloc(((size_t)n * k + 1) * sizeof(int));
+    res->feat_val = xmalloc(((size_t)n * k + 1) * sizeof(float));
+    res->dense = want_dense ? xmalloc(((size_t)n * d + 1) * sizeof(float)) : NULL;
+    size_t img = (size_t)3 * ds->size * ds->size;
+    float *x = xmalloc_aligned((size_t)m->max_batch * img * sizeof(float));
+    sf_progress bar;
+    sf_progress_start(&bar, "inference", n, "img");
+    bar.quiet |= quiet;
+    for (int i = 0; i < n; i += m->max_batch) {
+        int b = n - i < m->max_batch ? n - i : m->max_batch;
+        dataset_batch(ds, idx + i, b, x, NULL, NULL);
+        train_infer_batch(m, x, b, res->pred + (size_t)i * no, res->feat_idx + (size_t)i * k,
+                          res->feat_val + (size_t)i * k,
+                          want_dense ? res->dense + (size_t)i * d : NULL);
+        sf_progress_update(&bar, i + b, NULL);
+    }
+    sf_progress_finish(&bar, NULL);
+    free(x);
+    return SF_OK;
+}
