@@ -44,6 +44,8 @@ int image_find(char *path, size_t n, const char *dir, const char *obj_id);
 
 enum { SPLIT_TRAIN = 0, SPLIT_VALID = 1 };
 
+/* Start from dataset_options_default() and set the paths: a zeroed struct gets
+ * resize/crop 160/144 and the metallicity target, but seed 0 and no validation set. */
 typedef struct {
     const char *catalog_path;
     const char *images_dir;

@@ -242,7 +242,7 @@ static void decode_all(dataset *ds, const dataset_options *opt, uint8_t *pixels,
             image_prepare(pixels + (size_t)i * img, rgb, w, h, resize, crop);
             free(rgb);
         }
-        if (b1 < n_cand) sf_progress_update(&bar, b1, NULL);
+        sf_progress_update(&bar, b1, NULL);
     }
     sf_progress_finish(&bar, NULL);
 

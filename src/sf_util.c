@@ -140,7 +140,7 @@ static void progress_draw(sf_progress *p, const char *extra, int final) {
 
 void sf_progress_update(sf_progress *p, long done, const char *extra) {
     p->done = done;
-    if (p->quiet) return;
+    if (p->quiet || (p->total > 0 && done >= p->total)) return; /* finish draws the last line */
     double now = sf_now();
     double interval = p->is_tty ? 0.1 : 5.0;
     if (now - p->t_last_draw < interval) return;
