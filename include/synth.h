@@ -59,7 +59,7 @@ typedef struct {
     int quenched, agn, merger, arms, n_stars;
     double bulge_frac;        /* B/T in r */
     double sersic_n;          /* bulge Sersic index (the disk is exponential) */
-    double re_kpc;            /* galaxy half-light radius (light-weighted bulge/disk) */
+    double re_kpc;            /* approximate half-light radius: B/T-weighted mean of bulge and disk */
     double disk_re_kpc, bulge_re_kpc;
     double inclination;       /* degrees, 0 face-on */
     double axis_ratio;        /* projected disk axis ratio b/a */
@@ -107,7 +107,7 @@ double synth_kauffmann03(double x); /* valid for x < 0.05 */
 double synth_kewley01(double x);    /* valid for x < 0.47 */
 
 typedef struct {
-    int size;        /* pixels on a side (144) */
+    int size;        /* pixels on a side (144), 8 to 1024 */
     int sky_noise;   /* 1: add sky and source noise */
     int field;       /* 1: add foreground stars and faint background galaxies */
 } synth_render_options;

@@ -181,6 +181,12 @@ void train_result_free(train_result *r);
  * became NaN/inf. res is filled in both cases (free it with train_result_free). */
 int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_result *res);
 
+/* Sets fc.bias to the training split's mean of each target (fastai does not: its
+ * bias starts near 0 and walks to the mean, ~8.9 dex for metallicity, which takes a
+ * few hundred steps at lr 0.1). Worth calling for short runs on small data sets;
+ * calls sfnet_params_changed. */
+void train_head_bias_to_mean(sfnet *m, const dataset *ds);
+
 /* decay (m->n_params): 1 for conv and fc weights, 0 for BN parameters and biases
  * (fastai's wd_bn_bias=False). */
 void train_decay_mask(const sfnet *m, uint8_t *decay);

@@ -44,6 +44,7 @@ static void usage(FILE *out) {
             "  -i, --images DIR     the folder of <objID>.jpg cutouts\n"
             "  -o, --output FILE    the CSV to write ('-': stdout)\n"
             "  -b, --batch N        images per batch (default 64)\n"
+            "  -e, --engine NAME    reference (im2col + OpenBLAS, default) or onednn\n"
             "  -q, --quiet          no progress bar\n"
             "  -h, --help           show this help\n");
 }
@@ -162,14 +163,16 @@ int cli_predict(int argc, char **argv) {
         {"n-out", required_argument, NULL, 'N'},   {"resize", required_argument, NULL, 'R'},
         {"crop", required_argument, NULL, 'C'},    {"mean", required_argument, NULL, 'M'},
         {"std", required_argument, NULL, 'S'},     {"targets", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"engine", required_argument, NULL, 'e'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *weights = NULL, *cat_path = NULL, *dir = NULL, *out_path = NULL;
     int batch = 64, quiet = 0, c, have_mean = 0, have_std = 0;
+    nn_engine_kind engine = NN_ENGINE_REFERENCE;
     weights_meta ov;
     weights_meta_clear(&ov);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "w:c:i:o:b:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "w:c:i:o:b:e:qh", opts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
         case 'w': weights = optarg; break;
@@ -177,6 +180,14 @@ int cli_predict(int argc, char **argv) {
         case 'i': dir = optarg; break;
         case 'o': out_path = optarg; break;
         case 'q': quiet = 1; break;
+        case 'e':
+            if (!strcmp(optarg, nn_engine_name(NN_ENGINE_REFERENCE))) engine = NN_ENGINE_REFERENCE;
+            else if (!strcmp(optarg, nn_engine_name(NN_ENGINE_ONEDNN))) engine = NN_ENGINE_ONEDNN;
+            else {
+                fprintf(stderr, "sfnet-explore: --engine '%s': reference or onednn\n", optarg);
+                bad = 1;
+            }
+            break;
         case 'b': bad = parse_int_opt("batch", optarg, 1, 4096, &batch); break;
         case 'K': bad = parse_int_opt("k", optarg, 0, 8192, &ov.k); break;
         case 'W': bad = parse_int_opt("width", optarg, 1, 1024, &ov.width); break;
@@ -206,7 +217,7 @@ int cli_predict(int argc, char **argv) {
     if (quiet) sf_progress_quiet = 1;
 
     weights_meta wm;
-    sfnet *m = weights_load_model(weights, &ov, batch, NN_ENGINE_REFERENCE, &wm);
+    sfnet *m = weights_load_model(weights, &ov, batch, engine, &wm);
     if (!m) {
         sf_warn("%s", sf_last_error());
         return 1;

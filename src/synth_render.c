@@ -188,10 +188,14 @@ static void add_main_galaxy(canvas *c, const synth_galaxy *g, double cx, double 
                             float yp = (float)(v / cosi_c), uf = (float)u;
                             float rp = sqrtf(uf * uf + yp * yp) + 1e-6f;
                             float theta = atan2f(yp, uf);
-                            float phi = (float)m * (theta - logf(rp / (float)h) / (float)tan_p) + (float)g->arm_phase;
+                            float lr = logf(rp / (float)h), ph0 = (float)g->arm_phase;
+                            float phi = (float)m * (theta - lr / (float)tan_p) + ph0;
+                            /* irregular arms: a wobble in phase and patchy strength */
+                            phi += 0.5f * sinf(3 * theta + 2.1f * lr + 1.7f * ph0);
+                            float patch = 1 + 0.35f * sinf(5 * theta + 3.3f * lr + 2.9f * ph0);
                             float w = 0.5f * (1 + cosf(phi));
                             w *= w;
-                            w *= w;
+                            w *= w * patch;
                             float q = rp / (float)h;
                             float grow = 1 - expf(-q * q);
                             acc_a += dval * s_arm * (w - w_mean) / w_mean * 0.8f * grow;

@@ -39,6 +39,18 @@ void train_decay_mask(const sfnet *m, uint8_t *decay) {
     }
 }
 
+void train_head_bias_to_mean(sfnet *m, const dataset *ds) {
+    int no = ds->targets.n_targets;
+    SF_ASSERT(no == m->cfg.n_out && ds->n_train > 0);
+    float *bias = sfnet_tensor_data(m, sfnet_find_tensor(m, "fc.bias"));
+    for (int t = 0; t < no; t++) {
+        double s = 0;
+        for (int i = 0; i < ds->n_train; i++) s += ds->y[(size_t)ds->train_idx[i] * no + t];
+        bias[t] = (float)(s / ds->n_train);
+    }
+    sfnet_params_changed(m);
+}
+
 /* The seed of the generator for (epoch, step): shuffles use step = -1. Deriving every
  * generator from the position makes the position the whole random state. */
 static uint64_t position_seed(uint64_t seed, int epoch, int step) {
