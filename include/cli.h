@@ -20,6 +20,7 @@ int cli_inspect(int argc, char **argv);
 int cli_bpt(int argc, char **argv);
 int cli_export(int argc, char **argv);
 int cli_runs(int argc, char **argv);
+int cli_train(int argc, char **argv); /* --train, dispatched when argv holds it */
 int cli_features(int argc, char **argv);
 int cli_top(int argc, char **argv);
 int cli_galaxy(int argc, char **argv);

@@ -29,6 +29,7 @@ const cli_command cli_commands[] = {
 static void print_help(FILE *out) {
     fprintf(out,
             "Usage: sfnet-explore [OPTIONS] RUN.db          browse a run database\n"
+            "       sfnet-explore --train [OPTIONS] RUN.db  train a model, add it to RUN.db\n"
             "       sfnet-explore COMMAND [OPTIONS] ...     run a headless command\n"
             "\n"
             "Sparse Feature Networks for galaxy images: train, store every galaxy's\n"
@@ -61,6 +62,9 @@ int main(int argc, char **argv) {
         printf("sfnet-explore %s\n", SF_VERSION);
         return 0;
     }
+    /* sfnet-explore --train [OPTIONS] RUN.db, the options in any order */
+    for (int i = 1; i < argc && cmd[0] == '-'; i++)
+        if (!strcmp(argv[i], "--train")) return cli_train(argc, argv);
     for (const cli_command *c = cli_commands; c->name; c++)
         if (!strcmp(cmd, c->name)) return c->run(argc - 1, argv + 1);
     if (cli_is_database(cmd)) return tui_main(argc, argv);

@@ -1,0 +1,642 @@
+/* cli_train.c: `sfnet-explore --train ... RUN.db`: data set -> training -> run database.
+ *
+ * Opens (or creates) the run database first, so a file that is not ours, newer,
+ * read-only or locked is refused before any training. Trains, runs the trained model
+ * over every galaxy, and writes the run, its galaxies (with thumbnails), activations,
+ * predictions and feature statistics in one transaction at the end: an interrupted,
+ * failed or killed training leaves the database exactly as it was.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "cli.h"
+#include "data_image.h"
+#include "nn_model.h"
+#include "sf_util.h"
+#include "store.h"
+#include "synth.h"
+#include "train.h"
+
+#define THUMB_SIZE 64
+/* the synthetic survey's cutouts are made at the real data set's 160 pixels, whatever
+ * --resize a run uses, so one cached survey serves every run */
+#define SYNTH_SIZE 160
+#define THUMB_QUALITY 85
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: sfnet-explore --train [--catalog CSV --images DIR] [OPTIONS] RUN.db\n"
+            "\n"
+            "Trains one Sparse Feature Network and adds it to the run database RUN.db\n"
+            "(created when absent) as a new run: its settings, training curve and weights,\n"
+            "and for every galaxy its split, prediction, truth, k (feature, value) pairs and\n"
+            "a %dx%d thumbnail, plus each feature's statistics. Everything is written in one\n"
+            "transaction at the end: an interrupted or failed run leaves RUN.db as it was.\n"
+            "Without --catalog it trains on the synthetic survey (generated once into\n"
+            "$XDG_CACHE_HOME/sfnet-explore/synth-N-SEED).\n"
+            "\n"
+            "Data:\n"
+            "  -c, --catalog CSV      galaxies.csv (objID and numeric columns)\n"
+            "  -i, --images DIR       the folder of <objID>.jpg/.png cutouts\n"
+            "  -t, --target SPEC      metallicity (default), bpt_lines, or COL,COL...\n"
+            "      --resize N         resize images to N x N (default 160)\n"
+            "      --crop N           then centre crop to N x N (default 144)\n"
+            "      --split-seed N     the 80/20 train/valid split (default 256)\n"
+            "      --synth-n N        galaxies of the synthetic survey (default %d)\n"
+            "      --synth-seed N     its seed (default 256)\n"
+            "Model and training:\n"
+            "  -k, --k N              active features per galaxy (default 4; 0 = dense)\n"
+            "      --width N          ResNet base width (default 64: d = 8 x width = 512)\n"
+            "      --epochs N         (default 20)\n"
+            "      --batch N          (default 64)\n"
+            "      --lr X             peak learning rate (default 0.1)\n"
+            "      --schedule S       one_cycle (default) or flat_cos\n"
+            "      --seed N           weights initialisation and batch order (default 0)\n"
+            "      --init FILE        backbone weights to start from (safetensors, e.g.\n"
+            "                         ImageNet ResNet18 converted by share/convert_pth.py)\n"
+            "      --engine E         reference (default) or onednn\n"
+            "Run:\n"
+            "  -n, --name PREFIX      feature prefix of the run (default Z for metallicity,\n"
+            "                         SL for bpt_lines, R otherwise; 2, 3... when taken)\n"
+            "  -q, --quiet            no progress bars\n"
+            "  -h, --help             show this help\n",
+            THUMB_SIZE, THUMB_SIZE, 2000);
+}
+
+typedef struct {
+    const char *catalog, *images, *target, *name, *init, *db, *engine;
+    int k, width, epochs, batch, resize, crop, quiet, synth_n;
+    double lr;
+    uint64_t seed, split_seed, synth_seed;
+    sched_kind schedule;
+} train_args;
+
+static int parse_long(const char *name, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        sf_warn("--%s '%s': expected an integer in %ld..%ld", name, s, lo, hi);
+        return SF_ERR;
+    }
+    *out = v;
+    return SF_OK;
+}
+
+static int parse_args(int argc, char **argv, train_args *a) {
+    static const struct option opts[] = {
+        {"train", no_argument, NULL, 'T'},
+        {"catalog", required_argument, NULL, 'c'},
+        {"images", required_argument, NULL, 'i'},
+        {"target", required_argument, NULL, 't'},
+        {"resize", required_argument, NULL, 'R'},
+        {"crop", required_argument, NULL, 'C'},
+        {"split-seed", required_argument, NULL, 'P'},
+        {"synth-n", required_argument, NULL, 'N'},
+        {"synth-seed", required_argument, NULL, 'S'},
+        {"k", required_argument, NULL, 'k'},
+        {"width", required_argument, NULL, 'W'},
+        {"epochs", required_argument, NULL, 'E'},
+        {"batch", required_argument, NULL, 'B'},
+        {"lr", required_argument, NULL, 'L'},
+        {"schedule", required_argument, NULL, 'H'},
+        {"seed", required_argument, NULL, 's'},
+        {"init", required_argument, NULL, 'I'},
+        {"engine", required_argument, NULL, 'G'},
+        {"name", required_argument, NULL, 'n'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(a, 0, sizeof *a);
+    a->target = "metallicity";
+    a->engine = "reference";
+    a->k = 4;
+    a->width = 64;
+    a->epochs = 20;
+    a->batch = 64;
+    a->resize = 160;
+    a->crop = 144;
+    a->lr = 0.1;
+    a->split_seed = 256;
+    a->synth_n = 2000;
+    a->synth_seed = 256;
+    a->schedule = SCHED_ONE_CYCLE;
+    int c;
+    long v;
+    char *end;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "c:i:t:k:n:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'T': break;
+        case 'c': a->catalog = optarg; break;
+        case 'i': a->images = optarg; break;
+        case 't': a->target = optarg; break;
+        case 'n': a->name = optarg; break;
+        case 'I': a->init = optarg; break;
+        case 'G': a->engine = optarg; break;
+        case 'q': a->quiet = 1; break;
+        case 'R':
+            if (parse_long("resize", optarg, 8, 4096, &v)) return 2;
+            a->resize = (int)v;
+            break;
+        case 'C':
+            if (parse_long("crop", optarg, 8, 4096, &v)) return 2;
+            a->crop = (int)v;
+            break;
+        case 'P':
+            if (parse_long("split-seed", optarg, 0, 0x7fffffffL, &v)) return 2;
+            a->split_seed = (uint64_t)v;
+            break;
+        case 'N':
+            if (parse_long("synth-n", optarg, 10, 10000000L, &v)) return 2;
+            a->synth_n = (int)v;
+            break;
+        case 'S':
+            if (parse_long("synth-seed", optarg, 0, 0x7fffffffL, &v)) return 2;
+            a->synth_seed = (uint64_t)v;
+            break;
+        case 'k':
+            if (parse_long("k", optarg, 0, 4096, &v)) return 2;
+            a->k = (int)v;
+            break;
+        case 'W':
+            if (parse_long("width", optarg, 1, 512, &v)) return 2;
+            a->width = (int)v;
+            break;
+        case 'E':
+            if (parse_long("epochs", optarg, 1, 100000, &v)) return 2;
+            a->epochs = (int)v;
+            break;
+        case 'B':
+            if (parse_long("batch", optarg, 1, 65536, &v)) return 2;
+            a->batch = (int)v;
+            break;
+        case 's':
+            if (parse_long("seed", optarg, 0, 0x7fffffffL, &v)) return 2;
+            a->seed = (uint64_t)v;
+            break;
+        case 'L':
+            errno = 0;
+            a->lr = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(a->lr > 0) || !isfinite(a->lr)) {
+                sf_warn("--lr '%s': expected a positive number", optarg);
+                return 2;
+            }
+            break;
+        case 'H': {
+            /* one_cycle / flat_cos as well as one-cycle / flat-cos */
+            char name[32];
+            snprintf(name, sizeof name, "%s", optarg);
+            for (char *p = name; *p; p++)
+                if (*p == '_') *p = '-';
+            if (sched_parse(name, &a->schedule) != SF_OK) {
+                sf_warn("--schedule: %s", sf_last_error());
+                return 2;
+            }
+            break;
+        }
+        case 'h': usage(stdout); return -1;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (argc - optind != 1) {
+        sf_warn("--train needs exactly one run database (RUN.db) after the options");
+        return 2;
+    }
+    a->db = argv[optind];
+    if (!a->catalog != !a->images) {
+        sf_warn("--catalog and --images go together (neither: the synthetic survey)");
+        return 2;
+    }
+    if (a->k > 8 * a->width) {
+        sf_warn("--k %d exceeds the %d features of width %d", a->k, 8 * a->width, a->width);
+        return 2;
+    }
+    if (a->crop > a->resize + 64) {
+        sf_warn("--crop %d is much larger than --resize %d", a->crop, a->resize);
+        return 2;
+    }
+    if (strcmp(a->engine, "reference") && strcmp(a->engine, "onednn")) {
+        sf_warn("--engine: reference or onednn, not '%s'", a->engine);
+        return 2;
+    }
+    return 0;
+}
+
+/* ---- the synthetic survey ---------------------------------------------------- */
+
+static int mkdir_p(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return sf_fail("cannot create %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return sf_fail("cannot create %s: %s", buf, strerror(errno));
+    return SF_OK;
+}
+
+/* The survey's folder, generated when absent (into a temporary name, renamed when
+ * complete, so an interrupted generation is never taken for a survey). */
+static int synth_dir(const train_args *a, char *dir, size_t n) {
+    const char *cache = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    char base[3072];
+    if (cache && *cache)
+        snprintf(base, sizeof base, "%s/sfnet-explore", cache);
+    else if (home && *home)
+        snprintf(base, sizeof base, "%s/.cache/sfnet-explore", home);
+    else
+        snprintf(base, sizeof base, "/tmp/sfnet-explore-cache");
+    snprintf(dir, n, "%s/synth-%d-%llu", base, a->synth_n, (unsigned long long)a->synth_seed);
+    char csv[4200];
+    snprintf(csv, sizeof csv, "%s/galaxies.csv", dir);
+    struct stat sb;
+    if (stat(csv, &sb) == 0) return SF_OK;
+    if (mkdir_p(base) != SF_OK) return SF_ERR;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", dir, (long)getpid());
+    if (!a->quiet)
+        fprintf(stderr, "sfnet-explore: generating the synthetic survey (%d galaxies, seed %llu) in %s\n",
+                a->synth_n, (unsigned long long)a->synth_seed, dir);
+    synth_options so;
+    memset(&so, 0, sizeof so);
+    so.n = a->synth_n;
+    so.seed = a->synth_seed;
+    so.size = SYNTH_SIZE;
+    so.quiet = a->quiet;
+    if (synth_survey(tmp, &so) != SF_OK) return SF_ERR;
+    if (rename(tmp, dir) != 0) {
+        /* another process finished first: use its survey */
+        if (stat(csv, &sb) == 0) {
+            char cmd[8600];
+            snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", tmp);
+            if (system(cmd) != 0) sf_warn("could not remove %s", tmp);
+            return SF_OK;
+        }
+        return sf_fail("cannot move the survey to %s: %s", dir, strerror(errno));
+    }
+    return SF_OK;
+}
+
+/* ---- building the run --------------------------------------------------------- */
+
+/* Thumbnail of galaxy i: its training pixels (CHW, crop x crop) resized to 64 x 64. */
+static int make_thumbnail(const dataset *ds, int i, uint8_t *hwc_src, uint8_t *chw_small,
+                          uint8_t *hwc_small, uint8_t **jpg, size_t *len) {
+    int s = ds->size;
+    const uint8_t *px = ds->pixels + (size_t)i * 3 * (size_t)s * (size_t)s;
+    for (int c = 0; c < 3; c++)
+        for (int p = 0; p < s * s; p++) hwc_src[p * 3 + c] = px[(size_t)c * s * s + p];
+    image_prepare(chw_small, hwc_src, s, s, THUMB_SIZE, THUMB_SIZE);
+    for (int c = 0; c < 3; c++)
+        for (int p = 0; p < THUMB_SIZE * THUMB_SIZE; p++)
+            hwc_small[p * 3 + c] = chw_small[c * THUMB_SIZE * THUMB_SIZE + p];
+    return store_jpeg_encode(hwc_small, THUMB_SIZE, THUMB_SIZE, THUMB_QUALITY, jpg, len);
+}
+
+static char *hyper_json(const train_args *a, const train_options *to) {
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddNumberToObject(h, "epochs", a->epochs);
+    cJSON_AddNumberToObject(h, "batch", a->batch);
+    cJSON_AddNumberToObject(h, "lr", a->lr);
+    cJSON_AddStringToObject(h, "schedule", sched_name(a->schedule));
+    cJSON_AddNumberToObject(h, "resize", a->resize);
+    cJSON_AddNumberToObject(h, "crop", a->crop);
+    cJSON_AddNumberToObject(h, "k", a->k);
+    cJSON_AddNumberToObject(h, "width", a->width);
+    cJSON_AddBoolToObject(h, "flips", to->flips);
+    cJSON *opt = cJSON_AddObjectToObject(h, "optimizer");
+    cJSON_AddStringToObject(opt, "name", "ranger");
+    cJSON_AddNumberToObject(opt, "mom", to->opt.mom);
+    cJSON_AddNumberToObject(opt, "sqr_mom", to->opt.sqr_mom);
+    cJSON_AddNumberToObject(opt, "eps", to->opt.eps);
+    cJSON_AddNumberToObject(opt, "wd", to->opt.wd);
+    cJSON_AddNumberToObject(opt, "lookahead_k", to->opt.lookahead_k);
+    cJSON_AddNumberToObject(opt, "lookahead_alpha", to->opt.lookahead_alpha);
+    if (a->init) cJSON_AddStringToObject(h, "init", a->init);
+    if (!a->catalog) {
+        cJSON_AddNumberToObject(h, "synth_n", a->synth_n);
+        cJSON_AddNumberToObject(h, "synth_seed", (double)a->synth_seed);
+    }
+    char *s = cJSON_PrintUnformatted(h);
+    cJSON_Delete(h);
+    return s;
+}
+
+/* The model's weights as a safetensors file in memory (written beside the database
+ * and read back, since the weights module writes files). */
+static int weights_blob(sfnet *m, const dataset *ds, const train_args *a, uint8_t **data,
+                        size_t *len) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.weights-%ld.tmp", a->db, (long)getpid());
+    weights_meta wm;
+    weights_meta_from(&wm, m, ds, a->resize);
+    if (weights_save(m, &wm, tmp) != SF_OK) return SF_ERR;
+    char *buf = NULL;
+    int rc = sf_read_file(tmp, &buf, len);
+    unlink(tmp);
+    *data = (uint8_t *)buf;
+    return rc;
+}
+
+/* Writes the trained run: all galaxies of ds through the model, then store_add_run. */
+static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args *a,
+                         const train_options *to, const train_result *res, int64_t *run_id) {
+    int n = ds->n, n_out = ds->targets.n_targets, d = m->d;
+    int *all = xmalloc((size_t)n * sizeof *all);
+    for (int i = 0; i < n; i++) all[i] = i;
+    infer_result inf;
+    memset(&inf, 0, sizeof inf);
+    int dense = a->k == 0;
+    if (!a->quiet) fprintf(stderr, "sfnet-explore: running the model over all %d galaxies\n", n);
+    if (train_infer(m, ds, all, n, dense, a->quiet, &inf) != SF_OK) {
+        free(all);
+        return SF_ERR;
+    }
+    free(all);
+
+    /* pairs to store: the top-k layer's, or every ReLU'd feature of a dense run */
+    int k_stored = dense ? d : inf.k;
+    int *idx = inf.feat_idx;
+    float *val = inf.feat_val;
+    int *dense_idx = NULL;
+    float *dense_val = NULL;
+    if (dense) {
+        dense_idx = xmalloc((size_t)n * d * sizeof *dense_idx);
+        dense_val = xmalloc((size_t)n * d * sizeof *dense_val);
+        for (size_t i = 0; i < (size_t)n * d; i++) {
+            dense_idx[i] = (int)(i % (size_t)d);
+            dense_val[i] = inf.dense[i] > 0 ? inf.dense[i] : 0;
+        }
+        idx = dense_idx;
+        val = dense_val;
+    }
+
+    /* RMSE of the stored predictions: what `equation` reproduces from the head */
+    double se_v = 0, se_t = 0, se_vt[STORE_MAX_TARGETS] = {0}, se_tt[STORE_MAX_TARGETS] = {0};
+    for (int i = 0; i < n; i++)
+        for (int t = 0; t < n_out; t++) {
+            double e = (double)inf.pred[(size_t)i * n_out + t] - ds->y[(size_t)i * n_out + t];
+            if (ds->split[i] == SPLIT_VALID) {
+                se_v += e * e;
+                se_vt[t] += e * e;
+            } else {
+                se_t += e * e;
+                se_tt[t] += e * e;
+            }
+        }
+
+    const catalog *cat = &ds->cat;
+    int col_ra = catalog_column(cat, "ra"), col_dec = catalog_column(cat, "dec");
+    int n_cols = 0;
+    const char **col_names = xmalloc((size_t)(cat->n_cols + 1) * sizeof *col_names);
+    int *col_of = xmalloc((size_t)(cat->n_cols + 1) * sizeof *col_of);
+    for (int c = 0; c < cat->n_cols; c++) {
+        if (c == col_ra || c == col_dec) continue;
+        col_of[n_cols] = c;
+        col_names[n_cols++] = cat->col_names[c];
+    }
+    double *values = xmalloc((size_t)n * (size_t)(n_cols + 1) * sizeof *values);
+    store_galaxy_input *gal = xcalloc((size_t)n, sizeof *gal);
+    uint8_t **thumbs = xcalloc((size_t)n, sizeof *thumbs);
+    uint8_t *hwc_src = xmalloc((size_t)ds->size * ds->size * 3);
+    uint8_t chw_small[3 * THUMB_SIZE * THUMB_SIZE], hwc_small[3 * THUMB_SIZE * THUMB_SIZE];
+    int status = SF_OK;
+    for (int i = 0; i < n && status == SF_OK; i++) {
+        int row = ds->cat_row[i];
+        for (int c = 0; c < n_cols; c++)
+            values[(size_t)i * n_cols + c] = catalog_value(cat, row, col_of[c]);
+        store_galaxy_input *g = &gal[i];
+        g->objid = dataset_obj_id(ds, i);
+        g->ra = col_ra >= 0 ? catalog_value(cat, row, col_ra) : NAN;
+        g->dec = col_dec >= 0 ? catalog_value(cat, row, col_dec) : NAN;
+        g->values = &values[(size_t)i * n_cols];
+        status = make_thumbnail(ds, i, hwc_src, chw_small, hwc_small, &thumbs[i], &g->thumb_len);
+        g->thumb = thumbs[i];
+        g->thumb_w = g->thumb_h = THUMB_SIZE;
+        g->thumb_format = "jpeg";
+    }
+    free(hwc_src);
+
+    store_run_input in;
+    memset(&in, 0, sizeof in);
+    store_run *r = &in.run;
+    snprintf(r->prefix, sizeof r->prefix, "%s", a->name ? a->name : "");
+    snprintf(r->target_spec, sizeof r->target_spec, "%s", a->target);
+    r->n_out = n_out;
+    for (int t = 0; t < n_out; t++) {
+        snprintf(r->target_names[t], sizeof r->target_names[t], "%s", ds->targets.names[t]);
+        const sfnet_tensor *fc_b = sfnet_find_tensor(m, "fc.bias");
+        r->bias[t] = fc_b ? sfnet_tensor_data(m, fc_b)[t] : 0;
+        r->target_mean[t] = 0;
+        r->target_std[t] = 1;
+        r->train_rmse_t[t] = ds->n_train ? sqrt(se_tt[t] / ds->n_train) : NAN;
+        r->valid_rmse_t[t] = ds->n_valid ? sqrt(se_vt[t] / ds->n_valid) : NAN;
+    }
+    r->k = a->k;
+    r->width = a->width;
+    r->d = d;
+    r->seed = a->seed;
+    r->split_seed = a->split_seed;
+    r->train_rmse = ds->n_train ? sqrt(se_t / ((double)ds->n_train * n_out)) : NAN;
+    r->valid_rmse = ds->n_valid ? sqrt(se_v / ((double)ds->n_valid * n_out)) : NAN;
+    for (int c = 0; c < 3; c++) {
+        r->image_mean[c] = ds->mean[c];
+        r->image_std[c] = ds->std[c];
+    }
+    r->hyper_json = hyper_json(a, to);
+    r->n_curve = res->epochs_done;
+    store_curve_point *curve = xcalloc((size_t)(res->epochs_done + 1), sizeof *curve);
+    for (int e = 0; e < res->epochs_done; e++) {
+        curve[e].epoch = e + 1;
+        curve[e].train_loss = res->train_loss[e];
+        curve[e].valid_rmse = res->valid_rmse[e];
+        double lr = 0, mom = 0;
+        sched_at(a->schedule, a->lr, (double)(e + 1) / a->epochs, &lr, &mom);
+        curve[e].lr = lr;
+    }
+    r->curve = curve;
+    snprintf(r->catalog, sizeof r->catalog, "%s", ds->cat.path ? ds->cat.path : "");
+    snprintf(r->images, sizeof r->images, "%s", a->images ? a->images : "");
+    snprintf(r->engine, sizeof r->engine, "%s", a->engine);
+    r->train_seconds = res->seconds;
+
+    const sfnet_tensor *fc_w = sfnet_find_tensor(m, "fc.weight");
+    SF_ASSERT(fc_w);
+    in.head_w = sfnet_tensor_data(m, fc_w);
+    in.n_columns = n_cols;
+    in.column_names = col_names;
+    in.n = n;
+    in.galaxies = gal;
+    in.split = ds->split;
+    in.pred = inf.pred;
+    in.truth = ds->y;
+    in.k_stored = k_stored;
+    in.topk_idx = idx;
+    in.topk_val = val;
+
+    uint8_t *weights = NULL;
+    size_t weights_len = 0;
+    if (status == SF_OK) status = weights_blob(m, ds, a, &weights, &weights_len);
+    in.weights = weights;
+    in.weights_len = weights_len;
+    if (status == SF_OK) {
+        if (!a->quiet) fprintf(stderr, "sfnet-explore: writing the run to %s\n", a->db);
+        status = store_add_run(s, &in, run_id);
+    }
+
+    free(weights);
+    free(r->hyper_json);
+    free(curve);
+    for (int i = 0; i < n; i++) free(thumbs[i]);
+    free(thumbs);
+    free(gal);
+    free(values);
+    free(col_of);
+    free(col_names);
+    free(dense_idx);
+    free(dense_val);
+    infer_result_free(&inf);
+    return status;
+}
+
+int cli_train(int argc, char **argv) {
+    train_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0) return 0;
+    if (rc) return rc;
+
+    store *s = NULL;
+    if (store_open(&s, a.db, STORE_CREATE) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        return 1;
+    }
+    if (a.name) {
+        /* refuse a taken name now, not after hours of training */
+        store_run existing;
+        if (store_run_find(s, a.name, &existing) == SF_OK) {
+            sf_warn("%s already has a run named '%s': choose another --name", a.db, a.name);
+            store_run_clear(&existing);
+            store_close(s);
+            return 1;
+        }
+    }
+
+    char synth[4096];
+    dataset_options dopt;
+    dataset_options_default(&dopt);
+    if (!a.catalog) {
+        if (synth_dir(&a, synth, sizeof synth) != SF_OK) {
+            sf_warn("%s", sf_last_error());
+            store_close(s);
+            return 1;
+        }
+        static char csv[4200], images[4200];
+        snprintf(csv, sizeof csv, "%s/galaxies.csv", synth);
+        snprintf(images, sizeof images, "%s/images", synth);
+        a.catalog = csv;
+        a.images = images;
+    }
+    dopt.catalog_path = a.catalog;
+    dopt.images_dir = a.images;
+    dopt.target_spec = a.target;
+    dopt.resize = a.resize;
+    dopt.crop = a.crop;
+    dopt.seed = a.split_seed;
+    dopt.quiet = a.quiet;
+    dataset ds;
+    if (dataset_open(&ds, &dopt) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        store_close(s);
+        return 1;
+    }
+    if (ds.n_train < 1 || ds.n_valid < 1) {
+        sf_warn("%s: %d galaxies are too few to split into training and validation", a.catalog, ds.n);
+        dataset_close(&ds);
+        store_close(s);
+        return 1;
+    }
+
+    sfnet_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.width = a.width;
+    cfg.k = a.k;
+    cfg.n_out = ds.targets.n_targets;
+    cfg.in_size = a.crop;
+    cfg.precision = NN_PRECISION_FP32;
+    nn_engine_kind engine = strcmp(a.engine, "onednn") ? NN_ENGINE_REFERENCE : NN_ENGINE_ONEDNN;
+    sfnet *m = sfnet_create(&cfg, a.batch, engine);
+    if (!m) {
+        sf_warn("%s", sf_last_error());
+        dataset_close(&ds);
+        store_close(s);
+        return 1;
+    }
+    sfnet_init(m, a.seed);
+    if (a.init && weights_load(m, a.init, 1) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        goto fail;
+    }
+
+    train_options to;
+    train_options_default(&to);
+    to.epochs = a.epochs;
+    to.batch = a.batch;
+    to.lr = a.lr;
+    to.seed = a.seed;
+    to.schedule = a.schedule;
+    to.quiet = a.quiet;
+    train_result res;
+    memset(&res, 0, sizeof res);
+    if (!a.quiet)
+        fprintf(stderr, "sfnet-explore: training on %d galaxies (%d validation), d = %d, k = %d\n",
+                ds.n_train, ds.n_valid, m->d, a.k);
+    if (train_run(m, &ds, &to, &res) != SF_OK) {
+        sf_warn("training failed: %s; %s is unchanged", sf_last_error(), a.db);
+        train_result_free(&res);
+        goto fail;
+    }
+    if (res.interrupted || res.epochs_done < a.epochs) {
+        sf_warn("training stopped after %d of %d epochs; nothing was written to %s",
+                res.epochs_done, a.epochs, a.db);
+        train_result_free(&res);
+        goto fail;
+    }
+    int64_t run_id = 0;
+    if (store_trained(s, m, &ds, &a, &to, &res, &run_id) != SF_OK) {
+        sf_warn("%s; %s is unchanged", sf_last_error(), a.db);
+        train_result_free(&res);
+        goto fail;
+    }
+    store_run run;
+    if (store_run_get(s, run_id, &run) == SF_OK) {
+        printf("run %s (id %lld) added to %s: %d galaxies (%d validation), validation RMSE %.4f\n",
+               run.prefix, (long long)run.id, a.db, run.n_galaxies, run.n_valid, run.valid_rmse);
+        printf("next: sfnet-explore features %s %s   |   sfnet-explore %s\n", a.db, run.prefix, a.db);
+        store_run_clear(&run);
+    }
+    train_result_free(&res);
+    sfnet_free(m);
+    dataset_close(&ds);
+    store_close(s);
+    return 0;
+fail:
+    sfnet_free(m);
+    dataset_close(&ds);
+    store_close(s);
+    return 1;
+}
