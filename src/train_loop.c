@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "safetensors.h"
 #include "sf_util.h"
@@ -287,6 +288,16 @@ static int check_options(const sfnet *m, const dataset *ds, const train_options 
         return sf_fail("the data set's images are %dx%d but the model takes %dx%d", ds->size,
                        ds->size, m->cfg.in_size, m->cfg.in_size);
     if (opt->resume && !opt->checkpoint) return sf_fail("--resume needs a checkpoint path");
+    if (opt->checkpoint && !opt->resume) {
+        /* Find out now, not after the first epoch, that the checkpoint cannot be written. */
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp-%ld", opt->checkpoint, (long)getpid());
+        FILE *f = fopen(tmp, "wb");
+        if (!f) return sf_fail("%s: cannot write the checkpoint here: %s", opt->checkpoint,
+                               strerror(errno));
+        fclose(f);
+        unlink(tmp);
+    }
     return SF_OK;
 }
 

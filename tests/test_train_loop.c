@@ -244,6 +244,12 @@ Test(train, resume_refuses_other_options_and_missing_checkpoints) {
     cr_assert(strstr(sf_last_error(), "absent.ckpt"), "%s", sf_last_error());
     train_result_free(&r);
     o.resume = 0;
+    o.checkpoint = path_in("no/such/dir/x.ckpt");
+    cr_assert_eq(train_run(m, &ds, &o, &r), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "no/such/dir/x.ckpt"), "%s", sf_last_error());
+    cr_assert_eq(r.epochs_done, 0);
+    train_result_free(&r);
+    o.checkpoint = NULL;
     o.batch = 64; /* above the model's max batch */
     cr_assert_eq(train_run(m, &ds, &o, &r), SF_ERR);
     cr_assert(strstr(sf_last_error(), "batch"), "%s", sf_last_error());
