@@ -471,3 +471,61 @@ Test(query, commands_print_text_json_and_csv) {
     cr_assert_eq(st, 1);
     free(out);
 }
+
+Test(query, train_refuses_bad_options_and_foreign_files_before_training) {
+    char args[512];
+    int st = 0;
+    snprintf(args, sizeof args, "--train --catalog x.csv %s/new.db", dir);
+    char *out = run_cli(args, &st);
+    cr_assert_eq(st, 2, "--catalog without --images");
+    free(out);
+    snprintf(args, sizeof args, "--train --schedule sawtooth %s/new.db", dir);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 2);
+    free(out);
+    snprintf(args, sizeof args, "--train --k 300 --width 16 %s/new.db", dir);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 2, "k above d");
+    free(out);
+    /* a run name already taken: refused before any data is read */
+    snprintf(args, sizeof args, "--train --catalog /nonexistent.csv --images /nonexistent --name SL %s", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 1);
+    free(out);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "%s --train --catalog /nonexistent.csv --images /x --name SL %s 2>&1",
+             binary(), db_path);
+    FILE *p = popen(cmd, "r");
+    char msg[512] = "";
+    size_t got = fread(msg, 1, sizeof msg - 1, p);
+    msg[got] = 0;
+    pclose(p);
+    cr_assert(strstr(msg, "already has a run named 'SL'"), "%s", msg);
+    /* a file that is not ours is left alone */
+    char other[160];
+    snprintf(other, sizeof other, "%s/notes.txt", dir);
+    FILE *f = fopen(other, "w");
+    fputs("my notes\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "--train --catalog /nonexistent.csv --images /x %s", other);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 1);
+    free(out);
+    char *text = NULL;
+    size_t len = 0;
+    cr_assert_eq(sf_read_file(other, &text, &len), SF_OK);
+    cr_assert_str_eq(text, "my notes\n");
+    free(text);
+    /* and a database the missing catalogue could not train for keeps its runs */
+    snprintf(args, sizeof args, "--train --catalog /nonexistent.csv --images /x %s", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 1);
+    free(out);
+    store *s = open_read();
+    store_run *runs = NULL;
+    int n = 0;
+    cr_assert_eq(store_runs(s, &runs, &n), SF_OK);
+    cr_assert_eq(n, 1);
+    store_runs_free(runs, n);
+    store_close(s);
+}

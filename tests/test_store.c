@@ -516,3 +516,28 @@ Test(store, read_only_folder) {
     cr_assert_eq(WEXITSTATUS(status), 0, "reading a database in a read-only folder failed (%d)",
                  WEXITSTATUS(status));
 }
+
+Test(store, delete_run_removes_everything_of_it) {
+    store *s = NULL;
+    fixture_run a, b;
+    fixture_make(&a, 30, 16, 3, 1, 10, 1000, 12);
+    fixture_make(&b, 30, 16, 3, 2, 10, 1010, 13);
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK);
+    int64_t ia = add_fixture(s, &a, "Z");
+    add_fixture(s, &b, "SL");
+    long long acts_b = raw_int(db_path, "SELECT count(*) FROM activations WHERE run_id = 2");
+    cr_assert_eq(store_delete_run(s, ia), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_delete_run(s, ia), SF_ERR, "already gone");
+    store_close(s);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM runs"), 1);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM activations"), acts_b);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM run_galaxies"), 30);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM predictions"), 60);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM run_features"), 16);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM feature_targets"), 32);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM run_targets"), 2);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM galaxies"), 40, "galaxies stay");
+    cr_assert_eq(raw_int(db_path, "PRAGMA foreign_key_check"), -1, "no dangling rows");
+    fixture_free(&a);
+    fixture_free(&b);
+}
