@@ -24,6 +24,14 @@
 #include "nn_model.h"
 #include "sf_util.h"
 
+/* CPU seconds of all threads so far: on a loaded machine, a steadier measure of the
+ * work than the wall clock. */
+static double cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 static double peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -40,6 +48,10 @@ static const struct {
     {"PyTorch", "%P -c 'import torch, torchvision' 2>/dev/null && "
                 "MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 "
                 "%P bench/bench_torch.py %s"},
+    {"sfnet onednn engine bf16", "%E --row onednn --precision bf16 %s"},
+    {"PyTorch bf16", "%P -c 'import torch, torchvision' 2>/dev/null && "
+                     "MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 "
+                     "%P bench/bench_torch.py --bf16 %s"},
 };
 
 typedef struct {
@@ -86,7 +98,7 @@ static int run_table(const char *self, const char *args) {
     if (!python || !*python) python = "/usr/bin/python3";
     int n_rows = (int)(sizeof rows / sizeof *rows), n = 0;
     row_result res[sizeof rows / sizeof *rows];
-    double pt_train = 0, pt_infer = 0;
+    double pt_train[2] = {0, 0}, pt_infer[2] = {0, 0}; /* PyTorch fp32, bf16 */
     for (int i = 0; i < n_rows; i++) {
         char cmd[8192];
         expand(cmd, sizeof cmd, rows[i].command, self, python, args);
@@ -96,8 +108,9 @@ static int run_table(const char *self, const char *args) {
             continue;
         }
         if (!strncmp(res[n].name, "pytorch", 7)) {
-            pt_train = res[n].train;
-            pt_infer = res[n].infer;
+            int bf16 = strstr(res[n].name, "bf16") != NULL;
+            pt_train[bf16] = res[n].train;
+            pt_infer[bf16] = res[n].infer;
         }
         n++;
     }
@@ -106,10 +119,12 @@ static int run_table(const char *self, const char *args) {
            "train/pt", "infer/pt");
     for (int i = 0; i < n; i++) {
         printf("%-26s %12.1f %12.1f %9.0f", res[i].name, res[i].train, res[i].infer, res[i].mem);
-        if (pt_train > 0) printf(" %9.2f %9.2f", res[i].train / pt_train, res[i].infer / pt_infer);
+        int bf16 = strstr(res[i].name, "bf16") != NULL; /* bf16 rows against PyTorch bf16 */
+        if (pt_train[bf16] > 0)
+            printf(" %9.2f %9.2f", res[i].train / pt_train[bf16], res[i].infer / pt_infer[bf16]);
         printf("\n");
     }
-    if (pt_train <= 0) printf("(no PyTorch row: %s cannot import torch)\n", python);
+    if (pt_train[0] <= 0) printf("(no PyTorch row: %s cannot import torch)\n", python);
     return n > 0 ? 0 : 1;
 }
 
@@ -123,7 +138,8 @@ int main(int argc, char **argv) {
         {"size", required_argument, 0, 's'},        {"batch", required_argument, 0, 'b'},
         {"k", required_argument, 0, 'k'},           {"n-out", required_argument, 0, 'n'},
         {"train-steps", required_argument, 0, 't'}, {"infer-steps", required_argument, 0, 'i'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+        {"precision", required_argument, 0, 'p'},   {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -137,6 +153,13 @@ int main(int argc, char **argv) {
             }
             break;
         case 'w': cfg.width = atoi(optarg); break;
+        case 'p':
+            if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16")) {
+                fprintf(stderr, "bench_nn: unknown precision '%s' (fp32 or bf16)\n", optarg);
+                return 2;
+            }
+            cfg.precision = strcmp(optarg, "bf16") ? NN_PRECISION_FP32 : NN_PRECISION_BF16;
+            break;
         case 's': cfg.in_size = atoi(optarg); break;
         case 'b': batch = atoi(optarg); break;
         case 'k': cfg.k = atoi(optarg); break;
@@ -144,7 +167,7 @@ int main(int argc, char **argv) {
         case 't': train_steps = atoi(optarg); break;
         case 'i': infer_steps = atoi(optarg); break;
         default:
-            fprintf(stderr, "usage: bench_nn [--row reference|onednn] [--width 64] [--size 144] "
+            fprintf(stderr, "usage: bench_nn [--row reference|onednn] [--precision fp32|bf16] [--width 64] [--size 144] "
                             "[--batch 64] [--k 4] [--n-out 1] [--train-steps 3] [--infer-steps 3]\n");
             return c == 'h' ? 0 : 2;
         }
@@ -183,21 +206,24 @@ int main(int argc, char **argv) {
 
     double t_train = 0, t_infer = 0;
     for (int s = 0; s <= train_steps; s++) {
-        double t0 = sf_now();
+        double t0 = sf_now(), c0 = cpu_seconds();
         sfnet_zero_grad(m);
         sfnet_forward(m, x, batch, 1);
         sfnet_loss(m, y, batch, 1);
         if (s > 0) t_train += sf_now() - t0; /* step 0 warms up */
-        fprintf(stderr, "bench_nn: %s train step %d/%d %.2f s\n", nn_engine_name(kind), s,
-                train_steps, sf_now() - t0);
+        fprintf(stderr, "bench_nn: %s train step %d/%d %.2f s (CPU %.2f s)\n",
+                nn_engine_name(kind), s, train_steps, sf_now() - t0, cpu_seconds() - c0);
     }
     for (int s = 0; s <= infer_steps; s++) {
-        double t0 = sf_now();
+        double t0 = sf_now(), c0 = cpu_seconds();
         sfnet_forward(m, x, batch, 0);
         if (s > 0) t_infer += sf_now() - t0;
+        fprintf(stderr, "bench_nn: %s inference step %d/%d %.2f s (CPU %.2f s)\n",
+                nn_engine_name(kind), s, infer_steps, sf_now() - t0, cpu_seconds() - c0);
     }
     char name[64];
-    snprintf(name, sizeof name, "sfnet-%s", nn_engine_name(kind));
+    snprintf(name, sizeof name, "sfnet-%s%s", nn_engine_name(kind),
+             cfg.precision == NN_PRECISION_BF16 ? "-bf16" : "");
     printf("ROW %s %.1f %.1f %.0f\n", name, train_steps ? batch * train_steps / t_train : 0,
            infer_steps ? batch * infer_steps / t_infer : 0, peak_rss_mb());
     free(x);

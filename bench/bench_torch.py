@@ -6,6 +6,7 @@ loss + backward on a random batch (no optimizer), an inference step an eval-mode
 forward under no_grad; one warm-up step each, 2 threads, the better of the contiguous
 and channels_last layouts. Prints
     ROW pytorch-<layout> <train img/s> <infer img/s> <peak RSS MB>
+(pytorch-bf16-<layout> with --bf16: the network under bf16 autocast, fp32 weights).
 bench/run.sh sets MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=... so that glibc keeps
 PyTorch's large buffers instead of mapping and unmapping them every step.
 """
@@ -61,7 +62,9 @@ def measure(layout, a):
     for s in range(a.train_steps + 1):
         t0 = time.perf_counter()
         model.zero_grad(set_to_none=False)
-        loss = torch.sqrt(torch.mean((model(x) - y) ** 2))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+            out = model(x)
+        loss = torch.sqrt(torch.mean((out.float() - y) ** 2))
         loss.backward()
         if s > 0:
             t_train += time.perf_counter() - t0
@@ -69,7 +72,7 @@ def measure(layout, a):
               f"{time.perf_counter() - t0:.2f} s", file=sys.stderr)
     model.eval()
     t_infer = 0.0
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
         for s in range(a.infer_steps + 1):
             t0 = time.perf_counter()
             model(x)
@@ -90,6 +93,7 @@ def main():
     ap.add_argument("--train-steps", type=int, default=3)
     ap.add_argument("--infer-steps", type=int, default=3)
     ap.add_argument("--layouts", default="contiguous,channels_last")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast")
     a = ap.parse_args()
     torch.set_num_threads(2)
     results = []
@@ -101,7 +105,7 @@ def main():
     best = max(results, key=lambda r: r[1])
     best_infer = max(r[2] for r in results)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(f"ROW pytorch-{best[0]} {best[1]:.1f} {best_infer:.1f} {peak:.0f}")
+    print(f"ROW pytorch-{'bf16-' if a.bf16 else ''}{best[0]} {best[1]:.1f} {best_infer:.1f} {peak:.0f}")
 
 
 if __name__ == "__main__":

@@ -406,7 +406,12 @@ static dnnl_primitive_desc_t conv_fwd_pd(od_build *b, od_unit *u, int B,
 {
     od_engine *e = b->e;
     dnnl_memory_desc_t s_any = md_4d(B, u->cin, u->hin, u->hin, e->dt, dnnl_format_tag_any);
-    dnnl_memory_desc_t d_any = md_4d(B, u->cout, u->hout, u->hout, e->dt, dnnl_format_tag_any);
+    /* Training lets the primitives choose (they take nChw16c here). For inference
+     * "any" picks brgemm kernels on nhwc, which took 11.2 CPU-ms per 144x144 image
+     * against 9.4 for the direct kernels on nChw16c (width 64, batch 64, AVX-512):
+     * eval asks for the blocked layout. */
+    dnnl_memory_desc_t d_any =
+        md_4d(B, u->cout, u->hout, u->hout, e->dt, train ? dnnl_format_tag_any : dnnl_nChw16c);
     dnnl_memory_desc_t w_any = md_4d(u->cout, u->cin, u->k, u->k, e->dt, dnnl_format_tag_any);
     dnnl_memory_desc_t bias = md_1d(u->cout);
     dnnl_dims_t st, pl, pr;

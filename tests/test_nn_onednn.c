@@ -264,3 +264,73 @@ Test(nn_onednn, refuses_a_model_without_its_tensors) {
     cr_assert_null(nn_onednn_create(&m));
     cr_assert(strstr(sf_last_error(), "input size >= 32") != NULL, "%s", sf_last_error());
 }
+
+/* The oneDNN engine against the reference engine through the model (no PyTorch needed):
+ * same weights from sfnet_init, two training steps with a plain SGD update and
+ * sfnet_params_changed between them (the weight refresh), eval after each. Dense head
+ * (k = 0) so that near-ties of the top-k cannot pick different features. */
+static void engines_agree(int width, int S, int max_batch, int B, int precision, double tol)
+{
+    sfnet_config cfg = {.width = width, .k = 0, .n_out = 2, .in_size = S};
+    sfnet *ref = sfnet_create(&cfg, max_batch, NN_ENGINE_REFERENCE);
+    cr_assert_not_null(ref, "%s", sf_last_error());
+    cfg.precision = precision;
+    sfnet *dn = sfnet_create(&cfg, max_batch, NN_ENGINE_ONEDNN);
+    cr_assert_not_null(dn, "%s", sf_last_error());
+    cr_assert_eq(dn->engine->kind, NN_ENGINE_ONEDNN);
+    sfnet_init(ref, 11);
+    sfnet_init(dn, 11);
+    sf_rng rng;
+    sf_rng_seed(&rng, 5);
+    size_t nx = (size_t)B * 3 * S * S;
+    float *x = xmalloc(nx * sizeof(float)), y[64];
+    for (size_t i = 0; i < nx; i++) x[i] = (float)sf_rng_normal(&rng);
+    for (int i = 0; i < 2 * B; i++) y[i] = (float)sf_rng_normal(&rng);
+    size_t nf = (size_t)B * ref->d, no = (size_t)B * 2;
+    for (int step = 0; step < 2; step++) {
+        sfnet_zero_grad(ref);
+        sfnet_zero_grad(dn);
+        sfnet_forward(ref, x, B, 1);
+        sfnet_forward(dn, x, B, 1);
+        double ef = rel_err(dn->feats, ref->feats, nf, 1);
+        cr_expect_lt(ef, tol, "step %d train feats: relative error %.3g", step, ef);
+        float lr = sfnet_loss(ref, y, B, 1), ld = sfnet_loss(dn, y, B, 1);
+        cr_expect_lt(fabs(lr - ld), tol * fabs(lr), "step %d loss %g vs %g", step, ld, lr);
+        double worst = 0;
+        for (int i = 0; i < ref->n_tensors; i++) {
+            const sfnet_tensor *t = &ref->tensors[i];
+            const float *a = (t->is_buffer ? dn->buffers : dn->grads) + t->offset;
+            const float *b = (t->is_buffer ? ref->buffers : ref->grads) + t->offset;
+            double e = rel_err(a, b, t->numel, 1);
+            cr_expect_lt(e, tol, "step %d %s %s: relative error %.3g", step, t->name,
+                         t->is_buffer ? "value" : "gradient", e);
+            worst = fmax(worst, e);
+        }
+        sfnet_forward(ref, x, B, 0);
+        sfnet_forward(dn, x, B, 0);
+        double ee = rel_err(dn->out, ref->out, no, 1);
+        cr_expect_lt(ee, tol, "step %d eval out: relative error %.3g", step, ee);
+        cr_log_info("width %d %dx%d B=%d of %d %s step %d: feats %.2g, grads and stats %.2g, "
+                    "eval out %.2g", width, S, S, B, max_batch, precision ? "bf16" : "fp32",
+                    step, ef, worst, ee);
+        /* the same update on both, from the reference gradients */
+        for (size_t i = 0; i < ref->n_params; i++) {
+            ref->params[i] -= 0.05f * ref->grads[i];
+            dn->params[i] = ref->params[i];
+        }
+        memcpy(dn->buffers, ref->buffers, ref->n_buffers * sizeof(float));
+        sfnet_params_changed(ref);
+        sfnet_params_changed(dn);
+    }
+    free(x);
+    sfnet_free(ref);
+    sfnet_free(dn);
+}
+
+Test(nn_onednn, agrees_with_the_reference_engine, .timeout = 300) {
+    engines_agree(16, 64, 4, 4, NN_PRECISION_FP32, 1e-4);
+}
+
+Test(nn_onednn, agrees_with_the_reference_engine_on_a_smaller_batch, .timeout = 300) {
+    engines_agree(8, 48, 4, 3, NN_PRECISION_FP32, 1e-4);
+}
