@@ -581,3 +581,27 @@ Test(store, thumbnails_made_while_writing) {
     store_close(s);
     fixture_free(&fx);
 }
+
+/* Two processes writing runs into one file at once: both land, named Z and Z2. */
+Test(store, concurrent_writers_both_land) {
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK);
+    store_close(s);
+    fixture_run fx;
+    fixture_make(&fx, 400, 32, 4, 1, 16, 7000, 15);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    store *mine = NULL;
+    int rc = store_open(&mine, db_path, STORE_WRITE);
+    if (rc == SF_OK) rc = store_add_run(mine, &fx.in, NULL);
+    store_close(mine);
+    if (pid == 0) _exit(rc == SF_OK ? 0 : 1);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    cr_assert_eq(rc, SF_OK, "%s", sf_last_error());
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the other writer failed");
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM runs"), 2);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM runs WHERE prefix IN ('Z', 'Z2')"), 2);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM galaxies"), 400, "galaxies shared");
+    fixture_free(&fx);
+}
