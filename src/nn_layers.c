@@ -44,13 +44,19 @@ void nn_batchnorm_forward(float *out, float *mean, float *invstd, const float *i
         const float *r = residual ? residual + (size_t)c * N : NULL;
         if (r && relu) {
 #pragma omp simd
-            for (int i = 0; i < N; i++) y[i] = fmaxf(a * x[i] + b + r[i], 0.0f);
+            for (int i = 0; i < N; i++) {
+                float v = a * x[i] + b + r[i];
+                y[i] = v > 0 ? v : 0.0f;
+            }
         } else if (r) {
 #pragma omp simd
             for (int i = 0; i < N; i++) y[i] = a * x[i] + b + r[i];
         } else if (relu) {
 #pragma omp simd
-            for (int i = 0; i < N; i++) y[i] = fmaxf(a * x[i] + b, 0.0f);
+            for (int i = 0; i < N; i++) {
+                float v = a * x[i] + b;
+                y[i] = v > 0 ? v : 0.0f;
+            }
         } else {
 #pragma omp simd
             for (int i = 0; i < N; i++) y[i] = a * x[i] + b;

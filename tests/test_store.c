@@ -541,3 +541,43 @@ Test(store, delete_run_removes_everything_of_it) {
     fixture_free(&a);
     fixture_free(&b);
 }
+
+static int thumb_calls;
+static int thumb_cb(void *ctx, int i, uint8_t **data, size_t *len, int *w, int *h) {
+    thumb_calls++;
+    if (ctx && i == 17) return sf_fail("thumbnail %d failed", i);
+    uint8_t rgb[4 * 6 * 3];
+    memset(rgb, i, sizeof rgb);
+    *w = 4;
+    *h = 6;
+    return store_jpeg_encode(rgb, 4, 6, 90, data, len);
+}
+
+Test(store, thumbnails_made_while_writing) {
+    store *s = NULL;
+    fixture_run fx;
+    fixture_make(&fx, 30, 16, 2, 1, 8, 3000, 14);
+    for (int i = 0; i < 30; i++) fx.galaxies[i].thumb = NULL;
+    fx.in.thumbnail = thumb_cb;
+    fx.in.thumbnail_ctx = &fx; /* non-NULL: fail at galaxy 17 */
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK);
+    cr_assert_eq(store_add_run(s, &fx.in, NULL), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "thumbnail 17 failed"), "%s", sf_last_error());
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM galaxies"), 0, "nothing written");
+    thumb_calls = 0;
+    fx.in.thumbnail_ctx = NULL;
+    cr_assert_eq(store_add_run(s, &fx.in, NULL), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(thumb_calls, 30);
+    store_galaxy g;
+    cr_assert_eq(store_galaxy_find(s, "3005", &g), SF_OK);
+    uint8_t *rgb = NULL;
+    int w = 0, h = 0;
+    cr_assert_eq(store_thumbnail(s, g.id, &rgb, &w, &h), SF_OK);
+    cr_assert_eq(w, 4);
+    cr_assert_eq(h, 6);
+    cr_assert(abs((int)rgb[0] - 5) <= 2, "galaxy 5's own thumbnail (%d)", rgb[0]);
+    free(rgb);
+    store_galaxy_clear(&g);
+    store_close(s);
+    fixture_free(&fx);
+}
