@@ -501,6 +501,10 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
     in.weights = weights;
     in.weights_len = weights_len;
     if (status == SF_OK) {
+        /* another training may be writing its run into the same file: after hours of
+         * training, wait for it (10 minutes) rather than give up after seconds */
+        const char *env = getenv("SFNET_BUSY_TIMEOUT_MS");
+        if (!env || !*env) store_set_busy_timeout(s, 600000);
         if (!a->quiet) fprintf(stderr, "sfnet-explore: writing the run to %s\n", a->db);
         status = store_add_run(s, &in, run_id);
     }

@@ -581,3 +581,50 @@ Test(store, thumbnails_made_while_writing) {
     store_close(s);
     fixture_free(&fx);
 }
+
+/* Two processes writing runs into one file at once: both land, named Z and Z2. */
+Test(store, concurrent_writers_both_land) {
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK);
+    store_close(s);
+    fixture_run fx;
+    fixture_make(&fx, 400, 32, 4, 1, 16, 7000, 15);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    store *mine = NULL;
+    int rc = store_open(&mine, db_path, STORE_WRITE);
+    if (rc == SF_OK) rc = store_add_run(mine, &fx.in, NULL);
+    store_close(mine);
+    if (pid == 0) _exit(rc == SF_OK ? 0 : 1);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    cr_assert_eq(rc, SF_OK, "%s", sf_last_error());
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the other writer failed");
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM runs"), 2);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM runs WHERE prefix IN ('Z', 'Z2')"), 2);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM galaxies"), 400, "galaxies shared");
+    fixture_free(&fx);
+}
+
+/* The schema comes from share/: a missing or stale one is named, and nothing is made. */
+Test(store, schema_file_missing_or_of_another_version) {
+    char share[128], schema[160];
+    snprintf(share, sizeof share, "%s/share", dir);
+    snprintf(schema, sizeof schema, "%s/schema.sql", share);
+    cr_assert_eq(mkdir(share, 0755), 0);
+    setenv("SFNET_SHARE", share, 1);
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "schema.sql"), "%s", sf_last_error());
+    FILE *f = fopen(schema, "w");
+    fputs("-- schema.sql: the sfnet-explore run database, schema version 0.\nCREATE TABLE runs (id INTEGER PRIMARY KEY);\n", f);
+    fclose(f);
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "version 0"), "%s", sf_last_error());
+    unsetenv("SFNET_SHARE");
+    struct stat sb;
+    cr_assert_neq(stat(db_path, &sb), 0, "no file left behind");
+    /* with the real one the same (empty) file becomes a run database */
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK, "%s", sf_last_error());
+    store_close(s);
+}
