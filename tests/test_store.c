@@ -605,3 +605,26 @@ Test(store, concurrent_writers_both_land) {
     cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM galaxies"), 400, "galaxies shared");
     fixture_free(&fx);
 }
+
+/* The schema comes from share/: a missing or stale one is named, and nothing is made. */
+Test(store, schema_file_missing_or_of_another_version) {
+    char share[128], schema[160];
+    snprintf(share, sizeof share, "%s/share", dir);
+    snprintf(schema, sizeof schema, "%s/schema.sql", share);
+    cr_assert_eq(mkdir(share, 0755), 0);
+    setenv("SFNET_SHARE", share, 1);
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "schema.sql"), "%s", sf_last_error());
+    FILE *f = fopen(schema, "w");
+    fputs("-- schema.sql: the sfnet-explore run database, schema version 0.\nCREATE TABLE runs (id INTEGER PRIMARY KEY);\n", f);
+    fclose(f);
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "version 0"), "%s", sf_last_error());
+    unsetenv("SFNET_SHARE");
+    struct stat sb;
+    cr_assert_neq(stat(db_path, &sb), 0, "no file left behind");
+    /* with the real one the same (empty) file becomes a run database */
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK, "%s", sf_last_error());
+    store_close(s);
+}
