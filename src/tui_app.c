@@ -902,13 +902,12 @@ int tui_main(int argc, char **argv) {
         free(a);
         return rc;
     }
-    if (store_runs(a->db, &a->runs, &a->n_runs) != SF_OK || a->n_runs == 0) {
-        if (a->n_runs == 0 && !sf_last_error()[0])
-            fprintf(stderr, "sfnet-explore: %s has no runs yet (train one with sfnet-explore --train)\n", path);
-        else if (a->n_runs == 0)
-            fprintf(stderr, "sfnet-explore: %s has no runs yet (train one with sfnet-explore --train)\n", path);
-        else
-            fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
+    if (store_runs(a->db, &a->runs, &a->n_runs) != SF_OK) {
+        fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
+        goto done;
+    }
+    if (a->n_runs == 0) {
+        fprintf(stderr, "sfnet-explore: %s has no runs yet (train one with sfnet-explore --train)\n", path);
         goto done;
     }
     int start_run = 0;
