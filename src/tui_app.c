@@ -281,7 +281,10 @@ void tui_open_feature(tui_app *a, int feature) {
         return;
     }
     tui_view v = {.type = SCREEN_FEATURE, .feature = feature};
-    if (tui_top(a)->type == SCREEN_FEATURE) *tui_top(a) = v;
+    if (tui_top(a)->type == SCREEN_FEATURE) {
+        v.zoom = tui_top(a)->zoom;
+        *tui_top(a) = v;
+    }
     else tui_push(a, v);
 }
 
@@ -497,6 +500,7 @@ static const char *help_lines[] = {
     "  j k                select a galaxy (top, then quantile samples)",
     "  Enter              open the selected galaxy",
     "  L                  edit the label",
+    "  + - 0              zoom the scatter in, out, back to the paper's limits",
     "",
     "Equation view",
     "  Left Right h l     previous / next target",
