@@ -442,6 +442,31 @@ Test(tui, eight_and_direct_colour_terminals) {
     }
 }
 
+/* Mouse events in the X10 encoding (ESC [ M, then button, column, row as 32 + value,
+ * 33 + 0-based position): what the terminal would send, typed into the pane. */
+Test(tui, mouse_wheel_and_click) {
+    if (!ready()) return;
+    start(120, 40, NULL, NULL);
+    free(wait_for("SL 3"));
+    sh("tmux -L %s send-keys -l \"$(printf '\\033[Ma++')\"", sock); /* wheel down */
+    free(wait_for("key j"));
+    /* row 7 of the screen is the fifth feature of the list (rows start at 3) */
+    char *s = screen();
+    const char *rows = s;
+    for (int i = 0; i < 7; i++) rows = strchr(rows, '\n') + 1;
+    char name[16];
+    cr_assert_eq(sscanf(rows, " SL %15s", name), 1, "%s", s);
+    free(s);
+    for (int i = 0; i < 2; i++) { /* a click selects, the second opens */
+        sh("tmux -L %s send-keys -l \"$(printf '\\033[M +(')\"", sock);
+        sh("tmux -L %s send-keys -l \"$(printf '\\033[M#+(')\"", sock);
+        usleep(400000);
+    }
+    char want[48];
+    snprintf(want, sizeof want, "SL %s  (no label", name);
+    free(wait_for(want));
+}
+
 Test(tui, plain_output_when_not_a_terminal) {
     if (!bin[0] || access(bin, X_OK) != 0) {
         cr_skip_test("no sfnet-explore binary: skipped");
