@@ -29,6 +29,7 @@ typedef struct {
     int64_t galaxy_id; /* SCREEN_GALAXY */
     int sel, top;      /* selection and scroll of the screen's list */
     int target;        /* equation/galaxy: which output */
+    int zoom;          /* feature page: scatter zoom steps (x1.5 each, 0 = the paper's limits) */
 } tui_view;
 
 /* Colours: what a terminal can show. */

@@ -84,10 +84,14 @@ int cli_runs(int argc, char **argv) {
         store_close(s);
         return 1;
     }
+    /* JSON and CSV also carry what reproduces the run */
     static const char *const cols[] = {"id", "prefix", "targets", "k", "d", "galaxies",
                                        "train", "valid", "train_rmse", "valid_rmse",
-                                       "epochs", "engine", "created"};
-    query_table *t = query_table_new(13, cols);
+                                       "epochs", "engine", "created", "width", "seed",
+                                       "split_seed", "train_seconds", "catalog", "images",
+                                       "tool_version", "hyper"};
+    int full = fmt != QUERY_TEXT;
+    query_table *t = query_table_new(full ? 21 : 13, cols);
     for (int i = 0; i < n; i++) {
         const store_run *r = &runs[i];
         char targets[STORE_MAX_TARGETS * STORE_NAME_MAX] = "";
@@ -112,6 +116,15 @@ int cli_runs(int argc, char **argv) {
             query_table_text(t, NULL);
         query_table_text(t, r->engine);
         query_table_text(t, r->created);
+        if (!full) continue;
+        query_table_int(t, r->width);
+        query_table_int(t, (long long)r->seed);
+        query_table_int(t, (long long)r->split_seed);
+        query_table_num(t, r->train_seconds, 1);
+        query_table_text(t, r->catalog);
+        query_table_text(t, r->images);
+        query_table_text(t, r->tool_version);
+        query_table_text(t, r->hyper_json);
     }
     int rc = query_cli_print(t, fmt);
     if (rc == 0 && n == 0 && fmt == QUERY_TEXT) printf("(no runs yet: sfnet-explore --train ... %s)\n", argv[optind]);

@@ -474,8 +474,12 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
         curve[e].lr = lr;
     }
     r->curve = curve;
-    snprintf(r->catalog, sizeof r->catalog, "%s", ds->cat.path ? ds->cat.path : "");
-    snprintf(r->images, sizeof r->images, "%s", a->images ? a->images : "");
+    /* absolute paths, so the run says where its data was whoever opens the file */
+    char *abs_cat = realpath(a->catalog, NULL), *abs_img = realpath(a->images, NULL);
+    snprintf(r->catalog, sizeof r->catalog, "%s", abs_cat ? abs_cat : a->catalog);
+    snprintf(r->images, sizeof r->images, "%s", abs_img ? abs_img : a->images);
+    free(abs_cat);
+    free(abs_img);
     snprintf(r->engine, sizeof r->engine, "%s", a->engine);
     r->train_seconds = res->seconds;
 

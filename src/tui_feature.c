@@ -134,6 +134,15 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
         ax.x_max = fd->sc.x_max;
         ax.y_min = fd->sc.y_min;
         ax.y_max = fd->sc.y_max;
+        if (v->zoom > 0) {
+            double zf = pow(1.5, v->zoom);
+            double cx = (ax.x_min + ax.x_max) / 2, half_x = (ax.x_max - ax.x_min) / 2 / zf;
+            double cy = (ax.y_min + ax.y_max) / 2, half_y = (ax.y_max - ax.y_min) / 2 / zf;
+            ax.x_min = cx - half_x;
+            ax.x_max = cx + half_x;
+            ax.y_min = cy - half_y;
+            ax.y_max = cy + half_y;
+        }
         ax.x_label = fd->sc.x_label;
         ax.y_label = fd->sc.y_label;
         if (fd->sc.is_bpt) {
@@ -172,6 +181,15 @@ int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
     case 'k': case KEY_UP: case 'h': case KEY_LEFT:
         if (v->sel > 0) v->sel--;
         return 1;
+    case '+': case '=':
+        if (v->zoom < 6) v->zoom++;
+        tui_msg(a, "scatter zoom x%.2f (- zooms out, 0 resets)", pow(1.5, v->zoom));
+        return 1;
+    case '-':
+        if (v->zoom > 0) v->zoom--;
+        tui_msg(a, "scatter zoom x%.2f", pow(1.5, v->zoom));
+        return 1;
+    case '0': v->zoom = 0; return 1;
     case 'g': case KEY_HOME: v->sel = 0; return 1;
     case 'G': case KEY_END: v->sel = n_sel > 0 ? n_sel - 1 : 0; return 1;
     case KEY_NPAGE: case 4: v->sel = n_sel > 0 ? n_sel - 1 : 0; return 1;

@@ -201,6 +201,12 @@ Test(tui, feature_page_bpt_histogram_thumbnails) {
     cr_assert(strstr(s, "\xe2\x96"), "block symbols:\n%s", s);
     free(s);
 
+    /* + zooms the scatter (the axes narrow), 0 resets */
+    keys("+");
+    s = wait_for("scatter zoom x1.50");
+    free(s);
+    keys("0");
+    free(wait_for("-1.5"));
     /* ] and [ step through the list order, q goes back */
     keys("']'");
     s = wait_for("SL 4  (no label");
