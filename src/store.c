@@ -137,7 +137,7 @@ static int create_schema(store *s) {
         sf_fail("%s: the schema %s does not apply (%s): reinstall sfnet-explore", s->path, path,
                 msg ? msg : sqlite3_errmsg(s->db));
         sqlite3_free(msg);
-        goto fail_quiet;
+        goto fail;
     }
     char app[64];
     snprintf(app, sizeof app, "PRAGMA application_id = %d", (int)STORE_APPLICATION_ID);
@@ -147,7 +147,6 @@ static int create_schema(store *s) {
     free(sql);
     return SF_OK;
 fail:
-fail_quiet:
     free(sql);
     store_rollback(s);
     return SF_ERR;
