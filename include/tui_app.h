@@ -101,6 +101,7 @@ typedef struct tui_app {
 } tui_app;
 
 /* ---- app services (tui_app.c) ---- */
+extern const char *tui_sort_names[]; /* the list's sort keys, in the order s cycles them */
 tui_view *tui_top(tui_app *a);
 void tui_push(tui_app *a, tui_view v);
 void tui_pop(tui_app *a);
