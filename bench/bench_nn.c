@@ -24,6 +24,14 @@
 #include "nn_model.h"
 #include "sf_util.h"
 
+/* CPU seconds of all threads so far: on a loaded machine, a steadier measure of the
+ * work than the wall clock. */
+static double cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 static double peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -198,18 +206,20 @@ int main(int argc, char **argv) {
 
     double t_train = 0, t_infer = 0;
     for (int s = 0; s <= train_steps; s++) {
-        double t0 = sf_now();
+        double t0 = sf_now(), c0 = cpu_seconds();
         sfnet_zero_grad(m);
         sfnet_forward(m, x, batch, 1);
         sfnet_loss(m, y, batch, 1);
         if (s > 0) t_train += sf_now() - t0; /* step 0 warms up */
-        fprintf(stderr, "bench_nn: %s train step %d/%d %.2f s\n", nn_engine_name(kind), s,
-                train_steps, sf_now() - t0);
+        fprintf(stderr, "bench_nn: %s train step %d/%d %.2f s (CPU %.2f s)\n",
+                nn_engine_name(kind), s, train_steps, sf_now() - t0, cpu_seconds() - c0);
     }
     for (int s = 0; s <= infer_steps; s++) {
-        double t0 = sf_now();
+        double t0 = sf_now(), c0 = cpu_seconds();
         sfnet_forward(m, x, batch, 0);
         if (s > 0) t_infer += sf_now() - t0;
+        fprintf(stderr, "bench_nn: %s inference step %d/%d %.2f s (CPU %.2f s)\n",
+                nn_engine_name(kind), s, infer_steps, sf_now() - t0, cpu_seconds() - c0);
     }
     char name[64];
     snprintf(name, sizeof name, "sfnet-%s%s", nn_engine_name(kind),

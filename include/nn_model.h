@@ -94,7 +94,8 @@ struct sfnet {
     nn_engine *engine;
 };
 
-/* NULL with sf_fail() on a bad config or an engine that cannot be built here. */
+/* NULL with sf_fail() on a bad config or an engine that cannot be built here. The
+ * weights start as sfnet_init(m, 0). */
 sfnet *sfnet_create(const sfnet_config *cfg, int max_batch, nn_engine_kind engine);
 void sfnet_free(sfnet *m);
 
@@ -108,7 +109,9 @@ const sfnet_tensor *sfnet_find_tensor(const sfnet *m, const char *name);
 float *sfnet_tensor_data(sfnet *m, const sfnet_tensor *t);
 float *sfnet_tensor_grad(sfnet *m, const sfnet_tensor *t); /* NULL for buffers */
 
-/* out = head(topk(relu(backbone(x)))) for B <= max_batch images. */
+/* out = head(topk(relu(backbone(x)))) for B <= max_batch images, x (B, 3, S, S).
+ * train = 1 uses batch statistics, updates the running ones and counts
+ * num_batches_tracked; feats, sparse, topk_idx and out hold the results. */
 void sfnet_forward(sfnet *m, const float *x, int B, int train);
 /* RMSE loss sqrt(mean((out - y)^2)) over the batch and outputs of the last forward;
  * with backward = 1 it also accumulates every parameter's gradient into grads. */

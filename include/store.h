@@ -165,6 +165,11 @@ typedef struct {
     int k_stored;                   /* pairs per galaxy in topk_* (k, or d for a dense run) */
     const int *topk_idx;            /* (n, k_stored) feature numbers */
     const float *topk_val;          /* (n, k_stored) values; pairs with value <= 0 are not stored */
+    /* Optional, for galaxies without thumb: makes galaxy i's thumbnail while the run is
+     * written, so a large run never holds them all. *data is malloc'd (the store frees
+     * it), or NULL for none. SF_ERR aborts the write. */
+    int (*thumbnail)(void *ctx, int i, uint8_t **data, size_t *len, int *w, int *h);
+    void *thumbnail_ctx;
 } store_run_input;
 
 /* Writes the run, its galaxies (objIDs already present are shared: their

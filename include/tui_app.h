@@ -29,6 +29,7 @@ typedef struct {
     int64_t galaxy_id; /* SCREEN_GALAXY */
     int sel, top;      /* selection and scroll of the screen's list */
     int target;        /* equation/galaxy: which output */
+    int zoom;          /* feature page: scatter zoom steps (x1.5 each, 0 = the paper's limits) */
 } tui_view;
 
 /* Colours: what a terminal can show. */
@@ -100,6 +101,7 @@ typedef struct tui_app {
 } tui_app;
 
 /* ---- app services (tui_app.c) ---- */
+extern const char *tui_sort_names[]; /* the list's sort keys, in the order s cycles them */
 tui_view *tui_top(tui_app *a);
 void tui_push(tui_app *a, tui_view v);
 void tui_pop(tui_app *a);

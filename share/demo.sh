@@ -8,7 +8,8 @@ set -eu
 BIN=${1:-./sfnet-explore}
 DIR=${SFNET_DEMO_DIR:-demo}
 N=${SFNET_DEMO_N:-1500}
-EPOCHS=${SFNET_DEMO_EPOCHS:-6}
+EPOCHS=${SFNET_DEMO_EPOCHS:-8}
+ENGINE=${SFNET_DEMO_ENGINE:-onednn}
 SURVEY="$DIR/survey"
 DB="$DIR/demo.db"
 mkdir -p "$DIR"
@@ -26,7 +27,7 @@ train() { # prefix target
     fi
     echo "demo: training run $1 ($2) on $SURVEY"
     "$BIN" --train --catalog "$SURVEY/galaxies.csv" --images "$SURVEY/images" --target "$2" \
-        --width 16 --resize 64 --crop 64 --epochs "$EPOCHS" --k 4 --name "$1" "$DB"
+        --width 16 --resize 64 --crop 64 --epochs "$EPOCHS" --k 4 --engine "$ENGINE" --name "$1" "$DB"
 }
 start=$(date +%s)
 train SL bpt_lines

@@ -294,18 +294,27 @@ static int synth_dir(const train_args *a, char *dir, size_t n) {
 
 /* ---- building the run --------------------------------------------------------- */
 
-/* Thumbnail of galaxy i: its training pixels (CHW, crop x crop) resized to 64 x 64. */
-static int make_thumbnail(const dataset *ds, int i, uint8_t *hwc_src, uint8_t *chw_small,
-                          uint8_t *hwc_small, uint8_t **jpg, size_t *len) {
-    int s = ds->size;
-    const uint8_t *px = ds->pixels + (size_t)i * 3 * (size_t)s * (size_t)s;
+/* Thumbnails are made one at a time while the run is written (store_run_input's
+ * callback): galaxy i's training pixels (CHW, crop x crop) resized to 64 x 64 JPEG. */
+typedef struct {
+    const dataset *ds;
+    uint8_t *hwc_src;                               /* (crop, crop, 3) */
+    uint8_t chw_small[3 * THUMB_SIZE * THUMB_SIZE];
+    uint8_t hwc_small[3 * THUMB_SIZE * THUMB_SIZE];
+} thumb_maker;
+
+static int make_thumbnail(void *ctx, int i, uint8_t **jpg, size_t *len, int *w, int *h) {
+    thumb_maker *tm = ctx;
+    int s = tm->ds->size;
+    const uint8_t *px = tm->ds->pixels + (size_t)i * 3 * (size_t)s * (size_t)s;
     for (int c = 0; c < 3; c++)
-        for (int p = 0; p < s * s; p++) hwc_src[p * 3 + c] = px[(size_t)c * s * s + p];
-    image_prepare(chw_small, hwc_src, s, s, THUMB_SIZE, THUMB_SIZE);
+        for (int p = 0; p < s * s; p++) tm->hwc_src[p * 3 + c] = px[(size_t)c * s * s + p];
+    image_prepare(tm->chw_small, tm->hwc_src, s, s, THUMB_SIZE, THUMB_SIZE);
     for (int c = 0; c < 3; c++)
         for (int p = 0; p < THUMB_SIZE * THUMB_SIZE; p++)
-            hwc_small[p * 3 + c] = chw_small[c * THUMB_SIZE * THUMB_SIZE + p];
-    return store_jpeg_encode(hwc_small, THUMB_SIZE, THUMB_SIZE, THUMB_QUALITY, jpg, len);
+            tm->hwc_small[p * 3 + c] = tm->chw_small[c * THUMB_SIZE * THUMB_SIZE + p];
+    *w = *h = THUMB_SIZE;
+    return store_jpeg_encode(tm->hwc_small, THUMB_SIZE, THUMB_SIZE, THUMB_QUALITY, jpg, len);
 }
 
 static char *hyper_json(const train_args *a, const train_options *to) {
@@ -412,11 +421,11 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
     }
     double *values = xmalloc((size_t)n * (size_t)(n_cols + 1) * sizeof *values);
     store_galaxy_input *gal = xcalloc((size_t)n, sizeof *gal);
-    uint8_t **thumbs = xcalloc((size_t)n, sizeof *thumbs);
-    uint8_t *hwc_src = xmalloc((size_t)ds->size * ds->size * 3);
-    uint8_t chw_small[3 * THUMB_SIZE * THUMB_SIZE], hwc_small[3 * THUMB_SIZE * THUMB_SIZE];
+    thumb_maker tm;
+    tm.ds = ds;
+    tm.hwc_src = xmalloc((size_t)ds->size * ds->size * 3);
     int status = SF_OK;
-    for (int i = 0; i < n && status == SF_OK; i++) {
+    for (int i = 0; i < n; i++) {
         int row = ds->cat_row[i];
         for (int c = 0; c < n_cols; c++)
             values[(size_t)i * n_cols + c] = catalog_value(cat, row, col_of[c]);
@@ -425,12 +434,7 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
         g->ra = col_ra >= 0 ? catalog_value(cat, row, col_ra) : NAN;
         g->dec = col_dec >= 0 ? catalog_value(cat, row, col_dec) : NAN;
         g->values = &values[(size_t)i * n_cols];
-        status = make_thumbnail(ds, i, hwc_src, chw_small, hwc_small, &thumbs[i], &g->thumb_len);
-        g->thumb = thumbs[i];
-        g->thumb_w = g->thumb_h = THUMB_SIZE;
-        g->thumb_format = "jpeg";
     }
-    free(hwc_src);
 
     store_run_input in;
     memset(&in, 0, sizeof in);
@@ -470,8 +474,12 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
         curve[e].lr = lr;
     }
     r->curve = curve;
-    snprintf(r->catalog, sizeof r->catalog, "%s", ds->cat.path ? ds->cat.path : "");
-    snprintf(r->images, sizeof r->images, "%s", a->images ? a->images : "");
+    /* absolute paths, so the run says where its data was whoever opens the file */
+    char *abs_cat = realpath(a->catalog, NULL), *abs_img = realpath(a->images, NULL);
+    snprintf(r->catalog, sizeof r->catalog, "%s", abs_cat ? abs_cat : a->catalog);
+    snprintf(r->images, sizeof r->images, "%s", abs_img ? abs_img : a->images);
+    free(abs_cat);
+    free(abs_img);
     snprintf(r->engine, sizeof r->engine, "%s", a->engine);
     r->train_seconds = res->seconds;
 
@@ -488,6 +496,8 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
     in.k_stored = k_stored;
     in.topk_idx = idx;
     in.topk_val = val;
+    in.thumbnail = make_thumbnail;
+    in.thumbnail_ctx = &tm;
 
     uint8_t *weights = NULL;
     size_t weights_len = 0;
@@ -495,6 +505,10 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
     in.weights = weights;
     in.weights_len = weights_len;
     if (status == SF_OK) {
+        /* another training may be writing its run into the same file: after hours of
+         * training, wait for it (10 minutes) rather than give up after seconds */
+        const char *env = getenv("SFNET_BUSY_TIMEOUT_MS");
+        if (!env || !*env) store_set_busy_timeout(s, 600000);
         if (!a->quiet) fprintf(stderr, "sfnet-explore: writing the run to %s\n", a->db);
         status = store_add_run(s, &in, run_id);
     }
@@ -502,8 +516,7 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
     free(weights);
     free(r->hyper_json);
     free(curve);
-    for (int i = 0; i < n; i++) free(thumbs[i]);
-    free(thumbs);
+    free(tm.hwc_src);
     free(gal);
     free(values);
     free(col_of);

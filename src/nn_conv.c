@@ -55,7 +55,9 @@ void nn_im2col(float *col, size_t ldcol, const float *in, const nn_conv_geom *g,
                 int off = kx - g->pad;
                 for (int ox = 0; ox < lo; ox++) dst[ox] = 0;
                 if (g->stride == 1) {
-                    if (hi > lo) memcpy(dst + lo, row + lo + off, sizeof(float) * (hi - lo));
+                    const float *src = row + off;
+#pragma omp simd
+                    for (int ox = lo; ox < hi; ox++) dst[ox] = src[ox];
                 } else {
                     for (int ox = lo; ox < hi; ox++) dst[ox] = row[ox * g->stride + off];
                 }

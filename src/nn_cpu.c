@@ -28,6 +28,10 @@ void nn_cpu_setup(char **argv) {
     /* The kernels are chosen before main(): run this program again with the variable
      * set. The variable set, this returns at once, so there is no loop; if exec fails,
      * the program goes on with the slow kernels. */
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return;
+    self[len] = 0;
     setenv("OPENBLAS_CORETYPE", core, 1);
-    execv("/proc/self/exe", argv);
+    execv(self, argv);
 }

@@ -44,13 +44,19 @@ void nn_batchnorm_forward(float *out, float *mean, float *invstd, const float *i
         const float *r = residual ? residual + (size_t)c * N : NULL;
         if (r && relu) {
 #pragma omp simd
-            for (int i = 0; i < N; i++) y[i] = fmaxf(a * x[i] + b + r[i], 0.0f);
+            for (int i = 0; i < N; i++) {
+                float v = a * x[i] + b + r[i];
+                y[i] = v > 0 ? v : 0.0f;
+            }
         } else if (r) {
 #pragma omp simd
             for (int i = 0; i < N; i++) y[i] = a * x[i] + b + r[i];
         } else if (relu) {
 #pragma omp simd
-            for (int i = 0; i < N; i++) y[i] = fmaxf(a * x[i] + b, 0.0f);
+            for (int i = 0; i < N; i++) {
+                float v = a * x[i] + b;
+                y[i] = v > 0 ? v : 0.0f;
+            }
         } else {
 #pragma omp simd
             for (int i = 0; i < N; i++) y[i] = a * x[i] + b;
@@ -125,6 +131,17 @@ void nn_relu_backward(float *din, const float *dout, const float *out, size_t n)
 
 int nn_maxpool_out(int size) { return (size + 2 - 3) / 2 + 1; }
 
+/* PyTorch's rule: a value replaces the maximum when greater, or when NaN; so the first
+ * maximum in row-major order wins ties. */
+#define MAXPOOL_TAKE(v, i)                                                                 \
+    do {                                                                                   \
+        float v_ = (v);                                                                    \
+        if (v_ > bv || v_ != v_) {                                                         \
+            bv = v_;                                                                       \
+            best = (i);                                                                    \
+        }                                                                                  \
+    } while (0)
+
 void nn_maxpool_forward(float *out, int *argmax, const float *in, int planes, int H, int W) {
     const int OH = nn_maxpool_out(H), OW = nn_maxpool_out(W);
 #pragma omp parallel for schedule(static)
@@ -138,19 +155,25 @@ void nn_maxpool_forward(float *out, int *argmax, const float *in, int planes, in
             if (y1 > H) y1 = H;
             for (int ox = 0; ox < OW; ox++) {
                 int x0 = ox * 2 - 1, x1 = x0 + 3;
-                if (x0 < 0) x0 = 0;
-                if (x1 > W) x1 = W;
-                /* PyTorch: the first maximum in row-major order wins; NaN wins */
-                int best = y0 * W + x0;
+                int best;
                 float bv = -INFINITY;
-                for (int iy = y0; iy < y1; iy++)
-                    for (int ix = x0; ix < x1; ix++) {
-                        float v = x[iy * W + ix];
-                        if (v > bv || isnan(v)) {
-                            bv = v;
-                            best = iy * W + ix;
-                        }
+                if (y1 - y0 == 3 && x0 >= 0 && x1 <= W) {
+                    /* a full window inside the plane */
+                    int i0 = y0 * W + x0;
+                    best = i0;
+                    for (int dy = 0; dy < 3; dy++) {
+                        int i = i0 + dy * W;
+                        MAXPOOL_TAKE(x[i], i);
+                        MAXPOOL_TAKE(x[i + 1], i + 1);
+                        MAXPOOL_TAKE(x[i + 2], i + 2);
                     }
+                } else {
+                    if (x0 < 0) x0 = 0;
+                    if (x1 > W) x1 = W;
+                    best = y0 * W + x0;
+                    for (int iy = y0; iy < y1; iy++)
+                        for (int ix = x0; ix < x1; ix++) MAXPOOL_TAKE(x[iy * W + ix], iy * W + ix);
+                }
                 y[oy * OW + ox] = bv;
                 am[oy * OW + ox] = best;
             }

@@ -111,6 +111,15 @@ static int create_schema(store *s) {
         return sf_fail("cannot read the database schema %s (%s): reinstall sfnet-explore "
                        "or set $SFNET_SHARE to its share directory",
                        path, sf_last_error());
+    /* a stale installed share/ must not create tables of another version */
+    const char *mark = strstr(sql, "schema version ");
+    int file_version = mark ? atoi(mark + strlen("schema version ")) : -1;
+    if (file_version != STORE_SCHEMA_VERSION) {
+        free(sql);
+        return sf_fail("%s describes schema version %d, but this sfnet-explore writes version %d: "
+                       "reinstall it (or point $SFNET_SHARE at the right share directory)",
+                       path, file_version, STORE_SCHEMA_VERSION);
+    }
     if (store_begin(s) != SF_OK) {
         free(sql);
         return SF_ERR;
@@ -128,7 +137,7 @@ static int create_schema(store *s) {
         sf_fail("%s: the schema %s does not apply (%s): reinstall sfnet-explore", s->path, path,
                 msg ? msg : sqlite3_errmsg(s->db));
         sqlite3_free(msg);
-        goto fail_quiet;
+        goto fail;
     }
     char app[64];
     snprintf(app, sizeof app, "PRAGMA application_id = %d", (int)STORE_APPLICATION_ID);
@@ -138,7 +147,6 @@ static int create_schema(store *s) {
     free(sql);
     return SF_OK;
 fail:
-fail_quiet:
     free(sql);
     store_rollback(s);
     return SF_ERR;
@@ -358,6 +366,16 @@ int store_open(store **out, const char *path, int mode) {
     return SF_OK;
 fail:
     store_close(s);
+    if (!exists) {
+        /* do not leave behind the empty file SQLite made for a database never created */
+        struct stat now;
+        if (stat(path, &now) == 0 && now.st_size == 0) unlink(path);
+        char side[4200];
+        snprintf(side, sizeof side, "%s-wal", path);
+        unlink(side);
+        snprintf(side, sizeof side, "%s-shm", path);
+        unlink(side);
+    }
     return SF_ERR;
 }
 

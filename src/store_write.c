@@ -387,15 +387,25 @@ static int write_run(store *s, const store_run_input *in, sqlite3_stmt **st, int
             sqlite3_bind_double(q, 3, v);
             if (step_reset(s, q, "adding catalogue values") != SF_OK) goto fail;
         }
-        if (g->thumb && g->thumb_len) {
+        const uint8_t *thumb = g->thumb;
+        size_t thumb_len = g->thumb_len;
+        int tw = g->thumb_w, th = g->thumb_h;
+        uint8_t *made = NULL;
+        if (!(thumb && thumb_len) && in->thumbnail) {
+            if (in->thumbnail(in->thumbnail_ctx, i, &made, &thumb_len, &tw, &th) != SF_OK) goto fail;
+            thumb = made;
+        }
+        if (thumb && thumb_len) {
             q = st[ST_THUMB];
             sqlite3_bind_int64(q, 1, gid);
-            sqlite3_bind_text(q, 2, g->thumb_format ? g->thumb_format : "jpeg", -1,
+            sqlite3_bind_text(q, 2, made ? "jpeg" : g->thumb_format ? g->thumb_format : "jpeg", -1,
                               SQLITE_TRANSIENT);
-            sqlite3_bind_int(q, 3, g->thumb_w);
-            sqlite3_bind_int(q, 4, g->thumb_h);
-            sqlite3_bind_blob64(q, 5, g->thumb, g->thumb_len, SQLITE_STATIC);
-            if (step_reset(s, q, "adding thumbnails") != SF_OK) goto fail;
+            sqlite3_bind_int(q, 3, tw);
+            sqlite3_bind_int(q, 4, th);
+            sqlite3_bind_blob64(q, 5, thumb, thumb_len, SQLITE_STATIC);
+            int rc = step_reset(s, q, "adding thumbnails");
+            free(made);
+            if (rc != SF_OK) goto fail;
         }
         q = st[ST_RUN_GALAXY];
         sqlite3_bind_int64(q, 1, rid);

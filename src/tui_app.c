@@ -281,7 +281,10 @@ void tui_open_feature(tui_app *a, int feature) {
         return;
     }
     tui_view v = {.type = SCREEN_FEATURE, .feature = feature};
-    if (tui_top(a)->type == SCREEN_FEATURE) *tui_top(a) = v;
+    if (tui_top(a)->type == SCREEN_FEATURE) {
+        v.zoom = tui_top(a)->zoom;
+        *tui_top(a) = v;
+    }
     else tui_push(a, v);
 }
 
@@ -497,6 +500,7 @@ static const char *help_lines[] = {
     "  j k                select a galaxy (top, then quantile samples)",
     "  Enter              open the selected galaxy",
     "  L                  edit the label",
+    "  + - 0              zoom the scatter in, out, back to the paper's limits",
     "",
     "Equation view",
     "  Left Right h l     previous / next target",
@@ -902,13 +906,12 @@ int tui_main(int argc, char **argv) {
         free(a);
         return rc;
     }
-    if (store_runs(a->db, &a->runs, &a->n_runs) != SF_OK || a->n_runs == 0) {
-        if (a->n_runs == 0 && !sf_last_error()[0])
-            fprintf(stderr, "sfnet-explore: %s has no runs yet (train one with sfnet-explore --train)\n", path);
-        else if (a->n_runs == 0)
-            fprintf(stderr, "sfnet-explore: %s has no runs yet (train one with sfnet-explore --train)\n", path);
-        else
-            fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
+    if (store_runs(a->db, &a->runs, &a->n_runs) != SF_OK) {
+        fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
+        goto done;
+    }
+    if (a->n_runs == 0) {
+        fprintf(stderr, "sfnet-explore: %s has no runs yet (train one with sfnet-explore --train)\n", path);
         goto done;
     }
     int start_run = 0;

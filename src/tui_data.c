@@ -3,10 +3,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "export.h"
 #include "plot.h"
 #include "sf_util.h"
+#include "thumb.h"
 #include "tui.h"
 
 static const char *bpt_columns[4] = {"nii_6584_flux", "h_alpha_flux", "oiii_5007_flux",
@@ -271,6 +273,18 @@ int tui_print_plain(FILE *out, store *s) {
     return SF_OK;
 }
 
+static int load_cutout(const char *dir, const char *objid, uint8_t **rgb, int *w, int *h) {
+    static const char *ext[] = {"jpg", "jpeg", "png"};
+    *rgb = NULL;
+    if (!dir[0] || strchr(objid, '/')) return 0;
+    for (int i = 0; i < 3; i++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s.%s", dir, objid, ext[i]);
+        if (access(path, R_OK) == 0 && thumb_decode_file(path, rgb, w, h) == SF_OK) return 1;
+    }
+    return 0;
+}
+
 int tui_export_feature(store *s, const store_run *run, int feature, const char *path, int grid_cols,
                        int grid_rows, int bpt) {
     store_feature f;
@@ -286,7 +300,10 @@ int tui_export_feature(store *s, const store_run *run, int feature, const char *
     int rc = SF_OK;
     for (int i = 0; i < nh && rc == SF_OK; i++) {
         int w = 0, h = 0;
-        rc = store_thumbnail(s, hits[i].galaxy_id, &pix[i], &w, &h);
+        /* the full cutout when the image folder is still there (sharper than
+         * the thumbnail stored with the run) */
+        if (!load_cutout(run->images, hits[i].objid, &pix[i], &w, &h))
+            rc = store_thumbnail(s, hits[i].galaxy_id, &pix[i], &w, &h);
         g[i] = (export_galaxy){hits[i].objid, (float)hits[i].value,
                                (float)(hits[i].scaled > 1 ? 1 : hits[i].scaled), pix[i], w, h};
     }

@@ -54,8 +54,11 @@ static void draw_tile(tui_app *a, const store_hit *h, int x, int y, const layout
     if (selected) attron(A_REVERSE);
     tui_text(a, y + L->th, x, L->tw, buf);
     attroff(A_REVERSE);
-    snprintf(buf, sizeof buf, "%.3f A=%.2f%s", h->value, h->scaled > 1 ? 1.0 : h->scaled,
-             h->split == 1 ? "" : " t");
+    if (L->tw >= 13)
+        snprintf(buf, sizeof buf, "%.3f A=%.2f%s", h->value, h->scaled > 1 ? 1.0 : h->scaled,
+                 h->split == 1 ? "" : " t");
+    else
+        snprintf(buf, sizeof buf, "%.3f", h->value);
     tui_color_value(a, h->scaled > 1 ? 1 : h->scaled);
     tui_text(a, y + L->th + 1, x, L->tw, buf);
     tui_color_reset(a);
@@ -101,7 +104,7 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
     if (v->sel >= n_sel) v->sel = n_sel > 0 ? n_sel - 1 : 0;
     attron(A_BOLD);
     snprintf(buf, sizeof buf, "top %d galaxies", L.n_top);
-    tui_text(a, L.grid_y - 1, 1, L.left_w, buf);
+    tui_text(a, L.grid_y - 1, 1, L.left_w - 1, buf);
     attroff(A_BOLD);
     for (int i = 0; i < L.n_top; i++) {
         int tx = 1 + (i % L.across) * (L.tw + 1), ty = L.grid_y + (i / L.across) * (L.th + 2);
@@ -110,7 +113,7 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
     if (L.n_quant > 0) {
         int qy = L.grid_y + L.top_rows * (L.th + 2);
         attron(A_BOLD);
-        tui_text(a, qy, 1, L.left_w, "samples at activation quantiles (low to high)");
+        tui_text(a, qy, 1, L.left_w - 1, "samples at activation quantiles (low to high)");
         attroff(A_BOLD);
         for (int i = 0; i < L.n_quant; i++) {
             /* spread the picks over the whole range when fewer fit */
@@ -131,6 +134,15 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
         ax.x_max = fd->sc.x_max;
         ax.y_min = fd->sc.y_min;
         ax.y_max = fd->sc.y_max;
+        if (v->zoom > 0) {
+            double zf = pow(1.5, v->zoom);
+            double cx = (ax.x_min + ax.x_max) / 2, half_x = (ax.x_max - ax.x_min) / 2 / zf;
+            double cy = (ax.y_min + ax.y_max) / 2, half_y = (ax.y_max - ax.y_min) / 2 / zf;
+            ax.x_min = cx - half_x;
+            ax.x_max = cx + half_x;
+            ax.y_min = cy - half_y;
+            ax.y_max = cy + half_y;
+        }
         ax.x_label = fd->sc.x_label;
         ax.y_label = fd->sc.y_label;
         if (fd->sc.is_bpt) {
@@ -169,6 +181,15 @@ int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
     case 'k': case KEY_UP: case 'h': case KEY_LEFT:
         if (v->sel > 0) v->sel--;
         return 1;
+    case '+': case '=':
+        if (v->zoom < 6) v->zoom++;
+        tui_msg(a, "scatter zoom x%.2f (- zooms out, 0 resets)", pow(1.5, v->zoom));
+        return 1;
+    case '-':
+        if (v->zoom > 0) v->zoom--;
+        tui_msg(a, "scatter zoom x%.2f", pow(1.5, v->zoom));
+        return 1;
+    case '0': v->zoom = 0; return 1;
     case 'g': case KEY_HOME: v->sel = 0; return 1;
     case 'G': case KEY_END: v->sel = n_sel > 0 ? n_sel - 1 : 0; return 1;
     case KEY_NPAGE: case 4: v->sel = n_sel > 0 ? n_sel - 1 : 0; return 1;

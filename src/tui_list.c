@@ -7,8 +7,6 @@
 #include "sf_util.h"
 #include "tui_app.h"
 
-extern const char *tui_sort_names[];
-
 void tui_list_draw(tui_app *a, tui_view *v, tui_rect area) {
     const store_run *run = tui_run(a);
     char line[512];

@@ -287,6 +287,20 @@ Test(nn_layers, maxpool_ties_go_to_first_maximum) {
     nn_maxpool_backward(din, dout, am, 1, 4, 4);
     cr_expect_eq(din[5], 4.0f);
     cr_expect_eq(din[0] + din[1] + din[4] + din[5], 10.0f);
+    /* 5x5: the window of output (1, 1) lies inside, rows 1-3, columns 1-3 */
+    float in5[25], out5[9];
+    int am5[9];
+    for (int i = 0; i < 25; i++) in5[i] = 2;
+    in5[13] = 3;
+    in5[17] = 3;
+    nn_maxpool_forward(out5, am5, in5, 1, 5, 5);
+    cr_expect_eq(am5[4], 13, "first of two equal maxima (13, 17)");
+    cr_expect_eq(am5[0], 0);
+    /* NaN propagates, as in PyTorch */
+    in5[7] = NAN;
+    nn_maxpool_forward(out5, am5, in5, 1, 5, 5);
+    cr_expect(isnan(out5[4]));
+    cr_expect_eq(am5[4], 7);
 }
 
 /* ---- average pool ---- */

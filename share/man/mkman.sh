@@ -156,6 +156,9 @@ feature list: show or hide dead features
 equation and galaxy pages: previous, next target; feature page: previous,
 next galaxy
 .TP
+.BR + " " \- " " 0
+feature page: zoom the scatter in, out, back to the paper's limits
+.TP
 .B p
 plots: braille dots or plain glyphs
 .TP
