@@ -113,6 +113,9 @@ int linreg_fit(linreg *m, const double *x, int n, int d, const double *y, int n_
 /* yhat (n, n_out). */
 void linreg_predict(const linreg *m, const double *x, int n, double *yhat);
 void linreg_free(linreg *m);
+/* R^2 of the least-squares fit (with intercept) of y (n) on x (n, d): the share of
+ * y's variance the columns of x explain, in [0, 1]. NAN when y is constant. */
+double analysis_r2(const double *x, int n, int d, const double *y);
 /* sqrt(mean over the n * n_out entries of (pred - y)^2), as the training loss. */
 double analysis_rmse(const double *pred, const double *y, int n, int n_out);
 

@@ -52,7 +52,7 @@ typedef struct {
 typedef struct {
     int n_top;                          /* features in Table 1 */
     int n_m;                            /* entries of m used (m <= live features) */
-    double share[REPORT_MAX_M][STORE_MAX_TARGETS]; /* variance share of the predictions */
+    double share[REPORT_MAX_M][STORE_MAX_TARGETS]; /* R^2 of the predictions on the top m */
     double rmse_top[REPORT_MAX_M];      /* validation RMSE of a refit on the top m */
     double rmse_head[REPORT_MAX_M];     /* the same with the stored head, others zeroed
                                            (query_rmse_with_features) */

@@ -124,6 +124,23 @@ void linreg_predict(const linreg *m, const double *x, int n, double *yhat) {
         }
 }
 
+double analysis_r2(const double *x, int n, int d, const double *y) {
+    double mean = 0, sst = 0, sse = 0, ss = 0;
+    for (int i = 0; i < n; i++) mean += y[i], ss += y[i] * y[i];
+    mean /= n;
+    for (int i = 0; i < n; i++) sst += (y[i] - mean) * (y[i] - mean);
+    if (!(sst > 1e-20 * ss)) return NAN; /* constant up to rounding */
+    linreg m;
+    if (linreg_fit(&m, x, n, d, y, 1) != SF_OK) return NAN;
+    double *p = xmalloc(sizeof(double) * (size_t)n);
+    linreg_predict(&m, x, n, p);
+    for (int i = 0; i < n; i++) sse += (p[i] - y[i]) * (p[i] - y[i]);
+    free(p);
+    linreg_free(&m);
+    double r2 = 1 - sse / sst;
+    return r2 < 0 ? 0 : r2 > 1 ? 1 : r2;
+}
+
 void linreg_free(linreg *m) {
     free(m->coef);
     memset(m, 0, sizeof *m);

@@ -304,21 +304,23 @@ int report_compute(report_result *rr, const run_data *rd, store *s, const report
     if (rc == SF_OK) rc = run_data_activations(rd, s, live, nl, rd->train, nt, 0, act_t);
 
     /* Variance share and refits on the top m (features are sorted by frequency, so
-     * the top m are the columns 0..m-1). */
+     * the top m are the columns 0..m-1). The share is the R^2 of the predictions on
+     * the top m activations: dropping terms instead (1 - var(rest) / var(all)) goes
+     * far below zero when frequent features cancel each other, as they often do. */
     int first[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-    double *w = xmalloc(sizeof(double) * (size_t)(nl > 0 ? nl : 1));
+    double *pred_t = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1));
     for (int mi = 0; mi < REPORT_MAX_M && rc == SF_OK; mi++) {
         int m = report_m[mi];
         if (m > nl) break;
         rr->n_m = mi + 1;
-        for (int t = 0; t < no; t++) {
-            for (int j = 0; j < nl; j++) w[j] = rd->features[j].weight[t];
-            rr->share[mi][t] = analysis_variance_share(act_v, nv, nl, w, first, m);
-        }
         double *xt = xmalloc(sizeof(double) * (size_t)(nt > 0 ? nt : 1) * (size_t)m);
         double *xv = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)m);
         analysis_select_columns(xt, act_t, nt, nl, first, m);
         analysis_select_columns(xv, act_v, nv, nl, first, m);
+        for (int t = 0; t < no; t++) {
+            for (int i = 0; i < nv; i++) pred_t[i] = pv[(size_t)i * (size_t)no + (size_t)t];
+            rr->share[mi][t] = analysis_r2(xv, nv, m, pred_t);
+        }
         linreg lr;
         rc = linreg_fit(&lr, xt, nt, m, yt, no);
         if (rc == SF_OK) {
@@ -332,7 +334,7 @@ int report_compute(report_result *rr, const run_data *rd, store *s, const report
         free(xv);
         if (rc == SF_OK) rc = query_rmse_with_features(s, rd->run.id, live, m, &rr->rmse_head[mi], NULL);
     }
-    free(w);
+    free(pred_t);
 
     /* Correlation matrix of the features active on more than min_galaxies. */
     if (rc == SF_OK) {
@@ -421,7 +423,8 @@ void report_print(FILE *out, const run_data *rd, const report_result *rr) {
     fprintf(out, "(per target: Pearson r of the scaled activation A with the target, and the head's\n"
                  " weight per unit of A in target units)\n\n");
 
-    fprintf(out, "Share of the variance of the predictions carried by the top m features (validation)\n");
+    fprintf(out, "Share of the variance of the predictions explained by the top m features\n"
+                 "(R^2 of a linear fit of the predictions on their activations, validation)\n");
     fprintf(out, "%4s", "m");
     for (int t = 0; t < rd->n_out; t++) fprintf(out, " %14.14s", r->target_names[t]);
     fputc('\n', out);

@@ -222,3 +222,28 @@ Test(pca, regression_baseline_rmse) {
     const int bad[] = {5};
     cr_assert_eq(pca_regression_rmse(rmse, NULL, bad, 1, x, y, NT, x, y, NV, D, 1), SF_ERR);
 }
+
+Test(regression, r2_is_pearson_squared_in_one_dimension) {
+    enum { M = 50 };
+    double x[M], y[M], exact[M];
+    sf_rng g;
+    sf_rng_seed(&g, 12);
+    double mx = 0, my = 0;
+    for (int i = 0; i < M; i++) {
+        x[i] = sf_rng_normal(&g);
+        y[i] = 0.5 * x[i] + sf_rng_normal(&g);
+        exact[i] = 3 - 2 * x[i];
+        mx += x[i] / M, my += y[i] / M;
+    }
+    double sxy = 0, sxx = 0, syy = 0;
+    for (int i = 0; i < M; i++) {
+        sxy += (x[i] - mx) * (y[i] - my);
+        sxx += (x[i] - mx) * (x[i] - mx);
+        syy += (y[i] - my) * (y[i] - my);
+    }
+    cr_assert_float_eq(analysis_r2(x, M, 1, y), sxy * sxy / (sxx * syy), 1e-10);
+    cr_assert_float_eq(analysis_r2(x, M, 1, exact), 1.0, 1e-10);
+    double flat[M];
+    for (int i = 0; i < M; i++) flat[i] = 2;
+    cr_assert(isnan(analysis_r2(x, M, 1, flat)));
+}
