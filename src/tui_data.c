@@ -171,12 +171,15 @@ int tui_quantile_samples(store *s, int64_t run_id, int feature, int n, store_hit
     return SF_OK;
 }
 
-static const query_equation *sort_eq;
-static int sort_t;
+typedef struct {
+    const query_equation *eq;
+    int t;
+} term_order;
 
-static int term_cmp(const void *pa, const void *pb) {
-    const query_term *x = &sort_eq->terms[*(const int *)pa], *y = &sort_eq->terms[*(const int *)pb];
-    double ax = fabs(x->mean_contrib[sort_t]), ay = fabs(y->mean_contrib[sort_t]);
+static int term_cmp(const void *pa, const void *pb, void *ctx) {
+    const term_order *o = ctx;
+    const query_term *x = &o->eq->terms[*(const int *)pa], *y = &o->eq->terms[*(const int *)pb];
+    double ax = fabs(x->mean_contrib[o->t]), ay = fabs(y->mean_contrib[o->t]);
     if (ax != ay) return ax > ay ? -1 : 1;
     return x->feature - y->feature;
 }
@@ -184,9 +187,8 @@ static int term_cmp(const void *pa, const void *pb) {
 void tui_terms_by_contribution(const query_equation *eq, int t, int **order) {
     int *o = xmalloc(((size_t)eq->n_terms + 1) * sizeof(int));
     for (int i = 0; i < eq->n_terms; i++) o[i] = i;
-    sort_eq = eq; /* qsort has no context argument; the explorer is single-threaded */
-    sort_t = t;
-    qsort(o, (size_t)eq->n_terms, sizeof *o, term_cmp);
+    term_order ctx = {eq, t};
+    qsort_r(o, (size_t)eq->n_terms, sizeof *o, term_cmp, &ctx);
     *order = o;
 }
 
