@@ -7,6 +7,9 @@
  * conv -> BN (batch statistics, running averages updated as PyTorch does) -> ReLU;
  * eval folds each BN into its convolution (bias + ReLU/sum post-ops).
  *
+ * Backward differentiates the last training forward (an eval forward in between does
+ * not disturb it); unlike the reference engine it cannot differentiate an eval forward.
+ *
  * cfg.precision NN_PRECISION_BF16 runs every activation and convolution in bf16 with
  * fp32 weights kept in m->params, fp32 BN statistics and fp32 weight gradients.
  *

@@ -63,6 +63,12 @@ static void usage(FILE *out) {
             "      --init FILE        backbone weights to start from (safetensors, e.g.\n"
             "                         ImageNet ResNet18 converted by share/convert_pth.py)\n"
             "      --engine E         reference (default) or onednn\n"
+            "      --head-bias B      mean (default): the head's bias starts at the training\n"
+            "                         mean of each target, so short runs converge; zero:\n"
+            "                         as PyTorch initialises it (the paper's runs)\n"
+            "      --checkpoint FILE  written after every epoch and on Ctrl-C\n"
+            "                         (default RUN.db.ckpt; removed once the run is stored)\n"
+            "      --resume           continue the interrupted training of that checkpoint\n"
             "Run:\n"
             "  -n, --name PREFIX      feature prefix of the run (default Z for metallicity,\n"
             "                         SL for bpt_lines, R otherwise; 2, 3... when taken)\n"
@@ -72,8 +78,8 @@ static void usage(FILE *out) {
 }
 
 typedef struct {
-    const char *catalog, *images, *target, *name, *init, *db, *engine;
-    int k, width, epochs, batch, resize, crop, quiet, synth_n;
+    const char *catalog, *images, *target, *name, *init, *db, *engine, *checkpoint;
+    int k, width, epochs, batch, resize, crop, quiet, synth_n, head_bias_zero, resume;
     double lr;
     uint64_t seed, split_seed, synth_seed;
     sched_kind schedule;
@@ -112,6 +118,9 @@ static int parse_args(int argc, char **argv, train_args *a) {
         {"init", required_argument, NULL, 'I'},
         {"engine", required_argument, NULL, 'G'},
         {"name", required_argument, NULL, 'n'},
+        {"head-bias", required_argument, NULL, 'Y'},
+        {"checkpoint", required_argument, NULL, 'K'},
+        {"resume", no_argument, NULL, 'U'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -144,6 +153,15 @@ static int parse_args(int argc, char **argv, train_args *a) {
         case 'I': a->init = optarg; break;
         case 'G': a->engine = optarg; break;
         case 'q': a->quiet = 1; break;
+        case 'K': a->checkpoint = optarg; break;
+        case 'U': a->resume = 1; break;
+        case 'Y':
+            if (strcmp(optarg, "mean") && strcmp(optarg, "zero")) {
+                sf_warn("--head-bias '%s': expected mean or zero", optarg);
+                return 2;
+            }
+            a->head_bias_zero = !strcmp(optarg, "zero");
+            break;
         case 'R':
             if (parse_long("resize", optarg, 8, 4096, &v)) return 2;
             a->resize = (int)v;
@@ -337,6 +355,7 @@ static char *hyper_json(const train_args *a, const train_options *to) {
     cJSON_AddNumberToObject(opt, "lookahead_k", to->opt.lookahead_k);
     cJSON_AddNumberToObject(opt, "lookahead_alpha", to->opt.lookahead_alpha);
     if (a->init) cJSON_AddStringToObject(h, "init", a->init);
+    cJSON_AddStringToObject(h, "head_bias", a->head_bias_zero ? "zero" : "mean");
     if (!a->catalog) {
         cJSON_AddNumberToObject(h, "synth_n", a->synth_n);
         cJSON_AddNumberToObject(h, "synth_seed", (double)a->synth_seed);
@@ -604,6 +623,23 @@ int cli_train(int argc, char **argv) {
         sf_warn("%s", sf_last_error());
         goto fail;
     }
+    if (!a.head_bias_zero) train_head_bias_to_mean(m, &ds);
+
+    char checkpoint[4096];
+    if (a.checkpoint)
+        snprintf(checkpoint, sizeof checkpoint, "%s", a.checkpoint);
+    else
+        snprintf(checkpoint, sizeof checkpoint, "%s.ckpt", a.db);
+    if (!a.resume && access(checkpoint, F_OK) == 0) {
+        sf_warn("%s: the checkpoint of an interrupted training is there; add --resume to "
+                "continue it, delete it to start afresh, or choose another --checkpoint",
+                checkpoint);
+        goto fail;
+    }
+    if (a.resume && access(checkpoint, F_OK) != 0) {
+        sf_warn("--resume: no checkpoint %s to continue (%s)", checkpoint, strerror(errno));
+        goto fail;
+    }
 
     train_options to;
     train_options_default(&to);
@@ -613,6 +649,8 @@ int cli_train(int argc, char **argv) {
     to.seed = a.seed;
     to.schedule = a.schedule;
     to.quiet = a.quiet;
+    to.checkpoint = checkpoint;
+    to.resume = a.resume;
     train_result res;
     memset(&res, 0, sizeof res);
     if (!a.quiet)
@@ -624,8 +662,9 @@ int cli_train(int argc, char **argv) {
         goto fail;
     }
     if (res.interrupted || res.epochs_done < a.epochs) {
-        sf_warn("training stopped after %d of %d epochs; nothing was written to %s",
-                res.epochs_done, a.epochs, a.db);
+        sf_warn("training stopped after %d of %d epochs; nothing was written to %s; "
+                "the same command with --resume continues from %s",
+                res.epochs_done, a.epochs, a.db, checkpoint);
         train_result_free(&res);
         goto fail;
     }
@@ -635,6 +674,8 @@ int cli_train(int argc, char **argv) {
         train_result_free(&res);
         goto fail;
     }
+    if (unlink(checkpoint) != 0 && errno != ENOENT)
+        sf_warn("%s: cannot remove the checkpoint: %s", checkpoint, strerror(errno));
     store_run run;
     if (store_run_get(s, run_id, &run) == SF_OK) {
         printf("run %s (id %lld) added to %s: %d galaxies (%d validation), validation RMSE %.4f\n",

@@ -9,6 +9,7 @@
 
 #include "data_catalog.h"
 #include "sf_util.h"
+#include "data_fixture.h"
 
 static char tmpdir[256];
 static char csv_path[300];
@@ -364,12 +365,10 @@ Test(catalog, no_usable_rows_is_a_clear_error) {
 /* ---- the real sample ---- */
 
 static int shared_csv(char *path, size_t n) {
-    const char *dir = getenv("SFNET_SHARED_DATA");
-    if (dir && *dir)
-        snprintf(path, n, "%s/galaxies.csv", dir);
-    else
-        snprintf(path, n, "../shared/data/sdss-metallicity-400/galaxies.csv");
-    return access(path, R_OK) == 0;
+    char dir[512];
+    int ok = fx_shared_dir(dir, sizeof dir);
+    snprintf(path, n, "%s/galaxies.csv", dir);
+    return ok;
 }
 
 Test(catalog_real, sdss_metallicity_400) {

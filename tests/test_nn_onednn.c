@@ -334,3 +334,12 @@ Test(nn_onednn, agrees_with_the_reference_engine, .timeout = 300) {
 Test(nn_onednn, agrees_with_the_reference_engine_on_a_smaller_batch, .timeout = 300) {
     engines_agree(8, 48, 4, 3, NN_PRECISION_FP32, 1e-4);
 }
+
+/* The paper's width: the kernels for 64..512 channels (Winograd among them) differ
+ * from the narrow ones above. */
+Test(nn_onednn, fp32_matches_torch_at_width_64, .timeout = 300) {
+    fixture f;
+    fixture_make(&f, 64, 4, 64, 4, NN_PRECISION_FP32);
+    parity_run(&f, 1e-4, "fp32 width 64 B=4 of 4");
+    fixture_free(&f);
+}

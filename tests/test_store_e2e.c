@@ -23,6 +23,7 @@
 #include "sf_util.h"
 #include "store.h"
 #include "store_fixture.h"
+#include "data_fixture.h"
 
 static char dir[64];
 static char db_path[128];
@@ -40,15 +41,7 @@ static const char *binary(void) {
 
 /* 1 when the shared SDSS sample is there. */
 static int find_data(void) {
-    const char *env = getenv("SFNET_SHARED_DATA");
-    if (env && *env)
-        snprintf(data_dir, sizeof data_dir, "%s/sdss-metallicity-400", env);
-    else
-        snprintf(data_dir, sizeof data_dir, "../shared/data/sdss-metallicity-400");
-    char csv[1100];
-    snprintf(csv, sizeof csv, "%s/galaxies.csv", data_dir);
-    struct stat sb;
-    return stat(csv, &sb) == 0;
+    return fx_shared_dir(data_dir, sizeof data_dir);
 }
 
 /* The folder is made once the test knows it will run (a skipped test gets no .fini). */

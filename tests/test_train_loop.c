@@ -16,6 +16,7 @@
 #include "safetensors.h"
 #include "sf_util.h"
 #include "train.h"
+#include "data_fixture.h"
 
 static char tmpdir[256];
 static void make_tmpdir(void) {
@@ -43,8 +44,9 @@ static const char *path_in(const char *name) {
 }
 
 static const char *data_dir(void) {
-    const char *e = getenv("SFNET_SHARED_DATA");
-    return e && *e ? e : "../shared/data/sdss-metallicity-400";
+    static char dir[400];
+    fx_shared_dir(dir, sizeof dir);
+    return dir;
 }
 
 /* Opens the shared galaxies at crop x crop, or skips the test saying why. */
