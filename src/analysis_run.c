@@ -736,11 +736,12 @@ void sweep_print(FILE *out, const sweep_table *t) {
 int sweep_figure(const char *path, const sweep_table *t) {
     double x[SWEEP_MAX_K];
     for (int i = 0; i < t->n_k; i++) x[i] = t->k[i];
-    figure_series s[2] = {{"SFNet (mean, s.e.)", t->n_k, x, t->rmse_mean, t->rmse_se},
+    figure_series s[3] = {{"SFNet (mean, s.e.)", t->n_k, x, t->rmse_mean, t->rmse_se},
+                          {"SFNet features, refit", t->n_k, x, t->refit_mean, t->refit_se},
                           {"dense CNN + PCA", t->n_k, x, t->pca, NULL}};
     char title[320];
     snprintf(title, sizeof title, "Validation RMSE against k (%s)", t->target[0] ? t->target : "");
-    return figure_lines(path, s, t->have_dense ? 2 : 1, "k (features / components)",
+    return figure_lines(path, s, t->have_dense ? 3 : 2, "k (features / components)",
                         "validation RMSE", title);
 }
 
