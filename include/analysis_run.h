@@ -109,12 +109,20 @@ typedef struct {
     int n_runs[SWEEP_MAX_K];      /* SFNet runs found for each k */
     double rmse_mean[SWEEP_MAX_K]; /* their validation RMSE: mean */
     double rmse_se[SWEEP_MAX_K];   /* standard error of the mean (NAN with one run) */
+    double refit_mean[SWEEP_MAX_K]; /* validation RMSE of a linear refit on each run's
+                                       features (training split), mean over runs */
+    double refit_se[SWEEP_MAX_K];
     double pca[SWEEP_MAX_K];       /* the dense run's top-k PCA baseline (NAN: no dense run) */
     double explained[SWEEP_MAX_K];
     int have_dense;
     double dense_rmse;             /* the dense network itself */
     char target[STORE_NAME_MAX * 4];
 } sweep_table;
+
+/* Validation RMSE of a least-squares refit of the targets on all of a run's live
+ * features (fitted on its training split): the learned representation judged as the
+ * PCA baseline judges the dense one, independent of how far the head converged. */
+int run_refit_rmse(const run_data *rd, store *s, double *rmse);
 
 /* Reads the runs k<k>s<seed> (seeds 1..n_seeds) and "dense" from the database and
  * computes the table; missing runs are left out of the means (n_runs says). */

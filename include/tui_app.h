@@ -133,6 +133,9 @@ int tui_visible_index(const tui_app *a, int feature);
 void tui_export(tui_app *a, int feature);
 int tui_load_feature(tui_app *a, int feature);
 
+/* The current run's equation into a->eq (query.h), computed once per run. */
+int tui_equation_load(tui_app *a);
+
 /* ---- screens ---- */
 void tui_list_draw(tui_app *a, tui_view *v, tui_rect area);
 int tui_list_key(tui_app *a, tui_view *v, int ch, tui_rect area);

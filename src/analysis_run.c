@@ -625,6 +625,31 @@ static int find_named_run(store *s, const char *name, store_run *out) {
     return found;
 }
 
+int run_refit_rmse(const run_data *rd, store *s, double *rmse) {
+    int nl = rd->n_live, nt = rd->n_train, nv = rd->n_valid, no = rd->n_out;
+    if (nt < 1 || nv < 1) return sf_fail("run %s has an empty split", rd->run.prefix);
+    int *live = xmalloc(sizeof(int) * (size_t)(nl > 0 ? nl : 1));
+    for (int j = 0; j < nl; j++) live[j] = rd->features[j].feature;
+    double *xt = xmalloc(sizeof(double) * (size_t)nt * (size_t)(nl > 0 ? nl : 1));
+    double *xv = xmalloc(sizeof(double) * (size_t)nv * (size_t)(nl > 0 ? nl : 1));
+    double *yt = xmalloc(sizeof(double) * (size_t)nt * (size_t)no);
+    double *yv = xmalloc(sizeof(double) * (size_t)nv * (size_t)no);
+    double *p = xmalloc(sizeof(double) * (size_t)nv * (size_t)no);
+    run_data_gather(yt, rd->truth, no, rd->train, nt);
+    run_data_gather(yv, rd->truth, no, rd->valid, nv);
+    int rc = run_data_activations(rd, s, live, nl, rd->train, nt, 0, xt);
+    if (rc == SF_OK) rc = run_data_activations(rd, s, live, nl, rd->valid, nv, 0, xv);
+    linreg lr;
+    if (rc == SF_OK) rc = linreg_fit(&lr, xt, nt, nl, yt, no);
+    if (rc == SF_OK) {
+        linreg_predict(&lr, xv, nv, p);
+        *rmse = analysis_rmse(p, yv, nv, no);
+        linreg_free(&lr);
+    }
+    free(live), free(xt), free(xv), free(yt), free(yv), free(p);
+    return rc;
+}
+
 int sweep_collect(sweep_table *t, store *s, const int *k, int n_k, int n_seeds) {
     memset(t, 0, sizeof *t);
     if (n_k > SWEEP_MAX_K) return sf_fail("at most %d values of k", SWEEP_MAX_K);
@@ -633,7 +658,8 @@ int sweep_collect(sweep_table *t, store *s, const int *k, int n_k, int n_seeds) 
     for (int i = 0; i < n_k; i++) {
         t->k[i] = k[i];
         t->pca[i] = t->explained[i] = NAN;
-        double sum = 0, sum2 = 0;
+        double sum = 0, sum2 = 0, rsum = 0, rsum2 = 0;
+        int n_refit = 0;
         for (int seed = 1; seed <= n_seeds; seed++) {
             char name[STORE_PREFIX_MAX];
             store_run run;
@@ -653,8 +679,22 @@ int sweep_collect(sweep_table *t, store *s, const int *k, int n_k, int n_seeds) 
                 t->n_runs[i]++;
             }
             if (!t->target[0]) snprintf(t->target, sizeof t->target, "%s", run.target_spec);
+            char spec[32];
+            snprintf(spec, sizeof spec, "%lld", (long long)run.id);
             store_run_clear(&run);
+            run_data rd;
+            double refit;
+            if (run_data_load(&rd, s, spec) != SF_OK) return SF_ERR;
+            int rc = run_refit_rmse(&rd, s, &refit);
+            run_data_free(&rd);
+            if (rc != SF_OK) return SF_ERR;
+            rsum += refit;
+            rsum2 += refit * refit;
+            n_refit++;
         }
+        t->refit_mean[i] = n_refit > 0 ? rsum / n_refit : NAN;
+        double rvar = n_refit > 1 ? (rsum2 - rsum * rsum / n_refit) / (n_refit - 1) : NAN;
+        t->refit_se[i] = n_refit > 1 ? sqrt(rvar > 0 ? rvar : 0) / sqrt((double)n_refit) : NAN;
         int m = t->n_runs[i];
         t->rmse_mean[i] = m > 0 ? sum / m : NAN;
         double var = m > 1 ? (sum2 - sum * sum / m) / (m - 1) : NAN;
@@ -681,10 +721,14 @@ void sweep_print(FILE *out, const sweep_table *t) {
     fprintf(out, "Table 2: validation RMSE, %s\n", t->target[0] ? t->target : "(no runs yet)");
     fprintf(out, "SFNet: mean +- standard error over retrainings; PCA: top-k principal components\n"
                  "of the dense run's features + linear regression\n");
-    fprintf(out, "%4s %10s %10s %5s %10s %10s\n", "k", "SFNet", "s.e.", "runs", "PCA", "explained");
+    fprintf(out, "%4s %10s %10s %5s %10s %10s %10s %10s\n", "k", "SFNet", "s.e.", "runs", "PCA",
+            "explained", "refit", "s.e.");
     for (int i = 0; i < t->n_k; i++)
-        fprintf(out, "%4d %10.4f %10.4f %5d %10.4f %10.3f\n", t->k[i], t->rmse_mean[i], t->rmse_se[i],
-                t->n_runs[i], t->pca[i], t->explained[i]);
+        fprintf(out, "%4d %10.4f %10.4f %5d %10.4f %10.3f %10.4f %10.4f\n", t->k[i], t->rmse_mean[i],
+                t->rmse_se[i], t->n_runs[i], t->pca[i], t->explained[i], t->refit_mean[i],
+                t->refit_se[i]);
+    fprintf(out, "(refit: a linear regression of the targets on each SFNet's sparse features, fitted\n"
+                 " on the training split, as the PCA column does with the dense features)\n");
     if (t->have_dense) fprintf(out, "dense network (all %s features): %.4f\n", "pooled", t->dense_rmse);
     else fprintf(out, "no dense run yet: the PCA column needs the run 'dense' (k = 0)\n");
 }

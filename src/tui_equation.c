@@ -12,7 +12,7 @@
 
 #define TABLE_Y 7 /* first table row, from the top of the area */
 
-static int load(tui_app *a) {
+int tui_equation_load(tui_app *a) {
     if (a->eq_loaded) return SF_OK;
     if (query_equation_compute(a->db, tui_run(a)->id, &a->eq) != SF_OK) return SF_ERR;
     a->eq_loaded = 1;
@@ -21,7 +21,7 @@ static int load(tui_app *a) {
 
 void tui_equation_draw(tui_app *a, tui_view *v, tui_rect area) {
     const store_run *run = tui_run(a);
-    if (load(a) != SF_OK) {
+    if (tui_equation_load(a) != SF_OK) {
         tui_text(a, area.y + 1, 1, -1, sf_last_error());
         return;
     }
@@ -105,7 +105,7 @@ void tui_equation_draw(tui_app *a, tui_view *v, tui_rect area) {
 }
 
 int tui_equation_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
-    if (load(a) != SF_OK) return 0;
+    if (tui_equation_load(a) != SF_OK) return 0;
     const query_equation *eq = &a->eq;
     int n = eq->n_terms, used = 1;
     int *order;

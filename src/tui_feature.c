@@ -104,8 +104,23 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
     if (v->sel >= n_sel) v->sel = n_sel > 0 ? n_sel - 1 : 0;
     attron(A_BOLD);
     snprintf(buf, sizeof buf, "top %d galaxies", L.n_top);
-    tui_text(a, L.grid_y - 1, 1, L.left_w - 1, buf);
+    int tx0 = 1 + tui_text(a, L.grid_y - 1, 1, L.left_w - 1, buf);
     attroff(A_BOLD);
+    /* the feature's share of the first prediction: its mean w'A against all terms' */
+    if (tui_equation_load(a) == SF_OK) {
+        const query_equation *eq = &a->eq;
+        double total = 0;
+        for (int j = 0; j < eq->n_terms; j++) total += fabs(eq->terms[j].mean_contrib[0]);
+        for (int i = 0; i < eq->n_terms; i++) {
+            if (eq->terms[i].feature != f->feature) continue;
+            snprintf(buf, sizeof buf, "   mean w'A to %s %+.4f (%.1f%% of all)", eq->target_names[0],
+                     eq->terms[i].mean_contrib[0],
+                     total > 0 ? 100 * fabs(eq->terms[i].mean_contrib[0]) / total : 0.0);
+            attron(A_DIM);
+            tui_text(a, L.grid_y - 1, tx0, L.left_w - tx0, buf);
+            attroff(A_DIM);
+        }
+    }
     for (int i = 0; i < L.n_top; i++) {
         int tx = 1 + (i % L.across) * (L.tw + 1), ty = L.grid_y + (i / L.across) * (L.th + 2);
         draw_tile(a, &fd->top[i], tx, ty, &L, v->sel == i);

@@ -400,6 +400,24 @@ Test(sweep, table_from_named_runs, .init = setup, .fini = teardown) {
     cr_assert_float_eq(t.rmse_mean[0], mean, 1e-12);
     cr_assert_float_eq(t.rmse_se[0], sqrt(ss / 2) / sqrt(3.0), 1e-12);
     cr_assert(isnan(t.rmse_mean[1]));
+    /* The three k = 2 runs hold the same activations: the refit is the regression
+     * (tested against the normal equations in test_analysis_pca) on features 3, 7, 11
+     * of the arrays that went in, training rows fitted, validation rows scored. */
+    static double xt[N * 3], xv[N * 3], yt[N], yv[N], pv[N];
+    const int fs[3] = {F_ALWAYS, F_OFTEN, F_RARE};
+    int nt = 0, nv = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < 3; j++) {
+            if (r.split[i]) xv[nv * 3 + j] = r.a[i][fs[j]], yv[nv] = r.truth[i], nv += j == 2;
+            else xt[nt * 3 + j] = r.a[i][fs[j]], yt[nt] = r.truth[i], nt += j == 2;
+        }
+    linreg lr;
+    cr_assert_eq(linreg_fit(&lr, xt, nt, 3, yt, 1), SF_OK);
+    linreg_predict(&lr, xv, nv, pv);
+    double want = analysis_rmse(pv, yv, nv, 1);
+    linreg_free(&lr);
+    cr_assert_float_eq(t.refit_mean[0], want, 1e-6);
+    cr_assert_float_eq(t.refit_se[0], 0.0, 1e-9);
     cr_assert(!t.have_dense);
     cr_assert(isnan(t.pca[0]));
     /* A run whose name says k = 4 but holds k = 2 is refused. */

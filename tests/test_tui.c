@@ -189,6 +189,14 @@ Test(tui, feature_page_bpt_histogram_thumbnails) {
     cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
     snprintf(want, sizeof want, "nii_6584 %+.3f (%+.2f)", f.weight[0], f.pearson[0]);
     cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
+    query_equation eq;
+    cr_assert_eq(query_equation_compute(st, run.id, &eq), SF_OK);
+    for (int i = 0; i < eq.n_terms; i++)
+        if (eq.terms[i].feature == 3) {
+            snprintf(want, sizeof want, "mean w'A to %s %+.4f", eq.target_names[0], eq.terms[i].mean_contrib[0]);
+            cr_assert(strstr(s, want), "share of the prediction \"%s\":\n%s", want, s);
+        }
+    query_equation_clear(&eq);
     store_hit *top;
     int nt;
     cr_assert_eq(store_top(st, run.id, 3, 1, -1, &top, &nt), SF_OK);

@@ -85,8 +85,9 @@ against log [OIII]/H\(*b) of the validation galaxies coloured by the
 feature's scaled activation, strongest drawn last, with the Kauffmann et al.
 2003 and Kewley et al. 2001 lines and a colour bar (activation against the
 target when the catalogue has no line fluxes), the histogram of the scaled
-activation, the statistics, the head's weights, the label and a label
-suggested from the catalogue columns.
+activation, the statistics, the head's weights, the feature's mean
+contribution to the first prediction and its share, the label and a label
+suggested from the catalogue columns. \fB+\fR and \fB\-\fR zoom the scatter.
 .TP
 .B Equation view
 prediction = c + sum w'\(pc A over the live features, terms sorted by mean
