@@ -16,7 +16,8 @@
  *                       scaled per output channel); ReLU and the residual sum are
  *                       post-ops of the convs, the residual sum in place.
  *
- * Activations stay in the formats the convolutions choose (format_tag_any). Buffers
+ * Activations stay in blocked formats from the input reorder to the pooled features:
+ * the ones the training convolutions choose (format_tag_any), nChw16c in eval. Buffers
  * ("slots") belong to the engine and are shared by every plan: a slot grows when a
  * plan needs more, and every plan's memory objects over it are re-pointed. All
  * primitives use one user-mode scratchpad slot. Weights are reordered from the flat
