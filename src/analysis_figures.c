@@ -284,6 +284,14 @@ int figure_lines(const char *path, const figure_series *series, int n_series,
     cairo_surface_t *surf;
     cairo_t *cr = begin(&surf, w, h);
     title_at(cr, w, title);
+    /* The legend sits in the top right corner, as wide as its longest name. */
+    double legend_w = 0;
+    cairo_set_font_size(cr, 12);
+    for (int s = 0; s < n_series; s++) {
+        cairo_text_extents_t e;
+        cairo_text_extents(cr, series[s].name ? series[s].name : "", &e);
+        if (e.x_advance > legend_w) legend_w = e.x_advance;
+    }
     for (int s = 0; s < n_series; s++) {
         const figure_series *se = &series[s];
         const double *c = palette[s % 4];
@@ -313,7 +321,7 @@ int figure_lines(const char *path, const figure_series *series, int n_series,
             }
         }
         /* legend, top right */
-        double lx = f.x0 + f.w - 150, ly = f.y0 + 16 + 18 * s;
+        double lx = f.x0 + f.w - legend_w - 42, ly = f.y0 + 16 + 18 * s;
         cairo_move_to(cr, lx, ly), cairo_line_to(cr, lx + 24, ly);
         cairo_stroke(cr);
         cairo_set_source_rgb(cr, 0, 0, 0);
