@@ -44,7 +44,7 @@ static void usage(FILE *out) {
             "  -i, --images DIR     the folder of <objID>.jpg cutouts\n"
             "  -o, --output FILE    the CSV to write ('-': stdout)\n"
             "  -b, --batch N        images per batch (default 64)\n"
-            "  -e, --engine NAME    reference (im2col + OpenBLAS, default) or onednn\n"
+            "  -e, --engine NAME    onednn (default) or reference (im2col + OpenBLAS)\n"
             "  -q, --quiet          no progress bar\n"
             "  -h, --help           show this help\n");
 }
@@ -168,7 +168,7 @@ int cli_predict(int argc, char **argv) {
     };
     const char *weights = NULL, *cat_path = NULL, *dir = NULL, *out_path = NULL;
     int batch = 64, quiet = 0, c, have_mean = 0, have_std = 0;
-    nn_engine_kind engine = NN_ENGINE_REFERENCE;
+    nn_engine_kind engine = NN_ENGINE_ONEDNN;
     weights_meta ov;
     weights_meta_clear(&ov);
     optind = 1;

@@ -62,7 +62,10 @@ static void usage(FILE *out) {
             "      --seed N           weights initialisation and batch order (default 0)\n"
             "      --init FILE        backbone weights to start from (safetensors, e.g.\n"
             "                         ImageNet ResNet18 converted by share/convert_pth.py)\n"
-            "      --engine E         reference (default) or onednn\n"
+            "      --engine E         onednn (default: oneDNN's blocked layouts) or reference\n"
+            "                         (im2col + OpenBLAS, the readable one)\n"
+            "      --precision P      fp32 (default) or bf16 (onednn only: bf16 layers,\n"
+            "                         fp32 master weights and head)\n"
             "      --head-bias B      mean (default): the head's bias starts at the training\n"
             "                         mean of each target, so short runs converge; zero:\n"
             "                         as PyTorch initialises it (the paper's runs)\n"
@@ -78,7 +81,7 @@ static void usage(FILE *out) {
 }
 
 typedef struct {
-    const char *catalog, *images, *target, *name, *init, *db, *engine, *checkpoint;
+    const char *catalog, *images, *target, *name, *init, *db, *engine, *checkpoint, *precision;
     int k, width, epochs, batch, resize, crop, quiet, synth_n, head_bias_zero, resume;
     double lr;
     uint64_t seed, split_seed, synth_seed;
@@ -117,6 +120,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         {"seed", required_argument, NULL, 's'},
         {"init", required_argument, NULL, 'I'},
         {"engine", required_argument, NULL, 'G'},
+        {"precision", required_argument, NULL, 'X'},
         {"name", required_argument, NULL, 'n'},
         {"head-bias", required_argument, NULL, 'Y'},
         {"checkpoint", required_argument, NULL, 'K'},
@@ -127,7 +131,8 @@ static int parse_args(int argc, char **argv, train_args *a) {
     };
     memset(a, 0, sizeof *a);
     a->target = "metallicity";
-    a->engine = "reference";
+    a->engine = "onednn";
+    a->precision = "fp32";
     a->k = 4;
     a->width = 64;
     a->epochs = 20;
@@ -152,6 +157,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         case 'n': a->name = optarg; break;
         case 'I': a->init = optarg; break;
         case 'G': a->engine = optarg; break;
+        case 'X': a->precision = optarg; break;
         case 'q': a->quiet = 1; break;
         case 'K': a->checkpoint = optarg; break;
         case 'U': a->resume = 1; break;
@@ -245,6 +251,14 @@ static int parse_args(int argc, char **argv, train_args *a) {
     }
     if (strcmp(a->engine, "reference") && strcmp(a->engine, "onednn")) {
         sf_warn("--engine: reference or onednn, not '%s'", a->engine);
+        return 2;
+    }
+    if (strcmp(a->precision, "fp32") && strcmp(a->precision, "bf16")) {
+        sf_warn("--precision: fp32 or bf16, not '%s'", a->precision);
+        return 2;
+    }
+    if (!strcmp(a->precision, "bf16") && strcmp(a->engine, "onednn")) {
+        sf_warn("--precision bf16 needs --engine onednn");
         return 2;
     }
     return 0;
@@ -356,6 +370,7 @@ static char *hyper_json(const train_args *a, const train_options *to) {
     cJSON_AddNumberToObject(opt, "lookahead_alpha", to->opt.lookahead_alpha);
     if (a->init) cJSON_AddStringToObject(h, "init", a->init);
     cJSON_AddStringToObject(h, "head_bias", a->head_bias_zero ? "zero" : "mean");
+    cJSON_AddStringToObject(h, "precision", a->precision);
     if (!a->catalog) {
         cJSON_AddNumberToObject(h, "synth_n", a->synth_n);
         cJSON_AddNumberToObject(h, "synth_seed", (double)a->synth_seed);
@@ -609,7 +624,7 @@ int cli_train(int argc, char **argv) {
     cfg.k = a.k;
     cfg.n_out = ds.targets.n_targets;
     cfg.in_size = a.crop;
-    cfg.precision = NN_PRECISION_FP32;
+    cfg.precision = strcmp(a.precision, "bf16") ? NN_PRECISION_FP32 : NN_PRECISION_BF16;
     nn_engine_kind engine = strcmp(a.engine, "onednn") ? NN_ENGINE_REFERENCE : NN_ENGINE_ONEDNN;
     sfnet *m = sfnet_create(&cfg, a.batch, engine);
     if (!m) {
