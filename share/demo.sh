@@ -7,8 +7,8 @@
 set -eu
 BIN=${1:-./sfnet-explore}
 DIR=${SFNET_DEMO_DIR:-demo}
-N=${SFNET_DEMO_N:-1500}
-EPOCHS=${SFNET_DEMO_EPOCHS:-8}
+N=${SFNET_DEMO_N:-5000}
+EPOCHS=${SFNET_DEMO_EPOCHS:-15}
 ENGINE=${SFNET_DEMO_ENGINE:-onednn}
 SURVEY="$DIR/survey"
 DB="$DIR/demo.db"
@@ -16,10 +16,11 @@ mkdir -p "$DIR"
 
 if [ ! -f "$SURVEY/galaxies.csv" ]; then
     echo "demo: making a synthetic survey of $N galaxies in $SURVEY"
-    "$BIN" synth -n "$N" --size 64 "$SURVEY"
+    "$BIN" synth -n "$N" --size 144 "$SURVEY"
 fi
 
-# A small model (ResNet18 at 1/4 width on 64-pixel crops) trains in minutes on 2 cores.
+# A small model (ResNet18 at half width, whole cutouts shrunk to 72 pixels and cropped to
+# 64) trains in a couple of minutes on 2 cores.
 train() { # prefix target
     if [ -f "$DB" ] && "$BIN" runs "$DB" 2>/dev/null | grep -Eq "^[[:space:]]*[0-9]+[[:space:]]+$1[[:space:]]"; then
         echo "demo: run $1 is in $DB already"
@@ -27,7 +28,7 @@ train() { # prefix target
     fi
     echo "demo: training run $1 ($2) on $SURVEY"
     "$BIN" --train --catalog "$SURVEY/galaxies.csv" --images "$SURVEY/images" --target "$2" \
-        --width 16 --resize 64 --crop 64 --epochs "$EPOCHS" --k 4 --engine "$ENGINE" --name "$1" "$DB"
+        --width 32 --resize 72 --crop 64 --epochs "$EPOCHS" --k 4 --engine "$ENGINE" --name "$1" "$DB"
 }
 start=$(date +%s)
 train SL bpt_lines
