@@ -31,6 +31,10 @@
 #include "sf_util.h"
 
 int image_decode(const char *path, uint8_t **rgb, int *width, int *height);
+/* The same for an encoded image in memory (a thumbnail blob); name (may be NULL)
+ * is what messages call it. */
+int image_decode_mem(const uint8_t *data, size_t len, const char *name, uint8_t **rgb,
+                     int *width, int *height);
 /* out: (3, crop, crop) bytes. src: (h, w, 3) interleaved RGB. */
 void image_prepare(uint8_t *out, const uint8_t *src, int w, int h, int resize, int crop);
 

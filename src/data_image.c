@@ -144,20 +144,24 @@ static int decode_png(const char *path, const uint8_t *data, size_t len, uint8_t
     return SF_OK;
 }
 
+int image_decode_mem(const uint8_t *data, size_t len, const char *name, uint8_t **rgb,
+                     int *width, int *height) {
+    *rgb = NULL;
+    *width = *height = 0;
+    if (!name) name = "image data";
+    if (len >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
+        return decode_jpeg(name, data, len, rgb, width, height);
+    if (len >= 8 && !png_sig_cmp(data, 0, 8)) return decode_png(name, data, len, rgb, width, height);
+    return sf_fail("%s: neither a JPEG nor a PNG file (%zu bytes)", name, len);
+}
+
 int image_decode(const char *path, uint8_t **rgb, int *width, int *height) {
     *rgb = NULL;
     *width = *height = 0;
     char *data = NULL;
     size_t len = 0;
     if (sf_read_file(path, &data, &len) != SF_OK) return SF_ERR;
-    const uint8_t *u = (const uint8_t *)data;
-    int rc;
-    if (len >= 3 && u[0] == 0xFF && u[1] == 0xD8 && u[2] == 0xFF)
-        rc = decode_jpeg(path, u, len, rgb, width, height);
-    else if (len >= 8 && !png_sig_cmp(u, 0, 8))
-        rc = decode_png(path, u, len, rgb, width, height);
-    else
-        rc = sf_fail("%s: neither a JPEG nor a PNG file (%zu bytes)", path, len);
+    int rc = image_decode_mem((const uint8_t *)data, len, path, rgb, width, height);
     free(data);
     return rc;
 }

@@ -1,12 +1,13 @@
 /* store_image.c: thumbnails in memory: JPEG encode (libjpeg) and JPEG/PNG decode. */
 #include "store_internal.h"
 
-#include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jpeglib.h>
+
+#include "data_image.h"
 
 /* libjpeg reports errors through error_exit, which must not return: jump back. */
 typedef struct {
@@ -20,9 +21,6 @@ static void jpeg_error_exit(j_common_ptr cinfo) {
     (*cinfo->err->format_message)(cinfo, err->message);
     longjmp(err->jump, 1);
 }
-
-/* Warnings are counted by the default emit_message (num_warnings), not printed. */
-static void jpeg_silent(j_common_ptr cinfo) { (void)cinfo; }
 
 int store_jpeg_encode(const uint8_t *rgb, int w, int h, int quality, uint8_t **out, size_t *len) {
     *out = NULL;
@@ -63,74 +61,6 @@ int store_jpeg_encode(const uint8_t *rgb, int w, int h, int quality, uint8_t **o
     return SF_OK;
 }
 
-static int decode_jpeg(const uint8_t *data, size_t len, uint8_t **rgb, int *w, int *h) {
-    struct jpeg_decompress_struct cinfo;
-    jpeg_error err;
-    uint8_t *volatile pixels = NULL;
-    cinfo.err = jpeg_std_error(&err.mgr);
-    err.mgr.error_exit = jpeg_error_exit;
-    err.mgr.output_message = jpeg_silent;
-    if (setjmp(err.jump)) {
-        jpeg_destroy_decompress(&cinfo);
-        free(pixels);
-        return sf_fail("corrupt JPEG: %s", err.message);
-    }
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, data, (unsigned long)len);
-    jpeg_read_header(&cinfo, TRUE);
-    cinfo.out_color_space = JCS_RGB;
-    jpeg_start_decompress(&cinfo);
-    int width = (int)cinfo.output_width, height = (int)cinfo.output_height;
-    if (width <= 0 || height <= 0 || width > 16384 || height > 16384) {
-        jpeg_destroy_decompress(&cinfo);
-        return sf_fail("JPEG of unusable size %dx%d", width, height);
-    }
-    pixels = xmalloc((size_t)width * (size_t)height * 3);
-    while (cinfo.output_scanline < cinfo.output_height) {
-        JSAMPROW row = pixels + (size_t)cinfo.output_scanline * (size_t)width * 3;
-        jpeg_read_scanlines(&cinfo, &row, 1);
-    }
-    jpeg_finish_decompress(&cinfo);
-    long warnings = err.mgr.num_warnings;
-    jpeg_destroy_decompress(&cinfo);
-    if (warnings) {
-        free(pixels);
-        return sf_fail("corrupt or truncated JPEG");
-    }
-    *rgb = pixels;
-    *w = width;
-    *h = height;
-    return SF_OK;
-}
-
-static int decode_png(const uint8_t *data, size_t len, uint8_t **rgb, int *w, int *h) {
-    png_image img;
-    memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_memory(&img, data, len))
-        return sf_fail("corrupt PNG: %s", img.message);
-    img.format = PNG_FORMAT_RGB;
-    if (img.width == 0 || img.height == 0 || img.width > 16384 || img.height > 16384) {
-        png_image_free(&img);
-        return sf_fail("PNG of unusable size %ux%u", img.width, img.height);
-    }
-    uint8_t *pixels = xmalloc(PNG_IMAGE_SIZE(img));
-    if (!png_image_finish_read(&img, NULL, pixels, 0, NULL)) {
-        free(pixels);
-        png_image_free(&img);
-        return sf_fail("corrupt PNG: %s", img.message);
-    }
-    *rgb = pixels;
-    *w = (int)img.width;
-    *h = (int)img.height;
-    return SF_OK;
-}
-
 int store_image_decode_mem(const uint8_t *data, size_t len, uint8_t **rgb, int *w, int *h) {
-    *rgb = NULL;
-    *w = *h = 0;
-    if (len >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff)
-        return decode_jpeg(data, len, rgb, w, h);
-    if (len >= 8 && !memcmp(data, "\x89PNG\r\n\x1a\n", 8)) return decode_png(data, len, rgb, w, h);
-    return sf_fail("image data is neither JPEG nor PNG (%zu bytes)", len);
+    return image_decode_mem(data, len, "thumbnail", rgb, w, h);
 }

@@ -2,14 +2,12 @@
 #include "thumb.h"
 
 #include <chafa.h>
-#include <jpeglib.h>
-#include <png.h>
-#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "data_image.h"
 #include "sf_util.h"
 
 static const char *mode_names[] = {"none", "symbols", "sixel", "kitty"};
@@ -173,85 +171,12 @@ void thumb_free(thumb *t) {
 
 /* ---- decoding ---- */
 
-struct jpeg_err {
-    struct jpeg_error_mgr mgr;
-    jmp_buf jump;
-    char msg[JMSG_LENGTH_MAX];
-};
-
-static void jpeg_error_exit(j_common_ptr cinfo) {
-    struct jpeg_err *e = (struct jpeg_err *)cinfo->err;
-    e->mgr.format_message(cinfo, e->msg);
-    longjmp(e->jump, 1);
-}
-
-static void jpeg_silent(j_common_ptr cinfo, int level) { (void)cinfo, (void)level; }
-
-static int decode_jpeg(const uint8_t *data, size_t len, uint8_t **rgb, int *w, int *h) {
-    struct jpeg_decompress_struct cinfo;
-    struct jpeg_err err;
-    uint8_t *volatile out = NULL;
-    cinfo.err = jpeg_std_error(&err.mgr);
-    err.mgr.error_exit = jpeg_error_exit;
-    err.mgr.emit_message = jpeg_silent;
-    if (setjmp(err.jump)) {
-        jpeg_destroy_decompress(&cinfo);
-        free(out);
-        return sf_fail("corrupt JPEG: %s", err.msg);
-    }
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, data, (unsigned long)len);
-    jpeg_read_header(&cinfo, TRUE);
-    cinfo.out_color_space = JCS_RGB;
-    jpeg_start_decompress(&cinfo);
-    int W = (int)cinfo.output_width, H = (int)cinfo.output_height;
-    out = xmalloc((size_t)W * H * 3);
-    while (cinfo.output_scanline < cinfo.output_height) {
-        JSAMPROW row = out + (size_t)cinfo.output_scanline * W * 3;
-        jpeg_read_scanlines(&cinfo, &row, 1);
-    }
-    jpeg_finish_decompress(&cinfo);
-    jpeg_destroy_decompress(&cinfo);
-    *rgb = out;
-    *w = W;
-    *h = H;
-    return SF_OK;
-}
-
-static int decode_png(const uint8_t *data, size_t len, uint8_t **rgb, int *w, int *h) {
-    png_image img;
-    memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_memory(&img, data, len))
-        return sf_fail("corrupt PNG: %s", img.message);
-    img.format = PNG_FORMAT_RGB;
-    uint8_t *out = xmalloc(PNG_IMAGE_SIZE(img));
-    if (!png_image_finish_read(&img, NULL, out, 0, NULL)) {
-        free(out);
-        png_image_free(&img);
-        return sf_fail("corrupt PNG: %s", img.message);
-    }
-    *rgb = out;
-    *w = (int)img.width;
-    *h = (int)img.height;
-    return SF_OK;
-}
-
 int thumb_decode(const uint8_t *data, size_t len, uint8_t **rgb, int *w, int *h) {
-    if (len >= 8 && !memcmp(data, "\x89PNG\r\n\x1a\n", 8)) return decode_png(data, len, rgb, w, h);
-    if (len >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
-        return decode_jpeg(data, len, rgb, w, h);
-    return sf_fail("not a PNG or JPEG image (%zu bytes)", len);
+    return image_decode_mem(data, len, "thumbnail", rgb, w, h);
 }
 
 int thumb_decode_file(const char *path, uint8_t **rgb, int *w, int *h) {
-    char *data;
-    size_t len;
-    if (sf_read_file(path, &data, &len) != SF_OK) return SF_ERR;
-    int rc = thumb_decode((const uint8_t *)data, len, rgb, w, h);
-    free(data);
-    if (rc != SF_OK) sf_fail_prefix(path);
-    return rc;
+    return image_decode(path, rgb, w, h);
 }
 
 /* ---- cache ---- */
