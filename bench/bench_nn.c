@@ -129,7 +129,6 @@ static int run_table(const char *self, const char *args) {
 }
 
 int main(int argc, char **argv) {
-    nn_cpu_setup(argv);
     sfnet_config cfg = {.width = 64, .k = 4, .n_out = 1, .in_size = 144};
     int batch = 64, train_steps = 3, infer_steps = 3, table = 1;
     nn_engine_kind kind = NN_ENGINE_REFERENCE;

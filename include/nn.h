@@ -22,10 +22,6 @@
 
 /* ---- the CPU ---- */
 
-/* When OpenBLAS did not recognise this CPU and fell back to its slowest kernels, sets
- * OPENBLAS_CORETYPE to the best core the CPU supports and re-executes the program
- * (argv as main got it): call first thing in main(). Does nothing otherwise. */
-void nn_cpu_setup(char **argv);
 /* OpenBLAS's kernel family in use ("Cooperlake", "Haswell", ...). */
 const char *nn_cpu_blas_core(void);
 

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "nn.h"
 #include "sf_util.h"
 #include "tui.h"
 
@@ -48,7 +47,6 @@ static void print_help(FILE *out) {
 }
 
 int main(int argc, char **argv) {
-    nn_cpu_setup(argv); /* OpenBLAS kernels for CPUs it does not recognise */
     if (argc < 2) {
         print_help(stderr);
         return 2;

@@ -13,6 +13,10 @@ OUT/data.bin (float32, little-endian, concatenated) and OUT/index.json
   <mode>/feats (B,d), <mode>/out (B,n_out), <mode>/loss (1),
   <mode>/topk_idx (B,k) as floats, <mode>/grad/<name> every parameter's gradient,
   train/state/<name> BN running statistics after the train-mode step.
+  f64/<any of the above results>  the same step computed in float64: the exact answer,
+                           so that a test can tell rounding from a bug where train-mode BN
+                           over a small batch makes float32 results sensitive to the order
+                           of accumulation (which the BLAS kernels decide).
 With PARITY_DOUBLE=1 in the environment PyTorch computes in float64 (the dump stays
 float32): the exact answer, to tell rounding from a bug.
 Usage: parity_torch.py --width 64 --size 64 --batch 4 --k 4 --n-out 4 --seed 1 --out DIR
@@ -102,23 +106,27 @@ def main():
         put("init/" + n, t)
     put("x", x)
     put("y", y)
-    for mode in ("train", "eval"):
-        model.load_state_dict(init)
-        model.train(mode == "train")
-        model.zero_grad(set_to_none=False)
-        feats, idx, out = model(x)
-        loss = torch.sqrt(torch.mean((out - y) ** 2))
-        loss.backward()
-        put(mode + "/feats", feats)
-        put(mode + "/out", out)
-        put(mode + "/loss", loss.reshape(1))
-        put(mode + "/topk_idx", idx.to(torch.float32))
-        for n, p in model.named_parameters():
-            put(mode + "/grad/" + n, p.grad)
-        if mode == "train":
-            for n, t in model.state_dict().items():
-                if "running_" in n:
-                    put("train/state/" + n, t)
+    def step(model, x, y, prefix):
+        for mode in ("train", "eval"):
+            model.load_state_dict(init)
+            model.train(mode == "train")
+            model.zero_grad(set_to_none=False)
+            feats, idx, out = model(x)
+            loss = torch.sqrt(torch.mean((out - y) ** 2))
+            loss.backward()
+            put(prefix + mode + "/feats", feats)
+            put(prefix + mode + "/out", out)
+            put(prefix + mode + "/loss", loss.reshape(1))
+            put(prefix + mode + "/topk_idx", idx.to(torch.float32))
+            for n, p in model.named_parameters():
+                put(prefix + mode + "/grad/" + n, p.grad)
+            if mode == "train":
+                for n, t in model.state_dict().items():
+                    if "running_" in n:
+                        put(prefix + "train/state/" + n, t)
+
+    step(model, x, y, "")
+    step(model.double(), x.double(), y.double(), "f64/")
     with open(os.path.join(a.out, "data.bin"), "wb") as f:
         for b in blobs:
             f.write(b)

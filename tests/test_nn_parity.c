@@ -90,9 +90,24 @@ static double rel_err(const float *a, const float *b, size_t n) {
     return sqrt(num / den);
 }
 
-static void expect_close(const char *what, const float *ours, const float *theirs, size_t n) {
+/* Ours against PyTorch's float32 result: within TOL. Where train-mode BN over a small
+ * batch makes the float32 result sensitive to the order of accumulation (the BLAS
+ * kernels decide it), both are compared with the float64 answer instead: ours must be
+ * within TOL of it, or no further from it than twice PyTorch's own float32 result. */
+static void expect_close(const dump *d, const char *what, const float *ours) {
+    size_t n, n64;
+    const float *theirs = dump_get(d, what, &n);
     double e = rel_err(ours, theirs, n);
-    cr_expect_lt(e, TOL, "%s: relative error %.3g", what, e);
+    if (e < TOL) return;
+    char name[256];
+    snprintf(name, sizeof name, "f64/%s", what);
+    const float *exact = dump_get(d, name, &n64);
+    cr_assert_eq(n, n64);
+    double e_ours = rel_err(ours, exact, n), e_torch = rel_err(theirs, exact, n);
+    cr_expect(e_ours < TOL || e_ours <= 2 * e_torch,
+              "%s: relative error %.3g to PyTorch float32; to float64: ours %.3g, PyTorch "
+              "float32 %.3g",
+              what, e, e_ours, e_torch);
 }
 
 /* The PyTorch name of one of our tensors: the backbone sits under "resnet." */
@@ -142,14 +157,11 @@ static void check_engine_case(nn_engine_kind engine, int width, int size, int ba
         char what[200];
         const float *ref;
         snprintf(what, sizeof what, "%s/feats", mode);
-        ref = dump_get(&d, what, &n);
-        expect_close(what, m->feats, ref, n);
+        expect_close(&d, what, m->feats);
         snprintf(what, sizeof what, "%s/out", mode);
-        ref = dump_get(&d, what, &n);
-        expect_close(what, m->out, ref, n);
+        expect_close(&d, what, m->out);
         snprintf(what, sizeof what, "%s/loss", mode);
-        ref = dump_get(&d, what, &n);
-        expect_close(what, &loss, ref, 1);
+        expect_close(&d, what, &loss);
         snprintf(what, sizeof what, "%s/topk_idx", mode);
         ref = dump_get(&d, what, &n);
         cr_assert_eq(n, (size_t)batch * k);
@@ -162,8 +174,7 @@ static void check_engine_case(nn_engine_kind engine, int width, int size, int ba
             if (t->is_buffer) continue;
             torch_name(what, sizeof what, "", t->name);
             snprintf(name, sizeof name, "%s/grad/%s", mode, what);
-            ref = dump_get(&d, name, &n);
-            expect_close(name, sfnet_tensor_grad(m, t), ref, n);
+            expect_close(&d, name, sfnet_tensor_grad(m, t));
             n_grads++;
         }
         if (backward) cr_expect_eq(n_grads, 62); /* 20 convs, 20 BN weight+bias, fc */
@@ -172,8 +183,7 @@ static void check_engine_case(nn_engine_kind engine, int width, int size, int ba
                 const sfnet_tensor *t = &m->tensors[i];
                 if (!t->is_buffer) continue;
                 torch_name(what, sizeof what, "train/state/", t->name);
-                ref = dump_get(&d, what, &n);
-                expect_close(what, sfnet_tensor_data(m, t), ref, n);
+                expect_close(&d, what, sfnet_tensor_data(m, t));
             }
             cr_expect_eq(m->num_batches_tracked, 1);
         }
