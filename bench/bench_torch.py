@@ -11,29 +11,17 @@ bench/run.sh sets MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=... so that glibc ke
 PyTorch's large buffers instead of mapping and unmapping them every step.
 """
 import argparse
+import os
 import resource
 import sys
 import time
 
 import torch
 import torch.nn as nn
-import torchvision
-from torchvision.models.resnet import BasicBlock
 
-
-def backbone(width):
-    """torchvision's resnet18; other widths through its own _make_layer."""
-    net = torchvision.models.resnet18()
-    if width != 64:
-        net.inplanes = width
-        net.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
-        net.bn1 = nn.BatchNorm2d(width)
-        net.layer1 = net._make_layer(BasicBlock, width, 2)
-        net.layer2 = net._make_layer(BasicBlock, 2 * width, 2, stride=2)
-        net.layer3 = net._make_layer(BasicBlock, 4 * width, 2, stride=2)
-        net.layer4 = net._make_layer(BasicBlock, 8 * width, 2, stride=2)
-    net.fc = nn.Identity()
-    return net
+# the same resnet18 (any width) as the parity test builds
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from parity_torch import backbone  # noqa: E402
 
 
 class SFNet(nn.Module):
