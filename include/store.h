@@ -179,6 +179,21 @@ typedef struct {
  * NULL); in->run.n_galaxies/n_train/n_valid/created are derived, not read. */
 int store_add_run(store *s, const store_run_input *in, int64_t *run_id);
 
+/* The same, a part at a time, for runs written while their galaxies are computed:
+ * store_run_begin() opens the transaction and adds the run from in's metadata
+ * (in->n and the per-galaxy arrays are ignored); store_run_add() adds the galaxies
+ * of a part (in->n, galaxies, split, pred, truth, topk_*, thumbnail; its metadata
+ * is ignored); store_run_finish() writes the counts and feature statistics and
+ * commits; store_run_abort() rolls everything back. Every call after a failure
+ * must be store_run_abort. The run's RMSEs (whole, and per target) are kept when
+ * given, and computed from the stored predictions when NAN. One writer per store,
+ * used by one thread at a time. */
+typedef struct store_run_writer store_run_writer;
+int store_run_begin(store *s, const store_run_input *in, store_run_writer **w);
+int store_run_add(store_run_writer *w, const store_run_input *part);
+int store_run_finish(store_run_writer *w, int64_t *run_id);
+void store_run_abort(store_run_writer *w);
+
 /* Deletes a run and everything of it (galaxies stay). */
 int store_delete_run(store *s, int64_t run_id);
 

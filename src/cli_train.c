@@ -19,17 +19,16 @@
 
 #include "cli.h"
 #include "data_image.h"
+#include "infer.h"
 #include "nn_model.h"
 #include "sf_util.h"
 #include "store.h"
 #include "synth.h"
 #include "train.h"
 
-#define THUMB_SIZE 64
 /* the synthetic survey's cutouts are made at the real data set's 160 pixels, whatever
  * --resize a run uses, so one cached survey serves every run */
 #define SYNTH_SIZE 160
-#define THUMB_QUALITY 85
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -77,7 +76,7 @@ static void usage(FILE *out) {
             "                         SL for bpt_lines, R otherwise; 2, 3... when taken)\n"
             "  -q, --quiet            no progress bars\n"
             "  -h, --help             show this help\n",
-            THUMB_SIZE, THUMB_SIZE, 2000);
+            INFER_THUMB_SIZE, INFER_THUMB_SIZE, 2000);
 }
 
 typedef struct {
@@ -326,29 +325,6 @@ static int synth_dir(const train_args *a, char *dir, size_t n) {
 
 /* ---- building the run --------------------------------------------------------- */
 
-/* Thumbnails are made one at a time while the run is written (store_run_input's
- * callback): galaxy i's training pixels (CHW, crop x crop) resized to 64 x 64 JPEG. */
-typedef struct {
-    const dataset *ds;
-    uint8_t *hwc_src;                               /* (crop, crop, 3) */
-    uint8_t chw_small[3 * THUMB_SIZE * THUMB_SIZE];
-    uint8_t hwc_small[3 * THUMB_SIZE * THUMB_SIZE];
-} thumb_maker;
-
-static int make_thumbnail(void *ctx, int i, uint8_t **jpg, size_t *len, int *w, int *h) {
-    thumb_maker *tm = ctx;
-    int s = tm->ds->size;
-    const uint8_t *px = tm->ds->pixels + (size_t)i * 3 * (size_t)s * (size_t)s;
-    for (int c = 0; c < 3; c++)
-        for (int p = 0; p < s * s; p++) tm->hwc_src[p * 3 + c] = px[(size_t)c * s * s + p];
-    image_prepare(tm->chw_small, tm->hwc_src, s, s, THUMB_SIZE, THUMB_SIZE);
-    for (int c = 0; c < 3; c++)
-        for (int p = 0; p < THUMB_SIZE * THUMB_SIZE; p++)
-            tm->hwc_small[p * 3 + c] = tm->chw_small[c * THUMB_SIZE * THUMB_SIZE + p];
-    *w = *h = THUMB_SIZE;
-    return store_jpeg_encode(tm->hwc_small, THUMB_SIZE, THUMB_SIZE, THUMB_QUALITY, jpg, len);
-}
-
 static char *hyper_json(const train_args *a, const train_options *to) {
     cJSON *h = cJSON_CreateObject();
     cJSON_AddNumberToObject(h, "epochs", a->epochs);
@@ -396,102 +372,32 @@ static int weights_blob(sfnet *m, const dataset *ds, const train_args *a, uint8_
     return rc;
 }
 
-/* Writes the trained run: all galaxies of ds through the model, then store_add_run. */
+/* Writes the trained run: every galaxy of ds through the model, written as it comes
+ * out (infer_build_run), in one transaction. */
 static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args *a,
                          const train_options *to, const train_result *res, int64_t *run_id) {
-    int n = ds->n, n_out = ds->targets.n_targets, d = m->d;
-    int *all = xmalloc((size_t)n * sizeof *all);
-    for (int i = 0; i < n; i++) all[i] = i;
-    infer_result inf;
-    memset(&inf, 0, sizeof inf);
-    int dense = a->k == 0;
-    if (!a->quiet) fprintf(stderr, "sfnet-explore: running the model over all %d galaxies\n", n);
-    if (train_infer(m, ds, all, n, dense, a->quiet, &inf) != SF_OK) {
-        free(all);
-        return SF_ERR;
-    }
-    free(all);
-
-    /* pairs to store: the top-k layer's, or every ReLU'd feature of a dense run */
-    int k_stored = dense ? d : inf.k;
-    int *idx = inf.feat_idx;
-    float *val = inf.feat_val;
-    int *dense_idx = NULL;
-    float *dense_val = NULL;
-    if (dense) {
-        dense_idx = xmalloc((size_t)n * d * sizeof *dense_idx);
-        dense_val = xmalloc((size_t)n * d * sizeof *dense_val);
-        for (size_t i = 0; i < (size_t)n * d; i++) {
-            dense_idx[i] = (int)(i % (size_t)d);
-            dense_val[i] = inf.dense[i] > 0 ? inf.dense[i] : 0;
-        }
-        idx = dense_idx;
-        val = dense_val;
-    }
-
-    /* RMSE of the stored predictions: what `equation` reproduces from the head */
-    double se_v = 0, se_t = 0, se_vt[STORE_MAX_TARGETS] = {0}, se_tt[STORE_MAX_TARGETS] = {0};
-    for (int i = 0; i < n; i++)
-        for (int t = 0; t < n_out; t++) {
-            double e = (double)inf.pred[(size_t)i * n_out + t] - ds->y[(size_t)i * n_out + t];
-            if (ds->split[i] == SPLIT_VALID) {
-                se_v += e * e;
-                se_vt[t] += e * e;
-            } else {
-                se_t += e * e;
-                se_tt[t] += e * e;
-            }
-        }
-
-    const catalog *cat = &ds->cat;
-    int col_ra = catalog_column(cat, "ra"), col_dec = catalog_column(cat, "dec");
-    int n_cols = 0;
-    const char **col_names = xmalloc((size_t)(cat->n_cols + 1) * sizeof *col_names);
-    int *col_of = xmalloc((size_t)(cat->n_cols + 1) * sizeof *col_of);
-    for (int c = 0; c < cat->n_cols; c++) {
-        if (c == col_ra || c == col_dec) continue;
-        col_of[n_cols] = c;
-        col_names[n_cols++] = cat->col_names[c];
-    }
-    double *values = xmalloc((size_t)n * (size_t)(n_cols + 1) * sizeof *values);
-    store_galaxy_input *gal = xcalloc((size_t)n, sizeof *gal);
-    thumb_maker tm;
-    tm.ds = ds;
-    tm.hwc_src = xmalloc((size_t)ds->size * ds->size * 3);
-    int status = SF_OK;
-    for (int i = 0; i < n; i++) {
-        int row = ds->cat_row[i];
-        for (int c = 0; c < n_cols; c++)
-            values[(size_t)i * n_cols + c] = catalog_value(cat, row, col_of[c]);
-        store_galaxy_input *g = &gal[i];
-        g->objid = dataset_obj_id(ds, i);
-        g->ra = col_ra >= 0 ? catalog_value(cat, row, col_ra) : NAN;
-        g->dec = col_dec >= 0 ? catalog_value(cat, row, col_dec) : NAN;
-        g->values = &values[(size_t)i * n_cols];
-    }
-
+    int n_out = ds->targets.n_targets;
     store_run_input in;
     memset(&in, 0, sizeof in);
     store_run *r = &in.run;
     snprintf(r->prefix, sizeof r->prefix, "%s", a->name ? a->name : "");
     snprintf(r->target_spec, sizeof r->target_spec, "%s", a->target);
     r->n_out = n_out;
+    const sfnet_tensor *fc_b = sfnet_find_tensor(m, "fc.bias");
     for (int t = 0; t < n_out; t++) {
         snprintf(r->target_names[t], sizeof r->target_names[t], "%s", ds->targets.names[t]);
-        const sfnet_tensor *fc_b = sfnet_find_tensor(m, "fc.bias");
         r->bias[t] = fc_b ? sfnet_tensor_data(m, fc_b)[t] : 0;
         r->target_mean[t] = 0;
         r->target_std[t] = 1;
-        r->train_rmse_t[t] = ds->n_train ? sqrt(se_tt[t] / ds->n_train) : NAN;
-        r->valid_rmse_t[t] = ds->n_valid ? sqrt(se_vt[t] / ds->n_valid) : NAN;
+        /* computed from the stored predictions, which `equation` reproduces */
+        r->train_rmse_t[t] = r->valid_rmse_t[t] = NAN;
     }
     r->k = a->k;
     r->width = a->width;
-    r->d = d;
+    r->d = m->d;
     r->seed = a->seed;
     r->split_seed = a->split_seed;
-    r->train_rmse = ds->n_train ? sqrt(se_t / ((double)ds->n_train * n_out)) : NAN;
-    r->valid_rmse = ds->n_valid ? sqrt(se_v / ((double)ds->n_valid * n_out)) : NAN;
+    r->train_rmse = r->valid_rmse = NAN;
     for (int c = 0; c < 3; c++) {
         r->image_mean[c] = ds->mean[c];
         r->image_std[c] = ds->std[c];
@@ -520,22 +426,10 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
     const sfnet_tensor *fc_w = sfnet_find_tensor(m, "fc.weight");
     SF_ASSERT(fc_w);
     in.head_w = sfnet_tensor_data(m, fc_w);
-    in.n_columns = n_cols;
-    in.column_names = col_names;
-    in.n = n;
-    in.galaxies = gal;
-    in.split = ds->split;
-    in.pred = inf.pred;
-    in.truth = ds->y;
-    in.k_stored = k_stored;
-    in.topk_idx = idx;
-    in.topk_val = val;
-    in.thumbnail = make_thumbnail;
-    in.thumbnail_ctx = &tm;
 
     uint8_t *weights = NULL;
     size_t weights_len = 0;
-    if (status == SF_OK) status = weights_blob(m, ds, a, &weights, &weights_len);
+    int status = weights_blob(m, ds, a, &weights, &weights_len);
     in.weights = weights;
     in.weights_len = weights_len;
     if (status == SF_OK) {
@@ -543,21 +437,23 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
          * training, wait for it (10 minutes) rather than give up after seconds */
         const char *env = getenv("SFNET_BUSY_TIMEOUT_MS");
         if (!env || !*env) store_set_busy_timeout(s, 600000);
-        if (!a->quiet) fprintf(stderr, "sfnet-explore: writing the run to %s\n", a->db);
-        status = store_add_run(s, &in, run_id);
+        if (!a->quiet)
+            fprintf(stderr, "sfnet-explore: running the model over all %d galaxies into %s\n",
+                    ds->n, a->db);
+        infer_source src;
+        memset(&src, 0, sizeof src);
+        src.ds = ds;
+        src.want_thumbs = 1;
+        src.quiet = a->quiet;
+        src.label = "storing";
+        infer_galaxies g = {.cat = &ds->cat, .n = ds->n, .rows = ds->cat_row, .truth = ds->y,
+                            .split = ds->split};
+        infer_stats st;
+        status = infer_build_run(s, m, &src, &g, &in, run_id, &st);
     }
-
     free(weights);
     free(r->hyper_json);
     free(curve);
-    free(tm.hwc_src);
-    free(gal);
-    free(values);
-    free(col_of);
-    free(col_names);
-    free(dense_idx);
-    free(dense_val);
-    infer_result_free(&inf);
     return status;
 }
 

@@ -62,7 +62,7 @@ static int choose_prefix(store *s, const store_run *r, char *out) {
     return sf_fail("%s: no free run name", s->path);
 }
 
-static int validate(const store_run_input *in) {
+static int validate_run(const store_run_input *in) {
     const store_run *r = &in->run;
     if (r->n_out < 1 || r->n_out > STORE_MAX_TARGETS)
         return sf_fail("a run needs 1 to %d outputs, not %d", STORE_MAX_TARGETS, r->n_out);
@@ -70,45 +70,42 @@ static int validate(const store_run_input *in) {
         return sf_fail("bad run shape: d %d, k %d", r->d, r->k);
     if (in->k_stored < 0 || in->k_stored > r->d)
         return sf_fail("bad number of stored activations per galaxy: %d", in->k_stored);
-    if (in->n < 1) return sf_fail("a run needs at least one galaxy");
-    if (!in->head_w || !in->split || !in->pred || !in->truth)
-        return sf_fail("incomplete run: head weights, split, predictions and truth are needed");
-    if (in->k_stored > 0 && (!in->topk_idx || !in->topk_val))
-        return sf_fail("incomplete run: activations are missing");
+    if (!in->head_w) return sf_fail("incomplete run: the head's weights are needed");
     if (in->n_columns > 0 && !in->column_names)
         return sf_fail("incomplete run: catalogue column names are missing");
     for (int t = 0; t < r->n_out; t++)
         if (!r->target_names[t][0]) return sf_fail("output %d of the run has no name", t);
-    int *seen = xcalloc((size_t)r->d, sizeof *seen); /* galaxy stamp per feature */
-    for (int i = 0; i < in->n; i++) {
-        const char *id = in->galaxies[i].objid;
-        if (!id || !*id || strlen(id) >= STORE_OBJID_MAX) {
-            free(seen);
-            return sf_fail("galaxy %d: objID '%s' is empty or longer than %d characters", i,
-                           id ? id : "", STORE_OBJID_MAX - 1);
-        }
-        int bad = 0;
-        if (in->split[i] > 1)
-            bad = sf_fail("galaxy %s: split %d is neither 0 nor 1", id, in->split[i]);
-        for (int j = 0; !bad && j < in->k_stored; j++) {
-            int f = in->topk_idx[(size_t)i * (size_t)in->k_stored + (size_t)j];
-            if (f < 0 || f >= r->d)
-                bad = sf_fail("galaxy %s: feature %d outside 0..%d", id, f, r->d - 1);
-            else if (seen[f] == i + 1)
-                bad = sf_fail("galaxy %s: feature %d appears twice among its activations", id, f);
-            else
-                seen[f] = i + 1;
-        }
-        if (bad) {
-            free(seen);
-            return SF_ERR;
-        }
-    }
-    free(seen);
     for (int c = 0; c < in->n_columns; c++) {
         const char *name = in->column_names[c];
         if (!name || !*name || strlen(name) >= STORE_NAME_MAX)
             return sf_fail("catalogue column %d has an empty or too long name", c);
+    }
+    return SF_OK;
+}
+
+/* The galaxies of one part; seen (d) holds a stamp per feature, stamp0 the first
+ * stamp free for this part. */
+static int validate_galaxies(const store_run_input *in, int k_stored, int d, int *seen,
+                             int stamp0) {
+    if (in->n < 0) return sf_fail("a negative number of galaxies");
+    if (in->n == 0) return SF_OK;
+    if (!in->galaxies || !in->split || !in->pred || !in->truth)
+        return sf_fail("incomplete run: galaxies, split, predictions and truth are needed");
+    if (k_stored > 0 && (!in->topk_idx || !in->topk_val))
+        return sf_fail("incomplete run: activations are missing");
+    for (int i = 0; i < in->n; i++) {
+        const char *id = in->galaxies[i].objid;
+        if (!id || !*id || strlen(id) >= STORE_OBJID_MAX)
+            return sf_fail("galaxy %d: objID '%s' is empty or longer than %d characters", i,
+                           id ? id : "", STORE_OBJID_MAX - 1);
+        if (in->split[i] > 1) return sf_fail("galaxy %s: split %d is neither 0 nor 1", id, in->split[i]);
+        for (int j = 0; j < k_stored; j++) {
+            int f = in->topk_idx[(size_t)i * (size_t)k_stored + (size_t)j];
+            if (f < 0 || f >= d) return sf_fail("galaxy %s: feature %d outside 0..%d", id, f, d - 1);
+            if (seen[f] == stamp0 + i)
+                return sf_fail("galaxy %s: feature %d appears twice among its activations", id, f);
+            seen[f] = stamp0 + i;
+        }
     }
     return SF_OK;
 }
@@ -119,66 +116,22 @@ typedef struct {
     int n_active, n_active_valid;
     double max_valid, max, sum;
     double sum_a, sum_aa;                  /* validation, raw values */
-    double sum_ay[STORE_MAX_TARGETS];      /* validation, y centred */
+    double sum_ay[STORE_MAX_TARGETS];      /* validation, a * (y - y0) */
 } feature_acc;
 
-static int active_pair(const store_run_input *in, int i, int j, int *f, double *v) {
-    size_t at = (size_t)i * (size_t)in->k_stored + (size_t)j;
-    *f = in->topk_idx[at];
-    *v = in->topk_val[at];
-    return *v > 0 && isfinite(*v);
-}
-
-/* Accumulates what run_features and feature_targets hold. The Pearson correlation of
- * the scaled activation a / max_valid equals that of the raw one (scaling by a
- * positive constant), so raw values are used; inactive galaxies count as 0. */
-static feature_acc *feature_stats(const store_run_input *in, double *y_mean, double *y_var,
-                                  int *n_valid) {
-    int d = in->run.d, n_out = in->run.n_out;
-    feature_acc *acc = xcalloc((size_t)d, sizeof *acc);
-    int nv = 0;
-    for (int t = 0; t < n_out; t++) y_mean[t] = y_var[t] = 0;
-    for (int i = 0; i < in->n; i++) {
-        if (in->split[i] != 1) continue;
-        nv++;
-        for (int t = 0; t < n_out; t++) y_mean[t] += in->truth[(size_t)i * n_out + t];
-    }
-    for (int t = 0; t < n_out; t++) y_mean[t] = nv ? y_mean[t] / nv : 0;
-    for (int i = 0; i < in->n; i++) {
-        int valid = in->split[i] == 1;
-        double yc[STORE_MAX_TARGETS];
-        if (valid)
-            for (int t = 0; t < n_out; t++) {
-                yc[t] = in->truth[(size_t)i * n_out + t] - y_mean[t];
-                y_var[t] += yc[t] * yc[t];
-            }
-        for (int j = 0; j < in->k_stored; j++) {
-            int f;
-            double v;
-            if (!active_pair(in, i, j, &f, &v)) continue;
-            feature_acc *a = &acc[f];
-            a->n_active++;
-            a->sum += v;
-            if (v > a->max) a->max = v;
-            if (!valid) continue;
-            a->n_active_valid++;
-            if (v > a->max_valid) a->max_valid = v;
-            a->sum_a += v;
-            a->sum_aa += v * v;
-            for (int t = 0; t < n_out; t++) a->sum_ay[t] += v * yc[t];
-        }
-    }
-    *n_valid = nv;
-    return acc;
-}
-
-/* corr(a, y) over nv galaxies, y already centred (sum yc = 0, sum yc^2 = y_var). */
-static double pearson(const feature_acc *a, int t, double y_var, int nv) {
+/* The Pearson correlation over the nv validation galaxies of the activation
+ * (inactive = 0) and the target, from sums shifted by y0 (the first validation
+ * galaxy's truth, so that the sums stay small): with dy = sum (y - y0) and
+ * dyy = sum (y - y0)^2, cov = sum_ay - sum_a dy / nv and var_y = dyy - dy^2 / nv.
+ * Scaling a by a positive constant (a / max_valid) leaves it unchanged, so raw
+ * values are used. */
+static double pearson(const feature_acc *a, int t, double dy, double dyy, int nv) {
     if (nv < 2) return NAN;
     double mean_a = a->sum_a / nv;
     double var_a = a->sum_aa - nv * mean_a * mean_a;
-    if (!(var_a > 1e-300 * nv) || !(y_var > 0)) return NAN;
-    double r = a->sum_ay[t] / sqrt(var_a * y_var);
+    double var_y = dyy - dy * dy / nv;
+    if (!(var_a > 1e-300 * nv) || !(var_y > 0)) return NAN;
+    double r = (a->sum_ay[t] - a->sum_a * dy / nv) / sqrt(var_a * var_y);
     return r > 1 ? 1 : r < -1 ? -1 : r;
 }
 
@@ -281,37 +234,57 @@ static const char *const write_sql[ST_COUNT] = {
                           "pearson) VALUES (?1, ?2, ?3, ?4, ?5)",
 };
 
-static int write_run(store *s, const store_run_input *in, sqlite3_stmt **st, int64_t *run_id) {
+struct store_run_writer {
+    store *s;
+    sqlite3_stmt *st[ST_COUNT];
+    int64_t run_id;
+    int n_out, d, k_stored, n_columns;
+    int64_t *column_id;        /* (n_columns) */
+    float *head_w;             /* (n_out, d) copy */
+    int rmse_given;            /* the caller's RMSEs are kept; else computed here */
+    int rmse_t_given[STORE_MAX_TARGETS];
+    feature_acc *acc;          /* (d) */
+    int *seen;                 /* (d) duplicate-feature stamps */
+    int stamp;
+    int n, n_train, n_valid;
+    int have_y0;
+    double y0[STORE_MAX_TARGETS], dy[STORE_MAX_TARGETS], dyy[STORE_MAX_TARGETS];
+    double se_train[STORE_MAX_TARGETS], se_valid[STORE_MAX_TARGETS];
+};
+
+static void writer_free(store_run_writer *w) {
+    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(w->st[i]);
+    free(w->column_id);
+    free(w->head_w);
+    free(w->acc);
+    free(w->seen);
+    free(w);
+}
+
+static int insert_run(store_run_writer *w, const store_run_input *in) {
+    store *s = w->s;
     const store_run *r = &in->run;
-    int n_out = r->n_out, d = r->d;
     char prefix[STORE_PREFIX_MAX];
     if (choose_prefix(s, r, prefix) != SF_OK) return SF_ERR;
-
-    int n_train = 0, n_valid = 0;
-    for (int i = 0; i < in->n; i++) {
-        if (in->split[i])
-            n_valid++;
-        else
-            n_train++;
-    }
     char created[32];
     utc_now(created, sizeof created);
     char *norm = run_norm_json(r);
     char *curve = run_curve_json(r);
     const char *hyper = r->hyper_json && *r->hyper_json ? r->hyper_json : "{}";
 
-    sqlite3_stmt *q = st[ST_RUN];
+    /* the counts are set by store_run_finish */
+    sqlite3_stmt *q = w->st[ST_RUN];
     sqlite3_bind_text(q, 1, prefix, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(q, 2, r->target_spec, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(q, 3, n_out);
+    sqlite3_bind_int(q, 3, w->n_out);
     sqlite3_bind_int(q, 4, r->k);
     sqlite3_bind_int(q, 5, r->width);
-    sqlite3_bind_int(q, 6, d);
+    sqlite3_bind_int(q, 6, w->d);
     sqlite3_bind_int64(q, 7, (sqlite3_int64)r->seed);
     sqlite3_bind_int64(q, 8, (sqlite3_int64)r->split_seed);
-    sqlite3_bind_int(q, 9, in->n);
-    sqlite3_bind_int(q, 10, n_train);
-    sqlite3_bind_int(q, 11, n_valid);
+    sqlite3_bind_int(q, 9, 0);
+    sqlite3_bind_int(q, 10, 0);
+    sqlite3_bind_int(q, 11, 0);
     bind_double_or_null(q, 12, r->train_rmse);
     bind_double_or_null(q, 13, r->valid_rmse);
     sqlite3_bind_text(q, 14, hyper, -1, SQLITE_TRANSIENT);
@@ -328,10 +301,10 @@ static int write_run(store *s, const store_run_input *in, sqlite3_stmt **st, int
     free(curve);
     if (step_reset(s, q, "adding the run") != SF_OK) return SF_ERR;
     int64_t rid = sqlite3_last_insert_rowid(s->db);
-    *run_id = rid;
+    w->run_id = rid;
 
-    for (int t = 0; t < n_out; t++) {
-        q = st[ST_TARGET];
+    for (int t = 0; t < w->n_out; t++) {
+        q = w->st[ST_TARGET];
         sqlite3_bind_int64(q, 1, rid);
         sqlite3_bind_int(q, 2, t);
         sqlite3_bind_text(q, 3, r->target_names[t], -1, SQLITE_TRANSIENT);
@@ -343,108 +316,244 @@ static int write_run(store *s, const store_run_input *in, sqlite3_stmt **st, int
         if (step_reset(s, q, "adding the run's targets") != SF_OK) return SF_ERR;
     }
     if (in->weights && in->weights_len) {
-        q = st[ST_WEIGHTS];
+        q = w->st[ST_WEIGHTS];
         sqlite3_bind_int64(q, 1, rid);
         sqlite3_bind_blob64(q, 2, in->weights, in->weights_len, SQLITE_STATIC);
         if (step_reset(s, q, "storing the weights") != SF_OK) return SF_ERR;
     }
-
-    int64_t *column_id = xcalloc((size_t)(in->n_columns > 0 ? in->n_columns : 1), sizeof *column_id);
-    for (int c = 0; c < in->n_columns; c++) {
-        sqlite3_bind_text(st[ST_COLUMN], 1, in->column_names[c], -1, SQLITE_TRANSIENT);
-        if (step_reset(s, st[ST_COLUMN], "adding catalogue columns") != SF_OK) goto fail;
-        q = st[ST_COLUMN_ID];
+    for (int c = 0; c < w->n_columns; c++) {
+        sqlite3_bind_text(w->st[ST_COLUMN], 1, in->column_names[c], -1, SQLITE_TRANSIENT);
+        if (step_reset(s, w->st[ST_COLUMN], "adding catalogue columns") != SF_OK) return SF_ERR;
+        q = w->st[ST_COLUMN_ID];
         sqlite3_bind_text(q, 1, in->column_names[c], -1, SQLITE_TRANSIENT);
         if (sqlite3_step(q) != SQLITE_ROW) {
             store_db_fail(s, "adding catalogue columns");
             sqlite3_reset(q);
-            goto fail;
+            return SF_ERR;
         }
-        column_id[c] = sqlite3_column_int64(q, 0);
+        w->column_id[c] = sqlite3_column_int64(q, 0);
         sqlite3_reset(q);
     }
+    return SF_OK;
+}
 
-    for (int i = 0; i < in->n; i++) {
-        const store_galaxy_input *g = &in->galaxies[i];
-        q = st[ST_GALAXY];
-        sqlite3_bind_text(q, 1, g->objid, -1, SQLITE_TRANSIENT);
-        bind_double_or_null(q, 2, g->ra);
-        bind_double_or_null(q, 3, g->dec);
-        if (sqlite3_step(q) != SQLITE_ROW) {
-            store_db_fail(s, "adding galaxies");
-            sqlite3_reset(q);
-            goto fail;
+int store_run_begin(store *s, const store_run_input *in, store_run_writer **out) {
+    *out = NULL;
+    if (s->mode == STORE_READ)
+        return sf_fail("%s was opened read-only; cannot add a run", s->path);
+    if (validate_run(in) != SF_OK) return sf_fail_prefix(s->path);
+    store_run_writer *w = xcalloc(1, sizeof *w);
+    const store_run *r = &in->run;
+    w->s = s;
+    w->n_out = r->n_out;
+    w->d = r->d;
+    w->k_stored = in->k_stored;
+    w->n_columns = in->n_columns;
+    w->column_id = xcalloc((size_t)(in->n_columns > 0 ? in->n_columns : 1), sizeof *w->column_id);
+    w->head_w = xmalloc((size_t)r->n_out * (size_t)r->d * sizeof *w->head_w);
+    memcpy(w->head_w, in->head_w, (size_t)r->n_out * (size_t)r->d * sizeof *w->head_w);
+    w->rmse_given = isfinite(r->train_rmse) || isfinite(r->valid_rmse);
+    for (int t = 0; t < r->n_out; t++)
+        w->rmse_t_given[t] = isfinite(r->train_rmse_t[t]) || isfinite(r->valid_rmse_t[t]);
+    w->acc = xcalloc((size_t)r->d, sizeof *w->acc);
+    w->seen = xcalloc((size_t)r->d, sizeof *w->seen);
+    w->stamp = 1;
+    for (int i = 0; i < ST_COUNT; i++)
+        if (!(w->st[i] = store_prepare(s, write_sql[i]))) {
+            writer_free(w);
+            return SF_ERR;
         }
-        int64_t gid = sqlite3_column_int64(q, 0);
-        sqlite3_reset(q);
+    /* the index on (feature, value) takes rows in random order: with SQLite's default
+     * 2 MB page cache its pages would be spilled and re-read for every run of size;
+     * 256 MB keeps the indexes of the paper's 250k galaxies in memory (grown only
+     * as used, and dropped after the run is written) */
+    store_exec(s, "PRAGMA cache_size = -262144", "sizing the cache");
+    if (store_begin(s) != SF_OK || insert_run(w, in) != SF_OK) {
+        store_run_abort(w);
+        return SF_ERR;
+    }
+    *out = w;
+    return SF_OK;
+}
 
-        for (int c = 0; g->values && c < in->n_columns; c++) {
-            double v = g->values[c];
-            if (!isfinite(v)) continue;
-            q = st[ST_VALUE];
-            sqlite3_bind_int64(q, 1, column_id[c]);
-            sqlite3_bind_int64(q, 2, gid);
-            sqlite3_bind_double(q, 3, v);
-            if (step_reset(s, q, "adding catalogue values") != SF_OK) goto fail;
-        }
-        const uint8_t *thumb = g->thumb;
-        size_t thumb_len = g->thumb_len;
-        int tw = g->thumb_w, th = g->thumb_h;
-        uint8_t *made = NULL;
-        if (!(thumb && thumb_len) && in->thumbnail) {
-            if (in->thumbnail(in->thumbnail_ctx, i, &made, &thumb_len, &tw, &th) != SF_OK) goto fail;
-            thumb = made;
-        }
-        if (thumb && thumb_len) {
-            q = st[ST_THUMB];
-            sqlite3_bind_int64(q, 1, gid);
-            sqlite3_bind_text(q, 2, made ? "jpeg" : g->thumb_format ? g->thumb_format : "jpeg", -1,
-                              SQLITE_TRANSIENT);
-            sqlite3_bind_int(q, 3, tw);
-            sqlite3_bind_int(q, 4, th);
-            sqlite3_bind_blob64(q, 5, thumb, thumb_len, SQLITE_STATIC);
-            int rc = step_reset(s, q, "adding thumbnails");
-            free(made);
-            if (rc != SF_OK) goto fail;
-        }
-        q = st[ST_RUN_GALAXY];
-        sqlite3_bind_int64(q, 1, rid);
-        sqlite3_bind_int64(q, 2, gid);
-        sqlite3_bind_int(q, 3, in->split[i]);
-        if (step_reset(s, q, "adding the run's galaxies") != SF_OK) {
-            if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT)
-                sf_fail("galaxy %s appears twice in the run", g->objid);
-            goto fail;
+/* Statistics of one stored galaxy. */
+static void account(store_run_writer *w, const store_run_input *in, int i) {
+    int n_out = w->n_out, valid = in->split[i] == 1;
+    const float *y = &in->truth[(size_t)i * n_out];
+    const float *p = &in->pred[(size_t)i * n_out];
+    double yc[STORE_MAX_TARGETS];
+    w->n++;
+    if (valid) {
+        w->n_valid++;
+        if (!w->have_y0) {
+            for (int t = 0; t < n_out; t++) w->y0[t] = y[t];
+            w->have_y0 = 1;
         }
         for (int t = 0; t < n_out; t++) {
-            q = st[ST_PRED];
-            sqlite3_bind_int64(q, 1, rid);
-            sqlite3_bind_int64(q, 2, gid);
-            sqlite3_bind_int(q, 3, t);
-            sqlite3_bind_double(q, 4, in->pred[(size_t)i * n_out + t]);
-            sqlite3_bind_double(q, 5, in->truth[(size_t)i * n_out + t]);
-            if (step_reset(s, q, "adding predictions") != SF_OK) goto fail;
+            yc[t] = (double)y[t] - w->y0[t];
+            w->dy[t] += yc[t];
+            w->dyy[t] += yc[t] * yc[t];
         }
-        for (int j = 0; j < in->k_stored; j++) {
-            int f;
-            double v;
-            if (!active_pair(in, i, j, &f, &v)) continue;
-            q = st[ST_ACT];
-            sqlite3_bind_int64(q, 1, rid);
-            sqlite3_bind_int64(q, 2, gid);
-            sqlite3_bind_int(q, 3, f);
-            sqlite3_bind_double(q, 4, v);
-            if (step_reset(s, q, "adding activations") != SF_OK) goto fail;
-        }
+    } else {
+        w->n_train++;
     }
+    for (int t = 0; t < n_out; t++) {
+        double e = (double)p[t] - y[t];
+        if (valid)
+            w->se_valid[t] += e * e;
+        else
+            w->se_train[t] += e * e;
+    }
+    for (int j = 0; j < w->k_stored; j++) {
+        size_t at = (size_t)i * (size_t)w->k_stored + (size_t)j;
+        double v = in->topk_val[at];
+        if (!(v > 0 && isfinite(v))) continue;
+        feature_acc *a = &w->acc[in->topk_idx[at]];
+        a->n_active++;
+        a->sum += v;
+        if (v > a->max) a->max = v;
+        if (!valid) continue;
+        a->n_active_valid++;
+        if (v > a->max_valid) a->max_valid = v;
+        a->sum_a += v;
+        a->sum_aa += v * v;
+        for (int t = 0; t < n_out; t++) a->sum_ay[t] += v * yc[t];
+    }
+}
 
-    double y_mean[STORE_MAX_TARGETS], y_var[STORE_MAX_TARGETS];
-    int nv = 0;
-    feature_acc *acc = feature_stats(in, y_mean, y_var, &nv);
+static int write_galaxy(store_run_writer *w, const store_run_input *in, int i) {
+    store *s = w->s;
+    sqlite3_stmt **st = w->st;
+    const store_galaxy_input *g = &in->galaxies[i];
+    sqlite3_stmt *q = st[ST_GALAXY];
+    sqlite3_bind_text(q, 1, g->objid, -1, SQLITE_TRANSIENT);
+    bind_double_or_null(q, 2, g->ra);
+    bind_double_or_null(q, 3, g->dec);
+    if (sqlite3_step(q) != SQLITE_ROW) {
+        store_db_fail(s, "adding galaxies");
+        sqlite3_reset(q);
+        return SF_ERR;
+    }
+    int64_t gid = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+
+    for (int c = 0; g->values && c < w->n_columns; c++) {
+        double v = g->values[c];
+        if (!isfinite(v)) continue;
+        q = st[ST_VALUE];
+        sqlite3_bind_int64(q, 1, w->column_id[c]);
+        sqlite3_bind_int64(q, 2, gid);
+        sqlite3_bind_double(q, 3, v);
+        if (step_reset(s, q, "adding catalogue values") != SF_OK) return SF_ERR;
+    }
+    const uint8_t *thumb = g->thumb;
+    size_t thumb_len = g->thumb_len;
+    int tw = g->thumb_w, th = g->thumb_h;
+    uint8_t *made = NULL;
+    if (!(thumb && thumb_len) && in->thumbnail) {
+        if (in->thumbnail(in->thumbnail_ctx, i, &made, &thumb_len, &tw, &th) != SF_OK)
+            return SF_ERR;
+        thumb = made;
+    }
+    if (thumb && thumb_len) {
+        q = st[ST_THUMB];
+        sqlite3_bind_int64(q, 1, gid);
+        sqlite3_bind_text(q, 2, made ? "jpeg" : g->thumb_format ? g->thumb_format : "jpeg", -1,
+                          SQLITE_TRANSIENT);
+        sqlite3_bind_int(q, 3, tw);
+        sqlite3_bind_int(q, 4, th);
+        sqlite3_bind_blob64(q, 5, thumb, thumb_len, SQLITE_STATIC);
+        int rc = step_reset(s, q, "adding thumbnails");
+        free(made);
+        if (rc != SF_OK) return SF_ERR;
+    }
+    q = st[ST_RUN_GALAXY];
+    sqlite3_bind_int64(q, 1, w->run_id);
+    sqlite3_bind_int64(q, 2, gid);
+    sqlite3_bind_int(q, 3, in->split[i]);
+    if (step_reset(s, q, "adding the run's galaxies") != SF_OK) {
+        if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT)
+            sf_fail("%s: galaxy %s appears twice in the run", s->path, g->objid);
+        return SF_ERR;
+    }
+    for (int t = 0; t < w->n_out; t++) {
+        q = st[ST_PRED];
+        sqlite3_bind_int64(q, 1, w->run_id);
+        sqlite3_bind_int64(q, 2, gid);
+        sqlite3_bind_int(q, 3, t);
+        sqlite3_bind_double(q, 4, in->pred[(size_t)i * w->n_out + t]);
+        sqlite3_bind_double(q, 5, in->truth[(size_t)i * w->n_out + t]);
+        if (step_reset(s, q, "adding predictions") != SF_OK) return SF_ERR;
+    }
+    for (int j = 0; j < w->k_stored; j++) {
+        size_t at = (size_t)i * (size_t)w->k_stored + (size_t)j;
+        double v = in->topk_val[at];
+        if (!(v > 0 && isfinite(v))) continue;
+        q = st[ST_ACT];
+        sqlite3_bind_int64(q, 1, w->run_id);
+        sqlite3_bind_int64(q, 2, gid);
+        sqlite3_bind_int(q, 3, in->topk_idx[at]);
+        sqlite3_bind_double(q, 4, v);
+        if (step_reset(s, q, "adding activations") != SF_OK) return SF_ERR;
+    }
+    account(w, in, i);
+    return SF_OK;
+}
+
+int store_run_add(store_run_writer *w, const store_run_input *part) {
+    if (validate_galaxies(part, w->k_stored, w->d, w->seen, w->stamp) != SF_OK)
+        return sf_fail_prefix(w->s->path);
+    w->stamp += part->n;
+    for (int i = 0; i < part->n; i++)
+        if (write_galaxy(w, part, i) != SF_OK) return SF_ERR;
+    return SF_OK;
+}
+
+static double rmse_or_nan(double se, long n) { return n > 0 ? sqrt(se / (double)n) : NAN; }
+
+/* The counts, the RMSEs when computed here, and the per-feature statistics. */
+static int write_summary(store_run_writer *w) {
+    store *s = w->s;
+    int n_out = w->n_out, d = w->d, nv = w->n_valid;
+    sqlite3_stmt *q = store_prepare(s, "UPDATE runs SET n_galaxies = ?2, n_train = ?3, "
+                                       "n_valid = ?4 WHERE id = ?1");
+    if (!q) return SF_ERR;
+    sqlite3_bind_int64(q, 1, w->run_id);
+    sqlite3_bind_int(q, 2, w->n);
+    sqlite3_bind_int(q, 3, w->n_train);
+    sqlite3_bind_int(q, 4, w->n_valid);
+    int rc = step_reset(s, q, "counting the run's galaxies");
+    sqlite3_finalize(q);
+    if (rc != SF_OK) return SF_ERR;
+    if (!w->rmse_given) {
+        double se_t = 0, se_v = 0;
+        for (int t = 0; t < n_out; t++) se_t += w->se_train[t], se_v += w->se_valid[t];
+        q = store_prepare(s, "UPDATE runs SET train_rmse = ?2, valid_rmse = ?3 WHERE id = ?1");
+        if (!q) return SF_ERR;
+        sqlite3_bind_int64(q, 1, w->run_id);
+        bind_double_or_null(q, 2, rmse_or_nan(se_t, (long)w->n_train * n_out));
+        bind_double_or_null(q, 3, rmse_or_nan(se_v, (long)w->n_valid * n_out));
+        rc = step_reset(s, q, "storing the run's RMSE");
+        sqlite3_finalize(q);
+        if (rc != SF_OK) return SF_ERR;
+    }
+    for (int t = 0; t < n_out; t++) {
+        if (w->rmse_t_given[t]) continue;
+        q = store_prepare(s, "UPDATE run_targets SET train_rmse = ?3, valid_rmse = ?4 "
+                             "WHERE run_id = ?1 AND target = ?2");
+        if (!q) return SF_ERR;
+        sqlite3_bind_int64(q, 1, w->run_id);
+        sqlite3_bind_int(q, 2, t);
+        bind_double_or_null(q, 3, rmse_or_nan(w->se_train[t], w->n_train));
+        bind_double_or_null(q, 4, rmse_or_nan(w->se_valid[t], w->n_valid));
+        rc = step_reset(s, q, "storing the run's RMSE");
+        sqlite3_finalize(q);
+        if (rc != SF_OK) return SF_ERR;
+    }
     for (int f = 0; f < d; f++) {
-        const feature_acc *a = &acc[f];
-        q = st[ST_FEATURE];
-        sqlite3_bind_int64(q, 1, rid);
+        const feature_acc *a = &w->acc[f];
+        q = w->st[ST_FEATURE];
+        sqlite3_bind_int64(q, 1, w->run_id);
         sqlite3_bind_int(q, 2, f);
         sqlite3_bind_int(q, 3, a->n_active);
         sqlite3_bind_int(q, 4, a->n_active_valid);
@@ -452,54 +561,50 @@ static int write_run(store *s, const store_run_input *in, sqlite3_stmt **st, int
         sqlite3_bind_double(q, 6, a->max_valid);
         sqlite3_bind_double(q, 7, a->max);
         sqlite3_bind_double(q, 8, a->n_active ? a->sum / a->n_active : 0);
-        if (step_reset(s, q, "adding feature statistics") != SF_OK) {
-            free(acc);
-            goto fail;
-        }
+        if (step_reset(s, q, "adding feature statistics") != SF_OK) return SF_ERR;
         for (int t = 0; t < n_out; t++) {
-            q = st[ST_FEATURE_TARGET];
-            sqlite3_bind_int64(q, 1, rid);
+            q = w->st[ST_FEATURE_TARGET];
+            sqlite3_bind_int64(q, 1, w->run_id);
             sqlite3_bind_int(q, 2, f);
             sqlite3_bind_int(q, 3, t);
-            sqlite3_bind_double(q, 4, in->head_w[(size_t)t * d + f]);
-            bind_double_or_null(q, 5, pearson(a, t, y_var[t], nv));
-            if (step_reset(s, q, "adding feature weights") != SF_OK) {
-                free(acc);
-                goto fail;
-            }
+            sqlite3_bind_double(q, 4, w->head_w[(size_t)t * d + f]);
+            bind_double_or_null(q, 5, pearson(a, t, w->dy[t], w->dyy[t], nv));
+            if (step_reset(s, q, "adding feature weights") != SF_OK) return SF_ERR;
         }
     }
-    free(acc);
-    free(column_id);
     return SF_OK;
-fail:
-    free(column_id);
-    return SF_ERR;
+}
+
+int store_run_finish(store_run_writer *w, int64_t *run_id) {
+    if (w->n < 1) {
+        sf_fail("%s: a run needs at least one galaxy", w->s->path);
+        store_run_abort(w);
+        return SF_ERR;
+    }
+    if (write_summary(w) != SF_OK || store_commit(w->s) != SF_OK) {
+        store_run_abort(w);
+        return SF_ERR;
+    }
+    if (run_id) *run_id = w->run_id;
+    store_exec(w->s, "PRAGMA cache_size = -2000", "sizing the cache");
+    writer_free(w);
+    return SF_OK;
+}
+
+void store_run_abort(store_run_writer *w) {
+    if (!w) return;
+    store_rollback(w->s);
+    store_exec(w->s, "PRAGMA cache_size = -2000", "sizing the cache");
+    writer_free(w);
 }
 
 int store_add_run(store *s, const store_run_input *in, int64_t *run_id) {
-    if (s->mode == STORE_READ)
-        return sf_fail("%s was opened read-only; cannot add a run", s->path);
-    if (validate(in) != SF_OK) return sf_fail_prefix(s->path);
-    sqlite3_stmt *st[ST_COUNT] = {0};
-    for (int i = 0; i < ST_COUNT; i++)
-        if (!(st[i] = store_prepare(s, write_sql[i]))) goto fail;
-    /* the index on (feature, value) takes rows in random order: with SQLite's default
-     * 2 MB page cache its pages would be spilled and re-read for every run of size;
-     * 256 MB keeps the indexes of the paper's 250k galaxies in memory (grown only
-     * as used, and dropped after the run is written) */
-    store_exec(s, "PRAGMA cache_size = -262144", "sizing the cache");
-    if (store_begin(s) != SF_OK) goto fail;
-    int64_t rid = 0;
-    if (write_run(s, in, st, &rid) != SF_OK) goto fail;
-    if (store_commit(s) != SF_OK) goto fail;
-    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(st[i]);
-    store_exec(s, "PRAGMA cache_size = -2000", "sizing the cache");
-    if (run_id) *run_id = rid;
-    return SF_OK;
-fail:
-    store_rollback(s);
-    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(st[i]);
-    store_exec(s, "PRAGMA cache_size = -2000", "sizing the cache");
-    return SF_ERR;
+    if (in->n < 1) return sf_fail("%s: a run needs at least one galaxy", s->path);
+    store_run_writer *w;
+    if (store_run_begin(s, in, &w) != SF_OK) return SF_ERR;
+    if (store_run_add(w, in) != SF_OK) {
+        store_run_abort(w);
+        return SF_ERR;
+    }
+    return store_run_finish(w, run_id);
 }

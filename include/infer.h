@@ -1,0 +1,107 @@
+/* infer.h: running a trained model over many galaxies, with decoding, the network and
+ * the output overlapped, and adding the result to a run database as a run.
+ *
+ * The pipeline (src/infer_pipe.c) moves batches through a ring of slots, each
+ * allocated once:
+ *
+ *   decoder threads     image file -> decode -> resize/crop -> normalised floats and a
+ *                       JPEG thumbnail (or, from a dataset, its cached pixels)
+ *   the calling thread  the network (which uses its own threads inside)
+ *   one sink thread     the caller's sink: SQLite writes, CSV lines ...
+ *
+ * so that while the network works on batch b, batch b+1 is decoded and batch b-1 is
+ * written. Batches pass every stage in order, so the sink sees the galaxies in the
+ * source's order whatever the timing. A galaxy whose image cannot be decoded is
+ * skipped and counted (the first few named on stderr). Ctrl-C (SIGINT) stops at the
+ * next batch: infer_pipe_run returns with stats->interrupted set and the sink is
+ * not called again.
+ *
+ * infer_build_run (src/infer_store.c) is the sink that adds a run to a database:
+ * the run, every galaxy's catalogue values, thumbnail, split, predictions and
+ * activations, and the feature statistics, in one transaction that is committed
+ * only when every galaxy went through; an error or Ctrl-C rolls it back and leaves
+ * the database as it was.
+ */
+#ifndef SF_INFER_H
+#define SF_INFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data_catalog.h"
+#include "data_image.h"
+#include "nn_model.h"
+#include "store.h"
+
+#define INFER_THUMB_SIZE 64
+#define INFER_THUMB_QUALITY 85
+
+/* Where the galaxies come from: a dataset's cached pixels (ds), or image files
+ * (paths), decoded, resized to resize and centre-cropped to the model's input. */
+typedef struct {
+    const dataset *ds;          /* galaxies 0..ds->n; or NULL and: */
+    int n;                      /* galaxies */
+    const char *const *paths;   /* (n) their image files */
+    int resize;                 /* 0: no resize (the crop only) */
+    float mean[3], std[3];      /* normalisation on the 0..1 scale (a dataset has its own) */
+    int decoders;               /* decoding threads; 0: automatic */
+    int want_dense;             /* give the pooled features (dense) too */
+    int want_thumbs;            /* give a JPEG thumbnail of each galaxy */
+    int quiet;                  /* no progress bar */
+    const char *label;          /* of the progress bar */
+} infer_source;
+
+/* One batch as the sink gets it: its galaxies that went through, in order. */
+typedef struct {
+    int n;
+    const int *gal;             /* (n) galaxy numbers of the source */
+    const float *pred;          /* (n, n_out) */
+    const int *feat_idx;        /* (n, k) kept features, strongest first */
+    const float *feat_val;      /* (n, k) their values */
+    const float *dense;         /* (n, d) pooled features before ReLU/top-k, or NULL */
+    uint8_t *const *thumb;      /* (n) JPEG bytes, or NULL (none asked / failed) */
+    const size_t *thumb_len;    /* (n) */
+} infer_batch;
+
+/* Called on the sink thread, once per batch, in order; SF_ERR (with sf_fail) stops
+ * the pipeline. */
+typedef int (*infer_sink)(void *ctx, const infer_batch *b);
+
+typedef struct {
+    int n_done;                 /* galaxies the sink took */
+    int n_corrupt;              /* images that could not be decoded */
+    double seconds;             /* wall time of the whole run */
+    double network_seconds;     /* time in the network alone */
+    int interrupted;            /* stopped by Ctrl-C */
+} infer_stats;
+
+/* Runs m (eval mode) over the source in batches of m->max_batch. SF_ERR when the
+ * sink failed (its message) or the source does not fit the model; SF_OK otherwise,
+ * also when interrupted (stats->interrupted). */
+int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx,
+                   infer_stats *stats);
+
+/* The JPEG thumbnail (INFER_THUMB_SIZE square) of a (3, size, size) image. */
+int infer_thumbnail(const uint8_t *chw, int size, uint8_t **jpg, size_t *len);
+
+/* ---- adding a run ------------------------------------------------------------ */
+
+/* The galaxies of a run to build: catalogue rows with their truth and split. */
+typedef struct {
+    const catalog *cat;
+    int n;
+    const int *rows;            /* (n) catalogue rows */
+    const float *truth;         /* (n, n_out) */
+    const uint8_t *split;       /* (n) SPLIT_TRAIN / SPLIT_VALID */
+} infer_galaxies;
+
+/* Adds the run meta describes (its metadata, head weights and weights file; its
+ * RMSEs NAN to compute them from the stored predictions) with the galaxies of g,
+ * run through m from src (whose galaxy i is g's galaxy i). Catalogue columns other
+ * than objID, ra and dec are stored as the galaxies' values. A k = 0 (dense) model
+ * stores every ReLU'd pooled feature. SF_ERR (nothing written) on failure or Ctrl-C
+ * (stats->interrupted tells which). */
+int infer_build_run(store *s, sfnet *m, const infer_source *src, const infer_galaxies *g,
+                    const store_run_input *meta, int64_t *run_id, infer_stats *stats);
+
+#endif

@@ -1,0 +1,129 @@
+/* infer_store.c: the pipeline's sink that writes a run into a database (infer.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer.h"
+#include "sf_util.h"
+
+typedef struct {
+    store_run_writer *w;
+    const infer_galaxies *g;
+    int n_out, k, d, dense;
+    int n_cols, col_ra, col_dec;
+    const int *col_of;          /* (n_cols) catalogue column of each stored column */
+    /* one batch's inputs, sized for the model's batch */
+    store_galaxy_input *gal;
+    double *values;
+    uint8_t *split;
+    float *truth;
+    int *idx;
+    float *val;
+} run_sink;
+
+static int write_batch(void *ctx, const infer_batch *b) {
+    run_sink *rs = ctx;
+    const infer_galaxies *g = rs->g;
+    const catalog *cat = g->cat;
+    int n_out = rs->n_out, d = rs->d;
+    for (int i = 0; i < b->n; i++) {
+        int gi = b->gal[i], row = g->rows[gi];
+        store_galaxy_input *gal = &rs->gal[i];
+        memset(gal, 0, sizeof *gal);
+        gal->objid = cat->obj_ids[row];
+        gal->ra = rs->col_ra >= 0 ? catalog_value(cat, row, rs->col_ra) : NAN;
+        gal->dec = rs->col_dec >= 0 ? catalog_value(cat, row, rs->col_dec) : NAN;
+        double *v = &rs->values[(size_t)i * (size_t)rs->n_cols];
+        for (int c = 0; c < rs->n_cols; c++) v[c] = catalog_value(cat, row, rs->col_of[c]);
+        gal->values = v;
+        if (b->thumb && b->thumb[i]) {
+            gal->thumb = b->thumb[i];
+            gal->thumb_len = b->thumb_len[i];
+            gal->thumb_w = gal->thumb_h = INFER_THUMB_SIZE;
+            gal->thumb_format = "jpeg";
+        }
+        rs->split[i] = g->split[gi];
+        memcpy(&rs->truth[(size_t)i * n_out], &g->truth[(size_t)gi * n_out],
+               (size_t)n_out * sizeof(float));
+        if (rs->dense)
+            for (int j = 0; j < d; j++) {
+                float a = b->dense[(size_t)i * d + j];
+                rs->idx[(size_t)i * d + j] = j;
+                rs->val[(size_t)i * d + j] = a > 0 ? a : 0;
+            }
+    }
+    store_run_input part;
+    memset(&part, 0, sizeof part);
+    part.n = b->n;
+    part.galaxies = rs->gal;
+    part.split = rs->split;
+    part.pred = b->pred;
+    part.truth = rs->truth;
+    part.topk_idx = rs->dense ? rs->idx : b->feat_idx;
+    part.topk_val = rs->dense ? rs->val : b->feat_val;
+    return store_run_add(rs->w, &part);
+}
+
+int infer_build_run(store *s, sfnet *m, const infer_source *src, const infer_galaxies *g,
+                    const store_run_input *meta, int64_t *run_id, infer_stats *stats) {
+    memset(stats, 0, sizeof *stats);
+    const catalog *cat = g->cat;
+    int n_source = src->ds ? src->ds->n : src->n;
+    if (g->n != n_source)
+        return sf_fail("%d galaxies to store but %d images", g->n, n_source);
+    int B = m->max_batch, d = m->d, dense = m->cfg.k == 0;
+    run_sink rs;
+    memset(&rs, 0, sizeof rs);
+    rs.g = g;
+    rs.n_out = m->cfg.n_out;
+    rs.k = m->cfg.k;
+    rs.d = d;
+    rs.dense = dense;
+    rs.col_ra = catalog_column(cat, "ra");
+    rs.col_dec = catalog_column(cat, "dec");
+    int *col_of = xmalloc((size_t)(cat->n_cols + 1) * sizeof *col_of);
+    const char **names = xmalloc((size_t)(cat->n_cols + 1) * sizeof *names);
+    for (int c = 0; c < cat->n_cols; c++) {
+        if (c == rs.col_ra || c == rs.col_dec) continue;
+        col_of[rs.n_cols] = c;
+        names[rs.n_cols++] = cat->col_names[c];
+    }
+    rs.col_of = col_of;
+    rs.gal = xcalloc((size_t)B, sizeof *rs.gal);
+    rs.values = xmalloc(((size_t)B * (size_t)rs.n_cols + 1) * sizeof *rs.values);
+    rs.split = xmalloc((size_t)B);
+    rs.truth = xmalloc((size_t)B * (size_t)rs.n_out * sizeof *rs.truth);
+    if (dense) {
+        rs.idx = xmalloc((size_t)B * d * sizeof *rs.idx);
+        rs.val = xmalloc((size_t)B * d * sizeof *rs.val);
+    }
+
+    store_run_input in = *meta;
+    in.n_columns = rs.n_cols;
+    in.column_names = names;
+    in.k_stored = dense ? d : m->cfg.k;
+    in.n = 0;
+    int rc = store_run_begin(s, &in, &rs.w);
+    if (rc == SF_OK) {
+        infer_source with_dense = *src;
+        with_dense.want_dense = dense;
+        rc = infer_pipe_run(m, &with_dense, write_batch, &rs, stats);
+        if (rc == SF_OK && stats->interrupted)
+            rc = sf_fail("interrupted: nothing was written to %s", store_path(s));
+        if (rc == SF_OK && stats->n_done == 0)
+            rc = sf_fail("no galaxy could be run through the model: nothing was written");
+        if (rc == SF_OK)
+            rc = store_run_finish(rs.w, run_id);
+        else
+            store_run_abort(rs.w);
+    }
+    free(col_of);
+    free(names);
+    free(rs.gal);
+    free(rs.values);
+    free(rs.split);
+    free(rs.truth);
+    free(rs.idx);
+    free(rs.val);
+    return rc;
+}
