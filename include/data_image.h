@@ -99,6 +99,9 @@ static inline const char *dataset_obj_id(const dataset *ds, int i) {
     return ds->cat.obj_ids[ds->cat_row[i]];
 }
 
+/* The seeded train/valid split of n galaxies dataset_open makes: a shuffle, whose
+ * first int(valid_fraction * n) become SPLIT_VALID. */
+void dataset_split(int n, uint64_t seed, double valid_fraction, uint8_t *split);
 /* Fills x (B, 3, size, size) normalised floats and y (B, n_targets) for the galaxies
  * idx[0..B). With rng != NULL each image gets a random one of the 8 dihedral
  * transforms (flips and transposes); NULL leaves them as they are. y may be NULL. */

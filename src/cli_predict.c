@@ -8,23 +8,41 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cJSON.h>
+
 #include "cli.h"
 #include "data_catalog.h"
 #include "data_image.h"
+#include "infer.h"
+#include "store.h"
 #include "sf_util.h"
 #include "train.h"
 
 static void usage(FILE *out) {
     fprintf(out,
             "Usage: sfnet-explore predict --weights FILE --catalog CSV --images DIR\n"
-            "                             -o OUT.csv [OPTIONS]\n"
+            "                             (-o OUT.csv | --into RUN.db) [OPTIONS]\n"
             "\n"
             "Runs a trained SFNet (a safetensors weights file) over every galaxy of the\n"
-            "catalogue whose image <DIR>/<objID>.{jpg,jpeg,png} exists, in batches, and\n"
-            "writes CSV: objID, one column per output (named by the file's target\n"
-            "names), then feature_1,value_1 ... feature_k,value_k: the k features the\n"
-            "top-k layer kept, strongest first. Missing or corrupt images are skipped\n"
+            "catalogue whose image <DIR>/<objID>.{jpg,jpeg,png} exists. Decoding, the\n"
+            "network and the writing run at once. Missing or corrupt images are skipped\n"
             "and counted on stderr.\n"
+            "\n"
+            "With -o it writes CSV: objID, one column per output (named by the file's\n"
+            "target names), then feature_1,value_1 ... feature_k,value_k: the k features\n"
+            "the top-k layer kept, strongest first.\n"
+            "\n"
+            "With --into it adds a run to the run database RUN.db (created when absent),\n"
+            "as --train does, for browsing and the other commands: the galaxies that pass\n"
+            "the target's cuts, each with its split, prediction, truth, activations and a\n"
+            "%dx%d thumbnail, and each feature's statistics, in one transaction: an\n"
+            "error or Ctrl-C leaves RUN.db as it was.\n"
+            "  -t, --target SPEC    metallicity, bpt_lines or COL,COL... (default: the one\n"
+            "                       whose outputs the weights file names)\n"
+            "      --split-seed N   the 80/20 train/valid split (default 256, as --train's;\n"
+            "                       the feature statistics use the validation fifth)\n"
+            "  -n, --name PREFIX    feature prefix of the run (default Z, SL or R, plus 2, 3..)\n"
+            "      --from-run RUN   the weights of run RUN of RUN.db instead of --weights\n"
             "\n"
             "The weights file's metadata gives k, width, outputs, resize/crop and the\n"
             "normalisation. For a file converted from PyTorch (share/convert_pth.py)\n"
@@ -43,10 +61,14 @@ static void usage(FILE *out) {
             "  -c, --catalog CSV    the catalogue (needs an objID column)\n"
             "  -i, --images DIR     the folder of <objID>.jpg cutouts\n"
             "  -o, --output FILE    the CSV to write ('-': stdout)\n"
+            "      --into RUN.db    add a run to this database instead\n"
             "  -b, --batch N        images per batch (default 64)\n"
             "  -e, --engine NAME    onednn (default) or reference (im2col + OpenBLAS)\n"
+            "      --decoders N     threads decoding images (default: a quarter of the\n"
+            "                       processors, at least 1)\n"
             "  -q, --quiet          no progress bar\n"
-            "  -h, --help           show this help\n");
+            "  -h, --help           show this help\n",
+            INFER_THUMB_SIZE, INFER_THUMB_SIZE);
 }
 
 static int parse_int_opt(const char *name, const char *s, int lo, int hi, int *out) {
@@ -114,44 +136,313 @@ static void put_field(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-typedef struct {
-    int status; /* 0 ok, 1 missing, 2 corrupt */
-    char why[160];
-} load_status;
 
-/* Decodes and prepares the images of rows[0..n) into x (normalised floats); status
- * tells which failed. */
-static void load_batch(const catalog *cat, const int *rows, int n, const char *dir,
-                       const weights_meta *wm, float *x, uint8_t *scratch, load_status *st) {
-    int S = wm->crop;
-    size_t plane = (size_t)S * S;
-    float lut[3][256];
-    for (int c = 0; c < 3; c++)
-        for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - wm->mean[c]) / wm->std[c];
-#pragma omp parallel for schedule(dynamic)
-    for (int b = 0; b < n; b++) {
+/* ---- the galaxies and their images --------------------------------------------- */
+
+/* Finds the image of each of rows[0..n): keeps those that have one (their rows and
+ * paths, in order) and warns about the others. SF_ERR for an objID that cannot name
+ * a file. */
+static int find_images(const catalog *cat, const int *rows, int n, const char *dir,
+                       int *kept_rows, char **paths, int *n_kept) {
+    int kept = 0, missing = 0;
+    char first[3][64];
+    for (int i = 0; i < n; i++) {
+        const char *id = cat->obj_ids[rows[i]];
+        if (!image_name_ok(id))
+            return sf_fail("%s:%d: objID '%s' is not a plain file name (it has '/', '..' or "
+                           "control characters); refusing to look for its image outside %s",
+                           cat->path, cat->line_of_row[rows[i]], id, dir);
         char path[4096];
-        const char *id = cat->obj_ids[rows[b]];
-        st[b].status = 0;
         if (image_find(path, sizeof path, dir, id) != SF_OK) {
-            st[b].status = 1;
-            snprintf(st[b].why, sizeof st[b].why, "%s", sf_last_error());
+            if (missing < 3) snprintf(first[missing], sizeof first[0], "%s", id);
+            missing++;
             continue;
         }
-        uint8_t *rgb = NULL;
-        int w, h;
-        if (image_decode(path, &rgb, &w, &h) != SF_OK) {
-            st[b].status = 2;
-            snprintf(st[b].why, sizeof st[b].why, "%s", sf_last_error());
-            continue;
-        }
-        uint8_t *u = scratch + (size_t)b * 3 * plane;
-        image_prepare(u, rgb, w, h, wm->resize, S);
-        free(rgb);
-        float *dst = x + (size_t)b * 3 * plane;
-        for (int c = 0; c < 3; c++)
-            for (size_t k = 0; k < plane; k++) dst[c * plane + k] = lut[c][u[c * plane + k]];
+        kept_rows[kept] = rows[i];
+        paths[kept++] = xstrdup(path);
     }
+    if (missing > 0) {
+        char names[256] = "";
+        for (int i = 0; i < missing && i < 3; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     first[i]);
+        sf_warn("%d of %d galaxies have no image in %s (first: %s%s); skipped", missing, n, dir,
+                names, missing > 3 ? ", ..." : "");
+    }
+    *n_kept = kept;
+    return SF_OK;
+}
+
+/* ---- CSV out ------------------------------------------------------------------ */
+
+typedef struct {
+    FILE *out;
+    const catalog *cat;
+    const int *rows;
+    int n_out, k;
+} csv_sink;
+
+static int write_csv(void *ctx, const infer_batch *b) {
+    csv_sink *cs = ctx;
+    for (int i = 0; i < b->n; i++) {
+        put_field(cs->out, cs->cat->obj_ids[cs->rows[b->gal[i]]]);
+        for (int t = 0; t < cs->n_out; t++) fprintf(cs->out, ",%.7g", b->pred[(size_t)i * cs->n_out + t]);
+        for (int j = 0; j < cs->k; j++)
+            fprintf(cs->out, ",%d,%.7g", b->feat_idx[(size_t)i * cs->k + j],
+                    b->feat_val[(size_t)i * cs->k + j]);
+        fputc('\n', cs->out);
+    }
+    if (ferror(cs->out)) return sf_fail("write failed: %s", strerror(errno));
+    return SF_OK;
+}
+
+static int predict_csv(sfnet *m, const weights_meta *wm, const catalog *cat, const int *rows,
+                       char *const *paths, int n, const infer_source *src0,
+                       const char *out_path, int quiet) {
+    FILE *out = stdout;
+    char *tmp = NULL;
+    if (strcmp(out_path, "-") != 0) {
+        size_t tl = strlen(out_path) + 32;
+        tmp = xmalloc(tl);
+        snprintf(tmp, tl, "%s.tmp-%ld", out_path, (long)getpid());
+        out = fopen(tmp, "w");
+        if (!out) {
+            sf_warn("%s: cannot create: %s", tmp, strerror(errno));
+            free(tmp);
+            return 1;
+        }
+    }
+    int no = m->cfg.n_out, k = m->cfg.k;
+    fputs("objID", out);
+    for (int t = 0; t < no; t++) {
+        fputc(',', out);
+        if (wm->n_targets == no) put_field(out, wm->targets[t]);
+        else fprintf(out, "out_%d", t);
+    }
+    for (int j = 1; j <= k; j++) fprintf(out, ",feature_%d,value_%d", j, j);
+    fputc('\n', out);
+
+    csv_sink cs = {.out = out, .cat = cat, .rows = rows, .n_out = no, .k = k};
+    infer_source src = *src0;
+    src.paths = (const char *const *)paths;
+    src.n = n;
+    infer_stats st;
+    int rc = infer_pipe_run(m, &src, write_csv, &cs, &st) == SF_OK ? 0 : 1;
+    if (rc) sf_warn("%s: %s", out_path, sf_last_error());
+    if (!rc && st.interrupted) {
+        sf_warn("interrupted after %d galaxies%s%s", st.n_done, tmp ? "; nothing written to " : "",
+                tmp ? out_path : "");
+        rc = 130;
+    }
+    if (tmp) {
+        int bad = ferror(out) != 0;
+        if (fclose(out) != 0) bad = 1;
+        if (!rc && bad) {
+            sf_warn("%s: write failed", out_path);
+            rc = 1;
+        }
+        if (!rc && rename(tmp, out_path) != 0) {
+            sf_warn("%s: cannot rename %s over it: %s", out_path, tmp, strerror(errno));
+            rc = 1;
+        }
+        if (rc) unlink(tmp);
+    } else if ((fflush(out) != 0 || ferror(out)) && !rc) {
+        sf_warn("write to stdout failed");
+        rc = 1;
+    }
+    if (rc == 0 && !quiet)
+        fprintf(stderr, "sfnet-explore: %d galaxies predicted (%d corrupt images skipped) in "
+                "%.1f s: %.1f galaxies/s (the network alone: %.1f/s)%s%s\n", st.n_done,
+                st.n_corrupt, st.seconds, st.seconds > 0 ? st.n_done / st.seconds : 0,
+                st.network_seconds > 0 ? st.n_done / st.network_seconds : 0,
+                tmp ? " -> " : "", tmp ? out_path : "");
+    if (rc == 0 && st.n_done == 0) {
+        sf_warn("no galaxy of %s has a usable image", cat->path);
+        rc = 1;
+    }
+    free(tmp);
+    return rc;
+}
+
+/* ---- a run in a database -------------------------------------------------------- */
+
+/* The target spec whose outputs are the weights' target names: a preset when its
+ * names match, else the names as columns. */
+static void spec_from_names(const weights_meta *wm, const catalog *cat, char *spec, size_t n) {
+    static const char *const presets[] = {"metallicity", "bpt_lines"};
+    for (size_t p = 0; p < sizeof presets / sizeof *presets; p++) {
+        target_set ts;
+        if (targets_select(&ts, cat, presets[p]) != SF_OK) continue;
+        int same = ts.n_targets == wm->n_targets;
+        for (int t = 0; same && t < ts.n_targets; t++) same = !strcmp(ts.names[t], wm->targets[t]);
+        targets_free(&ts);
+        if (same) {
+            snprintf(spec, n, "%s", presets[p]);
+            return;
+        }
+    }
+    spec[0] = 0;
+    for (int t = 0; t < wm->n_targets; t++)
+        snprintf(spec + strlen(spec), n - strlen(spec), "%s%s", t ? "," : "", wm->targets[t]);
+}
+
+static char *build_hyper(const weights_meta *wm, const char *from, int batch) {
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddStringToObject(h, "built_from", from);
+    cJSON_AddNumberToObject(h, "batch", batch);
+    cJSON_AddNumberToObject(h, "resize", wm->resize);
+    cJSON_AddNumberToObject(h, "crop", wm->crop);
+    cJSON_AddNumberToObject(h, "k", wm->k);
+    cJSON_AddNumberToObject(h, "width", wm->width);
+    char *s = cJSON_PrintUnformatted(h);
+    cJSON_Delete(h);
+    return s;
+}
+
+typedef struct {
+    const char *db, *name, *target, *from;
+    uint64_t split_seed;
+    int batch;
+    nn_engine_kind engine;
+} into_args;
+
+static int predict_into(store *s, sfnet *m, const weights_meta *wm, const uint8_t *weights,
+                        size_t weights_len, catalog *cat, const char *dir,
+                        const infer_source *src0, const into_args *a) {
+    int no = m->cfg.n_out;
+    char spec[1024];
+    if (a->target) snprintf(spec, sizeof spec, "%s", a->target);
+    else if (wm->n_targets == no) spec_from_names(wm, cat, spec, sizeof spec);
+    else {
+        sf_warn("%s: the weights do not name their outputs: say which they are with --target",
+                a->from);
+        return 2;
+    }
+    target_set ts;
+    if (targets_select(&ts, cat, spec) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        return 1;
+    }
+    if (ts.n_targets != no) {
+        sf_warn("--target '%s' gives %d outputs but the model has %d", spec, ts.n_targets, no);
+        targets_free(&ts);
+        return 2;
+    }
+    int n = 0;
+    int *rows = xmalloc(((size_t)ts.n_rows + 1) * sizeof *rows);
+    char **paths = xcalloc((size_t)ts.n_rows + 1, sizeof *paths);
+    float *truth = xmalloc(((size_t)ts.n_rows * no + 1) * sizeof *truth);
+    uint8_t *split = xmalloc((size_t)ts.n_rows + 1);
+    int rc = 0;
+    if (find_images(cat, ts.rows, ts.n_rows, dir, rows, paths, &n) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        rc = 1;
+    } else if (n == 0) {
+        sf_warn("no galaxy of %s passing the cuts of '%s' has an image in %s", cat->path, spec, dir);
+        rc = 1;
+    }
+    if (rc == 0) {
+        /* the truth of each kept galaxy: ts.rows is ascending, and so are rows */
+        for (int i = 0, j = 0; i < n; i++) {
+            while (ts.rows[j] != rows[i]) j++;
+            memcpy(&truth[(size_t)i * no], &ts.y[(size_t)j * no], (size_t)no * sizeof *truth);
+        }
+        dataset_split(n, a->split_seed, 0.2, split);
+
+        store_run_input in;
+        memset(&in, 0, sizeof in);
+        store_run *r = &in.run;
+        snprintf(r->prefix, sizeof r->prefix, "%s", a->name ? a->name : "");
+        snprintf(r->target_spec, sizeof r->target_spec, "%s", spec);
+        r->n_out = no;
+        const sfnet_tensor *fc_b = sfnet_find_tensor(m, "fc.bias");
+        for (int t = 0; t < no; t++) {
+            snprintf(r->target_names[t], sizeof r->target_names[t], "%s", ts.names[t]);
+            r->bias[t] = fc_b ? sfnet_tensor_data(m, fc_b)[t] : 0;
+            r->target_mean[t] = 0;
+            r->target_std[t] = 1;
+            r->train_rmse_t[t] = r->valid_rmse_t[t] = NAN;
+        }
+        r->k = m->cfg.k;
+        r->width = m->cfg.width;
+        r->d = m->d;
+        r->split_seed = a->split_seed;
+        r->train_rmse = r->valid_rmse = NAN;
+        for (int c = 0; c < 3; c++) {
+            r->image_mean[c] = wm->mean[c];
+            r->image_std[c] = wm->std[c];
+        }
+        r->hyper_json = build_hyper(wm, a->from, a->batch);
+        char *abs_cat = realpath(cat->path, NULL), *abs_img = realpath(dir, NULL);
+        snprintf(r->catalog, sizeof r->catalog, "%s", abs_cat ? abs_cat : cat->path);
+        snprintf(r->images, sizeof r->images, "%s", abs_img ? abs_img : dir);
+        free(abs_cat);
+        free(abs_img);
+        snprintf(r->engine, sizeof r->engine, "%s", nn_engine_name(a->engine));
+        r->train_seconds = NAN;
+        const sfnet_tensor *fc_w = sfnet_find_tensor(m, "fc.weight");
+        SF_ASSERT(fc_w);
+        in.head_w = sfnet_tensor_data(m, fc_w);
+        in.weights = weights;
+        in.weights_len = weights_len;
+
+        infer_source src = *src0;
+        src.n = n;
+        src.paths = (const char *const *)paths;
+        src.want_thumbs = 1;
+        infer_galaxies g = {.cat = cat, .n = n, .rows = rows, .truth = truth, .split = split};
+        infer_stats st;
+        int64_t run_id = 0;
+        if (infer_build_run(s, m, &src, &g, &in, &run_id, &st) != SF_OK) {
+            sf_warn("%s; %s is unchanged", sf_last_error(), a->db);
+            rc = st.interrupted ? 130 : 1;
+        } else {
+            store_run run;
+            if (store_run_get(s, run_id, &run) == SF_OK) {
+                printf("run %s (id %lld) added to %s: %d galaxies (%d validation), validation "
+                       "RMSE %.4f\n", run.prefix, (long long)run.id, a->db, run.n_galaxies,
+                       run.n_valid, run.valid_rmse);
+                store_run_clear(&run);
+            }
+            fprintf(stderr, "sfnet-explore: %d galaxies in %.1f s: %.1f galaxies/s (the network "
+                    "alone: %.1f/s); %d corrupt images skipped\n", st.n_done, st.seconds,
+                    st.seconds > 0 ? st.n_done / st.seconds : 0,
+                    st.network_seconds > 0 ? st.n_done / st.network_seconds : 0, st.n_corrupt);
+        }
+        free(r->hyper_json);
+    }
+    for (int i = 0; i < n; i++) free(paths[i]);
+    free(paths);
+    free(rows);
+    free(truth);
+    free(split);
+    targets_free(&ts);
+    return rc;
+}
+
+/* The weights of a run of the database, in a temporary file beside it. */
+static int run_weights_file(store *s, const char *db, const char *spec, char *path, size_t n) {
+    store_run run;
+    if (store_run_find(s, spec, &run) != SF_OK) return SF_ERR;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = store_run_weights(s, run.id, &data, &len);
+    store_run_clear(&run);
+    if (rc != SF_OK) return SF_ERR;
+    snprintf(path, n, "%s.weights-%ld.tmp", db, (long)getpid());
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        free(data);
+        return sf_fail("%s: cannot create: %s", path, strerror(errno));
+    }
+    int bad = fwrite(data, 1, len, f) != len;
+    if (fclose(f) != 0) bad = 1;
+    free(data);
+    if (bad) {
+        unlink(path);
+        return sf_fail("%s: write failed", path);
+    }
+    return SF_OK;
 }
 
 int cli_predict(int argc, char **argv) {
@@ -164,21 +455,31 @@ int cli_predict(int argc, char **argv) {
         {"crop", required_argument, NULL, 'C'},    {"mean", required_argument, NULL, 'M'},
         {"std", required_argument, NULL, 'S'},     {"targets", required_argument, NULL, 'T'},
         {"engine", required_argument, NULL, 'e'},  {"help", no_argument, NULL, 'h'},
+        {"into", required_argument, NULL, 'I'},    {"target", required_argument, NULL, 't'},
+        {"name", required_argument, NULL, 'n'},    {"split-seed", required_argument, NULL, 'P'},
+        {"from-run", required_argument, NULL, 'F'}, {"decoders", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     const char *weights = NULL, *cat_path = NULL, *dir = NULL, *out_path = NULL;
-    int batch = 64, quiet = 0, c, have_mean = 0, have_std = 0;
+    const char *from_run = NULL;
+    int batch = 64, quiet = 0, c, have_mean = 0, have_std = 0, decoders = 0, split_seed = 256;
+    into_args ia;
+    memset(&ia, 0, sizeof ia);
     nn_engine_kind engine = NN_ENGINE_ONEDNN;
     weights_meta ov;
     weights_meta_clear(&ov);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "w:c:i:o:b:e:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "w:c:i:o:b:e:t:n:qh", opts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
         case 'w': weights = optarg; break;
         case 'c': cat_path = optarg; break;
         case 'i': dir = optarg; break;
         case 'o': out_path = optarg; break;
+        case 'I': ia.db = optarg; break;
+        case 't': ia.target = optarg; break;
+        case 'n': ia.name = optarg; break;
+        case 'F': from_run = optarg; break;
         case 'q': quiet = 1; break;
         case 'e':
             if (!strcmp(optarg, nn_engine_name(NN_ENGINE_REFERENCE))) engine = NN_ENGINE_REFERENCE;
@@ -189,6 +490,8 @@ int cli_predict(int argc, char **argv) {
             }
             break;
         case 'b': bad = parse_int_opt("batch", optarg, 1, 4096, &batch); break;
+        case 'D': bad = parse_int_opt("decoders", optarg, 1, 256, &decoders); break;
+        case 'P': bad = parse_int_opt("split-seed", optarg, 0, 0x7fffffff, &split_seed); break;
         case 'K': bad = parse_int_opt("k", optarg, 0, 8192, &ov.k); break;
         case 'W': bad = parse_int_opt("width", optarg, 1, 1024, &ov.width); break;
         case 'N': bad = parse_int_opt("n-out", optarg, 1, TARGET_MAX, &ov.n_out); break;
@@ -202,9 +505,15 @@ int cli_predict(int argc, char **argv) {
         }
         if (bad) return 2;
     }
-    if (!weights || !cat_path || !dir || !out_path || optind != argc) {
-        fprintf(stderr, "sfnet-explore: predict needs --weights, --catalog, --images and -o, "
-                        "and nothing else\n");
+    const char *why = NULL;
+    if (!cat_path || !dir || optind != argc) why = "predict needs --catalog and --images, and no other arguments";
+    else if (!weights == !from_run) why = "predict needs --weights FILE, or --from-run RUN with --into";
+    else if (from_run && !ia.db) why = "--from-run takes a run of the --into database";
+    else if (!out_path == !ia.db) why = "predict writes either CSV (-o FILE) or a run (--into RUN.db)";
+    else if (out_path && (ia.target || ia.name))
+        why = "--target and --name are for --into (a run in a database)";
+    if (why) {
+        fprintf(stderr, "sfnet-explore: %s\n", why);
         usage(stderr);
         return 2;
     }
@@ -216,119 +525,100 @@ int cli_predict(int argc, char **argv) {
     if (ov.crop >= 0) ov.in_size = ov.crop;
     if (quiet) sf_progress_quiet = 1;
 
+    store *s = NULL;
+    if (ia.db && store_open(&s, ia.db, STORE_CREATE) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        return 1;
+    }
+    if (s && ia.name) {
+        /* refuse a taken name before the work */
+        store_run existing;
+        if (store_run_find(s, ia.name, &existing) == SF_OK) {
+            sf_warn("%s already has a run named '%s': choose another --name", ia.db, ia.name);
+            store_run_clear(&existing);
+            store_close(s);
+            return 1;
+        }
+    }
+    char tmp_weights[4200] = "";
+    if (from_run) {
+        if (run_weights_file(s, ia.db, from_run, tmp_weights, sizeof tmp_weights) != SF_OK) {
+            sf_warn("%s", sf_last_error());
+            store_close(s);
+            return 1;
+        }
+        weights = tmp_weights;
+    }
     weights_meta wm;
     sfnet *m = weights_load_model(weights, &ov, batch, engine, &wm);
+    char *blob = NULL;
+    size_t blob_len = 0;
+    if (m && s && sf_read_file(weights, &blob, &blob_len) != SF_OK) {
+        sfnet_free(m);
+        m = NULL;
+    }
+    if (tmp_weights[0]) unlink(tmp_weights);
     if (!m) {
         sf_warn("%s", sf_last_error());
+        store_close(s);
         return 1;
     }
     catalog cat;
     if (catalog_load(&cat, cat_path) != SF_OK) {
         sf_warn("%s", sf_last_error());
+        free(blob);
         sfnet_free(m);
+        store_close(s);
         return 1;
     }
 
-    FILE *out = stdout;
-    char *tmp = NULL;
-    if (strcmp(out_path, "-") != 0) {
-        size_t tl = strlen(out_path) + 32;
-        tmp = xmalloc(tl);
-        snprintf(tmp, tl, "%s.tmp-%ld", out_path, (long)getpid());
-        out = fopen(tmp, "w");
-        if (!out) {
-            sf_warn("%s: cannot create: %s", tmp, strerror(errno));
-            free(tmp);
-            catalog_free(&cat);
-            sfnet_free(m);
-            return 1;
-        }
+    infer_source src;
+    memset(&src, 0, sizeof src);
+    src.resize = wm.resize;
+    for (int ch = 0; ch < 3; ch++) {
+        src.mean[ch] = wm.mean[ch];
+        src.std[ch] = wm.std[ch];
     }
-
-    int no = m->cfg.n_out, k = m->cfg.k, S = wm.crop;
-    fputs("objID", out);
-    for (int t = 0; t < no; t++) {
-        fputc(',', out);
-        if (wm.n_targets == no) put_field(out, wm.targets[t]);
-        else fprintf(out, "out_%d", t);
-    }
-    for (int j = 1; j <= k; j++) fprintf(out, ",feature_%d,value_%d", j, j);
-    fputc('\n', out);
-
-    size_t img = (size_t)3 * S * S;
-    float *x = xmalloc_aligned((size_t)batch * img * sizeof(float));
-    uint8_t *scratch = xmalloc((size_t)batch * img);
-    int *rows = xmalloc((size_t)batch * sizeof(int)), *kept = xmalloc((size_t)batch * sizeof(int));
-    load_status *st = xmalloc((size_t)batch * sizeof *st);
-    float *pred = xmalloc((size_t)batch * no * sizeof(float));
-    int *fidx = xmalloc(((size_t)batch * k + 1) * sizeof(int));
-    float *fval = xmalloc(((size_t)batch * k + 1) * sizeof(float));
-    int n_missing = 0, n_corrupt = 0, n_done = 0;
-
-    sf_progress bar;
-    sf_progress_start(&bar, "predict", cat.n_rows, "img");
-    for (int r0 = 0; r0 < cat.n_rows; r0 += batch) {
-        int n = cat.n_rows - r0 < batch ? cat.n_rows - r0 : batch;
-        for (int b = 0; b < n; b++) rows[b] = r0 + b;
-        load_batch(&cat, rows, n, dir, &wm, x, scratch, st);
-        int B = 0;
-        for (int b = 0; b < n; b++) {
-            if (st[b].status) {
-                int *count = st[b].status == 1 ? &n_missing : &n_corrupt;
-                if (++*count <= 3) sf_warn("skipped: %s", st[b].why);
-                continue;
-            }
-            if (B != b) memcpy(x + (size_t)B * img, x + (size_t)b * img, img * sizeof(float));
-            kept[B++] = rows[b];
+    src.decoders = decoders;
+    src.quiet = quiet;
+    src.label = "predict";
+    int rc;
+    if (s) {
+        char from[4200];
+        if (from_run) snprintf(from, sizeof from, "run %s", from_run);
+        else {
+            char *abs = realpath(weights, NULL);
+            snprintf(from, sizeof from, "%s", abs ? abs : weights);
+            free(abs);
         }
-        if (B > 0) train_infer_batch(m, x, B, pred, fidx, fval, NULL);
-        for (int b = 0; b < B; b++) {
-            put_field(out, cat.obj_ids[kept[b]]);
-            for (int t = 0; t < no; t++) fprintf(out, ",%.7g", pred[(size_t)b * no + t]);
-            for (int j = 0; j < k; j++)
-                fprintf(out, ",%d,%.7g", fidx[(size_t)b * k + j], fval[(size_t)b * k + j]);
-            fputc('\n', out);
-        }
-        n_done += B;
-        sf_progress_update(&bar, r0 + n, NULL);
-    }
-    sf_progress_finish(&bar, NULL);
-
-    int rc = 0;
-    if (tmp) {
-        int bad = ferror(out) != 0;
-        if (fclose(out) != 0) bad = 1;
-        if (bad) {
-            sf_warn("%s: write failed", out_path);
-            unlink(tmp);
+        ia.from = from;
+        ia.split_seed = (uint64_t)split_seed;
+        ia.batch = batch;
+        ia.engine = engine;
+        /* another command may be writing into the same file: wait for it */
+        const char *env = getenv("SFNET_BUSY_TIMEOUT_MS");
+        if (!env || !*env) store_set_busy_timeout(s, 600000);
+        rc = predict_into(s, m, &wm, (const uint8_t *)blob, blob_len, &cat, dir, &src, &ia);
+    } else {
+        int *all = xmalloc(((size_t)cat.n_rows + 1) * sizeof *all);
+        int *rows = xmalloc(((size_t)cat.n_rows + 1) * sizeof *rows);
+        char **paths = xcalloc((size_t)cat.n_rows + 1, sizeof *paths);
+        for (int i = 0; i < cat.n_rows; i++) all[i] = i;
+        int n = 0;
+        if (find_images(&cat, all, cat.n_rows, dir, rows, paths, &n) != SF_OK) {
+            sf_warn("%s", sf_last_error());
             rc = 1;
-        } else if (rename(tmp, out_path) != 0) {
-            sf_warn("%s: cannot rename %s over it: %s", out_path, tmp, strerror(errno));
-            unlink(tmp);
-            rc = 1;
+        } else {
+            rc = predict_csv(m, &wm, &cat, rows, paths, n, &src, out_path, quiet);
         }
-    } else if (fflush(out) != 0 || ferror(out)) {
-        sf_warn("write to stdout failed");
-        rc = 1;
+        for (int i = 0; i < n; i++) free(paths[i]);
+        free(paths);
+        free(rows);
+        free(all);
     }
-    if (rc == 0 && !quiet)
-        fprintf(stderr, "sfnet-explore: %d galaxies predicted (%d without an image, %d "
-                "corrupt)%s%s\n", n_done, n_missing, n_corrupt, tmp ? " -> " : "",
-                tmp ? out_path : "");
-    if (rc == 0 && n_done == 0) {
-        sf_warn("no galaxy of %s has a usable image in %s", cat_path, dir);
-        rc = 1;
-    }
-    free(tmp);
-    free(x);
-    free(scratch);
-    free(rows);
-    free(kept);
-    free(st);
-    free(pred);
-    free(fidx);
-    free(fval);
+    free(blob);
     catalog_free(&cat);
     sfnet_free(m);
+    store_close(s);
     return rc;
 }

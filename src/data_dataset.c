@@ -335,31 +335,31 @@ static int cache_build(dataset *ds, const dataset_options *opt, const char *path
 
 /* ---- split and normalisation ---- */
 
-static int cmp_int(const void *a, const void *b) {
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
+void dataset_split(int n, uint64_t seed, double valid_fraction, uint8_t *split) {
+    int *perm = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *perm);
+    for (int i = 0; i < n; i++) perm[i] = i;
+    sf_rng rng;
+    sf_rng_seed(&rng, seed);
+    sf_rng_shuffle(&rng, perm, n);
+    int n_valid = (int)(valid_fraction * n); /* as fastai's RandomSplitter: int(valid_pct * n) */
+    for (int i = 0; i < n; i++) split[perm[i]] = i < n_valid ? SPLIT_VALID : SPLIT_TRAIN;
+    free(perm);
 }
 
 static void split_and_normalise(dataset *ds, const dataset_options *opt) {
     int n = ds->n;
-    int *perm = xmalloc((size_t)n * sizeof *perm);
-    for (int i = 0; i < n; i++) perm[i] = i;
-    sf_rng rng;
-    sf_rng_seed(&rng, opt->seed);
-    sf_rng_shuffle(&rng, perm, n);
-    double f = opt->valid_fraction;
-    ds->n_valid = (int)(f * n); /* as fastai's RandomSplitter: int(valid_pct * n) */
+    ds->split = xmalloc((size_t)(n > 0 ? n : 1));
+    dataset_split(n, opt->seed, opt->valid_fraction, ds->split);
+    ds->n_valid = (int)(opt->valid_fraction * n);
     ds->n_train = n - ds->n_valid;
-    ds->split = xmalloc((size_t)n);
     ds->valid_idx = xmalloc((size_t)(ds->n_valid ? ds->n_valid : 1) * sizeof(int));
     ds->train_idx = xmalloc((size_t)(ds->n_train ? ds->n_train : 1) * sizeof(int));
-    memcpy(ds->valid_idx, perm, (size_t)ds->n_valid * sizeof(int));
-    memcpy(ds->train_idx, perm + ds->n_valid, (size_t)ds->n_train * sizeof(int));
-    qsort(ds->valid_idx, (size_t)ds->n_valid, sizeof(int), cmp_int);
-    qsort(ds->train_idx, (size_t)ds->n_train, sizeof(int), cmp_int);
-    for (int i = 0; i < ds->n_valid; i++) ds->split[ds->valid_idx[i]] = SPLIT_VALID;
-    for (int i = 0; i < ds->n_train; i++) ds->split[ds->train_idx[i]] = SPLIT_TRAIN;
-    free(perm);
+    for (int i = 0, nv = 0, nt = 0; i < n; i++) {
+        if (ds->split[i] == SPLIT_VALID)
+            ds->valid_idx[nv++] = i;
+        else
+            ds->train_idx[nt++] = i;
+    }
 
     /* Exact integer sums, so the statistics do not depend on the thread count. */
     size_t plane = (size_t)ds->size * (size_t)ds->size;

@@ -134,9 +134,9 @@ static void *sink_main(void *arg) {
     for (int b = 0; b < p->n_batches; b++) {
         slot *sl = &p->slots[b % p->n_slots];
         pthread_mutex_lock(&p->mu);
-        while (!p->stop && !(sl->state == SLOT_COMPUTED && sl->batch == b))
+        while (!p->stop && !interrupted && !(sl->state == SLOT_COMPUTED && sl->batch == b))
             pthread_cond_wait(&p->cv, &p->mu);
-        int stop = p->stop;
+        int stop = p->stop || interrupted;
         pthread_mutex_unlock(&p->mu);
         if (stop) break;
         infer_batch ib = {
