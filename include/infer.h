@@ -4,16 +4,17 @@
  * The pipeline (src/infer_pipe.c) moves batches through a ring of slots, each
  * allocated once:
  *
- *   decoder threads     image file -> decode -> resize/crop -> normalised floats and a
- *                       JPEG thumbnail (or, from a dataset, its cached pixels)
- *   the calling thread  the network (which uses its own threads inside)
+ *   a reader thread     the image files of the batches ahead, into memory
+ *   the calling thread  decoding, resizing, cropping and normalising them, and a JPEG
+ *                       thumbnail of each, with its OpenMP team (or, from a dataset,
+ *                       its cached pixels); then the network
  *   one sink thread     the caller's sink: SQLite writes, CSV lines ...
  *
- * so that while the network works on batch b, batch b+1 is decoded and batch b-1 is
+ * so that while the network works on batch b, batch b+1 is read and batch b-1 is
  * written. Batches pass every stage in order, so the sink sees the galaxies in the
- * source's order whatever the timing. A galaxy whose image cannot be decoded is
- * skipped and counted (the first few named on stderr). Ctrl-C (SIGINT) stops at the
- * next batch: infer_pipe_run returns with stats->interrupted set and the sink is
+ * source's order whatever the timing. A galaxy whose image cannot be read or decoded
+ * is skipped and counted (the first few named on stderr). Ctrl-C (SIGINT) stops at
+ * the next batch: infer_pipe_run returns with stats->interrupted set and the sink is
  * not called again.
  *
  * infer_build_run (src/infer_store.c) is the sink that adds a run to a database:
@@ -44,7 +45,6 @@ typedef struct {
     const char *const *paths;   /* (n) their image files */
     int resize;                 /* 0: no resize (the crop only) */
     float mean[3], std[3];      /* normalisation on the 0..1 scale (a dataset has its own) */
-    int decoders;               /* decoding threads; 0: automatic */
     int want_dense;             /* give the pooled features (dense) too */
     int want_thumbs;            /* give a JPEG thumbnail of each galaxy */
     int quiet;                  /* no progress bar */

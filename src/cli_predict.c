@@ -24,7 +24,7 @@ static void usage(FILE *out) {
             "                             (-o OUT.csv | --into RUN.db) [OPTIONS]\n"
             "\n"
             "Runs a trained SFNet (a safetensors weights file) over every galaxy of the\n"
-            "catalogue whose image <DIR>/<objID>.{jpg,jpeg,png} exists. Decoding, the\n"
+            "catalogue whose image <DIR>/<objID>.{jpg,jpeg,png} exists. Reading, the\n"
             "network and the writing run at once. Missing or corrupt images are skipped\n"
             "and counted on stderr.\n"
             "\n"
@@ -64,8 +64,6 @@ static void usage(FILE *out) {
             "      --into RUN.db    add a run to this database instead\n"
             "  -b, --batch N        images per batch (default 64)\n"
             "  -e, --engine NAME    onednn (default) or reference (im2col + OpenBLAS)\n"
-            "      --decoders N     threads decoding images (default: a quarter of the\n"
-            "                       processors, at least 1)\n"
             "  -q, --quiet          no progress bar\n"
             "  -h, --help           show this help\n",
             INFER_THUMB_SIZE, INFER_THUMB_SIZE);
@@ -457,12 +455,12 @@ int cli_predict(int argc, char **argv) {
         {"engine", required_argument, NULL, 'e'},  {"help", no_argument, NULL, 'h'},
         {"into", required_argument, NULL, 'I'},    {"target", required_argument, NULL, 't'},
         {"name", required_argument, NULL, 'n'},    {"split-seed", required_argument, NULL, 'P'},
-        {"from-run", required_argument, NULL, 'F'}, {"decoders", required_argument, NULL, 'D'},
+        {"from-run", required_argument, NULL, 'F'},
         {NULL, 0, NULL, 0},
     };
     const char *weights = NULL, *cat_path = NULL, *dir = NULL, *out_path = NULL;
     const char *from_run = NULL;
-    int batch = 64, quiet = 0, c, have_mean = 0, have_std = 0, decoders = 0, split_seed = 256;
+    int batch = 64, quiet = 0, c, have_mean = 0, have_std = 0, split_seed = 256;
     into_args ia;
     memset(&ia, 0, sizeof ia);
     nn_engine_kind engine = NN_ENGINE_ONEDNN;
@@ -490,7 +488,6 @@ int cli_predict(int argc, char **argv) {
             }
             break;
         case 'b': bad = parse_int_opt("batch", optarg, 1, 4096, &batch); break;
-        case 'D': bad = parse_int_opt("decoders", optarg, 1, 256, &decoders); break;
         case 'P': bad = parse_int_opt("split-seed", optarg, 0, 0x7fffffff, &split_seed); break;
         case 'K': bad = parse_int_opt("k", optarg, 0, 8192, &ov.k); break;
         case 'W': bad = parse_int_opt("width", optarg, 1, 1024, &ov.width); break;
@@ -579,7 +576,6 @@ int cli_predict(int argc, char **argv) {
         src.mean[ch] = wm.mean[ch];
         src.std[ch] = wm.std[ch];
     }
-    src.decoders = decoders;
     src.quiet = quiet;
     src.label = "predict";
     int rc;

@@ -1,27 +1,41 @@
-/* infer_pipe.c: decoding, the network and the sink overlapped over a ring of batch
- * slots (see infer.h). One mutex and one condition variable guard every slot's
- * state; the work itself runs outside the lock. */
+/* infer_pipe.c: reading, decoding, the network and the sink overlapped over a ring of
+ * batch slots (see infer.h). One mutex and one condition variable guard every slot's
+ * state; the work itself runs outside the lock.
+ *
+ * A slot goes FREE -> READ (a reader thread has the batch's files in memory) ->
+ * COMPUTED (the calling thread decoded them with its OpenMP team and ran the
+ * network) -> FREE (the sink thread wrote it). Decoding runs on the network's own
+ * threads, between two batches, rather than on threads of its own: a decoding thread
+ * beside the network's takes a core from one of them, and every other thread of the
+ * network then waits for that one at the end of each layer, which on two cores cost
+ * more than the decoding itself (211 against 230 galaxies/s). Reading, which waits on
+ * the disk or the network file system rather than the processor, and the SQLite
+ * writes, which are serial, overlap the network. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "infer.h"
 #include "sf_util.h"
 #include "store.h"
 #include "train.h"
 
-enum { SLOT_FREE, SLOT_DECODED, SLOT_COMPUTED };
+enum { SLOT_FREE, SLOT_READ, SLOT_COMPUTED };
+enum { N_SLOTS = 4 };
 
 typedef struct {
     int state;
-    int batch;        /* the batch it holds (DECODED, COMPUTED) or may take next (FREE) */
+    int batch;        /* the batch it holds (READ, COMPUTED) or may take next (FREE) */
     int n_kept;       /* galaxies that decoded */
     int *gal;         /* (B) their galaxy numbers */
+    char **bytes;     /* (B) file contents (NULL: unreadable, why in err) */
+    size_t *len;
+    char (*err)[256]; /* (B) */
     float *x;         /* (B, 3, S, S) */
-    uint8_t *u8;      /* (3, S, S) one image's prepared bytes */
+    uint8_t *u8;      /* (B, 3, S, S) the prepared bytes of decoded images */
+    uint8_t *ok;      /* (B) decoded */
     uint8_t **thumb;  /* (B) */
     size_t *thumb_len;
     float *pred;      /* (B, n_out) */
@@ -35,12 +49,11 @@ typedef struct {
     const infer_source *src;
     infer_sink sink;
     void *ctx;
-    int B, S, n, n_batches, n_slots;
-    slot *slots;
+    int B, S, n, n_batches;
+    slot slots[N_SLOTS];
     float lut[3][256];
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int next_decode;  /* the next batch a decoder takes */
     int stop;         /* an error or Ctrl-C: every stage winds down */
     int sink_failed;
     char sink_error[1024];
@@ -69,70 +82,107 @@ int infer_thumbnail(const uint8_t *chw, int size, uint8_t **jpg, size_t *len) {
     return store_jpeg_encode(small_hwc, T, T, INFER_THUMB_QUALITY, jpg, len);
 }
 
-/* Galaxy g's prepared bytes: from the dataset's cache, or decoded into st->u8.
- * NULL (with a warning) when the image cannot be decoded. */
-static const uint8_t *prepared(pipe_state *p, slot *sl, int g) {
-    const infer_source *src = p->src;
-    size_t img = (size_t)3 * p->S * p->S;
-    if (src->ds) return src->ds->pixels + (size_t)g * img;
-    uint8_t *rgb = NULL;
-    int w, h;
-    if (image_decode(src->paths[g], &rgb, &w, &h) != SF_OK) {
-        pthread_mutex_lock(&p->mu);
-        if (++p->n_corrupt <= 3) sf_warn("skipped: %s", sf_last_error());
-        pthread_mutex_unlock(&p->mu);
-        return NULL;
-    }
-    image_prepare(sl->u8, rgb, w, h, src->resize > 0 ? src->resize : p->S, p->S);
-    free(rgb);
-    return sl->u8;
+static int batch_size(const pipe_state *p, int b) {
+    int g0 = b * p->B;
+    return g0 + p->B < p->n ? p->B : p->n - g0;
 }
 
-static void decode_batch(pipe_state *p, slot *sl, int b) {
-    size_t plane = (size_t)p->S * p->S;
-    int g0 = b * p->B, g1 = g0 + p->B < p->n ? g0 + p->B : p->n, kept = 0;
-    for (int g = g0; g < g1; g++) {
-        const uint8_t *u = prepared(p, sl, g);
-        if (!u) continue;
-        float *dst = sl->x + (size_t)kept * 3 * plane;
-        for (int c = 0; c < 3; c++)
-            for (size_t k = 0; k < plane; k++) dst[c * plane + k] = p->lut[c][u[c * plane + k]];
-        sl->thumb[kept] = NULL;
-        sl->thumb_len[kept] = 0;
-        if (p->src->want_thumbs &&
-            infer_thumbnail(u, p->S, &sl->thumb[kept], &sl->thumb_len[kept]) != SF_OK) {
-            sl->thumb[kept] = NULL;
-            sl->thumb_len[kept] = 0;
+/* ---- reading ----------------------------------------------------------------- */
+
+static void *reader_main(void *arg) {
+    pipe_state *p = arg;
+    for (int b = 0; b < p->n_batches; b++) {
+        slot *sl = &p->slots[b % N_SLOTS];
+        pthread_mutex_lock(&p->mu);
+        while (!p->stop && !interrupted && !(sl->state == SLOT_FREE && sl->batch == b))
+            pthread_cond_wait(&p->cv, &p->mu);
+        int stop = p->stop || interrupted;
+        pthread_mutex_unlock(&p->mu);
+        if (stop) break;
+        int n = batch_size(p, b);
+        for (int j = 0; j < n; j++) {
+            const char *path = p->src->paths[b * p->B + j];
+            sl->bytes[j] = NULL;
+            if (sf_read_file(path, &sl->bytes[j], &sl->len[j]) != SF_OK)
+                snprintf(sl->err[j], sizeof sl->err[j], "%s", sf_last_error());
         }
-        sl->gal[kept++] = g;
+        pthread_mutex_lock(&p->mu);
+        sl->state = SLOT_READ;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return NULL;
+}
+
+/* ---- decoding ---------------------------------------------------------------- */
+
+/* Galaxy g into position j of the slot: normalised floats and, when asked, its
+ * thumbnail. 0 (with a warning) when its image cannot be read or decoded. */
+static int decode_one(pipe_state *p, slot *sl, int j, int g) {
+    const infer_source *src = p->src;
+    size_t plane = (size_t)p->S * p->S, img = 3 * plane;
+    const uint8_t *u;
+    if (src->ds) {
+        u = src->ds->pixels + (size_t)g * img;
+    } else {
+        uint8_t *rgb = NULL;
+        int w, h, rc = SF_ERR;
+        if (sl->bytes[j])
+            rc = image_decode_mem((const uint8_t *)sl->bytes[j], sl->len[j], src->paths[g], &rgb,
+                                  &w, &h);
+        free(sl->bytes[j]);
+        sl->bytes[j] = NULL;
+        if (rc != SF_OK) {
+            const char *why = sl->err[j][0] ? sl->err[j] : sf_last_error();
+            pthread_mutex_lock(&p->mu);
+            if (++p->n_corrupt <= 3) sf_warn("skipped: %s", why);
+            pthread_mutex_unlock(&p->mu);
+            sl->err[j][0] = 0;
+            return 0;
+        }
+        uint8_t *dst = sl->u8 + (size_t)j * img;
+        image_prepare(dst, rgb, w, h, src->resize > 0 ? src->resize : p->S, p->S);
+        free(rgb);
+        u = dst;
+    }
+    float *x = sl->x + (size_t)j * img;
+    for (int c = 0; c < 3; c++)
+        for (size_t k = 0; k < plane; k++) x[c * plane + k] = p->lut[c][u[c * plane + k]];
+    sl->thumb[j] = NULL;
+    sl->thumb_len[j] = 0;
+    if (src->want_thumbs && infer_thumbnail(u, p->S, &sl->thumb[j], &sl->thumb_len[j]) != SF_OK) {
+        sl->thumb[j] = NULL;
+        sl->thumb_len[j] = 0;
+    }
+    return 1;
+}
+
+/* Batch b into the slot, its images decoded side by side by the calling thread's
+ * OpenMP team; the galaxies that failed are left out. */
+static void decode_batch(pipe_state *p, slot *sl, int b) {
+    size_t img = (size_t)3 * p->S * p->S;
+    int g0 = b * p->B, n = batch_size(p, b), kept = 0;
+#pragma omp parallel for schedule(dynamic)
+    for (int j = 0; j < n; j++) sl->ok[j] = (uint8_t)decode_one(p, sl, j, g0 + j);
+    for (int j = 0; j < n; j++) {
+        if (!sl->ok[j]) continue;
+        if (kept != j) {
+            memcpy(sl->x + (size_t)kept * img, sl->x + (size_t)j * img, img * sizeof(float));
+            sl->thumb[kept] = sl->thumb[j];
+            sl->thumb_len[kept] = sl->thumb_len[j];
+            sl->thumb[j] = NULL;
+        }
+        sl->gal[kept++] = g0 + j;
     }
     sl->n_kept = kept;
 }
 
-static void *decoder_main(void *arg) {
-    pipe_state *p = arg;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        if (p->stop || p->next_decode >= p->n_batches) break;
-        int b = p->next_decode++;
-        slot *sl = &p->slots[b % p->n_slots];
-        while (!p->stop && !(sl->state == SLOT_FREE && sl->batch == b))
-            pthread_cond_wait(&p->cv, &p->mu);
-        if (p->stop) break;
-        pthread_mutex_unlock(&p->mu);
-        decode_batch(p, sl, b);
-        pthread_mutex_lock(&p->mu);
-        sl->state = SLOT_DECODED;
-        pthread_cond_broadcast(&p->cv);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
-}
+/* ---- the sink ---------------------------------------------------------------- */
 
 static void *sink_main(void *arg) {
     pipe_state *p = arg;
     for (int b = 0; b < p->n_batches; b++) {
-        slot *sl = &p->slots[b % p->n_slots];
+        slot *sl = &p->slots[b % N_SLOTS];
         pthread_mutex_lock(&p->mu);
         while (!p->stop && !interrupted && !(sl->state == SLOT_COMPUTED && sl->batch == b))
             pthread_cond_wait(&p->cv, &p->mu);
@@ -159,7 +209,7 @@ static void *sink_main(void *arg) {
             p->n_done += sl->n_kept;
         }
         sl->state = SLOT_FREE;
-        sl->batch = b + p->n_slots;
+        sl->batch = b + N_SLOTS;
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
         if (rc != SF_OK) break;
@@ -167,12 +217,74 @@ static void *sink_main(void *arg) {
     return NULL;
 }
 
-/* Decoding threads when not asked: a quarter of the processors (at least one); the
- * network keeps the others busy. */
-static int auto_decoders(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    int d = n > 0 ? (int)(n / 4) : 1;
-    return d < 1 ? 1 : d > 16 ? 16 : d;
+/* ---- the run ----------------------------------------------------------------- */
+
+/* Waits until slot sl is in state for batch b; 0 when the pipeline stops instead. */
+static int wait_slot(pipe_state *p, slot *sl, int state, int b) {
+    pthread_mutex_lock(&p->mu);
+    if (interrupted && !p->stop) {
+        p->stop = 1;
+        pthread_cond_broadcast(&p->cv);
+    }
+    while (!p->stop && !(sl->state == state && sl->batch == b)) pthread_cond_wait(&p->cv, &p->mu);
+    int go = !p->stop;
+    pthread_mutex_unlock(&p->mu);
+    return go;
+}
+
+static void set_state(pipe_state *p, slot *sl, int state) {
+    pthread_mutex_lock(&p->mu);
+    sl->state = state;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void slots_alloc(pipe_state *p) {
+    const sfnet *m = p->m;
+    int B = p->B, k = m->cfg.k, d = m->d, no = m->cfg.n_out;
+    size_t img = (size_t)3 * p->S * p->S;
+    int files = !p->src->ds;
+    for (int i = 0; i < N_SLOTS; i++) {
+        slot *sl = &p->slots[i];
+        sl->state = SLOT_FREE;
+        sl->batch = i;
+        sl->gal = xmalloc((size_t)B * sizeof *sl->gal);
+        sl->bytes = xcalloc((size_t)B, sizeof *sl->bytes);
+        sl->len = xcalloc((size_t)B, sizeof *sl->len);
+        sl->err = xcalloc((size_t)B, sizeof *sl->err);
+        sl->x = xmalloc_aligned((size_t)B * img * sizeof(float));
+        sl->u8 = files ? xmalloc((size_t)B * img) : NULL;
+        sl->ok = xmalloc((size_t)B);
+        sl->thumb = xcalloc((size_t)B, sizeof *sl->thumb);
+        sl->thumb_len = xcalloc((size_t)B, sizeof *sl->thumb_len);
+        sl->pred = xmalloc(((size_t)B * no + 1) * sizeof(float));
+        sl->idx = xmalloc(((size_t)B * k + 1) * sizeof(int));
+        sl->val = xmalloc(((size_t)B * k + 1) * sizeof(float));
+        sl->dense = p->src->want_dense ? xmalloc((size_t)B * d * sizeof(float)) : NULL;
+    }
+}
+
+static void slots_free(pipe_state *p) {
+    for (int i = 0; i < N_SLOTS; i++) {
+        slot *sl = &p->slots[i];
+        for (int j = 0; j < p->B; j++) {
+            free(sl->thumb[j]);
+            free(sl->bytes[j]);
+        }
+        free(sl->gal);
+        free(sl->bytes);
+        free(sl->len);
+        free(sl->err);
+        free(sl->x);
+        free(sl->u8);
+        free(sl->ok);
+        free(sl->thumb);
+        free(sl->thumb_len);
+        free(sl->pred);
+        free(sl->idx);
+        free(sl->val);
+        free(sl->dense);
+    }
 }
 
 int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx,
@@ -196,31 +308,11 @@ int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx
     p.S = S;
     p.n = n;
     p.n_batches = (n + p.B - 1) / p.B;
-    int decoders = src->decoders > 0 ? src->decoders : auto_decoders();
-    if (decoders > p.n_batches) decoders = p.n_batches > 0 ? p.n_batches : 1;
-    p.n_slots = decoders + 3;
     const float *mean = src->ds ? src->ds->mean : src->mean;
     const float *std = src->ds ? src->ds->std : src->std;
     for (int c = 0; c < 3; c++)
         for (int v = 0; v < 256; v++) p.lut[c][v] = ((float)v / 255.0f - mean[c]) / std[c];
-
-    int B = p.B, k = m->cfg.k, d = m->d, no = m->cfg.n_out;
-    size_t img = (size_t)3 * S * S;
-    p.slots = xcalloc((size_t)p.n_slots, sizeof *p.slots);
-    for (int i = 0; i < p.n_slots; i++) {
-        slot *sl = &p.slots[i];
-        sl->state = SLOT_FREE;
-        sl->batch = i;
-        sl->gal = xmalloc((size_t)B * sizeof *sl->gal);
-        sl->x = xmalloc_aligned((size_t)B * img * sizeof(float));
-        sl->u8 = xmalloc(img);
-        sl->thumb = xcalloc((size_t)B, sizeof *sl->thumb);
-        sl->thumb_len = xcalloc((size_t)B, sizeof *sl->thumb_len);
-        sl->pred = xmalloc(((size_t)B * no + 1) * sizeof(float));
-        sl->idx = xmalloc(((size_t)B * k + 1) * sizeof(int));
-        sl->val = xmalloc(((size_t)B * k + 1) * sizeof(float));
-        sl->dense = src->want_dense ? xmalloc((size_t)B * d * sizeof(float)) : NULL;
-    }
+    slots_alloc(&p);
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
 
@@ -231,9 +323,10 @@ int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx
     interrupted = 0;
     sigaction(SIGINT, &sa, &old_sa);
 
-    pthread_t *dec = xcalloc((size_t)decoders, sizeof *dec);
-    pthread_t sink_thread;
-    for (int i = 0; i < decoders; i++) pthread_create(&dec[i], NULL, decoder_main, &p);
+    /* a dataset's pixels are in memory already: no reader */
+    int reading = !src->ds;
+    pthread_t reader, sink_thread;
+    if (reading) pthread_create(&reader, NULL, reader_main, &p);
     pthread_create(&sink_thread, NULL, sink_main, &p);
 
     sf_progress bar;
@@ -241,39 +334,28 @@ int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx
     bar.quiet |= src->quiet;
     double t_net = 0;
     for (int b = 0; b < p.n_batches; b++) {
-        slot *sl = &p.slots[b % p.n_slots];
-        pthread_mutex_lock(&p.mu);
-        if (interrupted) {
-            p.stop = 1;
-            pthread_cond_broadcast(&p.cv);
-        }
-        while (!p.stop && !(sl->state == SLOT_DECODED && sl->batch == b))
-            pthread_cond_wait(&p.cv, &p.mu);
-        int stop = p.stop;
-        pthread_mutex_unlock(&p.mu);
-        if (stop) break;
+        slot *sl = &p.slots[b % N_SLOTS];
+        if (!wait_slot(&p, sl, reading ? SLOT_READ : SLOT_FREE, b)) break;
+        decode_batch(&p, sl, b);
         if (sl->n_kept > 0) {
             double t1 = sf_now();
             train_infer_batch(m, sl->x, sl->n_kept, sl->pred, sl->idx, sl->val, sl->dense);
             t_net += sf_now() - t1;
         }
-        pthread_mutex_lock(&p.mu);
-        sl->state = SLOT_COMPUTED;
-        pthread_cond_broadcast(&p.cv);
-        pthread_mutex_unlock(&p.mu);
-        int done = (b + 1) * B < n ? (b + 1) * B : n;
-        sf_progress_update(&bar, done, NULL);
+        set_state(&p, sl, SLOT_COMPUTED);
+        sf_progress_update(&bar, (long)b * p.B + batch_size(&p, b), NULL);
     }
     pthread_join(sink_thread, NULL);
     pthread_mutex_lock(&p.mu);
-    if (interrupted) p.stop = 1;
-    int stopped = p.stop;
-    p.stop = 1; /* decoders still waiting for a slot give up */
+    int stopped = p.stop || interrupted;
+    p.stop = 1; /* a reader still waiting for a slot gives up */
     pthread_cond_broadcast(&p.cv);
     pthread_mutex_unlock(&p.mu);
-    for (int i = 0; i < decoders; i++) pthread_join(dec[i], NULL);
-    if (!stopped) sf_progress_finish(&bar, NULL);
-    else if (!bar.quiet) fputc('\n', stderr);
+    if (reading) pthread_join(reader, NULL);
+    if (!stopped)
+        sf_progress_finish(&bar, NULL);
+    else if (!bar.quiet)
+        fputc('\n', stderr);
     sigaction(SIGINT, &old_sa, NULL);
 
     stats->n_done = p.n_done;
@@ -281,22 +363,7 @@ int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx
     stats->seconds = sf_now() - t0;
     stats->network_seconds = t_net;
     stats->interrupted = interrupted && !p.sink_failed;
-
-    for (int i = 0; i < p.n_slots; i++) {
-        slot *sl = &p.slots[i];
-        for (int j = 0; j < B; j++) free(sl->thumb[j]);
-        free(sl->gal);
-        free(sl->x);
-        free(sl->u8);
-        free(sl->thumb);
-        free(sl->thumb_len);
-        free(sl->pred);
-        free(sl->idx);
-        free(sl->val);
-        free(sl->dense);
-    }
-    free(p.slots);
-    free(dec);
+    slots_free(&p);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
     if (p.sink_failed) return sf_fail("%s", p.sink_error);

@@ -106,7 +106,7 @@ static void free_paths(char **p, int n) {
     free(p);
 }
 
-static infer_source file_source(const dataset *ds, char **paths, int decoders) {
+static infer_source file_source(const dataset *ds, char **paths) {
     infer_source src;
     memset(&src, 0, sizeof src);
     src.n = ds->n;
@@ -116,13 +116,12 @@ static infer_source file_source(const dataset *ds, char **paths, int decoders) {
         src.mean[c] = ds->mean[c];
         src.std[c] = ds->std[c];
     }
-    src.decoders = decoders;
     src.want_thumbs = 1;
     src.quiet = 1;
     return src;
 }
 
-Test(infer, decoding_files_gives_what_the_cache_gives_in_order_with_any_number_of_decoders) {
+Test(infer, decoding_files_gives_what_the_cache_gives_in_order) {
     char dir[1024];
     dataset ds;
     open_data(&ds, dir, sizeof dir);
@@ -132,8 +131,9 @@ Test(infer, decoding_files_gives_what_the_cache_gives_in_order_with_any_number_o
     infer_result ref;
     cr_assert_eq(train_infer(m, &ds, all, ds.n, 0, 1, &ref), SF_OK, "%s", sf_last_error());
     char **paths = paths_of(&ds, dir);
-    for (int decoders = 1; decoders <= 3; decoders += 2) {
-        infer_source src = file_source(&ds, paths, decoders);
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        infer_source src = file_source(&ds, paths);
         static seen s;
         memset(&s, 0, sizeof s);
         s.fail_at = s.sigint_at = -1;
@@ -146,7 +146,7 @@ Test(infer, decoding_files_gives_what_the_cache_gives_in_order_with_any_number_o
         cr_assert(st.network_seconds > 0 && st.network_seconds <= st.seconds);
         cr_assert_eq(s.thumbs_ok, ds.n, "%d of %d thumbnails decode to 64x64", s.thumbs_ok, ds.n);
         for (int i = 0; i < ds.n; i++) {
-            cr_assert_eq(s.gal[i], i, "galaxy %d came as %d (decoders %d)", i, s.gal[i], decoders);
+            cr_assert_eq(s.gal[i], i, "galaxy %d came as %d (%d threads)", i, s.gal[i], threads);
             cr_assert_eq(s.pred[i], ref.pred[i], "galaxy %d: %g vs %g", i, s.pred[i], ref.pred[i]);
             for (int j = 0; j < 4; j++) {
                 cr_assert_eq(s.idx[i * 4 + j], ref.feat_idx[i * 4 + j]);
@@ -174,7 +174,7 @@ Test(infer, a_corrupt_image_is_skipped_and_counted) {
     free(bytes);
     free(paths[5]);
     paths[5] = xstrdup(fx_path("broken.jpg"));
-    infer_source src = file_source(&ds, paths, 1);
+    infer_source src = file_source(&ds, paths);
     src.n = 40;
     static seen s;
     memset(&s, 0, sizeof s);
@@ -262,7 +262,7 @@ Test(infer, predict_into_a_database_reproduces_the_run_training_stored) {
 
     /* the run's own weights over the same catalogue, as a second run */
     char *again[] = {"predict", "--from-run", "Z", "--catalog", csv, "--images", img, "--into",
-                     db, "--name", "Zb", "--batch", "24", "--decoders", "2", "-q", NULL};
+                     db, "--name", "Zb", "--batch", "24", "-q", NULL};
     cr_assert_eq(run_cli(cli_predict, again), 0, "%s", sf_last_error());
     cr_assert_eq(scalar(db, "SELECT count(*) FROM runs"), 2);
     cr_assert_eq(scalar(db, "SELECT n_galaxies FROM runs WHERE prefix = 'Zb'"), 400);
