@@ -21,7 +21,7 @@ const cli_command cli_commands[] = {
     {"pca", cli_pca, "Table 2 baseline: PCA of a dense run's features + linear regression"},
     {"sweep", cli_sweep, "Table 2 and Figure 4: SFNets for k = 2..8 x 3 seeds against PCA (resumable)"},
     {"synth", cli_synth, "write a synthetic galaxy survey (catalogue + cutouts) or its preview"},
-    {"predict", cli_predict, "predictions and active features of a trained model (CSV out)"},
+    {"predict", cli_predict, "run a trained model over a catalogue: CSV out, or --into a run database"},
     {NULL, NULL, NULL},
 };
 
