@@ -1,9 +1,11 @@
 /* store.h: the run database (SQLite), where every galaxy's sparse activations live.
  *
  * A run database holds several runs (trained SFNets) over one shared set of
- * galaxies. The schema is share/schema.sql (version STORE_SCHEMA_VERSION, in
- * PRAGMA user_version; PRAGMA application_id = STORE_APPLICATION_ID marks the file
- * as ours). Files of older versions are migrated when opened for writing; files
+ * galaxies. The schema is share/schema.sql (version 1, never edited) followed by the
+ * migrations in store.c (version 2 adds the marks); the file's version is in PRAGMA
+ * user_version, and PRAGMA application_id = STORE_APPLICATION_ID marks it as ours.
+ * Files of older versions are migrated when opened for writing and read as they are
+ * when opened for reading (what they lack, such as marks, reads as empty); files
  * that are not ours, or of a newer version, are refused with a message.
  *
  * Tour:
@@ -32,7 +34,7 @@
  * connection: use it from one thread at a time.
  *
  * Writes: store_add_run() writes a whole run in one transaction; a failure or a
- * killed process leaves the file as it was. Labels and notes are single updates.
+ * killed process leaves the file as it was. Labels, notes and marks are single updates.
  */
 #ifndef SF_STORE_H
 #define SF_STORE_H
@@ -40,7 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2      /* what this binary writes and reads up to */
+#define STORE_SCHEMA_BASE_VERSION 1 /* what share/schema.sql describes */
 #define STORE_APPLICATION_ID 0x53464e58 /* "SFNX" */
 
 #define STORE_MAX_TARGETS 16   /* = TARGET_MAX of data_catalog.h */
@@ -228,6 +231,34 @@ int store_features(store *s, int64_t run_id, store_sort sort, int include_dead,
 int store_feature_get(store *s, int64_t run_id, int feature, store_feature *out);
 /* label/note NULL leaves that field as it is; "" clears it. */
 int store_feature_label(store *s, int64_t run_id, int feature, const char *label, const char *note);
+
+/* ---- marks ---------------------------------------------------------------------- */
+
+/* A mark (bookmark) on a feature or on a galaxy, kept per run, with an optional note.
+ * Files of schema version 1 have none: opened READ they list no marks, and opening
+ * them WRITE (as marking does) migrates them. */
+typedef struct {
+    int64_t id;
+    int64_t run_id;
+    int feature;                  /* the marked feature, or -1 for a galaxy mark */
+    int64_t galaxy_id;            /* the marked galaxy, or 0 for a feature mark */
+    char objid[STORE_OBJID_MAX];  /* galaxy marks: its objID */
+    char label[STORE_LABEL_MAX];  /* feature marks: the feature's label ("" none) */
+    char note[STORE_NOTE_MAX];    /* "" none */
+    char created[32];             /* "2026-11-28T12:00:00Z" */
+} store_mark;
+
+/* The run's marks: features by number, then galaxies by objID. *marks owned (free);
+ * SF_OK with none on a version-1 file. */
+int store_marks(store *s, int64_t run_id, store_mark **marks, int *n);
+/* Marks a feature (galaxy_id 0) or a galaxy (feature -1) of the run. Marking again
+ * keeps the mark; note NULL leaves its note as it is, "" clears it. *added (may be
+ * NULL) says whether the mark is new. SF_ERR for a feature outside the run, an
+ * unknown galaxy or a store opened READ. */
+int store_mark_add(store *s, int64_t run_id, int feature, int64_t galaxy_id, const char *note,
+                   int *added);
+/* Removes that mark; *removed (may be NULL) says whether there was one. */
+int store_mark_remove(store *s, int64_t run_id, int feature, int64_t galaxy_id, int *removed);
 
 /* ---- galaxies of a feature -------------------------------------------------- */
 

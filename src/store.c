@@ -11,11 +11,27 @@
 
 #include <cJSON.h>
 
-/* Schema changes after version 1 go here, oldest first, never edited once released. */
+/* Schema changes after version 1 (share/schema.sql) go here, oldest first, never
+ * edited once released: a new database runs schema.sql and then every step, an older
+ * file opened for writing runs the steps above its version. */
 static const store_migration builtin_migrations[] = {
-    {0, NULL},
+    /* 2: marks (bookmarks) on a run's features and galaxies, each with an optional note.
+     * A mark names either a feature (of run_features, so it goes with its run) or a
+     * galaxy (of any run; the mark belongs to the run it was made in). */
+    {2, "CREATE TABLE marks (\n"
+        "    id        INTEGER PRIMARY KEY,\n"
+        "    run_id    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+        "    feature   INTEGER,                          -- NULL for a galaxy mark\n"
+        "    galaxy_id INTEGER REFERENCES galaxies(id),  -- NULL for a feature mark\n"
+        "    note      TEXT,\n"
+        "    created   TEXT NOT NULL,                    -- ISO 8601 UTC\n"
+        "    CHECK ((feature IS NULL) <> (galaxy_id IS NULL)),\n"
+        "    FOREIGN KEY (run_id, feature) REFERENCES run_features(run_id, feature) ON DELETE CASCADE\n"
+        ");\n"
+        "CREATE UNIQUE INDEX marks_feature ON marks (run_id, feature) WHERE feature IS NOT NULL;\n"
+        "CREATE UNIQUE INDEX marks_galaxy ON marks (run_id, galaxy_id) WHERE galaxy_id IS NOT NULL;\n"},
 };
-static const int n_builtin_migrations = 0;
+static const int n_builtin_migrations = (int)(sizeof builtin_migrations / sizeof builtin_migrations[0]);
 
 int store_db_fail(store *s, const char *what) {
     int code = sqlite3_extended_errcode(s->db);
@@ -102,6 +118,29 @@ static int set_version(store *s, int version) {
     return store_exec(s, sql, "setting the schema version");
 }
 
+/* Runs the steps above *version, in order, inside the caller's transaction; *version
+ * becomes the last one applied. The caller rolls back on failure. */
+static int apply_migrations(store *s, const store_migration *steps, int n_steps, int *version) {
+    for (int i = 0; i < n_steps; i++) {
+        if (steps[i].to_version <= *version) continue;
+        if (steps[i].to_version != *version + 1)
+            return sf_fail("%s: no migration from schema version %d to %d", s->path, *version,
+                           *version + 1);
+        char *msg = NULL;
+        if (sqlite3_exec(s->db, steps[i].sql, NULL, NULL, &msg) != SQLITE_OK) {
+            sf_fail("%s: upgrading the schema from version %d to %d failed (%s); the file "
+                    "is unchanged",
+                    s->path, *version, steps[i].to_version, msg ? msg : sqlite3_errmsg(s->db));
+            sqlite3_free(msg);
+            return SF_ERR;
+        }
+        *version = steps[i].to_version;
+    }
+    return SF_OK;
+}
+
+/* A new database: share/schema.sql (version STORE_SCHEMA_BASE_VERSION) and then the
+ * built-in migrations, in one transaction. */
 static int create_schema(store *s) {
     char path[4096];
     snprintf(path, sizeof path, "%s/schema.sql", sf_share_dir());
@@ -114,11 +153,12 @@ static int create_schema(store *s) {
     /* a stale installed share/ must not create tables of another version */
     const char *mark = strstr(sql, "schema version ");
     int file_version = mark ? atoi(mark + strlen("schema version ")) : -1;
-    if (file_version != STORE_SCHEMA_VERSION) {
+    if (file_version != STORE_SCHEMA_BASE_VERSION) {
         free(sql);
-        return sf_fail("%s describes schema version %d, but this sfnet-explore writes version %d: "
-                       "reinstall it (or point $SFNET_SHARE at the right share directory)",
-                       path, file_version, STORE_SCHEMA_VERSION);
+        return sf_fail("%s describes schema version %d, but this sfnet-explore starts new "
+                       "databases from version %d: reinstall it (or point $SFNET_SHARE at the "
+                       "right share directory)",
+                       path, file_version, STORE_SCHEMA_BASE_VERSION);
     }
     if (store_begin(s) != SF_OK) {
         free(sql);
@@ -139,10 +179,13 @@ static int create_schema(store *s) {
         sqlite3_free(msg);
         goto fail;
     }
+    int version = STORE_SCHEMA_BASE_VERSION;
+    if (apply_migrations(s, builtin_migrations, n_builtin_migrations, &version) != SF_OK) goto fail;
+    SF_ASSERT(version == STORE_SCHEMA_VERSION);
     char app[64];
     snprintf(app, sizeof app, "PRAGMA application_id = %d", (int)STORE_APPLICATION_ID);
     if (store_exec(s, app, "marking the file") != SF_OK) goto fail;
-    if (set_version(s, STORE_SCHEMA_VERSION) != SF_OK) goto fail;
+    if (set_version(s, version) != SF_OK) goto fail;
     if (store_commit(s) != SF_OK) goto fail;
     free(sql);
     return SF_OK;
@@ -163,26 +206,17 @@ int store_migrate(store *s, const store_migration *steps, int n_steps) {
         return SF_OK;
     }
     if (store_begin(s) != SF_OK) return SF_ERR;
-    int version = (int)v;
-    for (int i = 0; i < n_steps; i++) {
-        if (steps[i].to_version <= version) continue;
-        if (steps[i].to_version != version + 1) {
-            store_rollback(s);
-            return sf_fail("%s: no migration from schema version %d to %d", s->path, version,
-                           version + 1);
-        }
-        char *msg = NULL;
-        if (sqlite3_exec(s->db, steps[i].sql, NULL, NULL, &msg) != SQLITE_OK) {
-            sf_fail("%s: upgrading the schema from version %d to %d failed (%s); the file "
-                    "is unchanged",
-                    s->path, version, steps[i].to_version, msg ? msg : sqlite3_errmsg(s->db));
-            sqlite3_free(msg);
-            store_rollback(s);
-            return SF_ERR;
-        }
-        version = steps[i].to_version;
+    /* another process may have migrated it between the check and the lock */
+    if (query_int(s, "PRAGMA user_version", &v) != SF_OK) {
+        store_rollback(s);
+        return SF_ERR;
     }
-    if (set_version(s, version) != SF_OK || store_commit(s) != SF_OK) {
+    int version = (int)v;
+    if (apply_migrations(s, steps, n_steps, &version) != SF_OK) {
+        store_rollback(s);
+        return SF_ERR;
+    }
+    if ((version != v && set_version(s, version) != SF_OK) || store_commit(s) != SF_OK) {
         store_rollback(s);
         return SF_ERR;
     }

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "sf_util.h"
 #include "store.h"
 
@@ -180,6 +182,53 @@ static inline void fixture_rmdir(const char *dir) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* Writes v1_path as a version-1 binary left it: share/schema.sql (the version-1
+ * history, never edited) run on an empty file, marked with the application id and
+ * user_version 1, in WAL mode, holding every row of the same tables of src_path (a
+ * database the store wrote). SF_OK, or SF_ERR with the SQLite message. */
+static inline int fixture_make_v1(const char *v1_path, const char *src_path) {
+    char schema_path[4096];
+    snprintf(schema_path, sizeof schema_path, "%s/schema.sql", sf_share_dir());
+    char *schema = NULL;
+    size_t len = 0;
+    if (sf_read_file(schema_path, &schema, &len) != SF_OK) return SF_ERR;
+    if (!strstr(schema, "schema version 1.")) {
+        free(schema);
+        return sf_fail("%s is not the version-1 schema", schema_path);
+    }
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(v1_path, &db);
+    char sql[8192];
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+    snprintf(sql, sizeof sql, "ATTACH '%s' AS src", src_path);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "PRAGMA application_id = 1397116504; PRAGMA user_version = 1", NULL,
+                          NULL, NULL);
+    /* the version-1 tables, in the order the schema makes them (parents first) */
+    sqlite3_stmt *st = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "SELECT name FROM main.sqlite_schema WHERE type = 'table' ORDER BY rowid",
+                                -1, &st, NULL);
+    char names[32][64];
+    int n = 0;
+    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && n < 32)
+        snprintf(names[n++], sizeof names[0], "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    for (int i = 0; i < n && rc == SQLITE_OK; i++) {
+        snprintf(sql, sizeof sql, "INSERT INTO main.%s SELECT * FROM src.%s", names[i], names[i]);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "DETACH src", NULL, NULL, NULL);
+    int status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", v1_path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    free(schema);
+    return status;
 }
 
 #endif

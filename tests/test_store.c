@@ -630,3 +630,277 @@ Test(store, schema_file_missing_or_of_another_version) {
     cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK, "%s", sf_last_error());
     store_close(s);
 }
+
+/* ---- schema version 2: marks, and files of version 1 ------------------------------ */
+
+/* A run database as version 1 left it (store_fixture.h), with two runs and a label,
+ * beside the file the store wrote (src). */
+static void make_v1_file(const char *src, const char *v1, fixture_run *a, fixture_run *b) {
+    store *s = NULL;
+    fixture_make(a, 50, 24, 4, 1, 14, 7000, 21);
+    fixture_make(b, 40, 16, 3, 2, 10, 7020, 22);
+    a->in.weights = (const uint8_t *)"WEIGHTS-Z";
+    a->in.weights_len = 9;
+    cr_assert_eq(store_open(&s, src, STORE_CREATE), SF_OK, "%s", sf_last_error());
+    add_fixture(s, a, "Z");
+    add_fixture(s, b, "SL");
+    cr_assert_eq(store_feature_label(s, 1, 3, "disc", "spiral arms"), SF_OK);
+    store_close(s);
+    cr_assert_eq(fixture_make_v1(v1, src), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(raw_int(v1, "PRAGMA user_version"), 1);
+    cr_assert_eq(raw_int(v1, "SELECT count(*) FROM sqlite_schema WHERE name = 'marks'"), 0);
+}
+
+/* Every table of version 1 holds the same rows in both files. */
+static void assert_same_v1_data(const char *a, const char *b) {
+    static const char *tables[] = {"runs", "run_targets", "run_weights", "galaxies", "catalog_columns",
+                                   "catalog_values", "thumbnails", "run_galaxies", "predictions",
+                                   "activations", "run_features", "feature_targets"};
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(a, &db), SQLITE_OK);
+    char sql[512];
+    snprintf(sql, sizeof sql, "ATTACH '%s' AS other", b);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+        snprintf(sql, sizeof sql,
+                 "SELECT (SELECT count(*) FROM main.%s), (SELECT count(*) FROM other.%s), "
+                 "(SELECT count(*) FROM (SELECT * FROM main.%s EXCEPT SELECT * FROM other.%s))",
+                 tables[i], tables[i], tables[i], tables[i]);
+        sqlite3_stmt *st = NULL;
+        cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+        cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+        cr_assert_gt(sqlite3_column_int64(st, 0), 0, "%s has rows", tables[i]);
+        cr_assert_eq(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), "%s: row counts", tables[i]);
+        cr_assert_eq(sqlite3_column_int64(st, 2), 0, "%s: rows differ", tables[i]);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+}
+
+Test(store, new_files_have_the_marks_table) {
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK, "%s", sf_last_error());
+    store_close(s);
+    cr_assert_eq(STORE_SCHEMA_VERSION, 2);
+    cr_assert_eq(raw_int(db_path, "PRAGMA user_version"), 2);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM pragma_table_info('marks')"), 6);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE name IN ('marks_feature', 'marks_galaxy')"), 2);
+}
+
+Test(store, version_1_file_reads_as_it_is_and_migrates_on_write) {
+    char src[160], v1[160];
+    snprintf(src, sizeof src, "%s/src.db", dir);
+    snprintf(v1, sizeof v1, "%s/v1.db", dir);
+    fixture_run a, b;
+    make_v1_file(src, v1, &a, &b);
+
+    /* read: browsable, no marks, nothing changed */
+    store *r = NULL;
+    cr_assert_eq(store_open(&r, v1, STORE_READ), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_schema_version(r), 1);
+    store_run *runs = NULL;
+    int n_runs = 0;
+    cr_assert_eq(store_runs(r, &runs, &n_runs), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(n_runs, 2);
+    cr_assert_str_eq(runs[1].prefix, "SL");
+    store_runs_free(runs, n_runs);
+    store_feature f;
+    cr_assert_eq(store_feature_get(r, 1, 3, &f), SF_OK, "%s", sf_last_error());
+    cr_assert_str_eq(f.label, "disc");
+    store_hit *hits = NULL;
+    int nh = 0;
+    cr_assert_eq(store_top(r, 1, 3, 5, -1, &hits, &nh), SF_OK);
+    cr_assert_gt(nh, 0);
+    cr_assert_float_eq(hits[0].value, f.max, 1e-6);
+    free(hits);
+    store_mark *marks = NULL;
+    int n_marks = -1;
+    cr_assert_eq(store_marks(r, 1, &marks, &n_marks), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(n_marks, 0);
+    cr_assert_eq(store_mark_add(r, 1, 3, 0, NULL, NULL), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "read-only"), "%s", sf_last_error());
+    cr_assert_eq(raw_int(v1, "PRAGMA user_version"), 1, "reading leaves the version");
+
+    /* write: migrated in place, every row kept, marks work */
+    store *w = NULL;
+    cr_assert_eq(store_open(&w, v1, STORE_WRITE), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_schema_version(w), 2);
+    cr_assert_eq(raw_int(v1, "PRAGMA user_version"), 2);
+    cr_assert_eq(raw_int(v1, "PRAGMA application_id"), STORE_APPLICATION_ID);
+    assert_same_v1_data(v1, src);
+    int added = 0;
+    cr_assert_eq(store_mark_add(w, 1, 3, 0, "check the arms", &added), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(added, 1);
+    /* the reader opened before the migration sees the marks (as the explorer does) */
+    cr_assert_eq(store_marks(r, 1, &marks, &n_marks), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(n_marks, 1);
+    cr_assert_eq(marks[0].feature, 3);
+    cr_assert_str_eq(marks[0].label, "disc");
+    cr_assert_str_eq(marks[0].note, "check the arms");
+    free(marks);
+    store_close(r);
+    store_close(w);
+    /* opening again does not migrate twice */
+    cr_assert_eq(store_open(&w, v1, STORE_WRITE), SF_OK, "%s", sf_last_error());
+    store_close(w);
+    cr_assert_eq(raw_int(v1, "SELECT count(*) FROM marks"), 1);
+    cr_assert_eq(raw_int(v1, "PRAGMA foreign_key_check"), -1, "no dangling rows");
+    fixture_free(&a);
+    fixture_free(&b);
+}
+
+Test(store, version_1_file_in_a_read_only_folder_still_browses) {
+    char src[160], v1[160];
+    snprintf(src, sizeof src, "%s/src.db", dir);
+    snprintf(v1, sizeof v1, "%s/v1.db", dir);
+    fixture_run a, b;
+    make_v1_file(src, v1, &a, &b);
+    fixture_free(&a);
+    fixture_free(&b);
+    cr_assert_eq(chmod(v1, 0444), 0);
+    cr_assert_eq(chmod(dir, 0555), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        if (geteuid() == 0 && setgid(65534) == 0 && setuid(65534) != 0) _exit(3);
+        store *r = NULL;
+        if (store_open(&r, v1, STORE_READ) != SF_OK) _exit(1);
+        store_mark *marks = NULL;
+        int n_marks = -1, nh = 0;
+        store_hit *hits = NULL;
+        int ok = store_schema_version(r) == 1 && store_marks(r, 2, &marks, &n_marks) == SF_OK &&
+                 n_marks == 0 && store_top(r, 2, 1, 5, -1, &hits, &nh) == SF_OK && nh > 0;
+        free(hits);
+        store *w = NULL;
+        ok = ok && store_open(&w, v1, STORE_WRITE) == SF_ERR && strstr(sf_last_error(), "read-only");
+        store_close(r);
+        _exit(ok ? 0 : 2);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    chmod(dir, 0755);
+    chmod(v1, 0644);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reading the version-1 file failed (%d)",
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    cr_assert_eq(raw_int(v1, "PRAGMA user_version"), 1, "still version 1");
+}
+
+Test(store, a_failed_migration_leaves_version_1) {
+    char src[160], v1[160];
+    snprintf(src, sizeof src, "%s/src.db", dir);
+    snprintf(v1, sizeof v1, "%s/v1.db", dir);
+    fixture_run a, b;
+    make_v1_file(src, v1, &a, &b);
+    /* something in the way of version 2 (a table of that name) */
+    raw_exec(v1, "CREATE TABLE marks (x)");
+    store *w = NULL;
+    cr_assert_eq(store_open(&w, v1, STORE_WRITE), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "from version 1 to 2") && strstr(sf_last_error(), "unchanged"), "%s",
+              sf_last_error());
+    cr_assert_eq(raw_int(v1, "PRAGMA user_version"), 1);
+    raw_exec(v1, "DROP TABLE marks");
+    assert_same_v1_data(v1, src);
+    fixture_free(&a);
+    fixture_free(&b);
+}
+
+Test(store, marks_add_remove_list) {
+    store *s = NULL;
+    fixture_run a, b;
+    fixture_make(&a, 30, 16, 3, 1, 10, 1000, 31);
+    fixture_make(&b, 30, 16, 3, 2, 10, 1010, 32);
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK);
+    int64_t z = add_fixture(s, &a, "Z");
+    int64_t sl = add_fixture(s, &b, "SL");
+    cr_assert_eq(store_feature_label(s, z, 5, "bar", NULL), SF_OK);
+    store_galaxy g1, g2;
+    cr_assert_eq(store_galaxy_find(s, "1025", &g1), SF_OK);  /* only in SL */
+    cr_assert_eq(store_galaxy_find(s, "1003", &g2), SF_OK);  /* only in Z */
+    int added = -1, removed = -1;
+    cr_assert_eq(store_mark_add(s, z, 9, 0, NULL, &added), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(added, 1);
+    cr_assert_eq(store_mark_add(s, z, 5, 0, "", &added), SF_OK);
+    cr_assert_eq(store_mark_add(s, z, -1, g1.id, "odd colour", &added), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_mark_add(s, z, -1, g2.id, NULL, &added), SF_OK);
+    cr_assert_eq(store_mark_add(s, sl, 9, 0, NULL, &added), SF_OK);
+    /* again: kept once; a note replaces, NULL keeps it */
+    cr_assert_eq(store_mark_add(s, z, 9, 0, NULL, &added), SF_OK);
+    cr_assert_eq(added, 0);
+    cr_assert_eq(store_mark_add(s, z, 9, 0, "merger?", &added), SF_OK);
+    cr_assert_eq(store_mark_add(s, z, 9, 0, NULL, &added), SF_OK);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM marks"), 5);
+
+    store_mark *m = NULL;
+    int n = 0;
+    cr_assert_eq(store_marks(s, z, &m, &n), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(n, 4);
+    /* features by number, then galaxies by objID */
+    cr_assert_eq(m[0].feature, 5);
+    cr_assert_str_eq(m[0].label, "bar");
+    cr_assert_str_eq(m[0].note, "");
+    cr_assert_eq(m[1].feature, 9);
+    cr_assert_str_eq(m[1].note, "merger?");
+    cr_assert_eq(m[1].galaxy_id, 0);
+    cr_assert_eq(m[2].feature, -1);
+    cr_assert_str_eq(m[2].objid, "1003");
+    cr_assert_eq(m[2].galaxy_id, g2.id);
+    cr_assert_str_eq(m[3].objid, "1025");
+    cr_assert_str_eq(m[3].note, "odd colour");
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(m[i].run_id, z);
+        cr_assert_eq(strlen(m[i].created), 20, "%s", m[i].created);
+    }
+    free(m);
+    cr_assert_eq(store_marks(s, sl, &m, &n), SF_OK);
+    cr_assert_eq(n, 1, "marks are per run");
+    free(m);
+
+    /* refusals */
+    cr_assert_eq(store_mark_add(s, z, 16, 0, NULL, NULL), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "no feature 16"), "%s", sf_last_error());
+    cr_assert_eq(store_mark_add(s, z, -1, 99999, NULL, NULL), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "no galaxy"), "%s", sf_last_error());
+    cr_assert_eq(store_mark_add(s, 77, -1, g1.id, NULL, NULL), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "no run"), "%s", sf_last_error());
+    cr_assert_eq(store_mark_add(s, z, 3, g1.id, NULL, NULL), SF_ERR, "a feature and a galaxy at once");
+    cr_assert_eq(store_mark_add(s, z, -1, 0, NULL, NULL), SF_ERR, "neither");
+    char *long_note = xcalloc(STORE_NOTE_MAX + 1, 1);
+    memset(long_note, 'x', STORE_NOTE_MAX);
+    cr_assert_eq(store_mark_add(s, z, 3, 0, long_note, NULL), SF_ERR);
+    free(long_note);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM marks"), 5, "nothing written by a refusal");
+
+    /* removal */
+    cr_assert_eq(store_mark_remove(s, z, 9, 0, &removed), SF_OK);
+    cr_assert_eq(removed, 1);
+    cr_assert_eq(store_mark_remove(s, z, 9, 0, &removed), SF_OK);
+    cr_assert_eq(removed, 0, "already gone");
+    cr_assert_eq(store_mark_remove(s, z, -1, g1.id, &removed), SF_OK);
+    cr_assert_eq(removed, 1);
+    cr_assert_eq(store_marks(s, z, &m, &n), SF_OK);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(m[0].feature, 5);
+    cr_assert_str_eq(m[1].objid, "1003");
+    free(m);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM marks WHERE run_id = 2 AND feature = 9"), 1,
+                 "SL's mark of feature 9 stays");
+
+    /* a store opened for reading lists but does not change */
+    store *r = NULL;
+    cr_assert_eq(store_open(&r, db_path, STORE_READ), SF_OK);
+    cr_assert_eq(store_marks(r, z, &m, &n), SF_OK);
+    cr_assert_eq(n, 2);
+    free(m);
+    cr_assert_eq(store_mark_remove(r, z, 5, 0, NULL), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "read-only"), "%s", sf_last_error());
+    store_close(r);
+
+    /* deleting a run takes its marks with it */
+    cr_assert_eq(store_delete_run(s, z), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM marks"), 1);
+    store_galaxy_clear(&g1);
+    store_galaxy_clear(&g2);
+    store_close(s);
+    fixture_free(&a);
+    fixture_free(&b);
+}
