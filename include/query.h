@@ -13,6 +13,11 @@
  * m terms zeroes every other feature's activation and applies the stored head to
  * the validation galaxies; with all features it reproduces the model's validation
  * RMSE.
+ *
+ * Similar features (query_similar.c): with a_i the raw activation of feature i over
+ * all N galaxies of a run (0 where inactive), feature j is similar to i when their
+ * Pearson correlation r_ij is high. One scan of the run's activations gives every
+ * pair's cross sum at once (query_coact), so the explorer computes it once per run.
  */
 #ifndef SF_QUERY_H
 #define SF_QUERY_H
@@ -75,6 +80,39 @@ void query_equation_clear(query_equation *eq);
 /* RMSE over the validation galaxies using only the listed features (n = -1: all). */
 int query_rmse_with_features(store *s, int64_t run_id, const int *features, int n,
                              double *rmse, double *rmse_t);
+
+/* ---- co-activation and similar features ----------------------------------------- */
+
+/* Sums over all N galaxies of a run, a_i the raw activation of feature i (0 where
+ * inactive): S_i = sum a_i, and for every pair C_ij = sum a_i a_j and the number of
+ * galaxies where both are non-zero (C_ii = sum a_i^2, n_both_ii = n_active_i). Then
+ *   r_ij = (N C_ij - S_i S_j) / sqrt((N C_ii - S_i^2) (N C_jj - S_j^2)).
+ * One pass over the activations in galaxy order: a galaxy with m active features adds
+ * its m^2 products; rows with many (a dense run) are added in blocks by BLAS. */
+typedef struct {
+    int64_t run_id;
+    int d;
+    int n;           /* galaxies of the run */
+    double *sum;     /* (d) S_i */
+    double *cross;   /* (d, d) C_ij */
+    int *n_both;     /* (d, d) */
+} query_coact;
+
+int query_coact_compute(store *s, int64_t run_id, query_coact *c);
+void query_coact_clear(query_coact *c);
+/* r_ij; NAN when either feature never fires (or fires with the same value on every galaxy). */
+double query_coact_pearson(const query_coact *c, int i, int j);
+
+typedef struct {
+    int feature;
+    double r;       /* Pearson correlation with the feature asked about */
+    int n_both;     /* galaxies where both are active */
+} query_similar;
+
+/* The (at most) n features most correlated with feature, largest r first (ties by
+ * feature number), leaving out the feature itself and those with r undefined. Returns
+ * how many were written to out. */
+int query_similar_features(const query_coact *c, int feature, int n, query_similar *out);
 
 /* ---- exports ------------------------------------------------------------------- */
 

@@ -12,6 +12,7 @@
 static void usage(FILE *out) {
     fprintf(out,
             "Usage: sfnet-explore features [--sort KEY] [--all] [--json|--csv] DB [RUN]\n"
+            "       sfnet-explore features --similar F [--number N] [--json|--csv] DB [RUN]\n"
             "\n"
             "The features of a run (RUN: its prefix such as Z or SL, or its id; optional\n"
             "when DB holds one run), most frequent first: galaxies where each is active\n"
@@ -20,12 +21,20 @@ static void usage(FILE *out) {
             "each target, the Pearson correlation of the scaled activation with each target\n"
             "over the validation set, and its label.\n"
             "\n"
+            "With --similar F, the N features whose activation correlates most with F's:\n"
+            "Pearson r over all the run's galaxies (a galaxy where a feature is inactive\n"
+            "counts as 0), highest first, with the galaxies where both are active\n"
+            "(n_both), each one's n_active, and its label; the explorer's feature page\n"
+            "shows the first 5.\n"
+            "\n"
             "Options:\n"
-            "  -s, --sort KEY  frequency (default), feature, weight, correlation, max, label\n"
-            "  -a, --all       include dead features (never active)\n"
-            "      --json      JSON (an array of objects)\n"
-            "      --csv       CSV\n"
-            "  -h, --help      show this help\n");
+            "  -s, --sort KEY     frequency (default), feature, weight, correlation, max, label\n"
+            "  -a, --all          include dead features (never active)\n"
+            "      --similar F    the features most correlated with F (17, SL17 or \"SL 17\")\n"
+            "  -n, --number N     how many similar features (default 5)\n"
+            "      --json         JSON (an array of objects)\n"
+            "      --csv          CSV\n"
+            "  -h, --help         show this help\n");
 }
 
 static int parse_sort(const char *s, store_sort *out) {
@@ -38,10 +47,63 @@ static int parse_sort(const char *s, store_sort *out) {
     return sf_fail("unknown sort key '%s' (frequency, feature, weight, correlation, max, label)", s);
 }
 
+/* `features --similar F`: the features most correlated with F. */
+static int print_similar(store *s, const char *run_spec, const char *feature_text, int number,
+                         query_format fmt) {
+    char *words[2] = {(char *)run_spec, (char *)feature_text};
+    store_run run;
+    int feature = -1;
+    int found = run_spec ? query_resolve_feature(s, 2, words, &run, &feature)
+                         : query_resolve_feature(s, 1, words + 1, &run, &feature);
+    if (found != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        return 1;
+    }
+    query_coact c;
+    store_feature *every = NULL;
+    int n_all = 0;
+    if (query_coact_compute(s, run.id, &c) != SF_OK ||
+        store_features(s, run.id, STORE_SORT_FEATURE, 1, &every, &n_all) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        query_coact_clear(&c);
+        store_run_clear(&run);
+        return 1;
+    }
+    query_similar *sim = xcalloc((size_t)number, sizeof *sim);
+    int n = query_similar_features(&c, feature, number, sim);
+    static const char *const cols[] = {"feature", "r", "n_both", "n_active", "label"};
+    query_table *t = query_table_new(5, cols);
+    for (int i = 0; i < n; i++) {
+        char name[STORE_PREFIX_MAX + 16];
+        query_feature_name(&run, sim[i].feature, name, sizeof name);
+        const store_feature *f = sim[i].feature < n_all ? &every[sim[i].feature] : NULL;
+        query_table_text(t, name);
+        query_table_num(t, sim[i].r, 4);
+        query_table_int(t, sim[i].n_both);
+        query_table_int(t, f ? f->n_active : 0);
+        query_table_text(t, f && f->label[0] ? f->label : (fmt == QUERY_TEXT ? "" : NULL));
+    }
+    char name[STORE_PREFIX_MAX + 16];
+    query_feature_name(&run, feature, name, sizeof name);
+    int rc = 0;
+    if (fmt == QUERY_TEXT && n == 0)
+        printf("%s: no feature correlates (it is dead, or every other one is)\n", name);
+    else
+        rc = query_cli_print(t, fmt);
+    query_table_free(t);
+    free(sim);
+    free(every);
+    query_coact_clear(&c);
+    store_run_clear(&run);
+    return rc;
+}
+
 int cli_features(int argc, char **argv) {
     static const struct option opts[] = {
         {"sort", required_argument, NULL, 's'},
         {"all", no_argument, NULL, 'a'},
+        {"similar", required_argument, NULL, 'S'},
+        {"number", required_argument, NULL, 'n'},
         {"json", no_argument, NULL, 'j'},
         {"csv", no_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
@@ -49,9 +111,11 @@ int cli_features(int argc, char **argv) {
     };
     query_format fmt = QUERY_TEXT;
     store_sort sort = STORE_SORT_FREQUENCY;
-    int all = 0, c;
+    int all = 0, number = 5, c;
+    const char *similar = NULL;
+    char *end = NULL;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "s:ah", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:an:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             if (parse_sort(optarg, &sort) != SF_OK) {
@@ -60,6 +124,14 @@ int cli_features(int argc, char **argv) {
             }
             break;
         case 'a': all = 1; break;
+        case 'S': similar = optarg; break;
+        case 'n':
+            number = (int)strtol(optarg, &end, 10);
+            if (!*optarg || *end || number < 1) {
+                sf_warn("-n wants a positive number, not '%s'", optarg);
+                return 2;
+            }
+            break;
         case 'j': fmt = QUERY_JSON; break;
         case 'c': fmt = QUERY_CSV; break;
         case 'h': usage(stdout); return 0;
@@ -73,6 +145,11 @@ int cli_features(int argc, char **argv) {
     }
     store *s = NULL;
     if (query_cli_open(argv[optind], STORE_READ, &s) != SF_OK) return 1;
+    if (similar) {
+        int rc = print_similar(s, npos == 2 ? argv[optind + 1] : NULL, similar, number, fmt);
+        store_close(s);
+        return rc;
+    }
     store_run run;
     store_feature *f = NULL;
     int n = 0, n_all = 0;

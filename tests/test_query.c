@@ -543,3 +543,186 @@ Test(query, train_refuses_bad_options_and_foreign_files_before_training) {
     store_runs_free(runs, n);
     store_close(s);
 }
+
+/* ---- similar features, against a two-pass Pearson over the fixture's own activations ---- */
+
+typedef struct {
+    int d;
+    double *r;     /* (d, d) NAN undefined */
+    int *both;     /* (d, d) */
+} brute_coact;
+
+static void brute_coact_make(const fixture_run *f, brute_coact *b) {
+    int d = f->d, n = f->n;
+    b->d = d;
+    b->r = calloc((size_t)d * d, sizeof *b->r);
+    b->both = calloc((size_t)d * d, sizeof *b->both);
+    double *a = calloc((size_t)n * d, sizeof *a), *mean = calloc((size_t)d, sizeof *mean);
+    for (int g = 0; g < n; g++)
+        for (int i = 0; i < d; i++) {
+            a[(size_t)g * d + i] = fixture_act(f, g, i);
+            mean[i] += a[(size_t)g * d + i] / n;
+        }
+    for (int i = 0; i < d; i++)
+        for (int j = 0; j < d; j++) {
+            double sij = 0, sii = 0, sjj = 0;
+            int both = 0;
+            for (int g = 0; g < n; g++) {
+                double x = a[(size_t)g * d + i] - mean[i], y = a[(size_t)g * d + j] - mean[j];
+                sij += x * y;
+                sii += x * x;
+                sjj += y * y;
+                both += a[(size_t)g * d + i] > 0 && a[(size_t)g * d + j] > 0;
+            }
+            b->r[(size_t)i * d + j] = sii > 0 && sjj > 0 ? sij / sqrt(sii * sjj) : NAN;
+            b->both[(size_t)i * d + j] = both;
+        }
+    free(a);
+    free(mean);
+}
+
+static void brute_coact_free(brute_coact *b) {
+    free(b->r);
+    free(b->both);
+}
+
+/* r of every pair, and each feature's top 5, against the brute force. */
+static void check_similar(store *s, int64_t rid, const fixture_run *f) {
+    query_coact c;
+    cr_assert_eq(query_coact_compute(s, rid, &c), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(c.n, f->n);
+    cr_assert_eq(c.d, f->d);
+    brute_coact b;
+    brute_coact_make(f, &b);
+    int d = f->d, n_defined = 0;
+    for (int i = 0; i < d; i++)
+        for (int j = 0; j < d; j++) {
+            double want = b.r[(size_t)i * d + j], got = query_coact_pearson(&c, i, j);
+            if (isnan(want)) {
+                cr_assert(isnan(got), "r(%d,%d) = %g of a dead feature", i, j, got);
+                continue;
+            }
+            n_defined++;
+            cr_assert_float_eq(got, want, 1e-9, "r(%d,%d) %.12f vs %.12f", i, j, got, want);
+            cr_assert_eq(c.n_both[(size_t)i * d + j], b.both[(size_t)i * d + j], "both(%d,%d)", i, j);
+        }
+    cr_assert_gt(n_defined, d, "some pairs are defined");
+    for (int i = 0; i < d; i++) {
+        /* the brute-force ranking: r descending among the other defined features */
+        double sorted[512];
+        int m = 0;
+        for (int j = 0; j < d; j++)
+            if (j != i && !isnan(b.r[(size_t)i * d + j])) sorted[m++] = b.r[(size_t)i * d + j];
+        for (int x = 0; x < m; x++)
+            for (int y = x + 1; y < m; y++)
+                if (sorted[y] > sorted[x]) {
+                    double t = sorted[x];
+                    sorted[x] = sorted[y];
+                    sorted[y] = t;
+                }
+        query_similar sim[5];
+        int n = query_similar_features(&c, i, 5, sim);
+        if (isnan(b.r[(size_t)i * d + i])) {
+            cr_assert_eq(n, 0, "dead feature %d has no similar ones", i);
+            continue;
+        }
+        cr_assert_eq(n, m < 5 ? m : 5, "feature %d", i);
+        for (int k = 0; k < n; k++) {
+            cr_assert_neq(sim[k].feature, i);
+            cr_assert_float_eq(sim[k].r, b.r[(size_t)i * d + sim[k].feature], 1e-9);
+            cr_assert_float_eq(sim[k].r, sorted[k], 1e-9, "feature %d rank %d", i, k);
+            cr_assert_eq(sim[k].n_both, b.both[(size_t)i * d + sim[k].feature]);
+        }
+    }
+    brute_coact_free(&b);
+    query_coact_clear(&c);
+}
+
+Test(query, similar_features_match_brute_force) {
+    store *s = open_read();
+    check_similar(s, run_id, &fx);
+    store_close(s);
+}
+
+/* Galaxies with 128 or more active features go through the dense (BLAS) path; some of
+ * these have fewer (zeros are not stored), so both paths add into one result. */
+Test(query, similar_features_of_a_dense_run_match_brute_force) {
+    fixture_run dense;
+    fixture_make(&dense, 60, 160, 150, 1, 155, 5000000, 12);
+    snprintf(dense.in.run.prefix, sizeof dense.in.run.prefix, "D");
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, db_path, STORE_WRITE), SF_OK, "%s", sf_last_error());
+    int64_t rid = 0;
+    cr_assert_eq(store_add_run(s, &dense.in, &rid), SF_OK, "%s", sf_last_error());
+    int below = 0, above = 0;
+    for (int g = 0; g < dense.n; g++) {
+        int m = 0;
+        for (int j = 0; j < dense.k; j++) m += dense.topk_val[g * dense.k + j] > 0;
+        if (m < 128) below++;
+        else above++;
+    }
+    cr_assert(below > 0 && above > 0, "both paths used (%d sparse, %d dense rows)", below, above);
+    check_similar(s, rid, &dense);
+    store_close(s);
+    fixture_free(&dense);
+}
+
+Test(query, similar_features_through_the_command) {
+    store *s = open_read();
+    query_coact c;
+    cr_assert_eq(query_coact_compute(s, run_id, &c), SF_OK);
+    query_similar sim[7];
+    int n = query_similar_features(&c, 3, 7, sim);
+    cr_assert_eq(n, 7);
+    store_close(s);
+    char args[512];
+    int st = 0;
+    snprintf(args, sizeof args, "features --similar 'SL 3' -n 7 --json %s", db_path);
+    char *out = run_cli(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cJSON *root = cJSON_Parse(out);
+    cr_assert(cJSON_IsArray(root), "%s", out);
+    cr_assert_eq(cJSON_GetArraySize(root), 7);
+    for (int i = 0; i < n; i++) {
+        cJSON *row = cJSON_GetArrayItem(root, i);
+        char name[16];
+        snprintf(name, sizeof name, "SL %d", sim[i].feature);
+        cr_assert_str_eq(cJSON_GetObjectItem(row, "feature")->valuestring, name);
+        cr_assert_float_eq(cJSON_GetObjectItem(row, "r")->valuedouble, sim[i].r, 1e-12);
+        cr_assert_eq(cJSON_GetObjectItem(row, "n_both")->valueint, sim[i].n_both);
+        int active = 0;
+        for (int g = 0; g < fx.n; g++) active += fixture_act(&fx, g, sim[i].feature) > 0;
+        cr_assert_eq(cJSON_GetObjectItem(row, "n_active")->valueint, active);
+    }
+    cJSON_Delete(root);
+    free(out);
+    /* the default is 5; the run may come first, text output */
+    snprintf(args, sizeof args, "features --similar 3 %s SL", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    char want[64];
+    snprintf(want, sizeof want, "SL %d", sim[4].feature);
+    cr_assert(strstr(out, want), "%s", out);
+    snprintf(want, sizeof want, "SL %d ", sim[5].feature);
+    cr_assert_null(strstr(out, want), "only 5:\n%s", out);
+    free(out);
+    /* a dead feature, a feature out of range, a run that is not there */
+    snprintf(args, sizeof args, "features --similar 40 %s", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 0);
+    cr_assert(strstr(out, "no feature correlates"), "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "features --similar 48 %s", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 1);
+    free(out);
+    snprintf(args, sizeof args, "features --similar 'Z 3' %s", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 1);
+    free(out);
+    snprintf(args, sizeof args, "features --similar 3 -n 0 %s", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 2);
+    free(out);
+    query_coact_clear(&c);
+}
