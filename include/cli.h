@@ -26,6 +26,7 @@ int cli_top(int argc, char **argv);
 int cli_galaxy(int argc, char **argv);
 int cli_equation(int argc, char **argv);
 int cli_label(int argc, char **argv);
+int cli_marks(int argc, char **argv);
 int cli_export_activations(int argc, char **argv);
 int cli_report(int argc, char **argv);
 int cli_pca(int argc, char **argv);

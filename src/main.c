@@ -16,6 +16,7 @@ const cli_command cli_commands[] = {
     {"galaxy", cli_galaxy, "one galaxy: catalogue, predictions, active features"},
     {"equation", cli_equation, "prediction = b + sum w A, and the RMSE with the top 1/2/4/8 features"},
     {"label", cli_label, "label a feature (stored in the run database)"},
+    {"marks", cli_marks, "list, add or remove marks (bookmarks) of features and galaxies"},
     {"export-activations", cli_export_activations, "a run's activations as a dense N x d .npy"},
     {"report", cli_report, "the paper's analyses of a run: Table 1, few-feature RMSE, AGN SVM"},
     {"pca", cli_pca, "Table 2 baseline: PCA of a dense run's features + linear regression"},

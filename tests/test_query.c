@@ -726,3 +726,131 @@ Test(query, similar_features_through_the_command) {
     free(out);
     query_coact_clear(&c);
 }
+
+/* ---- marks through the command ----------------------------------------------------- */
+
+Test(query, marks_command_adds_removes_and_lists) {
+    char args[1024];
+    int st = 0;
+    snprintf(args, sizeof args, "marks %s", db_path);
+    char *out = run_cli(args, &st);
+    cr_assert_eq(st, 0);
+    cr_assert(strstr(out, "no marks"), "%s", out);
+    free(out);
+
+    snprintf(args, sizeof args, "label %s SL 5 'ring galaxy'", db_path);
+    free(run_cli(args, &st));
+    snprintf(args, sizeof args, "marks --add 'SL 5' --add 12 --add-galaxy %s --note 'look again' %s", fx.objid[7],
+             db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cr_assert(strstr(out, "SL 5: marked"), "%s", out);
+    cr_assert(strstr(out, "SL 12: marked"), "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "marks --add 12 %s", db_path);
+    out = run_cli(args, &st);
+    cr_assert(strstr(out, "SL 12: already marked"), "%s", out);
+    free(out);
+
+    snprintf(args, sizeof args, "marks --json %s", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cJSON *root = cJSON_Parse(out);
+    cr_assert(cJSON_IsArray(root), "%s", out);
+    cr_assert_eq(cJSON_GetArraySize(root), 3);
+    cJSON *m0 = cJSON_GetArrayItem(root, 0), *m1 = cJSON_GetArrayItem(root, 1), *m2 = cJSON_GetArrayItem(root, 2);
+    cr_assert_str_eq(cJSON_GetObjectItem(m0, "run")->valuestring, "SL");
+    cr_assert_str_eq(cJSON_GetObjectItem(m0, "kind")->valuestring, "feature");
+    cr_assert_str_eq(cJSON_GetObjectItem(m0, "feature")->valuestring, "SL 5");
+    cr_assert_str_eq(cJSON_GetObjectItem(m0, "label")->valuestring, "ring galaxy");
+    cr_assert_str_eq(cJSON_GetObjectItem(m0, "note")->valuestring, "look again");
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(m0, "objid")));
+    cr_assert_str_eq(cJSON_GetObjectItem(m1, "feature")->valuestring, "SL 12");
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(m1, "label")));
+    cr_assert_str_eq(cJSON_GetObjectItem(m2, "kind")->valuestring, "galaxy");
+    cr_assert_str_eq(cJSON_GetObjectItem(m2, "objid")->valuestring, fx.objid[7]);
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(m2, "feature")));
+    cJSON_Delete(root);
+    free(out);
+
+    /* the command agrees with the store */
+    store *s = open_read();
+    store_mark *m = NULL;
+    int n = 0;
+    cr_assert_eq(store_marks(s, run_id, &m, &n), SF_OK);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(m[0].feature, 5);
+    cr_assert_eq(m[1].feature, 12);
+    cr_assert_str_eq(m[2].objid, fx.objid[7]);
+    free(m);
+    store_close(s);
+
+    snprintf(args, sizeof args, "marks --remove SL12 --remove-galaxy %s --csv %s", fx.objid[7], db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cr_assert(strstr(out, "run,kind,feature,objid,label,note,created\r\nSL,feature,SL 5,,ring galaxy,look again,"),
+              "%s", out);
+    cr_assert_null(strstr(out, "SL 12"), "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "marks --remove 12 %s", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 0);
+    cr_assert(strstr(out, "SL 12: was not marked"), "%s", out);
+    free(out);
+
+    /* errors: exit 1 with nothing changed, usage errors 2 */
+    const char *bad[] = {"--add 48", "--add 'Z 3'", "--add-galaxy no-such-galaxy", "--run Z", "--add x7y"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(args, sizeof args, "marks %s %s", bad[i], db_path);
+        out = run_cli(args, &st);
+        cr_assert_eq(st, 1, "marks %s: exit %d", bad[i], st);
+        free(out);
+    }
+    snprintf(args, sizeof args, "marks --note x %s", db_path);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 2);
+    free(out);
+    out = run_cli("marks", &st);
+    cr_assert_eq(st, 2);
+    free(out);
+    s = open_read();
+    cr_assert_eq(store_marks(s, run_id, &m, &n), SF_OK);
+    cr_assert_eq(n, 1);
+    free(m);
+    store_close(s);
+}
+
+/* A file of schema version 1: listed as it is, migrated by the first change. */
+Test(query, marks_command_on_a_version_1_file) {
+    char v1[160], args[512];
+    snprintf(v1, sizeof v1, "%s/v1.db", dir);
+    cr_assert_eq(fixture_make_v1(v1, db_path), SF_OK, "%s", sf_last_error());
+    int st = 0;
+    snprintf(args, sizeof args, "marks %s", v1);
+    char *out = run_cli(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cr_assert(strstr(out, "no marks"), "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "features --similar 3 %s", v1);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 0, "similar features of an old file: %s", out);
+    free(out);
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, v1, STORE_READ), SF_OK);
+    cr_assert_eq(store_schema_version(s), 1, "listing leaves it at version 1");
+    store_close(s);
+    snprintf(args, sizeof args, "marks --add 3 %s", v1);
+    out = run_cli(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    cr_assert(strstr(out, "SL 3: marked"), "%s", out);
+    free(out);
+    cr_assert_eq(store_open(&s, v1, STORE_READ), SF_OK);
+    cr_assert_eq(store_schema_version(s), 2);
+    store_mark *m = NULL;
+    int n = 0;
+    cr_assert_eq(store_marks(s, run_id, &m, &n), SF_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(m[0].feature, 3);
+    free(m);
+    store_close(s);
+}
