@@ -5,7 +5,9 @@
  * behind one dispatch in tui_app.c:
  *   feature list (home)  ->  feature page  ->  galaxy page
  *                        ->  equation view ->  feature page
- * plus a help overlay. Plots come from plot.h (braille or glyph cells),
+ *   any screen           ->  marks (M)     ->  feature or galaxy page
+ * plus a help overlay. The feature page also lists the most correlated features
+ * (query.h's similar features), each of which opens. Plots come from plot.h (braille or glyph cells),
  * thumbnails from thumb.h (chafa), exports from export.h (cairo).
  *
  * The data functions below (tui_data.c) have no curses in them: the headless

@@ -2,7 +2,8 @@
  *
  * tui_app.c owns the terminal (curses setup, colours, the main loop, the status
  * line, prompts, the help overlay, pixel-image overlays) and dispatches to one
- * screen at a time. A screen draws the whole area between the title line and
+ * screen at a time. The explorer's connection is read-only: labels and marks are
+ * written through a second connection opened for writing, for that one change. A screen draws the whole area between the title line and
  * the status line from the app's state, and handles the keys it knows; keys it
  * does not know fall back to the global ones (q, Tab, :, ?, ...).
  */
@@ -14,11 +15,13 @@
 #include "thumb.h"
 #include "tui.h"
 
-enum { SCREEN_LIST = 0, SCREEN_FEATURE, SCREEN_EQUATION, SCREEN_GALAXY, SCREEN_COUNT };
+enum { SCREEN_LIST = 0, SCREEN_FEATURE, SCREEN_EQUATION, SCREEN_GALAXY, SCREEN_MARKS, SCREEN_COUNT };
 
 #define TUI_MIN_W 50
 #define TUI_MIN_H 14
 #define TUI_STACK 16
+#define TUI_SIMILAR 5 /* similar features on the feature page */
+#define TUI_MARK_SIGN "*"
 /* Synthetic keys the app hands to screens. */
 #define TUI_KEY_CLICK 0x7FFF0001
 #define TUI_KEY_DCLICK 0x7FFF0002
@@ -52,6 +55,9 @@ typedef struct {
     int n_hist;
     tui_scatter sc;
     char suggestion[STORE_LABEL_MAX]; /* from the catalogue correlations, "" none */
+    query_similar similar[TUI_SIMILAR]; /* most correlated features, from the app's coact */
+    int n_similar;
+    int similar_loaded;
     int loaded;
 } tui_feature_data;
 
@@ -70,6 +76,10 @@ typedef struct tui_app {
     tui_feature_data fd;
     query_equation eq;    /* current run's equation, loaded by the equation view */
     int eq_loaded;
+    query_coact coact;    /* co-activation sums of a run, computed by the first feature page */
+    int coact_loaded;
+    store_mark *marks;    /* current run's marks (tui_marks_reload) */
+    int n_marks;
 
     tui_view stack[TUI_STACK];
     int depth;
@@ -136,6 +146,16 @@ int tui_load_feature(tui_app *a, int feature);
 /* The current run's equation into a->eq (query.h), computed once per run. */
 int tui_equation_load(tui_app *a);
 
+/* ---- marks (tui_marks.c) ---- */
+/* Reads the current run's marks into a->marks (none on a failure, with a message). */
+void tui_marks_reload(tui_app *a);
+void tui_marks_free(tui_app *a);
+int tui_feature_marked(const tui_app *a, int feature);
+int tui_galaxy_marked(const tui_app *a, int64_t galaxy_id);
+/* Marks or unmarks a feature (galaxy_id 0) or a galaxy (feature -1) of the current
+ * run through a connection opened for writing (the explorer's own one only reads). */
+void tui_toggle_mark(tui_app *a, int feature, int64_t galaxy_id);
+
 /* ---- screens ---- */
 void tui_list_draw(tui_app *a, tui_view *v, tui_rect area);
 int tui_list_key(tui_app *a, tui_view *v, int ch, tui_rect area);
@@ -145,6 +165,8 @@ void tui_equation_draw(tui_app *a, tui_view *v, tui_rect area);
 int tui_equation_key(tui_app *a, tui_view *v, int ch, tui_rect area);
 void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area);
 int tui_galaxy_key(tui_app *a, tui_view *v, int ch, tui_rect area);
+void tui_marks_draw(tui_app *a, tui_view *v, tui_rect area);
+int tui_marks_key(tui_app *a, tui_view *v, int ch, tui_rect area);
 
 /* A list's selection moved by a key (j/k, arrows, PgUp/PgDn, g/G, Home/End,
  * Ctrl-d/u, wheel). Returns 1 when the key was a movement key. */

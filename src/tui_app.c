@@ -241,6 +241,7 @@ int tui_switch_run(tui_app *a, int i) {
     if (tui_reload_features(a) != SF_OK) return SF_ERR;
     if (tui_run_data_load(a->db, tui_run(a), &a->rd) != SF_OK) return SF_ERR;
     a->rd_loaded = 1;
+    tui_marks_reload(a);
     return SF_OK;
 }
 
@@ -486,6 +487,8 @@ static const char *help_lines[] = {
     "  :                  jump to a feature (17, SL 17) or a galaxy (objID)",
     "  e                  export the feature (PNG: BPT beside the top 9 galaxies)",
     "  E                  the run's equation",
+    "  m                  mark or unmark the feature (list, feature page) or galaxy",
+    "  M                  the marks of the run",
     "  p                  plot dots: braille / plain glyphs",
     "  t                  thumbnails: symbols / pixels / none",
     "  ?                  this help (j k scroll, any other key closes)",
@@ -501,6 +504,7 @@ static const char *help_lines[] = {
     "  Enter              open the selected galaxy",
     "  L                  edit the label",
     "  + - 0              zoom the scatter in, out, back to the paper's limits",
+    "  c                  select the similar features (again: the next one)",
     "",
     "Equation view",
     "  Left Right h l     previous / next target",
@@ -509,6 +513,10 @@ static const char *help_lines[] = {
     "Galaxy page",
     "  Left Right h l     previous / next target of the waterfall",
     "  Enter              open the selected feature",
+    "",
+    "Marks (M)",
+    "  Enter              open the marked feature or galaxy",
+    "  m                  remove the selected mark",
     NULL};
 
 static void draw_help(tui_app *a) {
@@ -535,7 +543,7 @@ static void draw_help(tui_app *a) {
 
 /* ---- frame ---- */
 
-static const char *screen_names[] = {"features", "feature", "equation", "galaxy"};
+static const char *screen_names[] = {"features", "feature", "equation", "galaxy", "marks"};
 
 static void draw_title(tui_app *a) {
     attron(A_REVERSE);
@@ -557,10 +565,11 @@ static void draw_title(tui_app *a) {
 
 static void draw_status(tui_app *a) {
     static const char *hints[] = {
-        "Enter open  / search  : jump  s sort  z dead  Tab run  E equation  ? help  q quit",
-        "j/k galaxy  Enter open  [ ] feature  e export  L label  Tab run  ? help  q back",
+        "Enter open  / search  : jump  s sort  z dead  m mark  M marks  Tab run  E equation  ? help  q quit",
+        "j/k galaxy  c similar  Enter open  [ ] feature  e export  L label  m mark  Tab run  ? help  q back",
         "j/k term  Enter feature  h/l target  Tab run  ? help  q back",
-        "j/k feature  Enter open  h/l target  Tab run  ? help  q back"};
+        "j/k feature  Enter open  h/l target  m mark  M marks  ? help  q back",
+        "j/k mark  Enter open  m remove  Tab run  ? help  q back"};
     move(a->H - 1, 0);
     clrtoeol();
     const char *text = a->message[0] ? a->message : hints[tui_top(a)->type];
@@ -595,6 +604,7 @@ static void draw_frame(tui_app *a) {
         case SCREEN_FEATURE: tui_feature_draw(a, v, area); break;
         case SCREEN_EQUATION: tui_equation_draw(a, v, area); break;
         case SCREEN_GALAXY: tui_galaxy_draw(a, v, area); break;
+        case SCREEN_MARKS: tui_marks_draw(a, v, area); break;
         }
         if (a->help) {
             draw_help(a);
@@ -703,6 +713,7 @@ static void handle_key(tui_app *a, int ch) {
     case SCREEN_FEATURE: used = tui_feature_key(a, v, ch, area); break;
     case SCREEN_EQUATION: used = tui_equation_key(a, v, ch, area); break;
     case SCREEN_GALAXY: used = tui_galaxy_key(a, v, ch, area); break;
+    case SCREEN_MARKS: used = tui_marks_key(a, v, ch, area); break;
     }
     if (used) return;
     char buf[256];
@@ -755,6 +766,16 @@ static void handle_key(tui_app *a, int ch) {
         if (f >= 0) edit_label(a, f);
         break;
     }
+    case 'm': {
+        int f = current_feature(a);
+        if (v->type == SCREEN_GALAXY) tui_toggle_mark(a, -1, v->galaxy_id);
+        else if (f >= 0) tui_toggle_mark(a, f, 0);
+        else tui_msg(a, "m marks a feature (list, feature page) or a galaxy (galaxy page)");
+        break;
+    }
+    case 'M':
+        if (v->type != SCREEN_MARKS) tui_push(a, (tui_view){.type = SCREEN_MARKS});
+        break;
     case 'p':
         a->plot_mode = a->plot_mode == PLOT_MODE_BRAILLE ? PLOT_MODE_GLYPH : PLOT_MODE_BRAILLE;
         tui_msg(a, "plots: %s", a->plot_mode == PLOT_MODE_BRAILLE ? "braille" : "plain glyphs");
@@ -980,6 +1001,8 @@ done:
     feature_data_clear(&a->fd);
     if (a->eq_loaded) query_equation_clear(&a->eq);
     if (a->rd_loaded) tui_run_data_clear(&a->rd);
+    if (a->coact_loaded) query_coact_clear(&a->coact);
+    tui_marks_free(a);
     thumb_cache_free(a->thumbs);
     free(a->feats);
     free(a->visible);

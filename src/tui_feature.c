@@ -1,6 +1,6 @@
 /* tui_feature.c: one feature: its top galaxies and quantile samples as
- * thumbnails, the BPT (or activation vs target) scatter, the activation
- * histogram, its statistics, head weights and label. */
+ * thumbnails, the features most correlated with it, the BPT (or activation vs
+ * target) scatter, the activation histogram, its statistics, head weights and label. */
 #include <curses.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,7 +16,34 @@ typedef struct {
     int n_top, n_quant;
     int left_w;        /* width of the thumbnail panel */
     int grid_y;        /* first row of the tiles */
+    int has_sim;       /* the terminal is tall enough for the similar features */
+    int sim_y;         /* their title row (below the tiles) */
+    int n_sim;         /* similar features listed */
 } layout;
+
+/* Rows kept for the similar features: a title and one row each. */
+#define SIMILAR_ROWS (1 + TUI_SIMILAR)
+
+/* The features most correlated with the one on screen, from the run's co-activation
+ * sums (one scan of the run's activations, kept by the app until the run changes). */
+static void load_similar(tui_app *a) {
+    tui_feature_data *fd = &a->fd;
+    if (fd->similar_loaded) return;
+    fd->similar_loaded = 1;
+    int64_t run_id = tui_run(a)->id;
+    if (a->coact_loaded && a->coact.run_id != run_id) {
+        query_coact_clear(&a->coact);
+        a->coact_loaded = 0;
+    }
+    if (!a->coact_loaded) {
+        if (query_coact_compute(a->db, run_id, &a->coact) != SF_OK) {
+            tui_msg(a, "similar features: %s", sf_last_error());
+            return;
+        }
+        a->coact_loaded = 1;
+    }
+    fd->n_similar = query_similar_features(&a->coact, fd->feature, TUI_SIMILAR, fd->similar);
+}
 
 static void compute_layout(const tui_app *a, tui_rect area, layout *L) {
     const tui_feature_data *fd = &a->fd;
@@ -25,6 +52,10 @@ static void compute_layout(const tui_app *a, tui_rect area, layout *L) {
     L->left_w = area.cols - plots_w - 1;
     L->grid_y = area.y + 3;
     int avail = area.rows - 3;
+    L->has_sim = avail - SIMILAR_ROWS >= 10;
+    if (L->has_sim) avail -= SIMILAR_ROWS;
+    L->n_sim = L->has_sim ? fd->n_similar : 0;
+    L->sim_y = L->grid_y + avail;
     static const int heights[] = {10, 8, 7, 6, 5, 4, 3};
     for (int k = 0; k < 7; k++) {
         L->th = heights[k];
@@ -74,6 +105,7 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
     const store_feature *f = &fd->f;
     char buf[512];
     attron(A_BOLD);
+    if (tui_feature_marked(a, f->feature)) tui_text(a, area.y, 0, 1, TUI_MARK_SIGN);
     snprintf(buf, sizeof buf, "%s %d", run->prefix, f->feature);
     int x = 1 + tui_text(a, area.y, 1, -1, buf);
     attroff(A_BOLD);
@@ -99,8 +131,9 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
     }
 
     layout L;
+    load_similar(a);
     compute_layout(a, area, &L);
-    int n_sel = L.n_top + L.n_quant;
+    int n_sel = L.n_top + L.n_quant + L.n_sim;
     if (v->sel >= n_sel) v->sel = n_sel > 0 ? n_sel - 1 : 0;
     attron(A_BOLD);
     snprintf(buf, sizeof buf, "top %d galaxies", L.n_top);
@@ -135,6 +168,36 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
             int j = L.n_quant < fd->n_quant ? (int)((i + 0.5) * fd->n_quant / L.n_quant) : i;
             draw_tile(a, &fd->quant[j], 1 + i * (L.tw + 1), qy + 1, &L, v->sel == L.n_top + i);
         }
+    }
+
+    if (L.has_sim) {
+        if (L.n_sim)
+            snprintf(buf, sizeof buf, "similar features: Pearson r over all %d galaxies (c selects)",
+                     a->coact.n);
+        else
+            snprintf(buf, sizeof buf, "similar features: %s",
+                     !a->coact_loaded ? "could not be computed"
+                     : f->n_active    ? "none (no other feature varies)"
+                                      : "none (a dead feature)");
+        attron(A_BOLD);
+        tui_text(a, L.sim_y, 1, L.left_w - 1, buf);
+        attroff(A_BOLD);
+    }
+    for (int i = 0; i < L.n_sim; i++) {
+        const query_similar *q = &fd->similar[i];
+        const store_feature *sf = NULL;
+        for (int j = 0; j < a->n_feats && !sf; j++)
+            if (a->feats[j].feature == q->feature) sf = &a->feats[j];
+        char name[STORE_PREFIX_MAX + 16];
+        query_feature_name(run, q->feature, name, sizeof name);
+        snprintf(buf, sizeof buf, "%-8s r=%+.3f  both active in %-7d %s%s%s", name, q->r, q->n_both,
+                 sf && sf->label[0] ? "\xe2\x80\x9c" : "", sf ? sf->label : "",
+                 sf && sf->label[0] ? "\xe2\x80\x9d" : "");
+        int y = L.sim_y + 1 + i;
+        if (tui_feature_marked(a, q->feature)) tui_text(a, y, 0, 1, TUI_MARK_SIGN);
+        if (v->sel == L.n_top + L.n_quant + i) attron(A_REVERSE);
+        tui_text(a, y, 2, L.left_w - 2, buf);
+        attroff(A_REVERSE);
     }
 
     /* plots on the right */
@@ -185,16 +248,35 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
     }
 }
 
+/* Opens a similar feature on top of this one, so that q comes back here. */
+static void open_similar(tui_app *a, const tui_view *v, int feature) {
+    tui_view next = {.type = SCREEN_FEATURE, .feature = feature, .zoom = v->zoom};
+    if (tui_load_feature(a, feature) != SF_OK) {
+        tui_msg(a, "%s", sf_last_error());
+        return;
+    }
+    tui_push(a, next);
+}
+
 int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
+    if (tui_load_feature(a, v->feature) != SF_OK) return 0;
+    load_similar(a);
     layout L;
     compute_layout(a, area, &L);
-    int n_sel = L.n_top + L.n_quant;
+    int n_tiles = L.n_top + L.n_quant, n_sel = n_tiles + L.n_sim;
     switch (ch) {
     case 'j': case KEY_DOWN: case 'l': case KEY_RIGHT:
         if (v->sel + 1 < n_sel) v->sel++;
         return 1;
     case 'k': case KEY_UP: case 'h': case KEY_LEFT:
         if (v->sel > 0) v->sel--;
+        return 1;
+    case 'c':
+        if (!L.n_sim) {
+            tui_msg(a, L.has_sim ? "no similar features" : "the terminal is too short for the similar features");
+            return 1;
+        }
+        v->sel = v->sel >= n_tiles && v->sel + 1 < n_sel ? v->sel + 1 : n_tiles;
         return 1;
     case '+': case '=':
         if (v->zoom < 6) v->zoom++;
@@ -210,7 +292,8 @@ int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
     case KEY_NPAGE: case 4: v->sel = n_sel > 0 ? n_sel - 1 : 0; return 1;
     case KEY_PPAGE: case 21: v->sel = 0; return 1;
     case TUI_KEY_CLICK: case TUI_KEY_DCLICK: {
-        for (int i = 0; i < n_sel; i++) {
+        int hit = -1;
+        for (int i = 0; i < n_tiles && hit < 0; i++) {
             int tx, ty;
             if (i < L.n_top) {
                 tx = 1 + (i % L.across) * (L.tw + 1);
@@ -219,22 +302,28 @@ int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
                 tx = 1 + (i - L.n_top) * (L.tw + 1);
                 ty = L.grid_y + L.top_rows * (L.th + 2) + 1;
             }
-            if (a->click_x >= tx && a->click_x < tx + L.tw && a->click_y >= ty && a->click_y < ty + L.th + 2) {
-                if (v->sel == i || ch == TUI_KEY_DCLICK) ch = '\n';
-                v->sel = i;
-                break;
-            }
+            if (a->click_x >= tx && a->click_x < tx + L.tw && a->click_y >= ty && a->click_y < ty + L.th + 2)
+                hit = i;
         }
-        if (ch != '\n') return 1;
+        int row = a->click_y - (L.sim_y + 1);
+        if (hit < 0 && row >= 0 && row < L.n_sim && a->click_x < L.left_w) hit = n_tiles + row;
+        if (hit < 0) return 1;
+        if (v->sel != hit && ch == TUI_KEY_CLICK) {
+            v->sel = hit;
+            return 1;
+        }
+        v->sel = hit;
     }
     /* fall through */
     case '\n': case KEY_ENTER:
         if (v->sel < L.n_top) {
             tui_open_galaxy(a, a->fd.top[v->sel].galaxy_id);
-        } else if (v->sel < n_sel) {
+        } else if (v->sel < n_tiles) {
             int i = v->sel - L.n_top;
             int j = L.n_quant < a->fd.n_quant ? (int)((i + 0.5) * a->fd.n_quant / L.n_quant) : i;
             tui_open_galaxy(a, a->fd.quant[j].galaxy_id);
+        } else if (v->sel < n_sel) {
+            open_similar(a, v, a->fd.similar[v->sel - n_tiles].feature);
         }
         return 1;
     }

@@ -51,6 +51,7 @@ void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area) {
     if (th > (area.cols / 2) / 2) th = (area.cols / 2) / 2;
     int tw = 2 * th;
     attron(A_BOLD);
+    if (tui_galaxy_marked(a, d.g.id)) tui_text(a, area.y, 0, 1, TUI_MARK_SIGN);
     tui_text(a, area.y, 1, -1, d.g.objid);
     attroff(A_BOLD);
     tui_draw_thumb(a, d.g.id, d.g.objid, (tui_rect){1, area.y + 2, tw, th});
@@ -112,6 +113,7 @@ void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area) {
         running += c;
         snprintf(buf, sizeof buf, "%s %-5d %9.4f %6.2f %+10.4f %10.4f", run->prefix, d.gr.feature[i],
                  d.gr.value[i], d.gr.scaled[i], c, running);
+        if (tui_feature_marked(a, d.gr.feature[i])) tui_text(a, ry, x0 - 1, 1, TUI_MARK_SIGN);
         if (i == v->sel) attron(A_REVERSE);
         tui_text(a, ry, x0, 47, buf);
         attroff(A_REVERSE);

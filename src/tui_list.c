@@ -38,6 +38,11 @@ void tui_list_draw(tui_app *a, tui_view *v, tui_rect area) {
             mvhline(y, area.x, ' ', area.cols);
         }
         if (f->n_active == 0) attron(A_DIM);
+        if (tui_feature_marked(a, f->feature)) {
+            attron(A_BOLD);
+            tui_text(a, y, area.x, 1, TUI_MARK_SIGN);
+            attroff(A_BOLD);
+        }
         tui_text(a, y, area.x + 1, area.cols - 1, line);
         /* colour the frequency bar by the feature's f_activated */
         if (i != v->sel && a->color != TUI_COLOR_NONE && f->n_active > 0) {

@@ -15,6 +15,7 @@
 #include "sf_util.h"
 #include "query.h"
 #include "store.h"
+#include "store_fixture.h"
 #include "tui_fixture.h"
 
 static char dir[64], db[128], sock[64], bin[1024];
@@ -481,6 +482,202 @@ Test(tui, mouse_wheel_and_click) {
     free(wait_for(want));
 }
 
+/* The marks of run SL in db, as "f3 g1237600000000001010 ..." for messages and checks. */
+static void marks_text(const char *path, char *out, size_t n) {
+    store *st;
+    cr_assert_eq(store_open(&st, path, STORE_READ), SF_OK, "%s", sf_last_error());
+    store_run run;
+    cr_assert_eq(store_run_find(st, "SL", &run), SF_OK);
+    store_mark *m;
+    int nm;
+    cr_assert_eq(store_marks(st, run.id, &m, &nm), SF_OK, "%s", sf_last_error());
+    out[0] = 0;
+    for (int i = 0; i < nm; i++) {
+        size_t len = strlen(out);
+        if (m[i].feature >= 0) snprintf(out + len, n - len, "%sf%d", i ? " " : "", m[i].feature);
+        else snprintf(out + len, n - len, "%sg%s", i ? " " : "", m[i].objid);
+    }
+    free(m);
+    store_run_clear(&run);
+    store_close(st);
+}
+
+Test(tui, marks_and_the_marks_screen) {
+    if (!ready()) return;
+    start(120, 40, NULL, NULL);
+    free(wait_for("SL 3"));
+    /* m on the list marks the selected feature (SL 3, the most frequent) */
+    keys("m");
+    char *s = wait_for("SL 3 marked");
+    cr_assert(strstr(s, "\n*SL 3 "), "the row shows the mark:\n%s", s);
+    cr_assert_eq(count(s, "\n*SL"), 1, "only that row:\n%s", s);
+    free(s);
+    char marks[512];
+    marks_text(db, marks, sizeof marks);
+    cr_assert_str_eq(marks, "f3", "stored in the run database");
+    /* M lists it, Enter opens it */
+    keys("M");
+    s = wait_for("Marks of run SL: 1 feature, 0 galaxies");
+    cr_assert(strstr(s, "*feature  SL 3 "), "%s", s);
+    free(s);
+    keys("Enter");
+    s = wait_for("SL 3  (no label");
+    cr_assert(strstr(s, "*SL 3  (no label"), "the feature page shows the mark:\n%s", s);
+    free(s);
+    /* the top galaxy: m on its page marks the galaxy */
+    keys("g Enter");
+    s = wait_for("predicted");
+    store *st;
+    cr_assert_eq(store_open(&st, db, STORE_READ), SF_OK);
+    store_run run;
+    cr_assert_eq(store_run_find(st, "SL", &run), SF_OK);
+    store_hit *top;
+    int nt;
+    cr_assert_eq(store_top(st, run.id, 3, 1, -1, &top, &nt), SF_OK);
+    char want[128];
+    snprintf(want, sizeof want, " %s", top[0].objid);
+    cr_assert(strstr(s, want), "%s", s);
+    free(s);
+    keys("m");
+    snprintf(want, sizeof want, "galaxy %s marked", top[0].objid);
+    s = wait_for(want);
+    snprintf(want, sizeof want, "*%s", top[0].objid);
+    cr_assert(strstr(s, want), "the galaxy page shows the mark:\n%s", s);
+    /* its waterfall marks SL 3, a marked feature */
+    cr_assert(strstr(s, "*SL 3 "), "%s", s);
+    free(s);
+    marks_text(db, marks, sizeof marks);
+    snprintf(want, sizeof want, "f3 g%s", top[0].objid);
+    cr_assert_str_eq(marks, want);
+    /* the marks screen: features first, then galaxies; Enter opens the galaxy */
+    keys("M");
+    s = wait_for("Marks of run SL: 1 feature, 1 galaxy");
+    snprintf(want, sizeof want, "*galaxy   %s", top[0].objid);
+    cr_assert(strstr(s, want), "%s", s);
+    cr_assert(strstr(s, "*feature  SL 3 ") < strstr(s, want), "%s", s);
+    free(s);
+    keys("j Enter");
+    s = wait_for("predicted");
+    snprintf(want, sizeof want, "*%s", top[0].objid);
+    cr_assert(strstr(s, want), "%s", s);
+    free(s);
+    /* m on the marks screen removes the selected one */
+    keys("q");
+    free(wait_for("Marks of run SL"));
+    keys("m");
+    s = wait_for("mark removed");
+    cr_assert(strstr(s, "Marks of run SL: 1 feature, 0 galaxies"), "%s", s);
+    free(s);
+    marks_text(db, marks, sizeof marks);
+    cr_assert_str_eq(marks, "f3");
+    /* Z has its own marks */
+    keys("Tab M");
+    free(wait_for("no marks in run Z yet"));
+    /* m again on a marked feature unmarks it */
+    keys("Tab");
+    free(wait_for("[SL]"));
+    keys("m");
+    s = wait_for("SL 3: mark removed");
+    cr_assert_null(strstr(s, "\n*SL"), "%s", s);
+    free(s);
+    marks_text(db, marks, sizeof marks);
+    cr_assert_str_eq(marks, "");
+    /* the help lists the keys */
+    keys("'?'");
+    s = wait_for("Help: sfnet-explore keys");
+    cr_assert(strstr(s, "mark or unmark the feature"), "%s", s);
+    cr_assert(strstr(s, "the marks of the run"), "%s", s);
+    free(s);
+    keys("j j j j j j j j j j j j j j j j");
+    s = wait_for("remove the selected mark");
+    cr_assert(strstr(s, "select the similar features"), "%s", s);
+    free(s);
+    free(top);
+    store_run_clear(&run);
+    store_close(st);
+}
+
+Test(tui, similar_features_on_the_feature_page) {
+    if (!ready()) return;
+    start(120, 40, NULL, NULL);
+    free(wait_for("SL 3"));
+    keys("Enter");
+    char *s = wait_for("similar features: Pearson r over all 240 galaxies");
+    store *st;
+    cr_assert_eq(store_open(&st, db, STORE_READ), SF_OK);
+    store_run run;
+    cr_assert_eq(store_run_find(st, "SL", &run), SF_OK);
+    query_coact c;
+    cr_assert_eq(query_coact_compute(st, run.id, &c), SF_OK, "%s", sf_last_error());
+    query_similar sim[5];
+    int n = query_similar_features(&c, 3, 5, sim);
+    cr_assert_eq(n, 5);
+    /* the rows, in order, against the run database's own numbers */
+    const char *prev = s;
+    for (int i = 0; i < n; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "SL %-5d r=%+.3f  both active in %-7d", sim[i].feature, sim[i].r, sim[i].n_both);
+        const char *at = strstr(s, want);
+        cr_assert(at && at > prev, "row %d \"%s\" in order:\n%s", i, want, s);
+        prev = at;
+    }
+    free(s);
+    /* c selects the first, Enter opens it, q comes back */
+    keys("c Enter");
+    char want[64];
+    snprintf(want, sizeof want, "SL %d  (no label", sim[0].feature);
+    s = wait_for(want);
+    /* its own block names SL 3 among the features most like it, or at least shows one */
+    cr_assert(strstr(s, "similar features: "), "%s", s);
+    free(s);
+    keys("q");
+    free(wait_for("SL 3  (no label"));
+    /* the page kept its selection (the first); c moves down the block */
+    keys("c Enter");
+    snprintf(want, sizeof want, "SL %d  (no label", sim[1].feature);
+    free(wait_for(want));
+    query_coact_clear(&c);
+    store_run_clear(&run);
+    store_close(st);
+}
+
+/* A run database of schema version 1: browsed as it is; the first mark migrates it,
+ * and a read-only one says why it cannot be marked. */
+Test(tui, version_1_file_browses_and_migrates_on_the_first_mark) {
+    if (!ready()) return;
+    char v1[160], ro[160];
+    snprintf(v1, sizeof v1, "%s/v1.db", dir);
+    snprintf(ro, sizeof ro, "%s/ro.db", dir);
+    cr_assert_eq(fixture_make_v1(v1, db), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(fixture_make_v1(ro, db), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(chmod(ro, 0444), 0);
+    start_db(120, 40, NULL, NULL, ro);
+    free(wait_for("SL 3"));
+    keys("Enter");
+    free(wait_for("similar features: Pearson r"));
+    keys("m");
+    char *s = wait_for("cannot save the mark");
+    cr_assert(strstr(s, "read-only"), "%s", s);
+    free(s);
+    store *st;
+    cr_assert_eq(store_open(&st, ro, STORE_READ), SF_OK);
+    cr_assert_eq(store_schema_version(st), 1);
+    store_close(st);
+
+    start_db(120, 40, NULL, NULL, v1);
+    free(wait_for("SL 3"));
+    keys("m");
+    free(wait_for("SL 3 marked"));
+    keys("M");
+    free(wait_for("*feature  SL 3 "));
+    cr_assert_eq(store_open(&st, v1, STORE_READ), SF_OK);
+    cr_assert_eq(store_schema_version(st), 2, "migrated by the mark");
+    store_close(st);
+    char marks[64];
+    marks_text(v1, marks, sizeof marks);
+    cr_assert_str_eq(marks, "f3");
+}
+
 Test(tui, plain_output_when_not_a_terminal) {
     if (!bin[0] || access(bin, X_OK) != 0) {
         cr_skip_test("no sfnet-explore binary: skipped");
@@ -538,6 +735,7 @@ Test(tui, man_page_covers_every_command_and_key) {
     cr_assert_geq(n_commands, 2);
     const char *explorer[] = {"\\-\\-feature", "\\-\\-galaxy", "\\-\\-graphics", "\\-\\-color", "\\-\\-no\\-mouse",
                               "\\-\\-dump\\-detect", "\\-\\-run", ".B Tab", ".B /", ".B :", ".B e\n", ".B ?",
+                              ".B m\n", ".B M\n", ".B c\n", "similar features",
                               "NO_COLOR", "SFNET_GRAPHICS"};
     for (size_t i = 0; i < sizeof explorer / sizeof *explorer; i++)
         cr_assert(strstr(man, explorer[i]), "the man page mentions %s", explorer[i]);

@@ -88,6 +88,12 @@ target when the catalogue has no line fluxes), the histogram of the scaled
 activation, the statistics, the head's weights, the feature's mean
 contribution to the first prediction and its share, the label and a label
 suggested from the catalogue columns. \fB+\fR and \fB\-\fR zoom the scatter.
+Below the thumbnails, the similar features: the 5 features whose activation
+correlates most with this one (Pearson r over all the run's galaxies, a galaxy
+where a feature is inactive counting as 0), with r and the number of galaxies
+where both are active; \fBc\fR selects them and \fBEnter\fR opens one
+(\fBq\fR comes back). The correlations of every pair come from one pass over
+the run's activations, made when the first feature page of a run opens.
 .TP
 .B Equation view
 prediction = c + sum w'\(pc A over the live features, terms sorted by mean
@@ -98,6 +104,14 @@ kept; each term opens its feature.
 the cutout, the catalogue values, prediction against truth for each target,
 and the galaxy's active features with their contributions to the prediction
 (a waterfall from the intercept to the prediction).
+.TP
+.B Marks
+the marks (bookmarks) of the current run: marked features with their labels,
+then marked galaxies with their objIDs, with notes (set by the \fBmarks\fR
+command) and the day each was made. \fBEnter\fR opens one, \fBm\fR removes it.
+Marked rows show \fB*\fR in the first column of every screen. Marks are kept in
+the run database; marking a file of an older schema version upgrades it, and a
+read-only file can be browsed but not marked.
 .SS Keys
 .TP 16
 .BR j " " k " " Down " " Up
@@ -145,6 +159,16 @@ the run's equation
 .TP
 .B L
 edit the feature's label (stored in the run database; empty clears)
+.TP
+.B m
+mark or unmark the feature (feature list, feature page) or the galaxy (galaxy
+page); on the marks screen, remove the selected mark
+.TP
+.B M
+the marks of the run
+.TP
+.B c
+feature page: select the similar features (again: the next one)
 .TP
 .BR s " " S
 feature list: cycle the sort key (frequency, feature, |weight|,
@@ -214,8 +238,10 @@ set to 1 to hide progress bars.
 .TP
 .I RUN.db
 the run database (SQLite): runs, galaxies with their thumbnails and catalogue
-values, every galaxy's top-k activations, predictions, feature statistics and
-labels.
+values, every galaxy's top-k activations, predictions, feature statistics,
+labels and marks. Its schema is \fIshare/schema.sql\fR (version 1) and the
+migrations of later versions (version 2 adds the marks); an older file is
+upgraded when a command writes to it, and read as it is otherwise.
 .TP
 .I galaxies.csv, images/<objID>.jpg
 a catalogue with an objID column and its image cutouts (JPEG or PNG).
