@@ -5,7 +5,10 @@
  * small JPEG thumbnails, in one store_add_run transaction; then reports the seconds to
  * write, the file size (and bytes per galaxy without thumbnails), and the median time
  * of `top` (store_top, 10 galaxies of a random live feature) and `galaxy` (find by
- * objID + its features and predictions in the run) queries.
+ * objID + its features and predictions in the run) queries, and the similar features
+ * of a feature (query_coact_compute: one scan of the run's activations, as the
+ * explorer's first feature page of a run does, then query_similar_features, which
+ * every later feature page reuses).
  *
  * Usage: bench_store [N] [DIR]   (DIR defaults to $TMPDIR or /tmp; the file is removed)
  */
@@ -199,6 +202,29 @@ int main(int argc, char **argv) {
     store_rows_clear(&rows);
     free(col);
     free(fcol);
+    /* similar features: the co-activation scan (best of 3: the first also warms the cache) */
+    double t_coact = 1e9, t_similar[Q];
+    query_coact coact = {0};
+    for (int rep = 0; rep < 3; rep++) {
+        query_coact_clear(&coact);
+        a = sf_now();
+        if (query_coact_compute(s, run_id, &coact) != SF_OK) {
+            fprintf(stderr, "bench_store: similar features: %s\n", sf_last_error());
+            return 1;
+        }
+        t_coact = fmin(t_coact, sf_now() - a);
+    }
+    for (int q = 0; q < Q; q++) {
+        query_similar sim[5];
+        a = sf_now();
+        int ns = query_similar_features(&coact, (int)sf_rng_below(&rng, N_LIVE), 5, sim);
+        t_similar[q] = (sf_now() - a) * 1e6;
+        if (ns != 5) {
+            fprintf(stderr, "bench_store: similar features: %d of 5\n", ns);
+            return 1;
+        }
+    }
+    query_coact_clear(&coact);
     store_close(s);
 
     double mb = (double)sb.st_size / 1e6;
@@ -213,6 +239,8 @@ int main(int argc, char **argv) {
     printf("store: galaxy by objID, median      %8.3f ms\n", median(t_gal, Q));
     printf("store: run rows / a catalogue column / a feature column over all galaxies: %.0f / %.0f / %.0f ms\n",
            t_rows * 1e3, t_col * 1e3, t_fcol * 1e3);
+    printf("store: similar features: co-activation scan %.0f ms (once per run), then %.1f us a feature (median)\n",
+           t_coact * 1e3, median(t_similar, Q));
     printf("store: (timings shared the machine with other work; treat them as upper bounds)\n");
 
     if (getenv("BENCH_KEEP"))
