@@ -3,7 +3,8 @@
 
 Builds torchvision's resnet18 (width 64; other widths by torchvision's own
 ResNet._make_layer with the base channels changed) + ReLU + top-k + Linear, with
-random weights and BN statistics, and a random batch. Runs forward, RMSE loss and
+random weights and BN statistics, and a random batch (the clearest of DRAWS: see
+margin()). Runs forward, RMSE loss and
 backward in train mode and again, from the same weights, in eval mode. Writes
 OUT/data.bin (float32, little-endian, concatenated) and OUT/index.json
 ({"config": {...}, "tensors": {name: {"offset": floats, "shape": [...]}}}) with:
@@ -22,6 +23,7 @@ float32): the exact answer, to tell rounding from a bug.
 Usage: parity_torch.py --width 64 --size 64 --batch 4 --k 4 --n-out 4 --seed 1 --out DIR
 """
 import argparse
+import copy
 import json
 import os
 
@@ -64,6 +66,60 @@ class SFNet(nn.Module):
         return feats, idx, self.fc(sparse)
 
 
+# The step has decisions: every ReLU keeps or zeroes a value by its sign, the max pool
+# picks the largest of each window, top-k the k largest features. A value closer to
+# such a threshold than float32's error there (up to ~1e-5 after a few BN layers)
+# makes the float32 gradient depend on the order of accumulation: one value whose
+# sign flips between two correct float32 computations (PyTorch's and ours, whose
+# BLAS kernels sum in another order) moves a BN bias gradient of a small batch by
+# ~1%, which no tolerance should absorb. Large batches always hold a few such
+# values, whose flips weigh little there; so of DRAWS random batches the one whose
+# closest decision is furthest from its threshold (in float64) is used.
+DRAWS = 8
+
+
+def margin(model, init, x):
+    m = copy.deepcopy(model).double()  # a copy: building a model would draw random numbers
+    m.load_state_dict(init)
+    worst = [float("inf")]
+
+    def keep(v):
+        if v.numel():
+            worst[0] = min(worst[0], float(v))
+
+    def relu_input(mod, inp):
+        keep(inp[0].detach().abs().min())
+
+    def pool_input(mod, inp):
+        t = inp[0].detach()
+        n, c, h, w = t.shape
+        cols = nn.functional.unfold(t.reshape(n * c, 1, h, w), mod.kernel_size,
+                                    padding=mod.padding, stride=mod.stride)
+        top2 = cols.topk(2, dim=1).values
+        live = top2[:, 0] > 0  # windows of zeros route their gradient into a dead ReLU
+        keep((top2[live, 0] - top2[live, 1]).min() if live.any() else torch.tensor([]))
+
+    hooks = [mod.register_forward_pre_hook(relu_input) for mod in m.modules()
+             if isinstance(mod, nn.ReLU)]
+    hooks.append(m.resnet.maxpool.register_forward_pre_hook(pool_input))
+    with torch.no_grad():
+        for mode in (True, False):
+            m.train(mode)
+            feats, _, _ = m(x.double())
+            # feats average layer4's ReLU outputs: a feature near 0 but not 0 comes from
+            # a value near its ReLU's threshold, which the hooks saw
+            r = torch.relu(feats)
+            if 0 < m.k < r.shape[1]:
+                top = r.topk(m.k + 1, dim=1).values
+                live = top[:, -2] > 0  # a kept 0 has no gradient
+                if live.any():
+                    keep((top[live, -2] - top[live, -1]).min())
+            m.load_state_dict(init)  # train mode moved the running statistics
+    for h in hooks:
+        h.remove()
+    return worst[0]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--width", type=int, default=64)
@@ -87,8 +143,15 @@ def main():
                 mod.running_mean.normal_(0, 0.1)
                 mod.running_var.uniform_(0.5, 1.5)
     init = {n: t.clone() for n, t in model.state_dict().items()}
-    x = torch.randn(a.batch, 3, a.size, a.size)
-    y = torch.randn(a.batch, a.n_out)
+    # Of DRAWS batches, the one whose decisions are clearest: see margin().
+    best = None
+    for attempt in range(DRAWS):
+        x = torch.randn(a.batch, 3, a.size, a.size)
+        y = torch.randn(a.batch, a.n_out)
+        clear = margin(model, init, x)
+        if best is None or clear > best[0]:
+            best = (clear, x, y)
+    _, x, y = best
 
     blobs, index = [], {}
     offset = 0
