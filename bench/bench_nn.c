@@ -13,6 +13,7 @@
  * (no optimizer: the network alone, as bench/bench_torch.py measures PyTorch); an
  * inference step is an eval-mode forward. One warm-up step of each is not counted.
  * Exit status 3 (with the reason on stderr) when the engine cannot be built here. */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,8 @@ static const struct {
     const char *command;
 } rows[] = {
     {"sfnet reference engine", "%E --row reference %s"},
+    {"sfnet reference engine, OpenBLAS SkylakeX kernels",
+     "OPENBLAS_CORETYPE=SkylakeX %E --row reference %s"},
     {"sfnet onednn engine", "%E --row onednn %s"},
     {"PyTorch", "%P -c 'import torch, torchvision' 2>/dev/null && "
                 "MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 "
@@ -221,7 +224,14 @@ int main(int argc, char **argv) {
                 nn_engine_name(kind), s, infer_steps, sf_now() - t0, cpu_seconds() - c0);
     }
     char name[64];
-    snprintf(name, sizeof name, "sfnet-%s%s", nn_engine_name(kind),
+    /* the kernels OpenBLAS was told to use, when someone told it */
+    char core[24] = "";
+    const char *forced = getenv("OPENBLAS_CORETYPE");
+    if (kind == NN_ENGINE_REFERENCE && forced && *forced) {
+        snprintf(core, sizeof core, "-%s", nn_cpu_blas_core());
+        for (char *p = core; *p; p++) *p = (char)tolower((unsigned char)*p);
+    }
+    snprintf(name, sizeof name, "sfnet-%s%s%s", nn_engine_name(kind), core,
              cfg.precision == NN_PRECISION_BF16 ? "-bf16" : "");
     printf("ROW %s %.1f %.1f %.0f\n", name, train_steps ? batch * train_steps / t_train : 0,
            infer_steps ? batch * infer_steps / t_infer : 0, peak_rss_mb());
