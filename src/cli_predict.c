@@ -392,7 +392,10 @@ static int predict_into(store *s, sfnet *m, const weights_meta *wm, const uint8_
         infer_stats st;
         int64_t run_id = 0;
         if (infer_build_run(s, m, &src, &g, &in, &run_id, &st) != SF_OK) {
-            sf_warn("%s; %s is unchanged", sf_last_error(), a->db);
+            if (st.interrupted)
+                sf_warn("interrupted after %d of %d galaxies: %s is unchanged", st.n_done, n, a->db);
+            else
+                sf_warn("%s; %s is unchanged", sf_last_error(), a->db);
             rc = st.interrupted ? 130 : 1;
         } else {
             store_run run;

@@ -375,7 +375,8 @@ static int weights_blob(sfnet *m, const dataset *ds, const train_args *a, uint8_
 /* Writes the trained run: every galaxy of ds through the model, written as it comes
  * out (infer_build_run), in one transaction. */
 static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args *a,
-                         const train_options *to, const train_result *res, int64_t *run_id) {
+                         const train_options *to, const train_result *res, int64_t *run_id,
+                         int *interrupted) {
     int n_out = ds->targets.n_targets;
     store_run_input in;
     memset(&in, 0, sizeof in);
@@ -450,6 +451,7 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
                             .split = ds->split};
         infer_stats st;
         status = infer_build_run(s, m, &src, &g, &in, run_id, &st);
+        *interrupted = st.interrupted;
     }
     free(weights);
     free(r->hyper_json);
@@ -580,8 +582,14 @@ int cli_train(int argc, char **argv) {
         goto fail;
     }
     int64_t run_id = 0;
-    if (store_trained(s, m, &ds, &a, &to, &res, &run_id) != SF_OK) {
-        sf_warn("%s; %s is unchanged", sf_last_error(), a.db);
+    int stopped = 0;
+    if (store_trained(s, m, &ds, &a, &to, &res, &run_id, &stopped) != SF_OK) {
+        if (stopped)
+            sf_warn("interrupted while storing the run: %s is unchanged; the same command "
+                    "with --resume stores it from %s without training again", a.db, checkpoint);
+        else
+            sf_warn("%s; %s is unchanged (the trained model is in %s: the same command with "
+                    "--resume stores it)", sf_last_error(), a.db, checkpoint);
         train_result_free(&res);
         goto fail;
     }
