@@ -95,6 +95,16 @@ typedef struct {
     const uint8_t *split;       /* (n) SPLIT_TRAIN / SPLIT_VALID */
 } infer_galaxies;
 
+/* Fills in (zeroed first) with what model m says of a run over ts's outputs: their
+ * names, the head's bias and weights (borrowed from m), k, width and d, the input
+ * normalisation mean/std, the catalogue and image folder (made absolute, so the run
+ * says where its data was whoever opens the file) and the engine name; the RMSEs NAN,
+ * so that they are computed from the stored predictions. The caller adds the name,
+ * target spec, seeds, settings, curve and weights file. */
+void infer_run_meta(store_run_input *in, sfnet *m, const target_set *ts, const float mean[3],
+                    const float std[3], const char *catalog_path, const char *images,
+                    const char *engine);
+
 /* Adds the run meta describes (its metadata, head weights and weights file; its
  * RMSEs NAN to compute them from the stored predictions) with the galaxies of g,
  * run through m from src (whose galaxy i is g's galaxy i). Catalogue columns other

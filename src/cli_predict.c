@@ -348,39 +348,13 @@ static int predict_into(store *s, sfnet *m, const weights_meta *wm, const uint8_
         dataset_split(n, a->split_seed, 0.2, split);
 
         store_run_input in;
-        memset(&in, 0, sizeof in);
+        infer_run_meta(&in, m, &ts, wm->mean, wm->std, cat->path, dir,
+                       nn_engine_name(a->engine));
         store_run *r = &in.run;
         snprintf(r->prefix, sizeof r->prefix, "%s", a->name ? a->name : "");
         snprintf(r->target_spec, sizeof r->target_spec, "%s", spec);
-        r->n_out = no;
-        const sfnet_tensor *fc_b = sfnet_find_tensor(m, "fc.bias");
-        for (int t = 0; t < no; t++) {
-            snprintf(r->target_names[t], sizeof r->target_names[t], "%s", ts.names[t]);
-            r->bias[t] = fc_b ? sfnet_tensor_data(m, fc_b)[t] : 0;
-            r->target_mean[t] = 0;
-            r->target_std[t] = 1;
-            r->train_rmse_t[t] = r->valid_rmse_t[t] = NAN;
-        }
-        r->k = m->cfg.k;
-        r->width = m->cfg.width;
-        r->d = m->d;
         r->split_seed = a->split_seed;
-        r->train_rmse = r->valid_rmse = NAN;
-        for (int c = 0; c < 3; c++) {
-            r->image_mean[c] = wm->mean[c];
-            r->image_std[c] = wm->std[c];
-        }
         r->hyper_json = build_hyper(wm, a->from, a->batch);
-        char *abs_cat = realpath(cat->path, NULL), *abs_img = realpath(dir, NULL);
-        snprintf(r->catalog, sizeof r->catalog, "%s", abs_cat ? abs_cat : cat->path);
-        snprintf(r->images, sizeof r->images, "%s", abs_img ? abs_img : dir);
-        free(abs_cat);
-        free(abs_img);
-        snprintf(r->engine, sizeof r->engine, "%s", nn_engine_name(a->engine));
-        r->train_seconds = NAN;
-        const sfnet_tensor *fc_w = sfnet_find_tensor(m, "fc.weight");
-        SF_ASSERT(fc_w);
-        in.head_w = sfnet_tensor_data(m, fc_w);
         in.weights = weights;
         in.weights_len = weights_len;
 

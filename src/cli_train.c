@@ -377,32 +377,13 @@ static int weights_blob(sfnet *m, const dataset *ds, const train_args *a, uint8_
 static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args *a,
                          const train_options *to, const train_result *res, int64_t *run_id,
                          int *interrupted) {
-    int n_out = ds->targets.n_targets;
     store_run_input in;
-    memset(&in, 0, sizeof in);
+    infer_run_meta(&in, m, &ds->targets, ds->mean, ds->std, a->catalog, a->images, a->engine);
     store_run *r = &in.run;
     snprintf(r->prefix, sizeof r->prefix, "%s", a->name ? a->name : "");
     snprintf(r->target_spec, sizeof r->target_spec, "%s", a->target);
-    r->n_out = n_out;
-    const sfnet_tensor *fc_b = sfnet_find_tensor(m, "fc.bias");
-    for (int t = 0; t < n_out; t++) {
-        snprintf(r->target_names[t], sizeof r->target_names[t], "%s", ds->targets.names[t]);
-        r->bias[t] = fc_b ? sfnet_tensor_data(m, fc_b)[t] : 0;
-        r->target_mean[t] = 0;
-        r->target_std[t] = 1;
-        /* computed from the stored predictions, which `equation` reproduces */
-        r->train_rmse_t[t] = r->valid_rmse_t[t] = NAN;
-    }
-    r->k = a->k;
-    r->width = a->width;
-    r->d = m->d;
     r->seed = a->seed;
     r->split_seed = a->split_seed;
-    r->train_rmse = r->valid_rmse = NAN;
-    for (int c = 0; c < 3; c++) {
-        r->image_mean[c] = ds->mean[c];
-        r->image_std[c] = ds->std[c];
-    }
     r->hyper_json = hyper_json(a, to);
     r->n_curve = res->epochs_done;
     store_curve_point *curve = xcalloc((size_t)(res->epochs_done + 1), sizeof *curve);
@@ -415,18 +396,7 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
         curve[e].lr = lr;
     }
     r->curve = curve;
-    /* absolute paths, so the run says where its data was whoever opens the file */
-    char *abs_cat = realpath(a->catalog, NULL), *abs_img = realpath(a->images, NULL);
-    snprintf(r->catalog, sizeof r->catalog, "%s", abs_cat ? abs_cat : a->catalog);
-    snprintf(r->images, sizeof r->images, "%s", abs_img ? abs_img : a->images);
-    free(abs_cat);
-    free(abs_img);
-    snprintf(r->engine, sizeof r->engine, "%s", a->engine);
     r->train_seconds = res->seconds;
-
-    const sfnet_tensor *fc_w = sfnet_find_tensor(m, "fc.weight");
-    SF_ASSERT(fc_w);
-    in.head_w = sfnet_tensor_data(m, fc_w);
 
     uint8_t *weights = NULL;
     size_t weights_len = 0;

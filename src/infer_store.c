@@ -1,5 +1,6 @@
 /* infer_store.c: the pipeline's sink that writes a run into a database (infer.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,42 @@ static int write_batch(void *ctx, const infer_batch *b) {
     part.topk_idx = rs->dense ? rs->idx : b->feat_idx;
     part.topk_val = rs->dense ? rs->val : b->feat_val;
     return store_run_add(rs->w, &part);
+}
+
+void infer_run_meta(store_run_input *in, sfnet *m, const target_set *ts, const float mean[3],
+                    const float std[3], const char *catalog_path, const char *images,
+                    const char *engine) {
+    memset(in, 0, sizeof *in);
+    store_run *r = &in->run;
+    int n_out = m->cfg.n_out;
+    SF_ASSERT(ts->n_targets == n_out && n_out <= STORE_MAX_TARGETS);
+    r->n_out = n_out;
+    const sfnet_tensor *fc_b = sfnet_find_tensor(m, "fc.bias");
+    const sfnet_tensor *fc_w = sfnet_find_tensor(m, "fc.weight");
+    SF_ASSERT(fc_b && fc_w);
+    for (int t = 0; t < n_out; t++) {
+        snprintf(r->target_names[t], sizeof r->target_names[t], "%s", ts->names[t]);
+        r->bias[t] = sfnet_tensor_data(m, fc_b)[t];
+        r->target_mean[t] = 0;
+        r->target_std[t] = 1;
+        r->train_rmse_t[t] = r->valid_rmse_t[t] = NAN;
+    }
+    r->train_rmse = r->valid_rmse = NAN;
+    r->k = m->cfg.k;
+    r->width = m->cfg.width;
+    r->d = m->d;
+    for (int c = 0; c < 3; c++) {
+        r->image_mean[c] = mean[c];
+        r->image_std[c] = std[c];
+    }
+    char *abs_cat = realpath(catalog_path, NULL), *abs_img = realpath(images, NULL);
+    snprintf(r->catalog, sizeof r->catalog, "%s", abs_cat ? abs_cat : catalog_path);
+    snprintf(r->images, sizeof r->images, "%s", abs_img ? abs_img : images);
+    free(abs_cat);
+    free(abs_img);
+    snprintf(r->engine, sizeof r->engine, "%s", engine);
+    r->train_seconds = NAN;
+    in->head_w = sfnet_tensor_data(m, fc_w);
 }
 
 int infer_build_run(store *s, sfnet *m, const infer_source *src, const infer_galaxies *g,
