@@ -97,8 +97,8 @@ void nn_relu_backward(float *din, const float *dout, const float *out, size_t n)
 /* ---- max pool 3x3, stride 2, padding 1 ---- */
 
 /* out (C, B, OH, OW), OH = (H + 2 - 3) / 2 + 1; argmax (C*B*OH*OW) receives each
- * window's first maximum as an index into its (H, W) plane (PyTorch's tie rule).
- * planes = C*B. */
+ * window's first maximum as an index into its (H, W) plane (PyTorch's tie rule), or
+ * is NULL when no backward pass follows. planes = C*B. */
 void nn_maxpool_forward(float *out, int *argmax, const float *in, int planes, int H, int W);
 /* din (planes, H, W) += dout routed to the argmax of each window. */
 void nn_maxpool_backward(float *din, const float *dout, const int *argmax, int planes, int H,

@@ -19,6 +19,13 @@
  *
  * Ownership: sfnet_create() allocates everything once for max_batch images;
  * sfnet_free() releases it. Forward/backward never allocate.
+ *
+ * A model made with cfg.inference_only = 1 (predict, benchmarks) allocates and touches
+ * only what the eval forward needs: no `grads` (NULL), no backward scratch, and the
+ * engines keep no activations for a backward pass (each layer's output overwrites one
+ * that is no longer needed). Its eval outputs are bit-identical to a full model's with
+ * the same weights. A train-mode forward or a backward on it is a programming error
+ * (an assertion names it); train_run refuses it with a message.
  */
 #ifndef SF_NN_MODEL_H
 #define SF_NN_MODEL_H
@@ -32,6 +39,7 @@ typedef struct {
     int n_out;   /* outputs of the linear head */
     int in_size; /* input height = width (144 in the paper) */
     int precision; /* nn_precision: NN_PRECISION_BF16 only on the oneDNN engine */
+    int inference_only; /* 1: eval forwards only (see below); 0: trainable */
 } sfnet_config;
 
 typedef enum { NN_ENGINE_REFERENCE = 0, NN_ENGINE_ONEDNN = 1 } nn_engine_kind;
@@ -76,7 +84,7 @@ struct sfnet {
     sfnet_tensor *tensors;   /* (n_tensors) state-dict order of torchvision + fc */
     size_t n_params, n_buffers;
     float *params;           /* (n_params) trainable weights, flat */
-    float *grads;            /* (n_params) same layout */
+    float *grads;            /* (n_params) same layout; NULL when inference_only */
     float *buffers;          /* (n_buffers) BN running_mean / running_var */
     long num_batches_tracked;
 
@@ -85,9 +93,9 @@ struct sfnet {
     float *sparse;           /* (max_batch, d) after ReLU + top-k (ReLU only when k = 0) */
     int *topk_idx;           /* (max_batch, k) kept features, by value descending, ties -> lower index */
     float *out;              /* (max_batch, n_out) */
-    float *dfeats;           /* (max_batch, d) scratch for backward */
-    float *dsparse;          /* (max_batch, d) scratch for backward */
-    float *dout;             /* (max_batch, n_out) scratch for backward */
+    float *dfeats;           /* (max_batch, d) scratch for backward; NULL when inference_only */
+    float *dsparse;          /* (max_batch, d) scratch for backward; NULL when inference_only */
+    float *dout;             /* (max_batch, n_out) scratch for backward; NULL when inference_only */
     int last_batch;          /* B and train of the last sfnet_forward */
     int last_train;
 
@@ -107,21 +115,25 @@ void sfnet_init(sfnet *m, uint64_t seed);
  * sfnet_tensor_data gives its floats in params or buffers. */
 const sfnet_tensor *sfnet_find_tensor(const sfnet *m, const char *name);
 float *sfnet_tensor_data(sfnet *m, const sfnet_tensor *t);
-float *sfnet_tensor_grad(sfnet *m, const sfnet_tensor *t); /* NULL for buffers */
+float *sfnet_tensor_grad(sfnet *m, const sfnet_tensor *t); /* NULL for buffers and
+                                                              inference_only models */
 
 /* out = head(topk(relu(backbone(x)))) for B <= max_batch images, x (B, 3, S, S).
  * train = 1 uses batch statistics, updates the running ones and counts
- * num_batches_tracked; feats, sparse, topk_idx and out hold the results. */
+ * num_batches_tracked; feats, sparse, topk_idx and out hold the results.
+ * train = 1 on an inference_only model fails an assertion. */
 void sfnet_forward(sfnet *m, const float *x, int B, int train);
 /* RMSE loss sqrt(mean((out - y)^2)) over the batch and outputs of the last forward;
- * with backward = 1 it also accumulates every parameter's gradient into grads. */
+ * with backward = 1 it also accumulates every parameter's gradient into grads
+ * (an assertion fails on an inference_only model). */
 float sfnet_loss(sfnet *m, const float *y, int B, int backward);
-void sfnet_zero_grad(sfnet *m);
+void sfnet_zero_grad(sfnet *m); /* not for an inference_only model */
 void sfnet_params_changed(sfnet *m);
 
 /* The engines, called by sfnet_create once the tensor table and params exist; NULL
  * with sf_fail() when the engine cannot be built. The reference engine (nn_reference.c)
- * also supports backward after an eval-mode forward (BN statistics held constant). */
+ * also supports backward after an eval-mode forward (BN statistics held constant),
+ * unless the model is inference_only. */
 nn_engine *nn_reference_create(sfnet *m);
 nn_engine *nn_onednn_create(sfnet *m);
 const char *nn_engine_name(nn_engine_kind kind); /* "reference", "onednn" */

@@ -16,7 +16,8 @@
  * (fp32 uses Winograd kernels on the 3x3 layers, bf16 has none): fp32 is the default.
  *
  * Ownership: the engine keeps pointers to m->params, m->grads and m->buffers (they
- * must not move) and owns every primitive and buffer. Primitives for a batch size are
+ * must not move) and owns every primitive and buffer; an inference_only model has no
+ * grads and gets the eval primitives and buffers alone. Primitives for a batch size are
  * built on its first use (max_batch at creation) and cached; buffers are sized once
  * and shared between batch sizes. The caller frees the engine with e->ops->free(e).
  */

@@ -176,9 +176,10 @@ typedef struct {
 void train_result_free(train_result *r);
 
 /* Trains m on ds (SPLIT_TRAIN galaxies; validation on SPLIT_VALID). m->max_batch must
- * be >= opt->batch. SF_OK also when interrupted (res->interrupted = 1); SF_ERR on a bad
- * option, a checkpoint that cannot be written or does not match, or a loss that
- * became NaN/inf. res is filled in both cases (free it with train_result_free). */
+ * be >= opt->batch. SF_OK also when interrupted (res->interrupted = 1); SF_ERR on an
+ * inference_only model, a bad option, a checkpoint that cannot be written or does not
+ * match, or a loss that became NaN/inf. res is filled in both cases (free it with
+ * train_result_free). */
 int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_result *res);
 
 /* Sets fc.bias to the training split's mean of each target (fastai does not: its

@@ -148,7 +148,7 @@ void nn_maxpool_forward(float *out, int *argmax, const float *in, int planes, in
     for (int p = 0; p < planes; p++) {
         const float *x = in + (size_t)p * H * W;
         float *y = out + (size_t)p * OH * OW;
-        int *am = argmax + (size_t)p * OH * OW;
+        int *am = argmax ? argmax + (size_t)p * OH * OW : NULL;
         for (int oy = 0; oy < OH; oy++) {
             int y0 = oy * 2 - 1, y1 = y0 + 3;
             if (y0 < 0) y0 = 0;
@@ -175,7 +175,7 @@ void nn_maxpool_forward(float *out, int *argmax, const float *in, int planes, in
                         for (int ix = x0; ix < x1; ix++) MAXPOOL_TAKE(x[iy * W + ix], iy * W + ix);
                 }
                 y[oy * OW + ox] = bv;
-                am[oy * OW + ox] = best;
+                if (am) am[oy * OW + ox] = best;
             }
         }
     }

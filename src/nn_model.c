@@ -123,16 +123,18 @@ sfnet *sfnet_create(const sfnet_config *cfg, int max_batch, nn_engine_kind engin
     m->n_params = tb.n_params;
     m->n_buffers = tb.n_buffers;
     m->params = xmalloc_aligned(sizeof(float) * m->n_params);
-    m->grads = xmalloc_aligned(sizeof(float) * m->n_params);
     m->buffers = xmalloc_aligned(sizeof(float) * m->n_buffers);
     size_t bd = (size_t)max_batch * m->d;
     m->feats = xcalloc(bd, sizeof(float));
     m->sparse = xcalloc(bd, sizeof(float));
-    m->dfeats = xcalloc(bd, sizeof(float));
-    m->dsparse = xcalloc(bd, sizeof(float));
     m->topk_idx = xcalloc((size_t)max_batch * (cfg->k ? cfg->k : 1), sizeof(int));
     m->out = xcalloc((size_t)max_batch * cfg->n_out, sizeof(float));
-    m->dout = xcalloc((size_t)max_batch * cfg->n_out, sizeof(float));
+    if (!cfg->inference_only) {
+        m->grads = xmalloc_aligned(sizeof(float) * m->n_params);
+        m->dfeats = xcalloc(bd, sizeof(float));
+        m->dsparse = xcalloc(bd, sizeof(float));
+        m->dout = xcalloc((size_t)max_batch * cfg->n_out, sizeof(float));
+    }
     sfnet_init(m, 0);
     m->engine = engine == NN_ENGINE_ONEDNN ? nn_onednn_create(m) : nn_reference_create(m);
     if (!m->engine) {
@@ -183,7 +185,7 @@ void sfnet_init(sfnet *m, uint64_t seed) {
         }
     }
     m->num_batches_tracked = 0;
-    memset(m->grads, 0, sizeof(float) * m->n_params);
+    if (m->grads) memset(m->grads, 0, sizeof(float) * m->n_params);
     if (m->engine) sfnet_params_changed(m);
 }
 
@@ -201,7 +203,7 @@ float *sfnet_tensor_data(sfnet *m, const sfnet_tensor *t) {
 }
 
 float *sfnet_tensor_grad(sfnet *m, const sfnet_tensor *t) {
-    return t->is_buffer ? NULL : m->grads + t->offset;
+    return t->is_buffer || !m->grads ? NULL : m->grads + t->offset;
 }
 
 static float *param(sfnet *m, const char *name) {
@@ -220,6 +222,7 @@ static float *grad(sfnet *m, const char *name) {
 
 void sfnet_forward(sfnet *m, const float *x, int B, int train) {
     SF_ASSERT(B >= 1 && B <= m->max_batch);
+    SF_ASSERT(!train || !m->cfg.inference_only);
     m->engine->ops->forward(m->engine, m, x, B, train, m->feats);
     if (train) m->num_batches_tracked++;
     nn_topk_forward(m->sparse, m->topk_idx, m->feats, B, m->d, m->cfg.k);
@@ -234,6 +237,7 @@ float sfnet_loss(sfnet *m, const float *y, int B, int backward) {
     int n = B * m->cfg.n_out;
     float loss = nn_rmse_forward(m->out, y, n);
     if (!backward) return loss;
+    SF_ASSERT(!m->cfg.inference_only);
     size_t bd = (size_t)B * m->d;
     memset(m->dout, 0, sizeof(float) * n);
     nn_rmse_backward(m->dout, m->out, y, n, loss);
@@ -246,7 +250,10 @@ float sfnet_loss(sfnet *m, const float *y, int B, int backward) {
     return loss;
 }
 
-void sfnet_zero_grad(sfnet *m) { memset(m->grads, 0, sizeof(float) * m->n_params); }
+void sfnet_zero_grad(sfnet *m) {
+    SF_ASSERT(!m->cfg.inference_only);
+    memset(m->grads, 0, sizeof(float) * m->n_params);
+}
 
 void sfnet_params_changed(sfnet *m) {
     if (m->engine && m->engine->ops->params_changed)

@@ -23,6 +23,10 @@
  * primitives use one user-mode scratchpad slot. Weights are reordered from the flat
  * OIHW fp32 params into each format a primitive asks for ("variants"), lazily after
  * sfnet_params_changed (raw) or a change of params or running statistics (folded).
+ *
+ * An inference_only model gets the eval plans alone: no training plan, so none of
+ * the activations, workspaces and gradient slots they keep, no raw weight variants,
+ * and no per-unit batch statistics or gradient memories.
  */
 #include <dnnl.h>
 #include <math.h>
@@ -150,6 +154,7 @@ typedef struct {
     od_slot slots[OD_NSLOTS];
     od_plan *plans;
     od_plan *last_train;  /* plan of the last training forward, for backward */
+    int inference_only;   /* eval plans only */
     long clock;
     int raw_dirty, fold_dirty;
     float *fold_w; /* (largest cout*cin*k*k) one unit's BN-scaled OIHW weights */
@@ -861,6 +866,7 @@ static od_plan *plan_build(od_engine *e, int B, int train)
  * plan of another batch size goes when too many are cached. */
 static od_plan *plan_get(od_engine *e, int B, int train)
 {
+    SF_ASSERT(!train || !e->inference_only);
     od_plan *p;
     for (p = e->plans; p; p = p->next)
         if (p->B == B && p->train == train) break;
@@ -940,6 +946,7 @@ static void od_forward(nn_engine *ne, sfnet *m, const float *x, int B, int train
 static void od_backward(nn_engine *ne, sfnet *m, const float *dfeats, int B)
 {
     od_engine *e = (od_engine *)ne;
+    SF_ASSERT(!e->inference_only);
     od_plan *p = e->last_train;
     SF_ASSERT(m == e->m && p && p->B == B);
     if (e->raw_dirty) weights_refresh(e, 0);
@@ -1031,13 +1038,16 @@ static int unit_init(od_engine *e, od_unit *u, const char *conv, const char *bn,
                            t->numel, numel[i]);
         *off[i] = t->offset;
     }
-    u->batch_mean = xcalloc((size_t)cout, sizeof(float));
-    u->batch_var = xcalloc((size_t)cout, sizeof(float));
     u->fold_bias = xcalloc((size_t)cout, sizeof(float));
-    u->dscale = xcalloc((size_t)cout, sizeof(float));
-    u->dshift = xcalloc((size_t)cout, sizeof(float));
     dnnl_memory_desc_t w_md = md_4d(cout, cin, k, k, dnnl_f32, dnnl_oihw), c_md = md_1d(cout);
     OD_CHECK(dnnl_memory_create(&u->w_user, &w_md, e->eng, m->params + u->w_off));
+    OD_CHECK(dnnl_memory_create(&u->bias_mem, &c_md, e->eng, u->fold_bias));
+    if (e->inference_only) return SF_OK;
+    /* what the training plan binds */
+    u->batch_mean = xcalloc((size_t)cout, sizeof(float));
+    u->batch_var = xcalloc((size_t)cout, sizeof(float));
+    u->dscale = xcalloc((size_t)cout, sizeof(float));
+    u->dshift = xcalloc((size_t)cout, sizeof(float));
     OD_CHECK(dnnl_memory_create(&u->g_user, &w_md, e->eng, m->grads + u->w_off));
     OD_CHECK(dnnl_memory_create(&u->gamma_mem, &c_md, e->eng, m->params + u->gamma_off));
     OD_CHECK(dnnl_memory_create(&u->beta_mem, &c_md, e->eng, m->params + u->beta_off));
@@ -1045,7 +1055,6 @@ static int unit_init(od_engine *e, od_unit *u, const char *conv, const char *bn,
     OD_CHECK(dnnl_memory_create(&u->var_mem, &c_md, e->eng, u->batch_var));
     OD_CHECK(dnnl_memory_create(&u->dscale_mem, &c_md, e->eng, u->dscale));
     OD_CHECK(dnnl_memory_create(&u->dshift_mem, &c_md, e->eng, u->dshift));
-    OD_CHECK(dnnl_memory_create(&u->bias_mem, &c_md, e->eng, u->fold_bias));
     return SF_OK;
 }
 
@@ -1056,12 +1065,13 @@ nn_engine *nn_onednn_create(sfnet *m)
         return sf_fail("onednn engine: needs width >= 1, input size >= 32 and a batch "
                        "(width %d, input %d, batch %d)", cfg->width, cfg->in_size, m->max_batch),
                NULL;
-    if (!m->params || !m->grads || !m->buffers)
+    if (!m->params || !m->buffers || (!m->grads && !cfg->inference_only))
         return sf_fail("onednn engine: the model's parameters are not allocated"), NULL;
     od_engine *e = xcalloc(1, sizeof *e);
     e->base.ops = &od_ops;
     e->base.kind = NN_ENGINE_ONEDNN;
     e->m = m;
+    e->inference_only = cfg->inference_only;
     e->width = cfg->width;
     e->size = cfg->in_size;
     e->max_batch = m->max_batch;

@@ -5,7 +5,13 @@
  * The forward pass keeps, per convolution, its raw output (the BN input) and the BN
  * output (after the residual and ReLU where the block has them); the backward pass
  * walks the blocks in reverse with two block-sized gradient buffers in ping-pong and
- * four scratch buffers inside a block. */
+ * four scratch buffers inside a block.
+ *
+ * An inference_only model keeps none of that: each batch norm works in place on its
+ * convolution's output, and the activations rotate through three block-sized buffers
+ * (the max pool's output and two carved out of the stem's, which is dead by then), so
+ * the eval forward computes the same values in the same order in a third of the
+ * memory. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +32,8 @@ typedef struct {
     float *running_mean, *running_var;
     float *mean, *invstd;      /* (OC) statistics of the last forward */
     float *conv_out;           /* (OC, B, OH, OW) BN input */
-    float *bn_out;             /* (OC, B, OH, OW) BN output [+ residual] [ReLU] */
+    float *bn_out;             /* (OC, B, OH, OW) BN output [+ residual] [ReLU]; inference
+                                  only: = conv_out, both in the engine's shared buffers */
 } ref_conv;
 
 typedef struct {
@@ -38,17 +45,19 @@ typedef struct {
 typedef struct {
     nn_engine base;
     int max_batch, S;
+    int inference_only;        /* eval forward only: no backward buffers, shared activations */
     float *x;                  /* (3, B, S, S) input, channel-major */
     ref_conv stem;             /* conv1 7x7/2 + bn1 + ReLU */
-    float *pool;               /* (width, B, P, P) after max pool */
-    int *pool_argmax;          /* (width * B * P * P) */
+    float *pool;               /* (width, B, P, P) after max pool; inference only: tbuf_floats */
+    int *pool_argmax;          /* (width * B * P * P); NULL when inference only */
     int pool_H;                /* stem output size (max pool input) */
     ref_block blocks[8];
     float *col;                /* im2col scratch */
     size_t col_floats;
     float *gbuf[2];            /* (width, B, S/2, S/2) gradients between blocks / stem */
     float *tbuf[4];            /* (width, B, S/4, S/4) gradients inside a block */
-    size_t gbuf_floats, tbuf_floats;
+    size_t gbuf_floats, tbuf_floats; /* tbuf_floats: the largest block activation */
+    float *act;                /* inference only: the stem's output, then two block buffers */
     int last_batch, last_train;
 } ref_engine;
 
@@ -56,8 +65,10 @@ static size_t act_floats(const nn_conv_geom *g) {
     return (size_t)g->OC * g->B * g->OH * g->OW;
 }
 
+/* Points c at its tensors in m; with own_outputs, gives it conv_out and bn_out of its
+ * own (an inference-only engine points them into its shared buffers later). */
 static void conv_setup(ref_conv *c, sfnet *m, const char *conv_name, const char *bn_name,
-                       nn_conv_geom g) {
+                       nn_conv_geom g, int own_outputs) {
     char name[128];
     const sfnet_tensor *t;
     c->g = g;
@@ -78,15 +89,25 @@ static void conv_setup(ref_conv *c, sfnet *m, const char *conv_name, const char 
     }
     c->mean = xcalloc(g.OC, sizeof(float));
     c->invstd = xcalloc(g.OC, sizeof(float));
-    c->conv_out = xmalloc_aligned(sizeof(float) * act_floats(&g));
-    c->bn_out = xmalloc_aligned(sizeof(float) * act_floats(&g));
+    if (own_outputs) {
+        c->conv_out = xmalloc_aligned(sizeof(float) * act_floats(&g));
+        c->bn_out = xmalloc_aligned(sizeof(float) * act_floats(&g));
+    }
 }
 
-static void conv_release(ref_conv *c) {
+static void conv_release(ref_conv *c, int own_outputs) {
     free(c->mean);
     free(c->invstd);
-    free(c->conv_out);
-    free(c->bn_out);
+    if (own_outputs) {
+        free(c->conv_out);
+        free(c->bn_out);
+    }
+}
+
+/* Inference only: c's output (BN in place on the conv's) goes to buf. */
+static void conv_output_to(ref_conv *c, float *buf) {
+    c->conv_out = buf;
+    c->bn_out = buf;
 }
 
 /* Images per GEMM for a batch of B: as many as REF_COL_LIMIT allows, split evenly,
@@ -132,6 +153,7 @@ static void ref_forward(nn_engine *base, sfnet *m, const float *x, int B, int tr
                         float *feats) {
     ref_engine *e = (ref_engine *)base;
     SF_ASSERT(B >= 1 && B <= e->max_batch);
+    SF_ASSERT(!train || !e->inference_only);
     const size_t SS = (size_t)e->S * e->S;
     /* (B, 3, S, S) -> (3, B, S, S) */
     for (int b = 0; b < B; b++)
@@ -162,6 +184,7 @@ static void ref_forward(nn_engine *base, sfnet *m, const float *x, int B, int tr
 
 static void ref_backward(nn_engine *base, sfnet *m, const float *dfeats, int B) {
     ref_engine *e = (ref_engine *)base;
+    SF_ASSERT(!e->inference_only);
     SF_ASSERT(B == e->last_batch);
     const int train = e->last_train;
     /* dh: gradient of the current block's output */
@@ -208,12 +231,14 @@ static void ref_params_changed(nn_engine *base, sfnet *m) {
 static void ref_free(nn_engine *base) {
     ref_engine *e = (ref_engine *)base;
     if (!e) return;
-    conv_release(&e->stem);
+    const int own = !e->inference_only;
+    conv_release(&e->stem, own);
     for (int i = 0; i < 8; i++) {
-        conv_release(&e->blocks[i].conv1);
-        conv_release(&e->blocks[i].conv2);
-        if (e->blocks[i].has_down) conv_release(&e->blocks[i].down);
+        conv_release(&e->blocks[i].conv1, own);
+        conv_release(&e->blocks[i].conv2, own);
+        if (e->blocks[i].has_down) conv_release(&e->blocks[i].down, own);
     }
+    free(e->act);
     free(e->x);
     free(e->pool);
     free(e->pool_argmax);
@@ -230,19 +255,44 @@ static const nn_engine_ops ref_ops = {
     .free = ref_free,
 };
 
+/* Inference only: the output buffers of every convolution, in forward order. The max
+ * pool writes rot[0]; a block reads its input h and writes conv1's output to a buffer
+ * other than h; with a downsample, that goes to the third buffer and conv2 (whose BN
+ * adds it) overwrites h, which both have read; without one, conv2 writes the third
+ * buffer and adds h. */
+static void infer_buffers(ref_engine *e) {
+    size_t unit = e->tbuf_floats, stem = act_floats(&e->stem.g);
+    e->act = xmalloc_aligned(sizeof(float) * (stem > 2 * unit ? stem : 2 * unit));
+    conv_output_to(&e->stem, e->act);
+    float *rot[3] = {e->pool, e->act, e->act + unit};
+    int h = 0;
+    for (int i = 0; i < 8; i++) {
+        ref_block *bk = &e->blocks[i];
+        int a = (h + 1) % 3, third = (h + 2) % 3;
+        conv_output_to(&bk->conv1, rot[a]);
+        if (bk->has_down) {
+            conv_output_to(&bk->down, rot[third]);
+            conv_output_to(&bk->conv2, rot[h]);
+        } else {
+            conv_output_to(&bk->conv2, rot[third]);
+            h = third;
+        }
+    }
+}
+
 nn_engine *nn_reference_create(sfnet *m) {
     ref_engine *e = xcalloc(1, sizeof *e);
     e->base.ops = &ref_ops;
     e->base.kind = NN_ENGINE_REFERENCE;
     const int B = m->max_batch, S = m->cfg.in_size, w = m->cfg.width;
+    const int own = !m->cfg.inference_only;
     e->max_batch = B;
     e->S = S;
+    e->inference_only = !own;
     e->x = xmalloc_aligned(sizeof(float) * 3 * B * S * S);
-    conv_setup(&e->stem, m, "conv1", "bn1", nn_conv_geom_make(B, 3, S, S, w, 7, 2, 3));
+    conv_setup(&e->stem, m, "conv1", "bn1", nn_conv_geom_make(B, 3, S, S, w, 7, 2, 3), own);
     e->pool_H = e->stem.g.OH;
     int P = nn_maxpool_out(e->pool_H);
-    e->pool = xmalloc_aligned(sizeof(float) * w * B * P * P);
-    e->pool_argmax = xmalloc_aligned(sizeof(int) * w * B * P * P);
     e->gbuf_floats = act_floats(&e->stem.g);
     e->tbuf_floats = (size_t)w * B * P * P;
     int H = P, C = w;
@@ -253,16 +303,17 @@ nn_engine *nn_reference_create(sfnet *m) {
         ref_block *bk = &e->blocks[i];
         snprintf(conv, sizeof conv, "layer%d.%d.conv1", l, blk);
         snprintf(bn, sizeof bn, "layer%d.%d.bn1", l, blk);
-        conv_setup(&bk->conv1, m, conv, bn, nn_conv_geom_make(B, C, H, H, oc, 3, stride, 1));
+        conv_setup(&bk->conv1, m, conv, bn, nn_conv_geom_make(B, C, H, H, oc, 3, stride, 1), own);
         int OH = bk->conv1.g.OH;
         snprintf(conv, sizeof conv, "layer%d.%d.conv2", l, blk);
         snprintf(bn, sizeof bn, "layer%d.%d.bn2", l, blk);
-        conv_setup(&bk->conv2, m, conv, bn, nn_conv_geom_make(B, oc, OH, OH, oc, 3, 1, 1));
+        conv_setup(&bk->conv2, m, conv, bn, nn_conv_geom_make(B, oc, OH, OH, oc, 3, 1, 1), own);
         bk->has_down = stride != 1 || C != oc;
         if (bk->has_down) {
             snprintf(conv, sizeof conv, "layer%d.%d.downsample.0", l, blk);
             snprintf(bn, sizeof bn, "layer%d.%d.downsample.1", l, blk);
-            conv_setup(&bk->down, m, conv, bn, nn_conv_geom_make(B, C, H, H, oc, 1, stride, 0));
+            conv_setup(&bk->down, m, conv, bn, nn_conv_geom_make(B, C, H, H, oc, 1, stride, 0),
+                       own);
         }
         size_t a = act_floats(&bk->conv1.g);
         if (a > e->tbuf_floats) e->tbuf_floats = a;
@@ -285,6 +336,13 @@ nn_engine *nn_reference_create(sfnet *m) {
         if (chunk * per > e->col_floats) e->col_floats = chunk * per;
     }
     e->col = xmalloc_aligned(sizeof(float) * e->col_floats);
+    if (!own) {
+        e->pool = xmalloc_aligned(sizeof(float) * e->tbuf_floats);
+        infer_buffers(e);
+        return &e->base;
+    }
+    e->pool = xmalloc_aligned(sizeof(float) * w * B * P * P);
+    e->pool_argmax = xmalloc_aligned(sizeof(int) * w * B * P * P);
     for (int i = 0; i < 2; i++) e->gbuf[i] = xmalloc_aligned(sizeof(float) * e->gbuf_floats);
     for (int i = 0; i < 4; i++) e->tbuf[i] = xmalloc_aligned(sizeof(float) * e->tbuf_floats);
     return &e->base;

@@ -274,6 +274,8 @@ static void format_hms(char *buf, size_t n, double s) {
 }
 
 static int check_options(const sfnet *m, const dataset *ds, const train_options *opt) {
+    if (m->cfg.inference_only)
+        return sf_fail("the model was created for inference only and cannot be trained");
     if (opt->epochs < 1) return sf_fail("--epochs %d: need at least 1", opt->epochs);
     if (opt->batch < 1) return sf_fail("--batch %d: need at least 1", opt->batch);
     if (opt->batch > m->max_batch)

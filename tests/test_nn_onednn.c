@@ -9,9 +9,14 @@
  * (+0.02), which the script measures too (bf16 gradients of a random network are far
  * from exact: PyTorch's are off by 30-60% in max norm at this size).
  * Skipped (and said so) when /usr/bin/python3 has no torch.
+ *
+ * Also, on both engines and without PyTorch: a model made inference_only gives
+ * exactly the eval outputs of a full model with the same weights, and refuses to
+ * train (an assertion, SIGABRT).
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -342,4 +347,134 @@ Test(nn_onednn, fp32_matches_torch_at_width_64, .timeout = 300) {
     fixture_make(&f, 64, 4, 64, 4, NN_PRECISION_FP32);
     parity_run(&f, 1e-4, "fp32 width 64 B=4 of 4");
     fixture_free(&f);
+}
+
+/* ---- inference-only models (both engines) ------------------------------------------ */
+
+/* A full model after one SGD step (so every weight moved and the running statistics
+ * are no longer 0 and 1) and an inference-only model given its weights: every eval
+ * output is bit for bit the same, at max_batch and on smaller batches in turn (the
+ * inference-only engines reuse their activation buffers in place, batch after batch). */
+static void inference_only_matches(nn_engine_kind engine, int width, int S, int max_batch,
+                                   int precision)
+{
+    sfnet_config cfg = {.width = width, .k = 3, .n_out = 2, .in_size = S, .precision = precision};
+    sfnet *full = sfnet_create(&cfg, max_batch, engine);
+    cr_assert_not_null(full, "%s", sf_last_error());
+    cfg.inference_only = 1;
+    sfnet *inf = sfnet_create(&cfg, max_batch, engine);
+    cr_assert_not_null(inf, "%s", sf_last_error());
+    cr_assert_null(inf->grads);
+    cr_assert_null(sfnet_tensor_grad(inf, sfnet_find_tensor(inf, "conv1.weight")));
+    sfnet_init(full, 21);
+    sfnet_init(inf, 99); /* overwritten below: nothing of its own init may survive */
+
+    sf_rng rng;
+    sf_rng_seed(&rng, 22);
+    size_t img = (size_t)3 * S * S;
+    float *x = xmalloc((size_t)max_batch * img * sizeof(float));
+    float *y = xmalloc((size_t)max_batch * 2 * sizeof(float));
+    for (size_t i = 0; i < (size_t)max_batch * img; i++) x[i] = (float)sf_rng_normal(&rng);
+    for (int i = 0; i < 2 * max_batch; i++) y[i] = (float)sf_rng_normal(&rng);
+    sfnet_zero_grad(full);
+    sfnet_forward(full, x, max_batch, 1);
+    sfnet_loss(full, y, max_batch, 1);
+    for (size_t i = 0; i < full->n_params; i++) full->params[i] -= 0.05f * full->grads[i];
+    sfnet_params_changed(full);
+    memcpy(inf->params, full->params, full->n_params * sizeof(float));
+    memcpy(inf->buffers, full->buffers, full->n_buffers * sizeof(float));
+    sfnet_params_changed(inf);
+
+    int sizes[] = {max_batch, 1, max_batch - 1, max_batch};
+    for (int r = 0; r < 4; r++) {
+        int B = sizes[r] >= 1 ? sizes[r] : 1, d = full->d;
+        for (size_t i = 0; i < (size_t)B * img; i++) x[i] = (float)sf_rng_normal(&rng);
+        sfnet_forward(full, x, B, 0);
+        sfnet_forward(inf, x, B, 0);
+        int active = 0;
+        for (size_t i = 0; i < (size_t)B * d; i++) active += full->sparse[i] > 0;
+        cr_assert_gt(active, 0, "round %d: the full model kept no feature", r);
+        cr_expect_eq(memcmp(inf->feats, full->feats, (size_t)B * d * sizeof(float)), 0,
+                     "round %d (B=%d): pooled features differ", r, B);
+        cr_expect_eq(memcmp(inf->sparse, full->sparse, (size_t)B * d * sizeof(float)), 0,
+                     "round %d (B=%d): top-k features differ", r, B);
+        cr_expect_eq(memcmp(inf->topk_idx, full->topk_idx, (size_t)B * 3 * sizeof(int)), 0,
+                     "round %d (B=%d): kept feature indices differ", r, B);
+        cr_expect_eq(memcmp(inf->out, full->out, (size_t)B * 2 * sizeof(float)), 0,
+                     "round %d (B=%d): outputs differ (%.9g vs %.9g)", r, B, inf->out[0],
+                     full->out[0]);
+    }
+    free(x);
+    free(y);
+    sfnet_free(full);
+    sfnet_free(inf);
+}
+
+Test(inference_only, reference_gives_the_full_model_s_outputs, .timeout = 300) {
+    inference_only_matches(NN_ENGINE_REFERENCE, 8, 40, 3, NN_PRECISION_FP32);
+    inference_only_matches(NN_ENGINE_REFERENCE, 4, 37, 2, NN_PRECISION_FP32);
+}
+
+Test(inference_only, onednn_gives_the_full_model_s_outputs, .timeout = 300) {
+    inference_only_matches(NN_ENGINE_ONEDNN, 16, 64, 4, NN_PRECISION_FP32);
+    inference_only_matches(NN_ENGINE_ONEDNN, 8, 37, 3, NN_PRECISION_FP32);
+}
+
+/* The paper's width: Winograd kernels and their weight reorders. */
+Test(inference_only, onednn_at_width_64, .timeout = 300) {
+    inference_only_matches(NN_ENGINE_ONEDNN, 64, 64, 2, NN_PRECISION_FP32);
+}
+
+Test(inference_only, onednn_bf16, .timeout = 300) {
+    sfnet_config cfg = {.width = 8, .k = 3, .n_out = 2, .in_size = 48,
+                        .precision = NN_PRECISION_BF16};
+    sfnet *probe = sfnet_create(&cfg, 2, NN_ENGINE_ONEDNN);
+    if (!probe) cr_skip_test("skipped: %s", sf_last_error());
+    sfnet_free(probe);
+    inference_only_matches(NN_ENGINE_ONEDNN, 8, 48, 2, NN_PRECISION_BF16);
+}
+
+/* Asking an inference-only model to train is a programming error: the assertion stops
+ * the program (SIGABRT) before anything is written. */
+static sfnet *inference_model(nn_engine_kind engine, float **x)
+{
+    sfnet_config cfg = {.width = 8, .k = 2, .n_out = 1, .in_size = 40, .inference_only = 1};
+    sfnet *m = sfnet_create(&cfg, 2, engine);
+    cr_assert_not_null(m, "%s", sf_last_error());
+    sfnet_init(m, 1);
+    size_t n = (size_t)2 * 3 * 40 * 40;
+    *x = xcalloc(n, sizeof(float));
+    sfnet_forward(m, *x, 2, 0); /* eval is fine */
+    return m;
+}
+
+Test(inference_only, reference_refuses_a_train_forward, .signal = SIGABRT) {
+    float *x;
+    sfnet *m = inference_model(NN_ENGINE_REFERENCE, &x);
+    sfnet_forward(m, x, 2, 1);
+}
+
+Test(inference_only, reference_refuses_backward, .signal = SIGABRT) {
+    float *x, y[2] = {1, 2};
+    sfnet *m = inference_model(NN_ENGINE_REFERENCE, &x);
+    cr_assert(isfinite(sfnet_loss(m, y, 2, 0)), "the loss alone is fine");
+    sfnet_loss(m, y, 2, 1);
+}
+
+Test(inference_only, reference_engine_refuses_backward, .signal = SIGABRT) {
+    float *x, dfeats[2 * 64] = {0};
+    sfnet *m = inference_model(NN_ENGINE_REFERENCE, &x);
+    m->engine->ops->backward(m->engine, m, dfeats, 2);
+}
+
+Test(inference_only, onednn_refuses_a_train_forward, .signal = SIGABRT) {
+    float *x;
+    sfnet *m = inference_model(NN_ENGINE_ONEDNN, &x);
+    sfnet_forward(m, x, 2, 1);
+}
+
+Test(inference_only, onednn_engine_refuses_backward, .signal = SIGABRT) {
+    float *x, dfeats[2 * 64] = {0};
+    sfnet *m = inference_model(NN_ENGINE_ONEDNN, &x);
+    m->engine->ops->backward(m->engine, m, dfeats, 2);
 }

@@ -260,6 +260,31 @@ Test(train, resume_refuses_other_options_and_missing_checkpoints) {
     dataset_close(&ds);
 }
 
+Test(train, an_inference_only_model_is_not_trained) {
+    dataset ds;
+    open_data(&ds, 36, 32);
+    sfnet_config cfg = {.width = 4, .k = 2, .n_out = 1, .in_size = 32, .inference_only = 1};
+    sfnet *m = sfnet_create(&cfg, 16, NN_ENGINE_REFERENCE);
+    cr_assert_not_null(m, "%s", sf_last_error());
+    sfnet_init(m, 2);
+    float *before = xmalloc(m->n_params * sizeof(float));
+    memcpy(before, m->params, m->n_params * sizeof(float));
+    train_options o;
+    train_options_default(&o);
+    o.epochs = 1;
+    o.batch = 16;
+    o.quiet = 1;
+    train_result r;
+    cr_assert_eq(train_run(m, &ds, &o, &r), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "inference only"), "%s", sf_last_error());
+    cr_assert_eq(r.epochs_done, 0);
+    cr_assert_eq(memcmp(before, m->params, m->n_params * sizeof(float)), 0);
+    free(before);
+    train_result_free(&r);
+    sfnet_free(m);
+    dataset_close(&ds);
+}
+
 Test(train, inference_gives_predictions_and_the_head_equation_holds) {
     dataset ds;
     open_data(&ds, 36, 32);
