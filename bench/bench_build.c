@@ -7,7 +7,8 @@
  * new objIDs (so 2,000 galaxies by default, every file read and decoded each time):
  * JPEG decoding, resizing, thumbnails, the network and the SQLite writes of
  * infer_build_run into a fresh database. It prints galaxies/s end to end, the
- * network's images/s on the same batches already in memory, and their ratio.
+ * network's images/s on the same batches already in memory, their ratio, and the
+ * process's peak resident memory. The model is made inference-only, as predict's is.
  *
  * Usage: bench_build [PASSES] [DIR]   (DIR for the database: $TMPDIR or /tmp)
  */
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,7 +92,7 @@ int main(int argc, char **argv) {
     uint8_t *split = xmalloc((size_t)n);
     dataset_split(n, 256, 0.2, split);
 
-    sfnet_config cfg = {.width = WIDTH, .k = K, .n_out = 1, .in_size = CROP};
+    sfnet_config cfg = {.width = WIDTH, .k = K, .n_out = 1, .in_size = CROP, .inference_only = 1};
     sfnet *m = sfnet_create(&cfg, BATCH, NN_ENGINE_ONEDNN);
     if (!m) {
         fprintf(stderr, "bench_build: %s\n", sf_last_error());
@@ -166,6 +168,9 @@ int main(int argc, char **argv) {
            e2e, st.seconds, mb);
     printf("  %-44s %8.1f images/s\n", "the network alone, batches in memory", net_rate);
     printf("  %-44s %8.2f\n", "ratio", e2e / net_rate);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("  %-44s %8.1f MB\n", "peak resident memory (the whole process)", ru.ru_maxrss / 1024.0);
 
     for (int i = 0; i < n; i++) free(paths[i]);
     free(paths);

@@ -133,10 +133,11 @@ int weights_load(sfnet *m, const char *path, int backbone_only);
 int weights_load_from(sfnet *m, const st_file *f, int backbone_only);
 /* Opens path, takes its metadata with override applied (width and n_out default to
  * the tensor shapes, in_size to crop), creates a model for max_batch images on engine
- * and loads it. NULL with a message saying which option to pass when k or the input
- * settings are unknown. wm_out (may be NULL) gets the metadata used. */
+ * (inference_only: eval forwards only, see nn_model.h) and loads it. NULL with a
+ * message saying which option to pass when k or the input settings are unknown.
+ * wm_out (may be NULL) gets the metadata used. */
 sfnet *weights_load_model(const char *path, const weights_meta *override, int max_batch,
-                          nn_engine_kind engine, weights_meta *wm_out);
+                          nn_engine_kind engine, int inference_only, weights_meta *wm_out);
 
 /* ---------------------------------------------------------------- training */
 

@@ -524,7 +524,8 @@ int cli_predict(int argc, char **argv) {
         weights = tmp_weights;
     }
     weights_meta wm;
-    sfnet *m = weights_load_model(weights, &ov, batch, engine, &wm);
+    /* predict only runs the model forward: no gradients or backward buffers */
+    sfnet *m = weights_load_model(weights, &ov, batch, engine, 1, &wm);
     char *blob = NULL;
     size_t blob_len = 0;
     if (m && s && sf_read_file(weights, &blob, &blob_len) != SF_OK) {

@@ -306,7 +306,7 @@ int weights_load(sfnet *m, const char *path, int backbone_only) {
 }
 
 sfnet *weights_load_model(const char *path, const weights_meta *override, int max_batch,
-                          nn_engine_kind engine, weights_meta *wm_out) {
+                          nn_engine_kind engine, int inference_only, weights_meta *wm_out) {
     st_file f;
     if (st_open(&f, path) != SF_OK) return NULL;
     weights_meta wm;
@@ -343,7 +343,8 @@ sfnet *weights_load_model(const char *path, const weights_meta *override, int ma
                 wm.in_size);
         goto done;
     }
-    sfnet_config cfg = {.width = wm.width, .k = wm.k, .n_out = wm.n_out, .in_size = wm.in_size};
+    sfnet_config cfg = {.width = wm.width, .k = wm.k, .n_out = wm.n_out, .in_size = wm.in_size,
+                        .inference_only = inference_only};
     m = sfnet_create(&cfg, max_batch, engine);
     if (!m) {
         sf_fail_prefix(path);

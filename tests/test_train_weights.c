@@ -106,7 +106,7 @@ Test(weights, round_trip_restores_every_tensor_and_the_metadata) {
     cr_assert_eq(f.n_tensors, a->n_tensors + 20); /* resnet18 has 20 BN layers */
     st_close(&f);
 
-    sfnet *c = weights_load_model(p, NULL, 3, NN_ENGINE_REFERENCE, &back);
+    sfnet *c = weights_load_model(p, NULL, 3, NN_ENGINE_REFERENCE, 0, &back);
     cr_assert_not_null(c, "%s", sf_last_error());
     cr_assert_eq(c->cfg.k, 2);
     cr_assert_eq(c->max_batch, 3);
@@ -114,6 +114,43 @@ Test(weights, round_trip_restores_every_tensor_and_the_metadata) {
     sfnet_free(a);
     sfnet_free(b);
     sfnet_free(c);
+}
+
+/* What predict loads: an inference-only model of the file, on either engine, with no
+ * gradients and the eval outputs of the model that was saved. */
+Test(weights, inference_only_load_gives_the_saved_model_s_outputs, .timeout = 120) {
+    sfnet *a = model(8, 2, 2, 40, 3, 5);
+    stir_running_stats(a, 3);
+    weights_meta wm = full_meta(a);
+    const char *p = path_in("infer.safetensors");
+    cr_assert_eq(weights_save(a, &wm, p), SF_OK, "%s", sf_last_error());
+    size_t n = (size_t)3 * 3 * 40 * 40;
+    float *x = xmalloc(n * sizeof(float));
+    random_input(x, n, 6);
+    sfnet_forward(a, x, 3, 0);
+    nn_engine_kind engines[2] = {NN_ENGINE_REFERENCE, NN_ENGINE_ONEDNN};
+    for (int e = 0; e < 2; e++) {
+        sfnet *full = weights_load_model(p, NULL, 3, engines[e], 0, NULL);
+        sfnet *inf = weights_load_model(p, NULL, 3, engines[e], 1, NULL);
+        cr_assert(full && inf, "%s", sf_last_error());
+        cr_assert(inf->cfg.inference_only);
+        cr_assert_null(inf->grads);
+        cr_assert_eq(memcmp(inf->params, a->params, a->n_params * sizeof(float)), 0);
+        sfnet_forward(full, x, 3, 0);
+        sfnet_forward(inf, x, 3, 0);
+        cr_assert_eq(memcmp(inf->out, full->out, 3 * 2 * sizeof(float)), 0,
+                     "%s: %.9g vs %.9g", nn_engine_name(engines[e]), inf->out[0], full->out[0]);
+        cr_assert_eq(memcmp(inf->topk_idx, full->topk_idx, 3 * 2 * sizeof(int)), 0);
+        if (engines[e] == NN_ENGINE_REFERENCE)
+            cr_assert_eq(memcmp(inf->out, a->out, 3 * 2 * sizeof(float)), 0);
+        else /* another engine: the same model within rounding */
+            for (int i = 0; i < 6; i++)
+                cr_assert_float_eq(inf->out[i], a->out[i], 1e-4 * (1 + fabsf(a->out[i])));
+        sfnet_free(full);
+        sfnet_free(inf);
+    }
+    free(x);
+    sfnet_free(a);
 }
 
 /* Writes m's tensors under the reference model's names: resnet.*, trunk.* copies. */
@@ -142,22 +179,22 @@ Test(weights, reference_names_load_and_missing_k_is_asked_for) {
     cr_assert_eq(memcmp(a->params, b->params, a->n_params * sizeof(float)), 0);
 
     /* no metadata at all: width and n_out come from the shapes, k must be given */
-    cr_assert_null(weights_load_model(p, NULL, 2, NN_ENGINE_REFERENCE, NULL));
+    cr_assert_null(weights_load_model(p, NULL, 2, NN_ENGINE_REFERENCE, 0, NULL));
     cr_assert(strstr(sf_last_error(), "--k"), "%s", sf_last_error());
     cr_assert(strstr(sf_last_error(), "ref.safetensors"), "%s", sf_last_error());
     weights_meta ov;
     weights_meta_clear(&ov);
     ov.k = 3;
-    cr_assert_null(weights_load_model(p, &ov, 2, NN_ENGINE_REFERENCE, NULL));
+    cr_assert_null(weights_load_model(p, &ov, 2, NN_ENGINE_REFERENCE, 0, NULL));
     cr_assert(strstr(sf_last_error(), "--crop"), "%s", sf_last_error());
     ov.crop = ov.in_size = 32;
     ov.resize = 36;
-    cr_assert_null(weights_load_model(p, &ov, 2, NN_ENGINE_REFERENCE, NULL));
+    cr_assert_null(weights_load_model(p, &ov, 2, NN_ENGINE_REFERENCE, 0, NULL));
     cr_assert(strstr(sf_last_error(), "--mean"), "%s", sf_last_error());
     ov.has_norm = 1;
     for (int c = 0; c < 3; c++) ov.mean[c] = 0.5f, ov.std[c] = 0.25f;
     weights_meta used;
-    sfnet *c = weights_load_model(p, &ov, 2, NN_ENGINE_REFERENCE, &used);
+    sfnet *c = weights_load_model(p, &ov, 2, NN_ENGINE_REFERENCE, 0, &used);
     cr_assert_not_null(c, "%s", sf_last_error());
     cr_assert_eq(used.width, 4);
     cr_assert_eq(used.n_out, 1);
@@ -315,7 +352,7 @@ Test(weights, converted_reference_pth_gives_pytorch_outputs) {
     ov.has_norm = 1;
     for (int c = 0; c < 3; c++) ov.mean[c] = 0, ov.std[c] = 1;
     weights_meta used;
-    sfnet *m = weights_load_model(path_in("conv.safetensors"), &ov, 3, NN_ENGINE_REFERENCE, &used);
+    sfnet *m = weights_load_model(path_in("conv.safetensors"), &ov, 3, NN_ENGINE_REFERENCE, 0, &used);
     cr_assert_not_null(m, "%s", sf_last_error());
     cr_assert_eq(used.width, 8);
     cr_assert_eq(used.k, 3);
