@@ -88,6 +88,8 @@ typedef struct tui_app {
     int plot_mode;        /* PLOT_MODE_* */
     int graphics;         /* THUMB_* in use */
     int cell_w, cell_h;   /* pixel size of a cell (sixel/kitty) */
+    int cell_given;       /* by --cell-size or $SFNET_CELL_SIZE: kept on resize */
+    int late_replies;     /* the probe got no answer: its replies may still come */
     int mouse;
     thumb_cache *thumbs;
     /* pixel images drawn after curses (sixel/kitty) this frame and the last */

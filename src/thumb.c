@@ -52,7 +52,113 @@ int thumb_cell_pixels(int fd, int *cell_w, int *cell_h) {
     return 0;
 }
 
-int thumb_detect(int requested, char **envp, char *why, size_t why_len) {
+static const char *cell_source_names[] = {
+    "?", "--cell-size", "SFNET_CELL_SIZE", "the terminal's reply to CSI 16 t",
+    "the terminal's CSI 14 t text area over its rows and columns", "TIOCGWINSZ pixels",
+    "guessed: nothing measured; --cell-size sets it"};
+
+const char *thumb_cell_source_name(int source) {
+    if (source < THUMB_CELL_OPTION || source > THUMB_CELL_GUESS) return "?";
+    return cell_source_names[source];
+}
+
+int thumb_cell_size_parse(const char *text, const char *what, int *w, int *h) {
+    int cw, ch, used = 0;
+    if (sscanf(text, "%4dx%4d%n", &cw, &ch, &used) != 2 || text[used] || cw < 1 || ch < 1 || cw > 1024 ||
+        ch > 1024)
+        return sf_fail("%s '%s': give the cell size in pixels as WIDTHxHEIGHT, e.g. 10x20", what, text);
+    *w = cw;
+    *h = ch;
+    return SF_OK;
+}
+
+int thumb_cell_resolve(const char *given, char **envp, const thumb_probe *p, int fd, int *w, int *h,
+                       int *source) {
+    if (given) {
+        *source = THUMB_CELL_OPTION;
+        return thumb_cell_size_parse(given, "--cell-size", w, h);
+    }
+    const char *env = env_get(envp, "SFNET_CELL_SIZE");
+    if (env && *env) {
+        *source = THUMB_CELL_ENV;
+        return thumb_cell_size_parse(env, "SFNET_CELL_SIZE", w, h);
+    }
+    if (p && p->cell_w > 0 && p->cell_h > 0) {
+        *w = p->cell_w;
+        *h = p->cell_h;
+        *source = THUMB_CELL_CSI16T;
+        return SF_OK;
+    }
+    struct winsize ws;
+    int have_ws = fd >= 0 && ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_row > 0;
+    /* the rows and columns at the time of the reply, when the probe saw them */
+    int cols = p && p->ws_cols > 0 ? p->ws_cols : have_ws ? ws.ws_col : 0;
+    int rows = p && p->ws_rows > 0 ? p->ws_rows : have_ws ? ws.ws_row : 0;
+    if (p && p->win_w > 0 && p->win_h > 0 && cols > 0 && rows > 0 && p->win_w / cols > 0 &&
+        p->win_h / rows > 0) {
+        *w = p->win_w / cols;
+        *h = p->win_h / rows;
+        *source = THUMB_CELL_CSI14T;
+        return SF_OK;
+    }
+    if (have_ws && thumb_cell_pixels(fd, w, h)) {
+        *source = THUMB_CELL_WINSZ;
+        return SF_OK;
+    }
+    *w = 10;
+    *h = 20;
+    *source = THUMB_CELL_GUESS;
+    return SF_OK;
+}
+
+/* $SFNET_GRAPHICS when it names a mode other than auto, else THUMB_AUTO. */
+static int env_mode(char **envp) {
+    const char *env = env_get(envp, "SFNET_GRAPHICS");
+    int m;
+    if (env && *env && thumb_mode_parse(env, &m) == SF_OK) return m;
+    return THUMB_AUTO;
+}
+
+int thumb_probe_queries(int requested, char **envp, int cell_given, char *why, size_t why_len) {
+    char dummy[8];
+    if (!why) {
+        why = dummy;
+        why_len = sizeof dummy;
+    }
+    int mode = requested != THUMB_AUTO ? requested : env_mode(envp);
+    const char *term = env_get(envp, "TERM");
+    if (mode == THUMB_SYMBOLS || mode == THUMB_NONE) {
+        snprintf(why, why_len, "not needed: thumbnails are %s", thumb_mode_name(mode));
+        return 0;
+    }
+    if (mode != THUMB_AUTO && cell_given) {
+        snprintf(why, why_len, "not needed: %s with the cell size given", thumb_mode_name(mode));
+        return 0;
+    }
+    if (term && !strcmp(term, "dumb")) {
+        snprintf(why, why_len, "not run: TERM=dumb shows escape sequences as text");
+        return 0;
+    }
+    if (mode != THUMB_AUTO) {
+        snprintf(why, why_len, "cell size and DA1 (%s asked for)", thumb_mode_name(mode));
+        return THUMB_PROBE_CELL;
+    }
+    const char *tmux = env_get(envp, "TMUX"), *sty = env_get(envp, "STY");
+    if ((tmux && *tmux) || (sty && *sty) || (term && !strncmp(term, "screen", 6))) {
+        snprintf(why, why_len, "cell size and DA1; no kitty query inside tmux or screen "
+                               "(they take it for a title)");
+        return THUMB_PROBE_CELL;
+    }
+    if (term && !strcmp(term, "linux")) {
+        snprintf(why, why_len, "cell size and DA1; no kitty query on the Linux console (it prints it)");
+        return THUMB_PROBE_CELL;
+    }
+    snprintf(why, why_len, "kitty graphics query, cell size and DA1");
+    return THUMB_PROBE_CELL | THUMB_PROBE_KITTY;
+}
+
+int thumb_detect(int requested, char **envp, const thumb_probe *probe, int cell_known, char *why,
+                 size_t why_len) {
     char dummy[8];
     if (!why) {
         why = dummy;
@@ -62,9 +168,8 @@ int thumb_detect(int requested, char **envp, char *why, size_t why_len) {
         snprintf(why, why_len, "%s: asked for with --graphics", thumb_mode_name(requested));
         return requested;
     }
-    const char *env = env_get(envp, "SFNET_GRAPHICS");
-    int m;
-    if (env && *env && thumb_mode_parse(env, &m) == SF_OK && m != THUMB_AUTO) {
+    int m = env_mode(envp);
+    if (m != THUMB_AUTO) {
         snprintf(why, why_len, "%s: from SFNET_GRAPHICS", thumb_mode_name(m));
         return m;
     }
@@ -72,6 +177,23 @@ int thumb_detect(int requested, char **envp, char *why, size_t why_len) {
     if (tmux && *tmux) {
         snprintf(why, why_len, "symbols: inside tmux (pixel images need passthrough; "
                                "use --graphics to force)");
+        return THUMB_SYMBOLS;
+    }
+    if (probe && probe->ran && probe->answered) {
+        if (probe->kitty) {
+            snprintf(why, why_len, "kitty: the terminal answered the kitty graphics query");
+            return THUMB_KITTY;
+        }
+        if (probe->sixel && cell_known) {
+            snprintf(why, why_len, "sixel: the terminal's DA1 reply lists attribute 4 (sixel)");
+            return THUMB_SIXEL;
+        }
+        if (probe->sixel) {
+            snprintf(why, why_len, "symbols: the terminal has sixel but does not say its cell size "
+                                   "(give --cell-size)");
+            return THUMB_SYMBOLS;
+        }
+        snprintf(why, why_len, "symbols: the terminal answered, with neither kitty graphics nor sixel");
         return THUMB_SYMBOLS;
     }
     gchar **genv = envp ? g_strdupv(envp) : g_get_environ();
@@ -84,8 +206,7 @@ int thumb_detect(int requested, char **envp, char *why, size_t why_len) {
             mode = THUMB_KITTY;
             reason = "kitty: the terminal database knows this terminal";
         } else if (chafa_term_info_have_seq(ti, CHAFA_TERM_SEQ_BEGIN_SIXELS)) {
-            int cw, ch;
-            if (thumb_cell_pixels(STDOUT_FILENO, &cw, &ch)) {
+            if (cell_known) {
                 mode = THUMB_SIXEL;
                 reason = "sixel: the terminal database knows this terminal";
             } else {
@@ -94,7 +215,8 @@ int thumb_detect(int requested, char **envp, char *why, size_t why_len) {
         }
         chafa_term_info_unref(ti);
     }
-    snprintf(why, why_len, "%s", reason);
+    const char *how = !probe || !probe->ran ? "" : " (the terminal did not answer the probe)";
+    snprintf(why, why_len, "%s%s", reason, how);
     return mode;
 }
 

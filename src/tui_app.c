@@ -329,6 +329,20 @@ int tui_list_move(int ch, int *sel, int *top, int n, int rows) {
 
 /* ---- prompt ---- */
 
+/* A resize may come with a font zoom: the cell size is read again from
+ * TIOCGWINSZ when the terminal reports pixels there (the probe does not run
+ * under curses, whose input its replies would reach as keys). A size given by
+ * hand stays; pixel thumbnails of the old size are dropped. */
+static void resize_cells(tui_app *a) {
+    int cw, ch;
+    if (a->cell_given || !thumb_cell_pixels(STDOUT_FILENO, &cw, &ch)) return;
+    if (cw == a->cell_w && ch == a->cell_h) return;
+    a->cell_w = cw;
+    a->cell_h = ch;
+    thumb_cache_free(a->thumbs);
+    a->thumbs = thumb_cache_new(256);
+}
+
 int tui_prompt(tui_app *a, const char *question, char *buf, int n) {
     wchar_t w[256];
     int len = 0;
@@ -349,7 +363,10 @@ int tui_prompt(tui_app *a, const char *question, char *buf, int n) {
         if (r == KEY_CODE_YES) {
             if (ch == KEY_BACKSPACE && len > 0) len--;
             else if (ch == KEY_ENTER) break;
-            else if (ch == KEY_RESIZE) getmaxyx(stdscr, a->H, a->W);
+            else if (ch == KEY_RESIZE) {
+                getmaxyx(stdscr, a->H, a->W);
+                resize_cells(a);
+            }
             continue;
         }
         if (ch == 27) {
@@ -691,7 +708,7 @@ static void handle_key(tui_app *a, int ch) {
     a->message[0] = 0;
     if (ch == KEY_RESIZE) {
         getmaxyx(stdscr, a->H, a->W);
-        thumb_cell_pixels(STDOUT_FILENO, &a->cell_w, &a->cell_h);
+        resize_cells(a);
         clearok(curscr, TRUE);
         return;
     }
@@ -793,6 +810,44 @@ static void handle_key(tui_app *a, int ch) {
     }
 }
 
+/* After a start-up probe that got no answer, its replies may still come (a
+ * slow link): curses would read their ESC as Esc and the rest as keys. Called
+ * after an Esc while that can happen: swallows one whole reply (ESC [ ? ... c,
+ * ESC [ 4|6 ; ... t, ESC _ G ... ESC \) and returns 1, or puts back what it
+ * read and returns 0. Nothing a keyboard sends has those shapes. */
+static int skip_late_reply(tui_app *a) {
+    int seq[64], n = 0, c, reply = 0;
+    timeout(50); /* the rest of a reply comes with its ESC */
+    c = getch();
+    if (c == '[') {
+        seq[n++] = c;
+        while (n < 64 && (c = getch()) != ERR) {
+            seq[n++] = c;
+            if (c < 0x20 || c > 0x3f) break; /* the final byte, or no CSI */
+        }
+        int final = seq[n - 1];
+        if (n >= 3 && final == 'c' && seq[1] == '?') {
+            reply = 1;
+            a->late_replies = 0; /* DA1's reply is the last one */
+        }
+        reply |= n >= 3 && final == 't' && (seq[1] == '4' || seq[1] == '6');
+    } else if (c == '_') {
+        seq[n++] = c;
+        if ((c = getch()) == 'G') {
+            reply = 1;
+            for (int prev = 0; (c = getch()) != ERR && !(prev == 27 && c == '\\'); prev = c) {}
+        } else if (c != ERR) {
+            seq[n++] = c;
+        }
+    } else if (c != ERR) {
+        seq[n++] = c;
+    }
+    timeout(-1);
+    if (!reply)
+        while (n > 0) ungetch(seq[--n]);
+    return reply;
+}
+
 static int read_key(tui_app *a) {
     wint_t wc;
     int r = get_wch(&wc);
@@ -812,6 +867,7 @@ static int read_key(tui_app *a) {
         return ERR;
     }
     if (r == KEY_CODE_YES) return ch;
+    if (ch == 27 && a->late_replies && skip_late_reply(a)) return ERR;
     if (ch == '\r') return '\n';
     return ch;
 }
@@ -827,10 +883,15 @@ static void usage(FILE *out) {
             "  --feature F            open straight at a feature (17, \"SL 17\")\n"
             "  --galaxy OBJID         open straight at a galaxy\n"
             "  --graphics MODE        thumbnails: auto, sixel, kitty, symbols, none\n"
-            "                         (default auto; also $SFNET_GRAPHICS)\n"
+            "                         (default auto; also $SFNET_GRAPHICS). Auto asks the\n"
+            "                         terminal (kitty query, DA1) before starting\n"
+            "  --cell-size WxH        pixel size of a terminal cell for sixel and kitty\n"
+            "                         images (default: asked with CSI 16 t, CSI 14 t,\n"
+            "                         TIOCGWINSZ, else 10x20; also $SFNET_CELL_SIZE)\n"
             "  --color WHEN           auto, always, never (NO_COLOR is honoured by auto)\n"
             "  --no-mouse             leave the mouse to the terminal\n"
-            "  --dump-detect          print the detected graphics and colours, then exit\n"
+            "  --dump-detect          print what the terminal answered, the cell size and\n"
+            "                         the graphics mode chosen, and why; then exit\n"
             "  -h, --help             this help\n"
             "\n"
             "When stdout is not a terminal the feature lists and equations are printed.\n"
@@ -838,8 +899,8 @@ static void usage(FILE *out) {
 }
 
 int cli_is_database(const char *arg) {
-    static const char *opts[] = {"--run", "--feature", "--galaxy", "--graphics", "--color", "--colour",
-                                 "--no-mouse", "--dump-detect", NULL};
+    static const char *opts[] = {"--run", "--feature", "--galaxy", "--graphics", "--cell-size", "--color",
+                                 "--colour", "--no-mouse", "--dump-detect", NULL};
     for (int i = 0; opts[i]; i++) {
         size_t m = strlen(opts[i]);
         if (!strncmp(arg, opts[i], m) && (arg[m] == 0 || arg[m] == '=')) return 1;
@@ -853,18 +914,56 @@ static void restore_terminal(void) {
     if (!isendwin()) endwin();
 }
 
+/* Before curses owns the terminal: asks it (thumb.h says what and why),
+ * settles the cell size and the graphics mode into a; with dump, prints all
+ * of it for --dump-detect. SF_ERR when $SFNET_CELL_SIZE is not WxH. */
+static int detect_graphics(tui_app *a, int graphics, const char *cell_size, thumb_probe *probe, int dump) {
+    const char *env_cell = getenv("SFNET_CELL_SIZE");
+    int cell_given = cell_size || (env_cell && *env_cell);
+    char probe_why[160], why[160];
+    int queries = thumb_probe_queries(graphics, NULL, cell_given, probe_why, sizeof probe_why);
+    memset(probe, 0, sizeof *probe);
+    if (queries && !(isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)))
+        snprintf(probe_why, sizeof probe_why, "not run: stdin or stdout is not a terminal");
+    else if (queries &&
+             thumb_probe_run(probe, STDIN_FILENO, STDOUT_FILENO, queries, THUMB_PROBE_TIMEOUT_MS) != SF_OK)
+        snprintf(probe_why, sizeof probe_why, "not run: %s", sf_last_error());
+    int source;
+    if (thumb_cell_resolve(cell_size, NULL, probe, STDOUT_FILENO, &a->cell_w, &a->cell_h, &source) != SF_OK)
+        return SF_ERR;
+    a->cell_given = source == THUMB_CELL_OPTION || source == THUMB_CELL_ENV;
+    a->detected = thumb_detect(graphics, NULL, probe, source != THUMB_CELL_GUESS, why, sizeof why);
+    if (!dump) return SF_OK;
+    if (probe->ran) {
+        char replies[1200];
+        thumb_probe_describe(probe, replies, sizeof replies);
+        printf("probe: %s; %s in %.1f ms\nreplies: %s\n", probe_why,
+               probe->answered ? "answered" : "no DA1 reply", probe->ms, probe->raw_len ? replies : "none");
+    } else {
+        printf("probe: %s\n", probe_why);
+    }
+    const char *term = getenv("TERM"), *colorterm = getenv("COLORTERM");
+    printf("graphics: %s\ncell: %dx%d px (%s)\nTERM=%s COLORTERM=%s NO_COLOR=%s TMUX=%s\n", why, a->cell_w,
+           a->cell_h, thumb_cell_source_name(source), term ? term : "", colorterm ? colorterm : "",
+           getenv("NO_COLOR") ? "set" : "unset", getenv("TMUX") ? "set" : "unset");
+    fflush(stdout);
+    thumb_probe_flush(STDIN_FILENO, probe);
+    return SF_OK;
+}
+
 int tui_main(int argc, char **argv) {
     static const struct option opts[] = {{"run", required_argument, 0, 'R'},
                                          {"feature", required_argument, 0, 'f'},
                                          {"galaxy", required_argument, 0, 'g'},
                                          {"graphics", required_argument, 0, 'x'},
+                                         {"cell-size", required_argument, 0, 'C'},
                                          {"color", required_argument, 0, 'c'},
                                          {"colour", required_argument, 0, 'c'},
                                          {"no-mouse", no_argument, 0, 'm'},
                                          {"dump-detect", no_argument, 0, 'd'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *run_spec = NULL, *feature_spec = NULL, *galaxy = NULL, *color = "auto";
+    const char *run_spec = NULL, *feature_spec = NULL, *galaxy = NULL, *color = "auto", *cell_size = NULL;
     int graphics = THUMB_AUTO, mouse = 1, dump = 0;
     optind = 1;
     int c;
@@ -879,6 +978,15 @@ int tui_main(int argc, char **argv) {
                 return 2;
             }
             break;
+        case 'C': {
+            int w, h;
+            if (thumb_cell_size_parse(optarg, "--cell-size", &w, &h) != SF_OK) {
+                fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
+                return 2;
+            }
+            cell_size = optarg;
+            break;
+        }
         case 'c':
             if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never")) {
                 fprintf(stderr, "sfnet-explore: --color %s: use auto, always or never\n", optarg);
@@ -907,19 +1015,15 @@ int tui_main(int argc, char **argv) {
         free(a);
         return 1;
     }
-    char why[160];
-    a->detected = thumb_detect(graphics, NULL, why, sizeof why);
-    if (dump) {
-        int cw, ch;
-        int measured = thumb_cell_pixels(STDOUT_FILENO, &cw, &ch);
-        printf("graphics: %s\ncell: %dx%d px (%s)\nTERM=%s COLORTERM=%s NO_COLOR=%s TMUX=%s\n", why,
-               cw, ch, measured ? "measured" : "fallback", getenv("TERM") ? getenv("TERM") : "",
-               getenv("COLORTERM") ? getenv("COLORTERM") : "", getenv("NO_COLOR") ? "set" : "unset",
-               getenv("TMUX") ? "set" : "unset");
+    thumb_probe probe;
+    rc = detect_graphics(a, graphics, cell_size, &probe, dump) == SF_OK ? 0 : 2;
+    if (rc || dump) {
+        if (rc) fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
         store_close(a->db);
         free(a);
-        return 0;
+        return rc;
     }
+    rc = 1;
     if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) {
         rc = tui_print_plain(stdout, a->db) == SF_OK ? 0 : 1;
         if (rc) fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
@@ -948,8 +1052,10 @@ int tui_main(int argc, char **argv) {
     a->depth = 1;
     a->graphics = a->detected;
     a->thumbs = thumb_cache_new(256);
-    thumb_cell_pixels(STDOUT_FILENO, &a->cell_w, &a->cell_h);
 
+    /* replies too late for the probe are no keys: dropped now, swallowed later */
+    thumb_probe_flush(STDIN_FILENO, &probe);
+    a->late_replies = probe.ran && !probe.answered;
     atexit(restore_terminal);
     initscr();
     cbreak();
@@ -998,6 +1104,7 @@ int tui_main(int argc, char **argv) {
     endwin();
     rc = 0;
 done:
+    thumb_probe_flush(STDIN_FILENO, &probe); /* a start that failed early: not into the shell either */
     feature_data_clear(&a->fd);
     if (a->eq_loaded) query_equation_clear(&a->eq);
     if (a->rd_loaded) tui_run_data_clear(&a->rd);

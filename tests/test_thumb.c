@@ -144,15 +144,15 @@ Test(thumb, detection_order) {
 
     char why[128];
     char *kitty_env[] = {"TERM=xterm-kitty", "KITTY_WINDOW_ID=1", NULL};
-    cr_assert_eq(thumb_detect(THUMB_SYMBOLS, kitty_env, why, sizeof why), THUMB_SYMBOLS);
-    cr_assert_eq(thumb_detect(THUMB_AUTO, kitty_env, why, sizeof why), THUMB_KITTY, "%s", why);
+    cr_assert_eq(thumb_detect(THUMB_SYMBOLS, kitty_env, NULL, 0, why, sizeof why), THUMB_SYMBOLS);
+    cr_assert_eq(thumb_detect(THUMB_AUTO, kitty_env, NULL, 0, why, sizeof why), THUMB_KITTY, "%s", why);
     char *tmux_env[] = {"TERM=xterm-kitty", "KITTY_WINDOW_ID=1", "TMUX=/tmp/x,1,0", NULL};
-    cr_assert_eq(thumb_detect(THUMB_AUTO, tmux_env, why, sizeof why), THUMB_SYMBOLS);
+    cr_assert_eq(thumb_detect(THUMB_AUTO, tmux_env, NULL, 0, why, sizeof why), THUMB_SYMBOLS);
     cr_assert(strstr(why, "tmux"), "%s", why);
     char *env_override[] = {"TERM=xterm-kitty", "TMUX=/tmp/x,1,0", "SFNET_GRAPHICS=none", NULL};
-    cr_assert_eq(thumb_detect(THUMB_AUTO, env_override, why, sizeof why), THUMB_NONE);
+    cr_assert_eq(thumb_detect(THUMB_AUTO, env_override, NULL, 0, why, sizeof why), THUMB_NONE);
     char *plain[] = {"TERM=dumb", NULL};
-    cr_assert_eq(thumb_detect(THUMB_AUTO, plain, why, sizeof why), THUMB_SYMBOLS);
+    cr_assert_eq(thumb_detect(THUMB_AUTO, plain, NULL, 0, why, sizeof why), THUMB_SYMBOLS);
 }
 
 Test(thumb, cache_by_key_with_eviction) {
