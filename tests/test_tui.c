@@ -736,7 +736,7 @@ Test(tui, man_page_covers_every_command_and_key) {
     const char *explorer[] = {"\\-\\-feature", "\\-\\-galaxy", "\\-\\-graphics", "\\-\\-color", "\\-\\-no\\-mouse",
                               "\\-\\-dump\\-detect", "\\-\\-run", ".B Tab", ".B /", ".B :", ".B e\n", ".B ?",
                               ".B m\n", ".B M\n", ".B c\n", "similar features",
-                              "NO_COLOR", "SFNET_GRAPHICS"};
+                              "NO_COLOR", "SFNET_GRAPHICS", "\\-\\-cell\\-size", "SFNET_CELL_SIZE"};
     for (size_t i = 0; i < sizeof explorer / sizeof *explorer; i++)
         cr_assert(strstr(man, explorer[i]), "the man page mentions %s", explorer[i]);
     free(man);

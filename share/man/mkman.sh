@@ -52,10 +52,32 @@ open straight at a galaxy.
 .BI \-\-graphics " MODE"
 thumbnails: \fBauto\fR (default), \fBsixel\fR, \fBkitty\fR, \fBsymbols\fR or
 \fBnone\fR. Auto takes \fB\$SFNET_GRAPHICS\fR when set, symbols inside tmux,
-then what libchafa's terminal database knows of the terminal (kitty, then sixel
-when the terminal reports its cell size in pixels), symbols otherwise. Symbols
-are Unicode blocks written into the text cells: they work over ssh and in tmux.
-Pixel images are drawn after each frame and cleared by repainting their cells.
+then what the terminal itself answers, then what libchafa's terminal database
+knows of it from the environment; symbols otherwise. Symbols are Unicode blocks
+written into the text cells: they work over ssh and in tmux. Pixel images are
+drawn after each frame and cleared by repainting their cells.
+.IP
+Before the screen starts, when standard input and output are a terminal and
+the mode is auto (or sixel or kitty without \-\-cell\-size), the explorer asks
+the terminal, for at most 150 ms: the kitty graphics query (an answer \fBOK\fR
+means kitty images), \fBCSI 16 t\fR and \fBCSI 14 t\fR (cell and window size
+in pixels) and \fBDA1\fR (\fBCSI c\fR; attribute 4 means sixel). The DA1 reply
+ends the wait. Sixel is chosen only when the cell size is known. A terminal
+that answers takes a few milliseconds; one that answers nothing costs the
+150 ms and gets symbols (or what the terminal database says). Inside tmux or
+GNU screen and on the Linux console the kitty query is not sent; with
+\fBTERM=dumb\fR nothing is. Replies later than that are discarded, not read
+as keys, when they arrive before the screen starts.
+.TP
+.BI \-\-cell\-size " WxH"
+the pixel size of one terminal cell (e.g. \fB10x20\fR), for sizing sixel and
+kitty images. Without it: \fB\$SFNET_CELL_SIZE\fR, then the terminal's reply
+to \fBCSI 16 t\fR, then its \fBCSI 14 t\fR window size divided by its rows and
+columns, then the pixel size the terminal gives the kernel (\fBTIOCGWINSZ\fR),
+then a guess of 10x20. When the terminal is resized the cell size is read
+again from \fBTIOCGWINSZ\fR if it reports pixels there (a font zoom changes
+it); the terminal is not asked again while the explorer runs, since its
+replies would arrive as keys. A size given by hand is kept.
 .TP
 .BI \-\-color " WHEN"
 \fBauto\fR (default: colour unless \fBNO_COLOR\fR is set), \fBalways\fR or
@@ -67,8 +89,9 @@ by activation instead of coloured braille dots.
 leave the mouse to the terminal.
 .TP
 .B \-\-dump\-detect
-print the graphics mode chosen and why, the cell size and the terminal
-variables, then exit.
+print what the terminal was asked and answered (the replies as received, and
+how long it took), the cell size and where it came from, the graphics mode
+chosen and why, and the terminal variables; then exit.
 .SS Screens
 .TP
 .B Feature list
@@ -222,6 +245,9 @@ cat <<'TAIL'
 .TP
 .B SFNET_GRAPHICS
 thumbnail mode when \-\-graphics is auto (sixel, kitty, symbols, none).
+.TP
+.B SFNET_CELL_SIZE
+cell size in pixels, \fIWxH\fR, when \-\-cell\-size is not given.
 .TP
 .B NO_COLOR
 when set and not empty, the explorer draws without colour (\-\-color always overrides).
