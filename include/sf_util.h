@@ -46,6 +46,11 @@ const char *sf_last_error(void);
 
 /* Prints "sfnet-explore: <message>" to stderr. */
 void sf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The integer value of a command-line option: SF_OK, or SF_ERR after a warning
+ * "--OPTION 'TEXT': expected an integer in LO..HI" (option without dashes; a
+ * one-letter option is shown as -X). */
+int sf_parse_option_long(const char *option, const char *text, long lo, long hi, long *out);
+int sf_parse_option_int(const char *option, const char *text, int lo, int hi, int *out);
 
 /* Wall clock in seconds (monotonic). */
 double sf_now(void);

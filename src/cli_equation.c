@@ -172,16 +172,11 @@ int cli_equation(int argc, char **argv) {
     };
     query_format fmt = QUERY_TEXT;
     int n_show = 8, want_rmse = 0, c;
-    char *end = NULL;
     optind = 0;
     while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
         switch (c) {
         case 't':
-            n_show = (int)strtol(optarg, &end, 10);
-            if (!*optarg || *end || n_show < 0) {
-                sf_warn("--terms wants a number, not '%s'", optarg);
-                return 2;
-            }
+            if (sf_parse_option_int("terms", optarg, 0, 1000000, &n_show) != SF_OK) return 2;
             break;
         case 'R': want_rmse = 1; break;
         case 'j': fmt = QUERY_JSON; break;

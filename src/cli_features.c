@@ -113,7 +113,6 @@ int cli_features(int argc, char **argv) {
     store_sort sort = STORE_SORT_FREQUENCY;
     int all = 0, number = 5, c;
     const char *similar = NULL;
-    char *end = NULL;
     optind = 0;
     while ((c = getopt_long(argc, argv, "s:an:h", opts, NULL)) != -1) {
         switch (c) {
@@ -126,11 +125,7 @@ int cli_features(int argc, char **argv) {
         case 'a': all = 1; break;
         case 'S': similar = optarg; break;
         case 'n':
-            number = (int)strtol(optarg, &end, 10);
-            if (!*optarg || *end || number < 1) {
-                sf_warn("-n wants a positive number, not '%s'", optarg);
-                return 2;
-            }
+            if (sf_parse_option_int("n", optarg, 1, 1000000, &number) != SF_OK) return 2;
             break;
         case 'j': fmt = QUERY_JSON; break;
         case 'c': fmt = QUERY_CSV; break;

@@ -69,19 +69,6 @@ static void usage(FILE *out) {
             INFER_THUMB_SIZE, INFER_THUMB_SIZE);
 }
 
-static int parse_int_opt(const char *name, const char *s, int lo, int hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "sfnet-explore: --%s '%s': expected an integer in %d..%d\n", name, s, lo,
-                hi);
-        return SF_ERR;
-    }
-    *out = (int)v;
-    return SF_OK;
-}
-
 static int parse_three(const char *name, const char *s, float v[3], int positive) {
     char *end;
     const char *p = s;
@@ -464,13 +451,13 @@ int cli_predict(int argc, char **argv) {
                 bad = 1;
             }
             break;
-        case 'b': bad = parse_int_opt("batch", optarg, 1, 4096, &batch); break;
-        case 'P': bad = parse_int_opt("split-seed", optarg, 0, 0x7fffffff, &split_seed); break;
-        case 'K': bad = parse_int_opt("k", optarg, 0, 8192, &ov.k); break;
-        case 'W': bad = parse_int_opt("width", optarg, 1, 1024, &ov.width); break;
-        case 'N': bad = parse_int_opt("n-out", optarg, 1, TARGET_MAX, &ov.n_out); break;
-        case 'R': bad = parse_int_opt("resize", optarg, 8, 8192, &ov.resize); break;
-        case 'C': bad = parse_int_opt("crop", optarg, 8, 4096, &ov.crop); break;
+        case 'b': bad = sf_parse_option_int("batch", optarg, 1, 4096, &batch); break;
+        case 'P': bad = sf_parse_option_int("split-seed", optarg, 0, 0x7fffffff, &split_seed); break;
+        case 'K': bad = sf_parse_option_int("k", optarg, 0, 8192, &ov.k); break;
+        case 'W': bad = sf_parse_option_int("width", optarg, 1, 1024, &ov.width); break;
+        case 'N': bad = sf_parse_option_int("n-out", optarg, 1, TARGET_MAX, &ov.n_out); break;
+        case 'R': bad = sf_parse_option_int("resize", optarg, 8, 8192, &ov.resize); break;
+        case 'C': bad = sf_parse_option_int("crop", optarg, 8, 4096, &ov.crop); break;
         case 'M': bad = parse_three("mean", optarg, ov.mean, 0), have_mean = 1; break;
         case 'S': bad = parse_three("std", optarg, ov.std, 1), have_std = 1; break;
         case 'T': bad = parse_targets(optarg, &ov); break;

@@ -36,16 +36,11 @@ int cli_top(int argc, char **argv) {
     };
     query_format fmt = QUERY_TEXT;
     int number = 10, split = -1, c;
-    char *end = NULL;
     optind = 0;
     while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            number = (int)strtol(optarg, &end, 10);
-            if (!*optarg || *end || number < 1) {
-                sf_warn("-n wants a positive number, not '%s'", optarg);
-                return 2;
-            }
+            if (sf_parse_option_int("n", optarg, 1, 1000000, &number) != SF_OK) return 2;
             break;
         case 'S':
             if (!strcmp(optarg, "all"))

@@ -87,18 +87,6 @@ typedef struct {
     sched_kind schedule;
 } train_args;
 
-static int parse_long(const char *name, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        sf_warn("--%s '%s': expected an integer in %ld..%ld", name, s, lo, hi);
-        return SF_ERR;
-    }
-    *out = v;
-    return SF_OK;
-}
-
 static int parse_args(int argc, char **argv, train_args *a) {
     static const struct option opts[] = {
         {"train", no_argument, NULL, 'T'},
@@ -168,43 +156,43 @@ static int parse_args(int argc, char **argv, train_args *a) {
             a->head_bias_zero = !strcmp(optarg, "zero");
             break;
         case 'R':
-            if (parse_long("resize", optarg, 8, 4096, &v)) return 2;
+            if (sf_parse_option_long("resize", optarg, 8, 4096, &v)) return 2;
             a->resize = (int)v;
             break;
         case 'C':
-            if (parse_long("crop", optarg, 8, 4096, &v)) return 2;
+            if (sf_parse_option_long("crop", optarg, 8, 4096, &v)) return 2;
             a->crop = (int)v;
             break;
         case 'P':
-            if (parse_long("split-seed", optarg, 0, 0x7fffffffL, &v)) return 2;
+            if (sf_parse_option_long("split-seed", optarg, 0, 0x7fffffffL, &v)) return 2;
             a->split_seed = (uint64_t)v;
             break;
         case 'N':
-            if (parse_long("synth-n", optarg, 10, 10000000L, &v)) return 2;
+            if (sf_parse_option_long("synth-n", optarg, 10, 10000000L, &v)) return 2;
             a->synth_n = (int)v;
             break;
         case 'S':
-            if (parse_long("synth-seed", optarg, 0, 0x7fffffffL, &v)) return 2;
+            if (sf_parse_option_long("synth-seed", optarg, 0, 0x7fffffffL, &v)) return 2;
             a->synth_seed = (uint64_t)v;
             break;
         case 'k':
-            if (parse_long("k", optarg, 0, 4096, &v)) return 2;
+            if (sf_parse_option_long("k", optarg, 0, 4096, &v)) return 2;
             a->k = (int)v;
             break;
         case 'W':
-            if (parse_long("width", optarg, 1, 512, &v)) return 2;
+            if (sf_parse_option_long("width", optarg, 1, 512, &v)) return 2;
             a->width = (int)v;
             break;
         case 'E':
-            if (parse_long("epochs", optarg, 1, 100000, &v)) return 2;
+            if (sf_parse_option_long("epochs", optarg, 1, 100000, &v)) return 2;
             a->epochs = (int)v;
             break;
         case 'B':
-            if (parse_long("batch", optarg, 1, 65536, &v)) return 2;
+            if (sf_parse_option_long("batch", optarg, 1, 65536, &v)) return 2;
             a->batch = (int)v;
             break;
         case 's':
-            if (parse_long("seed", optarg, 0, 0x7fffffffL, &v)) return 2;
+            if (sf_parse_option_long("seed", optarg, 0, 0x7fffffffL, &v)) return 2;
             a->seed = (uint64_t)v;
             break;
         case 'L':

@@ -242,3 +242,23 @@ const char *sf_share_dir(void) {
     if (is_dir(SF_SHARE_DIR)) return SF_SHARE_DIR;
     return SF_SOURCE_SHARE_DIR;
 }
+
+int sf_parse_option_long(const char *option, const char *text, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi) {
+        sf_warn("%s%s '%s': expected an integer in %ld..%ld", option[1] ? "--" : "-", option, text,
+                lo, hi);
+        return SF_ERR;
+    }
+    *out = v;
+    return SF_OK;
+}
+
+int sf_parse_option_int(const char *option, const char *text, int lo, int hi, int *out) {
+    long v;
+    if (sf_parse_option_long(option, text, lo, hi, &v) != SF_OK) return SF_ERR;
+    *out = (int)v;
+    return SF_OK;
+}
