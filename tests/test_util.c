@@ -63,3 +63,23 @@ Test(util, read_file_missing_names_the_file) {
     cr_assert(strstr(sf_last_error(), "/nonexistent/x.csv") != NULL);
     cr_assert_null(data);
 }
+
+Test(util, integer_options_are_range_checked) {
+    long v = -7;
+    int i = -7;
+    cr_assert_eq(sf_parse_option_long("batch", "64", 1, 4096, &v), SF_OK);
+    cr_assert_eq(v, 64);
+    cr_assert_eq(sf_parse_option_int("n", "1", 1, 10, &i), SF_OK);
+    cr_assert_eq(i, 1);
+    /* refused: out of range, not a number, trailing text, empty, overflow; the value
+     * is left alone */
+    const char *bad[] = {"0", "4097", "x", "12abc", "", "99999999999999999999999", "1.5"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        v = -7;
+        cr_assert_eq(sf_parse_option_long("batch", bad[k], 1, 4096, &v), SF_ERR, "'%s'", bad[k]);
+        cr_assert_eq(v, -7, "'%s' changed the value", bad[k]);
+    }
+    i = -7;
+    cr_assert_eq(sf_parse_option_int("n", "-1", 0, 5, &i), SF_ERR);
+    cr_assert_eq(i, -7);
+}
