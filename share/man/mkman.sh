@@ -260,6 +260,17 @@ the directory holding the schema and other shared files.
 .TP
 .B SFNET_QUIET
 set to 1 to hide progress bars.
+.TP
+.B SFNET_BUSY_TIMEOUT_MS
+milliseconds a command waits for another one writing the same run database
+(default 5000; \-\-train and predict \-\-into wait 10 minutes when it is not set).
+.TP
+.B OPENBLAS_CORETYPE
+the OpenBLAS kernels of the reference engine (\-\-engine reference). OpenBLAS
+0.3.21 falls back to its slowest (Prescott) kernels on processors it does not
+know; on such an AVX\-512 processor OPENBLAS_CORETYPE=SkylakeX made the reference
+engine about three times faster (make bench shows both). The oneDNN engine, the
+default, does not use it.
 .SH FILES
 .TP
 .I RUN.db
