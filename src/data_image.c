@@ -226,14 +226,16 @@ static uint8_t to_byte(float v) {
 void image_prepare(uint8_t *out, const uint8_t *src, int w, int h, int resize, int crop) {
     SF_ASSERT(w > 0 && h > 0 && resize > 0 && crop > 0);
     int side = w < h ? w : h;
+    /* Window of the resized image [r0, r0 + len) that lands at [o0, o0 + len) of out. */
+    int r0 = crop <= resize ? (resize - crop) / 2 : 0;
+    int o0 = crop <= resize ? 0 : (crop - resize) / 2;
+    int len = crop <= resize ? crop : resize;
+    size_t plane = (size_t)crop * (size_t)crop;
+    if (crop > resize) memset(out, 0, 3 * plane);
+
     if (side == resize) {
         /* no resampling (its weights would be exactly 1 and 0): the crop alone */
-        size_t plane = (size_t)crop * (size_t)crop;
         int x0 = (w - side) / 2, y0 = (h - side) / 2;
-        int r0 = crop <= resize ? (resize - crop) / 2 : 0;
-        int o0 = crop <= resize ? 0 : (crop - resize) / 2;
-        int len = crop <= resize ? crop : resize;
-        if (crop > resize) memset(out, 0, 3 * plane);
         for (int y = 0; y < len; y++) {
             const uint8_t *s = src + ((size_t)(y0 + r0 + y) * (size_t)w + (size_t)(x0 + r0)) * 3;
             size_t orow = (size_t)(o0 + y) * (size_t)crop + (size_t)o0;
@@ -245,13 +247,6 @@ void image_prepare(uint8_t *out, const uint8_t *src, int w, int h, int resize, i
     resample_plan px, py;
     resample_plan_init(&px, (w - side) / 2, side, resize);
     resample_plan_init(&py, (h - side) / 2, side, resize);
-
-    /* Window of the resized image [r0, r0 + len) that lands at [o0, o0 + len) of out. */
-    int r0 = crop <= resize ? (resize - crop) / 2 : 0;
-    int o0 = crop <= resize ? 0 : (crop - resize) / 2;
-    int len = crop <= resize ? crop : resize;
-    size_t plane = (size_t)crop * (size_t)crop;
-    if (crop > resize) memset(out, 0, 3 * plane);
 
     /* Horizontal pass over every source row into float, then vertical per output row. */
     float *hrow = xmalloc((size_t)h * (size_t)len * 3 * sizeof(float)); /* (h, len, 3) */
