@@ -103,6 +103,7 @@ static void *reader_main(void *arg) {
         for (int j = 0; j < n; j++) {
             const char *path = p->src->paths[b * p->B + j];
             sl->bytes[j] = NULL;
+            sl->err[j][0] = 0;
             if (sf_read_file(path, &sl->bytes[j], &sl->len[j]) != SF_OK)
                 snprintf(sl->err[j], sizeof sl->err[j], "%s", sf_last_error());
         }
@@ -137,7 +138,6 @@ static int decode_one(pipe_state *p, slot *sl, int j, int g) {
             pthread_mutex_lock(&p->mu);
             if (++p->n_corrupt <= 3) sf_warn("skipped: %s", why);
             pthread_mutex_unlock(&p->mu);
-            sl->err[j][0] = 0;
             return 0;
         }
         uint8_t *dst = sl->u8 + (size_t)j * img;

@@ -10,7 +10,7 @@
 typedef struct {
     store_run_writer *w;
     const infer_galaxies *g;
-    int n_out, k, d, dense;
+    int n_out, d, dense;
     int n_cols, col_ra, col_dec;
     const int *col_of;          /* (n_cols) catalogue column of each stored column */
     /* one batch's inputs, sized for the model's batch */
@@ -113,7 +113,6 @@ int infer_build_run(store *s, sfnet *m, const infer_source *src, const infer_gal
     memset(&rs, 0, sizeof rs);
     rs.g = g;
     rs.n_out = m->cfg.n_out;
-    rs.k = m->cfg.k;
     rs.d = d;
     rs.dense = dense;
     rs.col_ra = catalog_column(cat, "ra");

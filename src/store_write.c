@@ -376,6 +376,15 @@ int store_run_begin(store *s, const store_run_input *in, store_run_writer **out)
     return SF_OK;
 }
 
+/* Pair j of galaxy i: 1 when it is stored (a positive, finite value). */
+static int active_pair(const store_run_input *in, int k_stored, int i, int j, int *f,
+                       double *v) {
+    size_t at = (size_t)i * (size_t)k_stored + (size_t)j;
+    *f = in->topk_idx[at];
+    *v = in->topk_val[at];
+    return *v > 0 && isfinite(*v);
+}
+
 /* Statistics of one stored galaxy. */
 static void account(store_run_writer *w, const store_run_input *in, int i) {
     int n_out = w->n_out, valid = in->split[i] == 1;
@@ -405,10 +414,10 @@ static void account(store_run_writer *w, const store_run_input *in, int i) {
             w->se_train[t] += e * e;
     }
     for (int j = 0; j < w->k_stored; j++) {
-        size_t at = (size_t)i * (size_t)w->k_stored + (size_t)j;
-        double v = in->topk_val[at];
-        if (!(v > 0 && isfinite(v))) continue;
-        feature_acc *a = &w->acc[in->topk_idx[at]];
+        int f;
+        double v;
+        if (!active_pair(in, w->k_stored, i, j, &f, &v)) continue;
+        feature_acc *a = &w->acc[f];
         a->n_active++;
         a->sum += v;
         if (v > a->max) a->max = v;
@@ -486,13 +495,13 @@ static int write_galaxy(store_run_writer *w, const store_run_input *in, int i) {
         if (step_reset(s, q, "adding predictions") != SF_OK) return SF_ERR;
     }
     for (int j = 0; j < w->k_stored; j++) {
-        size_t at = (size_t)i * (size_t)w->k_stored + (size_t)j;
-        double v = in->topk_val[at];
-        if (!(v > 0 && isfinite(v))) continue;
+        int f;
+        double v;
+        if (!active_pair(in, w->k_stored, i, j, &f, &v)) continue;
         q = st[ST_ACT];
         sqlite3_bind_int64(q, 1, w->run_id);
         sqlite3_bind_int64(q, 2, gid);
-        sqlite3_bind_int(q, 3, in->topk_idx[at]);
+        sqlite3_bind_int(q, 3, f);
         sqlite3_bind_double(q, 4, v);
         if (step_reset(s, q, "adding activations") != SF_OK) return SF_ERR;
     }
