@@ -30,6 +30,47 @@ static const store_migration builtin_migrations[] = {
         ");\n"
         "CREATE UNIQUE INDEX marks_feature ON marks (run_id, feature) WHERE feature IS NOT NULL;\n"
         "CREATE UNIQUE INDEX marks_galaxy ON marks (run_id, galaxy_id) WHERE galaxy_id IS NOT NULL;\n"},
+    /* 3: reserved for the per-run summaries. */
+    {3, ""},
+    /* 4: each run's codes packed in galaxy order, and the statistics of every two runs
+     * over the galaxies both hold (store.h, store_codes.c, store_pairs.c). A pair is
+     * stored both ways round; its rows go with either run. */
+    {4, "CREATE TABLE run_codes (\n"
+        "    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+        "    chunk  INTEGER NOT NULL,             -- 0, 1, ... in ascending galaxy id\n"
+        "    n_rows INTEGER NOT NULL,             -- galaxies in the chunk\n"
+        "    data   BLOB NOT NULL,                -- packed codes, see store_codes.c\n"
+        "    UNIQUE (run_id, chunk)\n"
+        ");\n"
+        "CREATE TABLE run_pairs (\n"
+        "    run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+        "    other_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+        "    n_shared INTEGER NOT NULL,           -- galaxies both runs hold\n"
+        "    PRIMARY KEY (run_id, other_id)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE INDEX run_pairs_other ON run_pairs (other_id);\n"
+        "-- per feature of run_id active on some shared galaxy: sums over the shared galaxies\n"
+        "CREATE TABLE pair_features (\n"
+        "    run_id   INTEGER NOT NULL,\n"
+        "    other_id INTEGER NOT NULL,\n"
+        "    feature  INTEGER NOT NULL,\n"
+        "    n_active INTEGER NOT NULL,\n"
+        "    sum      REAL NOT NULL,\n"
+        "    sum_sq   REAL NOT NULL,\n"
+        "    PRIMARY KEY (run_id, other_id, feature),\n"
+        "    FOREIGN KEY (run_id, other_id) REFERENCES run_pairs(run_id, other_id) ON DELETE CASCADE\n"
+        ") WITHOUT ROWID;\n"
+        "-- per feature of run_id and feature of other_id active together on some shared galaxy\n"
+        "CREATE TABLE pair_coact (\n"
+        "    run_id        INTEGER NOT NULL,\n"
+        "    other_id      INTEGER NOT NULL,\n"
+        "    feature       INTEGER NOT NULL,\n"
+        "    other_feature INTEGER NOT NULL,\n"
+        "    n_both        INTEGER NOT NULL,\n"
+        "    sum_product   REAL NOT NULL,\n"
+        "    PRIMARY KEY (run_id, other_id, feature, other_feature),\n"
+        "    FOREIGN KEY (run_id, other_id) REFERENCES run_pairs(run_id, other_id) ON DELETE CASCADE\n"
+        ") WITHOUT ROWID;\n"},
 };
 static const int n_builtin_migrations = (int)(sizeof builtin_migrations / sizeof builtin_migrations[0]);
 
