@@ -1,4 +1,4 @@
-/* test_thumb.c: chafa thumbnails (symbols, sixel, kitty), decoding, detection, cache. */
+/* test_tui_thumb.c: chafa thumbnails (symbols, sixel, kitty), decoding, detection, cache. */
 #include <cairo.h>
 #include <criterion/criterion.h>
 #include <jpeglib.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "sf_util.h"
-#include "thumb.h"
+#include "tui_thumb.h"
 
 /* Left half red, right half blue, 32 x 32. */
 static uint8_t *two_colour_image(int *w, int *h) {

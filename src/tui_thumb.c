@@ -1,5 +1,5 @@
-/* thumb.c: chafa thumbnails, image decoding from memory, the thumbnail cache. */
-#include "thumb.h"
+/* tui_thumb.c: chafa thumbnails, image decoding from memory, the thumbnail cache. */
+#include "tui_thumb.h"
 
 #include <chafa.h>
 #include <stdlib.h>
