@@ -63,6 +63,10 @@ void query_format_feature_row(char *buf, size_t n, const store_run *run, const s
 /* Plain text for a non-terminal stdout: every run's feature list and equations. */
 int query_print_plain(FILE *out, store *s);
 
+/* The galaxy's stored thumbnail decoded to interleaved RGB (h, w, 3), owned (free).
+ * SF_OK with *rgb = NULL when it has none. */
+int query_thumbnail(store *s, int64_t galaxy_id, uint8_t **rgb, int *w, int *h);
+
 /* Writes a feature's figure (export.h) gathered from the run database:
  * top grid_cols x grid_rows galaxies, with the BPT panel when bpt is set (the
  * activation-vs-target panel when the catalogue has no line fluxes). */

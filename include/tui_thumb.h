@@ -27,9 +27,9 @@
  * be read as keys, its ESC as Esc), so a font zoom is followed when the
  * terminal reports pixels there; a size given by hand is kept.
  *
- * Images come as PNG or JPEG bytes (the run database's thumbnail blob, or a
- * file in the image folder) and are decoded with libpng/libjpeg. A cache keyed
- * by (objID, cols, rows, mode) owns the rendered thumbnails.
+ * Images come as RGB pixels, decoded by data_image.h from the run database's
+ * thumbnail blob or a file in the image folder. A cache keyed by (objID, cols,
+ * rows, mode) owns the rendered thumbnails.
  * No curses here: the caller owns the screen.
  */
 #ifndef SF_TUI_THUMB_H
@@ -108,12 +108,6 @@ typedef struct {
 int thumb_render(thumb *t, const uint8_t *rgb, int w, int h, int cols, int rows, int mode,
                  int cell_w, int cell_h);
 void thumb_free(thumb *t);
-
-/* Decodes PNG or JPEG bytes into malloc'd RGB (h, w, 3). SF_ERR with a message
- * for anything else or a corrupt image. */
-int thumb_decode(const uint8_t *data, size_t len, uint8_t **rgb, int *w, int *h);
-/* Reads and decodes an image file. */
-int thumb_decode_file(const char *path, uint8_t **rgb, int *w, int *h);
 
 /* Rendered thumbnails by (objID, cols, rows, mode); the least recently used is
  * dropped beyond capacity. Pointers returned stay valid until the next put. */

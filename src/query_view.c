@@ -276,6 +276,18 @@ int query_print_plain(FILE *out, store *s) {
     return SF_OK;
 }
 
+int query_thumbnail(store *s, int64_t galaxy_id, uint8_t **rgb, int *w, int *h) {
+    *rgb = NULL;
+    *w = *h = 0;
+    uint8_t *data;
+    size_t len;
+    if (store_thumbnail(s, galaxy_id, &data, &len) != SF_OK) return SF_ERR;
+    if (!data) return SF_OK;
+    int rc = image_decode_mem(data, len, "thumbnail", rgb, w, h);
+    free(data);
+    return rc;
+}
+
 static int load_cutout(const char *dir, const char *objid, uint8_t **rgb, int *w, int *h) {
     static const char *ext[] = {"jpg", "jpeg", "png"};
     *rgb = NULL;
@@ -306,7 +318,7 @@ int query_export_feature(store *s, const store_run *run, int feature, const char
         /* the full cutout when the image folder is still there (sharper than
          * the thumbnail stored with the run) */
         if (!load_cutout(run->images, hits[i].objid, &pix[i], &w, &h))
-            rc = store_thumbnail(s, hits[i].galaxy_id, &pix[i], &w, &h);
+            rc = query_thumbnail(s, hits[i].galaxy_id, &pix[i], &w, &h);
         g[i] = (export_galaxy){hits[i].objid, (float)hits[i].value,
                                (float)(hits[i].scaled > 1 ? 1 : hits[i].scaled), pix[i], w, h};
     }

@@ -11,6 +11,7 @@
 #include <wchar.h>
 
 #include "analysis_run.h"
+#include "data_image.h"
 #include "export.h"
 #include "sf_util.h"
 #include "tui_app.h"
@@ -134,14 +135,14 @@ void tui_draw_grid(tui_app *a, const plot_grid *g, int x, int y) {
 
 static int load_rgb(tui_app *a, int64_t galaxy_id, const char *objid, uint8_t **rgb, int *w, int *h) {
     *rgb = NULL;
-    if (store_thumbnail(a->db, galaxy_id, rgb, w, h) == SF_OK && *rgb) return 1;
+    if (query_thumbnail(a->db, galaxy_id, rgb, w, h) == SF_OK && *rgb) return 1;
     const char *dir = tui_run(a)->images;
     if (!dir[0]) return 0;
     static const char *ext[] = {"jpg", "jpeg", "png"};
     for (int i = 0; i < 3; i++) {
         char path[1200];
         snprintf(path, sizeof path, "%s/%s.%s", dir, objid, ext[i]);
-        if (access(path, R_OK) == 0 && thumb_decode_file(path, rgb, w, h) == SF_OK) return 1;
+        if (access(path, R_OK) == 0 && image_decode(path, rgb, w, h) == SF_OK) return 1;
     }
     return 0;
 }
