@@ -125,7 +125,7 @@ int query_similar_features(const query_coact *c, int feature, int n, query_simil
 
 /* r_ij of a pair (rows: p->run_id's features, columns: p->other_id's); NAN when either
  * feature has one value on every shared galaxy (never active, say). */
-double query_pair_pearson(const store_pair *p, int i, int j);
+double query_cross_pearson(const store_cross *p, int i, int j);
 
 typedef struct {
     int feature;        /* of the other run */

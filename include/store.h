@@ -428,19 +428,19 @@ typedef struct {
     int *n_both;                         /* (d, d_other) galaxies where both are active */
     double *cross;                       /* (d, d_other) sum of the products */
     int stored;                          /* read from the file (0: computed now) */
-} store_pair;
+} store_cross;
 
 /* The pair statistics of run_id against other_id (every row with feature -1, else only
  * that feature's row of n_both and cross, the rest zero). Read when stored, else
- * computed from the two runs' codes. Owned: store_pair_clear. */
-int store_pair_load(store *s, int64_t run_id, int64_t other_id, int feature, store_pair *p);
-void store_pair_clear(store_pair *p);
+ * computed from the two runs' codes. Owned: store_cross_clear. */
+int store_cross_load(store *s, int64_t run_id, int64_t other_id, int feature, store_cross *p);
+void store_cross_clear(store_cross *p);
 /* Computes them from the two runs' codes (what the writer stores). */
-int store_pair_compute(store *s, int64_t run_id, int64_t other_id, store_pair *p);
+int store_cross_compute(store *s, int64_t run_id, int64_t other_id, store_cross *p);
 
 /* The other runs that share galaxies with run_id, by id, and how many they share.
  * *others and *n_shared owned (free). */
-int store_pair_runs(store *s, int64_t run_id, int64_t **others, int **n_shared, int *n);
+int store_cross_runs(store *s, int64_t run_id, int64_t **others, int **n_shared, int *n);
 
 /* Writes the codes of every run that lacks them and the pair statistics of every two
  * runs that lack them, inside the caller's write transaction. store_run_finish calls

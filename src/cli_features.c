@@ -103,7 +103,7 @@ static int print_counterparts(store *s, store_run *run, int feature, const char 
     int64_t *others = NULL;
     int *shared = NULL, n_others = 0, rc = 1;
     if (!strcmp(in_spec, "all")) {
-        if (store_pair_runs(s, run->id, &others, &shared, &n_others) != SF_OK) goto fail;
+        if (store_cross_runs(s, run->id, &others, &shared, &n_others) != SF_OK) goto fail;
     } else {
         store_run other;
         if (store_run_find(s, in_spec, &other) != SF_OK) goto fail;

@@ -21,7 +21,7 @@ static double pearson_from_sums(double n, double c, double si, double qi, double
     return r > 1 ? 1 : r < -1 ? -1 : r;
 }
 
-double query_pair_pearson(const store_pair *p, int i, int j) {
+double query_cross_pearson(const store_cross *p, int i, int j) {
     if (i < 0 || j < 0 || i >= p->d || j >= p->d_other) return NAN;
     if (p->row >= 0 && i != p->row) return NAN;
     return pearson_from_sums(p->n_shared, p->cross[(size_t)i * p->d_other + j], p->sum[i], p->sum_sq[i],
@@ -43,11 +43,11 @@ static int counterpart_before(const query_counterpart *a, const query_counterpar
 int query_counterparts_compute(store *s, int64_t run_id, int feature, int64_t other_id, int n,
                                query_counterparts *out) {
     memset(out, 0, sizeof *out);
-    store_pair p;
-    if (store_pair_load(s, run_id, other_id, feature, &p) != SF_OK) return SF_ERR;
+    store_cross p;
+    if (store_cross_load(s, run_id, other_id, feature, &p) != SF_OK) return SF_ERR;
     if (feature < 0 || feature >= p.d) {
         int d = p.d;
-        store_pair_clear(&p);
+        store_cross_clear(&p);
         return sf_fail("%s: feature %d outside 0..%d of run %lld", store_path(s), feature, d - 1,
                        (long long)run_id);
     }
@@ -58,7 +58,7 @@ int query_counterparts_compute(store *s, int64_t run_id, int feature, int64_t ot
     out->n_active = p.n_active[feature];
     out->list = xcalloc((size_t)(n > 0 ? n : 1), sizeof *out->list);
     for (int j = 0; j < p.d_other && n > 0; j++) {
-        double r = query_pair_pearson(&p, feature, j);
+        double r = query_cross_pearson(&p, feature, j);
         if (isnan(r)) continue;
         size_t at = (size_t)feature * p.d_other + j;
         query_counterpart c = {j, r, p.n_both[at], p.n_active_other[j],
@@ -74,7 +74,7 @@ int query_counterparts_compute(store *s, int64_t run_id, int feature, int64_t ot
         out->list[k] = c;
         if (out->n < n) out->n++;
     }
-    store_pair_clear(&p);
+    store_cross_clear(&p);
     return SF_OK;
 }
 
@@ -209,8 +209,8 @@ static int live_features(const int *n_active, int d, int min_active, int **featu
 
 int query_compare_compute(store *s, int64_t run_a, int64_t run_b, int min_active, query_compare *c) {
     memset(c, 0, sizeof *c);
-    store_pair p;
-    if (store_pair_load(s, run_a, run_b, -1, &p) != SF_OK) return SF_ERR;
+    store_cross p;
+    if (store_cross_load(s, run_a, run_b, -1, &p) != SF_OK) return SF_ERR;
     c->run_a = run_a;
     c->run_b = run_b;
     c->d_a = p.d;
@@ -224,10 +224,10 @@ int query_compare_compute(store *s, int64_t run_a, int64_t run_b, int min_active
     int *both = xmalloc((cells + 1) * sizeof *both);
     for (int i = 0; i < c->n_rows; i++)
         for (int j = 0; j < c->n_cols; j++) {
-            r[(size_t)i * c->n_cols + j] = query_pair_pearson(&p, c->rows[i], c->cols[j]);
+            r[(size_t)i * c->n_cols + j] = query_cross_pearson(&p, c->rows[i], c->cols[j]);
             both[(size_t)i * c->n_cols + j] = p.n_both[(size_t)c->rows[i] * p.d_other + c->cols[j]];
         }
-    store_pair_clear(&p);
+    store_cross_clear(&p);
     c->r = xmalloc((cells + 1) * sizeof *c->r);
     c->n_both = xmalloc((cells + 1) * sizeof *c->n_both);
     order_by_best_match(c, r, both);

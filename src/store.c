@@ -33,7 +33,7 @@ static const store_migration builtin_migrations[] = {
     /* 3: reserved for the per-run summaries. */
     {3, ""},
     /* 4: each run's codes packed in galaxy order, and the statistics of every two runs
-     * over the galaxies both hold (store.h, store_codes.c, store_pairs.c). A pair is
+     * over the galaxies both hold (store.h, store_codes.c, store_cross.c). A pair is
      * stored both ways round; its rows go with either run. */
     {4, "CREATE TABLE run_codes (\n"
         "    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"

@@ -195,7 +195,7 @@ static double brute_r(int x, int y, int i, int j) {
     return caa > 0 && cbb > 0 ? cab / sqrt(caa * cbb) : NAN;
 }
 
-static void check_pair(const store_pair *p, int x, int y) {
+static void check_pair(const store_cross *p, int x, int y) {
     brute_pair b;
     brute_pair_make(x, y, &b);
     int dx = cf.run[x].d, dy = cf.run[y].d;
@@ -231,32 +231,32 @@ Test(cross, pair_statistics_match_brute_force_both_ways_round) {
     for (int x = 0; x < CFX_RUNS; x++)
         for (int y = 0; y < CFX_RUNS; y++) {
             if (x == y) continue;
-            store_pair p, q;
-            cr_assert_eq(store_pair_load(s, cf.id[x], cf.id[y], -1, &p), SF_OK, "%s", sf_last_error());
+            store_cross p, q;
+            cr_assert_eq(store_cross_load(s, cf.id[x], cf.id[y], -1, &p), SF_OK, "%s", sf_last_error());
             cr_assert(p.stored);
             check_pair(&p, x, y);
             /* computed now from the codes: the same numbers */
-            cr_assert_eq(store_pair_compute(s, cf.id[x], cf.id[y], &q), SF_OK, "%s", sf_last_error());
+            cr_assert_eq(store_cross_compute(s, cf.id[x], cf.id[y], &q), SF_OK, "%s", sf_last_error());
             check_pair(&q, x, y);
-            store_pair_clear(&q);
+            store_cross_clear(&q);
             /* one feature's row */
-            cr_assert_eq(store_pair_load(s, cf.id[x], cf.id[y], 3, &q), SF_OK);
+            cr_assert_eq(store_cross_load(s, cf.id[x], cf.id[y], 3, &q), SF_OK);
             cr_assert_eq(q.row, 3);
             check_pair(&q, x, y);
             for (int j = 0; j < q.d_other; j++) {
-                double r = query_pair_pearson(&q, 3, j), want = brute_r(x, y, 3, j);
+                double r = query_cross_pearson(&q, 3, j), want = brute_r(x, y, 3, j);
                 if (isnan(want))
                     cr_assert(isnan(r));
                 else
                     cr_assert_float_eq(r, want, 1e-9, "r(%d:3, %d:%d) %g vs %g", x, y, j, r, want);
             }
-            store_pair_clear(&q);
-            store_pair_clear(&p);
+            store_cross_clear(&q);
+            store_cross_clear(&p);
         }
     /* the runs sharing galaxies with A: B (200 galaxies) and C (300) */
     int64_t *others;
     int *shared, n;
-    cr_assert_eq(store_pair_runs(s, cf.id[0], &others, &shared, &n), SF_OK);
+    cr_assert_eq(store_cross_runs(s, cf.id[0], &others, &shared, &n), SF_OK);
     cr_assert_eq(n, 2);
     cr_assert_eq(others[0], cf.id[1]);
     cr_assert_eq(shared[0], 200);
@@ -506,11 +506,11 @@ Test(cross, pairs_follow_runs_added_and_deleted) {
     cf.id[1] = id;
     cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM run_pairs"), 6);
     store *s = open_read(db_path);
-    store_pair p;
-    cr_assert_eq(store_pair_load(s, cf.id[1], cf.id[0], -1, &p), SF_OK);
+    store_cross p;
+    cr_assert_eq(store_cross_load(s, cf.id[1], cf.id[0], -1, &p), SF_OK);
     cr_assert(p.stored);
     check_pair(&p, 1, 0);
-    store_pair_clear(&p);
+    store_cross_clear(&p);
     store_close(s);
     /* a run sharing nothing: a pair with n_shared 0, and no counterparts to list */
     fixture_run lone;
@@ -522,7 +522,7 @@ Test(cross, pairs_follow_runs_added_and_deleted) {
     s = open_read(db_path);
     int64_t *others;
     int *shared, n;
-    cr_assert_eq(store_pair_runs(s, id, &others, &shared, &n), SF_OK);
+    cr_assert_eq(store_cross_runs(s, id, &others, &shared, &n), SF_OK);
     cr_assert_eq(n, 0);
     free(others);
     free(shared);
@@ -541,18 +541,18 @@ Test(cross, files_of_older_versions_compute_pairs_on_the_fly_and_get_them_stored
     cr_assert_eq(fixture_make_v1(v1, db_path), SF_OK, "%s", sf_last_error());
     store *s = open_read(v1);
     cr_assert_eq(store_schema_version(s), 1);
-    store_pair p;
-    cr_assert_eq(store_pair_load(s, cf.id[0], cf.id[1], -1, &p), SF_OK, "%s", sf_last_error());
+    store_cross p;
+    cr_assert_eq(store_cross_load(s, cf.id[0], cf.id[1], -1, &p), SF_OK, "%s", sf_last_error());
     cr_assert_not(p.stored);
     check_pair(&p, 0, 1);
-    store_pair_clear(&p);
+    store_cross_clear(&p);
     query_counterparts cp;
     cr_assert_eq(query_counterparts_compute(s, cf.id[0], 2, cf.id[2], 3, &cp), SF_OK);
     cr_assert_eq(cp.n, 3);
     query_counterparts_clear(&cp);
     int64_t *others;
     int *shared, n;
-    cr_assert_eq(store_pair_runs(s, cf.id[1], &others, &shared, &n), SF_OK);
+    cr_assert_eq(store_cross_runs(s, cf.id[1], &others, &shared, &n), SF_OK);
     cr_assert_eq(n, 2);
     cr_assert_eq(shared[0], 200);
     free(others);
@@ -571,10 +571,10 @@ Test(cross, files_of_older_versions_compute_pairs_on_the_fly_and_get_them_stored
     cr_assert_eq(raw_int(v1, "SELECT count(*) FROM run_pairs"), 12, "four runs: six pairs both ways round");
     cr_assert_eq(raw_int(v1, "SELECT count(DISTINCT run_id) FROM run_codes"), 4);
     s = open_read(v1);
-    cr_assert_eq(store_pair_load(s, cf.id[2], cf.id[0], -1, &p), SF_OK);
+    cr_assert_eq(store_cross_load(s, cf.id[2], cf.id[0], -1, &p), SF_OK);
     cr_assert(p.stored);
     check_pair(&p, 2, 0);
-    store_pair_clear(&p);
+    store_cross_clear(&p);
     store_close(s);
     fixture_free(&more);
 }

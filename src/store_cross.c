@@ -1,4 +1,4 @@
-/* store_pairs.c: statistics of two runs over the galaxies both hold (schema version 4),
+/* store_cross.c: statistics of two runs over the galaxies both hold (schema version 4),
  * computed from their codes when a run is stored, and read back. See store.h. */
 #include "store_internal.h"
 
@@ -97,7 +97,7 @@ void store_cross_sums_finish(store_cross_sums *a) {
 
 /* ---- a pair's statistics ---------------------------------------------------------------- */
 
-void store_pair_clear(store_pair *p) {
+void store_cross_clear(store_cross *p) {
     free(p->n_active);
     free(p->sum);
     free(p->sum_sq);
@@ -120,7 +120,7 @@ static int run_shape(store *s, int64_t run_id, int *d) {
     return rc == SQLITE_ROW ? SF_OK : store_db_fail(s, "reading a run");
 }
 
-static int pair_alloc(store *s, int64_t run_id, int64_t other_id, store_pair *p) {
+static int pair_alloc(store *s, int64_t run_id, int64_t other_id, store_cross *p) {
     memset(p, 0, sizeof *p);
     if (run_id == other_id) return sf_fail("%s: a run is not compared with itself", s->path);
     int d = 0, d_other = 0;
@@ -150,12 +150,12 @@ static void add_sums(const store_code_row *r, int *n_active, double *sum, double
     }
 }
 
-int store_pair_compute(store *s, int64_t run_id, int64_t other_id, store_pair *p) {
+int store_cross_compute(store *s, int64_t run_id, int64_t other_id, store_cross *p) {
     if (pair_alloc(s, run_id, other_id, p) != SF_OK) return SF_ERR;
     store_codes_cursor *a = NULL, *b = NULL;
     if (store_codes_open(s, run_id, &a) != SF_OK || store_codes_open(s, other_id, &b) != SF_OK) {
         store_codes_close(a);
-        store_pair_clear(p);
+        store_cross_clear(p);
         return SF_ERR;
     }
     store_cross_sums *acc = store_cross_sums_new(p->d, p->d_other, p->cross, p->n_both);
@@ -171,14 +171,14 @@ int store_pair_compute(store *s, int64_t run_id, int64_t other_id, store_pair *p
     store_codes_close(a);
     store_codes_close(b);
     if (got != 0) {
-        store_pair_clear(p);
+        store_cross_clear(p);
         return SF_ERR;
     }
     return SF_OK;
 }
 
 /* Writes p both ways round: (run, other) and (other, run). */
-static int pair_write(store *s, const store_pair *p) {
+static int pair_write(store *s, const store_cross *p) {
     sqlite3_stmt *pair = store_prepare(s, "INSERT INTO run_pairs (run_id, other_id, n_shared) "
                                           "VALUES (?1, ?2, ?3)");
     sqlite3_stmt *feat = store_prepare(s, "INSERT INTO pair_features (run_id, other_id, feature, "
@@ -273,12 +273,12 @@ static int read_features(store *s, int64_t run_id, int64_t other_id, int d, int 
     return rc == SQLITE_DONE ? SF_OK : store_db_fail(s, "reading two runs' statistics");
 }
 
-int store_pair_load(store *s, int64_t run_id, int64_t other_id, int feature, store_pair *p) {
+int store_cross_load(store *s, int64_t run_id, int64_t other_id, int feature, store_cross *p) {
     int stored = 0, n_shared = 0;
     memset(p, 0, sizeof *p);
     if (pair_stored(s, run_id, other_id, &stored, &n_shared) != SF_OK) return SF_ERR;
     if (!stored) {
-        if (store_pair_compute(s, run_id, other_id, p) != SF_OK) return SF_ERR;
+        if (store_cross_compute(s, run_id, other_id, p) != SF_OK) return SF_ERR;
         if (feature >= 0 && feature < p->d) {
             /* as a stored pair read for one feature: that row only */
             for (int i = 0; i < p->d; i++)
@@ -295,14 +295,14 @@ int store_pair_load(store *s, int64_t run_id, int64_t other_id, int feature, sto
     p->n_shared = n_shared;
     if (feature >= p->d) {
         int d = p->d;
-        store_pair_clear(p);
+        store_cross_clear(p);
         return sf_fail("%s: feature %d outside 0..%d of run %lld", s->path, feature, d - 1,
                        (long long)run_id);
     }
     p->row = feature < 0 ? -1 : feature;
     if (read_features(s, run_id, other_id, p->d, p->n_active, p->sum, p->sum_sq) != SF_OK ||
         read_features(s, other_id, run_id, p->d_other, p->n_active_other, p->sum_other, p->sum_sq_other) != SF_OK) {
-        store_pair_clear(p);
+        store_cross_clear(p);
         return SF_ERR;
     }
     sqlite3_stmt *st = store_prepare(
@@ -311,7 +311,7 @@ int store_pair_load(store *s, int64_t run_id, int64_t other_id, int feature, sto
                        : "SELECT feature, other_feature, n_both, sum_product FROM pair_coact "
                          "WHERE run_id = ?1 AND other_id = ?2 AND feature = ?3");
     if (!st) {
-        store_pair_clear(p);
+        store_cross_clear(p);
         return SF_ERR;
     }
     sqlite3_bind_int64(st, 1, run_id);
@@ -327,7 +327,7 @@ int store_pair_load(store *s, int64_t run_id, int64_t other_id, int feature, sto
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
-        store_pair_clear(p);
+        store_cross_clear(p);
         return store_db_fail(s, "reading two runs' statistics");
     }
     return SF_OK;
@@ -347,7 +347,7 @@ static int count_shared(store *s, int64_t run_id, int64_t other_id, int *n) {
     return rc == SQLITE_ROW ? SF_OK : store_db_fail(s, "counting the galaxies of two runs");
 }
 
-int store_pair_runs(store *s, int64_t run_id, int64_t **others, int **n_shared, int *n) {
+int store_cross_runs(store *s, int64_t run_id, int64_t **others, int **n_shared, int *n) {
     *others = NULL;
     *n_shared = NULL;
     *n = 0;
@@ -414,11 +414,11 @@ int store_cross_refresh(store *s) {
             int stored = 0, k = 0;
             status = pair_stored(s, ids[i], ids[j], &stored, &k);
             if (status != SF_OK || stored) continue;
-            store_pair p;
-            status = store_pair_compute(s, ids[i], ids[j], &p);
+            store_cross p;
+            status = store_cross_compute(s, ids[i], ids[j], &p);
             if (status != SF_OK) break;
             status = pair_write(s, &p);
-            store_pair_clear(&p);
+            store_cross_clear(&p);
         }
     free(ids);
     free(complete);
