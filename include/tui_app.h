@@ -16,12 +16,14 @@
 #include "tui.h"
 #include "tui_thumb.h"
 
-enum { SCREEN_LIST = 0, SCREEN_FEATURE, SCREEN_EQUATION, SCREEN_GALAXY, SCREEN_MARKS, SCREEN_COUNT };
+enum { SCREEN_LIST = 0, SCREEN_FEATURE, SCREEN_EQUATION, SCREEN_GALAXY, SCREEN_MARKS, SCREEN_COMPARE, SCREEN_COUNT };
 
 #define TUI_MIN_W 50
 #define TUI_MIN_H 14
 #define TUI_STACK 16
 #define TUI_SIMILAR 5 /* similar features on the feature page */
+#define TUI_COUNTERPARTS 3 /* counterparts in each other run on the feature page */
+#define TUI_NEIGHBORS 8    /* similar galaxies on the galaxy page */
 #define TUI_MARK_SIGN "*"
 /* Synthetic keys the app hands to screens. */
 #define TUI_KEY_CLICK 0x7FFF0001
@@ -34,6 +36,9 @@ typedef struct {
     int sel, top;      /* selection and scroll of the screen's list */
     int target;        /* equation/galaxy: which output */
     int zoom;          /* feature page: scatter zoom steps (x1.5 each, 0 = the paper's limits) */
+    int run;           /* index into the app's runs of the run the screen shows (set by tui_push) */
+    int other;         /* SCREEN_COMPARE: the run compared with (columns) */
+    int col, left;     /* SCREEN_COMPARE: cursor column and first column shown (sel, top: rows) */
 } tui_view;
 
 /* Colours: what a terminal can show. */
@@ -59,8 +64,28 @@ typedef struct {
     query_similar similar[TUI_SIMILAR]; /* most correlated features, from the app's coact */
     int n_similar;
     int similar_loaded;
+    int n_cross;                       /* other runs sharing galaxies (tui_cross.c) */
+    struct tui_cross_block *cross;     /* (n_cross) the feature's counterparts in each */
     int loaded;
 } tui_feature_data;
+
+/* One other run's counterparts of the feature on screen. */
+typedef struct tui_cross_block {
+    int run;                 /* index into the app's runs */
+    query_counterparts cp;   /* the TUI_COUNTERPARTS strongest */
+} tui_cross_block;
+
+/* The galaxy page's data beyond its own run (tui_cross.c), loaded when it opens. */
+typedef struct {
+    int64_t run_id, galaxy_id;
+    int n_runs;
+    int *run;                    /* (n_runs) indices into the app's runs holding the galaxy, current excluded */
+    store_galaxy_run *gr;        /* (n_runs) its active features there */
+    query_neighbor near[TUI_NEIGHBORS];
+    int n_near;
+    char near_why[128];          /* why there are none, "" when there are */
+    int loaded;
+} tui_galaxy_cross;
 
 typedef struct tui_app {
     store *db;
@@ -81,6 +106,14 @@ typedef struct tui_app {
     int coact_loaded;
     store_mark *marks;    /* current run's marks (tui_marks_reload) */
     int n_marks;
+    int *others;          /* current run's others sharing galaxies: indices into runs */
+    int *n_shared;        /* (n_others) galaxies shared with each */
+    int n_others;
+    query_neighbors nb;   /* a run's codes for similar galaxies, loaded by its first galaxy page */
+    int64_t nb_run_id;    /* 0 none */
+    tui_galaxy_cross gx;  /* the galaxy page's other runs and similar galaxies */
+    query_compare cmp;    /* the compare screen's matrix and R^2, loaded when it opens */
+    int64_t cmp_a, cmp_b; /* its runs (0 none) */
 
     tui_view stack[TUI_STACK];
     int depth;
@@ -149,6 +182,23 @@ int tui_load_feature(tui_app *a, int feature);
 /* The current run's equation into a->eq (query.h), computed once per run. */
 int tui_equation_load(tui_app *a);
 
+/* ---- between runs (tui_cross.c, tui_compare.c) ---- */
+/* Lists the current run's others sharing galaxies into a->others (tui_switch_run). */
+int tui_cross_runs_load(tui_app *a);
+void tui_cross_free(tui_app *a);
+/* The feature page's counterpart blocks, into a->fd (tui_load_feature). */
+int tui_cross_feature_load(tui_app *a);
+void tui_cross_feature_clear(tui_feature_data *fd);
+/* Opens a feature of run index run on top of the stack (switching runs): q comes back. */
+void tui_open_in_run(tui_app *a, int run, int feature);
+/* The galaxy page's other runs and similar galaxies for (current run, galaxy). */
+int tui_cross_galaxy_load(tui_app *a, int64_t galaxy_id);
+/* Opens the compare screen of the current run against run index other (-1: the first
+ * other run sharing galaxies). */
+void tui_open_compare(tui_app *a, int other);
+/* Loads the compare screen v's matrix and R^2 into a->cmp unless they are there. */
+int tui_compare_load(tui_app *a, const tui_view *v);
+
 /* ---- marks (tui_marks.c) ---- */
 /* Reads the current run's marks into a->marks (none on a failure, with a message). */
 void tui_marks_reload(tui_app *a);
@@ -170,6 +220,8 @@ void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area);
 int tui_galaxy_key(tui_app *a, tui_view *v, int ch, tui_rect area);
 void tui_marks_draw(tui_app *a, tui_view *v, tui_rect area);
 int tui_marks_key(tui_app *a, tui_view *v, int ch, tui_rect area);
+void tui_compare_draw(tui_app *a, tui_view *v, tui_rect area);
+int tui_compare_key(tui_app *a, tui_view *v, int ch, tui_rect area);
 
 /* A list's selection moved by a key (j/k, arrows, PgUp/PgDn, g/G, Home/End,
  * Ctrl-d/u, wheel). Returns 1 when the key was a movement key. */

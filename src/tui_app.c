@@ -21,6 +21,7 @@
 tui_view *tui_top(tui_app *a) { return &a->stack[a->depth - 1]; }
 
 void tui_push(tui_app *a, tui_view v) {
+    v.run = a->cur;
     if (a->depth == TUI_STACK) {
         memmove(a->stack + 1, a->stack + 2, (TUI_STACK - 2) * sizeof(tui_view));
         a->depth--;
@@ -28,9 +29,24 @@ void tui_push(tui_app *a, tui_view v) {
     a->stack[a->depth++] = v;
 }
 
+/* Back: the screen below, in its own run (a jump to another run's feature switched runs). */
 void tui_pop(tui_app *a) {
-    if (a->depth > 1) a->depth--;
-    else a->running = 0;
+    if (a->depth <= 1) {
+        a->running = 0;
+        return;
+    }
+    a->depth--;
+    int run = tui_top(a)->run;
+    if (run != a->cur && run >= 0 && run < a->n_runs && tui_switch_run(a, run) != SF_OK)
+        tui_msg(a, "%s", sf_last_error());
+    if (tui_top(a)->type == SCREEN_COMPARE && tui_compare_load(a, tui_top(a)) != SF_OK)
+        tui_msg(a, "compare: %s", sf_last_error());
+}
+
+/* The feature list below the current screen when it is the current run's (its
+ * selection follows [ ] r and search), else NULL. */
+static tui_view *list_view(tui_app *a) {
+    return a->stack[0].type == SCREEN_LIST && a->stack[0].run == a->cur ? &a->stack[0] : NULL;
 }
 
 const store_run *tui_run(const tui_app *a) { return &a->runs[a->cur]; }
@@ -225,6 +241,7 @@ int tui_reload_features(tui_app *a) {
 }
 
 static void feature_data_clear(tui_feature_data *fd) {
+    tui_cross_feature_clear(fd);
     free(fd->top);
     free(fd->quant);
     free(fd->hist);
@@ -243,6 +260,8 @@ int tui_switch_run(tui_app *a, int i) {
     if (query_run_data_load(a->db, tui_run(a), &a->rd) != SF_OK) return SF_ERR;
     a->rd_loaded = 1;
     tui_marks_reload(a);
+    /* the other runs are a bonus: without them the pages show no counterparts */
+    if (tui_cross_runs_load(a) != SF_OK) tui_msg(a, "other runs: %s", sf_last_error());
     return SF_OK;
 }
 
@@ -269,6 +288,7 @@ int tui_load_feature(tui_app *a, int feature) {
     if (fd->f.n_active > 0 &&
         analysis_feature_suggestion(a->db, run->id, feature, fd->suggestion, sizeof fd->suggestion) != SF_OK)
         fd->suggestion[0] = 0;
+    if (tui_cross_feature_load(a) != SF_OK) tui_msg(a, "counterparts: %s", sf_last_error());
     fd->loaded = 1;
     return SF_OK;
 }
@@ -292,6 +312,8 @@ void tui_open_feature(tui_app *a, int feature) {
 
 void tui_open_galaxy(tui_app *a, int64_t galaxy_id) {
     tui_view v = {.type = SCREEN_GALAXY, .galaxy_id = galaxy_id};
+    /* the other runs and similar galaxies are a bonus: the page opens without them */
+    if (tui_cross_galaxy_load(a, galaxy_id) != SF_OK) tui_msg(a, "similar galaxies: %s", sf_last_error());
     tui_push(a, v);
 }
 
@@ -430,11 +452,11 @@ static int jump_to(tui_app *a, const char *text) {
                         return 0;
                     }
                     a->depth = 1;
-                    a->stack[0] = (tui_view){.type = SCREEN_LIST};
+                    a->stack[0] = (tui_view){.type = SCREEN_LIST, .run = a->cur};
                 }
             }
             int vi = tui_visible_index(a, feature);
-            if (vi >= 0) a->stack[0].sel = vi;
+            if (vi >= 0 && list_view(a)) list_view(a)->sel = vi;
             tui_open_feature(a, feature);
             return 1;
         }
@@ -477,7 +499,7 @@ static void search_step(tui_app *a, int dir) {
             if (v->type == SCREEN_LIST) {
                 v->sel = i;
             } else {
-                a->stack[0].sel = i;
+                if (list_view(a)) list_view(a)->sel = i;
                 tui_open_feature(a, f->feature);
             }
             tui_msg(a, "/%s: %s %d", a->search, tui_run(a)->prefix, f->feature);
@@ -495,7 +517,7 @@ static const char *help_lines[] = {
     "  PgDn PgUp ^d ^u    page down / up",
     "  g G  Home End      first / last",
     "  Enter, click       open the selection",
-    "  q Esc              back (quit on the feature list)",
+    "  q Esc Backspace    back (quit on the feature list); back across runs too",
     "  Q                  quit",
     "  Tab                switch to the next run (SL, Z, ...)",
     "  [ ]                previous / next feature",
@@ -505,6 +527,7 @@ static const char *help_lines[] = {
     "  :                  jump to a feature (17, SL 17) or a galaxy (objID)",
     "  e                  export the feature (PNG: BPT beside the top 9 galaxies)",
     "  E                  the run's equation",
+    "  C                  compare the run with another (correlations, ridge R^2)",
     "  m                  mark or unmark the feature (list, feature page) or galaxy",
     "  M                  the marks of the run",
     "  p                  plot dots: braille / plain glyphs",
@@ -523,6 +546,8 @@ static const char *help_lines[] = {
     "  L                  edit the label",
     "  + - 0              zoom the scatter in, out, back to the paper's limits",
     "  c                  select the similar features (again: the next one)",
+    "  o                  select the counterparts in the other runs (again: next)",
+    "  x                  jump to the selected counterpart (else the strongest)",
     "",
     "Equation view",
     "  Left Right h l     previous / next target",
@@ -530,7 +555,18 @@ static const char *help_lines[] = {
     "",
     "Galaxy page",
     "  Left Right h l     previous / next target of the waterfall",
-    "  Enter              open the selected feature",
+    "  Enter              open the selected feature or similar galaxy",
+    "  o                  select the active features of the other runs (again: next)",
+    "  c                  select the similar galaxies (again: the next one)",
+    "  x                  jump to the selected feature of another run",
+    "",
+    "Compare (C)",
+    "  arrows h j k l     move over the matrix (rows: this run, columns: the other)",
+    "  Enter              open the row's feature",
+    "  x                  open the column's feature in the other run",
+    "  o                  compare with the next other run",
+    "  w                  swap the two runs",
+    "  e                  export the matrix as a PNG",
     "",
     "Marks (M)",
     "  Enter              open the marked feature or galaxy",
@@ -561,7 +597,7 @@ static void draw_help(tui_app *a) {
 
 /* ---- frame ---- */
 
-static const char *screen_names[] = {"features", "feature", "equation", "galaxy", "marks"};
+static const char *screen_names[] = {"features", "feature", "equation", "galaxy", "marks", "compare"};
 
 static void draw_title(tui_app *a) {
     attron(A_REVERSE);
@@ -583,11 +619,12 @@ static void draw_title(tui_app *a) {
 
 static void draw_status(tui_app *a) {
     static const char *hints[] = {
-        "Enter open  / search  : jump  s sort  z dead  m mark  M marks  Tab run  E equation  ? help  q quit",
-        "j/k galaxy  c similar  Enter open  [ ] feature  e export  L label  m mark  Tab run  ? help  q back",
+        "Enter open  / search  : jump  s sort  z dead  m mark  M marks  Tab run  E equation  C compare  ? help  q quit",
+        "j/k galaxy  c similar  o/x other run  Enter open  [ ] feature  e export  L label  m mark  ? help  q back",
         "j/k term  Enter feature  h/l target  Tab run  ? help  q back",
-        "j/k feature  Enter open  h/l target  m mark  M marks  ? help  q back",
-        "j/k mark  Enter open  m remove  Tab run  ? help  q back"};
+        "j/k feature  c similar  o/x other run  Enter open  h/l target  m mark  ? help  q back",
+        "j/k mark  Enter open  m remove  Tab run  ? help  q back",
+        "hjkl cell  Enter row's feature  x column's feature  o other run  w swap  e export  ? help  q back"};
     move(a->H - 1, 0);
     clrtoeol();
     const char *text = a->message[0] ? a->message : hints[tui_top(a)->type];
@@ -623,6 +660,7 @@ static void draw_frame(tui_app *a) {
         case SCREEN_EQUATION: tui_equation_draw(a, v, area); break;
         case SCREEN_GALAXY: tui_galaxy_draw(a, v, area); break;
         case SCREEN_MARKS: tui_marks_draw(a, v, area); break;
+        case SCREEN_COMPARE: tui_compare_draw(a, v, area); break;
         }
         if (a->help) {
             draw_help(a);
@@ -700,7 +738,7 @@ static void step_feature(tui_app *a, int dir) {
         tui_msg(a, dir < 0 ? "first feature of the list" : "last feature of the list");
         return;
     }
-    a->stack[0].sel = i;
+    if (list_view(a)) list_view(a)->sel = i;
     tui_open_feature(a, a->feats[a->visible[i]].feature);
 }
 
@@ -732,11 +770,13 @@ static void handle_key(tui_app *a, int ch) {
     case SCREEN_EQUATION: used = tui_equation_key(a, v, ch, area); break;
     case SCREEN_GALAXY: used = tui_galaxy_key(a, v, ch, area); break;
     case SCREEN_MARKS: used = tui_marks_key(a, v, ch, area); break;
+    case SCREEN_COMPARE: used = tui_compare_key(a, v, ch, area); break;
     }
     if (used) return;
     char buf[256];
     switch (ch) {
-    case 'q': case 27: tui_pop(a); break;
+    case 'q': case 27: case KEY_BACKSPACE: case 127: case 8: tui_pop(a); break;
+    case 'C': tui_open_compare(a, -1); break;
     case 'Q': a->running = 0; break;
     case '?': a->help = 1; a->help_top = 0; break;
     case '\t':
@@ -749,7 +789,7 @@ static void handle_key(tui_app *a, int ch) {
             break;
         }
         a->depth = 1;
-        a->stack[0] = (tui_view){.type = SCREEN_LIST};
+        a->stack[0] = (tui_view){.type = SCREEN_LIST, .run = a->cur};
         tui_msg(a, "run %s: %d live features", tui_run(a)->prefix, a->n_feats - a->n_dead);
         break;
     case '[': step_feature(a, -1); break;
@@ -757,7 +797,7 @@ static void handle_key(tui_app *a, int ch) {
     case 'r':
         if (a->n_visible) {
             int i = rand() % a->n_visible;
-            a->stack[0].sel = i;
+            if (list_view(a)) list_view(a)->sel = i;
             tui_open_feature(a, a->feats[a->visible[i]].feature);
         }
         break;
@@ -1049,7 +1089,7 @@ int tui_main(int argc, char **argv) {
         fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
         goto done;
     }
-    a->stack[0] = (tui_view){.type = SCREEN_LIST};
+    a->stack[0] = (tui_view){.type = SCREEN_LIST, .run = a->cur};
     a->depth = 1;
     a->graphics = a->detected;
     a->thumbs = thumb_cache_new(256);
@@ -1111,6 +1151,7 @@ done:
     if (a->rd_loaded) query_run_data_clear(&a->rd);
     if (a->coact_loaded) query_coact_clear(&a->coact);
     tui_marks_free(a);
+    tui_cross_free(a);
     thumb_cache_free(a->thumbs);
     free(a->feats);
     free(a->visible);
