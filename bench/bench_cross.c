@@ -329,6 +329,33 @@ int main(int argc, char **argv) {
     printf("cross: pair statistics SL x Z recomputed from the codes in %.0f ms (%d shared galaxies)\n",
            (sf_now() - t0) * 1e3, pair.n_shared);
     store_cross_clear(&pair);
+    /* what writing a run's codes reads: its galaxies and activations in galaxy order */
+    {
+        sqlite3 *db;
+        sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+        sqlite3_stmt *g, *act;
+        sqlite3_prepare_v2(db, "SELECT galaxy_id, split FROM run_galaxies WHERE run_id = ?1 ORDER BY galaxy_id", -1,
+                           &g, NULL);
+        sqlite3_prepare_v2(db, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1 "
+                               "ORDER BY galaxy_id, feature", -1, &act, NULL);
+        sqlite3_bind_int64(g, 1, sl);
+        sqlite3_bind_int64(act, 1, sl);
+        t0 = sf_now();
+        long rows = 0;
+        while (sqlite3_step(g) == SQLITE_ROW) rows++;
+        while (sqlite3_step(act) == SQLITE_ROW) rows += sqlite3_column_int(act, 1) >= 0;
+        double t_scan = sf_now() - t0;
+        sqlite3_finalize(g);
+        sqlite3_finalize(act);
+        sqlite3_close(db);
+        store_codes codes;
+        t0 = sf_now();
+        if (store_codes_load(s, sl, &codes) != SF_OK) die("codes");
+        printf("cross: SL's codes: %.0f ms to read the stored ones; %.0f ms to scan its %ld rows of galaxies and "
+               "activations (what storing them reads)\n",
+               (sf_now() - t0) * 1e3, t_scan * 1e3, rows);
+        store_codes_clear(&codes);
+    }
     sf_rng rng;
     sf_rng_seed(&rng, 3);
     bench_counterparts(s, sl, z, "SL", "Z", &rng);

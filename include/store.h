@@ -360,9 +360,9 @@ int store_catalog_values(store *s, const store_rows *rows, const char *column, d
  * They are stored both ways round (run, other) and (other, run) and go with either run
  * when it is deleted.
  *
- * Files written before version 4 have neither; opened READ, codes are read from the
+ * Files written before version 4 have neither: opened READ, codes are read from the
  * activations and pair statistics computed from the codes, as the writer would (the
- * same functions), only slower. The next run stored adds what is missing. */
+ * same functions), only slower; opened for writing, they get both stored. */
 
 /* One galaxy's code: its active features (ascending) and their values (> 0). */
 typedef struct {
@@ -443,8 +443,10 @@ int store_cross_compute(store *s, int64_t run_id, int64_t other_id, store_cross 
 int store_cross_runs(store *s, int64_t run_id, int64_t **others, int **n_shared, int *n);
 
 /* Writes the codes of every run that lacks them and the pair statistics of every two
- * runs that lack them, inside the caller's write transaction. store_run_finish calls
- * it; a writer that adds activations another way (merging shards) calls it too. */
+ * runs that lack them: inside the caller's write transaction when there is one, else in
+ * its own. store_run_finish calls it, and store_open for writing (a file upgraded from
+ * an older version); a writer that adds activations another way (merging shards) calls
+ * it too. Nothing to do costs one query. */
 int store_cross_refresh(store *s);
 
 #endif

@@ -136,6 +136,9 @@ static int print_counterparts(store *s, store_run *run, int feature, const char 
         }
         if (fmt == QUERY_TEXT && cp.n_shared == 0)
             printf("%s and %s share no galaxy\n", run->prefix, other.prefix);
+        else if (fmt == QUERY_TEXT && cp.n == 0)
+            printf("%s has no counterpart in %s: it is %s on the %d galaxies both hold\n", name, other.prefix,
+                   cp.n_active ? "active on every one with the same value" : "never active", cp.n_shared);
         for (int i = 0; i < cp.n; i++) {
             const query_counterpart *c = &cp.list[i];
             const store_feature *f = c->feature < n_all ? &every[c->feature] : NULL;

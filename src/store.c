@@ -420,6 +420,8 @@ int store_open(store **out, const char *path, int mode) {
         if (version < STORE_SCHEMA_VERSION &&
             store_migrate(s, builtin_migrations, n_builtin_migrations) != SF_OK)
             goto fail;
+        /* a file upgraded from before version 4 gets every run's codes and pairs */
+        if (store_cross_refresh(s) != SF_OK) goto fail;
         sqlite3_stmt *st = store_prepare(s, "PRAGMA journal_mode = WAL");
         if (!st) goto fail;
         int rc = sqlite3_step(st);

@@ -291,6 +291,45 @@ int store_codes_load(store *s, int64_t run_id, store_codes *out) {
     out->start[0] = 0;
     store_code_row r;
     int got;
+    /* whole chunks at a time when the run has them */
+    while (cur->from_chunks && (got = next_chunk(cur)) == 1) {
+        int m = cur->n_rows;
+        size_t pairs = cur->start[m];
+        if (m && cur->ids[0] <= cur->last_id) {
+            got = damaged(cur, "galaxies out of order");
+            break;
+        }
+        for (int i = 1; i < m; i++)
+            if (cur->ids[i] <= cur->ids[i - 1]) m = -1;
+        if (m < 0) {
+            got = damaged(cur, "galaxies out of order");
+            break;
+        }
+        if (m) cur->last_id = cur->ids[m - 1];
+        while ((size_t)out->n + (size_t)m > cap) cap *= 2;
+        out->galaxy_id = xrealloc(out->galaxy_id, cap * sizeof *out->galaxy_id);
+        out->split = xrealloc(out->split, cap);
+        out->start = xrealloc(out->start, (cap + 1) * sizeof *out->start);
+        while (nnz + pairs > cap_pairs) cap_pairs *= 2;
+        out->feature = xrealloc(out->feature, cap_pairs * sizeof *out->feature);
+        out->value = xrealloc(out->value, cap_pairs * sizeof *out->value);
+        memcpy(out->galaxy_id + out->n, cur->ids, (size_t)m * sizeof *cur->ids);
+        memcpy(out->split + out->n, cur->split, (size_t)m);
+        memcpy(out->feature + nnz, cur->feature, pairs * sizeof *cur->feature);
+        memcpy(out->value + nnz, cur->value, pairs * sizeof *cur->value);
+        for (int i = 0; i < m; i++) out->start[out->n + i + 1] = nnz + cur->start[i + 1];
+        out->n += m;
+        nnz += pairs;
+        cur->row = cur->n_rows;
+    }
+    if (cur->from_chunks) {
+        store_codes_close(cur);
+        if (got != 0) {
+            store_codes_clear(out);
+            return SF_ERR;
+        }
+        return SF_OK;
+    }
     while ((got = store_codes_next(cur, &r)) == 1) {
         if ((size_t)out->n == cap) {
             cap *= 2;

@@ -386,30 +386,57 @@ int store_cross_runs(store *s, int64_t run_id, int64_t **others, int **n_shared,
 
 /* ---- keeping them complete ------------------------------------------------------------------ */
 
-int store_cross_refresh(store *s) {
-    if (s->version < 4) return sf_fail("%s: schema version %d has no pair statistics", s->path, s->version);
+/* The runs (ids ascending) and whether each has complete codes; *n_pairs the pairs
+ * stored (both ways round). */
+static int cross_state(store *s, int64_t **ids, int **complete, int *n, long long *n_pairs) {
+    *ids = NULL;
+    *complete = NULL;
+    *n = 0;
+    *n_pairs = 0;
     sqlite3_stmt *st = store_prepare(
         s, "SELECT r.id, r.n_galaxies, (SELECT total(c.n_rows) FROM run_codes AS c WHERE c.run_id = r.id), "
-           "(SELECT count(*) FROM run_codes AS c WHERE c.run_id = r.id) FROM runs AS r ORDER BY r.id");
+           "(SELECT count(*) FROM run_codes AS c WHERE c.run_id = r.id), "
+           "(SELECT count(*) FROM run_pairs) FROM runs AS r ORDER BY r.id");
     if (!st) return SF_ERR;
-    int cap = 4, n = 0, rc;
-    int64_t *ids = xmalloc((size_t)cap * sizeof *ids);
-    int *complete = xmalloc((size_t)cap * sizeof *complete);
+    int cap = 4, rc;
+    int64_t *list = xmalloc((size_t)cap * sizeof *list);
+    int *ok = xmalloc((size_t)cap * sizeof *ok);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
+        if (*n == cap) {
             cap *= 2;
-            ids = xrealloc(ids, (size_t)cap * sizeof *ids);
-            complete = xrealloc(complete, (size_t)cap * sizeof *complete);
+            list = xrealloc(list, (size_t)cap * sizeof *list);
+            ok = xrealloc(ok, (size_t)cap * sizeof *ok);
         }
-        ids[n] = sqlite3_column_int64(st, 0);
-        complete[n++] = sqlite3_column_int(st, 3) > 0 &&
-                        sqlite3_column_double(st, 2) == (double)sqlite3_column_int64(st, 1);
+        list[*n] = sqlite3_column_int64(st, 0);
+        ok[(*n)++] = sqlite3_column_int(st, 3) > 0 &&
+                     sqlite3_column_double(st, 2) == (double)sqlite3_column_int64(st, 1);
+        *n_pairs = sqlite3_column_int64(st, 4);
     }
     sqlite3_finalize(st);
-    int status = rc == SQLITE_DONE ? SF_OK : store_db_fail(s, "listing the runs");
-    for (int i = 0; i < n && status == SF_OK; i++)
+    if (rc != SQLITE_DONE) {
+        free(list);
+        free(ok);
+        *n = 0;
+        return store_db_fail(s, "listing the runs");
+    }
+    *ids = list;
+    *complete = ok;
+    return SF_OK;
+}
+
+int store_cross_refresh(store *s) {
+    if (s->version < 4) return sf_fail("%s: schema version %d has no pair statistics", s->path, s->version);
+    int64_t *ids = NULL;
+    int *complete = NULL, n = 0;
+    long long n_pairs = 0;
+    if (cross_state(s, &ids, &complete, &n, &n_pairs) != SF_OK) return SF_ERR;
+    int todo = n_pairs != (long long)n * (n - 1);
+    for (int i = 0; i < n; i++) todo |= !complete[i];
+    int own = todo && sqlite3_get_autocommit(s->db);
+    int status = own ? store_begin(s) : SF_OK;
+    for (int i = 0; todo && i < n && status == SF_OK; i++)
         if (!complete[i]) status = store_codes_write(s, ids[i]);
-    for (int i = 0; i < n && status == SF_OK; i++)
+    for (int i = 0; todo && i < n && status == SF_OK; i++)
         for (int j = i + 1; j < n && status == SF_OK; j++) {
             int stored = 0, k = 0;
             status = pair_stored(s, ids[i], ids[j], &stored, &k);
@@ -420,6 +447,10 @@ int store_cross_refresh(store *s) {
             status = pair_write(s, &p);
             store_cross_clear(&p);
         }
+    if (own) {
+        if (status == SF_OK) status = store_commit(s);
+        if (status != SF_OK) store_rollback(s);
+    }
     free(ids);
     free(complete);
     return status;

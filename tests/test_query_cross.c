@@ -535,7 +535,7 @@ Test(cross, pairs_follow_runs_added_and_deleted) {
     fixture_free(&lone);
 }
 
-Test(cross, files_of_older_versions_compute_pairs_on_the_fly_and_get_them_stored) {
+Test(cross, files_of_older_versions_compute_pairs_on_the_fly_and_store_them_when_opened_for_writing) {
     char v1[160];
     snprintf(v1, sizeof v1, "%s/v1.db", dir);
     cr_assert_eq(fixture_make_v1(v1, db_path), SF_OK, "%s", sf_last_error());
@@ -558,14 +558,16 @@ Test(cross, files_of_older_versions_compute_pairs_on_the_fly_and_get_them_stored
     free(others);
     free(shared);
     store_close(s);
-    /* the next run stored migrates the file and fills in every run's codes and pairs */
-    fixture_run more;
-    fixture_make(&more, 50, 8, 2, 1, 8, CFX_OBJID0 + 10, 6);
-    snprintf(more.in.run.prefix, sizeof more.in.run.prefix, "M");
+    /* opened for writing, the file is upgraded with every run's codes and pairs */
     store *w;
     cr_assert_eq(store_open(&w, v1, STORE_WRITE), SF_OK, "%s", sf_last_error());
     cr_assert_eq(store_schema_version(w), STORE_SCHEMA_VERSION);
-    cr_assert_eq(raw_int(v1, "SELECT count(*) FROM run_pairs"), 0);
+    cr_assert_eq(raw_int(v1, "SELECT count(*) FROM run_pairs"), 6);
+    cr_assert_eq(raw_int(v1, "SELECT count(DISTINCT run_id) FROM run_codes"), 3);
+    /* and the next run stored gets its own with every other run */
+    fixture_run more;
+    fixture_make(&more, 50, 8, 2, 1, 8, CFX_OBJID0 + 10, 6);
+    snprintf(more.in.run.prefix, sizeof more.in.run.prefix, "M");
     cr_assert_eq(store_add_run(w, &more.in, NULL), SF_OK, "%s", sf_last_error());
     store_close(w);
     cr_assert_eq(raw_int(v1, "SELECT count(*) FROM run_pairs"), 12, "four runs: six pairs both ways round");
