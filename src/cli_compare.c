@@ -48,13 +48,6 @@ static void usage(FILE *out) {
             "  -h, --help           show this help\n");
 }
 
-static void add_num(cJSON *o, const char *key, double v) {
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, key, v);
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
 static int print_json(const query_compare *c, const store_run *a, const store_run *b) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "run_a", a->prefix);
@@ -84,12 +77,12 @@ static int print_json(const query_compare *c, const store_run *a, const store_ru
         cJSON_AddStringToObject(o, "feature", name);
         cJSON_AddNumberToObject(o, "index", c->cols[j]);
         cJSON_AddNumberToObject(o, "n_active", c->n_active_b[j]);
-        if (c->has_r2) add_num(o, "r2", c->r2[j]);
+        if (c->has_r2) cli_json_num(o, "r2", c->r2[j]);
         int best = c->best_row[j];
         if (best >= 0) {
             query_feature_name(a, c->rows[best], name, sizeof name);
             cJSON_AddStringToObject(o, "best_match", name);
-            add_num(o, "best_r", c->r[(size_t)best * c->n_cols + j]);
+            cli_json_num(o, "best_r", c->r[(size_t)best * c->n_cols + j]);
             cJSON_AddNumberToObject(o, "best_n_both", c->n_both[(size_t)best * c->n_cols + j]);
         } else {
             cJSON_AddNullToObject(o, "best_match");
@@ -108,12 +101,7 @@ static int print_json(const query_compare *c, const store_run *a, const store_ru
         cJSON_AddItemToArray(r, rr);
         cJSON_AddItemToArray(both, bb);
     }
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) return 1;
-    puts(text);
-    cJSON_free(text);
-    return ferror(stdout) ? 1 : 0;
+    return cli_print_json(root);
 }
 
 /* B's features in matrix order: R^2 and best match. */
@@ -174,14 +162,12 @@ int cli_compare(int argc, char **argv) {
         {"no-r2", no_argument, NULL, 'N'},
         {"min-active", required_argument, NULL, 'm'},
         {"matrix", no_argument, NULL, 'M'},
-        {"json", no_argument, NULL, 'j'},
-        {"csv", no_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CLI_OPTIONS_FORMAT,
+        CLI_OPTIONS_END,
     };
-    query_format fmt = QUERY_TEXT;
+    cli_db db = {.usage = usage};
     double alpha = 1;
-    int with_r2 = 1, min_active = 1, matrix = 0, c;
+    int with_r2 = 1, min_active = 1, matrix = 0, c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -199,24 +185,20 @@ int cli_compare(int argc, char **argv) {
             if (sf_parse_option_int("min-active", optarg, 1, 1000000000, &min_active) != SF_OK) return 2;
             break;
         case 'M': matrix = 1; break;
-        case 'j': fmt = QUERY_JSON; break;
-        case 'c': fmt = QUERY_CSV; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) return rc;
         }
     }
-    if (argc - optind != 3) {
-        usage(stderr);
-        return 2;
-    }
-    store *s = NULL;
-    if (query_cli_open(argv[optind], STORE_READ, &s) != SF_OK) return 1;
+    if (argc - optind != 3) return cli_usage_error(&db);
+    if (cli_open(&db, argv[optind], STORE_READ)) return 1;
+    store *s = db.s;
+    query_format fmt = db.fmt;
     store_run a, b;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
     query_compare cmp;
     memset(&cmp, 0, sizeof cmp);
-    int rc = 1;
+    rc = 1;
     if (store_run_find(s, argv[optind + 1], &a) != SF_OK || store_run_find(s, argv[optind + 2], &b) != SF_OK)
         goto fail;
     if (a.id == b.id) {
@@ -243,7 +225,7 @@ int cli_compare(int argc, char **argv) {
             printf("\n");
         }
         query_table *t = matrix ? matrix_table(&cmp, &a, &b) : columns_table(s, &cmp, &a, &b, fmt);
-        rc = query_cli_print(t, fmt);
+        rc = cli_print(&db, t);
         query_table_free(t);
     }
     goto done;
@@ -253,6 +235,6 @@ done:
     query_compare_clear(&cmp);
     store_run_clear(&a);
     store_run_clear(&b);
-    store_close(s);
+    cli_close(&db);
     return rc;
 }

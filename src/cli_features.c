@@ -59,15 +59,18 @@ static int parse_sort(const char *s, store_sort *out) {
 }
 
 /* `features --similar F`: the features most correlated with F. */
-static int print_similar(store *s, store_run *run, int feature, int number, query_format fmt) {
+static int print_similar(cli_db *db, int number) {
+    const store_run *run = &db->run;
+    int feature = db->feature;
+    query_format fmt = db->fmt;
+    store *s = db->s;
     query_coact c;
     store_feature *every = NULL;
     int n_all = 0;
     if (query_coact_compute(s, run->id, &c) != SF_OK ||
         store_features(s, run->id, STORE_SORT_FEATURE, 1, &every, &n_all) != SF_OK) {
-        sf_warn("%s", sf_last_error());
         query_coact_clear(&c);
-        return 1;
+        return cli_fail(db);
     }
     query_similar *sim = xcalloc((size_t)number, sizeof *sim);
     int n = query_similar_features(&c, feature, number, sim);
@@ -89,17 +92,21 @@ static int print_similar(store *s, store_run *run, int feature, int number, quer
     if (fmt == QUERY_TEXT && n == 0)
         printf("%s: no feature correlates (it is dead, or every other one is)\n", name);
     else
-        rc = query_cli_print(t, fmt);
+        rc = cli_print(db, t);
     query_table_free(t);
     free(sim);
     free(every);
     query_coact_clear(&c);
+    cli_close(db);
     return rc;
 }
 
 /* `features DB F --similar --in RUN2`: F's counterparts in other runs. */
-static int print_counterparts(store *s, store_run *run, int feature, const char *in_spec, int number,
-                              query_format fmt) {
+static int print_counterparts(cli_db *db, const char *in_spec, int number) {
+    store *s = db->s;
+    const store_run *run = &db->run;
+    int feature = db->feature;
+    query_format fmt = db->fmt;
     int64_t *others = NULL;
     int *shared = NULL, n_others = 0, rc = 1;
     if (!strcmp(in_spec, "all")) {
@@ -164,18 +171,18 @@ static int print_counterparts(store *s, store_run *run, int feature, const char 
     if (fmt == QUERY_TEXT && n_others == 0)
         printf("no other run of %s shares galaxies with %s\n", store_path(s), run->prefix);
     else if (fmt != QUERY_TEXT || listed)
-        rc = query_cli_print(t, fmt);
+        rc = cli_print(db, t);
     query_table_free(t);
     free(others);
     free(shared);
+    cli_close(db);
     return rc;
 fail_table:
     query_table_free(t);
 fail:
-    sf_warn("%s", sf_last_error());
     free(others);
     free(shared);
-    return 1;
+    return cli_fail(db);
 }
 
 /* "--similar" with no feature after it (the next word is an option, or there is none)
@@ -195,14 +202,12 @@ int cli_features(int argc, char **argv) {
         {"similar", required_argument, NULL, 'S'},
         {"in", required_argument, NULL, 'I'},
         {"number", required_argument, NULL, 'n'},
-        {"json", no_argument, NULL, 'j'},
-        {"csv", no_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CLI_OPTIONS_FORMAT,
+        CLI_OPTIONS_END,
     };
-    query_format fmt = QUERY_TEXT;
+    cli_db db = {.usage = usage};
     store_sort sort = STORE_SORT_FREQUENCY;
-    int all = 0, number = 5, c;
+    int all = 0, number = 5, c, rc;
     const char *similar = NULL, *in_spec = NULL;
     similar_as_flag(argc, argv);
     optind = 0;
@@ -220,10 +225,8 @@ int cli_features(int argc, char **argv) {
         case 'n':
             if (sf_parse_option_int("n", optarg, 1, 1000000, &number) != SF_OK) return 2;
             break;
-        case 'j': fmt = QUERY_JSON; break;
-        case 'c': fmt = QUERY_CSV; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) return rc;
         }
     }
     int npos = argc - optind;
@@ -233,42 +236,28 @@ int cli_features(int argc, char **argv) {
         sf_warn("--in goes with --similar: features DB F --similar --in RUN2");
         return 2;
     }
-    if (npos < 1 || npos > (feature_words ? 3 : 2) || (similar && !similar[0] && feature_words < 1)) {
-        usage(stderr);
-        return 2;
-    }
-    store *s = NULL;
-    if (query_cli_open(argv[optind], STORE_READ, &s) != SF_OK) return 1;
+    if (npos < 1 || npos > (feature_words ? 3 : 2) || (similar && !similar[0] && feature_words < 1))
+        return cli_usage_error(&db);
+    const char *run_spec = npos == 2 ? argv[optind + 1] : NULL;
     if (similar) {
-        /* F as "SL 97", or as RUN and "97" */
-        char *words[2] = {argv[optind + 1], (char *)similar};
-        int n_words = feature_words ? feature_words : 1 + (npos == 2);
-        char **first = feature_words ? &argv[optind + 1] : npos == 2 ? words : words + 1;
-        store_run run;
-        int feature = -1, rc;
-        if (query_resolve_feature(s, n_words, first, &run, &feature) != SF_OK) {
-            sf_warn("%s", sf_last_error());
-            store_close(s);
+        /* F as "SL 97", as RUN and "97", or --similar F with an optional RUN */
+        char *words[2] = {(char *)run_spec, (char *)similar};
+        if (feature_words) {
+            if (cli_open_feature(&db, argv[optind], STORE_READ, feature_words, &argv[optind + 1])) return 1;
+        } else if (cli_open_feature(&db, argv[optind], STORE_READ, run_spec ? 2 : 1, run_spec ? words : words + 1)) {
             return 1;
         }
-        rc = in_spec ? print_counterparts(s, &run, feature, in_spec, number, fmt)
-                     : print_similar(s, &run, feature, number, fmt);
-        store_run_clear(&run);
-        store_close(s);
-        return rc;
+        return in_spec ? print_counterparts(&db, in_spec, number) : print_similar(&db, number);
     }
-    store_run run;
+    if (cli_open_run(&db, argv[optind], STORE_READ, run_spec)) return 1;
+    const store_run *run = &db.run;
     store_feature *f = NULL;
     int n = 0, n_all = 0;
     store_feature *every = NULL;
-    if (store_run_find(s, npos == 2 ? argv[optind + 1] : NULL, &run) != SF_OK ||
-        store_features(s, run.id, sort, all, &f, &n) != SF_OK ||
-        store_features(s, run.id, STORE_SORT_FEATURE, 1, &every, &n_all) != SF_OK) {
-        sf_warn("%s", sf_last_error());
+    if (store_features(db.s, run->id, sort, all, &f, &n) != SF_OK ||
+        store_features(db.s, run->id, STORE_SORT_FEATURE, 1, &every, &n_all) != SF_OK) {
         free(f);
-        store_run_clear(&run);
-        store_close(s);
-        return 1;
+        return cli_fail(&db);
     }
     free(every);
     const char *cols[8 + 2 * STORE_MAX_TARGETS];
@@ -280,35 +269,34 @@ int cli_features(int argc, char **argv) {
     cols[nc++] = "f_activated";
     cols[nc++] = "max";
     cols[nc++] = "mean";
-    for (int t = 0; t < run.n_out; t++) {
-        snprintf(names[t], sizeof names[t], "w_%s", run.target_names[t]);
+    for (int t = 0; t < run->n_out; t++) {
+        snprintf(names[t], sizeof names[t], "w_%s", run->target_names[t]);
         cols[nc++] = names[t];
     }
-    for (int t = 0; t < run.n_out; t++) {
-        snprintf(names[STORE_MAX_TARGETS + t], sizeof names[0], "r_%s", run.target_names[t]);
+    for (int t = 0; t < run->n_out; t++) {
+        snprintf(names[STORE_MAX_TARGETS + t], sizeof names[0], "r_%s", run->target_names[t]);
         cols[nc++] = names[STORE_MAX_TARGETS + t];
     }
     cols[nc++] = "label";
     query_table *t = query_table_new(nc, cols);
     for (int i = 0; i < n; i++) {
         char name[STORE_PREFIX_MAX + 16];
-        query_feature_name(&run, f[i].feature, name, sizeof name);
+        query_feature_name(run, f[i].feature, name, sizeof name);
         query_table_text(t, name);
         query_table_int(t, f[i].n_active);
         query_table_int(t, f[i].n_active_valid);
         query_table_num(t, f[i].f_activated, 4);
         query_table_num(t, f[i].max, 4);
         query_table_num(t, f[i].mean, 4);
-        for (int o = 0; o < run.n_out; o++) query_table_num(t, f[i].weight[o], 5);
-        for (int o = 0; o < run.n_out; o++) query_table_num(t, f[i].pearson[o], 3);
-        query_table_text(t, f[i].label[0] ? f[i].label : (fmt == QUERY_TEXT ? "" : NULL));
+        for (int o = 0; o < run->n_out; o++) query_table_num(t, f[i].weight[o], 5);
+        for (int o = 0; o < run->n_out; o++) query_table_num(t, f[i].pearson[o], 3);
+        query_table_text(t, f[i].label[0] ? f[i].label : (db.fmt == QUERY_TEXT ? "" : NULL));
     }
-    int rc = query_cli_print(t, fmt);
-    if (rc == 0 && fmt == QUERY_TEXT && !all && n_all > n)
+    rc = cli_print(&db, t);
+    if (rc == 0 && db.fmt == QUERY_TEXT && !all && n_all > n)
         printf("(%d dead features hidden: --all shows them)\n", n_all - n);
     query_table_free(t);
     free(f);
-    store_run_clear(&run);
-    store_close(s);
+    cli_close(&db);
     return rc;
 }
