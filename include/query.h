@@ -193,7 +193,6 @@ typedef struct {
     float *list_value;     /* (nnz) */
     double *norm;          /* (n) |code| */
     double *dot;           /* (n) scratch, zero between queries */
-    uint16_t *common;      /* (n) scratch */
     int *touched;          /* (n) scratch */
 } query_neighbors;
 

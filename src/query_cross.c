@@ -389,7 +389,6 @@ void query_neighbors_clear(query_neighbors *nb) {
     free(nb->list_value);
     free(nb->norm);
     free(nb->dot);
-    free(nb->common);
     free(nb->touched);
     memset(nb, 0, sizeof *nb);
 }
@@ -405,7 +404,6 @@ int query_neighbors_load(store *s, int64_t run_id, query_neighbors *nb) {
     nb->list_value = xmalloc((nnz + 1) * sizeof *nb->list_value);
     nb->norm = xmalloc(((size_t)n + 1) * sizeof *nb->norm);
     nb->dot = xcalloc((size_t)n + 1, sizeof *nb->dot);
-    nb->common = xcalloc((size_t)n + 1, sizeof *nb->common);
     nb->touched = xmalloc(((size_t)n + 1) * sizeof *nb->touched);
     /* counting sort of the (row, feature) pairs by feature: rows stay ascending */
     for (size_t k = 0; k < nnz; k++) nb->list_start[c->feature[k] + 1]++;
@@ -438,25 +436,30 @@ int query_similar_galaxies(store *s, query_neighbors *nb, int64_t galaxy_id, int
     if (g < 0) return sf_fail("%s: galaxy %lld is not in run %lld", store_path(s), (long long)galaxy_id,
                               (long long)c->run_id);
     if (n <= 0 || nb->norm[g] <= 0) return SF_OK;
+    /* every product is positive, so a galaxy is new to the sums while its sum is 0 */
     int n_touched = 0;
+    double *dot = nb->dot;
     for (size_t k = c->start[g]; k < c->start[g + 1]; k++) {
         int f = c->feature[k];
         double q = c->value[k];
-        for (size_t p = nb->list_start[f]; p < nb->list_start[f + 1]; p++) {
-            int h = nb->list_row[p];
-            if (!nb->common[h]++) nb->touched[n_touched++] = h;
-            nb->dot[h] += q * nb->list_value[p];
+        const int *row = nb->list_row;
+        const float *val = nb->list_value;
+        for (size_t p = nb->list_start[f], end = nb->list_start[f + 1]; p < end; p++) {
+            int h = row[p];
+            if (dot[h] == 0) nb->touched[n_touched++] = h;
+            dot[h] += q * val[p];
         }
     }
     int count = 0;
+    double scale = 1 / nb->norm[g];
     for (int t = 0; t < n_touched; t++) {
         int h = nb->touched[t];
-        double dot = nb->dot[h];
-        int common = nb->common[h];
-        nb->dot[h] = 0;
-        nb->common[h] = 0;
-        if (h == g || nb->norm[h] <= 0) continue;
-        query_neighbor cand = {c->galaxy_id[h], "", c->split[h], dot / (nb->norm[g] * nb->norm[h]), common};
+        double cosine = dot[h] * scale / nb->norm[h];
+        dot[h] = 0;
+        if (h == g) continue;
+        if (count == n && !(cosine > out[n - 1].cosine || (cosine == out[n - 1].cosine && c->galaxy_id[h] < out[n - 1].galaxy_id)))
+            continue;
+        query_neighbor cand = {c->galaxy_id[h], "", c->split[h], cosine, 0};
         if (cand.cosine > 1) cand.cosine = 1;
         int k = count < n ? count : n - 1;
         if (count == n && !neighbor_before(&cand, &out[k])) continue;
@@ -468,6 +471,13 @@ int query_similar_galaxies(store *s, query_neighbors *nb, int64_t galaxy_id, int
         if (count < n) count++;
     }
     for (int i = 0; i < count; i++) {
+        /* the active features both have: the two codes are sorted by feature */
+        store_code_row a = store_codes_get(c, g), b = store_codes_get(c, store_codes_find(c, out[i].galaxy_id));
+        for (int x = 0, y = 0; x < a.m && y < b.m;) {
+            if (a.feature[x] == b.feature[y]) out[i].n_common++, x++, y++;
+            else if (a.feature[x] < b.feature[y]) x++;
+            else y++;
+        }
         store_galaxy gal;
         if (store_galaxy_get(s, out[i].galaxy_id, &gal) != SF_OK) return SF_ERR;
         snprintf(out[i].objid, sizeof out[i].objid, "%s", gal.objid);
