@@ -133,6 +133,21 @@ int figure_compare(const char *path, const double *m, int n_rows, int n_cols,
     int body = n_rows * cell + r2_h < 120 ? 120 : n_rows * cell + r2_h;
     int w = left + n_cols * cell + bar + 20, h = top + body + 40;
     if (w < 420) w = 420;
+    /* wide enough for the title and the R^2 caption */
+    {
+        cairo_surface_t *probe = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1);
+        cairo_t *pc = cairo_create(probe);
+        cairo_select_font_face(pc, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+        cairo_text_extents_t e;
+        cairo_set_font_size(pc, 16);
+        cairo_text_extents(pc, title ? title : "", &e);
+        if (w < e.x_advance + 40) w = (int)ceil(e.x_advance + 40);
+        cairo_set_font_size(pc, 10);
+        cairo_text_extents(pc, r2_label ? r2_label : "", &e);
+        if (w < left + e.x_advance + 20) w = (int)ceil(left + e.x_advance + 20);
+        cairo_destroy(pc);
+        cairo_surface_destroy(probe);
+    }
     cairo_surface_t *surf;
     cairo_t *cr = begin(&surf, w, h);
     title_at(cr, w, title);
