@@ -36,7 +36,7 @@ train SL bpt_lines
 train Z metallicity
 # A dense CNN (no top-k) trained on the galaxies' morphology stands in for Zoobot in the
 # paper's comparison: `compare demo.db CNN Z` gives the R^2 of each Z feature from it.
-train CNN true_bulge_frac,true_inclination,true_arms,true_clump_frac,true_merger 0 $(( (EPOCHS + 1) / 2 ))
+train CNN true_bulge_frac,true_axis_ratio,true_arm_strength,true_clump_frac,true_merger 0 $(( (EPOCHS + 1) / 2 ))
 echo "demo: training took $(( $(date +%s) - start )) s"
 top_z=$("$BIN" features --csv "$DB" Z | sed -n 2p | cut -d, -f1)
 echo "demo: between runs: sfnet-explore features $DB '$top_z' --similar --in SL; sfnet-explore compare $DB CNN Z"
