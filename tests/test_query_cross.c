@@ -225,6 +225,43 @@ static void check_pair(const store_cross *p, int x, int y) {
     brute_pair_free(&b);
 }
 
+/* The cross sums: pairs of many active features go through BLAS blocks, the others one
+ * product at a time; both give the brute-force sums and counts. */
+Test(cross, cross_sums_dense_blocks_and_sparse_updates_agree) {
+    enum { DX = 90, DY = 70, ROWS = 300 };
+    double *cross = calloc(DX * DY, sizeof(double)), *want = calloc(DX * DY, sizeof(double));
+    int *both = calloc(DX * DY, sizeof(int)), *want_both = calloc(DX * DY, sizeof(int));
+    store_cross_sums *acc = store_cross_sums_new(DX, DY, cross, both);
+    sf_rng rng;
+    sf_rng_seed(&rng, 9);
+    uint16_t fx[DX], fy[DY];
+    float vx[DX], vy[DY];
+    for (int r = 0; r < ROWS; r++) {
+        /* a third of the rows dense on both sides (m_x m_y >= 4096), the rest sparse */
+        double px = r % 3 == 0 ? 0.9 : 0.05, py = r % 3 == 0 ? 0.9 : 0.1;
+        store_code_row x = {r, 0, 0, fx, vx}, y = {r, 0, 0, fy, vy};
+        for (int f = 0; f < DX; f++)
+            if (sf_rng_uniform(&rng) < px) fx[x.m] = (uint16_t)f, vx[x.m++] = (float)(0.1 + sf_rng_uniform(&rng));
+        for (int f = 0; f < DY; f++)
+            if (sf_rng_uniform(&rng) < py) fy[y.m] = (uint16_t)f, vy[y.m++] = (float)(0.1 + sf_rng_uniform(&rng));
+        store_cross_sums_add(acc, &x, &y);
+        for (int i = 0; i < x.m; i++)
+            for (int j = 0; j < y.m; j++) {
+                want[fx[i] * DY + fy[j]] += (double)vx[i] * vy[j];
+                want_both[fx[i] * DY + fy[j]]++;
+            }
+    }
+    store_cross_sums_finish(acc);
+    for (int k = 0; k < DX * DY; k++) {
+        cr_assert_float_eq(cross[k], want[k], 1e-9 * (1 + want[k]));
+        cr_assert_eq(both[k], want_both[k]);
+    }
+    free(cross);
+    free(want);
+    free(both);
+    free(want_both);
+}
+
 Test(cross, pair_statistics_match_brute_force_both_ways_round) {
     cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM run_pairs"), 6, "three pairs, both ways round");
     store *s = open_read(db_path);
