@@ -12,6 +12,8 @@ PKG_CONFIG ?= pkg-config
 PYTHON     ?= /usr/bin/python3
 
 PKGS := openblas lapacke sqlite3 ncursesw libpng libjpeg chafa cairo libcjson
+# FITS catalogues, cutouts and tables (data_fits.c)
+PKGS += cfitsio
 
 BUILD := build
 ifeq ($(DEBUG),1)

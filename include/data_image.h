@@ -1,8 +1,10 @@
 /* data_image.h: galaxy cutouts, decoded, resized and cropped, and the data set
  * a run trains on.
  *
- * image_decode() reads a JPEG (libjpeg-turbo) or PNG (libpng) into 8-bit RGB.
- * A corrupt or truncated file is an SF_ERR with a message, never a crash.
+ * image_decode() reads a JPEG (libjpeg-turbo) or PNG (libpng) into 8-bit RGB,
+ * and a FITS cutout (cfitsio) through the asinh stretch of data_fits.h: the
+ * format is told by the file's first bytes. A corrupt or truncated file is an
+ * SF_ERR with a message, never a crash.
  * image_prepare() resizes (bilinear, antialiased when shrinking) to resize x resize and
  * centre-crops (or pads with zeros) to crop x crop, giving CHW bytes.
  *
@@ -28,6 +30,7 @@
 #include <stdint.h>
 
 #include "data_catalog.h"
+#include "data_fits.h"
 #include "sf_util.h"
 
 int image_decode(const char *path, uint8_t **rgb, int *width, int *height);
@@ -35,6 +38,11 @@ int image_decode(const char *path, uint8_t **rgb, int *width, int *height);
  * is what messages call it. */
 int image_decode_mem(const uint8_t *data, size_t len, const char *name, uint8_t **rgb,
                      int *width, int *height);
+/* The same, FITS cutouts stretched with stretch (NULL: the defaults). */
+int image_decode_fits(const char *path, const fits_rgb *stretch, uint8_t **rgb, int *width,
+                      int *height);
+int image_decode_mem_fits(const uint8_t *data, size_t len, const char *name,
+                          const fits_rgb *stretch, uint8_t **rgb, int *width, int *height);
 /* out: (3, crop, crop) bytes. src: (h, w, 3) interleaved RGB. */
 void image_prepare(uint8_t *out, const uint8_t *src, int w, int h, int resize, int crop);
 
@@ -42,7 +50,8 @@ void image_prepare(uint8_t *out, const uint8_t *src, int w, int h, int resize, i
  * no control characters. */
 int image_name_ok(const char *obj_id);
 
-/* Path of an objID's image in dir, or SF_ERR ("not found") when none exists.
+/* Path of an objID's image in dir (.jpg, .jpeg, .png, then .fits, .fit, in that
+ * order of preference), or SF_ERR ("not found") when none exists.
  * Refuses objIDs that are not plain file names ("/", "..", empty). */
 int image_find(char *path, size_t n, const char *dir, const char *obj_id);
 
