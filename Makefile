@@ -107,3 +107,25 @@ clean:
 	rm -rf build build-* sfnet-explore
 
 -include $(OBJS:.o=.d) $(TESTS:=.d)
+
+# ---- FITS fuzzing (libFuzzer, clang) ----
+#   make fuzz-fits [FUZZ_SECONDS=600]   each FITS harness for FUZZ_SECONDS, seeded
+#                                       by tests/fuzz/fits_seeds.py (astropy)
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build-fuzz
+FUZZ_CFLAGS  := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
+FITS_FUZZ_SRCS := src/data_fits.c src/data_catalog.c src/data_catalog_join.c src/data_image.c src/sf_util.c
+FITS_FUZZ_LIBS := $(shell $(PKG_CONFIG) --libs cfitsio libcjson libpng libjpeg 2>/dev/null) -lm -lpthread
+
+$(FUZZ_BUILD)/fuzz_fits_%: tests/fuzz/fuzz_fits_%.c $(FITS_FUZZ_SRCS) include/data_fits.h
+	@mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(FITS_FUZZ_SRCS) $(FITS_FUZZ_LIBS)
+
+.PHONY: fuzz-fits
+fuzz-fits: $(FUZZ_BUILD)/fuzz_fits_catalog $(FUZZ_BUILD)/fuzz_fits_cutout
+	$(PYTHON) tests/fuzz/fits_seeds.py $(FUZZ_BUILD)/corpus-fits-catalog $(FUZZ_BUILD)/corpus-fits-cutout
+	$(FUZZ_BUILD)/fuzz_fits_catalog -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    $(FUZZ_BUILD)/corpus-fits-catalog
+	$(FUZZ_BUILD)/fuzz_fits_cutout -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    $(FUZZ_BUILD)/corpus-fits-cutout

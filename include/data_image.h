@@ -61,6 +61,9 @@ enum { SPLIT_TRAIN = 0, SPLIT_VALID = 1 };
  * resize/crop 160/144 and the metallicity target, but seed 0 and no validation set. */
 typedef struct {
     const char *catalog_path;
+    const catalog_sources *sources; /* several catalogues, a join, an ID column: used
+                                       instead of catalog_path when set */
+    const fits_rgb *fits_rgb;  /* the stretch of FITS cutouts (NULL: the defaults) */
     const char *images_dir;
     const char *target_spec;   /* "metallicity", "bpt_lines", "col,col" */
     int resize;                /* 160 */
