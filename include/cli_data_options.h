@@ -61,6 +61,9 @@ typedef struct {
     int scales_given;
     int rgb_given;        /* any --fits-* option */
     char desc[4096];      /* catalog_sources_describe, after cli_data_finish */
+    int n_fits_opts;      /* the --fits-* options as given, for cli_data_rebase */
+    int fits_code[16];
+    const char *fits_arg[16];
 } cli_data;
 
 void cli_data_init(cli_data *d);
@@ -69,5 +72,7 @@ void cli_data_init(cli_data *d);
 int cli_data_option(cli_data *d, int c, const char *arg);
 /* Fills desc; 1 when at least one --catalog was given. */
 int cli_data_finish(cli_data *d);
+/* The stretch base (a run's) with the --fits-* options given applied over it. */
+int cli_data_rebase(cli_data *d, const fits_rgb *base);
 
 #endif

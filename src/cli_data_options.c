@@ -39,10 +39,26 @@ int cli_data_option(cli_data *d, int c, const char *arg) {
                 sf_warn("%s", sf_last_error());
                 return -1;
             }
+            if (d->n_fits_opts == (int)(sizeof d->fits_code / sizeof *d->fits_code)) {
+                sf_warn("--%s: too many --fits-* options", fits_opts[i].name);
+                return -1;
+            }
+            d->fits_code[d->n_fits_opts] = c;
+            d->fits_arg[d->n_fits_opts++] = arg;
             d->rgb_given = 1;
             return 1;
         }
     return 0;
+}
+
+int cli_data_rebase(cli_data *d, const fits_rgb *base) {
+    int n = d->n_fits_opts;
+    d->rgb = *base;
+    d->n_fits_opts = 0;
+    d->scales_given = 0;
+    for (int i = 0; i < n; i++)
+        if (cli_data_option(d, d->fits_code[i], d->fits_arg[i]) < 0) return SF_ERR;
+    return SF_OK;
 }
 
 int cli_data_finish(cli_data *d) {

@@ -49,7 +49,7 @@ static void usage(FILE *out) {
             "                       the feature statistics use the validation fifth)\n"
             "  -n, --name PREFIX    feature prefix of the run (default Z, SL or R, plus 2, 3..)\n"
             "      --from-run RUN   the weights of run RUN of RUN.db instead of --weights,\n"
-            "                       and its FITS cutout stretch unless --fits-* are given\n"
+            "                       and its FITS cutout stretch (--fits-* options change it)\n"
             "\n"
             "The weights file's metadata gives k, width, outputs, resize/crop and the\n"
             "normalisation. For a file converted from PyTorch (share/convert_pth.py)\n"
@@ -392,8 +392,8 @@ static int predict_fits(sfnet *m, const weights_meta *wm, const catalog *cat, co
     return rc;
 }
 
-/* The FITS cutout stretch a run was built with (its settings' "fits_rgb"); the
- * defaults for a run that has none. */
+/* The FITS cutout stretch a run was built with (its settings' "fits_rgb"); rgb is
+ * left as it is for a run that has none. */
 static int run_stretch(store *s, const char *spec, fits_rgb *rgb) {
     store_run run;
     if (store_run_find(s, spec, &run) != SF_OK) return SF_ERR;
@@ -663,10 +663,16 @@ int cli_predict(int argc, char **argv) {
             return 1;
         }
     }
-    if (from_run && !data.rgb_given && run_stretch(s, from_run, &data.rgb) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        store_close(s);
-        return 1;
+    if (from_run) {
+        /* the run's stretch, with any --fits-* given over it */
+        fits_rgb base = data.rgb;
+        int rc = run_stretch(s, from_run, &base);
+        if (rc == SF_OK) rc = cli_data_rebase(&data, &base);
+        if (rc != SF_OK) {
+            sf_warn("%s", sf_last_error());
+            store_close(s);
+            return 1;
+        }
     }
     /* the weights file, read once: parsed for the model, and its bytes kept with a run */
     st_file wf;

@@ -63,10 +63,11 @@ static int cache_key(cache_header *key, const dataset_options *opt, int resize, 
     key->version = CACHE_VERSION;
     struct stat st;
     char real[PATH_MAX];
-    const catalog_sources *src = opt->sources;
-    if (!src || (src->n_files == 1 && !src->join_column && !src->id_column &&
-                 !strchr(src->files[0], '['))) {
-        const char *path = src ? src->files[0] : opt->catalog_path;
+    catalog_sources one = {.n_files = 1, .files = {opt->catalog_path}};
+    const catalog_sources *src = opt->sources ? opt->sources : &one;
+    if (src->n_files == 1 && !src->join_column && !src->id_column &&
+        !strchr(src->files[0], '[')) {
+        const char *path = src->files[0];
         if (stat(path, &st) != 0) return sf_fail("%s: %s", path, strerror(errno));
         key->catalog_size = (uint64_t)st.st_size;
         key->catalog_mtime_sec = st.st_mtim.tv_sec;

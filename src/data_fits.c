@@ -78,16 +78,17 @@ int fits_is_fits_data(const uint8_t *data, size_t len) {
 }
 
 int fits_name_is_fits(const char *name) {
-    const char *bracket = strchr(name, '[');
-    size_t len = bracket ? (size_t)(bracket - name) : strlen(name);
-    if (has_fits_suffix(name, len)) return 1;
-    if (bracket && bracket > name) return 1; /* cfitsio's selection syntax */
     FILE *f = fopen(name, "rb");
-    if (!f) return 0;
-    uint8_t head[9];
-    size_t got = fread(head, 1, sizeof head, f);
-    fclose(f);
-    return fits_is_fits_data(head, got);
+    if (f) {
+        /* a file of that very name (even with brackets in it): its suffix or content */
+        uint8_t head[9];
+        size_t got = fread(head, 1, sizeof head, f);
+        fclose(f);
+        return has_fits_suffix(name, strlen(name)) || fits_is_fits_data(head, got);
+    }
+    const char *bracket = strchr(name, '[');
+    if (bracket && bracket > name) return 1; /* cfitsio's selection syntax */
+    return has_fits_suffix(name, strlen(name));
 }
 
 int fits_root_name(const char *name, char *root, size_t n) {
@@ -532,17 +533,28 @@ void fits_rgb_describe(const fits_rgb *s, char *out, size_t n) {
              s->offset);
 }
 
+/* The shortest decimal that reads back as v (0.02, not 0.0199999995529651), as a
+ * JSON number. */
+static cJSON *float_number(float v) {
+    char text[32];
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, (double)v);
+        if ((float)strtod(text, NULL) == v) break;
+    }
+    return cJSON_CreateNumber(strtod(text, NULL));
+}
+
 char *fits_rgb_to_json(const fits_rgb *s) {
     cJSON *o = cJSON_CreateObject();
     cJSON *bands = cJSON_AddArrayToObject(o, "bands");
     cJSON *scales = cJSON_AddArrayToObject(o, "scales");
     for (int b = 0; b < 3; b++) {
         cJSON_AddItemToArray(bands, cJSON_CreateString(s->bands[b]));
-        cJSON_AddItemToArray(scales, cJSON_CreateNumber(s->scale[b]));
+        cJSON_AddItemToArray(scales, float_number(s->scale[b]));
     }
-    cJSON_AddNumberToObject(o, "Q", s->q);
-    cJSON_AddNumberToObject(o, "stretch", s->stretch);
-    cJSON_AddNumberToObject(o, "offset", s->offset);
+    cJSON_AddItemToObject(o, "Q", float_number(s->q));
+    cJSON_AddItemToObject(o, "stretch", float_number(s->stretch));
+    cJSON_AddItemToObject(o, "offset", float_number(s->offset));
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;

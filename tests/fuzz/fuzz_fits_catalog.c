@@ -23,9 +23,10 @@ static void remove_file(void) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!path[0]) {
+        /* a file system in memory when there is one: every input is a file */
         const char *dir = getenv("TMPDIR");
-        snprintf(path, sizeof path, "%s/fuzz-fits-%ld.fits", dir && *dir ? dir : "/tmp",
-                 (long)getpid());
+        if (!dir || !*dir) dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        snprintf(path, sizeof path, "%s/fuzz-fits-%ld.fits", dir, (long)getpid());
         atexit(remove_file);
     }
     FILE *f = fopen(path, "wb");
