@@ -41,7 +41,7 @@ static void fits_why(int status, char *out, size_t n) {
     for (char *p = first; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
     size_t len = strlen(first);
-    while (len && first[len - 1] == ' ') first[--len] = 0;
+    while (len && (first[len - 1] == ' ' || first[len - 1] == ':')) first[--len] = 0;
     if (first[0] && strcasecmp(first, text) != 0)
         snprintf(out, n, "%s (cfitsio: %s)", text, first);
     else
