@@ -6,7 +6,8 @@
  *    cfitsio, and by astropy) + JPEG give byte-identical activations and
  *    predictions, through --train and through predict --into;
  *  - export-activations --fits (dense and --pairs) and predict -o OUT.fits are read
- *    back by astropy with the values of the .npy and CSV outputs;
+ *    back by astropy with the values of the .npy and CSV outputs, and fitsverify
+ *    passes them;
  *  - a run trained on FITS cutouts stores its stretch and predict --from-run
  *    repeats it.
  * Needs python3 with astropy (PYTHON) and the binary (SFNET_BIN); the SDSS part
@@ -261,6 +262,9 @@ Test(fits_e2e, sdss_sample_as_csv_and_as_fits_gives_the_same_run) {
         fx_path("w.safetensors"), csv, images, fx_path("pred.csv"));
     snprintf(args, sizeof args, "%s %s", fx_path("pred.fits"), fx_path("pred.csv"));
     check("predict", args);
+    /* HEASARC's verifier finds no warning in any of them (what TOPCAT reads, too) */
+    run("fitsverify -q -e %s %s %s | grep -c 'verification OK' | grep -qx 3", fx_path("act.fits"),
+        fx_path("pairs.fits"), fx_path("pred.fits"));
 }
 
 Test(fits_e2e, fits_cutouts_train_and_predict_from_run_repeats_the_stretch) {
