@@ -3,7 +3,8 @@
  * syntax) and loaded as a catalogue, joined with itself row by row and on its IDs,
  * and put through the target presets, as `--catalog` does. A crash, a sanitizer
  * report or a leak in any of it is a finding; an SF_ERR is the expected answer to
- * a malformed file. Seeds: tests/fuzz/fits_seeds.py. */
+ * a malformed file. Seeds: tests/fuzz/corpus/fits_catalog (tests/fuzz/fits_seeds.py
+ * writes them). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +17,30 @@
 
 static char path[256];
 
+/* cfitsio 4.2.0 (Debian 12) copies the value of a TTYPEn card into a 70-byte field
+ * with strcpy: an unquoted value that fills columns 11-80 is 70 characters plus
+ * its NUL, one byte too many, and the _FORTIFY_SOURCE build aborts ("buffer
+ * overflow detected") while the HDU is opened, before any of our code sees it.
+ * Inputs holding such a card are left out so that the run looks for other
+ * faults. Reproducer: any table whose TTYPE1 card reads "TTYPE1  = " followed by
+ * 70 letters; `sfnet-explore bpt --catalog` on it aborts the same way. */
+static int has_known_cfitsio_crash(const uint8_t *data, size_t size) {
+    for (size_t at = 0; at + 80 <= size; at += 80) {
+        const uint8_t *card = data + at;
+        if (memcmp(card, "TTYPE", 5) != 0) continue;
+        if (card[10] == ' ' || card[10] == '\'' || card[79] == ' ') continue;
+        if (!memchr(card + 10, '/', 70)) return 1;
+    }
+    return 0;
+}
+
 static void remove_file(void) {
     if (path[0]) unlink(path);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (has_known_cfitsio_crash(data, size)) return -1; /* not added to the corpus */
     if (!path[0]) {
         /* a file system in memory when there is one: every input is a file */
         const char *dir = getenv("TMPDIR");

@@ -1,6 +1,6 @@
 /* fuzz_fits_cutout.c: libFuzzer harness over FITS cutout decoding from memory (the
  * path every image of `--images` takes when it is a FITS file). Seeds:
- * tests/fuzz/fits_seeds.py. */
+ * tests/fuzz/corpus/fits_cutout (tests/fuzz/fits_seeds.py writes them). */
 #include <stdint.h>
 #include <stdlib.h>
 
