@@ -1,5 +1,5 @@
 /* cli_export_activations.c: `sfnet-explore export-activations DB [RUN] OUT.npy`, or
- * `... DB [RUN] --fits OUT.fits` for a FITS binary table. */
+ * `... --fits OUT.fits DB [RUN]` for a FITS binary table. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,61 +38,38 @@ int cli_export_activations(int argc, char **argv) {
     static const struct option opts[] = {
         {"fits", required_argument, NULL, 'F'},
         {"pairs", no_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CLI_OPTIONS_END,
     };
-    int c, pairs = 0;
+    cli_db db = {.usage = usage};
+    int c, rc, pairs = 0;
     const char *fits = NULL;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'F': fits = optarg; break;
-        case 'P': pairs = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
+        if (c == 'F') fits = optarg;
+        else if (c == 'P') pairs = 1;
+        else if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) return rc;
     }
     int npos = argc - optind;
-    if (fits ? npos < 1 || npos > 2 : npos < 2 || npos > 3) {
-        usage(stderr);
-        return 2;
-    }
+    if (fits ? npos < 1 || npos > 2 : npos < 2 || npos > 3) return cli_usage_error(&db);
     if (pairs && !fits) {
         fprintf(stderr, "sfnet-explore: --pairs goes with --fits\n");
         return 2;
     }
-    store *s = NULL;
-    if (query_cli_open(argv[optind], STORE_READ, &s) != SF_OK) return 1;
-    store_run run;
-    const char *run_name = fits ? (npos == 2 ? argv[optind + 1] : NULL)
-                                : (npos == 3 ? argv[optind + 1] : NULL);
-    if (store_run_find(s, run_name, &run) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        store_close(s);
-        return 1;
-    }
-    int rc = 0;
+    const char *run = fits ? (npos == 2 ? argv[optind + 1] : NULL)
+                           : (npos == 3 ? argv[optind + 1] : NULL);
+    if (cli_open_run(&db, argv[optind], STORE_READ, run)) return 1;
     if (fits) {
-        if (query_export_fits(s, run.id, fits, pairs) != SF_OK) {
-            sf_warn("%s", sf_last_error());
-            rc = 1;
-        } else {
-            fprintf(stderr, "sfnet-explore: wrote %s: %d galaxies of run %s (%s)\n", fits,
-                    run.n_galaxies, run.prefix, pairs ? "top-k pairs" : "dense activations");
-        }
+        if (query_export_fits(db.s, db.run.id, fits, pairs) != SF_OK) return cli_fail(&db);
+        fprintf(stderr, "sfnet-explore: wrote %s: %d galaxies of run %s (%s)\n", fits,
+                db.run.n_galaxies, db.run.prefix, pairs ? "top-k pairs" : "dense activations");
     } else {
         const char *out = argv[argc - 1];
-        if (query_export_npy(s, run.id, out) != SF_OK) {
-            sf_warn("%s", sf_last_error());
-            rc = 1;
-        } else {
-            char ids[4096];
-            query_objids_path(out, ids, sizeof ids);
-            fprintf(stderr, "sfnet-explore: wrote %s (%d x %d float32) and %s\n", out,
-                    run.n_galaxies, run.d, ids);
-        }
+        if (query_export_npy(db.s, db.run.id, out) != SF_OK) return cli_fail(&db);
+        char ids[4096];
+        query_objids_path(out, ids, sizeof ids);
+        fprintf(stderr, "sfnet-explore: wrote %s (%d x %d float32) and %s\n", out,
+                db.run.n_galaxies, db.run.d, ids);
     }
-    store_run_clear(&run);
-    store_close(s);
-    return rc;
+    cli_close(&db);
+    return 0;
 }

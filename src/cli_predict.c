@@ -115,20 +115,6 @@ static int parse_targets(const char *s, weights_meta *wm) {
     return n > 0 ? SF_OK : SF_ERR;
 }
 
-/* Writes a CSV field, quoted when it holds a comma, quote or line break. */
-static void put_field(FILE *f, const char *s) {
-    if (!s[strcspn(s, ",\"\r\n")]) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 
 /* ---- the galaxies and their images --------------------------------------------- */
 
@@ -178,7 +164,7 @@ typedef struct {
 static int write_csv(void *ctx, const infer_batch *b) {
     csv_sink *cs = ctx;
     for (int i = 0; i < b->n; i++) {
-        put_field(cs->out, cs->cat->obj_ids[cs->rows[b->gal[i]]]);
+        sf_csv_field(cs->out, cs->cat->obj_ids[cs->rows[b->gal[i]]]);
         for (int t = 0; t < cs->n_out; t++) fprintf(cs->out, ",%.7g", b->pred[(size_t)i * cs->n_out + t]);
         for (int j = 0; j < cs->k; j++)
             fprintf(cs->out, ",%d,%.7g", b->feat_idx[(size_t)i * cs->k + j],
@@ -209,7 +195,7 @@ static int predict_csv(sfnet *m, const weights_meta *wm, const catalog *cat, con
     fputs("objID", out);
     for (int t = 0; t < no; t++) {
         fputc(',', out);
-        if (wm->n_targets == no) put_field(out, wm->targets[t]);
+        if (wm->n_targets == no) sf_csv_field(out, wm->targets[t]);
         else fprintf(out, "out_%d", t);
     }
     for (int j = 1; j <= k; j++) fprintf(out, ",feature_%d,value_%d", j, j);
