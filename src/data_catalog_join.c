@@ -81,6 +81,17 @@ static int match_rows(const catalog *a, const catalog *b, const catalog_sources 
                       int *unmatched) {
     int ka = key_column(a, src), kb = ka == -2 ? -2 : key_column(b, src);
     if (ka == -2 || kb == -2) return SF_ERR;
+    /* values are doubles: integers past 2^53 (64-bit IDs) would meet the wrong row */
+    const catalog *sides[2] = {a, b};
+    const int keys[2] = {ka, kb};
+    for (int side = 0; side < 2; side++)
+        for (int r = 0; keys[side] >= 0 && r < sides[side]->n_rows; r++)
+            if (fabs(catalog_value(sides[side], r, keys[side])) > 9007199254740992.0)
+                return sf_fail("%s: row %d: the key %s (%.17g) is past 2^53, where values "
+                               "read as numbers are no longer exact; make it the ID column "
+                               "(--id-column %s), which is kept as text",
+                               sides[side]->path, sides[side]->line_of_row[r], src->join_column,
+                               catalog_value(sides[side], r, keys[side]), src->join_column);
     keyed_row *idx = xmalloc((size_t)(b->n_rows ? b->n_rows : 1) * sizeof *idx);
     int n = 0, rc = SF_OK;
     char buf[64];

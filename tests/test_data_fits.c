@@ -310,6 +310,18 @@ Test(fits, join_row_by_row_and_on_a_key) {
     cr_assert_eq(col(&c, 1, "oh_p50"), 8.6);
     cr_assert(isnan(col(&c, 2, "oh_p50")));
     catalog_free(&c);
+    /* a numeric key past 2^53 is refused: doubles would join the wrong rows */
+    const char *big_cols[] = {"BIG"};
+    const double big_v[2] = {1237648720693755918.0, 1.0};
+    const long long big_id[2] = {1, 2};
+    write_table(fx_path("big1.fits"), "B", NULL, big_id, 2, 1, big_cols, big_v);
+    write_table(fx_path("big2.fits"), "B", NULL, NULL, 2, 1, big_cols, big_v);
+    catalog_sources big = {.n_files = 2, .join_column = "big"};
+    big.files[0] = fx_path("big1.fits");
+    big.files[1] = fx_path("big2.fits");
+    cr_assert_eq(catalog_load_sources(&c, &big), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "past 2^53") && strstr(sf_last_error(), "--id-column"),
+              "%s", sf_last_error());
     key.join_column = "nope";
     cr_assert_eq(catalog_load_sources(&c, &key), SF_ERR);
     cr_assert(strstr(sf_last_error(), "no column 'nope' to join on"), "%s", sf_last_error());
