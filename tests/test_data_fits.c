@@ -169,10 +169,11 @@ Test(fits, extended_names_select_hdu_columns_and_rows) {
     cr_assert_eq(catalog_load(&c, name), SF_OK, "%s", sf_last_error());
     cr_assert_eq(c.n_rows, 2);
     catalog_free(&c);
-    /* a column made by cfitsio's calculator, named as the preset wants */
-    snprintf(name, sizeof name, "%s[1][col *; lgm_tot_p50 = 10.5]", p);
+    /* a column made by cfitsio's calculator, named as the preset wants (cfitsio 4.2.0
+     * leaks a constant expression such as "= 10.5", hence one that reads a column) */
+    snprintf(name, sizeof name, "%s[1][col *; lgm_tot_p50 = OH_P50 + 2]", p);
     cr_assert_eq(catalog_load(&c, name), SF_OK, "%s", sf_last_error());
-    cr_assert_eq(col(&c, 4, "lgm_tot_p50"), 10.5);
+    cr_assert_float_eq(col(&c, 4, "lgm_tot_p50"), 10.5, 1e-12);
     catalog_free(&c);
 }
 
