@@ -129,8 +129,8 @@ typedef struct {
 typedef struct fits_table_writer fits_table_writer;
 
 /* Creates path's temporary sibling with a binary table HDU named extname of the
- * columns; header cards (key, value text) are added to it (NULL-terminated pairs,
- * may be NULL). */
+ * columns; header cards (key, value text: an integer is written as an integer) are
+ * added to it (NULL-terminated pairs, may be NULL). */
 int fits_table_create(fits_table_writer **w, const char *path, const char *extname,
                       const fits_col *cols, int n_cols, const char *const *cards);
 /* Writes column col of rows [first, first + n) (0-based, appended past the end);

@@ -890,8 +890,14 @@ int fits_table_create(fits_table_writer **out, const char *path, const char *ext
         fits_create_tbl(w->f, BINARY_TBL, 0, n_cols, ttype, tform, tunit, extname, &status))
         rc = writer_fail(w, status, "cannot create the FITS table");
     for (int i = 0; rc == SF_OK && cards && cards[i] && cards[i + 1]; i += 2) {
+        /* an integer is written as one, other text as a (long) string */
+        char *end;
+        errno = 0;
+        long long v = strtoll(cards[i + 1], &end, 10);
+        int integer = cards[i + 1][0] && !*end && !errno;
         status = 0;
-        if (fits_update_key_longstr(w->f, cards[i], cards[i + 1], NULL, &status))
+        if (integer ? fits_update_key(w->f, TLONGLONG, cards[i], &v, NULL, &status)
+                    : fits_update_key_longstr(w->f, cards[i], cards[i + 1], NULL, &status))
             rc = writer_fail(w, status, "cannot write the header");
     }
     fits_leave();
