@@ -149,8 +149,8 @@ static void conv_bn_backward(ref_engine *e, ref_conv *c, float *din, float *dres
     nn_conv2d_backward(din, c->dw, dconv, in, c->w, e->col, conv_chunk(e, &g, B), &g);
 }
 
-static void ref_forward(nn_engine *base, sfnet *m, const float *x, int B, int train,
-                        float *feats) {
+static int ref_forward(nn_engine *base, sfnet *m, const float *x, int B, int train,
+                       float *feats) {
     ref_engine *e = (ref_engine *)base;
     SF_ASSERT(B >= 1 && B <= e->max_batch);
     SF_ASSERT(!train || !e->inference_only);
@@ -180,6 +180,7 @@ static void ref_forward(nn_engine *base, sfnet *m, const float *x, int B, int tr
     nn_avgpool_forward(feats, h, gl->OC, B, gl->OH * gl->OW);
     e->last_batch = B;
     e->last_train = train;
+    return SF_OK;
 }
 
 static void ref_backward(nn_engine *base, sfnet *m, const float *dfeats, int B) {

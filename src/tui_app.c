@@ -911,8 +911,10 @@ int cli_is_database(const char *arg) {
     return access(arg, F_OK) == 0;
 }
 
+/* At exit, and through the die hook (sf_util.h) before an abort. */
 static void restore_terminal(void) {
     if (!isendwin()) endwin();
+    thumb_probe_restore_terminal();
 }
 
 /* Before curses owns the terminal: asks it (tui_thumb.h and tui_probe.h say what and why),
@@ -1007,6 +1009,7 @@ int tui_main(int argc, char **argv) {
     }
     const char *path = argv[optind];
     setlocale(LC_ALL, "");
+    sf_set_die_hook(restore_terminal);
 
     tui_app *a = xcalloc(1, sizeof *a);
     a->path = path;
@@ -1098,6 +1101,7 @@ int tui_main(int argc, char **argv) {
     }
     while (a->running) {
         draw_frame(a);
+        SF_TEST_DIE("explorer");
         int ch = read_key(a);
         if (ch == ERR) continue;
         handle_key(a, ch);
