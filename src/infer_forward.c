@@ -1,6 +1,9 @@
 /* infer_forward.c: the model in eval mode over one batch already in memory, or over
  * galaxies of a dataset, keeping each galaxy's prediction and its k (feature, value)
- * pairs. See include/infer.h. */
+ * pairs. See include/infer.h.
+ * Layer: infer. Calls: data_dataset, nn_model, sf_util.
+ * Called by: infer_pipe.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

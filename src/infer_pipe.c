@@ -10,7 +10,10 @@
  * network then waits for that one at the end of each layer, which on two cores cost
  * more than the decoding itself (211 against 230 galaxies/s). Reading, which waits on
  * the disk or the network file system rather than the processor, and the SQLite
- * writes, which are serial, overlap the network. */
+ * writes, which are serial, overlap the network.
+ * Layer: infer. Calls: data_image, infer_forward, sf_util; pthreads, OpenMP.
+ * Called by: cli_predict, infer_store.
+ */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>

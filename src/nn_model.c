@@ -1,5 +1,10 @@
 /* nn_model.c: the SFNet model: the state-dict tensor table, initialisation, and the
- * head (ReLU + top-k + linear + RMSE) around the backbone engine. */
+ * head (ReLU + top-k + linear + RMSE) around the backbone engine.
+ * Layer: nn. Calls: nn_layers, sf_util; nn_onednn and nn_reference as the engine factory
+ *     (the engines call back into the model's tensor table).
+ * Called by: cli_predict, cli_train, infer_forward, infer_store, nn_reference, train_loop,
+ *     train_weights.
+ */
 #include "nn_model.h"
 
 #include <math.h>

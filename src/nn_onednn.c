@@ -29,6 +29,9 @@
  * An inference_only model gets the eval plans alone: no training plan, so none of
  * the activations, workspaces and gradient slots they keep, no raw weight variants,
  * and no per-unit batch statistics or gradient memories.
+ *
+ * Layer: nn. Calls: sf_util; oneDNN.
+ * Called by: nn_model.
  */
 #include <dnnl.h>
 #include <math.h>

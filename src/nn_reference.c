@@ -11,7 +11,10 @@
  * convolution's output, and the activations rotate through three block-sized buffers
  * (the max pool's output and two carved out of the stem's, which is dead by then), so
  * the eval forward computes the same values in the same order in a third of the
- * memory. */
+ * memory.
+ * Layer: nn. Calls: nn_conv, nn_layers, nn_model, sf_util.
+ * Called by: nn_model.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

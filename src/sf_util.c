@@ -1,4 +1,8 @@
-/* sf_util.c: assertions, allocation, error messages, progress bar, RNG. */
+/* sf_util.c: assertions and the die hook, allocation, error messages, option parsing,
+ * CSV fields, progress bar, RNG.
+ * Layer: util (the bottom). Calls: no other module.
+ * Called by: nearly every other module.
+ */
 #include "sf_util.h"
 
 #include <errno.h>

@@ -1,5 +1,8 @@
 /* train_loop.c: the training loop (epochs of Ranger steps under a schedule, validation,
- * checkpoints, Ctrl-C, resume). See include/train.h. */
+ * checkpoints, Ctrl-C, resume). See include/train.h.
+ * Layer: train. Calls: data_dataset, nn_model, safetensors, train_optim, train_weights, sf_util.
+ * Called by: cli_train.
+ */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>

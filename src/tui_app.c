@@ -1,4 +1,9 @@
-/* tui_app.c: the explorer's terminal, main loop and dispatch (see tui_app.h). */
+/* tui_app.c: the explorer's terminal, main loop and dispatch (see tui_app.h).
+ * Layer: tui. Calls: analysis_run, data_image, export, plot, query, query_similar, query_view,
+ *     store, store_read, tui_probe, tui_thumb, sf_util; ncursesw; the screens (tui_equation,
+ *     tui_feature, tui_galaxy, tui_list, tui_marks) through the dispatch.
+ * Called by: main; the screens, for the app's services (tui_app.h).
+ */
 #include <curses.h>
 #include <getopt.h>
 #include <locale.h>

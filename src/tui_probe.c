@@ -1,6 +1,9 @@
 /* tui_probe.c: asking the terminal what it draws and how big its cells are
  * (see tui_probe.h). The I/O (thumb_probe_run) is kept apart from the parsing
- * (thumb_probe_parse), which only looks at the bytes it is given. */
+ * (thumb_probe_parse), which only looks at the bytes it is given.
+ * Layer: tui. Calls: sf_util; pthreads, termios.
+ * Called by: tui_app.
+ */
 #include "tui_probe.h"
 
 #include <errno.h>
