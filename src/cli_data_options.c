@@ -1,5 +1,8 @@
 /* cli_data_options.c: the catalogue and FITS-stretch options shared by inspect,
- * --train, predict and bpt (see cli_data_options.h). */
+ * --train, predict and bpt (see cli_data_options.h).
+ * Layer: cli. Calls: sf_util, data_catalog, data_fits.
+ * Called by: cli_bpt, cli_inspect, cli_predict, cli_train.
+ */
 #include "cli_data_options.h"
 
 #include <string.h>

@@ -1,5 +1,8 @@
 /* cli_export_activations.c: `sfnet-explore export-activations DB [RUN] OUT.npy`, or
- * `... --fits OUT.fits DB [RUN]` for a FITS binary table. */
+ * `... --fits OUT.fits DB [RUN]` for a FITS binary table.
+ * Layer: cli. Calls: cli_common, query.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

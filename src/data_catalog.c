@@ -1,4 +1,9 @@
-/* data_catalog.c: RFC 4180 catalogue reader and the target presets of the paper. */
+/* data_catalog.c: RFC 4180 catalogue reader (FITS tables through data_fits.c) and the
+ * target presets of the paper.
+ * Layer: data. Calls: sf_util, data_fits.
+ * Called by: analysis_bpt, cli_bpt, cli_predict, data_catalog_join, data_dataset,
+ * infer_store.
+ */
 #include "data_catalog.h"
 
 #include <ctype.h>

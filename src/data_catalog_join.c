@@ -1,5 +1,8 @@
 /* data_catalog_join.c: several catalogue files (CSV or FITS) as one catalogue,
- * joined row by row or on a key column (see data_catalog.h). */
+ * joined row by row or on a key column (see data_catalog.h).
+ * Layer: data. Calls: sf_util, data_catalog, data_fits.
+ * Called by: data_dataset, cli_bpt, cli_predict, cli_data_options.
+ */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,9 @@
 /* data_fits.c: FITS catalogues, cutouts and result tables through cfitsio (see
- * data_fits.h). */
+ * data_fits.h).
+ * Layer: data. Calls: sf_util; cfitsio, cJSON.
+ * Called by: data_catalog, data_catalog_join, data_image, cli_data_options,
+ * cli_predict, query_fits.
+ */
 #include "data_fits.h"
 
 #include <ctype.h>

@@ -1,5 +1,8 @@
 /* query_fits.c: a run's galaxies, predictions and activations as a FITS binary table
- * (see query.h, query_export_fits). */
+ * (see query.h, query_export_fits).
+ * Layer: query. Calls: store, data_fits; SQLite (store_internal.h).
+ * Called by: cli_export_activations.
+ */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
