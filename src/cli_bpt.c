@@ -1,5 +1,5 @@
 /* cli_bpt.c: `sfnet-explore bpt`: the BPT class of every galaxy of a catalogue.
- * Layer: cli. Calls: analysis_bpt, data_catalog, sf_util.
+ * Layer: cli. Calls: analysis_bpt, cli_data_options, data_catalog_join, sf_util.
  * Called by: main.
  */
 #include <getopt.h>

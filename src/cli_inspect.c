@@ -1,5 +1,5 @@
 /* cli_inspect.c: `sfnet-explore inspect`, a summary of a catalogue and its images.
- * Layer: cli. Calls: data_dataset, sf_util; cJSON.
+ * Layer: cli. Calls: cli_data_options, data_dataset, sf_util; cJSON.
  * Called by: main.
  */
 #include <cJSON.h>

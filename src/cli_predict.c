@@ -1,7 +1,8 @@
 /* cli_predict.c: `sfnet-explore predict`: run a weights file over a catalogue's images
  * and write every galaxy's prediction and its k (feature, value) pairs.
- * Layer: cli. Calls: data_catalog, data_dataset, data_image, infer_pipe, infer_store, nn_model,
- *     safetensors, store, train_weights, sf_util; cJSON.
+ * Layer: cli. Calls: cli_data_options, data_catalog, data_catalog_join, data_dataset,
+ *     data_fits, data_image, infer_pipe, infer_store, nn_model, safetensors, store,
+ *     train_weights, sf_util; cJSON.
  * Called by: main.
  */
 #include <errno.h>

@@ -6,7 +6,8 @@
  * predictions and feature statistics in one transaction at the end: an interrupted,
  * failed or killed training leaves the database exactly as it was.
  *
- * Layer: cli. Calls: data_dataset, infer_store, nn_model, store, synth_survey, train_loop,
+ * Layer: cli. Calls: cli_data_options, data_dataset, data_fits, infer_store, nn_model, store,
+ *     synth_survey, train_loop,
  *     train_optim, train_weights, sf_util; cJSON.
  * Called by: main.
  */
