@@ -1,5 +1,8 @@
 /* cli_compare.c: `sfnet-explore compare DB RUN_A RUN_B`: two runs' features against each
- * other (correlation matrix, best matches, ridge R^2 of each of B's from all of A's). */
+ * other (correlation matrix, best matches, ridge R^2 of each of B's from all of A's).
+ * Layer: cli. Calls: cli_common, query_cross, store, sf_util.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>

@@ -1,5 +1,9 @@
 /* query_cross.c: between runs: a feature's counterparts in another run, the compare view
- * (correlation matrix and ridge R^2), and similar galaxies by sparse code (see query.h). */
+ * (correlation matrix and ridge R^2), and similar galaxies by sparse code (see query.h).
+ * Layer: query. Calls: store_codes, store_cross, store_read, sf_util; SQLite, OpenBLAS,
+ * LAPACKE.
+ * Called by: cli_compare, cli_export, cli_features, cli_galaxy, tui_compare, tui_cross.
+ */
 #include "query.h"
 
 #include <cblas.h>

@@ -7,7 +7,10 @@
  *   int64 galaxy_id[n_rows]  uint8 split[n_rows]  uint16 count[n_rows]
  *   uint16 feature[nnz]  float32 value[nnz]
  * Chunks follow each other in ascending galaxy id. A run whose chunks do not add up to
- * its galaxies (a file of an older version) is read from the activations instead. */
+ * its galaxies (a file of an older version) is read from the activations instead.
+ * Layer: store. Calls: store, sf_util; SQLite.
+ * Called by: store_cross, store_write (through store_cross_refresh), query_cross.
+ */
 #include "store_internal.h"
 
 #include <stdlib.h>

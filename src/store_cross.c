@@ -1,5 +1,8 @@
 /* store_cross.c: statistics of two runs over the galaxies both hold (schema version 4),
- * computed from their codes when a run is stored, and read back. See store.h. */
+ * computed from their codes when a run is stored, and read back. See store.h.
+ * Layer: store. Calls: store, store_codes, sf_util; SQLite, OpenBLAS.
+ * Called by: store, store_write, query_cross.
+ */
 #include "store_internal.h"
 
 #include <cblas.h>

@@ -2,7 +2,10 @@
  * another run's (columns), Pearson r over the galaxies both hold as coloured cells
  * (blue -1, white 0, red +1), related features along the diagonal, and under each column
  * the ridge R^2 of that feature from all of the current run's activations (query.h's
- * compare view, loaded when the screen opens). */
+ * compare view, loaded when the screen opens).
+ * Layer: tui. Calls: query_cross, analysis_figures, tui_app, sf_util; ncursesw.
+ * Called by: tui_app.
+ */
 #include <curses.h>
 #include <math.h>
 #include <stdio.h>

@@ -1,7 +1,10 @@
 /* tui_cross.c: the explorer between runs: the other runs sharing the current run's
  * galaxies, a feature's counterparts in each (the feature page's block), jumps to another
  * run's feature that q comes back from, and the galaxy page's other runs and similar
- * galaxies. The data is loaded when a page opens (query.h), and drawn from there. */
+ * galaxies. The data is loaded when a page opens (query.h), and drawn from there.
+ * Layer: tui. Calls: query_cross, store_read, tui_app, tui_thumb, sf_util; ncursesw.
+ * Called by: tui_app, tui_feature, tui_galaxy.
+ */
 #include <curses.h>
 #include <stdlib.h>
 #include <string.h>

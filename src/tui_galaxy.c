@@ -1,7 +1,11 @@
 /* tui_galaxy.c: one galaxy: its cutout, its active features with their
  * contributions to the prediction (a waterfall), prediction vs truth, beside them its
  * active features in every other run that holds it, and below the galaxies nearest it
- * by sparse code (tui_cross.c loads those two when the page opens). */
+ * by sparse code (tui_cross.c loads those two when the page opens).
+ * Layer: tui. Calls: store_read, query_cross, tui_app, tui_cross, tui_marks, tui_thumb,
+ * sf_util; ncursesw.
+ * Called by: tui_app.
+ */
 #include <curses.h>
 #include <math.h>
 #include <stdio.h>
