@@ -590,7 +590,8 @@ int store_run_finish(store_run_writer *w, int64_t *run_id) {
         store_run_abort(w);
         return SF_ERR;
     }
-    if (write_summary(w) != SF_OK || store_commit(w->s) != SF_OK) {
+    if (write_summary(w) != SF_OK || store_run_summarize(w->s, w->run_id) != SF_OK ||
+        store_commit(w->s) != SF_OK) {
         store_run_abort(w);
         return SF_ERR;
     }

@@ -231,4 +231,28 @@ static inline int fixture_make_v1(const char *v1_path, const char *src_path) {
     return status;
 }
 
+/* Writes v2_path as a version-2 binary left it, from src_path (a database this store
+ * wrote): version 3 only added the summary tables, so a copy without them and with
+ * user_version 2 is the same file. SF_OK, or SF_ERR with the SQLite message. */
+static inline int fixture_make_v2(const char *v2_path, const char *src_path) {
+    sqlite3 *db = NULL;
+    char sql[4200];
+    int rc = sqlite3_open(src_path, &db);
+    snprintf(sql, sizeof sql, "VACUUM INTO '%s'", v2_path);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    int status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", v2_path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    if (status != SF_OK) return status;
+    rc = sqlite3_open(v2_path, &db);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "BEGIN; DROP TABLE run_summaries; DROP TABLE feature_summaries; "
+                              "DROP TABLE feature_pairs; DROP TABLE feature_samples; "
+                              "DROP TABLE feature_columns; DROP TABLE run_levels; "
+                              "PRAGMA user_version = 2; COMMIT; PRAGMA journal_mode = WAL",
+                          NULL, NULL, NULL);
+    status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", v2_path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return status;
+}
+
 #endif

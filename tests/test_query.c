@@ -845,7 +845,7 @@ Test(query, marks_command_on_a_version_1_file) {
     cr_assert(strstr(out, "SL 3: marked"), "%s", out);
     free(out);
     cr_assert_eq(store_open(&s, v1, STORE_READ), SF_OK);
-    cr_assert_eq(store_schema_version(s), 2);
+    cr_assert_eq(store_schema_version(s), STORE_SCHEMA_VERSION);
     store_mark *m = NULL;
     int n = 0;
     cr_assert_eq(store_marks(s, run_id, &m, &n), SF_OK);

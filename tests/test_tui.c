@@ -671,7 +671,7 @@ Test(tui, version_1_file_browses_and_migrates_on_the_first_mark) {
     keys("M");
     free(wait_for("*feature  SL 3 "));
     cr_assert_eq(store_open(&st, v1, STORE_READ), SF_OK);
-    cr_assert_eq(store_schema_version(st), 2, "migrated by the mark");
+    cr_assert_eq(store_schema_version(st), STORE_SCHEMA_VERSION, "migrated by the mark");
     store_close(st);
     char marks[64];
     marks_text(v1, marks, sizeof marks);
