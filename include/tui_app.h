@@ -55,9 +55,9 @@ typedef struct {
     int n_hist;
     tui_scatter sc;
     char suggestion[STORE_LABEL_MAX]; /* from the catalogue correlations, "" none */
-    query_similar similar[TUI_SIMILAR]; /* most correlated features, from the app's coact */
+    query_similar similar[TUI_SIMILAR]; /* most correlated features (stored sums) */
     int n_similar;
-    int similar_loaded;
+    int similar_loaded, similar_failed;
     int loaded;
 } tui_feature_data;
 
@@ -76,8 +76,6 @@ typedef struct tui_app {
     tui_feature_data fd;
     query_equation eq;    /* current run's equation, loaded by the equation view */
     int eq_loaded;
-    query_coact coact;    /* co-activation sums of a run, computed by the first feature page */
-    int coact_loaded;
     store_mark *marks;    /* current run's marks (tui_marks_reload) */
     int n_marks;
 

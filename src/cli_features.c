@@ -59,18 +59,17 @@ static int print_similar(store *s, const char *run_spec, const char *feature_tex
         sf_warn("%s", sf_last_error());
         return 1;
     }
-    query_coact c;
     store_feature *every = NULL;
-    int n_all = 0;
-    if (query_coact_compute(s, run.id, &c) != SF_OK ||
+    int n_all = 0, n = 0;
+    query_similar *sim = xcalloc((size_t)number, sizeof *sim);
+    if (query_similar_load(s, run.id, feature, number, sim, &n) != SF_OK ||
         store_features(s, run.id, STORE_SORT_FEATURE, 1, &every, &n_all) != SF_OK) {
         sf_warn("%s", sf_last_error());
-        query_coact_clear(&c);
+        free(sim);
+        free(every);
         store_run_clear(&run);
         return 1;
     }
-    query_similar *sim = xcalloc((size_t)number, sizeof *sim);
-    int n = query_similar_features(&c, feature, number, sim);
     static const char *const cols[] = {"feature", "r", "n_both", "n_active", "label"};
     query_table *t = query_table_new(5, cols);
     for (int i = 0; i < n; i++) {
@@ -93,7 +92,6 @@ static int print_similar(store *s, const char *run_spec, const char *feature_tex
     query_table_free(t);
     free(sim);
     free(every);
-    query_coact_clear(&c);
     store_run_clear(&run);
     return rc;
 }

@@ -740,7 +740,19 @@ static void progress_step(sf_progress *p, double t0, long done) {
     if (sf_now() - t0 > 1.0) sf_progress_update(p, done, NULL);
 }
 
+static int summarize(store *s, int64_t run_id);
+
 int store_run_summarize(store *s, int64_t run_id) {
+    if (!sqlite3_get_autocommit(s->db)) return summarize(s, run_id);
+    if (store_begin(s) != SF_OK) return SF_ERR;
+    if (summarize(s, run_id) != SF_OK) {
+        store_rollback(s);
+        return SF_ERR;
+    }
+    return store_commit(s);
+}
+
+static int summarize(store *s, int64_t run_id) {
     run_view v;
     int status = SF_ERR;
     column_view *cols = NULL;
@@ -912,12 +924,7 @@ int store_summary_ensure(store *s, int64_t run_id) {
     sqlite3_finalize(st);
     if (rc == SQLITE_ROW) return SF_OK;
     if (rc != SQLITE_DONE) return store_db_fail(s, "reading summaries");
-    if (store_begin(s) != SF_OK) return SF_ERR;
-    if (store_run_summarize(s, run_id) != SF_OK) {
-        store_rollback(s);
-        return SF_ERR;
-    }
-    return store_commit(s);
+    return store_run_summarize(s, run_id);
 }
 
 /* A prepared statement over one run's summary, after making sure it exists. */

@@ -1108,7 +1108,6 @@ done:
     feature_data_clear(&a->fd);
     if (a->eq_loaded) query_equation_clear(&a->eq);
     if (a->rd_loaded) tui_run_data_clear(&a->rd);
-    if (a->coact_loaded) query_coact_clear(&a->coact);
     tui_marks_free(a);
     thumb_cache_free(a->thumbs);
     free(a->feats);

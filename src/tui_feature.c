@@ -24,25 +24,16 @@ typedef struct {
 /* Rows kept for the similar features: a title and one row each. */
 #define SIMILAR_ROWS (1 + TUI_SIMILAR)
 
-/* The features most correlated with the one on screen, from the run's co-activation
- * sums (one scan of the run's activations, kept by the app until the run changes). */
+/* The features most correlated with the one on screen, from the run's stored
+ * co-activation sums. */
 static void load_similar(tui_app *a) {
     tui_feature_data *fd = &a->fd;
     if (fd->similar_loaded) return;
     fd->similar_loaded = 1;
-    int64_t run_id = tui_run(a)->id;
-    if (a->coact_loaded && a->coact.run_id != run_id) {
-        query_coact_clear(&a->coact);
-        a->coact_loaded = 0;
+    if (query_similar_load(a->db, tui_run(a)->id, fd->feature, TUI_SIMILAR, fd->similar, &fd->n_similar) != SF_OK) {
+        fd->similar_failed = 1;
+        tui_msg(a, "similar features: %s", sf_last_error());
     }
-    if (!a->coact_loaded) {
-        if (query_coact_compute(a->db, run_id, &a->coact) != SF_OK) {
-            tui_msg(a, "similar features: %s", sf_last_error());
-            return;
-        }
-        a->coact_loaded = 1;
-    }
-    fd->n_similar = query_similar_features(&a->coact, fd->feature, TUI_SIMILAR, fd->similar);
 }
 
 static void compute_layout(const tui_app *a, tui_rect area, layout *L) {
@@ -173,10 +164,10 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
     if (L.has_sim) {
         if (L.n_sim)
             snprintf(buf, sizeof buf, "similar features: Pearson r over all %d galaxies (c selects)",
-                     a->coact.n);
+                     run->n_galaxies);
         else
             snprintf(buf, sizeof buf, "similar features: %s",
-                     !a->coact_loaded ? "could not be computed"
+                     fd->similar_failed ? "could not be read"
                      : f->n_active    ? "none (no other feature varies)"
                                       : "none (a dead feature)");
         attron(A_BOLD);

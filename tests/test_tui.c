@@ -608,7 +608,7 @@ Test(tui, similar_features_on_the_feature_page) {
     store_run run;
     cr_assert_eq(store_run_find(st, "SL", &run), SF_OK);
     query_coact c;
-    cr_assert_eq(query_coact_compute(st, run.id, &c), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(query_coact_load(st, run.id, &c), SF_OK, "%s", sf_last_error());
     query_similar sim[5];
     int n = query_similar_features(&c, 3, 5, sim);
     cr_assert_eq(n, 5);
