@@ -335,6 +335,11 @@ int store_run_rows(store *s, int64_t run_id, store_rows *rows);
 void store_rows_clear(store_rows *rows);
 /* out (rows->n, d) raw activations, zero where inactive. */
 int store_run_dense(store *s, int64_t run_id, const store_rows *rows, int d, float *out);
+/* Every activation of the rows in one scan, row by row (CSR): row i holds the entries
+ * start[i] .. start[i + 1] - 1 of *feature and *value (by feature number). start
+ * (rows->n + 1) is the caller's; *feature and *value are owned (free). */
+int store_run_sparse(store *s, int64_t run_id, const store_rows *rows, int64_t *start, int **feature,
+                     float **value);
 /* out (rows->n) one feature's raw activation, zero where inactive. */
 int store_run_feature_column(store *s, int64_t run_id, const store_rows *rows, int feature,
                              float *out);

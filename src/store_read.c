@@ -542,6 +542,48 @@ int store_run_dense(store *s, int64_t run_id, const store_rows *rows, int d, flo
     return rc == SQLITE_DONE ? SF_OK : store_db_fail(s, "reading activations");
 }
 
+int store_run_sparse(store *s, int64_t run_id, const store_rows *rows, int64_t *start, int **feature,
+                     float **value) {
+    *feature = NULL;
+    *value = NULL;
+    for (int i = 0; i <= rows->n; i++) start[i] = 0;
+    long long total = 0;
+    sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM activations WHERE run_id = ?1");
+    if (!st) return SF_ERR;
+    sqlite3_bind_int64(st, 1, run_id);
+    if (sqlite3_step(st) == SQLITE_ROW) total = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    int *f = xmalloc(((size_t)total + 1) * sizeof *f);
+    float *v = xmalloc(((size_t)total + 1) * sizeof *v);
+    /* the primary key gives the galaxies in order, as rows has them */
+    st = store_prepare(s, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1 ORDER BY galaxy_id");
+    if (!st) {
+        free(f);
+        free(v);
+        return SF_ERR;
+    }
+    sqlite3_bind_int64(st, 1, run_id);
+    int r = 0, rc;
+    int64_t e = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && e < total) {
+        int64_t g = sqlite3_column_int64(st, 0);
+        while (r < rows->n && rows->galaxy_id[r] < g) start[++r] = e;
+        if (r >= rows->n || rows->galaxy_id[r] != g) continue;
+        f[e] = sqlite3_column_int(st, 1);
+        v[e++] = (float)sqlite3_column_double(st, 2);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        free(f);
+        free(v);
+        return store_db_fail(s, "reading activations");
+    }
+    while (r < rows->n) start[++r] = e;
+    *feature = f;
+    *value = v;
+    return SF_OK;
+}
+
 int store_run_feature_column(store *s, int64_t run_id, const store_rows *rows, int feature,
                              float *out) {
     memset(out, 0, (size_t)rows->n * sizeof *out);
