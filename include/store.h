@@ -233,6 +233,8 @@ typedef enum {
 int store_features(store *s, int64_t run_id, store_sort sort, int include_dead,
                    store_feature **out, int *n);
 int store_feature_get(store *s, int64_t run_id, int feature, store_feature *out);
+/* Sorts features as store_features does (for a list already in memory). */
+void store_features_sort(store_feature *f, int n, store_sort sort);
 /* label/note NULL leaves that field as it is; "" clears it. */
 int store_feature_label(store *s, int64_t run_id, int feature, const char *label, const char *note);
 

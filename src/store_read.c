@@ -94,6 +94,10 @@ static int feature_cmp(const void *pa, const void *pb, void *key) {
     return c;
 }
 
+void store_features_sort(store_feature *f, int n, store_sort sort) {
+    qsort_r(f, (size_t)n, sizeof *f, feature_cmp, &sort);
+}
+
 int store_features(store *s, int64_t run_id, store_sort sort, int include_dead,
                    store_feature **out, int *n) {
     *out = NULL;
@@ -128,7 +132,7 @@ int store_features(store *s, int64_t run_id, store_sort sort, int include_dead,
         if (!include_dead && all[f].n_active == 0) continue;
         all[kept++] = all[f];
     }
-    qsort_r(all, (size_t)kept, sizeof *all, feature_cmp, &sort);
+    store_features_sort(all, kept, sort);
     *out = all;
     *n = kept;
     return SF_OK;
