@@ -668,24 +668,36 @@ int store_catalog_columns(store *s, char (**names)[STORE_NAME_MAX], int *n) {
 int store_catalog_values(store *s, const store_rows *rows, const char *column, double *out) {
     for (int i = 0; i < rows->n; i++) out[i] = NAN;
     int is_ra = !strcmp(column, "ra"), is_dec = !strcmp(column, "dec");
-    if (is_ra || is_dec) {
-        sqlite3_stmt *st = store_prepare(s, is_ra ? "SELECT ra FROM galaxies WHERE id = ?1"
-                                                  : "SELECT dec FROM galaxies WHERE id = ?1");
+    if ((is_ra || is_dec) && rows->n > 0) {
+        /* the rows' id range in one scan when they fill much of it, else one look-up each */
+        int64_t lo = rows->galaxy_id[0], hi = rows->galaxy_id[rows->n - 1];
+        int scan = (double)(hi - lo + 1) < 20.0 * rows->n;
+        sqlite3_stmt *st = store_prepare(
+            s, scan ? (is_ra ? "SELECT id, ra FROM galaxies WHERE id BETWEEN ?1 AND ?2"
+                             : "SELECT id, dec FROM galaxies WHERE id BETWEEN ?1 AND ?2")
+                    : (is_ra ? "SELECT id, ra FROM galaxies WHERE id = ?1" : "SELECT id, dec FROM galaxies WHERE id = ?1"));
         if (!st) return SF_ERR;
-        for (int i = 0; i < rows->n; i++) {
-            sqlite3_bind_int64(st, 1, rows->galaxy_id[i]);
-            int rc = sqlite3_step(st);
-            if (rc == SQLITE_ROW)
-                out[i] = store_column_double(st, 0);
-            else if (rc != SQLITE_DONE) {
-                sqlite3_finalize(st);
-                return store_db_fail(s, "reading coordinates");
+        int rc = SQLITE_DONE;
+        if (scan) {
+            sqlite3_bind_int64(st, 1, lo);
+            sqlite3_bind_int64(st, 2, hi);
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                int r = row_of(rows, sqlite3_column_int64(st, 0));
+                if (r >= 0) out[r] = store_column_double(st, 1);
             }
-            sqlite3_reset(st);
+        } else {
+            for (int i = 0; i < rows->n && (rc == SQLITE_DONE || rc == SQLITE_ROW); i++) {
+                sqlite3_bind_int64(st, 1, rows->galaxy_id[i]);
+                rc = sqlite3_step(st);
+                if (rc == SQLITE_ROW) out[i] = store_column_double(st, 1);
+                sqlite3_reset(st);
+            }
+            if (rc == SQLITE_ROW) rc = SQLITE_DONE;
         }
         sqlite3_finalize(st);
-        return SF_OK;
+        return rc == SQLITE_DONE ? SF_OK : store_db_fail(s, "reading coordinates");
     }
+    if (is_ra || is_dec) return SF_OK;
     sqlite3_stmt *st = store_prepare(s, "SELECT id FROM catalog_columns WHERE name = ?1");
     if (!st) return SF_ERR;
     sqlite3_bind_text(st, 1, column, -1, SQLITE_TRANSIENT);
