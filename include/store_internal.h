@@ -32,6 +32,8 @@ int store_commit(store *s);
 void store_rollback(store *s); /* no-op outside a transaction */
 /* NAN for NULL. */
 double store_column_double(sqlite3_stmt *st, int col);
+/* The rows of table (a fixed name) that belong to run_id; 0 on a failure. */
+long long store_count_run_rows(store *s, const char *table, int64_t run_id);
 
 /* The summary tables of schema version 3 (store_summary.c), as the migration creates them. */
 extern const char store_summary_schema_sql[];

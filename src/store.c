@@ -513,6 +513,17 @@ static void copy_text(char *dst, size_t n, const unsigned char *src) {
     snprintf(dst, n, "%s", src ? (const char *)src : "");
 }
 
+long long store_count_run_rows(store *s, const char *table, int64_t run_id) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE run_id = ?1", table);
+    sqlite3_stmt *st = store_prepare(s, sql);
+    if (!st) return 0;
+    sqlite3_bind_int64(st, 1, run_id);
+    long long n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return n;
+}
+
 double store_column_double(sqlite3_stmt *st, int col) {
     return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
 }

@@ -481,14 +481,7 @@ void store_rows_clear(store_rows *rows) {
 
 int store_run_rows(store *s, int64_t run_id, store_rows *rows) {
     memset(rows, 0, sizeof *rows);
-    long long n = 0;
-    {
-        sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM run_galaxies WHERE run_id = ?1");
-        if (!st) return SF_ERR;
-        sqlite3_bind_int64(st, 1, run_id);
-        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
+    long long n = store_count_run_rows(s, "run_galaxies", run_id);
     size_t cap = (size_t)(n > 0 ? n : 1);
     rows->galaxy_id = xmalloc(cap * sizeof *rows->galaxy_id);
     rows->objid = xmalloc(cap * sizeof *rows->objid);
@@ -551,16 +544,11 @@ int store_run_sparse(store *s, int64_t run_id, const store_rows *rows, int64_t *
     *feature = NULL;
     *value = NULL;
     for (int i = 0; i <= rows->n; i++) start[i] = 0;
-    long long total = 0;
-    sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM activations WHERE run_id = ?1");
-    if (!st) return SF_ERR;
-    sqlite3_bind_int64(st, 1, run_id);
-    if (sqlite3_step(st) == SQLITE_ROW) total = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    long long total = store_count_run_rows(s, "activations", run_id);
     int *f = xmalloc(((size_t)total + 1) * sizeof *f);
     float *v = xmalloc(((size_t)total + 1) * sizeof *v);
     /* the primary key gives the galaxies in order, as rows has them */
-    st = store_prepare(s, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1 ORDER BY galaxy_id");
+    sqlite3_stmt *st = store_prepare(s, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1 ORDER BY galaxy_id");
     if (!st) {
         free(f);
         free(v);

@@ -168,18 +168,13 @@ static int view_load(store *s, int64_t run_id, run_view *v) {
     v->n_out = v->run.n_out;
     int d = v->d, n_out = v->n_out;
 
-    long long count = 0;
-    sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM run_galaxies WHERE run_id = ?1");
-    if (!st) return SF_ERR;
-    sqlite3_bind_int64(st, 1, run_id);
-    if (sqlite3_step(st) == SQLITE_ROW) count = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    long long count = store_count_run_rows(s, "run_galaxies", run_id);
     size_t cap = (size_t)(count > 0 ? count : 1);
     v->gid = xmalloc(cap * sizeof *v->gid);
     v->split = xmalloc(cap);
     v->vindex = xmalloc(cap * sizeof *v->vindex);
     v->valid_gid = xmalloc(cap * sizeof *v->valid_gid);
-    st = store_prepare(s, "SELECT galaxy_id, split FROM run_galaxies WHERE run_id = ?1 ORDER BY galaxy_id");
+    sqlite3_stmt *st = store_prepare(s, "SELECT galaxy_id, split FROM run_galaxies WHERE run_id = ?1 ORDER BY galaxy_id");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, run_id);
     int rc;

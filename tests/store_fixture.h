@@ -179,6 +179,30 @@ static inline void fixture_tmpdir(char *dir, size_t n) {
     if (!mkdtemp(dir)) dir[0] = 0;
 }
 
+/* The first column of the first row of sql on a connection of its own (-1 when none or on
+ * an error). */
+static inline long long fixture_sql_int(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    long long v = -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Runs sql on a connection of its own: SF_OK, or SF_ERR with SQLite's message. */
+static inline int fixture_sql_exec(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    int status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return status;
+}
+
 static inline void fixture_rmdir(const char *dir) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -33,23 +33,10 @@ static void teardown(void) { fixture_rmdir(dir); }
 
 TestSuite(summary, .init = setup, .fini = teardown);
 
-static long long raw_int(const char *path, const char *sql) {
-    sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-    long long v = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
+static long long raw_int(const char *path, const char *sql) { return fixture_sql_int(path, sql); }
 
 static void raw_exec(const char *path, const char *sql) {
-    sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-    sqlite3_close(db);
+    cr_assert_eq(fixture_sql_exec(path, sql), SF_OK, "%s", sf_last_error());
 }
 
 static int close_rel(double a, double b, double tol) {
