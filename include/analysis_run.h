@@ -20,7 +20,7 @@
 
 typedef struct {
     store_run run;
-    store_rows rows;          /* every galaxy of the run, ascending galaxy id */
+    store_rows rows;          /* every galaxy of the run, ascending galaxy id (no objIDs) */
     int n, d, n_out;
     int n_train, n_valid;
     int *train;               /* (n_train) row indices into rows */

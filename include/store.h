@@ -334,6 +334,8 @@ typedef struct {
 } store_rows;
 
 int store_run_rows(store *s, int64_t run_id, store_rows *rows);
+/* The same without the objIDs (rows->objid NULL): a join less, for computations. */
+int store_run_rows_ids(store *s, int64_t run_id, store_rows *rows);
 void store_rows_clear(store_rows *rows);
 /* out (rows->n, d) raw activations, zero where inactive. */
 int store_run_dense(store *s, int64_t run_id, const store_rows *rows, int d, float *out);

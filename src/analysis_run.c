@@ -25,7 +25,7 @@ static int load_sparse(run_data *rd, store *s) {
 int run_data_load(run_data *rd, store *s, const char *run_spec) {
     memset(rd, 0, sizeof *rd);
     if (store_run_find(s, run_spec, &rd->run) != SF_OK) return SF_ERR;
-    if (store_run_rows(s, rd->run.id, &rd->rows) != SF_OK) goto fail;
+    if (store_run_rows_ids(s, rd->run.id, &rd->rows) != SF_OK) goto fail;
     rd->n = rd->rows.n;
     rd->d = rd->run.d;
     rd->n_out = rd->run.n_out;
@@ -76,11 +76,11 @@ static void subset_rows(store_rows *sub, const store_rows *rows, const int *idx,
     size_t cap = (size_t)(n > 0 ? n : 1);
     sub->n = n;
     sub->galaxy_id = xmalloc(cap * sizeof *sub->galaxy_id);
-    sub->objid = xmalloc(cap * sizeof *sub->objid);
+    sub->objid = rows->objid ? xmalloc(cap * sizeof *sub->objid) : NULL;
     sub->split = xmalloc(cap);
     for (int i = 0; i < n; i++) {
         sub->galaxy_id[i] = rows->galaxy_id[idx[i]];
-        memcpy(sub->objid[i], rows->objid[idx[i]], STORE_OBJID_MAX);
+        if (rows->objid) memcpy(sub->objid[i], rows->objid[idx[i]], STORE_OBJID_MAX);
         sub->split[i] = rows->split[idx[i]];
     }
 }

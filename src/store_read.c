@@ -479,16 +479,18 @@ void store_rows_clear(store_rows *rows) {
     memset(rows, 0, sizeof *rows);
 }
 
-int store_run_rows(store *s, int64_t run_id, store_rows *rows) {
+/* The run's rows, with their objIDs when with_objid. */
+static int run_rows(store *s, int64_t run_id, store_rows *rows, int with_objid) {
     memset(rows, 0, sizeof *rows);
     long long n = store_count_run_rows(s, "run_galaxies", run_id);
     size_t cap = (size_t)(n > 0 ? n : 1);
     rows->galaxy_id = xmalloc(cap * sizeof *rows->galaxy_id);
-    rows->objid = xmalloc(cap * sizeof *rows->objid);
+    rows->objid = with_objid ? xmalloc(cap * sizeof *rows->objid) : NULL;
     rows->split = xmalloc(cap);
     sqlite3_stmt *st = store_prepare(
-        s, "SELECT rg.galaxy_id, g.objid, rg.split FROM run_galaxies AS rg "
-           "JOIN galaxies AS g ON g.id = rg.galaxy_id WHERE rg.run_id = ?1 ORDER BY rg.galaxy_id");
+        s, with_objid ? "SELECT rg.galaxy_id, rg.split, g.objid FROM run_galaxies AS rg "
+                        "JOIN galaxies AS g ON g.id = rg.galaxy_id WHERE rg.run_id = ?1 ORDER BY rg.galaxy_id"
+                      : "SELECT galaxy_id, split FROM run_galaxies WHERE run_id = ?1 ORDER BY galaxy_id");
     if (!st) {
         store_rows_clear(rows);
         return SF_ERR;
@@ -498,8 +500,8 @@ int store_run_rows(store *s, int64_t run_id, store_rows *rows) {
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && (size_t)rows->n < cap) {
         int i = rows->n++;
         rows->galaxy_id[i] = sqlite3_column_int64(st, 0);
-        copy_text(rows->objid[i], STORE_OBJID_MAX, sqlite3_column_text(st, 1));
-        rows->split[i] = (uint8_t)sqlite3_column_int(st, 2);
+        rows->split[i] = (uint8_t)sqlite3_column_int(st, 1);
+        if (with_objid) copy_text(rows->objid[i], STORE_OBJID_MAX, sqlite3_column_text(st, 2));
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -508,6 +510,10 @@ int store_run_rows(store *s, int64_t run_id, store_rows *rows) {
     }
     return SF_OK;
 }
+
+int store_run_rows(store *s, int64_t run_id, store_rows *rows) { return run_rows(s, run_id, rows, 1); }
+
+int store_run_rows_ids(store *s, int64_t run_id, store_rows *rows) { return run_rows(s, run_id, rows, 0); }
 
 /* Row of galaxy_id in rows (ascending ids), or -1. */
 static int row_of(const store_rows *rows, int64_t galaxy_id) {

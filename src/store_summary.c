@@ -168,38 +168,23 @@ static int view_load(store *s, int64_t run_id, run_view *v) {
     v->n_out = v->run.n_out;
     int d = v->d, n_out = v->n_out;
 
-    long long count = store_count_run_rows(s, "run_galaxies", run_id);
-    size_t cap = (size_t)(count > 0 ? count : 1);
-    v->gid = xmalloc(cap * sizeof *v->gid);
-    v->split = xmalloc(cap);
+    store_rows rows;
+    if (store_run_rows_ids(s, run_id, &rows) != SF_OK) return SF_ERR;
+    v->n = rows.n;
+    v->gid = rows.galaxy_id;
+    v->split = rows.split;
+    size_t cap = (size_t)(v->n > 0 ? v->n : 1);
     v->vindex = xmalloc(cap * sizeof *v->vindex);
     v->valid_gid = xmalloc(cap * sizeof *v->valid_gid);
-    sqlite3_stmt *st = store_prepare(s, "SELECT galaxy_id, split FROM run_galaxies WHERE run_id = ?1 ORDER BY galaxy_id");
-    if (!st) return SF_ERR;
-    sqlite3_bind_int64(st, 1, run_id);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && (size_t)v->n < cap) {
-        int i = v->n++;
-        v->gid[i] = sqlite3_column_int64(st, 0);
-        v->split[i] = (uint8_t)sqlite3_column_int(st, 1);
+    for (int i = 0; i < v->n; i++) {
         v->vindex[i] = v->split[i] ? v->nv : -1;
         if (v->split[i]) v->valid_gid[v->nv++] = v->gid[i];
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return store_db_fail(s, "reading a run's galaxies");
-
     v->truth = xmalloc(((size_t)v->n * n_out + 1) * sizeof *v->truth);
-    for (size_t i = 0; i < (size_t)v->n * n_out; i++) v->truth[i] = NAN;
-    st = store_prepare(s, "SELECT galaxy_id, target, truth FROM predictions WHERE run_id = ?1");
-    if (!st) return SF_ERR;
-    sqlite3_bind_int64(st, 1, run_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int r = view_row(v, sqlite3_column_int64(st, 0)), t = sqlite3_column_int(st, 1);
-        if (r >= 0 && t >= 0 && t < n_out) v->truth[(size_t)r * n_out + t] = (float)sqlite3_column_double(st, 2);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return store_db_fail(s, "reading predictions");
+    if (store_run_predictions(s, run_id, &rows, n_out, NULL, v->truth) != SF_OK) return SF_ERR;
 
+    int rc;
+    sqlite3_stmt *st;
     v->w = xcalloc((size_t)n_out * d, sizeof *v->w);
     v->scale = xcalloc((size_t)d, sizeof *v->scale);
     v->rank = xmalloc((size_t)d * sizeof *v->rank);
