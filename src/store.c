@@ -365,7 +365,7 @@ static int reopen_immutable_if_needed(store *s) {
     sqlite3_close_v2(s->db);
     s->db = NULL;
     char *uri = immutable_uri(s->path);
-    rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
     free(uri);
     if (rc != SQLITE_OK)
         return sf_fail("%s: cannot open read-only: %s", s->path,
@@ -402,8 +402,9 @@ int store_open(store **out, const char *path, int mode) {
     store *s = xcalloc(1, sizeof *s);
     s->path = xstrdup(path);
     s->mode = mode;
-    int flags = mode == STORE_READ ? SQLITE_OPEN_READONLY
-                                   : SQLITE_OPEN_READWRITE | (mode == STORE_CREATE ? SQLITE_OPEN_CREATE : 0);
+    /* a store is used by one thread at a time (store.h): no mutex around each call */
+    int flags = SQLITE_OPEN_NOMUTEX | (mode == STORE_READ ? SQLITE_OPEN_READONLY
+                                                          : SQLITE_OPEN_READWRITE | (mode == STORE_CREATE ? SQLITE_OPEN_CREATE : 0));
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         if (s->db)
             sf_fail("%s: cannot open: %s", path, sqlite3_errmsg(s->db));

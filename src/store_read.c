@@ -529,15 +529,36 @@ static int row_of(const store_rows *rows, int64_t galaxy_id) {
     return -1;
 }
 
+/* The same for ids that come mostly in ascending order (a scan in key order): gallops
+ * forward from the last place found, *at, so a scan costs O(1) a row. */
+static int row_seek(const store_rows *rows, int *at, int64_t galaxy_id) {
+    int n = rows->n, lo = *at;
+    if (lo >= n || lo < 0 || rows->galaxy_id[lo] > galaxy_id) lo = 0;
+    int hi = lo, step = 1;
+    while (hi < n && rows->galaxy_id[hi] < galaxy_id) {
+        lo = hi;
+        hi += step;
+        step *= 2;
+    }
+    if (hi > n - 1) hi = n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (rows->galaxy_id[mid] == galaxy_id) return *at = mid;
+        if (rows->galaxy_id[mid] < galaxy_id) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
 int store_run_dense(store *s, int64_t run_id, const store_rows *rows, int d, float *out) {
     memset(out, 0, (size_t)rows->n * (size_t)d * sizeof *out);
     sqlite3_stmt *st = store_prepare(
         s, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, run_id);
-    int rc;
+    int rc, at = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int r = row_of(rows, sqlite3_column_int64(st, 0));
+        int r = row_seek(rows, &at, sqlite3_column_int64(st, 0));
         int f = sqlite3_column_int(st, 1);
         if (r >= 0 && f >= 0 && f < d) out[(size_t)r * d + f] = (float)sqlite3_column_double(st, 2);
     }
@@ -611,9 +632,9 @@ int store_run_predictions(store *s, int64_t run_id, const store_rows *rows, int 
         s, "SELECT galaxy_id, target, pred, truth FROM predictions WHERE run_id = ?1");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, run_id);
-    int rc;
+    int rc, at = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int r = row_of(rows, sqlite3_column_int64(st, 0));
+        int r = row_seek(rows, &at, sqlite3_column_int64(st, 0));
         int t = sqlite3_column_int(st, 1);
         if (r < 0 || t < 0 || t >= n_out) continue;
         if (pred) pred[(size_t)r * n_out + t] = (float)sqlite3_column_double(st, 2);
@@ -675,8 +696,9 @@ int store_catalog_values(store *s, const store_rows *rows, const char *column, d
         if (scan) {
             sqlite3_bind_int64(st, 1, lo);
             sqlite3_bind_int64(st, 2, hi);
+            int at = 0;
             while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                int r = row_of(rows, sqlite3_column_int64(st, 0));
+                int r = row_seek(rows, &at, sqlite3_column_int64(st, 0));
                 if (r >= 0) out[r] = store_column_double(st, 1);
             }
         } else {
@@ -718,8 +740,9 @@ int store_catalog_values(store *s, const store_rows *rows, const char *column, d
     st = store_prepare(s, "SELECT galaxy_id, value FROM catalog_values WHERE column_id = ?1");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, cid);
+    int at = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int r = row_of(rows, sqlite3_column_int64(st, 0));
+        int r = row_seek(rows, &at, sqlite3_column_int64(st, 0));
         if (r >= 0) out[r] = sqlite3_column_double(st, 1);
     }
     sqlite3_finalize(st);

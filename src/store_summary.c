@@ -121,6 +121,9 @@ typedef struct {
     int *by_rank;          /* (n_live) feature of each place */
     int n_live;
     double *scale;         /* (d) max_valid, or max when that is 0 */
+    int64_t gid_lo;        /* rows by galaxy id when the run's ids are dense enough: */
+    int *row_by_gid;       /* (span) row of gid_lo + i, -1 none; NULL: binary search */
+    int64_t span;
 } run_view;
 
 static void view_free(run_view *v) {
@@ -134,11 +137,13 @@ static void view_free(run_view *v) {
     free(v->rank);
     free(v->by_rank);
     free(v->scale);
+    free(v->row_by_gid);
     memset(v, 0, sizeof *v);
 }
 
 /* Row of galaxy g in v (ascending ids), or -1. */
 static int view_row(const run_view *v, int64_t g) {
+    if (v->row_by_gid) return g >= v->gid_lo && g - v->gid_lo < v->span ? v->row_by_gid[g - v->gid_lo] : -1;
     int lo = 0, hi = v->n - 1;
     while (lo <= hi) {
         int mid = lo + (hi - lo) / 2;
@@ -179,6 +184,14 @@ static int view_load(store *s, int64_t run_id, run_view *v) {
     for (int i = 0; i < v->n; i++) {
         v->vindex[i] = v->split[i] ? v->nv : -1;
         if (v->split[i]) v->valid_gid[v->nv++] = v->gid[i];
+    }
+    /* a run's galaxies are mostly one block of ids: look them up by offset */
+    if (v->n > 0 && v->gid[v->n - 1] - v->gid[0] < 4 * (int64_t)v->n + 1024) {
+        v->gid_lo = v->gid[0];
+        v->span = v->gid[v->n - 1] - v->gid[0] + 1;
+        v->row_by_gid = xmalloc((size_t)v->span * sizeof *v->row_by_gid);
+        for (int64_t i = 0; i < v->span; i++) v->row_by_gid[i] = -1;
+        for (int i = 0; i < v->n; i++) v->row_by_gid[v->gid[i] - v->gid_lo] = i;
     }
     v->truth = xmalloc(((size_t)v->n * n_out + 1) * sizeof *v->truth);
     if (store_run_predictions(s, run_id, &rows, n_out, NULL, v->truth) != SF_OK) return SF_ERR;
@@ -645,14 +658,6 @@ typedef struct {
     int cap;
 } summary_writer;
 
-/* Hits by (value, galaxy id), the order of tui's quantile samples. */
-static int hit_order_cmp(const void *pa, const void *pb, void *ctx) {
-    const summary_writer *sw = ctx;
-    int a = *(const int *)pa, b = *(const int *)pb;
-    if (sw->hit_value[a] != sw->hit_value[b]) return sw->hit_value[a] < sw->hit_value[b] ? -1 : 1;
-    return (sw->hit_gid[a] > sw->hit_gid[b]) - (sw->hit_gid[a] < sw->hit_gid[b]);
-}
-
 static int hit_index_cmp(const void *pa, const void *pb) {
     const valid_hit *a = pa, *b = pb;
     return (a->index > b->index) - (a->index < b->index);
@@ -664,9 +669,10 @@ static int hit_index_cmp(const void *pa, const void *pb) {
 static int feature_hits(summary_writer *sw, int feature, int *n_valid_hits) {
     store *s = sw->s;
     const run_view *v = sw->v;
+    /* the index's own order: value descending, galaxy id ascending */
     sqlite3_stmt *st = store_prepare(
         s, "SELECT galaxy_id, value FROM activations INDEXED BY activations_by_feature "
-           "WHERE run_id = ?1 AND feature = ?2");
+           "WHERE run_id = ?1 AND feature = ?2 ORDER BY value DESC, galaxy_id");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, v->run.id);
     sqlite3_bind_int(st, 2, feature);
@@ -684,8 +690,14 @@ static int feature_hits(summary_writer *sw, int feature, int *n_valid_hits) {
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return store_db_fail(s, "reading a feature's activations");
 
-    for (int i = 0; i < n; i++) sw->order[i] = i;
-    qsort_r(sw->order, (size_t)n, sizeof *sw->order, hit_order_cmp, sw);
+    /* by value then galaxy id: the index's order backwards, each run of equal values
+     * turned round again */
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j + 1 < n && sw->hit_value[j + 1] == sw->hit_value[i]) j++;
+        for (int t = i; t <= j; t++) sw->order[n - 1 - j + (t - i)] = t;
+        i = j + 1;
+    }
     int m = n < STORE_QUANTILE_SAMPLES ? n : STORE_QUANTILE_SAMPLES;
     for (int i = 0; i < m; i++) {
         int j = (int)floor((i + 0.5) / m * n);
@@ -809,6 +821,7 @@ static int summarize(store *s, int64_t run_id) {
         }
     }
 
+    int n_done = 0;
     for (int f = 0; f < d; f++) {
         int n_hits = 0;
         if (v.rank[f] >= 0 && feature_hits(&sw, f, &n_hits) != SF_OK) goto done;
@@ -848,7 +861,7 @@ static int summarize(store *s, int64_t run_id) {
             sqlite3_bind_int(q, 6, cols[c].m);
             if (step_done(s, q, "storing catalogue correlations") != SF_OK) goto done;
         }
-        progress_step(&progress, t0, 3 + v.rank[f]);
+        progress_step(&progress, t0, 3 + ++n_done);
     }
     if (progress.t_last_draw > 0) sf_progress_finish(&progress, NULL);
     status = SF_OK;
