@@ -129,6 +129,14 @@ int query_similar_load(store *s, int64_t run_id, int feature, int n, query_simil
 int query_export_npy(store *s, int64_t run_id, const char *path);
 /* "out.npy" -> "out.objids.txt" (any other name: name + ".objids.txt"). */
 void query_objids_path(const char *npy_path, char *out, size_t n);
+/* Writes the run as a FITS binary table (HDU 2, EXTNAME ACTIVATIONS) for astropy and
+ * TOPCAT, rows in store_run_rows order: OBJID (K when every ID is a 64-bit integer,
+ * else text), SPLIT ("train"/"valid"), PRED_<target> and TRUE_<target> (E) for each
+ * output, then either the dense activations as one vector column ACTIVATIONS (dE;
+ * pairs 0) or the k strongest (feature, value) pairs FEATURE_1, VALUE_1 ... (J, E;
+ * feature -1 and value 0 where a galaxy has fewer). Header cards name the run,
+ * its k, d and targets. Written to a temporary name and renamed. */
+int query_export_fits(store *s, int64_t run_id, const char *path, int pairs);
 
 /* ---- helpers the commands share -------------------------------------------------- */
 
@@ -138,9 +146,5 @@ int query_resolve_feature(store *s, int n_words, char *const *words, store_run *
                           int *feature);
 /* "Z 17" into buf. */
 void query_feature_name(const store_run *run, int feature, char *buf, size_t n);
-/* For the commands: opens path, printing "sfnet-explore: <why>" on failure. */
-int query_cli_open(const char *path, int mode, store **s);
-/* Prints the table (or the message of a failure); returns the exit status 0 or 1. */
-int query_cli_print(const query_table *t, query_format fmt);
 
 #endif

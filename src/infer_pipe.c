@@ -10,7 +10,10 @@
  * network then waits for that one at the end of each layer, which on two cores cost
  * more than the decoding itself (211 against 230 galaxies/s). Reading, which waits on
  * the disk or the network file system rather than the processor, and the SQLite
- * writes, which are serial, overlap the network. */
+ * writes, which are serial, overlap the network.
+ * Layer: infer. Calls: data_image, infer_forward, sf_util; pthreads, OpenMP.
+ * Called by: cli_predict, infer_store.
+ */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,6 +59,8 @@ typedef struct {
     int stop;         /* an error or Ctrl-C: every stage winds down */
     int sink_failed;
     char sink_error[1024];
+    int net_failed;   /* the network could not run a batch */
+    char net_error[1024];
     int n_corrupt, n_done;
 } pipe_state;
 
@@ -86,18 +91,28 @@ static int batch_size(const pipe_state *p, int b) {
     return g0 + p->B < p->n ? p->B : p->n - g0;
 }
 
+/* Waits until slot sl is in state for batch b; 0 when the pipeline stops instead (an
+ * error, or Ctrl-C, which the first stage to see it turns into a stop for all). */
+static int wait_slot(pipe_state *p, slot *sl, int state, int b) {
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop && !interrupted && !(sl->state == state && sl->batch == b))
+        pthread_cond_wait(&p->cv, &p->mu);
+    if (interrupted && !p->stop) {
+        p->stop = 1;
+        pthread_cond_broadcast(&p->cv);
+    }
+    int go = !p->stop;
+    pthread_mutex_unlock(&p->mu);
+    return go;
+}
+
 /* ---- reading ----------------------------------------------------------------- */
 
 static void *reader_main(void *arg) {
     pipe_state *p = arg;
     for (int b = 0; b < p->n_batches; b++) {
         slot *sl = &p->slots[b % N_SLOTS];
-        pthread_mutex_lock(&p->mu);
-        while (!p->stop && !interrupted && !(sl->state == SLOT_FREE && sl->batch == b))
-            pthread_cond_wait(&p->cv, &p->mu);
-        int stop = p->stop || interrupted;
-        pthread_mutex_unlock(&p->mu);
-        if (stop) break;
+        if (!wait_slot(p, sl, SLOT_FREE, b)) break;
         int n = batch_size(p, b);
         for (int j = 0; j < n; j++) {
             const char *path = p->src->paths[b * p->B + j];
@@ -128,8 +143,8 @@ static int decode_one(pipe_state *p, slot *sl, int j, int g) {
         uint8_t *rgb = NULL;
         int w, h, rc = SF_ERR;
         if (sl->bytes[j])
-            rc = image_decode_mem((const uint8_t *)sl->bytes[j], sl->len[j], src->paths[g], &rgb,
-                                  &w, &h);
+            rc = image_decode_mem_fits((const uint8_t *)sl->bytes[j], sl->len[j], src->paths[g],
+                                       src->fits_rgb, &rgb, &w, &h);
         free(sl->bytes[j]);
         sl->bytes[j] = NULL;
         if (rc != SF_OK) {
@@ -182,12 +197,7 @@ static void *sink_main(void *arg) {
     pipe_state *p = arg;
     for (int b = 0; b < p->n_batches; b++) {
         slot *sl = &p->slots[b % N_SLOTS];
-        pthread_mutex_lock(&p->mu);
-        while (!p->stop && !interrupted && !(sl->state == SLOT_COMPUTED && sl->batch == b))
-            pthread_cond_wait(&p->cv, &p->mu);
-        int stop = p->stop || interrupted;
-        pthread_mutex_unlock(&p->mu);
-        if (stop) break;
+        if (!wait_slot(p, sl, SLOT_COMPUTED, b)) break;
         infer_batch ib = {
             .n = sl->n_kept, .gal = sl->gal, .pred = sl->pred, .feat_idx = sl->idx,
             .feat_val = sl->val, .dense = sl->dense,
@@ -217,19 +227,6 @@ static void *sink_main(void *arg) {
 }
 
 /* ---- the run ----------------------------------------------------------------- */
-
-/* Waits until slot sl is in state for batch b; 0 when the pipeline stops instead. */
-static int wait_slot(pipe_state *p, slot *sl, int state, int b) {
-    pthread_mutex_lock(&p->mu);
-    if (interrupted && !p->stop) {
-        p->stop = 1;
-        pthread_cond_broadcast(&p->cv);
-    }
-    while (!p->stop && !(sl->state == state && sl->batch == b)) pthread_cond_wait(&p->cv, &p->mu);
-    int go = !p->stop;
-    pthread_mutex_unlock(&p->mu);
-    return go;
-}
 
 static void set_state(pipe_state *p, slot *sl, int state) {
     pthread_mutex_lock(&p->mu);
@@ -338,8 +335,18 @@ int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx
         decode_batch(&p, sl, b);
         if (sl->n_kept > 0) {
             double t1 = sf_now();
-            infer_forward_batch(m, sl->x, sl->n_kept, sl->pred, sl->idx, sl->val, sl->dense);
+            int rc = infer_forward_batch(m, sl->x, sl->n_kept, sl->pred, sl->idx, sl->val,
+                                         sl->dense);
             t_net += sf_now() - t1;
+            if (rc != SF_OK) {
+                pthread_mutex_lock(&p.mu);
+                snprintf(p.net_error, sizeof p.net_error, "%s", sf_last_error());
+                p.net_failed = 1;
+                p.stop = 1;
+                pthread_cond_broadcast(&p.cv);
+                pthread_mutex_unlock(&p.mu);
+                break;
+            }
         }
         set_state(&p, sl, SLOT_COMPUTED);
         sf_progress_update(&bar, (long)b * p.B + batch_size(&p, b), NULL);
@@ -361,10 +368,11 @@ int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx
     stats->n_corrupt = p.n_corrupt;
     stats->seconds = sf_now() - t0;
     stats->network_seconds = t_net;
-    stats->interrupted = interrupted && !p.sink_failed;
+    stats->interrupted = interrupted && !p.sink_failed && !p.net_failed;
     slots_free(&p);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
     if (p.sink_failed) return sf_fail("%s", p.sink_error);
+    if (p.net_failed) return sf_fail("%s", p.net_error);
     return SF_OK;
 }

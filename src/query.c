@@ -1,4 +1,7 @@
-/* query.c: the equation and its few-feature RMSEs, the .npy export, feature names. */
+/* query.c: the equation and its few-feature RMSEs, the .npy export, feature names.
+ * Layer: query. Calls: store, store_read, sf_util; SQLite.
+ * Called by: analysis_run, cli_* (8), query_view, tui_* (4).
+ */
 #include "query.h"
 
 #include <errno.h>
@@ -41,22 +44,6 @@ int query_resolve_feature(store *s, int n_words, char *const *words, store_run *
         return sf_fail("run %s has features 0..%d, not %d", spec[0] ? spec : "", d - 1, *feature);
     }
     return SF_OK;
-}
-
-int query_cli_open(const char *path, int mode, store **s) {
-    if (store_open(s, path, mode) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        return SF_ERR;
-    }
-    return SF_OK;
-}
-
-int query_cli_print(const query_table *t, query_format fmt) {
-    if (query_table_print(t, stdout, fmt) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        return 1;
-    }
-    return 0;
 }
 
 /* ---- the equation ----------------------------------------------------------------- */

@@ -1,5 +1,8 @@
 /* query_similar.c: the features most correlated with one (see query.h), from the
- * co-activation sums stored with the run (store.h's summaries). */
+ * co-activation sums stored with the run (store.h's summaries).
+ * Layer: query. Calls: store, sf_util.
+ * Called by: cli_features, tui_app, tui_feature.
+ */
 #include "query.h"
 
 #include <math.h>

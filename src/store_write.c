@@ -7,7 +7,10 @@
  * thumbnail is only made for a galaxy without one; the index on (feature, value) is
  * dropped while the rows of a run that outweighs the file's other activations go in,
  * and built again in one sort before the summaries; the cache size and temp store are
- * set for the load and given back after. */
+ * set for the load and given back after.
+ * Layer: store. Calls: store, sf_util; SQLite, cJSON.
+ * Called by: infer_store.
+ */
 #include "store_internal.h"
 
 #include <math.h>
