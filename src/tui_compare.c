@@ -48,7 +48,7 @@ int tui_compare_load(tui_app *a, const tui_view *v) {
 void tui_open_compare(tui_app *a, int other) {
     if (other < 0) {
         if (!a->n_others) {
-            tui_msg(a, "no other run of %s shares galaxies with %s", a->path, tui_run(a)->prefix);
+            tui_msg(a, "no other run of %s shares galaxies with %s", a->path, tui_cur_run(a)->prefix);
             return;
         }
         other = a->others[0];
@@ -277,7 +277,7 @@ int tui_compare_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
         return 1;
     case 'o': {
         if (a->n_others < 2) {
-            tui_msg(a, "%s shares galaxies with %s only", tui_run(a)->prefix, a->runs[v->other].prefix);
+            tui_msg(a, "%s shares galaxies with %s only", tui_cur_run(a)->prefix, a->runs[v->other].prefix);
             return 1;
         }
         int i = other_index(a, v->other);
@@ -285,8 +285,9 @@ int tui_compare_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
         return 1;
     }
     case 'w': {
+        /* the other run becomes the current one; q still comes back to the page below */
         int back = v->run;
-        if (tui_switch_run(a, v->other) != SF_OK) {
+        if (tui_load_run(a, v->other) != SF_OK) {
             tui_msg(a, "%s", sf_last_error());
             return 1;
         }

@@ -15,34 +15,31 @@
 #include "sf_util.h"
 #include "tui_app.h"
 
-typedef struct {
-    store_galaxy g;
-    store_galaxy_run gr;
-    int ok;
-} galaxy_data;
-
-static int load(tui_app *a, tui_view *v, galaxy_data *d) {
-    memset(d, 0, sizeof *d);
-    if (store_galaxy_get(a->db, v->galaxy_id, &d->g) != SF_OK) return SF_ERR;
-    if (store_galaxy_in_run(a->db, tui_run(a)->id, v->galaxy_id, &d->gr) != SF_OK) {
-        store_galaxy_clear(&d->g);
-        return SF_ERR;
-    }
-    d->ok = 1;
+int tui_galaxy_page_load(store *s, const tui_run *r, int64_t galaxy_id, tui_galaxy_page *p) {
+    memset(p, 0, sizeof *p);
+    if (store_galaxy_get(s, galaxy_id, &p->g) != SF_OK) return SF_ERR;
+    if (store_galaxy_in_run(s, r->v.run.id, galaxy_id, &p->gr) != SF_OK) return SF_ERR;
+    tui_image_load(s, &r->v.run, galaxy_id, p->g.objid, &p->image);
     return SF_OK;
 }
 
-static void unload(galaxy_data *d) {
-    if (!d->ok) return;
-    store_galaxy_clear(&d->g);
-    store_galaxy_run_clear(&d->gr);
+void tui_galaxy_page_clear(tui_galaxy_page *p) {
+    tui_cross_galaxy_clear(p);
+    store_galaxy_clear(&p->g);
+    store_galaxy_run_clear(&p->gr);
+    tui_image_clear(&p->image);
 }
 
+/* The feature's weight for target t in target units per unit of raw activation. */
 static double coef(const tui_app *a, int feature, int t) {
-    const store_run *run = tui_run(a);
-    for (int i = 0; i < a->n_feats; i++)
-        if (a->feats[i].feature == feature) return run->target_std[t] * a->feats[i].weight[t];
-    return 0;
+    const store_feature *f = query_run_view_feature(&a->run.v, feature);
+    return f ? tui_cur_run(a)->target_std[t] * f->weight[t] : 0;
+}
+
+/* The page's other runs and similar galaxies (none when they could not be read). */
+static const tui_galaxy_cross *cross_of(const tui_galaxy_page *d) {
+    static const tui_galaxy_cross none;
+    return d->cross ? d->cross : &none;
 }
 
 /* Where the other runs' features and the similar galaxies go. */
@@ -55,8 +52,7 @@ typedef struct {
 
 #define OTHER_W 26
 
-static void cross_fit(tui_app *a, tui_rect area, int x0, cross_layout *L) {
-    const tui_galaxy_cross *g = &a->gx;
+static void cross_fit(const tui_galaxy_cross *g, tui_rect area, int x0, cross_layout *L) {
     memset(L, 0, sizeof *L);
     L->other_w = OTHER_W;
     for (int i = 0; i < g->n_runs; i++) L->n_other += g->gr[i].n_active;
@@ -71,50 +67,45 @@ static void cross_fit(tui_app *a, tui_rect area, int x0, cross_layout *L) {
 
 /* The thumbnail's height, the similar galaxies' rows and the other runs' columns for the
  * page in area. */
-static int galaxy_fit(tui_app *a, tui_rect area, cross_layout *X) {
-    cross_fit(a, area, 0, X);
+static int galaxy_fit(const tui_galaxy_cross *g, tui_rect area, cross_layout *X) {
+    cross_fit(g, area, 0, X);
     int rows = area.rows - X->near_rows;
     int th = rows - 4 > 14 ? 14 : rows - 4;
     if (th > (area.cols / 2) / 2) th = (area.cols / 2) / 2;
-    cross_fit(a, area, 2 * th + 3, X);
+    cross_fit(g, area, 2 * th + 3, X);
     return th;
 }
 
 void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area) {
-    const store_run *run = tui_run(a);
-    galaxy_data d;
-    if (load(a, v, &d) != SF_OK) {
-        tui_text(a, area.y + 1, 1, -1, sf_last_error());
-        return;
-    }
+    const store_run *run = tui_cur_run(a);
+    const tui_galaxy_page *d = v->page;
     char buf[512];
-    if (tui_cross_galaxy_load(a, v->galaxy_id) != SF_OK) tui_msg(a, "similar galaxies: %s", sf_last_error());
     cross_layout X;
-    int th = galaxy_fit(a, area, &X);
+    int th = galaxy_fit(cross_of(d), area, &X);
     area.rows -= X.near_rows;
     int tw = 2 * th;
     attron(A_BOLD);
-    if (tui_galaxy_marked(a, d.g.id)) tui_text(a, area.y, 0, 1, TUI_MARK_SIGN);
-    tui_text(a, area.y, 1, -1, d.g.objid);
+    if (query_galaxy_marked(&a->run.v, d->g.id)) tui_text(a, area.y, 0, 1, TUI_MARK_SIGN);
+    tui_text(a, area.y, 1, -1, d->g.objid);
     attroff(A_BOLD);
-    tui_draw_thumb(a, d.g.id, d.g.objid, (tui_rect){1, area.y + 2, tw, th});
+    tui_draw_thumb(a, &d->image, (tui_rect){1, area.y + 2, tw, th});
     int y = area.y + 3 + th;
-    if (!isnan(d.g.ra)) {
-        snprintf(buf, sizeof buf, "ra %.5f  dec %.5f", d.g.ra, d.g.dec);
+    if (!isnan(d->g.ra)) {
+        snprintf(buf, sizeof buf, "ra %.5f  dec %.5f", d->g.ra, d->g.dec);
         tui_text(a, y++, 1, tw, buf);
     }
-    for (int c = 0; c < d.g.n_columns && y < area.y + area.rows; c++) {
-        if (isnan(d.g.values[c])) continue;
-        snprintf(buf, sizeof buf, "%-16.16s %10.4g", d.g.column_names[c], d.g.values[c]);
+    for (int c = 0; c < d->g.n_columns && y < area.y + area.rows; c++) {
+        if (isnan(d->g.values[c])) continue;
+        snprintf(buf, sizeof buf, "%-16.16s %10.4g", d->g.column_names[c], d->g.values[c]);
         tui_text(a, y++, 1, tw > 28 ? tw : 28, buf);
     }
 
     int x0 = tw + 3, w = area.cols - x0;
-    int n_own = d.gr.n_out ? d.gr.n_active : 0;
+    int n_own = d->gr.n_out ? d->gr.n_active : 0;
     /* the galaxies nearest this one by sparse code, as thumbnails along the bottom */
     if (X.near_rows) {
         int ny = area.y + area.rows;
-        const tui_galaxy_cross *g = &a->gx;
+        const tui_galaxy_cross *g = cross_of(d);
         attron(A_BOLD);
         if (g->n_near)
             snprintf(buf, sizeof buf, "similar galaxies in %s: cosine of the sparse codes (c selects)", run->prefix);
@@ -125,7 +116,7 @@ void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area) {
         for (int i = 0; i < X.n_near; i++) {
             const query_neighbor *q = &g->near[i];
             int tx = 1 + i * (X.near_tw + 3);
-            tui_draw_thumb(a, q->galaxy_id, q->objid, (tui_rect){tx, ny + 1, X.near_tw, X.near_th});
+            tui_draw_thumb(a, &g->near_image[i], (tui_rect){tx, ny + 1, X.near_tw, X.near_th});
             int selected = v->sel == n_own + X.n_other + i;
             size_t len = strlen(q->objid);
             int keep = X.near_tw + 2;
@@ -143,7 +134,7 @@ void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area) {
     /* its active features in the other runs that hold it, side by side at the right */
     int other_bottom = area.y; /* the rows below are free across the whole width */
     if (X.n_other) {
-        const tui_galaxy_cross *g = &a->gx;
+        const tui_galaxy_cross *g = cross_of(d);
         int row = n_own;
         for (int r = 0; r < g->n_runs; r++) {
             const store_run *o = &a->runs[g->run[r]];
@@ -164,30 +155,29 @@ void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area) {
         }
         if (g->n_runs) w -= g->n_runs * (OTHER_W + 1);
     }
-    if (d.gr.n_out == 0) {
+    if (d->gr.n_out == 0) {
         snprintf(buf, sizeof buf, "not in run %s (Tab switches runs)", run->prefix);
         tui_text(a, area.y + 2, x0, w, buf);
-        unload(&d);
         return;
     }
     if (v->target >= run->n_out) v->target = 0;
     int t = v->target;
-    snprintf(buf, sizeof buf, "run %s, %s galaxy", run->prefix, d.gr.split == 1 ? "validation" : "training");
+    snprintf(buf, sizeof buf, "run %s, %s galaxy", run->prefix, d->gr.split == 1 ? "validation" : "training");
     tui_text(a, area.y, x0, w, buf);
     int ry = area.y + 2;
     attron(A_BOLD);
     snprintf(buf, sizeof buf, "%-16s %10s %10s %10s", "target", "predicted", "true", "residual");
     tui_text(a, ry++, x0, w, buf);
     attroff(A_BOLD);
-    for (int k = 0; k < d.gr.n_out; k++) {
-        snprintf(buf, sizeof buf, "%-16.16s %10.4f %10.4f %+10.4f%s", run->target_names[k], d.gr.pred[k],
-                 d.gr.truth[k], d.gr.truth[k] - d.gr.pred[k], k == t ? "  <" : "");
+    for (int k = 0; k < d->gr.n_out; k++) {
+        snprintf(buf, sizeof buf, "%-16.16s %10.4f %10.4f %+10.4f%s", run->target_names[k], d->gr.pred[k],
+                 d->gr.truth[k], d->gr.truth[k] - d->gr.pred[k], k == t ? "  <" : "");
         tui_text(a, ry++, x0, w, buf);
     }
     ry++;
     double b = run->target_mean[t] + run->target_std[t] * run->bias[t];
     attron(A_BOLD);
-    snprintf(buf, sizeof buf, "%d active features: contributions to %s%s", d.gr.n_active, run->target_names[t],
+    snprintf(buf, sizeof buf, "%d active features: contributions to %s%s", d->gr.n_active, run->target_names[t],
              run->n_out > 1 ? " (h/l: other targets)" : "");
     tui_text(a, ry++, x0, w, buf);
     attroff(A_BOLD);
@@ -198,19 +188,19 @@ void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area) {
     snprintf(buf, sizeof buf, "%-8s %9s %6s %10s %10.4f", "bias", "", "", "", b);
     tui_text(a, ry++, x0, w, buf);
     double maxc = 0;
-    for (int i = 0; i < d.gr.n_active; i++) {
-        double c = fabs(coef(a, d.gr.feature[i], t) * d.gr.value[i]);
+    for (int i = 0; i < d->gr.n_active; i++) {
+        double c = fabs(coef(a, d->gr.feature[i], t) * d->gr.value[i]);
         if (c > maxc) maxc = c;
     }
     if (v->sel >= n_own + X.n_other + X.n_near) v->sel = n_own + X.n_other + X.n_near > 0 ? n_own + X.n_other + X.n_near - 1 : 0;
     double running = b;
     int bar_x = x0 + 48, bar_w = (x0 + w - bar_x - 1) / 2;
-    for (int i = 0; i < d.gr.n_active && ry < area.y + area.rows; i++) {
-        double c = coef(a, d.gr.feature[i], t) * d.gr.value[i];
+    for (int i = 0; i < d->gr.n_active && ry < area.y + area.rows; i++) {
+        double c = coef(a, d->gr.feature[i], t) * d->gr.value[i];
         running += c;
-        snprintf(buf, sizeof buf, "%s %-5d %9.4f %6.2f %+10.4f %10.4f", run->prefix, d.gr.feature[i],
-                 d.gr.value[i], d.gr.scaled[i], c, running);
-        if (tui_feature_marked(a, d.gr.feature[i])) tui_text(a, ry, x0 - 1, 1, TUI_MARK_SIGN);
+        snprintf(buf, sizeof buf, "%s %-5d %9.4f %6.2f %+10.4f %10.4f", run->prefix, d->gr.feature[i],
+                 d->gr.value[i], d->gr.scaled[i], c, running);
+        if (query_feature_marked(&a->run.v, d->gr.feature[i])) tui_text(a, ry, x0 - 1, 1, TUI_MARK_SIGN);
         if (i == v->sel) attron(A_REVERSE);
         tui_text(a, ry, x0, w < 47 ? w : 47, buf);
         attroff(A_REVERSE);
@@ -227,17 +217,15 @@ void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area) {
     }
     if (ry < area.y + area.rows) {
         snprintf(buf, sizeof buf, "%-8s %9s %6s %10s %10.4f  (stored prediction %.4f)", "sum", "", "", "",
-                 running, d.gr.pred[t]);
+                 running, d->gr.pred[t]);
         attron(A_BOLD);
         tui_text(a, ry, x0, ry >= other_bottom ? area.cols - x0 : w, buf);
         attroff(A_BOLD);
     }
-    unload(&d);
 }
 
 /* The run index and feature of selectable row k of the other runs' features. */
-static int other_feature(const tui_app *a, int k, int *run, int *feature) {
-    const tui_galaxy_cross *g = &a->gx;
+static int other_feature(const tui_galaxy_cross *g, int k, int *run, int *feature) {
     for (int r = 0; r < g->n_runs; r++) {
         if (k < g->gr[r].n_active) {
             *run = g->run[r];
@@ -250,13 +238,11 @@ static int other_feature(const tui_app *a, int k, int *run, int *feature) {
 }
 
 int tui_galaxy_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
-    const store_run *run = tui_run(a);
-    galaxy_data d;
-    if (load(a, v, &d) != SF_OK) return 0;
-    if (tui_cross_galaxy_load(a, v->galaxy_id) != SF_OK) tui_msg(a, "similar galaxies: %s", sf_last_error());
+    const store_run *run = tui_cur_run(a);
+    const tui_galaxy_page *d = v->page;
     cross_layout X;
-    galaxy_fit(a, area, &X);
-    int n_own = d.gr.n_out ? d.gr.n_active : 0, n = n_own + X.n_other + X.n_near, used = 1;
+    galaxy_fit(cross_of(d), area, &X);
+    int n_own = d->gr.n_out ? d->gr.n_active : 0, n = n_own + X.n_other + X.n_near, used = 1;
     int rows = area.rows;
     int run_i, feature;
     if (tui_list_move(ch, &v->sel, &v->top, n, rows)) {
@@ -268,29 +254,28 @@ int tui_galaxy_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
         if (X.n_other)
             v->sel = v->sel >= n_own && v->sel + 1 < n_own + X.n_other ? v->sel + 1 : n_own;
         else
-            tui_msg(a, a->gx.n_runs ? "the terminal is too narrow for the other runs" : "no other run holds this galaxy");
+            tui_msg(a, cross_of(d)->n_runs ? "the terminal is too narrow for the other runs" : "no other run holds this galaxy");
     } else if (ch == 'c') {
         if (X.n_near)
             v->sel = v->sel >= n_own + X.n_other && v->sel + 1 < n ? v->sel + 1 : n_own + X.n_other;
         else
-            tui_msg(a, a->gx.n_near ? "the terminal is too short for the similar galaxies"
-                                    : a->gx.near_why[0] ? a->gx.near_why : "no similar galaxy");
+            tui_msg(a, cross_of(d)->n_near ? "the terminal is too short for the similar galaxies"
+                                    : cross_of(d)->near_why[0] ? cross_of(d)->near_why : "no similar galaxy");
     } else if (ch == 'x') {
         int k = v->sel >= n_own && v->sel < n_own + X.n_other ? v->sel - n_own : 0;
-        if (other_feature(a, k, &run_i, &feature))
+        if (other_feature(cross_of(d), k, &run_i, &feature))
             tui_open_in_run(a, run_i, feature);
         else
             tui_msg(a, "no other run holds this galaxy");
     } else if ((ch == '\n' || ch == KEY_ENTER) && v->sel < n) {
         if (v->sel < n_own)
-            tui_open_feature(a, d.gr.feature[v->sel]);
-        else if (v->sel < n_own + X.n_other && other_feature(a, v->sel - n_own, &run_i, &feature))
+            tui_open_feature(a, d->gr.feature[v->sel]);
+        else if (v->sel < n_own + X.n_other && other_feature(cross_of(d), v->sel - n_own, &run_i, &feature))
             tui_open_in_run(a, run_i, feature);
         else if (v->sel >= n_own + X.n_other)
-            tui_open_galaxy(a, a->gx.near[v->sel - n_own - X.n_other].galaxy_id);
+            tui_open_galaxy(a, cross_of(d)->near[v->sel - n_own - X.n_other].galaxy_id);
     } else {
         used = 0;
     }
-    unload(&d);
     return used;
 }

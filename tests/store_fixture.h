@@ -179,6 +179,30 @@ static inline void fixture_tmpdir(char *dir, size_t n) {
     if (!mkdtemp(dir)) dir[0] = 0;
 }
 
+/* The first column of the first row of sql on a connection of its own (-1 when none or on
+ * an error). */
+static inline long long fixture_sql_int(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    long long v = -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Runs sql on a connection of its own: SF_OK, or SF_ERR with SQLite's message. */
+static inline int fixture_sql_exec(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    int status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return status;
+}
+
 static inline void fixture_rmdir(const char *dir) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -230,6 +254,44 @@ static inline int fixture_make_v1(const char *v1_path, const char *src_path) {
     sqlite3_close(db);
     free(schema);
     return status;
+}
+
+/* Writes path as a binary of an older version (2 or 3) left it, from src_path (a
+ * database this store wrote): version 3 only added the summary tables and version 4 the
+ * codes and pair tables, so a copy without the later tables and with the older
+ * user_version is the same file. SF_OK, or SF_ERR with the SQLite message. */
+static inline int fixture_make_older(const char *path, const char *src_path, int version) {
+    sqlite3 *db = NULL;
+    char sql[4200];
+    int rc = sqlite3_open(src_path, &db);
+    snprintf(sql, sizeof sql, "VACUUM INTO '%s'", path);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    int status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    if (status != SF_OK) return status;
+    rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "BEGIN; DROP TABLE pair_coact; DROP TABLE pair_features; "
+                              "DROP TABLE run_pairs; DROP TABLE run_codes",
+                          NULL, NULL, NULL);
+    if (rc == SQLITE_OK && version < 3)
+        rc = sqlite3_exec(db, "DROP TABLE run_summaries; DROP TABLE feature_summaries; "
+                              "DROP TABLE feature_pairs; DROP TABLE feature_samples; "
+                              "DROP TABLE feature_columns; DROP TABLE run_levels",
+                          NULL, NULL, NULL);
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d; COMMIT; PRAGMA journal_mode = WAL", version);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return status;
+}
+
+static inline int fixture_make_v2(const char *v2_path, const char *src_path) {
+    return fixture_make_older(v2_path, src_path, 2);
+}
+
+static inline int fixture_make_v3(const char *v3_path, const char *src_path) {
+    return fixture_make_older(v3_path, src_path, 3);
 }
 
 #endif

@@ -618,6 +618,93 @@ Test(cross, files_of_older_versions_compute_pairs_on_the_fly_and_store_them_when
     fixture_free(&more);
 }
 
+/* The rows of table in path and in src (a file written as new) agree: every key in both,
+ * counts equal, sums to 1e-9. */
+static void assert_same_pairs(const char *path, const char *src) {
+    static const struct {
+        const char *table, *keys, *check;
+    } t[] = {
+        {"run_pairs", "run_id, other_id", "a.n_shared = b.n_shared"},
+        {"pair_features", "run_id, other_id, feature",
+         "a.n_active = b.n_active AND abs(a.sum - b.sum) <= 1e-9 * (1 + abs(b.sum)) AND "
+         "abs(a.sum_sq - b.sum_sq) <= 1e-9 * (1 + abs(b.sum_sq))"},
+        {"pair_coact", "run_id, other_id, feature, other_feature",
+         "a.n_both = b.n_both AND abs(a.sum_product - b.sum_product) <= 1e-9 * (1 + abs(b.sum_product))"},
+    };
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    char sql[1024];
+    snprintf(sql, sizeof sql, "ATTACH '%s' AS src", src);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+        snprintf(sql, sizeof sql,
+                 "SELECT (SELECT count(*) FROM main.%s), (SELECT count(*) FROM src.%s), "
+                 "(SELECT count(*) FROM main.%s a JOIN src.%s b USING (%s) WHERE %s)",
+                 t[i].table, t[i].table, t[i].table, t[i].table, t[i].keys, t[i].check);
+        sqlite3_stmt *st;
+        cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+        cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+        long long n = sqlite3_column_int64(st, 0);
+        cr_assert_gt(n, 0, "%s has rows", t[i].table);
+        cr_assert_eq(n, sqlite3_column_int64(st, 1), "%s: row counts", t[i].table);
+        cr_assert_eq(n, sqlite3_column_int64(st, 2), "%s: rows differ", t[i].table);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+}
+
+/* Files of versions 2 and 3 (before the codes and pairs): read as they are, pairs
+ * computed on the fly; opened for writing, they reach version 4 through 3 (the
+ * summaries of every run, then the codes and pairs), with the tables a new file has. */
+Test(cross, version_2_and_3_files_reach_version_4_in_order) {
+    for (int v = 2; v <= 3; v++) {
+        char old[160];
+        snprintf(old, sizeof old, "%s/v%d.db", dir, v);
+        cr_assert_eq(fixture_make_older(old, db_path, v), SF_OK, "%s", sf_last_error());
+        cr_assert_eq(raw_int(old, "PRAGMA user_version"), v);
+        cr_assert_eq(raw_int(old, "SELECT count(*) FROM sqlite_schema WHERE name = 'run_pairs'"), 0);
+        store *s = open_read(old);
+        cr_assert_eq(store_schema_version(s), v);
+        store_cross p;
+        cr_assert_eq(store_cross_load(s, cf.id[0], cf.id[1], -1, &p), SF_OK, "%s", sf_last_error());
+        cr_assert_not(p.stored);
+        check_pair(&p, 0, 1);
+        store_cross_clear(&p);
+        store_close(s);
+        cr_assert_eq(raw_int(old, "PRAGMA user_version"), v, "reading leaves the version");
+
+        store *w;
+        cr_assert_eq(store_open(&w, old, STORE_WRITE), SF_OK, "%s", sf_last_error());
+        cr_assert_eq(store_schema_version(w), 4);
+        store_close(w);
+        cr_assert_eq(raw_int(old, "PRAGMA user_version"), 4);
+        cr_assert_eq(raw_int(old, "SELECT count(*) FROM run_summaries"), CFX_RUNS, "version 3's summaries");
+        cr_assert_eq(raw_int(old, "SELECT count(DISTINCT run_id) FROM run_codes"), CFX_RUNS);
+        cr_assert_eq(raw_int(old, "PRAGMA foreign_key_check"), -1, "no dangling rows");
+        assert_same_pairs(old, db_path);
+        s = open_read(old);
+        cr_assert_eq(store_cross_load(s, cf.id[2], cf.id[1], -1, &p), SF_OK);
+        cr_assert(p.stored);
+        check_pair(&p, 2, 1);
+        store_cross_clear(&p);
+        store_close(s);
+    }
+}
+
+/* An upgrade to 4 that fails leaves the file as it was: its version, no summaries kept. */
+Test(cross, a_failed_upgrade_to_version_4_leaves_version_2) {
+    char v2[160];
+    snprintf(v2, sizeof v2, "%s/v2.db", dir);
+    cr_assert_eq(fixture_make_v2(v2, db_path), SF_OK, "%s", sf_last_error());
+    raw_exec(v2, "CREATE TABLE pair_coact (x)");
+    store *w = NULL;
+    cr_assert_eq(store_open(&w, v2, STORE_WRITE), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "from version 3 to 4") && strstr(sf_last_error(), "unchanged"), "%s",
+              sf_last_error());
+    cr_assert_eq(raw_int(v2, "PRAGMA user_version"), 2);
+    cr_assert_eq(raw_int(v2, "SELECT count(*) FROM sqlite_schema WHERE name IN ('run_summaries', 'run_codes')"), 0);
+}
+
 static double brute_cosine(int r, int g, int h) {
     double dot = 0, ng = 0, nh = 0;
     for (int f = 0; f < cf.run[r].d; f++) {

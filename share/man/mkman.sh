@@ -316,11 +316,19 @@ default, does not use it.
 .I RUN.db
 the run database (SQLite): runs, galaxies with their thumbnails and catalogue
 values, every galaxy's top-k activations, predictions, feature statistics,
-labels and marks. Its schema is \fIshare/schema.sql\fR (version 1) and the
-migrations of later versions (version 2 adds the marks, version 4 each run's
-packed codes and the statistics of every two runs that share galaxies); an
-older file is upgraded when a command writes to it, and read as it is otherwise
-(what it lacks is then computed as it is read).
+labels and marks, per-run summaries (what the explorer's pages and the
+commands need from every galaxy of a run: co-activations, catalogue
+correlations, quantile samples, plot points, few-feature RMSEs), each run's
+packed sparse codes and the statistics of every two runs that share galaxies
+(counterparts, compare, similar galaxies), computed once when a run is stored.
+Its schema is \fIshare/schema.sql\fR (version 1) and the migrations of later
+versions (version 2 adds the marks, version 3 the summaries, version 4 the codes
+and pair statistics). An older file is upgraded when a command writes to it or
+when the explorer opens it (2 to 3 to 4 in order; every run's summaries, codes
+and pair statistics are computed then, with a progress bar, in one transaction:
+an interruption leaves the file as it was); otherwise it is read as it is, and
+what it lacks is computed in memory when first needed (each time: the file
+cannot keep it).
 .TP
 .I galaxies.csv, images/<objID>.jpg
 a catalogue with an objID column and its image cutouts (JPEG or PNG).
