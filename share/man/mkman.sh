@@ -156,8 +156,7 @@ the marks (bookmarks) of the current run: marked features with their labels,
 then marked galaxies with their objIDs, with notes (set by the \fBmarks\fR
 command) and the day each was made. \fBEnter\fR opens one, \fBm\fR removes it.
 Marked rows show \fB*\fR in the first column of every screen. Marks are kept in
-the run database; marking a file of an older schema version upgrades it, and a
-read-only file can be browsed but not marked.
+the run database; a read-only file can be browsed but not marked.
 .SS Keys
 .TP 16
 .BR j " " k " " Down " " Up
