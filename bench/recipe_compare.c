@@ -234,14 +234,10 @@ static int parse_ours(const char *spec, ours_recipe *r) {
         if (!v) return sf_fail("--ours: '%s' is not key=value", kv);
         *v++ = 0;
         char *end;
-        if (!strcmp(kv, "targets") && !strcmp(v, "raw")) r->opt.targets = TRAIN_TARGETS_RAW;
-        else if (!strcmp(kv, "targets") && !strcmp(v, "standardised")) r->opt.targets = TRAIN_TARGETS_STANDARDISED;
+        if (!strcmp(kv, "targets") && train_targets_parse(v, &r->opt.targets) == SF_OK) continue;
         else if (!strcmp(kv, "head-bias") && !strcmp(v, "mean")) r->opt.head_bias_mean = 1;
         else if (!strcmp(kv, "head-bias") && !strcmp(v, "init")) r->opt.head_bias_mean = 0;
-        else if (!strcmp(kv, "flips") && !strcmp(v, "dihedral")) r->opt.flips = TRAIN_FLIPS_DIHEDRAL;
-        else if (!strcmp(kv, "flips") && !strcmp(v, "hv")) r->opt.flips = TRAIN_FLIPS_HV;
-        else if (!strcmp(kv, "flips") && !strcmp(v, "none")) r->opt.flips = TRAIN_FLIPS_NONE;
-        else if (!strcmp(kv, "flips") && !strcmp(v, "batch")) r->opt.flips = TRAIN_FLIPS_BATCH;
+        else if (!strcmp(kv, "flips") && train_flips_parse(v, &r->opt.flips) == SF_OK) continue;
         else if (!strcmp(kv, "eps") && (r->opt.opt.eps = strtod(v, &end), !*end)) continue;
         else if (!strcmp(kv, "wd") && (r->opt.opt.wd = strtod(v, &end), !*end)) continue;
         else if (!strcmp(kv, "lookahead") && (r->opt.opt.lookahead_k = (int)strtol(v, &end, 10), !*end) &&

@@ -180,7 +180,7 @@ def draw_transforms(mode, B, gen):
 
 def load_init(model, path):
     """Weights from a safetensors file with state-dict names (the C trainer's init)."""
-    sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+    sys.path.insert(0, os.path.join(HERE, "..", "share"))
     import st_py  # noqa: E402
     tensors, _ = st_py.load(path)
     state = {}

@@ -638,6 +638,12 @@ Test(synth_survey, data_loader_reads_the_survey, .init = make_tmp, .fini = remov
     char csv[128], images[128], path[512];
     snprintf(csv, sizeof csv, "%s/galaxies.csv", tmp_root);
     snprintf(images, sizeof images, "%s/images", tmp_root);
+    char vpath[160], *vtext;
+    size_t vlen;
+    snprintf(vpath, sizeof vpath, "%s/synth-version", tmp_root);
+    cr_assert_eq(sf_read_file(vpath, &vtext, &vlen), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(atoi(vtext), SYNTH_VERSION, "synth-version holds %s", vtext);
+    free(vtext);
     catalog c;
     cr_assert_eq(catalog_load(&c, csv), SF_OK, "%s", sf_last_error());
     cr_assert_eq(c.n_rows, 60);
@@ -645,7 +651,9 @@ Test(synth_survey, data_loader_reads_the_survey, .init = make_tmp, .fini = remov
                           "nii_6584_flux_err", "h_alpha_flux", "h_alpha_flux_err", "oiii_5007_flux",
                           "oiii_5007_flux_err", "h_beta_flux", "h_beta_flux_err", "bptclass",
                           "true_bulge_frac", "true_inclination", "true_arms", "true_merger",
-                          "true_agn", "true_dust_av", "true_quenched", "true_gr", "true_bar"};
+                          "true_agn", "true_dust_av", "true_quenched", "true_gr", "true_bar",
+                          "true_env", "true_n_neighbours", "true_n_background", "true_sky_mag",
+                          "true_sky_noise", "true_psf_wing", "true_size_offset", "true_fibre_r"};
     for (size_t k = 0; k < sizeof cols / sizeof *cols; k++)
         cr_assert_geq(catalog_column(&c, cols[k]), 0, "column %s missing", cols[k]);
     int oh = catalog_column(&c, "oh_p50"), lgm = catalog_column(&c, "lgm_tot_p50");
@@ -728,4 +736,6 @@ Test(synth_survey, command_line_usage) {
     cr_assert_eq(cli_synth(4, bad_n), 2);
     char *bad_size[] = {"synth", "-n", "3", "--size", "4", "out", NULL};
     cr_assert_eq(cli_synth(6, bad_size), 2);
+    char *version[] = {"synth", "--physics-version", NULL};
+    cr_assert_eq(cli_synth(2, version), 0);
 }
