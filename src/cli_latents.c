@@ -1,5 +1,8 @@
 /* cli_latents.c: `sfnet-explore latents`: what a run's features (or a dense run's
- * principal components) track among the catalogue's columns. */
+ * principal components) track among the catalogue's columns.
+ * Layer: cli. Calls: analysis_run, cli_common, sf_util.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -75,6 +75,9 @@
  * A49; Schawinski et al. 2010, ApJ 711, 284; Scudder et al. 2012, MNRAS 426, 549;
  * Stoughton et al. 2002, AJ 123, 485; Tremonti et al. 2004, ApJ 613, 898; Wu 2025, ApJ
  * 980, 183; Yasuda et al. 2001, AJ 122, 1104.
+ *
+ * Layer: library. Calls: sf_util.
+ * Called by: synth_survey.
  */
 #include <math.h>
 #include <string.h>
