@@ -712,10 +712,10 @@ static void edit_label(tui_app *a, int feature) {
     }
     if (query_run_view_reload_features(a->db, &a->run.v) != SF_OK) tui_msg(a, "%s", sf_last_error());
     tui_resort(a);
-    /* the pages of that feature show the new label */
+    /* the pages of that feature (of this run: the stack may hold other runs') show the new label */
     for (int i = 0; i < a->depth; i++) {
         tui_view *v = &a->stack[i];
-        if (v->type == SCREEN_FEATURE && v->feature == feature && v->page) {
+        if (v->type == SCREEN_FEATURE && v->feature == feature && v->run == a->cur && v->page) {
             tui_feature_page *p = v->page;
             snprintf(p->f.label, sizeof p->f.label, "%s", text);
         }
