@@ -28,6 +28,7 @@ int cli_export(int argc, char **argv);
 int cli_runs(int argc, char **argv);
 int cli_train(int argc, char **argv); /* --train, dispatched when argv holds it */
 int cli_features(int argc, char **argv);
+int cli_compare(int argc, char **argv);
 int cli_top(int argc, char **argv);
 int cli_galaxy(int argc, char **argv);
 int cli_equation(int argc, char **argv);
