@@ -34,6 +34,7 @@ int cli_sweep(int argc, char **argv);
 
 int cli_synth(int argc, char **argv);
 int cli_predict(int argc, char **argv);
+int cli_merge(int argc, char **argv);
 
 
 #endif

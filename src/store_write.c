@@ -241,6 +241,7 @@ struct store_run_writer {
     int n_out, d, k_stored, n_columns;
     int64_t *column_id;        /* (n_columns) */
     float *head_w;             /* (n_out, d) copy */
+    int nested;                /* inside the caller's transaction: a savepoint of it */
     int rmse_given;            /* the caller's RMSEs are kept; else computed here */
     int rmse_t_given[STORE_MAX_TARGETS];
     feature_acc *acc;          /* (d) */
@@ -368,7 +369,10 @@ int store_run_begin(store *s, const store_run_input *in, store_run_writer **out)
      * 256 MB keeps the indexes of the paper's 250k galaxies in memory (grown only
      * as used, and dropped after the run is written) */
     store_exec(s, "PRAGMA cache_size = -262144", "sizing the cache");
-    if (store_begin(s) != SF_OK || insert_run(w, in) != SF_OK) {
+    w->nested = !sqlite3_get_autocommit(s->db);
+    int begun = w->nested ? store_exec(s, "SAVEPOINT run_writer", "starting a write")
+                          : store_begin(s);
+    if (begun != SF_OK || insert_run(w, in) != SF_OK) {
         store_run_abort(w);
         return SF_ERR;
     }
@@ -584,13 +588,20 @@ static int write_summary(store_run_writer *w) {
     return SF_OK;
 }
 
+/* Commits, or inside the caller's transaction releases the savepoint (the caller
+ * commits). */
+static int writer_commit(store_run_writer *w) {
+    if (w->nested) return store_exec(w->s, "RELEASE run_writer", "committing");
+    return store_commit(w->s);
+}
+
 int store_run_finish(store_run_writer *w, int64_t *run_id) {
     if (w->n < 1) {
         sf_fail("%s: a run needs at least one galaxy", w->s->path);
         store_run_abort(w);
         return SF_ERR;
     }
-    if (write_summary(w) != SF_OK || store_commit(w->s) != SF_OK) {
+    if (write_summary(w) != SF_OK || writer_commit(w) != SF_OK) {
         store_run_abort(w);
         return SF_ERR;
     }
@@ -602,7 +613,12 @@ int store_run_finish(store_run_writer *w, int64_t *run_id) {
 
 void store_run_abort(store_run_writer *w) {
     if (!w) return;
-    store_rollback(w->s);
+    if (w->nested) {
+        /* undo the run's writes; the caller's transaction stays open */
+        sqlite3_exec(w->s->db, "ROLLBACK TO run_writer; RELEASE run_writer", NULL, NULL, NULL);
+    } else {
+        store_rollback(w->s);
+    }
     store_exec(w->s, "PRAGMA cache_size = -2000", "sizing the cache");
     writer_free(w);
 }
