@@ -90,6 +90,10 @@ void sf_rng_shuffle(sf_rng *r, int *a, int n);
  * it names catalogue shards and weights files. */
 uint64_t sf_hash64(const void *data, size_t len);
 
+/* Writes one CSV field (RFC 4180): as it is, or quoted with its quotes doubled when it
+ * holds a comma, a quote or a line break. */
+void sf_csv_field(FILE *out, const char *s);
+
 /* Reads a whole file into a NUL-terminated buffer; SF_ERR with a message on failure. */
 int sf_read_file(const char *path, char **data, size_t *len);
 
