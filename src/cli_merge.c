@@ -89,24 +89,23 @@ int cli_merge(int argc, char **argv) {
     static const struct option opts[] = {
         {"name", required_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CLI_OPTIONS_END,
     };
     const char *name = NULL;
-    int quiet = 0, c;
+    int quiet = 0, c, rc;
+    cli_db cli = {.usage = usage};
     optind = 1;
     while ((c = getopt_long(argc, argv, "n:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'n': name = optarg; break;
         case 'q': quiet = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if ((rc = cli_option_common(&cli, c)) != CLI_CONTINUE) return rc;
         }
     }
     if (argc - optind < 2) {
         fprintf(stderr, "sfnet-explore: merge needs OUT.db and at least one SHARD.db\n");
-        usage(stderr);
-        return 2;
+        return cli_usage_error(&cli);
     }
     if (quiet) sf_progress_quiet = 1;
     const char *out_path = argv[optind];
@@ -116,7 +115,7 @@ int cli_merge(int argc, char **argv) {
     struct stat out_st;
     int out_exists = stat(out_path, &out_st) == 0;
     store **shards = xcalloc((size_t)n, sizeof *shards);
-    int rc = 0;
+    rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         struct stat st;
         if (out_exists && stat(shard_paths[i], &st) == 0 && st.st_dev == out_st.st_dev &&

@@ -45,7 +45,9 @@ static void usage(FILE *out) {
             "      --split-seed N   the 80/20 train/valid split (default 256, as --train's;\n"
             "                       the feature statistics use the validation fifth)\n"
             "  -n, --name PREFIX    feature prefix of the run (default Z, SL or R, plus 2, 3..)\n"
-            "      --from-run RUN   the weights of run RUN of RUN.db instead of --weights\n"
+            "      --from-run RUN   the weights of run RUN of RUN.db instead of --weights;\n"
+            "                       FILE.db:RUN takes them from another run database\n"
+            "                       (FILE.db: its only run), as shards and -o need\n"
             "\n"
             "A survey too large for one machine runs as shards, each into its own file:\n"
             "      --shard I/N      only slice I of N (0 <= I < N): the galaxies whose objID\n"
@@ -430,6 +432,22 @@ static int run_weights(store *s, const char *db, const char *spec, st_file *f) {
     return st_parse(f, label, data, len);
 }
 
+/* --from-run RUN: a run of the --into database s; FILE.db:RUN (or FILE.db: for its
+ * only run): a run of another database, opened read-only. */
+static int from_run_weights(store *s, const char *db, const char *from, st_file *f) {
+    const char *colon = strrchr(from, ':');
+    if (!colon) return run_weights(s, db, from, f);
+    char path[4096];
+    if ((size_t)(colon - from) >= sizeof path) return sf_fail("--from-run '%s': path too long", from);
+    memcpy(path, from, (size_t)(colon - from));
+    path[colon - from] = 0;
+    store *other;
+    if (store_open(&other, path, STORE_READ) != SF_OK) return SF_ERR;
+    int rc = run_weights(other, path, colon[1] ? colon + 1 : NULL, f);
+    store_close(other);
+    return rc;
+}
+
 int cli_predict(int argc, char **argv) {
     static const struct option opts[] = {
         {"weights", required_argument, NULL, 'w'}, {"catalog", required_argument, NULL, 'c'},
@@ -499,7 +517,8 @@ int cli_predict(int argc, char **argv) {
     const char *why = NULL;
     if (!cat_path || !dir || optind != argc) why = "predict needs --catalog and --images, and no other arguments";
     else if (!weights == !from_run) why = "predict needs --weights FILE, or --from-run RUN with --into";
-    else if (from_run && !ia.db) why = "--from-run takes a run of the --into database";
+    else if (from_run && !ia.db && !strchr(from_run, ':'))
+        why = "--from-run RUN takes a run of the --into database (FILE.db:RUN one of another)";
     else if (!out_path == !ia.db) why = "predict writes either CSV (-o FILE) or a run (--into RUN.db)";
     else if (out_path && (ia.target || ia.name))
         why = "--target and --name are for --into (a run in a database)";
@@ -533,7 +552,7 @@ int cli_predict(int argc, char **argv) {
     }
     /* the weights file, read once: parsed for the model, and its bytes kept with a run */
     st_file wf;
-    if ((from_run ? run_weights(s, ia.db, from_run, &wf) : st_open(&wf, weights)) != SF_OK) {
+    if ((from_run ? from_run_weights(s, ia.db, from_run, &wf) : st_open(&wf, weights)) != SF_OK) {
         sf_warn("%s", sf_last_error());
         store_close(s);
         return 1;

@@ -192,8 +192,11 @@ Test(slurm, a_job_array_of_shards_merges_into_the_run_of_one_predict) {
      * setting (alone it would be a run of its own) */
     char seed7[600];
     snprintf(seed7, sizeof seed7, "%s", in_dir("seed7.db"));
-    cr_assert_eq(shell(log, "'%s' predict %s --shard 1/4 --split-seed 7 --into '%s' -q", bin, args,
-                       seed7), 0, "%s", read_text(log));
+    /* (its weights from the unsharded run's database: the same bytes) */
+    cr_assert_eq(shell(log, "'%s' predict --from-run '%s:' --catalog '%s' --images '%s' "
+                       "--shard 1/4 --split-seed 7 --into '%s' -q", bin, in_dir("single.db"),
+                       in_dir("survey/galaxies.csv"), in_dir("survey/images"), seed7), 0, "%s",
+                 read_text(log));
     uint64_t before = digest(in_dir("merged.db"));
     cr_assert_eq(shell(in_dir("refused.txt"), "'%s' merge -q '%s' '%s' '%s'", bin,
                        in_dir("merged.db"), in_dir("shards/shard-0.db"), seed7), 1, "%s",
