@@ -302,7 +302,7 @@ sfnet\-explore on the PATH); a task reruns alone with
 .IP
 .nf
 jid=$(sbatch \-\-parsable \-\-array=0\-15 share/slurm/predict\-array.sbatch shards \\
-      \-\-weights z.safetensors \-\-catalog survey.csv \-\-images cutouts)
+      \-\-from\-run run.db:Z \-\-catalog survey.csv \-\-images cutouts)
 sbatch \-\-dependency=afterok:$jid share/slurm/merge.sbatch survey.db shards
 .fi
 .IP
