@@ -467,13 +467,36 @@ Test(merge, sigkill_at_any_moment_leaves_the_database_as_it_was, .timeout = 900)
     char out[256];
     snprintf(out, sizeof out, "%s", path_in("out.db"));
 
+    /* Ctrl-C: the merge stops and says so, and out.db is as it was */
+    pid_t pid = start_merge(out, files, 4);
+    struct timespec half = {0, 500000000L};
+    nanosleep(&half, NULL);
+    kill(pid, SIGINT);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "the merge did not exit after Ctrl-C");
+    if (WEXITSTATUS(status) == 130)
+        cr_assert_eq(digest(out), before, "Ctrl-C changed %s", out);
+    else
+        cr_log_warn("the merge finished before Ctrl-C (exit %d)", WEXITSTATUS(status));
+    if (WEXITSTATUS(status) == 0) {
+        /* it had finished: start again from the run before */
+        char side[300];
+        snprintf(side, sizeof side, "%s-wal", out);
+        unlink(side);
+        snprintf(side, sizeof side, "%s-shm", out);
+        unlink(side);
+        unlink(out);
+        write_run(out, &fx, idx, 500, &st, weights_a, NULL);
+        before = digest(out);
+    }
+
     /* killed after 0.05 s, 0.1 s, 0.2 s ... until one merge finishes first */
     int killed = 0, finished = 0;
     for (double delay = 0.05; delay < 120 && !finished; delay *= 2) {
-        pid_t pid = start_merge(out, files, 4);
+        pid = start_merge(out, files, 4);
         struct timespec ts = {(time_t)delay, (long)((delay - (time_t)delay) * 1e9)};
         nanosleep(&ts, NULL);
-        int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the merge failed");
             finished = 1;
