@@ -23,12 +23,17 @@
  * The load average is printed at the start and the end: figures taken on a busy
  * machine are not the machine's.
  *
- * Usage: bench_predict [--rows N,N...] [--shards N] [--cache DIR] [--skip-paper]
- *   --rows       catalogue sizes (default 10000,250000); the last is sharded
- *   --shards     shards of the largest catalogue (default 4)
- *   --cache      where the survey and databases go (default $TMPDIR or /tmp,
- *                sfnet-bench-predict); the survey stays for the next run
- *   --skip-paper only the shard and merge rows
+ * Usage: bench_predict [--rows N,N...] [--shards N] [--width W] [--size PX] [--cache DIR]
+ *   --rows    catalogue sizes (default 10000,250000); the last is sharded
+ *   --shards  shards of the largest catalogue (default 4; 0: no shard or merge rows)
+ *   --width   the model's width (default 64, the paper's; 0: no predict --into rows)
+ *   --size    the cutouts' size (default 144, read through resize 160 and crop 144 as in
+ *             the paper; other sizes are read as they are). A small model on small
+ *             cutouts shows how memory grows with the rows in minutes: what grows
+ *             (the galaxy list, SQLite's page cache, the 64 x 64 thumbnails, the
+ *             per-run summaries) does not depend on the model or the cutouts.
+ *   --cache   where the survey and databases go (default $TMPDIR or /tmp,
+ *             sfnet-bench-predict); the survey stays for the next run
  * At the default sizes it runs about half an hour on an idle 2-core machine.
  */
 #include <errno.h>
@@ -49,9 +54,11 @@
 #include "synth.h"
 #include "train.h"
 
-enum { N_BASE = 400, SIZE = 144, MAX_SIZES = 8 };
+enum { N_BASE = 400, MAX_SIZES = 8 };
 
 static char cache[1024], bin[1024];
+static int SIZE = 144;  /* the cutouts */
+static int RESIZE = 160, CROP = 144;
 
 static void load_average(const char *when) {
     char buf[128] = "";
@@ -73,9 +80,9 @@ static void die(const char *what) {
  * catalogue of the largest size is written once; smaller ones are its first rows. */
 static void make_survey(long rows) {
     char dir[1200], csv[1300], stamp[1300];
-    snprintf(dir, sizeof dir, "%s/images", cache);
+    snprintf(dir, sizeof dir, "%s/images-%d", cache, SIZE);
     snprintf(csv, sizeof csv, "%s/galaxies-%ld.csv", cache, rows);
-    snprintf(stamp, sizeof stamp, "%s/.complete-%ld", cache, rows);
+    snprintf(stamp, sizeof stamp, "%s/.complete-%ld-%d", cache, rows, SIZE);
     if (access(stamp, F_OK) == 0) return;
     mkdir(dir, 0755);
     printf("  making a survey of %ld rows in %s (once)\n", rows, cache);
@@ -89,7 +96,7 @@ static void make_survey(long rows) {
         uint8_t *jpg;
         size_t len;
         if (image_encode_jpeg(rgb, SIZE, SIZE, 90, &jpg, &len) != SF_OK) die("encoding a cutout");
-        snprintf(base[b], sizeof base[b], "%s/.base-%03d.jpg", cache, b);
+        snprintf(base[b], sizeof base[b], "%s/.base-%d-%03d.jpg", cache, SIZE, b);
         FILE *f = fopen(base[b], "wb");
         if (!f || fwrite(jpg, 1, len, f) != len || fclose(f) != 0) die(base[b]);
         free(jpg);
@@ -130,17 +137,17 @@ static void head_catalogue(long big, long n, char *path, size_t len) {
     if (fclose(out) != 0) die(path);
 }
 
-/* A random model with the paper's input pipeline, its output named z. */
+/* A random model with the input pipeline, its output named z. */
 static void make_weights(const char *path, int width) {
     if (access(path, F_OK) == 0) return;
-    sfnet_config cfg = {.width = width, .k = 4, .n_out = 1, .in_size = SIZE};
+    sfnet_config cfg = {.width = width, .k = 4, .n_out = 1, .in_size = CROP};
     sfnet *m = sfnet_create(&cfg, 64, NN_ENGINE_REFERENCE);
     if (!m) die("making the model");
     sfnet_init(m, 3);
     weights_meta wm;
-    weights_meta_from(&wm, m, NULL, 160);
-    wm.resize = 160;
-    wm.crop = SIZE;
+    weights_meta_from(&wm, m, NULL, RESIZE);
+    wm.resize = RESIZE;
+    wm.crop = CROP;
     wm.has_norm = 1;
     for (int c = 0; c < 3; c++) wm.mean[c] = 0.1f, wm.std[c] = 0.15f;
     wm.n_targets = 1;
@@ -151,11 +158,11 @@ static void make_weights(const char *path, int width) {
 
 /* The network alone on batches in memory, images/s (as bench_build measures it). */
 static double network_rate(int width) {
-    sfnet_config cfg = {.width = width, .k = 4, .n_out = 1, .in_size = SIZE, .inference_only = 1};
+    sfnet_config cfg = {.width = width, .k = 4, .n_out = 1, .in_size = CROP, .inference_only = 1};
     sfnet *m = sfnet_create(&cfg, 64, NN_ENGINE_ONEDNN);
     if (!m) die("making the model");
     sfnet_init(m, 3);
-    size_t n = (size_t)64 * 3 * SIZE * SIZE;
+    size_t n = (size_t)64 * 3 * CROP * CROP;
     float *x = xmalloc_aligned(n * sizeof *x);
     sf_rng rng;
     sf_rng_seed(&rng, 7);
@@ -241,9 +248,36 @@ static double query(const char *db, const char *sql) {
     return v;
 }
 
+/* The figures beside their goals. */
+static void summary_rows(const long *sizes, int n_sizes, const double *peak, const double *ratio,
+                         int paper, const child_result *one, const child_result *merge,
+                         int shards) {
+    printf("\n  %-52s %12s %12s\n", "", "figure", "goal");
+    for (int s = 0; s < n_sizes && paper; s++) {
+        char what[96];
+        snprintf(what, sizeof what, "end to end / network alone, %ld rows", sizes[s]);
+        printf("  %-52s %12.2f %12s\n", what, ratio[s], ">= 0.90");
+    }
+    if (paper && n_sizes > 1) {
+        char what[96];
+        snprintf(what, sizeof what, "peak memory, %ld rows / %ld rows", sizes[n_sizes - 1],
+                 sizes[0]);
+        printf("  %-52s %12.2f %12s\n", what, peak[n_sizes - 1] / peak[0], "<= 1.10");
+        snprintf(what, sizeof what, "peak memory at %ld rows, MB", sizes[n_sizes - 1]);
+        printf("  %-52s %12.0f %12s\n", what, peak[n_sizes - 1], "");
+    }
+    if (one) printf("  %-52s %12.1f %12s\n", "one shard, galaxies/s", one->rate, "");
+    if (merge) {
+        char what[96];
+        snprintf(what, sizeof what, "merge of %d shards (%ld rows), seconds", shards,
+                 sizes[n_sizes - 1]);
+        printf("  %-52s %12.1f %12s\n", what, merge->seconds, "");
+    }
+}
+
 int main(int argc, char **argv) {
     long sizes[MAX_SIZES] = {10000, 250000};
-    int n_sizes = 2, shards = 4, paper = 1;
+    int n_sizes = 2, shards = 4, width = 64;
     const char *tmp = getenv("TMPDIR");
     snprintf(cache, sizeof cache, "%s/sfnet-bench-predict", tmp && *tmp ? tmp : "/tmp");
     for (int i = 1; i < argc; i++) {
@@ -258,15 +292,19 @@ int main(int argc, char **argv) {
             shards = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--cache") && i + 1 < argc) {
             snprintf(cache, sizeof cache, "%s", argv[++i]);
-        } else if (!strcmp(argv[i], "--skip-paper")) {
-            paper = 0;
+        } else if (!strcmp(argv[i], "--width") && i + 1 < argc) {
+            width = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+            SIZE = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: bench_predict [--rows N,N...] [--shards N] [--cache DIR] "
-                            "[--skip-paper]\n");
+            fprintf(stderr, "usage: bench_predict [--rows N,N...] [--shards N] [--width W] "
+                            "[--size PX] [--cache DIR]\n");
             return 2;
         }
     }
-    if (n_sizes < 1 || shards < 1) return 2;
+    if (n_sizes < 1 || shards < 0 || width < 0 || SIZE < 32 || SIZE > 1024) return 2;
+    int paper = width > 0;
+    if (SIZE != 144) RESIZE = CROP = SIZE;
     const char *env_bin = getenv("SFNET_BIN");
     snprintf(bin, sizeof bin, "%s", env_bin && *env_bin ? env_bin : "build/sfnet-explore");
     if (access(bin, X_OK) != 0) {
@@ -275,15 +313,16 @@ int main(int argc, char **argv) {
     }
     mkdir(cache, 0755);
     long big = sizes[n_sizes - 1];
-    printf("\npredict --into at paper settings (width 64, k 4, 144x144 JPEG -> 160 -> 144, "
-           "batch 64, onednn fp32), %s\n", cache);
+    printf("\npredict --into: width %d, k 4, %dx%d JPEG -> %d -> %d, batch 64, onednn fp32 "
+           "(the paper's: width 64, 144 -> 160 -> 144); %s\n", width, SIZE, SIZE, RESIZE, CROP,
+           cache);
     load_average("at the start");
     make_survey(big);
     char images[1300], w64[1300], w4[1300];
-    snprintf(images, sizeof images, "%s/images", cache);
-    snprintf(w64, sizeof w64, "%s/width64.safetensors", cache);
-    snprintf(w4, sizeof w4, "%s/width4.safetensors", cache);
-    make_weights(w64, 64);
+    snprintf(images, sizeof images, "%s/images-%d", cache, SIZE);
+    snprintf(w64, sizeof w64, "%s/width%d-%d.safetensors", cache, width, CROP);
+    snprintf(w4, sizeof w4, "%s/width4-%d.safetensors", cache, CROP);
+    if (paper) make_weights(w64, width);
     make_weights(w4, 4);
 
     printf("  %-34s %9s %9s %10s %10s %7s %9s %9s\n", "", "galaxies", "seconds", "galaxies/s",
@@ -294,7 +333,7 @@ int main(int argc, char **argv) {
         head_catalogue(big, sizes[s], csv, sizeof csv);
         snprintf(db, sizeof db, "%s/run-%ld.db", cache, sizes[s]);
         remove_db(db);
-        double net = network_rate(64);
+        double net = network_rate(width);
         char *args[] = {"predict", "--weights", w64, "--catalog", csv, "--images", images,
                         "--into", db, "--quiet", NULL};
         child_result r = run(args);
@@ -309,11 +348,11 @@ int main(int argc, char **argv) {
         remove_db(db);
     }
 
-    /* one shard of the largest catalogue at paper settings */
+    /* one shard of the largest catalogue with the model above */
     char csv[1300];
     snprintf(csv, sizeof csv, "%s/galaxies-%ld.csv", cache, big);
     child_result one = {0};
-    if (paper) {
+    if (paper && shards > 1) {
         char db[1300], spec[32];
         snprintf(db, sizeof db, "%s/paper-shard.db", cache);
         snprintf(spec, sizeof spec, "0/%d", shards);
@@ -329,6 +368,11 @@ int main(int argc, char **argv) {
         remove_db(db);
     }
 
+    if (shards == 0) {
+        summary_rows(sizes, n_sizes, peak, ratio, paper, NULL, NULL, 0);
+        load_average("at the end");
+        return 0;
+    }
     /* the merge: shards of the small model, against its unsharded run */
     char single[1300], merged[1300];
     snprintf(single, sizeof single, "%s/small-single.db", cache);
@@ -371,20 +415,8 @@ int main(int argc, char **argv) {
     remove_db(single);
     remove_db(merged);
 
-    printf("\n  %-52s %12s %12s\n", "", "figure", "goal");
-    for (int s = 0; s < n_sizes && paper; s++) {
-        char what[96];
-        snprintf(what, sizeof what, "end to end / network alone, %ld rows", sizes[s]);
-        printf("  %-52s %12.2f %12s\n", what, ratio[s], ">= 0.90");
-    }
-    if (paper && n_sizes > 1) {
-        char what[96];
-        snprintf(what, sizeof what, "peak memory, %ld rows / %ld rows", big, sizes[0]);
-        printf("  %-52s %12.2f %12s\n", what, peak[n_sizes - 1] / peak[0], "<= 1.10");
-    }
-    if (paper) printf("  %-52s %12.1f %12s\n", "one shard, galaxies/s", one.rate, "");
-    snprintf(label, sizeof label, "merge of %d shards (%ld rows), seconds", shards, big);
-    printf("  %-52s %12.1f %12s\n", label, m.seconds, "");
+    summary_rows(sizes, n_sizes, peak, ratio, paper, shards > 1 && paper ? &one : NULL, &m,
+                 shards);
     load_average("at the end");
     return 0;
 }

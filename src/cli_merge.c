@@ -1,5 +1,8 @@
 /* cli_merge.c: `sfnet-explore merge`: the runs of shard databases (predict --shard)
- * joined into one run of a run database (store_merge). */
+ * joined into one run of a run database (store_merge).
+ * Layer: cli. Calls: cli_common, store, store_merge, sf_util.
+ * Called by: main.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

@@ -1,7 +1,7 @@
 /* cli_predict.c: `sfnet-explore predict`: run a weights file over a catalogue's images
  * and write every galaxy's prediction and its k (feature, value) pairs.
- * Layer: cli. Calls: data_catalog, data_dataset, data_image, infer_pipe, infer_store, nn_model,
- *     safetensors, store, train_weights, sf_util; cJSON.
+ * Layer: cli. Calls: data_catalog, data_shard, infer_pipe, infer_store, nn_model, safetensors,
+ *     store, train_weights, sf_util; cJSON.
  * Called by: main.
  */
 #include <errno.h>
@@ -16,7 +16,6 @@
 
 #include "cli.h"
 #include "data_catalog.h"
-#include "data_image.h"
 #include "data_shard.h"
 #include "infer.h"
 #include "safetensors.h"

@@ -1,5 +1,8 @@
 /* data_shard.c: the galaxies of a catalogue, or of one shard of it, found in one pass
- * over the catalogue as a stream (data_shard.h). */
+ * over the catalogue as a stream (data_shard.h).
+ * Layer: data. Calls: data_catalog, data_dataset, data_image, sf_util.
+ * Called by: cli_predict.
+ */
 #include "data_shard.h"
 
 #include <errno.h>

@@ -7,7 +7,10 @@
  *
  * Extending a run already in OUT writes a new run holding its galaxies and the new
  * ones, moves the old run's labels, notes and marks onto it, deletes the old run and
- * gives the new one its name; all of it in the one transaction of the merge. */
+ * gives the new one its name; all of it in the one transaction of the merge.
+ * Layer: store. Calls: store, store_write, sf_util; SQLite, cJSON.
+ * Called by: cli_merge.
+ */
 #include "store_internal.h"
 
 #include <math.h>

@@ -1,6 +1,6 @@
 /* store_write.c: writing a whole run in one transaction, with its feature statistics.
  * Layer: store. Calls: store, sf_util; SQLite, cJSON.
- * Called by: infer_store.
+ * Called by: infer_store, store_merge.
  */
 #include "store_internal.h"
 
