@@ -23,7 +23,8 @@
  * The load average is printed at the start and the end: figures taken on a busy
  * machine are not the machine's.
  *
- * Usage: bench_predict [--rows N,N...] [--shards N] [--width W] [--size PX] [--cache DIR]
+ * Usage: bench_predict [--rows N,N...] [--shards N] [--width W] [--size PX] [--engine E]
+ *                      [--cache DIR]
  *   --rows    catalogue sizes (default 10000,250000); the last is sharded
  *   --shards  shards of the largest catalogue (default 4; 0: no shard or merge rows)
  *   --width   the model's width (default 64, the paper's; 0: no predict --into rows)
@@ -32,6 +33,8 @@
  *             cutouts shows how memory grows with the rows in minutes: what grows
  *             (the galaxy list, SQLite's page cache, the 64 x 64 thumbnails, the
  *             per-run summaries) does not depend on the model or the cutouts.
+ *   --engine  the engine of the predict --into rows (default onednn; the shards for the
+ *             merge use the reference engine, which is the faster one for a width-4 model)
  *   --cache   where the survey and databases go (default $TMPDIR or /tmp,
  *             sfnet-bench-predict); the survey stays for the next run
  * At the default sizes it runs about half an hour on an idle 2-core machine.
@@ -57,6 +60,7 @@
 enum { N_BASE = 400, MAX_SIZES = 8 };
 
 static char cache[1024], bin[1024];
+static char *engine = "onednn";
 static int SIZE = 144;  /* the cutouts */
 static int RESIZE = 160, CROP = 144;
 
@@ -294,11 +298,13 @@ int main(int argc, char **argv) {
             snprintf(cache, sizeof cache, "%s", argv[++i]);
         } else if (!strcmp(argv[i], "--width") && i + 1 < argc) {
             width = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--engine") && i + 1 < argc) {
+            engine = argv[++i];
         } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
             SIZE = atoi(argv[++i]);
         } else {
             fprintf(stderr, "usage: bench_predict [--rows N,N...] [--shards N] [--width W] "
-                            "[--size PX] [--cache DIR]\n");
+                            "[--size PX] [--engine E] [--cache DIR]\n");
             return 2;
         }
     }
@@ -313,9 +319,9 @@ int main(int argc, char **argv) {
     }
     mkdir(cache, 0755);
     long big = sizes[n_sizes - 1];
-    printf("\npredict --into: width %d, k 4, %dx%d JPEG -> %d -> %d, batch 64, onednn fp32 "
-           "(the paper's: width 64, 144 -> 160 -> 144); %s\n", width, SIZE, SIZE, RESIZE, CROP,
-           cache);
+    printf("\npredict --into: width %d, k 4, %dx%d JPEG -> %d -> %d, batch 64, %s fp32 "
+           "(the paper's: width 64, 144 -> 160 -> 144, onednn); %s\n", width, SIZE, SIZE, RESIZE,
+           CROP, engine, cache);
     load_average("at the start");
     make_survey(big);
     char images[1300], w64[1300], w4[1300];
@@ -335,7 +341,7 @@ int main(int argc, char **argv) {
         remove_db(db);
         double net = network_rate(width);
         char *args[] = {"predict", "--weights", w64, "--catalog", csv, "--images", images,
-                        "--into", db, "--quiet", NULL};
+                        "--into", db, "--engine", engine, "--quiet", NULL};
         child_result r = run(args);
         peak[s] = r.peak_mb;
         ratio[s] = r.rate / net;
@@ -358,7 +364,7 @@ int main(int argc, char **argv) {
         snprintf(spec, sizeof spec, "0/%d", shards);
         remove_db(db);
         char *args[] = {"predict", "--weights", w64, "--catalog", csv, "--images", images,
-                        "--into", db, "--shard", spec, "--quiet", NULL};
+                        "--into", db, "--shard", spec, "--engine", engine, "--quiet", NULL};
         one = run(args);
         char label[64];
         snprintf(label, sizeof label, "one shard (0/%d of %ld rows)", shards, big);
@@ -388,11 +394,12 @@ int main(int argc, char **argv) {
         char spec[32];
         snprintf(spec, sizeof spec, "%d/%d", i, shards);
         char *args[] = {"predict", "--weights", w4, "--catalog", csv, "--images", images,
-                        "--into", shard_db[i], "--shard", spec, "--quiet", NULL};
+                        "--into", shard_db[i], "--shard", spec, "--engine", "reference",
+                        "--quiet", NULL};
         shard_seconds += run(args).seconds;
     }
     char *single_args[] = {"predict", "--weights", w4, "--catalog", csv, "--images", images,
-                           "--into", single, "--quiet", NULL};
+                           "--into", single, "--engine", "reference", "--quiet", NULL};
     child_result small = run(single_args);
     char *merge_args[16] = {"merge", "--quiet", merged};
     for (int i = 0; i < shards; i++) merge_args[3 + i] = shard_db[i];
@@ -403,7 +410,7 @@ int main(int argc, char **argv) {
     snprintf(label, sizeof label, "merge %d shards of %ld rows", shards, big);
     printf("  %-34s %9.0f %9.1f %10.0f %10s %7s %9.0f %9.0f\n", label, n_merged, m.seconds,
            n_merged / m.seconds, "", "", m.peak_mb, file_mb(merged));
-    printf("  (the shards for the merge: width 4, %.0f s in all; unsharded: %d galaxies in "
+    printf("  (the shards for the merge: width 4, reference engine, %.0f s in all; unsharded: %d galaxies in "
            "%.0f s; merged run %s the unsharded one's %.0f galaxies)\n",
            shard_seconds, small.n, small.seconds, n_merged == n_single ? "holds" : "DIFFERS from",
            n_single);

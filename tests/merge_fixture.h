@@ -50,9 +50,10 @@ static inline uint64_t digest(const char *path) {
 }
 
 /* Asserts that run ra of a equals run rb of b as runs of one model over the same
- * galaxies: the galaxies and their splits, predictions, activations, thumbnails,
- * catalogue values, the counts, RMSEs and every feature statistic (to float
- * rounding). */
+ * galaxies: the galaxies and their splits, thumbnails and catalogue values exactly;
+ * predictions, activations, the counts, RMSEs and every feature statistic to float
+ * rounding (a network's sums may depend on which galaxies share its batch). */
+#define MERGE_TOL "1e-5 * (1 + abs(%s))"
 static inline void assert_same_run(const char *a, int64_t ra, const char *b, int64_t rb) {
     sqlite3 *db;
     cr_assert_eq(sqlite3_open_v2(a, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -65,6 +66,8 @@ static inline void assert_same_run(const char *a, int64_t ra, const char *b, int
     cr_assert_eq(n, Q("SELECT n_galaxies FROM b.runs WHERE id = %lld", (long long)rb));
     cr_assert_eq(Q("SELECT n_valid FROM runs WHERE id = %lld", (long long)ra),
                  Q("SELECT n_valid FROM b.runs WHERE id = %lld", (long long)rb));
+    cr_assert_eq(Q("SELECT n_train FROM runs WHERE id = %lld", (long long)ra),
+                 Q("SELECT n_train FROM b.runs WHERE id = %lld", (long long)rb));
     /* the same objIDs with the same split */
     cr_assert_eq(Q("SELECT count(*) FROM run_galaxies r JOIN galaxies g ON g.id = r.galaxy_id "
                    "JOIN b.galaxies h ON h.objid = g.objid JOIN b.run_galaxies s "
@@ -75,16 +78,17 @@ static inline void assert_same_run(const char *a, int64_t ra, const char *b, int
     cr_assert_eq(Q("SELECT count(*) FROM predictions p JOIN galaxies g ON g.id = p.galaxy_id "
                    "JOIN b.galaxies h ON h.objid = g.objid JOIN b.predictions q ON "
                    "q.galaxy_id = h.id AND q.target = p.target AND q.run_id = %lld WHERE "
-                   "p.run_id = %lld AND p.pred = q.pred AND p.truth = q.truth",
-                   (long long)rb, (long long)ra),
+                   "p.run_id = %lld AND abs(p.pred - q.pred) <= " MERGE_TOL " AND p.truth = q.truth",
+                   (long long)rb, (long long)ra, "q.pred"),
                  Q("SELECT count(*) FROM b.predictions WHERE run_id = %lld", (long long)rb));
     double n_act = Q("SELECT count(*) FROM b.activations WHERE run_id = %lld", (long long)rb);
     cr_assert_eq(Q("SELECT count(*) FROM activations WHERE run_id = %lld", (long long)ra), n_act);
     cr_assert_eq(Q("SELECT count(*) FROM activations p JOIN galaxies g ON g.id = p.galaxy_id "
                    "JOIN b.galaxies h ON h.objid = g.objid JOIN b.activations q ON "
                    "q.galaxy_id = h.id AND q.feature = p.feature AND q.run_id = %lld WHERE "
-                   "p.run_id = %lld AND p.value = q.value", (long long)rb, (long long)ra),
-                 n_act);
+                   "p.run_id = %lld AND abs(p.value - q.value) <= " MERGE_TOL,
+                   (long long)rb, (long long)ra, "q.value"),
+                 n_act, "the same features of the same galaxies, with the same values");
     /* thumbnails and catalogue values of the run's galaxies */
     cr_assert_eq(Q("SELECT count(*) FROM run_galaxies r JOIN galaxies g ON g.id = r.galaxy_id "
                    "JOIN thumbnails t ON t.galaxy_id = g.id JOIN b.galaxies h ON h.objid = "
@@ -99,31 +103,33 @@ static inline void assert_same_run(const char *a, int64_t ra, const char *b, int
                  Q("SELECT count(*) FROM b.run_galaxies r JOIN b.catalog_values v ON "
                    "v.galaxy_id = r.galaxy_id WHERE r.run_id = %lld", (long long)rb));
     /* the statistics */
-    const char *stats[] = {"train_rmse", "valid_rmse", "n_train"};
-    for (int i = 0; i < 3; i++) {
+    const char *stats[] = {"train_rmse", "valid_rmse"};
+    for (int i = 0; i < 2; i++) {
         double x = Q("SELECT %s FROM runs WHERE id = %lld", stats[i], (long long)ra);
         double y = Q("SELECT %s FROM b.runs WHERE id = %lld", stats[i], (long long)rb);
-        cr_assert_float_eq(x, y, 1e-12 * (1 + fabs(y)), "%s: %.17g vs %.17g", stats[i], x, y);
+        cr_assert_float_eq(x, y, 1e-5 * (1 + fabs(y)), "%s: %.17g vs %.17g", stats[i], x, y);
     }
     cr_assert_lt(Q("SELECT max(abs(t.train_rmse - u.train_rmse) + abs(t.valid_rmse - "
                    "u.valid_rmse)) FROM run_targets t JOIN b.run_targets u USING (target) "
                    "WHERE t.run_id = %lld AND u.run_id = %lld", (long long)ra, (long long)rb),
-                 1e-12);
+                 1e-5);
     double d = Q("SELECT d FROM runs WHERE id = %lld", (long long)ra);
     cr_assert_eq(Q("SELECT count(*) FROM run_features f JOIN b.run_features e USING (feature) "
                    "WHERE f.run_id = %lld AND e.run_id = %lld AND f.n_active = e.n_active AND "
                    "f.n_active_valid = e.n_active_valid AND f.f_activated = e.f_activated AND "
-                   "f.max_valid = e.max_valid AND f.max = e.max AND abs(f.mean - e.mean) <= "
-                   "1e-12 * (1 + abs(e.mean))", (long long)ra, (long long)rb), d);
+                   "abs(f.max_valid - e.max_valid) <= " MERGE_TOL " AND abs(f.max - e.max) <= "
+                   MERGE_TOL " AND abs(f.mean - e.mean) <= " MERGE_TOL, (long long)ra,
+                   (long long)rb, "e.max_valid", "e.max", "e.mean"), d);
     cr_assert_eq(Q("SELECT count(*) FROM feature_targets f JOIN b.feature_targets e USING "
                    "(feature, target) WHERE f.run_id = %lld AND e.run_id = %lld AND "
                    "f.weight = e.weight AND ((f.pearson IS NULL AND e.pearson IS NULL) OR "
-                   "abs(f.pearson - e.pearson) <= 1e-9)", (long long)ra, (long long)rb),
+                   "abs(f.pearson - e.pearson) <= 1e-5)", (long long)ra, (long long)rb),
                  Q("SELECT count(*) FROM b.feature_targets WHERE run_id = %lld", (long long)rb));
     cr_assert_eq(Q("SELECT count(*) FROM run_weights w JOIN b.run_weights v ON v.run_id = %lld "
                    "WHERE w.run_id = %lld AND w.safetensors = v.safetensors", (long long)rb,
                    (long long)ra), 1);
 #undef Q
+#undef MERGE_TOL
     sqlite3_close(db);
 }
 

@@ -139,7 +139,8 @@ Test(slurm, a_job_array_of_shards_merges_into_the_run_of_one_predict) {
     char scripts[PATH_MAX];
     cr_assert_not_null(realpath("share/slurm", scripts),
                        "share/slurm not found: the tests run from the source tree");
-    const char *log = in_dir("log.txt");
+    char log[600];
+    snprintf(log, sizeof log, "%s", in_dir("log.txt"));
 
     /* the survey, the model, and the reference: one predict over everything */
     synth_options so = {.n = 2000, .seed = 41, .size = 32, .threads = 0, .quiet = 1};
@@ -194,7 +195,8 @@ Test(slurm, a_job_array_of_shards_merges_into_the_run_of_one_predict) {
     snprintf(seed7, sizeof seed7, "%s", in_dir("seed7.db"));
     /* (its weights from the unsharded run's database: the same bytes) */
     cr_assert_eq(shell(log, "'%s' predict --from-run '%s:' --catalog '%s' --images '%s' "
-                       "--shard 1/4 --split-seed 7 --into '%s' -q", bin, in_dir("single.db"),
+                       "--shard 1/4 --split-seed 7 --into '%s' -q", bin,
+                       in_dir("single.db"),
                        in_dir("survey/galaxies.csv"), in_dir("survey/images"), seed7), 0, "%s",
                  read_text(log));
     uint64_t before = digest(in_dir("merged.db"));
