@@ -163,7 +163,8 @@ static void make_weights(const char *path, int width) {
 /* The network alone on batches in memory, images/s (as bench_build measures it). */
 static double network_rate(int width) {
     sfnet_config cfg = {.width = width, .k = 4, .n_out = 1, .in_size = CROP, .inference_only = 1};
-    sfnet *m = sfnet_create(&cfg, 64, NN_ENGINE_ONEDNN);
+    sfnet *m = sfnet_create(&cfg, 64, strcmp(engine, "reference") ? NN_ENGINE_ONEDNN
+                                                                   : NN_ENGINE_REFERENCE);
     if (!m) die("making the model");
     sfnet_init(m, 3);
     size_t n = (size_t)64 * 3 * CROP * CROP;
@@ -206,7 +207,7 @@ static child_result run(char *const *args) {
     pid_t pid = fork();
     if (pid < 0) die("fork");
     if (pid == 0) {
-        if (!freopen(log, "w", stderr)) _exit(126);
+        if (!freopen(log, "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(126);
         char *argv[32] = {bin};
         for (int i = 0; args[i] && i < 30; i++) argv[i + 1] = args[i];
         execv(bin, argv);
