@@ -61,7 +61,7 @@ typedef struct {
     uint8_t *split;        /* (n) SPLIT_TRAIN / SPLIT_VALID */
 } shard_plan;
 
-/* Reads the catalogue once: the galaxies of shard (NULL: all) whose row passes the
+/* Reads the catalogue once from st (freshly opened; it stays open, for the rows): the galaxies of shard (NULL: all) whose row passes the
  * cuts of target_spec (NULL: no target, every row) and whose image
  * <images>/<objID>.{jpg,jpeg,png} exists, in catalogue order, each with its outputs
  * and its split of the whole catalogue (seed, valid_fraction as dataset_split).
@@ -70,7 +70,7 @@ typedef struct {
  * SF_ERR with a message for an unreadable or malformed catalogue, an unknown target,
  * an objID that cannot name a file, one that appears twice, or no row passing the
  * cuts; a slice with no galaxy is not an error (n = 0). */
-int shard_plan_build(shard_plan *p, const char *catalog_path, const char *target_spec,
+int shard_plan_build(shard_plan *p, catalog_stream *st, const char *target_spec,
                      const char *images, const shard_spec *shard, uint64_t split_seed,
                      double valid_fraction);
 void shard_plan_free(shard_plan *p);

@@ -1,7 +1,8 @@
 /* cli_predict.c: `sfnet-explore predict`: run a weights file over a catalogue's images
  * and write every galaxy's prediction and its k (feature, value) pairs.
- * Layer: cli. Calls: data_catalog, data_shard, infer_pipe, infer_store, nn_model, safetensors,
- *     store, train_weights, sf_util; cJSON.
+ * Layer: cli. Calls: cli_data_options, data_catalog, data_catalog_join, data_fits,
+ *     data_image, data_shard, infer_pipe, infer_store, nn_model, safetensors, store,
+ *     train_weights, sf_util; cJSON.
  * Called by: main.
  */
 #include <errno.h>
@@ -10,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cJSON.h>
 
 #include "cli.h"
+#include "cli_data_options.h"
 #include "data_catalog.h"
 #include "data_shard.h"
 #include "infer.h"
@@ -25,18 +28,22 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "Usage: sfnet-explore predict --weights FILE --catalog CSV --images DIR\n"
-            "                             (-o OUT.csv | --into RUN.db) [OPTIONS]\n"
+            "Usage: sfnet-explore predict --weights FILE --catalog FILE --images DIR\n"
+            "                             (-o OUT.csv | -o OUT.fits | --into RUN.db) [OPTIONS]\n"
             "\n"
             "Runs a trained SFNet (a safetensors weights file) over every galaxy of the\n"
-            "catalogue whose image <DIR>/<objID>.{jpg,jpeg,png} exists. Reading, the\n"
+            "catalogue whose image <DIR>/<objID>.{jpg,jpeg,png,fits} exists. Reading, the\n"
             "network and the writing run at once. Missing or corrupt images are skipped\n"
-            "and counted on stderr. The catalogue is read as a stream and its values again\n"
-            "when each galaxy is written, so memory does not grow with its length.\n"
+            "and counted on stderr. A CSV catalogue is read as a stream and its values again\n"
+            "when each galaxy is written, so memory does not grow with its length; a FITS\n"
+            "table (or a join of several files) is held in memory whole, 8 bytes a value.\n"
             "\n"
             "With -o it writes CSV: objID, one column per output (named by the file's\n"
             "target names), then feature_1,value_1 ... feature_k,value_k: the k features\n"
-            "the top-k layer kept, strongest first.\n"
+            "the top-k layer kept, strongest first. A name ending in .fits (or .fit)\n"
+            "gives a FITS binary table instead (HDU 2, PREDICTIONS): OBJID (64-bit integer\n"
+            "when every ID is one, else text), one column per output, then FEATURE_j (J),\n"
+            "VALUE_j (E), or for a dense model (k 0) the vector column ACTIVATIONS.\n"
             "\n"
             "With --into it adds a run to the run database RUN.db (created when absent),\n"
             "as --train does, for browsing and the other commands: the galaxies that pass\n"
@@ -48,7 +55,8 @@ static void usage(FILE *out) {
             "      --split-seed N   the 80/20 train/valid split (default 256, as --train's;\n"
             "                       the feature statistics use the validation fifth)\n"
             "  -n, --name PREFIX    feature prefix of the run (default Z, SL or R, plus 2, 3..)\n"
-            "      --from-run RUN   the weights of run RUN of RUN.db instead of --weights;\n"
+            "      --from-run RUN   the weights of run RUN of RUN.db instead of --weights,\n"
+            "                       and its FITS cutout stretch (--fits-* options change it);\n"
             "                       FILE.db:RUN takes them from another run database\n"
             "                       (FILE.db: its only run), as shards and -o need\n"
             "\n"
@@ -59,7 +67,8 @@ static void usage(FILE *out) {
             "                       row's image is looked for); `sfnet-explore merge` joins\n"
             "                       the shards' databases into one run that equals one\n"
             "                       predict --into over everything. With -o each shard\n"
-            "                       writes its own CSV (their rows together are the whole).\n"
+            "                       writes its own CSV or FITS table (their rows together\n"
+            "                       are the whole).\n"
             "      --shard slurm    I and N of this task of a Slurm job array\n"
             "                       (SLURM_ARRAY_TASK_ID, _COUNT or _MIN/_MAX); see\n"
             "                       share/slurm/predict-array.sbatch and merge.sbatch\n"
@@ -78,14 +87,15 @@ static void usage(FILE *out) {
             "\n"
             "Options:\n"
             "  -w, --weights FILE   the weights (safetensors)\n"
-            "  -c, --catalog CSV    the catalogue (needs an objID column)\n"
-            "  -i, --images DIR     the folder of <objID>.jpg cutouts\n"
+            CLI_DATA_HELP
+            "  -i, --images DIR     the folder of <objID>.jpg (.png, .fits) cutouts\n"
             "  -o, --output FILE    the CSV to write ('-': stdout)\n"
             "      --into RUN.db    add a run to this database instead\n"
             "  -b, --batch N        images per batch (default 64)\n"
             "  -e, --engine NAME    onednn (default) or reference (im2col + OpenBLAS)\n"
             "  -q, --quiet          no progress bar\n"
-            "  -h, --help           show this help\n",
+            "  -h, --help           show this help\n"
+            "\n" CLI_FITS_HELP,
             INFER_THUMB_SIZE, INFER_THUMB_SIZE);
 }
 
@@ -257,6 +267,160 @@ static int predict_csv(sfnet *m, const weights_meta *wm, const shard_plan *plan,
     return rc;
 }
 
+/* ---- FITS out ----------------------------------------------------------------- */
+
+static int is_fits_name(const char *path) {
+    size_t n = strlen(path);
+    return (n > 5 && !strcasecmp(path + n - 5, ".fits")) ||
+           (n > 4 && !strcasecmp(path + n - 4, ".fit"));
+}
+
+typedef struct {
+    fits_table_writer *w;
+    const shard_plan *plan;
+    int n_out, k, d, id_int;
+    int64_t next;        /* rows written */
+    int64_t *ids;        /* (B) scratch */
+    char **texts;
+    float *fcol;
+    int32_t *icol;
+    float *dense;        /* (B, d) ReLU'd */
+} fits_sink;
+
+static int write_fits(void *ctx, const infer_batch *b) {
+    fits_sink *fs = ctx;
+    int n = b->n, rc = SF_OK;
+    for (int i = 0; i < n; i++) {
+        const char *id = shard_plan_objid(fs->plan, b->gal[i]);
+        if (fs->id_int) fits_id_as_int64(id, &fs->ids[i]);
+        fs->texts[i] = (char *)id;
+    }
+    rc = fits_table_write(fs->w, 0, fs->next, n, fs->id_int ? (void *)fs->ids : (void *)fs->texts);
+    for (int t = 0; t < fs->n_out && rc == SF_OK; t++) {
+        for (int i = 0; i < n; i++) fs->fcol[i] = b->pred[(size_t)i * fs->n_out + t];
+        rc = fits_table_write(fs->w, 1 + t, fs->next, n, fs->fcol);
+    }
+    int c0 = 1 + fs->n_out;
+    if (fs->k == 0 && rc == SF_OK) {
+        for (size_t i = 0; i < (size_t)n * fs->d; i++)
+            fs->dense[i] = b->dense[i] > 0 ? b->dense[i] : 0;
+        rc = fits_table_write(fs->w, c0, fs->next, n, fs->dense);
+    }
+    for (int j = 0; j < fs->k && rc == SF_OK; j++) {
+        for (int i = 0; i < n; i++) fs->icol[i] = b->feat_idx[(size_t)i * fs->k + j];
+        rc = fits_table_write(fs->w, c0 + 2 * j, fs->next, n, fs->icol);
+        for (int i = 0; i < n; i++) fs->fcol[i] = b->feat_val[(size_t)i * fs->k + j];
+        if (rc == SF_OK) rc = fits_table_write(fs->w, c0 + 2 * j + 1, fs->next, n, fs->fcol);
+    }
+    fs->next += n;
+    return rc;
+}
+
+static int predict_fits(sfnet *m, const weights_meta *wm, const shard_plan *plan,
+                        const infer_source *src0, const char *out_path, int quiet) {
+    int n = plan->n;
+    int no = m->cfg.n_out, k = m->cfg.k, d = m->d, B = m->max_batch;
+    int id_int = 1, id_width = 1;
+    for (int i = 0; i < n; i++) {
+        int64_t v;
+        const char *id = shard_plan_objid(plan, i);
+        if (!fits_id_as_int64(id, &v)) id_int = 0;
+        if ((int)strlen(id) > id_width) id_width = (int)strlen(id);
+    }
+    int n_cols = 1 + no + (k > 0 ? 2 * k : 1);
+    fits_col *cols = xcalloc((size_t)n_cols, sizeof *cols);
+    snprintf(cols[0].name, sizeof cols[0].name, "OBJID");
+    cols[0].kind = id_int ? FITS_COL_INT64 : FITS_COL_TEXT;
+    cols[0].repeat = id_int ? 1 : id_width;
+    for (int t = 0; t < no; t++) {
+        if (wm->n_targets == no)
+            snprintf(cols[1 + t].name, sizeof cols[0].name, "%.70s", wm->targets[t]);
+        else
+            snprintf(cols[1 + t].name, sizeof cols[0].name, "OUT_%d", t);
+        cols[1 + t].kind = FITS_COL_FLOAT;
+        cols[1 + t].repeat = 1;
+    }
+    for (int j = 0; j < k; j++) {
+        fits_col *f = &cols[1 + no + 2 * j];
+        snprintf(f[0].name, sizeof f[0].name, "FEATURE_%d", j + 1);
+        f[0].kind = FITS_COL_INT32;
+        f[0].repeat = 1;
+        snprintf(f[1].name, sizeof f[1].name, "VALUE_%d", j + 1);
+        f[1].kind = FITS_COL_FLOAT;
+        f[1].repeat = 1;
+    }
+    if (k == 0) {
+        snprintf(cols[1 + no].name, sizeof cols[0].name, "ACTIVATIONS");
+        cols[1 + no].kind = FITS_COL_FLOAT;
+        cols[1 + no].repeat = d;
+    }
+    char k_text[16], d_text[16];
+    snprintf(k_text, sizeof k_text, "%d", k);
+    snprintf(d_text, sizeof d_text, "%d", d);
+    const char *cards[] = {"TOPK", k_text, "NFEAT", d_text, "CATALOG", plan->columns.path, NULL};
+    fits_sink fs = {.plan = plan, .n_out = no, .k = k, .d = d, .id_int = id_int};
+    int rc = fits_table_create(&fs.w, out_path, "PREDICTIONS", cols, n_cols, cards) == SF_OK ? 0 : 1;
+    free(cols);
+    if (rc) {
+        sf_warn("%s", sf_last_error());
+        return 1;
+    }
+    fs.ids = xmalloc((size_t)B * sizeof *fs.ids);
+    fs.texts = xmalloc((size_t)B * sizeof *fs.texts);
+    fs.fcol = xmalloc((size_t)B * sizeof *fs.fcol);
+    fs.icol = xmalloc((size_t)B * sizeof *fs.icol);
+    fs.dense = k == 0 ? xmalloc((size_t)B * (size_t)d * sizeof *fs.dense) : NULL;
+    infer_source src = *src0;
+    src.path = plan_path;
+    src.path_ctx = (void *)plan;
+    src.n = n;
+    src.want_dense = k == 0;
+    infer_stats st;
+    if (infer_pipe_run(m, &src, write_fits, &fs, &st) != SF_OK) {
+        sf_warn("%s: %s", out_path, sf_last_error());
+        rc = 1;
+    } else if (st.interrupted) {
+        sf_warn("interrupted after %d galaxies; nothing written to %s", st.n_done, out_path);
+        rc = 130;
+    } else if (st.n_done == 0 && plan->shard.count == 1) {
+        sf_warn("no galaxy of %s has a usable image", plan->columns.path);
+        rc = 1;
+    }
+    if (fits_table_close(fs.w, rc == 0) != SF_OK && rc == 0) {
+        sf_warn("%s", sf_last_error());
+        rc = 1;
+    }
+    if (rc == 0 && !quiet)
+        fprintf(stderr, "sfnet-explore: %d galaxies predicted (%d corrupt images skipped) in "
+                "%.1f s: %.1f galaxies/s -> %s\n", st.n_done, st.n_corrupt, st.seconds,
+                st.seconds > 0 ? st.n_done / st.seconds : 0, out_path);
+    free(fs.ids);
+    free(fs.texts);
+    free(fs.fcol);
+    free(fs.icol);
+    free(fs.dense);
+    return rc;
+}
+
+/* The FITS cutout stretch a run was built with (its settings' "fits_rgb"); rgb is
+ * left as it is for a run that has none. */
+static int run_stretch(store *s, const char *spec, fits_rgb *rgb) {
+    store_run run;
+    if (store_run_find(s, spec, &run) != SF_OK) return SF_ERR;
+    cJSON *h = run.hyper_json ? cJSON_Parse(run.hyper_json) : NULL;
+    const cJSON *o = cJSON_GetObjectItem(h, "fits_rgb");
+    int rc = SF_OK;
+    if (o) {
+        char *text = cJSON_PrintUnformatted(o);
+        rc = fits_rgb_from_json(rgb, text);
+        free(text);
+        if (rc != SF_OK) sf_fail_prefix(run.prefix);
+    }
+    cJSON_Delete(h);
+    store_run_clear(&run);
+    return rc;
+}
+
 /* ---- a run in a database -------------------------------------------------------- */
 
 /* The target spec whose outputs are the weights' target names: a preset when its
@@ -280,11 +444,14 @@ static void spec_from_names(const weights_meta *wm, const catalog *cat, char *sp
 }
 
 /* The run's settings as predict made it: where the weights came from, the input
- * pipeline, and what a merge of shards checks: the galaxies the split was drawn over
- * and which slice this is. */
+ * pipeline (the FITS stretch too), and what a merge of shards checks: the galaxies the
+ * split was drawn over and which slice this is. */
 static char *build_hyper(const weights_meta *wm, const char *from, int batch,
-                         const shard_plan *plan) {
+                         const fits_rgb *rgb, const shard_plan *plan) {
     cJSON *h = cJSON_CreateObject();
+    char *rgb_json = fits_rgb_to_json(rgb);
+    cJSON_AddItemToObject(h, "fits_rgb", cJSON_Parse(rgb_json));
+    free(rgb_json);
     cJSON_AddStringToObject(h, "built_from", from);
     cJSON_AddNumberToObject(h, "batch", batch);
     cJSON_AddNumberToObject(h, "resize", wm->resize);
@@ -303,7 +470,8 @@ static char *build_hyper(const weights_meta *wm, const char *from, int batch,
 }
 
 typedef struct {
-    const char *db, *name, *target, *from;
+    const char *db, *name, *target, *from, *catalog_name;
+    catalog_stream *rows;   /* the catalogue the plan was built from */
     uint64_t split_seed;
     int batch;
     nn_engine_kind engine;
@@ -351,19 +519,15 @@ static int predict_into(store *s, sfnet *m, const weights_meta *wm, const uint8_
                 plan->images);
         return 1;
     }
-    catalog_stream *rows_st;
-    if (catalog_stream_open(&rows_st, cat_path) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        return 1;
-    }
+    catalog_stream *rows_st = a->rows;
     store_run_input in;
-    infer_run_meta(&in, m, &plan->targets, wm->mean, wm->std, cat_path, plan->images,
+    infer_run_meta(&in, m, &plan->targets, wm->mean, wm->std, a->catalog_name, plan->images,
                    nn_engine_name(a->engine));
     store_run *r = &in.run;
     snprintf(r->prefix, sizeof r->prefix, "%s", a->name ? a->name : "");
     snprintf(r->target_spec, sizeof r->target_spec, "%s", spec);
     r->split_seed = a->split_seed;
-    r->hyper_json = build_hyper(wm, a->from, a->batch, plan);
+    r->hyper_json = build_hyper(wm, a->from, a->batch, src0->fits_rgb, plan);
     in.weights = weights;
     in.weights_len = weights_len;
 
@@ -403,22 +567,7 @@ static int predict_into(store *s, sfnet *m, const weights_meta *wm, const uint8_
                 st.network_seconds > 0 ? st.n_done / st.network_seconds : 0, st.n_corrupt);
     }
     free(r->hyper_json);
-    catalog_stream_close(rows_st);
     return rc;
-}
-
-/* The catalogue's columns, from its header alone. */
-static int read_columns(const char *path, catalog *out) {
-    catalog_stream *st;
-    if (catalog_stream_open(&st, path) != SF_OK) return SF_ERR;
-    const catalog *c = catalog_stream_columns(st);
-    memset(out, 0, sizeof *out);
-    out->path = xstrdup(c->path);
-    out->n_cols = c->n_cols;
-    out->col_names = xcalloc((size_t)(c->n_cols ? c->n_cols : 1), sizeof *out->col_names);
-    for (int i = 0; i < c->n_cols; i++) out->col_names[i] = xstrdup(c->col_names[i]);
-    catalog_stream_close(st);
-    return SF_OK;
 }
 
 /* The weights of run spec of the database, parsed from the bytes it keeps. */
@@ -436,24 +585,31 @@ static int run_weights(store *s, const char *db, const char *spec, st_file *f) {
 }
 
 /* --from-run RUN: a run of the --into database s; FILE.db:RUN (or FILE.db: for its
- * only run): a run of another database, opened read-only. */
-static int from_run_weights(store *s, const char *db, const char *from, st_file *f) {
+ * only run): a run of another database, opened read-only. Gives the run's weights and
+ * the FITS cutout stretch it was built with (rgb left alone when it has none). */
+static int from_run_read(store *s, const char *db, const char *from, st_file *f,
+                         fits_rgb *rgb) {
     const char *colon = strrchr(from, ':');
-    if (!colon) return run_weights(s, db, from, f);
+    if (!colon) {
+        if (run_stretch(s, from, rgb) != SF_OK) return SF_ERR;
+        return run_weights(s, db, from, f);
+    }
     char path[4096];
     if ((size_t)(colon - from) >= sizeof path) return sf_fail("--from-run '%s': path too long", from);
     memcpy(path, from, (size_t)(colon - from));
     path[colon - from] = 0;
     store *other;
     if (store_open(&other, path, STORE_READ) != SF_OK) return SF_ERR;
-    int rc = run_weights(other, path, colon[1] ? colon + 1 : NULL, f);
+    const char *spec = colon[1] ? colon + 1 : NULL;
+    int rc = run_stretch(other, spec, rgb);
+    if (rc == SF_OK) rc = run_weights(other, path, spec, f);
     store_close(other);
     return rc;
 }
 
 int cli_predict(int argc, char **argv) {
     static const struct option opts[] = {
-        {"weights", required_argument, NULL, 'w'}, {"catalog", required_argument, NULL, 'c'},
+        {"weights", required_argument, NULL, 'w'},
         {"images", required_argument, NULL, 'i'},  {"output", required_argument, NULL, 'o'},
         {"batch", required_argument, NULL, 'b'},   {"quiet", no_argument, NULL, 'q'},
         {"k", required_argument, NULL, 'K'},       {"width", required_argument, NULL, 'W'},
@@ -464,8 +620,12 @@ int cli_predict(int argc, char **argv) {
         {"into", required_argument, NULL, 'I'},    {"target", required_argument, NULL, 't'},
         {"name", required_argument, NULL, 'n'},    {"split-seed", required_argument, NULL, 'P'},
         {"from-run", required_argument, NULL, 'F'}, {"shard", required_argument, NULL, 'H'},
+        CLI_DATA_LONGOPTS,
+        CLI_FITS_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
+    cli_data data;
+    cli_data_init(&data);
     const char *weights = NULL, *cat_path = NULL, *dir = NULL, *out_path = NULL;
     const char *from_run = NULL;
     int batch = 64, quiet = 0, c, have_mean = 0, have_std = 0, split_seed = 256;
@@ -478,9 +638,11 @@ int cli_predict(int argc, char **argv) {
     optind = 1;
     while ((c = getopt_long(argc, argv, "w:c:i:o:b:e:t:n:qh", opts, NULL)) != -1) {
         int bad = 0;
+        int taken = cli_data_option(&data, c, optarg);
+        if (taken < 0) return 2;
+        if (taken) continue;
         switch (c) {
         case 'w': weights = optarg; break;
-        case 'c': cat_path = optarg; break;
         case 'i': dir = optarg; break;
         case 'o': out_path = optarg; break;
         case 'I': ia.db = optarg; break;
@@ -518,6 +680,7 @@ int cli_predict(int argc, char **argv) {
         if (bad) return 2;
     }
     const char *why = NULL;
+    if (cli_data_finish(&data)) cat_path = data.src.files[0];
     if (!cat_path || !dir || optind != argc) why = "predict needs --catalog and --images, and no other arguments";
     else if (!weights == !from_run) why = "predict needs --weights FILE, or --from-run RUN with --into";
     else if (from_run && !ia.db && !strchr(from_run, ':'))
@@ -553,10 +716,19 @@ int cli_predict(int argc, char **argv) {
             return 1;
         }
     }
-    /* the weights file, read once: parsed for the model, and its bytes kept with a run */
+    /* the weights file, read once: parsed for the model, and its bytes kept with a run;
+     * a run's weights come with its stretch, any --fits-* given applied over it */
     st_file wf;
-    if ((from_run ? from_run_weights(s, ia.db, from_run, &wf) : st_open(&wf, weights)) != SF_OK) {
+    fits_rgb base = data.rgb;
+    if ((from_run ? from_run_read(s, ia.db, from_run, &wf, &base) : st_open(&wf, weights)) !=
+        SF_OK) {
         sf_warn("%s", sf_last_error());
+        store_close(s);
+        return 1;
+    }
+    if (from_run && cli_data_rebase(&data, &base) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        st_close(&wf);
         store_close(s);
         return 1;
     }
@@ -592,21 +764,25 @@ int cli_predict(int argc, char **argv) {
     ia.batch = batch;
     ia.engine = engine;
     ia.shard = &shard;
+    ia.catalog_name = data.src.n_files > 1 || data.src.join_column || data.src.id_column
+                          ? data.desc
+                          : cat_path;
+    src.fits_rgb = &data.rgb;
 
     /* the galaxies: one pass over the catalogue, keeping only what the run needs */
     int rc = 0;
     char spec[1024] = "";
-    catalog columns;
-    memset(&columns, 0, sizeof columns);
-    if (read_columns(cat_path, &columns) != SF_OK) {
+    catalog_stream *cat_st = NULL;
+    if (catalog_stream_open_sources(&cat_st, &data.src) != SF_OK) {
         sf_warn("%s", sf_last_error());
         rc = 1;
     }
-    if (rc == 0 && s) rc = choose_spec(&wm, m->cfg.n_out, &columns, &ia, spec, sizeof spec);
+    if (rc == 0 && s)
+        rc = choose_spec(&wm, m->cfg.n_out, catalog_stream_columns(cat_st), &ia, spec, sizeof spec);
     shard_plan plan;
     memset(&plan, 0, sizeof plan);
     if (rc == 0 &&
-        shard_plan_build(&plan, cat_path, s ? spec : NULL, dir, &shard, (uint64_t)split_seed,
+        shard_plan_build(&plan, cat_st, s ? spec : NULL, dir, &shard, (uint64_t)split_seed,
                          s ? 0.2 : -1) != SF_OK) {
         sf_warn("%s", sf_last_error());
         rc = 1;
@@ -615,13 +791,18 @@ int cli_predict(int argc, char **argv) {
         /* another command may be writing into the same file: wait for it */
         const char *env = getenv("SFNET_BUSY_TIMEOUT_MS");
         if (!env || !*env) store_set_busy_timeout(s, 600000);
+        ia.rows = cat_st;
         rc = predict_into(s, m, &wm, wf.buf, wf.len, &plan, spec, &src, &ia);
     } else if (rc == 0) {
+        /* the plan holds what -o writes: the catalogue is no longer needed */
+        catalog_stream_close(cat_st);
+        cat_st = NULL;
         warn_missing(&plan);
-        rc = predict_csv(m, &wm, &plan, &src, out_path, quiet);
+        rc = is_fits_name(out_path) ? predict_fits(m, &wm, &plan, &src, out_path, quiet)
+                                    : predict_csv(m, &wm, &plan, &src, out_path, quiet);
     }
     shard_plan_free(&plan);
-    catalog_free(&columns);
+    catalog_stream_close(cat_st);
     st_close(&wf);
     sfnet_free(m);
     store_close(s);

@@ -1,6 +1,8 @@
-/* data_catalog.c: RFC 4180 catalogue reader and the target presets of the paper.
- * Layer: data. Calls: sf_util.
- * Called by: analysis_bpt, cli_bpt, cli_predict, data_dataset, data_shard, infer_store.
+/* data_catalog.c: RFC 4180 catalogue reader and stream (FITS tables through data_fits.c)
+ * and the target presets of the paper.
+ * Layer: data. Calls: sf_util, data_fits.
+ * Called by: analysis_bpt, cli_bpt, cli_predict, data_catalog_join, data_dataset,
+ * data_shard, infer_store.
  */
 #include "data_catalog.h"
 
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "data_fits.h"
 #include "sf_util.h"
 
 /* ---- CSV records ---- */
@@ -175,7 +178,7 @@ static int cmp_row_by_id(const void *a, const void *b) {
 }
 
 /* SF_ERR naming both lines when an objID appears twice: a galaxy must be one row. */
-static int check_unique_ids(const catalog *cat) {
+int catalog_check_unique_ids(const catalog *cat) {
     int *order = xmalloc((size_t)cat->n_rows * sizeof *order);
     for (int i = 0; i < cat->n_rows; i++) order[i] = i;
     dup_sort_cat = cat;
@@ -195,8 +198,10 @@ static int check_unique_ids(const catalog *cat) {
 }
 
 /* Reads the header record: the column names (every one named, none twice) and which
- * field is objID. cat gets its columns (col_names owned). */
-static int read_header(csv_reader *r, catalog *cat, int *n_fields_out, int *id_field_out) {
+ * field holds the galaxy IDs (id_name: objID unless told). cat gets its columns
+ * (col_names owned). */
+static int read_header(csv_reader *r, catalog *cat, const char *id_name, int *n_fields_out,
+                       int *id_field_out) {
     const char *path = r->path;
     int rc = csv_next(r);
     if (rc == SF_ERR) return SF_ERR;
@@ -220,11 +225,11 @@ static int read_header(csv_reader *r, catalog *cat, int *n_fields_out, int *id_f
                         names[i]);
                 goto fail_names;
             }
-        if (id_field < 0 && !strcasecmp(names[i], "objID")) id_field = i;
+        if (id_field < 0 && !strcasecmp(names[i], id_name)) id_field = i;
     }
     if (id_field < 0) {
-        sf_fail("%s:%d: no objID column in the header (the galaxy IDs that name the images)",
-                path, header_line);
+        sf_fail("%s:%d: no %s column in the header (the galaxy IDs that name the images)",
+                path, header_line, id_name);
         goto fail_names;
     }
     cat->n_cols = n_fields - 1;
@@ -261,8 +266,19 @@ static int read_row(const csv_reader *r, int n_fields, int id_field, int header_
     return SF_OK;
 }
 
-int catalog_load(catalog *cat, const char *path) {
+int catalog_load(catalog *cat, const char *path) { return catalog_load_file(cat, path, NULL, 0); }
+
+int catalog_load_file(catalog *cat, const char *path, const char *id_column, int id_optional) {
     memset(cat, 0, sizeof *cat);
+    if (fits_name_is_fits(path)) {
+        if (fits_catalog_load(cat, path, id_column, id_optional) != SF_OK) return SF_ERR;
+        if (cat->obj_ids && catalog_check_unique_ids(cat) != SF_OK) {
+            catalog_free(cat);
+            return SF_ERR;
+        }
+        return SF_OK;
+    }
+    const char *id_name = id_column ? id_column : "objID";
     char *data = NULL;
     size_t len = 0;
     if (sf_read_file(path, &data, &len) != SF_OK) return SF_ERR;
@@ -276,7 +292,7 @@ int catalog_load(catalog *cat, const char *path) {
     }
 
     int n_fields, id_field;
-    if (read_header(&r, cat, &n_fields, &id_field) != SF_OK) goto fail;
+    if (read_header(&r, cat, id_name, &n_fields, &id_field) != SF_OK) goto fail;
     int header_line = r.record_line;
 
     int cap = 0, rc;
@@ -302,7 +318,7 @@ int catalog_load(catalog *cat, const char *path) {
                 header_line);
         goto fail;
     }
-    if (check_unique_ids(cat) != SF_OK) goto fail;
+    if (catalog_check_unique_ids(cat) != SF_OK) goto fail;
     free(r.text);
     free(r.field_off);
     free(data);
@@ -321,6 +337,9 @@ void catalog_free(catalog *cat) {
         for (int i = 0; i < cat->n_rows; i++) free(cat->obj_ids[i]);
     if (cat->col_names)
         for (int i = 0; i < cat->n_cols; i++) free(cat->col_names[i]);
+    if (cat->skipped)
+        for (int i = 0; i < cat->n_skipped; i++) free(cat->skipped[i]);
+    free(cat->skipped);
     free(cat->obj_ids);
     free(cat->col_names);
     free(cat->values);
@@ -332,6 +351,9 @@ void catalog_free(catalog *cat) {
 int catalog_column(const catalog *cat, const char *name) {
     for (int i = 0; i < cat->n_cols; i++)
         if (!strcmp(cat->col_names[i], name)) return i;
+    /* FITS names are read in lower case: OH_P50 finds oh_p50 */
+    for (int i = 0; i < cat->n_cols; i++)
+        if (!strcasecmp(cat->col_names[i], name)) return i;
     return -1;
 }
 
@@ -339,6 +361,9 @@ int catalog_column(const catalog *cat, const char *name) {
 
 struct catalog_stream {
     catalog cols;          /* path and columns; no rows */
+    catalog mem;           /* a catalogue held whole (FITS, joins): its rows; else empty */
+    int in_memory;         /* rows from mem */
+    int mem_next;          /* the next row of mem */
     FILE *f;
     csv_reader r;          /* over buf, a window of the file starting at base */
     char *buf;
@@ -398,6 +423,10 @@ static int stream_fill(catalog_stream *st) {
 }
 
 int catalog_stream_open(catalog_stream **out, const char *path) {
+    return catalog_stream_open_file(out, path, NULL);
+}
+
+int catalog_stream_open_file(catalog_stream **out, const char *path, const char *id_column) {
     *out = NULL;
     catalog_stream *st = xcalloc(1, sizeof *st);
     st->cols.path = xstrdup(path);
@@ -412,7 +441,8 @@ int catalog_stream_open(catalog_stream **out, const char *path) {
     st->buf[0] = 0;
     st->r = (csv_reader){.path = st->cols.path, .buf = st->buf, .line = 1};
     if (stream_fill(st) != SF_OK ||
-        read_header(&st->r, &st->cols, &st->n_fields, &st->id_field) != SF_OK) {
+        read_header(&st->r, &st->cols, id_column ? id_column : "objID", &st->n_fields,
+                    &st->id_field) != SF_OK) {
         catalog_stream_close(st);
         return SF_ERR;
     }
@@ -422,9 +452,38 @@ int catalog_stream_open(catalog_stream **out, const char *path) {
     return SF_OK;
 }
 
+int catalog_stream_from_catalog(catalog_stream **out, catalog *cat) {
+    catalog_stream *st = xcalloc(1, sizeof *st);
+    st->mem = *cat;
+    st->in_memory = 1;
+    memset(cat, 0, sizeof *cat);
+    const catalog *m = &st->mem;
+    st->cols.path = xstrdup(m->path);
+    st->cols.n_cols = m->n_cols;
+    st->cols.col_names = xcalloc((size_t)(m->n_cols ? m->n_cols : 1), sizeof(char *));
+    for (int c = 0; c < m->n_cols; c++) st->cols.col_names[c] = xstrdup(m->col_names[c]);
+    st->cols.n_skipped = m->n_skipped;
+    st->cols.skipped = xcalloc((size_t)(m->n_skipped ? m->n_skipped : 1), sizeof(char *));
+    for (int c = 0; c < m->n_skipped; c++) st->cols.skipped[c] = xstrdup(m->skipped[c]);
+    *out = st;
+    return SF_OK;
+}
+
 const catalog *catalog_stream_columns(const catalog_stream *st) { return &st->cols; }
 
+/* catalog_stream_next over a catalogue held whole: a row's position is its index. */
+static int mem_next(catalog_stream *st, catalog_row *row) {
+    const catalog *m = &st->mem;
+    if (st->mem_next >= m->n_rows) return 0;
+    int i = st->mem_next++;
+    row->obj_id = m->obj_ids[i];
+    row->values = m->values + (size_t)i * (size_t)m->n_cols;
+    row->pos = (catalog_pos){.offset = i, .line = m->line_of_row ? m->line_of_row[i] : i + 1};
+    return 1;
+}
+
 int catalog_stream_next(catalog_stream *st, catalog_row *row) {
+    if (st->in_memory) return mem_next(st, row);
     csv_reader *r = &st->r;
     if (stream_fill(st) != SF_OK) return SF_ERR;
     /* the blank lines before the record, so that its position is where it starts */
@@ -456,6 +515,12 @@ int catalog_stream_next(catalog_stream *st, catalog_row *row) {
 }
 
 int catalog_stream_seek(catalog_stream *st, catalog_pos at) {
+    if (st->in_memory) {
+        if (at.offset < 0 || at.offset > st->mem.n_rows)
+            return sf_fail("%s: no row %lld", st->cols.path, at.offset);
+        st->mem_next = (int)at.offset;
+        return SF_OK;
+    }
     csv_reader *r = &st->r;
     if (at.offset >= st->base && at.offset <= st->base + (long long)r->len) {
         r->pos = (size_t)(at.offset - st->base);
@@ -481,6 +546,7 @@ void catalog_stream_close(catalog_stream *st) {
     free(st->id);
     free(st->values);
     catalog_free(&st->cols);
+    catalog_free(&st->mem);
     free(st);
 }
 
@@ -512,9 +578,22 @@ static int rule_passes(const double *values, const target_rule *c) {
     return 0;
 }
 
+/* The reason a column is not among the values: "NAME (why)" of a skipped one. */
+static const char *skipped_note(const catalog *cat, const char *name) {
+    size_t len = strlen(name);
+    for (int i = 0; i < cat->n_skipped; i++)
+        if (!strncasecmp(cat->skipped[i], name, len) && cat->skipped[i][len] == ' ')
+            return cat->skipped[i];
+    return NULL;
+}
+
 static int need_column(const catalog *cat, const char *name, const char *spec) {
     int c = catalog_column(cat, name);
-    if (c < 0)
+    const char *note = c < 0 ? skipped_note(cat, name) : NULL;
+    if (note)
+        sf_fail("%s: target '%s' needs the column '%s', which is not numeric: %s", cat->path,
+                spec, name, note);
+    else if (c < 0)
         sf_fail("%s: target '%s' needs the column '%s', which the header does not have",
                 cat->path, spec, name);
     return c;
@@ -583,9 +662,13 @@ int targets_prepare(target_set *ts, const catalog *cat, const char *spec) {
             }
             int c = catalog_column(cat, tok);
             if (c < 0) {
-                sf_fail("%s: target column '%s' is not in the header (presets: metallicity, "
-                        "bpt_lines)",
-                        cat->path, tok);
+                const char *note = skipped_note(cat, tok);
+                if (note)
+                    sf_fail("%s: target column '%s' is not numeric: %s", cat->path, tok, note);
+                else
+                    sf_fail("%s: target column '%s' is not in the header (presets: "
+                            "metallicity, bpt_lines)",
+                            cat->path, tok);
                 free(list);
                 return SF_ERR;
             }

@@ -167,21 +167,22 @@ static void copy_columns(catalog *dst, const catalog *src) {
     dst->n_cols = src->n_cols;
     dst->col_names = xcalloc((size_t)(src->n_cols ? src->n_cols : 1), sizeof *dst->col_names);
     for (int c = 0; c < src->n_cols; c++) dst->col_names[c] = xstrdup(src->col_names[c]);
+    dst->n_skipped = src->n_skipped;
+    dst->skipped = xcalloc((size_t)(src->n_skipped ? src->n_skipped : 1), sizeof *dst->skipped);
+    for (int c = 0; c < src->n_skipped; c++) dst->skipped[c] = xstrdup(src->skipped[c]);
 }
 
-int shard_plan_build(shard_plan *p, const char *catalog_path, const char *target_spec,
+int shard_plan_build(shard_plan *p, catalog_stream *st, const char *target_spec,
                      const char *images, const shard_spec *shard, uint64_t split_seed,
                      double valid_fraction) {
     memset(p, 0, sizeof *p);
     p->shard = shard ? *shard : (shard_spec){0, 1};
     SF_ASSERT(p->shard.count >= 1 && p->shard.index >= 0 && p->shard.index < p->shard.count);
     p->images = xstrdup(images);
-    catalog_stream *st;
-    if (catalog_stream_open(&st, catalog_path) != SF_OK) return SF_ERR;
     copy_columns(&p->columns, catalog_stream_columns(st));
+    const char *catalog_path = p->columns.path;
     if (target_spec) {
         if (targets_prepare(&p->targets, &p->columns, target_spec) != SF_OK) {
-            catalog_stream_close(st);
             shard_plan_free(p);
             return SF_ERR;
         }
@@ -219,7 +220,6 @@ int shard_plan_build(shard_plan *p, const char *catalog_path, const char *target
         if (mine) plan_add(&b, &row, strrchr(path, '/') + 1, y, p->n_all);
         p->n_all++;
     }
-    catalog_stream_close(st);
     if (rc == SF_OK && p->n_rows == 0)
         rc = sf_fail("%s: no galaxies: the header is followed by no data rows", catalog_path);
     if (rc == SF_OK && p->has_targets && n_kept == 0)

@@ -235,6 +235,17 @@ static void write_survey(const char *csv, int n, int reversed, int with_images) 
     free(px);
 }
 
+/* shard_plan_build over one catalogue file, as predict opens it. */
+static int plan_of(shard_plan *p, const char *path, const char *spec, const char *images,
+                   const shard_spec *shard, uint64_t seed, double valid_fraction) {
+    catalog_sources src = {.n_files = 1, .files = {path}};
+    catalog_stream *st;
+    if (catalog_stream_open_sources(&st, &src) != SF_OK) return SF_ERR;
+    int rc = shard_plan_build(p, st, spec, images, shard, seed, valid_fraction);
+    catalog_stream_close(st);
+    return rc;
+}
+
 Test(shard, shards_hold_every_galaxy_once_with_the_whole_catalogues_split) {
     enum { N = 500, S = 3 };
     char csv[512], rev[512], img[512];
@@ -245,7 +256,7 @@ Test(shard, shards_hold_every_galaxy_once_with_the_whole_catalogues_split) {
     write_survey(rev, N, 1, 0);
 
     shard_plan whole;
-    cr_assert_eq(shard_plan_build(&whole, csv, "metallicity", img, NULL, 256, 0.2), SF_OK, "%s",
+    cr_assert_eq(plan_of(&whole, csv, "metallicity", img, NULL, 256, 0.2), SF_OK, "%s",
                  sf_last_error());
     cr_assert_eq(whole.n_rows, N);
     int expect = 0;
@@ -267,11 +278,11 @@ Test(shard, shards_hold_every_galaxy_once_with_the_whole_catalogues_split) {
     for (int s = 0; s < S; s++) {
         shard_spec spec = {s, S};
         shard_plan p, pr;
-        cr_assert_eq(shard_plan_build(&p, csv, "metallicity", img, &spec, 256, 0.2), SF_OK);
+        cr_assert_eq(plan_of(&p, csv, "metallicity", img, &spec, 256, 0.2), SF_OK);
         cr_assert_eq(p.n_all, whole.n_all);
         cr_assert_gt(p.n, whole.n / S / 2);
         /* the same galaxies in the re-sorted catalogue */
-        cr_assert_eq(shard_plan_build(&pr, rev, "metallicity", img, &spec, 256, 0.2), SF_OK);
+        cr_assert_eq(plan_of(&pr, rev, "metallicity", img, &spec, 256, 0.2), SF_OK);
         cr_assert_eq(pr.n, p.n);
         for (int i = 0; i < p.n; i++) {
             const char *id = shard_plan_objid(&p, i);
@@ -305,24 +316,24 @@ Test(shard, a_plan_refuses_what_predict_refused) {
     /* twice the same objID (both with images) */
     fx_write_text(fx_path("dup.csv"), "objID,oh_p50\n587722981742084001,8\n587722981742084002,8\n"
                                       "587722981742084001,9\n");
-    cr_assert_eq(shard_plan_build(&p, fx_path("dup.csv"), NULL, img, NULL, 256, 0.2), SF_ERR);
+    cr_assert_eq(plan_of(&p, fx_path("dup.csv"), NULL, img, NULL, 256, 0.2), SF_ERR);
     cr_assert(strstr(sf_last_error(), "dup.csv:4: objID 587722981742084001 appears again "
                                       "(first on line 2)"), "%s", sf_last_error());
     fx_write_text(fx_path("bad.csv"), "objID,oh_p50\n../etc,8\n");
-    cr_assert_eq(shard_plan_build(&p, fx_path("bad.csv"), NULL, img, NULL, 256, 0.2), SF_ERR);
+    cr_assert_eq(plan_of(&p, fx_path("bad.csv"), NULL, img, NULL, 256, 0.2), SF_ERR);
     cr_assert(strstr(sf_last_error(), "bad.csv:2: objID '../etc' is not a plain file name"), "%s",
               sf_last_error());
     fx_write_text(fx_path("cut.csv"), "objID,oh_p50\n1,-9999\n2,-9999\n");
-    cr_assert_eq(shard_plan_build(&p, fx_path("cut.csv"), "metallicity", img, NULL, 256, 0.2),
+    cr_assert_eq(plan_of(&p, fx_path("cut.csv"), "metallicity", img, NULL, 256, 0.2),
                  SF_ERR);
     cr_assert(strstr(sf_last_error(), "no usable rows for target 'metallicity' among 2"), "%s",
               sf_last_error());
-    cr_assert_eq(shard_plan_build(&p, fx_path("g.csv"), "oh_p51", img, NULL, 256, 0.2), SF_ERR);
+    cr_assert_eq(plan_of(&p, fx_path("g.csv"), "oh_p51", img, NULL, 256, 0.2), SF_ERR);
     cr_assert(strstr(sf_last_error(), "oh_p51"), "%s", sf_last_error());
     /* a slice with nothing in it is not an error */
     fx_write_text(fx_path("one.csv"), "objID,oh_p50\n587722981742084001,8\n");
     shard_spec other = {(shard_of("587722981742084001", 2) + 1) % 2, 2};
-    cr_assert_eq(shard_plan_build(&p, fx_path("one.csv"), NULL, img, &other, 256, 0.2), SF_OK);
+    cr_assert_eq(plan_of(&p, fx_path("one.csv"), NULL, img, &other, 256, 0.2), SF_OK);
     cr_assert_eq(p.n, 0);
     cr_assert_eq(p.n_all, 1);
     shard_plan_free(&p);
