@@ -1,14 +1,23 @@
 #!/bin/sh
 # A real single-node Slurm cluster for tests, living in one folder:
 #
-#   sh tests/slurm-cluster.sh start DIR   munged, slurmctld and slurmd with a slurm.conf
+#   sh tests/slurm-cluster.sh start DIR [OWNER]
+#                                         munged, slurmctld and slurmd with a slurm.conf
 #                                         generated in DIR, on ports free right now;
-#                                         returns when the node is idle (or fails and
-#                                         prints why, with the daemons' logs)
+#                                         returns when the node is idle (or fails, stops
+#                                         what it started and prints why, with the
+#                                         daemons' logs). With OWNER (a PID, the test's),
+#                                         a watchdog stops the cluster when OWNER ends
+#                                         without stopping it (a crash, a timeout, a kill)
 #   . DIR/env                             SLURM_CONF (and the munge socket) for sbatch,
 #                                         srun, sinfo, squeue ...
-#   sh tests/slurm-cluster.sh stop DIR    stops the three daemons by the PIDs that start
-#                                         recorded (never by name), and waits for them
+#   sh tests/slurm-cluster.sh stop DIR    cancels the cluster's jobs, stops the three
+#                                         daemons by the PIDs that start recorded, then
+#                                         kills what is left of the jobs (slurmstepd and
+#                                         the job's processes leave slurmd's session):
+#                                         the processes whose environment names this
+#                                         cluster's slurm.conf. Never by name. Waits for
+#                                         all of them to end.
 #
 # DIR must exist and be empty or hold a stopped cluster (mktemp -d). Nothing outside DIR
 # is written but munged's socket, in a folder /tmp/sfnet-munge-XXXXXX of its own that
@@ -20,6 +29,12 @@ set -u
 die() {
     echo "slurm-cluster: $*" >&2
     exit 1
+}
+
+# Stops whatever start had started, then fails with the message.
+die_stopped() {
+    stop "$dir" >/dev/null 2>&1
+    die "$@"
 }
 
 need() {
@@ -67,7 +82,7 @@ start() {
     sock=$sockdir/munge.sock
     "$(bin mungekey)" -c -k "$key" >"$dir/log/mungekey.log" 2>&1 || {
         logs "$dir"
-        die "mungekey could not make a key in $dir/munge"
+        die_stopped "mungekey could not make a key in $dir/munge"
     }
     chmod 600 "$key"
     "$(bin munged)" -F --key-file="$key" --socket="$sock" --pid-file="$dir/munge/munged.pid" \
@@ -79,7 +94,7 @@ start() {
         i=$((i + 1))
         if [ $i -gt 100 ] || ! kill -0 "$(cat "$dir/munged.pid")" 2>/dev/null; then
             logs "$dir"
-            die "munged did not start (no socket $sock after 10 s)"
+            die_stopped "munged did not start (no socket $sock after 10 s)"
         fi
         sleep 0.1
     done
@@ -148,22 +163,70 @@ EOF
         for d in slurmctld slurmd; do
             kill -0 "$(cat "$dir/$d.pid")" 2>/dev/null && continue
             logs "$dir"
-            stop "$dir" >/dev/null 2>&1
-            die "$d exited while starting (see its log above)"
+            die_stopped "$d exited while starting (see its log above)"
         done
         if [ $i -gt 300 ]; then
             logs "$dir"
-            stop "$dir" >/dev/null 2>&1
-            die "the node did not become idle within 30 s (state: '${state:-none}')"
+            die_stopped "the node did not become idle within 30 s (state: '${state:-none}')"
         fi
         sleep 0.1
     done
+    if [ -n "$owner" ]; then
+        # the watchdog: stops the cluster once the owner is gone, unless stop came first
+        # (stop removes watchdog.pid, then ends the watchdog)
+        (
+            trap '' HUP INT
+            while kill -0 "$owner" 2>/dev/null && [ -f "$dir/watchdog.pid" ]; do sleep 1; done
+            [ -f "$dir/watchdog.pid" ] && SFNET_SLURM_WATCHDOG=1 sh "$self" stop "$dir"
+        ) </dev/null >/dev/null 2>&1 &
+        echo $! >"$dir/watchdog.pid"
+    fi
     echo "slurm-cluster: node $host idle (slurmctld port $ctld_port, slurmd port $slurmd_port, conf $dir/slurm.conf)"
+}
+
+# Waits up to 10 s for the PIDs to end; 1 when some are still there.
+wait_gone() {
+    i=0
+    while [ $i -lt 100 ]; do
+        alive=0
+        for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ $alive = 0 ] && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# The processes (not this one, nor its parent) whose environment holds
+# SLURM_CONF=<this cluster's slurm.conf>: slurmstepd and the jobs' processes, which
+# slurmd starts in sessions of their own.
+cluster_processes() {
+    for e in /proc/[0-9]*/environ; do
+        p=${e#/proc/}
+        p=${p%/environ}
+        [ "$p" = $$ ] || [ "$p" = "$PPID" ] && continue
+        tr '\0' '\n' 2>/dev/null <"$e" | grep -qxF "SLURM_CONF=$1/slurm.conf" && echo "$p"
+    done
 }
 
 stop() {
     dir=$1
     [ -d "$dir" ] || die "$dir is not a folder"
+    dir=$(cd "$dir" && pwd)
+    if [ -f "$dir/watchdog.pid" ]; then
+        w=$(cat "$dir/watchdog.pid")
+        rm -f "$dir/watchdog.pid"
+        [ "${SFNET_SLURM_WATCHDOG:-}" = 1 ] || kill "$w" 2>/dev/null
+    fi
+    # the jobs first, while slurmctld can still cancel them
+    if [ -f "$dir/slurmctld.pid" ] && kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/null; then
+        SLURM_CONF=$dir/slurm.conf scancel -u "$(id -un)" 2>/dev/null
+        i=0
+        while [ -n "$(SLURM_CONF=$dir/slurm.conf squeue -h 2>/dev/null)" ] && [ $i -lt 150 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+    fi
     for d in slurmd slurmctld munged; do
         f=$dir/$d.pid
         [ -f "$f" ] || continue
@@ -179,6 +242,12 @@ stop() {
         fi
         rm -f "$f"
     done
+    # what is left of the jobs
+    left=$(cluster_processes "$dir")
+    if [ -n "$left" ]; then
+        kill -KILL $left 2>/dev/null
+        wait_gone $left || echo "slurm-cluster: processes $left of $dir did not end" >&2
+    fi
     if [ -f "$dir/munge-socket-dir" ]; then
         sockdir=$(cat "$dir/munge-socket-dir")
         case "$sockdir" in /tmp/sfnet-munge-*) rm -rf "$sockdir" ;; esac
@@ -187,8 +256,14 @@ stop() {
     return 0
 }
 
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+owner=
 case "${1:-}" in
-start) [ $# -eq 2 ] || die "usage: $0 start DIR"; start "$2" ;;
+start)
+    [ $# -eq 2 ] || [ $# -eq 3 ] || die "usage: $0 start DIR [OWNER_PID]"
+    owner=${3:-}
+    start "$2"
+    ;;
 stop) [ $# -eq 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
-*) die "usage: $0 start DIR | stop DIR" ;;
+*) die "usage: $0 start DIR [OWNER_PID] | stop DIR" ;;
 esac

@@ -338,3 +338,56 @@ Test(shard, a_plan_refuses_what_predict_refused) {
     cr_assert_eq(p.n_all, 1);
     shard_plan_free(&p);
 }
+
+Test(shard, a_joined_catalogue_is_streamed_from_memory_with_the_plan_of_one_file) {
+    enum { N = 300 };
+    char img[512];
+    snprintf(img, sizeof img, "%s", fx_path("img"));
+    write_survey(fx_path("g.csv"), N, 0, 1);
+    /* the same rows as two files joined row by row: IDs and ra, then IDs and oh_p50 */
+    FILE *a = fopen(fx_path("a.csv"), "w"), *b = fopen(fx_path("b.csv"), "w");
+    fputs("objID,ra\n", a);
+    fputs("objID,oh_p50\n", b);
+    for (int i = 0; i < N; i++) {
+        fprintf(a, "%lld,%d.5\n", 587722981742084000LL + i, i);
+        fprintf(b, "%lld,%s\n", 587722981742084000LL + i, i % 7 ? "8.8" : "-9999");
+    }
+    fclose(a);
+    fclose(b);
+    catalog_sources src = {.n_files = 2, .files = {fx_path("a.csv"), fx_path("b.csv")}};
+    char fa[512], fb[512];
+    snprintf(fa, sizeof fa, "%s", src.files[0]);
+    snprintf(fb, sizeof fb, "%s", src.files[1]);
+    src.files[0] = fa;
+    src.files[1] = fb;
+    shard_spec spec = {1, 3};
+    shard_plan one, joined;
+    cr_assert_eq(plan_of(&one, fx_path("g.csv"), "metallicity", img, &spec, 256, 0.2), SF_OK);
+    catalog_stream *st;
+    cr_assert_eq(catalog_stream_open_sources(&st, &src), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(catalog_stream_columns(st)->n_cols, 2);
+    cr_assert_eq(shard_plan_build(&joined, st, "metallicity", img, &spec, 256, 0.2), SF_OK, "%s",
+                 sf_last_error());
+    cr_assert_eq(joined.n, one.n);
+    cr_assert_eq(joined.n_all, one.n_all);
+    cr_assert_eq(joined.n_cut, one.n_cut);
+    cr_assert_gt(joined.n, 50);
+    for (int i = 0; i < one.n; i++) {
+        cr_assert_str_eq(shard_plan_objid(&joined, i), shard_plan_objid(&one, i));
+        cr_assert_eq(joined.split[i], one.split[i]);
+        cr_assert_eq(joined.truth[i], one.truth[i]);
+    }
+    /* the rows are found again where the plan saw them, backwards too */
+    for (int i = joined.n - 1; i >= 0; i--) {
+        catalog_row row;
+        cr_assert_eq(catalog_stream_seek(st, joined.pos[i]), SF_OK);
+        cr_assert_eq(catalog_stream_next(st, &row), 1);
+        cr_assert_str_eq(row.obj_id, shard_plan_objid(&joined, i));
+        cr_assert_eq(row.pos.line, joined.pos[i].line);
+        int ra = catalog_column(catalog_stream_columns(st), "ra");
+        cr_assert_eq(row.values[ra], (double)(atoll(row.obj_id) - 587722981742084000LL) + 0.5);
+    }
+    catalog_stream_close(st);
+    shard_plan_free(&joined);
+    shard_plan_free(&one);
+}

@@ -155,7 +155,8 @@ Test(slurm, a_job_array_of_shards_merges_into_the_run_of_one_predict) {
     /* the cluster */
     snprintf(cluster, sizeof cluster, "%s", in_dir("slurm"));
     cr_assert_eq(mkdir(cluster, 0755), 0);
-    int started = shell(in_dir("cluster.txt"), "sh tests/slurm-cluster.sh start '%s'", cluster);
+    int started = shell(in_dir("cluster.txt"), "sh tests/slurm-cluster.sh start '%s' %ld", cluster,
+                        (long)getpid()); /* a watchdog stops it should this process die */
     cluster_started = 1; /* stop whatever did start */
     cr_assert_eq(started, 0, "Slurm could not start here, so the job array cannot be tested:\n%s",
                  read_text(in_dir("cluster.txt")));
