@@ -125,6 +125,36 @@ static inline void assert_same_run(const char *a, int64_t ra, const char *b, int
                    "f.weight = e.weight AND ((f.pearson IS NULL AND e.pearson IS NULL) OR "
                    "abs(f.pearson - e.pearson) <= 1e-5)", (long long)ra, (long long)rb),
                  Q("SELECT count(*) FROM b.feature_targets WHERE run_id = %lld", (long long)rb));
+    /* the per-run summaries the pages read, computed from the merged galaxies (the hits
+     * are numbered by the run's validation order, which follows galaxy ids: their
+     * counts only) */
+    cr_assert_eq(Q("SELECT count(*) FROM feature_summaries f JOIN b.feature_summaries e USING "
+                   "(feature) WHERE f.run_id = %lld AND e.run_id = %lld AND abs(f.sum - e.sum) "
+                   "<= " MERGE_TOL " AND abs(f.sum_sq - e.sum_sq) <= " MERGE_TOL " AND "
+                   "abs(f.sum_valid - e.sum_valid) <= " MERGE_TOL " AND abs(f.sum_sq_valid - "
+                   "e.sum_sq_valid) <= " MERGE_TOL " AND length(f.valid_hits) IS length(e.valid_hits)",
+                   (long long)ra, (long long)rb, "e.sum", "e.sum_sq", "e.sum_valid",
+                   "e.sum_sq_valid"),
+                 d);
+    const char *counted[][2] = {
+        {"feature_pairs", "(feature, other) WHERE f.n_both = e.n_both AND f.n_both_valid = "
+                          "e.n_both_valid AND abs(f.cross - e.cross) <= 1e-4 * (1 + abs(e.cross)) "
+                          "AND abs(f.cross_valid - e.cross_valid) <= 1e-4 * (1 + abs(e.cross_valid))"},
+        {"feature_samples", "(feature, rank) WHERE abs(f.value - e.value) <= 1e-5 * (1 + abs(e.value))"},
+        {"feature_columns", "(feature, position) WHERE f.name = e.name AND f.n_pairs = e.n_pairs "
+                            "AND abs(f.rho - e.rho) <= 1e-5"},
+        {"run_levels", "(n_terms, target) WHERE (f.rmse IS NULL AND e.rmse IS NULL) OR "
+                       "abs(f.rmse - e.rmse) <= 1e-5 * (1 + abs(e.rmse))"},
+    };
+    for (int i = 0; i < 4; i++) {
+        double all = Q("SELECT count(*) FROM b.%s WHERE run_id = %lld", counted[i][0], (long long)rb);
+        cr_assert_eq(Q("SELECT count(*) FROM %s WHERE run_id = %lld", counted[i][0], (long long)ra),
+                     all, "%s: not as many rows", counted[i][0]);
+        cr_assert_eq(Q("SELECT count(*) FROM (SELECT * FROM %s WHERE run_id = %lld) f JOIN (SELECT * "
+                       "FROM b.%s WHERE run_id = %lld) e USING %s", counted[i][0], (long long)ra,
+                       counted[i][0], (long long)rb, counted[i][1]),
+                     all, "%s differ", counted[i][0]);
+    }
     cr_assert_eq(Q("SELECT count(*) FROM run_weights w JOIN b.run_weights v ON v.run_id = %lld "
                    "WHERE w.run_id = %lld AND w.safetensors = v.safetensors", (long long)rb,
                    (long long)ra), 1);

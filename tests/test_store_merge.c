@@ -429,6 +429,16 @@ static const char *binary(void) {
 #endif
 }
 
+/* What the last merge said (static text). */
+static const char *merge_log(void) {
+    static char text[4096];
+    FILE *f = fopen(path_in("merge.log"), "r");
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f) fclose(f);
+    text[n] = 0;
+    return text;
+}
+
 static pid_t start_merge(const char *out, char *const *files, int n) {
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
@@ -438,6 +448,9 @@ static pid_t start_merge(const char *out, char *const *files, int n) {
         argv[4 + n] = NULL;
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
+        /* its messages, for the failure's */
+        int log = open(path_in("merge.log"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (log >= 0) dup2(log, 2);
         execv(argv[0], argv);
         _exit(127);
     }
@@ -498,22 +511,32 @@ Test(merge, sigkill_at_any_moment_leaves_the_database_as_it_was, .timeout = 900)
         struct timespec ts = {(time_t)delay, (long)((delay - (time_t)delay) * 1e9)};
         nanosleep(&ts, NULL);
         if (waitpid(pid, &status, WNOHANG) == pid) {
-            cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the merge failed");
+            cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the merge failed: %s",
+                      merge_log());
             finished = 1;
             break;
         }
         kill(pid, SIGKILL);
         cr_assert_eq(waitpid(pid, &status, 0), pid);
         if (WIFEXITED(status)) {
-            cr_assert_eq(WEXITSTATUS(status), 0, "the merge failed");
+            cr_assert_eq(WEXITSTATUS(status), 0, "the merge failed: %s", merge_log());
             finished = 1;
             break;
         }
         cr_assert(WIFSIGNALED(status));
-        killed++;
-        cr_assert_eq(digest(out), before, "SIGKILL after %.2f s changed %s", delay, out);
         sqlite3 *db;
         cr_assert_eq(sqlite3_open(out, &db), SQLITE_OK);
+        if (digest(out) != before) {
+            /* only a merge that had committed (killed while it closed the file) may have
+             * changed it, and then it holds the whole merged run */
+            cr_assert(sql1(db, "SELECT count(*) FROM runs") == 1 &&
+                          sql1(db, "SELECT n_galaxies FROM runs") == 8000,
+                      "SIGKILL after %.2f s changed %s", delay, out);
+            sqlite3_close(db);
+            finished = 1;
+            break;
+        }
+        killed++;
         sqlite3_stmt *ic;
         cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &ic, NULL), SQLITE_OK);
         cr_assert_eq(sqlite3_step(ic), SQLITE_ROW);
