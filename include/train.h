@@ -170,7 +170,10 @@ typedef struct {
     double final_valid_rmse; /* valid_rmse of the last complete epoch (NAN if none) */
     double train_mean_rmse;  /* RMSE of predicting the training mean, on validation */
     double seconds;          /* wall time of this call */
-    double images_per_s;     /* training images per second of this call */
+    double images_per_s;     /* training images per second of this call (all ranks) */
+    int ranks;               /* MPI ranks that trained (1: one process) */
+    double grad_sum_ms;      /* mean time a step spent averaging gradients over the
+                                ranks (0 for one process) */
     int interrupted;         /* stopped early (Ctrl-C, on_step); checkpoint saved */
 } train_result;
 

@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "safetensors.h"
+#include "sf_mpi.h"
 #include "sf_util.h"
 #include "train.h"
+#include "train_dist.h"
 
 #define CHECKPOINT_FORMAT "sfnet-explore-checkpoint-1"
 
@@ -236,12 +238,15 @@ done:
 /* ---------------------------------------------------------------- the loop */
 
 /* Eval-mode RMSE over the galaxies idx[0..n), in batches of m->max_batch. x and y hold
- * max_batch images / targets. */
-static double evaluate(sfnet *m, const dataset *ds, const int *idx, int n, float *x, float *y) {
-    int no = m->cfg.n_out;
+ * max_batch images / targets. Each rank takes its share of the galaxies; their squared
+ * errors are summed over the ranks. */
+static double evaluate(sfnet *m, const dataset *ds, const train_dist *dist, const int *idx,
+                       int n, float *x, float *y) {
+    int no = m->cfg.n_out, lo, hi;
+    train_dist_range(dist, n, &lo, &hi);
     double sq = 0;
-    for (int i = 0; i < n; i += m->max_batch) {
-        int b = n - i < m->max_batch ? n - i : m->max_batch;
+    for (int i = lo; i < hi; i += m->max_batch) {
+        int b = hi - i < m->max_batch ? hi - i : m->max_batch;
         dataset_batch(ds, idx + i, b, x, y, NULL);
         sfnet_forward(m, x, b, 0);
         for (int j = 0; j < b * no; j++) {
@@ -249,6 +254,7 @@ static double evaluate(sfnet *m, const dataset *ds, const int *idx, int n, float
             sq += e * e;
         }
     }
+    sf_mpi_sum_f64(&sq, 1);
     return n > 0 ? sqrt(sq / ((double)n * no)) : NAN;
 }
 
@@ -273,13 +279,17 @@ static void format_hms(char *buf, size_t n, double s) {
     snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
 }
 
-static int check_options(const sfnet *m, const dataset *ds, const train_options *opt) {
+static int check_options(const sfnet *m, const dataset *ds, const train_options *opt,
+                         const train_dist *dist) {
     if (m->cfg.inference_only)
         return sf_fail("the model was created for inference only and cannot be trained");
     if (opt->epochs < 1) return sf_fail("--epochs %d: need at least 1", opt->epochs);
     if (opt->batch < 1) return sf_fail("--batch %d: need at least 1", opt->batch);
-    if (opt->batch > m->max_batch)
+    if (dist->size == 1 && opt->batch > m->max_batch)
         return sf_fail("--batch %d exceeds the model's max batch %d", opt->batch, m->max_batch);
+    if (dist->local > m->max_batch)
+        return sf_fail("--batch %d gives each of the %d ranks %d images, more than the model's "
+                       "max batch %d", opt->batch, dist->size, dist->local, m->max_batch);
     if (!(opt->lr > 0) || !isfinite(opt->lr)) return sf_fail("--lr %g must be positive", opt->lr);
     if (ds->n_train < 2) return sf_fail("the training split has %d galaxies; need at least 2",
                                         ds->n_train);
@@ -290,7 +300,7 @@ static int check_options(const sfnet *m, const dataset *ds, const train_options 
         return sf_fail("the data set's images are %dx%d but the model takes %dx%d", ds->size,
                        ds->size, m->cfg.in_size, m->cfg.in_size);
     if (opt->resume && !opt->checkpoint) return sf_fail("--resume needs a checkpoint path");
-    if (opt->checkpoint && !opt->resume) {
+    if (opt->checkpoint && !opt->resume && dist->rank == 0) {
         /* Find out now, not after the first epoch, that the checkpoint cannot be written. */
         char tmp[4096];
         snprintf(tmp, sizeof tmp, "%s.tmp-%ld", opt->checkpoint, (long)getpid());
@@ -303,6 +313,35 @@ static int check_options(const sfnet *m, const dataset *ds, const train_options 
     return SF_OK;
 }
 
+/* Rank 0 writes the checkpoint (the other ranks hold the same state); every rank
+ * learns whether it could. */
+static int checkpoint_save_shared(const char *path, sfnet *m, const ranger *o,
+                                  const train_options *opt, const dataset *ds,
+                                  const train_pos *pos, const train_result *res) {
+    int rc = sf_mpi_rank() == 0 ? checkpoint_save(path, m, o, opt, ds, pos, res) : SF_OK;
+    if (!sf_mpi_all_ok(rc == SF_OK) && rc == SF_OK)
+        rc = sf_fail("rank 0 could not write the checkpoint %s", path);
+    return rc;
+}
+
+/* Every rank starts from rank 0's model, optimizer state and position: what rank 0
+ * initialised or loaded from the checkpoint (the only rank that reads it). */
+static int start_shared(sfnet *m, ranger *o, const train_options *opt, const dataset *ds,
+                        int steps, train_pos *pos, train_result *res) {
+    int rc = SF_OK;
+    if (opt->resume && sf_mpi_rank() == 0)
+        rc = checkpoint_load(opt->checkpoint, m, o, opt, ds, steps, pos, res);
+    if (!sf_mpi_all_ok(rc == SF_OK))
+        return rc != SF_OK ? rc : sf_fail("rank 0 could not read the checkpoint %s", opt->checkpoint);
+    if (sf_mpi_size() == 1) return SF_OK;
+    train_dist_share_model(m, opt->resume ? o : NULL);
+    sf_mpi_bcast(pos, sizeof *pos, 0);
+    sf_mpi_bcast(res->train_loss, (size_t)res->epochs * sizeof(double), 0);
+    sf_mpi_bcast(res->valid_rmse, (size_t)res->epochs * sizeof(double), 0);
+    sf_mpi_bcast(&res->epochs_done, sizeof res->epochs_done, 0);
+    return SF_OK;
+}
+
 int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_result *res) {
     memset(res, 0, sizeof *res);
     res->epochs = opt->epochs > 0 ? opt->epochs : 0;
@@ -310,10 +349,26 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
     res->valid_rmse = xmalloc(((size_t)res->epochs + 1) * sizeof(double));
     for (int e = 0; e < res->epochs; e++) res->train_loss[e] = res->valid_rmse[e] = NAN;
     res->final_train_rmse = res->final_valid_rmse = NAN;
-    if (check_options(m, ds, opt) != SF_OK) return SF_ERR;
+    /* the ranks of an MPI job (one in a world of one): each takes its slice of every
+     * global batch; rank 0 alone prints and writes the checkpoint */
+    train_dist dist;
+    int ok = train_dist_begin(&dist, opt->batch) == SF_OK &&
+             check_options(m, ds, opt, &dist) == SF_OK;
+    if (!sf_mpi_all_ok(ok)) {
+        if (ok) sf_fail("rank 0 refused the options (see its message)");
+        return SF_ERR;
+    }
     res->train_mean_rmse = mean_baseline(ds);
+    const int quiet = opt->quiet || dist.rank != 0;
 
-    const int B = opt->batch < ds->n_train ? opt->batch : ds->n_train;
+    int B = opt->batch < ds->n_train ? opt->batch : ds->n_train;
+    if (B < opt->batch && dist.size > 1) {
+        /* fewer training galaxies than one batch: the batch is all of them that divide */
+        B -= B % dist.size;
+        if (B < dist.size) return sf_fail("the training split has %d galaxies, fewer than the "
+                                          "%d ranks", ds->n_train, dist.size);
+        train_dist_begin(&dist, B);
+    }
     const int steps = ds->n_train / B; /* the last incomplete batch is dropped */
     const long total = (long)steps * opt->epochs;
     const int S = ds->size, no = m->cfg.n_out;
@@ -330,22 +385,27 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
     free(decay);
 
     train_pos pos = {0};
-    int rc = SF_OK;
-    if (opt->resume) {
-        rc = checkpoint_load(opt->checkpoint, m, &o, opt, ds, steps, &pos, res);
-        if (rc != SF_OK) goto out;
-        if (!opt->quiet && pos.epoch < opt->epochs)
-            fprintf(stderr, "sfnet-explore: resuming at epoch %d, step %d of %d\n",
-                    pos.epoch + 1, pos.step, steps);
-    }
+    int rc = start_shared(m, &o, opt, ds, steps, &pos, res);
+    if (rc != SF_OK) goto out;
+    if (opt->resume && !quiet && pos.epoch < opt->epochs)
+        fprintf(stderr, "sfnet-explore: resuming at epoch %d, step %d of %d\n", pos.epoch + 1,
+                pos.step, steps);
+    /* from here on a rank that waits too long for the others stops the job */
+    double old_timeout = sf_mpi_set_timeout(sf_mpi_default_timeout());
 
-    struct sigaction sa, old_sa;
+    /* Ctrl-C, and SIGUSR1 (which mpirun passes to every rank, and Slurm sends with
+     * `scancel --signal=USR1` or `#SBATCH --signal`), stop after the current step with
+     * a checkpoint. SIGTERM keeps its default: when a rank dies, mpirun and srun
+     * end the others with it, and a rank that waited for the dead one would not finish
+     * its step. */
+    struct sigaction sa, old_int, old_usr1;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the program at once */
     sigemptyset(&sa.sa_mask);
     stop_requested = 0;
-    sigaction(SIGINT, &sa, &old_sa);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGUSR1, &sa, &old_usr1);
 
     const double t0 = sf_now();
     double t_train = 0, smooth = 0;
@@ -364,7 +424,7 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
         snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, opt->epochs);
         sf_progress bar;
         sf_progress_start(&bar, label, (long)(steps - first) * B, "img");
-        bar.quiet |= opt->quiet;
+        bar.quiet |= quiet;
         for (int step = first; step < steps; step++) {
             double lr, mom;
             sched_at(opt->schedule, opt->lr, (double)((long)epoch * steps + step) / (double)total,
@@ -373,12 +433,10 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             double ts = sf_now();
             sf_rng flip;
             sf_rng_seed(&flip, position_seed(opt->seed, epoch, step));
-            dataset_batch(ds, perm + (size_t)step * B, B, x, y, opt->flips ? &flip : NULL);
-            sfnet_zero_grad(m);
-            sfnet_forward(m, x, B, 1);
-            float loss = sfnet_loss(m, y, B, 1);
+            float loss = train_dist_gradient(&dist, m, ds, perm + (size_t)step * B,
+                                             opt->flips ? &flip : NULL, x, y);
             if (!isfinite(loss)) {
-                if (!opt->quiet) fputc('\n', stderr);
+                if (!quiet) fputc('\n', stderr);
                 rc = sf_fail("the training loss became %g at epoch %d, step %d (lr %.3g too "
                              "high?); the last checkpoint is intact", (double)loss, epoch + 1,
                              step + 1, lr);
@@ -401,18 +459,19 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             sf_progress_update(&bar, (long)(step + 1 - first) * B, extra);
             if (opt->on_step && opt->on_step(opt->ctx, epoch, step, loss)) stop = 1;
             if (stop_requested) stop = 1;
+            stop = train_dist_any(stop); /* every rank stops at the same step */
             if (stop && step + 1 < steps) {
                 res->interrupted = 1;
-                if (!opt->quiet) fputc('\n', stderr);
+                if (!quiet) fputc('\n', stderr);
                 if (opt->checkpoint) {
                     train_pos here = {epoch, step + 1, sq_sum, sq_count};
-                    rc = checkpoint_save(opt->checkpoint, m, &o, opt, ds, &here, res);
+                    rc = checkpoint_save_shared(opt->checkpoint, m, &o, opt, ds, &here, res);
                     if (rc != SF_OK) goto restore;
-                    if (!opt->quiet)
+                    if (!quiet)
                         fprintf(stderr, "sfnet-explore: stopped at epoch %d, step %d; "
                                 "checkpoint saved to %s (--resume continues)\n",
                                 epoch + 1, step + 1, opt->checkpoint);
-                } else if (!opt->quiet) {
+                } else if (!quiet) {
                     fprintf(stderr, "sfnet-explore: stopped at epoch %d, step %d (no "
                             "checkpoint path, nothing saved)\n", epoch + 1, step + 1);
                 }
@@ -420,19 +479,21 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             }
         }
         res->train_loss[epoch] = sqrt(sq_sum / sq_count);
-        res->valid_rmse[epoch] = evaluate(m, ds, ds->valid_idx, ds->n_valid, x, y);
+        train_dist_average_running_stats(m);
+        train_dist_keep_identical(m, &o, epoch);
+        res->valid_rmse[epoch] = evaluate(m, ds, &dist, ds->valid_idx, ds->n_valid, x, y);
         res->epochs_done = epoch + 1;
         snprintf(extra, sizeof extra, "train loss %.4f valid RMSE %.4f",
                  res->train_loss[epoch], res->valid_rmse[epoch]);
         sf_progress_finish(&bar, extra);
         if (opt->checkpoint) {
             train_pos next = {epoch + 1, 0, 0, 0};
-            rc = checkpoint_save(opt->checkpoint, m, &o, opt, ds, &next, res);
+            rc = checkpoint_save_shared(opt->checkpoint, m, &o, opt, ds, &next, res);
             if (rc != SF_OK) goto restore;
         }
         if (stop && epoch + 1 < opt->epochs) {
             res->interrupted = 1;
-            if (!opt->quiet)
+            if (!quiet)
                 fprintf(stderr, "sfnet-explore: stopped after epoch %d%s%s%s\n", epoch + 1,
                         opt->checkpoint ? "; checkpoint saved to " : "",
                         opt->checkpoint ? opt->checkpoint : "",
@@ -440,9 +501,13 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
         }
     }
 restore:
-    sigaction(SIGINT, &old_sa, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGUSR1, &old_usr1, NULL);
+    sf_mpi_set_timeout(old_timeout);
     res->seconds = sf_now() - t0;
     res->images_per_s = t_train > 0 ? (double)done_here * B / t_train : 0;
+    res->ranks = dist.size;
+    res->grad_sum_ms = dist.grad_sums ? 1e3 * dist.grad_sum_s / dist.grad_sums : 0;
 out:
     if (res->epochs_done > 0) {
         res->final_train_rmse = res->train_loss[res->epochs_done - 1];
