@@ -168,13 +168,21 @@ static uint64_t dataset_hash(const dataset *ds) {
     return h;
 }
 
-/* Names the image of catalogue row `row` for a message: its path, or where it was
- * looked for. */
-static void image_name(char *out, size_t n, const dataset *ds, const char *images_dir, int row) {
+/* Says what this rank makes of the image of catalogue row `row`, which rank 0 read
+ * (theirs = 1) or could not (theirs = 0). */
+static void say_image(const dataset *ds, const char *images_dir, int row, int theirs) {
     const char *id = ds->cat.obj_ids[row];
-    if (image_find(out, n, images_dir, id) != SF_OK)
-        snprintf(out, n, "%s/%s.{jpg,jpeg,png} (objID %s, catalogue line %d)", images_dir, id,
-                 id, ds->cat.line_of_row[row]);
+    char path[4200];
+    if (image_find(path, sizeof path, images_dir, id) != SF_OK)
+        train_dist_say("finds no image of objID %s (catalogue line %d) in %s, which rank 0 "
+                       "%s: every rank must see the same images",
+                       id, ds->cat.line_of_row[row], images_dir, theirs ? "read" : "lacks too");
+    else if (theirs)
+        train_dist_say("cannot read %s (objID %s), which rank 0 read: every rank must see the "
+                       "same images", path, id);
+    else
+        train_dist_say("read %s (objID %s), which rank 0 could not: every rank must see the "
+                       "same images", path, id);
 }
 
 int train_dist_same_galaxies(const dataset *ds, const char *images_dir) {
@@ -194,21 +202,13 @@ int train_dist_same_galaxies(const dataset *ds, const char *images_dir) {
     memcpy(norm0 + 3, ds->std, sizeof ds->std);
     sf_mpi_bcast(norm0, sizeof norm0, 0);
     if (sf_mpi_rank() != 0) {
-        char path[4200];
         int i = 0, j = 0, said = 0;
         while (!said && (i < n0 || j < ds->n)) {
             int a = i < n0 ? rows0[i] : 1 << 30, b = j < ds->n ? ds->cat_row[j] : 1 << 30;
             if (a == b) {
                 i++, j++;
-            } else if (a < b) {
-                image_name(path, sizeof path, ds, images_dir, a);
-                train_dist_say("cannot read %s, which rank 0 read: every rank must see the "
-                               "same images", path);
-                said = 1;
             } else {
-                image_name(path, sizeof path, ds, images_dir, b);
-                train_dist_say("read %s, which rank 0 could not: every rank must see the same "
-                               "images", path);
+                say_image(ds, images_dir, a < b ? a : b, a < b);
                 said = 1;
             }
         }
