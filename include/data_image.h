@@ -1,7 +1,8 @@
 /* data_image.h: galaxy cutouts, decoded, resized and cropped, and the data set
  * a run trains on.
  *
- * image_decode() reads a JPEG (libjpeg-turbo) or PNG (libpng) into 8-bit RGB.
+ * image_decode() reads a JPEG (libjpeg-turbo) or PNG (libpng) into 8-bit RGB, from a
+ * file or from memory; image_encode_jpeg() writes the JPEG thumbnails a run stores.
  * A corrupt or truncated file is an SF_ERR with a message, never a crash.
  * image_prepare() resizes (bilinear, antialiased when shrinking) to resize x resize and
  * centre-crops (or pads with zeros) to crop x crop, giving CHW bytes.
@@ -35,6 +36,9 @@ int image_decode(const char *path, uint8_t **rgb, int *width, int *height);
  * is what messages call it. */
 int image_decode_mem(const uint8_t *data, size_t len, const char *name, uint8_t **rgb,
                      int *width, int *height);
+/* Encodes interleaved RGB (h, w, 3) as a JPEG of the given quality (1..100) into
+ * malloc'd *out (*len bytes), for the thumbnails a run stores. */
+int image_encode_jpeg(const uint8_t *rgb, int w, int h, int quality, uint8_t **out, size_t *len);
 /* out: (3, crop, crop) bytes. src: (h, w, 3) interleaved RGB. */
 void image_prepare(uint8_t *out, const uint8_t *src, int w, int h, int resize, int crop);
 

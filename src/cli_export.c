@@ -8,7 +8,7 @@
 #include "export.h"
 #include "sf_util.h"
 #include "store.h"
-#include "tui.h"
+#include "query_view.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -33,12 +33,12 @@ int cli_export(int argc, char **argv) {
                                          {"grid", required_argument, 0, 'g'},
                                          {"top", required_argument, 0, 't'},
                                          {"bpt", no_argument, 0, 'b'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+                                         CLI_OPTIONS_END};
+    cli_db db = {.usage = usage};
     const char *out = NULL, *run_opt = NULL;
     int cols = 3, rows = 3, bpt = 0, have_grid = 0, have_top = 0;
     optind = 1;
-    int c;
+    int c, rc;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
@@ -63,18 +63,15 @@ int cli_export(int argc, char **argv) {
             break;
         }
         case 'b': bpt = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) return rc;
         }
     }
     if (have_grid && have_top) {
         fprintf(stderr, "sfnet-explore export: --grid and --top exclude each other\n");
         return 2;
     }
-    if (argc - optind != 2 || !out) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc - optind != 2 || !out) return cli_usage_error(&db);
     const char *path = argv[optind], *feature_text = argv[optind + 1];
     char spec[STORE_PREFIX_MAX + 8];
     int feature;
@@ -89,7 +86,7 @@ int cli_export(int argc, char **argv) {
         return 1;
     }
     store_run run;
-    int rc = 1;
+    rc = 1;
     if (store_run_find(s, spec, &run) != SF_OK) {
         fprintf(stderr, "sfnet-explore export: %s\n", sf_last_error());
         store_close(s);
@@ -98,7 +95,7 @@ int cli_export(int argc, char **argv) {
     if (feature < 0 || feature >= run.d) {
         fprintf(stderr, "sfnet-explore export: run %s has features 0..%d, not %d\n", run.prefix, run.d - 1,
                 feature);
-    } else if (tui_export_feature(s, &run, feature, out, cols, rows, bpt) != SF_OK) {
+    } else if (query_export_feature(s, &run, feature, out, cols, rows, bpt) != SF_OK) {
         fprintf(stderr, "sfnet-explore export: %s\n", sf_last_error());
     } else {
         printf("wrote %s (%s %d)\n", out, run.prefix, feature);

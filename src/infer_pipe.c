@@ -20,7 +20,6 @@
 #include "infer.h"
 #include "sf_util.h"
 #include "store.h"
-#include "train.h"
 
 enum { SLOT_FREE, SLOT_READ, SLOT_COMPUTED };
 enum { N_SLOTS = 4 };
@@ -79,12 +78,27 @@ int infer_thumbnail(const uint8_t *chw, int size, uint8_t **jpg, size_t *len) {
     free(hwc);
     for (int c = 0; c < 3; c++)
         for (int p = 0; p < T * T; p++) small_hwc[p * 3 + c] = small_chw[c * T * T + p];
-    return store_jpeg_encode(small_hwc, T, T, INFER_THUMB_QUALITY, jpg, len);
+    return image_encode_jpeg(small_hwc, T, T, INFER_THUMB_QUALITY, jpg, len);
 }
 
 static int batch_size(const pipe_state *p, int b) {
     int g0 = b * p->B;
     return g0 + p->B < p->n ? p->B : p->n - g0;
+}
+
+/* Waits until slot sl is in state for batch b; 0 when the pipeline stops instead (an
+ * error, or Ctrl-C, which the first stage to see it turns into a stop for all). */
+static int wait_slot(pipe_state *p, slot *sl, int state, int b) {
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop && !interrupted && !(sl->state == state && sl->batch == b))
+        pthread_cond_wait(&p->cv, &p->mu);
+    if (interrupted && !p->stop) {
+        p->stop = 1;
+        pthread_cond_broadcast(&p->cv);
+    }
+    int go = !p->stop;
+    pthread_mutex_unlock(&p->mu);
+    return go;
 }
 
 /* ---- reading ----------------------------------------------------------------- */
@@ -93,12 +107,7 @@ static void *reader_main(void *arg) {
     pipe_state *p = arg;
     for (int b = 0; b < p->n_batches; b++) {
         slot *sl = &p->slots[b % N_SLOTS];
-        pthread_mutex_lock(&p->mu);
-        while (!p->stop && !interrupted && !(sl->state == SLOT_FREE && sl->batch == b))
-            pthread_cond_wait(&p->cv, &p->mu);
-        int stop = p->stop || interrupted;
-        pthread_mutex_unlock(&p->mu);
-        if (stop) break;
+        if (!wait_slot(p, sl, SLOT_FREE, b)) break;
         int n = batch_size(p, b);
         for (int j = 0; j < n; j++) {
             const char *path = p->src->paths[b * p->B + j];
@@ -183,12 +192,7 @@ static void *sink_main(void *arg) {
     pipe_state *p = arg;
     for (int b = 0; b < p->n_batches; b++) {
         slot *sl = &p->slots[b % N_SLOTS];
-        pthread_mutex_lock(&p->mu);
-        while (!p->stop && !interrupted && !(sl->state == SLOT_COMPUTED && sl->batch == b))
-            pthread_cond_wait(&p->cv, &p->mu);
-        int stop = p->stop || interrupted;
-        pthread_mutex_unlock(&p->mu);
-        if (stop) break;
+        if (!wait_slot(p, sl, SLOT_COMPUTED, b)) break;
         infer_batch ib = {
             .n = sl->n_kept, .gal = sl->gal, .pred = sl->pred, .feat_idx = sl->idx,
             .feat_val = sl->val, .dense = sl->dense,
@@ -218,19 +222,6 @@ static void *sink_main(void *arg) {
 }
 
 /* ---- the run ----------------------------------------------------------------- */
-
-/* Waits until slot sl is in state for batch b; 0 when the pipeline stops instead. */
-static int wait_slot(pipe_state *p, slot *sl, int state, int b) {
-    pthread_mutex_lock(&p->mu);
-    if (interrupted && !p->stop) {
-        p->stop = 1;
-        pthread_cond_broadcast(&p->cv);
-    }
-    while (!p->stop && !(sl->state == state && sl->batch == b)) pthread_cond_wait(&p->cv, &p->mu);
-    int go = !p->stop;
-    pthread_mutex_unlock(&p->mu);
-    return go;
-}
 
 static void set_state(pipe_state *p, slot *sl, int state) {
     pthread_mutex_lock(&p->mu);
@@ -339,7 +330,7 @@ int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx
         decode_batch(&p, sl, b);
         if (sl->n_kept > 0) {
             double t1 = sf_now();
-            train_infer_batch(m, sl->x, sl->n_kept, sl->pred, sl->idx, sl->val, sl->dense);
+            infer_forward_batch(m, sl->x, sl->n_kept, sl->pred, sl->idx, sl->val, sl->dense);
             t_net += sf_now() - t1;
         }
         set_state(&p, sl, SLOT_COMPUTED);

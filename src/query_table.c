@@ -143,31 +143,18 @@ static void print_text(const query_table *t, FILE *out) {
     free(numeric);
 }
 
-static void print_csv_field(FILE *out, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
 static void print_csv(const query_table *t, FILE *out) {
     int rows = query_table_rows(t);
     for (int c = 0; c < t->n_cols; c++) {
         if (c) fputc(',', out);
-        print_csv_field(out, t->names[c]);
+        sf_csv_field(out, t->names[c]);
     }
     fputs("\r\n", out);
     for (int r = 0; r < rows; r++) {
         for (int c = 0; c < t->n_cols; c++) {
             if (c) fputc(',', out);
             const cell *x = &t->cells[r * t->n_cols + c];
-            if (x->text) print_csv_field(out, x->text);
+            if (x->text) sf_csv_field(out, x->text);
         }
         fputs("\r\n", out);
     }

@@ -83,3 +83,18 @@ Test(util, integer_options_are_range_checked) {
     cr_assert_eq(sf_parse_option_int("n", "-1", 0, 5, &i), SF_ERR);
     cr_assert_eq(i, -7);
 }
+
+/* CSV fields as RFC 4180 has them: quoted only when they must be, quotes doubled. */
+Test(util, csv_fields_are_quoted_when_they_must_be) {
+    static const char *const in[] = {"plain", "a,b", "say \"hi\"", "two\nlines", "cr\r", ""};
+    static const char *const want[] = {"plain", "\"a,b\"", "\"say \"\"hi\"\"\"",
+                                       "\"two\nlines\"", "\"cr\r\"", ""};
+    for (int i = 0; i < 6; i++) {
+        char buf[64] = "";
+        FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+        cr_assert_not_null(f);
+        sf_csv_field(f, in[i]);
+        fclose(f);
+        cr_assert_str_eq(buf, want[i], "field %d", i);
+    }
+}
