@@ -157,6 +157,9 @@ typedef struct {
     const char *checkpoint; /* written after every epoch and on Ctrl-C; NULL: none */
     int resume;             /* continue from checkpoint (which must exist) */
     int quiet;              /* no progress bar or per-epoch lines */
+    long then_images;       /* images the caller runs through the model after training
+                               (storing the run): the progress line's run ETA counts
+                               them at the validation's rate; 0: none */
     /* Called after every step (may be NULL); returning non-zero stops the run as
      * Ctrl-C does. For tests and front ends. */
     int (*on_step)(void *ctx, int epoch, int step, float loss);

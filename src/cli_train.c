@@ -425,6 +425,54 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
     return status;
 }
 
+/* ---- memory and the image cache ---------------------------------------------- */
+
+/* "peak RSS 812 MB (now: 95 MB own, 7010 MB pages of mapped files)" from
+ * /proc/self/status; the mapped image cache's pages count in the RSS, but they are the
+ * kernel's page cache, dropped when memory is needed. */
+static void memory_line(char *out, size_t n) {
+    FILE *f = fopen("/proc/self/status", "r");
+    long hwm = -1, anon = -1, file = -1;
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        sscanf(line, "VmHWM: %ld", &hwm);
+        sscanf(line, "RssAnon: %ld", &anon);
+        sscanf(line, "RssFile: %ld", &file);
+    }
+    if (f) fclose(f);
+    if (hwm < 0) {
+        snprintf(out, n, "peak RSS unknown");
+        return;
+    }
+    snprintf(out, n, "peak RSS %.0f MB (now %.0f MB own, %.0f MB pages of mapped files)",
+             hwm / 1024.0, anon / 1024.0, file / 1024.0);
+}
+
+static void format_duration(char *out, size_t n, double s) {
+    long t = (long)(s + 0.5);
+    snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+}
+
+/* What the image cache cost: its size on disk, and its build time when this run built
+ * it. */
+static void report_cache(const dataset *ds) {
+    if (!ds->cache_file[0]) return;
+    struct stat st;
+    double gb = stat(ds->cache_file, &st) == 0 ? (double)st.st_blocks * 512 / 1e9 : 0;
+    char mem[160];
+    memory_line(mem, sizeof mem);
+    if (ds->cache_build_seconds > 0) {
+        char took[32];
+        format_duration(took, sizeof took, ds->cache_build_seconds);
+        fprintf(stderr, "sfnet-explore: image cache %s: %d galaxies, %.2f GB on disk, built in "
+                "%s (%.0f images/s); %s\n", ds->cache_file, ds->n, gb, took,
+                ds->n_decoded / ds->cache_build_seconds, mem);
+    } else {
+        fprintf(stderr, "sfnet-explore: image cache %s: %d galaxies, %.2f GB on disk (built "
+                "before)\n", ds->cache_file, ds->n, gb);
+    }
+}
+
 /* ---- the ranks of an MPI job ------------------------------------------------- */
 
 typedef struct {
@@ -535,6 +583,7 @@ int cli_train(int argc, char **argv) {
         store_close(s);
         return 1;
     }
+    if (!a.quiet) report_cache(&ds);
     if (ds.n_train < 1 || ds.n_valid < 1) {
         sf_warn("%s: %d galaxies are too few to split into training and validation", a.catalog, ds.n);
         dataset_close(&ds);
@@ -601,6 +650,7 @@ int cli_train(int argc, char **argv) {
     to.quiet = a.quiet;
     to.checkpoint = checkpoint;
     to.resume = a.resume;
+    to.then_images = ds.n; /* the run ETA includes storing every galaxy */
     train_result res;
     memset(&res, 0, sizeof res);
     if (!a.quiet) {
@@ -623,9 +673,16 @@ int cli_train(int argc, char **argv) {
         train_result_free(&res);
         goto fail;
     }
-    if (ranks > 1 && !a.quiet)
-        fprintf(stderr, "sfnet-explore: %d ranks trained %.1f images/s; averaging the gradients "
-                "took %.1f ms per step\n", ranks, res.images_per_s, res.grad_sum_ms);
+    if (!a.quiet && res.images_per_s > 0) {
+        char mem[160], took[32];
+        memory_line(mem, sizeof mem);
+        format_duration(took, sizeof took, res.seconds);
+        fprintf(stderr, "sfnet-explore: trained in %s at %.1f images/s", took, res.images_per_s);
+        if (ranks > 1)
+            fprintf(stderr, " on %d ranks (averaging the gradients: %.1f ms per step)", ranks,
+                    res.grad_sum_ms);
+        fprintf(stderr, "; %s\n", mem);
+    }
     if (rank != 0) {
         /* rank 0 stores the run; this rank's part is done */
         train_result_free(&res);

@@ -279,6 +279,28 @@ static void format_hms(char *buf, size_t n, double s) {
     snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
 }
 
+/* Seconds the rest of the run takes (its ETA): the steps left at this call's mean step
+ * time, then per epoch left the validation and checkpoint at the time the last one
+ * took, then `then_images` (what the caller runs through the model afterwards, such as
+ * storing the run) at the validation's time per image. Before the first validation a
+ * validation image is taken to cost a third of a training image (a forward pass of a
+ * step's forward and backward). */
+typedef struct {
+    double step_s;       /* mean seconds of a step */
+    double epoch_end_s;  /* seconds of the last validation + checkpoint; < 0: none yet */
+    double eval_img_s;   /* seconds per validation image on this rank; < 0: none yet */
+    int valid_here;      /* validation images this rank evaluates */
+    int batch;           /* global batch */
+    int ranks;
+} run_clock;
+
+static double run_eta(const run_clock *c, long steps_left, int epoch_ends_left, long then_images) {
+    double per_img = c->eval_img_s >= 0 ? c->eval_img_s : c->step_s * c->ranks / c->batch / 3;
+    double epoch_end = c->epoch_end_s >= 0 ? c->epoch_end_s : per_img * c->valid_here;
+    return c->step_s * (double)steps_left + epoch_end * epoch_ends_left +
+           per_img * (double)then_images;
+}
+
 static int check_options(const sfnet *m, const dataset *ds, const train_options *opt,
                          const train_dist *dist) {
     if (m->cfg.inference_only)
@@ -408,6 +430,10 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
     sigaction(SIGUSR1, &sa, &old_usr1);
 
     const double t0 = sf_now();
+    int valid_lo, valid_hi;
+    train_dist_range(&dist, ds->n_valid, &valid_lo, &valid_hi);
+    run_clock clock = {.epoch_end_s = -1, .eval_img_s = -1, .valid_here = valid_hi - valid_lo,
+                       .batch = B, .ranks = dist.size};
     double t_train = 0, smooth = 0;
     long done_here = 0, n_smooth = 0;
     int stop = 0;
@@ -451,9 +477,10 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             /* fastai's smoothed loss: debiased exponential average, beta 0.98 */
             smooth = 0.98 * smooth + 0.02 * loss;
             n_smooth++;
-            double el = sf_now() - t0;
+            clock.step_s = t_train / (double)done_here;
             format_hms(eta, sizeof eta,
-                       el / (double)done_here * (double)(total - ((long)epoch * steps + step + 1)));
+                       run_eta(&clock, total - ((long)epoch * steps + step + 1),
+                               opt->epochs - epoch, opt->then_images));
             snprintf(extra, sizeof extra, "step %d/%d loss %.4f lr %.2g run ETA %s", step + 1,
                      steps, smooth / (1 - pow(0.98, (double)n_smooth)), lr, eta);
             sf_progress_update(&bar, (long)(step + 1 - first) * B, extra);
@@ -479,9 +506,11 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             }
         }
         res->train_loss[epoch] = sqrt(sq_sum / sq_count);
+        double t_end = sf_now();
         train_dist_average_running_stats(m);
         train_dist_keep_identical(m, &o, epoch);
         res->valid_rmse[epoch] = evaluate(m, ds, &dist, ds->valid_idx, ds->n_valid, x, y);
+        if (clock.valid_here > 0) clock.eval_img_s = (sf_now() - t_end) / clock.valid_here;
         res->epochs_done = epoch + 1;
         snprintf(extra, sizeof extra, "train loss %.4f valid RMSE %.4f",
                  res->train_loss[epoch], res->valid_rmse[epoch]);
@@ -491,6 +520,7 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             rc = checkpoint_save_shared(opt->checkpoint, m, &o, opt, ds, &next, res);
             if (rc != SF_OK) goto restore;
         }
+        clock.epoch_end_s = sf_now() - t_end;
         if (stop && epoch + 1 < opt->epochs) {
             res->interrupted = 1;
             if (!quiet)
