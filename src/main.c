@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "sf_mpi.h"
+#include "sf_threads.h"
 #include "sf_util.h"
 #include "tui.h"
 
@@ -56,6 +57,8 @@ static int train_main(int argc, char **argv) {
         sf_mpi_finalize();
         return 1;
     }
+    /* ranks that share this machine's cores share its threads */
+    if (sf_mpi_local_size() > 1) sf_threads_init(sf_mpi_local_size(), NULL);
     int rc = cli_train(argc, argv);
     sf_mpi_finalize();
     return rc;
@@ -67,6 +70,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
+    sf_threads_init(1, NULL); /* the CPUs really there: affinity, cgroup quota, Slurm */
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         print_help(stdout);
         return 0;

@@ -16,7 +16,7 @@
 #include "sf_util.h"
 
 static int g_active;          /* MPI_Init was called (and MPI_Finalize not yet) */
-static int g_rank, g_size = 1;
+static int g_rank, g_size = 1, g_local_size = 1;
 static int g_thread_multiple; /* the watchdog may call MPI_Abort itself */
 static char g_where[320];
 
@@ -101,6 +101,12 @@ int sf_mpi_init(int *argc, char ***argv) {
     g_thread_multiple = provided >= MPI_THREAD_MULTIPLE;
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    MPI_Comm node;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
+        MPI_SUCCESS) {
+        MPI_Comm_size(node, &g_local_size);
+        MPI_Comm_free(&node);
+    }
     char host[MPI_MAX_PROCESSOR_NAME] = "";
     int len = 0;
     MPI_Get_processor_name(host, &len);
@@ -139,6 +145,7 @@ void sf_mpi_finalize(void) {
 
 int sf_mpi_rank(void) { return g_rank; }
 int sf_mpi_size(void) { return g_size; }
+int sf_mpi_local_size(void) { return g_local_size; }
 const char *sf_mpi_where(void) { return g_where; }
 
 double sf_mpi_set_timeout(double seconds) {
