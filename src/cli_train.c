@@ -53,6 +53,8 @@ static void usage(FILE *out) {
             "      --resize N         resize images to N x N (default 160)\n"
             "      --crop N           then centre crop to N x N (default 144)\n"
             "      --split-seed N     the 80/20 train/valid split (default 256)\n"
+            "      --cache FILE       the decoded images' cache file (default: in memory when\n"
+            "                         they fit in 2 GiB, else beside the images folder)\n"
             "      --synth-n N        galaxies of the synthetic survey (default %d)\n"
             "      --synth-seed N     its seed (default 256)\n"
             "Model and training:\n"
@@ -92,6 +94,7 @@ static void usage(FILE *out) {
 
 typedef struct {
     const char *catalog, *images, *target, *name, *init, *db, *engine, *checkpoint, *precision;
+    const char *cache;
     int k, width, epochs, batch, resize, crop, quiet, synth_n, head_bias_zero, resume;
     double lr;
     uint64_t seed, split_seed, synth_seed;
@@ -107,6 +110,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         {"resize", required_argument, NULL, 'R'},
         {"crop", required_argument, NULL, 'C'},
         {"split-seed", required_argument, NULL, 'P'},
+        {"cache", required_argument, NULL, 'A'},
         {"synth-n", required_argument, NULL, 'N'},
         {"synth-seed", required_argument, NULL, 'S'},
         {"k", required_argument, NULL, 'k'},
@@ -158,6 +162,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         case 'X': a->precision = optarg; break;
         case 'q': a->quiet = 1; break;
         case 'K': a->checkpoint = optarg; break;
+        case 'A': a->cache = optarg; break;
         case 'U': a->resume = 1; break;
         case 'Y':
             if (strcmp(optarg, "mean") && strcmp(optarg, "zero")) {
@@ -574,6 +579,7 @@ int cli_train(int argc, char **argv) {
     dopt->resize = a.resize;
     dopt->crop = a.crop;
     dopt->seed = a.split_seed;
+    dopt->cache_path = a.cache;
     dopt->quiet = a.quiet;
     dataset ds;
     memset(&ds, 0, sizeof ds);

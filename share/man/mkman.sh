@@ -274,8 +274,10 @@ so before the model is stored.
 .IP \(bu 2
 Every rank reads the catalogue and the images itself. Rank 0 opens them first
 (building the image cache) and the others then map the cache it built, when
-they see the same filesystem. A rank that finds other galaxies than rank 0 (an
-image missing or unreadable there) stops the job, naming the file.
+they see the same filesystem (\fB\-\-cache\fR \fIFILE\fR on a disk of each machine
+instead: every machine then builds its own). A rank that finds other galaxies
+than rank 0 (an image missing or unreadable there) stops the job, naming the
+file.
 .IP \(bu 2
 Rank 0 alone prints progress, writes the checkpoint and RUN.db (both where rank 0
 runs: on several machines, a shared filesystem). Validation is split over the
