@@ -33,15 +33,20 @@ static inline int helper_open_data(dataset *ds, const char *dir) {
     return dataset_open(ds, &o);
 }
 
-static inline sfnet *helper_model(int max_batch, nn_engine_kind engine) {
+/* The model, initialised from seed. */
+static inline sfnet *helper_model_seeded(int max_batch, nn_engine_kind engine, uint64_t seed) {
     sfnet_config cfg = {.width = HELPER_WIDTH, .k = 4, .n_out = 1, .in_size = HELPER_CROP};
     sfnet *m = sfnet_create(&cfg, max_batch, engine);
     if (!m) {
         fprintf(stderr, "helper_model: %s\n", sf_last_error());
         return NULL;
     }
-    sfnet_init(m, HELPER_SEED);
+    sfnet_init(m, seed);
     return m;
+}
+
+static inline sfnet *helper_model(int max_batch, nn_engine_kind engine) {
+    return helper_model_seeded(max_batch, engine, HELPER_SEED);
 }
 
 /* The global batch: HELPER_BATCH training galaxies in a seeded order, and the flip
@@ -57,13 +62,14 @@ static inline void helper_batch(const dataset *ds, int *batch, sf_rng *flips) {
     sf_rng_seed(flips, 78);
 }
 
-/* 2 epochs of 10 steps (320 training galaxies, batch 32). */
-static inline void helper_train_options(train_options *o) {
+/* `epochs` epochs of 10 steps (320 training galaxies, batch 32), batches and flips
+ * from seed. */
+static inline void helper_train_options(train_options *o, int epochs, uint64_t seed) {
     train_options_default(o);
-    o->epochs = 2;
+    o->epochs = epochs;
     o->batch = HELPER_BATCH;
     o->lr = 0.01;
-    o->seed = 11;
+    o->seed = seed;
     o->quiet = 1;
 }
 

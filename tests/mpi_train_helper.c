@@ -5,9 +5,12 @@
  *   grad ENGINE  one step's gradient of one global batch (train_dist_gradient, the
  *                function train_run calls): rank 0 writes the global loss and the
  *                averaged gradient to OUT as raw floats (1 + n_params).
- *   train        20 steps of train_run (2 epochs of 10 batches): every rank prints
- *                "checksum RANK HEX" of its weights, running statistics and optimizer
- *                state; rank 0 writes the validation RMSE of each epoch to OUT.
+ *   train [EPOCHS [SEED]]
+ *                train_run for EPOCHS epochs of 10 steps (default 2: 20 steps) from
+ *                SEED (default 11; the model's weights from SEED + 100, the head at the
+ *                training mean): every rank prints "checksum RANK HEX" of its weights
+ *                and running statistics; rank 0 writes the validation RMSE of each
+ *                epoch to OUT.
  *
  * The model and data settings are the ones test_train_dist.c uses for the same work in
  * one process (helper_setup). Exit status 0 when the work was done. */
@@ -50,11 +53,12 @@ static int run_grad(const char *out, const dataset *ds, nn_engine_kind engine) {
     return rc;
 }
 
-static int run_train(const char *out, const dataset *ds) {
-    sfnet *m = helper_model(HELPER_BATCH / sf_mpi_size(), NN_ENGINE_ONEDNN);
+static int run_train(const char *out, const dataset *ds, int epochs, uint64_t seed) {
+    sfnet *m = helper_model_seeded(HELPER_BATCH / sf_mpi_size(), NN_ENGINE_ONEDNN, seed + 100);
     if (!m) return 1;
+    train_head_bias_to_mean(m, ds);
     train_options o;
-    helper_train_options(&o);
+    helper_train_options(&o, epochs, seed);
     train_result r;
     int rc = train_run(m, ds, &o, &r) == SF_OK ? 0 : 1;
     if (rc) fprintf(stderr, "mpi_train_helper: %s\n", sf_last_error());
@@ -80,7 +84,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (argc < 4) {
-        fprintf(stderr, "usage: mpi_train_helper grad|train OUT DATA [ENGINE]\n");
+        fprintf(stderr, "usage: mpi_train_helper grad OUT DATA [ENGINE] | train OUT DATA "
+                        "[EPOCHS [SEED]]\n");
         sf_mpi_finalize();
         return 2;
     }
@@ -95,7 +100,8 @@ int main(int argc, char **argv) {
                           argc > 4 && !strcmp(argv[4], "reference") ? NN_ENGINE_REFERENCE
                                                                     : NN_ENGINE_ONEDNN);
         else if (!strcmp(argv[1], "train"))
-            rc = run_train(argv[2], &ds);
+            rc = run_train(argv[2], &ds, argc > 4 ? atoi(argv[4]) : 2,
+                           argc > 5 ? (uint64_t)atoll(argv[5]) : 11);
         dataset_close(&ds);
     }
     sf_mpi_finalize();

@@ -177,8 +177,8 @@ Test(train_dist, twenty_steps_leave_every_rank_with_the_same_weights) {
     FX_SKIP_WITHOUT_SHARED(data_dir);
     const char *out = fx_path("valid.txt"), *log = fx_path("train.log");
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s/tests/mpi_train_helper train '%s' '%s'", mpirun_prefix(2),
-             build_dir(), out, data_dir);
+    snprintf(cmd, sizeof cmd, "%s %s/tests/mpi_train_helper train '%s' '%s' 2 11",
+             mpirun_prefix(2), build_dir(), out, data_dir);
     int rc = run_logged(cmd, log);
     char *text = slurp(log);
     cr_assert_eq(rc, 0, "the 2-rank job failed (exit %d):\n%s", rc, text);
@@ -201,6 +201,64 @@ Test(train_dist, twenty_steps_leave_every_rank_with_the_same_weights) {
     cr_assert_eq(sscanf(valid, "%lf %lf", &v1, &v2), 2, "valid.txt: '%s'", valid);
     cr_assert(isfinite(v1) && isfinite(v2));
     free(valid);
+}
+
+/* ---- as well as one process ------------------------------------------------------ */
+
+/* The final validation RMSE of train_run in this process from seed (as the helper's
+ * train mode: the same model, data and options). */
+static double one_process_rmse(const dataset *ds, int epochs, uint64_t seed) {
+    sfnet *m = helper_model_seeded(HELPER_BATCH, NN_ENGINE_ONEDNN, seed + 100);
+    cr_assert_not_null(m);
+    train_head_bias_to_mean(m, ds);
+    train_options o;
+    helper_train_options(&o, epochs, seed);
+    train_result r;
+    cr_assert_eq(train_run(m, ds, &o, &r), SF_OK, "%s", sf_last_error());
+    double v = r.final_valid_rmse;
+    train_result_free(&r);
+    sfnet_free(m);
+    return v;
+}
+
+Test(train_dist, two_ranks_train_as_well_as_one_process) {
+    FX_SKIP_WITHOUT_SHARED(data_dir);
+    const int epochs = 6;
+    dataset ds;
+    cr_assert_eq(helper_open_data(&ds, data_dir), SF_OK, "%s", sf_last_error());
+    double one[3], lo = INFINITY, hi = -INFINITY;
+    for (int s = 0; s < 3; s++) {
+        one[s] = one_process_rmse(&ds, epochs, (uint64_t)s);
+        lo = fmin(lo, one[s]);
+        hi = fmax(hi, one[s]);
+    }
+    dataset_close(&ds);
+    const char *out = fx_path("valid.txt"), *log = fx_path("spread.log");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s/tests/mpi_train_helper train '%s' '%s' %d 0",
+             mpirun_prefix(2), build_dir(), out, data_dir, epochs);
+    int rc = run_logged(cmd, log);
+    char *text = slurp(log);
+    cr_assert_eq(rc, 0, "the 2-rank job failed (exit %d):\n%s", rc, text);
+    free(text);
+    char *valid = slurp(out);
+    double two = NAN;
+    for (char *p = valid; *p;) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p) break;
+        two = v;
+        p = end;
+    }
+    free(valid);
+    /* Three seeds sample the spread coarsely (a fourth run of one process falls
+     * outside their range half the time): the 2-rank run must lie within it widened
+     * by half its width on each side. */
+    double margin = (hi - lo) / 2;
+    cr_log_info("validation RMSE, %d epochs: one process %.4f %.4f %.4f, two ranks %.4f",
+                epochs, one[0], one[1], one[2], two);
+    cr_assert(two >= lo - margin && two <= hi + margin,
+              "two ranks: %.4f, one process: %.4f %.4f %.4f", two, one[0], one[1], one[2]);
 }
 
 /* ---- --train under mpirun ------------------------------------------------------ */
@@ -535,7 +593,28 @@ Test(train_dist, a_killed_or_interrupted_job_leaves_the_database_and_resumes, .f
     runs_of(db, after, sizeof after);
     cr_assert_str_eq(after, before);
 
-    /* 4. one process (another number of ranks) resumes and stores run B */
+    /* 4. a rank that hangs (stopped): the other gives up after SFNET_MPI_TIMEOUT
+     * seconds and ends the job */
+    snprintf(cmd, sizeof cmd, "exec env SFNET_MPI_TIMEOUT=3 %s -x SFNET_MPI_TIMEOUT '%s' %s "
+             "--resume '%s'", mpirun_prefix(2), bin(), train_b, db);
+    job = spawn_logged(cmd, log);
+    wait_ranks(job, ranks, 2, 60);
+    wait_for_text(log, "resuming at epoch", 300);
+    usleep(300000);
+    t_kill = sf_now();
+    cr_assert_eq(kill(ranks[1], SIGSTOP), 0);
+    rc = wait_exit(job, 60);
+    text = slurp(log);
+    cr_assert_neq(rc, -1, "the job still runs 60 s after rank 1 stopped:\n%s", text);
+    cr_assert_neq(rc, 0, "%s", text);
+    cr_assert(strstr(text, "died or hangs"), "the waiting rank says why it stops:\n%s", text);
+    free(text);
+    cr_log_info("rank 1 stopped: the job ended after %.2f s (timeout 3 s)", sf_now() - t_kill);
+    kill(ranks[1], SIGKILL);
+    runs_of(db, after, sizeof after);
+    cr_assert_str_eq(after, before);
+
+    /* 5. one process (another number of ranks) resumes and stores run B */
     snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 '%s' %s -q --resume '%s'", bin(), train_b, db);
     rc = run_logged(cmd, log);
     cr_assert_eq(rc, 0, "%s", slurp(log));
