@@ -94,7 +94,11 @@ static int run_row(const bench_opts *o) {
         double t0 = sf_now();
         sf_rng flips;
         sf_rng_seed(&flips, (uint64_t)s);
-        train_dist_gradient(&d, m, &ds, batch, &flips, x, y);
+        float loss;
+        if (train_dist_gradient(&d, m, &ds, batch, &flips, x, y, &loss) != SF_OK) {
+            fprintf(stderr, "bench_dist: %s\n", sf_last_error());
+            return 3;
+        }
         ranger_step(&opt, m->params, m->grads, 1e-3, 0.95);
         sfnet_params_changed(m);
         double t = sf_now() - t0;

@@ -53,12 +53,13 @@ typedef struct {
 } infer_result;
 
 /* One batch already normalised: x (B, 3, S, S). Writes pred (B, n_out), feat_idx and
- * feat_val (B, k), dense (B, d) when not NULL. */
-void infer_forward_batch(sfnet *m, const float *x, int B, float *pred, int *feat_idx,
-                         float *feat_val, float *dense);
+ * feat_val (B, k), dense (B, d) when not NULL. SF_ERR (with the engine's message)
+ * when the model cannot run a batch of B (see sfnet_forward). */
+int infer_forward_batch(sfnet *m, const float *x, int B, float *pred, int *feat_idx,
+                        float *feat_val, float *dense);
 /* Eval-mode forward of the galaxies idx[0..n) of ds in batches of m->max_batch, no
  * flips. want_dense also keeps the pooled features. quiet: no progress bar. res is
- * owned: infer_result_free. */
+ * owned: infer_result_free (nothing to free after SF_ERR). */
 int infer_dataset(sfnet *m, const dataset *ds, const int *idx, int n, int want_dense,
                   int quiet, infer_result *res);
 void infer_result_free(infer_result *r);
@@ -104,8 +105,8 @@ typedef struct {
 } infer_stats;
 
 /* Runs m (eval mode) over the source in batches of m->max_batch. SF_ERR when the
- * sink failed (its message) or the source does not fit the model; SF_OK otherwise,
- * also when interrupted (stats->interrupted). */
+ * sink failed (its message), the network could not run a batch, or the source does
+ * not fit the model; SF_OK otherwise, also when interrupted (stats->interrupted). */
 int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx,
                    infer_stats *stats);
 

@@ -48,18 +48,15 @@ void train_dist_range(const train_dist *d, int n, int *lo, int *hi);
 /* One training step's gradient: this rank takes its slice of the global batch (the
  * d->batch galaxy indices of batch), with the dihedral flips that one process draws
  * from the generator flips for those very images (NULL: no flips), runs forward and
- * backward on it, and the ranks average their gradients into m->grads. Returns the
- * RMSE over the global batch. x and y hold d->local images and targets. In a world of
- * one with first 0 and local = batch this is exactly one process's step. */
-float train_dist_gradient(train_dist *d, sfnet *m, const dataset *ds, const int *batch,
-                          const sf_rng *flips, float *x, float *y);
-
+ * backward on it, and the ranks average their gradients into m->grads. *loss gets the
+ * RMSE over the global batch. x and y hold d->local images and targets. SF_ERR when
+ * the model cannot run the slice on this rank (which says so) or on another; every
+ * rank returns it. In a world of one with first 0 and local = batch this is exactly
+ * one process's step. */
+int train_dist_gradient(train_dist *d, sfnet *m, const dataset *ds, const int *batch,
+                        const sf_rng *flips, float *x, float *y, float *loss);
 /* m->grads becomes the mean of the ranks' gradients. */
 void train_dist_average_grads(train_dist *d, sfnet *m);
-/* After a backward pass on this rank's slice with loss local_loss (its RMSE): m->grads
- * becomes the mean of the ranks' gradients, and the result is the RMSE over the global
- * batch. In a world of one: local_loss, gradients untouched. */
-float train_dist_step_loss(train_dist *d, sfnet *m, float local_loss);
 /* 1 on every rank when flag is set on any rank (a stop request). */
 int train_dist_any(int flag);
 /* The BN running statistics (m->buffers) become their mean over the ranks. */

@@ -1,4 +1,7 @@
-/* cli_bpt.c: `sfnet-explore bpt`: the BPT class of every galaxy of a catalogue. */
+/* cli_bpt.c: `sfnet-explore bpt`: the BPT class of every galaxy of a catalogue.
+ * Layer: cli. Calls: analysis_bpt, data_catalog, sf_util.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>

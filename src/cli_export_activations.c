@@ -1,4 +1,7 @@
-/* cli_export_activations.c: `sfnet-explore export-activations DB [RUN] OUT.npy`. */
+/* cli_export_activations.c: `sfnet-explore export-activations DB [RUN] OUT.npy`.
+ * Layer: cli. Calls: cli_common, query.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,7 @@
-/* cli_inspect.c: `sfnet-explore inspect`, a summary of a catalogue and its images. */
+/* cli_inspect.c: `sfnet-explore inspect`, a summary of a catalogue and its images.
+ * Layer: cli. Calls: data_dataset, sf_util; cJSON.
+ * Called by: main.
+ */
 #include <cJSON.h>
 #include <getopt.h>
 #include <math.h>

@@ -1,5 +1,9 @@
 /* cli_predict.c: `sfnet-explore predict`: run a weights file over a catalogue's images
- * and write every galaxy's prediction and its k (feature, value) pairs. */
+ * and write every galaxy's prediction and its k (feature, value) pairs.
+ * Layer: cli. Calls: data_catalog, data_dataset, data_image, infer_pipe, infer_store, nn_model,
+ *     safetensors, store, train_weights, sf_util; cJSON.
+ * Called by: main.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>

@@ -5,6 +5,10 @@
  * over every galaxy, and writes the run, its galaxies (with thumbnails), activations,
  * predictions and feature statistics in one transaction at the end: an interrupted,
  * failed or killed training leaves the database exactly as it was.
+ *
+ * Layer: cli. Calls: data_dataset, infer_store, nn_model, store, synth_survey, train_dist,
+ *     train_loop, train_optim, train_weights, sf_mpi, sf_util; cJSON, OpenMP.
+ * Called by: main.
  */
 #include <errno.h>
 #include <ftw.h>

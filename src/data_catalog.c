@@ -1,4 +1,7 @@
-/* data_catalog.c: RFC 4180 catalogue reader and the target presets of the paper. */
+/* data_catalog.c: RFC 4180 catalogue reader and the target presets of the paper.
+ * Layer: data. Calls: sf_util.
+ * Called by: analysis_bpt, cli_bpt, cli_predict, data_dataset, infer_store.
+ */
 #include "data_catalog.h"
 
 #include <ctype.h>

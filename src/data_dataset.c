@@ -1,5 +1,8 @@
 /* data_dataset.c: catalogue rows joined with their decoded cutouts, the cache of
- * decoded pixels (RAM or a memory-mapped file), the split, normalisation and batches. */
+ * decoded pixels (RAM or a memory-mapped file), the split, normalisation and batches.
+ * Layer: data. Calls: data_catalog, data_image, sf_util; OpenMP.
+ * Called by: cli_inspect, cli_predict, cli_train, infer_forward, train_loop.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -1,4 +1,8 @@
-/* data_image.c: JPEG/PNG decoding, resize + crop/pad to CHW bytes, image lookup. */
+/* data_image.c: JPEG/PNG decoding, JPEG encoding (the stored thumbnails), resize +
+ * crop/pad to CHW bytes, image lookup.
+ * Layer: data. Calls: sf_util; libjpeg, libpng.
+ * Called by: cli_predict, data_dataset, infer_pipe, query_view, tui_app.
+ */
 #include "data_image.h"
 
 #include <jpeglib.h>

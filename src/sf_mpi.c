@@ -1,6 +1,9 @@
 /* sf_mpi.c: the MPI world (or a world of one without MPI), its collectives, and the
  * watchdog that turns a collective waiting for a dead rank into an abort of the job.
- * See include/sf_mpi.h. */
+ * See include/sf_mpi.h.
+ * Layer: util (the bottom). Calls: sf_util; Open MPI, pthreads.
+ * Called by: main, train_dist, train_loop, cli_train.
+ */
 #include "sf_mpi.h"
 
 #include <limits.h>

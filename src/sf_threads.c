@@ -1,5 +1,8 @@
 /* sf_threads.c: the thread count from the CPUs the process may really use. See
- * include/sf_threads.h. */
+ * include/sf_threads.h.
+ * Layer: util (the bottom). Calls: no other module; OpenMP.
+ * Called by: main.
+ */
 #include "sf_threads.h"
 
 #include <omp.h>

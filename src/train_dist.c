@@ -1,6 +1,9 @@
 /* train_dist.c: data-parallel training over MPI ranks: batch slices, gradient and
  * running-statistics averages, rank 0's state shared, and the checks that every rank
- * trains on the same galaxies with the same weights. See include/train_dist.h. */
+ * trains on the same galaxies with the same weights. See include/train_dist.h.
+ * Layer: train. Calls: data_dataset, data_image, nn_model, sf_mpi, sf_util.
+ * Called by: train_loop, cli_train.
+ */
 #include "train_dist.h"
 
 #include <math.h>
@@ -38,8 +41,8 @@ static void skip_flips(const train_dist *d, sf_rng *flip) {
     for (int i = 0; i < d->first; i++) sf_rng_below(flip, 8);
 }
 
-float train_dist_gradient(train_dist *d, sfnet *m, const dataset *ds, const int *batch,
-                          const sf_rng *flips, float *x, float *y) {
+int train_dist_gradient(train_dist *d, sfnet *m, const dataset *ds, const int *batch,
+                        const sf_rng *flips, float *x, float *y, float *loss) {
     sf_rng flip;
     if (flips) {
         flip = *flips;
@@ -47,9 +50,22 @@ float train_dist_gradient(train_dist *d, sfnet *m, const dataset *ds, const int 
     }
     dataset_batch(ds, batch + d->first, d->local, x, y, flips ? &flip : NULL);
     sfnet_zero_grad(m);
-    sfnet_forward(m, x, d->local, 1);
-    float loss = sfnet_loss(m, y, d->local, 1);
-    return train_dist_step_loss(d, m, loss);
+    int ok = sfnet_forward(m, x, d->local, 1) == SF_OK;
+    float local = ok ? sfnet_loss(m, y, d->local, 1) : NAN;
+    if (d->size == 1) {
+        *loss = local;
+        return ok ? SF_OK : SF_ERR;
+    }
+    if (!ok) train_dist_say("%s", sf_last_error());
+    /* every rank takes part in the sums, failed or not, so that none waits for ever */
+    train_dist_average_grads(d, m);
+    /* every slice has d->local images: the batch's mean square is the mean of theirs */
+    double sums[2] = {ok ? (double)local * local : 0, ok ? 0 : 1};
+    sf_mpi_sum_f64(sums, 2);
+    *loss = (float)sqrt(sums[0] / d->size);
+    if (!ok) return SF_ERR;
+    if (sums[1] > 0) return sf_fail("another rank could not run its slice (see its message)");
+    return SF_OK;
 }
 
 void train_dist_average_grads(train_dist *d, sfnet *m) {
@@ -223,15 +239,6 @@ int train_dist_same_galaxies(const dataset *ds, const char *images_dir) {
     free(rows0);
     return sf_fail("the ranks do not see the same galaxies (the rank that differs named "
                    "the file)");
-}
-
-float train_dist_step_loss(train_dist *d, sfnet *m, float local_loss) {
-    if (d->size == 1) return local_loss;
-    train_dist_average_grads(d, m);
-    /* every slice has d->local images: the batch's mean square is the mean of theirs */
-    double sq = (double)local_loss * local_loss;
-    sf_mpi_sum_f64(&sq, 1);
-    return (float)sqrt(sq / d->size);
 }
 
 int train_dist_any(int flag) {

@@ -1,5 +1,9 @@
 /* train_loop.c: the training loop (epochs of Ranger steps under a schedule, validation,
- * checkpoints, Ctrl-C, resume). See include/train.h. */
+ * checkpoints, Ctrl-C, resume). See include/train.h.
+ * Layer: train. Calls: data_dataset, nn_model, safetensors, train_dist, train_optim,
+ *     train_weights, sf_mpi, sf_util.
+ * Called by: cli_train.
+ */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -237,25 +241,34 @@ done:
 
 /* ---------------------------------------------------------------- the loop */
 
-/* Eval-mode RMSE over the galaxies idx[0..n), in batches of m->max_batch. x and y hold
- * max_batch images / targets. Each rank takes its share of the galaxies; their squared
- * errors are summed over the ranks. */
-static double evaluate(sfnet *m, const dataset *ds, const train_dist *dist, const int *idx,
-                       int n, float *x, float *y) {
-    int no = m->cfg.n_out, lo, hi;
+/* Eval-mode RMSE over the galaxies idx[0..n) into *rmse, in batches of m->max_batch.
+ * x and y hold max_batch images / targets. Each rank takes its share of the galaxies;
+ * their squared errors are summed over the ranks. SF_ERR when the model cannot run a
+ * batch on this rank or on another (all ranks return it). */
+static int evaluate(sfnet *m, const dataset *ds, const train_dist *dist, const int *idx,
+                    int n, float *x, float *y, double *rmse) {
+    int no = m->cfg.n_out, lo, hi, failed = 0;
     train_dist_range(dist, n, &lo, &hi);
     double sq = 0;
-    for (int i = lo; i < hi; i += m->max_batch) {
+    for (int i = lo; i < hi && !failed; i += m->max_batch) {
         int b = hi - i < m->max_batch ? hi - i : m->max_batch;
         dataset_batch(ds, idx + i, b, x, y, NULL);
-        sfnet_forward(m, x, b, 0);
+        if (sfnet_forward(m, x, b, 0) != SF_OK) {
+            failed = 1;
+            break;
+        }
         for (int j = 0; j < b * no; j++) {
             double e = (double)m->out[j] - y[j];
             sq += e * e;
         }
     }
-    sf_mpi_sum_f64(&sq, 1);
-    return n > 0 ? sqrt(sq / ((double)n * no)) : NAN;
+    if (failed && dist->size > 1) train_dist_say("%s", sf_last_error());
+    double sums[2] = {sq, failed};
+    sf_mpi_sum_f64(sums, 2);
+    if (failed) return SF_ERR;
+    if (sums[1] > 0) return sf_fail("another rank could not validate its share (see its message)");
+    *rmse = n > 0 ? sqrt(sums[0] / ((double)n * no)) : NAN;
+    return SF_OK;
 }
 
 /* RMSE on the validation split of predicting the training split's mean. */
@@ -271,6 +284,13 @@ static double mean_baseline(const dataset *ds) {
             sq += e * e;
         }
     return ds->n_valid > 0 ? sqrt(sq / ((double)ds->n_valid * no)) : NAN;
+}
+
+/* The last message, copied (sf_fail writes into the buffer sf_last_error reads). */
+static const char *last_error_copy(void) {
+    static _Thread_local char copy[1024];
+    snprintf(copy, sizeof copy, "%s", sf_last_error());
+    return copy;
 }
 
 static void format_hms(char *buf, size_t n, double s) {
@@ -459,8 +479,14 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             double ts = sf_now();
             sf_rng flip;
             sf_rng_seed(&flip, position_seed(opt->seed, epoch, step));
-            float loss = train_dist_gradient(&dist, m, ds, perm + (size_t)step * B,
-                                             opt->flips ? &flip : NULL, x, y);
+            float loss;
+            if (train_dist_gradient(&dist, m, ds, perm + (size_t)step * B,
+                                    opt->flips ? &flip : NULL, x, y, &loss) != SF_OK) {
+                if (!quiet) fputc('\n', stderr);
+                rc = sf_fail("epoch %d, step %d: %s; the last checkpoint is intact", epoch + 1,
+                             step + 1, last_error_copy());
+                goto restore;
+            }
             if (!isfinite(loss)) {
                 if (!quiet) fputc('\n', stderr);
                 rc = sf_fail("the training loss became %g at epoch %d, step %d (lr %.3g too "
@@ -509,7 +535,13 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
         double t_end = sf_now();
         train_dist_average_running_stats(m);
         train_dist_keep_identical(m, &o, epoch);
-        res->valid_rmse[epoch] = evaluate(m, ds, &dist, ds->valid_idx, ds->n_valid, x, y);
+        if (evaluate(m, ds, &dist, ds->valid_idx, ds->n_valid, x, y, &res->valid_rmse[epoch]) !=
+            SF_OK) {
+            if (!quiet) fputc('\n', stderr);
+            rc = sf_fail("validating epoch %d: %s; the last checkpoint is intact", epoch + 1,
+                         last_error_copy());
+            goto restore;
+        }
         if (clock.valid_here > 0) clock.eval_img_s = (sf_now() - t_end) / clock.valid_here;
         res->epochs_done = epoch + 1;
         snprintf(extra, sizeof extra, "train loss %.4f valid RMSE %.4f",

@@ -38,9 +38,9 @@ static int run_grad(const char *out, const dataset *ds, nn_engine_kind engine) {
     helper_batch(ds, batch, &flips);
     float *x = xmalloc_aligned((size_t)d.local * 3 * ds->size * ds->size * sizeof(float));
     float *y = xmalloc((size_t)d.local * sizeof(float));
-    float loss = train_dist_gradient(&d, m, ds, batch, &flips, x, y);
-    int rc = 0;
-    if (d.rank == 0) {
+    float loss;
+    int rc = train_dist_gradient(&d, m, ds, batch, &flips, x, y, &loss) == SF_OK ? 0 : 1;
+    if (rc == 0 && d.rank == 0) {
         FILE *f = fopen(out, "wb");
         if (!f || fwrite(&loss, sizeof loss, 1, f) != 1 ||
             fwrite(m->grads, sizeof(float), m->n_params, f) != m->n_params)

@@ -111,7 +111,9 @@ static float *mean_of_halves(const dataset *ds, nn_engine_kind engine, float *lo
         half.batch = HELPER_BATCH;
         half.first = h * HELPER_BATCH / 2;
         half.local = HELPER_BATCH / 2;
-        float l = train_dist_gradient(&half, m, ds, batch, &flips, x, y);
+        float l;
+        cr_assert_eq(train_dist_gradient(&half, m, ds, batch, &flips, x, y, &l), SF_OK, "%s",
+                     sf_last_error());
         sq += (double)l * l;
         for (size_t i = 0; i < m->n_params; i++) mean[i] += m->grads[i];
     }
