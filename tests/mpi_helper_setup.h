@@ -15,8 +15,8 @@
 
 #define HELPER_BATCH 32   /* the global batch */
 #define HELPER_WIDTH 8
-#define HELPER_CROP 32
-#define HELPER_RESIZE 36
+#define HELPER_CROP 48
+#define HELPER_RESIZE 52
 #define HELPER_SEED 5
 
 static inline int helper_open_data(dataset *ds, const char *dir) {

@@ -225,7 +225,7 @@ static double one_process_rmse(const dataset *ds, int epochs, uint64_t seed) {
 
 Test(train_dist, two_ranks_train_as_well_as_one_process) {
     FX_SKIP_WITHOUT_SHARED(data_dir);
-    const int epochs = 6;
+    const int epochs = 5;
     dataset ds;
     cr_assert_eq(helper_open_data(&ds, data_dir), SF_OK, "%s", sf_last_error());
     double one[3], lo = INFINITY, hi = -INFINITY;
