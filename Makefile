@@ -12,6 +12,8 @@ PKG_CONFIG ?= pkg-config
 PYTHON     ?= /usr/bin/python3
 
 PKGS := openblas lapacke sqlite3 ncursesw libpng libjpeg chafa cairo libcjson
+# FITS catalogues, cutouts and tables (data_fits.c)
+PKGS += cfitsio
 
 BUILD := build
 ifeq ($(DEBUG),1)
@@ -116,3 +118,32 @@ clean:
 	rm -rf build build-* sfnet-explore
 
 -include $(OBJS:.o=.d) $(TESTS:=.d) $(MPI_HELPERS:=.d)
+
+# ---- FITS fuzzing (libFuzzer, clang) ----
+#   make fuzz-fits [FUZZ_SECONDS=600]   each FITS harness (tests/fuzz/fuzz_fits_*.c)
+#   for FUZZ_SECONDS from its seeds in tests/fuzz/corpus/fits_* (written by
+#   tests/fuzz/fits_seeds.py); what a run finds goes to build-fuzz/found/fits_*.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build-fuzz
+FITS_FUZZ_CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
+FITS_FUZZ_SRCS := src/data_fits.c src/data_catalog.c src/data_catalog_join.c src/data_image.c src/sf_util.c
+FITS_FUZZ_LIBS := $(shell $(PKG_CONFIG) --libs cfitsio libcjson libpng libjpeg 2>/dev/null) -lm -lpthread
+FITS_FUZZERS := $(FUZZ_BUILD)/fuzz_fits_catalog $(FUZZ_BUILD)/fuzz_fits_cutout
+
+$(FITS_FUZZERS): $(FUZZ_BUILD)/fuzz_fits_%: tests/fuzz/fuzz_fits_%.c $(FITS_FUZZ_SRCS) include/data_fits.h
+	@mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) $(CPPFLAGS) $(FITS_FUZZ_CFLAGS) -o $@ $< $(FITS_FUZZ_SRCS) $(FITS_FUZZ_LIBS)
+
+# cfitsio answers a corrupt header's absurd sizes with a calloc that fails (then an
+# error status): the sanitizer and libFuzzer let that allocation return NULL, as the
+# C library does, instead of calling it a crash.
+.PHONY: fuzz-fits
+fuzz-fits: $(FITS_FUZZERS)
+	@for h in fits_catalog fits_cutout; do \
+	    mkdir -p $(FUZZ_BUILD)/found/$$h $(FUZZ_BUILD)/crashes && \
+	    ASAN_OPTIONS=allocator_may_return_null=1 $(FUZZ_BUILD)/fuzz_$$h \
+	        -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -malloc_limit_mb=1048576 \
+	        -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crashes/ \
+	        $(FUZZ_BUILD)/found/$$h tests/fuzz/corpus/$$h || exit 1; \
+	done

@@ -73,6 +73,7 @@ typedef struct {
     int n;                      /* galaxies */
     const char *const *paths;   /* (n) their image files */
     int resize;                 /* 0: no resize (the crop only) */
+    const fits_rgb *fits_rgb;   /* the stretch of FITS cutouts (NULL: the defaults) */
     float mean[3], std[3];      /* normalisation on the 0..1 scale (a dataset has its own) */
     int want_dense;             /* give the pooled features (dense) too */
     int want_thumbs;            /* give a JPEG thumbnail of each galaxy */

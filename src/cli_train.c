@@ -6,8 +6,9 @@
  * predictions and feature statistics in one transaction at the end: an interrupted,
  * failed or killed training leaves the database exactly as it was.
  *
- * Layer: cli. Calls: data_dataset, infer_store, nn_model, store, synth_survey, train_dist,
- *     train_loop, train_optim, train_weights, sf_mpi, sf_util; cJSON, OpenMP.
+ * Layer: cli. Calls: cli_data_options, data_dataset, data_fits, infer_store, nn_model, store,
+ *     synth_survey, train_dist, train_loop, train_optim, train_weights, sf_mpi, sf_util;
+ *     cJSON, OpenMP.
  * Called by: main.
  */
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <omp.h>
 
 #include "cli.h"
+#include "cli_data_options.h"
 #include "data_image.h"
 #include "infer.h"
 #include "nn_model.h"
@@ -40,7 +42,7 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "Usage: sfnet-explore --train [--catalog CSV --images DIR] [OPTIONS] RUN.db\n"
+            "Usage: sfnet-explore --train [--catalog FILE... --images DIR] [OPTIONS] RUN.db\n"
             "\n"
             "Trains one Sparse Feature Network and adds it to the run database RUN.db\n"
             "(created when absent) as a new run: its settings, training curve and weights,\n"
@@ -51,8 +53,8 @@ static void usage(FILE *out) {
             "$XDG_CACHE_HOME/sfnet-explore/synth-N-SEED).\n"
             "\n"
             "Data:\n"
-            "  -c, --catalog CSV      galaxies.csv (objID and numeric columns)\n"
-            "  -i, --images DIR       the folder of <objID>.jpg/.png cutouts\n"
+            CLI_DATA_HELP
+            "  -i, --images DIR       the folder of <objID>.jpg/.png/.fits cutouts\n"
             "  -t, --target SPEC      metallicity (default), bpt_lines, or COL,COL...\n"
             "      --resize N         resize images to N x N (default 160)\n"
             "      --crop N           then centre crop to N x N (default 144)\n"
@@ -92,7 +94,8 @@ static void usage(FILE *out) {
             "data-parallel. --batch is the global batch (a multiple of N), rank 0 writes\n"
             "RUN.db and the checkpoint, and --resume works on any number of ranks. SIGUSR1\n"
             "(kill -USR1 to mpirun) stops after the current step with a checkpoint, as\n"
-            "Ctrl-C does for one process. See TRAINING ON SEVERAL PROCESSES in the man page.\n",
+            "Ctrl-C does for one process. See TRAINING ON SEVERAL PROCESSES in the man page.\n"
+            "\n" CLI_FITS_HELP,
             INFER_THUMB_SIZE, INFER_THUMB_SIZE, 2000);
 }
 
@@ -103,12 +106,12 @@ typedef struct {
     double lr;
     uint64_t seed, split_seed, synth_seed;
     sched_kind schedule;
+    cli_data data;
 } train_args;
 
 static int parse_args(int argc, char **argv, train_args *a) {
     static const struct option opts[] = {
         {"train", no_argument, NULL, 'T'},
-        {"catalog", required_argument, NULL, 'c'},
         {"images", required_argument, NULL, 'i'},
         {"target", required_argument, NULL, 't'},
         {"resize", required_argument, NULL, 'R'},
@@ -133,9 +136,12 @@ static int parse_args(int argc, char **argv, train_args *a) {
         {"resume", no_argument, NULL, 'U'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        CLI_DATA_LONGOPTS,
+        CLI_FITS_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
+    cli_data_init(&a->data);
     a->target = "metallicity";
     a->engine = "onednn";
     a->precision = "fp32";
@@ -155,9 +161,11 @@ static int parse_args(int argc, char **argv, train_args *a) {
     char *end;
     optind = 0;
     while ((c = getopt_long(argc, argv, "c:i:t:k:n:qh", opts, NULL)) != -1) {
+        int taken = cli_data_option(&a->data, c, optarg);
+        if (taken < 0) return 2;
+        if (taken) continue;
         switch (c) {
         case 'T': break;
-        case 'c': a->catalog = optarg; break;
         case 'i': a->images = optarg; break;
         case 't': a->target = optarg; break;
         case 'n': a->name = optarg; break;
@@ -244,6 +252,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         return 2;
     }
     a->db = argv[optind];
+    if (cli_data_finish(&a->data)) a->catalog = a->data.src.files[0];
     if (!a->catalog != !a->images) {
         sf_warn("--catalog and --images go together (neither: the synthetic survey)");
         return 2;
@@ -370,6 +379,11 @@ static char *hyper_json(const train_args *a, const train_options *to) {
     if (!a->catalog) {
         cJSON_AddNumberToObject(h, "synth_n", a->synth_n);
         cJSON_AddNumberToObject(h, "synth_seed", (double)a->synth_seed);
+    } else {
+        /* how FITS cutouts were made RGB: predict --from-run does the same */
+        char *rgb = fits_rgb_to_json(&a->data.rgb);
+        cJSON_AddItemToObject(h, "fits_rgb", cJSON_Parse(rgb));
+        free(rgb);
     }
     char *s = cJSON_PrintUnformatted(h);
     cJSON_Delete(h);
@@ -382,7 +396,11 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
                          const train_options *to, const train_result *res, int64_t *run_id,
                          int *interrupted) {
     store_run_input in;
-    infer_run_meta(&in, m, &ds->targets, ds->mean, ds->std, a->catalog, a->images, a->engine);
+    const catalog_sources *sources = &a->data.src;
+    const char *catalog_name = sources->n_files > 1 || sources->join_column || sources->id_column
+                                   ? a->data.desc
+                                   : a->catalog;
+    infer_run_meta(&in, m, &ds->targets, ds->mean, ds->std, catalog_name, a->images, a->engine);
     store_run *r = &in.run;
     snprintf(r->prefix, sizeof r->prefix, "%s", a->name ? a->name : "");
     snprintf(r->target_spec, sizeof r->target_spec, "%s", a->target);
@@ -578,6 +596,8 @@ int cli_train(int argc, char **argv) {
     }
     dataset_options *dopt = &setup.dopt;
     dopt->catalog_path = a.catalog;
+    if (a.data.src.n_files > 0) dopt->sources = &a.data.src;
+    dopt->fits_rgb = &a.data.rgb;
     dopt->images_dir = a.images;
     dopt->target_spec = a.target;
     dopt->resize = a.resize;

@@ -1,6 +1,8 @@
-/* data_catalog.c: RFC 4180 catalogue reader and the target presets of the paper.
- * Layer: data. Calls: sf_util.
- * Called by: analysis_bpt, cli_bpt, cli_predict, data_dataset, infer_store.
+/* data_catalog.c: RFC 4180 catalogue reader (FITS tables through data_fits.c) and the
+ * target presets of the paper.
+ * Layer: data. Calls: sf_util, data_fits.
+ * Called by: analysis_bpt, cli_bpt, cli_predict, data_catalog_join, data_dataset,
+ * infer_store.
  */
 #include "data_catalog.h"
 
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "data_fits.h"
 #include "sf_util.h"
 
 /* ---- CSV records ---- */
@@ -173,7 +176,7 @@ static int cmp_row_by_id(const void *a, const void *b) {
 }
 
 /* SF_ERR naming both lines when an objID appears twice: a galaxy must be one row. */
-static int check_unique_ids(const catalog *cat) {
+int catalog_check_unique_ids(const catalog *cat) {
     int *order = xmalloc((size_t)cat->n_rows * sizeof *order);
     for (int i = 0; i < cat->n_rows; i++) order[i] = i;
     dup_sort_cat = cat;
@@ -192,8 +195,19 @@ static int check_unique_ids(const catalog *cat) {
     return rc;
 }
 
-int catalog_load(catalog *cat, const char *path) {
+int catalog_load(catalog *cat, const char *path) { return catalog_load_file(cat, path, NULL, 0); }
+
+int catalog_load_file(catalog *cat, const char *path, const char *id_column, int id_optional) {
     memset(cat, 0, sizeof *cat);
+    if (fits_name_is_fits(path)) {
+        if (fits_catalog_load(cat, path, id_column, id_optional) != SF_OK) return SF_ERR;
+        if (cat->obj_ids && catalog_check_unique_ids(cat) != SF_OK) {
+            catalog_free(cat);
+            return SF_ERR;
+        }
+        return SF_OK;
+    }
+    const char *id_name = id_column ? id_column : "objID";
     char *data = NULL;
     size_t len = 0;
     if (sf_read_file(path, &data, &len) != SF_OK) return SF_ERR;
@@ -229,11 +243,11 @@ int catalog_load(catalog *cat, const char *path) {
                         names[i]);
                 goto fail_names;
             }
-        if (id_field < 0 && !strcasecmp(names[i], "objID")) id_field = i;
+        if (id_field < 0 && !strcasecmp(names[i], id_name)) id_field = i;
     }
     if (id_field < 0) {
-        sf_fail("%s:%d: no objID column in the header (the galaxy IDs that name the images)",
-                path, header_line);
+        sf_fail("%s:%d: no %s column in the header (the galaxy IDs that name the images)",
+                path, header_line, id_name);
         goto fail_names;
     }
     cat->n_cols = n_fields - 1;
@@ -282,7 +296,7 @@ int catalog_load(catalog *cat, const char *path) {
                 header_line);
         goto fail;
     }
-    if (check_unique_ids(cat) != SF_OK) goto fail;
+    if (catalog_check_unique_ids(cat) != SF_OK) goto fail;
     free(r.text);
     free(r.field_off);
     free(data);
@@ -304,6 +318,9 @@ void catalog_free(catalog *cat) {
         for (int i = 0; i < cat->n_rows; i++) free(cat->obj_ids[i]);
     if (cat->col_names)
         for (int i = 0; i < cat->n_cols; i++) free(cat->col_names[i]);
+    if (cat->skipped)
+        for (int i = 0; i < cat->n_skipped; i++) free(cat->skipped[i]);
+    free(cat->skipped);
     free(cat->obj_ids);
     free(cat->col_names);
     free(cat->values);
@@ -315,6 +332,9 @@ void catalog_free(catalog *cat) {
 int catalog_column(const catalog *cat, const char *name) {
     for (int i = 0; i < cat->n_cols; i++)
         if (!strcmp(cat->col_names[i], name)) return i;
+    /* FITS names are read in lower case: OH_P50 finds oh_p50 */
+    for (int i = 0; i < cat->n_cols; i++)
+        if (!strcasecmp(cat->col_names[i], name)) return i;
     return -1;
 }
 
@@ -353,9 +373,22 @@ static int rule_passes(const catalog *cat, int row, const cut_rule *c) {
     return 0;
 }
 
+/* The reason a column is not among the values: "NAME (why)" of a skipped one. */
+static const char *skipped_note(const catalog *cat, const char *name) {
+    size_t len = strlen(name);
+    for (int i = 0; i < cat->n_skipped; i++)
+        if (!strncasecmp(cat->skipped[i], name, len) && cat->skipped[i][len] == ' ')
+            return cat->skipped[i];
+    return NULL;
+}
+
 static int need_column(const catalog *cat, const char *name, const char *spec) {
     int c = catalog_column(cat, name);
-    if (c < 0)
+    const char *note = c < 0 ? skipped_note(cat, name) : NULL;
+    if (note)
+        sf_fail("%s: target '%s' needs the column '%s', which is not numeric: %s", cat->path,
+                spec, name, note);
+    else if (c < 0)
         sf_fail("%s: target '%s' needs the column '%s', which the header does not have",
                 cat->path, spec, name);
     return c;
@@ -427,9 +460,13 @@ int targets_select(target_set *ts, const catalog *cat, const char *spec) {
             }
             int c = catalog_column(cat, tok);
             if (c < 0) {
-                sf_fail("%s: target column '%s' is not in the header (presets: metallicity, "
-                        "bpt_lines)",
-                        cat->path, tok);
+                const char *note = skipped_note(cat, tok);
+                if (note)
+                    sf_fail("%s: target column '%s' is not numeric: %s", cat->path, tok, note);
+                else
+                    sf_fail("%s: target column '%s' is not in the header (presets: "
+                            "metallicity, bpt_lines)",
+                            cat->path, tok);
                 free(list);
                 return SF_ERR;
             }

@@ -143,8 +143,8 @@ static int decode_one(pipe_state *p, slot *sl, int j, int g) {
         uint8_t *rgb = NULL;
         int w, h, rc = SF_ERR;
         if (sl->bytes[j])
-            rc = image_decode_mem((const uint8_t *)sl->bytes[j], sl->len[j], src->paths[g], &rgb,
-                                  &w, &h);
+            rc = image_decode_mem_fits((const uint8_t *)sl->bytes[j], sl->len[j], src->paths[g],
+                                       src->fits_rgb, &rgb, &w, &h);
         free(sl->bytes[j]);
         sl->bytes[j] = NULL;
         if (rc != SF_OK) {
