@@ -45,14 +45,20 @@ typedef struct {
 int train_dist_begin(train_dist *d, int batch);
 /* [*lo, *hi): this rank's share of n items (validation galaxies). */
 void train_dist_range(const train_dist *d, int n, int *lo, int *hi);
-/* One training step's gradient: this rank takes its slice of the global batch (the
- * d->batch galaxy indices of batch), with the dihedral flips that one process draws
- * from the generator flips for those very images (NULL: no flips), runs forward and
- * backward on it, and the ranks average their gradients into m->grads. *loss gets the
- * RMSE over the global batch. x and y hold d->local images and targets. SF_ERR when
- * the model cannot run the slice on this rank (which says so) or on another; every
- * rank returns it. In a world of one with first 0 and local = batch this is exactly
- * one process's step. */
+/* This rank's slice of a global batch (the d->batch galaxy indices of batch) into x
+ * and y (d->local images and targets), each image transformed as tr says for its place
+ * in the global batch (tr holds d->batch dihedral transforms, those one process draws;
+ * NULL: none). */
+void train_dist_slice(const train_dist *d, const dataset *ds, const int *batch,
+                      const uint8_t *tr, float *x, float *y);
+/* One training step's gradient from this rank's slice in x and y: forward and backward
+ * on it, then the ranks average their gradients into m->grads. *loss gets the RMSE over
+ * the global batch (in the units of y). SF_ERR when the model cannot run the slice on
+ * this rank (which says so) or on another; every rank returns it. In a world of one
+ * with first 0 and local = batch this is exactly one process's step. */
+int train_dist_backward(train_dist *d, sfnet *m, const float *x, const float *y, float *loss);
+/* Both for a batch with dihedral flips drawn from the generator flips (NULL: none) in
+ * the order one process draws them, targets as the data set holds them. */
 int train_dist_gradient(train_dist *d, sfnet *m, const dataset *ds, const int *batch,
                         const sf_rng *flips, float *x, float *y, float *loss);
 /* m->grads becomes the mean of the ranks' gradients. */

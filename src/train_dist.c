@@ -34,21 +34,12 @@ void train_dist_range(const train_dist *d, int n, int *lo, int *hi) {
     *hi = (int)((long)n * (d->rank + 1) / d->size);
 }
 
-/* dataset_batch draws one sf_rng_below(rng, 8) per image, in order: skipping the
- * images of the ranks before this one leaves the generator where one process would be
- * at this rank's first image. */
-static void skip_flips(const train_dist *d, sf_rng *flip) {
-    for (int i = 0; i < d->first; i++) sf_rng_below(flip, 8);
+void train_dist_slice(const train_dist *d, const dataset *ds, const int *batch,
+                      const uint8_t *tr, float *x, float *y) {
+    dataset_batch_transformed(ds, batch + d->first, d->local, x, y, tr ? tr + d->first : NULL);
 }
 
-int train_dist_gradient(train_dist *d, sfnet *m, const dataset *ds, const int *batch,
-                        const sf_rng *flips, float *x, float *y, float *loss) {
-    sf_rng flip;
-    if (flips) {
-        flip = *flips;
-        skip_flips(d, &flip);
-    }
-    dataset_batch(ds, batch + d->first, d->local, x, y, flips ? &flip : NULL);
+int train_dist_backward(train_dist *d, sfnet *m, const float *x, const float *y, float *loss) {
     sfnet_zero_grad(m);
     int ok = sfnet_forward(m, x, d->local, 1) == SF_OK;
     float local = ok ? sfnet_loss(m, y, d->local, 1) : NAN;
@@ -66,6 +57,20 @@ int train_dist_gradient(train_dist *d, sfnet *m, const dataset *ds, const int *b
     if (!ok) return SF_ERR;
     if (sums[1] > 0) return sf_fail("another rank could not run its slice (see its message)");
     return SF_OK;
+}
+
+int train_dist_gradient(train_dist *d, sfnet *m, const dataset *ds, const int *batch,
+                        const sf_rng *flips, float *x, float *y, float *loss) {
+    /* the global batch's dihedral transforms, drawn as one process draws them */
+    uint8_t *tr = NULL;
+    if (flips) {
+        sf_rng r = *flips;
+        tr = xmalloc((size_t)d->batch);
+        for (int b = 0; b < d->batch; b++) tr[b] = (uint8_t)sf_rng_below(&r, 8);
+    }
+    train_dist_slice(d, ds, batch, tr, x, y);
+    free(tr);
+    return train_dist_backward(d, m, x, y, loss);
 }
 
 void train_dist_average_grads(train_dist *d, sfnet *m) {

@@ -2,8 +2,8 @@
  *   mpirun --allow-run-as-root --oversubscribe -np N mpi_train_helper MODE OUT DATA
  * on the shared SDSS galaxies in DATA (a folder with galaxies.csv and images/).
  *
- *   grad ENGINE  one step's gradient of one global batch (train_dist_gradient, the
- *                function train_run calls): rank 0 writes the global loss and the
+ *   grad ENGINE  one step's gradient of one global batch (train_dist_gradient: the
+ *                slice and backward train_run calls): rank 0 writes the global loss and the
  *                averaged gradient to OUT as raw floats (1 + n_params).
  *   train [EPOCHS [SEED]]
  *                train_run for EPOCHS epochs of 10 steps (default 2: 20 steps) from
