@@ -1,6 +1,7 @@
 /* analysis_svm.c: a linear SVM through liblinear (the same solver as
  * scikit-learn's LinearSVC: L2-regularised squared hinge loss, dual coordinate
- * descent, intercept as a constant feature 1) and binary classification scores.
+ * descent, intercept as a constant feature 1; on many rows the primal solver of the
+ * same function) and binary classification scores.
  * Layer: analysis. Calls: sf_util; liblinear.
  * Called by: analysis_run.
  */
@@ -11,6 +12,8 @@
 
 #include "analysis.h"
 #include "sf_util.h"
+
+enum { SVM_DUAL_MAX = 20000 };
 
 static void liblinear_quiet(const char *s) { (void)s; }
 
@@ -42,7 +45,12 @@ int svm_linear_train(svm_linear *m, const double *x, const int *y, int n, int d,
         labels[i] = y[i];
     }
     struct problem prob = {.l = n, .n = d + 1, .y = labels, .x = rows, .bias = 1.0};
-    struct parameter param = {.solver_type = L2R_L2LOSS_SVC_DUAL, .eps = 0.1, .C = C};
+    /* The dual coordinate descent (LinearSVC's default) for up to SVM_DUAL_MAX rows; past
+     * that its passes over every row grow with the rows (a run of 250,000 galaxies spent
+     * seconds in it), and the primal trust-region Newton solver, which minimises the same
+     * function (LinearSVC(dual=False)), takes a few passes for the few features here. */
+    struct parameter param = n <= SVM_DUAL_MAX ? (struct parameter){.solver_type = L2R_L2LOSS_SVC_DUAL, .eps = 0.1, .C = C}
+                                               : (struct parameter){.solver_type = L2R_L2LOSS_SVC, .eps = 0.01, .C = C};
     const char *bad = check_parameter(&prob, &param);
     SF_ASSERT(bad == NULL);
     set_print_string_function(liblinear_quiet);
