@@ -50,7 +50,7 @@ TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BIN       := $(BUILD)/sfnet-explore
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/bench_scale.c,$(wildcard bench/bench_*.c)))
 
-.PHONY: all check tests deps demo bench bench-scale install uninstall clean
+.PHONY: all check tests deps demo bench bench-scale bench-recipe install uninstall clean
 .SECONDARY:
 all: $(BIN) sfnet-explore
 
@@ -101,6 +101,16 @@ bench-scale: $(BIN) $(BUILD)/bench/bench_scale
 demo: deps
 	$(MAKE) all
 	sh share/demo.sh $(CURDIR)/$(BIN)
+
+# The training recipe against PyTorch's on the shared real galaxies, seed for seed
+# (bench/recipe_compare.c; hours at the paper's settings on 2 cores). Options go in
+# RECIPE_ARGS, e.g. make bench-recipe RECIPE_ARGS="--seeds 5 --first-seed 5".
+$(BUILD)/bench/recipe_compare: bench/recipe_compare.c $(LIB_OBJS) | $(BUILD)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-recipe: $(BUILD)/bench/recipe_compare
+	$(BUILD)/bench/recipe_compare --out $(BUILD)/recipe-compare $(RECIPE_ARGS)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SHARE_INSTALL) $(DESTDIR)$(PREFIX)/share/man/man1

@@ -28,6 +28,7 @@ int cli_export(int argc, char **argv);
 int cli_runs(int argc, char **argv);
 int cli_train(int argc, char **argv); /* --train, dispatched when argv holds it */
 int cli_features(int argc, char **argv);
+int cli_compare(int argc, char **argv);
 int cli_top(int argc, char **argv);
 int cli_galaxy(int argc, char **argv);
 int cli_equation(int argc, char **argv);
@@ -36,6 +37,7 @@ int cli_marks(int argc, char **argv);
 int cli_export_activations(int argc, char **argv);
 int cli_report(int argc, char **argv);
 int cli_pca(int argc, char **argv);
+int cli_latents(int argc, char **argv);
 int cli_sweep(int argc, char **argv);
 
 int cli_synth(int argc, char **argv);

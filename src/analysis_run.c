@@ -1,8 +1,9 @@
 /* analysis_run.c: a run of the run database as arrays, and the report's analyses
  * (Table 1, accuracy with few features, correlation matrix, AGN SVM, suggested
- * labels, the PCA baseline). Every read goes through the store API.
+ * labels, the PCA baseline, what features and components track). Every read goes
+ * through the store API.
  * Layer: analysis. Calls: analysis_* (6), query, store, store_read, sf_util.
- * Called by: cli_pca, cli_report, cli_sweep, tui_app.
+ * Called by: cli_latents, cli_pca, cli_report, cli_sweep, tui_app.
  */
 #include <math.h>
 #include <stdio.h>
@@ -239,8 +240,9 @@ static int run_bpt_classes(bpt_class *cls, int *source, const run_data *rd, stor
     return rc;
 }
 
-/* Trains on the training rows with a class, scores on the validation rows with one. */
-static int svm_on_features(binary_scores *sc, int *n_train, int *n_agn, const run_data *rd,
+/* Trains on the training rows with a class, scores on the validation rows with one:
+ * sc[0] with equal class weights, sc[1] with balanced ones. */
+static int svm_on_features(binary_scores sc[2], int *n_train, int *n_agn, const run_data *rd,
                            store *s, const bpt_class *cls, const int *feats, int m) {
     int *tr = xmalloc(sizeof(int) * (size_t)rd->n), *va = xmalloc(sizeof(int) * (size_t)rd->n);
     int nt = 0, nv = 0;
@@ -259,12 +261,15 @@ static int svm_on_features(binary_scores *sc, int *n_train, int *n_agn, const ru
     *n_train = nt;
     int rc = run_data_activations(rd, s, feats, m, tr, nt, 1, xt);
     if (rc == SF_OK) rc = run_data_activations(rd, s, feats, m, va, nv, 1, xv);
-    svm_linear model;
     if (rc == SF_OK && nv == 0) rc = sf_fail("no validation galaxy has a BPT class");
-    if (rc == SF_OK) rc = svm_linear_train(&model, xt, yt, nt, m, 1.0);
-    if (rc == SF_OK) {
+    double balanced[2];
+    svm_balanced_weights(yt, nt, balanced);
+    for (int w = 0; w < 2 && rc == SF_OK; w++) {
+        svm_linear model;
+        rc = svm_linear_train_weighted(&model, xt, yt, nt, m, 1.0, w ? balanced : NULL);
+        if (rc != SF_OK) break;
         for (int i = 0; i < nv; i++) pv[i] = svm_linear_predict(&model, xv + (size_t)i * (size_t)m);
-        binary_scores_count(sc, yv, pv, nv);
+        binary_scores_count(&sc[w], yv, pv, nv);
         svm_linear_free(&model);
     }
     free(tr), free(va), free(xt), free(xv), free(yt), free(yv), free(pv);
@@ -315,6 +320,7 @@ static int valid_correlations(double *out, store *s, const run_data *rd, const i
 
 int report_compute(report_result *rr, const run_data *rd, store *s, const report_options *opt) {
     memset(rr, 0, sizeof *rr);
+    rr->class_weight = opt->class_weight;
     int nl = rd->n_live, nv = rd->n_valid, nt = rd->n_train, no = rd->n_out;
     rr->n_top = opt->top < nl ? opt->top : nl;
     int *live = xmalloc(sizeof(int) * (size_t)(nl > 0 ? nl : 1));
@@ -394,12 +400,17 @@ int report_compute(report_result *rr, const run_data *rd, store *s, const report
             rr->svm_n_features[0] = nl < 4 ? nl : 4;
             rr->svm_n_features[1] = nl;
             int ok = 1;
-            for (int v = 0; v < 2 && ok; v++)
-                if (svm_on_features(&rr->svm[v], &rr->svm_n_train, &rr->svm_n_agn_train, rd, s,
+            for (int v = 0; v < 2 && ok; v++) {
+                binary_scores both[2];
+                memset(both, 0, sizeof both);
+                if (svm_on_features(both, &rr->svm_n_train, &rr->svm_n_agn_train, rd, s,
                                     cls, live, rr->svm_n_features[v]) != SF_OK) {
                     snprintf(rr->svm_why, sizeof rr->svm_why, "%s", sf_last_error());
                     ok = 0;
                 }
+                rr->svm[v] = both[0];
+                rr->svm_balanced[v] = both[1];
+            }
             rr->svm_done = ok;
         }
         free(cls);
@@ -493,17 +504,23 @@ void report_print(FILE *out, const run_data *rd, const report_result *rr) {
         return;
     }
     fprintf(out, "AGN classification (linear SVM, liblinear, C = 1; AGN against star-forming and\n"
-                 "composite; BPT classes from %s; %d training galaxies with a class, %d AGN)\n",
+                 "composite; BPT classes from %s; %d training galaxies with a class, %d AGN;\n"
+                 "class weights: none, as the paper, or balanced, n / (2 n_class) per class)\n",
             rr->svm_source == BPT_SOURCE_BPTCLASS ? "the catalogue's bptclass" : "the line ratios",
             rr->svm_n_train, rr->svm_n_agn_train);
-    fprintf(out, "%-18s %8s %9s %6s %6s %6s %6s %6s\n", "features", "n", "accuracy", "F1", "tp", "fp",
-            "tn", "fn");
+    fprintf(out, "%-18s %8s %-9s %9s %6s %9s %6s %6s %6s %6s %6s\n", "features", "n", "weights",
+            "accuracy", "F1", "precision", "recall", "tp", "fp", "tn", "fn");
     static const char *what[2] = {"4 most frequent", "all non-zero"};
-    for (int v = 0; v < 2; v++) {
-        const binary_scores *b = &rr->svm[v];
-        fprintf(out, "%-18s %8d %9.3f %6.3f %6d %6d %6d %6d\n", what[v], rr->svm_n_features[v],
-                b->accuracy, b->f1, b->tp, b->fp, b->tn, b->fn);
-    }
+    for (int v = 0; v < 2; v++)
+        for (int w = 0; w < 2; w++) {
+            if ((w == 0 && rr->class_weight == SVM_WEIGHTS_BALANCED) ||
+                (w == 1 && rr->class_weight == SVM_WEIGHTS_NONE))
+                continue;
+            const binary_scores *b = w ? &rr->svm_balanced[v] : &rr->svm[v];
+            fprintf(out, "%-18s %8d %-9s %9.3f %6.3f %9.3f %6.3f %6d %6d %6d %6d\n", what[v],
+                    rr->svm_n_features[v], w ? "balanced" : "none", b->accuracy, b->f1,
+                    b->precision, b->recall, b->tp, b->fp, b->tn, b->fn);
+        }
 }
 
 /* "log_h_alpha_flux" stays; anything but letters, digits, '-' and '_' becomes '_'. */
@@ -773,4 +790,162 @@ int sweep_figure(const char *path, const sweep_table *t) {
 
 int analysis_feature_suggestion(store *s, int64_t run_id, int feature, char *out, size_t n) {
     return suggest_label(s, run_id, feature, out, n);
+}
+
+/* ---- latents: what the frequent features or leading components track ----------- */
+
+/* out (n_idx, d) the dense run's pooled features on rows idx. */
+static int dense_features(double *out, const run_data *rd, store *s, const int *idx, int n_idx) {
+    store_rows sub;
+    subset_rows(&sub, &rd->rows, idx, n_idx);
+    float *f = xmalloc(sizeof(float) * (size_t)(n_idx > 0 ? n_idx : 1) * (size_t)rd->d);
+    int rc = store_run_dense(s, rd->run.id, &sub, rd->d, f);
+    for (size_t i = 0; rc == SF_OK && i < (size_t)n_idx * (size_t)rd->d; i++) out[i] = f[i];
+    free(f);
+    store_rows_clear(&sub);
+    return rc;
+}
+
+int run_latents(latent_table *t, const run_data *rd, store *s, int n_rows, const char *prefix) {
+    memset(t, 0, sizeof *t);
+    int nv = rd->n_valid, nt = rd->n_train;
+    if (nv < 3) return sf_fail("run %s has %d validation galaxies: too few", rd->run.prefix, nv);
+    t->is_pca = rd->run.k == 0;
+    t->n_valid = nv;
+    /* the columns */
+    char (*names)[STORE_NAME_MAX] = NULL;
+    int n_names = 0;
+    if (store_catalog_columns(s, &names, &n_names) != SF_OK) return SF_ERR;
+    t->cols = xmalloc(sizeof *t->cols * (size_t)(n_names > 0 ? n_names : 1));
+    for (int c = 0; c < n_names; c++)
+        if (prefix && *prefix ? !strncmp(names[c], prefix, strlen(prefix))
+                              : label_column_wanted(names[c]))
+            snprintf(t->cols[t->n_cols++], STORE_NAME_MAX, "%s", names[c]);
+    free(names);
+    if (t->n_cols == 0) {
+        latent_table_free(t);
+        return sf_fail("the catalogue of run %s has no column%s%s%s (the synthetic survey's "
+                       "true_* latents are there only in its catalogues)",
+                       rd->run.prefix, prefix && *prefix ? " starting with '" : "",
+                       prefix && *prefix ? prefix : "", prefix && *prefix ? "'" : "");
+    }
+    /* the rows: the most frequent features, or the leading principal components */
+    int cap = n_rows;
+    if (!t->is_pca && cap > rd->n_live) cap = rd->n_live;
+    if (t->is_pca && cap > rd->d) cap = rd->d;
+    if (t->is_pca && nt < 2) {
+        latent_table_free(t);
+        return sf_fail("run %s: the principal components need training galaxies", rd->run.prefix);
+    }
+    t->n_rows = cap;
+    t->row_id = xmalloc(sizeof(int) * (size_t)(cap > 0 ? cap : 1));
+    t->row_share = xmalloc(sizeof(double) * (size_t)(cap > 0 ? cap : 1));
+    double *rows = xmalloc(sizeof(double) * (size_t)nv * (size_t)(cap > 0 ? cap : 1));
+    int rc = SF_OK;
+    if (t->is_pca) {
+        double *xt = xmalloc(sizeof(double) * (size_t)nt * (size_t)rd->d);
+        double *xv = xmalloc(sizeof(double) * (size_t)nv * (size_t)rd->d);
+        rc = dense_features(xt, rd, s, rd->train, nt);
+        if (rc == SF_OK) rc = dense_features(xv, rd, s, rd->valid, nv);
+        pca_model p;
+        if (rc == SF_OK) rc = pca_fit(&p, xt, nt, rd->d, cap);
+        if (rc == SF_OK) {
+            pca_project(&p, xv, nv, cap, rows);
+            for (int j = 0; j < cap; j++) {
+                t->row_id[j] = j + 1;
+                t->row_share[j] = p.total_variance > 0 ? p.variance[j] / p.total_variance : NAN;
+            }
+            pca_free(&p);
+        }
+        free(xt);
+        free(xv);
+    } else {
+        for (int j = 0; j < cap; j++) {
+            t->row_id[j] = rd->features[j].feature;
+            t->row_share[j] = rd->features[j].f_activated;
+        }
+        rc = run_data_activations(rd, s, t->row_id, cap, rd->valid, nv, 0, rows);
+    }
+    /* Spearman of each row with each column over the validation galaxies */
+    t->rho = xmalloc(sizeof(double) * (size_t)(cap > 0 ? cap : 1) * (size_t)t->n_cols);
+    double *a = xmalloc(sizeof(double) * (size_t)nv), *col = xmalloc(sizeof(double) * (size_t)nv);
+    store_rows sub;
+    subset_rows(&sub, &rd->rows, rd->valid, nv);
+    for (int c = 0; c < t->n_cols && rc == SF_OK; c++) {
+        rc = store_catalog_values(s, &sub, t->cols[c], col);
+        for (int j = 0; j < cap && rc == SF_OK; j++) {
+            for (int i = 0; i < nv; i++) a[i] = rows[(size_t)i * (size_t)cap + (size_t)j];
+            t->rho[(size_t)j * (size_t)t->n_cols + (size_t)c] = analysis_spearman(a, col, nv);
+        }
+    }
+    store_rows_clear(&sub);
+    free(a);
+    free(col);
+    free(rows);
+    if (rc != SF_OK) latent_table_free(t);
+    return rc;
+}
+
+void latent_table_free(latent_table *t) {
+    free(t->row_id);
+    free(t->row_share);
+    free(t->cols);
+    free(t->rho);
+    memset(t, 0, sizeof *t);
+}
+
+/* The columns of row j by |rho|, strongest first (NAN last): order (n_cols). */
+static void latent_order(const latent_table *t, int j, int *order) {
+    for (int c = 0; c < t->n_cols; c++) order[c] = c;
+    const double *r = t->rho + (size_t)j * (size_t)t->n_cols;
+    for (int a = 1; a < t->n_cols; a++) /* insertion sort: a few dozen columns */
+        for (int b = a; b > 0; b--) {
+            double x = fabs(r[order[b]]), y = fabs(r[order[b - 1]]);
+            if (!(x > y) && !(isnan(y) && !isnan(x))) break;
+            int tmp = order[b];
+            order[b] = order[b - 1];
+            order[b - 1] = tmp;
+        }
+}
+
+void latent_table_print(FILE *out, const run_data *rd, const latent_table *t, int n_best, int matrix) {
+    const store_run *r = &rd->run;
+    fprintf(out, "What the %s of run %s track: Spearman rho with the catalogue columns over "
+                 "the %d validation galaxies\n",
+            t->is_pca ? "leading principal components of the pooled features" : "most frequent features",
+            r->prefix, t->n_valid);
+    fprintf(out, "%-10s %7s", t->is_pca ? "component" : "feature", t->is_pca ? "var" : "f_act");
+    for (int b = 0; b < n_best && b < t->n_cols; b++) fprintf(out, "  %-28s", b ? "" : "strongest");
+    fputc('\n', out);
+    int *order = xmalloc(sizeof(int) * (size_t)t->n_cols);
+    for (int j = 0; j < t->n_rows; j++) {
+        char name[40];
+        if (t->is_pca) snprintf(name, sizeof name, "PC %d", t->row_id[j]);
+        else snprintf(name, sizeof name, "%s %d", r->prefix, t->row_id[j]);
+        fprintf(out, "%-10s %6.1f%%", name, 100 * t->row_share[j]);
+        latent_order(t, j, order);
+        for (int b = 0; b < n_best && b < t->n_cols; b++) {
+            char cell[64];
+            snprintf(cell, sizeof cell, "%s %+.2f", t->cols[order[b]],
+                     t->rho[(size_t)j * (size_t)t->n_cols + (size_t)order[b]]);
+            fprintf(out, "  %-28s", cell);
+        }
+        fputc('\n', out);
+    }
+    free(order);
+    if (!matrix) return;
+    fprintf(out, "\n%-24s", "column");
+    for (int j = 0; j < t->n_rows; j++) {
+        char name[40];
+        if (t->is_pca) snprintf(name, sizeof name, "PC %d", t->row_id[j]);
+        else snprintf(name, sizeof name, "%s %d", r->prefix, t->row_id[j]);
+        fprintf(out, " %8.8s", name);
+    }
+    fputc('\n', out);
+    for (int c = 0; c < t->n_cols; c++) {
+        fprintf(out, "%-24.24s", t->cols[c]);
+        for (int j = 0; j < t->n_rows; j++)
+            fprintf(out, " %+8.2f", t->rho[(size_t)j * (size_t)t->n_cols + (size_t)c]);
+        fputc('\n', out);
+    }
 }

@@ -743,7 +743,7 @@ int store_run_finish(store_run_writer *w, int64_t *run_id) {
         return SF_ERR;
     }
     if (write_summary(w) != SF_OK || rebuild_index(w) != SF_OK || store_run_summarize(w->s, w->run_id) != SF_OK ||
-        store_commit(w->s) != SF_OK) {
+        store_cross_refresh(w->s) != SF_OK || store_commit(w->s) != SF_OK) {
         store_run_abort(w);
         return SF_ERR;
     }
