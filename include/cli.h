@@ -42,6 +42,7 @@ int cli_sweep(int argc, char **argv);
 
 int cli_synth(int argc, char **argv);
 int cli_predict(int argc, char **argv);
+int cli_merge(int argc, char **argv);
 
 /* ---- what the run-database commands share (cli_common.c) ----------------------
  *

@@ -44,6 +44,7 @@
 #ifndef SF_STORE_H
 #define SF_STORE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -195,7 +196,10 @@ int store_add_run(store *s, const store_run_input *in, int64_t *run_id);
  * commits; store_run_abort() rolls everything back. Every call after a failure
  * must be store_run_abort. The run's RMSEs (whole, and per target) are kept when
  * given, and computed from the stored predictions when NAN. One writer per store,
- * used by one thread at a time. */
+ * used by one thread at a time. Inside a transaction the caller holds (store merge),
+ * the writer works in a savepoint of it: store_run_finish writes the statistics
+ * without committing, store_run_abort undoes the run alone, and the caller commits
+ * or rolls back. */
 typedef struct store_run_writer store_run_writer;
 int store_run_begin(store *s, const store_run_input *in, store_run_writer **w);
 int store_run_add(store_run_writer *w, const store_run_input *part);
@@ -203,6 +207,50 @@ int store_run_finish(store_run_writer *w, int64_t *run_id);
 void store_run_abort(store_run_writer *w);
 
 /* store_run_finish() also computes the run's summaries (store_run_summarize). */
+
+/* ---- merging runs ------------------------------------------------------------ */
+
+/* `predict --shard I/N --into SHARD.db` writes one run per shard file; store_merge
+ * joins the runs of shard files into one run of out, as one `predict --into` over the
+ * whole catalogue would have made it:
+ *  - every run must come from the same weights (the safetensors bytes) and settings
+ *    (target and outputs, k and width, resize and crop, normalisation, split seed,
+ *    and the number of galaxies the split was drawn over); the first that differs
+ *    fails the merge with a message naming the shard file and the setting;
+ *  - galaxies are taken once per objID (the first source that has one), with their
+ *    catalogue values, coordinates and thumbnails;
+ *  - the merged run is written through the run writer (store_run_begin/add/finish), so
+ *    its counts, RMSEs and every per-feature statistic come from its galaxies as for
+ *    any stored run;
+ *  - the run merged into is opt->name's, or else the one run of out made from the same
+ *    weights and settings (several: an error asking for a name), or else a new run
+ *    (named opt->name, or as the shards' run when that name is free). Extending a run
+ *    writes it anew with its labels, notes and marks (its id changes);
+ *  - one transaction: on any failure, or when *opt->stop becomes non-zero (Ctrl-C),
+ *    out is left as it was. When no galaxy is new (the same shards again) out is not
+ *    written at all (res->unchanged).
+ * Shard files without a run (an empty slice) are skipped and counted. */
+typedef struct {
+    const char *name;                  /* the run of out to merge into or create, or NULL */
+    const volatile sig_atomic_t *stop; /* polled between parts; may be NULL */
+    int quiet;                         /* no progress bar */
+} store_merge_options;
+
+typedef struct {
+    int64_t run_id;             /* the merged run */
+    char prefix[STORE_PREFIX_MAX];
+    int n_galaxies;             /* galaxies in it */
+    int n_added;                /* galaxies new to out's run (all, for a new run) */
+    int n_duplicates;           /* galaxies already in it or in an earlier shard */
+    int n_empty;                /* shard files without a run, skipped */
+    int unchanged;              /* nothing new: out was not written */
+    int replaced;               /* an existing run was extended; it had id old_run_id */
+    int64_t old_run_id;
+    double seconds;
+} store_merge_result;
+
+int store_merge(store *out, store *const *shards, int n, const store_merge_options *opt,
+                store_merge_result *res);
 
 /* Deletes a run and everything of it (galaxies stay). */
 int store_delete_run(store *s, int64_t run_id);

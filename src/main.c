@@ -28,6 +28,7 @@ const cli_command cli_commands[] = {
     {"sweep", cli_sweep, "Table 2 and Figure 4: SFNets for k = 2..8 x 3 seeds against PCA (resumable)"},
     {"synth", cli_synth, "write a synthetic galaxy survey (catalogue + cutouts) or its preview"},
     {"predict", cli_predict, "run a trained model over a catalogue: CSV out, or --into a run database"},
+    {"merge", cli_merge, "join the runs of predict --shard databases into one run"},
     {NULL, NULL, NULL},
 };
 

@@ -1,7 +1,7 @@
 /* store.c: opening the run database, schema versions and migrations, runs.
  * Layer: store. Calls: sf_util; SQLite, cJSON.
- * Called by: analysis_run, cli_* (8), infer_store, query, query_similar, query_view, store_marks,
- *     store_read, store_write, tui_app, tui_marks.
+ * Called by: analysis_run, cli_* (9), infer_store, query, query_similar, query_view, store_marks,
+ *     store_merge, store_read, store_write, tui_app, tui_marks.
  */
 #include "store_internal.h"
 

@@ -302,7 +302,14 @@ set to 1 to hide progress bars.
 .TP
 .B SFNET_BUSY_TIMEOUT_MS
 milliseconds a command waits for another one writing the same run database
-(default 5000; \-\-train and predict \-\-into wait 10 minutes when it is not set).
+(default 5000; \-\-train, predict \-\-into and merge wait 10 minutes when it is not set).
+.TP
+.B SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT, SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_MAX
+what \fBpredict \-\-shard slurm\fR takes its slice from (Slurm sets them in each task
+of a job array).
+.TP
+.B SFNET_EXPLORE, SFNET_SHARD
+the program and, for a rerun task, the slice (\fII/N\fR) of share/slurm/*.sbatch.
 .TP
 .B OPENBLAS_CORETYPE
 the OpenBLAS kernels of the reference engine (\-\-engine reference). OpenBLAS
@@ -331,6 +338,26 @@ cannot keep it).
 .TP
 .I galaxies.csv, images/<objID>.jpg
 a catalogue with an objID column and its image cutouts (JPEG or PNG).
+.TP
+.I share/slurm/predict-array.sbatch, share/slurm/merge.sbatch
+a survey on a Slurm cluster (installed under share/sfnet\-explore/slurm).
+predict\-array.sbatch is a job array: task \fIID\fR runs
+\fBpredict \-\-shard slurm\fR over its slice of the catalogue into
+\fISHARD_DIR\fR/shard\-\fIID\fR.db; merge.sbatch, submitted with
+\fB\-\-dependency=afterok:\fIJOBID\fR, joins every shard\-*.db of the folder into one
+run with \fBmerge\fR. Both take the program from \fBSFNET_EXPLORE\fR (default:
+sfnet\-explore on the PATH); a task reruns alone with
+\fBsbatch \-\-array=\fIID\fB \-\-export=ALL,SFNET_SHARD=\fIID\fB/\fIN\fR.
+.IP
+.nf
+jid=$(sbatch \-\-parsable \-\-array=0\-15 share/slurm/predict\-array.sbatch shards \\
+      \-\-from\-run run.db:Z \-\-catalog survey.csv \-\-images cutouts)
+sbatch \-\-dependency=afterok:$jid share/slurm/merge.sbatch survey.db shards
+.fi
+.IP
+Each shard looks for every row's image (a file check per row, to draw the whole
+catalogue's split) but reads, runs and stores only its own slice; predict reads
+the catalogue as a stream, so its memory does not grow with the catalogue.
 .SH EXAMPLES
 .nf
 make demo                                  # synthetic survey, SL and Z runs, explorer
