@@ -40,12 +40,16 @@ int svm_linear_train_weighted(svm_linear *m, const double *x, const int *y, int 
     if (n_pos == 0 || n_pos == n)
         return sf_fail("SVM: the training rows hold only one class (%d of %d positive)", n_pos, n);
 
-    /* Dense rows as liblinear's sparse nodes: d features, the bias node, the -1 end. */
-    struct feature_node *nodes = xmalloc(sizeof(struct feature_node) * (size_t)n * (size_t)(d + 2));
+    /* Dense rows as liblinear's sparse nodes, packed: each row's non-zero features (a
+     * sparse run's galaxies have few), the bias node, the -1 end. */
+    size_t nnz = 0;
+    for (size_t i = 0; i < (size_t)n * (size_t)d; i++) nnz += x[i] != 0;
+    struct feature_node *nodes = xmalloc(sizeof(struct feature_node) * (nnz + 2 * (size_t)n));
     struct feature_node **rows = xmalloc(sizeof(struct feature_node *) * (size_t)n);
     double *labels = xmalloc(sizeof(double) * (size_t)n);
+    struct feature_node *next = nodes;
     for (int i = 0; i < n; i++) {
-        struct feature_node *r = nodes + (size_t)i * (size_t)(d + 2);
+        struct feature_node *r = next;
         int t = 0;
         for (int j = 0; j < d; j++) {
             double v = x[(size_t)i * (size_t)d + (size_t)j];
@@ -53,6 +57,7 @@ int svm_linear_train_weighted(svm_linear *m, const double *x, const int *y, int 
         }
         r[t++] = (struct feature_node){d + 1, 1.0};
         r[t] = (struct feature_node){-1, 0};
+        next = r + t + 1;
         rows[i] = r;
         labels[i] = y[i];
     }
