@@ -262,10 +262,10 @@ Test(train, resume_refuses_other_options_and_missing_checkpoints) {
     dataset_close(&ds);
 }
 
-/* The validation RMSE of m's eval-mode predictions, from train_infer. */
+/* The validation RMSE of m's eval-mode predictions, from infer_dataset. */
 static double infer_rmse(sfnet *m, const dataset *ds, double *mean_pred) {
     infer_result r;
-    cr_assert_eq(train_infer(m, ds, ds->valid_idx, ds->n_valid, 0, 1, &r), SF_OK);
+    cr_assert_eq(infer_dataset(m, ds, ds->valid_idx, ds->n_valid, 0, 1, &r), SF_OK);
     double sq = 0, s = 0;
     for (int i = 0; i < r.n; i++) {
         double e = r.pred[i] - ds->y[ds->valid_idx[i]];
