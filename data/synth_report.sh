@@ -12,15 +12,17 @@
 #     leading principal components of the dense run track (sfnet-explore latents).
 # Steps already done are skipped, so an interrupted report continues.
 # A smaller report (the numbers then differ from data/README.md's): SFNET_REPORT_N
-# galaxies (5000), SFNET_REPORT_EPOCHS (15), SFNET_REPORT_SEEDS (3).
+# galaxies (5000), SFNET_REPORT_EPOCHS (15), SFNET_REPORT_SEEDS (3), SFNET_REPORT_WIDTH
+# (32).
 set -eu
 BIN=${SFNET_BIN:-./sfnet-explore}
 OUT=${1:-synth-report}
 N=${SFNET_REPORT_N:-5000}
 EPOCHS=${SFNET_REPORT_EPOCHS:-15}
 SEEDS=${SFNET_REPORT_SEEDS:-3}
+WIDTH=${SFNET_REPORT_WIDTH:-32}
 SURVEY="$OUT/survey"
-TRAIN="--width 32 --resize 72 --crop 64 --epochs $EPOCHS --quiet"
+TRAIN="--width $WIDTH --resize 72 --crop 64 --epochs $EPOCHS --quiet"
 mkdir -p "$OUT"
 VERSION=$("$BIN" synth --physics-version)
 if [ -f "$SURVEY/galaxies.csv" ] && [ "$(cat "$SURVEY/synth-version" 2>/dev/null || echo 1)" != "$VERSION" ]; then
