@@ -185,6 +185,12 @@ typedef struct {
  * writes up to max_out matches, strongest |rho| first, and returns how many. */
 int label_suggest(label_match *out, int max_out, const double *a, int n,
                   const double *cols, int n_cols);
+/* Keeps the matches label_suggest keeps (LABEL_MIN_PAIRS pairs or more, finite rho)
+ * and sorts them as it does (strongest |rho| first, then by column); returns how many
+ * remain at the front of m. For correlations computed elsewhere (the run database's
+ * stored ones). */
+#define LABEL_MIN_PAIRS 10
+int label_rank(label_match *m, int n);
 /* "high [NII]/Halpha (rho 0.71)" or "low true_inclination (rho -0.64)". */
 void label_format(char *buf, size_t size, const char *column_name, double rho);
 /* A reader's name for a known catalogue column (log_nii_ha -> "[NII]/Halpha",

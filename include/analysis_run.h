@@ -20,7 +20,7 @@
 
 typedef struct {
     store_run run;
-    store_rows rows;          /* every galaxy of the run, ascending galaxy id */
+    store_rows rows;          /* every galaxy of the run, ascending galaxy id (no objIDs) */
     int n, d, n_out;
     int n_train, n_valid;
     int *train;               /* (n_train) row indices into rows */
@@ -28,6 +28,11 @@ typedef struct {
     double *pred, *truth;     /* (n, n_out) target units */
     int n_live;               /* features active on at least one galaxy */
     store_feature *features;  /* (n_live) most frequent on the validation split first */
+    /* A sparse run's activations by row (CSR), read in one scan; NULL for a dense run,
+     * whose columns are read one at a time when asked for. */
+    int64_t *act_start;       /* (n + 1) */
+    int *act_feature;         /* (act_start[n]) */
+    float *act_value;
 } run_data;
 
 int run_data_load(run_data *rd, store *s, const char *run_spec);

@@ -20,10 +20,16 @@ static const int report_m[REPORT_MAX_M] = {1, 2, 4, 8};
 
 /* ---- loading -------------------------------------------------------------- */
 
+/* The activations of every row in one pass (store_run_sparse). */
+static int load_sparse(run_data *rd, store *s) {
+    rd->act_start = xmalloc(((size_t)rd->n + 1) * sizeof *rd->act_start);
+    return store_run_sparse(s, rd->run.id, &rd->rows, rd->act_start, &rd->act_feature, &rd->act_value);
+}
+
 int run_data_load(run_data *rd, store *s, const char *run_spec) {
     memset(rd, 0, sizeof *rd);
     if (store_run_find(s, run_spec, &rd->run) != SF_OK) return SF_ERR;
-    if (store_run_rows(s, rd->run.id, &rd->rows) != SF_OK) goto fail;
+    if (store_run_rows_ids(s, rd->run.id, &rd->rows) != SF_OK) goto fail;
     rd->n = rd->rows.n;
     rd->d = rd->run.d;
     rd->n_out = rd->run.n_out;
@@ -48,6 +54,7 @@ int run_data_load(run_data *rd, store *s, const char *run_spec) {
     if (rc != SF_OK) goto fail;
     if (store_features(s, rd->run.id, STORE_SORT_FREQUENCY, 0, &rd->features, &rd->n_live) != SF_OK)
         goto fail;
+    if (rd->run.k > 0 && load_sparse(rd, s) != SF_OK) goto fail;
     return SF_OK;
 fail:
     run_data_free(rd);
@@ -62,6 +69,9 @@ void run_data_free(run_data *rd) {
     free(rd->pred);
     free(rd->truth);
     free(rd->features);
+    free(rd->act_start);
+    free(rd->act_feature);
+    free(rd->act_value);
     memset(rd, 0, sizeof *rd);
 }
 
@@ -70,11 +80,11 @@ static void subset_rows(store_rows *sub, const store_rows *rows, const int *idx,
     size_t cap = (size_t)(n > 0 ? n : 1);
     sub->n = n;
     sub->galaxy_id = xmalloc(cap * sizeof *sub->galaxy_id);
-    sub->objid = xmalloc(cap * sizeof *sub->objid);
+    sub->objid = rows->objid ? xmalloc(cap * sizeof *sub->objid) : NULL;
     sub->split = xmalloc(cap);
     for (int i = 0; i < n; i++) {
         sub->galaxy_id[i] = rows->galaxy_id[idx[i]];
-        memcpy(sub->objid[i], rows->objid[idx[i]], STORE_OBJID_MAX);
+        if (rows->objid) memcpy(sub->objid[i], rows->objid[idx[i]], STORE_OBJID_MAX);
         sub->split[i] = rows->split[idx[i]];
     }
 }
@@ -87,6 +97,28 @@ static const store_feature *live_feature(const run_data *rd, int feature) {
 
 int run_data_activations(const run_data *rd, store *s, const int *features, int m,
                          const int *idx, int n_idx, int scaled, double *out) {
+    if (rd->act_start) {
+        /* column of each wanted feature, and its scale */
+        int *col = xmalloc(sizeof(int) * (size_t)(rd->d > 0 ? rd->d : 1));
+        double *scale = xmalloc(sizeof(double) * (size_t)(m > 0 ? m : 1));
+        for (int f = 0; f < rd->d; f++) col[f] = -1;
+        for (int j = 0; j < m; j++) {
+            const store_feature *f = live_feature(rd, features[j]);
+            if (f && features[j] >= 0 && features[j] < rd->d) col[features[j]] = j;
+            scale[j] = f && scaled && f->max_valid > 0 ? 1.0 / f->max_valid : 1.0;
+        }
+        memset(out, 0, sizeof(double) * (size_t)n_idx * (size_t)m);
+        for (int i = 0; i < n_idx; i++) {
+            int r = idx[i];
+            for (int64_t e = rd->act_start[r]; e < rd->act_start[r + 1]; e++) {
+                int j = col[rd->act_feature[e]];
+                if (j >= 0) out[(size_t)i * (size_t)m + (size_t)j] = rd->act_value[e] * scale[j];
+            }
+        }
+        free(col);
+        free(scale);
+        return SF_OK;
+    }
     store_rows sub;
     subset_rows(&sub, &rd->rows, idx, n_idx);
     float *col = xmalloc(sizeof(float) * (size_t)(n_idx > 0 ? n_idx : 1));
@@ -126,88 +158,41 @@ static int label_column_wanted(const char *name) {
            strcmp(name, "dec") && strcmp(name, "objID");
 }
 
+/* The suggested label of one feature from the run's stored Spearman correlations
+ * with the catalogue columns (store.h's summaries): the strongest wanted column, and on
+ * the synthetic survey the true latent factor it tracks best. "" when none qualifies. */
+static int suggest_label(store *s, int64_t run_id, int feature, char *label, size_t size) {
+    label[0] = '\0';
+    store_column_rho *rho = NULL;
+    int n = 0;
+    if (store_feature_columns(s, run_id, feature, &rho, &n) != SF_OK) return SF_ERR;
+    label_match *match = xmalloc(sizeof(label_match) * (size_t)(n > 0 ? n : 1));
+    int m = 0;
+    for (int c = 0; c < n; c++)
+        if (label_column_wanted(rho[c].name)) match[m++] = (label_match){c, rho[c].rho, rho[c].n_pairs};
+    m = label_rank(match, m);
+    if (m > 0) label_format(label, size, rho[match[0].column].name, match[0].rho);
+    for (int q = 0; q < m; q++) {
+        if (strncmp(rho[match[q].column].name, "true_", 5)) continue;
+        if (q > 0) {
+            char latent[STORE_LABEL_MAX / 2];
+            size_t used = strlen(label);
+            label_format(latent, sizeof latent, rho[match[q].column].name, match[q].rho);
+            snprintf(label + used, size - used, "; latent: %s", latent);
+        }
+        break;
+    }
+    free(match);
+    free(rho);
+    return SF_OK;
+}
+
 int report_suggest_labels(char (*labels)[STORE_LABEL_MAX], const run_data *rd, store *s,
                           const int *feats, int m) {
     for (int j = 0; j < m; j++) labels[j][0] = '\0';
-    char (*names)[STORE_NAME_MAX] = NULL;
-    int n_names = 0;
-    if (store_catalog_columns(s, &names, &n_names) != SF_OK) return SF_ERR;
-    int nv = rd->n_valid, rc = SF_OK;
-    store_rows sub;
-    subset_rows(&sub, &rd->rows, rd->valid, nv);
-    /* Columns kept, then the two BPT ratios when the fluxes are there. */
-    int cap = n_names + 2, n_cols = 0;
-    char (*cols)[STORE_NAME_MAX] = xmalloc(sizeof *cols * (size_t)(cap > 0 ? cap : 1));
-    double *values = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)(cap > 0 ? cap : 1));
-    double *col = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1));
-    double *flux[BPT_N_LINES] = {NULL};
-    for (int c = 0; c < n_names && rc == SF_OK; c++) {
-        int line = -1;
-        for (int l = 0; l < BPT_N_LINES; l++) {
-            char fname[64];
-            snprintf(fname, sizeof fname, "%s_flux", bpt_line_name(l));
-            if (!strcmp(names[c], fname)) line = l;
-        }
-        if (!label_column_wanted(names[c]) && line < 0) continue;
-        rc = store_catalog_values(s, &sub, names[c], col);
-        if (rc != SF_OK) break;
-        if (line >= 0) {
-            flux[line] = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1));
-            memcpy(flux[line], col, sizeof(double) * (size_t)nv);
-        }
-        if (!label_column_wanted(names[c])) continue;
-        snprintf(cols[n_cols], STORE_NAME_MAX, "%s", names[c]);
-        for (int i = 0; i < nv; i++) values[(size_t)i * (size_t)cap + (size_t)n_cols] = col[i];
-        n_cols++;
-    }
-    if (rc == SF_OK && flux[BPT_NII] && flux[BPT_HALPHA] && flux[BPT_OIII] && flux[BPT_HBETA]) {
-        static const int num[2] = {BPT_NII, BPT_OIII}, den[2] = {BPT_HALPHA, BPT_HBETA};
-        static const char *ratio_names[2] = {"log_nii_ha", "log_oiii_hb"};
-        for (int r = 0; r < 2; r++) {
-            snprintf(cols[n_cols], STORE_NAME_MAX, "%s", ratio_names[r]);
-            for (int i = 0; i < nv; i++) {
-                double a = flux[num[r]][i], b = flux[den[r]][i];
-                values[(size_t)i * (size_t)cap + (size_t)n_cols] = a > 0 && b > 0 ? log10(a / b) : NAN;
-            }
-            n_cols++;
-        }
-    }
-    if (rc == SF_OK && n_cols > 0) {
-        /* label_suggest wants (n, n_cols) contiguous: compact the rows. */
-        double *packed = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)n_cols);
-        for (int i = 0; i < nv; i++)
-            memcpy(packed + (size_t)i * (size_t)n_cols, values + (size_t)i * (size_t)cap,
-                   sizeof(double) * (size_t)n_cols);
-        double *act = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1));
-        label_match *match = xmalloc(sizeof(label_match) * (size_t)n_cols);
-        for (int j = 0; j < m && rc == SF_OK; j++) {
-            rc = run_data_activations(rd, s, &feats[j], 1, rd->valid, nv, 0, act);
-            int n_match = rc == SF_OK ? label_suggest(match, n_cols, act, nv, packed, n_cols) : 0;
-            if (n_match == 0) continue;
-            label_format(labels[j], STORE_LABEL_MAX, cols[match[0].column], match[0].rho);
-            /* On the synthetic survey, also the true latent factor it tracks best. */
-            for (int q = 0; q < n_match; q++) {
-                if (strncmp(cols[match[q].column], "true_", 5)) continue;
-                if (q > 0) {
-                    char latent[STORE_LABEL_MAX / 2];
-                    size_t used = strlen(labels[j]);
-                    label_format(latent, sizeof latent, cols[match[q].column], match[q].rho);
-                    snprintf(labels[j] + used, STORE_LABEL_MAX - used, "; latent: %s", latent);
-                }
-                break;
-            }
-        }
-        free(match);
-        free(act);
-        free(packed);
-    }
-    for (int l = 0; l < BPT_N_LINES; l++) free(flux[l]);
-    free(col);
-    free(values);
-    free(cols);
-    free(names);
-    store_rows_clear(&sub);
-    return rc;
+    for (int j = 0; j < m; j++)
+        if (suggest_label(s, rd->run.id, feats[j], labels[j], STORE_LABEL_MAX) != SF_OK) return SF_ERR;
+    return SF_OK;
 }
 
 /* ---- the AGN SVM ------------------------------------------------------------- */
@@ -293,6 +278,46 @@ static int svm_on_features(binary_scores sc[2], int *n_train, int *n_agn, const 
 
 /* ---- the report -------------------------------------------------------------- */
 
+/* Pearson r of the activations over the n validation galaxies from sums S, Q = sum a^2
+ * and C = sum a_i a_j: NAN for fewer than 3 galaxies or a feature constant there, as
+ * analysis_pearson gives it (a variance lost to rounding counts as constant). */
+static double valid_pearson(double n, const store_feature_sums *a, const store_feature_sums *b, double cross) {
+    if (n < 3) return NAN;
+    double va = n * a->sum_sq_valid - a->sum_valid * a->sum_valid;
+    double vb = n * b->sum_sq_valid - b->sum_valid * b->sum_valid;
+    if (!(va > 1e-12 * n * a->sum_sq_valid) || !(vb > 1e-12 * n * b->sum_sq_valid)) return NAN;
+    double r = (n * cross - a->sum_valid * b->sum_valid) / sqrt(va * vb);
+    return r > 1 ? 1 : r < -1 ? -1 : r;
+}
+
+/* out (m, m): the correlation matrix of feats over the validation galaxies, diagonal 1
+ * (NAN for a constant feature), as analysis_corr_matrix computes it from the arrays. */
+static int valid_correlations(double *out, store *s, const run_data *rd, const int *feats, int m) {
+    int d = rd->d;
+    store_feature_sums *sums = xcalloc((size_t)d, sizeof *sums);
+    double *cross = xcalloc((size_t)d, sizeof *cross);
+    int rc = store_run_feature_sums(s, rd->run.id, d, sums);
+    for (int a = 0; a < m && rc == SF_OK; a++) {
+        store_pair *p = NULL;
+        int np = 0;
+        rc = store_feature_pairs(s, rd->run.id, feats[a], &p, &np);
+        if (rc != SF_OK) break;
+        memset(cross, 0, (size_t)d * sizeof *cross);
+        for (int q = 0; q < np; q++)
+            if (p[q].other >= 0 && p[q].other < d) cross[p[q].other] = p[q].cross_valid;
+        free(p);
+        const store_feature_sums *fa = &sums[feats[a]];
+        for (int b = 0; b < m; b++) {
+            double r = b == a ? valid_pearson(rd->n_valid, fa, fa, fa->sum_sq_valid)
+                              : valid_pearson(rd->n_valid, fa, &sums[feats[b]], cross[feats[b]]);
+            out[(size_t)a * m + b] = b == a && isfinite(r) ? 1 : r;
+        }
+    }
+    free(cross);
+    free(sums);
+    return rc;
+}
+
 int report_compute(report_result *rr, const run_data *rd, store *s, const report_options *opt) {
     memset(rr, 0, sizeof *rr);
     rr->class_weight = opt->class_weight;
@@ -307,10 +332,13 @@ int report_compute(report_result *rr, const run_data *rd, store *s, const report
     run_data_gather(pv, rd->pred, no, rd->valid, nv);
     run_data_gather(yt, rd->truth, no, rd->train, nt);
     rr->rmse_model = analysis_rmse(pv, yv, nv, no);
-    double *act_v = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)(nl > 0 ? nl : 1));
-    double *act_t = xmalloc(sizeof(double) * (size_t)(nt > 0 ? nt : 1) * (size_t)(nl > 0 ? nl : 1));
-    int rc = run_data_activations(rd, s, live, nl, rd->valid, nv, 0, act_v);
-    if (rc == SF_OK) rc = run_data_activations(rd, s, live, nl, rd->train, nt, 0, act_t);
+    /* the top 8 features' activations (the refits and shares); the rest comes from the
+     * run's stored summaries */
+    int na = nl < 8 ? nl : 8;
+    double *act_v = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)(na > 0 ? na : 1));
+    double *act_t = xmalloc(sizeof(double) * (size_t)(nt > 0 ? nt : 1) * (size_t)(na > 0 ? na : 1));
+    int rc = run_data_activations(rd, s, live, na, rd->valid, nv, 0, act_v);
+    if (rc == SF_OK) rc = run_data_activations(rd, s, live, na, rd->train, nt, 0, act_t);
 
     /* Variance share and refits on the top m (features are sorted by frequency, so
      * the top m are the columns 0..m-1). The share is the R^2 of the predictions on
@@ -324,8 +352,8 @@ int report_compute(report_result *rr, const run_data *rd, store *s, const report
         rr->n_m = mi + 1;
         double *xt = xmalloc(sizeof(double) * (size_t)(nt > 0 ? nt : 1) * (size_t)m);
         double *xv = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)m);
-        analysis_select_columns(xt, act_t, nt, nl, first, m);
-        analysis_select_columns(xv, act_v, nv, nl, first, m);
+        analysis_select_columns(xt, act_t, nt, na, first, m);
+        analysis_select_columns(xv, act_v, nv, na, first, m);
         for (int t = 0; t < no; t++) {
             for (int i = 0; i < nv; i++) pred_t[i] = pv[(size_t)i * (size_t)no + (size_t)t];
             rr->share[mi][t] = analysis_r2(xv, nv, m, pred_t);
@@ -341,27 +369,22 @@ int report_compute(report_result *rr, const run_data *rd, store *s, const report
         }
         free(xt);
         free(xv);
-        if (rc == SF_OK) rc = query_rmse_with_features(s, rd->run.id, live, m, &rr->rmse_head[mi], NULL);
+        if (rc == SF_OK) rc = query_rmse_top(s, rd->run.id, m, &rr->rmse_head[mi], NULL);
     }
     free(pred_t);
 
-    /* Correlation matrix of the features active on more than min_galaxies. */
+    /* Correlation matrix of the features active on more than min_galaxies: Pearson over
+     * the validation galaxies of the activations (scaling by max_valid leaves it as it
+     * is), from the sums stored with the run. */
     if (rc == SF_OK) {
         rr->corr_features = xmalloc(sizeof(int) * (size_t)(nl > 0 ? nl : 1));
-        int *cols = xmalloc(sizeof(int) * (size_t)(nl > 0 ? nl : 1));
         for (int j = 0; j < nl; j++)
-            if (rd->features[j].n_active_valid > opt->min_galaxies) {
-                cols[rr->n_corr] = j;
+            if (rd->features[j].n_active_valid > opt->min_galaxies)
                 rr->corr_features[rr->n_corr++] = rd->features[j].feature;
-            }
         if (rr->n_corr > 0) {
-            double *x = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)rr->n_corr);
-            analysis_select_columns(x, act_v, nv, nl, cols, rr->n_corr);
             rr->corr = xmalloc(sizeof(double) * (size_t)rr->n_corr * (size_t)rr->n_corr);
-            analysis_corr_matrix(rr->corr, x, nv, rr->n_corr, 0);
-            free(x);
+            rc = valid_correlations(rr->corr, s, rd, rr->corr_features, rr->n_corr);
         }
-        free(cols);
     }
     free(act_v);
     free(act_t);
@@ -766,16 +789,7 @@ int sweep_figure(const char *path, const sweep_table *t) {
 }
 
 int analysis_feature_suggestion(store *s, int64_t run_id, int feature, char *out, size_t n) {
-    out[0] = '\0';
-    char spec[32];
-    snprintf(spec, sizeof spec, "%lld", (long long)run_id);
-    run_data rd;
-    if (run_data_load(&rd, s, spec) != SF_OK) return SF_ERR;
-    char label[1][STORE_LABEL_MAX];
-    int rc = report_suggest_labels(label, &rd, s, &feature, 1);
-    if (rc == SF_OK) snprintf(out, n, "%s", label[0]);
-    run_data_free(&rd);
-    return rc;
+    return suggest_label(s, run_id, feature, out, n);
 }
 
 /* ---- latents: what the frequent features or leading components track ----------- */
