@@ -99,6 +99,11 @@ double sf_rng_normal(sf_rng *r);          /* mean 0, sd 1 */
 uint32_t sf_rng_below(sf_rng *r, uint32_t n); /* [0, n) without bias */
 void sf_rng_shuffle(sf_rng *r, int *a, int n);
 
+/* A 64-bit hash of bytes (FNV-1a, then splitmix64's finaliser so that every bit,
+ * and so any remainder, is evenly spread). The same on every machine and build:
+ * it names catalogue shards and weights files. */
+uint64_t sf_hash64(const void *data, size_t len);
+
 /* Writes one CSV field (RFC 4180): as it is, or quoted with its quotes doubled when it
  * holds a comma, a quote or a line break. */
 void sf_csv_field(FILE *out, const char *s);

@@ -2,7 +2,7 @@
  * decoded pixels (RAM or a memory-mapped file), the split, normalisation and batches.
  * Layer: data. Calls: data_catalog, data_catalog_join, data_fits, data_image, sf_util;
  *     OpenMP.
- * Called by: cli_inspect, cli_predict, cli_train, infer_forward, train_loop.
+ * Called by: cli_inspect, cli_predict, cli_train, data_shard, infer_forward, train_loop.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -15,6 +15,7 @@ const cli_command cli_commands[] = {
     {"bpt", cli_bpt, "BPT class of every galaxy of a catalogue (CSV out)"},
     {"runs", cli_runs, "list the runs of a run database"},
     {"features", cli_features, "a run's features: frequency, weights, correlations, labels"},
+    {"compare", cli_compare, "two runs' features against each other: correlations, best matches, ridge R^2"},
     {"top", cli_top, "the galaxies where a feature is strongest"},
     {"galaxy", cli_galaxy, "one galaxy: catalogue, predictions, active features"},
     {"equation", cli_equation, "prediction = b + sum w A, and the RMSE with the top 1/2/4/8 features"},
@@ -27,6 +28,7 @@ const cli_command cli_commands[] = {
     {"sweep", cli_sweep, "Table 2 and Figure 4: SFNets for k = 2..8 x 3 seeds against PCA (resumable)"},
     {"synth", cli_synth, "write a synthetic galaxy survey (catalogue + cutouts) or its preview"},
     {"predict", cli_predict, "run a trained model over a catalogue: CSV out, or --into a run database"},
+    {"merge", cli_merge, "join the runs of predict --shard databases into one run"},
     {NULL, NULL, NULL},
 };
 

@@ -249,6 +249,21 @@ void sf_rng_shuffle(sf_rng *r, int *a, int n) {
 
 /* ---- files ---- */
 
+uint64_t sf_hash64(const void *data, size_t len) {
+    const uint8_t *p = data;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return h;
+}
+
 int sf_read_file(const char *path, char **data, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return sf_fail("%s: cannot open: %s", path, strerror(errno));

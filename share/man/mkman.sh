@@ -117,6 +117,14 @@ where a feature is inactive counting as 0), with r and the number of galaxies
 where both are active; \fBc\fR selects them and \fBEnter\fR opens one
 (\fBq\fR comes back). The correlations of every pair come from one pass over
 the run's activations, made when the first feature page of a run opens.
+Under the plots, for every other run that shares galaxies with this one (the Z
+run of an SL feature, and so on), its counterparts: the 3 features of that run
+most correlated with this one over the galaxies both runs hold, with Pearson r,
+the galaxies where both are active and the conditional f_activated (of the
+galaxies where this feature is active, the share where the counterpart is too).
+\fBx\fR jumps to the strongest counterpart's page in the other run (or to the
+one selected with \fBo\fR); \fBq\fR comes back to this feature, in its run,
+with the same selection: the way back goes across runs.
 .TP
 .B Equation view
 prediction = c + sum w'\(pc A over the live features, terms sorted by mean
@@ -126,15 +134,29 @@ kept; each term opens its feature.
 .B Galaxy page
 the cutout, the catalogue values, prediction against truth for each target,
 and the galaxy's active features with their contributions to the prediction
-(a waterfall from the intercept to the prediction).
+(a waterfall from the intercept to the prediction). Beside them, its active
+features in every other run that holds it (\fBo\fR selects them, \fBx\fR or
+\fBEnter\fR jumps there); below, the galaxies most similar to it in the run,
+nearest by the cosine of their sparse codes, as thumbnails with the cosine
+(\fBc\fR selects them, \fBEnter\fR opens one).
+.TP
+.B Compare
+(\fBC\fR) the current run's live features (rows) against another run's
+(columns): Pearson r over the galaxies both hold as coloured cells (blue \-1,
+white 0, red +1), ordered so that related features sit along the diagonal, and
+under each column the R^2 of a ridge regression predicting that feature from
+all the current run's activations, fitted on the other run's training galaxies
+and scored on its validation galaxies (Wu 2025, Section 4.4). The cell under the
+cursor is described at the right. \fBEnter\fR opens the row's feature,
+\fBx\fR the column's (in the other run), \fBo\fR compares with the next run,
+\fBw\fR swaps the runs, \fBe\fR writes \fIcompare_A_B.png\fR.
 .TP
 .B Marks
 the marks (bookmarks) of the current run: marked features with their labels,
 then marked galaxies with their objIDs, with notes (set by the \fBmarks\fR
 command) and the day each was made. \fBEnter\fR opens one, \fBm\fR removes it.
 Marked rows show \fB*\fR in the first column of every screen. Marks are kept in
-the run database; marking a file of an older schema version upgrades it, and a
-read-only file can be browsed but not marked.
+the run database; a read-only file can be browsed but not marked.
 .SS Keys
 .TP 16
 .BR j " " k " " Down " " Up
@@ -149,8 +171,9 @@ first, last
 .BR Enter ", click"
 open the selection (click selects; a second click opens)
 .TP
-.BR q " " Esc
-back; quits on the feature list
+.BR q " " Esc " " Backspace
+back, to the screen before and its run (a jump to another run's feature comes
+back to where it was); quits on the feature list
 .TP
 .B Q
 quit
@@ -180,6 +203,9 @@ export the feature to \fIPREFIX_FEATURE.png\fR in the current directory
 .B E
 the run's equation
 .TP
+.B C
+compare the run with another run sharing its galaxies (the compare screen)
+.TP
 .B L
 edit the feature's label (stored in the run database; empty clears)
 .TP
@@ -191,7 +217,20 @@ page); on the marks screen, remove the selected mark
 the marks of the run
 .TP
 .B c
-feature page: select the similar features (again: the next one)
+feature page: select the similar features; galaxy page: select the similar
+galaxies (again: the next one)
+.TP
+.B o
+feature page: select the counterparts in the other runs; galaxy page: select
+its features in the other runs; compare screen: the next other run
+.TP
+.B x
+feature page: jump to the selected counterpart, or the strongest; galaxy page:
+jump to the selected feature of another run; compare screen: open the column's
+feature in the other run
+.TP
+.B w
+compare screen: swap the two runs
 .TP
 .BR s " " S
 feature list: cycle the sort key (frequency, feature, |weight|,
@@ -263,7 +302,14 @@ set to 1 to hide progress bars.
 .TP
 .B SFNET_BUSY_TIMEOUT_MS
 milliseconds a command waits for another one writing the same run database
-(default 5000; \-\-train and predict \-\-into wait 10 minutes when it is not set).
+(default 5000; \-\-train, predict \-\-into and merge wait 10 minutes when it is not set).
+.TP
+.B SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT, SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_MAX
+what \fBpredict \-\-shard slurm\fR takes its slice from (Slurm sets them in each task
+of a job array).
+.TP
+.B SFNET_EXPLORE, SFNET_SHARD
+the program and, for a rerun task, the slice (\fII/N\fR) of share/slurm/*.sbatch.
 .TP
 .B OPENBLAS_CORETYPE
 the OpenBLAS kernels of the reference engine (\-\-engine reference). OpenBLAS
@@ -276,12 +322,42 @@ default, does not use it.
 .I RUN.db
 the run database (SQLite): runs, galaxies with their thumbnails and catalogue
 values, every galaxy's top-k activations, predictions, feature statistics,
-labels and marks. Its schema is \fIshare/schema.sql\fR (version 1) and the
-migrations of later versions (version 2 adds the marks); an older file is
-upgraded when a command writes to it, and read as it is otherwise.
+labels and marks, per-run summaries (what the explorer's pages and the
+commands need from every galaxy of a run: co-activations, catalogue
+correlations, quantile samples, plot points, few-feature RMSEs), each run's
+packed sparse codes and the statistics of every two runs that share galaxies
+(counterparts, compare, similar galaxies), computed once when a run is stored.
+Its schema is \fIshare/schema.sql\fR (version 1) and the migrations of later
+versions (version 2 adds the marks, version 3 the summaries, version 4 the codes
+and pair statistics). An older file is upgraded when a command writes to it or
+when the explorer opens it (2 to 3 to 4 in order; every run's summaries, codes
+and pair statistics are computed then, with a progress bar, in one transaction:
+an interruption leaves the file as it was); otherwise it is read as it is, and
+what it lacks is computed in memory when first needed (each time: the file
+cannot keep it).
 .TP
 .I galaxies.csv, images/<objID>.jpg
 a catalogue with an objID column and its image cutouts (JPEG or PNG).
+.TP
+.I share/slurm/predict-array.sbatch, share/slurm/merge.sbatch
+a survey on a Slurm cluster (installed under share/sfnet\-explore/slurm).
+predict\-array.sbatch is a job array: task \fIID\fR runs
+\fBpredict \-\-shard slurm\fR over its slice of the catalogue into
+\fISHARD_DIR\fR/shard\-\fIID\fR.db; merge.sbatch, submitted with
+\fB\-\-dependency=afterok:\fIJOBID\fR, joins every shard\-*.db of the folder into one
+run with \fBmerge\fR. Both take the program from \fBSFNET_EXPLORE\fR (default:
+sfnet\-explore on the PATH); a task reruns alone with
+\fBsbatch \-\-array=\fIID\fB \-\-export=ALL,SFNET_SHARD=\fIID\fB/\fIN\fR.
+.IP
+.nf
+jid=$(sbatch \-\-parsable \-\-array=0\-15 share/slurm/predict\-array.sbatch shards \\
+      \-\-from\-run run.db:Z \-\-catalog survey.csv \-\-images cutouts)
+sbatch \-\-dependency=afterok:$jid share/slurm/merge.sbatch survey.db shards
+.fi
+.IP
+Each shard looks for every row's image (a file check per row, to draw the whole
+catalogue's split) but reads, runs and stores only its own slice; predict reads
+the catalogue as a stream, so its memory does not grow with the catalogue.
 .SH NOTES
 .SS Training recipe
 \fB\-\-train\fR follows the paper's recipe (fastai's \fBfit_one_cycle\fR with the
@@ -353,6 +429,10 @@ sfnet-explore demo/demo.db                 # browse
 sfnet-explore demo/demo.db --feature "SL 17"
 sfnet-explore export demo/demo.db "SL 17" \-o sl17.png \-\-bpt
 sfnet-explore equation demo/demo.db Z
+sfnet-explore features demo/demo.db "Z 3" \-\-similar \-\-in SL
+sfnet-explore compare demo/demo.db CNN Z    # ridge R^2 of Z's features from a dense CNN
+sfnet-explore export demo/demo.db \-\-compare SL Z \-o sl_z.png
+sfnet-explore galaxy demo/demo.db OBJID \-\-similar
 .fi
 .SH SEE ALSO
 Wu (2025), ApJ 980, 183, arXiv:2501.00089: Sparse Feature Networks for
