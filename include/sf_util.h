@@ -58,8 +58,11 @@ int sf_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int sf_fail_prefix(const char *prefix);
 const char *sf_last_error(void);
 
-/* Prints "sfnet-explore: <message>" to stderr. */
+/* Prints "sfnet-explore: <message>" to stderr, unless sf_warn_muted. */
 void sf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Set by the ranks of an MPI job other than rank 0 while they do what every rank
+ * does alike, so that each message appears once (from rank 0). */
+extern int sf_warn_muted;
 /* The integer value of a command-line option: SF_OK, or SF_ERR after a warning
  * "--OPTION 'TEXT': expected an integer in LO..HI" (option without dashes; a
  * one-letter option is shown as -X). */

@@ -114,7 +114,10 @@ int sf_fail_prefix(const char *prefix) {
 
 const char *sf_last_error(void) { return err_buf[0] ? err_buf : "unknown error"; }
 
+int sf_warn_muted = 0;
+
 void sf_warn(const char *fmt, ...) {
+    if (sf_warn_muted) return;
     va_list ap;
     va_start(ap, fmt);
     fputs("sfnet-explore: ", stderr);

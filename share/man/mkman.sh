@@ -279,6 +279,72 @@ if "$BIN" --train --help >/dev/null 2>&1; then
     echo ".fi"
 fi
 
+cat <<'DIST'
+.SH TRAINING ON SEVERAL PROCESSES
+The one binary trains data\-parallel when it is started as the ranks of an MPI
+job (Open MPI), on one machine or on several:
+.PP
+.nf
+mpirun \-np 2 \-x OMP_NUM_THREADS=1 sfnet\-explore \-\-train ... RUN.db
+srun \-\-mpi=pmix \-\-kill\-on\-bad\-exit=1 sfnet\-explore \-\-train ... RUN.db
+sbatch share/slurm/train.sbatch \-\-catalog galaxies.csv \-\-images images RUN.db
+.fi
+.PP
+Started alone (no mpirun, no srun) it trains as one process and never starts MPI.
+In a job of N ranks:
+.IP \(bu 2
+\fB\-\-batch\fR is the global batch: every rank takes batch/N images of each
+batch, so the batch must be a multiple of N (the command says so otherwise).
+Epochs, steps, the learning\-rate schedule (it counts global steps), the shuffles
+and the flips are those of one process with the same options.
+.IP \(bu 2
+Each rank runs forward and backward on its own engine (\fB\-\-engine\fR,
+\fB\-\-precision\fR) with \fBOMP_NUM_THREADS\fR threads. The ranks average their
+gradients (MPI_Allreduce over the flat gradient array) and every rank takes the
+same optimizer step, so all keep the same weights (compared after every epoch).
+The averaged gradient is the mean of the ranks' gradients, each of the RMSE of
+its own images, as in PyTorch's DistributedDataParallel.
+.IP \(bu 2
+BatchNorm normalises each rank's images with that rank's own batch statistics,
+as DistributedDataParallel does by default (not SyncBatchNorm): with few images
+per rank the statistics are noisier than one process's over the whole batch.
+The running statistics are averaged over the ranks before every validation and
+so before the model is stored.
+.IP \(bu 2
+Every rank reads the catalogue and the images itself. Rank 0 opens them first
+(building the image cache) and the others then map the cache it built, when
+they see the same filesystem (\fB\-\-cache\fR \fIFILE\fR on a disk of each machine
+instead: every machine then builds its own). A rank that finds other galaxies
+than rank 0 (an image missing or unreadable there) stops the job, naming the
+file.
+.IP \(bu 2
+Rank 0 alone prints progress, writes the checkpoint and RUN.db (both where rank 0
+runs: on several machines, a shared filesystem). Validation is split over the
+ranks. \fB\-\-resume\fR continues a checkpoint on any number of ranks, or in one
+process.
+.IP \(bu 2
+When a rank dies (killed, out of memory, a crash), mpirun, or srun with
+\fB\-\-kill\-on\-bad\-exit=1\fR, ends every rank within seconds; a rank that waits
+longer than \fBSFNET_MPI_TIMEOUT\fR seconds for the others in the training loop
+ends the job itself. Ctrl\-C on mpirun ends the job the same way. RUN.db is then
+unchanged and the checkpoint of the last epoch resumes. To stop after the current
+step with a checkpoint there, send SIGUSR1 to mpirun (\fBkill \-USR1\fR; mpirun
+passes it to every rank), or Ctrl\-C (SIGINT) to one rank; in a Slurm job
+\fBscancel \-\-signal=USR1\fR (and \fB#SBATCH \-\-signal=USR1@300\fR asks Slurm
+for it five minutes before the time limit). SIGTERM, as from a plain scancel,
+ends a rank at once.
+.IP \(bu 2
+Give every rank cores of its own: N ranks of C threads need N x C cores per
+machine. With mpirun pass \fB\-x OMP_NUM_THREADS=\fR\fIC\fR; in Slurm ask
+\fB\-\-cpus\-per\-task=\fR\fIC\fR and set OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK.
+.IP \(bu 2
+Debian 12's Slurm and Open MPI form the job with \fBsrun \-\-mpi=pmix\fR (checked
+on a single\-node Slurm). srun without an MPI plugin (Slurm's default
+MpiDefault=none) or with \fB\-\-mpi=pmi2\fR cannot wire Open MPI's ranks
+together: the command then says to use \fB\-\-mpi=pmix\fR, or mpirun inside the
+allocation.
+DIST
+
 cat <<'TAIL'
 .SH ENVIRONMENT
 .TP
@@ -317,6 +383,11 @@ the OpenBLAS kernels of the reference engine (\-\-engine reference). OpenBLAS
 know; on such an AVX\-512 processor OPENBLAS_CORETYPE=SkylakeX made the reference
 engine about three times faster (make bench shows both). The oneDNN engine, the
 default, does not use it.
+.TP
+.B SFNET_MPI_TIMEOUT
+seconds a rank of an MPI job waits for the others inside one step of training
+before it decides that one of them died or hangs and stops the whole job
+(default 300; 0 waits for ever).
 .SH FILES
 .TP
 .I RUN.db
