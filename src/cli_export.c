@@ -101,7 +101,7 @@ int cli_export(int argc, char **argv) {
     } else if (tui_export_feature(s, &run, feature, out, cols, rows, bpt) != SF_OK) {
         fprintf(stderr, "sfnet-explore export: %s\n", sf_last_error());
     } else {
-        printf("wrote %s (%s %d)\n", out, run.prefix, feature);
+        printf("wrote %s (%s %d)\n", sf_shown(out), run.prefix, feature);
         rc = 0;
     }
     store_run_clear(&run);

@@ -52,8 +52,8 @@ int cli_export_activations(int argc, char **argv) {
     }
     char ids[4096];
     query_objids_path(out, ids, sizeof ids);
-    fprintf(stderr, "sfnet-explore: wrote %s (%d x %d float32) and %s\n", out, run.n_galaxies,
-            run.d, ids);
+    fprintf(stderr, "sfnet-explore: wrote %s (%d x %d float32) and %s\n", sf_shown(out),
+            run.n_galaxies, run.d, sf_shown(ids));
     store_run_clear(&run);
     store_close(s);
     return 0;

@@ -362,7 +362,7 @@ static int predict_into(store *s, sfnet *m, const weights_meta *wm, const uint8_
             store_run run;
             if (store_run_get(s, run_id, &run) == SF_OK) {
                 printf("run %s (id %lld) added to %s: %d galaxies (%d validation), validation "
-                       "RMSE %.4f\n", run.prefix, (long long)run.id, a->db, run.n_galaxies,
+                       "RMSE %.4f\n", run.prefix, (long long)run.id, sf_shown(a->db), run.n_galaxies,
                        run.n_valid, run.valid_rmse);
                 store_run_clear(&run);
             }

@@ -70,7 +70,7 @@ int cli_runs(int argc, char **argv) {
             sf_warn("%s", sf_last_error());
             rc = 1;
         } else {
-            printf("deleted run %s (id %lld) from %s\n", r.prefix, (long long)r.id, argv[optind]);
+            printf("deleted run %s (id %lld) from %s\n", r.prefix, (long long)r.id, sf_shown(argv[optind]));
         }
         store_run_clear(&r);
         store_close(s);
@@ -127,7 +127,7 @@ int cli_runs(int argc, char **argv) {
         query_table_text(t, r->hyper_json);
     }
     int rc = query_cli_print(t, fmt);
-    if (rc == 0 && n == 0 && fmt == QUERY_TEXT) printf("(no runs yet: sfnet-explore --train ... %s)\n", argv[optind]);
+    if (rc == 0 && n == 0 && fmt == QUERY_TEXT) printf("(no runs yet: sfnet-explore --train ... %s)\n", sf_shown(argv[optind]));
     query_table_free(t);
     store_runs_free(runs, n);
     store_close(s);

@@ -88,7 +88,7 @@ static int train_one(const char *db, int k, int seed, int n_extra, char **extra,
     int have = has_run(db, name);
     if (have == SF_ERR) return SF_ERR;
     if (have) {
-        fprintf(stderr, "sweep: %s is in %s already (%d of %d)\n", name, db, index, total);
+        fprintf(stderr, "sweep: %s is in %s already (%d of %d)\n", name, sf_shown(db), index, total);
         return SF_OK;
     }
     snprintf(ks, sizeof ks, "%d", k);
@@ -196,7 +196,7 @@ int cli_sweep(int argc, char **argv) {
             sf_warn("%s", sf_last_error());
             goto done;
         }
-        printf("Figure 4 written to %s\n", fig);
+        printf("Figure 4 written to %s\n", sf_shown(fig));
     }
     rc = 0;
 done:

@@ -556,8 +556,9 @@ int cli_train(int argc, char **argv) {
     store_run run;
     if (store_run_get(s, run_id, &run) == SF_OK) {
         printf("run %s (id %lld) added to %s: %d galaxies (%d validation), validation RMSE %.4f\n",
-               run.prefix, (long long)run.id, a.db, run.n_galaxies, run.n_valid, run.valid_rmse);
-        printf("next: sfnet-explore features %s %s   |   sfnet-explore %s\n", a.db, run.prefix, a.db);
+               run.prefix, (long long)run.id, sf_shown(a.db), run.n_galaxies, run.n_valid, run.valid_rmse);
+        printf("next: sfnet-explore features %s %s   |   sfnet-explore %s\n", sf_shown(a.db), run.prefix,
+               sf_shown(a.db));
         store_run_clear(&run);
     }
     train_result_free(&res);

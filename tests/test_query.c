@@ -854,3 +854,83 @@ Test(query, marks_command_on_a_version_1_file) {
     free(m);
     store_close(s);
 }
+
+/* ---- terminal escapes: text that came from users never reaches the terminal raw ---- */
+
+/* Runs the binary with args under sh; returns stdout and stderr together (owned). */
+static char *run_cli_all(const char *args, int *status) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", binary(), args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t cap = 4096, len = 0, got;
+    char *out = malloc(cap);
+    while ((got = fread(out + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (cap - len < 2) out = realloc(out, cap *= 2);
+    }
+    out[len] = 0;
+    int rc = pclose(p);
+    *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return out;
+}
+
+static void assert_no_controls(const char *out, const char *what) {
+    for (const unsigned char *p = (const unsigned char *)out; *p; p++)
+        cr_assert(*p >= 0x20 || *p == '\n' || *p == '\r',
+                  "%s printed the control byte 0x%02x raw:\n%s", what, *p, out);
+}
+
+Test(query, labels_and_names_with_escape_sequences_are_shown_not_sent) {
+    /* a label that sets the terminal's title and clears the screen */
+    const char *evil = "\"$(printf '\\033]0;PWNED\\007\\033[2J')\"";
+    char args[1024];
+    int st = 0;
+    snprintf(args, sizeof args, "label --note %s %s SL 3 %s", evil, db_path, evil);
+    char *out = run_cli_all(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    assert_no_controls(out, "label");
+    cr_assert(strstr(out, "\\x1b]0;PWNED\\x07\\x1b[2J"), "%s", out);
+    free(out);
+
+    const char *commands[] = {"features %s", "features --sort label %s SL", "marks %s",
+                              "equation %s", "runs %s"};
+    snprintf(args, sizeof args, "marks --add 3 %s", db_path);
+    out = run_cli_all(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    assert_no_controls(out, "marks --add");
+    free(out);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, commands[i], db_path);
+        out = run_cli_all(cmd, &st);
+        cr_assert_eq(st, 0, "%s: %s", cmd, out);
+        assert_no_controls(out, cmd);
+        free(out);
+    }
+    snprintf(args, sizeof args, "features --sort label %s", db_path);
+    out = run_cli_all(args, &st);
+    cr_assert(strstr(out, "\\x1b]0;PWNED\\x07\\x1b[2J"), "shown escaped:\n%s", out);
+    free(out);
+
+    /* JSON keeps the label as it was stored (escaped the JSON way) */
+    snprintf(args, sizeof args, "features --json --sort label %s", db_path);
+    out = run_cli(args, &st);
+    cJSON *root = cJSON_Parse(out);
+    cr_assert(cJSON_IsArray(root), "%s", out);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(root, 0), "label")->valuestring,
+                     "\x1b]0;PWNED\a\x1b[2J");
+    cJSON_Delete(root);
+    free(out);
+
+    /* an objID with a newline in an error message: one line, escaped */
+    snprintf(args, sizeof args, "galaxy %s \"$(printf '42\\n\\033[2Jsfnet-explore: all fine')\"",
+             db_path);
+    out = run_cli_all(args, &st);
+    cr_assert_eq(st, 1, "%s", out);
+    assert_no_controls(out, "galaxy");
+    char *nl = strchr(out, '\n');
+    cr_assert(nl && nl[1] == 0, "one line:\n%s", out);
+    cr_assert(strstr(out, "42\\n\\x1b[2Jsfnet-explore: all fine"), "%s", out);
+    free(out);
+}
