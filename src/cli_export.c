@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "export.h"
+#include "sf_output.h"
 #include "sf_util.h"
 #include "store.h"
 #include "tui.h"
@@ -76,6 +77,10 @@ int cli_export(int argc, char **argv) {
         return 2;
     }
     const char *path = argv[optind], *feature_text = argv[optind + 1];
+    if (sf_output_check(out) == SF_ERR) {
+        fprintf(stderr, "sfnet-explore export: %s\n", sf_last_error());
+        return 1;
+    }
     char spec[STORE_PREFIX_MAX + 8];
     int feature;
     if (store_parse_feature(feature_text, spec, sizeof spec, &feature) != SF_OK) {

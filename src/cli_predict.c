@@ -15,6 +15,7 @@
 #include "data_image.h"
 #include "infer.h"
 #include "store.h"
+#include "sf_output.h"
 #include "sf_util.h"
 #include "train.h"
 
@@ -162,6 +163,7 @@ static int find_images(const catalog *cat, const int *rows, int n, const char *d
 
 typedef struct {
     FILE *out;
+    int tty; /* out is a terminal: objIDs shown escaped */
     const catalog *cat;
     const int *rows;
     int n_out, k;
@@ -170,7 +172,8 @@ typedef struct {
 static int write_csv(void *ctx, const infer_batch *b) {
     csv_sink *cs = ctx;
     for (int i = 0; i < b->n; i++) {
-        put_field(cs->out, cs->cat->obj_ids[cs->rows[b->gal[i]]]);
+        const char *id = cs->cat->obj_ids[cs->rows[b->gal[i]]];
+        put_field(cs->out, cs->tty ? sf_shown(id) : id);
         for (int t = 0; t < cs->n_out; t++) fprintf(cs->out, ",%.7g", b->pred[(size_t)i * cs->n_out + t]);
         for (int j = 0; j < cs->k; j++)
             fprintf(cs->out, ",%d,%.7g", b->feat_idx[(size_t)i * cs->k + j],
@@ -184,55 +187,39 @@ static int write_csv(void *ctx, const infer_batch *b) {
 static int predict_csv(sfnet *m, const weights_meta *wm, const catalog *cat, const int *rows,
                        char *const *paths, int n, const infer_source *src0,
                        const char *out_path, int quiet) {
-    FILE *out = stdout;
-    char *tmp = NULL;
-    if (strcmp(out_path, "-") != 0) {
-        size_t tl = strlen(out_path) + 32;
-        tmp = xmalloc(tl);
-        snprintf(tmp, tl, "%s.tmp-%ld", out_path, (long)getpid());
-        out = fopen(tmp, "w");
-        if (!out) {
-            sf_warn("%s: cannot create: %s", tmp, strerror(errno));
-            free(tmp);
-            return 1;
-        }
+    sf_output o;
+    if (sf_output_open(&o, out_path) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        return 1;
     }
+    FILE *out = o.f;
     int no = m->cfg.n_out, k = m->cfg.k;
     fputs("objID", out);
     for (int t = 0; t < no; t++) {
         fputc(',', out);
-        if (wm->n_targets == no) put_field(out, wm->targets[t]);
+        if (wm->n_targets == no) put_field(out, o.is_tty ? sf_shown(wm->targets[t]) : wm->targets[t]);
         else fprintf(out, "out_%d", t);
     }
     for (int j = 1; j <= k; j++) fprintf(out, ",feature_%d,value_%d", j, j);
     fputc('\n', out);
 
-    csv_sink cs = {.out = out, .cat = cat, .rows = rows, .n_out = no, .k = k};
+    csv_sink cs = {.out = out, .tty = o.is_tty, .cat = cat, .rows = rows, .n_out = no, .k = k};
     infer_source src = *src0;
     src.paths = (const char *const *)paths;
     src.n = n;
     infer_stats st;
     int rc = infer_pipe_run(m, &src, write_csv, &cs, &st) == SF_OK ? 0 : 1;
     if (rc) sf_warn("%s: %s", out_path, sf_last_error());
+    int to_file = o.tmp != NULL;
     if (!rc && st.interrupted) {
-        sf_warn("interrupted after %d galaxies%s%s", st.n_done, tmp ? "; nothing written to " : "",
-                tmp ? out_path : "");
+        sf_warn("interrupted after %d galaxies%s%s", st.n_done, to_file ? "; nothing written to " : "",
+                to_file ? out_path : "");
         rc = 130;
     }
-    if (tmp) {
-        int bad = ferror(out) != 0;
-        if (fclose(out) != 0) bad = 1;
-        if (!rc && bad) {
-            sf_warn("%s: write failed", out_path);
-            rc = 1;
-        }
-        if (!rc && rename(tmp, out_path) != 0) {
-            sf_warn("%s: cannot rename %s over it: %s", out_path, tmp, strerror(errno));
-            rc = 1;
-        }
-        if (rc) unlink(tmp);
-    } else if ((fflush(out) != 0 || ferror(out)) && !rc) {
-        sf_warn("write to stdout failed");
+    if (rc) {
+        sf_output_abort(&o);
+    } else if (sf_output_commit(&o) != SF_OK) {
+        sf_warn("%s", sf_last_error());
         rc = 1;
     }
     if (rc == 0 && !quiet)
@@ -240,12 +227,11 @@ static int predict_csv(sfnet *m, const weights_meta *wm, const catalog *cat, con
                 "%.1f s: %.1f galaxies/s (the network alone: %.1f/s)%s%s\n", st.n_done,
                 st.n_corrupt, st.seconds, st.seconds > 0 ? st.n_done / st.seconds : 0,
                 st.network_seconds > 0 ? st.n_done / st.network_seconds : 0,
-                tmp ? " -> " : "", tmp ? out_path : "");
+                strcmp(out_path, "-") ? " -> " : "", strcmp(out_path, "-") ? sf_shown(out_path) : "");
     if (rc == 0 && st.n_done == 0) {
         sf_warn("no galaxy of %s has a usable image", cat->path);
         rc = 1;
     }
-    free(tmp);
     return rc;
 }
 
@@ -481,6 +467,11 @@ int cli_predict(int argc, char **argv) {
     if (have_mean != have_std) {
         fprintf(stderr, "sfnet-explore: --mean and --std go together\n");
         return 2;
+    }
+    /* a directory or a socket as -o is refused before any work */
+    if (out_path && sf_output_check(out_path) == SF_ERR) {
+        sf_warn("%s", sf_last_error());
+        return 1;
     }
     ov.has_norm = have_mean && have_std;
     if (ov.crop >= 0) ov.in_size = ov.crop;

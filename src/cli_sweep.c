@@ -10,6 +10,7 @@
 
 #include "analysis_run.h"
 #include "cli.h"
+#include "sf_output.h"
 #include "sf_util.h"
 #include "store.h"
 
@@ -153,6 +154,10 @@ int cli_sweep(int argc, char **argv) {
         return 2;
     }
     const char *db = argv[optind++];
+    if (figure && sf_output_check(figure) == SF_ERR) {
+        sf_warn("--figure: %s", sf_last_error());
+        return 1;
+    }
     if (optind < argc && !strcmp(argv[optind], "--")) optind++;
     int n_extra = argc - optind;
     char **extra = argv + optind;
