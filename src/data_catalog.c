@@ -2,11 +2,16 @@
 #include "data_catalog.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sf_util.h"
 
@@ -189,11 +194,77 @@ static int check_unique_ids(const catalog *cat) {
     return rc;
 }
 
+/* What a path that is not a regular file is, for messages. */
+static const char *file_kind(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a file";
+}
+
+/* Reads the catalogue file whole. Only a regular file (or a link to one) is read: a
+ * FIFO would wait for a writer forever and /dev/zero never ends. A NUL byte in the
+ * first block (an image or a FITS file given by mistake) is refused before the rest
+ * is read. */
+static int read_catalog_file(const char *path, char **data, size_t *len) {
+    *data = NULL;
+    *len = 0;
+    struct stat st;
+    if (stat(path, &st) != 0) return sf_fail("%s: cannot open: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return sf_fail("%s is a directory, not a CSV catalogue: give the catalogue file "
+                       "(e.g. %s/galaxies.csv)", path, path);
+    if (!S_ISREG(st.st_mode))
+        return sf_fail("%s is %s, not a regular file: give the catalogue as a file",
+                       path, file_kind(st.st_mode));
+    /* O_NONBLOCK: should it have become a FIFO since stat, open does not wait */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return sf_fail("%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return sf_fail("%s is not a regular file: give the catalogue as a file", path);
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *buf = xmalloc(cap);
+    int checked = 0;
+    for (;;) {
+        if (n + 1 >= cap) buf = xrealloc(buf, cap *= 2); /* it grew while being read */
+        ssize_t got = read(fd, buf + n, cap - n - 1);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            int err = errno;
+            close(fd);
+            free(buf);
+            return sf_fail("%s: cannot read: %s", path, strerror(err));
+        }
+        if (got == 0) break;
+        n += (size_t)got;
+        if (!checked && n >= 65536) {
+            checked = 1;
+            if (memchr(buf, 0, n)) break;
+        }
+    }
+    close(fd);
+    buf[n] = 0;
+    *data = buf;
+    *len = n;
+    return SF_OK;
+}
+
 int catalog_load(catalog *cat, const char *path) {
     memset(cat, 0, sizeof *cat);
     char *data = NULL;
     size_t len = 0;
-    if (sf_read_file(path, &data, &len) != SF_OK) return SF_ERR;
+    if (read_catalog_file(path, &data, &len) != SF_OK) return SF_ERR;
+    int rc = catalog_parse(cat, path, data, len);
+    free(data);
+    return rc;
+}
+
+int catalog_parse(catalog *cat, const char *path, const char *data, size_t len) {
+    memset(cat, 0, sizeof *cat);
     cat->path = xstrdup(path);
 
     csv_reader r = {.path = path, .buf = data, .len = len, .line = 1};
@@ -282,7 +353,6 @@ int catalog_load(catalog *cat, const char *path) {
     if (check_unique_ids(cat) != SF_OK) goto fail;
     free(r.text);
     free(r.field_off);
-    free(data);
     return SF_OK;
 
 fail_names:
@@ -291,7 +361,6 @@ fail_names:
 fail:
     free(r.text);
     free(r.field_off);
-    free(data);
     catalog_free(cat);
     return SF_ERR;
 }
@@ -317,11 +386,11 @@ int catalog_column(const catalog *cat, const char *name) {
 
 /* ---- targets ---- */
 
-typedef enum { CUT_MISSING, CUT_GREATER, CUT_LESS, CUT_SNR } cut_kind;
+typedef enum { CUT_MISSING, CUT_GREATER, CUT_LESS, CUT_POSITIVE, CUT_SNR, CUT_FLOAT } cut_kind;
 
 typedef struct {
     cut_kind kind;
-    int col, err_col; /* err_col: CUT_SNR and CUT_MISSING of a flux and its error */
+    int col, err_col; /* err_col: a flux's error, for CUT_MISSING, CUT_POSITIVE, CUT_SNR */
     double limit;
 } cut_rule;
 
@@ -343,9 +412,14 @@ static int rule_passes(const catalog *cat, int row, const cut_rule *c) {
         return v > c->limit;
     case CUT_LESS:
         return v < c->limit;
+    case CUT_POSITIVE:
+        /* a negative flux over a negative error passes S/N > 3, and has no logarithm */
+        return v > 0 && catalog_value(cat, row, c->err_col) > 0;
     case CUT_SNR:
-        /* As pandas computes flux / err: a zero error gives +-inf or NaN. */
         return v / catalog_value(cat, row, c->err_col) > c->limit;
+    case CUT_FLOAT:
+        /* finite as a double (missing is NAN) but 1e300 becomes inf as a float */
+        return isfinite(v) && fabs(v) <= FLT_MAX;
     }
     return 0;
 }
@@ -387,6 +461,9 @@ int targets_select(target_set *ts, const catalog *cat, const char *spec) {
             snprintf(fmt, sizeof fmt, "%%s > %g", cuts[i].limit);
             add_cut(ts, rules, g, fmt, cuts[i].name);
         }
+        cut_rule f = none;
+        f.kind = CUT_FLOAT, f.col = oh;
+        add_cut(ts, rules, f, "%s finite as float32", "oh_p50");
     } else if (!strcmp(spec, "bpt_lines")) {
         snprintf(ts->preset, sizeof ts->preset, "bpt_lines");
         static const char *lines[] = {"nii_6584_flux", "h_alpha_flux", "oiii_5007_flux",
@@ -402,11 +479,13 @@ int targets_select(target_set *ts, const catalog *cat, const char *spec) {
             if (e < 0) return SF_ERR;
             cols[i] = f;
             snprintf(ts->names[i], sizeof ts->names[i], "log_%s", lines[i]);
-            cut_rule m = none, s = none, l = none;
+            cut_rule m = none, p = none, s = none, l = none;
             m.kind = CUT_MISSING, m.col = f, m.err_col = e;
+            p.kind = CUT_POSITIVE, p.col = f, p.err_col = e;
             s.kind = CUT_SNR, s.col = f, s.err_col = e, s.limit = 3;
             l.kind = CUT_LESS, l.col = f, l.limit = 1e5;
             add_cut(ts, rules, m, "%s or its error missing", lines[i]);
+            add_cut(ts, rules, p, "%s > 0 and its error > 0", lines[i]);
             add_cut(ts, rules, s, "%s S/N > 3", lines[i]);
             add_cut(ts, rules, l, "%s < 1e5", lines[i]);
         }
@@ -436,6 +515,11 @@ int targets_select(target_set *ts, const catalog *cat, const char *spec) {
             cut_rule m = none;
             m.kind = CUT_MISSING, m.col = c;
             add_cut(ts, rules, m, "%s missing", tok);
+        }
+        for (int t = 0; t < ts->n_targets; t++) {
+            cut_rule f = none;
+            f.kind = CUT_FLOAT, f.col = cols[t];
+            add_cut(ts, rules, f, "%s finite as float32", ts->names[t]);
         }
         free(list);
         if (ts->n_targets == 0)
