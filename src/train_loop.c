@@ -303,6 +303,52 @@ static int check_options(const sfnet *m, const dataset *ds, const train_options 
     return SF_OK;
 }
 
+/* The message for a loss that is not finite at (epoch, step), batch idx[0..B) with
+ * inputs x: bad data when a target (or an input) of the batch is not finite, or so
+ * large that its square overflows a float (naming the galaxy and the target), else
+ * divergence (naming the learning rate). It names the checkpoint on disk only when
+ * there is one: checkpoint_epoch epochs done, or -1 for none. Returns SF_ERR. */
+static int loss_failure(const dataset *ds, const int *idx, int B, const float *x, float loss,
+                        int epoch, int step, double lr, const train_options *opt,
+                        int checkpoint_epoch) {
+    char where[96], ckpt[1400] = "";
+    snprintf(where, sizeof where, "the training loss became %g at epoch %d, step %d",
+             (double)loss, epoch + 1, step + 1);
+    if (opt->checkpoint && checkpoint_epoch >= 0)
+        snprintf(ckpt, sizeof ckpt, "; the checkpoint %s (%s%d) is intact", opt->checkpoint,
+                 checkpoint_epoch ? "after epoch " : "epoch ",
+                 checkpoint_epoch ? checkpoint_epoch : 1);
+    else if (opt->checkpoint)
+        snprintf(ckpt, sizeof ckpt, "; no checkpoint was written (the first epoch did not "
+                 "finish)");
+    int nt = ds->targets.n_targets;
+    /* beyond this, the squared errors of a batch overflow a float */
+    double too_large = sqrt(3.0e38 / ((double)B * nt + 1));
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < nt; t++) {
+            double v = ds->y[(size_t)idx[b] * nt + t];
+            if (!isfinite(v) || fabs(v) > too_large)
+                return sf_fail("%s: bad data, not the learning rate: galaxy %s has %s = %g%s, "
+                               "which %s; remove or fix that row of %s%s",
+                               where, dataset_obj_id(ds, idx[b]), ds->targets.names[t], v,
+                               isfinite(v) ? "" : " (not a number)",
+                               isfinite(v) ? "is too large for a float32 loss"
+                                           : "no loss can be computed with",
+                               ds->cat.path ? ds->cat.path : "the catalogue", ckpt);
+        }
+    size_t img = (size_t)3 * ds->size * ds->size;
+    for (int b = 0; b < B; b++)
+        for (size_t k = 0; k < img; k++)
+            if (!isfinite(x[(size_t)b * img + k]))
+                return sf_fail("%s: bad data, not the learning rate: the image of galaxy %s "
+                               "gives non-finite pixels (normalisation mean %g %g %g, std %g "
+                               "%g %g)%s", where, dataset_obj_id(ds, idx[b]), ds->mean[0],
+                               ds->mean[1], ds->mean[2], ds->std[0], ds->std[1], ds->std[2],
+                               ckpt);
+    return sf_fail("%s: the training diverged (the data of that batch is finite): lower --lr "
+                   "(%.3g there, %.3g at the peak)%s", where, lr, opt->lr, ckpt);
+}
+
 int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_result *res) {
     memset(res, 0, sizeof *res);
     res->epochs = opt->epochs > 0 ? opt->epochs : 0;
@@ -331,9 +377,11 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
 
     train_pos pos = {0};
     int rc = SF_OK;
+    int checkpoint_epoch = -1; /* epochs done in the checkpoint on disk; -1: none written */
     if (opt->resume) {
         rc = checkpoint_load(opt->checkpoint, m, &o, opt, ds, steps, &pos, res);
         if (rc != SF_OK) goto out;
+        checkpoint_epoch = pos.epoch;
         if (!opt->quiet && pos.epoch < opt->epochs)
             fprintf(stderr, "sfnet-explore: resuming at epoch %d, step %d of %d\n",
                     pos.epoch + 1, pos.step, steps);
@@ -379,9 +427,8 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             float loss = sfnet_loss(m, y, B, 1);
             if (!isfinite(loss)) {
                 if (!opt->quiet) fputc('\n', stderr);
-                rc = sf_fail("the training loss became %g at epoch %d, step %d (lr %.3g too "
-                             "high?); the last checkpoint is intact", (double)loss, epoch + 1,
-                             step + 1, lr);
+                rc = loss_failure(ds, perm + (size_t)step * B, B, x, loss, epoch, step, lr, opt,
+                                  checkpoint_epoch);
                 goto restore;
             }
             ranger_step(&o, m->params, m->grads, lr, mom);
@@ -408,6 +455,7 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
                     train_pos here = {epoch, step + 1, sq_sum, sq_count};
                     rc = checkpoint_save(opt->checkpoint, m, &o, opt, ds, &here, res);
                     if (rc != SF_OK) goto restore;
+                    checkpoint_epoch = epoch;
                     if (!opt->quiet)
                         fprintf(stderr, "sfnet-explore: stopped at epoch %d, step %d; "
                                 "checkpoint saved to %s (--resume continues)\n",
@@ -429,6 +477,7 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             train_pos next = {epoch + 1, 0, 0, 0};
             rc = checkpoint_save(opt->checkpoint, m, &o, opt, ds, &next, res);
             if (rc != SF_OK) goto restore;
+            checkpoint_epoch = epoch + 1;
         }
         if (stop && epoch + 1 < opt->epochs) {
             res->interrupted = 1;
