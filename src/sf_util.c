@@ -330,6 +330,11 @@ void sf_rng_shuffle(sf_rng *r, int *a, int n) {
 int sf_read_file(const char *path, char **data, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return sf_fail("%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return sf_fail("%s is a directory, not a file", path);
+    }
     size_t cap = 1 << 16, n = 0;
     char *buf = xmalloc(cap);
     for (;;) {
@@ -338,11 +343,11 @@ int sf_read_file(const char *path, char **data, size_t *len) {
         n += got;
         if (got == 0) break;
     }
-    int bad = ferror(f);
+    int bad = ferror(f), err = errno;
     fclose(f);
     if (bad) {
         free(buf);
-        return sf_fail("%s: read error", path);
+        return sf_fail("%s: cannot read: %s", path, strerror(err));
     }
     buf[n] = 0;
     *data = buf;

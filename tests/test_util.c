@@ -63,6 +63,9 @@ Test(util, read_file_missing_names_the_file) {
     cr_assert_eq(sf_read_file("/nonexistent/x.csv", &data, NULL), SF_ERR);
     cr_assert(strstr(sf_last_error(), "/nonexistent/x.csv") != NULL);
     cr_assert_null(data);
+    /* a directory says so, not "read error" */
+    cr_assert_eq(sf_read_file("/tmp", &data, NULL), SF_ERR);
+    cr_assert_str_eq(sf_last_error(), "/tmp is a directory, not a file");
 }
 
 Test(util, integer_options_are_range_checked) {
