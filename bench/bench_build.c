@@ -108,10 +108,10 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < (size_t)BATCH * img_len; i++) x[i] = (float)sf_rng_normal(&rng);
     float pred[BATCH], val[BATCH * K];
     int idx[BATCH * K];
-    train_infer_batch(m, x, BATCH, pred, idx, val, NULL); /* warm-up */
+    infer_forward_batch(m, x, BATCH, pred, idx, val, NULL); /* warm-up */
     int steps = 8;
     double t0 = sf_now();
-    for (int s = 0; s < steps; s++) train_infer_batch(m, x, BATCH, pred, idx, val, NULL);
+    for (int s = 0; s < steps; s++) infer_forward_batch(m, x, BATCH, pred, idx, val, NULL);
     double net_rate = steps * BATCH / (sf_now() - t0);
     free(x);
 

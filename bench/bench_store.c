@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "data_image.h"
 #include "query.h"
 #include "sf_util.h"
 #include "store.h"
@@ -68,7 +69,7 @@ int main(int argc, char **argv) {
                 for (int c = 0; c < 3; c++)
                     rgb[(y * THUMB + x) * 3 + c] = (uint8_t)fmin(255, v * (0.8 + 0.1 * c));
             }
-        if (store_jpeg_encode(rgb, THUMB, THUMB, 80, &thumbs[t], &thumb_len[t]) != SF_OK) {
+        if (image_encode_jpeg(rgb, THUMB, THUMB, 80, &thumbs[t], &thumb_len[t]) != SF_OK) {
             fprintf(stderr, "bench_store: %s\n", sf_last_error());
             return 1;
         }

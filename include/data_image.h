@@ -1,13 +1,14 @@
 /* data_image.h: galaxy cutouts, decoded, resized and cropped, and the data set
  * a run trains on.
  *
- * image_decode() reads a JPEG (libjpeg-turbo) or PNG (libpng) into 8-bit RGB: grey,
- * palette, alpha and 16-bit PNGs, grey, YCbCr, CMYK and YCCK JPEGs (Adobe's inverted
- * CMYK, as Photoshop writes it). A corrupt or truncated file is an SF_ERR with a
- * message, never a crash. So is an image of more than IMAGE_MAX_SIDE x IMAGE_MAX_SIDE
- * pixels (a cutout is 160 x 160; a 200 KB PNG can claim 8000 x 8000, 192 MB decoded),
- * refused from its header before any pixel is decoded, and a progressive JPEG of more
- * than 500 scans.
+ * image_decode() reads a JPEG (libjpeg-turbo) or PNG (libpng) into 8-bit RGB, from a
+ * file or from memory: grey, palette, alpha and 16-bit PNGs, grey, YCbCr, CMYK and
+ * YCCK JPEGs (Adobe's inverted CMYK, as Photoshop writes it); image_encode_jpeg()
+ * writes the JPEG thumbnails a run stores. A corrupt or truncated file is an SF_ERR
+ * with a message, never a crash. So is an image of more than IMAGE_MAX_SIDE x
+ * IMAGE_MAX_SIDE pixels (a cutout is 160 x 160; a 200 KB PNG can claim 8000 x 8000,
+ * 192 MB decoded), refused from its header before any pixel is decoded, and a
+ * progressive JPEG of more than 500 scans.
  * image_prepare() resizes (bilinear, antialiased when shrinking) to resize x resize and
  * centre-crops (or pads with zeros) to crop x crop, giving CHW bytes.
  *
@@ -43,6 +44,9 @@ int image_decode(const char *path, uint8_t **rgb, int *width, int *height);
  * is what messages call it. */
 int image_decode_mem(const uint8_t *data, size_t len, const char *name, uint8_t **rgb,
                      int *width, int *height);
+/* Encodes interleaved RGB (h, w, 3) as a JPEG of the given quality (1..100) into
+ * malloc'd *out (*len bytes), for the thumbnails a run stores. */
+int image_encode_jpeg(const uint8_t *rgb, int w, int h, int quality, uint8_t **out, size_t *len);
 /* out: (3, crop, crop) bytes. src: (h, w, 3) interleaved RGB. */
 void image_prepare(uint8_t *out, const uint8_t *src, int w, int h, int resize, int crop);
 

@@ -1,6 +1,11 @@
 /* infer.h: running a trained model over many galaxies, with decoding, the network and
  * the output overlapped, and adding the result to a run database as a run.
  *
+ * One batch (src/infer_forward.c): infer_forward_batch() runs the model in eval mode
+ * over images already normalised and keeps each galaxy's prediction and its k
+ * (feature, value) pairs; infer_dataset() does so over galaxies of a dataset in
+ * memory, in batches of the model's max_batch (validation, tests, benches).
+ *
  * The pipeline (src/infer_pipe.c) moves batches through a ring of slots, each
  * allocated once:
  *
@@ -36,6 +41,29 @@
 
 #define INFER_THUMB_SIZE 64
 #define INFER_THUMB_QUALITY 85
+
+/* ---- one batch, and a dataset's galaxies ------------------------------------ */
+
+typedef struct {
+    int n, n_out, k, d;
+    float *pred;     /* (n, n_out) */
+    int *feat_idx;   /* (n, k) the kept features, by value descending */
+    float *feat_val; /* (n, k) their values after ReLU (may be 0 when fewer fire) */
+    float *dense;    /* (n, d) pooled backbone features before ReLU/top-k, if asked */
+} infer_result;
+
+/* One batch already normalised: x (B, 3, S, S). Writes pred (B, n_out), feat_idx and
+ * feat_val (B, k), dense (B, d) when not NULL. */
+void infer_forward_batch(sfnet *m, const float *x, int B, float *pred, int *feat_idx,
+                         float *feat_val, float *dense);
+/* Eval-mode forward of the galaxies idx[0..n) of ds in batches of m->max_batch, no
+ * flips. want_dense also keeps the pooled features. quiet: no progress bar. res is
+ * owned: infer_result_free. */
+int infer_dataset(sfnet *m, const dataset *ds, const int *idx, int n, int want_dense,
+                  int quiet, infer_result *res);
+void infer_result_free(infer_result *r);
+
+/* ---- the pipeline ------------------------------------------------------------ */
 
 /* Where the galaxies come from: a dataset's cached pixels (ds), or image files
  * (paths), decoded, resized to resize and centre-cropped to the model's input. */

@@ -314,9 +314,9 @@ void store_galaxy_run_clear(store_galaxy_run *g);
 /* The run ids that include the galaxy. *runs owned (free). */
 int store_galaxy_runs(store *s, int64_t galaxy_id, int64_t **runs, int *n);
 
-/* The galaxy's thumbnail decoded to interleaved RGB (h, w, 3), owned (free).
- * SF_OK with *rgb = NULL when it has none. */
-int store_thumbnail(store *s, int64_t galaxy_id, uint8_t **rgb, int *w, int *h);
+/* The galaxy's thumbnail as stored (JPEG or PNG bytes; data_image.h decodes them),
+ * *data owned (free). SF_OK with *data = NULL when it has none. */
+int store_thumbnail(store *s, int64_t galaxy_id, uint8_t **data, size_t *len);
 
 /* ---- run-aligned arrays -------------------------------------------------------- */
 
@@ -342,12 +342,5 @@ int store_catalog_columns(store *s, char (**names)[STORE_NAME_MAX], int *n);
 /* out (rows->n) a catalogue column ("ra", "dec" or any stored column); NAN = missing.
  * SF_ERR naming the columns there are when the column is unknown. */
 int store_catalog_values(store *s, const store_rows *rows, const char *column, double *out);
-
-/* ---- thumbnails ------------------------------------------------------------------ */
-
-/* Encodes interleaved RGB (h, w, 3) as JPEG of the given quality, owned (free). */
-int store_jpeg_encode(const uint8_t *rgb, int w, int h, int quality, uint8_t **out, size_t *len);
-/* Decodes JPEG or PNG bytes from memory into interleaved RGB, owned (free). */
-int store_image_decode_mem(const uint8_t *data, size_t len, uint8_t **rgb, int *w, int *h);
 
 #endif

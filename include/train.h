@@ -1,5 +1,6 @@
 /* train.h: training an SFNet - the Ranger optimizer, the learning-rate schedules, the
- * training loop with checkpoints and resume, weights files, and batched inference.
+ * training loop with checkpoints and resume, and weights files (running a model over
+ * galaxies is infer.h's).
  *
  * Optimizer (src/train_optim.c): fastai 2.7's `ranger` = Lookahead(RAdam), step for
  * step as fastai computes it, over flat float arrays (m->params, m->grads):
@@ -38,9 +39,6 @@
  * resumed run reproduces an uninterrupted one exactly. Ctrl-C (SIGINT) stops after the
  * current step and saves a checkpoint at that step; a second Ctrl-C kills at once (the
  * previous checkpoint stays intact). Big buffers are allocated once per run.
- *
- * Inference: train_infer() runs the model in eval mode over galaxies of a dataset in
- * batches, giving each galaxy's prediction and its k (feature, value) pairs.
  */
 #ifndef SF_TRAIN_H
 #define SF_TRAIN_H
@@ -192,25 +190,5 @@ void train_head_bias_to_mean(sfnet *m, const dataset *ds);
 /* decay (m->n_params): 1 for conv and fc weights, 0 for BN parameters and biases
  * (fastai's wd_bn_bias=False). */
 void train_decay_mask(const sfnet *m, uint8_t *decay);
-
-/* ---------------------------------------------------------------- inference */
-
-typedef struct {
-    int n, n_out, k, d;
-    float *pred;     /* (n, n_out) */
-    int *feat_idx;   /* (n, k) the kept features, by value descending */
-    float *feat_val; /* (n, k) their values after ReLU (may be 0 when fewer fire) */
-    float *dense;    /* (n, d) pooled backbone features before ReLU/top-k, if asked */
-} infer_result;
-
-/* Eval-mode forward of the galaxies idx[0..n) of ds in batches of m->max_batch, no
- * flips. want_dense also keeps the pooled features. quiet: no progress bar. */
-int train_infer(sfnet *m, const dataset *ds, const int *idx, int n, int want_dense,
-                int quiet, infer_result *res);
-/* One batch already normalised: x (B, 3, S, S). Writes pred (B, n_out), feat_idx and
- * feat_val (B, k), dense (B, d) when not NULL. */
-void train_infer_batch(sfnet *m, const float *x, int B, float *pred, int *feat_idx,
-                       float *feat_val, float *dense);
-void infer_result_free(infer_result *r);
 
 #endif

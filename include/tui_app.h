@@ -11,9 +11,10 @@
 #define SF_TUI_APP_H
 
 #include "plot.h"
+#include "query_view.h"
 #include "store.h"
-#include "thumb.h"
 #include "tui.h"
+#include "tui_thumb.h"
 
 enum { SCREEN_LIST = 0, SCREEN_FEATURE, SCREEN_EQUATION, SCREEN_GALAXY, SCREEN_MARKS, SCREEN_COUNT };
 
@@ -53,7 +54,7 @@ typedef struct {
     int n_quant;
     float *hist;        /* scaled activations of active validation galaxies */
     int n_hist;
-    tui_scatter sc;
+    query_scatter sc;
     char suggestion[STORE_LABEL_MAX]; /* from the catalogue correlations, "" none */
     query_similar similar[TUI_SIMILAR]; /* most correlated features, from the app's coact */
     int n_similar;
@@ -71,7 +72,7 @@ typedef struct tui_app {
     int *visible;         /* indices into feats of the rows shown */
     int n_visible, n_dead;
     int sort, reverse, show_dead;
-    tui_run_data rd;      /* current run's arrays */
+    query_run_data rd;      /* current run's arrays */
     int rd_loaded;
     tui_feature_data fd;
     query_equation eq;    /* current run's equation, loaded by the equation view */

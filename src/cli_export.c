@@ -9,7 +9,7 @@
 #include "sf_output.h"
 #include "sf_util.h"
 #include "store.h"
-#include "tui.h"
+#include "query_view.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -103,7 +103,7 @@ int cli_export(int argc, char **argv) {
     if (feature < 0 || feature >= run.d) {
         fprintf(stderr, "sfnet-explore export: run %s has features 0..%d, not %d\n", run.prefix, run.d - 1,
                 feature);
-    } else if (tui_export_feature(s, &run, feature, out, cols, rows, bpt) != SF_OK) {
+    } else if (query_export_feature(s, &run, feature, out, cols, rows, bpt) != SF_OK) {
         fprintf(stderr, "sfnet-explore export: %s\n", sf_last_error());
     } else {
         printf("wrote %s (%s %d)\n", sf_shown(out), run.prefix, feature);

@@ -361,3 +361,45 @@ int image_find(char *path, size_t n, const char *dir, const char *obj_id) {
     snprintf(path, n, "%s/%s.jpg", dir, obj_id);
     return sf_fail("%s/%s.{jpg,jpeg,png}: not found", dir, obj_id);
 }
+
+/* ---- encoding ---- */
+
+int image_encode_jpeg(const uint8_t *rgb, int w, int h, int quality, uint8_t **out, size_t *len) {
+    *out = NULL;
+    *len = 0;
+    if (w <= 0 || h <= 0) return sf_fail("cannot encode an empty %dx%d image", w, h);
+    struct jpeg_compress_struct cinfo;
+    jpeg_guard guard;
+    memset(&guard, 0, sizeof guard);
+    /* volatile: read after longjmp */
+    unsigned char *volatile buf = NULL;
+    unsigned long size = 0;
+    cinfo.err = jpeg_std_error(&guard.pub);
+    guard.pub.error_exit = jpeg_on_error;
+    if (setjmp(guard.jmp)) {
+        jpeg_destroy_compress(&cinfo);
+        free(buf);
+        return sf_fail("JPEG encoding failed: %s", guard.msg);
+    }
+    jpeg_create_compress(&cinfo);
+    unsigned char *mem = NULL;
+    jpeg_mem_dest(&cinfo, &mem, &size);
+    cinfo.image_width = (JDIMENSION)w;
+    cinfo.image_height = (JDIMENSION)h;
+    cinfo.input_components = 3;
+    cinfo.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW row = (JSAMPROW)(rgb + (size_t)cinfo.next_scanline * (size_t)w * 3);
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    buf = mem;
+    jpeg_destroy_compress(&cinfo);
+    /* jpeg_mem_dest allocates with malloc: hand it on as it is */
+    *out = buf;
+    *len = size;
+    return SF_OK;
+}

@@ -20,7 +20,6 @@
 #include "infer.h"
 #include "sf_util.h"
 #include "store.h"
-#include "train.h"
 
 enum { SLOT_FREE, SLOT_READ, SLOT_COMPUTED };
 enum { N_SLOTS = 4 };
@@ -79,7 +78,7 @@ int infer_thumbnail(const uint8_t *chw, int size, uint8_t **jpg, size_t *len) {
     free(hwc);
     for (int c = 0; c < 3; c++)
         for (int p = 0; p < T * T; p++) small_hwc[p * 3 + c] = small_chw[c * T * T + p];
-    return store_jpeg_encode(small_hwc, T, T, INFER_THUMB_QUALITY, jpg, len);
+    return image_encode_jpeg(small_hwc, T, T, INFER_THUMB_QUALITY, jpg, len);
 }
 
 static int batch_size(const pipe_state *p, int b) {
@@ -339,7 +338,7 @@ int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx
         decode_batch(&p, sl, b);
         if (sl->n_kept > 0) {
             double t1 = sf_now();
-            train_infer_batch(m, sl->x, sl->n_kept, sl->pred, sl->idx, sl->val, sl->dense);
+            infer_forward_batch(m, sl->x, sl->n_kept, sl->pred, sl->idx, sl->val, sl->dense);
             t_net += sf_now() - t1;
         }
         set_state(&p, sl, SLOT_COMPUTED);

@@ -445,19 +445,20 @@ int store_galaxy_runs(store *s, int64_t galaxy_id, int64_t **runs, int *n) {
     return SF_OK;
 }
 
-int store_thumbnail(store *s, int64_t galaxy_id, uint8_t **rgb, int *w, int *h) {
-    *rgb = NULL;
-    *w = *h = 0;
+int store_thumbnail(store *s, int64_t galaxy_id, uint8_t **data, size_t *len) {
+    *data = NULL;
+    *len = 0;
     sqlite3_stmt *st = store_prepare(s, "SELECT image FROM thumbnails WHERE galaxy_id = ?1");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, galaxy_id);
     int rc = sqlite3_step(st);
     int status = SF_OK;
     if (rc == SQLITE_ROW) {
-        const uint8_t *data = sqlite3_column_blob(st, 0);
-        int len = sqlite3_column_bytes(st, 0);
-        status = store_image_decode_mem(data, (size_t)len, rgb, w, h);
-        if (status != SF_OK) sf_fail_prefix("thumbnail");
+        const void *blob = sqlite3_column_blob(st, 0);
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        *data = xmalloc(n);
+        if (n) memcpy(*data, blob, n);
+        *len = n;
     } else if (rc != SQLITE_DONE) {
         status = store_db_fail(s, "reading a thumbnail");
     }

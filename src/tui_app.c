@@ -11,6 +11,7 @@
 #include <wchar.h>
 
 #include "analysis_run.h"
+#include "data_image.h"
 #include "export.h"
 #include "sf_util.h"
 #include "tui_app.h"
@@ -134,14 +135,14 @@ void tui_draw_grid(tui_app *a, const plot_grid *g, int x, int y) {
 
 static int load_rgb(tui_app *a, int64_t galaxy_id, const char *objid, uint8_t **rgb, int *w, int *h) {
     *rgb = NULL;
-    if (store_thumbnail(a->db, galaxy_id, rgb, w, h) == SF_OK && *rgb) return 1;
+    if (query_thumbnail(a->db, galaxy_id, rgb, w, h) == SF_OK && *rgb) return 1;
     const char *dir = tui_run(a)->images;
     if (!dir[0]) return 0;
     static const char *ext[] = {"jpg", "jpeg", "png"};
     for (int i = 0; i < 3; i++) {
         char path[1200];
         snprintf(path, sizeof path, "%s/%s.%s", dir, objid, ext[i]);
-        if (access(path, R_OK) == 0 && thumb_decode_file(path, rgb, w, h) == SF_OK) return 1;
+        if (access(path, R_OK) == 0 && image_decode(path, rgb, w, h) == SF_OK) return 1;
     }
     return 0;
 }
@@ -227,7 +228,7 @@ static void feature_data_clear(tui_feature_data *fd) {
     free(fd->top);
     free(fd->quant);
     free(fd->hist);
-    tui_scatter_clear(&fd->sc);
+    query_scatter_clear(&fd->sc);
     memset(fd, 0, sizeof *fd);
 }
 
@@ -236,10 +237,10 @@ int tui_switch_run(tui_app *a, int i) {
     if (a->eq_loaded) query_equation_clear(&a->eq);
     a->eq_loaded = 0;
     feature_data_clear(&a->fd);
-    if (a->rd_loaded) tui_run_data_clear(&a->rd);
+    if (a->rd_loaded) query_run_data_clear(&a->rd);
     a->rd_loaded = 0;
     if (tui_reload_features(a) != SF_OK) return SF_ERR;
-    if (tui_run_data_load(a->db, tui_run(a), &a->rd) != SF_OK) return SF_ERR;
+    if (query_run_data_load(a->db, tui_run(a), &a->rd) != SF_OK) return SF_ERR;
     a->rd_loaded = 1;
     tui_marks_reload(a);
     return SF_OK;
@@ -254,7 +255,7 @@ int tui_load_feature(tui_app *a, int feature) {
     fd->feature = feature;
     if (store_feature_get(a->db, run->id, feature, &fd->f) != SF_OK) return SF_ERR;
     if (store_top(a->db, run->id, feature, 12, -1, &fd->top, &fd->n_top) != SF_OK) return SF_ERR;
-    if (tui_quantile_samples(a->db, run->id, feature, 6, &fd->quant, &fd->n_quant) != SF_OK)
+    if (query_quantile_samples(a->db, run->id, feature, 6, &fd->quant, &fd->n_quant) != SF_OK)
         return SF_ERR;
     store_hit *hits;
     int nh;
@@ -263,7 +264,7 @@ int tui_load_feature(tui_app *a, int feature) {
     for (int i = 0; i < nh; i++)
         if (hits[i].split == 1) fd->hist[fd->n_hist++] = (float)(hits[i].scaled > 1 ? 1 : hits[i].scaled);
     free(hits);
-    if (tui_scatter_load(a->db, run, &a->rd, feature, fd->f.max_valid, &fd->sc) != SF_OK) return SF_ERR;
+    if (query_scatter_load(a->db, run, &a->rd, feature, fd->f.max_valid, &fd->sc) != SF_OK) return SF_ERR;
     /* a suggestion is a bonus: a failure only leaves it empty */
     if (fd->f.n_active > 0 &&
         analysis_feature_suggestion(a->db, run->id, feature, fd->suggestion, sizeof fd->suggestion) != SF_OK)
@@ -297,7 +298,7 @@ void tui_open_galaxy(tui_app *a, int64_t galaxy_id) {
 void tui_export(tui_app *a, int feature) {
     char path[64];
     snprintf(path, sizeof path, "%s_%d.png", tui_run(a)->prefix, feature);
-    if (tui_export_feature(a->db, tui_run(a), feature, path, 3, 3, 1) == SF_OK)
+    if (query_export_feature(a->db, tui_run(a), feature, path, 3, 3, 1) == SF_OK)
         tui_msg(a, "wrote %s (BPT or activation plot beside the top 9 galaxies)", path);
     else
         tui_msg(a, "export failed: %s", sf_last_error());
@@ -914,7 +915,7 @@ static void restore_terminal(void) {
     if (!isendwin()) endwin();
 }
 
-/* Before curses owns the terminal: asks it (thumb.h says what and why),
+/* Before curses owns the terminal: asks it (tui_thumb.h and tui_probe.h say what and why),
  * settles the cell size and the graphics mode into a; with dump, prints all
  * of it for --dump-detect. SF_ERR when $SFNET_CELL_SIZE is not WxH. */
 static int detect_graphics(tui_app *a, int graphics, const char *cell_size, thumb_probe *probe, int dump) {
@@ -1025,7 +1026,7 @@ int tui_main(int argc, char **argv) {
     }
     rc = 1;
     if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) {
-        rc = tui_print_plain(stdout, a->db) == SF_OK ? 0 : 1;
+        rc = query_print_plain(stdout, a->db) == SF_OK ? 0 : 1;
         if (rc) fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
         store_close(a->db);
         free(a);
@@ -1107,7 +1108,7 @@ done:
     thumb_probe_flush(STDIN_FILENO, &probe); /* a start that failed early: not into the shell either */
     feature_data_clear(&a->fd);
     if (a->eq_loaded) query_equation_clear(&a->eq);
-    if (a->rd_loaded) tui_run_data_clear(&a->rd);
+    if (a->rd_loaded) query_run_data_clear(&a->rd);
     if (a->coact_loaded) query_coact_clear(&a->coact);
     tui_marks_free(a);
     thumb_cache_free(a->thumbs);

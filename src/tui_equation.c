@@ -29,7 +29,7 @@ void tui_equation_draw(tui_app *a, tui_view *v, tui_rect area) {
     if (v->target >= eq->n_out) v->target = 0;
     int t = v->target, n = eq->n_terms;
     int *order;
-    tui_terms_by_contribution(eq, t, &order);
+    query_terms_by_contribution(eq, t, &order);
     char buf[1024];
     attron(A_BOLD);
     snprintf(buf, sizeof buf, "Equation of run %s, target %d of %d: %s", run->prefix, t + 1, eq->n_out,
@@ -109,7 +109,7 @@ int tui_equation_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
     const query_equation *eq = &a->eq;
     int n = eq->n_terms, used = 1;
     int *order;
-    tui_terms_by_contribution(eq, v->target < eq->n_out ? v->target : 0, &order);
+    query_terms_by_contribution(eq, v->target < eq->n_out ? v->target : 0, &order);
     if (tui_list_move(ch, &v->sel, &v->top, n, area.rows - TABLE_Y)) {
     } else if ((ch == 'h' || ch == KEY_LEFT) && eq->n_out > 0) {
         v->target = (v->target + eq->n_out - 1) % eq->n_out;

@@ -15,7 +15,7 @@ void tui_list_draw(tui_app *a, tui_view *v, tui_rect area) {
              tui_sort_names[a->sort], a->reverse ? ", reversed" : "");
     tui_text(a, area.y, area.x + 1, area.cols - 1, line);
     attron(A_BOLD | A_UNDERLINE);
-    tui_format_feature_row(line, sizeof line, run, NULL, 1, a->plot_mode);
+    query_format_feature_row(line, sizeof line, run, NULL, 1, a->plot_mode);
     mvhline(area.y + 1, area.x, ' ', area.cols);
     tui_text(a, area.y + 1, area.x + 1, area.cols - 1, line);
     attroff(A_BOLD | A_UNDERLINE);
@@ -31,7 +31,7 @@ void tui_list_draw(tui_app *a, tui_view *v, tui_rect area) {
     for (int r = 0; r < rows && v->top + r < a->n_visible; r++) {
         int i = v->top + r;
         const store_feature *f = &a->feats[a->visible[i]];
-        tui_format_feature_row(line, sizeof line, run, f, 0, a->plot_mode);
+        query_format_feature_row(line, sizeof line, run, f, 0, a->plot_mode);
         int y = area.y + 2 + r;
         if (i == v->sel) {
             attron(A_REVERSE);

@@ -29,6 +29,8 @@ import torch
 import torch.nn as nn
 from torchvision.models.resnet import BasicBlock, conv1x1
 
+from parity_torch import DRAWS, margin
+
 
 class Backbone(nn.Module):
     """torchvision.models.resnet18 up to the average pool, with base width w."""
@@ -90,7 +92,17 @@ def main():
     for v in model.state_dict().values():
         if v.dtype.is_floating_point:
             v.copy_(v.float())
-    x = torch.randn(batch, 3, size, size).float()
+    # Of DRAWS batches, the one whose ReLU and max-pool decisions are clearest (see
+    # parity_torch.margin): a value within float32 rounding of a threshold makes the
+    # gradients depend on the engine's order of summation.
+    init = {n: t.clone() for n, t in model.state_dict().items()}
+    best = None
+    for _ in range(DRAWS):
+        x = torch.randn(batch, 3, size, size).float()
+        clear = margin(model, init, x)
+        if best is None or clear > best[0]:
+            best = (clear, x)
+    x = best[1]
     dfeats = torch.randn(batch, 8 * width).float()
     state = [v.numpy().copy() for _, v in tensors(model)]
     model32 = copy.deepcopy(model)

@@ -79,6 +79,7 @@ DRAWS = 8
 
 
 def margin(model, init, x):
+    """The distance of the closest ReLU, max-pool and top-k decision to its threshold."""
     m = copy.deepcopy(model).double()  # a copy: building a model would draw random numbers
     m.load_state_dict(init)
     worst = [float("inf")]
@@ -101,16 +102,19 @@ def margin(model, init, x):
 
     hooks = [mod.register_forward_pre_hook(relu_input) for mod in m.modules()
              if isinstance(mod, nn.ReLU)]
-    hooks.append(m.resnet.maxpool.register_forward_pre_hook(pool_input))
+    hooks += [mod.register_forward_pre_hook(pool_input) for mod in m.modules()
+              if isinstance(mod, nn.MaxPool2d)]
+    k = getattr(m, "k", 0)
     with torch.no_grad():
         for mode in (True, False):
             m.train(mode)
-            feats, _, _ = m(x.double())
+            out = m(x.double())
+            feats = out[0] if isinstance(out, tuple) else out
             # feats average layer4's ReLU outputs: a feature near 0 but not 0 comes from
             # a value near its ReLU's threshold, which the hooks saw
             r = torch.relu(feats)
-            if 0 < m.k < r.shape[1]:
-                top = r.topk(m.k + 1, dim=1).values
+            if 0 < k < r.shape[1]:
+                top = r.topk(k + 1, dim=1).values
                 live = top[:, -2] > 0  # a kept 0 has no gradient
                 if live.any():
                     keep((top[live, -2] - top[live, -1]).min())

@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "data_image.h"
 #include "sf_util.h"
 #include "store.h"
 
@@ -58,7 +59,7 @@ static inline void fixture_make(fixture_run *fx, int n, int d, int k, int n_out,
 
     uint8_t rgb[8 * 8 * 3];
     for (int i = 0; i < (int)sizeof rgb; i++) rgb[i] = (uint8_t)(i * 7);
-    store_jpeg_encode(rgb, 8, 8, 80, &fx->thumb, &fx->thumb_len);
+    image_encode_jpeg(rgb, 8, 8, 80, &fx->thumb, &fx->thumb_len);
 
     store_run *r = &fx->in.run;
     r->n_out = n_out;

@@ -81,6 +81,34 @@ Test(image, jpeg_round_trip_is_close) {
     free(src);
 }
 
+/* The JPEG encoder that makes the stored thumbnails, and decoding from memory. */
+Test(image, jpeg_encoder_and_decoding_from_memory) {
+    uint8_t rgb[16 * 12 * 3];
+    for (int i = 0; i < (int)sizeof rgb; i++) rgb[i] = (uint8_t)(128 + 40 * sin(i * 0.01));
+    uint8_t *jpg = NULL;
+    size_t len = 0;
+    cr_assert_eq(image_encode_jpeg(rgb, 16, 12, 95, &jpg, &len), SF_OK);
+    cr_assert_gt(len, 100);
+    uint8_t *back = NULL;
+    int w = 0, h = 0;
+    cr_assert_eq(image_decode_mem(jpg, len, "thumbnail", &back, &w, &h), SF_OK, "%s",
+                 sf_last_error());
+    cr_assert_eq(w, 16);
+    cr_assert_eq(h, 12);
+    int maxdiff = 0;
+    for (int i = 0; i < (int)sizeof rgb; i++) {
+        int dlt = abs((int)back[i] - (int)rgb[i]);
+        if (dlt > maxdiff) maxdiff = dlt;
+    }
+    cr_assert_lt(maxdiff, 12, "JPEG q95 close to the original (max diff %d)", maxdiff);
+    free(back);
+    /* truncated: an error, not a crash */
+    cr_assert_eq(image_decode_mem(jpg, len / 3, "thumbnail", &back, &w, &h), SF_ERR);
+    cr_assert_null(back);
+    cr_assert_eq(image_decode_mem((const uint8_t *)"hello", 5, "thumbnail", &back, &w, &h), SF_ERR);
+    free(jpg);
+}
+
 Test(image, corrupt_and_truncated_jpeg_are_errors) {
     uint8_t *src = pattern(64, 48);
     fx_write_jpeg(fx_path("ok.jpg"), src, 64, 48, 90);

@@ -178,7 +178,7 @@ Test(export, strip_missing_image_and_errors) {
 
 /* ---- the export command on a run database (tui_fixture.h) ---- */
 
-#include "tui.h"
+#include "query_view.h"
 #include "tui_fixture.h"
 
 static const char *binary(void) {
@@ -198,7 +198,7 @@ Test(export, from_the_run_database_and_the_command) {
     store_run run;
     cr_assert_eq(store_run_find(st, "SL", &run), SF_OK);
     snprintf(a, sizeof a, "%s/sl3.png", tmpdir);
-    cr_assert_eq(tui_export_feature(st, &run, 3, a, 3, 3, 1), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(query_export_feature(st, &run, 3, a, 3, 3, 1), SF_OK, "%s", sf_last_error());
     cairo_surface_t *s = cairo_image_surface_create_from_png(a);
     cr_assert_eq(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
     export_figure f = {.grid_cols = 3, .grid_rows = 3, .bpt = 1};
@@ -208,7 +208,7 @@ Test(export, from_the_run_database_and_the_command) {
     cr_assert_eq(cairo_image_surface_get_height(s), h);
     cairo_surface_destroy(s);
     /* a dead feature is refused with a message */
-    cr_assert_eq(tui_export_feature(st, &run, 40, a, 3, 3, 0), SF_ERR);
+    cr_assert_eq(query_export_feature(st, &run, 40, a, 3, 3, 0), SF_ERR);
     cr_assert(strstr(sf_last_error(), "SL 40 is dead"), "%s", sf_last_error());
     store_run_clear(&run);
     store_close(st);

@@ -129,7 +129,7 @@ Test(infer, decoding_files_gives_what_the_cache_gives_in_order) {
     int *all = xmalloc((size_t)ds.n * sizeof *all);
     for (int i = 0; i < ds.n; i++) all[i] = i;
     infer_result ref;
-    cr_assert_eq(train_infer(m, &ds, all, ds.n, 0, 1, &ref), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(infer_dataset(m, &ds, all, ds.n, 0, 1, &ref), SF_OK, "%s", sf_last_error());
     char **paths = paths_of(&ds, dir);
     for (int threads = 1; threads <= 2; threads++) {
         omp_set_num_threads(threads);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "query_view.h"
 #include "sf_util.h"
 #include "store.h"
 #include "store_fixture.h"
@@ -379,7 +380,7 @@ Test(store, run_round_trip) {
     free(runs);
     uint8_t *rgb = NULL;
     int tw = 0, th = 0;
-    cr_assert_eq(store_thumbnail(s, g.id, &rgb, &tw, &th), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(query_thumbnail(s, g.id, &rgb, &tw, &th), SF_OK, "%s", sf_last_error());
     cr_assert_eq(tw, 8);
     cr_assert_eq(th, 8);
     cr_assert_not_null(rgb);
@@ -448,32 +449,6 @@ Test(store, parse_feature) {
     cr_assert_eq(store_parse_feature("SL 1'7", run, sizeof run, &f), SF_ERR);
     cr_assert_eq(store_parse_feature("S;L 17", run, sizeof run, &f), SF_ERR);
     cr_assert_eq(store_parse_feature("", run, sizeof run, &f), SF_ERR);
-}
-
-Test(store, image_codecs) {
-    uint8_t rgb[16 * 12 * 3];
-    for (int i = 0; i < (int)sizeof rgb; i++) rgb[i] = (uint8_t)(128 + 40 * sin(i * 0.01));
-    uint8_t *jpg = NULL;
-    size_t len = 0;
-    cr_assert_eq(store_jpeg_encode(rgb, 16, 12, 95, &jpg, &len), SF_OK);
-    cr_assert_gt(len, 100);
-    uint8_t *back = NULL;
-    int w = 0, h = 0;
-    cr_assert_eq(store_image_decode_mem(jpg, len, &back, &w, &h), SF_OK, "%s", sf_last_error());
-    cr_assert_eq(w, 16);
-    cr_assert_eq(h, 12);
-    int maxdiff = 0;
-    for (int i = 0; i < (int)sizeof rgb; i++) {
-        int dlt = abs((int)back[i] - (int)rgb[i]);
-        if (dlt > maxdiff) maxdiff = dlt;
-    }
-    cr_assert_lt(maxdiff, 12, "JPEG q95 close to the original (max diff %d)", maxdiff);
-    free(back);
-    /* truncated: an error, not a crash */
-    cr_assert_eq(store_image_decode_mem(jpg, len / 3, &back, &w, &h), SF_ERR);
-    cr_assert_null(back);
-    cr_assert_eq(store_image_decode_mem((const uint8_t *)"hello", 5, &back, &w, &h), SF_ERR);
-    free(jpg);
 }
 
 /* A database in a folder the reader cannot write (a shared, read-only copy): SQLite
@@ -552,7 +527,7 @@ static int thumb_cb(void *ctx, int i, uint8_t **data, size_t *len, int *w, int *
     memset(rgb, i, sizeof rgb);
     *w = 4;
     *h = 6;
-    return store_jpeg_encode(rgb, 4, 6, 90, data, len);
+    return image_encode_jpeg(rgb, 4, 6, 90, data, len);
 }
 
 Test(store, thumbnails_made_while_writing) {
@@ -574,7 +549,7 @@ Test(store, thumbnails_made_while_writing) {
     cr_assert_eq(store_galaxy_find(s, "3005", &g), SF_OK);
     uint8_t *rgb = NULL;
     int w = 0, h = 0;
-    cr_assert_eq(store_thumbnail(s, g.id, &rgb, &w, &h), SF_OK);
+    cr_assert_eq(query_thumbnail(s, g.id, &rgb, &w, &h), SF_OK);
     cr_assert_eq(w, 4);
     cr_assert_eq(h, 6);
     cr_assert(abs((int)rgb[0] - 5) <= 2, "galaxy 5's own thumbnail (%d)", rgb[0]);

@@ -20,6 +20,7 @@
 #include <cJSON.h>
 
 #include "query.h"
+#include "query_view.h"
 #include "sf_util.h"
 #include "store.h"
 #include "store_fixture.h"
@@ -247,7 +248,7 @@ Test(store_e2e, train_then_query_then_sigkill) {
     cr_assert_float_eq(gr.truth[0], g.values[0], 1e-5, "truth is the catalogue's oh_p50");
     uint8_t *rgb = NULL;
     int tw = 0, th = 0;
-    cr_assert_eq(store_thumbnail(s, g.id, &rgb, &tw, &th), SF_OK);
+    cr_assert_eq(query_thumbnail(s, g.id, &rgb, &tw, &th), SF_OK);
     cr_assert_eq(tw, 64);
     free(rgb);
     store_galaxy_run_clear(&gr);

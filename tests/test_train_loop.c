@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "data_image.h"
+#include "infer.h"
 #include "safetensors.h"
 #include "sf_util.h"
 #include "train.h"
@@ -291,7 +292,7 @@ Test(train, inference_gives_predictions_and_the_head_equation_holds) {
     sfnet *m = model(4, 3, 32, 16, 9);
     head_at_mean(m, &ds);
     infer_result r;
-    cr_assert_eq(train_infer(m, &ds, ds.valid_idx, ds.n_valid, 1, 1, &r), SF_OK);
+    cr_assert_eq(infer_dataset(m, &ds, ds.valid_idx, ds.n_valid, 1, 1, &r), SF_OK);
     cr_assert_eq(r.n, ds.n_valid);
     cr_assert_eq(r.k, 3);
     cr_assert_not_null(r.dense);
@@ -344,7 +345,7 @@ Test(train, predict_writes_every_galaxy_with_the_dataset_s_predictions) {
     infer_result want;
     int *all = xmalloc((size_t)ds.n * sizeof(int));
     for (int i = 0; i < ds.n; i++) all[i] = i;
-    cr_assert_eq(train_infer(m, &ds, all, ds.n, 0, 1, &want), SF_OK);
+    cr_assert_eq(infer_dataset(m, &ds, all, ds.n, 0, 1, &want), SF_OK);
 
     char csv[600], img[600];
     snprintf(csv, sizeof csv, "%s/galaxies.csv", data_dir());

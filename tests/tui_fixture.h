@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data_image.h"
 #include "sf_util.h"
 #include "store.h"
 
@@ -55,7 +56,7 @@ static inline int tfx_make_opt(const char *path, int with_fluxes) {
             rgb[3 * p + 1] = (uint8_t)(200 * glow * 0.6);
             rgb[3 * p + 2] = (uint8_t)(255 * glow * (1 - t));
         }
-        if (store_jpeg_encode(rgb, 24, 24, 90, &thumbs[i], &thumb_len[i]) != SF_OK) return SF_ERR;
+        if (image_encode_jpeg(rgb, 24, 24, 90, &thumbs[i], &thumb_len[i]) != SF_OK) return SF_ERR;
         gal[i] = (store_galaxy_input){objid[i], 150 + 0.01 * i, 2 - 0.01 * i, v, thumbs[i],
                                       thumb_len[i], 24, 24, "jpeg"};
     }

@@ -1,5 +1,5 @@
-/* thumb.c: chafa thumbnails, image decoding from memory, the thumbnail cache. */
-#include "thumb.h"
+/* tui_thumb.c: chafa thumbnails, the mode and cell-size choice, the thumbnail cache. */
+#include "tui_thumb.h"
 
 #include <chafa.h>
 #include <stdlib.h>
@@ -7,7 +7,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "data_image.h"
 #include "sf_util.h"
 
 static const char *mode_names[] = {"none", "symbols", "sixel", "kitty"};
@@ -289,16 +288,6 @@ void thumb_free(thumb *t) {
     free(t->cells);
     free(t->seq);
     memset(t, 0, sizeof *t);
-}
-
-/* ---- decoding ---- */
-
-int thumb_decode(const uint8_t *data, size_t len, uint8_t **rgb, int *w, int *h) {
-    return image_decode_mem(data, len, "thumbnail", rgb, w, h);
-}
-
-int thumb_decode_file(const char *path, uint8_t **rgb, int *w, int *h) {
-    return image_decode(path, rgb, w, h);
 }
 
 /* ---- cache ---- */

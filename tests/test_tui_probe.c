@@ -1,5 +1,5 @@
-/* test_thumb_probe.c: asking the terminal (thumb_probe.c) and what the answers
- * decide (thumb.c): the reply parser on what real terminals send, whole, cut
+/* test_tui_probe.c: asking the terminal (tui_probe.c) and what the answers
+ * decide (tui_thumb.c): the reply parser on what real terminals send, whole, cut
  * and mixed with noise; the choice of queries, mode and cell size; the probe
  * end to end against a pseudo terminal whose other end answers like a sixel
  * terminal, like kitty, late, or not at all; and the explorer itself through a
@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "sf_util.h"
-#include "thumb.h"
+#include "tui_thumb.h"
 #include "tui_fixture.h"
 
 static const char all_queries[] =

@@ -1,7 +1,7 @@
-/* thumb_probe.c: asking the terminal what it draws and how big its cells are
- * (see thumb.h). The I/O (thumb_probe_run) is kept apart from the parsing
+/* tui_probe.c: asking the terminal what it draws and how big its cells are
+ * (see tui_probe.h). The I/O (thumb_probe_run) is kept apart from the parsing
  * (thumb_probe_parse), which only looks at the bytes it is given. */
-#include "thumb.h"
+#include "tui_probe.h"
 
 #include <errno.h>
 #include <math.h>

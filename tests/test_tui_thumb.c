@@ -1,12 +1,13 @@
-/* test_thumb.c: chafa thumbnails (symbols, sixel, kitty), decoding, detection, cache. */
+/* test_tui_thumb.c: chafa thumbnails (symbols, sixel, kitty), decoding, detection, cache. */
 #include <cairo.h>
 #include <criterion/criterion.h>
 #include <jpeglib.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "data_image.h"
 #include "sf_util.h"
-#include "thumb.h"
+#include "tui_thumb.h"
 
 /* Left half red, right half blue, 32 x 32. */
 static uint8_t *two_colour_image(int *w, int *h) {
@@ -88,13 +89,15 @@ Test(thumb, decode_png_and_jpeg) {
     cairo_surface_destroy(s);
     uint8_t *rgb;
     int w, h;
-    cr_assert_eq(thumb_decode((uint8_t *)png.buf, png.n, &rgb, &w, &h), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(image_decode_mem((uint8_t *)png.buf, png.n, "thumbnail", &rgb, &w, &h), SF_OK,
+                 "%s", sf_last_error());
     cr_assert_eq(w, 20);
     cr_assert_eq(h, 10);
     cr_assert(rgb[0] == 0 && rgb[1] == 255 && rgb[2] == 0);
     free(rgb);
     /* truncated PNG */
-    cr_assert_eq(thumb_decode((uint8_t *)png.buf, png.n / 2, &rgb, &w, &h), SF_ERR);
+    cr_assert_eq(image_decode_mem((uint8_t *)png.buf, png.n / 2, "thumbnail", &rgb, &w, &h),
+                 SF_ERR);
     cr_assert(strstr(sf_last_error(), "PNG"), "%s", sf_last_error());
     free(png.buf);
 
@@ -121,16 +124,18 @@ Test(thumb, decode_png_and_jpeg) {
     }
     jpeg_finish_compress(&c);
     jpeg_destroy_compress(&c);
-    cr_assert_eq(thumb_decode(jbuf, jlen, &rgb, &w, &h), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(image_decode_mem(jbuf, jlen, "thumbnail", &rgb, &w, &h), SF_OK, "%s",
+                 sf_last_error());
     cr_assert_eq(w, 16);
     cr_assert_eq(h, 8);
     cr_assert(abs(rgb[0] - 128) <= 2);
     free(rgb);
-    cr_assert_eq(thumb_decode(jbuf, 40, &rgb, &w, &h), SF_ERR);
+    cr_assert_eq(image_decode_mem(jbuf, 40, "thumbnail", &rgb, &w, &h), SF_ERR);
     cr_assert(strstr(sf_last_error(), "JPEG"), "%s", sf_last_error());
     free(jbuf);
-    cr_assert_eq(thumb_decode((const uint8_t *)"GIF89a....", 10, &rgb, &w, &h), SF_ERR);
-    cr_assert_eq(thumb_decode_file("/nonexistent/x.jpg", &rgb, &w, &h), SF_ERR);
+    cr_assert_eq(image_decode_mem((const uint8_t *)"GIF89a....", 10, "thumbnail", &rgb, &w, &h),
+                 SF_ERR);
+    cr_assert_eq(image_decode("/nonexistent/x.jpg", &rgb, &w, &h), SF_ERR);
 }
 
 Test(thumb, detection_order) {

@@ -1,15 +1,16 @@
-/* tui_data.c: what the explorer's screens and the export command show,
- * gathered through the run-database API (no curses, no SQL here). */
+/* query_view.c: what the explorer's screens, the export command and the plain-text
+ * output show, gathered through the run-database API (no curses, no SQL here). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "query_view.h"
+
+#include "data_image.h"
 #include "export.h"
 #include "plot.h"
 #include "sf_util.h"
-#include "thumb.h"
-#include "tui.h"
 
 static const char *bpt_columns[4] = {"nii_6584_flux", "h_alpha_flux", "oiii_5007_flux",
                                      "h_beta_flux"};
@@ -20,7 +21,7 @@ static int has_column(char (*names)[STORE_NAME_MAX], int n, const char *want) {
     return 0;
 }
 
-void tui_run_data_clear(tui_run_data *rd) {
+void query_run_data_clear(query_run_data *rd) {
     store_rows_clear(&rd->rows);
     free(rd->bpt_x);
     free(rd->bpt_y);
@@ -29,7 +30,7 @@ void tui_run_data_clear(tui_run_data *rd) {
     memset(rd, 0, sizeof *rd);
 }
 
-int tui_run_data_load(store *s, const store_run *run, tui_run_data *rd) {
+int query_run_data_load(store *s, const store_run *run, query_run_data *rd) {
     memset(rd, 0, sizeof *rd);
     rd->run_id = run->id;
     if (store_run_rows(s, run->id, &rd->rows) != SF_OK) return SF_ERR;
@@ -40,7 +41,7 @@ int tui_run_data_load(store *s, const store_run *run, tui_run_data *rd) {
         float *truth = xcalloc((size_t)n * run->n_out + 1, sizeof(float));
         if (store_run_predictions(s, run->id, &rd->rows, run->n_out, NULL, truth) != SF_OK) {
             free(truth);
-            tui_run_data_clear(rd);
+            query_run_data_clear(rd);
             return SF_ERR;
         }
         for (int i = 0; i < n; i++) rd->truth0[i] = truth[(size_t)i * run->n_out];
@@ -49,7 +50,7 @@ int tui_run_data_load(store *s, const store_run *run, tui_run_data *rd) {
     char(*names)[STORE_NAME_MAX] = NULL;
     int nc = 0;
     if (store_catalog_columns(s, &names, &nc) != SF_OK) {
-        tui_run_data_clear(rd);
+        query_run_data_clear(rd);
         return SF_ERR;
     }
     int all = 1;
@@ -77,22 +78,22 @@ int tui_run_data_load(store *s, const store_run *run, tui_run_data *rd) {
         }
         for (int c = 0; c < 4; c++) free(v[c]);
         if (!ok) {
-            tui_run_data_clear(rd);
+            query_run_data_clear(rd);
             return SF_ERR;
         }
     }
     return SF_OK;
 }
 
-void tui_scatter_clear(tui_scatter *sc) {
+void query_scatter_clear(query_scatter *sc) {
     free(sc->x);
     free(sc->y);
     free(sc->scaled);
     memset(sc, 0, sizeof *sc);
 }
 
-int tui_scatter_load(store *s, const store_run *run, tui_run_data *rd, int feature,
-                     double max_valid, tui_scatter *sc) {
+int query_scatter_load(store *s, const store_run *run, query_run_data *rd, int feature,
+                       double max_valid, query_scatter *sc) {
     memset(sc, 0, sizeof *sc);
     int n = rd->rows.n;
     if (store_run_feature_column(s, run->id, &rd->rows, feature, rd->column) != SF_OK) return SF_ERR;
@@ -151,7 +152,7 @@ static int hit_by_value(const void *a, const void *b) {
     return (x->galaxy_id > y->galaxy_id) - (x->galaxy_id < y->galaxy_id);
 }
 
-int tui_quantile_samples(store *s, int64_t run_id, int feature, int n, store_hit **out, int *n_out) {
+int query_quantile_samples(store *s, int64_t run_id, int feature, int n, store_hit **out, int *n_out) {
     store_hit *hits;
     int nh;
     *out = NULL;
@@ -184,7 +185,7 @@ static int term_cmp(const void *pa, const void *pb, void *ctx) {
     return x->feature - y->feature;
 }
 
-void tui_terms_by_contribution(const query_equation *eq, int t, int **order) {
+void query_terms_by_contribution(const query_equation *eq, int t, int **order) {
     int *o = xmalloc(((size_t)eq->n_terms + 1) * sizeof(int));
     for (int i = 0; i < eq->n_terms; i++) o[i] = i;
     term_order ctx = {eq, t};
@@ -192,8 +193,8 @@ void tui_terms_by_contribution(const query_equation *eq, int t, int **order) {
     *order = o;
 }
 
-void tui_format_feature_row(char *buf, size_t n, const store_run *run, const store_feature *f,
-                            int header, int bar_mode) {
+void query_format_feature_row(char *buf, size_t n, const store_run *run, const store_feature *f,
+                              int header, int bar_mode) {
     char name[32], bar[64], w[128] = "", rho[16];
     int nw = run->n_out < 4 ? run->n_out : 4;
     if (header) {
@@ -221,7 +222,7 @@ void tui_format_feature_row(char *buf, size_t n, const store_run *run, const sto
              100 * f->f_activated, bar, f->max, f->mean, w, rho);
 }
 
-int tui_print_plain(FILE *out, store *s) {
+int query_print_plain(FILE *out, store *s) {
     store_run *runs;
     int nr;
     if (store_runs(s, &runs, &nr) != SF_OK) return SF_ERR;
@@ -240,11 +241,11 @@ int tui_print_plain(FILE *out, store *s) {
                 run->prefix, (long long)run->id, run->target_spec, run->k, run->n_galaxies,
                 run->n_valid, live, run->d);
         char line[512];
-        tui_format_feature_row(line, sizeof line, run, NULL, 1, PLOT_MODE_GLYPH);
+        query_format_feature_row(line, sizeof line, run, NULL, 1, PLOT_MODE_GLYPH);
         fprintf(out, "%s\n", line);
         for (int i = 0; i < nf; i++) {
             if (feats[i].n_active == 0) continue;
-            tui_format_feature_row(line, sizeof line, run, &feats[i], 0, PLOT_MODE_GLYPH);
+            query_format_feature_row(line, sizeof line, run, &feats[i], 0, PLOT_MODE_GLYPH);
             fprintf(out, "%s\n", line);
         }
         fprintf(out, "%d dead features hidden\n", nf - live);
@@ -256,7 +257,7 @@ int tui_print_plain(FILE *out, store *s) {
         }
         for (int t = 0; t < eq.n_out; t++) {
             int *order;
-            tui_terms_by_contribution(&eq, t, &order);
+            query_terms_by_contribution(&eq, t, &order);
             fprintf(out, "%s = %.4f", eq.target_names[t], eq.intercept[t]);
             for (int i = 0; i < eq.n_terms; i++) {
                 const query_term *q = &eq.terms[order[i]];
@@ -275,6 +276,18 @@ int tui_print_plain(FILE *out, store *s) {
     return SF_OK;
 }
 
+int query_thumbnail(store *s, int64_t galaxy_id, uint8_t **rgb, int *w, int *h) {
+    *rgb = NULL;
+    *w = *h = 0;
+    uint8_t *data;
+    size_t len;
+    if (store_thumbnail(s, galaxy_id, &data, &len) != SF_OK) return SF_ERR;
+    if (!data) return SF_OK;
+    int rc = image_decode_mem(data, len, "thumbnail", rgb, w, h);
+    free(data);
+    return rc;
+}
+
 static int load_cutout(const char *dir, const char *objid, uint8_t **rgb, int *w, int *h) {
     static const char *ext[] = {"jpg", "jpeg", "png"};
     *rgb = NULL;
@@ -282,13 +295,13 @@ static int load_cutout(const char *dir, const char *objid, uint8_t **rgb, int *w
     for (int i = 0; i < 3; i++) {
         char path[1200];
         snprintf(path, sizeof path, "%s/%s.%s", dir, objid, ext[i]);
-        if (access(path, R_OK) == 0 && thumb_decode_file(path, rgb, w, h) == SF_OK) return 1;
+        if (access(path, R_OK) == 0 && image_decode(path, rgb, w, h) == SF_OK) return 1;
     }
     return 0;
 }
 
-int tui_export_feature(store *s, const store_run *run, int feature, const char *path, int grid_cols,
-                       int grid_rows, int bpt) {
+int query_export_feature(store *s, const store_run *run, int feature, const char *path,
+                         int grid_cols, int grid_rows, int bpt) {
     store_feature f;
     if (store_feature_get(s, run->id, feature, &f) != SF_OK) return SF_ERR;
     if (f.n_active == 0)
@@ -305,15 +318,15 @@ int tui_export_feature(store *s, const store_run *run, int feature, const char *
         /* the full cutout when the image folder is still there (sharper than
          * the thumbnail stored with the run) */
         if (!load_cutout(run->images, hits[i].objid, &pix[i], &w, &h))
-            rc = store_thumbnail(s, hits[i].galaxy_id, &pix[i], &w, &h);
+            rc = query_thumbnail(s, hits[i].galaxy_id, &pix[i], &w, &h);
         g[i] = (export_galaxy){hits[i].objid, (float)hits[i].value,
                                (float)(hits[i].scaled > 1 ? 1 : hits[i].scaled), pix[i], w, h};
     }
-    tui_run_data rd = {0};
-    tui_scatter sc = {0};
+    query_run_data rd = {0};
+    query_scatter sc = {0};
     if (rc == SF_OK && bpt) {
-        rc = tui_run_data_load(s, run, &rd);
-        if (rc == SF_OK) rc = tui_scatter_load(s, run, &rd, feature, f.max_valid, &sc);
+        rc = query_run_data_load(s, run, &rd);
+        if (rc == SF_OK) rc = query_scatter_load(s, run, &rd, feature, f.max_valid, &sc);
     }
     if (rc == SF_OK) {
         char title[64], sub[STORE_LABEL_MAX + 128];
@@ -339,8 +352,8 @@ int tui_export_feature(store *s, const store_run *run, int feature, const char *
         }
         rc = export_figure_write(&fig, path);
     }
-    tui_scatter_clear(&sc);
-    tui_run_data_clear(&rd);
+    query_scatter_clear(&sc);
+    query_run_data_clear(&rd);
     for (int i = 0; i < nh; i++) free(pix[i]);
     free(pix);
     free(g);

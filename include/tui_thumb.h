@@ -1,4 +1,4 @@
-/* thumb.h: galaxy thumbnails for the terminal, rendered by libchafa.
+/* tui_thumb.h: galaxy thumbnails for the explorer's terminal, rendered by libchafa.
  *
  * THUMB_SYMBOLS (the default) turns an RGB image into cols x rows cells of
  * Unicode block symbols with a foreground and background colour each; the
@@ -8,16 +8,7 @@
  * curses has drawn the frame (thumb_overlay_*): the cells under it are kept
  * blank by curses and repainted with spaces to clear the image.
  *
- * Asking the terminal (thumb_probe_run, before curses starts, only when stdin
- * and stdout are terminals): raw mode, then the kitty graphics query
- * (ESC _G i=31,a=q ... ESC \), CSI 16 t (cell size), CSI 14 t (text area in
- * pixels) and DA1 (CSI c) last. Terminals answer in order, so the DA1 reply
- * ends the wait; a terminal that answers nothing costs the timeout
- * (THUMB_PROBE_TIMEOUT_MS) and leaves nothing behind. The terminal settings
- * and the signal mask are restored on every path. The replies are parsed by
- * thumb_probe_parse, a pure function of the bytes read. The kitty query is
- * not sent inside tmux or GNU screen (they take an APC string as a title) nor
- * on the Linux console (it prints it); nothing is sent for TERM=dumb.
+ * What the terminal answers when asked (tui_probe.h) feeds the two choices below.
  *
  * Mode choice (thumb_detect): an explicit --graphics, then $SFNET_GRAPHICS,
  * then symbols inside tmux ($TMUX: passthrough is not assumed), then the
@@ -36,17 +27,19 @@
  * be read as keys, its ESC as Esc), so a font zoom is followed when the
  * terminal reports pixels there; a size given by hand is kept.
  *
- * Images come as PNG or JPEG bytes (the run database's thumbnail blob, or a
- * file in the image folder) and are decoded with libpng/libjpeg. A cache keyed
- * by (objID, cols, rows, mode) owns the rendered thumbnails.
+ * Images come as RGB pixels, decoded by data_image.h from the run database's
+ * thumbnail blob or a file in the image folder. A cache keyed by (objID, cols,
+ * rows, mode) owns the rendered thumbnails.
  * No curses here: the caller owns the screen.
  */
-#ifndef SF_THUMB_H
-#define SF_THUMB_H
+#ifndef SF_TUI_THUMB_H
+#define SF_TUI_THUMB_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "tui_probe.h"
 
 enum { THUMB_AUTO = -1, THUMB_NONE = 0, THUMB_SYMBOLS, THUMB_SIXEL, THUMB_KITTY };
 
@@ -54,30 +47,7 @@ enum { THUMB_AUTO = -1, THUMB_NONE = 0, THUMB_SYMBOLS, THUMB_SIXEL, THUMB_KITTY 
 int thumb_mode_parse(const char *name, int *mode);
 const char *thumb_mode_name(int mode);
 
-/* ---- asking the terminal (thumb_probe.c) ---- */
-
-#define THUMB_PROBE_TIMEOUT_MS 150
-/* Queries of a probe: CSI 16 t, CSI 14 t and DA1; the kitty graphics query. */
-enum { THUMB_PROBE_CELL = 1, THUMB_PROBE_KITTY = 2 };
-
-typedef struct {
-    /* what thumb_probe_run did */
-    int ran;                 /* the queries were written */
-    int queries;             /* THUMB_PROBE_* sent */
-    double ms;               /* time spent in thumb_probe_run */
-    char raw[512];           /* bytes read (the first 512), not NUL-terminated */
-    size_t raw_len;
-    int ws_cols, ws_rows;    /* TIOCGWINSZ when probing (0: unknown) */
-    /* what thumb_probe_parse found in raw */
-    int answered;            /* the DA1 reply came: every reply before it is in */
-    int da1[16], n_da1;      /* its parameters (the first is the terminal class) */
-    int sixel;               /* DA1 lists attribute 4 */
-    int kitty;               /* the kitty query came back OK before the DA1 reply */
-    int kitty_replied;       /* it came back at all (OK or an error) */
-    int cell_w, cell_h;      /* CSI 6 ; h ; w t, the reply to CSI 16 t (0: none) */
-    int win_w, win_h;        /* CSI 4 ; h ; w t, the reply to CSI 14 t (0: none) */
-    size_t garbage;          /* bytes that belonged to no reply (typed keys, noise) */
-} thumb_probe;
+/* ---- mode and cell size ---- */
 
 /* Which queries are worth sending for `requested` (the --graphics mode,
  * THUMB_AUTO when not given; $SFNET_GRAPHICS is read from envp, NULL: the
@@ -85,31 +55,6 @@ typedef struct {
  * Returns 0 (no probe) or THUMB_PROBE_* flags, with a one-line reason in why
  * (may be NULL). Does not look at whether stdin/stdout are terminals. */
 int thumb_probe_queries(int requested, char **envp, int cell_given, char *why, size_t why_len);
-
-/* Probes the terminal on in_fd (replies) and out_fd (queries), both terminals,
- * for at most timeout_ms. Fills *p (zeroed first). Returns SF_OK when the
- * queries were written (p->answered says whether the terminal answered), or
- * SF_ERR with a message when the terminal could not be set up (then nothing
- * was written). Terminal settings and the signal mask are restored on every
- * path; blocked INT, TERM, HUP, QUIT, TSTP, TTIN and TTOU arrive afterwards. */
-int thumb_probe_run(thumb_probe *p, int in_fd, int out_fd, int queries, int timeout_ms);
-
-/* Parses len bytes of replies into p's reply fields (reset first; ran, ms,
- * raw and ws_* are left alone). Complete replies anywhere in buf count, up to
- * the first DA1 reply; a reply cut at the end of buf is left for a longer
- * buf; bytes of no reply are counted as garbage. Returns 1 when the DA1 reply
- * is complete (p->answered), 0 otherwise. */
-int thumb_probe_parse(thumb_probe *p, const char *buf, size_t len);
-
-/* The bytes read, printable (ESC as \e, other controls as ^X), into out. */
-void thumb_probe_describe(const thumb_probe *p, char *out, size_t n);
-
-/* After a probe that got no DA1 reply, replies may still be on their way:
- * drops the terminal's pending input on in_fd (call just before curses takes
- * the terminal). Does nothing after an answered probe. */
-void thumb_probe_flush(int in_fd, const thumb_probe *p);
-
-/* ---- mode and cell size (thumb.c) ---- */
 
 /* The mode to use for `requested` (THUMB_AUTO or an explicit mode) in the
  * environment envp (NULL: the process environment), given the probe's
@@ -163,12 +108,6 @@ typedef struct {
 int thumb_render(thumb *t, const uint8_t *rgb, int w, int h, int cols, int rows, int mode,
                  int cell_w, int cell_h);
 void thumb_free(thumb *t);
-
-/* Decodes PNG or JPEG bytes into malloc'd RGB (h, w, 3). SF_ERR with a message
- * for anything else or a corrupt image. */
-int thumb_decode(const uint8_t *data, size_t len, uint8_t **rgb, int *w, int *h);
-/* Reads and decodes an image file. */
-int thumb_decode_file(const char *path, uint8_t **rgb, int *w, int *h);
 
 /* Rendered thumbnails by (objID, cols, rows, mode); the least recently used is
  * dropped beyond capacity. Pointers returned stay valid until the next put. */
