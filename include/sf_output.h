@@ -42,6 +42,9 @@ int sf_output_open(sf_output *o, const char *path);
 int sf_output_commit(sf_output *o);
 /* Closes and removes the temporary file; the target is left as it was. */
 void sf_output_abort(sf_output *o);
+/* Writes a cairo image surface to path as PNG, through sf_output. */
+typedef struct _cairo_surface cairo_surface_t;
+int sf_output_png(cairo_surface_t *surface, const char *path);
 /* 1 when path can be written by sf_output_open as a file that is replaced (regular,
  * absent, or a link to one), 0 for a stream; SF_ERR (with a message) when it would
  * be refused. Does not open anything. */

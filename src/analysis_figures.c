@@ -45,27 +45,15 @@ static cairo_t *begin(cairo_surface_t **surf, int w, int h) {
     return cr;
 }
 
-/* cairo's stream callback: appends to the output file. */
-static cairo_status_t write_to_file(void *closure, const unsigned char *data, unsigned int len) {
-    FILE *f = closure;
-    return fwrite(data, 1, len, f) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
-}
-
 static int finish(cairo_t *cr, cairo_surface_t *surf, const char *path) {
     cairo_status_t st = cairo_status(cr);
     cairo_destroy(cr);
     cairo_surface_flush(surf);
-    sf_output out;
-    int rc = sf_output_open(&out, path);
-    if (rc == SF_OK && st == CAIRO_STATUS_SUCCESS)
-        st = cairo_surface_write_to_png_stream(surf, write_to_file, out.f);
+    int rc = st == CAIRO_STATUS_SUCCESS
+                 ? sf_output_png(surf, path)
+                 : sf_fail("%s: cannot draw the figure: %s", path, cairo_status_to_string(st));
     cairo_surface_destroy(surf);
-    if (rc != SF_OK) return SF_ERR;
-    if (st != CAIRO_STATUS_SUCCESS) {
-        sf_output_abort(&out);
-        return sf_fail("%s: cannot write the figure: %s", path, cairo_status_to_string(st));
-    }
-    return sf_output_commit(&out);
+    return rc;
 }
 
 /* Text anchored at (x, y): ax 0 left, 0.5 centre, 1 right; vertical centre on y. */

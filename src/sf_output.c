@@ -2,6 +2,7 @@
  * to streams (see sf_output.h). */
 #include "sf_output.h"
 
+#include <cairo.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -174,4 +175,20 @@ void sf_output_abort(sf_output *o) {
         fclose(o->f);
     if (o->tmp) unlink(o->tmp);
     release(o);
+}
+
+static cairo_status_t write_to_file(void *closure, const unsigned char *data, unsigned int len) {
+    FILE *f = closure;
+    return fwrite(data, 1, len, f) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+}
+
+int sf_output_png(cairo_surface_t *surface, const char *path) {
+    sf_output out;
+    if (sf_output_open(&out, path) != SF_OK) return SF_ERR;
+    cairo_status_t st = cairo_surface_write_to_png_stream(surface, write_to_file, out.f);
+    if (st != CAIRO_STATUS_SUCCESS) {
+        sf_output_abort(&out);
+        return sf_fail("%s: cannot write the PNG: %s", path, cairo_status_to_string(st));
+    }
+    return sf_output_commit(&out);
 }
