@@ -17,6 +17,7 @@ struct store {
     int mode;
     int version;
     int busy_ms;
+    int created; /* this open created the file */
 };
 
 /* Records "<path>: <what>: <sqlite message>" (or a clearer text for busy,

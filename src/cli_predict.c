@@ -464,6 +464,10 @@ int cli_predict(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    if (ia.name && store_prefix_check(ia.name) != SF_OK) {
+        sf_warn("--name: %s", sf_last_error());
+        return 2;
+    }
     if (have_mean != have_std) {
         fprintf(stderr, "sfnet-explore: --mean and --std go together\n");
         return 2;
@@ -488,7 +492,7 @@ int cli_predict(int argc, char **argv) {
         if (store_run_find(s, ia.name, &existing) == SF_OK) {
             sf_warn("%s already has a run named '%s': choose another --name", ia.db, ia.name);
             store_run_clear(&existing);
-            store_close(s);
+            store_close_unless_used(s);
             return 1;
         }
     }
@@ -496,7 +500,7 @@ int cli_predict(int argc, char **argv) {
     if (from_run) {
         if (run_weights_file(s, ia.db, from_run, tmp_weights, sizeof tmp_weights) != SF_OK) {
             sf_warn("%s", sf_last_error());
-            store_close(s);
+            store_close_unless_used(s);
             return 1;
         }
         weights = tmp_weights;
@@ -513,7 +517,7 @@ int cli_predict(int argc, char **argv) {
     if (tmp_weights[0]) unlink(tmp_weights);
     if (!m) {
         sf_warn("%s", sf_last_error());
-        store_close(s);
+        store_close_unless_used(s);
         return 1;
     }
     catalog cat;
@@ -521,7 +525,7 @@ int cli_predict(int argc, char **argv) {
         sf_warn("%s", sf_last_error());
         free(blob);
         sfnet_free(m);
-        store_close(s);
+        store_close_unless_used(s);
         return 1;
     }
 
@@ -571,6 +575,6 @@ int cli_predict(int argc, char **argv) {
     free(blob);
     catalog_free(&cat);
     sfnet_free(m);
-    store_close(s);
+    store_close_unless_used(s);
     return rc;
 }

@@ -224,6 +224,10 @@ static int parse_args(int argc, char **argv, train_args *a) {
         return 2;
     }
     a->db = argv[optind];
+    if (a->name && store_prefix_check(a->name) != SF_OK) {
+        sf_warn("--name: %s", sf_last_error());
+        return 2;
+    }
     if (!a->catalog != !a->images) {
         sf_warn("--catalog and --images go together (neither: the synthetic survey)");
         return 2;
@@ -423,6 +427,23 @@ int cli_train(int argc, char **argv) {
     if (rc < 0) return 0;
     if (rc) return rc;
 
+    /* a leftover checkpoint, or none to resume, is known before anything is read */
+    char checkpoint[4096];
+    if (a.checkpoint)
+        snprintf(checkpoint, sizeof checkpoint, "%s", a.checkpoint);
+    else
+        snprintf(checkpoint, sizeof checkpoint, "%s.ckpt", a.db);
+    if (!a.resume && access(checkpoint, F_OK) == 0) {
+        sf_warn("%s: the checkpoint of an interrupted training is there; add --resume to "
+                "continue it, delete it to start afresh, or choose another --checkpoint",
+                checkpoint);
+        return 1;
+    }
+    if (a.resume && access(checkpoint, F_OK) != 0) {
+        sf_warn("--resume: no checkpoint %s to continue (%s)", checkpoint, strerror(errno));
+        return 1;
+    }
+
     store *s = NULL;
     if (store_open(&s, a.db, STORE_CREATE) != SF_OK) {
         sf_warn("%s", sf_last_error());
@@ -434,7 +455,7 @@ int cli_train(int argc, char **argv) {
         if (store_run_find(s, a.name, &existing) == SF_OK) {
             sf_warn("%s already has a run named '%s': choose another --name", a.db, a.name);
             store_run_clear(&existing);
-            store_close(s);
+            store_close_unless_used(s);
             return 1;
         }
     }
@@ -445,7 +466,7 @@ int cli_train(int argc, char **argv) {
     if (!a.catalog) {
         if (synth_dir(&a, synth, sizeof synth) != SF_OK) {
             sf_warn("%s", sf_last_error());
-            store_close(s);
+            store_close_unless_used(s);
             return 1;
         }
         static char csv[4200], images[4200];
@@ -464,13 +485,13 @@ int cli_train(int argc, char **argv) {
     dataset ds;
     if (dataset_open(&ds, &dopt) != SF_OK) {
         sf_warn("%s", sf_last_error());
-        store_close(s);
+        store_close_unless_used(s);
         return 1;
     }
     if (ds.n_train < 1 || ds.n_valid < 1) {
         sf_warn("%s: %d galaxies are too few to split into training and validation", a.catalog, ds.n);
         dataset_close(&ds);
-        store_close(s);
+        store_close_unless_used(s);
         return 1;
     }
 
@@ -486,7 +507,7 @@ int cli_train(int argc, char **argv) {
     if (!m) {
         sf_warn("%s", sf_last_error());
         dataset_close(&ds);
-        store_close(s);
+        store_close_unless_used(s);
         return 1;
     }
     sfnet_init(m, a.seed);
@@ -495,22 +516,6 @@ int cli_train(int argc, char **argv) {
         goto fail;
     }
     if (!a.head_bias_zero) train_head_bias_to_mean(m, &ds);
-
-    char checkpoint[4096];
-    if (a.checkpoint)
-        snprintf(checkpoint, sizeof checkpoint, "%s", a.checkpoint);
-    else
-        snprintf(checkpoint, sizeof checkpoint, "%s.ckpt", a.db);
-    if (!a.resume && access(checkpoint, F_OK) == 0) {
-        sf_warn("%s: the checkpoint of an interrupted training is there; add --resume to "
-                "continue it, delete it to start afresh, or choose another --checkpoint",
-                checkpoint);
-        goto fail;
-    }
-    if (a.resume && access(checkpoint, F_OK) != 0) {
-        sf_warn("--resume: no checkpoint %s to continue (%s)", checkpoint, strerror(errno));
-        goto fail;
-    }
 
     train_options to;
     train_options_default(&to);
@@ -569,6 +574,6 @@ int cli_train(int argc, char **argv) {
 fail:
     sfnet_free(m);
     dataset_close(&ds);
-    store_close(s);
+    store_close_unless_used(s);
     return 1;
 }
