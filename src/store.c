@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -258,7 +259,7 @@ static int schema_names(sqlite3 *db, name_list *out) {
 /* What share/schema.sql and the built-in migrations up to version make, read from a
  * fresh in-memory database built with them: the check follows every new migration
  * without being edited. */
-static int expected_names(int version, name_list *out) {
+static int build_expected(int version, name_list *out) {
     char path[4096];
     char *sql = NULL;
     if (read_schema_sql(&sql, path, sizeof path) != SF_OK) return SF_ERR;
@@ -278,15 +279,51 @@ static int expected_names(int version, name_list *out) {
     return rc;
 }
 
+/* The expected names are built once per process, version and share directory (a
+ * program opens many databases; the fuzzer opens thousands a second). The list handed
+ * out stays valid for the whole process. */
+static const name_list *expected_names(int version) {
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static struct {
+        char share[4096];
+        int version;
+        name_list names;
+    } cache[8];
+    static int n_cache;
+    const char *share = sf_share_dir();
+    const name_list *found = NULL;
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < n_cache && !found; i++)
+        if (cache[i].version == version && !strcmp(cache[i].share, share)) found = &cache[i].names;
+    if (!found) {
+        name_list built;
+        if (build_expected(version, &built) == SF_OK) {
+            int slot = 7; /* a full cache replaces its last entry */
+            if (n_cache < 8)
+                slot = n_cache++;
+            else
+                name_list_free(&cache[slot].names);
+            snprintf(cache[slot].share, sizeof cache[slot].share, "%s", share);
+            cache[slot].version = version;
+            cache[slot].names = built;
+            found = &cache[slot].names;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return found;
+}
+
 /* SF_ERR naming the first table, column or index that a file of its version must have
  * and has not (more are allowed: a newer branch's additions, an analyst's own tables). */
 static int check_schema(store *s) {
-    name_list want, have;
-    if (expected_names(s->version, &want) != SF_OK) return SF_ERR;
-    if (schema_names(s->db, &have) != SF_OK) {
-        name_list_free(&want);
-        return store_db_fail(s, "reading the schema");
+    const name_list *want_list = expected_names(s->version);
+    if (!want_list) {
+        /* a browse-only copy of the binary without its share/ still reads */
+        if (s->mode == STORE_READ) return SF_OK;
+        return SF_ERR;
     }
+    name_list want = *want_list, have;
+    if (schema_names(s->db, &have) != SF_OK) return store_db_fail(s, "reading the schema");
     int rc = SF_OK;
     /* a missing table first, rather than its first column */
     static const char *const kinds[] = {"table ", "column ", "index "};
@@ -297,7 +334,6 @@ static int check_schema(store *s) {
                 rc = sf_fail("%s is damaged: %s is missing (schema version %d has it); it was "
                          "changed by another program: restore it from a copy",
                          s->path, want.item[i], s->version);
-    name_list_free(&want);
     name_list_free(&have);
     return rc;
 }
