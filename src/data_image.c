@@ -299,9 +299,11 @@ void image_prepare(uint8_t *out, const uint8_t *src, int w, int h, int resize, i
     resample_plan_init(&py, (h - side) / 2, side, resize);
 
     /* Horizontal pass over every source row into float, then vertical per output row. */
-    float *hrow = xmalloc((size_t)h * (size_t)len * 3 * sizeof(float)); /* (h, len, 3) */
-    for (int y = 0; y < h; y++) {
-        const uint8_t *s = src + (size_t)y * (size_t)w * 3;
+    /* only the rows of the centred square: a long thin image costs what its square does */
+    int y0 = (h - side) / 2;
+    float *hrow = xmalloc((size_t)side * (size_t)len * 3 * sizeof(float)); /* (side, len, 3) */
+    for (int y = 0; y < side; y++) {
+        const uint8_t *s = src + (size_t)(y0 + y) * (size_t)w * 3;
         float *d = hrow + (size_t)y * (size_t)len * 3;
         for (int x = 0; x < len; x++) {
             int o = r0 + x;
@@ -323,7 +325,7 @@ void image_prepare(uint8_t *out, const uint8_t *src, int w, int h, int resize, i
         for (int x = 0; x < len; x++) {
             float acc[3] = {0, 0, 0};
             for (int t = 0; t < py.n[o]; t++) {
-                const float *p = hrow + ((size_t)(py.first[o] + t) * (size_t)len + x) * 3;
+                const float *p = hrow + ((size_t)(py.first[o] + t - y0) * (size_t)len + x) * 3;
                 acc[0] += wt[t] * p[0];
                 acc[1] += wt[t] * p[1];
                 acc[2] += wt[t] * p[2];

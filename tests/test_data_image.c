@@ -2,6 +2,7 @@
  * files), resize/crop/pad geometry, antialiasing, image lookup and objID refusal,
  * and one real cutout against djpeg's independent decode. */
 #include <math.h>
+#include <sys/resource.h>
 
 #include "data_fixture.h"
 #include "data_image.h"
@@ -452,4 +453,24 @@ Test(image, decompression_bombs_are_refused_naming_file_and_size) {
     write_black_png(fx_path("strip.png"), 5000, 3);
     cr_assert_eq(image_decode(fx_path("strip.png"), &rgb, &w, &h), SF_OK, "%s", sf_last_error());
     free(rgb);
+}
+
+/* A long thin image within the pixel limit: only the centred square is resampled, so
+ * memory follows the square (4 x 4), not the length (before, 4 million rows of 144
+ * floats x 3 were allocated: 6.9 GB). */
+Test(image, a_long_thin_image_costs_what_its_square_costs) {
+#ifndef __SANITIZE_ADDRESS__
+    struct rlimit lim = {(rlim_t)1 << 30, (rlim_t)1 << 30};
+    setrlimit(RLIMIT_AS, &lim);
+#endif
+    int w = 4, h = 4000000;
+    uint8_t *src = malloc((size_t)w * h * 3);
+    cr_assert_not_null(src);
+    for (size_t i = 0; i < (size_t)w * h * 3; i++) src[i] = (uint8_t)(i / 3 / (size_t)w < (size_t)h / 2 ? 10 : 200);
+    uint8_t out[3 * 144 * 144];
+    image_prepare(out, src, w, h, 160, 144);
+    /* the centre rows straddle the change from 10 to 200 */
+    cr_assert_eq(out[0], 10);
+    cr_assert_eq(out[144 * 144 - 1], 200);
+    free(src);
 }
