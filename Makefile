@@ -3,6 +3,7 @@
 #   make check        install missing Debian packages, build, run every test
 #   make demo         install, build, make the synthetic survey, train, browse
 #   make bench        speed and memory figures (beside PyTorch when installed)
+#   make fuzz         run every fuzz harness (FUZZ_SECONDS=N each, default 60)
 #   make install PREFIX=/usr/local
 # Switches: DEBUG=1 (-O0 -g), SANITIZE=1 (ASan + UBSan), WERROR=1 (warnings are errors).
 
@@ -47,7 +48,7 @@ TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BIN       := $(BUILD)/sfnet-explore
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 
-.PHONY: all check tests deps demo bench install uninstall clean
+.PHONY: all check tests deps demo bench install uninstall clean fuzz fuzzers fuzz-corpus
 .SECONDARY:
 all: $(BIN) sfnet-explore
 
@@ -73,6 +74,48 @@ $(BUILD)/bench/bench_%: bench/bench_%.c $(LIB_OBJS) | $(BUILD)
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# ---- fuzzing ---------------------------------------------------------------------------
+# Every tests/fuzz/fuzz_NAME.c is a libFuzzer harness with its seeds in
+# tests/fuzz/corpus/NAME/; adding one is adding those two (nothing here changes).
+# `make fuzz FUZZ_SECONDS=N` builds them with clang (ASan + UBSan) and runs each N
+# seconds (default 60), one after the other; what a run finds goes to
+# build-fuzz/found/NAME (the committed seeds stay as they are), a crash to
+# build-fuzz/crashes/ (add it to the corpus once mended). `make check` runs each 20 s.
+# The harnesses link an archive of the sources, so a harness pulls in only the
+# modules it calls (the two sources that need OpenMP's runtime are left out).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build-fuzz
+FUZZ_CFLAGS  := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=undefined $(WARN) -Wno-unknown-pragmas
+FUZZ_SRCS    := $(filter-out src/main.c,$(shell grep -L '<omp.h>' $(SRCS)))
+FUZZ_OBJS    := $(patsubst src/%.c,$(FUZZ_BUILD)/%.o,$(FUZZ_SRCS))
+FUZZERS      := $(patsubst tests/fuzz/fuzz_%.c,$(FUZZ_BUILD)/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_BUILD)/%.o: src/%.c
+	@mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libsfnet.a: $(FUZZ_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libsfnet.a
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libsfnet.a $(LDLIBS)
+
+fuzzers: $(FUZZERS)
+
+fuzz: deps
+	$(MAKE) fuzzers
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+# Rewrites the seed corpus (tests/fuzz/make_corpus.c).
+fuzz-corpus: $(BUILD)/tests/make_corpus
+	$(BUILD)/tests/make_corpus tests/fuzz/corpus
+
+$(BUILD)/tests/make_corpus: tests/fuzz/make_corpus.c $(LIB_OBJS) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 deps:
 	@sh share/install-deps.sh
 
@@ -82,6 +125,8 @@ tests: $(BIN) $(TESTS)
 check: deps
 	$(MAKE) tests
 	SFNET_BIN=$(CURDIR)/$(BIN) BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh $(TESTS)
+	$(MAKE) fuzzers
+	sh tests/fuzz/run.sh 20 $(FUZZERS)
 
 # Every bench/bench_*.c is a program that prints its own figures.
 bench: $(BENCHES)
@@ -104,4 +149,4 @@ uninstall:
 clean:
 	rm -rf build build-* sfnet-explore
 
--include $(OBJS:.o=.d) $(TESTS:=.d)
+-include $(OBJS:.o=.d) $(TESTS:=.d) $(FUZZ_OBJS:.o=.d)
