@@ -4,12 +4,13 @@
 # one harness at a time, and prints per harness the executions, the speed, and the
 # coverage libFuzzer reached (cov: edges, ft: features, corp: inputs kept). A crash,
 # a leak, a timeout or undefined behaviour fails the run; its input is saved as
-# build-fuzz/crashes/NAME-<kind>-<hash>, and its log stays in build-fuzz/logs/.
+# build-fuzz/crashes/NAME-<kind>-<hash>, and its log stays in build-fuzz/logs/
+# ($FUZZ_OUT instead of build-fuzz when set).
 #   sh tests/fuzz/run.sh 60 build-fuzz/fuzz_catalog build-fuzz/fuzz_png
 set -u
 [ $# -ge 2 ] || { echo "usage: run.sh SECONDS FUZZER..." >&2; exit 2; }
 seconds=$1; shift
-out=build-fuzz
+out=${FUZZ_OUT:-build-fuzz}
 mkdir -p "$out/found" "$out/crashes" "$out/logs"
 failed=""
 for f in "$@"; do
