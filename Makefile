@@ -4,6 +4,7 @@
 #   make demo         install, build, make the synthetic survey, train, browse
 #   make bench        speed and memory figures (beside PyTorch when installed)
 #   make fuzz         run every fuzz harness (FUZZ_SECONDS=N each, default 60)
+#   make valgrind     every headless command under valgrind (DEBUG=1 build)
 #   make install PREFIX=/usr/local
 # Switches: DEBUG=1 (-O0 -g), SANITIZE=1 (ASan + UBSan), WERROR=1 (warnings are errors).
 
@@ -48,7 +49,7 @@ TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BIN       := $(BUILD)/sfnet-explore
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 
-.PHONY: all check tests deps demo bench install uninstall clean fuzz fuzzers fuzz-corpus
+.PHONY: all check tests deps demo bench install uninstall clean fuzz fuzzers fuzz-corpus valgrind
 .SECONDARY:
 all: $(BIN) sfnet-explore
 
@@ -115,6 +116,12 @@ fuzz-corpus: $(BUILD)/tests/make_corpus
 
 $(BUILD)/tests/make_corpus: tests/fuzz/make_corpus.c $(LIB_OBJS) | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Every headless command under valgrind's memcheck (tests/valgrind.sh, with the
+# suppressions of tests/valgrind.supp), on the DEBUG=1 build; about 20 minutes.
+valgrind:
+	$(MAKE) DEBUG=1 all
+	sh tests/valgrind.sh build-debug/sfnet-explore
 
 deps:
 	@sh share/install-deps.sh

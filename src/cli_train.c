@@ -72,8 +72,9 @@ static void usage(FILE *out) {
             "                         (default RUN.db.ckpt; removed once the run is stored)\n"
             "      --resume           continue the interrupted training of that checkpoint\n"
             "Run:\n"
-            "  -n, --name PREFIX      feature prefix of the run (default Z for metallicity,\n"
-            "                         SL for bpt_lines, R otherwise; 2, 3... when taken)\n"
+            "  -n, --name PREFIX      feature prefix of the run, up to 15 letters, digits, _\n"
+            "                         or - (default Z for metallicity, SL for bpt_lines,\n"
+            "                         R otherwise; 2, 3... when taken)\n"
             "  -q, --quiet            no progress bars\n"
             "  -h, --help             show this help\n",
             INFER_THUMB_SIZE, INFER_THUMB_SIZE, 2000);
