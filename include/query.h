@@ -132,9 +132,5 @@ int query_resolve_feature(store *s, int n_words, char *const *words, store_run *
                           int *feature);
 /* "Z 17" into buf. */
 void query_feature_name(const store_run *run, int feature, char *buf, size_t n);
-/* For the commands: opens path, printing "sfnet-explore: <why>" on failure. */
-int query_cli_open(const char *path, int mode, store **s);
-/* Prints the table (or the message of a failure); returns the exit status 0 or 1. */
-int query_cli_print(const query_table *t, query_format fmt);
 
 #endif

@@ -15,8 +15,9 @@
  * integer dtypes (num_batches_tracked is I64 in PyTorch) to floats.
  *
  * Writing: st_writer collects tensors (borrowed pointers, valid until save) and
- * metadata, then st_writer_save() writes "<path>.tmp-<pid>" and renames it over path,
- * so a crash never leaves a half-written file under the final name.
+ * metadata, then st_writer_save_mem() lays the file out in memory (what st_parse
+ * reads back), or st_writer_save() writes it to "<path>.tmp-<pid>" and renames that
+ * over path, so a crash never leaves a half-written file under the final name.
  *
  * Ownership: st_file owns the whole file in memory and the parsed header;
  * st_close() frees them. Assumes a little-endian host (checked at compile time).
@@ -105,6 +106,8 @@ void st_writer_add(st_writer *w, const char *name, st_dtype dtype, int ndim,
                    const int64_t *shape, const void *data);
 /* Adds or replaces a metadata entry. */
 void st_writer_meta(st_writer *w, const char *key, const char *value);
+/* The whole file in memory, *data owned (free). */
+void st_writer_save_mem(const st_writer *w, uint8_t **data, size_t *len);
 /* Writes the file atomically. SF_ERR "<path>: <problem>" on I/O failure; the old
  * file at path, if any, is then untouched. */
 int st_writer_save(const st_writer *w, const char *path);

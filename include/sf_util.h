@@ -106,6 +106,10 @@ double sf_rng_normal(sf_rng *r);          /* mean 0, sd 1 */
 uint32_t sf_rng_below(sf_rng *r, uint32_t n); /* [0, n) without bias */
 void sf_rng_shuffle(sf_rng *r, int *a, int n);
 
+/* Writes one CSV field (RFC 4180): as it is, or quoted with its quotes doubled when it
+ * holds a comma, a quote or a line break. */
+void sf_csv_field(FILE *out, const char *s);
+
 /* Reads a whole file into a NUL-terminated buffer; SF_ERR with a message on failure. */
 int sf_read_file(const char *path, char **data, size_t *len);
 

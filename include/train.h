@@ -115,6 +115,8 @@ void weights_meta_apply(weights_meta *wm, const weights_meta *override);
 
 /* Writes m's tensors and wm to path (atomically). */
 int weights_save(sfnet *m, const weights_meta *wm, const char *path);
+/* The same file in memory (what a run database stores), *data owned (free). */
+void weights_save_mem(sfnet *m, const weights_meta *wm, uint8_t **data, size_t *len);
 /* Adds m's tensors and wm's metadata to a writer (for checkpoints); the writer
  * borrows nbt, which must hold m->num_batches_tracked until the save. */
 void weights_add(st_writer *w, sfnet *m, const weights_meta *wm, const int64_t *nbt);
@@ -136,6 +138,11 @@ int weights_load_from(sfnet *m, const st_file *f, int backbone_only);
  * wm_out (may be NULL) gets the metadata used. */
 sfnet *weights_load_model(const char *path, const weights_meta *override, int max_batch,
                           nn_engine_kind engine, int inference_only, weights_meta *wm_out);
+/* The same from a file already parsed (st_open, or st_parse of bytes in memory such
+ * as a run's stored weights); messages name f->path. f stays the caller's. */
+sfnet *weights_load_model_from(const st_file *f, const weights_meta *override, int max_batch,
+                               nn_engine_kind engine, int inference_only,
+                               weights_meta *wm_out);
 
 /* ---------------------------------------------------------------- training */
 

@@ -18,11 +18,14 @@ import argparse
 import importlib.abc
 import importlib.util
 import json
-import struct
+import os
 import sys
 import types
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st_py  # noqa: E402  (beside this script, also where it is installed)
 
 
 class _StubModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -102,21 +105,7 @@ def save(path, tensors, metadata):
         return
     except ImportError:
         pass
-    names = {torch.float32: "F32", torch.int64: "I64"}
-    header, blobs, at = {"__metadata__": metadata}, [], 0
-    for name, t in tensors.items():
-        raw = t.numpy().astype(t.numpy().dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": names[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [at, at + len(raw)]}
-        blobs.append(raw)
-        at += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for raw in blobs:
-            f.write(raw)
+    st_py.save(path, {name: t.numpy() for name, t in tensors.items()}, metadata)
 
 
 def three(s):

@@ -32,13 +32,6 @@ static void usage(FILE *out) {
             "  -h, --help      show this help\n");
 }
 
-static void add_num(cJSON *o, const char *key, double x) {
-    if (isfinite(x))
-        cJSON_AddNumberToObject(o, key, x);
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
 static int print_json(const query_equation *eq) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "run", eq->prefix);
@@ -48,7 +41,7 @@ static int print_json(const query_equation *eq) {
     for (int t = 0; t < eq->n_out; t++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", eq->target_names[t]);
-        add_num(o, "intercept", eq->intercept[t]);
+        cli_json_num(o, "intercept", eq->intercept[t]);
         cJSON_AddItemToArray(targets, o);
     }
     cJSON *terms = cJSON_AddArrayToObject(root, "terms");
@@ -59,8 +52,8 @@ static int print_json(const query_equation *eq) {
         snprintf(name, sizeof name, "%s %d", eq->prefix, q->feature);
         cJSON_AddStringToObject(o, "feature", name);
         cJSON_AddNumberToObject(o, "index", q->feature);
-        add_num(o, "f_activated", q->f_activated);
-        add_num(o, "max_valid", q->max_valid);
+        cli_json_num(o, "f_activated", q->f_activated);
+        cli_json_num(o, "max_valid", q->max_valid);
         cJSON_AddItemToObject(o, "weight", cJSON_CreateDoubleArray(q->weight, eq->n_out));
         cJSON_AddItemToObject(o, "coef", cJSON_CreateDoubleArray(q->coef, eq->n_out));
         cJSON_AddItemToObject(o, "mean_contribution",
@@ -72,19 +65,14 @@ static int print_json(const query_equation *eq) {
     for (int L = 0; L < eq->n_levels; L++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "features", eq->level_terms[L]);
-        add_num(o, "rmse", eq->rmse[L]);
+        cli_json_num(o, "rmse", eq->rmse[L]);
         double per[STORE_MAX_TARGETS];
         for (int t = 0; t < eq->n_out; t++) per[t] = eq->rmse_t[L][t];
         cJSON_AddItemToObject(o, "per_target", cJSON_CreateDoubleArray(per, eq->n_out));
         cJSON_AddItemToArray(rmse, o);
     }
-    add_num(root, "model_valid_rmse", eq->model_valid_rmse);
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) return 1;
-    puts(text);
-    cJSON_free(text);
-    return ferror(stdout) ? 1 : 0;
+    cli_json_num(root, "model_valid_rmse", eq->model_valid_rmse);
+    return cli_print_json(root);
 }
 
 static query_table *terms_table(const query_equation *eq, int n_rows) {
@@ -165,13 +153,11 @@ int cli_equation(int argc, char **argv) {
     static const struct option opts[] = {
         {"terms", required_argument, NULL, 't'},
         {"rmse", no_argument, NULL, 'R'},
-        {"json", no_argument, NULL, 'j'},
-        {"csv", no_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CLI_OPTIONS_FORMAT,
+        CLI_OPTIONS_END,
     };
-    query_format fmt = QUERY_TEXT;
-    int n_show = 8, want_rmse = 0, c;
+    cli_db db = {.usage = usage};
+    int n_show = 8, want_rmse = 0, c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
         switch (c) {
@@ -179,41 +165,28 @@ int cli_equation(int argc, char **argv) {
             if (sf_parse_option_int("terms", optarg, 0, 1000000, &n_show) != SF_OK) return 2;
             break;
         case 'R': want_rmse = 1; break;
-        case 'j': fmt = QUERY_JSON; break;
-        case 'c': fmt = QUERY_CSV; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) return rc;
         }
     }
     int npos = argc - optind;
-    if (npos < 1 || npos > 2) {
-        usage(stderr);
-        return 2;
-    }
-    store *s = NULL;
-    if (query_cli_open(argv[optind], STORE_READ, &s) != SF_OK) return 1;
-    store_run run;
-    query_equation eq;
-    if (store_run_find(s, npos == 2 ? argv[optind + 1] : NULL, &run) != SF_OK ||
-        query_equation_compute(s, run.id, &eq) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        store_run_clear(&run);
-        store_close(s);
+    if (npos < 1 || npos > 2) return cli_usage_error(&db);
+    if (cli_open_run(&db, argv[optind], STORE_READ, npos == 2 ? argv[optind + 1] : NULL))
         return 1;
-    }
-    int rc = 0;
-    if (fmt == QUERY_JSON) {
+    query_equation eq;
+    if (query_equation_compute(db.s, db.run.id, &eq) != SF_OK) return cli_fail(&db);
+    rc = 0;
+    if (db.fmt == QUERY_JSON) {
         rc = print_json(&eq);
-    } else if (fmt == QUERY_CSV) {
+    } else if (db.fmt == QUERY_CSV) {
         query_table *t = want_rmse ? rmse_table(&eq) : terms_table(&eq, eq.n_terms);
-        rc = query_cli_print(t, fmt);
+        rc = cli_print(&db, t);
         query_table_free(t);
     } else {
         print_text(&eq, n_show);
         rc = ferror(stdout) ? 1 : 0;
     }
     query_equation_clear(&eq);
-    store_run_clear(&run);
-    store_close(s);
+    cli_close(&db);
     return rc;
 }

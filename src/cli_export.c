@@ -34,12 +34,12 @@ int cli_export(int argc, char **argv) {
                                          {"grid", required_argument, 0, 'g'},
                                          {"top", required_argument, 0, 't'},
                                          {"bpt", no_argument, 0, 'b'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+                                         CLI_OPTIONS_END};
+    cli_db db = {.usage = usage};
     const char *out = NULL, *run_opt = NULL;
     int cols = 3, rows = 3, bpt = 0, have_grid = 0, have_top = 0;
     optind = 1;
-    int c;
+    int c, rc;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
@@ -64,18 +64,15 @@ int cli_export(int argc, char **argv) {
             break;
         }
         case 'b': bpt = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) return rc;
         }
     }
     if (have_grid && have_top) {
         fprintf(stderr, "sfnet-explore export: --grid and --top exclude each other\n");
         return 2;
     }
-    if (argc - optind != 2 || !out) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc - optind != 2 || !out) return cli_usage_error(&db);
     const char *path = argv[optind], *feature_text = argv[optind + 1];
     if (sf_output_check(out) == SF_ERR) {
         fprintf(stderr, "sfnet-explore export: %s\n", sf_last_error());
@@ -94,7 +91,7 @@ int cli_export(int argc, char **argv) {
         return 1;
     }
     store_run run;
-    int rc = 1;
+    rc = 1;
     if (store_run_find(s, spec, &run) != SF_OK) {
         fprintf(stderr, "sfnet-explore export: %s\n", sf_last_error());
         store_close(s);

@@ -22,39 +22,22 @@ static void usage(FILE *out) {
 }
 
 int cli_export_activations(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
+    static const struct option opts[] = {CLI_OPTIONS_END};
+    cli_db db = {.usage = usage};
+    int c, rc;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+        if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) return rc;
     int npos = argc - optind;
-    if (npos < 2 || npos > 3) {
-        usage(stderr);
-        return 2;
-    }
-    store *s = NULL;
-    if (query_cli_open(argv[optind], STORE_READ, &s) != SF_OK) return 1;
-    store_run run;
+    if (npos < 2 || npos > 3) return cli_usage_error(&db);
     const char *out = argv[argc - 1];
-    if (store_run_find(s, npos == 3 ? argv[optind + 1] : NULL, &run) != SF_OK ||
-        query_export_npy(s, run.id, out) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        store_run_clear(&run);
-        store_close(s);
+    if (cli_open_run(&db, argv[optind], STORE_READ, npos == 3 ? argv[optind + 1] : NULL))
         return 1;
-    }
+    if (query_export_npy(db.s, db.run.id, out) != SF_OK) return cli_fail(&db);
     char ids[4096];
     query_objids_path(out, ids, sizeof ids);
     fprintf(stderr, "sfnet-explore: wrote %s (%d x %d float32) and %s\n", sf_shown(out),
-            run.n_galaxies, run.d, sf_shown(ids));
-    store_run_clear(&run);
-    store_close(s);
+            db.run.n_galaxies, db.run.d, sf_shown(ids));
+    cli_close(&db);
     return 0;
 }

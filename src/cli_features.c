@@ -48,26 +48,22 @@ static int parse_sort(const char *s, store_sort *out) {
 }
 
 /* `features --similar F`: the features most correlated with F. */
-static int print_similar(store *s, const char *run_spec, const char *feature_text, int number,
-                         query_format fmt) {
+static int print_similar(cli_db *db, const char *path, const char *run_spec,
+                         const char *feature_text, int number) {
     char *words[2] = {(char *)run_spec, (char *)feature_text};
-    store_run run;
-    int feature = -1;
-    int found = run_spec ? query_resolve_feature(s, 2, words, &run, &feature)
-                         : query_resolve_feature(s, 1, words + 1, &run, &feature);
-    if (found != SF_OK) {
-        sf_warn("%s", sf_last_error());
+    if (cli_open_feature(db, path, STORE_READ, run_spec ? 2 : 1, run_spec ? words : words + 1))
         return 1;
-    }
+    const store_run *run = &db->run;
+    int feature = db->feature;
+    query_format fmt = db->fmt;
+    store *s = db->s;
     query_coact c;
     store_feature *every = NULL;
     int n_all = 0;
-    if (query_coact_compute(s, run.id, &c) != SF_OK ||
-        store_features(s, run.id, STORE_SORT_FEATURE, 1, &every, &n_all) != SF_OK) {
-        sf_warn("%s", sf_last_error());
+    if (query_coact_compute(s, run->id, &c) != SF_OK ||
+        store_features(s, run->id, STORE_SORT_FEATURE, 1, &every, &n_all) != SF_OK) {
         query_coact_clear(&c);
-        store_run_clear(&run);
-        return 1;
+        return cli_fail(db);
     }
     query_similar *sim = xcalloc((size_t)number, sizeof *sim);
     int n = query_similar_features(&c, feature, number, sim);
@@ -75,7 +71,7 @@ static int print_similar(store *s, const char *run_spec, const char *feature_tex
     query_table *t = query_table_new(5, cols);
     for (int i = 0; i < n; i++) {
         char name[STORE_PREFIX_MAX + 16];
-        query_feature_name(&run, sim[i].feature, name, sizeof name);
+        query_feature_name(run, sim[i].feature, name, sizeof name);
         const store_feature *f = sim[i].feature < n_all ? &every[sim[i].feature] : NULL;
         query_table_text(t, name);
         query_table_num(t, sim[i].r, 4);
@@ -84,17 +80,17 @@ static int print_similar(store *s, const char *run_spec, const char *feature_tex
         query_table_text(t, f && f->label[0] ? f->label : (fmt == QUERY_TEXT ? "" : NULL));
     }
     char name[STORE_PREFIX_MAX + 16];
-    query_feature_name(&run, feature, name, sizeof name);
+    query_feature_name(run, feature, name, sizeof name);
     int rc = 0;
     if (fmt == QUERY_TEXT && n == 0)
         printf("%s: no feature correlates (it is dead, or every other one is)\n", name);
     else
-        rc = query_cli_print(t, fmt);
+        rc = cli_print(db, t);
     query_table_free(t);
     free(sim);
     free(every);
     query_coact_clear(&c);
-    store_run_clear(&run);
+    cli_close(db);
     return rc;
 }
 
@@ -104,14 +100,12 @@ int cli_features(int argc, char **argv) {
         {"all", no_argument, NULL, 'a'},
         {"similar", required_argument, NULL, 'S'},
         {"number", required_argument, NULL, 'n'},
-        {"json", no_argument, NULL, 'j'},
-        {"csv", no_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CLI_OPTIONS_FORMAT,
+        CLI_OPTIONS_END,
     };
-    query_format fmt = QUERY_TEXT;
+    cli_db db = {.usage = usage};
     store_sort sort = STORE_SORT_FREQUENCY;
-    int all = 0, number = 5, c;
+    int all = 0, number = 5, c, rc;
     const char *similar = NULL;
     optind = 0;
     while ((c = getopt_long(argc, argv, "s:an:h", opts, NULL)) != -1) {
@@ -127,36 +121,23 @@ int cli_features(int argc, char **argv) {
         case 'n':
             if (sf_parse_option_int("n", optarg, 1, 1000000, &number) != SF_OK) return 2;
             break;
-        case 'j': fmt = QUERY_JSON; break;
-        case 'c': fmt = QUERY_CSV; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) return rc;
         }
     }
     int npos = argc - optind;
-    if (npos < 1 || npos > 2) {
-        usage(stderr);
-        return 2;
-    }
-    store *s = NULL;
-    if (query_cli_open(argv[optind], STORE_READ, &s) != SF_OK) return 1;
-    if (similar) {
-        int rc = print_similar(s, npos == 2 ? argv[optind + 1] : NULL, similar, number, fmt);
-        store_close(s);
-        return rc;
-    }
-    store_run run;
+    if (npos < 1 || npos > 2) return cli_usage_error(&db);
+    const char *run_spec = npos == 2 ? argv[optind + 1] : NULL;
+    if (similar) return print_similar(&db, argv[optind], run_spec, similar, number);
+    if (cli_open_run(&db, argv[optind], STORE_READ, run_spec)) return 1;
+    const store_run *run = &db.run;
     store_feature *f = NULL;
     int n = 0, n_all = 0;
     store_feature *every = NULL;
-    if (store_run_find(s, npos == 2 ? argv[optind + 1] : NULL, &run) != SF_OK ||
-        store_features(s, run.id, sort, all, &f, &n) != SF_OK ||
-        store_features(s, run.id, STORE_SORT_FEATURE, 1, &every, &n_all) != SF_OK) {
-        sf_warn("%s", sf_last_error());
+    if (store_features(db.s, run->id, sort, all, &f, &n) != SF_OK ||
+        store_features(db.s, run->id, STORE_SORT_FEATURE, 1, &every, &n_all) != SF_OK) {
         free(f);
-        store_run_clear(&run);
-        store_close(s);
-        return 1;
+        return cli_fail(&db);
     }
     free(every);
     const char *cols[8 + 2 * STORE_MAX_TARGETS];
@@ -168,35 +149,34 @@ int cli_features(int argc, char **argv) {
     cols[nc++] = "f_activated";
     cols[nc++] = "max";
     cols[nc++] = "mean";
-    for (int t = 0; t < run.n_out; t++) {
-        snprintf(names[t], sizeof names[t], "w_%s", run.target_names[t]);
+    for (int t = 0; t < run->n_out; t++) {
+        snprintf(names[t], sizeof names[t], "w_%s", run->target_names[t]);
         cols[nc++] = names[t];
     }
-    for (int t = 0; t < run.n_out; t++) {
-        snprintf(names[STORE_MAX_TARGETS + t], sizeof names[0], "r_%s", run.target_names[t]);
+    for (int t = 0; t < run->n_out; t++) {
+        snprintf(names[STORE_MAX_TARGETS + t], sizeof names[0], "r_%s", run->target_names[t]);
         cols[nc++] = names[STORE_MAX_TARGETS + t];
     }
     cols[nc++] = "label";
     query_table *t = query_table_new(nc, cols);
     for (int i = 0; i < n; i++) {
         char name[STORE_PREFIX_MAX + 16];
-        query_feature_name(&run, f[i].feature, name, sizeof name);
+        query_feature_name(run, f[i].feature, name, sizeof name);
         query_table_text(t, name);
         query_table_int(t, f[i].n_active);
         query_table_int(t, f[i].n_active_valid);
         query_table_num(t, f[i].f_activated, 4);
         query_table_num(t, f[i].max, 4);
         query_table_num(t, f[i].mean, 4);
-        for (int o = 0; o < run.n_out; o++) query_table_num(t, f[i].weight[o], 5);
-        for (int o = 0; o < run.n_out; o++) query_table_num(t, f[i].pearson[o], 3);
-        query_table_text(t, f[i].label[0] ? f[i].label : (fmt == QUERY_TEXT ? "" : NULL));
+        for (int o = 0; o < run->n_out; o++) query_table_num(t, f[i].weight[o], 5);
+        for (int o = 0; o < run->n_out; o++) query_table_num(t, f[i].pearson[o], 3);
+        query_table_text(t, f[i].label[0] ? f[i].label : (db.fmt == QUERY_TEXT ? "" : NULL));
     }
-    int rc = query_cli_print(t, fmt);
-    if (rc == 0 && fmt == QUERY_TEXT && !all && n_all > n)
+    rc = cli_print(&db, t);
+    if (rc == 0 && db.fmt == QUERY_TEXT && !all && n_all > n)
         printf("(%d dead features hidden: --all shows them)\n", n_all - n);
     query_table_free(t);
     free(f);
-    store_run_clear(&run);
-    store_close(s);
+    cli_close(&db);
     return rc;
 }

@@ -59,20 +59,13 @@ static double contribution(const galaxy_view *v, int j, int t) {
     return v->run.target_std[t] * v->weight[j * v->run.n_out + t] * v->gr.value[j];
 }
 
-static void add_num(cJSON *o, const char *key, double x) {
-    if (isfinite(x))
-        cJSON_AddNumberToObject(o, key, x);
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
 static int print_json(const store_galaxy *g, const galaxy_view *views, int nv) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "objid", g->objid);
-    add_num(root, "ra", g->ra);
-    add_num(root, "dec", g->dec);
+    cli_json_num(root, "ra", g->ra);
+    cli_json_num(root, "dec", g->dec);
     cJSON *cat = cJSON_AddObjectToObject(root, "catalog");
-    for (int c = 0; c < g->n_columns; c++) add_num(cat, g->column_names[c], g->values[c]);
+    for (int c = 0; c < g->n_columns; c++) cli_json_num(cat, g->column_names[c], g->values[c]);
     cJSON *runs = cJSON_AddArrayToObject(root, "runs");
     for (int i = 0; i < nv; i++) {
         const galaxy_view *v = &views[i];
@@ -84,9 +77,9 @@ static int print_json(const store_galaxy *g, const galaxy_view *views, int nv) {
         for (int t = 0; t < v->gr.n_out; t++) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "name", v->run.target_names[t]);
-            add_num(o, "prediction", v->gr.pred[t]);
-            add_num(o, "truth", v->gr.truth[t]);
-            add_num(o, "intercept", v->run.target_mean[t] + v->run.target_std[t] * v->run.bias[t]);
+            cli_json_num(o, "prediction", v->gr.pred[t]);
+            cli_json_num(o, "truth", v->gr.truth[t]);
+            cli_json_num(o, "intercept", v->run.target_mean[t] + v->run.target_std[t] * v->run.bias[t]);
             cJSON_AddItemToArray(targets, o);
         }
         cJSON *feats = cJSON_AddArrayToObject(r, "features");
@@ -96,8 +89,8 @@ static int print_json(const store_galaxy *g, const galaxy_view *views, int nv) {
             query_feature_name(&v->run, v->gr.feature[j], name, sizeof name);
             cJSON_AddStringToObject(o, "feature", name);
             cJSON_AddNumberToObject(o, "index", v->gr.feature[j]);
-            add_num(o, "value", v->gr.value[j]);
-            add_num(o, "scaled", v->gr.scaled[j]);
+            cli_json_num(o, "value", v->gr.value[j]);
+            cli_json_num(o, "scaled", v->gr.scaled[j]);
             double contrib[STORE_MAX_TARGETS];
             for (int t = 0; t < v->run.n_out; t++) contrib[t] = contribution(v, j, t);
             cJSON_AddItemToObject(o, "contribution", cJSON_CreateDoubleArray(contrib, v->run.n_out));
@@ -105,12 +98,7 @@ static int print_json(const store_galaxy *g, const galaxy_view *views, int nv) {
         }
         cJSON_AddItemToArray(runs, r);
     }
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) return 1;
-    puts(text);
-    cJSON_free(text);
-    return ferror(stdout) ? 1 : 0;
+    return cli_print_json(root);
 }
 
 /* One row per run and active feature (a run without active features: one row). */
@@ -190,40 +178,31 @@ static void print_text(const store_galaxy *g, const galaxy_view *views, int nv) 
 int cli_galaxy(int argc, char **argv) {
     static const struct option opts[] = {
         {"run", required_argument, NULL, 'r'},
-        {"json", no_argument, NULL, 'j'},
-        {"csv", no_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CLI_OPTIONS_FORMAT,
+        CLI_OPTIONS_END,
     };
-    query_format fmt = QUERY_TEXT;
+    cli_db db = {.usage = usage};
     const char *run_spec = NULL;
-    int c;
+    int c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
         switch (c) {
         case 'r': run_spec = optarg; break;
-        case 'j': fmt = QUERY_JSON; break;
-        case 'c': fmt = QUERY_CSV; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) return rc;
         }
     }
-    if (argc - optind != 2) {
-        usage(stderr);
-        return 2;
-    }
-    store *s = NULL;
-    if (query_cli_open(argv[optind], STORE_READ, &s) != SF_OK) return 1;
+    if (argc - optind != 2) return cli_usage_error(&db);
+    if (cli_open(&db, argv[optind], STORE_READ)) return 1;
+    store *s = db.s;
+    query_format fmt = db.fmt;
     store_galaxy g;
     int64_t *run_ids = NULL;
-    int n_runs = 0, rc = 1;
+    int n_runs = 0;
+    rc = 1;
     galaxy_view *views = NULL;
     int nv = 0;
-    if (store_galaxy_find(s, argv[optind + 1], &g) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        store_close(s);
-        return 1;
-    }
+    if (store_galaxy_find(s, argv[optind + 1], &g) != SF_OK) return cli_fail(&db);
     if (run_spec) {
         store_run r;
         if (store_run_find(s, run_spec, &r) != SF_OK) goto fail;
@@ -257,7 +236,7 @@ int cli_galaxy(int argc, char **argv) {
         rc = print_json(&g, views, nv);
     } else if (fmt == QUERY_CSV) {
         query_table *t = feature_table(views, nv, max_out);
-        rc = query_cli_print(t, fmt);
+        rc = cli_print(&db, t);
         query_table_free(t);
     } else {
         print_text(&g, views, nv);
@@ -272,6 +251,6 @@ done:
     free(views);
     free(run_ids);
     store_galaxy_clear(&g);
-    store_close(s);
+    cli_close(&db);
     return rc;
 }

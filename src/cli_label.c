@@ -29,43 +29,33 @@ int cli_label(int argc, char **argv) {
     static const struct option opts[] = {
         {"note", required_argument, NULL, 'N'},
         {"clear", no_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CLI_OPTIONS_END,
     };
+    cli_db db = {.usage = usage};
     const char *note = NULL;
-    int clear = 0, c;
+    int clear = 0, c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'N': note = optarg; break;
         case 'C': clear = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) return rc;
         }
     }
     int npos = argc - optind;
     /* DB, 1-2 words naming the feature, then the label unless --clear */
     int label_words = clear ? 0 : 1;
     int feature_words = npos - 1 - label_words;
-    if (feature_words < 1 || feature_words > 2) {
-        usage(stderr);
-        return 2;
-    }
-    store *s = NULL;
-    if (query_cli_open(argv[optind], STORE_WRITE, &s) != SF_OK) return 1;
-    store_run run;
-    int feature = -1;
-    if (query_resolve_feature(s, feature_words, argv + optind + 1, &run, &feature) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        store_close(s);
+    if (feature_words < 1 || feature_words > 2) return cli_usage_error(&db);
+    if (cli_open_feature(&db, argv[optind], STORE_WRITE, feature_words, argv + optind + 1))
         return 1;
-    }
     const char *label = clear ? "" : argv[argc - 1];
     if (!clear && !strcmp(label, "-")) label = NULL; /* keep it: only the note changes */
-    int rc = 0;
+    rc = 0;
     char name[STORE_PREFIX_MAX + 16];
-    query_feature_name(&run, feature, name, sizeof name);
-    if (store_feature_label(s, run.id, feature, label, note) != SF_OK) {
+    query_feature_name(&db.run, db.feature, name, sizeof name);
+    if (store_feature_label(db.s, db.run.id, db.feature, label, note) != SF_OK) {
         sf_warn("%s", sf_last_error());
         rc = 1;
     } else if (label && *label) {
@@ -75,7 +65,6 @@ int cli_label(int argc, char **argv) {
     } else {
         printf("%s: note saved\n", name);
     }
-    store_run_clear(&run);
-    store_close(s);
+    cli_close(&db);
     return rc;
 }

@@ -134,15 +134,13 @@ int cli_marks(int argc, char **argv) {
         {"add-galaxy", required_argument, NULL, 'g'},
         {"remove-galaxy", required_argument, NULL, 'G'},
         {"note", required_argument, NULL, 'n'},
-        {"json", no_argument, NULL, 'j'},
-        {"csv", no_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CLI_OPTIONS_FORMAT,
+        CLI_OPTIONS_END,
     };
-    query_format fmt = QUERY_TEXT;
+    cli_db db = {.usage = usage};
     const char *run_spec = NULL, *note = NULL;
     mark_action *acts = xcalloc((size_t)argc + 1, sizeof *acts);
-    int n_acts = 0, c;
+    int n_acts = 0, c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, "R:a:r:g:G:n:h", opts, NULL)) != -1) {
         switch (c) {
@@ -152,24 +150,25 @@ int cli_marks(int argc, char **argv) {
         case 'g': acts[n_acts++] = (mark_action){1, 1, optarg}; break;
         case 'G': acts[n_acts++] = (mark_action){0, 1, optarg}; break;
         case 'n': note = optarg; break;
-        case 'j': fmt = QUERY_JSON; break;
-        case 'c': fmt = QUERY_CSV; break;
-        case 'h': usage(stdout); free(acts); return 0;
-        default: usage(stderr); free(acts); return 2;
+        default:
+            if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) {
+                free(acts);
+                return rc;
+            }
         }
     }
     if (argc - optind != 1 || (note && !n_acts)) {
         if (note && !n_acts) sf_warn("--note goes with --add or --add-galaxy");
-        usage(stderr);
         free(acts);
-        return 2;
+        return cli_usage_error(&db);
     }
-    store *s = NULL;
-    if (query_cli_open(argv[optind], n_acts ? STORE_WRITE : STORE_READ, &s) != SF_OK) {
+    if (cli_open(&db, argv[optind], n_acts ? STORE_WRITE : STORE_READ)) {
         free(acts);
         return 1;
     }
-    int rc = 0;
+    store *s = db.s;
+    query_format fmt = db.fmt;
+    rc = 0;
     for (int i = 0; i < n_acts && rc == 0; i++)
         if (apply(s, run_spec, &acts[i], note, fmt) != SF_OK) {
             sf_warn("%s", sf_last_error());
@@ -210,10 +209,10 @@ int cli_marks(int argc, char **argv) {
             printf("no marks%s%s (the explorer's m key, or --add F, makes some)\n",
                    run_spec ? " in run " : "", run_spec ? sf_shown(run_spec) : "");
         else
-            rc = query_cli_print(t, fmt);
+            rc = cli_print(&db, t);
     }
     query_table_free(t);
     store_runs_free(runs, n_runs);
-    store_close(s);
+    cli_close(&db);
     return rc;
 }

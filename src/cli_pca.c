@@ -27,42 +27,31 @@ static void usage(FILE *out) {
 int cli_pca(int argc, char **argv) {
     static const struct option opts[] = {
         {"k", required_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CLI_OPTIONS_END,
     };
+    cli_db db = {.usage = usage};
     const char *k_text = "2,3,4,6,8";
-    int c;
+    int c, rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
         switch (c) {
         case 'k': k_text = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) return rc;
         }
     }
-    if (argc - optind != 2) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc - optind != 2) return cli_usage_error(&db);
     int k[PCA_MAX_K], n_k;
     if (analysis_parse_int_list(k_text, k, PCA_MAX_K, 1, 1 << 20, &n_k) != SF_OK) {
         sf_warn("--k: %s", sf_last_error());
         return 2;
     }
-    store *s;
-    if (store_open(&s, argv[optind], STORE_READ) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        return 1;
-    }
+    if (cli_open(&db, argv[optind], STORE_READ)) return 1;
     run_data rd;
-    if (run_data_load(&rd, s, argv[optind + 1]) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        store_close(s);
-        return 1;
-    }
+    if (run_data_load(&rd, db.s, argv[optind + 1]) != SF_OK) return cli_fail(&db);
     double rmse[PCA_MAX_K], explained[PCA_MAX_K];
-    int rc = 1;
-    if (run_pca_rmse(rmse, explained, k, n_k, &rd, s) != SF_OK) {
+    rc = 1;
+    if (run_pca_rmse(rmse, explained, k, n_k, &rd, db.s) != SF_OK) {
         sf_warn("%s", sf_last_error());
     } else {
         printf("PCA baseline of run %s (dense, d = %d): %s, %d training and %d validation galaxies\n",
@@ -73,6 +62,6 @@ int cli_pca(int argc, char **argv) {
         rc = 0;
     }
     run_data_free(&rd);
-    store_close(s);
+    cli_close(&db);
     return rc;
 }

@@ -14,9 +14,10 @@
 #include "data_catalog.h"
 #include "data_image.h"
 #include "infer.h"
-#include "store.h"
+#include "safetensors.h"
 #include "sf_output.h"
 #include "sf_util.h"
+#include "store.h"
 #include "train.h"
 
 static void usage(FILE *out) {
@@ -109,20 +110,6 @@ static int parse_targets(const char *s, weights_meta *wm) {
     return n > 0 ? SF_OK : SF_ERR;
 }
 
-/* Writes a CSV field, quoted when it holds a comma, quote or line break. */
-static void put_field(FILE *f, const char *s) {
-    if (!s[strcspn(s, ",\"\r\n")]) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 
 /* ---- the galaxies and their images --------------------------------------------- */
 
@@ -174,7 +161,7 @@ static int write_csv(void *ctx, const infer_batch *b) {
     csv_sink *cs = ctx;
     for (int i = 0; i < b->n; i++) {
         const char *id = cs->cat->obj_ids[cs->rows[b->gal[i]]];
-        put_field(cs->out, cs->tty ? sf_shown(id) : id);
+        sf_csv_field(cs->out, cs->tty ? sf_shown(id) : id);
         for (int t = 0; t < cs->n_out; t++) fprintf(cs->out, ",%.7g", b->pred[(size_t)i * cs->n_out + t]);
         for (int j = 0; j < cs->k; j++)
             fprintf(cs->out, ",%d,%.7g", b->feat_idx[(size_t)i * cs->k + j],
@@ -198,7 +185,7 @@ static int predict_csv(sfnet *m, const weights_meta *wm, const catalog *cat, con
     fputs("objID", out);
     for (int t = 0; t < no; t++) {
         fputc(',', out);
-        if (wm->n_targets == no) put_field(out, o.is_tty ? sf_shown(wm->targets[t]) : wm->targets[t]);
+        if (wm->n_targets == no) sf_csv_field(out, o.is_tty ? sf_shown(wm->targets[t]) : wm->targets[t]);
         else fprintf(out, "out_%d", t);
     }
     for (int j = 1; j <= k; j++) fprintf(out, ",feature_%d,value_%d", j, j);
@@ -369,29 +356,18 @@ static int predict_into(store *s, sfnet *m, const weights_meta *wm, const uint8_
     return rc;
 }
 
-/* The weights of a run of the database, in a temporary file beside it. */
-static int run_weights_file(store *s, const char *db, const char *spec, char *path, size_t n) {
+/* The weights of run spec of the database, parsed from the bytes it keeps. */
+static int run_weights(store *s, const char *db, const char *spec, st_file *f) {
     store_run run;
     if (store_run_find(s, spec, &run) != SF_OK) return SF_ERR;
     uint8_t *data = NULL;
     size_t len = 0;
     int rc = store_run_weights(s, run.id, &data, &len);
+    char label[4200];
+    snprintf(label, sizeof label, "%s: the weights of run %s", db, run.prefix);
     store_run_clear(&run);
     if (rc != SF_OK) return SF_ERR;
-    snprintf(path, n, "%s.weights-%ld.tmp", db, (long)getpid());
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        free(data);
-        return sf_fail("%s: cannot create: %s", path, strerror(errno));
-    }
-    int bad = fwrite(data, 1, len, f) != len;
-    if (fclose(f) != 0) bad = 1;
-    free(data);
-    if (bad) {
-        unlink(path);
-        return sf_fail("%s: write failed", path);
-    }
-    return SF_OK;
+    return st_parse(f, label, data, len);
 }
 
 int cli_predict(int argc, char **argv) {
@@ -497,34 +473,27 @@ int cli_predict(int argc, char **argv) {
             return 1;
         }
     }
-    char tmp_weights[4200] = "";
-    if (from_run) {
-        if (run_weights_file(s, ia.db, from_run, tmp_weights, sizeof tmp_weights) != SF_OK) {
-            sf_warn("%s", sf_last_error());
-            store_close_unless_used(s);
-            return 1;
-        }
-        weights = tmp_weights;
-    }
-    weights_meta wm;
-    /* predict only runs the model forward: no gradients or backward buffers */
-    sfnet *m = weights_load_model(weights, &ov, batch, engine, 1, &wm);
-    char *blob = NULL;
-    size_t blob_len = 0;
-    if (m && s && sf_read_file(weights, &blob, &blob_len) != SF_OK) {
-        sfnet_free(m);
-        m = NULL;
-    }
-    if (tmp_weights[0]) unlink(tmp_weights);
-    if (!m) {
+    /* the weights file, read once: parsed for the model, and its bytes kept with a run */
+    st_file wf;
+    if ((from_run ? run_weights(s, ia.db, from_run, &wf) : st_open(&wf, weights)) != SF_OK) {
         sf_warn("%s", sf_last_error());
         store_close_unless_used(s);
         return 1;
     }
+    weights_meta wm;
+    /* predict only runs the model forward: no gradients or backward buffers */
+    sfnet *m = weights_load_model_from(&wf, &ov, batch, engine, 1, &wm);
+    if (!m) {
+        sf_warn("%s", sf_last_error());
+        st_close(&wf);
+        store_close_unless_used(s);
+        return 1;
+    }
+    if (!s) st_close(&wf); /* the bytes are kept only for a run */
     catalog cat;
     if (catalog_load(&cat, cat_path) != SF_OK) {
         sf_warn("%s", sf_last_error());
-        free(blob);
+        st_close(&wf);
         sfnet_free(m);
         store_close_unless_used(s);
         return 1;
@@ -555,7 +524,7 @@ int cli_predict(int argc, char **argv) {
         /* another command may be writing into the same file: wait for it */
         const char *env = getenv("SFNET_BUSY_TIMEOUT_MS");
         if (!env || !*env) store_set_busy_timeout(s, 600000);
-        rc = predict_into(s, m, &wm, (const uint8_t *)blob, blob_len, &cat, dir, &src, &ia);
+        rc = predict_into(s, m, &wm, wf.buf, wf.len, &cat, dir, &src, &ia);
     } else {
         int *all = xmalloc(((size_t)cat.n_rows + 1) * sizeof *all);
         int *rows = xmalloc(((size_t)cat.n_rows + 1) * sizeof *rows);
@@ -573,7 +542,7 @@ int cli_predict(int argc, char **argv) {
         free(rows);
         free(all);
     }
-    free(blob);
+    st_close(&wf);
     catalog_free(&cat);
     sfnet_free(m);
     store_close_unless_used(s);

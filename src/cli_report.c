@@ -37,11 +37,11 @@ int cli_report(int argc, char **argv) {
         {"figures", required_argument, NULL, 'f'},
         {"top", required_argument, NULL, 't'},
         {"min-galaxies", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CLI_OPTIONS_END,
     };
+    cli_db db = {.usage = usage};
     report_options opt = {.top = 8, .min_galaxies = 100, .figures_dir = NULL};
-    int c;
+    int c, rc;
     char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "f:t:m:h", opts, NULL)) != -1) {
@@ -61,28 +61,18 @@ int cli_report(int argc, char **argv) {
                 return 2;
             }
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) return rc;
         }
     }
-    if (optind >= argc || argc - optind > 2) {
-        usage(stderr);
-        return 2;
-    }
-    const char *db = argv[optind], *run_spec = optind + 1 < argc ? argv[optind + 1] : NULL;
-    store *s;
-    if (store_open(&s, db, STORE_READ) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        return 1;
-    }
+    if (optind >= argc || argc - optind > 2) return cli_usage_error(&db);
+    const char *run_spec = optind + 1 < argc ? argv[optind + 1] : NULL;
+    if (cli_open(&db, argv[optind], STORE_READ)) return 1;
+    store *s = db.s;
     run_data rd;
     report_result rr;
-    int rc = 1;
-    if (run_data_load(&rd, s, run_spec) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        store_close(s);
-        return 1;
-    }
+    rc = 1;
+    if (run_data_load(&rd, s, run_spec) != SF_OK) return cli_fail(&db);
     if (report_compute(&rr, &rd, s, &opt) != SF_OK) {
         sf_warn("%s", sf_last_error());
         goto done;
@@ -100,6 +90,6 @@ int cli_report(int argc, char **argv) {
     rc = 0;
 done:
     run_data_free(&rd);
-    store_close(s);
+    cli_close(&db);
     return rc;
 }

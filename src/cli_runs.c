@@ -38,52 +38,35 @@ static int hyper_int(const char *json, const char *key) {
 
 int cli_runs(int argc, char **argv) {
     static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"csv", no_argument, NULL, 'c'},
+        CLI_OPTIONS_FORMAT,
         {"delete", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CLI_OPTIONS_END,
     };
-    query_format fmt = QUERY_TEXT;
+    cli_db db = {.usage = usage};
     const char *delete_spec = NULL;
-    int c;
+    int c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'j': fmt = QUERY_JSON; break;
-        case 'c': fmt = QUERY_CSV; break;
         case 'D': delete_spec = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) return rc;
         }
     }
-    if (argc - optind != 1) {
-        usage(stderr);
-        return 2;
-    }
-    store *s = NULL;
+    if (argc - optind != 1) return cli_usage_error(&db);
+    query_format fmt = db.fmt;
     if (delete_spec) {
-        if (query_cli_open(argv[optind], STORE_WRITE, &s) != SF_OK) return 1;
-        store_run r;
-        int rc = 0;
-        if (store_run_find(s, delete_spec, &r) != SF_OK || store_delete_run(s, r.id) != SF_OK) {
-            sf_warn("%s", sf_last_error());
-            rc = 1;
-        } else {
-            printf("deleted run %s (id %lld) from %s\n", r.prefix, (long long)r.id, sf_shown(argv[optind]));
-        }
-        store_run_clear(&r);
-        store_close(s);
-        return rc;
+        if (cli_open_run(&db, argv[optind], STORE_WRITE, delete_spec)) return 1;
+        if (store_delete_run(db.s, db.run.id) != SF_OK) return cli_fail(&db);
+        printf("deleted run %s (id %lld) from %s\n", db.run.prefix, (long long)db.run.id,
+               sf_shown(argv[optind]));
+        cli_close(&db);
+        return 0;
     }
-    if (query_cli_open(argv[optind], STORE_READ, &s) != SF_OK) return 1;
+    if (cli_open(&db, argv[optind], STORE_READ)) return 1;
     store_run *runs = NULL;
     int n = 0;
-    if (store_runs(s, &runs, &n) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        store_close(s);
-        return 1;
-    }
+    if (store_runs(db.s, &runs, &n) != SF_OK) return cli_fail(&db);
     /* JSON and CSV also carry what reproduces the run */
     static const char *const cols[] = {"id", "prefix", "targets", "k", "d", "galaxies",
                                        "train", "valid", "train_rmse", "valid_rmse",
@@ -126,10 +109,10 @@ int cli_runs(int argc, char **argv) {
         query_table_text(t, r->tool_version);
         query_table_text(t, r->hyper_json);
     }
-    int rc = query_cli_print(t, fmt);
-    if (rc == 0 && n == 0 && fmt == QUERY_TEXT) printf("(no runs yet: sfnet-explore --train ... %s)\n", sf_shown(argv[optind]));
+    rc = cli_print(&db, t);
+    if (rc == 0 && n == 0 && fmt == QUERY_TEXT) printf("(no runs yet: sfnet-explore --train ... %s)\n", argv[optind]);
     query_table_free(t);
     store_runs_free(runs, n);
-    store_close(s);
+    cli_close(&db);
     return rc;
 }

@@ -29,13 +29,11 @@ int cli_top(int argc, char **argv) {
     static const struct option opts[] = {
         {"number", required_argument, NULL, 'n'},
         {"split", required_argument, NULL, 'S'},
-        {"json", no_argument, NULL, 'j'},
-        {"csv", no_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CLI_OPTIONS_FORMAT,
+        CLI_OPTIONS_END,
     };
-    query_format fmt = QUERY_TEXT;
-    int number = 10, split = -1, c;
+    cli_db db = {.usage = usage};
+    int number = 10, split = -1, c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
         switch (c) {
@@ -54,38 +52,21 @@ int cli_top(int argc, char **argv) {
                 return 2;
             }
             break;
-        case 'j': fmt = QUERY_JSON; break;
-        case 'c': fmt = QUERY_CSV; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) return rc;
         }
     }
     int npos = argc - optind;
-    if (npos < 2 || npos > 3) {
-        usage(stderr);
-        return 2;
-    }
-    store *s = NULL;
-    if (query_cli_open(argv[optind], STORE_READ, &s) != SF_OK) return 1;
-    store_run run;
-    int feature = -1;
+    if (npos < 2 || npos > 3) return cli_usage_error(&db);
+    if (cli_open_feature(&db, argv[optind], STORE_READ, npos - 1, argv + optind + 1)) return 1;
     store_hit *hits = NULL;
     int nh = 0;
-    if (query_resolve_feature(s, npos - 1, argv + optind + 1, &run, &feature) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        store_close(s);
-        return 1;
-    }
-    if (store_top(s, run.id, feature, number, split, &hits, &nh) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        store_run_clear(&run);
-        store_close(s);
-        return 1;
-    }
+    if (store_top(db.s, db.run.id, db.feature, number, split, &hits, &nh) != SF_OK)
+        return cli_fail(&db);
     static const char *const cols[] = {"rank", "feature", "objid", "value", "scaled", "split"};
     query_table *t = query_table_new(6, cols);
     char name[STORE_PREFIX_MAX + 16];
-    query_feature_name(&run, feature, name, sizeof name);
+    query_feature_name(&db.run, db.feature, name, sizeof name);
     for (int i = 0; i < nh; i++) {
         query_table_int(t, i + 1);
         query_table_text(t, name);
@@ -94,11 +75,10 @@ int cli_top(int argc, char **argv) {
         query_table_num(t, hits[i].scaled, 4);
         query_table_text(t, hits[i].split ? "valid" : "train");
     }
-    int rc = query_cli_print(t, fmt);
-    if (rc == 0 && nh == 0 && fmt == QUERY_TEXT) printf("(%s is never active)\n", name);
+    rc = cli_print(&db, t);
+    if (rc == 0 && nh == 0 && db.fmt == QUERY_TEXT) printf("(%s is never active)\n", name);
     query_table_free(t);
     free(hits);
-    store_run_clear(&run);
-    store_close(s);
+    cli_close(&db);
     return rc;
 }

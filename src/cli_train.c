@@ -7,6 +7,7 @@
  * failed or killed training leaves the database exactly as it was.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -273,6 +274,20 @@ static int mkdir_p(const char *path) {
     return SF_OK;
 }
 
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    return remove(path) != 0 ? errno : 0;
+}
+
+/* Removes path and everything below it (links are removed, not followed). */
+static int remove_tree(const char *path) {
+    int err = nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (err != 0) return sf_fail("could not remove %s: %s", path, strerror(err > 0 ? err : errno));
+    return SF_OK;
+}
+
 /* The survey's folder, generated when absent (into a temporary name, renamed when
  * complete, so an interrupted generation is never taken for a survey). */
 static int synth_dir(const train_args *a, char *dir, size_t n) {
@@ -306,9 +321,7 @@ static int synth_dir(const train_args *a, char *dir, size_t n) {
     if (rename(tmp, dir) != 0) {
         /* another process finished first: use its survey */
         if (stat(csv, &sb) == 0) {
-            char cmd[8600];
-            snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", tmp);
-            if (system(cmd) != 0) sf_warn("could not remove %s", tmp);
+            if (remove_tree(tmp) != SF_OK) sf_warn("%s", sf_last_error());
             return SF_OK;
         }
         return sf_fail("cannot move the survey to %s: %s", dir, strerror(errno));
@@ -349,22 +362,6 @@ static char *hyper_json(const train_args *a, const train_options *to) {
     return s;
 }
 
-/* The model's weights as a safetensors file in memory (written beside the database
- * and read back, since the weights module writes files). */
-static int weights_blob(sfnet *m, const dataset *ds, const train_args *a, uint8_t **data,
-                        size_t *len) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.weights-%ld.tmp", a->db, (long)getpid());
-    weights_meta wm;
-    weights_meta_from(&wm, m, ds, a->resize);
-    if (weights_save(m, &wm, tmp) != SF_OK) return SF_ERR;
-    char *buf = NULL;
-    int rc = sf_read_file(tmp, &buf, len);
-    unlink(tmp);
-    *data = (uint8_t *)buf;
-    return rc;
-}
-
 /* Writes the trained run: every galaxy of ds through the model, written as it comes
  * out (infer_build_run), in one transaction. */
 static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args *a,
@@ -391,31 +388,32 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
     r->curve = curve;
     r->train_seconds = res->seconds;
 
+    /* the weights file the run keeps, made in memory */
     uint8_t *weights = NULL;
     size_t weights_len = 0;
-    int status = weights_blob(m, ds, a, &weights, &weights_len);
+    weights_meta wm;
+    weights_meta_from(&wm, m, ds, a->resize);
+    weights_save_mem(m, &wm, &weights, &weights_len);
     in.weights = weights;
     in.weights_len = weights_len;
-    if (status == SF_OK) {
-        /* another training may be writing its run into the same file: after hours of
-         * training, wait for it (10 minutes) rather than give up after seconds */
-        const char *env = getenv("SFNET_BUSY_TIMEOUT_MS");
-        if (!env || !*env) store_set_busy_timeout(s, 600000);
-        if (!a->quiet)
-            fprintf(stderr, "sfnet-explore: running the model over all %d galaxies into %s\n",
-                    ds->n, a->db);
-        infer_source src;
-        memset(&src, 0, sizeof src);
-        src.ds = ds;
-        src.want_thumbs = 1;
-        src.quiet = a->quiet;
-        src.label = "storing";
-        infer_galaxies g = {.cat = &ds->cat, .n = ds->n, .rows = ds->cat_row, .truth = ds->y,
-                            .split = ds->split};
-        infer_stats st;
-        status = infer_build_run(s, m, &src, &g, &in, run_id, &st);
-        *interrupted = st.interrupted;
-    }
+    /* another training may be writing its run into the same file: after hours of
+     * training, wait for it (10 minutes) rather than give up after seconds */
+    const char *env = getenv("SFNET_BUSY_TIMEOUT_MS");
+    if (!env || !*env) store_set_busy_timeout(s, 600000);
+    if (!a->quiet)
+        fprintf(stderr, "sfnet-explore: running the model over all %d galaxies into %s\n", ds->n,
+                a->db);
+    infer_source src;
+    memset(&src, 0, sizeof src);
+    src.ds = ds;
+    src.want_thumbs = 1;
+    src.quiet = a->quiet;
+    src.label = "storing";
+    infer_galaxies g = {.cat = &ds->cat, .n = ds->n, .rows = ds->cat_row, .truth = ds->y,
+                        .split = ds->split};
+    infer_stats st;
+    int status = infer_build_run(s, m, &src, &g, &in, run_id, &st);
+    *interrupted = st.interrupted;
     free(weights);
     free(r->hyper_json);
     free(curve);

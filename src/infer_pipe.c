@@ -86,18 +86,28 @@ static int batch_size(const pipe_state *p, int b) {
     return g0 + p->B < p->n ? p->B : p->n - g0;
 }
 
+/* Waits until slot sl is in state for batch b; 0 when the pipeline stops instead (an
+ * error, or Ctrl-C, which the first stage to see it turns into a stop for all). */
+static int wait_slot(pipe_state *p, slot *sl, int state, int b) {
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop && !interrupted && !(sl->state == state && sl->batch == b))
+        pthread_cond_wait(&p->cv, &p->mu);
+    if (interrupted && !p->stop) {
+        p->stop = 1;
+        pthread_cond_broadcast(&p->cv);
+    }
+    int go = !p->stop;
+    pthread_mutex_unlock(&p->mu);
+    return go;
+}
+
 /* ---- reading ----------------------------------------------------------------- */
 
 static void *reader_main(void *arg) {
     pipe_state *p = arg;
     for (int b = 0; b < p->n_batches; b++) {
         slot *sl = &p->slots[b % N_SLOTS];
-        pthread_mutex_lock(&p->mu);
-        while (!p->stop && !interrupted && !(sl->state == SLOT_FREE && sl->batch == b))
-            pthread_cond_wait(&p->cv, &p->mu);
-        int stop = p->stop || interrupted;
-        pthread_mutex_unlock(&p->mu);
-        if (stop) break;
+        if (!wait_slot(p, sl, SLOT_FREE, b)) break;
         int n = batch_size(p, b);
         for (int j = 0; j < n; j++) {
             const char *path = p->src->paths[b * p->B + j];
@@ -182,12 +192,7 @@ static void *sink_main(void *arg) {
     pipe_state *p = arg;
     for (int b = 0; b < p->n_batches; b++) {
         slot *sl = &p->slots[b % N_SLOTS];
-        pthread_mutex_lock(&p->mu);
-        while (!p->stop && !interrupted && !(sl->state == SLOT_COMPUTED && sl->batch == b))
-            pthread_cond_wait(&p->cv, &p->mu);
-        int stop = p->stop || interrupted;
-        pthread_mutex_unlock(&p->mu);
-        if (stop) break;
+        if (!wait_slot(p, sl, SLOT_COMPUTED, b)) break;
         infer_batch ib = {
             .n = sl->n_kept, .gal = sl->gal, .pred = sl->pred, .feat_idx = sl->idx,
             .feat_val = sl->val, .dense = sl->dense,
@@ -217,19 +222,6 @@ static void *sink_main(void *arg) {
 }
 
 /* ---- the run ----------------------------------------------------------------- */
-
-/* Waits until slot sl is in state for batch b; 0 when the pipeline stops instead. */
-static int wait_slot(pipe_state *p, slot *sl, int state, int b) {
-    pthread_mutex_lock(&p->mu);
-    if (interrupted && !p->stop) {
-        p->stop = 1;
-        pthread_cond_broadcast(&p->cv);
-    }
-    while (!p->stop && !(sl->state == state && sl->batch == b)) pthread_cond_wait(&p->cv, &p->mu);
-    int go = !p->stop;
-    pthread_mutex_unlock(&p->mu);
-    return go;
-}
 
 static void set_state(pipe_state *p, slot *sl, int state) {
     pthread_mutex_lock(&p->mu);

@@ -647,6 +647,28 @@ static dnnl_memory_t input_reorder(od_build *b, od_plan *p, const dnnl_memory_de
     return xin;
 }
 
+/* The tail of both forward plans: the global average pool of the last block's output
+ * (src, src_md) into S_POOL, reordered into the caller's feats. Returns the pool's
+ * primitive descriptor (the hint of its backward) with its output's desc in *pool_md;
+ * NULL when building failed (b->failed). */
+static dnnl_primitive_desc_t add_avgpool(od_build *b, int train, int B,
+                                         const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
+                                         dnnl_memory_desc_t *pool_md)
+{
+    od_engine *e = b->e;
+    od_plan *p = b->p;
+    od_unit *ul = &e->units[e->blocks[7].ub];
+    dnnl_primitive_desc_t ap = pool_fwd_pd(b, 0, train, src_md, B, 8 * e->width, ul->hout);
+    if (b->failed) return NULL;
+    *pool_md = pd_md(ap, dnnl_query_dst_md);
+    dnnl_memory_t pool = bind_slot(b, pool_md, S_POOL);
+    od_exec *x = add_exec(b, &p->fwd, ap);
+    exec_arg(x, DNNL_ARG_SRC, src);
+    exec_arg(x, DNNL_ARG_DST, pool);
+    add_reorder(b, &p->fwd, pool, p->feats_user);
+    return ap;
+}
+
 static void build_train(od_build *b, int B)
 {
     od_engine *e = b->e;
@@ -703,14 +725,9 @@ static void build_train(od_build *b, int B)
     if (b->failed) return;
 
     od_unit *ul = &e->units[e->blocks[7].ub];
-    dnnl_primitive_desc_t ap = pool_fwd_pd(b, 0, 1, &cur_md, B, d, ul->hout);
+    dnnl_memory_desc_t pool_md;
+    dnnl_primitive_desc_t ap = add_avgpool(b, 1, B, &cur_md, t_in, &pool_md);
     if (b->failed) return;
-    dnnl_memory_desc_t pool_md = pd_md(ap, dnnl_query_dst_md);
-    dnnl_memory_t pool = bind_slot(b, &pool_md, S_POOL);
-    x = add_exec(b, &p->fwd, ap);
-    exec_arg(x, DNNL_ARG_SRC, t_in);
-    exec_arg(x, DNNL_ARG_DST, pool);
-    add_reorder(b, &p->fwd, pool, p->feats_user);
 
     /* Backward. */
     dnnl_memory_t dpool = bind_slot(b, &pool_md, S_DPOOL);
@@ -827,15 +844,8 @@ static void build_eval(od_build *b, int B)
         cur = out;
     }
     if (b->failed) return;
-    od_unit *ul = &e->units[e->blocks[7].ub];
-    dnnl_primitive_desc_t ap = pool_fwd_pd(b, 0, 0, &cur_md, B, d, ul->hout);
-    if (b->failed) return;
-    dnnl_memory_desc_t pool_md = pd_md(ap, dnnl_query_dst_md);
-    dnnl_memory_t pool = bind_slot(b, &pool_md, S_POOL);
-    x = add_exec(b, &p->fwd, ap);
-    exec_arg(x, DNNL_ARG_SRC, cur);
-    exec_arg(x, DNNL_ARG_DST, pool);
-    add_reorder(b, &p->fwd, pool, p->feats_user);
+    dnnl_memory_desc_t pool_md;
+    add_avgpool(b, 0, B, &cur_md, cur, &pool_md);
 }
 
 static void list_free(od_list *l)

@@ -44,22 +44,6 @@ int query_resolve_feature(store *s, int n_words, char *const *words, store_run *
     return SF_OK;
 }
 
-int query_cli_open(const char *path, int mode, store **s) {
-    if (store_open(s, path, mode) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        return SF_ERR;
-    }
-    return SF_OK;
-}
-
-int query_cli_print(const query_table *t, query_format fmt) {
-    if (query_table_print(t, stdout, fmt) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        return 1;
-    }
-    return 0;
-}
-
 /* ---- the equation ----------------------------------------------------------------- */
 
 void query_equation_clear(query_equation *eq) {

@@ -157,34 +157,19 @@ static void print_text(const query_table *t, FILE *out) {
     free(numeric);
 }
 
-static void print_csv_field(FILE *out, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
-/* CSV keeps the data as stored, except on a terminal, which is shown the text with
- * its control characters escaped rather than sent them. */
 static void print_csv(const query_table *t, FILE *out) {
     int rows = query_table_rows(t);
     int tty = isatty(fileno(out));
     for (int c = 0; c < t->n_cols; c++) {
         if (c) fputc(',', out);
-        print_csv_field(out, tty ? sf_shown(t->names[c]) : t->names[c]);
+        sf_csv_field(out, tty ? sf_shown(t->names[c]) : t->names[c]);
     }
     fputs("\r\n", out);
     for (int r = 0; r < rows; r++) {
         for (int c = 0; c < t->n_cols; c++) {
             if (c) fputc(',', out);
             const cell *x = &t->cells[r * t->n_cols + c];
-            if (x->text) print_csv_field(out, tty ? sf_shown(x->text) : x->text);
+            if (x->text) sf_csv_field(out, tty ? sf_shown(x->text) : x->text);
         }
         fputs("\r\n", out);
     }

@@ -1,4 +1,5 @@
-/* safetensors.c: strict reader and atomic writer of safetensors files.
+/* safetensors.c: strict reader and writer of safetensors files, in memory or as files
+ * (written atomically).
  * See include/safetensors.h for the format and the checks. */
 #include "safetensors.h"
 
@@ -432,11 +433,41 @@ static char *header_json(const st_writer *w) {
     return s;
 }
 
-int st_writer_save(const st_writer *w, const char *path) {
+/* The file's first bytes: the header length, the JSON and its padding (the data
+ * then starts 8-byte aligned, as the Rust writer has it). *head owned (free). */
+static void header_bytes(const st_writer *w, uint8_t **head, size_t *head_len) {
     char *json = header_json(w);
     size_t jl = strlen(json);
-    size_t pad = (8 - jl % 8) % 8; /* data starts 8-byte aligned, as the Rust writer does */
+    size_t pad = (8 - jl % 8) % 8;
     uint64_t hl = jl + pad;
+    *head_len = 8 + (size_t)hl;
+    *head = xmalloc(*head_len);
+    memcpy(*head, &hl, 8);
+    memcpy(*head + 8, json, jl);
+    memset(*head + 8 + jl, ' ', pad);
+    free(json);
+}
+
+void st_writer_save_mem(const st_writer *w, uint8_t **data, size_t *len) {
+    uint8_t *head;
+    size_t head_len, total;
+    header_bytes(w, &head, &head_len);
+    total = head_len;
+    for (int i = 0; i < w->n; i++) total += w->items[i].nbytes;
+    uint8_t *buf = xrealloc(head, total);
+    size_t at = head_len;
+    for (int i = 0; i < w->n; i++) {
+        if (w->items[i].nbytes) memcpy(buf + at, w->items[i].data, w->items[i].nbytes);
+        at += w->items[i].nbytes;
+    }
+    *data = buf;
+    *len = total;
+}
+
+int st_writer_save(const st_writer *w, const char *path) {
+    uint8_t *head;
+    size_t head_len;
+    header_bytes(w, &head, &head_len);
 
     size_t tl = strlen(path) + 32;
     char *tmp = xmalloc(tl);
@@ -447,8 +478,7 @@ int st_writer_save(const st_writer *w, const char *path) {
         rc = sf_fail("%s: cannot create: %s", tmp, strerror(errno));
         goto done;
     }
-    int ok = fwrite(&hl, 8, 1, fp) == 1 && fwrite(json, 1, jl, fp) == jl;
-    for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', fp) != EOF;
+    int ok = fwrite(head, 1, head_len, fp) == head_len;
     for (int i = 0; ok && i < w->n; i++)
         ok = w->items[i].nbytes == 0 ||
              fwrite(w->items[i].data, 1, w->items[i].nbytes, fp) == w->items[i].nbytes;
@@ -470,6 +500,6 @@ int st_writer_save(const st_writer *w, const char *path) {
     }
 done:
     free(tmp);
-    free(json);
+    free(head);
     return rc;
 }

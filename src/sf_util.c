@@ -166,6 +166,19 @@ static void escape_in_place(char *buf, size_t n) {
     free(copy);
 }
 
+void sf_csv_field(FILE *out, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
 int sf_fail(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

@@ -415,6 +415,19 @@ static int dir_writable(const char *path) {
     return ok;
 }
 
+/* A WAL database needs nothing beside it but its -wal and -shm files: where both
+ * are there and writable, a folder that is not writable is no obstacle. */
+static int wal_files_writable(const char *path) {
+    size_t n = strlen(path) + 8;
+    char *side = xmalloc(n);
+    snprintf(side, n, "%s-wal", path);
+    int ok = access(side, W_OK) == 0;
+    snprintf(side, n, "%s-shm", path);
+    ok = ok && access(side, W_OK) == 0;
+    free(side);
+    return ok;
+}
+
 /* "file:<path>?immutable=1" with the characters URIs reserve escaped. */
 static char *immutable_uri(const char *path) {
     size_t n = strlen(path);
@@ -552,7 +565,7 @@ int store_open(store **out, const char *path, int mode) {
             return sf_fail("%s is read-only: sfnet-explore needs to write to it; change its "
                            "permissions or give another file",
                            path);
-        if (!dir_writable(path))
+        if (!dir_writable(path) && !wal_files_writable(path))
             return sf_fail("%s: its directory is not writable (SQLite keeps a journal beside "
                            "the file): choose a writable directory",
                            path);

@@ -236,18 +236,15 @@ static int read_hits(store *s, sqlite3_stmt *st, double scale, int cap_hint, sto
     return SF_OK;
 }
 
-int store_top(store *s, int64_t run_id, int feature, int n, int split, store_hit **hits,
-              int *n_hits) {
+/* The galaxies where feature is active in the run, strongest first (ties by galaxy id),
+ * of one split (split < 0: both), limit at most (limit < 0: all). It walks
+ * activations_by_feature in order (the WITHOUT ROWID table puts galaxy_id after value
+ * in the index, so no sort is needed); the split test reads run_galaxies by key. */
+static int feature_hits(store *s, int64_t run_id, int feature, int split, int limit,
+                        store_hit **hits, int *n_hits) {
     *hits = NULL;
     *n_hits = 0;
-    if (n < 0) return sf_fail("top: the number of galaxies must be positive, not %d", n);
-    int n_out = 0, d = 0;
-    if (run_shape(s, run_id, &n_out, &d) != SF_OK) return SF_ERR;
-    if (feature < 0 || feature >= d)
-        return sf_fail("%s: feature %d outside 0..%d of run %lld", s->path, feature, d - 1,
-                       (long long)run_id);
     double scale = feature_scale(s, run_id, feature);
-    /* walks activations_by_feature in order; the split test reads run_galaxies by key */
     sqlite3_stmt *st = store_prepare(
         s, "SELECT a.galaxy_id, g.objid, a.value, rg.split "
            "FROM activations AS a INDEXED BY activations_by_feature "
@@ -259,24 +256,25 @@ int store_top(store *s, int64_t run_id, int feature, int n, int split, store_hit
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_int(st, 2, feature);
     sqlite3_bind_int(st, 3, split);
-    sqlite3_bind_int(st, 4, n);
-    return read_hits(s, st, scale, n > 0 ? n : 1, hits, n_hits);
+    sqlite3_bind_int(st, 4, limit);
+    return read_hits(s, st, scale, limit < 0 ? 256 : limit > 0 ? limit : 1, hits, n_hits);
+}
+
+int store_top(store *s, int64_t run_id, int feature, int n, int split, store_hit **hits,
+              int *n_hits) {
+    *hits = NULL;
+    *n_hits = 0;
+    if (n < 0) return sf_fail("top: the number of galaxies must be positive, not %d", n);
+    int n_out = 0, d = 0;
+    if (run_shape(s, run_id, &n_out, &d) != SF_OK) return SF_ERR;
+    if (feature < 0 || feature >= d)
+        return sf_fail("%s: feature %d outside 0..%d of run %lld", s->path, feature, d - 1,
+                       (long long)run_id);
+    return feature_hits(s, run_id, feature, split, n, hits, n_hits);
 }
 
 int store_feature_hits(store *s, int64_t run_id, int feature, store_hit **hits, int *n_hits) {
-    *hits = NULL;
-    *n_hits = 0;
-    double scale = feature_scale(s, run_id, feature);
-    sqlite3_stmt *st = store_prepare(
-        s, "SELECT a.galaxy_id, g.objid, a.value, rg.split "
-           "FROM activations AS a INDEXED BY activations_by_feature "
-           "JOIN run_galaxies AS rg ON rg.run_id = a.run_id AND rg.galaxy_id = a.galaxy_id "
-           "JOIN galaxies AS g ON g.id = a.galaxy_id "
-           "WHERE a.run_id = ?1 AND a.feature = ?2");
-    if (!st) return SF_ERR;
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_int(st, 2, feature);
-    return read_hits(s, st, scale, 256, hits, n_hits);
+    return feature_hits(s, run_id, feature, -1, -1, hits, n_hits);
 }
 
 /* ---- one galaxy --------------------------------------------------------------- */

@@ -124,6 +124,15 @@ int weights_save(sfnet *m, const weights_meta *wm, const char *path) {
     return rc;
 }
 
+void weights_save_mem(sfnet *m, const weights_meta *wm, uint8_t **data, size_t *len) {
+    st_writer w;
+    st_writer_init(&w);
+    int64_t nbt = m->num_batches_tracked;
+    weights_add(&w, m, wm, &nbt);
+    st_writer_save_mem(&w, data, len);
+    st_writer_free(&w);
+}
+
 /* ---------------------------------------------------------------- metadata */
 
 static int parse_meta_int(const st_file *f, const char *key, int lo, int hi, int *out) {
@@ -305,18 +314,17 @@ int weights_load(sfnet *m, const char *path, int backbone_only) {
     return rc;
 }
 
-sfnet *weights_load_model(const char *path, const weights_meta *override, int max_batch,
-                          nn_engine_kind engine, int inference_only, weights_meta *wm_out) {
-    st_file f;
-    if (st_open(&f, path) != SF_OK) return NULL;
+sfnet *weights_load_model_from(const st_file *f, const weights_meta *override, int max_batch,
+                               nn_engine_kind engine, int inference_only,
+                               weights_meta *wm_out) {
+    const char *path = f->path;
     weights_meta wm;
-    sfnet *m = NULL;
-    if (weights_meta_parse(&f, &wm) != SF_OK) goto done;
+    if (weights_meta_parse(f, &wm) != SF_OK) return NULL;
     /* What the tensors say, when the metadata does not. */
-    const st_tensor *c1 = st_find(&f, "conv1.weight");
-    if (!c1) c1 = st_find(&f, "resnet.conv1.weight");
-    const st_tensor *fc = st_find(&f, "fc.weight");
-    if (!fc) fc = st_find(&f, "resnet.fc.weight");
+    const st_tensor *c1 = st_find(f, "conv1.weight");
+    if (!c1) c1 = st_find(f, "resnet.conv1.weight");
+    const st_tensor *fc = st_find(f, "fc.weight");
+    if (!fc) fc = st_find(f, "resnet.fc.weight");
     if (wm.width < 0 && c1 && c1->ndim == 4 && c1->shape[0] <= 1024) wm.width = (int)c1->shape[0];
     if (wm.n_out < 0 && fc && fc->ndim == 2 && fc->shape[0] <= INT_MAX) wm.n_out = (int)fc->shape[0];
     if (override) weights_meta_apply(&wm, override);
@@ -332,31 +340,37 @@ sfnet *weights_load_model(const char *path, const weights_meta *override, int ma
     if (missing) {
         sf_fail("%s: the file does not say its %s; pass it on the command line", path,
                 missing);
-        goto done;
+        return NULL;
     }
     if (wm.n_targets > 0 && wm.n_targets != wm.n_out) {
         sf_fail("%s: %d target names for %d outputs", path, wm.n_targets, wm.n_out);
-        goto done;
+        return NULL;
     }
     if (wm.crop != wm.in_size) {
         sf_fail("%s: crop %d differs from the model's input size %d", path, wm.crop,
                 wm.in_size);
-        goto done;
+        return NULL;
     }
     sfnet_config cfg = {.width = wm.width, .k = wm.k, .n_out = wm.n_out, .in_size = wm.in_size,
                         .inference_only = inference_only};
-    m = sfnet_create(&cfg, max_batch, engine);
+    sfnet *m = sfnet_create(&cfg, max_batch, engine);
     if (!m) {
         sf_fail_prefix(path);
-        goto done;
+        return NULL;
     }
-    if (weights_load_from(m, &f, 0) != SF_OK) {
+    if (weights_load_from(m, f, 0) != SF_OK) {
         sfnet_free(m);
-        m = NULL;
-        goto done;
+        return NULL;
     }
     if (wm_out) *wm_out = wm;
-done:
+    return m;
+}
+
+sfnet *weights_load_model(const char *path, const weights_meta *override, int max_batch,
+                          nn_engine_kind engine, int inference_only, weights_meta *wm_out) {
+    st_file f;
+    if (st_open(&f, path) != SF_OK) return NULL;
+    sfnet *m = weights_load_model_from(&f, override, max_batch, engine, inference_only, wm_out);
     st_close(&f);
     return m;
 }

@@ -10,11 +10,13 @@ caller's schedule, so that the optimizer is compared alone: fastai's own schedul
 rounds the position within a phase to float32, a 1e-6 effect); OUT gets params (n) F32
 after the steps, and lr, mom (steps) F64 as fastai's schedule gives them."""
 import math
+import os
 import sys
 
 import torch
 
-import st_py
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "share"))
+import st_py  # noqa: E402  (share/st_py.py, beside convert_pth.py)
 
 
 def sched_cos(start, end, pos):

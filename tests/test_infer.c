@@ -3,6 +3,9 @@
  * ../shared/data/sdss-metallicity-400 (or $SFNET_SHARED_DATA). */
 #include <cblas.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -10,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -323,6 +328,71 @@ Test(infer, predict_into_a_database_reproduces_the_run_training_stored) {
                     "-o", (char *)out, NULL};
     cr_assert_eq(run_cli(cli_predict, both), 2);
     cr_assert_eq(scalar(db, "SELECT count(*) FROM runs"), 2);
+}
+
+/* --train and predict --from-run write nothing beside the database: its folder is made
+ * read-only (but for the database and its -wal and -shm files) for a child that became
+ * nobody (root ignores folder permissions), and both still store their runs. */
+Test(infer, train_and_predict_from_run_need_no_file_beside_the_database) {
+    char dir[1024];
+    FX_SKIP_WITHOUT_SHARED(dir);
+    char csv[1200], img[1200], ro[600], db[700], ckpt[600], side[720];
+    snprintf(csv, sizeof csv, "%s/galaxies.csv", dir);
+    snprintf(img, sizeof img, "%s/images", dir);
+    snprintf(ro, sizeof ro, "%s", fx_path("ro"));
+    snprintf(db, sizeof db, "%s/run.db", ro);
+    snprintf(ckpt, sizeof ckpt, "%s", fx_path("work/run.ckpt"));
+    cr_assert_eq(mkdir(ro, 0755), 0);
+    cr_assert_eq(mkdir(fx_path("work"), 0777), 0);
+    cr_assert_eq(chmod(fx_path("work"), 0777), 0);
+    cr_assert_eq(chmod(fx_path(""), 0755), 0);
+    store *s;
+    cr_assert_eq(store_open(&s, db, STORE_CREATE), SF_OK, "%s", sf_last_error());
+    store_close(s);
+    const char *own[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(side, sizeof side, "%s%s", db, own[i]);
+        if (i) fx_write_bytes(side, "", 0);
+        cr_assert_eq(chmod(side, 0666), 0);
+    }
+    cr_assert_eq(chmod(ro, 0555), 0);
+
+    char *train[] = {"--train", "--catalog", csv, "--images", img, "--width", "8", "--resize",
+                     "72", "--crop", "64", "--epochs", "1", "--batch", "32", "--checkpoint",
+                     ckpt, "-q", db, NULL};
+    char *again[] = {"predict", "--from-run", "Z", "--catalog", csv, "--images", img, "--into",
+                     db, "--name", "Zb", "--batch", "24", "-q", NULL};
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0) {
+            fprintf(stderr, "cannot become nobody, so the folder would not be read-only: %s\n",
+                    strerror(errno));
+            _exit(3);
+        }
+        if (access(ro, W_OK) == 0) _exit(4);
+        int rc = run_cli(cli_train, train);
+        if (rc == 0) rc = run_cli(cli_predict, again);
+        _exit(rc == 0 ? 0 : 5);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert_eq(chmod(ro, 0755), 0);
+    cr_assert(WIFEXITED(status), "the child died (status %d)", status);
+    cr_assert_neq(WEXITSTATUS(status), 3, "the child could not become nobody (see above)");
+    cr_assert_neq(WEXITSTATUS(status), 4, "%s stayed writable for nobody", ro);
+    cr_assert_eq(WEXITSTATUS(status), 0, "--train or predict --from-run failed (see above)");
+    cr_assert_eq(scalar(db, "SELECT count(*) FROM runs"), 2);
+    cr_assert_eq(scalar(db, "SELECT n_galaxies FROM runs WHERE prefix = 'Zb'"), 400);
+    DIR *d = opendir(ro);
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        cr_assert(!strcmp(e->d_name, "run.db") || !strcmp(e->d_name, "run.db-wal") ||
+                      !strcmp(e->d_name, "run.db-shm"),
+                  "%s appeared beside the database", e->d_name);
+    }
+    closedir(d);
 }
 
 Test(infer, a_failed_write_rolls_the_whole_run_back) {

@@ -101,6 +101,38 @@ Test(safetensors, round_trip_keeps_tensors_metadata_and_alignment) {
     st_close(&f);
 }
 
+/* The file laid out in memory is the saved file byte for byte, and parses as it. */
+Test(safetensors, the_file_in_memory_is_the_file_on_disk) {
+    float w[2][3] = {{1, -2, 3.5f}, {0, 1e-30f, -7}};
+    int64_t nbt = 7;
+    st_writer wr;
+    st_writer_init(&wr);
+    st_writer_add(&wr, "conv1.weight", ST_F32, 2, (int64_t[]){2, 3}, w);
+    st_writer_add(&wr, "bn1.num_batches_tracked", ST_I64, 0, NULL, &nbt);
+    st_writer_add(&wr, "empty", ST_F32, 1, (int64_t[]){0}, NULL);
+    st_writer_meta(&wr, "format", "test");
+    const char *p = path_in("m.safetensors");
+    cr_assert_eq(st_writer_save(&wr, p), SF_OK, "%s", sf_last_error());
+    uint8_t *mem;
+    size_t len;
+    st_writer_save_mem(&wr, &mem, &len);
+    st_writer_free(&wr);
+    char *disk;
+    size_t disk_len;
+    cr_assert_eq(sf_read_file(p, &disk, &disk_len), SF_OK);
+    cr_assert_eq(len, disk_len);
+    cr_assert_eq(memcmp(mem, disk, len), 0);
+    free(disk);
+    st_file f;
+    cr_assert_eq(st_parse(&f, "in memory", mem, len), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(f.n_tensors, 3);
+    cr_assert_str_eq(st_meta(&f, "format"), "test");
+    float back[6];
+    cr_assert_eq(st_read_f32(&f, st_find(&f, "conv1.weight"), back, 6), SF_OK);
+    cr_assert_eq(memcmp(back, w, sizeof back), 0);
+    st_close(&f);
+}
+
 Test(safetensors, reads_bf16_and_integers_as_floats) {
     /* bf16 1.0 = 0x3f80, -3.0 = 0xc040; i64 -5; f64 0.25 */
     uint8_t data[4 + 8 + 8] = {0x80, 0x3f, 0x40, 0xc0};

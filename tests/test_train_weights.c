@@ -116,6 +116,43 @@ Test(weights, round_trip_restores_every_tensor_and_the_metadata) {
     sfnet_free(c);
 }
 
+/* The weights a run database keeps: made in memory, and loaded from their bytes as
+ * from the file weights_save writes. */
+Test(weights, in_memory_file_loads_as_the_saved_one) {
+    sfnet *a = model(4, 2, 2, 32, 2, 1);
+    stir_running_stats(a, 2);
+    weights_meta wm = full_meta(a);
+    uint8_t *data;
+    size_t len;
+    weights_save_mem(a, &wm, &data, &len);
+    const char *p = path_in("mem.safetensors");
+    cr_assert_eq(weights_save(a, &wm, p), SF_OK, "%s", sf_last_error());
+    char *disk;
+    size_t disk_len;
+    cr_assert_eq(sf_read_file(p, &disk, &disk_len), SF_OK);
+    cr_assert_eq(disk_len, len);
+    cr_assert_eq(memcmp(disk, data, len), 0);
+    free(disk);
+    st_file f;
+    cr_assert_eq(st_parse(&f, "stored weights", data, len), SF_OK, "%s", sf_last_error());
+    weights_meta back;
+    sfnet *c = weights_load_model_from(&f, NULL, 3, NN_ENGINE_REFERENCE, 1, &back);
+    cr_assert_not_null(c, "%s", sf_last_error());
+    cr_assert_eq(back.resize, 40);
+    cr_assert_eq(c->cfg.k, 2);
+    cr_assert_eq(memcmp(a->params, c->params, a->n_params * sizeof(float)), 0);
+    cr_assert_eq(memcmp(a->buffers, c->buffers, a->n_buffers * sizeof(float)), 0);
+    sfnet_free(c);
+    /* a message names the label given to the bytes */
+    weights_meta ov;
+    weights_meta_clear(&ov);
+    ov.crop = 24;
+    cr_assert_null(weights_load_model_from(&f, &ov, 3, NN_ENGINE_REFERENCE, 1, NULL));
+    cr_assert(strstr(sf_last_error(), "stored weights"), "%s", sf_last_error());
+    st_close(&f);
+    sfnet_free(a);
+}
+
 /* What predict loads: an inference-only model of the file, on either engine, with no
  * gradients and the eval outputs of the model that was saved. */
 Test(weights, inference_only_load_gives_the_saved_model_s_outputs, .timeout = 120) {

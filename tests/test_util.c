@@ -120,3 +120,18 @@ Test(util, messages_are_one_line_without_control_characters) {
     sf_fail_prefix("bad\x1b]0;t\a.csv");
     cr_assert_str_eq(sf_last_error(), "bad\\x1b]0;t\\x07.csv: x");
 }
+
+/* CSV fields as RFC 4180 has them: quoted only when they must be, quotes doubled. */
+Test(util, csv_fields_are_quoted_when_they_must_be) {
+    static const char *const in[] = {"plain", "a,b", "say \"hi\"", "two\nlines", "cr\r", ""};
+    static const char *const want[] = {"plain", "\"a,b\"", "\"say \"\"hi\"\"\"",
+                                       "\"two\nlines\"", "\"cr\r\"", ""};
+    for (int i = 0; i < 6; i++) {
+        char buf[64] = "";
+        FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+        cr_assert_not_null(f);
+        sf_csv_field(f, in[i]);
+        fclose(f);
+        cr_assert_str_eq(buf, want[i], "field %d", i);
+    }
+}

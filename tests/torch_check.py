@@ -9,6 +9,7 @@
       duplicates) with random weights and BN statistics as a .pth state dict, and its
       eval-mode outputs on a random batch into IO (x, out), for share/convert_pth.py.
 """
+import os
 import sys
 
 import numpy as np
@@ -16,7 +17,8 @@ import torch
 import torch.nn as nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
-import st_py
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "share"))
+import st_py  # noqa: E402  (share/st_py.py, beside convert_pth.py)
 
 
 def resnet18(width, n_out):

@@ -1,5 +1,6 @@
-"""Minimal safetensors read/write for the test scripts (the `safetensors` Python
-package is not part of Debian 12). numpy arrays in, numpy arrays out."""
+"""Minimal safetensors read/write in Python, for share/convert_pth.py and the test
+scripts (the `safetensors` Python package is not part of Debian 12). numpy arrays in,
+numpy arrays out."""
 import json
 import struct
 
@@ -32,7 +33,7 @@ def save(path, tensors, metadata=None):
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
+        a = np.asarray(a)  # a 0-d array keeps its shape [] (ascontiguousarray makes it [1])
         raw = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
         header[name] = {"dtype": names[a.dtype.type], "shape": list(a.shape),
                         "data_offsets": [at, at + len(raw)]}
