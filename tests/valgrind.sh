@@ -66,6 +66,9 @@ vg synth-preview synth --preview preview.png -n 4 --size 32; expect synth-previe
 vg inspect inspect -q --catalog $cat --images $img --resize 48 --crop 40; expect inspect 0
 vg inspect-json inspect --json --catalog $cat --images $img --target bpt_lines; expect inspect-json 0
 vg bpt bpt --catalog $cat -o bpt.csv; expect bpt 0
+mkfifo fifo.csv
+vg bpt-refusals bpt --catalog survey -o fifo.csv; expect bpt-refusals 1
+vg bpt-to-a-folder bpt --catalog $cat -o survey; expect bpt-to-a-folder 1
 vg train-reference --train $small --engine reference --k 2 --catalog $cat --images $img run.db
 expect train-reference 0
 vg train-onednn --train $small --k 2 --target bpt_lines --catalog $cat --images $img run.db
