@@ -8,8 +8,10 @@
  *   - a symbolic link: followed (through every link) to its final target, which is
  *     written as above; the link stays a link, pointing at the new file;
  *   - "-": standard output;
- *   - a FIFO or a character device (/dev/null, a terminal, /dev/stdout): written
- *     through as a stream, never replaced; opening a FIFO waits for its reader;
+ *   - a FIFO or a character device (/dev/null, a terminal), and anything under /dev
+ *     or /proc that is not a directory (/dev/stdout, /dev/fd/3: a descriptor the
+ *     shell gave, even when it is a file): written through as a stream (appending),
+ *     never replaced; opening a FIFO waits for its reader;
  *   - anything else (a directory, a socket, a block device) is refused with a
  *     message naming it, before anything is computed.
  *

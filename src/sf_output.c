@@ -39,9 +39,15 @@ static char *link_target(const char *link) {
 static int classify(const char *path, char **target, int *mode) {
     *target = NULL;
     *mode = -1;
+    /* /dev/stdout, /dev/fd/N, /proc/self/fd/N name a descriptor this process was
+     * given (a pipe, a terminal, or a file the shell opened): written through, never
+     * replaced, whatever it is */
+    struct stat st;
+    if ((!strncmp(path, "/dev/", 5) || !strncmp(path, "/proc/", 6)) && stat(path, &st) == 0 &&
+        !S_ISDIR(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISSOCK(st.st_mode))
+        return OUT_STREAM;
     char *cur = xstrdup(path);
     for (int hops = 0;; hops++) {
-        struct stat st;
         if (lstat(cur, &st) != 0) {
             if (errno != ENOENT) {
                 sf_fail("%s: %s", cur, strerror(errno));
@@ -109,7 +115,8 @@ int sf_output_open(sf_output *o, const char *path) {
     if (kind == SF_ERR) goto fail;
     int fd;
     if (kind == OUT_STREAM) {
-        fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        /* O_APPEND: a file the shell opened for >> (through /dev/stdout) is appended to */
+        fd = open(path, O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC);
         if (fd < 0) {
             sf_fail("%s: cannot write: %s", path, strerror(errno));
             goto fail;

@@ -236,6 +236,12 @@ Test(output, bpt_writes_through_fifos_devices_links_and_refuses_directories) {
 
     /* "-": standard output */
     cr_assert_eq(bpt_to("-", NULL, err, sizeof err), 0, "%s", err);
+    /* /dev/stdout, a link into /proc: written through, whether a file or a pipe */
+    char cmd2[8192];
+    snprintf(cmd2, sizeof cmd2, "cd '%s' && %s bpt -c cat.csv -o /dev/stdout > via-dev.csv && "
+             "%s bpt -c cat.csv -o /dev/stdout | cat > via-pipe.csv && "
+             "cmp table.csv via-dev.csv && cmp table.csv via-pipe.csv", dir, binary(), binary());
+    cr_assert_eq(system(cmd2), 0, "%s", cmd2);
 
     /* a directory: refused, saying so */
     mkdir(in_dir("sub"), 0755);

@@ -251,8 +251,9 @@ written beside itself under a temporary name and renamed over the old one
 when complete, keeping its permissions: a failure or Ctrl\-C leaves the old
 file. A symbolic link is followed to its target, which is replaced; the link
 stays. \fB\-\fR is standard output; a FIFO or a character device (a pipe made
-with mkfifo, /dev/null, a terminal) is written through as a stream, never
-replaced. A directory, a socket or a block device is refused before any work.
+with mkfifo, /dev/null, a terminal) and /dev/stdout or /dev/fd/N are written
+through as a stream, never replaced. A directory, a socket or a block device is
+refused before any work.
 .TP
 .B Catalogues
 are read only from regular files (or links to them): a directory, a FIFO or a
