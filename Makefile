@@ -14,6 +14,8 @@ PKG_CONFIG ?= pkg-config
 PYTHON     ?= /usr/bin/python3
 
 PKGS := openblas lapacke sqlite3 ncursesw libpng libjpeg chafa cairo libcjson
+# FITS catalogues, cutouts and tables (data_fits.c)
+PKGS += cfitsio
 
 BUILD := build
 ifeq ($(DEBUG),1)
@@ -49,7 +51,7 @@ TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BIN       := $(BUILD)/sfnet-explore
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 
-.PHONY: all check tests deps demo bench install uninstall clean fuzz fuzzers fuzz-corpus valgrind
+.PHONY: all check tests deps demo bench install uninstall clean fuzz fuzzers fuzz-corpus fuzz-fits valgrind
 .SECONDARY:
 all: $(BIN) sfnet-explore
 
@@ -110,9 +112,10 @@ fuzz: deps
 	$(MAKE) fuzzers
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
 
-# Rewrites the seed corpus (tests/fuzz/make_corpus.c).
+# Rewrites the seed corpus (tests/fuzz/make_corpus.c; the FITS seeds by astropy).
 fuzz-corpus: $(BUILD)/tests/make_corpus
 	$(BUILD)/tests/make_corpus tests/fuzz/corpus
+	$(PYTHON) tests/fuzz/fits_seeds.py tests/fuzz/corpus/fits_catalog tests/fuzz/corpus/fits_cutout
 
 $(BUILD)/tests/make_corpus: tests/fuzz/make_corpus.c $(LIB_OBJS) | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -157,3 +160,8 @@ clean:
 	rm -rf build build-* sfnet-explore
 
 -include $(OBJS:.o=.d) $(TESTS:=.d) $(FUZZ_OBJS:.o=.d)
+
+# The FITS harnesses on their own (their run options: tests/fuzz/fuzz_fits_*.options).
+fuzz-fits: deps
+	$(MAKE) $(filter %/fuzz_fits_catalog %/fuzz_fits_cutout,$(FUZZERS))
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(filter %/fuzz_fits_catalog %/fuzz_fits_cutout,$(FUZZERS))

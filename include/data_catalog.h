@@ -7,6 +7,16 @@
  * field and -9999 are "missing" and stored as NAN. The catalogue owns all its
  * memory; catalog_free() releases it.
  *
+ * A FITS table (a name ending in .fits/.fit/.fts, in cfitsio's extended syntax
+ * `file.fits[HDU][col ...][rows]`, or a file starting "SIMPLE  =") is read by
+ * data_fits.c instead, into the same structure (see data_fits.h).
+ *
+ * catalog_load_sources() loads several catalogues as one: joined row by row when
+ * their lengths agree (the MPA-JHU gal_info / gal_line / gal_totsfr files share
+ * their row order), or by a key column (join_column) otherwise. A column that
+ * several files have is kept once when its values agree in every row; when they
+ * differ, the load fails saying so (rename one with cfitsio's column filter).
+ *
  * targets_select() applies a target preset and returns the rows kept:
  *   "metallicity": oh_p50, keeping oh_p50 > 0, lgm_tot_p50 > 0, sfr_tot_p50 > -10
  *                  (each cut only where its column exists)
@@ -27,6 +37,7 @@
 #define SF_DATA_CATALOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     char *path;
@@ -36,6 +47,8 @@ typedef struct {
     char **obj_ids;      /* (n_rows) objID text */
     double *values;      /* (n_rows, n_cols) row-major, NAN where missing */
     int *line_of_row;    /* (n_rows) 1-based line in the file, for messages */
+    int n_skipped;       /* columns left out (FITS: not numeric scalars), for messages */
+    char **skipped;      /* (n_skipped) "NAME (why)" */
 } catalog;
 
 /* Returns SF_OK or SF_ERR with a message "file:line: what was wrong". */
@@ -43,8 +56,44 @@ int catalog_load(catalog *cat, const char *path);
 /* The same for a catalogue in memory (len bytes, NUL bytes refused); name is its
  * path in messages. data stays the caller's. */
 int catalog_parse(catalog *cat, const char *name, const char *data, size_t len);
+/* SF_ERR with a message when path exists but is not a regular file (or a link to
+ * one): a directory, a FIFO (reading it would wait for a writer), a device
+ * (/dev/zero never ends). SF_OK otherwise, also when it is not there. */
+int catalog_file_check(const char *path);
+/* The same with the galaxy IDs from id_column (NULL: objID; for FITS also
+ * specObjID). id_optional: a FITS table without that column loads with obj_ids
+ * NULL (a file to be joined to one that has the IDs); a CSV file always needs it. */
+int catalog_load_file(catalog *cat, const char *path, const char *id_column, int id_optional);
+
+#define CATALOG_MAX_FILES 16
+
+/* Where a catalogue comes from: one or more files (CSV paths or FITS names in
+ * cfitsio's extended syntax), the key that joins them (NULL: row by row) and the
+ * column of galaxy IDs (NULL: objID, OBJID or specObjID). */
+typedef struct {
+    int n_files;
+    const char *files[CATALOG_MAX_FILES];
+    const char *join_column;
+    const char *id_column;
+} catalog_sources;
+
+/* Loads and joins the sources; the catalogue's path names them all ("a + b").
+ * Rows are the first file's; with a key, a row that a later file lacks gets NAN
+ * for that file's columns (counted in a warning). SF_ERR: any file failing to
+ * load, lengths that differ without a key, a key missing from a file or repeated
+ * within one, a shared column whose values differ, an objID repeated. */
+int catalog_load_sources(catalog *cat, const catalog_sources *src);
+/* One line naming the sources, as runs and caches record them: the file names
+ * joined by " + ", then " (join on COL)" and " (IDs from COL)" when set. */
+void catalog_sources_describe(const catalog_sources *src, char *out, size_t n);
+/* Size and newest mtime over the sources' files (cfitsio selections removed), for
+ * cache keys; SF_ERR naming a file that cannot be read. */
+int catalog_sources_stat(const catalog_sources *src, uint64_t *size, int64_t *mtime_sec,
+                         int64_t *mtime_nsec);
+/* SF_ERR naming both rows when an objID appears twice. */
+int catalog_check_unique_ids(const catalog *cat);
 void catalog_free(catalog *cat);
-/* Column index of name, or -1. */
+/* Column index of name (exact, else ignoring case), or -1. */
 int catalog_column(const catalog *cat, const char *name);
 static inline double catalog_value(const catalog *cat, int row, int col) {
     return cat->values[(size_t)row * (size_t)cat->n_cols + (size_t)col];

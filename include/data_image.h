@@ -3,12 +3,13 @@
  *
  * image_decode() reads a JPEG (libjpeg-turbo) or PNG (libpng) into 8-bit RGB, from a
  * file or from memory: grey, palette, alpha and 16-bit PNGs, grey, YCbCr, CMYK and
- * YCCK JPEGs (Adobe's inverted CMYK, as Photoshop writes it); image_encode_jpeg()
- * writes the JPEG thumbnails a run stores. A corrupt or truncated file is an SF_ERR
- * with a message, never a crash. So is an image of more than IMAGE_MAX_SIDE x
- * IMAGE_MAX_SIDE pixels (a cutout is 160 x 160; a 200 KB PNG can claim 8000 x 8000,
- * 192 MB decoded), refused from its header before any pixel is decoded, and a
- * progressive JPEG of more than 500 scans.
+ * YCCK JPEGs (Adobe's inverted CMYK, as Photoshop writes it), and a FITS cutout
+ * (cfitsio) through the asinh stretch of data_fits.h: the format is told by the
+ * file's first bytes. image_encode_jpeg() writes the JPEG thumbnails a run stores. A
+ * corrupt or truncated file is an SF_ERR with a message, never a crash. So is an
+ * image of more than IMAGE_MAX_SIDE x IMAGE_MAX_SIDE pixels (a cutout is 160 x 160;
+ * a 200 KB PNG can claim 8000 x 8000, 192 MB decoded), refused from its header
+ * before any pixel is decoded, and a progressive JPEG of more than 500 scans.
  * image_prepare() resizes (bilinear, antialiased when shrinking) to resize x resize and
  * centre-crops (or pads with zeros) to crop x crop, giving CHW bytes.
  *
@@ -34,6 +35,7 @@
 #include <stdint.h>
 
 #include "data_catalog.h"
+#include "data_fits.h"
 #include "sf_util.h"
 
 /* Images may have at most IMAGE_MAX_SIDE^2 pixels (16.8 megapixels, 48 MiB decoded). */
@@ -44,6 +46,11 @@ int image_decode(const char *path, uint8_t **rgb, int *width, int *height);
  * is what messages call it. */
 int image_decode_mem(const uint8_t *data, size_t len, const char *name, uint8_t **rgb,
                      int *width, int *height);
+/* The same, FITS cutouts stretched with stretch (NULL: the defaults). */
+int image_decode_fits(const char *path, const fits_rgb *stretch, uint8_t **rgb, int *width,
+                      int *height);
+int image_decode_mem_fits(const uint8_t *data, size_t len, const char *name,
+                          const fits_rgb *stretch, uint8_t **rgb, int *width, int *height);
 /* Encodes interleaved RGB (h, w, 3) as a JPEG of the given quality (1..100) into
  * malloc'd *out (*len bytes), for the thumbnails a run stores. */
 int image_encode_jpeg(const uint8_t *rgb, int w, int h, int quality, uint8_t **out, size_t *len);
@@ -54,7 +61,8 @@ void image_prepare(uint8_t *out, const uint8_t *src, int w, int h, int resize, i
  * no control characters. */
 int image_name_ok(const char *obj_id);
 
-/* Path of an objID's image in dir, or SF_ERR ("not found") when none exists.
+/* Path of an objID's image in dir (.jpg, .jpeg, .png, then .fits, .fit, in that
+ * order of preference), or SF_ERR ("not found") when none exists.
  * Refuses objIDs that are not plain file names ("/", "..", empty). */
 int image_find(char *path, size_t n, const char *dir, const char *obj_id);
 
@@ -64,6 +72,9 @@ enum { SPLIT_TRAIN = 0, SPLIT_VALID = 1 };
  * resize/crop 160/144 and the metallicity target, but seed 0 and no validation set. */
 typedef struct {
     const char *catalog_path;
+    const catalog_sources *sources; /* several catalogues, a join, an ID column: used
+                                       instead of catalog_path when set */
+    const fits_rgb *fits_rgb;  /* the stretch of FITS cutouts (NULL: the defaults) */
     const char *images_dir;
     const char *target_spec;   /* "metallicity", "bpt_lines", "col,col" */
     int resize;                /* 160 */

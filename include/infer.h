@@ -53,12 +53,13 @@ typedef struct {
 } infer_result;
 
 /* One batch already normalised: x (B, 3, S, S). Writes pred (B, n_out), feat_idx and
- * feat_val (B, k), dense (B, d) when not NULL. */
-void infer_forward_batch(sfnet *m, const float *x, int B, float *pred, int *feat_idx,
-                         float *feat_val, float *dense);
+ * feat_val (B, k), dense (B, d) when not NULL. SF_ERR (with the engine's message)
+ * when the model cannot run a batch of B (see sfnet_forward). */
+int infer_forward_batch(sfnet *m, const float *x, int B, float *pred, int *feat_idx,
+                        float *feat_val, float *dense);
 /* Eval-mode forward of the galaxies idx[0..n) of ds in batches of m->max_batch, no
  * flips. want_dense also keeps the pooled features. quiet: no progress bar. res is
- * owned: infer_result_free. */
+ * owned: infer_result_free (nothing to free after SF_ERR). */
 int infer_dataset(sfnet *m, const dataset *ds, const int *idx, int n, int want_dense,
                   int quiet, infer_result *res);
 void infer_result_free(infer_result *r);
@@ -72,6 +73,7 @@ typedef struct {
     int n;                      /* galaxies */
     const char *const *paths;   /* (n) their image files */
     int resize;                 /* 0: no resize (the crop only) */
+    const fits_rgb *fits_rgb;   /* the stretch of FITS cutouts (NULL: the defaults) */
     float mean[3], std[3];      /* normalisation on the 0..1 scale (a dataset has its own) */
     int want_dense;             /* give the pooled features (dense) too */
     int want_thumbs;            /* give a JPEG thumbnail of each galaxy */
@@ -104,8 +106,8 @@ typedef struct {
 } infer_stats;
 
 /* Runs m (eval mode) over the source in batches of m->max_batch. SF_ERR when the
- * sink failed (its message) or the source does not fit the model; SF_OK otherwise,
- * also when interrupted (stats->interrupted). */
+ * sink failed (its message), the network could not run a batch, or the source does
+ * not fit the model; SF_OK otherwise, also when interrupted (stats->interrupted). */
 int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx,
                    infer_stats *stats);
 

@@ -60,8 +60,10 @@ typedef struct nn_engine nn_engine;
 
 typedef struct {
     /* feats (B,d) = backbone(x (B,3,S,S)); train = 1 uses batch statistics and
-     * updates the running averages, 0 uses the running averages. */
-    void (*forward)(nn_engine *e, sfnet *m, const float *x, int B, int train, float *feats);
+     * updates the running averages, 0 uses the running averages. SF_ERR with a
+     * message when the engine cannot run this batch size (oneDNN builds the
+     * primitives of a batch size on its first use, and that may fail). */
+    int (*forward)(nn_engine *e, sfnet *m, const float *x, int B, int train, float *feats);
     /* Accumulates the backbone's parameter gradients into m->grads from dfeats (B,d).
      * Only valid after a forward with train = 1 on the same batch. */
     void (*backward)(nn_engine *e, sfnet *m, const float *dfeats, int B);
@@ -121,8 +123,10 @@ float *sfnet_tensor_grad(sfnet *m, const sfnet_tensor *t); /* NULL for buffers a
 /* out = head(topk(relu(backbone(x)))) for B <= max_batch images, x (B, 3, S, S).
  * train = 1 uses batch statistics, updates the running ones and counts
  * num_batches_tracked; feats, sparse, topk_idx and out hold the results.
+ * SF_ERR (with a message; nothing computed) when the engine cannot run batches of
+ * B, which can happen only for a B other than max_batch (built at creation).
  * train = 1 on an inference_only model fails an assertion. */
-void sfnet_forward(sfnet *m, const float *x, int B, int train);
+int sfnet_forward(sfnet *m, const float *x, int B, int train);
 /* RMSE loss sqrt(mean((out - y)^2)) over the batch and outputs of the last forward;
  * with backward = 1 it also accumulates every parameter's gradient into grads
  * (an assertion fails on an inference_only model). */

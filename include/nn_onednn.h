@@ -18,7 +18,8 @@
  * Ownership: the engine keeps pointers to m->params, m->grads and m->buffers (they
  * must not move) and owns every primitive and buffer; an inference_only model has no
  * grads and gets the eval primitives and buffers alone. Primitives for a batch size are
- * built on its first use (max_batch at creation) and cached; buffers are sized once
+ * built on its first use (max_batch at creation) and cached; a build that fails there
+ * makes that forward return SF_ERR, the engine staying usable. Buffers are sized once
  * and shared between batch sizes. The caller frees the engine with e->ops->free(e).
  */
 #ifndef SF_NN_ONEDNN_H
@@ -30,5 +31,9 @@
  * sf_fail() when the configuration cannot run on this CPU (e.g. bf16 without
  * AVX-512) or a tensor is missing from m->tensors. */
 nn_engine *nn_onednn_create(sfnet *m);
+
+/* For tests: the next n plan builds fail as a refusal by oneDNN does (a forward at a
+ * new batch size then returns SF_ERR). 0 in normal use. */
+extern int nn_onednn_failing_builds;
 
 #endif

@@ -123,6 +123,14 @@ int query_similar_features(const query_coact *c, int feature, int n, query_simil
 int query_export_npy(store *s, int64_t run_id, const char *path);
 /* "out.npy" -> "out.objids.txt" (any other name: name + ".objids.txt"). */
 void query_objids_path(const char *npy_path, char *out, size_t n);
+/* Writes the run as a FITS binary table (HDU 2, EXTNAME ACTIVATIONS) for astropy and
+ * TOPCAT, rows in store_run_rows order: OBJID (K when every ID is a 64-bit integer,
+ * else text), SPLIT ("train"/"valid"), PRED_<target> and TRUE_<target> (E) for each
+ * output, then either the dense activations as one vector column ACTIVATIONS (dE;
+ * pairs 0) or the k strongest (feature, value) pairs FEATURE_1, VALUE_1 ... (J, E;
+ * feature -1 and value 0 where a galaxy has fewer). Header cards name the run,
+ * its k, d and targets. Written to a temporary name and renamed. */
+int query_export_fits(store *s, int64_t run_id, const char *path, int pairs);
 
 /* ---- helpers the commands share -------------------------------------------------- */
 

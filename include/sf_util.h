@@ -30,6 +30,20 @@ enum { SF_OK = 0, SF_ERR = -1 };
 void sf_assert_fail(const char *cond, const char *file, int line)
     __attribute__((noreturn));
 
+/* The way out of a programming error: SF_ASSERT, the allocators and oneDNN's run-time
+ * failures print their message and call sf_die(), which calls the die hook (once)
+ * and then abort(). The explorer sets a hook that gives the terminal back (ends
+ * curses, restores what the terminal probe changed), as tig's die_callback does;
+ * nothing else needs one. */
+typedef void (*sf_die_hook)(void);
+void sf_set_die_hook(sf_die_hook hook);
+void sf_die(void) __attribute__((noreturn));
+
+/* A test hook: SF_TEST_DIE("probe") fails an assertion when $SFNET_TEST_DIE is "probe"
+ * (read once), so that a test can check what a fatal error at that point leaves behind. */
+#define SF_TEST_DIE(where) sf_test_die(where, __FILE__, __LINE__)
+void sf_test_die(const char *where, const char *file, int line);
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *p, size_t n);

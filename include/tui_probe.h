@@ -48,6 +48,11 @@ typedef struct {
  * path; blocked INT, TERM, HUP, QUIT, TSTP, TTIN and TTOU arrive afterwards. */
 int thumb_probe_run(thumb_probe *p, int in_fd, int out_fd, int queries, int timeout_ms);
 
+/* Puts back the terminal settings a probe running now has changed (nothing when no
+ * probe is in raw mode): for the explorer's die hook (sf_util.h), when a fatal error
+ * stops the program in the middle of a probe. */
+void thumb_probe_restore_terminal(void);
+
 /* Parses len bytes of replies into p's reply fields (reset first; ran, ms,
  * raw and ws_* are left alone). Complete replies anywhere in buf count, up to
  * the first DA1 reply; a reply cut at the end of buf is left for a longer

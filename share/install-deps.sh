@@ -9,7 +9,8 @@ libopenblas-dev liblapacke-dev libdnnl-dev libsqlite3-dev libncurses-dev ncurses
 libpng-dev libjpeg62-turbo-dev libjpeg-turbo-progs libchafa-dev libcairo2-dev libcjson-dev
 liblinear-dev libcriterion-dev tmux valgrind fonts-dejavu-core
 python3 python3-numpy python3-scipy python3-torch python3-torchvision python3-astropy
-libopenmpi-dev openmpi-bin slurm-wlm munge libcfitsio-dev clang libclang-rt-14-dev"
+libopenmpi-dev openmpi-bin slurm-wlm munge libcfitsio-dev clang libclang-rt-14-dev
+fitsverify"
 
 missing=""
 for p in $PACKAGES; do

@@ -1,5 +1,8 @@
 /* analysis_bpt.c: BPT classes from emission-line fluxes (Kauffmann et al. 2003,
- * Kewley et al. 2001 demarcations). */
+ * Kewley et al. 2001 demarcations).
+ * Layer: analysis. Calls: data_catalog, sf_util.
+ * Called by: analysis_run, cli_bpt.
+ */
 #include <math.h>
 #include <stdio.h>
 

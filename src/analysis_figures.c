@@ -1,4 +1,7 @@
-/* analysis_figures.c: heat map, scatter and line plots as PNG through cairo. */
+/* analysis_figures.c: heat map, scatter and line plots as PNG through cairo.
+ * Layer: analysis. Calls: sf_util; cairo.
+ * Called by: analysis_run.
+ */
 #include <cairo.h>
 #include <math.h>
 #include <stdio.h>

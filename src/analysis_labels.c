@@ -1,5 +1,8 @@
 /* analysis_labels.c: suggested feature labels from Spearman correlations of a
- * feature's activation with the catalogue's numeric columns. */
+ * feature's activation with the catalogue's numeric columns.
+ * Layer: analysis. Calls: analysis_stats, sf_util.
+ * Called by: analysis_run.
+ */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,8 @@
 /* analysis_pca.c: principal components (LAPACK dsyevd on the covariance) and
- * least-squares regression with intercept (LAPACK dgelsd), the Table 2 baseline. */
+ * least-squares regression with intercept (LAPACK dgelsd), the Table 2 baseline.
+ * Layer: analysis. Calls: analysis_stats, sf_util; OpenBLAS, LAPACK.
+ * Called by: analysis_run.
+ */
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>

@@ -1,6 +1,9 @@
 /* analysis_run.c: a run of the run database as arrays, and the report's analyses
  * (Table 1, accuracy with few features, correlation matrix, AGN SVM, suggested
- * labels, the PCA baseline). Every read goes through the store API. */
+ * labels, the PCA baseline). Every read goes through the store API.
+ * Layer: analysis. Calls: analysis_* (6), query, store, store_read, sf_util.
+ * Called by: cli_pca, cli_report, cli_sweep, tui_app.
+ */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

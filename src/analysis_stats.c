@@ -1,5 +1,8 @@
 /* analysis_stats.c: correlations, ranks, feature frequencies and the small
- * statistics of Table 1. */
+ * statistics of Table 1.
+ * Layer: analysis. Calls: sf_util.
+ * Called by: analysis_labels, analysis_pca, analysis_run.
+ */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

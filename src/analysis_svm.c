@@ -1,6 +1,9 @@
 /* analysis_svm.c: a linear SVM through liblinear (the same solver as
  * scikit-learn's LinearSVC: L2-regularised squared hinge loss, dual coordinate
- * descent, intercept as a constant feature 1) and binary classification scores. */
+ * descent, intercept as a constant feature 1) and binary classification scores.
+ * Layer: analysis. Calls: sf_util; liblinear.
+ * Called by: analysis_run.
+ */
 #include <linear.h>
 #include <math.h>
 #include <stdlib.h>

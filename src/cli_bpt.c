@@ -1,4 +1,7 @@
-/* cli_bpt.c: `sfnet-explore bpt`: the BPT class of every galaxy of a catalogue. */
+/* cli_bpt.c: `sfnet-explore bpt`: the BPT class of every galaxy of a catalogue.
+ * Layer: cli. Calls: analysis_bpt, cli_data_options, data_catalog_join, sf_output, sf_util.
+ * Called by: main.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -8,13 +11,15 @@
 
 #include "analysis.h"
 #include "cli.h"
+#include "cli_data_options.h"
 #include "data_catalog.h"
 #include "sf_output.h"
 #include "sf_util.h"
 
 static void usage(FILE *out) {
     fprintf(out,
-            "Usage: sfnet-explore bpt --catalog CSV [-o OUT.csv] [--from-lines]\n"
+            "Usage: sfnet-explore bpt --catalog FILE [--catalog FILE...] [-o OUT.csv]\n"
+            "                         [--from-lines]\n"
             "\n"
             "Classifies each galaxy on the BPT diagram: x = log [NII]6584/Halpha,\n"
             "y = log [OIII]5007/Hbeta; star-forming below Kauffmann et al. (2003),\n"
@@ -26,9 +31,12 @@ static void usage(FILE *out) {
             "Writes CSV objID,log_nii_ha,log_oiii_hb,class,why to OUT.csv (or stdout)\n"
             "and a summary to stderr.\n"
             "\n"
+            "The catalogue needs the columns nii_6584_flux, h_alpha_flux, oiii_5007_flux,\n"
+            "h_beta_flux and their _err, or bptclass (the MPA-JHU gal_line and gal_info\n"
+            "FITS files, joined row by row, have them).\n"
+            "\n"
             "Options:\n"
-            "  -c, --catalog CSV   the catalogue (columns nii_6584_flux, h_alpha_flux,\n"
-            "                      oiii_5007_flux, h_beta_flux and their _err, or bptclass)\n"
+            CLI_DATA_HELP
             "  -o, --output FILE   where to write the CSV (default stdout)\n"
             "      --from-lines    classify from the line ratios even when bptclass exists\n"
             "  -h, --help          show this help\n");
@@ -55,7 +63,7 @@ static int write_table(FILE *f, int tty, const catalog *cat, const bpt_result *r
 
 int cli_bpt(int argc, char **argv) {
     static const struct option opts[] = {
-        {"catalog", required_argument, NULL, 'c'},
+        CLI_DATA_LONGOPTS,
         {"output", required_argument, NULL, 'o'},
         {"from-lines", no_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
@@ -63,18 +71,23 @@ int cli_bpt(int argc, char **argv) {
     };
     const char *cat_path = NULL, *out_path = NULL;
     int from_lines = 0, c;
+    cli_data data;
+    cli_data_init(&data);
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:o:h", opts, NULL)) != -1) {
+        int taken = cli_data_option(&data, c, optarg);
+        if (taken < 0) return 2;
+        if (taken) continue;
         switch (c) {
-        case 'c': cat_path = optarg; break;
         case 'o': out_path = optarg; break;
         case 'L': from_lines = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
+    if (cli_data_finish(&data)) cat_path = data.desc;
     if (!cat_path || optind != argc) {
-        fprintf(stderr, "sfnet-explore: bpt needs --catalog CSV and nothing else\n");
+        fprintf(stderr, "sfnet-explore: bpt needs --catalog FILE and nothing else\n");
         usage(stderr);
         return 2;
     }
@@ -85,7 +98,7 @@ int cli_bpt(int argc, char **argv) {
         return 1;
     }
     catalog cat;
-    if (catalog_load(&cat, cat_path) != SF_OK) {
+    if (catalog_load_sources(&cat, &data.src) != SF_OK) {
         sf_warn("%s", sf_last_error());
         return 1;
     }

@@ -1,7 +1,10 @@
 /* cli_common.c: what the run-database commands share: the options every one of them
  * takes (--json, --csv, --help), opening the database and finding the run or the
  * feature they are about, printing a result table, and the messages of a failure.
- * See include/cli.h. */
+ * See include/cli.h.
+ * Layer: cli. Calls: query, query_table, store, sf_util; cJSON.
+ * Called by: cli_* (11).
+ */
 #include <math.h>
 #include <stdio.h>
 

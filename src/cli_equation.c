@@ -1,4 +1,7 @@
-/* cli_equation.c: `sfnet-explore equation DB [RUN]`: the prediction as a sum of features. */
+/* cli_equation.c: `sfnet-explore equation DB [RUN]`: the prediction as a sum of features.
+ * Layer: cli. Calls: cli_common, query, query_table, sf_util; cJSON.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,7 @@
-/* cli_export.c: `sfnet-explore export RUN.db FEATURE -o out.png [--grid 3x3 | --top 10] [--bpt]`. */
+/* cli_export.c: `sfnet-explore export RUN.db FEATURE -o out.png [--grid 3x3 | --top 10] [--bpt]`.
+ * Layer: cli. Calls: cli_common, export, query_view, store, sf_util.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,7 @@
-/* cli_features.c: `sfnet-explore features DB [RUN]`: a run's features and their statistics. */
+/* cli_features.c: `sfnet-explore features DB [RUN]`: a run's features and their statistics.
+ * Layer: cli. Calls: cli_common, query, query_similar, query_table, store_read, sf_util.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,7 @@
-/* cli_galaxy.c: `sfnet-explore galaxy DB OBJID [--run RUN]`: one galaxy in every run. */
+/* cli_galaxy.c: `sfnet-explore galaxy DB OBJID [--run RUN]`: one galaxy in every run.
+ * Layer: cli. Calls: cli_common, query, query_table, store, store_read, sf_util; cJSON.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,7 @@
-/* cli_inspect.c: `sfnet-explore inspect`, a summary of a catalogue and its images. */
+/* cli_inspect.c: `sfnet-explore inspect`, a summary of a catalogue and its images.
+ * Layer: cli. Calls: cli_data_options, data_dataset, sf_util; cJSON.
+ * Called by: main.
+ */
 #include <cJSON.h>
 #include <getopt.h>
 #include <math.h>
@@ -7,19 +10,21 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_data_options.h"
 #include "data_image.h"
 
 static void inspect_usage(FILE *out) {
     fprintf(out,
-            "Usage: sfnet-explore inspect --catalog CSV --images DIR [OPTIONS]\n"
+            "Usage: sfnet-explore inspect --catalog FILE [--catalog FILE...] --images DIR\n"
+            "                             [OPTIONS]\n"
             "\n"
             "Loads a galaxy catalogue and its image cutouts as training would, and prints\n"
             "a summary: rows read, rows kept by each cut, images found/missing/corrupt,\n"
             "each target's mean and scatter, the train/valid split and the normalisation.\n"
             "\n"
             "Options:\n"
-            "  -c, --catalog CSV      galaxies.csv with an objID column\n"
-            "  -i, --images DIR       folder of <objID>.jpg|.jpeg|.png cutouts\n"
+            CLI_DATA_HELP
+            "  -i, --images DIR       folder of <objID>.jpg|.jpeg|.png|.fits cutouts\n"
             "  -t, --target SPEC      metallicity (default), bpt_lines, or col,col,...\n"
             "      --resize N         resize cutouts to N x N first (default 160)\n"
             "      --crop N           then centre-crop or pad to N x N (default 144)\n"
@@ -28,7 +33,8 @@ static void inspect_usage(FILE *out) {
             "      --cache FILE       keep decoded pixels in this cache file (memory-mapped)\n"
             "      --json             print the summary as JSON\n"
             "  -q, --quiet            no progress bar\n"
-            "  -h, --help             show this help\n");
+            "  -h, --help             show this help\n"
+            "\n" CLI_FITS_HELP);
 }
 
 /* mean and sample standard deviation (ddof = 1) of target t over the data set. */
@@ -47,7 +53,7 @@ static void target_stats(const dataset *ds, int t, double *mean, double *sd) {
 static void print_json(const dataset *ds, const dataset_options *opt, double seconds) {
     const target_set *ts = &ds->targets;
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "catalog", opt->catalog_path);
+    cJSON_AddStringToObject(root, "catalog", ds->cat.path);
     cJSON_AddStringToObject(root, "images", opt->images_dir);
     cJSON_AddStringToObject(root, "target", ts->preset);
     cJSON_AddNumberToObject(root, "rows_read", ds->cat.n_rows);
@@ -101,7 +107,7 @@ static void print_json(const dataset *ds, const dataset_options *opt, double sec
 
 static void print_text(const dataset *ds, const dataset_options *opt, double seconds) {
     const target_set *ts = &ds->targets;
-    printf("catalogue   %s\n", sf_shown(opt->catalog_path));
+    printf("catalogue   %s\n", sf_shown(ds->cat.path));
     printf("rows read   %d\n", ds->cat.n_rows);
     printf("target      %s\n", sf_shown(opt->target_spec));
     int left = ds->cat.n_rows;
@@ -153,20 +159,25 @@ static int parse_int(const char *s, const char *what, int lo, int hi, int *out) 
 int cli_inspect(int argc, char **argv) {
     enum { OPT_RESIZE = 256, OPT_CROP, OPT_SEED, OPT_VALID, OPT_CACHE, OPT_JSON };
     static const struct option longopts[] = {
-        {"catalog", required_argument, NULL, 'c'}, {"images", required_argument, NULL, 'i'},
+        {"images", required_argument, NULL, 'i'},
         {"target", required_argument, NULL, 't'},  {"resize", required_argument, NULL, OPT_RESIZE},
         {"crop", required_argument, NULL, OPT_CROP}, {"seed", required_argument, NULL, OPT_SEED},
         {"valid", required_argument, NULL, OPT_VALID}, {"cache", required_argument, NULL, OPT_CACHE},
         {"json", no_argument, NULL, OPT_JSON},      {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},           CLI_DATA_LONGOPTS,
+        CLI_FITS_LONGOPTS,                          {NULL, 0, NULL, 0}};
+    cli_data data;
+    cli_data_init(&data);
     dataset_options opt;
     dataset_options_default(&opt);
     int json = 0, c, seed;
     char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:i:t:qh", longopts, NULL)) != -1) {
+        int taken = cli_data_option(&data, c, optarg);
+        if (taken < 0) return 2;
+        if (taken) continue;
         switch (c) {
-        case 'c': opt.catalog_path = optarg; break;
         case 'i': opt.images_dir = optarg; break;
         case 't': opt.target_spec = optarg; break;
         case 'q': opt.quiet = 1; break;
@@ -198,8 +209,13 @@ int cli_inspect(int argc, char **argv) {
         fprintf(stderr, "sfnet-explore: inspect: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    if (cli_data_finish(&data)) {
+        opt.sources = &data.src;
+        opt.catalog_path = data.src.files[0];
+    }
+    opt.fits_rgb = &data.rgb;
     if (!opt.catalog_path || !opt.images_dir) {
-        fprintf(stderr, "sfnet-explore: inspect needs --catalog CSV and --images DIR "
+        fprintf(stderr, "sfnet-explore: inspect needs --catalog FILE and --images DIR "
                         "(see sfnet-explore inspect --help)\n");
         return 2;
     }

@@ -1,4 +1,7 @@
-/* cli_label.c: `sfnet-explore label DB [RUN] FEATURE TEXT`: name a feature. */
+/* cli_label.c: `sfnet-explore label DB [RUN] FEATURE TEXT`: name a feature.
+ * Layer: cli. Calls: cli_common, query, store_read, sf_util.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

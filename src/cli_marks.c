@@ -1,5 +1,8 @@
 /* cli_marks.c: `sfnet-explore marks DB`: list, add and remove the marks (bookmarks) of
- * features and galaxies, as the explorer's m key does. */
+ * features and galaxies, as the explorer's m key does.
+ * Layer: cli. Calls: cli_common, query, query_table, store, store_marks, store_read, sf_util.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

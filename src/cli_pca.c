@@ -1,4 +1,7 @@
-/* cli_pca.c: `sfnet-explore pca`: the dense baseline of Table 2. */
+/* cli_pca.c: `sfnet-explore pca`: the dense baseline of Table 2.
+ * Layer: cli. Calls: analysis_run, cli_common, sf_util.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

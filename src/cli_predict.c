@@ -1,16 +1,23 @@
 /* cli_predict.c: `sfnet-explore predict`: run a weights file over a catalogue's images
- * and write every galaxy's prediction and its k (feature, value) pairs. */
+ * and write every galaxy's prediction and its k (feature, value) pairs.
+ * Layer: cli. Calls: cli_data_options, data_catalog, data_catalog_join, data_dataset,
+ *     data_fits, data_image, infer_pipe, infer_store, nn_model, safetensors, store,
+ *     train_weights, sf_util; cJSON.
+ * Called by: main.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cJSON.h>
 
 #include "cli.h"
+#include "cli_data_options.h"
 #include "data_catalog.h"
 #include "data_image.h"
 #include "infer.h"
@@ -22,17 +29,20 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "Usage: sfnet-explore predict --weights FILE --catalog CSV --images DIR\n"
-            "                             (-o OUT.csv | --into RUN.db) [OPTIONS]\n"
+            "Usage: sfnet-explore predict --weights FILE --catalog FILE --images DIR\n"
+            "                             (-o OUT.csv | -o OUT.fits | --into RUN.db) [OPTIONS]\n"
             "\n"
             "Runs a trained SFNet (a safetensors weights file) over every galaxy of the\n"
-            "catalogue whose image <DIR>/<objID>.{jpg,jpeg,png} exists. Reading, the\n"
+            "catalogue whose image <DIR>/<objID>.{jpg,jpeg,png,fits} exists. Reading, the\n"
             "network and the writing run at once. Missing or corrupt images are skipped\n"
             "and counted on stderr.\n"
             "\n"
             "With -o it writes CSV: objID, one column per output (named by the file's\n"
             "target names), then feature_1,value_1 ... feature_k,value_k: the k features\n"
-            "the top-k layer kept, strongest first.\n"
+            "the top-k layer kept, strongest first. A name ending in .fits (or .fit)\n"
+            "gives a FITS binary table instead (HDU 2, PREDICTIONS): OBJID (64-bit integer\n"
+            "when every ID is one, else text), one column per output, then FEATURE_j (J),\n"
+            "VALUE_j (E), or for a dense model (k 0) the vector column ACTIVATIONS.\n"
             "\n"
             "With --into it adds a run to the run database RUN.db (created when absent),\n"
             "as --train does, for browsing and the other commands: the galaxies that pass\n"
@@ -45,7 +55,8 @@ static void usage(FILE *out) {
             "                       the feature statistics use the validation fifth)\n"
             "  -n, --name PREFIX    feature prefix of the run, up to 15 characters (default\n"
             "                       Z, SL or R, plus 2, 3..)\n"
-            "      --from-run RUN   the weights of run RUN of RUN.db instead of --weights\n"
+            "      --from-run RUN   the weights of run RUN of RUN.db instead of --weights,\n"
+            "                       and its FITS cutout stretch (--fits-* options change it)\n"
             "\n"
             "The weights file's metadata gives k, width, outputs, resize/crop and the\n"
             "normalisation. For a file converted from PyTorch (share/convert_pth.py)\n"
@@ -61,14 +72,15 @@ static void usage(FILE *out) {
             "\n"
             "Options:\n"
             "  -w, --weights FILE   the weights (safetensors)\n"
-            "  -c, --catalog CSV    the catalogue (needs an objID column)\n"
-            "  -i, --images DIR     the folder of <objID>.jpg cutouts\n"
+            CLI_DATA_HELP
+            "  -i, --images DIR     the folder of <objID>.jpg (.png, .fits) cutouts\n"
             "  -o, --output FILE    the CSV to write ('-': stdout)\n"
             "      --into RUN.db    add a run to this database instead\n"
             "  -b, --batch N        images per batch (default 64)\n"
             "  -e, --engine NAME    onednn (default) or reference (im2col + OpenBLAS)\n"
             "  -q, --quiet          no progress bar\n"
-            "  -h, --help           show this help\n",
+            "  -h, --help           show this help\n"
+            "\n" CLI_FITS_HELP,
             INFER_THUMB_SIZE, INFER_THUMB_SIZE);
 }
 
@@ -223,6 +235,160 @@ static int predict_csv(sfnet *m, const weights_meta *wm, const catalog *cat, con
     return rc;
 }
 
+/* ---- FITS out ----------------------------------------------------------------- */
+
+static int is_fits_name(const char *path) {
+    size_t n = strlen(path);
+    return (n > 5 && !strcasecmp(path + n - 5, ".fits")) ||
+           (n > 4 && !strcasecmp(path + n - 4, ".fit"));
+}
+
+typedef struct {
+    fits_table_writer *w;
+    const catalog *cat;
+    const int *rows;
+    int n_out, k, d, id_int;
+    int64_t next;        /* rows written */
+    int64_t *ids;        /* (B) scratch */
+    char **texts;
+    float *fcol;
+    int32_t *icol;
+    float *dense;        /* (B, d) ReLU'd */
+} fits_sink;
+
+static int write_fits(void *ctx, const infer_batch *b) {
+    fits_sink *fs = ctx;
+    int n = b->n, rc = SF_OK;
+    for (int i = 0; i < n; i++) {
+        const char *id = fs->cat->obj_ids[fs->rows[b->gal[i]]];
+        if (fs->id_int) fits_id_as_int64(id, &fs->ids[i]);
+        fs->texts[i] = (char *)id;
+    }
+    rc = fits_table_write(fs->w, 0, fs->next, n, fs->id_int ? (void *)fs->ids : (void *)fs->texts);
+    for (int t = 0; t < fs->n_out && rc == SF_OK; t++) {
+        for (int i = 0; i < n; i++) fs->fcol[i] = b->pred[(size_t)i * fs->n_out + t];
+        rc = fits_table_write(fs->w, 1 + t, fs->next, n, fs->fcol);
+    }
+    int c0 = 1 + fs->n_out;
+    if (fs->k == 0 && rc == SF_OK) {
+        for (size_t i = 0; i < (size_t)n * fs->d; i++)
+            fs->dense[i] = b->dense[i] > 0 ? b->dense[i] : 0;
+        rc = fits_table_write(fs->w, c0, fs->next, n, fs->dense);
+    }
+    for (int j = 0; j < fs->k && rc == SF_OK; j++) {
+        for (int i = 0; i < n; i++) fs->icol[i] = b->feat_idx[(size_t)i * fs->k + j];
+        rc = fits_table_write(fs->w, c0 + 2 * j, fs->next, n, fs->icol);
+        for (int i = 0; i < n; i++) fs->fcol[i] = b->feat_val[(size_t)i * fs->k + j];
+        if (rc == SF_OK) rc = fits_table_write(fs->w, c0 + 2 * j + 1, fs->next, n, fs->fcol);
+    }
+    fs->next += n;
+    return rc;
+}
+
+static int predict_fits(sfnet *m, const weights_meta *wm, const catalog *cat, const int *rows,
+                        char *const *paths, int n, const infer_source *src0,
+                        const char *out_path, int quiet) {
+    int no = m->cfg.n_out, k = m->cfg.k, d = m->d, B = m->max_batch;
+    int id_int = 1, id_width = 1;
+    for (int i = 0; i < n; i++) {
+        int64_t v;
+        const char *id = cat->obj_ids[rows[i]];
+        if (!fits_id_as_int64(id, &v)) id_int = 0;
+        if ((int)strlen(id) > id_width) id_width = (int)strlen(id);
+    }
+    int n_cols = 1 + no + (k > 0 ? 2 * k : 1);
+    fits_col *cols = xcalloc((size_t)n_cols, sizeof *cols);
+    snprintf(cols[0].name, sizeof cols[0].name, "OBJID");
+    cols[0].kind = id_int ? FITS_COL_INT64 : FITS_COL_TEXT;
+    cols[0].repeat = id_int ? 1 : id_width;
+    for (int t = 0; t < no; t++) {
+        if (wm->n_targets == no)
+            snprintf(cols[1 + t].name, sizeof cols[0].name, "%.70s", wm->targets[t]);
+        else
+            snprintf(cols[1 + t].name, sizeof cols[0].name, "OUT_%d", t);
+        cols[1 + t].kind = FITS_COL_FLOAT;
+        cols[1 + t].repeat = 1;
+    }
+    for (int j = 0; j < k; j++) {
+        fits_col *f = &cols[1 + no + 2 * j];
+        snprintf(f[0].name, sizeof f[0].name, "FEATURE_%d", j + 1);
+        f[0].kind = FITS_COL_INT32;
+        f[0].repeat = 1;
+        snprintf(f[1].name, sizeof f[1].name, "VALUE_%d", j + 1);
+        f[1].kind = FITS_COL_FLOAT;
+        f[1].repeat = 1;
+    }
+    if (k == 0) {
+        snprintf(cols[1 + no].name, sizeof cols[0].name, "ACTIVATIONS");
+        cols[1 + no].kind = FITS_COL_FLOAT;
+        cols[1 + no].repeat = d;
+    }
+    char k_text[16], d_text[16];
+    snprintf(k_text, sizeof k_text, "%d", k);
+    snprintf(d_text, sizeof d_text, "%d", d);
+    const char *cards[] = {"TOPK", k_text, "NFEAT", d_text, "CATALOG", cat->path, NULL};
+    fits_sink fs = {.cat = cat, .rows = rows, .n_out = no, .k = k, .d = d, .id_int = id_int};
+    int rc = fits_table_create(&fs.w, out_path, "PREDICTIONS", cols, n_cols, cards) == SF_OK ? 0 : 1;
+    free(cols);
+    if (rc) {
+        sf_warn("%s", sf_last_error());
+        return 1;
+    }
+    fs.ids = xmalloc((size_t)B * sizeof *fs.ids);
+    fs.texts = xmalloc((size_t)B * sizeof *fs.texts);
+    fs.fcol = xmalloc((size_t)B * sizeof *fs.fcol);
+    fs.icol = xmalloc((size_t)B * sizeof *fs.icol);
+    fs.dense = k == 0 ? xmalloc((size_t)B * (size_t)d * sizeof *fs.dense) : NULL;
+    infer_source src = *src0;
+    src.paths = (const char *const *)paths;
+    src.n = n;
+    src.want_dense = k == 0;
+    infer_stats st;
+    if (infer_pipe_run(m, &src, write_fits, &fs, &st) != SF_OK) {
+        sf_warn("%s: %s", out_path, sf_last_error());
+        rc = 1;
+    } else if (st.interrupted) {
+        sf_warn("interrupted after %d galaxies; nothing written to %s", st.n_done, out_path);
+        rc = 130;
+    } else if (st.n_done == 0) {
+        sf_warn("no galaxy of %s has a usable image", cat->path);
+        rc = 1;
+    }
+    if (fits_table_close(fs.w, rc == 0) != SF_OK && rc == 0) {
+        sf_warn("%s", sf_last_error());
+        rc = 1;
+    }
+    if (rc == 0 && !quiet)
+        fprintf(stderr, "sfnet-explore: %d galaxies predicted (%d corrupt images skipped) in "
+                "%.1f s: %.1f galaxies/s -> %s\n", st.n_done, st.n_corrupt, st.seconds,
+                st.seconds > 0 ? st.n_done / st.seconds : 0, out_path);
+    free(fs.ids);
+    free(fs.texts);
+    free(fs.fcol);
+    free(fs.icol);
+    free(fs.dense);
+    return rc;
+}
+
+/* The FITS cutout stretch a run was built with (its settings' "fits_rgb"); rgb is
+ * left as it is for a run that has none. */
+static int run_stretch(store *s, const char *spec, fits_rgb *rgb) {
+    store_run run;
+    if (store_run_find(s, spec, &run) != SF_OK) return SF_ERR;
+    cJSON *h = run.hyper_json ? cJSON_Parse(run.hyper_json) : NULL;
+    const cJSON *o = cJSON_GetObjectItem(h, "fits_rgb");
+    int rc = SF_OK;
+    if (o) {
+        char *text = cJSON_PrintUnformatted(o);
+        rc = fits_rgb_from_json(rgb, text);
+        free(text);
+        if (rc != SF_OK) sf_fail_prefix(run.prefix);
+    }
+    cJSON_Delete(h);
+    store_run_clear(&run);
+    return rc;
+}
+
 /* ---- a run in a database -------------------------------------------------------- */
 
 /* The target spec whose outputs are the weights' target names: a preset when its
@@ -245,8 +411,12 @@ static void spec_from_names(const weights_meta *wm, const catalog *cat, char *sp
         snprintf(spec + strlen(spec), n - strlen(spec), "%s%s", t ? "," : "", wm->targets[t]);
 }
 
-static char *build_hyper(const weights_meta *wm, const char *from, int batch) {
+static char *build_hyper(const weights_meta *wm, const char *from, int batch,
+                         const fits_rgb *rgb) {
     cJSON *h = cJSON_CreateObject();
+    char *rgb_json = fits_rgb_to_json(rgb);
+    cJSON_AddItemToObject(h, "fits_rgb", cJSON_Parse(rgb_json));
+    free(rgb_json);
     cJSON_AddStringToObject(h, "built_from", from);
     cJSON_AddNumberToObject(h, "batch", batch);
     cJSON_AddNumberToObject(h, "resize", wm->resize);
@@ -259,7 +429,7 @@ static char *build_hyper(const weights_meta *wm, const char *from, int batch) {
 }
 
 typedef struct {
-    const char *db, *name, *target, *from;
+    const char *db, *name, *target, *from, *catalog_name;
     uint64_t split_seed;
     int batch;
     nn_engine_kind engine;
@@ -309,13 +479,13 @@ static int predict_into(store *s, sfnet *m, const weights_meta *wm, const uint8_
         dataset_split(n, a->split_seed, 0.2, split);
 
         store_run_input in;
-        infer_run_meta(&in, m, &ts, wm->mean, wm->std, cat->path, dir,
+        infer_run_meta(&in, m, &ts, wm->mean, wm->std, a->catalog_name, dir,
                        nn_engine_name(a->engine));
         store_run *r = &in.run;
         snprintf(r->prefix, sizeof r->prefix, "%s", a->name ? a->name : "");
         snprintf(r->target_spec, sizeof r->target_spec, "%s", spec);
         r->split_seed = a->split_seed;
-        r->hyper_json = build_hyper(wm, a->from, a->batch);
+        r->hyper_json = build_hyper(wm, a->from, a->batch, src0->fits_rgb);
         in.weights = weights;
         in.weights_len = weights_len;
 
@@ -372,7 +542,7 @@ static int run_weights(store *s, const char *db, const char *spec, st_file *f) {
 
 int cli_predict(int argc, char **argv) {
     static const struct option opts[] = {
-        {"weights", required_argument, NULL, 'w'}, {"catalog", required_argument, NULL, 'c'},
+        {"weights", required_argument, NULL, 'w'},
         {"images", required_argument, NULL, 'i'},  {"output", required_argument, NULL, 'o'},
         {"batch", required_argument, NULL, 'b'},   {"quiet", no_argument, NULL, 'q'},
         {"k", required_argument, NULL, 'K'},       {"width", required_argument, NULL, 'W'},
@@ -383,8 +553,12 @@ int cli_predict(int argc, char **argv) {
         {"into", required_argument, NULL, 'I'},    {"target", required_argument, NULL, 't'},
         {"name", required_argument, NULL, 'n'},    {"split-seed", required_argument, NULL, 'P'},
         {"from-run", required_argument, NULL, 'F'},
+        CLI_DATA_LONGOPTS,
+        CLI_FITS_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
+    cli_data data;
+    cli_data_init(&data);
     const char *weights = NULL, *cat_path = NULL, *dir = NULL, *out_path = NULL;
     const char *from_run = NULL;
     int batch = 64, quiet = 0, c, have_mean = 0, have_std = 0, split_seed = 256;
@@ -396,9 +570,11 @@ int cli_predict(int argc, char **argv) {
     optind = 1;
     while ((c = getopt_long(argc, argv, "w:c:i:o:b:e:t:n:qh", opts, NULL)) != -1) {
         int bad = 0;
+        int taken = cli_data_option(&data, c, optarg);
+        if (taken < 0) return 2;
+        if (taken) continue;
         switch (c) {
         case 'w': weights = optarg; break;
-        case 'c': cat_path = optarg; break;
         case 'i': dir = optarg; break;
         case 'o': out_path = optarg; break;
         case 'I': ia.db = optarg; break;
@@ -430,6 +606,7 @@ int cli_predict(int argc, char **argv) {
         if (bad) return 2;
     }
     const char *why = NULL;
+    if (cli_data_finish(&data)) cat_path = data.src.files[0];
     if (!cat_path || !dir || optind != argc) why = "predict needs --catalog and --images, and no other arguments";
     else if (!weights == !from_run) why = "predict needs --weights FILE, or --from-run RUN with --into";
     else if (from_run && !ia.db) why = "--from-run takes a run of the --into database";
@@ -473,6 +650,17 @@ int cli_predict(int argc, char **argv) {
             return 1;
         }
     }
+    if (from_run) {
+        /* the run's stretch, with any --fits-* given over it */
+        fits_rgb base = data.rgb;
+        int rc = run_stretch(s, from_run, &base);
+        if (rc == SF_OK) rc = cli_data_rebase(&data, &base);
+        if (rc != SF_OK) {
+            sf_warn("%s", sf_last_error());
+            store_close(s);
+            return 1;
+        }
+    }
     /* the weights file, read once: parsed for the model, and its bytes kept with a run */
     st_file wf;
     if ((from_run ? run_weights(s, ia.db, from_run, &wf) : st_open(&wf, weights)) != SF_OK) {
@@ -491,7 +679,7 @@ int cli_predict(int argc, char **argv) {
     }
     if (!s) st_close(&wf); /* the bytes are kept only for a run */
     catalog cat;
-    if (catalog_load(&cat, cat_path) != SF_OK) {
+    if (catalog_load_sources(&cat, &data.src) != SF_OK) {
         sf_warn("%s", sf_last_error());
         st_close(&wf);
         sfnet_free(m);
@@ -508,6 +696,7 @@ int cli_predict(int argc, char **argv) {
     }
     src.quiet = quiet;
     src.label = "predict";
+    src.fits_rgb = &data.rgb;
     int rc;
     if (s) {
         char from[4200];
@@ -521,6 +710,9 @@ int cli_predict(int argc, char **argv) {
         ia.split_seed = (uint64_t)split_seed;
         ia.batch = batch;
         ia.engine = engine;
+        ia.catalog_name = data.src.n_files > 1 || data.src.join_column || data.src.id_column
+                              ? data.desc
+                              : cat_path;
         /* another command may be writing into the same file: wait for it */
         const char *env = getenv("SFNET_BUSY_TIMEOUT_MS");
         if (!env || !*env) store_set_busy_timeout(s, 600000);
@@ -535,7 +727,9 @@ int cli_predict(int argc, char **argv) {
             sf_warn("%s", sf_last_error());
             rc = 1;
         } else {
-            rc = predict_csv(m, &wm, &cat, rows, paths, n, &src, out_path, quiet);
+            rc = is_fits_name(out_path)
+                     ? predict_fits(m, &wm, &cat, rows, paths, n, &src, out_path, quiet)
+                     : predict_csv(m, &wm, &cat, rows, paths, n, &src, out_path, quiet);
         }
         for (int i = 0; i < n; i++) free(paths[i]);
         free(paths);

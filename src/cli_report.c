@@ -1,4 +1,7 @@
-/* cli_report.c: `sfnet-explore report`: the paper's analyses of one run. */
+/* cli_report.c: `sfnet-explore report`: the paper's analyses of one run.
+ * Layer: cli. Calls: analysis_run, cli_common, sf_util.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,7 @@
-/* cli_runs.c: `sfnet-explore runs DB`: the runs a database holds. */
+/* cli_runs.c: `sfnet-explore runs DB`: the runs a database holds.
+ * Layer: cli. Calls: cli_common, query_table, store; cJSON.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,7 @@
-/* cli_sweep.c: `sfnet-explore sweep`: the whole Table 2 experiment, resumable. */
+/* cli_sweep.c: `sfnet-explore sweep`: the whole Table 2 experiment, resumable.
+ * Layer: cli. Calls: analysis_run, store, sf_util.
+ * Called by: main.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <spawn.h>

@@ -1,4 +1,7 @@
-/* cli_synth.c: `sfnet-explore synth`, the synthetic survey and its preview. */
+/* cli_synth.c: `sfnet-explore synth`, the synthetic survey and its preview.
+ * Layer: cli. Calls: synth_survey, sf_util.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

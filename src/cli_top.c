@@ -1,4 +1,7 @@
-/* cli_top.c: `sfnet-explore top DB [RUN] FEATURE -n N`: a feature's strongest galaxies. */
+/* cli_top.c: `sfnet-explore top DB [RUN] FEATURE -n N`: a feature's strongest galaxies.
+ * Layer: cli. Calls: cli_common, query, query_table, store_read, sf_util.
+ * Called by: main.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

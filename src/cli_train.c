@@ -5,6 +5,11 @@
  * over every galaxy, and writes the run, its galaxies (with thumbnails), activations,
  * predictions and feature statistics in one transaction at the end: an interrupted,
  * failed or killed training leaves the database exactly as it was.
+ *
+ * Layer: cli. Calls: cli_data_options, data_dataset, data_fits, infer_store, nn_model, store,
+ *     synth_survey, train_loop,
+ *     train_optim, train_weights, sf_util; cJSON.
+ * Called by: main.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -19,6 +24,7 @@
 #include <cJSON.h>
 
 #include "cli.h"
+#include "cli_data_options.h"
 #include "data_image.h"
 #include "infer.h"
 #include "nn_model.h"
@@ -33,7 +39,7 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "Usage: sfnet-explore --train [--catalog CSV --images DIR] [OPTIONS] RUN.db\n"
+            "Usage: sfnet-explore --train [--catalog FILE... --images DIR] [OPTIONS] RUN.db\n"
             "\n"
             "Trains one Sparse Feature Network and adds it to the run database RUN.db\n"
             "(created when absent) as a new run: its settings, training curve and weights,\n"
@@ -44,8 +50,8 @@ static void usage(FILE *out) {
             "$XDG_CACHE_HOME/sfnet-explore/synth-N-SEED).\n"
             "\n"
             "Data:\n"
-            "  -c, --catalog CSV      galaxies.csv (objID and numeric columns)\n"
-            "  -i, --images DIR       the folder of <objID>.jpg/.png cutouts\n"
+            CLI_DATA_HELP
+            "  -i, --images DIR       the folder of <objID>.jpg/.png/.fits cutouts\n"
             "  -t, --target SPEC      metallicity (default), bpt_lines, or COL,COL...\n"
             "      --resize N         resize images to N x N (default 160)\n"
             "      --crop N           then centre crop to N x N (default 144)\n"
@@ -77,7 +83,8 @@ static void usage(FILE *out) {
             "                         or - (default Z for metallicity, SL for bpt_lines,\n"
             "                         R otherwise; 2, 3... when taken)\n"
             "  -q, --quiet            no progress bars\n"
-            "  -h, --help             show this help\n",
+            "  -h, --help             show this help\n"
+            "\n" CLI_FITS_HELP,
             INFER_THUMB_SIZE, INFER_THUMB_SIZE, 2000);
 }
 
@@ -87,12 +94,12 @@ typedef struct {
     double lr;
     uint64_t seed, split_seed, synth_seed;
     sched_kind schedule;
+    cli_data data;
 } train_args;
 
 static int parse_args(int argc, char **argv, train_args *a) {
     static const struct option opts[] = {
         {"train", no_argument, NULL, 'T'},
-        {"catalog", required_argument, NULL, 'c'},
         {"images", required_argument, NULL, 'i'},
         {"target", required_argument, NULL, 't'},
         {"resize", required_argument, NULL, 'R'},
@@ -116,9 +123,12 @@ static int parse_args(int argc, char **argv, train_args *a) {
         {"resume", no_argument, NULL, 'U'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        CLI_DATA_LONGOPTS,
+        CLI_FITS_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
+    cli_data_init(&a->data);
     a->target = "metallicity";
     a->engine = "onednn";
     a->precision = "fp32";
@@ -138,9 +148,11 @@ static int parse_args(int argc, char **argv, train_args *a) {
     char *end;
     optind = 0;
     while ((c = getopt_long(argc, argv, "c:i:t:k:n:qh", opts, NULL)) != -1) {
+        int taken = cli_data_option(&a->data, c, optarg);
+        if (taken < 0) return 2;
+        if (taken) continue;
         switch (c) {
         case 'T': break;
-        case 'c': a->catalog = optarg; break;
         case 'i': a->images = optarg; break;
         case 't': a->target = optarg; break;
         case 'n': a->name = optarg; break;
@@ -230,6 +242,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         sf_warn("--name: %s", sf_last_error());
         return 2;
     }
+    if (cli_data_finish(&a->data)) a->catalog = a->data.src.files[0];
     if (!a->catalog != !a->images) {
         sf_warn("--catalog and --images go together (neither: the synthetic survey)");
         return 2;
@@ -356,6 +369,11 @@ static char *hyper_json(const train_args *a, const train_options *to) {
     if (!a->catalog) {
         cJSON_AddNumberToObject(h, "synth_n", a->synth_n);
         cJSON_AddNumberToObject(h, "synth_seed", (double)a->synth_seed);
+    } else {
+        /* how FITS cutouts were made RGB: predict --from-run does the same */
+        char *rgb = fits_rgb_to_json(&a->data.rgb);
+        cJSON_AddItemToObject(h, "fits_rgb", cJSON_Parse(rgb));
+        free(rgb);
     }
     char *s = cJSON_PrintUnformatted(h);
     cJSON_Delete(h);
@@ -368,7 +386,11 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
                          const train_options *to, const train_result *res, int64_t *run_id,
                          int *interrupted) {
     store_run_input in;
-    infer_run_meta(&in, m, &ds->targets, ds->mean, ds->std, a->catalog, a->images, a->engine);
+    const catalog_sources *sources = &a->data.src;
+    const char *catalog_name = sources->n_files > 1 || sources->join_column || sources->id_column
+                                   ? a->data.desc
+                                   : a->catalog;
+    infer_run_meta(&in, m, &ds->targets, ds->mean, ds->std, catalog_name, a->images, a->engine);
     store_run *r = &in.run;
     snprintf(r->prefix, sizeof r->prefix, "%s", a->name ? a->name : "");
     snprintf(r->target_spec, sizeof r->target_spec, "%s", a->target);
@@ -475,6 +497,8 @@ int cli_train(int argc, char **argv) {
         a.images = images;
     }
     dopt.catalog_path = a.catalog;
+    if (a.data.src.n_files > 0) dopt.sources = &a.data.src;
+    dopt.fits_rgb = &a.data.rgb;
     dopt.images_dir = a.images;
     dopt.target_spec = a.target;
     dopt.resize = a.resize;

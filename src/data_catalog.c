@@ -1,4 +1,9 @@
-/* data_catalog.c: RFC 4180 catalogue reader and the target presets of the paper. */
+/* data_catalog.c: RFC 4180 catalogue reader (FITS tables through data_fits.c) and the
+ * target presets of the paper.
+ * Layer: data. Calls: sf_util, data_fits.
+ * Called by: analysis_bpt, cli_bpt, cli_predict, data_catalog_join, data_dataset,
+ * infer_store.
+ */
 #include "data_catalog.h"
 
 #include <ctype.h>
@@ -13,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data_fits.h"
 #include "sf_util.h"
 
 /* ---- CSV records ---- */
@@ -175,7 +181,7 @@ static int cmp_row_by_id(const void *a, const void *b) {
 }
 
 /* SF_ERR naming both lines when an objID appears twice: a galaxy must be one row. */
-static int check_unique_ids(const catalog *cat) {
+int catalog_check_unique_ids(const catalog *cat) {
     int *order = xmalloc((size_t)cat->n_rows * sizeof *order);
     for (int i = 0; i < cat->n_rows; i++) order[i] = i;
     dup_sort_cat = cat;
@@ -208,17 +214,24 @@ static const char *file_kind(mode_t mode) {
  * FIFO would wait for a writer forever and /dev/zero never ends. A NUL byte in the
  * first block (an image or a FITS file given by mistake) is refused before the rest
  * is read. */
-static int read_catalog_file(const char *path, char **data, size_t *len) {
-    *data = NULL;
-    *len = 0;
+int catalog_file_check(const char *path) {
     struct stat st;
-    if (stat(path, &st) != 0) return sf_fail("%s: cannot open: %s", path, strerror(errno));
+    if (stat(path, &st) != 0) return SF_OK; /* the reader says why it cannot open it */
     if (S_ISDIR(st.st_mode))
-        return sf_fail("%s is a directory, not a CSV catalogue: give the catalogue file "
+        return sf_fail("%s is a directory, not a catalogue: give the catalogue file "
                        "(e.g. %s/galaxies.csv)", path, path);
     if (!S_ISREG(st.st_mode))
         return sf_fail("%s is %s, not a regular file: give the catalogue as a file",
                        path, file_kind(st.st_mode));
+    return SF_OK;
+}
+
+static int read_catalog_file(const char *path, char **data, size_t *len) {
+    *data = NULL;
+    *len = 0;
+    struct stat st;
+    if (catalog_file_check(path) != SF_OK) return SF_ERR;
+    if (stat(path, &st) != 0) return sf_fail("%s: cannot open: %s", path, strerror(errno));
     /* O_NONBLOCK: should it have become a FIFO since stat, open does not wait */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return sf_fail("%s: cannot open: %s", path, strerror(errno));
@@ -253,17 +266,36 @@ static int read_catalog_file(const char *path, char **data, size_t *len) {
     return SF_OK;
 }
 
-int catalog_load(catalog *cat, const char *path) {
+int catalog_load(catalog *cat, const char *path) { return catalog_load_file(cat, path, NULL, 0); }
+
+static int parse_csv(catalog *cat, const char *path, const char *data, size_t len,
+                     const char *id_name);
+
+int catalog_load_file(catalog *cat, const char *path, const char *id_column, int id_optional) {
     memset(cat, 0, sizeof *cat);
+    if (fits_name_is_fits(path)) {
+        if (fits_catalog_load(cat, path, id_column, id_optional) != SF_OK) return SF_ERR;
+        if (cat->obj_ids && catalog_check_unique_ids(cat) != SF_OK) {
+            catalog_free(cat);
+            return SF_ERR;
+        }
+        return SF_OK;
+    }
     char *data = NULL;
     size_t len = 0;
     if (read_catalog_file(path, &data, &len) != SF_OK) return SF_ERR;
-    int rc = catalog_parse(cat, path, data, len);
+    int rc = parse_csv(cat, path, data, len, id_column ? id_column : "objID");
     free(data);
     return rc;
 }
 
 int catalog_parse(catalog *cat, const char *path, const char *data, size_t len) {
+    return parse_csv(cat, path, data, len, "objID");
+}
+
+/* A CSV catalogue in memory, its galaxy IDs in column id_name. */
+static int parse_csv(catalog *cat, const char *path, const char *data, size_t len,
+                     const char *id_name) {
     memset(cat, 0, sizeof *cat);
     cat->path = xstrdup(path);
 
@@ -297,11 +329,11 @@ int catalog_parse(catalog *cat, const char *path, const char *data, size_t len) 
                         names[i]);
                 goto fail_names;
             }
-        if (id_field < 0 && !strcasecmp(names[i], "objID")) id_field = i;
+        if (id_field < 0 && !strcasecmp(names[i], id_name)) id_field = i;
     }
     if (id_field < 0) {
-        sf_fail("%s:%d: no objID column in the header (the galaxy IDs that name the images)",
-                path, header_line);
+        sf_fail("%s:%d: no %s column in the header (the galaxy IDs that name the images)",
+                path, header_line, id_name);
         goto fail_names;
     }
     cat->n_cols = n_fields - 1;
@@ -350,7 +382,7 @@ int catalog_parse(catalog *cat, const char *path, const char *data, size_t len) 
                 header_line);
         goto fail;
     }
-    if (check_unique_ids(cat) != SF_OK) goto fail;
+    if (catalog_check_unique_ids(cat) != SF_OK) goto fail;
     free(r.text);
     free(r.field_off);
     return SF_OK;
@@ -370,6 +402,9 @@ void catalog_free(catalog *cat) {
         for (int i = 0; i < cat->n_rows; i++) free(cat->obj_ids[i]);
     if (cat->col_names)
         for (int i = 0; i < cat->n_cols; i++) free(cat->col_names[i]);
+    if (cat->skipped)
+        for (int i = 0; i < cat->n_skipped; i++) free(cat->skipped[i]);
+    free(cat->skipped);
     free(cat->obj_ids);
     free(cat->col_names);
     free(cat->values);
@@ -381,6 +416,9 @@ void catalog_free(catalog *cat) {
 int catalog_column(const catalog *cat, const char *name) {
     for (int i = 0; i < cat->n_cols; i++)
         if (!strcmp(cat->col_names[i], name)) return i;
+    /* FITS names are read in lower case: OH_P50 finds oh_p50 */
+    for (int i = 0; i < cat->n_cols; i++)
+        if (!strcasecmp(cat->col_names[i], name)) return i;
     return -1;
 }
 
@@ -424,9 +462,22 @@ static int rule_passes(const catalog *cat, int row, const cut_rule *c) {
     return 0;
 }
 
+/* The reason a column is not among the values: "NAME (why)" of a skipped one. */
+static const char *skipped_note(const catalog *cat, const char *name) {
+    size_t len = strlen(name);
+    for (int i = 0; i < cat->n_skipped; i++)
+        if (!strncasecmp(cat->skipped[i], name, len) && cat->skipped[i][len] == ' ')
+            return cat->skipped[i];
+    return NULL;
+}
+
 static int need_column(const catalog *cat, const char *name, const char *spec) {
     int c = catalog_column(cat, name);
-    if (c < 0)
+    const char *note = c < 0 ? skipped_note(cat, name) : NULL;
+    if (note)
+        sf_fail("%s: target '%s' needs the column '%s', which is not numeric: %s", cat->path,
+                spec, name, note);
+    else if (c < 0)
         sf_fail("%s: target '%s' needs the column '%s', which the header does not have",
                 cat->path, spec, name);
     return c;
@@ -503,9 +554,13 @@ int targets_select(target_set *ts, const catalog *cat, const char *spec) {
             }
             int c = catalog_column(cat, tok);
             if (c < 0) {
-                sf_fail("%s: target column '%s' is not in the header (presets: metallicity, "
-                        "bpt_lines)",
-                        cat->path, tok);
+                const char *note = skipped_note(cat, tok);
+                if (note)
+                    sf_fail("%s: target column '%s' is not numeric: %s", cat->path, tok, note);
+                else
+                    sf_fail("%s: target column '%s' is not in the header (presets: "
+                            "metallicity, bpt_lines)",
+                            cat->path, tok);
                 free(list);
                 return SF_ERR;
             }

@@ -1,5 +1,9 @@
 /* data_dataset.c: catalogue rows joined with their decoded cutouts, the cache of
- * decoded pixels (RAM or a memory-mapped file), the split, normalisation and batches. */
+ * decoded pixels (RAM or a memory-mapped file), the split, normalisation and batches.
+ * Layer: data. Calls: data_catalog, data_catalog_join, data_fits, data_image, sf_util;
+ *     OpenMP.
+ * Called by: cli_inspect, cli_predict, cli_train, infer_forward, train_loop.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -52,29 +56,60 @@ static size_t image_bytes(int crop) { return 3 * (size_t)crop * (size_t)crop; }
 
 /* ---- cache key ---- */
 
+static uint64_t fnv1a(const char *s, uint64_t h) {
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
 static int cache_key(cache_header *key, const dataset_options *opt, int resize, int crop) {
     memset(key, 0, sizeof *key);
     memcpy(key->magic, CACHE_MAGIC, 8);
     key->version = CACHE_VERSION;
     struct stat st;
-    if (stat(opt->catalog_path, &st) != 0)
-        return sf_fail("%s: %s", opt->catalog_path, strerror(errno));
-    key->catalog_size = (uint64_t)st.st_size;
-    key->catalog_mtime_sec = st.st_mtim.tv_sec;
-    key->catalog_mtime_nsec = st.st_mtim.tv_nsec;
+    char real[PATH_MAX];
+    catalog_sources one = {.n_files = 1, .files = {opt->catalog_path}};
+    const catalog_sources *src = opt->sources ? opt->sources : &one;
+    if (src->n_files == 1 && !src->join_column && !src->id_column &&
+        !strchr(src->files[0], '[')) {
+        const char *path = src->files[0];
+        if (stat(path, &st) != 0) return sf_fail("%s: %s", path, strerror(errno));
+        key->catalog_size = (uint64_t)st.st_size;
+        key->catalog_mtime_sec = st.st_mtim.tv_sec;
+        key->catalog_mtime_nsec = st.st_mtim.tv_nsec;
+        if (!realpath(path, real)) return sf_fail("%s: %s", path, strerror(errno));
+        if (snprintf(key->catalog_path, sizeof key->catalog_path, "%s", real) >=
+            (int)sizeof key->catalog_path)
+            return sf_fail("%s: path too long for the image cache", real);
+    } else {
+        /* several files, a join or a cfitsio selection: the files' sizes and newest
+         * mtime, and the whole description (hashed when it does not fit) */
+        if (catalog_sources_stat(src, &key->catalog_size, &key->catalog_mtime_sec,
+                                 &key->catalog_mtime_nsec) != SF_OK)
+            return SF_ERR;
+        char desc[8192];
+        size_t used = 0;
+        if (!getcwd(real, sizeof real)) real[0] = 0;
+        used = (size_t)snprintf(desc, sizeof desc, "[in %s] ", real);
+        catalog_sources_describe(src, desc + used, sizeof desc - used);
+        if (snprintf(key->catalog_path, sizeof key->catalog_path, "%s", desc) >=
+            (int)sizeof key->catalog_path)
+            snprintf(key->catalog_path, sizeof key->catalog_path, "%.900s... %016llx", desc,
+                     (unsigned long long)fnv1a(desc, 0xcbf29ce484222325ULL));
+    }
     if (stat(opt->images_dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return sf_fail("%s: not a folder of images", opt->images_dir);
     key->images_mtime_sec = st.st_mtim.tv_sec;
     key->images_mtime_nsec = st.st_mtim.tv_nsec;
-    char real[PATH_MAX];
-    if (!realpath(opt->catalog_path, real))
-        return sf_fail("%s: %s", opt->catalog_path, strerror(errno));
-    if (snprintf(key->catalog_path, sizeof key->catalog_path, "%s", real) >=
-        (int)sizeof key->catalog_path)
-        return sf_fail("%s: path too long for the image cache", real);
     if (!realpath(opt->images_dir, real))
         return sf_fail("%s: %s", opt->images_dir, strerror(errno));
-    if (snprintf(key->images_dir, sizeof key->images_dir, "%s", real) >=
+    /* FITS cutouts depend on the stretch: a non-default one is part of the key */
+    char stretch[256] = "";
+    if (opt->fits_rgb && !fits_rgb_is_default(opt->fits_rgb)) {
+        char d[200];
+        fits_rgb_describe(opt->fits_rgb, d, sizeof d);
+        snprintf(stretch, sizeof stretch, " [FITS %s]", d);
+    }
+    if (snprintf(key->images_dir, sizeof key->images_dir, "%s%s", real, stretch) >=
         (int)sizeof key->images_dir)
         return sf_fail("%s: path too long for the image cache", real);
     if (snprintf(key->target_spec, sizeof key->target_spec, "%s", opt->target_spec) >=
@@ -104,10 +139,6 @@ static const char *cache_key_mismatch(const cache_header *have, const cache_head
     return NULL;
 }
 
-static uint64_t fnv1a(const char *s, uint64_t h) {
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h;
-}
 
 static int dir_writable(const char *dir) { return access(dir, W_OK | X_OK) == 0; }
 
@@ -234,7 +265,7 @@ static void decode_all(dataset *ds, const dataset_options *opt, uint8_t *pixels,
             }
             uint8_t *rgb;
             int w, h;
-            if (image_decode(path, &rgb, &w, &h) != SF_OK) {
+            if (image_decode_fits(path, opt->fits_rgb, &rgb, &w, &h) != SF_OK) {
                 status[i] = IMG_CORRUPT;
                 why[i] = xstrdup(sf_last_error());
                 continue;
@@ -405,9 +436,11 @@ int dataset_open(dataset *ds, const dataset_options *opt_in) {
     if (!opt.target_spec) opt.target_spec = "metallicity";
     if (!(opt.valid_fraction >= 0 && opt.valid_fraction < 1))
         return sf_fail("valid fraction %g is outside [0, 1)", opt.valid_fraction);
+    if (opt.sources) opt.catalog_path = opt.sources->files[0];
     SF_ASSERT(opt.catalog_path && opt.images_dir);
 
-    if (catalog_load(&ds->cat, opt.catalog_path) != SF_OK) return SF_ERR;
+    catalog_sources one = {.n_files = 1, .files = {opt.catalog_path}};
+    if (catalog_load_sources(&ds->cat, opt.sources ? opt.sources : &one) != SF_OK) return SF_ERR;
     if (targets_select(&ds->targets, &ds->cat, opt.target_spec) != SF_OK) {
         catalog_free(&ds->cat);
         return SF_ERR;
@@ -418,7 +451,7 @@ int dataset_open(dataset *ds, const dataset_options *opt_in) {
         if (!image_name_ok(id)) {
             sf_fail("%s:%d: objID '%s' is not a plain file name (it has '/', '..' or control "
                     "characters); refusing to look for its image outside %s",
-                    opt.catalog_path, ds->cat.line_of_row[ts->rows[i]], id, opt.images_dir);
+                    ds->cat.path, ds->cat.line_of_row[ts->rows[i]], id, opt.images_dir);
             dataset_close(ds);
             return SF_ERR;
         }

@@ -1,4 +1,8 @@
-/* data_image.c: JPEG/PNG decoding, resize + crop/pad to CHW bytes, image lookup. */
+/* data_image.c: JPEG/PNG decoding (FITS cutouts through data_fits.c), JPEG encoding
+ * (the stored thumbnails), resize + crop/pad to CHW bytes, image lookup.
+ * Layer: data. Calls: sf_util, data_fits; libjpeg, libpng.
+ * Called by: cli_predict, data_dataset, infer_pipe, query_view, tui_app.
+ */
 #include "data_image.h"
 
 #include <jpeglib.h>
@@ -196,22 +200,34 @@ static int decode_png(const char *path, const uint8_t *data, size_t len, uint8_t
 
 int image_decode_mem(const uint8_t *data, size_t len, const char *name, uint8_t **rgb,
                      int *width, int *height) {
+    return image_decode_mem_fits(data, len, name, NULL, rgb, width, height);
+}
+
+int image_decode_mem_fits(const uint8_t *data, size_t len, const char *name,
+                          const fits_rgb *stretch, uint8_t **rgb, int *width, int *height) {
     *rgb = NULL;
     *width = *height = 0;
     if (!name) name = "image data";
     if (len >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
         return decode_jpeg(name, data, len, rgb, width, height);
     if (len >= 8 && !png_sig_cmp(data, 0, 8)) return decode_png(name, data, len, rgb, width, height);
-    return sf_fail("%s: neither a JPEG nor a PNG file (%zu bytes)", name, len);
+    if (fits_is_fits_data(data, len))
+        return fits_cutout_decode_mem(data, len, name, stretch, rgb, width, height);
+    return sf_fail("%s: neither a JPEG, a PNG nor a FITS file (%zu bytes)", name, len);
 }
 
 int image_decode(const char *path, uint8_t **rgb, int *width, int *height) {
+    return image_decode_fits(path, NULL, rgb, width, height);
+}
+
+int image_decode_fits(const char *path, const fits_rgb *stretch, uint8_t **rgb, int *width,
+                      int *height) {
     *rgb = NULL;
     *width = *height = 0;
     char *data = NULL;
     size_t len = 0;
     if (sf_read_file(path, &data, &len) != SF_OK) return SF_ERR;
-    int rc = image_decode_mem((const uint8_t *)data, len, path, rgb, width, height);
+    int rc = image_decode_mem_fits((const uint8_t *)data, len, path, stretch, rgb, width, height);
     free(data);
     return rc;
 }
@@ -353,7 +369,8 @@ int image_find(char *path, size_t n, const char *dir, const char *obj_id) {
         return sf_fail("objID '%s' is not a plain file name (it has '/', '..' or control "
                        "characters); refusing to look for its image outside %s",
                        obj_id, dir);
-    static const char *exts[] = {"jpg", "jpeg", "png", "JPG", "JPEG", "PNG"};
+    static const char *exts[] = {"jpg", "jpeg", "png", "JPG", "JPEG", "PNG",
+                                 "fits", "fit", "FITS", "FIT"};
     for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
         int k = snprintf(path, n, "%s/%s.%s", dir, obj_id, exts[i]);
         if (k < 0 || (size_t)k >= n) return sf_fail("%s/%s: path too long", dir, obj_id);
@@ -361,7 +378,7 @@ int image_find(char *path, size_t n, const char *dir, const char *obj_id) {
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) return SF_OK;
     }
     snprintf(path, n, "%s/%s.jpg", dir, obj_id);
-    return sf_fail("%s/%s.{jpg,jpeg,png}: not found", dir, obj_id);
+    return sf_fail("%s/%s.{jpg,jpeg,png,fits}: not found", dir, obj_id);
 }
 
 /* ---- encoding ---- */

@@ -1,4 +1,7 @@
-/* export.c: galleries and the Figure-2 layout with cairo (see export.h). */
+/* export.c: galleries and the Figure-2 layout with cairo (see export.h).
+ * Layer: library. Calls: plot, sf_util; cairo.
+ * Called by: cli_export, query_view, tui_app.
+ */
 #include "export.h"
 
 #include <cairo-pdf.h>

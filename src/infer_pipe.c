@@ -10,7 +10,10 @@
  * network then waits for that one at the end of each layer, which on two cores cost
  * more than the decoding itself (211 against 230 galaxies/s). Reading, which waits on
  * the disk or the network file system rather than the processor, and the SQLite
- * writes, which are serial, overlap the network. */
+ * writes, which are serial, overlap the network.
+ * Layer: infer. Calls: data_image, infer_forward, sf_util; pthreads, OpenMP.
+ * Called by: cli_predict, infer_store.
+ */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,6 +59,8 @@ typedef struct {
     int stop;         /* an error or Ctrl-C: every stage winds down */
     int sink_failed;
     char sink_error[1024];
+    int net_failed;   /* the network could not run a batch */
+    char net_error[1024];
     int n_corrupt, n_done;
 } pipe_state;
 
@@ -138,8 +143,8 @@ static int decode_one(pipe_state *p, slot *sl, int j, int g) {
         uint8_t *rgb = NULL;
         int w, h, rc = SF_ERR;
         if (sl->bytes[j])
-            rc = image_decode_mem((const uint8_t *)sl->bytes[j], sl->len[j], src->paths[g], &rgb,
-                                  &w, &h);
+            rc = image_decode_mem_fits((const uint8_t *)sl->bytes[j], sl->len[j], src->paths[g],
+                                       src->fits_rgb, &rgb, &w, &h);
         free(sl->bytes[j]);
         sl->bytes[j] = NULL;
         if (rc != SF_OK) {
@@ -330,8 +335,18 @@ int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx
         decode_batch(&p, sl, b);
         if (sl->n_kept > 0) {
             double t1 = sf_now();
-            infer_forward_batch(m, sl->x, sl->n_kept, sl->pred, sl->idx, sl->val, sl->dense);
+            int rc = infer_forward_batch(m, sl->x, sl->n_kept, sl->pred, sl->idx, sl->val,
+                                         sl->dense);
             t_net += sf_now() - t1;
+            if (rc != SF_OK) {
+                pthread_mutex_lock(&p.mu);
+                snprintf(p.net_error, sizeof p.net_error, "%s", sf_last_error());
+                p.net_failed = 1;
+                p.stop = 1;
+                pthread_cond_broadcast(&p.cv);
+                pthread_mutex_unlock(&p.mu);
+                break;
+            }
         }
         set_state(&p, sl, SLOT_COMPUTED);
         sf_progress_update(&bar, (long)b * p.B + batch_size(&p, b), NULL);
@@ -353,10 +368,11 @@ int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx
     stats->n_corrupt = p.n_corrupt;
     stats->seconds = sf_now() - t0;
     stats->network_seconds = t_net;
-    stats->interrupted = interrupted && !p.sink_failed;
+    stats->interrupted = interrupted && !p.sink_failed && !p.net_failed;
     slots_free(&p);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
     if (p.sink_failed) return sf_fail("%s", p.sink_error);
+    if (p.net_failed) return sf_fail("%s", p.net_error);
     return SF_OK;
 }

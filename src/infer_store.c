@@ -1,4 +1,7 @@
-/* infer_store.c: the pipeline's sink that writes a run into a database (infer.h). */
+/* infer_store.c: the pipeline's sink that writes a run into a database (infer.h).
+ * Layer: infer. Calls: data_catalog, infer_pipe, nn_model, store, store_write, sf_util.
+ * Called by: cli_predict, cli_train.
+ */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

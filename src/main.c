@@ -1,4 +1,7 @@
-/* main.c: dispatch to the subcommands of sfnet-explore. */
+/* main.c: dispatch to the subcommands of sfnet-explore.
+ * Layer: main (the top). Calls: cli_* (17), tui_app.
+ * Called by: nobody: the program starts here.
+ */
 #include <stdio.h>
 #include <string.h>
 

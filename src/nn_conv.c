@@ -1,5 +1,8 @@
 /* nn_conv.c: 2-D convolution without bias over (C, B, H, W) activations: im2col +
- * OpenBLAS sgemm, and a direct version beside it that the tests compare against. */
+ * OpenBLAS sgemm, and a direct version beside it that the tests compare against.
+ * Layer: nn. Calls: sf_util; OpenBLAS, OpenMP.
+ * Called by: nn_reference.
+ */
 #include "nn.h"
 
 #include <cblas.h>

@@ -5,7 +5,10 @@
  * falls back to its Prescott (SSE3) kernels, about a third of the speed. Forcing
  * Haswell, SkylakeX or Cooperlake kernels on such a CPU is faster but gives wrong
  * convolution gradients (0.5% off in tests/test_nn_parity.c's float64 comparison), so
- * the program leaves the choice to OpenBLAS and the environment. */
+ * the program leaves the choice to OpenBLAS and the environment.
+ * Layer: nn. Calls: no other module; OpenBLAS.
+ * Called by: the benches and tests (which BLAS kernels ran).
+ */
 #include "nn.h"
 
 #include <cblas.h>

@@ -1,5 +1,8 @@
 /* nn_layers.c: batch norm (+ residual + ReLU), ReLU, max pool, average pool, top-k,
- * linear and RMSE: the layers of the SFNet other than the convolution. */
+ * linear and RMSE: the layers of the SFNet other than the convolution.
+ * Layer: nn. Calls: sf_util; OpenMP.
+ * Called by: nn_model, nn_reference.
+ */
 #include "nn.h"
 
 #include <math.h>

@@ -1,5 +1,10 @@
 /* nn_model.c: the SFNet model: the state-dict tensor table, initialisation, and the
- * head (ReLU + top-k + linear + RMSE) around the backbone engine. */
+ * head (ReLU + top-k + linear + RMSE) around the backbone engine.
+ * Layer: nn. Calls: nn_layers, sf_util; nn_onednn and nn_reference as the engine factory
+ *     (the engines call back into the model's tensor table).
+ * Called by: cli_predict, cli_train, infer_forward, infer_store, nn_reference, train_loop,
+ *     train_weights.
+ */
 #include "nn_model.h"
 
 #include <math.h>
@@ -220,16 +225,17 @@ static float *grad(sfnet *m, const char *name) {
 
 /* ---- forward, loss and backward ---- */
 
-void sfnet_forward(sfnet *m, const float *x, int B, int train) {
+int sfnet_forward(sfnet *m, const float *x, int B, int train) {
     SF_ASSERT(B >= 1 && B <= m->max_batch);
     SF_ASSERT(!train || !m->cfg.inference_only);
-    m->engine->ops->forward(m->engine, m, x, B, train, m->feats);
+    if (m->engine->ops->forward(m->engine, m, x, B, train, m->feats) != SF_OK) return SF_ERR;
     if (train) m->num_batches_tracked++;
     nn_topk_forward(m->sparse, m->topk_idx, m->feats, B, m->d, m->cfg.k);
     nn_linear_forward(m->out, m->sparse, param(m, "fc.weight"), param(m, "fc.bias"), B, m->d,
                       m->cfg.n_out);
     m->last_batch = B;
     m->last_train = train;
+    return SF_OK;
 }
 
 float sfnet_loss(sfnet *m, const float *y, int B, int backward) {

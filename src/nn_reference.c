@@ -11,7 +11,10 @@
  * convolution's output, and the activations rotate through three block-sized buffers
  * (the max pool's output and two carved out of the stem's, which is dead by then), so
  * the eval forward computes the same values in the same order in a third of the
- * memory. */
+ * memory.
+ * Layer: nn. Calls: nn_conv, nn_layers, nn_model, sf_util.
+ * Called by: nn_model.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,8 +152,8 @@ static void conv_bn_backward(ref_engine *e, ref_conv *c, float *din, float *dres
     nn_conv2d_backward(din, c->dw, dconv, in, c->w, e->col, conv_chunk(e, &g, B), &g);
 }
 
-static void ref_forward(nn_engine *base, sfnet *m, const float *x, int B, int train,
-                        float *feats) {
+static int ref_forward(nn_engine *base, sfnet *m, const float *x, int B, int train,
+                       float *feats) {
     ref_engine *e = (ref_engine *)base;
     SF_ASSERT(B >= 1 && B <= e->max_batch);
     SF_ASSERT(!train || !e->inference_only);
@@ -180,6 +183,7 @@ static void ref_forward(nn_engine *base, sfnet *m, const float *x, int B, int tr
     nn_avgpool_forward(feats, h, gl->OC, B, gl->OH * gl->OW);
     e->last_batch = B;
     e->last_train = train;
+    return SF_OK;
 }
 
 static void ref_backward(nn_engine *base, sfnet *m, const float *dfeats, int B) {

@@ -1,4 +1,7 @@
-/* plot.c: braille and glyph plots into a grid of cells (see plot.h). */
+/* plot.c: braille and glyph plots into a grid of cells (see plot.h).
+ * Layer: library. Calls: sf_util.
+ * Called by: export, query_view, tui_* (4).
+ */
 #include "plot.h"
 
 #include <math.h>

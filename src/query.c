@@ -1,4 +1,7 @@
-/* query.c: the equation and its few-feature RMSEs, the .npy export, feature names. */
+/* query.c: the equation and its few-feature RMSEs, the .npy export, feature names.
+ * Layer: query. Calls: store, store_read, sf_util; SQLite.
+ * Called by: analysis_run, cli_* (8), query_view, tui_* (4).
+ */
 #include "query.h"
 
 #include <errno.h>

@@ -1,5 +1,8 @@
 /* query_similar.c: co-activation sums of a run's features and the features most
- * correlated with one (see query.h). */
+ * correlated with one (see query.h).
+ * Layer: query. Calls: store, sf_util; SQLite, OpenBLAS.
+ * Called by: cli_features, tui_app, tui_feature.
+ */
 #include "query.h"
 
 #include <cblas.h>

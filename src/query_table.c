@@ -1,4 +1,7 @@
-/* query_table.c: result tables printed as aligned text, JSON (libcjson) or CSV. */
+/* query_table.c: result tables printed as aligned text, JSON (libcjson) or CSV.
+ * Layer: query. Calls: sf_util; cJSON.
+ * Called by: cli_* (7).
+ */
 #include "query.h"
 
 #include <math.h>

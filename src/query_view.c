@@ -1,5 +1,8 @@
 /* query_view.c: what the explorer's screens, the export command and the plain-text
- * output show, gathered through the run-database API (no curses, no SQL here). */
+ * output show, gathered through the run-database API (no curses, no SQL here).
+ * Layer: query. Calls: data_image, export, plot, query, store, store_read, sf_util.
+ * Called by: cli_export, tui_app, tui_equation, tui_list.
+ */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

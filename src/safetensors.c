@@ -1,6 +1,9 @@
 /* safetensors.c: strict reader and writer of safetensors files, in memory or as files
  * (written atomically).
- * See include/safetensors.h for the format and the checks. */
+ * See include/safetensors.h for the format and the checks.
+ * Layer: library. Calls: sf_util; cJSON.
+ * Called by: cli_predict, train_loop, train_weights.
+ */
 #include "safetensors.h"
 
 #include <cJSON.h>

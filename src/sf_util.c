@@ -1,4 +1,8 @@
-/* sf_util.c: assertions, allocation, error messages, progress bar, RNG. */
+/* sf_util.c: assertions and the die hook, allocation, error messages, option parsing,
+ * CSV fields, progress bar, RNG.
+ * Layer: util (the bottom). Calls: no other module.
+ * Called by: nearly every other module.
+ */
 #include "sf_util.h"
 
 #include <errno.h>
@@ -21,16 +25,40 @@ int sf_progress_quiet = 0;
 
 static _Thread_local char err_buf[2048];
 
+static sf_die_hook die_hook;
+
+void sf_set_die_hook(sf_die_hook hook) {
+    die_hook = hook;
+}
+
+void sf_die(void) {
+    /* once: a hook that fails an assertion itself must not loop */
+    static volatile int dying;
+    sf_die_hook hook = die_hook;
+    if (hook && !dying++) hook();
+    abort();
+}
+
 void sf_assert_fail(const char *cond, const char *file, int line) {
     fprintf(stderr, "sfnet-explore: internal error at %s:%d: assertion '%s' failed\n",
             file, line, cond);
-    abort();
+    sf_die();
+}
+
+void sf_test_die(const char *where, const char *file, int line) {
+    static const char *want;
+    static int read_env;
+    if (!read_env) {
+        want = getenv("SFNET_TEST_DIE");
+        read_env = 1;
+    }
+    if (want && !strcmp(want, where)) sf_assert_fail("SFNET_TEST_DIE is not set here", file, line);
 }
 
 static void *check_alloc(void *p, size_t n) {
     if (!p && n) {
         fprintf(stderr, "sfnet-explore: out of memory (asked for %zu bytes)\n", n);
-        abort();
+        sf_die();
     }
     return p;
 }

@@ -1,4 +1,8 @@
-/* store.c: opening the run database, schema versions and migrations, runs. */
+/* store.c: opening the run database, schema versions and migrations, runs.
+ * Layer: store. Calls: sf_util; SQLite, cJSON.
+ * Called by: analysis_run, cli_* (8), infer_store, query, query_similar, query_view, store_marks,
+ *     store_read, store_write, tui_app, tui_marks.
+ */
 #include "store_internal.h"
 
 #include <errno.h>

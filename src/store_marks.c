@@ -1,4 +1,7 @@
-/* store_marks.c: marks (bookmarks) on a run's features and galaxies (schema version 2). */
+/* store_marks.c: marks (bookmarks) on a run's features and galaxies (schema version 2).
+ * Layer: store. Calls: store, sf_util; SQLite.
+ * Called by: cli_marks, tui_marks.
+ */
 #include "store_internal.h"
 
 #include <stdlib.h>

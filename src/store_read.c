@@ -1,4 +1,7 @@
-/* store_read.c: reading features, top galaxies, galaxies and run-aligned arrays. */
+/* store_read.c: reading features, top galaxies, galaxies and run-aligned arrays.
+ * Layer: store. Calls: store, sf_util; SQLite.
+ * Called by: analysis_run, cli_* (5), query, query_view, tui_app, tui_galaxy, tui_marks.
+ */
 #include "store_internal.h"
 
 #include <math.h>

@@ -1,4 +1,7 @@
-/* store_write.c: writing a whole run in one transaction, with its feature statistics. */
+/* store_write.c: writing a whole run in one transaction, with its feature statistics.
+ * Layer: store. Calls: store, sf_util; SQLite, cJSON.
+ * Called by: infer_store.
+ */
 #include "store_internal.h"
 
 #include <math.h>

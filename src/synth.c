@@ -21,6 +21,9 @@
  *                sequence below the Kauffmann et al. 2003 line; AGN and retired
  *                (old-star ionised) components with their own ratios add their own
  *                flux; Cardelli et al. 1989 attenuation; measurement noise.
+ *
+ * Layer: library. Calls: sf_util.
+ * Called by: synth_survey.
  */
 #include <math.h>
 #include <string.h>

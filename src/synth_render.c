@@ -7,6 +7,9 @@
  * clumps, an AGN) are dropped as bilinear deltas. One separable Gaussian
  * convolution gives the seeing, then sky + source noise (lightly correlated,
  * as in resampled survey coadds), then the stretch.
+ *
+ * Layer: library. Calls: sf_util; libpng, pthreads.
+ * Called by: synth_survey.
  */
 #include <errno.h>
 #include <math.h>

@@ -6,6 +6,9 @@
  * written in order, so the bytes do not depend on the number of threads. The
  * catalogue is written to galaxies.csv.tmp and renamed when complete: a survey
  * that stopped half-way never looks finished.
+ *
+ * Layer: library. Calls: synth, synth_render, sf_util; cairo, OpenMP.
+ * Called by: cli_synth, cli_train.
  */
 #include <cairo.h>
 #include <errno.h>

@@ -1,5 +1,8 @@
 /* train_loop.c: the training loop (epochs of Ranger steps under a schedule, validation,
- * checkpoints, Ctrl-C, resume). See include/train.h. */
+ * checkpoints, Ctrl-C, resume). See include/train.h.
+ * Layer: train. Calls: data_dataset, nn_model, safetensors, train_optim, train_weights, sf_util.
+ * Called by: cli_train.
+ */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -235,21 +238,23 @@ done:
 
 /* ---------------------------------------------------------------- the loop */
 
-/* Eval-mode RMSE over the galaxies idx[0..n), in batches of m->max_batch. x and y hold
- * max_batch images / targets. */
-static double evaluate(sfnet *m, const dataset *ds, const int *idx, int n, float *x, float *y) {
+/* Eval-mode RMSE over the galaxies idx[0..n) into *rmse, in batches of m->max_batch.
+ * x and y hold max_batch images / targets. SF_ERR when the model cannot run a batch. */
+static int evaluate(sfnet *m, const dataset *ds, const int *idx, int n, float *x, float *y,
+                    double *rmse) {
     int no = m->cfg.n_out;
     double sq = 0;
     for (int i = 0; i < n; i += m->max_batch) {
         int b = n - i < m->max_batch ? n - i : m->max_batch;
         dataset_batch(ds, idx + i, b, x, y, NULL);
-        sfnet_forward(m, x, b, 0);
+        if (sfnet_forward(m, x, b, 0) != SF_OK) return SF_ERR;
         for (int j = 0; j < b * no; j++) {
             double e = (double)m->out[j] - y[j];
             sq += e * e;
         }
     }
-    return n > 0 ? sqrt(sq / ((double)n * no)) : NAN;
+    *rmse = n > 0 ? sqrt(sq / ((double)n * no)) : NAN;
+    return SF_OK;
 }
 
 /* RMSE on the validation split of predicting the training split's mean. */
@@ -265,6 +270,13 @@ static double mean_baseline(const dataset *ds) {
             sq += e * e;
         }
     return ds->n_valid > 0 ? sqrt(sq / ((double)ds->n_valid * no)) : NAN;
+}
+
+/* The last message, copied (sf_fail writes into the buffer sf_last_error reads). */
+static const char *last_error_copy(void) {
+    static _Thread_local char copy[1024];
+    snprintf(copy, sizeof copy, "%s", sf_last_error());
+    return copy;
 }
 
 static void format_hms(char *buf, size_t n, double s) {
@@ -423,7 +435,12 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             sf_rng_seed(&flip, position_seed(opt->seed, epoch, step));
             dataset_batch(ds, perm + (size_t)step * B, B, x, y, opt->flips ? &flip : NULL);
             sfnet_zero_grad(m);
-            sfnet_forward(m, x, B, 1);
+            if (sfnet_forward(m, x, B, 1) != SF_OK) {
+                if (!opt->quiet) fputc('\n', stderr);
+                rc = sf_fail("epoch %d, step %d: %s; the last checkpoint is intact", epoch + 1,
+                             step + 1, last_error_copy());
+                goto restore;
+            }
             float loss = sfnet_loss(m, y, B, 1);
             if (!isfinite(loss)) {
                 if (!opt->quiet) fputc('\n', stderr);
@@ -468,7 +485,12 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             }
         }
         res->train_loss[epoch] = sqrt(sq_sum / sq_count);
-        res->valid_rmse[epoch] = evaluate(m, ds, ds->valid_idx, ds->n_valid, x, y);
+        if (evaluate(m, ds, ds->valid_idx, ds->n_valid, x, y, &res->valid_rmse[epoch]) != SF_OK) {
+            if (!opt->quiet) fputc('\n', stderr);
+            rc = sf_fail("validating epoch %d: %s; the last checkpoint is intact", epoch + 1,
+                         last_error_copy());
+            goto restore;
+        }
         res->epochs_done = epoch + 1;
         snprintf(extra, sizeof extra, "train loss %.4f valid RMSE %.4f",
                  res->train_loss[epoch], res->valid_rmse[epoch]);

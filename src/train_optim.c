@@ -1,6 +1,9 @@
 /* train_optim.c: fastai's Ranger (RAdam + Lookahead) and its one-cycle and flat+cosine
  * schedules. The scalar factors are computed in double as fastai does in Python, the
- * element-wise updates in float as PyTorch does on float32 tensors. */
+ * element-wise updates in float as PyTorch does on float32 tensors.
+ * Layer: train. Calls: sf_util; OpenMP.
+ * Called by: cli_train, train_loop.
+ */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,8 @@
 /* train_weights.c: an sfnet to and from a safetensors file with PyTorch state-dict
- * names and the metadata inference needs. See include/train.h. */
+ * names and the metadata inference needs. See include/train.h.
+ * Layer: train. Calls: nn_model, safetensors, sf_util; cJSON.
+ * Called by: cli_predict, cli_train, train_loop.
+ */
 #include <cJSON.h>
 #include <errno.h>
 #include <limits.h>

@@ -1,4 +1,9 @@
-/* tui_app.c: the explorer's terminal, main loop and dispatch (see tui_app.h). */
+/* tui_app.c: the explorer's terminal, main loop and dispatch (see tui_app.h).
+ * Layer: tui. Calls: analysis_run, data_image, export, plot, query, query_similar, query_view,
+ *     store, store_read, tui_probe, tui_thumb, sf_util; ncursesw; the screens (tui_equation,
+ *     tui_feature, tui_galaxy, tui_list, tui_marks) through the dispatch.
+ * Called by: main; the screens, for the app's services (tui_app.h).
+ */
 #include <curses.h>
 #include <getopt.h>
 #include <locale.h>
@@ -911,8 +916,10 @@ int cli_is_database(const char *arg) {
     return access(arg, F_OK) == 0;
 }
 
+/* At exit, and through the die hook (sf_util.h) before an abort. */
 static void restore_terminal(void) {
     if (!isendwin()) endwin();
+    thumb_probe_restore_terminal();
 }
 
 /* Before curses owns the terminal: asks it (tui_thumb.h and tui_probe.h say what and why),
@@ -1007,6 +1014,7 @@ int tui_main(int argc, char **argv) {
     }
     const char *path = argv[optind];
     setlocale(LC_ALL, "");
+    sf_set_die_hook(restore_terminal);
 
     tui_app *a = xcalloc(1, sizeof *a);
     a->path = path;
@@ -1099,6 +1107,7 @@ int tui_main(int argc, char **argv) {
     }
     while (a->running) {
         draw_frame(a);
+        SF_TEST_DIE("explorer");
         int ch = read_key(a);
         if (ch == ERR) continue;
         handle_key(a, ch);

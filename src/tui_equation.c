@@ -1,6 +1,9 @@
 /* tui_equation.c: the run's linear equation (query.h), prediction = c + sum w' A,
  * for one target at a time, its terms sorted by mean contribution, with the
- * validation RMSE when only the top 1, 2, 4, 8 features are kept. */
+ * validation RMSE when only the top 1, 2, 4, 8 features are kept.
+ * Layer: tui. Calls: plot, query, query_view, tui_app, sf_util; ncursesw.
+ * Called by: tui_app, tui_feature.
+ */
 #include <curses.h>
 #include <math.h>
 #include <stdio.h>

@@ -1,6 +1,10 @@
 /* tui_feature.c: one feature: its top galaxies and quantile samples as
  * thumbnails, the features most correlated with it, the BPT (or activation vs
- * target) scatter, the activation histogram, its statistics, head weights and label. */
+ * target) scatter, the activation histogram, its statistics, head weights and label.
+ * Layer: tui. Calls: plot, query, query_similar, tui_app, tui_equation, tui_marks, sf_util;
+ *     ncursesw.
+ * Called by: tui_app.
+ */
 #include <curses.h>
 #include <math.h>
 #include <stdio.h>

@@ -1,5 +1,8 @@
 /* tui_galaxy.c: one galaxy: its cutout, its active features with their
- * contributions to the prediction (a waterfall), prediction vs truth. */
+ * contributions to the prediction (a waterfall), prediction vs truth.
+ * Layer: tui. Calls: store_read, tui_app, tui_marks, sf_util; ncursesw.
+ * Called by: tui_app.
+ */
 #include <curses.h>
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,7 @@
-/* tui_list.c: the home screen, one row per live feature of the current run. */
+/* tui_list.c: the home screen, one row per live feature of the current run.
+ * Layer: tui. Calls: plot, query_view, tui_app, tui_marks; ncursesw.
+ * Called by: tui_app.
+ */
 #include <curses.h>
 #include <math.h>
 #include <stdio.h>

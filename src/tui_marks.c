@@ -1,5 +1,8 @@
 /* tui_marks.c: marks (bookmarks) of the current run: toggling them from any screen
- * (m), and the screen that lists them (M). */
+ * (m), and the screen that lists them (M).
+ * Layer: tui. Calls: query, store, store_marks, store_read, tui_app, sf_util; ncursesw.
+ * Called by: tui_* (4).
+ */
 #include <curses.h>
 #include <stdio.h>
 #include <stdlib.h>

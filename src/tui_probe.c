@@ -1,6 +1,9 @@
 /* tui_probe.c: asking the terminal what it draws and how big its cells are
  * (see tui_probe.h). The I/O (thumb_probe_run) is kept apart from the parsing
- * (thumb_probe_parse), which only looks at the bytes it is given. */
+ * (thumb_probe_parse), which only looks at the bytes it is given.
+ * Layer: tui. Calls: sf_util; pthreads, termios.
+ * Called by: tui_app.
+ */
 #include "tui_probe.h"
 
 #include <errno.h>
@@ -194,6 +197,14 @@ static int write_all(int fd, const char *s, size_t n) {
     return 0;
 }
 
+/* The settings a probe in raw mode is to restore, for thumb_probe_restore_terminal. */
+static struct termios raw_saved;
+static volatile int raw_fd = -1;
+
+void thumb_probe_restore_terminal(void) {
+    if (raw_fd >= 0) tcsetattr(raw_fd, TCSANOW, &raw_saved);
+}
+
 int thumb_probe_run(thumb_probe *p, int in_fd, int out_fd, int queries, int timeout_ms) {
     memset(p, 0, sizeof *p);
     double t0 = sf_now();
@@ -221,7 +232,10 @@ int thumb_probe_run(thumb_probe *p, int in_fd, int out_fd, int queries, int time
     raw.c_iflag &= ~(tcflag_t)(IXON | ICRNL | INLCR | IGNCR | ISTRIP);
     raw.c_cc[VMIN] = 0;
     raw.c_cc[VTIME] = 0;
+    raw_saved = saved;
+    raw_fd = in_fd;
     if (tcsetattr(in_fd, TCSANOW, &raw) != 0) {
+        raw_fd = -1;
         rc = sf_fail("terminal probe: cannot set the terminal to raw mode: %s", strerror(errno));
         goto unblock;
     }
@@ -243,6 +257,7 @@ int thumb_probe_run(thumb_probe *p, int in_fd, int out_fd, int queries, int time
     }
     p->ran = 1;
     p->queries = queries | THUMB_PROBE_CELL;
+    SF_TEST_DIE("probe");
 
     double deadline = t0 + timeout_ms / 1000.0;
     for (;;) {
@@ -263,6 +278,7 @@ int thumb_probe_run(thumb_probe *p, int in_fd, int out_fd, int queries, int time
 restore:
     if (tcsetattr(in_fd, TCSANOW, &saved) != 0 && rc == SF_OK)
         rc = sf_fail("terminal probe: cannot restore the terminal settings: %s", strerror(errno));
+    raw_fd = -1;
 unblock:
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     p->ms = (sf_now() - t0) * 1000;

@@ -1,4 +1,7 @@
-/* tui_thumb.c: chafa thumbnails, the mode and cell-size choice, the thumbnail cache. */
+/* tui_thumb.c: chafa thumbnails, the mode and cell-size choice, the thumbnail cache.
+ * Layer: tui. Calls: sf_util; libchafa.
+ * Called by: tui_app.
+ */
 #include "tui_thumb.h"
 
 #include <chafa.h>

@@ -167,7 +167,7 @@ Test(image, not_an_image_empty_and_missing_files) {
     int w, h;
     fx_write_text(fx_path("x.jpg"), "objID,oh_p50\n");
     cr_assert_eq(image_decode(fx_path("x.jpg"), &rgb, &w, &h), SF_ERR);
-    assert_contains(sf_last_error(), "neither a JPEG nor a PNG");
+    assert_contains(sf_last_error(), "neither a JPEG, a PNG nor a FITS");
     fx_write_text(fx_path("e.png"), "");
     cr_assert_eq(image_decode(fx_path("e.png"), &rgb, &w, &h), SF_ERR);
     assert_contains(sf_last_error(), "0 bytes");
@@ -290,7 +290,7 @@ Test(image, find_tries_jpg_jpeg_png) {
     cr_assert_eq(image_find(path, sizeof path, fx_path("img"), "3"), SF_OK);
     cr_assert_str_eq(path, fx_path("img/3.png"));
     cr_assert_eq(image_find(path, sizeof path, fx_path("img"), "4"), SF_ERR);
-    assert_contains(sf_last_error(), "4.{jpg,jpeg,png}: not found");
+    assert_contains(sf_last_error(), "4.{jpg,jpeg,png,fits}: not found");
 }
 
 Test(image, objids_that_are_not_plain_names_are_refused) {

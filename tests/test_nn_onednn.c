@@ -491,3 +491,31 @@ Test(inference_only, onednn_engine_refuses_backward, .signal = SIGABRT) {
     sfnet *m = inference_model(NN_ENGINE_ONEDNN, &x);
     m->engine->ops->backward(m->engine, m, dfeats, 2);
 }
+
+/* oneDNN builds the primitives of a batch size on its first use; when that fails, the
+ * forward says so and the engine goes on: the batch size built at creation still runs,
+ * and the failed one builds on a later try. Training and inference pass the error on. */
+Test(plan_failure, a_new_batch_size_that_cannot_be_built_is_an_error, .timeout = 300) {
+    sfnet_config cfg = {.width = 8, .k = 2, .n_out = 1, .in_size = 40};
+    sfnet *m = sfnet_create(&cfg, 4, NN_ENGINE_ONEDNN);
+    cr_assert_not_null(m, "%s", sf_last_error());
+    sfnet_init(m, 1);
+    float *x = xcalloc((size_t)4 * 3 * 40 * 40, sizeof(float));
+    for (size_t i = 0; i < (size_t)4 * 3 * 40 * 40; i++) x[i] = (float)((i * 7919) % 101) / 50 - 1;
+    nn_onednn_failing_builds = 1;
+    cr_assert_eq(sfnet_forward(m, x, 3, 0), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "batches of 3"), "%s", sf_last_error());
+    cr_assert_eq(sfnet_forward(m, x, 4, 0), SF_OK, "%s", sf_last_error());
+    float out4 = m->out[0];
+    cr_assert_eq(sfnet_forward(m, x, 3, 0), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(m->out[0], out4, "the same first image, the same output");
+    /* a training batch of a new size, then backward through it */
+    nn_onednn_failing_builds = 1;
+    cr_assert_eq(sfnet_forward(m, x, 2, 1), SF_ERR);
+    cr_assert_eq(sfnet_forward(m, x, 2, 1), SF_OK, "%s", sf_last_error());
+    float y[2] = {0.5f, -0.5f};
+    sfnet_zero_grad(m);
+    cr_assert(isfinite(sfnet_loss(m, y, 2, 1)));
+    free(x);
+    sfnet_free(m);
+}

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "data_image.h"
 #include "infer.h"
+#include "nn_onednn.h"
 #include "safetensors.h"
 #include "sf_util.h"
 #include "train.h"
@@ -482,6 +483,55 @@ Test(train, a_failure_after_a_checkpoint_names_it) {
     cr_assert(strstr(e, "galaxy 1237") && strstr(e, "= inf"), "names a galaxy: %s", e);
     cr_assert(strstr(e, "kept.ckpt") && strstr(e, "epoch 1"), "names the checkpoint: %s", e);
     cr_assert_eq(access(path_in("kept.ckpt"), F_OK), 0);
+    train_result_free(&r);
+    sfnet_free(m);
+    dataset_close(&ds);
+}
+
+static int count_galaxies(void *ctx, const infer_batch *b) {
+    *(int *)ctx += b->n;
+    return SF_OK;
+}
+
+/* The oneDNN engine builds the primitives of a batch size on first use; when that
+ * fails, training, validation and inference stop with the message instead of
+ * aborting, and the same model trains once the build goes through. */
+Test(train, a_batch_size_the_engine_cannot_build_is_an_error) {
+    dataset ds;
+    open_data(&ds, 40, 32);
+    sfnet_config cfg = {.width = 8, .k = 4, .n_out = 1, .in_size = 32};
+    sfnet *m = sfnet_create(&cfg, 32, NN_ENGINE_ONEDNN);
+    cr_assert_not_null(m, "%s", sf_last_error());
+    sfnet_init(m, 1);
+    train_options o;
+    train_options_default(&o);
+    o.epochs = 1;
+    o.batch = 32;
+    o.quiet = 1;
+    train_result r;
+    nn_onednn_failing_builds = 1; /* the training plan, built at the first step */
+    cr_assert_eq(train_run(m, &ds, &o, &r), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "epoch 1, step 1: batches of 32"), "%s", sf_last_error());
+    train_result_free(&r);
+
+    infer_result ir;
+    nn_onednn_failing_builds = 1; /* 80 validation galaxies: 32, 32, then 16 */
+    cr_assert_eq(infer_dataset(m, &ds, ds.valid_idx, ds.n_valid, 0, 1, &ir), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "batches of 16"), "%s", sf_last_error());
+
+    int seen = 0;
+    infer_source src = {.ds = &ds, .quiet = 1};
+    infer_stats st;
+    nn_onednn_failing_builds = 1; /* 400 galaxies: 12 batches of 32, then 16 */
+    cr_assert_eq(infer_pipe_run(m, &src, count_galaxies, &seen, &st), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "batches of 16"), "%s", sf_last_error());
+    cr_assert(seen <= 384 && seen % 32 == 0, "whole batches before it, no more: %d", seen);
+    cr_assert_eq(st.interrupted, 0);
+
+    cr_assert_eq(nn_onednn_failing_builds, 0);
+    cr_assert_eq(train_run(m, &ds, &o, &r), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(r.epochs_done, 1);
+    cr_assert(isfinite(r.final_valid_rmse));
     train_result_free(&r);
     sfnet_free(m);
     dataset_close(&ds);

@@ -775,3 +775,94 @@ Test(probe_dump, font_zoom_redraws_pixel_images) {
     cr_assert(after == -1 || after == before, "a size given by hand stays: %d then %d px", before, after);
     free(out);
 }
+
+/* ---- a fatal error gives the terminal back ---- */
+
+/* `stty -a` of the terminal at path. */
+static char *stty_of(const char *path) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "stty -a < '%s' 2>&1", path);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    char *text = xcalloc(1, 8192);
+    size_t n = fread(text, 1, 8191, f);
+    text[n] = 0;
+    cr_assert_eq(pclose(f), 0, "stty failed: %s", text);
+    return text;
+}
+
+/* The explorer on a pseudo terminal with $SFNET_TEST_DIE=where: it must die of its
+ * assertion (abort) with the terminal settings as they were before it started. */
+static void die_at(const char *where, const char *must_have, const char *what) {
+    static char bin[1024];
+    if (!explorer_ready(bin, sizeof bin)) {
+        cr_skip_test("no sfnet-explore binary (set SFNET_BIN or build first): skipped");
+        return;
+    }
+    int master, slave;
+    struct winsize ws = {.ws_row = 40, .ws_col = 120};
+    cr_assert_eq(openpty(&master, &slave, NULL, NULL, &ws), 0);
+    char name[128];
+    cr_assert_eq(ttyname_r(slave, name, sizeof name), 0);
+    char *before = stty_of(name);
+    char env_die[64];
+    snprintf(env_die, sizeof env_die, "SFNET_TEST_DIE=%s", where);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        setsid();
+        ioctl(slave, TIOCSCTTY, 0);
+        dup2(slave, 0);
+        dup2(slave, 1);
+        dup2(slave, 2);
+        close(master);
+        close(slave);
+        char *env[] = {"TERM=xterm-256color", "ASAN_OPTIONS=detect_leaks=0", env_die, NULL};
+        char *argv[] = {bin, dump_db, NULL};
+        execve(bin, argv, env);
+        _exit(127);
+    }
+    size_t cap = 1 << 20, n = 0;
+    char *out = xcalloc(1, cap);
+    int status = 0;
+    pid_t done = 0;
+    double t0 = sf_now();
+    while (sf_now() - t0 < 20 && (done = waitpid(pid, &status, WNOHANG)) == 0) {
+        struct pollfd pfd = {.fd = master, .events = POLLIN};
+        if (poll(&pfd, 1, 10) > 0 && (pfd.revents & POLLIN)) {
+            ssize_t r = read(master, out + n, cap - 1 - n);
+            if (r > 0) n += (size_t)r;
+        }
+    }
+    if (done == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        cr_assert_fail("the explorer was still running after 20 s:\n%s", out);
+    }
+    /* what is left (the slave stays open here: no EOF, so poll rather than block) */
+    for (struct pollfd pfd = {.fd = master, .events = POLLIN};
+         poll(&pfd, 1, 100) > 0 && (pfd.revents & POLLIN);) {
+        ssize_t r = read(master, out + n, cap - 1 - n);
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    char *after = stty_of(name);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+              "the explorer should have aborted (status %d):\n%s", status, out);
+    cr_assert(strstr(out, "assertion 'SFNET_TEST_DIE is not set here' failed"), "%s", out);
+    cr_assert(memmem(out, n, must_have, strlen(must_have)), "%s had not begun:\n%s", what, out);
+    cr_assert_str_eq(after, before, "stty -a after dying in %s differs from before", what);
+    free(before);
+    free(after);
+    free(out);
+    close(master);
+    close(slave);
+}
+
+Test(probe_dump, a_fatal_error_in_the_probe_restores_the_terminal) {
+    die_at("probe", "\x1b[c", "the probe (raw mode, DA1 sent)");
+}
+
+Test(probe_dump, a_fatal_error_in_the_explorer_restores_the_terminal) {
+    die_at("explorer", "\x1b[?1049h", "curses (the alternate screen)");
+}

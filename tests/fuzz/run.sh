@@ -22,10 +22,20 @@ for f in "$@"; do
     fi
     mkdir -p "$out/found/$name"
     log=$out/logs/$name.log
+    # tests/fuzz/fuzz_NAME.options: more libFuzzer flags (they override the ones
+    # below) and VAR=value words for the environment; '#' starts a comment
+    flags="" envs=""
+    opts=tests/fuzz/fuzz_$name.options
+    if [ -f "$opts" ]; then
+        for w in $(sed 's/#.*//' "$opts"); do
+            case "$w" in -*) flags="$flags $w" ;; *=*) envs="$envs $w" ;; esac
+        done
+    fi
     # -timeout: one input may take at most 10 s; -rss_limit_mb: 2 GB in all;
     # -malloc_limit_mb: no single allocation beyond 512 MB (a size taken on trust)
-    "$f" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
-        -print_final_stats=1 -artifact_prefix="$out/crashes/$name-" \
+    # shellcheck disable=SC2086
+    env $envs "$f" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
+        -print_final_stats=1 -artifact_prefix="$out/crashes/$name-" $flags \
         "$out/found/$name" "$seeds" >"$log" 2>&1
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
