@@ -35,10 +35,17 @@ typedef struct {
     char *tmp;     /* the temporary file beside target; NULL for a stream */
     int is_stdout; /* "-" */
     int is_tty;    /* the stream is a terminal (show text escaped, see sf_shown) */
+    int mode;      /* permission bits of the file replaced, or -1 */
 } sf_output;
 
 /* Opens path for writing as above. */
 int sf_output_open(sf_output *o, const char *path);
+/* The same for a writer that makes its file from a name (cfitsio): for a file,
+ * o->tmp is the name to create, nothing is created yet and o->f is NULL; a stream
+ * ("-", a FIFO, a device) is opened as above and the caller writes the finished
+ * file to o->f. Commit then gives the new file the permission bits of the one it
+ * replaces and renames it; abort removes it. */
+int sf_output_open_named(sf_output *o, const char *path);
 /* Flushes and closes; for a file, renames the temporary file over the target.
  * SF_ERR on any write error (then nothing replaces the target). */
 int sf_output_commit(sf_output *o);

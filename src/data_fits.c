@@ -1,6 +1,6 @@
 /* data_fits.c: FITS catalogues, cutouts and result tables through cfitsio (see
  * data_fits.h).
- * Layer: data. Calls: sf_util; cfitsio, cJSON.
+ * Layer: data. Calls: sf_output, sf_util; cfitsio, cJSON.
  * Called by: data_catalog, data_catalog_join, data_image, cli_data_options,
  * cli_predict, query_fits.
  */
@@ -20,6 +20,7 @@
 
 #include <cJSON.h>
 
+#include "sf_output.h"
 #include "sf_util.h"
 
 /* Larger claims in a header are treated as corrupt rather than allocated (as the
@@ -846,7 +847,10 @@ done:
 
 struct fits_table_writer {
     fitsfile *f;
-    char *path, *tmp;
+    char *path;
+    sf_output out; /* a file: cfitsio writes out.tmp; a stream: the memory file below */
+    void *mem;     /* a stream's FITS file, built in memory (cfitsio seeks back) */
+    size_t mem_size;
     int n_cols;
     fits_col *cols;
     int failed;
@@ -876,11 +880,13 @@ static int writer_fail(fits_table_writer *w, int status, const char *what) {
 int fits_table_create(fits_table_writer **out, const char *path, const char *extname,
                       const fits_col *cols, int n_cols, const char *const *cards) {
     *out = NULL;
+    /* as every output: a regular file (or a link's target) is replaced when complete,
+     * a FIFO, a device or '-' written through, anything else refused */
+    sf_output o;
+    if (sf_output_open_named(&o, path) != SF_OK) return SF_ERR;
     fits_table_writer *w = xcalloc(1, sizeof *w);
     w->path = xstrdup(path);
-    size_t tl = strlen(path) + 32;
-    w->tmp = xmalloc(tl);
-    snprintf(w->tmp, tl, "%s.tmp-%ld", path, (long)getpid());
+    w->out = o;
     w->n_cols = n_cols;
     w->cols = xmalloc((size_t)n_cols * sizeof *w->cols);
     memcpy(w->cols, cols, (size_t)n_cols * sizeof *cols);
@@ -899,10 +905,15 @@ int fits_table_create(fits_table_writer **out, const char *path, const char *ext
         snprintf(forms[c], sizeof forms[c], "%d%s", rep, code);
         tform[c] = forms[c];
     }
-    unlink(w->tmp);
     int status = 0, rc = SF_OK;
     fits_enter();
-    if (fits_create_file(&w->f, w->tmp, &status) ||
+    if (!w->out.tmp) {
+        w->mem_size = 2880 * 4;
+        w->mem = xmalloc(w->mem_size);
+    }
+    if ((w->out.tmp ? fits_create_file(&w->f, w->out.tmp, &status)
+                    : fits_create_memfile(&w->f, &w->mem, &w->mem_size, 2880 * 64, realloc,
+                                          &status)) ||
         fits_create_tbl(w->f, BINARY_TBL, 0, n_cols, ttype, tform, tunit, extname, &status))
         rc = writer_fail(w, status, "cannot create the FITS table");
     for (int i = 0; rc == SF_OK && cards && cards[i] && cards[i + 1]; i += 2) {
@@ -957,21 +968,33 @@ int fits_table_write(fits_table_writer *w, int col, int64_t first, int64_t n, co
 int fits_table_close(fits_table_writer *w, int commit) {
     if (!w) return SF_OK;
     int status = 0, rc = SF_OK;
+    long long length = 0; /* a stream's file: the end of its table (the last HDU) */
     fits_enter();
+    if (w->f && !w->out.tmp && commit && !w->failed) {
+        long long head, start;
+        if (fits_flush_file(w->f, &status) ||
+            fits_get_hduaddrll(w->f, &head, &start, &length, &status))
+            rc = writer_fail(w, status, "write failed");
+        status = 0;
+    }
     if (w->f) {
         fits_close_file(w->f, &status);
         if (status && commit && !w->failed) rc = writer_fail(w, status, "write failed");
     }
     fits_clear_errmsg();
     fits_leave();
-    if (commit && !w->failed && rc == SF_OK && rename(w->tmp, w->path) != 0)
-        rc = sf_fail("%s: cannot rename %s over it: %s", w->path, w->tmp, strerror(errno));
-    if (!commit || w->failed || rc != SF_OK) {
-        unlink(w->tmp);
-        if (commit && rc == SF_OK) rc = SF_ERR; /* the failure was reported when it happened */
-    }
+    int ok = commit && !w->failed && rc == SF_OK;
+    /* a stream gets the finished file (the memory beyond it is cfitsio's spare room) */
+    if (ok && !w->out.tmp && (length <= 0 || (size_t)length > w->mem_size ||
+                              fwrite(w->mem, 1, (size_t)length, w->out.f) != (size_t)length))
+        rc = sf_fail("%s: write failed: %s", w->path, strerror(errno ? errno : EIO));
+    if (ok && rc == SF_OK)
+        rc = sf_output_commit(&w->out);
+    else
+        sf_output_abort(&w->out);
+    if (commit && rc == SF_OK && !ok) rc = SF_ERR; /* the failure was reported when it happened */
+    free(w->mem);
     free(w->path);
-    free(w->tmp);
     free(w->cols);
     free(w);
     return rc;

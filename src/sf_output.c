@@ -101,17 +101,19 @@ int sf_output_check(const char *path) {
     return kind == OUT_FILE;
 }
 
-int sf_output_open(sf_output *o, const char *path) {
+/* Opens path as described in sf_output.h; named: for a file, only the temporary
+ * name is chosen (the caller's library creates it). */
+static int output_open(sf_output *o, const char *path, int named) {
     memset(o, 0, sizeof *o);
     o->path = xstrdup(path);
+    o->mode = -1;
     if (!strcmp(path, "-")) {
         o->f = stdout;
         o->is_stdout = 1;
         o->is_tty = isatty(STDOUT_FILENO);
         return SF_OK;
     }
-    int mode;
-    int kind = classify(path, &o->target, &mode);
+    int kind = classify(path, &o->target, &o->mode);
     if (kind == SF_ERR) goto fail;
     int fd;
     if (kind == OUT_STREAM) {
@@ -125,6 +127,10 @@ int sf_output_open(sf_output *o, const char *path) {
         size_t n = strlen(o->target) + 32;
         o->tmp = xmalloc(n);
         snprintf(o->tmp, n, "%s.tmp-%ld", o->target, (long)getpid());
+        if (named) {
+            unlink(o->tmp); /* left by an earlier process of this pid */
+            return SF_OK;
+        }
         fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno == EEXIST) { /* left by an earlier process of this pid */
             unlink(o->tmp);
@@ -136,7 +142,7 @@ int sf_output_open(sf_output *o, const char *path) {
             o->tmp = NULL;
             goto fail;
         }
-        if (mode >= 0) (void)fchmod(fd, (mode_t)mode);
+        if (o->mode >= 0) (void)fchmod(fd, (mode_t)o->mode);
     }
     o->f = fdopen(fd, "wb");
     SF_ASSERT(o->f);
@@ -149,6 +155,10 @@ fail:
     return SF_ERR;
 }
 
+int sf_output_open(sf_output *o, const char *path) { return output_open(o, path, 0); }
+
+int sf_output_open_named(sf_output *o, const char *path) { return output_open(o, path, 1); }
+
 static void release(sf_output *o) {
     free(o->path);
     free(o->target);
@@ -156,15 +166,31 @@ static void release(sf_output *o) {
     memset(o, 0, sizeof *o);
 }
 
+/* fsync of the file at path (written by a library under its name). */
+static int sync_path(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd) != 0 && errno != EINVAL ? -1 : 0;
+    close(fd);
+    return rc;
+}
+
 int sf_output_commit(sf_output *o) {
     int rc = SF_OK;
     errno = 0;
-    if (fflush(o->f) != 0 || ferror(o->f))
-        rc = sf_fail("%s: cannot write: %s", o->path, strerror(errno ? errno : EIO));
-    if (o->tmp && rc == SF_OK && fsync(fileno(o->f)) != 0 && errno != EINVAL)
-        rc = sf_fail("%s: cannot write: %s", o->path, strerror(errno));
-    if (!o->is_stdout && fclose(o->f) != 0 && rc == SF_OK)
-        rc = sf_fail("%s: cannot write: %s", o->path, strerror(errno));
+    if (o->f) {
+        if (fflush(o->f) != 0 || ferror(o->f))
+            rc = sf_fail("%s: cannot write: %s", o->path, strerror(errno ? errno : EIO));
+        if (o->tmp && rc == SF_OK && fsync(fileno(o->f)) != 0 && errno != EINVAL)
+            rc = sf_fail("%s: cannot write: %s", o->path, strerror(errno));
+        if (!o->is_stdout && fclose(o->f) != 0 && rc == SF_OK)
+            rc = sf_fail("%s: cannot write: %s", o->path, strerror(errno));
+    } else if (o->tmp) { /* written under o->tmp by the caller */
+        if (o->mode >= 0 && chmod(o->tmp, (mode_t)o->mode) != 0)
+            rc = sf_fail("%s: cannot write %s: %s", o->path, o->tmp, strerror(errno));
+        if (rc == SF_OK && sync_path(o->tmp) != 0)
+            rc = sf_fail("%s: cannot write %s: %s", o->path, o->tmp, strerror(errno));
+    }
     if (o->tmp) {
         if (rc == SF_OK && rename(o->tmp, o->target) != 0)
             rc = sf_fail("%s: cannot move %s over %s: %s", o->path, o->tmp, o->target,

@@ -223,6 +223,22 @@ Test(catalog, directories_fifos_and_devices_are_refused_at_once, .timeout = 20) 
     cr_assert_eq(catalog_load(&cat, fifo), SF_ERR);
     unlink(fifo);
     assert_contains(sf_last_error(), "fifo.csv is a FIFO, not a regular file");
+    /* the same under a FITS name (cfitsio would wait for a writer), with a selection */
+    snprintf(fifo, sizeof fifo, "%s/fifo.fits", tmpdir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_assert_eq(catalog_load(&cat, fifo), SF_ERR);
+    assert_contains(sf_last_error(), "fifo.fits is a FIFO, not a regular file");
+    char selected[420];
+    snprintf(selected, sizeof selected, "%s[1]", fifo);
+    cr_assert_eq(catalog_load(&cat, selected), SF_ERR);
+    assert_contains(sf_last_error(), "fifo.fits is a FIFO, not a regular file");
+    unlink(fifo);
+    /* a folder named like a FITS file */
+    snprintf(fifo, sizeof fifo, "%s/folder.fits", tmpdir);
+    cr_assert_eq(mkdir(fifo, 0700), 0);
+    cr_assert_eq(catalog_load(&cat, fifo), SF_ERR);
+    assert_contains(sf_last_error(), "folder.fits is a directory");
+    rmdir(fifo);
 #ifndef __SANITIZE_ADDRESS__
     /* before this was refused, /dev/zero was read until memory ran out */
     struct rlimit lim = {(rlim_t)2 << 30, (rlim_t)2 << 30};

@@ -261,6 +261,37 @@ Test(fits, bad_files_give_one_line_naming_file_hdu_and_column) {
     cr_assert(strstr(m, "objID 5 appears again"), "%s", m);
 }
 
+/* Column names and IDs come from the file: an escape sequence in them (one that
+ * would set the terminal's title and clear it) is shown escaped in every message. */
+Test(fits, control_characters_in_column_names_and_ids_are_shown_escaped) {
+    const char *p = fx_path("hostile.fits");
+    /* cfitsio writes no control characters: they are put into the header's bytes */
+    const char *cols[] = {"z#]0;PWNED@", "Z#]0;PWNED@"};
+    const double v[4] = {0.1, 0.2, 0.3, 0.4};
+    const long long id[2] = {1, 2};
+    write_table(p, "T", NULL, id, 2, 2, cols, v);
+    FILE *f = fopen(p, "r+b");
+    char head[2 * 2880];
+    cr_assert_eq(fread(head, 1, sizeof head, f), sizeof head);
+    for (char *q = head; (q = memmem(q, head + sizeof head - q, "#]0;PWNED@", 10)); q += 10)
+        q[0] = '\033', q[9] = '\a';
+    rewind(f);
+    fwrite(head, 1, sizeof head, f);
+    fclose(f);
+    const char *m = fail_of(p);
+    cr_assert(strstr(m, "appears twice"), "%s", m);
+    cr_assert(strstr(m, "Z\\x1b]0;PWNED\\x07"), "shown escaped: %s", m);
+    cr_assert_null(strpbrk(m, "\033\a"), "no raw ESC or BEL: %s", m);
+
+    /* a text ID with a newline and an escape, given twice */
+    const char *bad_ids[2] = {"7\033[2J\n8", "7\033[2J\n8"};
+    const char *one[] = {"Z"};
+    write_table(fx_path("hostile_ids.fits"), "T", bad_ids, NULL, 2, 1, one, v);
+    m = fail_of(fx_path("hostile_ids.fits"));
+    cr_assert(strstr(m, "7\\x1b[2J\\n8"), "shown escaped: %s", m);
+    cr_assert_null(strpbrk(m, "\033\n"), "%s", m);
+}
+
 /* MPA-JHU-shaped: info (IDs, z, shared PLATEID) and line (fluxes, same PLATEID). */
 Test(fits, join_row_by_row_and_on_a_key) {
     const long long id[3] = {100, 200, 300};

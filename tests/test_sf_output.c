@@ -1,7 +1,7 @@
 /* test_sf_output.c: output files (-o) written the way the user means: regular files
  * replaced atomically, symbolic links followed, FIFOs, character devices and "-"
  * written through as streams, directories and other things refused. Through the
- * module and through `sfnet-explore bpt -o`. */
+ * module, FITS tables (cfitsio writes them by name) and `sfnet-explore bpt -o`. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fitsio.h>
+
+#include "data_fits.h"
 #include "sf_output.h"
 #include "sf_util.h"
 
@@ -173,6 +176,94 @@ Test(output, directories_and_sockets_are_refused_before_anything_is_written) {
     cr_assert(strstr(sf_last_error(), "No such file"), "%s", sf_last_error());
     cr_assert_eq(sf_output_check(in_dir("x.csv")), 1);
     cr_assert_eq(sf_output_check("-"), 0);
+}
+
+/* ---- FITS tables: cfitsio makes the file from its name ----------------------------- */
+
+/* A table of 3 rows (ID = 10, 11, 12) to path; SF_ERR with the message otherwise. */
+static int write_fits_table(const char *path) {
+    fits_col cols[1] = {{.name = "ID", .kind = FITS_COL_INT64}};
+    fits_table_writer *w;
+    if (fits_table_create(&w, path, "T", cols, 1, NULL) != SF_OK) return SF_ERR;
+    int64_t ids[3] = {10, 11, 12};
+    int rc = fits_table_write(w, 0, 0, 3, ids);
+    int rc2 = fits_table_close(w, rc == SF_OK);
+    return rc == SF_OK ? rc2 : rc;
+}
+
+/* Checks that path is a FITS file holding that table. */
+static void assert_fits_table(const char *path) {
+    fitsfile *f;
+    int status = 0, hdutype;
+    long long n = 0, ids[3] = {0};
+    fits_open_file(&f, path, READONLY, &status);
+    fits_movabs_hdu(f, 2, &hdutype, &status);
+    fits_get_num_rowsll(f, &n, &status);
+    fits_read_col(f, TLONGLONG, 1, 1, 1, 3, NULL, ids, NULL, &status);
+    fits_close_file(f, &status);
+    cr_assert_eq(status, 0, "%s: cfitsio status %d", path, status);
+    cr_assert_eq(n, 3);
+    cr_assert(ids[0] == 10 && ids[2] == 12);
+}
+
+Test(output, fits_tables_are_written_as_every_output) {
+    /* a regular file, replaced keeping its mode */
+    write_text(in_dir("t.fits"), "old\n");
+    chmod(in_dir("t.fits"), 0640);
+    cr_assert_eq(write_fits_table(in_dir("t.fits")), SF_OK, "%s", sf_last_error());
+    assert_fits_table(in_dir("t.fits"));
+    struct stat st;
+    cr_assert_eq(stat(in_dir("t.fits"), &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0640, "the mode is kept: %o", st.st_mode & 07777);
+
+    /* a link: followed, the link stays */
+    write_text(in_dir("real.fits"), "old\n");
+    cr_assert_eq(symlink("real.fits", in_dir("link.fits")), 0);
+    cr_assert_eq(write_fits_table(in_dir("link.fits")), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(kind_of(in_dir("link.fits")), S_IFLNK, "the link was replaced");
+    assert_fits_table(in_dir("real.fits"));
+
+    /* a FIFO: the whole file goes through it, the FIFO stays */
+    const char *fifo = in_dir("pipe.fits");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    pid_t reader = fork();
+    cr_assert_neq(reader, -1);
+    if (reader == 0) {
+        FILE *in = fopen(fifo, "r");
+        FILE *out = fopen(in_dir("got.fits"), "w");
+        int c;
+        while ((c = fgetc(in)) != EOF) fputc(c, out);
+        fclose(out);
+        _exit(0);
+    }
+    cr_assert_eq(write_fits_table(fifo), SF_OK, "%s", sf_last_error());
+    int wst;
+    waitpid(reader, &wst, 0);
+    cr_assert_eq(kind_of(fifo), S_IFIFO, "the FIFO was replaced");
+    assert_fits_table(in_dir("got.fits"));
+    cr_assert_eq(stat(in_dir("got.fits"), &st), 0);
+    cr_assert_eq(st.st_size % 2880, 0, "whole FITS blocks, nothing more: %lld",
+                 (long long)st.st_size);
+    cr_assert_eq(st.st_size, 2 * 2880 + 2880, "primary, table header, one data block");
+
+    /* a directory or a socket: refused, nothing left behind */
+    mkdir(in_dir("sub.fits"), 0755);
+    cr_assert_eq(write_fits_table(in_dir("sub.fits")), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "is a directory"), "%s", sf_last_error());
+
+    /* a full device (as root, as CI runs): the error is told, the node stays */
+    if (mknod(in_dir("full"), S_IFCHR | 0666, makedev(1, 7)) == 0) {
+        cr_assert_eq(write_fits_table(in_dir("full")), SF_ERR);
+        cr_assert(strstr(sf_last_error(), "No space left"), "%s", sf_last_error());
+        cr_assert_eq(kind_of(in_dir("full")), S_IFCHR, "the device node was replaced");
+    } else {
+        cr_log_warn("device nodes cannot be made here (%s): that part is not checked",
+                    strerror(errno));
+    }
+    /* no temporary file is left anywhere */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp-", dir);
+    cr_assert_neq(system(cmd), 0, "a temporary file was left");
 }
 
 /* ---- through a command ----------------------------------------------------------- */
