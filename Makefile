@@ -3,6 +3,7 @@
 #   make check        install missing Debian packages, build, run every test
 #   make demo         install, build, make the synthetic survey, train, browse
 #   make bench        speed and memory figures (beside PyTorch when installed)
+#   make bench-scale  every screen and command at 250,000 galaxies a run (long: see bench/bench_scale.c)
 #   make fuzz         run every fuzz harness (FUZZ_SECONDS=N each, default 60)
 #   make valgrind     every headless command under valgrind (DEBUG=1 build)
 #   make install PREFIX=/usr/local
@@ -49,9 +50,10 @@ LIB_OBJS  := $(filter-out $(BUILD)/main.o,$(OBJS))
 TEST_SRCS := $(wildcard tests/test_*.c)
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BIN       := $(BUILD)/sfnet-explore
-BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
+BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/bench_scale.c,$(wildcard bench/bench_*.c)))
 
-.PHONY: all check tests deps demo bench install uninstall clean fuzz fuzzers fuzz-corpus fuzz-fits valgrind
+.PHONY: all check tests deps demo bench bench-scale bench-recipe install uninstall clean
+.PHONY: fuzz fuzzers fuzz-corpus fuzz-fits valgrind
 .SECONDARY:
 all: $(BIN) sfnet-explore
 
@@ -142,10 +144,27 @@ check: deps
 bench: $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
 
+# The paper's scale: a 250,000-galaxy survey, two runs stored through predict --into, every
+# screen and command timed beside its goal. The survey, models and database are kept in
+# $$SFNET_BENCH_CACHE (default ~/.cache/sfnet-explore/bench-scale): a rerun takes minutes.
+# BENCH_SCALE_ARGS passes options (--n, --size, --rebuild, --reps).
+bench-scale: $(BIN) $(BUILD)/bench/bench_scale
+	$(BUILD)/bench/bench_scale --bin $(CURDIR)/$(BIN) $(BENCH_SCALE_ARGS)
+
 # The synthetic survey, an SL and a Z run, then the explorer (share/demo.sh).
 demo: deps
 	$(MAKE) all
 	sh share/demo.sh $(CURDIR)/$(BIN)
+
+# The training recipe against PyTorch's on the shared real galaxies, seed for seed
+# (bench/recipe_compare.c; hours at the paper's settings on 2 cores). Options go in
+# RECIPE_ARGS, e.g. make bench-recipe RECIPE_ARGS="--seeds 5 --first-seed 5".
+$(BUILD)/bench/recipe_compare: bench/recipe_compare.c $(LIB_OBJS) | $(BUILD)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-recipe: $(BUILD)/bench/recipe_compare
+	$(BUILD)/bench/recipe_compare --out $(BUILD)/recipe-compare $(RECIPE_ARGS)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SHARE_INSTALL) $(DESTDIR)$(PREFIX)/share/man/man1

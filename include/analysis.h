@@ -10,7 +10,8 @@
  *   correlations       analysis_pearson(), analysis_spearman(), analysis_corr_matrix()
  *   PCA + regression   pca_fit(), pca_project(), linreg_fit(), linreg_predict(),
  *                      analysis_rmse(), pca_regression_rmse()
- *   linear SVM         svm_linear_train() (liblinear), binary_scores_count()
+ *   linear SVM         svm_linear_train(), svm_linear_train_weighted() (liblinear),
+ *                      svm_balanced_weights(), binary_scores_count()
  *   suggested labels   label_suggest(), label_format(), label_friendly_name()
  *
  * Linear algebra goes through LAPACKE (dsyevd, dgelsd) on OpenBLAS. Recoverable
@@ -152,6 +153,12 @@ typedef struct {
 /* Trains on x (n, d) with labels y (n) in {0, 1}, C the cost (1 as scikit-learn's
  * LinearSVC). SF_ERR when only one label is present. */
 int svm_linear_train(svm_linear *m, const double *x, const int *y, int n, int d, double C);
+/* The same with a cost per label: errors on label j cost C * class_weight[j] (NULL: 1, 1). */
+int svm_linear_train_weighted(svm_linear *m, const double *x, const int *y, int n, int d, double C,
+                              const double *class_weight);
+/* scikit-learn's class_weight='balanced': w[j] = n / (2 * count of label j), so that each
+ * label weighs as much in total (1 for a label that is absent). */
+void svm_balanced_weights(const int *y, int n, double w[2]);
 int svm_linear_predict(const svm_linear *m, const double *x); /* one row (d) -> 0 or 1 */
 void svm_linear_free(svm_linear *m);
 
@@ -178,6 +185,12 @@ typedef struct {
  * writes up to max_out matches, strongest |rho| first, and returns how many. */
 int label_suggest(label_match *out, int max_out, const double *a, int n,
                   const double *cols, int n_cols);
+/* Keeps the matches label_suggest keeps (LABEL_MIN_PAIRS pairs or more, finite rho)
+ * and sorts them as it does (strongest |rho| first, then by column); returns how many
+ * remain at the front of m. For correlations computed elsewhere (the run database's
+ * stored ones). */
+#define LABEL_MIN_PAIRS 10
+int label_rank(label_match *m, int n);
 /* "high [NII]/Halpha (rho 0.71)" or "low true_inclination (rho -0.64)". */
 void label_format(char *buf, size_t size, const char *column_name, double rho);
 /* A reader's name for a known catalogue column (log_nii_ha -> "[NII]/Halpha",

@@ -6,6 +6,7 @@
  *                   (black -> magenta -> yellow as Figure 2 of Wu 2025, strongest
  *                   drawn last), optionally with the line y = x
  *   figure_lines    Figure 4: one line per series with error bars
+ *   figure_curves   training curves of several runs, coloured by group
  * The callers (report, sweep) gather the numbers; this module only draws. Text
  * uses the cairo toy API with "DejaVu Sans". Each returns SF_OK or SF_ERR with a
  * message naming the file.
@@ -31,6 +32,19 @@ typedef struct {
 
 int figure_lines(const char *path, const figure_series *series, int n_series,
                  const char *x_label, const char *y_label, const char *title);
+
+/* Training curves: many thin lines, coloured by group (one legend entry per group),
+ * solid or dashed; note (may be NULL) is written under the plot. */
+typedef struct {
+    int n;
+    const double *x, *y;
+    int group;  /* 0 .. n_groups-1: colour and legend entry */
+    int dashed;
+} figure_curve;
+
+int figure_curves(const char *path, const figure_curve *curves, int n_curves,
+                  const char *const *group_names, int n_groups, const char *x_label,
+                  const char *y_label, const char *title, const char *note);
 
 /* The colour of v in [0, 1] on the black -> magenta -> yellow map, rgb in [0, 1]. */
 void figure_activation_color(double v, double rgb[3]);

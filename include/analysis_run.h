@@ -20,7 +20,7 @@
 
 typedef struct {
     store_run run;
-    store_rows rows;          /* every galaxy of the run, ascending galaxy id */
+    store_rows rows;          /* every galaxy of the run, ascending galaxy id (no objIDs) */
     int n, d, n_out;
     int n_train, n_valid;
     int *train;               /* (n_train) row indices into rows */
@@ -28,6 +28,11 @@ typedef struct {
     double *pred, *truth;     /* (n, n_out) target units */
     int n_live;               /* features active on at least one galaxy */
     store_feature *features;  /* (n_live) most frequent on the validation split first */
+    /* A sparse run's activations by row (CSR), read in one scan; NULL for a dense run,
+     * whose columns are read one at a time when asked for. */
+    int64_t *act_start;       /* (n + 1) */
+    int *act_feature;         /* (act_start[n]) */
+    float *act_value;
 } run_data;
 
 int run_data_load(run_data *rd, store *s, const char *run_spec);
@@ -40,11 +45,16 @@ int run_data_activations(const run_data *rd, store *s, const int *features, int 
 void run_data_gather(double *out, const double *x, int cols, const int *idx, int n_idx);
 
 /* ---- the report ----------------------------------------------------------- */
+/* Which AGN SVMs the report prints: both, the paper's (no class weights) or the one
+ * with balanced class weights (both are computed). */
+typedef enum { SVM_WEIGHTS_BOTH = 0, SVM_WEIGHTS_NONE = 1, SVM_WEIGHTS_BALANCED = 2 } svm_weights;
+
 typedef struct {
     int top;                 /* Table 1 rows (most frequent features), default 8 */
     int min_galaxies;        /* correlation matrix: features active on more validation
                                 galaxies than this (the paper: 100) */
     const char *figures_dir; /* PNGs here when set */
+    svm_weights class_weight; /* SVM_WEIGHTS_BOTH */
 } report_options;
 
 #define REPORT_MAX_M 4 /* m = 1, 2, 4, 8 */
@@ -65,7 +75,9 @@ typedef struct {
     int svm_source;                     /* BPT_SOURCE_* */
     char svm_why[160];                  /* why not, when !svm_done */
     int svm_n_features[2];              /* 4 most frequent, all live */
-    binary_scores svm[2];
+    binary_scores svm[2];               /* without class weights (the paper's) */
+    binary_scores svm_balanced[2];      /* with balanced class weights */
+    svm_weights class_weight;           /* which of them report_print shows */
     int svm_n_train, svm_n_agn_train;
 } report_result;
 
@@ -89,6 +101,29 @@ int report_suggest_labels(char (*labels)[STORE_LABEL_MAX], const run_data *rd, s
  * calls report_suggest_labels. out gets "" when no catalogue column qualifies. Reads
  * every catalogue column over the validation galaxies: cache the answer. */
 int analysis_feature_suggestion(store *s, int64_t run_id, int feature, char *out, size_t n);
+
+/* ---- latents ------------------------------------------------------------------- */
+/* What a run's units track: for a sparse run its n_rows most frequent features (raw
+ * activations), for a dense run (k = 0) the n_rows leading principal components of
+ * its pooled features (fitted on the training split); Spearman rho of each with every
+ * catalogue column whose name starts with prefix ("true_": the synthetic survey's
+ * latents; NULL or "": the physical columns the labels use), over the validation
+ * split. SF_ERR when no column matches. */
+typedef struct {
+    int is_pca;        /* rows are principal components */
+    int n_rows;
+    int *row_id;       /* (n_rows) feature index, or component number from 1 */
+    double *row_share; /* (n_rows) f_activated, or the share of the variance */
+    int n_cols;
+    char (*cols)[STORE_NAME_MAX]; /* (n_cols) */
+    double *rho;       /* (n_rows, n_cols), NAN where undefined */
+    int n_valid;
+} latent_table;
+
+int run_latents(latent_table *t, const run_data *rd, store *s, int n_rows, const char *prefix);
+void latent_table_free(latent_table *t);
+/* One line per row with its n_best strongest columns; with matrix, every rho too. */
+void latent_table_print(FILE *out, const run_data *rd, const latent_table *t, int n_best, int matrix);
 
 /* ---- Table 2 baseline ------------------------------------------------------ */
 /* PCA of the dense run's d pooled features on its training rows, regression of the

@@ -36,6 +36,7 @@ int cli_marks(int argc, char **argv);
 int cli_export_activations(int argc, char **argv);
 int cli_report(int argc, char **argv);
 int cli_pca(int argc, char **argv);
+int cli_latents(int argc, char **argv);
 int cli_sweep(int argc, char **argv);
 
 int cli_synth(int argc, char **argv);

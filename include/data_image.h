@@ -129,5 +129,10 @@ void dataset_split(int n, uint64_t seed, double valid_fraction, uint8_t *split);
  * idx[0..B). With rng != NULL each image gets a random one of the 8 dihedral
  * transforms (flips and transposes); NULL leaves them as they are. y may be NULL. */
 void dataset_batch(const dataset *ds, const int *idx, int B, float *x, float *y, sf_rng *rng);
+/* The same with the transform of each image given: tr (B) in 0..7 (bit 2 transposes,
+ * bit 0 mirrors left-right, bit 1 mirrors top-bottom; 0 leaves the image as it is), or
+ * tr = NULL for none. */
+void dataset_batch_transformed(const dataset *ds, const int *idx, int B, float *x, float *y,
+                               const uint8_t *tr);
 
 #endif

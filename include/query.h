@@ -16,8 +16,8 @@
  *
  * Similar features (query_similar.c): with a_i the raw activation of feature i over
  * all N galaxies of a run (0 where inactive), feature j is similar to i when their
- * Pearson correlation r_ij is high. One scan of the run's activations gives every
- * pair's cross sum at once (query_coact), so the explorer computes it once per run.
+ * Pearson correlation r_ij is high. Every pair's sums are computed when the run is
+ * stored (store.h's summaries), so a feature's similar ones cost two small reads.
  */
 #ifndef SF_QUERY_H
 #define SF_QUERY_H
@@ -75,20 +75,23 @@ typedef struct {
     double model_valid_rmse;               /* as stored with the run (NAN unknown) */
 } query_equation;
 
+/* From the run's features and its stored summaries (a few rows). */
 int query_equation_compute(store *s, int64_t run_id, query_equation *eq);
 void query_equation_clear(query_equation *eq);
-/* RMSE over the validation galaxies using only the listed features (n = -1: all). */
+/* RMSE over the validation galaxies using only the listed features (n = -1: all):
+ * one scan of the run's activations. */
 int query_rmse_with_features(store *s, int64_t run_id, const int *features, int n,
                              double *rmse, double *rmse_t);
+/* The same with the top m features by frequency (m above the live ones: all), from the
+ * stored RMSEs when m is 1, 2, 4, 8 or all, else by query_rmse_with_features. */
+int query_rmse_top(store *s, int64_t run_id, int m, double *rmse, double *rmse_t);
 
 /* ---- co-activation and similar features ----------------------------------------- */
 
 /* Sums over all N galaxies of a run, a_i the raw activation of feature i (0 where
  * inactive): S_i = sum a_i, and for every pair C_ij = sum a_i a_j and the number of
  * galaxies where both are non-zero (C_ii = sum a_i^2, n_both_ii = n_active_i). Then
- *   r_ij = (N C_ij - S_i S_j) / sqrt((N C_ii - S_i^2) (N C_jj - S_j^2)).
- * One pass over the activations in galaxy order: a galaxy with m active features adds
- * its m^2 products; rows with many (a dense run) are added in blocks by BLAS. */
+ *   r_ij = (N C_ij - S_i S_j) / sqrt((N C_ii - S_i^2) (N C_jj - S_j^2)). */
 typedef struct {
     int64_t run_id;
     int d;
@@ -98,7 +101,8 @@ typedef struct {
     int *n_both;     /* (d, d) */
 } query_coact;
 
-int query_coact_compute(store *s, int64_t run_id, query_coact *c);
+/* Every pair's sums of the run, from its stored summaries (d small reads). */
+int query_coact_load(store *s, int64_t run_id, query_coact *c);
 void query_coact_clear(query_coact *c);
 /* r_ij; NAN when either feature never fires (or fires with the same value on every galaxy). */
 double query_coact_pearson(const query_coact *c, int i, int j);
@@ -113,6 +117,9 @@ typedef struct {
  * feature number), leaving out the feature itself and those with r undefined. Returns
  * how many were written to out. */
 int query_similar_features(const query_coact *c, int feature, int n, query_similar *out);
+/* The same for one feature straight from the stored sums (its pairs and every
+ * feature's sums: two small reads); *n_out how many were written to out. */
+int query_similar_load(store *s, int64_t run_id, int feature, int n, query_similar *out, int *n_out);
 
 /* ---- exports ------------------------------------------------------------------- */
 

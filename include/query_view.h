@@ -18,38 +18,55 @@
 #include "query.h"
 #include "store.h"
 
-/* What the feature page plots for one feature: the BPT diagram of the
- * validation galaxies when the catalogue has the four line fluxes, otherwise
- * the feature's scaled activation against the run's first target. */
+/* One run as the explorer shows it, loaded once when the explorer switches to the run
+ * and kept until it switches away: a few small reads whatever the number of galaxies
+ * (the per-galaxy work was done when the run was stored: store.h's summaries).
+ * The feature list, the pages and the compare views read from it. */
+typedef struct {
+    store_run run;
+    store_feature *features;  /* (run.d) by feature number, dead ones included */
+    int n_live;               /* features active on some galaxy */
+    store_points points;      /* the validation galaxies' plot points */
+    store_mark *marks;        /* (n_marks) the run's marks */
+    int n_marks;
+    query_equation eq;        /* the equation, once query_run_view_equation asked for it */
+    int eq_loaded;
+} query_run_view;
+
+int query_run_view_load(store *s, int64_t run_id, query_run_view *rv);
+void query_run_view_clear(query_run_view *rv);
+/* After a label changed: the features again (and the equation's labels). */
+int query_run_view_reload_features(store *s, query_run_view *rv);
+/* After a mark changed: the marks again (none, and SF_ERR, on a failure). */
+int query_run_view_reload_marks(store *s, query_run_view *rv);
+/* The run's equation (query.h), read once. */
+int query_run_view_equation(store *s, query_run_view *rv);
+/* The feature's statistics, or NULL outside 0..d-1. */
+const store_feature *query_run_view_feature(const query_run_view *rv, int feature);
+int query_feature_marked(const query_run_view *rv, int feature);
+int query_galaxy_marked(const query_run_view *rv, int64_t galaxy_id);
+
+/* What the feature page plots for one feature: the BPT diagram of the validation
+ * galaxies when the catalogue has the four line fluxes, otherwise the feature's scaled
+ * activation against the run's first target; and the histogram of the scaled
+ * activations of its active validation galaxies. */
 typedef struct {
     int n;               /* validation galaxies plotted */
     float *x, *y;        /* (n) */
-    float *scaled;       /* (n) scaled activation, 0..1 */
+    float *scaled;       /* (n) scaled activation A = a / max_valid, 0..1 */
     int is_bpt;
     char x_label[64], y_label[64];
     double x_min, x_max, y_min, y_max;
+    float *hist;         /* (n_hist) A of the active validation galaxies (a / max when
+                            the feature never fires on validation) clipped to 1 */
+    int n_hist;
 } query_scatter;
 
-/* Per-run arrays loaded once (rows, BPT ratios or target truth). */
-typedef struct {
-    int64_t run_id;
-    store_rows rows;
-    int has_bpt;
-    float *bpt_x, *bpt_y;   /* (rows.n) NAN where unusable */
-    float *truth0;          /* (rows.n) first target's truth */
-    float *column;          /* (rows.n) scratch: one feature's activations */
-} query_run_data;
-
-int query_run_data_load(store *s, const store_run *run, query_run_data *rd);
-void query_run_data_clear(query_run_data *rd);
-/* Fills sc for feature f (scaled by max_valid); sc owned: query_scatter_clear. */
-int query_scatter_load(store *s, const store_run *run, query_run_data *rd, int feature,
-                       double max_valid, query_scatter *sc);
+/* Fills sc for feature f of run from the run's points and the feature's stored
+ * validation hits; sc owned: query_scatter_clear. */
+int query_scatter_load(store *s, const store_run *run, const store_points *points, const store_feature *f,
+                       query_scatter *sc);
 void query_scatter_clear(query_scatter *sc);
-
-/* Galaxies picked at activation quantiles q = (i + 0.5) / n of the active
- * galaxies (sorted by value), n at most; *out owned (free). */
-int query_quantile_samples(store *s, int64_t run_id, int feature, int n, store_hit **out, int *n_out);
 
 /* Indices of eq's terms sorted by |mean contribution| to target t, largest
  * first (the equation itself comes from query.h); *order owned (free). */

@@ -2,16 +2,18 @@
  *
  * A run database holds several runs (trained SFNets) over one shared set of
  * galaxies. The schema is share/schema.sql (version 1, never edited) followed by the
- * migrations in store.c (version 2 adds the marks); the file's version is in PRAGMA
- * user_version, and PRAGMA application_id = STORE_APPLICATION_ID marks it as ours.
- * Files of older versions are migrated when opened for writing and read as they are
- * when opened for reading (what they lack, such as marks, reads as empty); files
- * that are not ours, or of a newer version, are refused with a message. Every open
- * checks that the file has the tables, columns and indexes of its version (the
- * expected ones come from a fresh in-memory database made with schema.sql and the
- * migrations up to that version, so a new migration is covered without editing the
- * check), and an open for writing runs PRAGMA quick_check on files up to 64 MiB: a
- * damaged file is refused before any work (hours of training) is done for it.
+ * migrations in store.c (version 2 adds the marks, version 3 the per-run summaries);
+ * the file's version is in PRAGMA user_version, and PRAGMA application_id =
+ * STORE_APPLICATION_ID marks it as ours. Files of older versions are migrated when
+ * opened for writing (to version 3: the summaries of every run are computed in the
+ * same transaction) and read as they are when opened for reading (what they lack
+ * reads as empty: no marks; summaries are computed in memory, per run, when first
+ * read); files that are not ours, or of a newer version, are refused with a message.
+ * Every open checks that the file has the tables, columns and indexes of its version
+ * (the expected ones come from a fresh in-memory database made with schema.sql and
+ * the migrations up to that version, so a new migration is covered without editing
+ * the check), and an open for writing runs PRAGMA quick_check on files up to 64 MiB:
+ * a damaged file is refused before any work (hours of training) is done for it.
  *
  * Tour:
  *   store *s;
@@ -47,7 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 2      /* what this binary writes and reads up to */
+#define STORE_SCHEMA_VERSION 3      /* what this binary writes and reads up to */
 #define STORE_SCHEMA_BASE_VERSION 1 /* what share/schema.sql describes */
 #define STORE_APPLICATION_ID 0x53464e58 /* "SFNX" */
 
@@ -214,6 +216,8 @@ int store_run_add(store_run_writer *w, const store_run_input *part);
 int store_run_finish(store_run_writer *w, int64_t *run_id);
 void store_run_abort(store_run_writer *w);
 
+/* store_run_finish() also computes the run's summaries (store_run_summarize). */
+
 /* Deletes a run and everything of it (galaxies stay). */
 int store_delete_run(store *s, int64_t run_id);
 
@@ -246,6 +250,8 @@ typedef enum {
 int store_features(store *s, int64_t run_id, store_sort sort, int include_dead,
                    store_feature **out, int *n);
 int store_feature_get(store *s, int64_t run_id, int feature, store_feature *out);
+/* Sorts features as store_features does (for a list already in memory). */
+void store_features_sort(store_feature *f, int n, store_sort sort);
 /* label/note NULL leaves that field as it is; "" clears it. */
 int store_feature_label(store *s, int64_t run_id, int feature, const char *label, const char *note);
 
@@ -345,9 +351,16 @@ typedef struct {
 } store_rows;
 
 int store_run_rows(store *s, int64_t run_id, store_rows *rows);
+/* The same without the objIDs (rows->objid NULL): a join less, for computations. */
+int store_run_rows_ids(store *s, int64_t run_id, store_rows *rows);
 void store_rows_clear(store_rows *rows);
 /* out (rows->n, d) raw activations, zero where inactive. */
 int store_run_dense(store *s, int64_t run_id, const store_rows *rows, int d, float *out);
+/* Every activation of the rows in one scan, row by row (CSR): row i holds the entries
+ * start[i] .. start[i + 1] - 1 of *feature and *value (by feature number). start
+ * (rows->n + 1) is the caller's; *feature and *value are owned (free). */
+int store_run_sparse(store *s, int64_t run_id, const store_rows *rows, int64_t *start, int **feature,
+                     float **value);
 /* out (rows->n) one feature's raw activation, zero where inactive. */
 int store_run_feature_column(store *s, int64_t run_id, const store_rows *rows, int feature,
                              float *out);
@@ -359,5 +372,93 @@ int store_catalog_columns(store *s, char (**names)[STORE_NAME_MAX], int *n);
 /* out (rows->n) a catalogue column ("ra", "dec" or any stored column); NAN = missing.
  * SF_ERR naming the columns there are when the column is unknown. */
 int store_catalog_values(store *s, const store_rows *rows, const char *column, double *out);
+
+/* ---- per-run summaries (schema version 3) ----------------------------------------- */
+
+/* What the explorer's pages and the headless commands need from every galaxy of a run,
+ * computed once, when the run is stored, so that a page reads a few rows:
+ *   - per feature: sums of its raw activation a over all galaxies and over the
+ *     validation galaxies (and of a^2), and its active validation galaxies with their
+ *     values (the feature page's scatter colours and histogram);
+ *   - per pair of features active together on some galaxy: the cross sums of a_i a_j
+ *     and the number of galaxies where both are active, over all galaxies and over the
+ *     validation ones (similar features, the report's correlation matrix):
+ *     r_ij = (N C_ij - S_i S_j) / sqrt((N C_ii - S_i^2) (N C_jj - S_j^2));
+ *   - per feature, STORE_QUANTILE_SAMPLES galaxies at activation quantiles: of the n
+ *     galaxies where it is active, sorted by value then galaxy id, the one at
+ *     floor((i + 0.5) / m * n), m = min(n, STORE_QUANTILE_SAMPLES);
+ *   - per live feature and catalogue column (every stored column, ra and dec first,
+ *     then log_nii_ha and log_oiii_hb when the four BPT line fluxes are stored):
+ *     Spearman's rho of the activation (0 where inactive) with the column over the
+ *     validation galaxies where the column is known (as analysis_spearman computes it);
+ *   - per run: the plot points of its validation galaxies in galaxy order (the BPT
+ *     diagram's log [NII]/Halpha and log [OIII]/Hbeta when the catalogue has the four
+ *     fluxes and some galaxy of the run has all four positive, else the first target's
+ *     truth), and the validation RMSE of the stored head with only the top 1, 2, 4, 8
+ *     and all live features by frequency (store_features' order) kept.
+ * The readers below compute them in memory for a file of an older version opened READ. */
+
+#define STORE_QUANTILE_SAMPLES 6
+enum { STORE_POINTS_TARGET = 0, STORE_POINTS_BPT = 1 };
+
+/* Computes the stored run's summaries and writes them, replacing any it had: the one
+ * code path for every way a run is stored (the run writer's finish step, the upgrade
+ * of older files, merging). Runs inside the caller's transaction when there is one.
+ * Draws a progress bar (sf_progress) when it takes more than a second. */
+int store_run_summarize(store *s, int64_t run_id);
+
+typedef struct {
+    int n_valid;       /* validation galaxies, in galaxy order (the index of store_valid_hit) */
+    int kind;          /* STORE_POINTS_* */
+    float *x, *y;      /* owned (n_valid): BPT x, y; or the first target's truth and NAN; NAN unusable */
+} store_points;
+int store_run_points(store *s, int64_t run_id, store_points *out);
+void store_points_clear(store_points *p);
+
+typedef struct {
+    double sum, sum_sq;             /* of the raw activation over every galaxy of the run */
+    double sum_valid, sum_sq_valid; /* over the validation galaxies */
+} store_feature_sums;
+/* out (d), by feature number; zeros for dead features. */
+int store_run_feature_sums(store *s, int64_t run_id, int d, store_feature_sums *out);
+
+typedef struct {
+    int index;      /* into store_points (validation galaxies in galaxy order) */
+    float value;    /* raw activation */
+} store_valid_hit;
+/* The validation galaxies where the feature is active, by index; *out owned (free). */
+int store_feature_valid_hits(store *s, int64_t run_id, int feature, store_valid_hit **out, int *n);
+
+typedef struct {
+    int other;                  /* the other feature */
+    int n_both;                 /* galaxies where both are active (all of the run) */
+    double cross;               /* sum of a_feature a_other over them */
+    int n_both_valid;           /* the same over the validation galaxies */
+    double cross_valid;
+} store_pair;
+/* The features active together with feature on some galaxy, by number; *out owned. */
+int store_feature_pairs(store *s, int64_t run_id, int feature, store_pair **out, int *n);
+
+/* The quantile samples (low to high) as store_hit; *hits owned (free). */
+int store_feature_samples(store *s, int64_t run_id, int feature, store_hit **hits, int *n);
+
+typedef struct {
+    int position;              /* the column's place in the order above (ties of |rho|) */
+    char name[STORE_NAME_MAX];
+    double rho;                /* finite */
+    int n_pairs;               /* validation galaxies where the column is known */
+} store_column_rho;
+/* The feature's Spearman correlations with the catalogue columns, by position; only
+ * those defined (3 pairs or more, neither side constant). *out owned (free). */
+int store_feature_columns(store *s, int64_t run_id, int feature, store_column_rho **out, int *n);
+
+typedef struct {
+    int n_terms;                       /* the top n_terms features by frequency */
+    double rmse;                       /* over all outputs (NAN without validation galaxies) */
+    double rmse_t[STORE_MAX_TARGETS];
+} store_level;
+/* The few-feature RMSEs by n_terms (1, 2, 4, 8 below the number of live features, then
+ * all of them); *out owned (free). */
+int store_run_levels(store *s, int64_t run_id, store_level **out, int *n);
 
 #endif

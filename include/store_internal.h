@@ -17,7 +17,8 @@ struct store {
     int mode;
     int version;
     int busy_ms;
-    int created; /* this open created the file */
+    int created;        /* this open created the file */
+    int temp_summaries; /* summaries of an older file kept in this connection's temp tables */
 };
 
 /* Records "<path>: <what>: <sqlite message>" (or a clearer text for busy,
@@ -32,5 +33,13 @@ int store_commit(store *s);
 void store_rollback(store *s); /* no-op outside a transaction */
 /* NAN for NULL. */
 double store_column_double(sqlite3_stmt *st, int col);
+/* The rows of table (a fixed name) that belong to run_id; 0 on a failure. */
+long long store_count_run_rows(store *s, const char *table, int64_t run_id);
+
+/* The summary tables of schema version 3 (store_summary.c), as the migration creates them. */
+extern const char store_summary_schema_sql[];
+/* Makes sure run_id's summaries can be read: they are in the file from version 3 on;
+ * for an older file opened READ they are computed into temp tables on first use. */
+int store_summary_ensure(store *s, int64_t run_id);
 
 #endif

@@ -7,9 +7,11 @@
  *
  * Two layers, usable apart:
  *  - synth_draw() draws one galaxy's catalogue row and latent truths from
- *    (seed, index) alone: stellar mass, quenching, SFR, morphology, inclination,
- *    dust, AGN, redshift, magnitudes, emission lines and metallicity. It renders
- *    nothing, so tests of the physics draw thousands of rows in milliseconds.
+ *    (seed, index) alone: environment, stellar mass, quenching, SFR, morphology,
+ *    inclination, dust, AGN, redshift, magnitudes, the field it was observed in (seeing,
+ *    sky, stars, group neighbours and background galaxies), emission lines and
+ *    metallicity. It renders nothing, so tests of the physics draw thousands of rows
+ *    in milliseconds.
  *  - synth_render_bands() renders a drawn galaxy into g, r, i images
  *    (nanomaggies per 0.262" pixel, seeing-convolved, with sky noise) and
  *    synth_stretch_rgb() turns them into an 8-bit colour cutout with the asinh
@@ -37,6 +39,27 @@
 
 #define SYNTH_PIXEL_ARCSEC 0.262
 #define SYNTH_FIBRE_RADIUS_ARCSEC 1.5
+/* The physics' version: a survey made by another version is another survey (caches
+ * of generated surveys carry it in their names). */
+#define SYNTH_VERSION 2
+/* Field objects (stars, galaxies of the same group, background galaxies) are drawn
+ * over a square of this many pixels around the galaxy (the largest cutout the tool
+ * makes); the catalogue counts those inside the central SYNTH_COUNT_PIXELS (the
+ * paper's 144-pixel crop). */
+#define SYNTH_FIELD_PIXELS 160
+#define SYNTH_COUNT_PIXELS 144
+#define SYNTH_MAX_OBJECTS 32
+
+enum { SYNTH_OBJ_STAR = 0, SYNTH_OBJ_NEIGHBOUR = 1, SYNTH_OBJ_BACKGROUND = 2 };
+
+/* A star or a galaxy in the cutout besides the galaxy itself (and its merger
+ * companion). */
+typedef struct {
+    int kind;                     /* SYNTH_OBJ_* */
+    double dx, dy;                /* arcsec from the galaxy's centre, x right, y up */
+    double flux[3];               /* nanomaggies per band (g, r, i) */
+    double re_arcsec, n, q, pa;   /* galaxies: Sersic half-light radius, index, b/a, PA (deg) */
+} synth_object;
 
 enum { SYNTH_NII = 0, SYNTH_HALPHA, SYNTH_OIII, SYNTH_HBETA, SYNTH_N_LINES };
 enum { SYNTH_G = 0, SYNTH_R, SYNTH_I, SYNTH_N_BANDS };
@@ -56,7 +79,8 @@ typedef struct {
     double petro_r50;         /* half-light radius, arcsec (before seeing) */
 
     /* latent truths */
-    int quenched, agn, merger, arms, n_stars;
+    int quenched, agn, merger, arms;
+    int n_stars, n_neighbours, n_background; /* field objects inside the central 144 pixels */
     double bulge_frac;        /* B/T in r */
     double sersic_n;          /* bulge Sersic index (the disk is exponential) */
     double re_kpc;            /* approximate half-light radius: B/T-weighted mean of bulge and disk */
@@ -73,7 +97,18 @@ typedef struct {
     double dust_av;           /* V-band attenuation of the disk (stars), mag */
     double gr;                /* g - r of the galaxy including dust */
     double oh_true;           /* metallicity before the catalogue's missing mask */
-    double psf_fwhm;          /* arcsec */
+    double psf_fwhm;          /* r-band seeing of the field, arcsec (g 6% wider, i 4% narrower) */
+    double psf_wing;          /* share of the PSF's light in its wide wing (2.5 x the core's sigma) */
+    double sky_mag;           /* r-band sky brightness of the field, mag/arcsec^2 */
+    double sky_noise;         /* the field's pixel noise relative to the nominal (sky_sigma) */
+    double sky_offset[3];     /* residual background left by the sky subtraction, per band,
+                                 in units of that band's nominal pixel noise */
+    double gal_lat;           /* galactic latitude, degrees (star counts) */
+    double env;               /* log10 Sigma_5 / Mpc^-2, the local density of bright galaxies */
+    double size_offset;       /* log10 of the disk's size over the mass-size relation, dex */
+    double fibre_r;           /* light-weighted mean deprojected radius of the disk light in
+                                 the fibre, in disk half-light radii */
+    double comp_sep_kpc;      /* projected separation of a merger's companion, kpc */
     double kpc_per_arcsec;
     double dust_lane;         /* optical depth of the mid-plane lane (0: none) */
     double agn_point_frac;    /* r flux of a central point source / galaxy flux */
@@ -88,6 +123,9 @@ typedef struct {
      * in-plane axis ratio and angle from the line of nodes (radians) */
     int bar;
     double bar_frac, bar_len_kpc, bar_q, bar_angle;
+    /* field objects over SYNTH_FIELD_PIXELS around the galaxy */
+    int n_objects;
+    synth_object objects[SYNTH_MAX_OBJECTS];
 } synth_galaxy;
 
 /* Draws galaxy `index` of the survey with seed `seed`. Deterministic. */
@@ -108,8 +146,8 @@ double synth_kewley01(double x);    /* valid for x < 0.47 */
 
 typedef struct {
     int size;        /* pixels on a side (144), 8 to 1024 */
-    int sky_noise;   /* 1: add sky and source noise */
-    int field;       /* 1: add foreground stars and faint background galaxies */
+    int sky_noise;   /* 1: add the field's sky noise, source noise and residual background */
+    int field;       /* 1: add the field objects (stars, group neighbours, background) */
 } synth_render_options;
 
 /* bands: (3, size, size) floats, g r i in nanomaggies per pixel, row 0 at the top.

@@ -146,13 +146,37 @@ sfnet *weights_load_model_from(const st_file *f, const weights_meta *override, i
 
 /* ---------------------------------------------------------------- training */
 
+/* Flip augmentation of the training batches. */
+typedef enum {
+    TRAIN_FLIPS_NONE = 0,
+    TRAIN_FLIPS_DIHEDRAL = 1, /* each image one of the 8 dihedral transforms, uniformly */
+    TRAIN_FLIPS_HV = 2,       /* each image mirrored left-right and top-bottom at random
+                                 (4 of the 8: no transposes) */
+    TRAIN_FLIPS_BATCH = 3,    /* one of the 8 for the whole batch */
+} train_flips;
+
+/* The units the network learns its targets in. */
+typedef enum {
+    /* z = (y - mean) / scale, mean per output and one scale for all outputs (the sd
+     * pooled over outputs) from the training split: the loss is the RMSE in target
+     * units divided by a constant, so the objective is the paper's, while the head
+     * works at the unit scale that nn.Linear's initialisation and the optimizer's
+     * step sizes are meant for. */
+    TRAIN_TARGETS_STANDARDISED = 0,
+    TRAIN_TARGETS_RAW = 1,    /* the catalogue's units, as the paper's code */
+} train_targets;
+
 typedef struct {
     int epochs;             /* 20 */
     int batch;              /* 64 */
     double lr;              /* 0.1, the peak of the schedule */
     uint64_t seed;          /* shuffles and flips */
     sched_kind schedule;    /* SCHED_ONE_CYCLE */
-    int flips;              /* 1: random dihedral transform per image */
+    train_flips flips;      /* TRAIN_FLIPS_DIHEDRAL */
+    train_targets targets;  /* TRAIN_TARGETS_STANDARDISED */
+    int head_bias_mean;     /* 1: a fresh run's head bias starts at the mean of what it
+                               learns (0 when standardised, the training mean when raw);
+                               0: as initialised */
     ranger_config opt;      /* ranger_defaults() */
     const char *checkpoint; /* written after every epoch and on Ctrl-C; NULL: none */
     int resume;             /* continue from checkpoint (which must exist) */
@@ -164,6 +188,12 @@ typedef struct {
 } train_options;
 
 void train_options_default(train_options *o);
+/* "dihedral", "hv", "batch", "none" <-> train_flips; "standardised" (or
+ * "standardized"), "raw" <-> train_targets. The parsers give SF_ERR with a message. */
+const char *train_flips_name(train_flips f);
+int train_flips_parse(const char *s, train_flips *f);
+const char *train_targets_name(train_targets t);
+int train_targets_parse(const char *s, train_targets *t);
 
 typedef struct {
     int epochs;              /* planned */
@@ -174,6 +204,8 @@ typedef struct {
     double final_train_rmse; /* train_loss of the last complete epoch (NAN if none) */
     double final_valid_rmse; /* valid_rmse of the last complete epoch (NAN if none) */
     double train_mean_rmse;  /* RMSE of predicting the training mean, on validation */
+    double target_mean[TARGET_MAX]; /* what the network learned: z = (y - mean) / scale */
+    double target_scale;            /* (0 and 1 with TRAIN_TARGETS_RAW) */
     double seconds;          /* wall time of this call */
     double images_per_s;     /* training images per second of this call */
     int interrupted;         /* stopped early (Ctrl-C, on_step); checkpoint saved */
@@ -182,16 +214,25 @@ typedef struct {
 void train_result_free(train_result *r);
 
 /* Trains m on ds (SPLIT_TRAIN galaxies; validation on SPLIT_VALID). m->max_batch must
- * be >= opt->batch. SF_OK also when interrupted (res->interrupted = 1); SF_ERR on an
- * inference_only model, a bad option, a checkpoint that cannot be written or does not
- * match, or a loss that became NaN/inf. res is filled in both cases (free it with
+ * be >= opt->batch.
+ * Targets: with TRAIN_TARGETS_STANDARDISED the network learns z = (y - mean) / scale
+ * (res->target_mean, res->target_scale). On a fresh start (not a resume) the head m
+ * comes with is taken as initialised for z, as nn.Linear's initialisation is meant for
+ * unit-scale outputs, and opt->head_bias_mean sets its bias to 0; checkpoints hold the
+ * head in z units beside mean and scale. Whenever train_run returns, the head is folded
+ * back into target units (fc.weight *= scale, fc.bias = scale * fc.bias + mean), so the
+ * model predicts y itself, and weights files and runs are in target units. Every loss
+ * and RMSE reported is in target units.
+ * SF_OK also when interrupted (res->interrupted = 1); SF_ERR on an inference_only
+ * model, a bad option, a checkpoint that cannot be written or does not match, or a
+ * loss that became NaN/inf. res is filled in both cases (free it with
  * train_result_free). */
 int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_result *res);
 
-/* Sets fc.bias to the training split's mean of each target (fastai does not: its
- * bias starts near 0 and walks to the mean, ~8.9 dex for metallicity, which takes a
- * few hundred steps at lr 0.1). Worth calling for short runs on small data sets;
- * calls sfnet_params_changed. */
+/* Sets fc.bias to the training split's mean of each target, in target units (fastai
+ * does not: with raw targets its bias starts near 0 and walks to the mean, ~8.9 dex for
+ * metallicity, which takes a few hundred steps at lr 0.1). train_run does this itself
+ * (opt->head_bias_mean); calls sfnet_params_changed. */
 void train_head_bias_to_mean(sfnet *m, const dataset *ds);
 
 /* decay (m->n_params): 1 for conv and fc weights, 0 for BN parameters and biases

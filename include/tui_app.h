@@ -1,11 +1,25 @@
-/* tui_app.h: the explorer's state and the screens' draw/key pairs (internal to tui_*.c).
+/* tui_app.h: the explorer's state and the screens' open/draw/key functions (internal to
+ * tui_*.c).
  *
  * tui_app.c owns the terminal (curses setup, colours, the main loop, the status
  * line, prompts, the help overlay, pixel-image overlays) and dispatches to one
  * screen at a time. The explorer's connection is read-only: labels and marks are
- * written through a second connection opened for writing, for that one change. A screen draws the whole area between the title line and
- * the status line from the app's state, and handles the keys it knows; keys it
- * does not know fall back to the global ones (q, Tab, :, ?, ...).
+ * written through a second connection opened for writing, for that one change.
+ *
+ * The state comes in three parts:
+ *  - tui_app, the session: the terminal, the database and its runs, the list's sort
+ *    settings, the stack of views, the status line;
+ *  - tui_run, the run on screen: query_run_view (the run, every feature's statistics,
+ *    its marks and plot points, its equation once asked for), loaded once when the
+ *    explorer switches to the run, and its feature list in the list's order;
+ *  - each view on the stack owns its screen's data (tui_feature_page,
+ *    tui_galaxy_page, tui_equation_page), loaded by the screen's load function when the
+ *    view opens and freed when it closes.
+ * Draw functions draw from these and never query; key functions change the view or
+ * open another. The load functions take the store and the run, not the terminal, so
+ * that the scale bench times them headless (bench/bench_scale.c). A screen draws the
+ * whole area between the title line and the status line, and handles the keys it
+ * knows; keys it does not know fall back to the global ones (q, Tab, :, ?, ...).
  */
 #ifndef SF_TUI_APP_H
 #define SF_TUI_APP_H
@@ -27,15 +41,6 @@ enum { SCREEN_LIST = 0, SCREEN_FEATURE, SCREEN_EQUATION, SCREEN_GALAXY, SCREEN_M
 #define TUI_KEY_CLICK 0x7FFF0001
 #define TUI_KEY_DCLICK 0x7FFF0002
 
-typedef struct {
-    int type;
-    int feature;       /* SCREEN_FEATURE */
-    int64_t galaxy_id; /* SCREEN_GALAXY */
-    int sel, top;      /* selection and scroll of the screen's list */
-    int target;        /* equation/galaxy: which output */
-    int zoom;          /* feature page: scatter zoom steps (x1.5 each, 0 = the paper's limits) */
-} tui_view;
-
 /* Colours: what a terminal can show. */
 enum { TUI_COLOR_NONE = 0, TUI_COLOR_8, TUI_COLOR_256, TUI_COLOR_DIRECT };
 
@@ -43,44 +48,96 @@ typedef struct {
     int x, y, cols, rows;
 } tui_rect;
 
-/* Data of the feature on screen, loaded when the feature page opens. */
+/* A galaxy's picture, decoded when its page opens: the thumbnail stored with the run,
+ * else the cutout in the run's image folder; rgb NULL when neither exists. */
 typedef struct {
-    int64_t run_id;
+    char objid[STORE_OBJID_MAX];
+    uint8_t *rgb;       /* owned (h, w, 3) */
+    int w, h;
+} tui_image;
+
+void tui_image_load(store *s, const store_run *run, int64_t galaxy_id, const char *objid, tui_image *img);
+void tui_image_clear(tui_image *img);
+
+/* The run on screen, loaded once when the explorer switches to it. */
+typedef struct {
+    query_run_view v;
+    int *order;        /* (v.run.d) feature numbers in the list's order */
+    int *visible;      /* (n_visible) the features the list shows (dead ones when shown) */
+    int n_visible, n_dead;
+} tui_run;
+
+/* The list's sort keys, in the order s cycles them. */
+#define TUI_N_SORTS 6
+extern const char *tui_sort_names[TUI_N_SORTS];
+int tui_run_load(store *s, int64_t run_id, int sort, int reverse, int show_dead, tui_run *r);
+/* Orders the list again (a new sort key, dead ones shown or hidden, a label changed). */
+void tui_run_sort(tui_run *r, int sort, int reverse, int show_dead);
+void tui_run_clear(tui_run *r);
+/* Place of feature in r->visible, or -1. */
+int tui_run_visible_index(const tui_run *r, int feature);
+
+/* The feature page's data: everything it shows about one feature. */
+typedef struct {
     int feature;
     store_feature f;
-    store_hit *top;
+    store_hit *top;           /* (n_top) the strongest galaxies */
     int n_top;
-    store_hit *quant;
+    store_hit *quant;         /* (n_quant) samples at activation quantiles, low to high */
     int n_quant;
-    float *hist;        /* scaled activations of active validation galaxies */
-    int n_hist;
-    query_scatter sc;
+    tui_image *images;        /* (n_top + n_quant) their pictures */
+    query_scatter sc;         /* scatter and histogram */
     char suggestion[STORE_LABEL_MAX]; /* from the catalogue correlations, "" none */
-    query_similar similar[TUI_SIMILAR]; /* most correlated features, from the app's coact */
-    int n_similar;
-    int similar_loaded;
-    int loaded;
-} tui_feature_data;
+    query_similar similar[TUI_SIMILAR]; /* the most correlated features */
+    int n_similar, similar_failed;
+    int has_share;            /* a term of the equation: */
+    double mean_contrib;      /* its mean w'A to the first target */
+    double share;             /* its part of all terms' mean |w'A|, 0..1 */
+} tui_feature_page;
+
+int tui_feature_page_load(store *s, tui_run *r, int feature, tui_feature_page *p);
+void tui_feature_page_clear(tui_feature_page *p);
+
+/* The galaxy page's data. */
+typedef struct {
+    store_galaxy g;
+    store_galaxy_run gr;      /* n_out 0 when the run does not hold the galaxy */
+    tui_image image;
+} tui_galaxy_page;
+
+int tui_galaxy_page_load(store *s, const tui_run *r, int64_t galaxy_id, tui_galaxy_page *p);
+void tui_galaxy_page_clear(tui_galaxy_page *p);
+
+/* The equation view's data: the run's equation (kept in r) and its terms in order of
+ * mean |contribution| for each target. */
+typedef struct {
+    int n_out;
+    int *order[STORE_MAX_TARGETS];
+} tui_equation_page;
+
+int tui_equation_page_load(store *s, tui_run *r, tui_equation_page *p);
+void tui_equation_page_clear(tui_equation_page *p);
+
+/* The marks screen reads the run's marks again when it opens. */
+int tui_marks_page_load(store *s, tui_run *r);
+
+typedef struct {
+    int type;
+    int feature;       /* SCREEN_FEATURE */
+    int64_t galaxy_id; /* SCREEN_GALAXY */
+    int sel, top;      /* selection and scroll of the screen's list */
+    int target;        /* equation/galaxy: which output */
+    int zoom;          /* feature page: scatter zoom steps (x1.5 each, 0 = the paper's limits) */
+    void *page;        /* the screen's data (tui_*_page), owned by the view */
+} tui_view;
 
 typedef struct tui_app {
     store *db;
     const char *path;
     store_run *runs;
     int n_runs, cur;      /* current run index */
-    store_feature *feats; /* current run's features in list order (dead ones included) */
-    int n_feats;
-    int *visible;         /* indices into feats of the rows shown */
-    int n_visible, n_dead;
-    int sort, reverse, show_dead;
-    query_run_data rd;      /* current run's arrays */
-    int rd_loaded;
-    tui_feature_data fd;
-    query_equation eq;    /* current run's equation, loaded by the equation view */
-    int eq_loaded;
-    query_coact coact;    /* co-activation sums of a run, computed by the first feature page */
-    int coact_loaded;
-    store_mark *marks;    /* current run's marks (tui_marks_reload) */
-    int n_marks;
+    tui_run run;          /* the current run */
+    int sort, reverse, show_dead; /* the list's order */
 
     tui_view stack[TUI_STACK];
     int depth;
@@ -114,11 +171,12 @@ typedef struct tui_app {
 } tui_app;
 
 /* ---- app services (tui_app.c) ---- */
-extern const char *tui_sort_names[]; /* the list's sort keys, in the order s cycles them */
 tui_view *tui_top(tui_app *a);
+/* Pushes v (which owns its page) on the stack; the oldest view goes when it is full. */
 void tui_push(tui_app *a, tui_view v);
+/* Closes the top view (quits on the last). */
 void tui_pop(tui_app *a);
-const store_run *tui_run(const tui_app *a);
+const store_run *tui_cur_run(const tui_app *a);
 void tui_msg(tui_app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prompts on the status line; returns 1 with the text in buf, 0 when cancelled. */
 int tui_prompt(tui_app *a, const char *question, char *buf, int n);
@@ -129,32 +187,26 @@ void tui_color_rgb(tui_app *a, uint32_t fg, uint32_t bg);
 void tui_color_reset(tui_app *a);
 /* Copies a plot grid onto the screen at (x, y). */
 void tui_draw_grid(tui_app *a, const plot_grid *g, int x, int y);
-/* Draws a galaxy thumbnail in the rectangle (symbols into cells, or a pixel
- * overlay registered for after doupdate). Returns 0 when no image exists. */
-int tui_draw_thumb(tui_app *a, int64_t galaxy_id, const char *objid, tui_rect r);
+/* Draws a galaxy's picture in the rectangle (symbols into cells, or a pixel overlay
+ * registered for after doupdate), rendered once per size and mode. Returns 0 when
+ * there is no image. */
+int tui_draw_thumb(tui_app *a, const tui_image *img, tui_rect r);
 /* Text clipped to the screen width from (x, y); returns columns used. */
 int tui_text(tui_app *a, int y, int x, int max_cols, const char *s);
-/* Opens a feature of the current run (pushes the feature page). */
+/* Opens a feature of the current run (pushes the feature page, or replaces the one on
+ * top); a failure leaves the screen as it was, with a message. */
 void tui_open_feature(tui_app *a, int feature);
+/* The same, always pushing (so that q comes back to the page below). */
+void tui_push_feature(tui_app *a, int feature, int zoom);
 void tui_open_galaxy(tui_app *a, int64_t galaxy_id);
-/* Switches to run index i, reloading its features. */
+/* Switches to run index i (loads it, back to its feature list). */
 int tui_switch_run(tui_app *a, int i);
-int tui_reload_features(tui_app *a);
-/* Index into a->visible of the feature, or -1. */
-int tui_visible_index(const tui_app *a, int feature);
+/* Orders the current run's list again after a.sort/reverse/show_dead changed. */
+void tui_resort(tui_app *a);
 /* Exports the feature to <prefix>_<feature>.png in the current directory. */
 void tui_export(tui_app *a, int feature);
-int tui_load_feature(tui_app *a, int feature);
-
-/* The current run's equation into a->eq (query.h), computed once per run. */
-int tui_equation_load(tui_app *a);
 
 /* ---- marks (tui_marks.c) ---- */
-/* Reads the current run's marks into a->marks (none on a failure, with a message). */
-void tui_marks_reload(tui_app *a);
-void tui_marks_free(tui_app *a);
-int tui_feature_marked(const tui_app *a, int feature);
-int tui_galaxy_marked(const tui_app *a, int64_t galaxy_id);
 /* Marks or unmarks a feature (galaxy_id 0) or a galaxy (feature -1) of the current
  * run through a connection opened for writing (the explorer's own one only reads). */
 void tui_toggle_mark(tui_app *a, int feature, int64_t galaxy_id);

@@ -14,6 +14,13 @@ SURVEY="$DIR/survey"
 DB="$DIR/demo.db"
 mkdir -p "$DIR"
 
+# a survey (and the runs trained on it) made by another version of the survey's
+# physics is made again
+VERSION=$("$BIN" synth --physics-version)
+if [ -f "$SURVEY/galaxies.csv" ] && [ "$(cat "$SURVEY/synth-version" 2>/dev/null || echo 1)" != "$VERSION" ]; then
+    echo "demo: $SURVEY was made by another version of the synthetic survey; making it again"
+    rm -rf "$SURVEY" "$DB"
+fi
 if [ ! -f "$SURVEY/galaxies.csv" ]; then
     echo "demo: making a synthetic survey of $N galaxies in $SURVEY"
     "$BIN" synth -n "$N" --size 144 "$SURVEY"

@@ -335,3 +335,65 @@ int figure_lines(const char *path, const figure_series *series, int n_series,
     draw_axes(cr, &f, x_label, y_label);
     return finish(cr, surf, path);
 }
+
+int figure_curves(const char *path, const figure_curve *curves, int n_curves,
+                  const char *const *group_names, int n_groups, const char *x_label,
+                  const char *y_label, const char *title, const char *note) {
+    static const double palette[4][3] = {
+        {0.15, 0.35, 0.65}, {0.85, 0.40, 0.10}, {0.20, 0.55, 0.30}, {0.80, 0.20, 0.45}};
+    int w = 720, h = 500;
+    frame f = {80, 40, 610, 380, INFINITY, -INFINITY, INFINITY, -INFINITY};
+    for (int c = 0; c < n_curves; c++)
+        for (int i = 0; i < curves[c].n; i++) {
+            double x = curves[c].x[i], y = curves[c].y[i];
+            if (!isfinite(x) || !isfinite(y)) continue;
+            f.xmin = fmin(f.xmin, x), f.xmax = fmax(f.xmax, x);
+            f.ymin = fmin(f.ymin, y), f.ymax = fmax(f.ymax, y);
+        }
+    if (!isfinite(f.xmin)) return sf_fail("%s: no finite points to plot", path);
+    pad_limits(&f.xmin, &f.xmax);
+    pad_limits(&f.ymin, &f.ymax);
+    cairo_surface_t *surf;
+    cairo_t *cr = begin(&surf, w, h);
+    title_at(cr, w, title);
+    cairo_save(cr);
+    cairo_rectangle(cr, f.x0, f.y0, f.w, f.h);
+    cairo_clip(cr);
+    for (int c = 0; c < n_curves; c++) {
+        const figure_curve *cv = &curves[c];
+        const double *col = palette[cv->group % 4];
+        cairo_set_source_rgba(cr, col[0], col[1], col[2], 0.8);
+        cairo_set_line_width(cr, 1.4);
+        static const double dash[2] = {5, 4};
+        cairo_set_dash(cr, dash, cv->dashed ? 2 : 0, 0);
+        int started = 0;
+        for (int i = 0; i < cv->n; i++) {
+            if (!isfinite(cv->x[i]) || !isfinite(cv->y[i])) continue;
+            if (started) cairo_line_to(cr, px(&f, cv->x[i]), py(&f, cv->y[i]));
+            else cairo_move_to(cr, px(&f, cv->x[i]), py(&f, cv->y[i]));
+            started = 1;
+        }
+        cairo_stroke(cr);
+    }
+    cairo_restore(cr);
+    cairo_set_dash(cr, NULL, 0, 0);
+    cairo_set_font_size(cr, 12);
+    for (int g = 0; g < n_groups; g++) {
+        const double *col = palette[g % 4];
+        double lx = f.x0 + f.w - 230, ly = f.y0 + 16 + 18 * g;
+        cairo_set_source_rgb(cr, col[0], col[1], col[2]);
+        cairo_set_line_width(cr, 2);
+        cairo_move_to(cr, lx, ly), cairo_line_to(cr, lx + 24, ly);
+        cairo_stroke(cr);
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        text_at(cr, lx + 30, ly, 0, group_names[g] ? group_names[g] : "");
+    }
+    if (note) {
+        cairo_set_source_rgb(cr, 0.25, 0.25, 0.25);
+        cairo_set_font_size(cr, 11);
+        text_at(cr, f.x0, h - 12, 0, note);
+    }
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    draw_axes(cr, &f, x_label, y_label);
+    return finish(cr, surf, path);
+}

@@ -11,8 +11,6 @@
 #include "analysis.h"
 #include "sf_util.h"
 
-#define LABEL_MIN_PAIRS 10
-
 static const struct {
     const char *column;
     const char *name;
@@ -64,6 +62,14 @@ static int cmp_abs_rho_desc(const void *a, const void *b) {
     return (x->column > y->column) - (x->column < y->column);
 }
 
+int label_rank(label_match *m, int n) {
+    int kept = 0;
+    for (int i = 0; i < n; i++)
+        if (m[i].n >= LABEL_MIN_PAIRS && isfinite(m[i].rho)) m[kept++] = m[i];
+    qsort(m, (size_t)kept, sizeof(label_match), cmp_abs_rho_desc);
+    return kept;
+}
+
 int label_suggest(label_match *out, int max_out, const double *a, int n,
                   const double *cols, int n_cols) {
     label_match *all = xmalloc(sizeof(label_match) * (size_t)(n_cols > 0 ? n_cols : 1));
@@ -76,11 +82,9 @@ int label_suggest(label_match *out, int max_out, const double *a, int n,
             pairs += isfinite(col[i]) && isfinite(a[i]);
         }
         if (pairs < LABEL_MIN_PAIRS) continue;
-        double rho = analysis_spearman(a, col, n);
-        if (!isfinite(rho)) continue;
-        all[m++] = (label_match){c, rho, pairs};
+        all[m++] = (label_match){c, analysis_spearman(a, col, n), pairs};
     }
-    qsort(all, (size_t)m, sizeof(label_match), cmp_abs_rho_desc);
+    m = label_rank(all, m);
     int k = m < max_out ? m : max_out;
     memcpy(out, all, sizeof(label_match) * (size_t)(k > 0 ? k : 0));
     free(all);

@@ -1,8 +1,9 @@
 /* analysis_run.c: a run of the run database as arrays, and the report's analyses
  * (Table 1, accuracy with few features, correlation matrix, AGN SVM, suggested
- * labels, the PCA baseline). Every read goes through the store API.
+ * labels, the PCA baseline, what features and components track). Every read goes
+ * through the store API.
  * Layer: analysis. Calls: analysis_* (6), query, store, store_read, sf_util.
- * Called by: cli_pca, cli_report, cli_sweep, tui_app.
+ * Called by: cli_latents, cli_pca, cli_report, cli_sweep, tui_app.
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,10 +20,16 @@ static const int report_m[REPORT_MAX_M] = {1, 2, 4, 8};
 
 /* ---- loading -------------------------------------------------------------- */
 
+/* The activations of every row in one pass (store_run_sparse). */
+static int load_sparse(run_data *rd, store *s) {
+    rd->act_start = xmalloc(((size_t)rd->n + 1) * sizeof *rd->act_start);
+    return store_run_sparse(s, rd->run.id, &rd->rows, rd->act_start, &rd->act_feature, &rd->act_value);
+}
+
 int run_data_load(run_data *rd, store *s, const char *run_spec) {
     memset(rd, 0, sizeof *rd);
     if (store_run_find(s, run_spec, &rd->run) != SF_OK) return SF_ERR;
-    if (store_run_rows(s, rd->run.id, &rd->rows) != SF_OK) goto fail;
+    if (store_run_rows_ids(s, rd->run.id, &rd->rows) != SF_OK) goto fail;
     rd->n = rd->rows.n;
     rd->d = rd->run.d;
     rd->n_out = rd->run.n_out;
@@ -47,6 +54,7 @@ int run_data_load(run_data *rd, store *s, const char *run_spec) {
     if (rc != SF_OK) goto fail;
     if (store_features(s, rd->run.id, STORE_SORT_FREQUENCY, 0, &rd->features, &rd->n_live) != SF_OK)
         goto fail;
+    if (rd->run.k > 0 && load_sparse(rd, s) != SF_OK) goto fail;
     return SF_OK;
 fail:
     run_data_free(rd);
@@ -61,6 +69,9 @@ void run_data_free(run_data *rd) {
     free(rd->pred);
     free(rd->truth);
     free(rd->features);
+    free(rd->act_start);
+    free(rd->act_feature);
+    free(rd->act_value);
     memset(rd, 0, sizeof *rd);
 }
 
@@ -69,11 +80,11 @@ static void subset_rows(store_rows *sub, const store_rows *rows, const int *idx,
     size_t cap = (size_t)(n > 0 ? n : 1);
     sub->n = n;
     sub->galaxy_id = xmalloc(cap * sizeof *sub->galaxy_id);
-    sub->objid = xmalloc(cap * sizeof *sub->objid);
+    sub->objid = rows->objid ? xmalloc(cap * sizeof *sub->objid) : NULL;
     sub->split = xmalloc(cap);
     for (int i = 0; i < n; i++) {
         sub->galaxy_id[i] = rows->galaxy_id[idx[i]];
-        memcpy(sub->objid[i], rows->objid[idx[i]], STORE_OBJID_MAX);
+        if (rows->objid) memcpy(sub->objid[i], rows->objid[idx[i]], STORE_OBJID_MAX);
         sub->split[i] = rows->split[idx[i]];
     }
 }
@@ -86,6 +97,28 @@ static const store_feature *live_feature(const run_data *rd, int feature) {
 
 int run_data_activations(const run_data *rd, store *s, const int *features, int m,
                          const int *idx, int n_idx, int scaled, double *out) {
+    if (rd->act_start) {
+        /* column of each wanted feature, and its scale */
+        int *col = xmalloc(sizeof(int) * (size_t)(rd->d > 0 ? rd->d : 1));
+        double *scale = xmalloc(sizeof(double) * (size_t)(m > 0 ? m : 1));
+        for (int f = 0; f < rd->d; f++) col[f] = -1;
+        for (int j = 0; j < m; j++) {
+            const store_feature *f = live_feature(rd, features[j]);
+            if (f && features[j] >= 0 && features[j] < rd->d) col[features[j]] = j;
+            scale[j] = f && scaled && f->max_valid > 0 ? 1.0 / f->max_valid : 1.0;
+        }
+        memset(out, 0, sizeof(double) * (size_t)n_idx * (size_t)m);
+        for (int i = 0; i < n_idx; i++) {
+            int r = idx[i];
+            for (int64_t e = rd->act_start[r]; e < rd->act_start[r + 1]; e++) {
+                int j = col[rd->act_feature[e]];
+                if (j >= 0) out[(size_t)i * (size_t)m + (size_t)j] = rd->act_value[e] * scale[j];
+            }
+        }
+        free(col);
+        free(scale);
+        return SF_OK;
+    }
     store_rows sub;
     subset_rows(&sub, &rd->rows, idx, n_idx);
     float *col = xmalloc(sizeof(float) * (size_t)(n_idx > 0 ? n_idx : 1));
@@ -125,88 +158,41 @@ static int label_column_wanted(const char *name) {
            strcmp(name, "dec") && strcmp(name, "objID");
 }
 
+/* The suggested label of one feature from the run's stored Spearman correlations
+ * with the catalogue columns (store.h's summaries): the strongest wanted column, and on
+ * the synthetic survey the true latent factor it tracks best. "" when none qualifies. */
+static int suggest_label(store *s, int64_t run_id, int feature, char *label, size_t size) {
+    label[0] = '\0';
+    store_column_rho *rho = NULL;
+    int n = 0;
+    if (store_feature_columns(s, run_id, feature, &rho, &n) != SF_OK) return SF_ERR;
+    label_match *match = xmalloc(sizeof(label_match) * (size_t)(n > 0 ? n : 1));
+    int m = 0;
+    for (int c = 0; c < n; c++)
+        if (label_column_wanted(rho[c].name)) match[m++] = (label_match){c, rho[c].rho, rho[c].n_pairs};
+    m = label_rank(match, m);
+    if (m > 0) label_format(label, size, rho[match[0].column].name, match[0].rho);
+    for (int q = 0; q < m; q++) {
+        if (strncmp(rho[match[q].column].name, "true_", 5)) continue;
+        if (q > 0) {
+            char latent[STORE_LABEL_MAX / 2];
+            size_t used = strlen(label);
+            label_format(latent, sizeof latent, rho[match[q].column].name, match[q].rho);
+            snprintf(label + used, size - used, "; latent: %s", latent);
+        }
+        break;
+    }
+    free(match);
+    free(rho);
+    return SF_OK;
+}
+
 int report_suggest_labels(char (*labels)[STORE_LABEL_MAX], const run_data *rd, store *s,
                           const int *feats, int m) {
     for (int j = 0; j < m; j++) labels[j][0] = '\0';
-    char (*names)[STORE_NAME_MAX] = NULL;
-    int n_names = 0;
-    if (store_catalog_columns(s, &names, &n_names) != SF_OK) return SF_ERR;
-    int nv = rd->n_valid, rc = SF_OK;
-    store_rows sub;
-    subset_rows(&sub, &rd->rows, rd->valid, nv);
-    /* Columns kept, then the two BPT ratios when the fluxes are there. */
-    int cap = n_names + 2, n_cols = 0;
-    char (*cols)[STORE_NAME_MAX] = xmalloc(sizeof *cols * (size_t)(cap > 0 ? cap : 1));
-    double *values = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)(cap > 0 ? cap : 1));
-    double *col = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1));
-    double *flux[BPT_N_LINES] = {NULL};
-    for (int c = 0; c < n_names && rc == SF_OK; c++) {
-        int line = -1;
-        for (int l = 0; l < BPT_N_LINES; l++) {
-            char fname[64];
-            snprintf(fname, sizeof fname, "%s_flux", bpt_line_name(l));
-            if (!strcmp(names[c], fname)) line = l;
-        }
-        if (!label_column_wanted(names[c]) && line < 0) continue;
-        rc = store_catalog_values(s, &sub, names[c], col);
-        if (rc != SF_OK) break;
-        if (line >= 0) {
-            flux[line] = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1));
-            memcpy(flux[line], col, sizeof(double) * (size_t)nv);
-        }
-        if (!label_column_wanted(names[c])) continue;
-        snprintf(cols[n_cols], STORE_NAME_MAX, "%s", names[c]);
-        for (int i = 0; i < nv; i++) values[(size_t)i * (size_t)cap + (size_t)n_cols] = col[i];
-        n_cols++;
-    }
-    if (rc == SF_OK && flux[BPT_NII] && flux[BPT_HALPHA] && flux[BPT_OIII] && flux[BPT_HBETA]) {
-        static const int num[2] = {BPT_NII, BPT_OIII}, den[2] = {BPT_HALPHA, BPT_HBETA};
-        static const char *ratio_names[2] = {"log_nii_ha", "log_oiii_hb"};
-        for (int r = 0; r < 2; r++) {
-            snprintf(cols[n_cols], STORE_NAME_MAX, "%s", ratio_names[r]);
-            for (int i = 0; i < nv; i++) {
-                double a = flux[num[r]][i], b = flux[den[r]][i];
-                values[(size_t)i * (size_t)cap + (size_t)n_cols] = a > 0 && b > 0 ? log10(a / b) : NAN;
-            }
-            n_cols++;
-        }
-    }
-    if (rc == SF_OK && n_cols > 0) {
-        /* label_suggest wants (n, n_cols) contiguous: compact the rows. */
-        double *packed = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)n_cols);
-        for (int i = 0; i < nv; i++)
-            memcpy(packed + (size_t)i * (size_t)n_cols, values + (size_t)i * (size_t)cap,
-                   sizeof(double) * (size_t)n_cols);
-        double *act = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1));
-        label_match *match = xmalloc(sizeof(label_match) * (size_t)n_cols);
-        for (int j = 0; j < m && rc == SF_OK; j++) {
-            rc = run_data_activations(rd, s, &feats[j], 1, rd->valid, nv, 0, act);
-            int n_match = rc == SF_OK ? label_suggest(match, n_cols, act, nv, packed, n_cols) : 0;
-            if (n_match == 0) continue;
-            label_format(labels[j], STORE_LABEL_MAX, cols[match[0].column], match[0].rho);
-            /* On the synthetic survey, also the true latent factor it tracks best. */
-            for (int q = 0; q < n_match; q++) {
-                if (strncmp(cols[match[q].column], "true_", 5)) continue;
-                if (q > 0) {
-                    char latent[STORE_LABEL_MAX / 2];
-                    size_t used = strlen(labels[j]);
-                    label_format(latent, sizeof latent, cols[match[q].column], match[q].rho);
-                    snprintf(labels[j] + used, STORE_LABEL_MAX - used, "; latent: %s", latent);
-                }
-                break;
-            }
-        }
-        free(match);
-        free(act);
-        free(packed);
-    }
-    for (int l = 0; l < BPT_N_LINES; l++) free(flux[l]);
-    free(col);
-    free(values);
-    free(cols);
-    free(names);
-    store_rows_clear(&sub);
-    return rc;
+    for (int j = 0; j < m; j++)
+        if (suggest_label(s, rd->run.id, feats[j], labels[j], STORE_LABEL_MAX) != SF_OK) return SF_ERR;
+    return SF_OK;
 }
 
 /* ---- the AGN SVM ------------------------------------------------------------- */
@@ -254,8 +240,9 @@ static int run_bpt_classes(bpt_class *cls, int *source, const run_data *rd, stor
     return rc;
 }
 
-/* Trains on the training rows with a class, scores on the validation rows with one. */
-static int svm_on_features(binary_scores *sc, int *n_train, int *n_agn, const run_data *rd,
+/* Trains on the training rows with a class, scores on the validation rows with one:
+ * sc[0] with equal class weights, sc[1] with balanced ones. */
+static int svm_on_features(binary_scores sc[2], int *n_train, int *n_agn, const run_data *rd,
                            store *s, const bpt_class *cls, const int *feats, int m) {
     int *tr = xmalloc(sizeof(int) * (size_t)rd->n), *va = xmalloc(sizeof(int) * (size_t)rd->n);
     int nt = 0, nv = 0;
@@ -274,12 +261,15 @@ static int svm_on_features(binary_scores *sc, int *n_train, int *n_agn, const ru
     *n_train = nt;
     int rc = run_data_activations(rd, s, feats, m, tr, nt, 1, xt);
     if (rc == SF_OK) rc = run_data_activations(rd, s, feats, m, va, nv, 1, xv);
-    svm_linear model;
     if (rc == SF_OK && nv == 0) rc = sf_fail("no validation galaxy has a BPT class");
-    if (rc == SF_OK) rc = svm_linear_train(&model, xt, yt, nt, m, 1.0);
-    if (rc == SF_OK) {
+    double balanced[2];
+    svm_balanced_weights(yt, nt, balanced);
+    for (int w = 0; w < 2 && rc == SF_OK; w++) {
+        svm_linear model;
+        rc = svm_linear_train_weighted(&model, xt, yt, nt, m, 1.0, w ? balanced : NULL);
+        if (rc != SF_OK) break;
         for (int i = 0; i < nv; i++) pv[i] = svm_linear_predict(&model, xv + (size_t)i * (size_t)m);
-        binary_scores_count(sc, yv, pv, nv);
+        binary_scores_count(&sc[w], yv, pv, nv);
         svm_linear_free(&model);
     }
     free(tr), free(va), free(xt), free(xv), free(yt), free(yv), free(pv);
@@ -288,8 +278,49 @@ static int svm_on_features(binary_scores *sc, int *n_train, int *n_agn, const ru
 
 /* ---- the report -------------------------------------------------------------- */
 
+/* Pearson r of the activations over the n validation galaxies from sums S, Q = sum a^2
+ * and C = sum a_i a_j: NAN for fewer than 3 galaxies or a feature constant there, as
+ * analysis_pearson gives it (a variance lost to rounding counts as constant). */
+static double valid_pearson(double n, const store_feature_sums *a, const store_feature_sums *b, double cross) {
+    if (n < 3) return NAN;
+    double va = n * a->sum_sq_valid - a->sum_valid * a->sum_valid;
+    double vb = n * b->sum_sq_valid - b->sum_valid * b->sum_valid;
+    if (!(va > 1e-12 * n * a->sum_sq_valid) || !(vb > 1e-12 * n * b->sum_sq_valid)) return NAN;
+    double r = (n * cross - a->sum_valid * b->sum_valid) / sqrt(va * vb);
+    return r > 1 ? 1 : r < -1 ? -1 : r;
+}
+
+/* out (m, m): the correlation matrix of feats over the validation galaxies, diagonal 1
+ * (NAN for a constant feature), as analysis_corr_matrix computes it from the arrays. */
+static int valid_correlations(double *out, store *s, const run_data *rd, const int *feats, int m) {
+    int d = rd->d;
+    store_feature_sums *sums = xcalloc((size_t)d, sizeof *sums);
+    double *cross = xcalloc((size_t)d, sizeof *cross);
+    int rc = store_run_feature_sums(s, rd->run.id, d, sums);
+    for (int a = 0; a < m && rc == SF_OK; a++) {
+        store_pair *p = NULL;
+        int np = 0;
+        rc = store_feature_pairs(s, rd->run.id, feats[a], &p, &np);
+        if (rc != SF_OK) break;
+        memset(cross, 0, (size_t)d * sizeof *cross);
+        for (int q = 0; q < np; q++)
+            if (p[q].other >= 0 && p[q].other < d) cross[p[q].other] = p[q].cross_valid;
+        free(p);
+        const store_feature_sums *fa = &sums[feats[a]];
+        for (int b = 0; b < m; b++) {
+            double r = b == a ? valid_pearson(rd->n_valid, fa, fa, fa->sum_sq_valid)
+                              : valid_pearson(rd->n_valid, fa, &sums[feats[b]], cross[feats[b]]);
+            out[(size_t)a * m + b] = b == a && isfinite(r) ? 1 : r;
+        }
+    }
+    free(cross);
+    free(sums);
+    return rc;
+}
+
 int report_compute(report_result *rr, const run_data *rd, store *s, const report_options *opt) {
     memset(rr, 0, sizeof *rr);
+    rr->class_weight = opt->class_weight;
     int nl = rd->n_live, nv = rd->n_valid, nt = rd->n_train, no = rd->n_out;
     rr->n_top = opt->top < nl ? opt->top : nl;
     int *live = xmalloc(sizeof(int) * (size_t)(nl > 0 ? nl : 1));
@@ -301,10 +332,13 @@ int report_compute(report_result *rr, const run_data *rd, store *s, const report
     run_data_gather(pv, rd->pred, no, rd->valid, nv);
     run_data_gather(yt, rd->truth, no, rd->train, nt);
     rr->rmse_model = analysis_rmse(pv, yv, nv, no);
-    double *act_v = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)(nl > 0 ? nl : 1));
-    double *act_t = xmalloc(sizeof(double) * (size_t)(nt > 0 ? nt : 1) * (size_t)(nl > 0 ? nl : 1));
-    int rc = run_data_activations(rd, s, live, nl, rd->valid, nv, 0, act_v);
-    if (rc == SF_OK) rc = run_data_activations(rd, s, live, nl, rd->train, nt, 0, act_t);
+    /* the top 8 features' activations (the refits and shares); the rest comes from the
+     * run's stored summaries */
+    int na = nl < 8 ? nl : 8;
+    double *act_v = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)(na > 0 ? na : 1));
+    double *act_t = xmalloc(sizeof(double) * (size_t)(nt > 0 ? nt : 1) * (size_t)(na > 0 ? na : 1));
+    int rc = run_data_activations(rd, s, live, na, rd->valid, nv, 0, act_v);
+    if (rc == SF_OK) rc = run_data_activations(rd, s, live, na, rd->train, nt, 0, act_t);
 
     /* Variance share and refits on the top m (features are sorted by frequency, so
      * the top m are the columns 0..m-1). The share is the R^2 of the predictions on
@@ -318,8 +352,8 @@ int report_compute(report_result *rr, const run_data *rd, store *s, const report
         rr->n_m = mi + 1;
         double *xt = xmalloc(sizeof(double) * (size_t)(nt > 0 ? nt : 1) * (size_t)m);
         double *xv = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)m);
-        analysis_select_columns(xt, act_t, nt, nl, first, m);
-        analysis_select_columns(xv, act_v, nv, nl, first, m);
+        analysis_select_columns(xt, act_t, nt, na, first, m);
+        analysis_select_columns(xv, act_v, nv, na, first, m);
         for (int t = 0; t < no; t++) {
             for (int i = 0; i < nv; i++) pred_t[i] = pv[(size_t)i * (size_t)no + (size_t)t];
             rr->share[mi][t] = analysis_r2(xv, nv, m, pred_t);
@@ -335,27 +369,22 @@ int report_compute(report_result *rr, const run_data *rd, store *s, const report
         }
         free(xt);
         free(xv);
-        if (rc == SF_OK) rc = query_rmse_with_features(s, rd->run.id, live, m, &rr->rmse_head[mi], NULL);
+        if (rc == SF_OK) rc = query_rmse_top(s, rd->run.id, m, &rr->rmse_head[mi], NULL);
     }
     free(pred_t);
 
-    /* Correlation matrix of the features active on more than min_galaxies. */
+    /* Correlation matrix of the features active on more than min_galaxies: Pearson over
+     * the validation galaxies of the activations (scaling by max_valid leaves it as it
+     * is), from the sums stored with the run. */
     if (rc == SF_OK) {
         rr->corr_features = xmalloc(sizeof(int) * (size_t)(nl > 0 ? nl : 1));
-        int *cols = xmalloc(sizeof(int) * (size_t)(nl > 0 ? nl : 1));
         for (int j = 0; j < nl; j++)
-            if (rd->features[j].n_active_valid > opt->min_galaxies) {
-                cols[rr->n_corr] = j;
+            if (rd->features[j].n_active_valid > opt->min_galaxies)
                 rr->corr_features[rr->n_corr++] = rd->features[j].feature;
-            }
         if (rr->n_corr > 0) {
-            double *x = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)rr->n_corr);
-            analysis_select_columns(x, act_v, nv, nl, cols, rr->n_corr);
             rr->corr = xmalloc(sizeof(double) * (size_t)rr->n_corr * (size_t)rr->n_corr);
-            analysis_corr_matrix(rr->corr, x, nv, rr->n_corr, 0);
-            free(x);
+            rc = valid_correlations(rr->corr, s, rd, rr->corr_features, rr->n_corr);
         }
-        free(cols);
     }
     free(act_v);
     free(act_t);
@@ -371,12 +400,17 @@ int report_compute(report_result *rr, const run_data *rd, store *s, const report
             rr->svm_n_features[0] = nl < 4 ? nl : 4;
             rr->svm_n_features[1] = nl;
             int ok = 1;
-            for (int v = 0; v < 2 && ok; v++)
-                if (svm_on_features(&rr->svm[v], &rr->svm_n_train, &rr->svm_n_agn_train, rd, s,
+            for (int v = 0; v < 2 && ok; v++) {
+                binary_scores both[2];
+                memset(both, 0, sizeof both);
+                if (svm_on_features(both, &rr->svm_n_train, &rr->svm_n_agn_train, rd, s,
                                     cls, live, rr->svm_n_features[v]) != SF_OK) {
                     snprintf(rr->svm_why, sizeof rr->svm_why, "%s", sf_last_error());
                     ok = 0;
                 }
+                rr->svm[v] = both[0];
+                rr->svm_balanced[v] = both[1];
+            }
             rr->svm_done = ok;
         }
         free(cls);
@@ -470,17 +504,23 @@ void report_print(FILE *out, const run_data *rd, const report_result *rr) {
         return;
     }
     fprintf(out, "AGN classification (linear SVM, liblinear, C = 1; AGN against star-forming and\n"
-                 "composite; BPT classes from %s; %d training galaxies with a class, %d AGN)\n",
+                 "composite; BPT classes from %s; %d training galaxies with a class, %d AGN;\n"
+                 "class weights: none, as the paper, or balanced, n / (2 n_class) per class)\n",
             rr->svm_source == BPT_SOURCE_BPTCLASS ? "the catalogue's bptclass" : "the line ratios",
             rr->svm_n_train, rr->svm_n_agn_train);
-    fprintf(out, "%-18s %8s %9s %6s %6s %6s %6s %6s\n", "features", "n", "accuracy", "F1", "tp", "fp",
-            "tn", "fn");
+    fprintf(out, "%-18s %8s %-9s %9s %6s %9s %6s %6s %6s %6s %6s\n", "features", "n", "weights",
+            "accuracy", "F1", "precision", "recall", "tp", "fp", "tn", "fn");
     static const char *what[2] = {"4 most frequent", "all non-zero"};
-    for (int v = 0; v < 2; v++) {
-        const binary_scores *b = &rr->svm[v];
-        fprintf(out, "%-18s %8d %9.3f %6.3f %6d %6d %6d %6d\n", what[v], rr->svm_n_features[v],
-                b->accuracy, b->f1, b->tp, b->fp, b->tn, b->fn);
-    }
+    for (int v = 0; v < 2; v++)
+        for (int w = 0; w < 2; w++) {
+            if ((w == 0 && rr->class_weight == SVM_WEIGHTS_BALANCED) ||
+                (w == 1 && rr->class_weight == SVM_WEIGHTS_NONE))
+                continue;
+            const binary_scores *b = w ? &rr->svm_balanced[v] : &rr->svm[v];
+            fprintf(out, "%-18s %8d %-9s %9.3f %6.3f %9.3f %6.3f %6d %6d %6d %6d\n", what[v],
+                    rr->svm_n_features[v], w ? "balanced" : "none", b->accuracy, b->f1,
+                    b->precision, b->recall, b->tp, b->fp, b->tn, b->fn);
+        }
 }
 
 /* "log_h_alpha_flux" stays; anything but letters, digits, '-' and '_' becomes '_'. */
@@ -749,14 +789,163 @@ int sweep_figure(const char *path, const sweep_table *t) {
 }
 
 int analysis_feature_suggestion(store *s, int64_t run_id, int feature, char *out, size_t n) {
-    out[0] = '\0';
-    char spec[32];
-    snprintf(spec, sizeof spec, "%lld", (long long)run_id);
-    run_data rd;
-    if (run_data_load(&rd, s, spec) != SF_OK) return SF_ERR;
-    char label[1][STORE_LABEL_MAX];
-    int rc = report_suggest_labels(label, &rd, s, &feature, 1);
-    if (rc == SF_OK) snprintf(out, n, "%s", label[0]);
-    run_data_free(&rd);
+    return suggest_label(s, run_id, feature, out, n);
+}
+
+/* ---- latents: what the frequent features or leading components track ----------- */
+
+/* out (n_idx, d) the dense run's pooled features on rows idx. */
+static int dense_features(double *out, const run_data *rd, store *s, const int *idx, int n_idx) {
+    store_rows sub;
+    subset_rows(&sub, &rd->rows, idx, n_idx);
+    float *f = xmalloc(sizeof(float) * (size_t)(n_idx > 0 ? n_idx : 1) * (size_t)rd->d);
+    int rc = store_run_dense(s, rd->run.id, &sub, rd->d, f);
+    for (size_t i = 0; rc == SF_OK && i < (size_t)n_idx * (size_t)rd->d; i++) out[i] = f[i];
+    free(f);
+    store_rows_clear(&sub);
     return rc;
+}
+
+int run_latents(latent_table *t, const run_data *rd, store *s, int n_rows, const char *prefix) {
+    memset(t, 0, sizeof *t);
+    int nv = rd->n_valid, nt = rd->n_train;
+    if (nv < 3) return sf_fail("run %s has %d validation galaxies: too few", rd->run.prefix, nv);
+    t->is_pca = rd->run.k == 0;
+    t->n_valid = nv;
+    /* the columns */
+    char (*names)[STORE_NAME_MAX] = NULL;
+    int n_names = 0;
+    if (store_catalog_columns(s, &names, &n_names) != SF_OK) return SF_ERR;
+    t->cols = xmalloc(sizeof *t->cols * (size_t)(n_names > 0 ? n_names : 1));
+    for (int c = 0; c < n_names; c++)
+        if (prefix && *prefix ? !strncmp(names[c], prefix, strlen(prefix))
+                              : label_column_wanted(names[c]))
+            snprintf(t->cols[t->n_cols++], STORE_NAME_MAX, "%s", names[c]);
+    free(names);
+    if (t->n_cols == 0) {
+        latent_table_free(t);
+        return sf_fail("the catalogue of run %s has no column%s%s%s (the synthetic survey's "
+                       "true_* latents are there only in its catalogues)",
+                       rd->run.prefix, prefix && *prefix ? " starting with '" : "",
+                       prefix && *prefix ? prefix : "", prefix && *prefix ? "'" : "");
+    }
+    /* the rows: the most frequent features, or the leading principal components */
+    int cap = n_rows;
+    if (!t->is_pca && cap > rd->n_live) cap = rd->n_live;
+    if (t->is_pca && cap > rd->d) cap = rd->d;
+    if (t->is_pca && nt < 2) {
+        latent_table_free(t);
+        return sf_fail("run %s: the principal components need training galaxies", rd->run.prefix);
+    }
+    t->n_rows = cap;
+    t->row_id = xmalloc(sizeof(int) * (size_t)(cap > 0 ? cap : 1));
+    t->row_share = xmalloc(sizeof(double) * (size_t)(cap > 0 ? cap : 1));
+    double *rows = xmalloc(sizeof(double) * (size_t)nv * (size_t)(cap > 0 ? cap : 1));
+    int rc = SF_OK;
+    if (t->is_pca) {
+        double *xt = xmalloc(sizeof(double) * (size_t)nt * (size_t)rd->d);
+        double *xv = xmalloc(sizeof(double) * (size_t)nv * (size_t)rd->d);
+        rc = dense_features(xt, rd, s, rd->train, nt);
+        if (rc == SF_OK) rc = dense_features(xv, rd, s, rd->valid, nv);
+        pca_model p;
+        if (rc == SF_OK) rc = pca_fit(&p, xt, nt, rd->d, cap);
+        if (rc == SF_OK) {
+            pca_project(&p, xv, nv, cap, rows);
+            for (int j = 0; j < cap; j++) {
+                t->row_id[j] = j + 1;
+                t->row_share[j] = p.total_variance > 0 ? p.variance[j] / p.total_variance : NAN;
+            }
+            pca_free(&p);
+        }
+        free(xt);
+        free(xv);
+    } else {
+        for (int j = 0; j < cap; j++) {
+            t->row_id[j] = rd->features[j].feature;
+            t->row_share[j] = rd->features[j].f_activated;
+        }
+        rc = run_data_activations(rd, s, t->row_id, cap, rd->valid, nv, 0, rows);
+    }
+    /* Spearman of each row with each column over the validation galaxies */
+    t->rho = xmalloc(sizeof(double) * (size_t)(cap > 0 ? cap : 1) * (size_t)t->n_cols);
+    double *a = xmalloc(sizeof(double) * (size_t)nv), *col = xmalloc(sizeof(double) * (size_t)nv);
+    store_rows sub;
+    subset_rows(&sub, &rd->rows, rd->valid, nv);
+    for (int c = 0; c < t->n_cols && rc == SF_OK; c++) {
+        rc = store_catalog_values(s, &sub, t->cols[c], col);
+        for (int j = 0; j < cap && rc == SF_OK; j++) {
+            for (int i = 0; i < nv; i++) a[i] = rows[(size_t)i * (size_t)cap + (size_t)j];
+            t->rho[(size_t)j * (size_t)t->n_cols + (size_t)c] = analysis_spearman(a, col, nv);
+        }
+    }
+    store_rows_clear(&sub);
+    free(a);
+    free(col);
+    free(rows);
+    if (rc != SF_OK) latent_table_free(t);
+    return rc;
+}
+
+void latent_table_free(latent_table *t) {
+    free(t->row_id);
+    free(t->row_share);
+    free(t->cols);
+    free(t->rho);
+    memset(t, 0, sizeof *t);
+}
+
+/* The columns of row j by |rho|, strongest first (NAN last): order (n_cols). */
+static void latent_order(const latent_table *t, int j, int *order) {
+    for (int c = 0; c < t->n_cols; c++) order[c] = c;
+    const double *r = t->rho + (size_t)j * (size_t)t->n_cols;
+    for (int a = 1; a < t->n_cols; a++) /* insertion sort: a few dozen columns */
+        for (int b = a; b > 0; b--) {
+            double x = fabs(r[order[b]]), y = fabs(r[order[b - 1]]);
+            if (!(x > y) && !(isnan(y) && !isnan(x))) break;
+            int tmp = order[b];
+            order[b] = order[b - 1];
+            order[b - 1] = tmp;
+        }
+}
+
+void latent_table_print(FILE *out, const run_data *rd, const latent_table *t, int n_best, int matrix) {
+    const store_run *r = &rd->run;
+    fprintf(out, "What the %s of run %s track: Spearman rho with the catalogue columns over "
+                 "the %d validation galaxies\n",
+            t->is_pca ? "leading principal components of the pooled features" : "most frequent features",
+            r->prefix, t->n_valid);
+    fprintf(out, "%-10s %7s", t->is_pca ? "component" : "feature", t->is_pca ? "var" : "f_act");
+    for (int b = 0; b < n_best && b < t->n_cols; b++) fprintf(out, "  %-28s", b ? "" : "strongest");
+    fputc('\n', out);
+    int *order = xmalloc(sizeof(int) * (size_t)t->n_cols);
+    for (int j = 0; j < t->n_rows; j++) {
+        char name[40];
+        if (t->is_pca) snprintf(name, sizeof name, "PC %d", t->row_id[j]);
+        else snprintf(name, sizeof name, "%s %d", r->prefix, t->row_id[j]);
+        fprintf(out, "%-10s %6.1f%%", name, 100 * t->row_share[j]);
+        latent_order(t, j, order);
+        for (int b = 0; b < n_best && b < t->n_cols; b++) {
+            char cell[64];
+            snprintf(cell, sizeof cell, "%s %+.2f", sf_shown(t->cols[order[b]]),
+                     t->rho[(size_t)j * (size_t)t->n_cols + (size_t)order[b]]);
+            fprintf(out, "  %-28s", cell);
+        }
+        fputc('\n', out);
+    }
+    free(order);
+    if (!matrix) return;
+    fprintf(out, "\n%-24s", "column");
+    for (int j = 0; j < t->n_rows; j++) {
+        char name[40];
+        if (t->is_pca) snprintf(name, sizeof name, "PC %d", t->row_id[j]);
+        else snprintf(name, sizeof name, "%s %d", r->prefix, t->row_id[j]);
+        fprintf(out, " %8.8s", name);
+    }
+    fputc('\n', out);
+    for (int c = 0; c < t->n_cols; c++) {
+        fprintf(out, "%-24.24s", sf_shown(t->cols[c])); /* a catalogue's column names */
+        for (int j = 0; j < t->n_rows; j++)
+            fprintf(out, " %+8.2f", t->rho[(size_t)j * (size_t)t->n_cols + (size_t)c]);
+        fputc('\n', out);
+    }
 }

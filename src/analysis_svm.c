@@ -14,7 +14,19 @@
 
 static void liblinear_quiet(const char *s) { (void)s; }
 
+void svm_balanced_weights(const int *y, int n, double w[2]) {
+    int n_pos = 0;
+    for (int i = 0; i < n; i++) n_pos += y[i] == 1;
+    w[0] = n - n_pos > 0 ? (double)n / (2.0 * (n - n_pos)) : 1;
+    w[1] = n_pos > 0 ? (double)n / (2.0 * n_pos) : 1;
+}
+
 int svm_linear_train(svm_linear *m, const double *x, const int *y, int n, int d, double C) {
+    return svm_linear_train_weighted(m, x, y, n, d, C, NULL);
+}
+
+int svm_linear_train_weighted(svm_linear *m, const double *x, const int *y, int n, int d, double C,
+                              const double *class_weight) {
     SF_ASSERT(d > 0 && C > 0);
     memset(m, 0, sizeof *m);
     int n_pos = 0;
@@ -43,6 +55,17 @@ int svm_linear_train(svm_linear *m, const double *x, const int *y, int n, int d,
     }
     struct problem prob = {.l = n, .n = d + 1, .y = labels, .x = rows, .bias = 1.0};
     struct parameter param = {.solver_type = L2R_L2LOSS_SVC_DUAL, .eps = 0.1, .C = C};
+    int weight_label[2] = {0, 1};
+    double weight[2];
+    if (class_weight) {
+        /* liblinear multiplies C by the weight of each example's label */
+        weight[0] = class_weight[0];
+        weight[1] = class_weight[1];
+        SF_ASSERT(weight[0] > 0 && weight[1] > 0);
+        param.nr_weight = 2;
+        param.weight_label = weight_label;
+        param.weight = weight;
+    }
     const char *bad = check_parameter(&prob, &param);
     SF_ASSERT(bad == NULL);
     set_print_string_function(liblinear_quiet);

@@ -60,16 +60,15 @@ static int print_similar(cli_db *db, const char *path, const char *run_spec,
     int feature = db->feature;
     query_format fmt = db->fmt;
     store *s = db->s;
-    query_coact c;
     store_feature *every = NULL;
-    int n_all = 0;
-    if (query_coact_compute(s, run->id, &c) != SF_OK ||
+    int n_all = 0, n = 0;
+    query_similar *sim = xcalloc((size_t)number, sizeof *sim);
+    if (query_similar_load(s, run->id, feature, number, sim, &n) != SF_OK ||
         store_features(s, run->id, STORE_SORT_FEATURE, 1, &every, &n_all) != SF_OK) {
-        query_coact_clear(&c);
+        free(sim);
+        free(every);
         return cli_fail(db);
     }
-    query_similar *sim = xcalloc((size_t)number, sizeof *sim);
-    int n = query_similar_features(&c, feature, number, sim);
     static const char *const cols[] = {"feature", "r", "n_both", "n_active", "label"};
     query_table *t = query_table_new(5, cols);
     for (int i = 0; i < n; i++) {
@@ -92,7 +91,6 @@ static int print_similar(cli_db *db, const char *path, const char *run_spec,
     query_table_free(t);
     free(sim);
     free(every);
-    query_coact_clear(&c);
     cli_close(db);
     return rc;
 }

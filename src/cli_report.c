@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "analysis_run.h"
 #include "cli.h"
@@ -14,6 +15,7 @@
 static void usage(FILE *out) {
     fprintf(out,
             "Usage: sfnet-explore report RUN.db [RUN] [--figures DIR] [--top N] [--min-galaxies N]\n"
+            "                            [--class-weight none|balanced|both]\n"
             "\n"
             "Prints the analyses of Wu (2025) for one run of the database (RUN: its prefix\n"
             "such as Z or SL, or its id; optional when the database holds one run):\n"
@@ -25,13 +27,17 @@ static void usage(FILE *out) {
             "  the correlation matrix of the features active on more than 100 validation\n"
             "    galaxies;\n"
             "  an AGN classifier (linear SVM) on the 4 most frequent features and on all\n"
-            "    non-zero ones, when the catalogue has the BPT lines or bptclass.\n"
+            "    non-zero ones, when the catalogue has the BPT lines or bptclass, with\n"
+            "    accuracy, F1, precision and recall on the validation galaxies.\n"
             "\n"
             "Options:\n"
             "  -f, --figures DIR      also write PNGs there: correlation heat map,\n"
             "                         activation against target, predicted against true\n"
             "  -t, --top N            rows of Table 1 (default 8)\n"
             "  -m, --min-galaxies N   correlation matrix threshold (default 100)\n"
+            "  -w, --class-weight W   the AGN SVM's class weights: none (as the paper),\n"
+            "                         balanced (each class weighted n / (2 n_class), as\n"
+            "                         scikit-learn's 'balanced'), or both (default)\n"
             "  -h, --help             show this help\n");
 }
 
@@ -40,6 +46,7 @@ int cli_report(int argc, char **argv) {
         {"figures", required_argument, NULL, 'f'},
         {"top", required_argument, NULL, 't'},
         {"min-galaxies", required_argument, NULL, 'm'},
+        {"class-weight", required_argument, NULL, 'w'},
         CLI_OPTIONS_END,
     };
     cli_db db = {.usage = usage};
@@ -47,7 +54,7 @@ int cli_report(int argc, char **argv) {
     int c, rc;
     char *end;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:t:m:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:t:m:w:h", opts, NULL)) != -1) {
         switch (c) {
         case 'f': opt.figures_dir = optarg; break;
         case 't':
@@ -61,6 +68,15 @@ int cli_report(int argc, char **argv) {
             opt.min_galaxies = (int)strtol(optarg, &end, 10);
             if (*end || opt.min_galaxies < 0) {
                 fprintf(stderr, "sfnet-explore: --min-galaxies needs an integer >= 0, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'w':
+            if (!strcmp(optarg, "both")) opt.class_weight = SVM_WEIGHTS_BOTH;
+            else if (!strcmp(optarg, "none")) opt.class_weight = SVM_WEIGHTS_NONE;
+            else if (!strcmp(optarg, "balanced")) opt.class_weight = SVM_WEIGHTS_BALANCED;
+            else {
+                fprintf(stderr, "sfnet-explore: --class-weight: none, balanced or both, not '%s'\n", optarg);
                 return 2;
             }
             break;

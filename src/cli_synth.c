@@ -20,7 +20,11 @@ static void usage(FILE *out) {
             "OUT_DIR/galaxies.csv (objID, ra, dec, z, lgm_tot_p50, sfr_tot_p50, oh_p50,\n"
             "emission-line fluxes and errors, bptclass, model magnitudes, and the true\n"
             "latent factors as true_* columns) and OUT_DIR/images/<objID>.png (gri colour\n"
-            "cutouts, 0.262\"/pixel, 1.3\" seeing, asinh stretch).\n"
+            "cutouts, 0.262\"/pixel, asinh stretch), each seen through a field of its own:\n"
+            "seeing about 1.3\" with a PSF wing, sky brightness and noise, a residual\n"
+            "background, foreground stars, galaxies of its group and background galaxies.\n"
+            "The sources of its physics are cited in src/synth.c; --physics-version prints\n"
+            "the version of that physics (written to OUT_DIR/synth-version too).\n"
             "\n"
             "Options:\n"
             "  -n, --count N        galaxies to make (preview: 48)\n"
@@ -28,6 +32,7 @@ static void usage(FILE *out) {
             "      --size PX        cutout size in pixels (144)\n"
             "  -j, --threads T      threads (default: all cores)\n"
             "      --preview PNG    write a contact sheet of the first N galaxies instead\n"
+            "      --physics-version  print the version of the survey's physics and exit\n"
             "  -q, --quiet          no progress bar\n"
             "  -h, --help           show this help\n");
 }
@@ -45,6 +50,7 @@ int cli_synth(int argc, char **argv) {
         {"count", required_argument, NULL, 'n'},  {"seed", required_argument, NULL, 's'},
         {"size", required_argument, NULL, 'S'},   {"threads", required_argument, NULL, 'j'},
         {"preview", required_argument, NULL, 'p'}, {"quiet", no_argument, NULL, 'q'},
+        {"physics-version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     synth_options opt = {.n = -1, .seed = 256, .size = 144, .threads = 0, .quiet = 0};
@@ -86,6 +92,7 @@ int cli_synth(int argc, char **argv) {
             break;
         case 'p': preview = optarg; break;
         case 'q': opt.quiet = 1; break;
+        case 'V': printf("%d\n", SYNTH_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -47,7 +47,7 @@ static void usage(FILE *out) {
             "a %dx%d thumbnail, plus each feature's statistics. Everything is written in one\n"
             "transaction at the end: an interrupted or failed run leaves RUN.db as it was.\n"
             "Without --catalog it trains on the synthetic survey (generated once into\n"
-            "$XDG_CACHE_HOME/sfnet-explore/synth-N-SEED).\n"
+            "$XDG_CACHE_HOME/sfnet-explore/synth-vVERSION-N-SEED).\n"
             "\n"
             "Data:\n"
             CLI_DATA_HELP
@@ -72,9 +72,17 @@ static void usage(FILE *out) {
             "                         (im2col + OpenBLAS, the readable one)\n"
             "      --precision P      fp32 (default) or bf16 (onednn only: bf16 layers,\n"
             "                         fp32 master weights and head)\n"
-            "      --head-bias B      mean (default): the head's bias starts at the training\n"
-            "                         mean of each target, so short runs converge; zero:\n"
-            "                         as PyTorch initialises it (the paper's runs)\n"
+            "      --targets T        standardised (default): the network learns each\n"
+            "                         target minus its training mean, over the training sd\n"
+            "                         (the weights and the run are in target units); raw:\n"
+            "                         the catalogue's units, as the paper's code\n"
+            "      --head-bias B      mean (default): the head's bias starts at the mean of\n"
+            "                         what it learns; init: as nn.Linear initialises it\n"
+            "                         (with --targets raw: the paper's runs, which need\n"
+            "                         hundreds of steps to walk the bias to ~8.9 dex)\n"
+            "      --flips F          dihedral (default: each image one of the 8 flips and\n"
+            "                         transposes), hv (mirrors only), batch (one for the\n"
+            "                         whole batch) or none\n"
             "      --checkpoint FILE  written after every epoch and on Ctrl-C\n"
             "                         (default RUN.db.ckpt; removed once the run is stored)\n"
             "      --resume           continue the interrupted training of that checkpoint\n"
@@ -90,7 +98,9 @@ static void usage(FILE *out) {
 
 typedef struct {
     const char *catalog, *images, *target, *name, *init, *db, *engine, *checkpoint, *precision;
-    int k, width, epochs, batch, resize, crop, quiet, synth_n, head_bias_zero, resume;
+    int k, width, epochs, batch, resize, crop, quiet, synth_n, head_bias_init, resume;
+    train_targets targets;
+    train_flips flips;
     double lr;
     uint64_t seed, split_seed, synth_seed;
     sched_kind schedule;
@@ -119,6 +129,8 @@ static int parse_args(int argc, char **argv, train_args *a) {
         {"precision", required_argument, NULL, 'X'},
         {"name", required_argument, NULL, 'n'},
         {"head-bias", required_argument, NULL, 'Y'},
+        {"targets", required_argument, NULL, 'Z'},
+        {"flips", required_argument, NULL, 'F'},
         {"checkpoint", required_argument, NULL, 'K'},
         {"resume", no_argument, NULL, 'U'},
         {"quiet", no_argument, NULL, 'q'},
@@ -143,6 +155,8 @@ static int parse_args(int argc, char **argv, train_args *a) {
     a->synth_n = 2000;
     a->synth_seed = 256;
     a->schedule = SCHED_ONE_CYCLE;
+    a->targets = TRAIN_TARGETS_STANDARDISED;
+    a->flips = TRAIN_FLIPS_DIHEDRAL;
     int c;
     long v;
     char *end;
@@ -163,11 +177,24 @@ static int parse_args(int argc, char **argv, train_args *a) {
         case 'K': a->checkpoint = optarg; break;
         case 'U': a->resume = 1; break;
         case 'Y':
-            if (strcmp(optarg, "mean") && strcmp(optarg, "zero")) {
-                sf_warn("--head-bias '%s': expected mean or zero", optarg);
+            /* "zero", this option's first name for init, still accepted */
+            if (strcmp(optarg, "mean") && strcmp(optarg, "init") && strcmp(optarg, "zero")) {
+                sf_warn("--head-bias '%s': expected mean or init", optarg);
                 return 2;
             }
-            a->head_bias_zero = !strcmp(optarg, "zero");
+            a->head_bias_init = strcmp(optarg, "mean") != 0;
+            break;
+        case 'Z':
+            if (train_targets_parse(optarg, &a->targets) != SF_OK) {
+                sf_warn("--targets: %s", sf_last_error());
+                return 2;
+            }
+            break;
+        case 'F':
+            if (train_flips_parse(optarg, &a->flips) != SF_OK) {
+                sf_warn("--flips: %s", sf_last_error());
+                return 2;
+            }
             break;
         case 'R':
             if (sf_parse_option_long("resize", optarg, 8, 4096, &v)) return 2;
@@ -313,7 +340,8 @@ static int synth_dir(const train_args *a, char *dir, size_t n) {
         snprintf(base, sizeof base, "%s/.cache/sfnet-explore", home);
     else
         snprintf(base, sizeof base, "/tmp/sfnet-explore-cache");
-    snprintf(dir, n, "%s/synth-%d-%llu", base, a->synth_n, (unsigned long long)a->synth_seed);
+    snprintf(dir, n, "%s/synth-v%d-%d-%llu", base, SYNTH_VERSION, a->synth_n,
+             (unsigned long long)a->synth_seed);
     char csv[4200];
     snprintf(csv, sizeof csv, "%s/galaxies.csv", dir);
     struct stat sb;
@@ -354,7 +382,9 @@ static char *hyper_json(const train_args *a, const train_options *to) {
     cJSON_AddNumberToObject(h, "crop", a->crop);
     cJSON_AddNumberToObject(h, "k", a->k);
     cJSON_AddNumberToObject(h, "width", a->width);
-    cJSON_AddBoolToObject(h, "flips", to->flips);
+    cJSON_AddBoolToObject(h, "flips", to->flips != TRAIN_FLIPS_NONE);
+    cJSON_AddStringToObject(h, "flip_mode", train_flips_name(to->flips));
+    cJSON_AddStringToObject(h, "targets", train_targets_name(to->targets));
     cJSON *opt = cJSON_AddObjectToObject(h, "optimizer");
     cJSON_AddStringToObject(opt, "name", "ranger");
     cJSON_AddNumberToObject(opt, "mom", to->opt.mom);
@@ -364,7 +394,7 @@ static char *hyper_json(const train_args *a, const train_options *to) {
     cJSON_AddNumberToObject(opt, "lookahead_k", to->opt.lookahead_k);
     cJSON_AddNumberToObject(opt, "lookahead_alpha", to->opt.lookahead_alpha);
     if (a->init) cJSON_AddStringToObject(h, "init", a->init);
-    cJSON_AddStringToObject(h, "head_bias", a->head_bias_zero ? "zero" : "mean");
+    cJSON_AddStringToObject(h, "head_bias", a->head_bias_init ? "init" : "mean");
     cJSON_AddStringToObject(h, "precision", a->precision);
     if (!a->catalog) {
         cJSON_AddNumberToObject(h, "synth_n", a->synth_n);
@@ -538,7 +568,6 @@ int cli_train(int argc, char **argv) {
         sf_warn("%s", sf_last_error());
         goto fail;
     }
-    if (!a.head_bias_zero) train_head_bias_to_mean(m, &ds);
 
     train_options to;
     train_options_default(&to);
@@ -547,6 +576,9 @@ int cli_train(int argc, char **argv) {
     to.lr = a.lr;
     to.seed = a.seed;
     to.schedule = a.schedule;
+    to.targets = a.targets;
+    to.head_bias_mean = !a.head_bias_init;
+    to.flips = a.flips;
     to.quiet = a.quiet;
     to.checkpoint = checkpoint;
     to.resume = a.resume;

@@ -543,14 +543,20 @@ static inline size_t dihedral_src(int t, int i, int j, int S) {
 }
 
 void dataset_batch(const dataset *ds, const int *idx, int B, float *x, float *y, sf_rng *rng) {
+    uint8_t *tr = xcalloc((size_t)B, 1);
+    if (rng)
+        for (int b = 0; b < B; b++) tr[b] = (uint8_t)sf_rng_below(rng, 8);
+    dataset_batch_transformed(ds, idx, B, x, y, tr);
+    free(tr);
+}
+
+void dataset_batch_transformed(const dataset *ds, const int *idx, int B, float *x, float *y,
+                               const uint8_t *tr) {
     int S = ds->size, nt = ds->targets.n_targets;
     size_t plane = (size_t)S * (size_t)S;
     float lut[3][256];
     for (int c = 0; c < 3; c++)
         for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - ds->mean[c]) / ds->std[c];
-    int *tr = xcalloc((size_t)B, sizeof *tr);
-    if (rng)
-        for (int b = 0; b < B; b++) tr[b] = (int)sf_rng_below(rng, 8);
 #pragma omp parallel for schedule(static) if (B >= 8)
     for (int b = 0; b < B; b++) {
         SF_ASSERT(idx[b] >= 0 && idx[b] < ds->n);
@@ -559,15 +565,14 @@ void dataset_batch(const dataset *ds, const int *idx, int B, float *x, float *y,
         for (int c = 0; c < 3; c++) {
             const uint8_t *s = src + c * plane;
             float *d = dst + c * plane;
-            if (tr[b] == 0) {
+            if (!tr || tr[b] == 0) {
                 for (size_t k = 0; k < plane; k++) d[k] = lut[c][s[k]];
             } else {
                 for (int i = 0; i < S; i++)
                     for (int j = 0; j < S; j++)
-                        d[(size_t)i * S + j] = lut[c][s[dihedral_src(tr[b], i, j, S)]];
+                        d[(size_t)i * S + j] = lut[c][s[dihedral_src(tr[b] & 7, i, j, S)]];
             }
         }
         if (y) memcpy(y + (size_t)b * nt, ds->y + (size_t)idx[b] * nt, (size_t)nt * sizeof *y);
     }
-    free(tr);
 }

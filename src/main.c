@@ -23,6 +23,7 @@ const cli_command cli_commands[] = {
     {"export-activations", cli_export_activations, "a run's activations as a dense N x d .npy"},
     {"report", cli_report, "the paper's analyses of a run: Table 1, few-feature RMSE, AGN SVM"},
     {"pca", cli_pca, "Table 2 baseline: PCA of a dense run's features + linear regression"},
+    {"latents", cli_latents, "what a run's features or principal components track (Spearman)"},
     {"sweep", cli_sweep, "Table 2 and Figure 4: SFNets for k = 2..8 x 3 seeds against PCA (resumable)"},
     {"synth", cli_synth, "write a synthetic galaxy survey (catalogue + cutouts) or its preview"},
     {"predict", cli_predict, "run a trained model over a catalogue: CSV out, or --into a run database"},

@@ -17,12 +17,13 @@
  *                       post-ops of the convs, the residual sum in place.
  *
  * Activations stay in blocked formats from the input reorder to the pooled features:
- * the ones the training convolutions choose (format_tag_any), nChw16c in eval. Buffers
- * ("slots") belong to the engine and are shared by every plan: a slot grows when a
- * plan needs more, and every plan's memory objects over it are re-pointed. All
- * primitives use one user-mode scratchpad slot. Weights are reordered from the flat
- * OIHW fp32 params into each format a primitive asks for ("variants"), lazily after
- * sfnet_params_changed (raw) or a change of params or running statistics (folded).
+ * the ones the training convolutions choose (format_tag_any), nChw16c in eval (nChw8c
+ * on processors without AVX-512). Buffers ("slots") belong to the engine and are
+ * shared by every plan: a slot grows when a plan needs more, and every plan's memory
+ * objects over it are re-pointed. All primitives use one user-mode scratchpad slot.
+ * Weights are reordered from the flat OIHW fp32 params into each format a primitive
+ * asks for ("variants"), lazily after sfnet_params_changed (raw) or a change of
+ * params or running statistics (folded).
  * Their reorders use the scratchpad slot too: with a scratchpad of its own, each
  * Winograd weight reorder held 10-17 MB for good (150 MB at width 64).
  *
@@ -429,6 +430,17 @@ static void conv_geometry(const od_unit *u, dnnl_dims_t strides, dnnl_dims_t pad
     pad_r[0] = pad_r[1] = pr;
 }
 
+/* The blocked layout of eval activations: the channel block of the processor's jit
+ * kernels. On a processor without AVX-512 the direct kernels block by 8, and nChw16c
+ * leaves oneDNN nothing but its reference convolution (ref:any), about a thousand
+ * times slower. */
+static dnnl_format_tag_t eval_blocked_tag(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core ? dnnl_nChw16c
+                                                                        : dnnl_nChw8c;
+}
+
 /* Forward conv pd of unit u: src md given (NULL = any), weights any, dst given or any;
  * eval adds the folded bias and post-ops. */
 static dnnl_primitive_desc_t conv_fwd_pd(od_build *b, od_unit *u, int B,
@@ -442,8 +454,8 @@ static dnnl_primitive_desc_t conv_fwd_pd(od_build *b, od_unit *u, int B,
      * "any" picks brgemm kernels on nhwc, which took 11.2 CPU-ms per 144x144 image
      * against 9.4 for the direct kernels on nChw16c (width 64, batch 64, AVX-512):
      * eval asks for the blocked layout. */
-    dnnl_memory_desc_t d_any =
-        md_4d(B, u->cout, u->hout, u->hout, e->dt, train ? dnnl_format_tag_any : dnnl_nChw16c);
+    dnnl_memory_desc_t d_any = md_4d(B, u->cout, u->hout, u->hout, e->dt,
+                                     train ? dnnl_format_tag_any : eval_blocked_tag());
     dnnl_memory_desc_t w_any = md_4d(u->cout, u->cin, u->k, u->k, e->dt, dnnl_format_tag_any);
     dnnl_memory_desc_t bias = md_1d(u->cout);
     dnnl_dims_t st, pl, pr;

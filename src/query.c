@@ -59,8 +59,7 @@ void query_equation_clear(query_equation *eq) {
  * of w_tf * a_f, then the RMSE over validation rows of (z * std + mean) vs truth. */
 static int rmse_levels(store *s, const store_run *run, const double *w /* (n_out, d) */,
                        const int *rank /* (d) */, int n_levels, const int *level_terms,
-                       double *rmse, double (*rmse_t)[STORE_MAX_TARGETS], int *n_valid_out,
-                       double *sum_valid_a /* (d) or NULL */) {
+                       double *rmse, double (*rmse_t)[STORE_MAX_TARGETS], int *n_valid_out) {
     int n_out = run->n_out, d = run->d;
     store_rows rows;
     if (store_run_rows(s, run->id, &rows) != SF_OK) return SF_ERR;
@@ -95,7 +94,6 @@ static int rmse_levels(store *s, const store_run *run, const double *w /* (n_out
         int f = sqlite3_column_int(st, 1);
         if (f < 0 || f >= d || rank[f] < 0) continue;
         double v = sqlite3_column_double(st, 2);
-        if (sum_valid_a) sum_valid_a[f] += v;
         for (int L = 0; L < n_levels; L++) {
             if (rank[f] >= level_terms[L]) continue;
             double *zr = &z[L * per_level + (size_t)r * n_out];
@@ -167,8 +165,8 @@ int query_rmse_with_features(store *s, int64_t run_id, const int *features, int 
         rank[features[i]] = 0;
     }
     int level = 1, nv = 0;
-    double r[1], rt[1][STORE_MAX_TARGETS];
-    int status = rmse_levels(s, &run, w, rank, 1, &level, r, rt, &nv, NULL);
+    double r[1] = {NAN}, rt[1][STORE_MAX_TARGETS] = {{0}};
+    int status = rmse_levels(s, &run, w, rank, 1, &level, r, rt, &nv);
     if (status == SF_OK) {
         *rmse = r[0];
         if (rmse_t)
@@ -185,10 +183,16 @@ int query_equation_compute(store *s, int64_t run_id, query_equation *eq) {
     memset(eq, 0, sizeof *eq);
     store_run run;
     store_feature *feats = NULL;
-    int nf = 0;
-    double *w = NULL;
-    if (load_head(s, run_id, &run, &feats, &nf, &w) != SF_OK) return SF_ERR;
-    int n_out = run.n_out, d = run.d;
+    store_feature_sums *sums = NULL;
+    store_level *levels = NULL;
+    int nf = 0, n_levels = 0;
+    if (store_run_get(s, run_id, &run) != SF_OK) return SF_ERR;
+    int n_out = run.n_out, d = run.d, status = SF_ERR;
+    sums = xcalloc((size_t)d, sizeof *sums);
+    if (store_features(s, run_id, STORE_SORT_FREQUENCY, 0, &feats, &nf) != SF_OK ||
+        store_run_feature_sums(s, run_id, d, sums) != SF_OK ||
+        store_run_levels(s, run_id, &levels, &n_levels) != SF_OK)
+        goto done;
     eq->run_id = run.id;
     snprintf(eq->prefix, sizeof eq->prefix, "%s", run.prefix);
     eq->n_out = n_out;
@@ -197,47 +201,67 @@ int query_equation_compute(store *s, int64_t run_id, query_equation *eq) {
         eq->intercept[t] = run.target_mean[t] + run.target_std[t] * run.bias[t];
     }
     eq->model_valid_rmse = run.valid_rmse;
+    eq->n_valid = run.n_valid;
 
-    /* live features, already by frequency */
+    /* live features, already by frequency; mean over validation galaxies of
+     * w'_ti A_i = std_t w_ti mean(a_i), a_i = 0 where inactive */
     eq->terms = xcalloc((size_t)(nf > 0 ? nf : 1), sizeof *eq->terms);
-    int *rank = xmalloc((size_t)d * sizeof *rank);
-    for (int f = 0; f < d; f++) rank[f] = -1;
     for (int i = 0; i < nf; i++) {
         const store_feature *f = &feats[i];
-        if (f->n_active == 0) continue;
-        query_term *term = &eq->terms[eq->n_terms];
-        rank[f->feature] = eq->n_terms++;
+        query_term *term = &eq->terms[eq->n_terms++];
         term->feature = f->feature;
         term->n_active_valid = f->n_active_valid;
         term->f_activated = f->f_activated;
         term->max_valid = f->max_valid;
         snprintf(term->label, sizeof term->label, "%s", f->label);
+        double mean_a = eq->n_valid ? sums[f->feature].sum_valid / eq->n_valid : 0;
         for (int t = 0; t < n_out; t++) {
             term->weight[t] = f->weight[t];
             term->coef[t] = run.target_std[t] * f->weight[t] * f->max_valid;
+            term->mean_contrib[t] = run.target_std[t] * term->weight[t] * mean_a;
         }
     }
-    static const int wanted[4] = {1, 2, 4, 8};
-    for (int i = 0; i < 4; i++)
-        if (wanted[i] < eq->n_terms) eq->level_terms[eq->n_levels++] = wanted[i];
-    eq->level_terms[eq->n_levels++] = eq->n_terms > 0 ? eq->n_terms : 0;
-    double *sum_valid_a = xcalloc((size_t)d, sizeof *sum_valid_a);
-    int status = rmse_levels(s, &run, w, rank, eq->n_levels, eq->level_terms, eq->rmse,
-                             eq->rmse_t, &eq->n_valid, sum_valid_a);
-    /* mean over validation galaxies of w'_ti A_i = std_t w_ti mean(a_i), a_i = 0 where inactive */
-    for (int i = 0; status == SF_OK && i < eq->n_terms; i++) {
-        query_term *term = &eq->terms[i];
-        double mean_a = eq->n_valid ? sum_valid_a[term->feature] / eq->n_valid : 0;
-        for (int t = 0; t < n_out; t++)
-            term->mean_contrib[t] = run.target_std[t] * term->weight[t] * mean_a;
+    /* the RMSEs with the top 1, 2, 4, 8 and all terms, computed when the run was stored */
+    for (int l = 0; l < n_levels && eq->n_levels < QUERY_EQ_LEVELS; l++) {
+        int L = eq->n_levels++;
+        eq->level_terms[L] = levels[l].n_terms;
+        eq->rmse[L] = levels[l].rmse;
+        for (int t = 0; t < n_out; t++) eq->rmse_t[L][t] = levels[l].rmse_t[t];
     }
-    free(sum_valid_a);
-    free(rank);
-    free(w);
+    status = SF_OK;
+done:
+    free(levels);
+    free(sums);
     free(feats);
     store_run_clear(&run);
     if (status != SF_OK) query_equation_clear(eq);
     return status;
+}
+
+int query_rmse_top(store *s, int64_t run_id, int m, double *rmse, double *rmse_t) {
+    store_level *levels = NULL;
+    int n = 0;
+    if (store_run_levels(s, run_id, &levels, &n) != SF_OK) return SF_ERR;
+    for (int l = 0; l < n; l++) {
+        if (levels[l].n_terms != m && !(l == n - 1 && m > levels[l].n_terms)) continue;
+        *rmse = levels[l].rmse;
+        if (rmse_t)
+            for (int t = 0; t < STORE_MAX_TARGETS; t++) rmse_t[t] = levels[l].rmse_t[t];
+        free(levels);
+        return SF_OK;
+    }
+    free(levels);
+    /* a number of terms not stored: the head over the validation galaxies, once more */
+    store_feature *f = NULL;
+    int nf = 0;
+    if (store_features(s, run_id, STORE_SORT_FREQUENCY, 0, &f, &nf) != SF_OK) return SF_ERR;
+    int *top = xmalloc(((size_t)nf + 1) * sizeof *top);
+    int k = m < nf ? m : nf;
+    for (int i = 0; i < k; i++) top[i] = f[i].feature;
+    int rc = query_rmse_with_features(s, run_id, top, k, rmse, rmse_t);
+    free(top);
+    free(f);
+    return rc;
 }
 
 /* ---- .npy export ---------------------------------------------------------------------- */

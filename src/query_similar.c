@@ -1,21 +1,15 @@
-/* query_similar.c: co-activation sums of a run's features and the features most
- * correlated with one (see query.h).
- * Layer: query. Calls: store, sf_util; SQLite, OpenBLAS.
+/* query_similar.c: the features most correlated with one (see query.h), from the
+ * co-activation sums stored with the run (store.h's summaries).
+ * Layer: query. Calls: store, sf_util.
  * Called by: cli_features, tui_app, tui_feature.
  */
 #include "query.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_internal.h"
-
-/* A galaxy with more active features than this goes to the dense block (BLAS dsyrk),
- * where a row costs about d^2 flops instead of m^2 scattered updates. */
-#define COACT_DENSE_FROM 128
-#define COACT_BLOCK 256 /* rows per dsyrk */
+#include "sf_util.h"
 
 void query_coact_clear(query_coact *c) {
     free(c->sum);
@@ -24,56 +18,7 @@ void query_coact_clear(query_coact *c) {
     memset(c, 0, sizeof *c);
 }
 
-typedef struct {
-    int d;
-    double *values;    /* (COACT_BLOCK, d) dense rows */
-    double *fires;     /* (COACT_BLOCK, d) 1 where non-zero */
-    int rows;
-    double *cross_up;  /* (d, d) upper triangle of the blocks' sum of x x^T */
-    double *both_up;   /* (d, d) the same of the indicators */
-} dense_block;
-
-static void dense_flush(dense_block *b) {
-    if (!b->rows) return;
-    int d = b->d;
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, b->rows, 1.0, b->values, d, 1.0,
-                b->cross_up, d);
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, b->rows, 1.0, b->fires, d, 1.0,
-                b->both_up, d);
-    memset(b->values, 0, (size_t)b->rows * d * sizeof *b->values);
-    memset(b->fires, 0, (size_t)b->rows * d * sizeof *b->fires);
-    b->rows = 0;
-}
-
-/* Adds one galaxy's m active features (distinct, in 0..d-1). */
-static void add_galaxy(query_coact *c, dense_block *b, const int *f, const double *v, int m) {
-    int d = c->d;
-    for (int i = 0; i < m; i++) c->sum[f[i]] += v[i];
-    if (m < COACT_DENSE_FROM) {
-        for (int i = 0; i < m; i++) {
-            double *row = &c->cross[(size_t)f[i] * d];
-            int *both = &c->n_both[(size_t)f[i] * d];
-            for (int j = 0; j < m; j++) {
-                row[f[j]] += v[i] * v[j];
-                both[f[j]]++;
-            }
-        }
-        return;
-    }
-    if (!b->values) {
-        b->values = xcalloc((size_t)COACT_BLOCK * d, sizeof *b->values);
-        b->fires = xcalloc((size_t)COACT_BLOCK * d, sizeof *b->fires);
-        b->cross_up = xcalloc((size_t)d * d, sizeof *b->cross_up);
-        b->both_up = xcalloc((size_t)d * d, sizeof *b->both_up);
-    }
-    for (int i = 0; i < m; i++) {
-        b->values[(size_t)b->rows * d + f[i]] = v[i];
-        b->fires[(size_t)b->rows * d + f[i]] = 1;
-    }
-    if (++b->rows == COACT_BLOCK) dense_flush(b);
-}
-
-int query_coact_compute(store *s, int64_t run_id, query_coact *c) {
+int query_coact_load(store *s, int64_t run_id, query_coact *c) {
     memset(c, 0, sizeof *c);
     store_run run;
     if (store_run_get(s, run_id, &run) != SF_OK) return SF_ERR;
@@ -85,90 +30,112 @@ int query_coact_compute(store *s, int64_t run_id, query_coact *c) {
     c->sum = xcalloc((size_t)d, sizeof *c->sum);
     c->cross = xcalloc((size_t)d * d, sizeof *c->cross);
     c->n_both = xcalloc((size_t)d * d, sizeof *c->n_both);
-    dense_block b = {.d = d};
-    int *f = xmalloc((size_t)d * sizeof *f);
-    double *v = xmalloc((size_t)d * sizeof *v);
-    int status = SF_OK;
-    /* the primary key (run_id, galaxy_id, feature) gives the galaxies one after another */
-    sqlite3_stmt *st = store_prepare(
-        s, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1 ORDER BY galaxy_id");
-    if (!st) {
-        status = SF_ERR;
+    store_feature_sums *sums = xcalloc((size_t)d, sizeof *sums);
+    store_feature *f = NULL;
+    int nf = 0, status = SF_ERR;
+    if (store_run_feature_sums(s, run_id, d, sums) != SF_OK ||
+        store_features(s, run_id, STORE_SORT_FEATURE, 0, &f, &nf) != SF_OK)
         goto done;
+    for (int i = 0; i < d; i++) {
+        c->sum[i] = sums[i].sum;
+        c->cross[(size_t)i * d + i] = sums[i].sum_sq;
     }
-    sqlite3_bind_int64(st, 1, run_id);
-    int64_t galaxy = -1;
-    int m = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t g = sqlite3_column_int64(st, 0);
-        if (g != galaxy) {
-            add_galaxy(c, &b, f, v, m);
-            galaxy = g;
-            m = 0;
+    for (int k = 0; k < nf; k++) {
+        int i = f[k].feature;
+        c->n_both[(size_t)i * d + i] = f[k].n_active;
+        store_pair *p = NULL;
+        int np = 0;
+        if (store_feature_pairs(s, run_id, i, &p, &np) != SF_OK) goto done;
+        for (int q = 0; q < np; q++) {
+            if (p[q].other < 0 || p[q].other >= d) continue;
+            c->cross[(size_t)i * d + p[q].other] = p[q].cross;
+            c->n_both[(size_t)i * d + p[q].other] = p[q].n_both;
         }
-        int feature = sqlite3_column_int(st, 1);
-        double value = sqlite3_column_double(st, 2);
-        if (feature < 0 || feature >= d || m >= d || value == 0) continue;
-        f[m] = feature;
-        v[m++] = value;
+        free(p);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        status = store_db_fail(s, "reading activations");
-        goto done;
-    }
-    add_galaxy(c, &b, f, v, m);
-    dense_flush(&b);
-    if (b.cross_up)
-        for (int i = 0; i < d; i++)
-            for (int j = i; j < d; j++) {
-                double x = b.cross_up[(size_t)i * d + j];
-                int both = (int)lround(b.both_up[(size_t)i * d + j]);
-                c->cross[(size_t)i * d + j] += x;
-                c->n_both[(size_t)i * d + j] += both;
-                if (j != i) {
-                    c->cross[(size_t)j * d + i] += x;
-                    c->n_both[(size_t)j * d + i] += both;
-                }
-            }
+    status = SF_OK;
 done:
-    free(b.values);
-    free(b.fires);
-    free(b.cross_up);
-    free(b.both_up);
     free(f);
-    free(v);
+    free(sums);
     if (status != SF_OK) query_coact_clear(c);
     return status;
 }
 
-double query_coact_pearson(const query_coact *c, int i, int j) {
-    if (i < 0 || j < 0 || i >= c->d || j >= c->d || c->n < 2) return NAN;
-    size_t d = (size_t)c->d;
-    double n = c->n;
-    double qi = c->cross[i * d + i], qj = c->cross[j * d + j];
-    double vi = n * qi - c->sum[i] * c->sum[i], vj = n * qj - c->sum[j] * c->sum[j];
+/* r from the sums of a run of n galaxies: S_i, Q_i = C_ii, S_j, Q_j, C_ij. */
+static double pearson_from_sums(double n, double si, double qi, double sj, double qj, double cij) {
+    if (n < 2) return NAN;
+    double vi = n * qi - si * si, vj = n * qj - sj * sj;
     /* a variance lost to rounding is a feature with one value everywhere */
     if (!(vi > 1e-12 * n * qi) || !(vj > 1e-12 * n * qj)) return NAN;
-    double r = (n * c->cross[i * d + j] - c->sum[i] * c->sum[j]) / sqrt(vi * vj);
+    double r = (n * cij - si * sj) / sqrt(vi * vj);
     return r > 1 ? 1 : r < -1 ? -1 : r;
 }
 
-int query_similar_features(const query_coact *c, int feature, int n, query_similar *out) {
+/* The (at most) n largest r[j], j != feature and defined, largest first (ties by
+ * feature number); returns how many. */
+static int top_similar(const double *r, const int *both, int d, int feature, int n, query_similar *out) {
     int count = 0;
-    if (feature < 0 || feature >= c->d || n <= 0) return 0;
-    for (int j = 0; j < c->d; j++) {
-        if (j == feature) continue;
-        double r = query_coact_pearson(c, feature, j);
-        if (isnan(r)) continue;
+    if (feature < 0 || feature >= d || n <= 0) return 0;
+    for (int j = 0; j < d; j++) {
+        if (j == feature || isnan(r[j])) continue;
         /* insertion into the sorted head; j ascends, so an equal r stays behind */
         int at = count;
-        while (at > 0 && out[at - 1].r < r) at--;
+        while (at > 0 && out[at - 1].r < r[j]) at--;
         if (at >= n) continue;
         int last = count < n ? count : n - 1;
         memmove(&out[at + 1], &out[at], (size_t)(last - at) * sizeof *out);
-        out[at] = (query_similar){j, r, c->n_both[(size_t)feature * c->d + j]};
+        out[at] = (query_similar){j, r[j], both[j]};
         if (count < n) count++;
     }
+    return count;
+}
+
+int query_similar_load(store *s, int64_t run_id, int feature, int n, query_similar *out, int *n_out) {
+    *n_out = 0;
+    store_run run;
+    if (store_run_get(s, run_id, &run) != SF_OK) return SF_ERR;
+    int d = run.d, n_gal = run.n_galaxies;
+    store_run_clear(&run);
+    if (feature < 0 || feature >= d) return sf_fail("feature %d outside 0..%d", feature, d - 1);
+    store_feature_sums *sums = xcalloc((size_t)d, sizeof *sums);
+    double *cross = xcalloc((size_t)d, sizeof *cross), *r = xmalloc((size_t)d * sizeof *r);
+    int *both = xcalloc((size_t)d, sizeof *both);
+    store_pair *p = NULL;
+    int np = 0, status = SF_ERR;
+    if (store_run_feature_sums(s, run_id, d, sums) != SF_OK ||
+        store_feature_pairs(s, run_id, feature, &p, &np) != SF_OK)
+        goto done;
+    for (int q = 0; q < np; q++)
+        if (p[q].other >= 0 && p[q].other < d) {
+            cross[p[q].other] = p[q].cross;
+            both[p[q].other] = p[q].n_both;
+        }
+    const store_feature_sums *a = &sums[feature];
+    for (int j = 0; j < d; j++)
+        r[j] = pearson_from_sums(n_gal, a->sum, a->sum_sq, sums[j].sum, sums[j].sum_sq, cross[j]);
+    *n_out = top_similar(r, both, d, feature, n, out);
+    status = SF_OK;
+done:
+    free(p);
+    free(sums);
+    free(cross);
+    free(r);
+    free(both);
+    return status;
+}
+
+double query_coact_pearson(const query_coact *c, int i, int j) {
+    if (i < 0 || j < 0 || i >= c->d || j >= c->d) return NAN;
+    size_t d = (size_t)c->d;
+    return pearson_from_sums(c->n, c->sum[i], c->cross[i * d + i], c->sum[j], c->cross[j * d + j],
+                             c->cross[i * d + j]);
+}
+
+int query_similar_features(const query_coact *c, int feature, int n, query_similar *out) {
+    if (feature < 0 || feature >= c->d || n <= 0) return 0;
+    double *r = xmalloc((size_t)c->d * sizeof *r);
+    for (int j = 0; j < c->d; j++) r[j] = query_coact_pearson(c, feature, j);
+    int count = top_similar(r, &c->n_both[(size_t)feature * c->d], c->d, feature, n, out);
+    free(r);
     return count;
 }

@@ -15,108 +15,116 @@
 #include "plot.h"
 #include "sf_util.h"
 
-static const char *bpt_columns[4] = {"nii_6584_flux", "h_alpha_flux", "oiii_5007_flux",
-                                     "h_beta_flux"};
+/* ---- one run as the explorer shows it ---- */
 
-static int has_column(char (*names)[STORE_NAME_MAX], int n, const char *want) {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(names[i], want)) return 1;
-    return 0;
+void query_run_view_clear(query_run_view *rv) {
+    store_run_clear(&rv->run);
+    free(rv->features);
+    store_points_clear(&rv->points);
+    free(rv->marks);
+    if (rv->eq_loaded) query_equation_clear(&rv->eq);
+    memset(rv, 0, sizeof *rv);
 }
 
-void query_run_data_clear(query_run_data *rd) {
-    store_rows_clear(&rd->rows);
-    free(rd->bpt_x);
-    free(rd->bpt_y);
-    free(rd->truth0);
-    free(rd->column);
-    memset(rd, 0, sizeof *rd);
-}
-
-int query_run_data_load(store *s, const store_run *run, query_run_data *rd) {
-    memset(rd, 0, sizeof *rd);
-    rd->run_id = run->id;
-    if (store_run_rows(s, run->id, &rd->rows) != SF_OK) return SF_ERR;
-    int n = rd->rows.n;
-    rd->column = xcalloc((size_t)n + 1, sizeof(float));
-    rd->truth0 = xcalloc((size_t)n + 1, sizeof(float));
-    if (run->n_out > 0) {
-        float *truth = xcalloc((size_t)n * run->n_out + 1, sizeof(float));
-        if (store_run_predictions(s, run->id, &rd->rows, run->n_out, NULL, truth) != SF_OK) {
-            free(truth);
-            query_run_data_clear(rd);
-            return SF_ERR;
-        }
-        for (int i = 0; i < n; i++) rd->truth0[i] = truth[(size_t)i * run->n_out];
-        free(truth);
+int query_run_view_reload_features(store *s, query_run_view *rv) {
+    store_feature *f = NULL;
+    int n = 0;
+    if (store_features(s, rv->run.id, STORE_SORT_FEATURE, 1, &f, &n) != SF_OK) return SF_ERR;
+    free(rv->features);
+    rv->features = xcalloc((size_t)rv->run.d + 1, sizeof *rv->features);
+    for (int f_no = 0; f_no < rv->run.d; f_no++) rv->features[f_no].feature = f_no;
+    rv->n_live = 0;
+    for (int i = 0; i < n; i++) {
+        if (f[i].feature < 0 || f[i].feature >= rv->run.d) continue;
+        rv->features[f[i].feature] = f[i];
+        rv->n_live += f[i].n_active > 0;
     }
-    char(*names)[STORE_NAME_MAX] = NULL;
-    int nc = 0;
-    if (store_catalog_columns(s, &names, &nc) != SF_OK) {
-        query_run_data_clear(rd);
+    free(f);
+    /* the equation's terms carry the labels */
+    if (rv->eq_loaded)
+        for (int i = 0; i < rv->eq.n_terms; i++)
+            snprintf(rv->eq.terms[i].label, sizeof rv->eq.terms[i].label, "%s",
+                     rv->features[rv->eq.terms[i].feature].label);
+    return SF_OK;
+}
+
+int query_run_view_reload_marks(store *s, query_run_view *rv) {
+    free(rv->marks);
+    rv->marks = NULL;
+    rv->n_marks = 0;
+    return store_marks(s, rv->run.id, &rv->marks, &rv->n_marks);
+}
+
+int query_run_view_load(store *s, int64_t run_id, query_run_view *rv) {
+    memset(rv, 0, sizeof *rv);
+    if (store_run_get(s, run_id, &rv->run) != SF_OK) return SF_ERR;
+    if (query_run_view_reload_features(s, rv) != SF_OK || store_run_points(s, run_id, &rv->points) != SF_OK ||
+        query_run_view_reload_marks(s, rv) != SF_OK) {
+        query_run_view_clear(rv);
         return SF_ERR;
-    }
-    int all = 1;
-    for (int c = 0; c < 4; c++) all &= has_column(names, nc, bpt_columns[c]);
-    free(names);
-    if (all) {
-        double *v[4];
-        int ok = 1;
-        for (int c = 0; c < 4; c++) {
-            v[c] = xmalloc(((size_t)n + 1) * sizeof(double));
-            if (ok && store_catalog_values(s, &rd->rows, bpt_columns[c], v[c]) != SF_OK) ok = 0;
-        }
-        if (ok) {
-            rd->bpt_x = xmalloc(((size_t)n + 1) * sizeof(float));
-            rd->bpt_y = xmalloc(((size_t)n + 1) * sizeof(float));
-            int usable = 0;
-            for (int i = 0; i < n; i++) {
-                double nii = v[0][i], ha = v[1][i], oiii = v[2][i], hb = v[3][i];
-                int good = nii > 0 && ha > 0 && oiii > 0 && hb > 0;
-                rd->bpt_x[i] = good ? (float)log10(nii / ha) : NAN;
-                rd->bpt_y[i] = good ? (float)log10(oiii / hb) : NAN;
-                usable += good;
-            }
-            rd->has_bpt = usable > 0;
-        }
-        for (int c = 0; c < 4; c++) free(v[c]);
-        if (!ok) {
-            query_run_data_clear(rd);
-            return SF_ERR;
-        }
     }
     return SF_OK;
 }
+
+int query_run_view_equation(store *s, query_run_view *rv) {
+    if (rv->eq_loaded) return SF_OK;
+    if (query_equation_compute(s, rv->run.id, &rv->eq) != SF_OK) return SF_ERR;
+    rv->eq_loaded = 1;
+    return SF_OK;
+}
+
+const store_feature *query_run_view_feature(const query_run_view *rv, int feature) {
+    return feature >= 0 && feature < rv->run.d ? &rv->features[feature] : NULL;
+}
+
+int query_feature_marked(const query_run_view *rv, int feature) {
+    for (int i = 0; i < rv->n_marks; i++)
+        if (rv->marks[i].feature == feature && feature >= 0) return 1;
+    return 0;
+}
+
+int query_galaxy_marked(const query_run_view *rv, int64_t galaxy_id) {
+    for (int i = 0; i < rv->n_marks; i++)
+        if (rv->marks[i].galaxy_id == galaxy_id && galaxy_id > 0) return 1;
+    return 0;
+}
+
+/* ---- a feature's scatter and histogram ---- */
 
 void query_scatter_clear(query_scatter *sc) {
     free(sc->x);
     free(sc->y);
     free(sc->scaled);
+    free(sc->hist);
     memset(sc, 0, sizeof *sc);
 }
 
-int query_scatter_load(store *s, const store_run *run, query_run_data *rd, int feature,
-                       double max_valid, query_scatter *sc) {
+int query_scatter_load(store *s, const store_run *run, const store_points *points, const store_feature *f,
+                       query_scatter *sc) {
     memset(sc, 0, sizeof *sc);
-    int n = rd->rows.n;
-    if (store_run_feature_column(s, run->id, &rd->rows, feature, rd->column) != SF_OK) return SF_ERR;
+    store_valid_hit *hits = NULL;
+    int nh = 0;
+    if (store_feature_valid_hits(s, run->id, f->feature, &hits, &nh) != SF_OK) return SF_ERR;
+    int n = points->n_valid;
     sc->x = xmalloc(((size_t)n + 1) * sizeof(float));
     sc->y = xmalloc(((size_t)n + 1) * sizeof(float));
     sc->scaled = xmalloc(((size_t)n + 1) * sizeof(float));
-    sc->is_bpt = rd->has_bpt;
+    sc->hist = xmalloc(((size_t)nh + 1) * sizeof(float));
+    sc->is_bpt = points->kind == STORE_POINTS_BPT;
+    double max_valid = f->max_valid;
+    /* the histogram scales a feature silent on the validation set by its overall max */
+    double hist_scale = f->max_valid > 0 ? f->max_valid : f->max;
     double lo = INFINITY, hi = -INFINITY;
-    for (int i = 0; i < n; i++) {
-        if (rd->rows.split[i] != 1) continue;
-        float a = max_valid > 0 ? (float)(rd->column[i] / max_valid) : 0;
-        if (a > 1) a = 1;
-        float x, y;
-        if (sc->is_bpt) {
-            x = rd->bpt_x[i];
-            y = rd->bpt_y[i];
-        } else {
-            x = rd->truth0[i];
-            y = a;
+    for (int i = 0, j = 0; i < n; i++) {
+        float v = 0;
+        if (j < nh && hits[j].index == i) {
+            v = hits[j++].value;
+            double scaled = hist_scale > 0 ? v / hist_scale : 0;
+            sc->hist[sc->n_hist++] = (float)(scaled > 1 ? 1 : scaled);
         }
+        float a = max_valid > 0 ? (float)(v / max_valid) : 0;
+        if (a > 1) a = 1;
+        float x = points->x[i], y = sc->is_bpt ? points->y[i] : a;
         if (!isfinite(x) || !isfinite(y)) continue;
         sc->x[sc->n] = x;
         sc->y[sc->n] = y;
@@ -125,6 +133,7 @@ int query_scatter_load(store *s, const store_run *run, query_run_data *rd, int f
         if (x < lo) lo = x;
         if (x > hi) hi = x;
     }
+    free(hits);
     if (sc->is_bpt) {
         snprintf(sc->x_label, sizeof sc->x_label, "log([NII]/H\xce\xb1)");
         snprintf(sc->y_label, sizeof sc->y_label, "log([OIII]/H\xce\xb2)");
@@ -146,32 +155,6 @@ int query_scatter_load(store *s, const store_run *run, query_run_data *rd, int f
         sc->y_min = 0;
         sc->y_max = 1.02;
     }
-    return SF_OK;
-}
-
-static int hit_by_value(const void *a, const void *b) {
-    const store_hit *x = a, *y = b;
-    if (x->value != y->value) return x->value < y->value ? -1 : 1;
-    return (x->galaxy_id > y->galaxy_id) - (x->galaxy_id < y->galaxy_id);
-}
-
-int query_quantile_samples(store *s, int64_t run_id, int feature, int n, store_hit **out, int *n_out) {
-    store_hit *hits;
-    int nh;
-    *out = NULL;
-    *n_out = 0;
-    if (store_feature_hits(s, run_id, feature, &hits, &nh) != SF_OK) return SF_ERR;
-    qsort(hits, (size_t)nh, sizeof *hits, hit_by_value);
-    int m = n < nh ? n : nh;
-    store_hit *pick = xcalloc((size_t)(m > 0 ? m : 1), sizeof *pick);
-    for (int i = 0; i < m; i++) {
-        int j = (int)floor((i + 0.5) / m * nh);
-        if (j >= nh) j = nh - 1;
-        pick[i] = hits[j];
-    }
-    free(hits);
-    *out = pick;
-    *n_out = m;
     return SF_OK;
 }
 
@@ -326,11 +309,11 @@ int query_export_feature(store *s, const store_run *run, int feature, const char
         g[i] = (export_galaxy){hits[i].objid, (float)hits[i].value,
                                (float)(hits[i].scaled > 1 ? 1 : hits[i].scaled), pix[i], w, h};
     }
-    query_run_data rd = {0};
+    store_points points = {0};
     query_scatter sc = {0};
     if (rc == SF_OK && bpt) {
-        rc = query_run_data_load(s, run, &rd);
-        if (rc == SF_OK) rc = query_scatter_load(s, run, &rd, feature, f.max_valid, &sc);
+        rc = store_run_points(s, run->id, &points);
+        if (rc == SF_OK) rc = query_scatter_load(s, run, &points, &f, &sc);
     }
     if (rc == SF_OK) {
         char title[64], sub[STORE_LABEL_MAX + 128];
@@ -357,7 +340,7 @@ int query_export_feature(store *s, const store_run *run, int feature, const char
         rc = export_figure_write(&fig, path);
     }
     query_scatter_clear(&sc);
-    query_run_data_clear(&rd);
+    store_points_clear(&points);
     for (int i = 0; i < nh; i++) free(pix[i]);
     free(pix);
     free(g);

@@ -35,6 +35,10 @@ static const store_migration builtin_migrations[] = {
         ");\n"
         "CREATE UNIQUE INDEX marks_feature ON marks (run_id, feature) WHERE feature IS NOT NULL;\n"
         "CREATE UNIQUE INDEX marks_galaxy ON marks (run_id, galaxy_id) WHERE galaxy_id IS NOT NULL;\n"},
+    /* 3: per-run summaries (store.h, store_summary.c): what the pages need from every
+     * galaxy of a run. An older file upgraded to 3 gets every run's summaries computed in
+     * the same transaction (upgrade below). */
+    {3, store_summary_schema_sql},
 };
 static const int n_builtin_migrations = (int)(sizeof builtin_migrations / sizeof builtin_migrations[0]);
 
@@ -394,6 +398,67 @@ int store_migrate(store *s, const store_migration *steps, int n_steps) {
     return SF_OK;
 }
 
+/* The runs of the file without summaries (none once every writer computes them; all
+ * of them in a file just upgraded from before version 3). *ids owned. */
+static int runs_without_summaries(store *s, int64_t **ids, int *n) {
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *st = store_prepare(
+        s, "SELECT id FROM runs WHERE NOT EXISTS (SELECT 1 FROM run_summaries WHERE run_id = runs.id) ORDER BY id");
+    if (!st) return SF_ERR;
+    int cap = 4, rc;
+    int64_t *list = xmalloc((size_t)cap * sizeof *list);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) list = xrealloc(list, (size_t)(cap *= 2) * sizeof *list);
+        list[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(list);
+        *n = 0;
+        return store_db_fail(s, "listing runs without summaries");
+    }
+    *ids = list;
+    return SF_OK;
+}
+
+/* A file opened for writing: the built-in migrations above its version, then the
+ * summaries of every run that lacks them, in one transaction (on failure or Ctrl-C the
+ * file keeps its version and contents). */
+static int upgrade(store *s) {
+    long long v = 0;
+    if (query_int(s, "PRAGMA user_version", &v) != SF_OK) return SF_ERR;
+    int64_t *ids = NULL;
+    int n = 0;
+    if (v >= STORE_SCHEMA_VERSION) {
+        s->version = (int)v;
+        if (runs_without_summaries(s, &ids, &n) != SF_OK) return SF_ERR;
+        free(ids);
+        if (n == 0) return SF_OK;
+    }
+    if (store_begin(s) != SF_OK) return SF_ERR;
+    /* another process may have upgraded it between the check and the lock */
+    if (query_int(s, "PRAGMA user_version", &v) != SF_OK) goto fail;
+    int version = (int)v;
+    if (apply_migrations(s, builtin_migrations, n_builtin_migrations, &version, INT_MAX) != SF_OK) goto fail;
+    if (version != v && set_version(s, version) != SF_OK) goto fail;
+    if (runs_without_summaries(s, &ids, &n) != SF_OK) goto fail;
+    for (int i = 0; i < n; i++)
+        if (store_run_summarize(s, ids[i]) != SF_OK) {
+            if (v < 3) sf_fail_prefix("upgrading to schema version 3 failed, the file is unchanged");
+            goto fail;
+        }
+    free(ids);
+    ids = NULL;
+    if (store_commit(s) != SF_OK) goto fail;
+    s->version = version;
+    return SF_OK;
+fail:
+    free(ids);
+    store_rollback(s);
+    return SF_ERR;
+}
+
 static int busy_timeout_default(void) {
     const char *env = getenv("SFNET_BUSY_TIMEOUT_MS");
     if (env && *env) {
@@ -470,7 +535,7 @@ static int reopen_immutable_if_needed(store *s) {
     sqlite3_close_v2(s->db);
     s->db = NULL;
     char *uri = immutable_uri(s->path);
-    rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
     free(uri);
     if (rc != SQLITE_OK)
         return sf_fail("%s: cannot open read-only: %s", s->path,
@@ -528,9 +593,7 @@ static int open_checks(store *s, int mode) {
 
     if (store_exec(s, "PRAGMA foreign_keys = ON", "enabling foreign keys") != SF_OK) return SF_ERR;
     if (mode != STORE_READ) {
-        if (version < STORE_SCHEMA_VERSION &&
-            store_migrate(s, builtin_migrations, n_builtin_migrations) != SF_OK)
-            return SF_ERR;
+        if (upgrade(s) != SF_OK) return SF_ERR;
         sqlite3_stmt *st = store_prepare(s, "PRAGMA journal_mode = WAL");
         if (!st) return SF_ERR;
         int rc = sqlite3_step(st);
@@ -579,8 +642,9 @@ int store_open(store **out, const char *path, int mode) {
     s->path = xstrdup(path);
     s->mode = mode;
     s->created = !exists;
-    int flags = mode == STORE_READ ? SQLITE_OPEN_READONLY
-                                   : SQLITE_OPEN_READWRITE | (mode == STORE_CREATE ? SQLITE_OPEN_CREATE : 0);
+    /* a store is used by one thread at a time (store.h): no mutex around each call */
+    int flags = SQLITE_OPEN_NOMUTEX | (mode == STORE_READ ? SQLITE_OPEN_READONLY
+                                                          : SQLITE_OPEN_READWRITE | (mode == STORE_CREATE ? SQLITE_OPEN_CREATE : 0));
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         if (s->db)
             sf_fail("%s: cannot open: %s", path, sqlite3_errmsg(s->db));
@@ -689,6 +753,17 @@ void store_runs_free(store_run *runs, int n) {
 
 static void copy_text(char *dst, size_t n, const unsigned char *src) {
     snprintf(dst, n, "%s", src ? (const char *)src : "");
+}
+
+long long store_count_run_rows(store *s, const char *table, int64_t run_id) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE run_id = ?1", table);
+    sqlite3_stmt *st = store_prepare(s, sql);
+    if (!st) return 0;
+    sqlite3_bind_int64(st, 1, run_id);
+    long long n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return n;
 }
 
 double store_column_double(sqlite3_stmt *st, int col) {

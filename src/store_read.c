@@ -97,6 +97,10 @@ static int feature_cmp(const void *pa, const void *pb, void *key) {
     return c;
 }
 
+void store_features_sort(store_feature *f, int n, store_sort sort) {
+    qsort_r(f, (size_t)n, sizeof *f, feature_cmp, &sort);
+}
+
 int store_features(store *s, int64_t run_id, store_sort sort, int include_dead,
                    store_feature **out, int *n) {
     *out = NULL;
@@ -131,7 +135,7 @@ int store_features(store *s, int64_t run_id, store_sort sort, int include_dead,
         if (!include_dead && all[f].n_active == 0) continue;
         all[kept++] = all[f];
     }
-    qsort_r(all, (size_t)kept, sizeof *all, feature_cmp, &sort);
+    store_features_sort(all, kept, sort);
     *out = all;
     *n = kept;
     return SF_OK;
@@ -476,23 +480,18 @@ void store_rows_clear(store_rows *rows) {
     memset(rows, 0, sizeof *rows);
 }
 
-int store_run_rows(store *s, int64_t run_id, store_rows *rows) {
+/* The run's rows, with their objIDs when with_objid. */
+static int run_rows(store *s, int64_t run_id, store_rows *rows, int with_objid) {
     memset(rows, 0, sizeof *rows);
-    long long n = 0;
-    {
-        sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM run_galaxies WHERE run_id = ?1");
-        if (!st) return SF_ERR;
-        sqlite3_bind_int64(st, 1, run_id);
-        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
+    long long n = store_count_run_rows(s, "run_galaxies", run_id);
     size_t cap = (size_t)(n > 0 ? n : 1);
     rows->galaxy_id = xmalloc(cap * sizeof *rows->galaxy_id);
-    rows->objid = xmalloc(cap * sizeof *rows->objid);
+    rows->objid = with_objid ? xmalloc(cap * sizeof *rows->objid) : NULL;
     rows->split = xmalloc(cap);
     sqlite3_stmt *st = store_prepare(
-        s, "SELECT rg.galaxy_id, g.objid, rg.split FROM run_galaxies AS rg "
-           "JOIN galaxies AS g ON g.id = rg.galaxy_id WHERE rg.run_id = ?1 ORDER BY rg.galaxy_id");
+        s, with_objid ? "SELECT rg.galaxy_id, rg.split, g.objid FROM run_galaxies AS rg "
+                        "JOIN galaxies AS g ON g.id = rg.galaxy_id WHERE rg.run_id = ?1 ORDER BY rg.galaxy_id"
+                      : "SELECT galaxy_id, split FROM run_galaxies WHERE run_id = ?1 ORDER BY galaxy_id");
     if (!st) {
         store_rows_clear(rows);
         return SF_ERR;
@@ -502,8 +501,8 @@ int store_run_rows(store *s, int64_t run_id, store_rows *rows) {
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && (size_t)rows->n < cap) {
         int i = rows->n++;
         rows->galaxy_id[i] = sqlite3_column_int64(st, 0);
-        copy_text(rows->objid[i], STORE_OBJID_MAX, sqlite3_column_text(st, 1));
-        rows->split[i] = (uint8_t)sqlite3_column_int(st, 2);
+        rows->split[i] = (uint8_t)sqlite3_column_int(st, 1);
+        if (with_objid) copy_text(rows->objid[i], STORE_OBJID_MAX, sqlite3_column_text(st, 2));
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -512,6 +511,10 @@ int store_run_rows(store *s, int64_t run_id, store_rows *rows) {
     }
     return SF_OK;
 }
+
+int store_run_rows(store *s, int64_t run_id, store_rows *rows) { return run_rows(s, run_id, rows, 1); }
+
+int store_run_rows_ids(store *s, int64_t run_id, store_rows *rows) { return run_rows(s, run_id, rows, 0); }
 
 /* Row of galaxy_id in rows (ascending ids), or -1. */
 static int row_of(const store_rows *rows, int64_t galaxy_id) {
@@ -527,20 +530,78 @@ static int row_of(const store_rows *rows, int64_t galaxy_id) {
     return -1;
 }
 
+/* The same for ids that come mostly in ascending order (a scan in key order): gallops
+ * forward from the last place found, *at, so a scan costs O(1) a row. */
+static int row_seek(const store_rows *rows, int *at, int64_t galaxy_id) {
+    int n = rows->n, lo = *at;
+    if (lo >= n || lo < 0 || rows->galaxy_id[lo] > galaxy_id) lo = 0;
+    int hi = lo, step = 1;
+    while (hi < n && rows->galaxy_id[hi] < galaxy_id) {
+        lo = hi;
+        hi += step;
+        step *= 2;
+    }
+    if (hi > n - 1) hi = n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (rows->galaxy_id[mid] == galaxy_id) return *at = mid;
+        if (rows->galaxy_id[mid] < galaxy_id) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
 int store_run_dense(store *s, int64_t run_id, const store_rows *rows, int d, float *out) {
     memset(out, 0, (size_t)rows->n * (size_t)d * sizeof *out);
     sqlite3_stmt *st = store_prepare(
         s, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, run_id);
-    int rc;
+    int rc, at = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int r = row_of(rows, sqlite3_column_int64(st, 0));
+        int r = row_seek(rows, &at, sqlite3_column_int64(st, 0));
         int f = sqlite3_column_int(st, 1);
         if (r >= 0 && f >= 0 && f < d) out[(size_t)r * d + f] = (float)sqlite3_column_double(st, 2);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? SF_OK : store_db_fail(s, "reading activations");
+}
+
+int store_run_sparse(store *s, int64_t run_id, const store_rows *rows, int64_t *start, int **feature,
+                     float **value) {
+    *feature = NULL;
+    *value = NULL;
+    for (int i = 0; i <= rows->n; i++) start[i] = 0;
+    long long total = store_count_run_rows(s, "activations", run_id);
+    int *f = xmalloc(((size_t)total + 1) * sizeof *f);
+    float *v = xmalloc(((size_t)total + 1) * sizeof *v);
+    /* the primary key gives the galaxies in order, as rows has them */
+    sqlite3_stmt *st = store_prepare(s, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1 ORDER BY galaxy_id");
+    if (!st) {
+        free(f);
+        free(v);
+        return SF_ERR;
+    }
+    sqlite3_bind_int64(st, 1, run_id);
+    int r = 0, rc;
+    int64_t e = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && e < total) {
+        int64_t g = sqlite3_column_int64(st, 0);
+        while (r < rows->n && rows->galaxy_id[r] < g) start[++r] = e;
+        if (r >= rows->n || rows->galaxy_id[r] != g) continue;
+        f[e] = sqlite3_column_int(st, 1);
+        v[e++] = (float)sqlite3_column_double(st, 2);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        free(f);
+        free(v);
+        return store_db_fail(s, "reading activations");
+    }
+    while (r < rows->n) start[++r] = e;
+    *feature = f;
+    *value = v;
+    return SF_OK;
 }
 
 int store_run_feature_column(store *s, int64_t run_id, const store_rows *rows, int feature,
@@ -572,9 +633,9 @@ int store_run_predictions(store *s, int64_t run_id, const store_rows *rows, int 
         s, "SELECT galaxy_id, target, pred, truth FROM predictions WHERE run_id = ?1");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, run_id);
-    int rc;
+    int rc, at = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int r = row_of(rows, sqlite3_column_int64(st, 0));
+        int r = row_seek(rows, &at, sqlite3_column_int64(st, 0));
         int t = sqlite3_column_int(st, 1);
         if (r < 0 || t < 0 || t >= n_out) continue;
         if (pred) pred[(size_t)r * n_out + t] = (float)sqlite3_column_double(st, 2);
@@ -623,24 +684,37 @@ int store_catalog_columns(store *s, char (**names)[STORE_NAME_MAX], int *n) {
 int store_catalog_values(store *s, const store_rows *rows, const char *column, double *out) {
     for (int i = 0; i < rows->n; i++) out[i] = NAN;
     int is_ra = !strcmp(column, "ra"), is_dec = !strcmp(column, "dec");
-    if (is_ra || is_dec) {
-        sqlite3_stmt *st = store_prepare(s, is_ra ? "SELECT ra FROM galaxies WHERE id = ?1"
-                                                  : "SELECT dec FROM galaxies WHERE id = ?1");
+    if ((is_ra || is_dec) && rows->n > 0) {
+        /* the rows' id range in one scan when they fill much of it, else one look-up each */
+        int64_t lo = rows->galaxy_id[0], hi = rows->galaxy_id[rows->n - 1];
+        int scan = (double)(hi - lo + 1) < 20.0 * rows->n;
+        sqlite3_stmt *st = store_prepare(
+            s, scan ? (is_ra ? "SELECT id, ra FROM galaxies WHERE id BETWEEN ?1 AND ?2"
+                             : "SELECT id, dec FROM galaxies WHERE id BETWEEN ?1 AND ?2")
+                    : (is_ra ? "SELECT id, ra FROM galaxies WHERE id = ?1" : "SELECT id, dec FROM galaxies WHERE id = ?1"));
         if (!st) return SF_ERR;
-        for (int i = 0; i < rows->n; i++) {
-            sqlite3_bind_int64(st, 1, rows->galaxy_id[i]);
-            int rc = sqlite3_step(st);
-            if (rc == SQLITE_ROW)
-                out[i] = store_column_double(st, 0);
-            else if (rc != SQLITE_DONE) {
-                sqlite3_finalize(st);
-                return store_db_fail(s, "reading coordinates");
+        int rc = SQLITE_DONE;
+        if (scan) {
+            sqlite3_bind_int64(st, 1, lo);
+            sqlite3_bind_int64(st, 2, hi);
+            int at = 0;
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                int r = row_seek(rows, &at, sqlite3_column_int64(st, 0));
+                if (r >= 0) out[r] = store_column_double(st, 1);
             }
-            sqlite3_reset(st);
+        } else {
+            for (int i = 0; i < rows->n && (rc == SQLITE_DONE || rc == SQLITE_ROW); i++) {
+                sqlite3_bind_int64(st, 1, rows->galaxy_id[i]);
+                rc = sqlite3_step(st);
+                if (rc == SQLITE_ROW) out[i] = store_column_double(st, 1);
+                sqlite3_reset(st);
+            }
+            if (rc == SQLITE_ROW) rc = SQLITE_DONE;
         }
         sqlite3_finalize(st);
-        return SF_OK;
+        return rc == SQLITE_DONE ? SF_OK : store_db_fail(s, "reading coordinates");
     }
+    if (is_ra || is_dec) return SF_OK;
     sqlite3_stmt *st = store_prepare(s, "SELECT id FROM catalog_columns WHERE name = ?1");
     if (!st) return SF_ERR;
     sqlite3_bind_text(st, 1, column, -1, SQLITE_TRANSIENT);
@@ -667,8 +741,9 @@ int store_catalog_values(store *s, const store_rows *rows, const char *column, d
     st = store_prepare(s, "SELECT galaxy_id, value FROM catalog_values WHERE column_id = ?1");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, cid);
+    int at = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int r = row_of(rows, sqlite3_column_int64(st, 0));
+        int r = row_seek(rows, &at, sqlite3_column_int64(st, 0));
         if (r >= 0) out[r] = sqlite3_column_double(st, 1);
     }
     sqlite3_finalize(st);

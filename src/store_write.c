@@ -1,4 +1,13 @@
-/* store_write.c: writing a whole run in one transaction, with its feature statistics.
+/* store_write.c: writing a whole run in one transaction, with its feature statistics and
+ * summaries (store_summary.c).
+ *
+ * A bulk load: every statement is prepared once; a part's rows go in each table's key
+ * order (galaxies, then their catalogue values column by column, a galaxy's activations
+ * by feature); a new galaxy is inserted plainly (no upsert, no statement journal) and a
+ * thumbnail is only made for a galaxy without one; the index on (feature, value) is
+ * dropped while the rows of a run that outweighs the file's other activations go in,
+ * and built again in one sort before the summaries; the cache size and temp store are
+ * set for the load and given back after.
  * Layer: store. Calls: store, sf_util; SQLite, cJSON.
  * Called by: infer_store.
  */
@@ -205,8 +214,9 @@ static void utc_now(char *buf, size_t n) {
 }
 
 enum {
-    ST_RUN, ST_TARGET, ST_WEIGHTS, ST_COLUMN, ST_COLUMN_ID, ST_GALAXY, ST_VALUE, ST_THUMB,
-    ST_RUN_GALAXY, ST_PRED, ST_ACT, ST_FEATURE, ST_FEATURE_TARGET, ST_COUNT
+    ST_RUN, ST_TARGET, ST_WEIGHTS, ST_COLUMN, ST_COLUMN_ID, ST_GALAXY_FIND, ST_GALAXY, ST_GALAXY_UPDATE,
+    ST_VALUE, ST_VALUE_NEW, ST_THUMB_FIND, ST_THUMB, ST_RUN_GALAXY, ST_PRED, ST_ACT, ST_FEATURE,
+    ST_FEATURE_TARGET, ST_COUNT
 };
 
 static const char *const write_sql[ST_COUNT] = {
@@ -220,12 +230,14 @@ static const char *const write_sql[ST_COUNT] = {
     [ST_WEIGHTS] = "INSERT INTO run_weights (run_id, safetensors) VALUES (?1, ?2)",
     [ST_COLUMN] = "INSERT OR IGNORE INTO catalog_columns (name) VALUES (?1)",
     [ST_COLUMN_ID] = "SELECT id FROM catalog_columns WHERE name = ?1",
-    [ST_GALAXY] = "INSERT INTO galaxies (objid, ra, dec) VALUES (?1, ?2, ?3) "
-                  "ON CONFLICT (objid) DO UPDATE SET ra = coalesce(excluded.ra, ra), "
-                  "dec = coalesce(excluded.dec, dec) RETURNING id",
+    [ST_GALAXY_FIND] = "SELECT id FROM galaxies WHERE objid = ?1",
+    [ST_GALAXY] = "INSERT INTO galaxies (objid, ra, dec) VALUES (?1, ?2, ?3)",
+    [ST_GALAXY_UPDATE] = "UPDATE galaxies SET ra = coalesce(?2, ra), dec = coalesce(?3, dec) WHERE id = ?1",
     [ST_VALUE] = "INSERT OR REPLACE INTO catalog_values (column_id, galaxy_id, value) "
                  "VALUES (?1, ?2, ?3)",
-    [ST_THUMB] = "INSERT OR IGNORE INTO thumbnails (galaxy_id, format, width, height, image) "
+    [ST_VALUE_NEW] = "INSERT INTO catalog_values (column_id, galaxy_id, value) VALUES (?1, ?2, ?3)",
+    [ST_THUMB_FIND] = "SELECT 1 FROM thumbnails WHERE galaxy_id = ?1",
+    [ST_THUMB] = "INSERT INTO thumbnails (galaxy_id, format, width, height, image) "
                  "VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_RUN_GALAXY] = "INSERT INTO run_galaxies (run_id, galaxy_id, split) VALUES (?1, ?2, ?3)",
     [ST_PRED] = "INSERT INTO predictions (run_id, galaxy_id, target, pred, truth) "
@@ -249,8 +261,19 @@ struct store_run_writer {
     int rmse_t_given[STORE_MAX_TARGETS];
     feature_acc *acc;          /* (d) */
     int *seen;                 /* (d) duplicate-feature stamps */
+    int *pair_f;               /* (k_stored) a galaxy's active pairs, by feature */
+    double *pair_v;
     int stamp;
     int n, n_train, n_valid;
+    /* the part being written: its galaxies' ids and whether each is new to the file */
+    int64_t *part_gid;
+    uint8_t *part_new;
+    int part_cap;
+    /* activations_by_feature: dropped while a large run goes in (rebuilt by finish) */
+    long long file_activations, run_activations;
+    char *index_sql;           /* its definition while it is dropped */
+    /* the pragmas given back when the run is written */
+    long long old_cache_size, old_temp_store;
     int have_y0;
     double y0[STORE_MAX_TARGETS], dy[STORE_MAX_TARGETS], dyy[STORE_MAX_TARGETS];
     double se_train[STORE_MAX_TARGETS], se_valid[STORE_MAX_TARGETS];
@@ -258,10 +281,15 @@ struct store_run_writer {
 
 static void writer_free(store_run_writer *w) {
     for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(w->st[i]);
+    free(w->part_gid);
+    free(w->part_new);
     free(w->column_id);
     free(w->head_w);
     free(w->acc);
     free(w->seen);
+    free(w->pair_f);
+    free(w->pair_v);
+    free(w->index_sql);
     free(w);
 }
 
@@ -341,6 +369,63 @@ static int insert_run(store_run_writer *w, const store_run_input *in) {
     return SF_OK;
 }
 
+static int pragma_get(store *s, const char *name, long long *out) {
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA %s", name);
+    sqlite3_stmt *st = store_prepare(s, sql);
+    if (!st) return SF_ERR;
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SF_OK : store_db_fail(s, "reading a setting");
+}
+
+static void pragmas_restore(store_run_writer *w) {
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = %lld", w->old_cache_size);
+    store_exec(w->s, sql, "sizing the cache");
+    snprintf(sql, sizeof sql, "PRAGMA temp_store = %lld", w->old_temp_store);
+    store_exec(w->s, sql, "setting the temp store");
+}
+
+/* The activations the file's runs hold (from their shapes: an upper bound). */
+static int file_activations(store *s, long long *out) {
+    sqlite3_stmt *st = store_prepare(
+        s, "SELECT coalesce(sum(CAST(n_galaxies AS INTEGER) * CASE WHEN k > 0 THEN k ELSE d END), 0) FROM runs");
+    if (!st) return SF_ERR;
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? SF_OK : store_db_fail(s, "counting activations");
+}
+
+/* Rows of activations_by_feature cost a random insert each while the run goes in, or
+ * one sort of every row of the file when the index is built again: once this run's rows
+ * outweigh half the file's, building it again is cheaper, so it is dropped now (within
+ * the transaction: a failure brings it back). */
+static int maybe_drop_index(store_run_writer *w) {
+    if (w->index_sql || 2 * w->run_activations < w->file_activations) return SF_OK;
+    /* built again from the file's own definition */
+    sqlite3_stmt *st = store_prepare(
+        w->s, "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = 'activations_by_feature'");
+    if (!st) return SF_ERR;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
+        w->index_sql = xstrdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return store_db_fail(w->s, "reading the schema");
+    if (!w->index_sql) return SF_OK; /* not there: nothing to keep up */
+    return store_exec(w->s, "DROP INDEX activations_by_feature", "dropping an index for the load");
+}
+
+static int rebuild_index(store_run_writer *w) {
+    if (!w->index_sql) return SF_OK;
+    if (store_exec(w->s, w->index_sql, "building the index of activations") != SF_OK) return SF_ERR;
+    free(w->index_sql);
+    w->index_sql = NULL;
+    return SF_OK;
+}
+
 int store_run_begin(store *s, const store_run_input *in, store_run_writer **out) {
     *out = NULL;
     if (s->mode == STORE_READ)
@@ -361,18 +446,26 @@ int store_run_begin(store *s, const store_run_input *in, store_run_writer **out)
         w->rmse_t_given[t] = isfinite(r->train_rmse_t[t]) || isfinite(r->valid_rmse_t[t]);
     w->acc = xcalloc((size_t)r->d, sizeof *w->acc);
     w->seen = xcalloc((size_t)r->d, sizeof *w->seen);
+    w->pair_f = xmalloc(((size_t)in->k_stored + 1) * sizeof *w->pair_f);
+    w->pair_v = xmalloc(((size_t)in->k_stored + 1) * sizeof *w->pair_v);
     w->stamp = 1;
     for (int i = 0; i < ST_COUNT; i++)
         if (!(w->st[i] = store_prepare(s, write_sql[i]))) {
             writer_free(w);
             return SF_ERR;
         }
-    /* the index on (feature, value) takes rows in random order: with SQLite's default
-     * 2 MB page cache its pages would be spilled and re-read for every run of size;
-     * 256 MB keeps the indexes of the paper's 250k galaxies in memory (grown only
-     * as used, and dropped after the run is written) */
+    /* bulk-load settings, given back by finish and abort: a cache that holds the indexes
+     * of the paper's 250k galaxies (the index on (feature, value) takes rows in random
+     * order; grown only as used), and the sort of the index rebuild in memory */
+    if (pragma_get(s, "cache_size", &w->old_cache_size) != SF_OK ||
+        pragma_get(s, "temp_store", &w->old_temp_store) != SF_OK) {
+        writer_free(w);
+        return SF_ERR;
+    }
     store_exec(s, "PRAGMA cache_size = -262144", "sizing the cache");
-    if (store_begin(s) != SF_OK || insert_run(w, in) != SF_OK) {
+    store_exec(s, "PRAGMA temp_store = MEMORY", "setting the temp store");
+    if (store_begin(s) != SF_OK || file_activations(s, &w->file_activations) != SF_OK ||
+        insert_run(w, in) != SF_OK) {
         store_run_abort(w);
         return SF_ERR;
     }
@@ -434,59 +527,79 @@ static void account(store_run_writer *w, const store_run_input *in, int i) {
     }
 }
 
-static int write_galaxy(store_run_writer *w, const store_run_input *in, int i) {
+/* Galaxy g's id: found, or inserted (*is_new). An existing galaxy keeps its position
+ * where the new one has none. */
+static int galaxy_id(store_run_writer *w, const store_galaxy_input *g, int64_t *gid, uint8_t *is_new) {
     store *s = w->s;
-    sqlite3_stmt **st = w->st;
-    const store_galaxy_input *g = &in->galaxies[i];
-    sqlite3_stmt *q = st[ST_GALAXY];
+    sqlite3_stmt *q = w->st[ST_GALAXY_FIND];
     sqlite3_bind_text(q, 1, g->objid, -1, SQLITE_TRANSIENT);
-    bind_double_or_null(q, 2, g->ra);
-    bind_double_or_null(q, 3, g->dec);
-    if (sqlite3_step(q) != SQLITE_ROW) {
-        store_db_fail(s, "adding galaxies");
-        sqlite3_reset(q);
-        return SF_ERR;
-    }
-    int64_t gid = sqlite3_column_int64(q, 0);
+    int rc = sqlite3_step(q);
+    *gid = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
     sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return store_db_fail(s, "finding galaxies");
+    *is_new = rc == SQLITE_DONE;
+    q = w->st[*is_new ? ST_GALAXY : ST_GALAXY_UPDATE];
+    int at = 1;
+    if (*is_new) sqlite3_bind_text(q, at++, g->objid, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_int64(q, at++, *gid);
+    bind_double_or_null(q, at++, g->ra);
+    bind_double_or_null(q, at, g->dec);
+    if (step_reset(s, q, "adding galaxies") != SF_OK) return SF_ERR;
+    if (*is_new) *gid = sqlite3_last_insert_rowid(s->db);
+    return SF_OK;
+}
 
-    for (int c = 0; g->values && c < w->n_columns; c++) {
-        double v = g->values[c];
-        if (!isfinite(v)) continue;
-        q = st[ST_VALUE];
-        sqlite3_bind_int64(q, 1, w->column_id[c]);
-        sqlite3_bind_int64(q, 2, gid);
-        sqlite3_bind_double(q, 3, v);
-        if (step_reset(s, q, "adding catalogue values") != SF_OK) return SF_ERR;
+/* The thumbnail of a galaxy without one: given, or made now (in->thumbnail). */
+static int write_thumbnail(store_run_writer *w, const store_run_input *in, int i, int64_t gid, int is_new) {
+    store *s = w->s;
+    const store_galaxy_input *g = &in->galaxies[i];
+    sqlite3_stmt *q;
+    if (!is_new) {
+        q = w->st[ST_THUMB_FIND];
+        sqlite3_bind_int64(q, 1, gid);
+        int rc = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (rc == SQLITE_ROW) return SF_OK;
+        if (rc != SQLITE_DONE) return store_db_fail(s, "finding thumbnails");
     }
     const uint8_t *thumb = g->thumb;
     size_t thumb_len = g->thumb_len;
     int tw = g->thumb_w, th = g->thumb_h;
     uint8_t *made = NULL;
     if (!(thumb && thumb_len) && in->thumbnail) {
-        if (in->thumbnail(in->thumbnail_ctx, i, &made, &thumb_len, &tw, &th) != SF_OK)
-            return SF_ERR;
+        if (in->thumbnail(in->thumbnail_ctx, i, &made, &thumb_len, &tw, &th) != SF_OK) return SF_ERR;
         thumb = made;
     }
-    if (thumb && thumb_len) {
-        q = st[ST_THUMB];
-        sqlite3_bind_int64(q, 1, gid);
-        sqlite3_bind_text(q, 2, made ? "jpeg" : g->thumb_format ? g->thumb_format : "jpeg", -1,
-                          SQLITE_TRANSIENT);
-        sqlite3_bind_int(q, 3, tw);
-        sqlite3_bind_int(q, 4, th);
-        sqlite3_bind_blob64(q, 5, thumb, thumb_len, SQLITE_STATIC);
-        int rc = step_reset(s, q, "adding thumbnails");
-        free(made);
-        if (rc != SF_OK) return SF_ERR;
-    }
-    q = st[ST_RUN_GALAXY];
+    if (!thumb || !thumb_len) return SF_OK;
+    q = w->st[ST_THUMB];
+    sqlite3_bind_int64(q, 1, gid);
+    sqlite3_bind_text(q, 2, made ? "jpeg" : g->thumb_format ? g->thumb_format : "jpeg", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(q, 3, tw);
+    sqlite3_bind_int(q, 4, th);
+    sqlite3_bind_blob64(q, 5, thumb, thumb_len, SQLITE_STATIC);
+    int rc = step_reset(s, q, "adding thumbnails");
+    free(made);
+    return rc;
+}
+
+/* Galaxy i of the part: its row (found or new), thumbnail, split, predictions and
+ * activations (by feature: the table's key order), and its statistics. */
+static int write_galaxy(store_run_writer *w, const store_run_input *in, int i) {
+    store *s = w->s;
+    sqlite3_stmt **st = w->st;
+    int64_t gid = 0;
+    uint8_t is_new = 0;
+    if (galaxy_id(w, &in->galaxies[i], &gid, &is_new) != SF_OK) return SF_ERR;
+    w->part_gid[i] = gid;
+    w->part_new[i] = is_new;
+    if (write_thumbnail(w, in, i, gid, is_new) != SF_OK) return SF_ERR;
+    sqlite3_stmt *q = st[ST_RUN_GALAXY];
     sqlite3_bind_int64(q, 1, w->run_id);
     sqlite3_bind_int64(q, 2, gid);
     sqlite3_bind_int(q, 3, in->split[i]);
     if (step_reset(s, q, "adding the run's galaxies") != SF_OK) {
         if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT)
-            sf_fail("%s: galaxy %s appears twice in the run", s->path, g->objid);
+            sf_fail("%s: galaxy %s appears twice in the run", s->path, in->galaxies[i].objid);
         return SF_ERR;
     }
     for (int t = 0; t < w->n_out; t++) {
@@ -498,18 +611,46 @@ static int write_galaxy(store_run_writer *w, const store_run_input *in, int i) {
         sqlite3_bind_double(q, 5, in->truth[(size_t)i * w->n_out + t]);
         if (step_reset(s, q, "adding predictions") != SF_OK) return SF_ERR;
     }
+    /* the active pairs by feature (already so for a dense run) */
+    int m = 0;
     for (int j = 0; j < w->k_stored; j++) {
         int f;
         double v;
         if (!active_pair(in, w->k_stored, i, j, &f, &v)) continue;
+        int at = m++;
+        while (at > 0 && w->pair_f[at - 1] > f) {
+            w->pair_f[at] = w->pair_f[at - 1];
+            w->pair_v[at] = w->pair_v[at - 1];
+            at--;
+        }
+        w->pair_f[at] = f;
+        w->pair_v[at] = v;
+    }
+    for (int j = 0; j < m; j++) {
         q = st[ST_ACT];
         sqlite3_bind_int64(q, 1, w->run_id);
         sqlite3_bind_int64(q, 2, gid);
-        sqlite3_bind_int(q, 3, f);
-        sqlite3_bind_double(q, 4, v);
+        sqlite3_bind_int(q, 3, w->pair_f[j]);
+        sqlite3_bind_double(q, 4, w->pair_v[j]);
         if (step_reset(s, q, "adding activations") != SF_OK) return SF_ERR;
     }
     account(w, in, i);
+    return SF_OK;
+}
+
+/* The part's catalogue values, column by column (the table's key order). A galaxy new to
+ * the file has none yet; an existing one's are replaced. */
+static int write_values(store_run_writer *w, const store_run_input *in) {
+    for (int c = 0; c < w->n_columns; c++)
+        for (int i = 0; i < in->n; i++) {
+            const double *values = in->galaxies[i].values;
+            if (!values || !isfinite(values[c])) continue;
+            sqlite3_stmt *q = w->st[w->part_new[i] ? ST_VALUE_NEW : ST_VALUE];
+            sqlite3_bind_int64(q, 1, w->column_id[c]);
+            sqlite3_bind_int64(q, 2, w->part_gid[i]);
+            sqlite3_bind_double(q, 3, values[c]);
+            if (step_reset(w->s, q, "adding catalogue values") != SF_OK) return SF_ERR;
+        }
     return SF_OK;
 }
 
@@ -517,9 +658,17 @@ int store_run_add(store_run_writer *w, const store_run_input *part) {
     if (validate_galaxies(part, w->k_stored, w->d, w->seen, w->stamp) != SF_OK)
         return sf_fail_prefix(w->s->path);
     w->stamp += part->n;
+    if (part->n > w->part_cap) {
+        w->part_cap = part->n;
+        w->part_gid = xrealloc(w->part_gid, (size_t)part->n * sizeof *w->part_gid);
+        w->part_new = xrealloc(w->part_new, (size_t)part->n);
+    }
+    for (size_t p = 0; p < (size_t)part->n * (size_t)w->k_stored; p++)
+        w->run_activations += part->topk_val[p] > 0;
+    if (maybe_drop_index(w) != SF_OK) return SF_ERR;
     for (int i = 0; i < part->n; i++)
         if (write_galaxy(w, part, i) != SF_OK) return SF_ERR;
-    return SF_OK;
+    return write_values(w, part);
 }
 
 static double rmse_or_nan(double se, long n) { return n > 0 ? sqrt(se / (double)n) : NAN; }
@@ -594,12 +743,13 @@ int store_run_finish(store_run_writer *w, int64_t *run_id) {
         store_run_abort(w);
         return SF_ERR;
     }
-    if (write_summary(w) != SF_OK || store_commit(w->s) != SF_OK) {
+    if (write_summary(w) != SF_OK || rebuild_index(w) != SF_OK || store_run_summarize(w->s, w->run_id) != SF_OK ||
+        store_commit(w->s) != SF_OK) {
         store_run_abort(w);
         return SF_ERR;
     }
     if (run_id) *run_id = w->run_id;
-    store_exec(w->s, "PRAGMA cache_size = -2000", "sizing the cache");
+    pragmas_restore(w);
     writer_free(w);
     return SF_OK;
 }
@@ -607,7 +757,7 @@ int store_run_finish(store_run_writer *w, int64_t *run_id) {
 void store_run_abort(store_run_writer *w) {
     if (!w) return;
     store_rollback(w->s);
-    store_exec(w->s, "PRAGMA cache_size = -2000", "sizing the cache");
+    pragmas_restore(w);
     writer_free(w);
 }
 

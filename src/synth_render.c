@@ -302,27 +302,20 @@ static void add_tidal(canvas *c, const synth_galaxy *g, double cx, double cy, sf
     }
 }
 
-/* Foreground stars and faint background galaxies anywhere in the cutout. */
-static void add_field(canvas *c, const synth_galaxy *g, sf_rng *r) {
-    int S = c->size;
-    for (int k = 0; k < g->n_stars; k++) {
-        /* number counts rising as 10^(0.25 m) between r = 15 and 23 */
-        double u = sf_rng_uniform(r);
-        double mag = 4 * log10(pow(10, 15 / 4.0) + u * (pow(10, 23 / 4.0) - pow(10, 15 / 4.0)));
-        double gr = uni(r, 0.3, 1.5), ri = 0.1 + 0.45 * gr * uni(r, 0.6, 1.4);
-        double fr = pow(10, (22.5 - mag) / 2.5);
-        double f[SYNTH_N_BANDS] = {fr * pow(10, -0.4 * gr), fr, fr * pow(10, 0.4 * ri)};
-        add_point(c, uni(r, 0, S - 1), uni(r, 0, S - 1), f);
-    }
-    int nbg = poisson(r, 1.2 * S * S / (144.0 * 144.0));
-    for (int k = 0; k < nbg; k++) {
-        double mag = uni(r, 21.0, 24.5);
-        double gr = uni(r, 0.6, 1.6), ri = 0.2 + 0.4 * gr;
-        double fr = pow(10, (22.5 - mag) / 2.5);
-        double f[SYNTH_N_BANDS] = {fr * pow(10, -0.4 * gr), fr, fr * pow(10, 0.4 * ri)};
-        double re = uni(r, 0.4, 1.5) / SYNTH_PIXEL_ARCSEC;
-        add_sersic(c, uni(r, 0, S - 1), uni(r, 0, S - 1), re, uni(r, 0.8, 3), uni(r, 0.3, 1),
-                   uni(r, 0, 180), f);
+/* The field objects drawn with the galaxy (stars, group neighbours, background
+ * galaxies), where they fall on this canvas. */
+static void add_field(canvas *c, const synth_galaxy *g, double cx, double cy) {
+    for (int k = 0; k < g->n_objects; k++) {
+        const synth_object *o = &g->objects[k];
+        double x = cx + o->dx / SYNTH_PIXEL_ARCSEC, y = cy - o->dy / SYNTH_PIXEL_ARCSEC;
+        if (o->kind == SYNTH_OBJ_STAR) {
+            add_point(c, x, y, o->flux);
+        } else {
+            double re = o->re_arcsec / SYNTH_PIXEL_ARCSEC;
+            /* skip what lies wholly off this canvas */
+            if (x < -8 * re || y < -8 * re || x > c->size + 8 * re || y > c->size + 8 * re) continue;
+            add_sersic(c, x, y, re, o->n, o->q, o->pa, o->flux);
+        }
     }
 }
 
@@ -363,30 +356,58 @@ static void convolve_separable(float *img, float *tmp, int S, const float *k, in
     }
 }
 
-static void seeing(canvas *c, double fwhm_arcsec, float *tmp) {
-    double sigma = fwhm_arcsec / 2.354820045 / SYNTH_PIXEL_ARCSEC;
+/* A normalised Gaussian kernel k[0..rad] of sigma pixels; returns rad. */
+static int gauss_kernel(float *k, double sigma, int max_rad) {
     int rad = (int)ceil(3.5 * sigma);
-    if (rad > 32) rad = 32;
-    float k[33];
+    if (rad > max_rad) rad = max_rad;
     double sum = 0;
     for (int j = 0; j <= rad; j++) sum += (j ? 2 : 1) * exp(-0.5 * j * j / (sigma * sigma));
     for (int j = 0; j <= rad; j++) k[j] = (float)(exp(-0.5 * j * j / (sigma * sigma)) / sum);
-    int S = c->size;
-    for (int b = 0; b < SYNTH_N_BANDS; b++) convolve_separable(c->bands + (size_t)b * S * S, tmp, S, k, rad);
+    return rad;
 }
 
-static void add_noise(canvas *c, sf_rng *r, float *noise, float *tmp) {
+/* The field's PSF: per band, a Gaussian core of the band's FWHM (seeing ~ lambda^-0.2)
+ * holding 1 - wing of the light and a Gaussian wing 2.5 times wider holding wing.
+ * wide: (S, S) scratch, tmp: (S, S). */
+static const double band_seeing[SYNTH_N_BANDS] = {1.06, 1.0, 0.96};
+
+static void seeing(canvas *c, double fwhm_arcsec, double wing, float *wide, float *tmp) {
+    int S = c->size;
+    size_t np = (size_t)S * S;
+    for (int b = 0; b < SYNTH_N_BANDS; b++) {
+        float *img = c->bands + (size_t)b * np;
+        double sigma = band_seeing[b] * fwhm_arcsec / 2.354820045 / SYNTH_PIXEL_ARCSEC;
+        float k[65];
+        if (wing > 0) {
+            memcpy(wide, img, np * sizeof(float));
+            int rw = gauss_kernel(k, 2.5 * sigma, 64);
+            convolve_separable(wide, tmp, S, k, rw);
+        }
+        int rad = gauss_kernel(k, sigma, 32);
+        convolve_separable(img, tmp, S, k, rad);
+        if (wing > 0) {
+            float a = (float)(1 - wing), w = (float)wing;
+            for (size_t p = 0; p < np; p++) img[p] = a * img[p] + w * wide[p];
+        }
+    }
+}
+
+/* The field's sky noise (its level set by the sky brightness), source noise, and the
+ * residual background the sky subtraction left. */
+static void add_noise(canvas *c, const synth_galaxy *g, sf_rng *r, float *noise, float *tmp) {
     int S = c->size;
     /* [1 2 1]/4 smoothing in each direction leaves 0.375 of the variance per axis */
     const float k[2] = {0.5f, 0.25f};
     const float restore = 1.0f / 0.375f;
+    float field = g->sky_noise > 0 ? (float)g->sky_noise : 1.0f;
     for (int b = 0; b < SYNTH_N_BANDS; b++) {
         fill_normal(noise, (size_t)S * S, r);
         convolve_separable(noise, tmp, S, k, 1);
         float *img = c->bands + (size_t)b * S * S;
+        float sky = sky_sigma[b] * field, offset = (float)g->sky_offset[b] * sky_sigma[b];
         for (size_t p = 0; p < (size_t)S * S; p++) {
             float src = img[p] > 0 ? img[p] / gain[b] : 0;
-            img[p] += sqrtf(sky_sigma[b] * sky_sigma[b] + src) * noise[p] * restore;
+            img[p] += sqrtf(sky * sky + src) * noise[p] * restore + offset;
         }
     }
 }
@@ -417,16 +438,14 @@ void synth_render_bands(float *bands, const synth_galaxy *g, const synth_render_
         add_sersic(&c, cx + g->comp_dx / SYNTH_PIXEL_ARCSEC, cy - g->comp_dy / SYNTH_PIXEL_ARCSEC, re,
                    g->comp_n, g->comp_q, g->comp_pa, g->comp_flux);
     }
-    sf_rng field_rng;
-    sf_rng_seed(&field_rng, g->render_seed ^ 0x5851f42d4c957f2dULL);
-    if (opt->field) add_field(&c, g, &field_rng);
+    if (opt->field) add_field(&c, g, cx, cy);
 
     float *tmp = xmalloc(sizeof(float) * 2 * (size_t)S * S);
-    seeing(&c, g->psf_fwhm, tmp);
+    seeing(&c, g->psf_fwhm, g->psf_wing, tmp + (size_t)S * S, tmp);
     if (opt->sky_noise) {
         sf_rng noise_rng;
         sf_rng_seed(&noise_rng, g->render_seed ^ 0x2545f4914f6cdd1dULL);
-        add_noise(&c, &noise_rng, tmp + (size_t)S * S, tmp);
+        add_noise(&c, g, &noise_rng, tmp + (size_t)S * S, tmp);
     }
     free(tmp);
 }

@@ -116,6 +116,19 @@ int synth_survey(const char *out_dir, const synth_options *opt) {
         goto done;
     }
     f = NULL;
+    /* the physics' version beside the catalogue, for scripts that keep a survey */
+    snprintf(csv_tmp, dlen, "%s/synth-version", out_dir);
+    FILE *vf = fopen(csv_tmp, "w");
+    int v_ok = vf != NULL;
+    if (vf) {
+        v_ok = fprintf(vf, "%d\n", SYNTH_VERSION) >= 0;
+        if (fclose(vf) != 0) v_ok = 0;
+    }
+    if (!v_ok) {
+        sf_fail("%s: cannot write: %s", csv_tmp, strerror(errno));
+        goto done;
+    }
+    snprintf(csv_tmp, dlen, "%s/galaxies.csv.tmp", out_dir);
     if (rename(csv_tmp, csv) != 0) {
         sf_fail("%s: cannot rename to %s: %s", csv_tmp, csv, strerror(errno));
         goto done;

@@ -25,8 +25,42 @@ void train_options_default(train_options *o) {
     o->lr = 0.1;
     o->seed = 256;
     o->schedule = SCHED_ONE_CYCLE;
-    o->flips = 1;
+    o->flips = TRAIN_FLIPS_DIHEDRAL;
+    o->targets = TRAIN_TARGETS_STANDARDISED;
+    o->head_bias_mean = 1;
     o->opt = ranger_defaults();
+}
+
+const char *train_flips_name(train_flips f) {
+    switch (f) {
+    case TRAIN_FLIPS_NONE: return "none";
+    case TRAIN_FLIPS_DIHEDRAL: return "dihedral";
+    case TRAIN_FLIPS_HV: return "hv";
+    case TRAIN_FLIPS_BATCH: return "batch";
+    }
+    return "?";
+}
+
+int train_flips_parse(const char *s, train_flips *f) {
+    static const train_flips all[] = {TRAIN_FLIPS_NONE, TRAIN_FLIPS_DIHEDRAL, TRAIN_FLIPS_HV,
+                                      TRAIN_FLIPS_BATCH};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!strcmp(s, train_flips_name(all[i]))) {
+            *f = all[i];
+            return SF_OK;
+        }
+    return sf_fail("'%s': expected dihedral, hv, batch or none", s);
+}
+
+const char *train_targets_name(train_targets t) {
+    return t == TRAIN_TARGETS_RAW ? "raw" : "standardised";
+}
+
+int train_targets_parse(const char *s, train_targets *t) {
+    if (!strcmp(s, "standardised") || !strcmp(s, "standardized")) *t = TRAIN_TARGETS_STANDARDISED;
+    else if (!strcmp(s, "raw")) *t = TRAIN_TARGETS_RAW;
+    else return sf_fail("'%s': expected standardised or raw", s);
+    return SF_OK;
 }
 
 void train_result_free(train_result *r) {
@@ -53,6 +87,82 @@ void train_head_bias_to_mean(sfnet *m, const dataset *ds) {
         bias[t] = (float)(s / ds->n_train);
     }
     sfnet_params_changed(m);
+}
+
+/* ---------------------------------------------------------------- target units */
+
+/* What the network learns: z = (y - mean[t]) / scale. */
+typedef struct {
+    int n_out;
+    double mean[TARGET_MAX];
+    double scale;
+} target_units;
+
+/* Per-output means over the training split and the sd pooled over outputs (the square
+ * root of the mean of the per-output variances), so that the loss on z is the RMSE
+ * in target units over scale. Identity for TRAIN_TARGETS_RAW or a constant target. */
+static void target_units_of(target_units *u, const dataset *ds, train_targets kind) {
+    int no = ds->targets.n_targets, n = ds->n_train;
+    memset(u, 0, sizeof *u);
+    u->n_out = no;
+    u->scale = 1;
+    if (kind == TRAIN_TARGETS_RAW || n < 2) return;
+    double var = 0;
+    for (int t = 0; t < no; t++) {
+        double s = 0, q = 0;
+        for (int i = 0; i < n; i++) s += ds->y[(size_t)ds->train_idx[i] * no + t];
+        double mean = s / n;
+        for (int i = 0; i < n; i++) {
+            double e = ds->y[(size_t)ds->train_idx[i] * no + t] - mean;
+            q += e * e;
+        }
+        u->mean[t] = mean;
+        var += q / n;
+    }
+    double sd = sqrt(var / no);
+    u->scale = sd > 0 && isfinite(sd) ? sd : 1;
+}
+
+/* y (B, n_out) in target units -> z in place. */
+static void to_training_units(const target_units *u, float *y, int B) {
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < u->n_out; t++) {
+            float *v = &y[(size_t)b * u->n_out + t];
+            *v = (float)((*v - u->mean[t]) / u->scale);
+        }
+}
+
+/* The head from z units back to target units: W *= scale, b = scale b + mean. The
+ * head is computed outside the engines, so they need no refresh. */
+static void head_to_target_units(sfnet *m, const target_units *u) {
+    const sfnet_tensor *tw = sfnet_find_tensor(m, "fc.weight");
+    const sfnet_tensor *tb = sfnet_find_tensor(m, "fc.bias");
+    float *w = sfnet_tensor_data(m, tw), *b = sfnet_tensor_data(m, tb);
+    for (size_t i = 0; i < tw->numel; i++) w[i] = (float)(w[i] * u->scale);
+    for (int t = 0; t < u->n_out; t++) b[t] = (float)(b[t] * u->scale + u->mean[t]);
+}
+
+/* The checkpoint's record of the target units: "standardised <mean>... <scale>". */
+static void target_units_text(char *buf, size_t n, train_targets kind, const target_units *u) {
+    size_t used = (size_t)snprintf(buf, n, "%s", kind == TRAIN_TARGETS_RAW ? "raw" : "standardised");
+    for (int t = 0; t < u->n_out && used < n; t++)
+        used += (size_t)snprintf(buf + used, n - used, " %a", u->mean[t]);
+    if (used < n) snprintf(buf + used, n - used, " %a", u->scale);
+}
+
+/* The flips of one batch: tr (B), from the generator of its position. */
+static void draw_flips(uint8_t *tr, int B, train_flips kind, sf_rng *rng) {
+    switch (kind) {
+    case TRAIN_FLIPS_NONE: memset(tr, 0, (size_t)B); break;
+    case TRAIN_FLIPS_DIHEDRAL:
+        for (int b = 0; b < B; b++) tr[b] = (uint8_t)sf_rng_below(rng, 8);
+        break;
+    case TRAIN_FLIPS_HV:
+        for (int b = 0; b < B; b++) tr[b] = (uint8_t)sf_rng_below(rng, 4);
+        break;
+    case TRAIN_FLIPS_BATCH: memset(tr, (int)sf_rng_below(rng, 8), (size_t)B); break;
+    default: SF_ASSERT(0);
+    }
 }
 
 /* The seed of the generator for (epoch, step): shuffles use step = -1. Deriving every
@@ -89,15 +199,27 @@ static void meta_printf(st_writer *w, const char *key, const char *fmt, ...) {
     st_writer_meta(w, key, buf);
 }
 
+/* A checkpoint's fc.weight and fc.bias are in target units, so that it loads as plain
+ * weights; the head in training units, which a resume continues from bit for bit, is in
+ * train.fc_weight and train.fc_bias. */
 static int checkpoint_save(const char *path, sfnet *m, const ranger *o,
-                           const train_options *opt, const dataset *ds, const train_pos *pos,
-                           const train_result *res) {
+                           const train_options *opt, const dataset *ds, const target_units *u,
+                           const train_pos *pos, const train_result *res) {
     st_writer w;
     st_writer_init(&w);
     weights_meta wm;
     weights_meta_from(&wm, m, ds, -1);
     int64_t nbt = m->num_batches_tracked;
+    const sfnet_tensor *tw = sfnet_find_tensor(m, "fc.weight");
+    const sfnet_tensor *tb = sfnet_find_tensor(m, "fc.bias");
+    float *head_w = xmalloc(tw->numel * sizeof(float)), *head_b = xmalloc(tb->numel * sizeof(float));
+    memcpy(head_w, sfnet_tensor_data(m, tw), tw->numel * sizeof(float));
+    memcpy(head_b, sfnet_tensor_data(m, tb), tb->numel * sizeof(float));
+    head_to_target_units(m, u);
     weights_add(&w, m, &wm, &nbt);
+    int64_t wshape[2] = {tw->shape[0], tw->shape[1]}, bshape[1] = {tb->shape[0]};
+    st_writer_add(&w, "train.fc_weight", ST_F32, 2, wshape, head_w);
+    st_writer_add(&w, "train.fc_bias", ST_F32, 1, bshape, head_b);
     int64_t n = (int64_t)o->n, ne = res->epochs;
     st_writer_add(&w, "optimizer.grad_avg", ST_F32, 1, &n, o->grad_avg);
     st_writer_add(&w, "optimizer.sqr_avg", ST_F32, 1, &n, o->sqr_avg);
@@ -117,13 +239,20 @@ static int checkpoint_save(const char *path, sfnet *m, const ranger *o,
     meta_printf(&w, "lr", "%a", opt->lr);
     meta_printf(&w, "seed", "%llu", (unsigned long long)opt->seed);
     st_writer_meta(&w, "schedule", sched_name(opt->schedule));
-    meta_printf(&w, "flips", "%d", opt->flips);
+    meta_printf(&w, "flips", "%d", (int)opt->flips);
+    char units[64 * (TARGET_MAX + 2)];
+    target_units_text(units, sizeof units, opt->targets, u);
+    st_writer_meta(&w, "targets", units);
     meta_printf(&w, "n_train", "%d", ds->n_train);
     meta_printf(&w, "n_valid", "%d", ds->n_valid);
     meta_printf(&w, "ranger", "%a %a %a %a %d %a", opt->opt.mom, opt->opt.sqr_mom, opt->opt.eps,
                 opt->opt.wd, opt->opt.lookahead_k, opt->opt.lookahead_alpha);
     int rc = st_writer_save(&w, path);
     st_writer_free(&w);
+    memcpy(sfnet_tensor_data(m, tw), head_w, tw->numel * sizeof(float));
+    memcpy(sfnet_tensor_data(m, tb), head_b, tb->numel * sizeof(float));
+    free(head_w);
+    free(head_b);
     return rc;
 }
 
@@ -185,8 +314,8 @@ static int ck_read_curve(const st_file *f, const char *name, double *out, size_t
 }
 
 static int checkpoint_load(const char *path, sfnet *m, ranger *o, const train_options *opt,
-                           const dataset *ds, int steps_per_epoch, train_pos *pos,
-                           train_result *res) {
+                           const dataset *ds, const target_units *u, int steps_per_epoch,
+                           train_pos *pos, train_result *res) {
     st_file f;
     if (st_open(&f, path) != SF_OK) return SF_ERR;
     int rc = SF_ERR;
@@ -196,12 +325,14 @@ static int checkpoint_load(const char *path, sfnet *m, ranger *o, const train_op
                 fmt ? fmt : "none", CHECKPOINT_FORMAT);
         goto done;
     }
-    char buf[160];
+    char buf[64 * (TARGET_MAX + 2)], units[64 * (TARGET_MAX + 2)];
+    target_units_text(units, sizeof units, opt->targets, u);
 #define SAME(key, ...)                                                                     \
     (snprintf(buf, sizeof buf, __VA_ARGS__), ck_same(&f, key, buf) != SF_OK)
     if (SAME("epochs", "%d", opt->epochs) || SAME("batch", "%d", opt->batch) ||
         SAME("lr", "%a", opt->lr) || SAME("seed", "%llu", (unsigned long long)opt->seed) ||
-        SAME("schedule", "%s", sched_name(opt->schedule)) || SAME("flips", "%d", opt->flips) ||
+        SAME("schedule", "%s", sched_name(opt->schedule)) ||
+        SAME("flips", "%d", (int)opt->flips) || SAME("targets", "%s", units) ||
         SAME("n_train", "%d", ds->n_train) || SAME("n_valid", "%d", ds->n_valid) ||
         SAME("k", "%d", m->cfg.k) || SAME("width", "%d", m->cfg.width) ||
         SAME("n_out", "%d", m->cfg.n_out) ||
@@ -218,7 +349,11 @@ static int checkpoint_load(const char *path, sfnet *m, ranger *o, const train_op
         ck_double(&f, "sq_count", &pos->sq_count))
         goto done;
     if (weights_load_from(m, &f, 0) != SF_OK) goto done;
-    if (ck_read_floats(&f, "optimizer.grad_avg", o->grad_avg, o->n) ||
+    const sfnet_tensor *tw = sfnet_find_tensor(m, "fc.weight");
+    const sfnet_tensor *tb = sfnet_find_tensor(m, "fc.bias");
+    if (ck_read_floats(&f, "train.fc_weight", sfnet_tensor_data(m, tw), tw->numel) ||
+        ck_read_floats(&f, "train.fc_bias", sfnet_tensor_data(m, tb), tb->numel) ||
+        ck_read_floats(&f, "optimizer.grad_avg", o->grad_avg, o->n) ||
         ck_read_floats(&f, "optimizer.sqr_avg", o->sqr_avg, o->n) ||
         ck_read_floats(&f, "optimizer.slow", o->slow, o->n) ||
         ck_read_curve(&f, "train.train_loss", res->train_loss, (size_t)res->epochs) ||
@@ -238,10 +373,11 @@ done:
 
 /* ---------------------------------------------------------------- the loop */
 
-/* Eval-mode RMSE over the galaxies idx[0..n) into *rmse, in batches of m->max_batch.
- * x and y hold max_batch images / targets. SF_ERR when the model cannot run a batch. */
-static int evaluate(sfnet *m, const dataset *ds, const int *idx, int n, float *x, float *y,
-                    double *rmse) {
+/* Eval-mode RMSE in target units over the galaxies idx[0..n) into *rmse, in batches of
+ * m->max_batch, the head in the training units u. x and y hold max_batch images /
+ * targets. SF_ERR when the model cannot run a batch. */
+static int evaluate(sfnet *m, const dataset *ds, const target_units *u, const int *idx, int n,
+                    float *x, float *y, double *rmse) {
     int no = m->cfg.n_out;
     double sq = 0;
     for (int i = 0; i < n; i += m->max_batch) {
@@ -249,7 +385,7 @@ static int evaluate(sfnet *m, const dataset *ds, const int *idx, int n, float *x
         dataset_batch(ds, idx + i, b, x, y, NULL);
         if (sfnet_forward(m, x, b, 0) != SF_OK) return SF_ERR;
         for (int j = 0; j < b * no; j++) {
-            double e = (double)m->out[j] - y[j];
+            double e = (double)m->out[j] * u->scale + u->mean[j % no] - y[j];
             sq += e * e;
         }
     }
@@ -361,6 +497,29 @@ static int loss_failure(const dataset *ds, const int *idx, int B, const float *x
                    "(%.3g there, %.3g at the peak)%s", where, lr, opt->lr, ckpt);
 }
 
+/* Every target of the training and validation galaxies is finite (the catalogue's
+ * cuts see to that; a data set filled otherwise may not be): one that is not would
+ * make the training units (mean, scale) and so every loss NaN, which is bad data,
+ * not divergence. SF_ERR naming the first such galaxy and target. */
+static int check_targets(const dataset *ds) {
+    int nt = ds->targets.n_targets;
+    const int *sets[2] = {ds->train_idx, ds->valid_idx};
+    const int counts[2] = {ds->n_train, ds->n_valid};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < counts[k]; i++)
+            for (int t = 0; t < nt; t++) {
+                int g = sets[k][i];
+                double v = ds->y[(size_t)g * nt + t];
+                if (!isfinite(v))
+                    return sf_fail("bad data, not the learning rate: galaxy %s has %s = %g, "
+                                   "which no loss can be computed with; remove or fix that "
+                                   "row of %s (nothing was trained)",
+                                   dataset_obj_id(ds, g), ds->targets.names[t], v,
+                                   ds->cat.path ? ds->cat.path : "the catalogue");
+            }
+    return SF_OK;
+}
+
 int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_result *res) {
     memset(res, 0, sizeof *res);
     res->epochs = opt->epochs > 0 ? opt->epochs : 0;
@@ -368,8 +527,12 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
     res->valid_rmse = xmalloc(((size_t)res->epochs + 1) * sizeof(double));
     for (int e = 0; e < res->epochs; e++) res->train_loss[e] = res->valid_rmse[e] = NAN;
     res->final_train_rmse = res->final_valid_rmse = NAN;
-    if (check_options(m, ds, opt) != SF_OK) return SF_ERR;
+    if (check_options(m, ds, opt) != SF_OK || check_targets(ds) != SF_OK) return SF_ERR;
     res->train_mean_rmse = mean_baseline(ds);
+    target_units u;
+    target_units_of(&u, ds, opt->targets);
+    for (int t = 0; t < u.n_out; t++) res->target_mean[t] = u.mean[t];
+    res->target_scale = u.scale;
 
     const int B = opt->batch < ds->n_train ? opt->batch : ds->n_train;
     const int steps = ds->n_train / B; /* the last incomplete batch is dropped */
@@ -381,6 +544,7 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
     float *x = xmalloc_aligned((size_t)m->max_batch * img * sizeof(float));
     float *y = xmalloc((size_t)m->max_batch * no * sizeof(float));
     int *perm = xmalloc((size_t)ds->n_train * sizeof(int));
+    uint8_t *flips = xmalloc((size_t)B);
     uint8_t *decay = xmalloc(m->n_params + 1);
     train_decay_mask(m, decay);
     ranger o;
@@ -391,13 +555,23 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
     int rc = SF_OK;
     int checkpoint_epoch = -1; /* epochs done in the checkpoint on disk; -1: none written */
     if (opt->resume) {
-        rc = checkpoint_load(opt->checkpoint, m, &o, opt, ds, steps, &pos, res);
+        rc = checkpoint_load(opt->checkpoint, m, &o, opt, ds, &u, steps, &pos, res);
         if (rc != SF_OK) goto out;
         checkpoint_epoch = pos.epoch;
         if (!opt->quiet && pos.epoch < opt->epochs)
             fprintf(stderr, "sfnet-explore: resuming at epoch %d, step %d of %d\n",
                     pos.epoch + 1, pos.step, steps);
+    } else if (opt->head_bias_mean) {
+        /* the mean of what the head learns: 0 in standardised units */
+        if (opt->targets == TRAIN_TARGETS_RAW) {
+            train_head_bias_to_mean(m, ds);
+        } else {
+            float *bias = sfnet_tensor_data(m, sfnet_find_tensor(m, "fc.bias"));
+            memset(bias, 0, (size_t)no * sizeof(float));
+            sfnet_params_changed(m);
+        }
     }
+    /* from here on the head is in training units, until the fold after `restore` */
 
     struct sigaction sa, old_sa;
     memset(&sa, 0, sizeof sa);
@@ -433,7 +607,9 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             double ts = sf_now();
             sf_rng flip;
             sf_rng_seed(&flip, position_seed(opt->seed, epoch, step));
-            dataset_batch(ds, perm + (size_t)step * B, B, x, y, opt->flips ? &flip : NULL);
+            draw_flips(flips, B, opt->flips, &flip);
+            dataset_batch_transformed(ds, perm + (size_t)step * B, B, x, y, flips);
+            to_training_units(&u, y, B);
             sfnet_zero_grad(m);
             if (sfnet_forward(m, x, B, 1) != SF_OK) {
                 if (!opt->quiet) fputc('\n', stderr);
@@ -441,7 +617,8 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
                              step + 1, last_error_copy());
                 goto restore;
             }
-            float loss = sfnet_loss(m, y, B, 1);
+            /* the loss in training units; reported in target units */
+            float loss = (float)(sfnet_loss(m, y, B, 1) * u.scale);
             if (!isfinite(loss)) {
                 if (!opt->quiet) fputc('\n', stderr);
                 rc = loss_failure(ds, perm + (size_t)step * B, B, x, loss, epoch, step, lr, opt,
@@ -470,7 +647,7 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
                 if (!opt->quiet) fputc('\n', stderr);
                 if (opt->checkpoint) {
                     train_pos here = {epoch, step + 1, sq_sum, sq_count};
-                    rc = checkpoint_save(opt->checkpoint, m, &o, opt, ds, &here, res);
+                    rc = checkpoint_save(opt->checkpoint, m, &o, opt, ds, &u, &here, res);
                     if (rc != SF_OK) goto restore;
                     checkpoint_epoch = epoch;
                     if (!opt->quiet)
@@ -485,7 +662,8 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             }
         }
         res->train_loss[epoch] = sqrt(sq_sum / sq_count);
-        if (evaluate(m, ds, ds->valid_idx, ds->n_valid, x, y, &res->valid_rmse[epoch]) != SF_OK) {
+        if (evaluate(m, ds, &u, ds->valid_idx, ds->n_valid, x, y, &res->valid_rmse[epoch]) !=
+            SF_OK) {
             if (!opt->quiet) fputc('\n', stderr);
             rc = sf_fail("validating epoch %d: %s; the last checkpoint is intact", epoch + 1,
                          last_error_copy());
@@ -497,7 +675,7 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
         sf_progress_finish(&bar, extra);
         if (opt->checkpoint) {
             train_pos next = {epoch + 1, 0, 0, 0};
-            rc = checkpoint_save(opt->checkpoint, m, &o, opt, ds, &next, res);
+            rc = checkpoint_save(opt->checkpoint, m, &o, opt, ds, &u, &next, res);
             if (rc != SF_OK) goto restore;
             checkpoint_epoch = epoch + 1;
         }
@@ -514,6 +692,7 @@ restore:
     sigaction(SIGINT, &old_sa, NULL);
     res->seconds = sf_now() - t0;
     res->images_per_s = t_train > 0 ? (double)done_here * B / t_train : 0;
+    head_to_target_units(m, &u);
 out:
     if (res->epochs_done > 0) {
         res->final_train_rmse = res->train_loss[res->epochs_done - 1];
@@ -523,5 +702,6 @@ out:
     free(x);
     free(y);
     free(perm);
+    free(flips);
     return rc;
 }

@@ -23,10 +23,23 @@
 
 /* ---- the view stack ---- */
 
+/* Frees what the view's screen loaded when it opened. */
+static void view_close(tui_view *v) {
+    if (!v->page) return;
+    switch (v->type) {
+    case SCREEN_FEATURE: tui_feature_page_clear(v->page); break;
+    case SCREEN_GALAXY: tui_galaxy_page_clear(v->page); break;
+    case SCREEN_EQUATION: tui_equation_page_clear(v->page); break;
+    }
+    free(v->page);
+    v->page = NULL;
+}
+
 tui_view *tui_top(tui_app *a) { return &a->stack[a->depth - 1]; }
 
 void tui_push(tui_app *a, tui_view v) {
     if (a->depth == TUI_STACK) {
+        view_close(&a->stack[1]);
         memmove(a->stack + 1, a->stack + 2, (TUI_STACK - 2) * sizeof(tui_view));
         a->depth--;
     }
@@ -34,11 +47,19 @@ void tui_push(tui_app *a, tui_view v) {
 }
 
 void tui_pop(tui_app *a) {
-    if (a->depth > 1) a->depth--;
+    if (a->depth > 1) view_close(&a->stack[--a->depth]);
     else a->running = 0;
 }
 
-const store_run *tui_run(const tui_app *a) { return &a->runs[a->cur]; }
+/* Back to the feature list, every other view closed. */
+static void views_reset(tui_app *a) {
+    while (a->depth > 1) view_close(&a->stack[--a->depth]);
+    if (a->depth == 0) a->depth = 1;
+    view_close(&a->stack[0]);
+    a->stack[0] = (tui_view){.type = SCREEN_LIST};
+}
+
+const store_run *tui_cur_run(const tui_app *a) { return &a->run.v.run; }
 
 void tui_msg(tui_app *a, const char *fmt, ...) {
     va_list ap;
@@ -138,37 +159,19 @@ void tui_draw_grid(tui_app *a, const plot_grid *g, int x, int y) {
 
 /* ---- thumbnails ---- */
 
-static int load_rgb(tui_app *a, int64_t galaxy_id, const char *objid, uint8_t **rgb, int *w, int *h) {
-    *rgb = NULL;
-    if (query_thumbnail(a->db, galaxy_id, rgb, w, h) == SF_OK && *rgb) return 1;
-    const char *dir = tui_run(a)->images;
-    if (!dir[0]) return 0;
-    static const char *ext[] = {"jpg", "jpeg", "png"};
-    for (int i = 0; i < 3; i++) {
-        char path[1200];
-        snprintf(path, sizeof path, "%s/%s.%s", dir, objid, ext[i]);
-        if (access(path, R_OK) == 0 && image_decode(path, rgb, w, h) == SF_OK) return 1;
-    }
-    return 0;
-}
-
-int tui_draw_thumb(tui_app *a, int64_t galaxy_id, const char *objid, tui_rect r) {
+int tui_draw_thumb(tui_app *a, const tui_image *img, tui_rect r) {
     if (a->graphics == THUMB_NONE || r.cols < 2 || r.rows < 1) return 0;
-    const thumb *t = thumb_cache_get(a->thumbs, objid, r.cols, r.rows, a->graphics);
+    const thumb *t = thumb_cache_get(a->thumbs, img->objid, r.cols, r.rows, a->graphics);
     if (!t) {
         thumb fresh = {0};
-        uint8_t *rgb;
-        int w, h;
-        if (load_rgb(a, galaxy_id, objid, &rgb, &w, &h)) {
-            if (thumb_render(&fresh, rgb, w, h, r.cols, r.rows, a->graphics, a->cell_w, a->cell_h) != SF_OK)
-                memset(&fresh, 0, sizeof fresh);
-            free(rgb);
-        }
+        if (img->rgb &&
+            thumb_render(&fresh, img->rgb, img->w, img->h, r.cols, r.rows, a->graphics, a->cell_w, a->cell_h) != SF_OK)
+            memset(&fresh, 0, sizeof fresh);
         /* a thumb without cells or sequence marks "no image" in the cache */
         fresh.mode = a->graphics;
         fresh.cols = r.cols;
         fresh.rows = r.rows;
-        t = thumb_cache_put(a->thumbs, objid, &fresh);
+        t = thumb_cache_put(a->thumbs, img->objid, &fresh);
     }
     if (!t->cells && !t->seq) {
         tui_color_reset(a);
@@ -197,113 +200,95 @@ int tui_draw_thumb(tui_app *a, int64_t galaxy_id, const char *objid, tui_rect r)
 
 /* ---- runs and features ---- */
 
-int tui_visible_index(const tui_app *a, int feature) {
-    for (int i = 0; i < a->n_visible; i++)
-        if (a->feats[a->visible[i]].feature == feature) return i;
-    return -1;
-}
-
-static const store_sort sort_keys[] = {STORE_SORT_FREQUENCY, STORE_SORT_FEATURE, STORE_SORT_WEIGHT,
-                                       STORE_SORT_CORRELATION, STORE_SORT_MAX, STORE_SORT_LABEL};
-const char *tui_sort_names[] = {"frequency", "feature", "|weight|", "|correlation|", "max", "label"};
-
-int tui_reload_features(tui_app *a) {
-    free(a->feats);
-    free(a->visible);
-    a->feats = NULL;
-    a->visible = NULL;
-    a->n_feats = a->n_visible = a->n_dead = 0;
-    if (store_features(a->db, tui_run(a)->id, sort_keys[a->sort], 1, &a->feats, &a->n_feats) != SF_OK)
-        return SF_ERR;
-    if (a->reverse)
-        for (int i = 0, j = a->n_feats - 1; i < j; i++, j--) {
-            store_feature t = a->feats[i];
-            a->feats[i] = a->feats[j];
-            a->feats[j] = t;
-        }
-    a->visible = xcalloc((size_t)a->n_feats + 1, sizeof(int));
-    for (int i = 0; i < a->n_feats; i++) {
-        if (a->feats[i].n_active == 0) a->n_dead++;
-        if (a->feats[i].n_active > 0 || a->show_dead) a->visible[a->n_visible++] = i;
-    }
-    return SF_OK;
-}
-
-static void feature_data_clear(tui_feature_data *fd) {
-    free(fd->top);
-    free(fd->quant);
-    free(fd->hist);
-    query_scatter_clear(&fd->sc);
-    memset(fd, 0, sizeof *fd);
-}
-
 int tui_switch_run(tui_app *a, int i) {
+    tui_run next;
+    if (store_schema_version(a->db) < 3 && stdscr && !isendwin()) {
+        /* a read-only file of an older version: its summaries are computed now */
+        tui_msg(a, "computing the summaries of run %s in memory (%s is of schema version %d)...",
+                a->runs[i].prefix, a->path, store_schema_version(a->db));
+        move(a->H - 1, 0);
+        clrtoeol();
+        tui_text(a, a->H - 1, 0, a->W, a->message);
+        refresh();
+    }
+    if (tui_run_load(a->db, a->runs[i].id, a->sort, a->reverse, a->show_dead, &next) != SF_OK) return SF_ERR;
+    a->message[0] = 0;
+    views_reset(a);
+    tui_run_clear(&a->run);
+    a->run = next;
     a->cur = i;
-    if (a->eq_loaded) query_equation_clear(&a->eq);
-    a->eq_loaded = 0;
-    feature_data_clear(&a->fd);
-    if (a->rd_loaded) query_run_data_clear(&a->rd);
-    a->rd_loaded = 0;
-    if (tui_reload_features(a) != SF_OK) return SF_ERR;
-    if (query_run_data_load(a->db, tui_run(a), &a->rd) != SF_OK) return SF_ERR;
-    a->rd_loaded = 1;
-    tui_marks_reload(a);
     return SF_OK;
 }
 
-int tui_load_feature(tui_app *a, int feature) {
-    tui_feature_data *fd = &a->fd;
-    if (fd->loaded && fd->run_id == tui_run(a)->id && fd->feature == feature) return SF_OK;
-    feature_data_clear(fd);
-    const store_run *run = tui_run(a);
-    fd->run_id = run->id;
-    fd->feature = feature;
-    if (store_feature_get(a->db, run->id, feature, &fd->f) != SF_OK) return SF_ERR;
-    if (store_top(a->db, run->id, feature, 12, -1, &fd->top, &fd->n_top) != SF_OK) return SF_ERR;
-    if (query_quantile_samples(a->db, run->id, feature, 6, &fd->quant, &fd->n_quant) != SF_OK)
-        return SF_ERR;
-    store_hit *hits;
-    int nh;
-    if (store_feature_hits(a->db, run->id, feature, &hits, &nh) != SF_OK) return SF_ERR;
-    fd->hist = xmalloc(((size_t)nh + 1) * sizeof(float));
-    for (int i = 0; i < nh; i++)
-        if (hits[i].split == 1) fd->hist[fd->n_hist++] = (float)(hits[i].scaled > 1 ? 1 : hits[i].scaled);
-    free(hits);
-    if (query_scatter_load(a->db, run, &a->rd, feature, fd->f.max_valid, &fd->sc) != SF_OK) return SF_ERR;
-    /* a suggestion is a bonus: a failure only leaves it empty */
-    if (fd->f.n_active > 0 &&
-        analysis_feature_suggestion(a->db, run->id, feature, fd->suggestion, sizeof fd->suggestion) != SF_OK)
-        fd->suggestion[0] = 0;
-    fd->loaded = 1;
-    return SF_OK;
+void tui_resort(tui_app *a) { tui_run_sort(&a->run, a->sort, a->reverse, a->show_dead); }
+
+/* Loads a feature page; NULL with a message on a failure. */
+static tui_feature_page *load_feature(tui_app *a, int feature) {
+    const store_run *run = tui_cur_run(a);
+    if (feature < 0 || feature >= run->d) {
+        tui_msg(a, "%s has features 0..%d", run->prefix, run->d - 1);
+        return NULL;
+    }
+    tui_feature_page *p = xcalloc(1, sizeof *p);
+    if (tui_feature_page_load(a->db, &a->run, feature, p) != SF_OK) {
+        tui_msg(a, "%s", sf_last_error());
+        tui_feature_page_clear(p);
+        free(p);
+        return NULL;
+    }
+    if (p->similar_failed) tui_msg(a, "similar features: %s", sf_last_error());
+    return p;
 }
 
 void tui_open_feature(tui_app *a, int feature) {
-    if (feature < 0 || feature >= tui_run(a)->d) {
-        tui_msg(a, "%s has features 0..%d", tui_run(a)->prefix, tui_run(a)->d - 1);
-        return;
-    }
-    if (tui_load_feature(a, feature) != SF_OK) {
-        tui_msg(a, "%s", sf_last_error());
-        return;
-    }
-    tui_view v = {.type = SCREEN_FEATURE, .feature = feature};
+    tui_feature_page *p = load_feature(a, feature);
+    if (!p) return;
+    tui_view v = {.type = SCREEN_FEATURE, .feature = feature, .page = p};
     if (tui_top(a)->type == SCREEN_FEATURE) {
         v.zoom = tui_top(a)->zoom;
+        view_close(tui_top(a));
         *tui_top(a) = v;
+    } else {
+        tui_push(a, v);
     }
-    else tui_push(a, v);
+}
+
+void tui_push_feature(tui_app *a, int feature, int zoom) {
+    tui_feature_page *p = load_feature(a, feature);
+    if (p) tui_push(a, (tui_view){.type = SCREEN_FEATURE, .feature = feature, .zoom = zoom, .page = p});
 }
 
 void tui_open_galaxy(tui_app *a, int64_t galaxy_id) {
-    tui_view v = {.type = SCREEN_GALAXY, .galaxy_id = galaxy_id};
-    tui_push(a, v);
+    tui_galaxy_page *p = xcalloc(1, sizeof *p);
+    if (tui_galaxy_page_load(a->db, &a->run, galaxy_id, p) != SF_OK) {
+        tui_msg(a, "%s", sf_last_error());
+        tui_galaxy_page_clear(p);
+        free(p);
+        return;
+    }
+    tui_push(a, (tui_view){.type = SCREEN_GALAXY, .galaxy_id = galaxy_id, .page = p});
+}
+
+static void open_equation(tui_app *a) {
+    tui_equation_page *p = xcalloc(1, sizeof *p);
+    if (tui_equation_page_load(a->db, &a->run, p) != SF_OK) {
+        tui_msg(a, "%s", sf_last_error());
+        tui_equation_page_clear(p);
+        free(p);
+        return;
+    }
+    tui_push(a, (tui_view){.type = SCREEN_EQUATION, .page = p});
+}
+
+static void open_marks(tui_app *a) {
+    if (tui_marks_page_load(a->db, &a->run) != SF_OK) tui_msg(a, "cannot read the marks: %s", sf_last_error());
+    tui_push(a, (tui_view){.type = SCREEN_MARKS});
 }
 
 void tui_export(tui_app *a, int feature) {
     char path[64];
-    snprintf(path, sizeof path, "%s_%d.png", tui_run(a)->prefix, feature);
-    if (query_export_feature(a->db, tui_run(a), feature, path, 3, 3, 1) == SF_OK)
+    snprintf(path, sizeof path, "%s_%d.png", tui_cur_run(a)->prefix, feature);
+    if (query_export_feature(a->db, tui_cur_run(a), feature, path, 3, 3, 1) == SF_OK)
         tui_msg(a, "wrote %s (BPT or activation plot beside the top 9 galaxies)", path);
     else
         tui_msg(a, "export failed: %s", sf_last_error());
@@ -429,16 +414,12 @@ static int jump_to(tui_app *a, const char *text) {
                     tui_msg(a, "no run '%s' in %s", spec, a->path);
                     return 0;
                 }
-                if (r != a->cur) {
-                    if (tui_switch_run(a, r) != SF_OK) {
-                        tui_msg(a, "%s", sf_last_error());
-                        return 0;
-                    }
-                    a->depth = 1;
-                    a->stack[0] = (tui_view){.type = SCREEN_LIST};
+                if (r != a->cur && tui_switch_run(a, r) != SF_OK) {
+                    tui_msg(a, "%s", sf_last_error());
+                    return 0;
                 }
             }
-            int vi = tui_visible_index(a, feature);
+            int vi = tui_run_visible_index(&a->run, feature);
             if (vi >= 0) a->stack[0].sel = vi;
             tui_open_feature(a, feature);
             return 1;
@@ -446,7 +427,7 @@ static int jump_to(tui_app *a, const char *text) {
     }
     store_galaxy g;
     if (store_galaxy_find(a->db, text, &g) != SF_OK) {
-        tui_msg(a, "'%s' is neither a feature (17, %s 17) nor a known objID", text, tui_run(a)->prefix);
+        tui_msg(a, "'%s' is neither a feature (17, %s 17) nor a known objID", text, tui_cur_run(a)->prefix);
         return 0;
     }
     tui_open_galaxy(a, g.id);
@@ -456,7 +437,7 @@ static int jump_to(tui_app *a, const char *text) {
 
 static int matches(const tui_app *a, const store_feature *f, const char *q) {
     char name[32];
-    snprintf(name, sizeof name, "%s %d", tui_run(a)->prefix, f->feature);
+    snprintf(name, sizeof name, "%s %d", tui_cur_run(a)->prefix, f->feature);
     if (all_digits(q)) return f->feature == atoi(q);
     if (!strcasecmp(name, q)) return 1;
     return f->label[0] && strcasestr(f->label, q) != NULL;
@@ -473,11 +454,12 @@ static void search_step(tui_app *a, int dir) {
         return;
     }
     tui_view *v = tui_top(a);
-    int start = v->type == SCREEN_LIST ? v->sel : tui_visible_index(a, v->feature);
+    const tui_run *r = &a->run;
+    int start = v->type == SCREEN_LIST ? v->sel : tui_run_visible_index(r, v->feature);
     if (start < 0) start = 0;
-    for (int k = 1; k <= a->n_visible; k++) {
-        int i = ((start + dir * k) % a->n_visible + a->n_visible) % a->n_visible;
-        const store_feature *f = &a->feats[a->visible[i]];
+    for (int k = 1; k <= r->n_visible; k++) {
+        int i = ((start + dir * k) % r->n_visible + r->n_visible) % r->n_visible;
+        const store_feature *f = &r->v.features[r->visible[i]];
         if (matches(a, f, a->search)) {
             if (v->type == SCREEN_LIST) {
                 v->sel = i;
@@ -485,7 +467,7 @@ static void search_step(tui_app *a, int dir) {
                 a->stack[0].sel = i;
                 tui_open_feature(a, f->feature);
             }
-            tui_msg(a, "/%s: %s %d", a->search, tui_run(a)->prefix, f->feature);
+            tui_msg(a, "/%s: %s %d", a->search, tui_cur_run(a)->prefix, f->feature);
             return;
         }
     }
@@ -579,7 +561,7 @@ static void draw_title(tui_app *a) {
         x += tui_text(a, 0, x, -1, buf);
         attroff(A_BOLD);
     }
-    const store_run *run = tui_run(a);
+    const store_run *run = tui_cur_run(a);
     snprintf(buf, sizeof buf, "  %s: %s, k=%d, %d galaxies  \xc2\xb7 %s", run->prefix, run->target_spec,
              run->k, run->n_galaxies, screen_names[tui_top(a)->type]);
     tui_text(a, 0, x, -1, buf);
@@ -669,22 +651,30 @@ static void describe_key(char *buf, size_t n, int ch) {
 
 static void edit_label(tui_app *a, int feature) {
     char q[96], text[STORE_LABEL_MAX];
-    snprintf(q, sizeof q, "label for %s %d (empty clears, Esc cancels): ", tui_run(a)->prefix, feature);
+    snprintf(q, sizeof q, "label for %s %d (empty clears, Esc cancels): ", tui_cur_run(a)->prefix, feature);
     if (!tui_prompt(a, q, text, sizeof text)) return;
     store *w;
     if (store_open(&w, a->path, STORE_WRITE) != SF_OK) {
         tui_msg(a, "cannot save the label: %s", sf_last_error());
         return;
     }
-    int rc = store_feature_label(w, tui_run(a)->id, feature, text, NULL);
+    int rc = store_feature_label(w, tui_cur_run(a)->id, feature, text, NULL);
     store_close(w);
     if (rc != SF_OK) {
         tui_msg(a, "cannot save the label: %s", sf_last_error());
         return;
     }
-    tui_reload_features(a);
-    if (a->fd.loaded && a->fd.feature == feature) snprintf(a->fd.f.label, sizeof a->fd.f.label, "%s", text);
-    tui_msg(a, "%s %d: label %s%s%s", tui_run(a)->prefix, feature, text[0] ? "'" : "cleared",
+    if (query_run_view_reload_features(a->db, &a->run.v) != SF_OK) tui_msg(a, "%s", sf_last_error());
+    tui_resort(a);
+    /* the pages of that feature show the new label */
+    for (int i = 0; i < a->depth; i++) {
+        tui_view *v = &a->stack[i];
+        if (v->type == SCREEN_FEATURE && v->feature == feature && v->page) {
+            tui_feature_page *p = v->page;
+            snprintf(p->f.label, sizeof p->f.label, "%s", text);
+        }
+    }
+    tui_msg(a, "%s %d: label %s%s%s", tui_cur_run(a)->prefix, feature, text[0] ? "'" : "cleared",
             text, text[0] ? "'" : "");
 }
 
@@ -692,21 +682,21 @@ static void edit_label(tui_app *a, int feature) {
 static int current_feature(tui_app *a) {
     tui_view *v = tui_top(a);
     if (v->type == SCREEN_FEATURE) return v->feature;
-    if (v->type == SCREEN_LIST && v->sel < a->n_visible) return a->feats[a->visible[v->sel]].feature;
+    if (v->type == SCREEN_LIST && v->sel < a->run.n_visible) return a->run.visible[v->sel];
     return -1;
 }
 
 static void step_feature(tui_app *a, int dir) {
-    if (!a->n_visible) return;
+    if (!a->run.n_visible) return;
     int f = current_feature(a);
-    int i = f >= 0 ? tui_visible_index(a, f) : -1;
+    int i = f >= 0 ? tui_run_visible_index(&a->run, f) : -1;
     i = i < 0 ? 0 : i + dir;
-    if (i < 0 || i >= a->n_visible) {
+    if (i < 0 || i >= a->run.n_visible) {
         tui_msg(a, dir < 0 ? "first feature of the list" : "last feature of the list");
         return;
     }
     a->stack[0].sel = i;
-    tui_open_feature(a, a->feats[a->visible[i]].feature);
+    tui_open_feature(a, a->run.visible[i]);
 }
 
 static void handle_key(tui_app *a, int ch) {
@@ -753,17 +743,15 @@ static void handle_key(tui_app *a, int ch) {
             tui_msg(a, "%s", sf_last_error());
             break;
         }
-        a->depth = 1;
-        a->stack[0] = (tui_view){.type = SCREEN_LIST};
-        tui_msg(a, "run %s: %d live features", tui_run(a)->prefix, a->n_feats - a->n_dead);
+        tui_msg(a, "run %s: %d live features", tui_cur_run(a)->prefix, a->run.v.n_live);
         break;
     case '[': step_feature(a, -1); break;
     case ']': step_feature(a, +1); break;
     case 'r':
-        if (a->n_visible) {
-            int i = rand() % a->n_visible;
+        if (a->run.n_visible) {
+            int i = rand() % a->run.n_visible;
             a->stack[0].sel = i;
-            tui_open_feature(a, a->feats[a->visible[i]].feature);
+            tui_open_feature(a, a->run.visible[i]);
         }
         break;
     case '/':
@@ -783,7 +771,9 @@ static void handle_key(tui_app *a, int ch) {
         else tui_msg(a, "e exports a feature: open one first");
         break;
     }
-    case 'E': tui_push(a, (tui_view){.type = SCREEN_EQUATION}); break;
+    case 'E':
+        if (v->type != SCREEN_EQUATION) open_equation(a);
+        break;
     case 'L': {
         int f = current_feature(a);
         if (f >= 0) edit_label(a, f);
@@ -797,7 +787,7 @@ static void handle_key(tui_app *a, int ch) {
         break;
     }
     case 'M':
-        if (v->type != SCREEN_MARKS) tui_push(a, (tui_view){.type = SCREEN_MARKS});
+        if (v->type != SCREEN_MARKS) open_marks(a);
         break;
     case 'p':
         a->plot_mode = a->plot_mode == PLOT_MODE_BRAILLE ? PLOT_MODE_GLYPH : PLOT_MODE_BRAILLE;
@@ -914,6 +904,30 @@ int cli_is_database(const char *arg) {
     size_t n = strlen(arg);
     if (n > 3 && !strcmp(arg + n - 3, ".db")) return 1;
     return access(arg, F_OK) == 0;
+}
+
+/* A file of an older schema version is upgraded before the explorer shows it (every
+ * run's summaries computed once, with a progress bar), through a connection opened for
+ * writing for that; when the file cannot be written (permissions, a read-only folder)
+ * it is shown as it is and each run's summaries are computed in memory when the run
+ * is first shown. SF_ERR only when the file cannot be read again afterwards. */
+static int upgrade_if_old(tui_app *a) {
+    int version = store_schema_version(a->db);
+    if (version >= STORE_SCHEMA_VERSION) return SF_OK;
+    fprintf(stderr, "sfnet-explore: %s is of schema version %d: upgrading it to version %d "
+                    "(the summaries of every run are computed once)\n",
+            a->path, version, STORE_SCHEMA_VERSION);
+    store *w = NULL;
+    if (store_open(&w, a->path, STORE_WRITE) != SF_OK) {
+        fprintf(stderr, "sfnet-explore: cannot upgrade it (%s): each run's summaries are computed in "
+                        "memory when it is first shown\n",
+                sf_last_error());
+        return SF_OK;
+    }
+    store_close(w);
+    store_close(a->db);
+    a->db = NULL;
+    return store_open(&a->db, a->path, STORE_READ);
 }
 
 /* At exit, and through the die hook (sf_util.h) before an abort. */
@@ -1040,7 +1054,7 @@ int tui_main(int argc, char **argv) {
         free(a);
         return rc;
     }
-    if (store_runs(a->db, &a->runs, &a->n_runs) != SF_OK) {
+    if (upgrade_if_old(a) != SF_OK || store_runs(a->db, &a->runs, &a->n_runs) != SF_OK) {
         fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
         goto done;
     }
@@ -1058,8 +1072,6 @@ int tui_main(int argc, char **argv) {
         fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
         goto done;
     }
-    a->stack[0] = (tui_view){.type = SCREEN_LIST};
-    a->depth = 1;
     a->graphics = a->detected;
     a->thumbs = thumb_cache_new(256);
 
@@ -1068,6 +1080,7 @@ int tui_main(int argc, char **argv) {
     a->late_replies = probe.ran && !probe.answered;
     atexit(restore_terminal);
     initscr();
+    sf_progress_quiet = 1; /* not over the screen: the status line says what is computed */
     cbreak();
     noecho();
     nonl();
@@ -1116,14 +1129,9 @@ int tui_main(int argc, char **argv) {
     rc = 0;
 done:
     thumb_probe_flush(STDIN_FILENO, &probe); /* a start that failed early: not into the shell either */
-    feature_data_clear(&a->fd);
-    if (a->eq_loaded) query_equation_clear(&a->eq);
-    if (a->rd_loaded) query_run_data_clear(&a->rd);
-    if (a->coact_loaded) query_coact_clear(&a->coact);
-    tui_marks_free(a);
+    views_reset(a);
+    tui_run_clear(&a->run);
     thumb_cache_free(a->thumbs);
-    free(a->feats);
-    free(a->visible);
     if (a->runs) store_runs_free(a->runs, a->n_runs);
     store_close(a->db);
     free(a);

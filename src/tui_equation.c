@@ -15,24 +15,26 @@
 
 #define TABLE_Y 7 /* first table row, from the top of the area */
 
-int tui_equation_load(tui_app *a) {
-    if (a->eq_loaded) return SF_OK;
-    if (query_equation_compute(a->db, tui_run(a)->id, &a->eq) != SF_OK) return SF_ERR;
-    a->eq_loaded = 1;
+int tui_equation_page_load(store *s, tui_run *r, tui_equation_page *p) {
+    memset(p, 0, sizeof *p);
+    if (query_run_view_equation(s, &r->v) != SF_OK) return SF_ERR;
+    p->n_out = r->v.eq.n_out;
+    for (int t = 0; t < p->n_out; t++) query_terms_by_contribution(&r->v.eq, t, &p->order[t]);
     return SF_OK;
 }
 
+void tui_equation_page_clear(tui_equation_page *p) {
+    for (int t = 0; t < p->n_out; t++) free(p->order[t]);
+    memset(p, 0, sizeof *p);
+}
+
 void tui_equation_draw(tui_app *a, tui_view *v, tui_rect area) {
-    const store_run *run = tui_run(a);
-    if (tui_equation_load(a) != SF_OK) {
-        tui_text(a, area.y + 1, 1, -1, sf_last_error());
-        return;
-    }
-    const query_equation *eq = &a->eq;
+    const store_run *run = tui_cur_run(a);
+    const tui_equation_page *page = v->page;
+    const query_equation *eq = &a->run.v.eq;
     if (v->target >= eq->n_out) v->target = 0;
     int t = v->target, n = eq->n_terms;
-    int *order;
-    query_terms_by_contribution(eq, t, &order);
+    const int *order = page->order[t];
     char buf[1024];
     attron(A_BOLD);
     snprintf(buf, sizeof buf, "Equation of run %s, target %d of %d: %s", run->prefix, t + 1, eq->n_out,
@@ -104,15 +106,13 @@ void tui_equation_draw(tui_app *a, tui_view *v, tui_rect area) {
         tui_text(a, y0 + r, 1, area.cols - 1, buf);
         attroff(A_REVERSE);
     }
-    free(order);
 }
 
 int tui_equation_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
-    if (tui_equation_load(a) != SF_OK) return 0;
-    const query_equation *eq = &a->eq;
+    const tui_equation_page *p = v->page;
+    const query_equation *eq = &a->run.v.eq;
     int n = eq->n_terms, used = 1;
-    int *order;
-    query_terms_by_contribution(eq, v->target < eq->n_out ? v->target : 0, &order);
+    const int *order = p->order[v->target < eq->n_out ? v->target : 0];
     if (tui_list_move(ch, &v->sel, &v->top, n, area.rows - TABLE_Y)) {
     } else if ((ch == 'h' || ch == KEY_LEFT) && eq->n_out > 0) {
         v->target = (v->target + eq->n_out - 1) % eq->n_out;
@@ -129,6 +129,5 @@ int tui_equation_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
     } else {
         used = 0;
     }
-    free(order);
     return used;
 }

@@ -8,8 +8,10 @@
 #include <curses.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "analysis_run.h"
 #include "sf_util.h"
 #include "tui_app.h"
 
@@ -27,30 +29,52 @@ typedef struct {
 
 /* Rows kept for the similar features: a title and one row each. */
 #define SIMILAR_ROWS (1 + TUI_SIMILAR)
+#define TOP_GALAXIES 12
 
-/* The features most correlated with the one on screen, from the run's co-activation
- * sums (one scan of the run's activations, kept by the app until the run changes). */
-static void load_similar(tui_app *a) {
-    tui_feature_data *fd = &a->fd;
-    if (fd->similar_loaded) return;
-    fd->similar_loaded = 1;
-    int64_t run_id = tui_run(a)->id;
-    if (a->coact_loaded && a->coact.run_id != run_id) {
-        query_coact_clear(&a->coact);
-        a->coact_loaded = 0;
+int tui_feature_page_load(store *s, tui_run *r, int feature, tui_feature_page *p) {
+    memset(p, 0, sizeof *p);
+    const store_run *run = &r->v.run;
+    p->feature = feature;
+    if (store_feature_get(s, run->id, feature, &p->f) != SF_OK) return SF_ERR;
+    if (store_top(s, run->id, feature, TOP_GALAXIES, -1, &p->top, &p->n_top) != SF_OK) return SF_ERR;
+    if (store_feature_samples(s, run->id, feature, &p->quant, &p->n_quant) != SF_OK) return SF_ERR;
+    if (query_scatter_load(s, run, &r->v.points, &p->f, &p->sc) != SF_OK) return SF_ERR;
+    p->images = xcalloc((size_t)(p->n_top + p->n_quant) + 1, sizeof *p->images);
+    for (int i = 0; i < p->n_top + p->n_quant; i++) {
+        const store_hit *h = i < p->n_top ? &p->top[i] : &p->quant[i - p->n_top];
+        tui_image_load(s, run, h->galaxy_id, h->objid, &p->images[i]);
     }
-    if (!a->coact_loaded) {
-        if (query_coact_compute(a->db, run_id, &a->coact) != SF_OK) {
-            tui_msg(a, "similar features: %s", sf_last_error());
-            return;
+    /* a suggestion is a bonus: a failure only leaves it empty */
+    if (p->f.n_active > 0 && analysis_feature_suggestion(s, run->id, feature, p->suggestion, sizeof p->suggestion) != SF_OK)
+        p->suggestion[0] = 0;
+    /* the features most correlated with this one, from the run's stored sums */
+    if (query_similar_load(s, run->id, feature, TUI_SIMILAR, p->similar, &p->n_similar) != SF_OK)
+        p->similar_failed = 1;
+    /* its share of the first prediction: its mean w'A against all terms' */
+    if (query_run_view_equation(s, &r->v) == SF_OK) {
+        const query_equation *eq = &r->v.eq;
+        double total = 0;
+        for (int j = 0; j < eq->n_terms; j++) total += fabs(eq->terms[j].mean_contrib[0]);
+        for (int i = 0; i < eq->n_terms; i++) {
+            if (eq->terms[i].feature != feature) continue;
+            p->has_share = 1;
+            p->mean_contrib = eq->terms[i].mean_contrib[0];
+            p->share = total > 0 ? fabs(p->mean_contrib) / total : 0;
         }
-        a->coact_loaded = 1;
     }
-    fd->n_similar = query_similar_features(&a->coact, fd->feature, TUI_SIMILAR, fd->similar);
+    return SF_OK;
 }
 
-static void compute_layout(const tui_app *a, tui_rect area, layout *L) {
-    const tui_feature_data *fd = &a->fd;
+void tui_feature_page_clear(tui_feature_page *p) {
+    free(p->top);
+    free(p->quant);
+    for (int i = 0; p->images && i < p->n_top + p->n_quant; i++) tui_image_clear(&p->images[i]);
+    free(p->images);
+    query_scatter_clear(&p->sc);
+    memset(p, 0, sizeof *p);
+}
+
+static void compute_layout(const tui_feature_page *fd, tui_rect area, layout *L) {
     int plots_w = area.cols * 45 / 100;
     if (plots_w < 36) plots_w = 36;
     L->left_w = area.cols - plots_w - 1;
@@ -78,9 +102,10 @@ static void compute_layout(const tui_app *a, tui_rect area, layout *L) {
     if (L->n_quant > fd->n_quant) L->n_quant = fd->n_quant;
 }
 
-static void draw_tile(tui_app *a, const store_hit *h, int x, int y, const layout *L, int selected) {
+static void draw_tile(tui_app *a, const store_hit *h, const tui_image *img, int x, int y, const layout *L,
+                      int selected) {
     tui_rect r = {x, y, L->tw, L->th};
-    tui_draw_thumb(a, h->galaxy_id, h->objid, r);
+    tui_draw_thumb(a, img, r);
     char buf[64];
     size_t len = strlen(h->objid);
     /* objIDs share their first digits: keep the end when it does not fit */
@@ -100,16 +125,12 @@ static void draw_tile(tui_app *a, const store_hit *h, int x, int y, const layout
 }
 
 void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
-    const store_run *run = tui_run(a);
-    if (tui_load_feature(a, v->feature) != SF_OK) {
-        tui_text(a, area.y + 1, 1, -1, sf_last_error());
-        return;
-    }
-    tui_feature_data *fd = &a->fd;
+    const store_run *run = tui_cur_run(a);
+    const tui_feature_page *fd = v->page;
     const store_feature *f = &fd->f;
     char buf[512];
     attron(A_BOLD);
-    if (tui_feature_marked(a, f->feature)) tui_text(a, area.y, 0, 1, TUI_MARK_SIGN);
+    if (query_feature_marked(&a->run.v, f->feature)) tui_text(a, area.y, 0, 1, TUI_MARK_SIGN);
     snprintf(buf, sizeof buf, "%s %d", run->prefix, f->feature);
     int x = 1 + tui_text(a, area.y, 1, -1, buf);
     attroff(A_BOLD);
@@ -135,32 +156,23 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
     }
 
     layout L;
-    load_similar(a);
-    compute_layout(a, area, &L);
+    compute_layout(fd, area, &L);
     int n_sel = L.n_top + L.n_quant + L.n_sim;
     if (v->sel >= n_sel) v->sel = n_sel > 0 ? n_sel - 1 : 0;
     attron(A_BOLD);
     snprintf(buf, sizeof buf, "top %d galaxies", L.n_top);
     int tx0 = 1 + tui_text(a, L.grid_y - 1, 1, L.left_w - 1, buf);
     attroff(A_BOLD);
-    /* the feature's share of the first prediction: its mean w'A against all terms' */
-    if (tui_equation_load(a) == SF_OK) {
-        const query_equation *eq = &a->eq;
-        double total = 0;
-        for (int j = 0; j < eq->n_terms; j++) total += fabs(eq->terms[j].mean_contrib[0]);
-        for (int i = 0; i < eq->n_terms; i++) {
-            if (eq->terms[i].feature != f->feature) continue;
-            snprintf(buf, sizeof buf, "   mean w'A to %s %+.4f (%.1f%% of all)", eq->target_names[0],
-                     eq->terms[i].mean_contrib[0],
-                     total > 0 ? 100 * fabs(eq->terms[i].mean_contrib[0]) / total : 0.0);
-            attron(A_DIM);
-            tui_text(a, L.grid_y - 1, tx0, L.left_w - tx0, buf);
-            attroff(A_DIM);
-        }
+    if (fd->has_share) {
+        snprintf(buf, sizeof buf, "   mean w'A to %s %+.4f (%.1f%% of all)", run->target_names[0], fd->mean_contrib,
+                 100 * fd->share);
+        attron(A_DIM);
+        tui_text(a, L.grid_y - 1, tx0, L.left_w - tx0, buf);
+        attroff(A_DIM);
     }
     for (int i = 0; i < L.n_top; i++) {
         int tx = 1 + (i % L.across) * (L.tw + 1), ty = L.grid_y + (i / L.across) * (L.th + 2);
-        draw_tile(a, &fd->top[i], tx, ty, &L, v->sel == i);
+        draw_tile(a, &fd->top[i], &fd->images[i], tx, ty, &L, v->sel == i);
     }
     if (L.n_quant > 0) {
         int qy = L.grid_y + L.top_rows * (L.th + 2);
@@ -170,17 +182,18 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
         for (int i = 0; i < L.n_quant; i++) {
             /* spread the picks over the whole range when fewer fit */
             int j = L.n_quant < fd->n_quant ? (int)((i + 0.5) * fd->n_quant / L.n_quant) : i;
-            draw_tile(a, &fd->quant[j], 1 + i * (L.tw + 1), qy + 1, &L, v->sel == L.n_top + i);
+            draw_tile(a, &fd->quant[j], &fd->images[fd->n_top + j], 1 + i * (L.tw + 1), qy + 1, &L,
+                      v->sel == L.n_top + i);
         }
     }
 
     if (L.has_sim) {
         if (L.n_sim)
             snprintf(buf, sizeof buf, "similar features: Pearson r over all %d galaxies (c selects)",
-                     a->coact.n);
+                     run->n_galaxies);
         else
             snprintf(buf, sizeof buf, "similar features: %s",
-                     !a->coact_loaded ? "could not be computed"
+                     fd->similar_failed ? "could not be read"
                      : f->n_active    ? "none (no other feature varies)"
                                       : "none (a dead feature)");
         attron(A_BOLD);
@@ -189,16 +202,14 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
     }
     for (int i = 0; i < L.n_sim; i++) {
         const query_similar *q = &fd->similar[i];
-        const store_feature *sf = NULL;
-        for (int j = 0; j < a->n_feats && !sf; j++)
-            if (a->feats[j].feature == q->feature) sf = &a->feats[j];
+        const store_feature *sf = query_run_view_feature(&a->run.v, q->feature);
         char name[STORE_PREFIX_MAX + 16];
         query_feature_name(run, q->feature, name, sizeof name);
         snprintf(buf, sizeof buf, "%-8s r=%+.3f  both active in %-7d %s%s%s", name, q->r, q->n_both,
                  sf && sf->label[0] ? "\xe2\x80\x9c" : "", sf ? sf->label : "",
                  sf && sf->label[0] ? "\xe2\x80\x9d" : "");
         int y = L.sim_y + 1 + i;
-        if (tui_feature_marked(a, q->feature)) tui_text(a, y, 0, 1, TUI_MARK_SIGN);
+        if (query_feature_marked(&a->run.v, q->feature)) tui_text(a, y, 0, 1, TUI_MARK_SIGN);
         if (v->sel == L.n_top + L.n_quant + i) attron(A_REVERSE);
         tui_text(a, y, 2, L.left_w - 2, buf);
         attroff(A_REVERSE);
@@ -245,28 +256,17 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
         plot_grid_init(&g, pw, hh, a->plot_mode);
         int bins = (pw - 8) / 2 > 40 ? 40 : (pw - 8) / 2;
         if (bins < 4) bins = 4;
-        plot_histogram(&g, 0, 0, pw - 2, hh, fd->hist, fd->n_hist, bins, 0, 1,
+        plot_histogram(&g, 0, 0, pw - 2, hh, fd->sc.hist, fd->sc.n_hist, bins, 0, 1,
                        "scaled activation A (active validation galaxies)", NULL);
         tui_draw_grid(a, &g, px, area.y + 2 + sh);
         plot_grid_free(&g);
     }
 }
 
-/* Opens a similar feature on top of this one, so that q comes back here. */
-static void open_similar(tui_app *a, const tui_view *v, int feature) {
-    tui_view next = {.type = SCREEN_FEATURE, .feature = feature, .zoom = v->zoom};
-    if (tui_load_feature(a, feature) != SF_OK) {
-        tui_msg(a, "%s", sf_last_error());
-        return;
-    }
-    tui_push(a, next);
-}
-
 int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
-    if (tui_load_feature(a, v->feature) != SF_OK) return 0;
-    load_similar(a);
+    const tui_feature_page *fd = v->page;
     layout L;
-    compute_layout(a, area, &L);
+    compute_layout(fd, area, &L);
     int n_tiles = L.n_top + L.n_quant, n_sel = n_tiles + L.n_sim;
     switch (ch) {
     case 'j': case KEY_DOWN: case 'l': case KEY_RIGHT:
@@ -320,14 +320,16 @@ int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
     }
     /* fall through */
     case '\n': case KEY_ENTER:
+        /* the view may move when the stack is full: nothing of fd is used after opening */
         if (v->sel < L.n_top) {
-            tui_open_galaxy(a, a->fd.top[v->sel].galaxy_id);
+            tui_open_galaxy(a, fd->top[v->sel].galaxy_id);
         } else if (v->sel < n_tiles) {
             int i = v->sel - L.n_top;
-            int j = L.n_quant < a->fd.n_quant ? (int)((i + 0.5) * a->fd.n_quant / L.n_quant) : i;
-            tui_open_galaxy(a, a->fd.quant[j].galaxy_id);
+            int j = L.n_quant < fd->n_quant ? (int)((i + 0.5) * fd->n_quant / L.n_quant) : i;
+            tui_open_galaxy(a, fd->quant[j].galaxy_id);
         } else if (v->sel < n_sel) {
-            open_similar(a, v, a->fd.similar[v->sel - n_tiles].feature);
+            /* on top of this one, so that q comes back here */
+            tui_push_feature(a, fd->similar[v->sel - n_tiles].feature, v->zoom);
         }
         return 1;
     }

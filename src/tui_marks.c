@@ -11,32 +11,10 @@
 #include "sf_util.h"
 #include "tui_app.h"
 
-void tui_marks_free(tui_app *a) {
-    free(a->marks);
-    a->marks = NULL;
-    a->n_marks = 0;
-}
-
-void tui_marks_reload(tui_app *a) {
-    tui_marks_free(a);
-    if (store_marks(a->db, tui_run(a)->id, &a->marks, &a->n_marks) != SF_OK)
-        tui_msg(a, "cannot read the marks: %s", sf_last_error());
-}
-
-int tui_feature_marked(const tui_app *a, int feature) {
-    for (int i = 0; i < a->n_marks; i++)
-        if (a->marks[i].feature == feature && feature >= 0) return 1;
-    return 0;
-}
-
-int tui_galaxy_marked(const tui_app *a, int64_t galaxy_id) {
-    for (int i = 0; i < a->n_marks; i++)
-        if (a->marks[i].galaxy_id == galaxy_id && galaxy_id > 0) return 1;
-    return 0;
-}
+int tui_marks_page_load(store *s, tui_run *r) { return query_run_view_reload_marks(s, &r->v); }
 
 void tui_toggle_mark(tui_app *a, int feature, int64_t galaxy_id) {
-    const store_run *run = tui_run(a);
+    const store_run *run = tui_cur_run(a);
     char name[STORE_PREFIX_MAX + STORE_OBJID_MAX + 16];
     if (feature >= 0) {
         query_feature_name(run, feature, name, sizeof name);
@@ -49,7 +27,7 @@ void tui_toggle_mark(tui_app *a, int feature, int64_t galaxy_id) {
         snprintf(name, sizeof name, "galaxy %s", g.objid);
         store_galaxy_clear(&g);
     }
-    int marked = feature >= 0 ? tui_feature_marked(a, feature) : tui_galaxy_marked(a, galaxy_id);
+    int marked = feature >= 0 ? query_feature_marked(&a->run.v, feature) : query_galaxy_marked(&a->run.v, galaxy_id);
     store *w;
     if (store_open(&w, a->path, STORE_WRITE) != SF_OK) {
         tui_msg(a, "cannot save the mark: %s", sf_last_error());
@@ -62,7 +40,8 @@ void tui_toggle_mark(tui_app *a, int feature, int64_t galaxy_id) {
         tui_msg(a, "cannot save the mark: %s", sf_last_error());
         return;
     }
-    tui_marks_reload(a);
+    if (query_run_view_reload_marks(a->db, &a->run.v) != SF_OK)
+        tui_msg(a, "cannot read the marks: %s", sf_last_error());
     if (!a->message[0])
         tui_msg(a, marked ? "%s: mark removed" : "%s marked (M lists the marks of run %s)", name,
                 run->prefix);
@@ -73,17 +52,19 @@ void tui_toggle_mark(tui_app *a, int feature, int64_t galaxy_id) {
 static const int head_rows = 2; /* title, column titles */
 
 void tui_marks_draw(tui_app *a, tui_view *v, tui_rect area) {
-    const store_run *run = tui_run(a);
+    const store_run *run = tui_cur_run(a);
+    const store_mark *marks = a->run.v.marks;
+    int n_marks = a->run.v.n_marks;
     int n_features = 0;
-    for (int i = 0; i < a->n_marks; i++) n_features += a->marks[i].feature >= 0;
+    for (int i = 0; i < n_marks; i++) n_features += marks[i].feature >= 0;
     char buf[512];
     snprintf(buf, sizeof buf, "Marks of run %s: %d feature%s, %d galax%s  \xc2\xb7  Enter opens, m removes",
-             run->prefix, n_features, n_features == 1 ? "" : "s", a->n_marks - n_features,
-             a->n_marks - n_features == 1 ? "y" : "ies");
+             run->prefix, n_features, n_features == 1 ? "" : "s", n_marks - n_features,
+             n_marks - n_features == 1 ? "y" : "ies");
     attron(A_BOLD);
     tui_text(a, area.y, area.x + 1, area.cols - 1, buf);
     attroff(A_BOLD);
-    if (!a->n_marks) {
+    if (!n_marks) {
         snprintf(buf, sizeof buf, "no marks in run %s yet: m marks the feature or galaxy on screen",
                  run->prefix);
         tui_text(a, area.y + 2, area.x + 2, area.cols - 2, buf);
@@ -95,12 +76,12 @@ void tui_marks_draw(tui_app *a, tui_view *v, tui_rect area) {
     tui_text(a, area.y + 1, area.x + 1, area.cols - 1, buf);
     attroff(A_BOLD | A_UNDERLINE);
     int rows = area.rows - head_rows;
-    if (v->sel >= a->n_marks) v->sel = a->n_marks - 1;
+    if (v->sel >= n_marks) v->sel = n_marks - 1;
     if (v->sel < v->top) v->top = v->sel;
     if (v->sel >= v->top + rows) v->top = v->sel - rows + 1;
-    for (int r = 0; r < rows && v->top + r < a->n_marks; r++) {
+    for (int r = 0; r < rows && v->top + r < n_marks; r++) {
         int i = v->top + r;
-        const store_mark *m = &a->marks[i];
+        const store_mark *m = &marks[i];
         char what[64], text[STORE_LABEL_MAX + STORE_NOTE_MAX + 8];
         if (m->feature >= 0) query_feature_name(run, m->feature, what, sizeof what);
         else snprintf(what, sizeof what, "%s", m->objid);
@@ -120,11 +101,11 @@ void tui_marks_draw(tui_app *a, tui_view *v, tui_rect area) {
 }
 
 int tui_marks_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
-    int rows = area.rows - head_rows;
-    if (tui_list_move(ch, &v->sel, &v->top, a->n_marks, rows)) return 1;
+    int rows = area.rows - head_rows, n_marks = a->run.v.n_marks;
+    if (tui_list_move(ch, &v->sel, &v->top, n_marks, rows)) return 1;
     if (ch == TUI_KEY_CLICK || ch == TUI_KEY_DCLICK) {
         int i = v->top + (a->click_y - area.y - head_rows);
-        if (a->click_y < area.y + head_rows || i >= a->n_marks) return 1;
+        if (a->click_y < area.y + head_rows || i >= n_marks) return 1;
         if (i != v->sel && ch == TUI_KEY_CLICK) {
             v->sel = i;
             return 1;
@@ -132,8 +113,8 @@ int tui_marks_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
         v->sel = i;
         ch = '\n';
     }
-    if (v->sel >= a->n_marks) return ch == '\n' || ch == KEY_ENTER || ch == 'm';
-    const store_mark m = a->marks[v->sel];
+    if (v->sel >= n_marks) return ch == '\n' || ch == KEY_ENTER || ch == 'm';
+    const store_mark m = a->run.v.marks[v->sel];
     switch (ch) {
     case '\n': case KEY_ENTER: case 'l': case KEY_RIGHT:
         if (m.feature >= 0) tui_open_feature(a, m.feature);
@@ -141,7 +122,7 @@ int tui_marks_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
         return 1;
     case 'm':
         tui_toggle_mark(a, m.feature, m.galaxy_id);
-        if (v->sel >= a->n_marks && v->sel > 0) v->sel--;
+        if (v->sel >= a->run.v.n_marks && v->sel > 0) v->sel--;
         return 1;
     }
     return 0;

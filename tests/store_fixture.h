@@ -179,6 +179,30 @@ static inline void fixture_tmpdir(char *dir, size_t n) {
     if (!mkdtemp(dir)) dir[0] = 0;
 }
 
+/* The first column of the first row of sql on a connection of its own (-1 when none or on
+ * an error). */
+static inline long long fixture_sql_int(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    long long v = -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Runs sql on a connection of its own: SF_OK, or SF_ERR with SQLite's message. */
+static inline int fixture_sql_exec(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    int status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return status;
+}
+
 static inline void fixture_rmdir(const char *dir) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -229,6 +253,30 @@ static inline int fixture_make_v1(const char *v1_path, const char *src_path) {
     int status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", v1_path, sqlite3_errmsg(db));
     sqlite3_close(db);
     free(schema);
+    return status;
+}
+
+/* Writes v2_path as a version-2 binary left it, from src_path (a database this store
+ * wrote): version 3 only added the summary tables, so a copy without them and with
+ * user_version 2 is the same file. SF_OK, or SF_ERR with the SQLite message. */
+static inline int fixture_make_v2(const char *v2_path, const char *src_path) {
+    sqlite3 *db = NULL;
+    char sql[4200];
+    int rc = sqlite3_open(src_path, &db);
+    snprintf(sql, sizeof sql, "VACUUM INTO '%s'", v2_path);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    int status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", v2_path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    if (status != SF_OK) return status;
+    rc = sqlite3_open(v2_path, &db);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "BEGIN; DROP TABLE run_summaries; DROP TABLE feature_summaries; "
+                              "DROP TABLE feature_pairs; DROP TABLE feature_samples; "
+                              "DROP TABLE feature_columns; DROP TABLE run_levels; "
+                              "PRAGMA user_version = 2; COMMIT; PRAGMA journal_mode = WAL",
+                          NULL, NULL, NULL);
+    status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", v2_path, sqlite3_errmsg(db));
+    sqlite3_close(db);
     return status;
 }
 

@@ -95,6 +95,39 @@ Test(figures, scatter_and_lines_are_deterministic, .init = setup, .fini = teardo
     cr_assert_eq(w, 560);
 }
 
+Test(figures, curves_are_coloured_by_group, .init = setup, .fini = teardown) {
+    /* two groups of two curves, one solid and one dashed each; the first group's
+     * horizontal solid line at y = 1 crosses the middle of the plot */
+    char path[128];
+    snprintf(path, sizeof path, "%s/curves.png", dir);
+    const double x[3] = {1, 2, 3}, flat[3] = {1, 1, 1}, up[3] = {0, 1, 2}, down[3] = {2, 1.5, 0.5};
+    figure_curve c[4] = {{3, x, flat, 0, 0}, {3, x, up, 0, 1}, {3, x, down, 1, 0}, {3, x, up, 1, 1}};
+    const char *names[2] = {"ours", "theirs"};
+    cr_assert_eq(figure_curves(path, c, 4, names, 2, "epoch", "RMSE", "curves", "a note"), SF_OK,
+                 "%s", sf_last_error());
+    int rgb[3], w, h;
+    pixel(path, 0, 0, rgb, &w, &h);
+    cr_assert(rgb[0] == 255 && rgb[1] == 255 && rgb[2] == 255, "white background");
+    cr_assert_eq(w, 720);
+    /* down the column x = 200, inside the frame: the first group's blue and the
+     * second group's orange both appear */
+    cairo_surface_t *surf = cairo_image_surface_create_from_png(path);
+    const unsigned char *data = cairo_image_surface_get_data(surf);
+    int stride = cairo_image_surface_get_stride(surf), blue = 0, orange = 0;
+    for (int y = 40; y < 420; y++) {
+        uint32_t p = *(const uint32_t *)(data + (size_t)y * (size_t)stride + 4 * 200);
+        int r = (int)(p >> 16 & 255), b = (int)(p & 255);
+        blue += b > r + 40;
+        orange += r > b + 40;
+    }
+    cairo_surface_destroy(surf);
+    cr_assert_gt(blue, 0, "the first group's colour is on the plot");
+    cr_assert_gt(orange, 0, "the second group's colour is on the plot");
+    const double nan3[3] = {NAN, NAN, NAN};
+    figure_curve none = {3, x, nan3, 0, 0};
+    cr_assert_eq(figure_curves(path, &none, 1, names, 1, "e", "r", NULL, NULL), SF_ERR);
+}
+
 Test(figures, errors_name_the_file, .init = setup, .fini = teardown) {
     const double x[2] = {NAN, 1}, y[2] = {1, NAN};
     cr_assert_eq(figure_scatter("/tmp/x.png", x, y, NULL, 2, "a", "b", NULL, 0), SF_ERR);

@@ -228,6 +228,9 @@ Test(report, numbers_match_the_arrays, .init = setup, .fini = teardown) {
     cr_assert_float_eq(rr.svm[1].accuracy, 1.0, 1e-12, "separable by feature 11: tp %d fp %d tn %d fn %d",
                        rr.svm[1].tp, rr.svm[1].fp, rr.svm[1].tn, rr.svm[1].fn);
     cr_assert_float_eq(rr.svm[1].f1, 1.0, 1e-12);
+    /* balanced class weights: the same confusion matrix's totals, and separable too */
+    cr_assert_eq(rr.svm_balanced[1].tp + rr.svm_balanced[1].fn, count[F_RARE]);
+    cr_assert_float_eq(rr.svm_balanced[1].f1, 1.0, 1e-12);
 
     char *text;
     size_t len;
@@ -238,6 +241,14 @@ Test(report, numbers_match_the_arrays, .init = setup, .fini = teardown) {
     cr_assert(strstr(text, "Z 3 "), "%s", text);
     cr_assert(strstr(text, "suggested: high stellar mass"), "%s", text);
     cr_assert(strstr(text, "BPT classes from the line ratios"), "%s", text);
+    cr_assert(strstr(text, "balanced"), "%s", text);
+    cr_assert(strstr(text, " none "), "%s", text);
+    free(text);
+    rr.class_weight = SVM_WEIGHTS_BALANCED;
+    mem = open_memstream(&text, &len);
+    report_print(mem, &rd, &rr);
+    fclose(mem);
+    cr_assert(!strstr(text, " none "), "only the balanced rows: %s", text);
     free(text);
 
     char figs[128], png[256];
@@ -346,7 +357,17 @@ Test(pca, dense_run_matches_the_arrays, .init = setup, .fini = teardown) {
         cr_assert_float_eq(expl[i], want_expl[i], 1e-9);
     }
     cr_assert_lt(rmse[0], 0.03, "the first component carries the target");
+    /* latents of a dense run are its leading components: the first follows z1, as
+     * the stellar-mass column does not; its share is the first eigenvalue's */
+    latent_table t;
+    cr_assert_eq(run_latents(&t, &rd, s, 2, ""), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(t.is_pca, 1);
+    cr_assert_eq(t.n_rows, 2);
+    cr_assert_eq(t.row_id[0], 1);
+    cr_assert_float_eq(t.row_share[0], want_expl[0], 1e-9);
+    cr_assert_gt(t.row_share[0], t.row_share[1]);
     run_data_free(&rd);
+    latent_table_free(&t);
     store_close(s);
 }
 
@@ -431,4 +452,53 @@ Test(sweep, table_from_named_runs, .init = setup, .fini = teardown) {
     const char *args[] = {"sweep", "--no-train", "--ks", "2,3", "--figure", fig, db, NULL};
     cr_assert_eq(cli_sweep(7, (char **)args), 0, "%s", sf_last_error());
     cr_assert_eq(access(fig, R_OK), 0);
+}
+
+/* What the features track: feature 7 was made to follow -true_inclination (and only
+ * D4000 more strongly among all columns); Spearman recomputed from the arrays. */
+Test(latents, features_and_components_against_the_catalogue, .init = setup, .fini = teardown) {
+    static sparse_run r;
+    write_sparse(&r);
+    store *s;
+    cr_assert_eq(store_open(&s, db, STORE_READ), SF_OK);
+    run_data rd;
+    cr_assert_eq(run_data_load(&rd, s, NULL), SF_OK, "%s", sf_last_error());
+    latent_table t;
+    cr_assert_eq(run_latents(&t, &rd, s, 8, "true_"), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(t.is_pca, 0);
+    cr_assert_eq(t.n_rows, 3, "three live features");
+    cr_assert_eq(t.n_cols, 1);
+    cr_assert_str_eq(t.cols[0], "true_inclination");
+    cr_assert_eq(t.row_id[1], F_OFTEN);
+    static double a[N], c[N];
+    int nv = 0;
+    for (int i = 0; i < N; i++)
+        if (r.split[i]) a[nv] = r.a[i][F_OFTEN], c[nv] = r.values[i * 11 + 10], nv++;
+    cr_assert_float_eq(t.rho[1], analysis_spearman(a, c, nv), 1e-9);
+    cr_assert_lt(t.rho[1], -0.3);
+    char *text;
+    size_t len;
+    FILE *mem = open_memstream(&text, &len);
+    latent_table_print(mem, &rd, &t, 3, 1);
+    fclose(mem);
+    cr_assert(strstr(text, "Z 7"), "%s", text);
+    cr_assert(strstr(text, "true_inclination -0."), "%s", text);
+    free(text);
+    latent_table_free(&t);
+    /* all physical columns: D4000 is feature 7's strongest */
+    cr_assert_eq(run_latents(&t, &rd, s, 2, ""), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(t.n_rows, 2);
+    int best = 0;
+    for (int j = 1; j < t.n_cols; j++)
+        if (fabs(t.rho[t.n_cols + j]) > fabs(t.rho[t.n_cols + best])) best = j;
+    cr_assert_str_eq(t.cols[best], "d4000");
+    latent_table_free(&t);
+    cr_assert_eq(run_latents(&t, &rd, s, 2, "nothing_"), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "nothing_"), "%s", sf_last_error());
+    run_data_free(&rd);
+    store_close(s);
+    const char *args[] = {"latents", db, "Z", "--top", "2", NULL};
+    cr_assert_eq(cli_latents(5, (char **)args), 0, "%s", sf_last_error());
+    const char *bad[] = {"latents", db, "--top", "0", NULL};
+    cr_assert_eq(cli_latents(4, (char **)bad), 2);
 }

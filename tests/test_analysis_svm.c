@@ -95,3 +95,46 @@ Test(svm, one_class_is_an_error) {
     cr_assert_eq(svm_linear_train(&m, x, y, 3, 1, 1.0), SF_ERR);
     cr_assert(strstr(sf_last_error(), "only one class"), "%s", sf_last_error());
 }
+
+Test(svm, balanced_weights_find_the_rare_class) {
+    /* 1 positive in 10, overlapping: without weights the SVM favours the majority;
+     * scikit-learn's balanced weights (n / (2 n_class): 5/9 and 5) raise the recall */
+    enum { N = 400 };
+    double x[N];
+    int y[N], pred[N];
+    sf_rng g;
+    sf_rng_seed(&g, 4);
+    for (int i = 0; i < N; i++) {
+        y[i] = i % 10 == 0;
+        x[i] = (y[i] ? 1.0 : 0.0) + 0.8 * sf_rng_normal(&g);
+    }
+    double w[2];
+    svm_balanced_weights(y, N, w);
+    cr_assert_float_eq(w[0], 400.0 / (2 * 360), 1e-12);
+    cr_assert_float_eq(w[1], 400.0 / (2 * 40), 1e-12);
+    binary_scores plain, balanced;
+    svm_linear m;
+    cr_assert_eq(svm_linear_train(&m, x, y, N, 1, 1.0), SF_OK);
+    for (int i = 0; i < N; i++) pred[i] = svm_linear_predict(&m, x + i);
+    binary_scores_count(&plain, y, pred, N);
+    svm_linear_free(&m);
+    cr_assert_eq(svm_linear_train_weighted(&m, x, y, N, 1, 1.0, w), SF_OK);
+    cr_assert_gt(m.w[0], 0);
+    for (int i = 0; i < N; i++) pred[i] = svm_linear_predict(&m, x + i);
+    binary_scores_count(&balanced, y, pred, N);
+    svm_linear_free(&m);
+    cr_assert_gt(balanced.recall, 0.5, "balanced recall %.2f", balanced.recall);
+    cr_assert(isnan(plain.recall) || plain.recall < balanced.recall, "recall %.2f -> %.2f",
+              plain.recall, balanced.recall);
+    cr_assert(isnan(plain.f1) || plain.f1 < balanced.f1 || plain.tp == 0, "F1 %.2f -> %.2f", plain.f1,
+              balanced.f1);
+    /* equal weights give the unweighted model */
+    const double ones[2] = {1, 1};
+    svm_linear a, b;
+    cr_assert_eq(svm_linear_train(&a, x, y, N, 1, 1.0), SF_OK);
+    cr_assert_eq(svm_linear_train_weighted(&b, x, y, N, 1, 1.0, ones), SF_OK);
+    cr_assert_float_eq(a.w[0], b.w[0], 1e-12);
+    cr_assert_float_eq(a.bias, b.bias, 1e-12);
+    svm_linear_free(&a);
+    svm_linear_free(&b);
+}

@@ -341,6 +341,21 @@ Test(dataset, flips_are_the_eight_dihedral_transforms) {
         }
     }
     for (int t = 0; t < 8; t++) cr_assert_gt(hits[t], 0, "transform %d never drawn", t);
+    /* the transforms given: 0 is the identity; bits 0 and 1 mirror without transposing
+     * (1, 2, 3 are the candidates 4.., i.e. mirror images and the half turn) */
+    uint8_t tr[4] = {0, 1, 2, 3};
+    int four[4] = {1, 1, 1, 1};
+    dataset_batch_transformed(&ds, four, 4, x, NULL, tr);
+    cr_assert_arr_eq(x, plain, 3 * plane * sizeof(float), "transform 0 leaves the image");
+    for (int b = 1; b < 4; b++) {
+        int match = -1;
+        for (int t = 0; t < 8 && match < 0; t++)
+            if (!memcmp(x + (size_t)b * 3 * plane, cand + (size_t)t * 3 * plane, 3 * plane * sizeof(float)))
+                match = t;
+        cr_assert(match > 0, "transform %d is a symmetry other than the identity (%d)", tr[b], match);
+    }
+    dataset_batch_transformed(&ds, four, 1, x2, NULL, NULL);
+    cr_assert_arr_eq(x2, plain, 3 * plane * sizeof(float), "no transforms: the image as it is");
     free(plain);
     free(cand);
     free(x);

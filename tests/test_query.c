@@ -589,7 +589,7 @@ static void brute_coact_free(brute_coact *b) {
 /* r of every pair, and each feature's top 5, against the brute force. */
 static void check_similar(store *s, int64_t rid, const fixture_run *f) {
     query_coact c;
-    cr_assert_eq(query_coact_compute(s, rid, &c), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(query_coact_load(s, rid, &c), SF_OK, "%s", sf_last_error());
     cr_assert_eq(c.n, f->n);
     cr_assert_eq(c.d, f->d);
     brute_coact b;
@@ -670,7 +670,7 @@ Test(query, similar_features_of_a_dense_run_match_brute_force) {
 Test(query, similar_features_through_the_command) {
     store *s = open_read();
     query_coact c;
-    cr_assert_eq(query_coact_compute(s, run_id, &c), SF_OK);
+    cr_assert_eq(query_coact_load(s, run_id, &c), SF_OK);
     query_similar sim[7];
     int n = query_similar_features(&c, 3, 7, sim);
     cr_assert_eq(n, 7);
@@ -845,7 +845,7 @@ Test(query, marks_command_on_a_version_1_file) {
     cr_assert(strstr(out, "SL 3: marked"), "%s", out);
     free(out);
     cr_assert_eq(store_open(&s, v1, STORE_READ), SF_OK);
-    cr_assert_eq(store_schema_version(s), 2);
+    cr_assert_eq(store_schema_version(s), STORE_SCHEMA_VERSION);
     store_mark *m = NULL;
     int n = 0;
     cr_assert_eq(store_marks(s, run_id, &m, &n), SF_OK);

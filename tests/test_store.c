@@ -12,6 +12,7 @@
 #include "sf_util.h"
 #include "store.h"
 #include "store_fixture.h"
+#include "store_internal.h"
 
 static char dir[64];
 static char db_path[128];
@@ -26,23 +27,10 @@ static void teardown(void) { fixture_rmdir(dir); }
 
 TestSuite(store, .init = setup, .fini = teardown);
 
-static long long raw_int(const char *path, const char *sql) {
-    sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-    long long v = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
+static long long raw_int(const char *path, const char *sql) { return fixture_sql_int(path, sql); }
 
 static void raw_exec(const char *path, const char *sql) {
-    sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-    sqlite3_close(db);
+    cr_assert_eq(fixture_sql_exec(path, sql), SF_OK, "%s", sf_last_error());
 }
 
 static int64_t add_fixture(store *s, fixture_run *fx, const char *prefix) {
@@ -248,6 +236,8 @@ Test(store, failure_mid_write_leaves_the_file_as_it_was) {
     cr_assert(strstr(sf_last_error(), "appears twice"), "%s", sf_last_error());
     for (int i = 0; i < N_COUNTS; i++)
         cr_assert_eq(raw_int(db_path, count_sql[i]), before[i], "%s changed", count_sql[i]);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE name = 'activations_by_feature'"), 1,
+                 "the index dropped for the load is back");
     /* the connection is still usable */
     b.galaxies[49].objid = b.objid[49];
     int64_t id = 0;
@@ -559,6 +549,72 @@ Test(store, thumbnails_made_while_writing) {
     fixture_free(&fx);
 }
 
+/* A run's bulk load: the index on (feature, value), dropped while a run larger than the
+ * file's others goes in, is built again as the schema defines it, and serves the same
+ * answers; the connection's cache size and temp store are given back; a galaxy that
+ * already has a thumbnail gets no new one made. */
+Test(store, bulk_load_keeps_the_index_settings_and_thumbnails) {
+    store *s = NULL;
+    fixture_run a, b;
+    fixture_make(&a, 60, 16, 3, 1, 10, 4000, 41);
+    fixture_make(&b, 60, 16, 3, 1, 10, 4000, 42); /* the same galaxies */
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK);
+    long long schema_before = raw_int(db_path, "SELECT count(*) FROM sqlite_schema");
+    add_fixture(s, &a, "A");
+    for (int i = 0; i < b.n; i++) b.galaxies[i].thumb = NULL;
+    b.in.thumbnail = thumb_cb;
+    thumb_calls = 0;
+    add_fixture(s, &b, "B");
+    cr_assert_eq(thumb_calls, 0, "every galaxy had its thumbnail");
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM sqlite_schema"), schema_before);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE name = 'activations_by_feature' "
+                                  "AND sql = 'CREATE INDEX activations_by_feature ON activations (run_id, feature, value DESC)'"),
+                 1);
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM pragma_index_list('activations')"), 2, "its index and the key");
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    /* the top galaxies through the index, against the activations themselves */
+    for (int64_t run = 1; run <= 2; run++)
+        for (int f = 0; f < 10; f++) {
+            store_hit *h = NULL;
+            int nh = 0;
+            cr_assert_eq(store_top(s, run, f, 3, -1, &h, &nh), SF_OK);
+            char sql[200];
+            snprintf(sql, sizeof sql, "SELECT count(*) FROM activations WHERE run_id = %lld AND feature = %d",
+                     (long long)run, f);
+            long long n_act = raw_int(db_path, sql);
+            cr_assert_eq(nh, n_act < 3 ? n_act : 3);
+            if (nh) {
+                snprintf(sql, sizeof sql, "SELECT CAST(round(max(value) * 1e6) AS INTEGER) FROM activations WHERE run_id = %lld AND feature = %d",
+                         (long long)run, f);
+                cr_assert_eq((long long)llround(h[0].value * 1e6), raw_int(db_path, sql));
+            }
+            free(h);
+        }
+    /* the settings as they were before each write */
+    sqlite3_stmt *q = NULL;
+    long long cache = 0, temp = -1;
+    store_exec(s, "PRAGMA cache_size = -3000", "test");
+    add_fixture(s, &a, "A2");
+    q = store_prepare(s, "PRAGMA cache_size");
+    if (sqlite3_step(q) == SQLITE_ROW) cache = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    q = store_prepare(s, "PRAGMA temp_store");
+    if (sqlite3_step(q) == SQLITE_ROW) temp = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    cr_assert_eq(cache, -3000);
+    cr_assert_eq(temp, 0);
+    store_close(s);
+    fixture_free(&a);
+    fixture_free(&b);
+}
+
 /* Two processes writing runs into one file at once: both land, named Z and Z2. */
 Test(store, concurrent_writers_both_land) {
     store *s = NULL;
@@ -656,8 +712,8 @@ Test(store, new_files_have_the_marks_table) {
     store *s = NULL;
     cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK, "%s", sf_last_error());
     store_close(s);
-    cr_assert_eq(STORE_SCHEMA_VERSION, 2);
-    cr_assert_eq(raw_int(db_path, "PRAGMA user_version"), 2);
+    cr_assert_eq(STORE_SCHEMA_VERSION, 3);
+    cr_assert_eq(raw_int(db_path, "PRAGMA user_version"), 3);
     cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM pragma_table_info('marks')"), 6);
     cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE name IN ('marks_feature', 'marks_galaxy')"), 2);
 }
@@ -699,8 +755,8 @@ Test(store, version_1_file_reads_as_it_is_and_migrates_on_write) {
     /* write: migrated in place, every row kept, marks work */
     store *w = NULL;
     cr_assert_eq(store_open(&w, v1, STORE_WRITE), SF_OK, "%s", sf_last_error());
-    cr_assert_eq(store_schema_version(w), 2);
-    cr_assert_eq(raw_int(v1, "PRAGMA user_version"), 2);
+    cr_assert_eq(store_schema_version(w), 3);
+    cr_assert_eq(raw_int(v1, "PRAGMA user_version"), 3);
     cr_assert_eq(raw_int(v1, "PRAGMA application_id"), STORE_APPLICATION_ID);
     assert_same_v1_data(v1, src);
     int added = 0;

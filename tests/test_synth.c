@@ -115,6 +115,172 @@ Test(synth_catalogue, edge_on_disks_are_metal_poorer_at_fixed_mass) {
     cr_assert_lt(d, 0.25, "face-on minus edge-on metallicity residual %.3f dex", d);
 }
 
+/* Mean residual from the MZR of the galaxies with a metallicity where sel holds;
+ * counts them in *n. */
+static double mean_residual(int (*sel)(const synth_galaxy *g), int *n) {
+    double s = 0;
+    *n = 0;
+    for (int k = 0; k < N_CAT; k++) {
+        if (isnan(cat[k].oh) || !sel(&cat[k])) continue;
+        s += cat[k].oh - tremonti04(cat[k].lgm);
+        (*n)++;
+    }
+    return *n ? s / *n : NAN;
+}
+
+static double ms_offset(const synth_galaxy *g) { return g->sfr - (0.76 * (g->lgm - 10) - 0.04); }
+static int above_ms(const synth_galaxy *g) { return ms_offset(g) > 0.2; }
+static int below_ms(const synth_galaxy *g) { return ms_offset(g) < -0.2; }
+static int compact(const synth_galaxy *g) { return g->size_offset < -0.1; }
+static int extended(const synth_galaxy *g) { return g->size_offset > 0.1; }
+static int dense(const synth_galaxy *g) { return g->env - (0.1 + 0.25 * (g->lgm - 10)) > 0.5; }
+static int sparse(const synth_galaxy *g) { return g->env - (0.1 + 0.25 * (g->lgm - 10)) < -0.5; }
+static int close_pair(const synth_galaxy *g) { return g->merger; }
+static int no_pair(const synth_galaxy *g) { return !g->merger; }
+static int barred_massive(const synth_galaxy *g) { return g->bar && g->lgm > 10; }
+static int unbarred_disk_massive(const synth_galaxy *g) {
+    return !g->bar && g->lgm > 10 && !g->quenched && g->bulge_frac < 0.5;
+}
+
+Test(synth_catalogue, metallicity_follows_the_visible_properties_of_the_literature) {
+    /* each pair: the side expected metal-richer at fixed mass, then the other */
+    static const struct {
+        const char *what;
+        int (*rich)(const synth_galaxy *), (*poor)(const synth_galaxy *);
+        double min_diff;
+    } cases[] = {
+        {"below minus above the main sequence (FMR)", below_ms, above_ms, 0.04},
+        {"compact minus extended disks", compact, extended, 0.03},
+        {"dense minus sparse environments", dense, sparse, 0.01},
+        {"isolated minus close pairs", no_pair, close_pair, 0.02},
+        {"barred minus unbarred massive disks", barred_massive, unbarred_disk_massive, 0.02},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int na, nb;
+        double a = mean_residual(cases[c].rich, &na), b = mean_residual(cases[c].poor, &nb);
+        cr_log_info("%s: %+.3f dex (%d, %d galaxies)", cases[c].what, a - b, na, nb);
+        cr_assert_geq(na, 20, "%s: %d galaxies", cases[c].what, na);
+        cr_assert_geq(nb, 20, "%s: %d galaxies", cases[c].what, nb);
+        cr_assert_gt(a - b, cases[c].min_diff, "%s: %+.3f dex", cases[c].what, a - b);
+        cr_assert_lt(a - b, 0.3, "%s: %+.3f dex", cases[c].what, a - b);
+    }
+}
+
+Test(synth_catalogue, the_fibre_sees_the_inner_disk_of_large_face_on_galaxies) {
+    /* mean radius of the fibre's light in half-light radii: small for large, nearby,
+     * face-on disks, larger for small distant ones (the whole disk's would be 1.19) and
+     * for edge-on ones */
+    double big = 0, small = 0, edge = 0;
+    int nb = 0, ns = 0, ne = 0;
+    for (int k = 0; k < N_CAT; k++) {
+        const synth_galaxy *g = &cat[k];
+        double re = g->disk_re_kpc / g->kpc_per_arcsec;
+        cr_assert(g->fibre_r > 0 && g->fibre_r < 5, "fibre_r %g", g->fibre_r);
+        if (g->inclination < 40 && re > 6) big += g->fibre_r, nb++;
+        if (g->inclination < 40 && re < 2) small += g->fibre_r, ns++;
+        if (g->inclination > 80 && re > 6) edge += g->fibre_r, ne++;
+    }
+    cr_assert(nb > 20 && ns > 20 && ne > 10, "%d %d %d", nb, ns, ne);
+    cr_assert_lt(big / nb, 0.6, "large face-on: %.2f", big / nb);
+    cr_assert_gt(small / ns, big / nb + 0.2, "small face-on %.2f, large %.2f", small / ns, big / nb);
+    cr_assert_lt(small / ns, 1.19);
+    cr_assert_gt(edge / ne, big / nb + 0.2, "edge-on %.2f, face-on %.2f", edge / ne, big / nb);
+}
+
+Test(synth_catalogue, quenching_and_agn_follow_mass_environment_and_pairs) {
+    /* at 10 < log M < 10.5: quenched fraction higher in dense regions (Peng et al.
+     * 2010); AGN commoner in close pairs (Ellison et al. 2011) and above 10^10.5 */
+    int q[2] = {0}, n[2] = {0}, agn_pair = 0, n_pair = 0, agn_single = 0, n_single = 0;
+    int agn_hi = 0, n_hi = 0, agn_lo = 0, n_lo = 0;
+    for (int k = 0; k < N_CAT; k++) {
+        const synth_galaxy *g = &cat[k];
+        if (g->lgm > 10 && g->lgm < 10.5 && (dense(g) || sparse(g))) {
+            n[dense(g)]++;
+            q[dense(g)] += g->quenched;
+        }
+        if (g->lgm > 10.3) {
+            if (g->merger) n_pair++, agn_pair += g->agn;
+            else n_single++, agn_single += g->agn;
+        }
+        if (g->lgm > 10.5) n_hi++, agn_hi += g->agn;
+        if (g->lgm < 9.8) n_lo++, agn_lo += g->agn;
+    }
+    double fd = (double)q[1] / n[1], fs = (double)q[0] / n[0];
+    cr_assert_gt(fd, fs + 0.1, "quenched: dense %.2f, sparse %.2f", fd, fs);
+    double fp = (double)agn_pair / n_pair, fi = (double)agn_single / n_single;
+    cr_assert_gt(n_pair, 15);
+    cr_assert_gt(fp, 1.5 * fi, "AGN: pairs %.2f, isolated %.2f", fp, fi);
+    cr_assert_gt((double)agn_hi / n_hi, 10 * (double)agn_lo / n_lo + 0.05, "AGN by mass");
+}
+
+Test(synth_catalogue, the_field_holds_stars_neighbours_and_background_galaxies) {
+    /* stars: more towards the galactic plane; group neighbours: more in dense regions;
+     * background galaxies: ~2 per 144-pixel cutout at the SDSS counts, fainter ones
+     * commoner */
+    double st_low = 0, st_high = 0, nb_dense = 0, nb_sparse = 0, bg = 0;
+    int n_low = 0, n_high = 0, n_dense = 0, n_sparse = 0, bright = 0, faint = 0;
+    for (int k = 0; k < N_CAT; k++) {
+        const synth_galaxy *g = &cat[k];
+        cr_assert(g->n_objects >= g->n_stars + g->n_neighbours + g->n_background);
+        if (g->gal_lat < 45) st_low += g->n_stars, n_low++;
+        if (g->gal_lat > 70) st_high += g->n_stars, n_high++;
+        if (g->env > 1) nb_dense += g->n_neighbours, n_dense++;
+        if (g->env < 0) nb_sparse += g->n_neighbours, n_sparse++;
+        bg += g->n_background;
+        for (int o = 0; o < g->n_objects; o++) {
+            if (g->objects[o].kind != SYNTH_OBJ_BACKGROUND) continue;
+            double mag = 22.5 - 2.5 * log10(g->objects[o].flux[SYNTH_R]);
+            cr_assert(mag > 15.99 && mag < 23.01, "background r = %.2f", mag);
+            bright += mag < 20;
+            faint += mag > 22;
+        }
+    }
+    cr_assert(n_low > 100 && n_high > 100 && n_dense > 100 && n_sparse > 100);
+    cr_assert_gt(st_low / n_low, 1.2 * st_high / n_high, "stars: low b %.2f, high b %.2f",
+                 st_low / n_low, st_high / n_high);
+    cr_assert_gt(nb_dense / n_dense, 5 * nb_sparse / n_sparse + 0.05, "neighbours: dense %.2f, sparse %.2f",
+                 nb_dense / n_dense, nb_sparse / n_sparse);
+    cr_assert(bg / N_CAT > 1.2 && bg / N_CAT < 3.5, "background galaxies per cutout %.2f", bg / N_CAT);
+    cr_assert_gt(faint, 5 * bright, "background r > 22: %d, r < 20: %d", faint, bright);
+}
+
+Test(synth_catalogue, fields_differ_in_seeing_and_sky) {
+    double s = 0, s2 = 0, m = 0, m2 = 0;
+    int wide = 0;
+    for (int k = 0; k < N_CAT; k++) {
+        const synth_galaxy *g = &cat[k];
+        cr_assert(g->psf_fwhm >= 0.8 && g->psf_fwhm <= 2.2);
+        cr_assert(g->psf_wing > 0 && g->psf_wing < 0.25);
+        s += g->psf_fwhm, s2 += g->psf_fwhm * g->psf_fwhm;
+        m += g->sky_mag, m2 += g->sky_mag * g->sky_mag;
+        wide += g->psf_fwhm > 1.7;
+        /* a brighter sky is a noisier field */
+        cr_assert_float_eq(log10(g->sky_noise), -0.2 * (g->sky_mag - 20.9), 0.2);
+    }
+    double sd = sqrt(s2 / N_CAT - (s / N_CAT) * (s / N_CAT));
+    cr_assert_float_eq(s / N_CAT, 1.32, 0.06, "mean seeing %.2f", s / N_CAT);
+    cr_assert(sd > 0.12 && sd < 0.3, "seeing sd %.2f", sd);
+    cr_assert_gt(wide, N_CAT / 50, "a tail of bad seeing");
+    double msd = sqrt(m2 / N_CAT - (m / N_CAT) * (m / N_CAT));
+    cr_assert_float_eq(msd, 0.25, 0.03, "sky brightness sd %.3f", msd);
+}
+
+Test(synth_catalogue, farther_galaxies_look_smaller_and_fainter) {
+    /* at fixed mass (10 < log M < 10.5) and disk size, a larger z gives a smaller
+     * apparent radius and a fainter magnitude */
+    double r_near = 0, r_far = 0, m_near = 0, m_far = 0;
+    int n_near = 0, n_far = 0;
+    for (int k = 0; k < N_CAT; k++) {
+        const synth_galaxy *g = &cat[k];
+        if (g->lgm < 10 || g->lgm > 10.5) continue;
+        if (g->z < 0.04) r_near += g->petro_r50 * pow(10, -g->size_offset), m_near += g->mag[SYNTH_R], n_near++;
+        if (g->z > 0.07) r_far += g->petro_r50 * pow(10, -g->size_offset), m_far += g->mag[SYNTH_R], n_far++;
+    }
+    cr_assert(n_near > 20 && n_far > 20, "%d near, %d far", n_near, n_far);
+    cr_assert_gt(r_near / n_near, 1.8 * r_far / n_far);
+    cr_assert_gt(m_far / n_far, m_near / n_near + 1.2);
+}
+
 Test(synth_catalogue, metallicity_scatter_and_missing_fraction_are_realistic) {
     double s = 0, s2 = 0, n = 0;
     int missing = 0;
@@ -225,6 +391,7 @@ static synth_galaxy plain_galaxy(long index) {
     g.agn_point_frac = 0;
     g.dust_lane = 0;
     g.bar = 0;
+    g.n_objects = 0;
     return g;
 }
 
@@ -236,6 +403,7 @@ Test(synth_render, seeing_has_the_psf_width) {
     g.sersic_n = 1;
     g.bulge_re_kpc = 1e-3; /* far below a pixel: a point source */
     g.psf_fwhm = 1.3;
+    g.psf_wing = 0; /* the core alone */
     float *bands = xmalloc(sizeof(float) * 3 * S * S);
     synth_render_options opt = {S, 0, 0};
     synth_render_bands(bands, &g, &opt);
@@ -244,6 +412,19 @@ Test(synth_render, seeing_has_the_psf_width) {
     double fwhm = 2.3548 * sqrt(0.5 * (mxx + myy)) * SYNTH_PIXEL_ARCSEC;
     cr_assert_float_eq(fwhm, 1.3, 0.1, "measured FWHM %.3f arcsec", fwhm);
     cr_assert_float_eq(mxx, myy, 0.05 * mxx, "the PSF is round");
+    /* seeing ~ lambda^-0.2: g wider than r wider than i */
+    double gxx, gyy, ixx, iyy;
+    moments(bands, S, SYNTH_G, &gxx, &gyy, &mxy);
+    moments(bands, S, SYNTH_I, &ixx, &iyy, &mxy);
+    cr_assert_gt(gxx + gyy, 1.05 * (mxx + myy));
+    cr_assert_gt(mxx + myy, 1.03 * (ixx + iyy));
+    /* the wing: a share w of the light in a Gaussian 2.5 times wider, so the second
+     * moment grows to (1 - w) + w 6.25 times the core's */
+    g.psf_wing = 0.1;
+    synth_render_bands(bands, &g, &opt);
+    double wxx, wyy;
+    moments(bands, S, SYNTH_R, &wxx, &wyy, &mxy);
+    cr_assert_float_eq((wxx + wyy) / (mxx + myy), 0.9 + 0.1 * 6.25, 0.08);
     free(bands);
 }
 
@@ -346,9 +527,43 @@ Test(synth_render, sky_noise_is_seeded_and_has_its_level) {
     for (int p = 0; p < S * S; p++) s += a[S * S + p], s2 += (double)a[S * S + p] * a[S * S + p];
     double sd = sqrt(s2 / (S * S) - (s / (S * S)) * (s / (S * S)));
     cr_assert(sd > 2e-4 && sd < 2e-3, "r sky noise %g nanomaggies", sd);
-    cr_assert_lt(fabs(s / (S * S)), 3 * sd / S * 3, "sky is subtracted (mean %g)", s / (S * S));
+    cr_assert_lt(fabs(s / (S * S) - g.sky_offset[SYNTH_R] * 0.0006), 3 * sd / S * 3,
+                 "the sky is subtracted but for the field's residual (mean %g)", s / (S * S));
+    /* a field with twice the noise */
+    g.sky_noise *= 2;
+    for (int k = 0; k < 3; k++) g.sky_offset[k] = 0;
+    synth_render_bands(b, &g, &opt);
+    double t = 0, t2 = 0;
+    for (int p = 0; p < S * S; p++) t += b[S * S + p], t2 += (double)b[S * S + p] * b[S * S + p];
+    double sd2 = sqrt(t2 / (S * S) - (t / (S * S)) * (t / (S * S)));
+    cr_assert_float_eq(sd2 / sd, 2, 0.15, "noise ratio %.2f", sd2 / sd);
     free(a);
     free(b);
+}
+
+Test(synth_render, field_objects_land_where_drawn) {
+    /* a galaxy with one star placed 10" right and 5" up: its light peaks there */
+    enum { S = 144 };
+    synth_galaxy g = plain_galaxy(6);
+    for (int b = 0; b < SYNTH_N_BANDS; b++) g.bulge_flux[b] = g.disk_flux[b] = 0;
+    g.n_objects = 1;
+    memset(&g.objects[0], 0, sizeof g.objects[0]);
+    g.objects[0].kind = SYNTH_OBJ_STAR;
+    g.objects[0].dx = 10, g.objects[0].dy = 5;
+    for (int b = 0; b < SYNTH_N_BANDS; b++) g.objects[0].flux[b] = 1;
+    float *bands = xmalloc(sizeof(float) * 3 * S * S);
+    synth_render_options with = {S, 0, 1}, without = {S, 0, 0};
+    synth_render_bands(bands, &g, &without);
+    cr_assert_lt(band_sum(bands, S, SYNTH_R), 1e-6);
+    synth_render_bands(bands, &g, &with);
+    cr_assert_float_eq(band_sum(bands, S, SYNTH_R), 1.0, 0.02);
+    int best = 0;
+    for (int p = 1; p < S * S; p++)
+        if (bands[S * S + p] > bands[S * S + best]) best = p;
+    double x = best % S - (S - 1) / 2.0, y = (S - 1) / 2.0 - best / S;
+    cr_assert_float_eq(x * SYNTH_PIXEL_ARCSEC, 10, 0.5, "star at x %.2f arcsec", x * SYNTH_PIXEL_ARCSEC);
+    cr_assert_float_eq(y * SYNTH_PIXEL_ARCSEC, 5, 0.5, "star at y %.2f arcsec", y * SYNTH_PIXEL_ARCSEC);
+    free(bands);
 }
 
 Test(synth_render, stretch_maps_sky_dark_and_galaxy_bright_in_survey_colours) {
@@ -423,6 +638,12 @@ Test(synth_survey, data_loader_reads_the_survey, .init = make_tmp, .fini = remov
     char csv[128], images[128], path[512];
     snprintf(csv, sizeof csv, "%s/galaxies.csv", tmp_root);
     snprintf(images, sizeof images, "%s/images", tmp_root);
+    char vpath[160], *vtext;
+    size_t vlen;
+    snprintf(vpath, sizeof vpath, "%s/synth-version", tmp_root);
+    cr_assert_eq(sf_read_file(vpath, &vtext, &vlen), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(atoi(vtext), SYNTH_VERSION, "synth-version holds %s", vtext);
+    free(vtext);
     catalog c;
     cr_assert_eq(catalog_load(&c, csv), SF_OK, "%s", sf_last_error());
     cr_assert_eq(c.n_rows, 60);
@@ -430,7 +651,9 @@ Test(synth_survey, data_loader_reads_the_survey, .init = make_tmp, .fini = remov
                           "nii_6584_flux_err", "h_alpha_flux", "h_alpha_flux_err", "oiii_5007_flux",
                           "oiii_5007_flux_err", "h_beta_flux", "h_beta_flux_err", "bptclass",
                           "true_bulge_frac", "true_inclination", "true_arms", "true_merger",
-                          "true_agn", "true_dust_av", "true_quenched", "true_gr", "true_bar"};
+                          "true_agn", "true_dust_av", "true_quenched", "true_gr", "true_bar",
+                          "true_env", "true_n_neighbours", "true_n_background", "true_sky_mag",
+                          "true_sky_noise", "true_psf_wing", "true_size_offset", "true_fibre_r"};
     for (size_t k = 0; k < sizeof cols / sizeof *cols; k++)
         cr_assert_geq(catalog_column(&c, cols[k]), 0, "column %s missing", cols[k]);
     int oh = catalog_column(&c, "oh_p50"), lgm = catalog_column(&c, "lgm_tot_p50");
@@ -513,4 +736,6 @@ Test(synth_survey, command_line_usage) {
     cr_assert_eq(cli_synth(4, bad_n), 2);
     char *bad_size[] = {"synth", "-n", "3", "--size", "4", "out", NULL};
     cr_assert_eq(cli_synth(6, bad_size), 2);
+    char *version[] = {"synth", "--physics-version", NULL};
+    cr_assert_eq(cli_synth(2, version), 0);
 }

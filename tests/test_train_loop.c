@@ -262,6 +262,102 @@ Test(train, resume_refuses_other_options_and_missing_checkpoints) {
     dataset_close(&ds);
 }
 
+/* The validation RMSE of m's eval-mode predictions, from infer_dataset. */
+static double infer_rmse(sfnet *m, const dataset *ds, double *mean_pred) {
+    infer_result r;
+    cr_assert_eq(infer_dataset(m, ds, ds->valid_idx, ds->n_valid, 0, 1, &r), SF_OK);
+    double sq = 0, s = 0;
+    for (int i = 0; i < r.n; i++) {
+        double e = r.pred[i] - ds->y[ds->valid_idx[i]];
+        sq += e * e;
+        s += r.pred[i];
+    }
+    *mean_pred = s / r.n;
+    infer_result_free(&r);
+    return sqrt(sq / ds->n_valid);
+}
+
+Test(train, standardised_targets_are_folded_into_the_head) {
+    /* the network learns (y - mean) / sd; the model it returns predicts y itself, so
+     * that its own predictions score the validation RMSE the run reported */
+    dataset ds;
+    open_data(&ds, 36, 32);
+    double s = 0, q = 0;
+    for (int i = 0; i < ds.n_train; i++) s += ds.y[ds.train_idx[i]];
+    double mean = s / ds.n_train;
+    for (int i = 0; i < ds.n_train; i++) q += (ds.y[ds.train_idx[i]] - mean) * (ds.y[ds.train_idx[i]] - mean);
+    double sd = sqrt(q / ds.n_train);
+    for (int raw = 0; raw < 2; raw++) {
+        sfnet *m = model(4, 3, 32, 16, 12);
+        train_options o;
+        train_options_default(&o);
+        o.epochs = 2;
+        o.batch = 16;
+        o.lr = 0.01;
+        o.quiet = 1;
+        o.targets = raw ? TRAIN_TARGETS_RAW : TRAIN_TARGETS_STANDARDISED;
+        o.checkpoint = path_in(raw ? "raw.ckpt" : "std.ckpt");
+        train_result r;
+        cr_assert_eq(train_run(m, &ds, &o, &r), SF_OK, "%s", sf_last_error());
+        if (raw) {
+            cr_assert_eq(r.target_scale, 1);
+            cr_assert_eq(r.target_mean[0], 0);
+        } else {
+            cr_assert_float_eq(r.target_scale, sd, 1e-9);
+            cr_assert_float_eq(r.target_mean[0], mean, 1e-9);
+        }
+        double mean_pred, rmse = infer_rmse(m, &ds, &mean_pred);
+        cr_assert_float_eq(rmse, r.final_valid_rmse, 1e-5, "%s: the model's own predictions score "
+                           "%.6f, the run %.6f", raw ? "raw" : "standardised", rmse, r.final_valid_rmse);
+        cr_assert_float_eq(mean_pred, mean, 0.3, "predictions in target units (mean %.3f)", mean_pred);
+        /* the final checkpoint loads as plain weights that predict the same */
+        sfnet *c = model(4, 3, 32, 16, 99);
+        cr_assert_eq(weights_load(c, o.checkpoint, 0), SF_OK, "%s", sf_last_error());
+        double mean_c, rmse_c = infer_rmse(c, &ds, &mean_c);
+        cr_assert_float_eq(rmse_c, rmse, 1e-6);
+        sfnet_free(c);
+        train_result_free(&r);
+        sfnet_free(m);
+    }
+    dataset_close(&ds);
+}
+
+Test(train, flip_modes_are_options_and_names) {
+    train_flips f;
+    train_targets t;
+    static const char *names[] = {"none", "dihedral", "hv", "batch"};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(train_flips_parse(names[i], &f), SF_OK);
+        cr_assert_str_eq(train_flips_name(f), names[i]);
+    }
+    cr_assert_eq(train_flips_parse("sideways", &f), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "sideways"));
+    cr_assert_eq(train_targets_parse("standardized", &t), SF_OK);
+    cr_assert_eq(t, TRAIN_TARGETS_STANDARDISED);
+    cr_assert_eq(train_targets_parse("raw", &t), SF_OK);
+    cr_assert_str_eq(train_targets_name(t), "raw");
+    cr_assert_eq(train_targets_parse("log", &t), SF_ERR);
+    /* a run with each flip mode trains (one epoch of the small model) */
+    dataset ds;
+    open_data(&ds, 36, 32);
+    for (int i = 0; i < 4; i++) {
+        sfnet *m = model(4, 3, 32, 16, 13);
+        train_options o;
+        train_options_default(&o);
+        o.epochs = 1;
+        o.batch = 16;
+        o.lr = 0.01;
+        o.quiet = 1;
+        cr_assert_eq(train_flips_parse(names[i], &o.flips), SF_OK);
+        train_result r;
+        cr_assert_eq(train_run(m, &ds, &o, &r), SF_OK, "%s", sf_last_error());
+        cr_assert(isfinite(r.final_valid_rmse));
+        train_result_free(&r);
+        sfnet_free(m);
+    }
+    dataset_close(&ds);
+}
+
 Test(train, an_inference_only_model_is_not_trained) {
     dataset ds;
     open_data(&ds, 36, 32);

@@ -94,6 +94,8 @@ vg export-pdf export run.db 'Z 1' --top 4 -o feature.pdf; expect export-pdf 0
 vg export-activations export-activations run.db Z acts.npy; expect export-activations 0
 vg report report run.db Z --figures figures; expect report 0
 vg pca pca run.db dense --k 2,4; expect pca 0
+vg latents latents run.db Z --matrix; expect latents 0
+vg latents-dense latents run.db dense; expect latents-dense 0
 vg sweep sweep --no-train --ks 2 --seeds 1 --figure sweep.png run.db; expect sweep 0
 python3 - <<'EOF' || exit 1
 import sqlite3
@@ -107,6 +109,26 @@ expect predict 0
 vg predict-into predict -q --from-run Z --into run.db --name Z_again --catalog $cat --images $img
 expect predict-into 0
 vg runs-delete runs --delete Z_again run.db; expect runs-delete 0
+
+# FITS (cfitsio): tables out, to a file, through a FIFO and to standard output; a
+# FITS table in as a catalogue (the export's PRED_/TRUE_ columns), training from it
+vg export-fits export-activations --fits acts.fits run.db Z; expect export-fits 0
+vg export-fits-pairs export-activations --pairs --fits pairs.fits run.db Z
+expect export-fits-pairs 0
+mkfifo fifo.fits
+(cat fifo.fits >from-fifo.fits &)
+vg export-fits-fifo export-activations --fits fifo.fits run.db Z; expect export-fits-fifo 0
+vg export-fits-stdout export-activations --fits - run.db Z; expect export-fits-stdout 0
+vg export-fits-folder export-activations --fits survey run.db Z; expect export-fits-folder 1
+vg predict-fits predict -q --weights z.safetensors --catalog $cat --images $img -o pred.fits
+expect predict-fits 0
+vg inspect-fits inspect -q --catalog acts.fits --images $img --target TRUE_OH_P50 \
+    --resize 48 --crop 40
+expect inspect-fits 0
+vg train-fits --train $small --k 2 --name fits --catalog acts.fits --target TRUE_OH_P50 \
+    --images $img run.db
+expect train-fits 0
+vg inspect-fits-fifo inspect -q --catalog fifo.fits --images $img; expect inspect-fits-fifo 1
 
 echo "valgrind: $total commands, $failed with errors, definite leaks or a wrong exit status"
 [ "$failed" -eq 0 ]
