@@ -657,7 +657,7 @@ int cli_predict(int argc, char **argv) {
         if (rc == SF_OK) rc = cli_data_rebase(&data, &base);
         if (rc != SF_OK) {
             sf_warn("%s", sf_last_error());
-            store_close(s);
+            store_close_unless_used(s);
             return 1;
         }
     }

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fitsio.h>
 #include <limits.h>
 #include <math.h>
@@ -110,6 +111,113 @@ int fits_root_name(const char *name, char *root, size_t n) {
     memcpy(root, name, len);
     root[len] = 0;
     return SF_OK;
+}
+
+/* ---- a guard before cfitsio ------------------------------------------------------ */
+
+/* cfitsio takes a table header's TFIELDS on trust: it allocates and clears a record
+ * of about 160 bytes per column before it reads any of them, so a 6 KB file that
+ * claims 45 million columns costs 7 GB. FITS allows at most 999 columns. The headers
+ * of a plain (not compressed) file are walked here, HDU by HDU, before cfitsio reads
+ * it; whatever this walk does not follow (a truncated header, sizes that overflow)
+ * is left to cfitsio's own checks. */
+typedef size_t (*fits_reader)(void *ctx, uint8_t *buf, size_t n, uint64_t off);
+
+/* The integer value of a header card (columns 11-30); 0 when it is not one. */
+static int card_integer(const uint8_t *card, long long *v) {
+    char text[72];
+    memcpy(text, card + 10, 70);
+    text[70] = 0;
+    char *end;
+    errno = 0;
+    long long x = strtoll(text, &end, 10);
+    if (end == text || errno) return 0;
+    *v = x;
+    return 1;
+}
+
+static int check_headers(const char *name, fits_reader rd, void *ctx) {
+    uint8_t block[2880];
+    uint64_t off = 0;
+    for (int hdu = 1; hdu <= 10000; hdu++) {
+        long long bitpix = 0, naxis = -1, pcount = 0, gcount = 1, v;
+        uint64_t pixels = 1;
+        int end = 0, overflow = 0;
+        while (!end) {
+            if (rd(ctx, block, sizeof block, off) != sizeof block) return SF_OK;
+            off += sizeof block;
+            for (int c = 0; c < 36 && !end; c++) {
+                const uint8_t *card = block + 80 * c;
+                if (!memcmp(card, "END     ", 8)) {
+                    end = 1;
+                } else if (card[8] != '=' || !card_integer(card, &v)) {
+                    continue;
+                } else if (!memcmp(card, "BITPIX  ", 8)) {
+                    bitpix = v;
+                } else if (!memcmp(card, "NAXIS   ", 8)) {
+                    naxis = v;
+                } else if (!memcmp(card, "NAXIS", 5) && isdigit(card[5])) {
+                    if (v < 0 || (v > 0 && pixels > UINT64_MAX / (uint64_t)v)) overflow = 1;
+                    else pixels *= (uint64_t)v;
+                } else if (!memcmp(card, "PCOUNT  ", 8)) {
+                    pcount = v;
+                } else if (!memcmp(card, "GCOUNT  ", 8)) {
+                    gcount = v;
+                } else if (!memcmp(card, "TFIELDS ", 8) && (v < 0 || v > 999)) {
+                    /* even in a header cut short: cfitsio reads what is there */
+                    return sf_fail("%s: HDU %d claims %lld columns (TFIELDS); FITS allows at "
+                                   "most 999: the file is corrupt", name, hdu, v);
+                }
+            }
+        }
+        if (naxis < 0 || overflow || pcount < 0 || gcount < 0 || bitpix == 0) return SF_OK;
+        if (naxis == 0) pixels = 0;
+        uint64_t bytes_per = (uint64_t)(bitpix < 0 ? -bitpix : bitpix) / 8;
+        if (pixels > UINT64_MAX / 4 - (uint64_t)pcount) return SF_OK;
+        uint64_t n = pixels + (uint64_t)pcount;
+        if (gcount && n > UINT64_MAX / 16 / (uint64_t)gcount) return SF_OK;
+        uint64_t bytes = n * (uint64_t)gcount * bytes_per;
+        if (bytes > UINT64_MAX / 2) return SF_OK;
+        off += (bytes + 2879) / 2880 * 2880;
+    }
+    return SF_OK;
+}
+
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+} mem_source;
+
+static size_t read_mem(void *ctx, uint8_t *buf, size_t n, uint64_t off) {
+    const mem_source *m = ctx;
+    if (off >= m->len) return 0;
+    size_t k = m->len - off < n ? (size_t)(m->len - off) : n;
+    memcpy(buf, m->data + off, k);
+    return k;
+}
+
+static size_t read_fd(void *ctx, uint8_t *buf, size_t n, uint64_t off) {
+    int fd = *(const int *)ctx;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    return got;
+}
+
+/* The guard above for the plain FITS file path (a compressed one is left to cfitsio). */
+static int check_file_headers(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return SF_OK; /* cfitsio says why it cannot open it */
+    uint8_t head[9];
+    int rc = SF_OK;
+    if (read_fd(&fd, head, sizeof head, 0) == sizeof head && fits_is_fits_data(head, sizeof head))
+        rc = check_headers(path, read_fd, &fd);
+    close(fd);
+    return rc;
 }
 
 /* ---- catalogues ------------------------------------------------------------------- */
@@ -285,7 +393,8 @@ int fits_catalog_load(catalog *cat, const char *name, const char *id_column, int
     /* a directory, FIFO or device under a FITS name is refused before cfitsio waits
      * on it or reads it forever */
     char root[4096];
-    if (fits_root_name(name, root, sizeof root) == SF_OK && catalog_file_check(root) != SF_OK)
+    if (fits_root_name(name, root, sizeof root) == SF_OK &&
+        (catalog_file_check(root) != SF_OK || check_file_headers(root) != SF_OK))
         return SF_ERR;
     fits_enter();
     if (fits_open_file(&f, name, READONLY, &status) != 0) {
@@ -718,6 +827,8 @@ int fits_cutout_decode_mem(const uint8_t *data, size_t len, const char *name, co
         s = &defaults;
     }
     if (!name) name = "FITS data";
+    mem_source src = {data, len};
+    if (check_headers(name, read_mem, &src) != SF_OK) return SF_ERR;
     fitsfile *f = NULL;
     int status = 0, rc = SF_ERR;
     char why[300], label[FLEN_VALUE + 32] = "";

@@ -292,6 +292,39 @@ Test(fits, control_characters_in_column_names_and_ids_are_shown_escaped) {
     cr_assert_null(strpbrk(m, "\033\n"), "%s", m);
 }
 
+/* cfitsio allocates and clears a record per column that TFIELDS claims before
+ * reading any: 45 million columns in a 6 KB file cost 7 GB and 30 s (found by
+ * fuzz_fits_catalog; tests/fuzz/corpus/fits_catalog/oom-tfields.fits). */
+Test(fits, a_header_claiming_millions_of_columns_is_refused_before_cfitsio) {
+    const char *p = fx_path("columns.fits");
+    const char *cols[] = {"Z"};
+    const double v[2] = {0.1, 0.2};
+    const long long id[2] = {1, 2};
+    write_table(p, "T", NULL, id, 2, 1, cols, v);
+    FILE *f = fopen(p, "r+b");
+    char head[2 * 2880];
+    cr_assert_eq(fread(head, 1, sizeof head, f), sizeof head);
+    char *card = memmem(head + 2880, 2880, "TFIELDS =", 9);
+    cr_assert_not_null(card);
+    memcpy(card + 10, "            44933636", 20);
+    rewind(f);
+    fwrite(head, 1, sizeof head, f);
+    fclose(f);
+    double t0 = sf_now();
+    const char *m = fail_of(p);
+    cr_assert(strstr(m, "HDU 2 claims 44933636 columns (TFIELDS)"), "%s", m);
+    cr_assert_lt(sf_now() - t0, 2.0, "refused at once");
+    /* the same bytes as a cutout */
+    char *data;
+    size_t len;
+    cr_assert_eq(sf_read_file(p, &data, &len), SF_OK);
+    uint8_t *rgb;
+    int w, h;
+    cr_assert_eq(image_decode_mem((const uint8_t *)data, len, "columns.fits", &rgb, &w, &h), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "TFIELDS"), "%s", sf_last_error());
+    free(data);
+}
+
 /* MPA-JHU-shaped: info (IDs, z, shared PLATEID) and line (fluxes, same PLATEID). */
 Test(fits, join_row_by_row_and_on_a_key) {
     const long long id[3] = {100, 200, 300};
