@@ -988,6 +988,28 @@ static int writer_fail(fits_table_writer *w, int status, const char *what) {
     return sf_fail("%s: %s: %s", w->path, what, why);
 }
 
+/* The memory file of a stream's table grows through this realloc, which clears what
+ * it adds: cfitsio reads the bytes past the end of a memory file when it adds an HDU
+ * (memcheck: "depends on uninitialised value"). The size is kept in front. */
+#define MEM_FRONT 16
+static void *mem_grow(void *p, size_t n) {
+    size_t old = 0;
+    uint8_t *base = NULL;
+    if (p) {
+        base = (uint8_t *)p - MEM_FRONT;
+        memcpy(&old, base, sizeof old);
+    }
+    base = realloc(base, n + MEM_FRONT);
+    if (!base) return NULL;
+    if (n > old) memset(base + MEM_FRONT + old, 0, n - old);
+    memcpy(base, &n, sizeof n);
+    return base + MEM_FRONT;
+}
+
+static void mem_free(void *p) {
+    if (p) free((uint8_t *)p - MEM_FRONT);
+}
+
 int fits_table_create(fits_table_writer **out, const char *path, const char *extname,
                       const fits_col *cols, int n_cols, const char *const *cards) {
     *out = NULL;
@@ -1020,10 +1042,11 @@ int fits_table_create(fits_table_writer **out, const char *path, const char *ext
     fits_enter();
     if (!w->out.tmp) {
         w->mem_size = 2880 * 4;
-        w->mem = xmalloc(w->mem_size);
+        w->mem = mem_grow(NULL, w->mem_size);
+        SF_ASSERT(w->mem);
     }
     if ((w->out.tmp ? fits_create_file(&w->f, w->out.tmp, &status)
-                    : fits_create_memfile(&w->f, &w->mem, &w->mem_size, 2880 * 64, realloc,
+                    : fits_create_memfile(&w->f, &w->mem, &w->mem_size, 2880 * 64, mem_grow,
                                           &status)) ||
         fits_create_tbl(w->f, BINARY_TBL, 0, n_cols, ttype, tform, tunit, extname, &status))
         rc = writer_fail(w, status, "cannot create the FITS table");
@@ -1104,7 +1127,7 @@ int fits_table_close(fits_table_writer *w, int commit) {
     else
         sf_output_abort(&w->out);
     if (commit && rc == SF_OK && !ok) rc = SF_ERR; /* the failure was reported when it happened */
-    free(w->mem);
+    mem_free(w->mem);
     free(w->path);
     free(w->cols);
     free(w);
