@@ -44,11 +44,19 @@ CFLAGS   += -std=c11 $(OPT) $(WARN) -fopenmp -pthread
 LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -ldnnl -llinear -lm -lpthread
 LDFLAGS  += -fopenmp $(SANFLAGS)
 
+# Open MPI for data-parallel training (src/sf_mpi.c). The one binary serves both
+# cases: started alone it never initialises MPI.
+MPI_PKG  := ompi-c
+CPPFLAGS += $(shell $(PKG_CONFIG) --cflags $(MPI_PKG) 2>/dev/null)
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(MPI_PKG) 2>/dev/null)
+
 SRCS      := $(wildcard src/*.c)
 OBJS      := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 LIB_OBJS  := $(filter-out $(BUILD)/main.o,$(OBJS))
 TEST_SRCS := $(wildcard tests/test_*.c)
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+# programs the tests start under mpirun (tests/mpi_*.c)
+MPI_HELPERS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/mpi_*.c))
 BIN       := $(BUILD)/sfnet-explore
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/bench_scale.c,$(wildcard bench/bench_*.c)))
 
@@ -74,6 +82,9 @@ $(BUILD)/tests/%.o: tests/%.c | $(BUILD)
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(LIB_OBJS)
 	$(CC) $(LDFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs criterion)
+
+$(BUILD)/tests/mpi_%: $(BUILD)/tests/mpi_%.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/bench_%: bench/bench_%.c $(LIB_OBJS) | $(BUILD)
 	@mkdir -p $(BUILD)/bench
@@ -131,7 +142,7 @@ valgrind:
 deps:
 	@sh share/install-deps.sh
 
-tests: $(BIN) $(TESTS)
+tests: $(BIN) $(TESTS) $(MPI_HELPERS)
 
 # Each test binary is a Criterion suite; tests/run.sh runs them all and prints the totals.
 check: deps
@@ -178,7 +189,7 @@ uninstall:
 clean:
 	rm -rf build build-* sfnet-explore
 
--include $(OBJS:.o=.d) $(TESTS:=.d) $(FUZZ_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(TESTS:=.d) $(MPI_HELPERS:=.d) $(FUZZ_OBJS:.o=.d)
 
 # The FITS harnesses on their own (their run options: tests/fuzz/fuzz_fits_*.options).
 fuzz-fits: deps

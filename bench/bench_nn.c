@@ -12,13 +12,21 @@
  * A training step is zero_grad + forward (train) + loss + backward over a random batch
  * (no optimizer: the network alone, as bench/bench_torch.py measures PyTorch); an
  * inference step is an eval-mode forward. One warm-up step of each is not counted.
- * Exit status 3 (with the reason on stderr) when the engine cannot be built here. */
+ * Exit status 3 (with the reason on stderr) when the engine cannot be built here.
+ *
+ * A second table runs the oneDNN engine (as it is, with OMP_WAIT_POLICY=passive, and
+ * with one thread fewer) and PyTorch again while a child process spins on one core,
+ * and gives each row as a share of its engine's unloaded rate: how gracefully each
+ * degrades on a machine where something else runs. */
 #include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <omp.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nn.h"
@@ -62,6 +70,25 @@ typedef struct {
     double train, infer, mem;
 } row_result;
 
+/* The loaded machine: the same engine and PyTorch while another process keeps one
+ * core busy (a login node where other jobs run), with oneDNN's OpenMP threads waiting
+ * passively, or one thread fewer. Each is compared with its own row of the table
+ * above. */
+static const struct {
+    const char *label;
+    const char *baseline; /* the ROW name of the unloaded row */
+    const char *command;
+} busy_rows[] = {
+    {"sfnet onednn, 1 core busy", "sfnet-onednn", "%E --row onednn %s"},
+    {"sfnet onednn, 1 core busy, OMP_WAIT_POLICY=passive", "sfnet-onednn",
+     "OMP_WAIT_POLICY=passive %E --row onednn %s"},
+    {"sfnet onednn, 1 core busy, one thread fewer", "sfnet-onednn",
+     "OMP_NUM_THREADS=%T %E --row onednn %s"},
+    {"PyTorch, 1 core busy", "pytorch",
+     "%P -c 'import torch, torchvision' 2>/dev/null && "
+     "MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 %P bench/bench_torch.py %s"},
+};
+
 /* Runs one row's command; 1 with its result when it printed a ROW line. */
 static int run_row(const char *cmd, row_result *r) {
     FILE *p = popen(cmd, "r");
@@ -80,13 +107,21 @@ static void append(char *dst, size_t size, const char *src) {
     snprintf(dst + n, size - n, "%s", src);
 }
 
-/* Expands %E (this program), %P (python) and %s (options) in a row's command. */
+/* Expands %E (this program), %P (python), %s (options) and %T (the thread count less
+ * one, at least 1) in a row's command. */
 static void expand(char *out, size_t size, const char *tmpl, const char *self,
                    const char *python, const char *args) {
+    char fewer[16];
+    int t1 = omp_get_max_threads() - 1;
+    snprintf(fewer, sizeof fewer, "%d", t1 > 0 ? t1 : 1);
     out[0] = 0;
     for (const char *t = tmpl; *t; t++) {
         if (t[0] == '%' && t[1]) {
-            const char *sub = t[1] == 'E' ? self : t[1] == 'P' ? python : t[1] == 's' ? args : "";
+            const char *sub = t[1] == 'E'   ? self
+                              : t[1] == 'P' ? python
+                              : t[1] == 's' ? args
+                              : t[1] == 'T' ? fewer
+                                            : "";
             append(out, size, sub);
             t++;
         } else {
@@ -128,6 +163,43 @@ static int run_table(const char *self, const char *args) {
         printf("\n");
     }
     if (pt_train[0] <= 0) printf("(no PyTorch row: %s cannot import torch)\n", python);
+
+    /* the same with one core kept busy by another process */
+    int n_busy = (int)(sizeof busy_rows / sizeof *busy_rows), nb = 0;
+    row_result busy[sizeof busy_rows / sizeof *busy_rows];
+    int busy_of[sizeof busy_rows / sizeof *busy_rows];
+    for (int i = 0; i < n_busy; i++) {
+        char cmd[8192];
+        expand(cmd, sizeof cmd, busy_rows[i].command, self, python, args);
+        fprintf(stderr, "bench_nn: %s ...\n", busy_rows[i].label);
+        pid_t hog = fork();
+        if (hog == 0) {
+            volatile unsigned long spin = 0;
+            for (;;) spin++;
+        }
+        int ok = run_row(cmd, &busy[nb]);
+        if (hog > 0) {
+            kill(hog, SIGKILL);
+            waitpid(hog, NULL, 0);
+        }
+        if (!ok) {
+            fprintf(stderr, "bench_nn: %s: skipped (not available here)\n", busy_rows[i].label);
+            continue;
+        }
+        busy_of[nb++] = i;
+    }
+    printf("\nThe same with one core kept busy by another process (%d CPUs); share of each "
+           "engine's own unloaded rate\n", omp_get_num_procs());
+    printf("%-52s %12s %12s %9s %9s\n", "row", "train img/s", "infer img/s", "train", "infer");
+    for (int j = 0; j < nb; j++) {
+        const row_result *b = &busy[j];
+        printf("%-52s %12.1f %12.1f", busy_rows[busy_of[j]].label, b->train, b->infer);
+        for (int i = 0; i < n; i++)
+            if (!strcmp(res[i].name, busy_rows[busy_of[j]].baseline))
+                printf(" %8.0f%% %8.0f%%", 100 * b->train / res[i].train,
+                       100 * b->infer / res[i].infer);
+        printf("\n");
+    }
     return n > 0 ? 0 : 1;
 }
 

@@ -6,6 +6,7 @@
  *                   (black -> magenta -> yellow as Figure 2 of Wu 2025, strongest
  *                   drawn last), optionally with the line y = x
  *   figure_lines    Figure 4: one line per series with error bars
+ *   figure_compare  two runs' features against each other, with an R^2 bar per column
  *   figure_curves   training curves of several runs, coloured by group
  * The callers (report, sweep) gather the numbers; this module only draws. Text
  * uses the cairo toy API with "DejaVu Sans". Each returns SF_OK or SF_ERR with a
@@ -17,6 +18,14 @@
 /* m (d, d); labels (d) name the rows and columns. */
 int figure_heatmap(const char *path, const double *m, int d, const char *const *labels,
                    const char *title);
+
+/* Two runs compared: m (n_rows, n_cols) correlations of the row features (one run) with
+ * the column features (another), blue - white - red, NAN grey, with the labels on the
+ * left and on top; under each column a bar of its r2 (n_cols, in [0, 1], NAN none), the
+ * R^2 of predicting it from the row run, when r2 is given. */
+int figure_compare(const char *path, const double *m, int n_rows, int n_cols,
+                   const char *const *row_labels, const char *const *col_labels, const double *r2,
+                   const char *r2_label, const char *title);
 
 /* x, y (n); color (n) in [0, 1] or NULL. Non-finite points are skipped. */
 int figure_scatter(const char *path, const double *x, const double *y, const double *color,

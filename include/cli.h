@@ -28,6 +28,7 @@ int cli_export(int argc, char **argv);
 int cli_runs(int argc, char **argv);
 int cli_train(int argc, char **argv); /* --train, dispatched when argv holds it */
 int cli_features(int argc, char **argv);
+int cli_compare(int argc, char **argv);
 int cli_top(int argc, char **argv);
 int cli_galaxy(int argc, char **argv);
 int cli_equation(int argc, char **argv);
@@ -41,6 +42,7 @@ int cli_sweep(int argc, char **argv);
 
 int cli_synth(int argc, char **argv);
 int cli_predict(int argc, char **argv);
+int cli_merge(int argc, char **argv);
 
 /* ---- what the run-database commands share (cli_common.c) ----------------------
  *

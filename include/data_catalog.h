@@ -27,11 +27,19 @@
  *   "a,b,c":       those numeric columns as they are, keeping rows where all are present.
  * Every target kept is finite as a float32: a value finite as a double but beyond
  * float range (oh_p50 = 1e300) is cut ("oh_p50 finite as float32"). It records how
- * many rows each cut removed, for reports (inspect prints them).
+ * many rows each cut removed, for reports (inspect prints them). targets_prepare()
+ * and targets_apply() do the same one row at a time, for a catalogue read as a stream.
  *
  * catalog_parse() reads a catalogue already in memory; catalog_load() reads a file
  * and refuses, with a message, anything but a regular file (a directory, a FIFO that
  * would wait for a writer, /dev/zero that never ends) and binary files.
+ *
+ * A catalogue too large to hold (a survey) is read as a stream: catalog_stream_next()
+ * gives one row at a time, parsed as catalog_load() parses it, and its position in the
+ * file, so that catalog_stream_seek() can come back to it; only one record of the file
+ * is in memory at a time. objIDs are not checked for uniqueness there (the caller
+ * checks those it keeps). A FITS table or a join of several files is loaded whole
+ * and then given row by row in the same way (catalog_stream_open_sources).
  */
 #ifndef SF_DATA_CATALOG_H
 #define SF_DATA_CATALOG_H
@@ -99,6 +107,39 @@ static inline double catalog_value(const catalog *cat, int row, int col) {
     return cat->values[(size_t)row * (size_t)cat->n_cols + (size_t)col];
 }
 
+/* Where a row starts in the file: its byte offset and line. */
+typedef struct {
+    long long offset;
+    int line;
+} catalog_pos;
+
+typedef struct {
+    const char *obj_id;      /* trimmed; valid until the next call */
+    const double *values;    /* (n_cols of the stream's columns) NAN where missing */
+    catalog_pos pos;
+} catalog_row;
+
+typedef struct catalog_stream catalog_stream;
+
+/* Opens the CSV file and reads its header. SF_ERR "file:line: what was wrong". */
+int catalog_stream_open(catalog_stream **out, const char *path);
+/* The same with the galaxy IDs from id_column (NULL: objID). */
+int catalog_stream_open_file(catalog_stream **out, const char *path, const char *id_column);
+/* A stream over a catalogue already held whole (taken: cat is left empty); a row's
+ * position is its index. */
+int catalog_stream_from_catalog(catalog_stream **out, catalog *cat);
+/* The stream of the sources: a single CSV file is read as a file stream; FITS tables
+ * and joined files are loaded whole (catalog_load_sources) and streamed from memory,
+ * so that their memory grows with the catalogue's numeric columns. */
+int catalog_stream_open_sources(catalog_stream **out, const catalog_sources *src);
+/* The catalogue's path and columns (n_cols, col_names); it holds no rows. */
+const catalog *catalog_stream_columns(const catalog_stream *st);
+/* The next data row: 1, 0 at the end of the file, or SF_ERR as catalog_load's. */
+int catalog_stream_next(catalog_stream *st, catalog_row *row);
+/* The next catalog_stream_next gives the row that starts at pos (from an earlier row). */
+int catalog_stream_seek(catalog_stream *st, catalog_pos pos);
+void catalog_stream_close(catalog_stream *st);
+
 #define TARGET_MAX 16
 #define TARGET_MAX_CUTS 40 /* 2 per target for 16 columns; 16 for bpt_lines */
 
@@ -106,6 +147,13 @@ typedef struct {
     char name[96];  /* "oh_p50 > 0", "h_alpha_flux S/N > 3", "missing oh_p50" ... */
     int removed;    /* rows removed by this cut, in the order the cuts are applied */
 } target_cut;
+
+/* One cut of a target: its kind, the column tested (and its error column), the limit. */
+typedef struct {
+    int kind;
+    int col, err_col;
+    double limit;
+} target_rule;
 
 typedef struct {
     char preset[32];                  /* "metallicity", "bpt_lines" or "columns" */
@@ -116,11 +164,21 @@ typedef struct {
     float *y;                         /* (n_rows, n_targets) */
     int n_cuts;
     target_cut cuts[TARGET_MAX_CUTS];
+    target_rule rules[TARGET_MAX_CUTS]; /* (n_cuts) applied in order */
+    int cols[TARGET_MAX];             /* (n_targets) the column of each output */
+    int take_log;                     /* outputs are log10 of the columns */
 } target_set;
 
 /* spec: "metallicity", "bpt_lines" or comma-separated column names.
  * SF_ERR when a column is missing or no row survives the cuts. */
 int targets_select(target_set *ts, const catalog *cat, const char *spec);
 void targets_free(target_set *ts);
+/* The outputs and cuts of spec for cat's columns (cat may hold no rows): rows, y empty. */
+int targets_prepare(target_set *ts, const catalog *cat, const char *spec);
+/* One row's values (n_cols): 1 with its outputs in y (n_targets) when every cut
+ * passes, else 0, counted against the first cut that failed. */
+int targets_apply(target_set *ts, const double *values, float *y);
+/* "path: no usable rows for target 'spec' among n_rows (removed by ...)"; SF_ERR. */
+int targets_fail_empty(const target_set *ts, const char *path, const char *spec, int n_rows);
 
 #endif

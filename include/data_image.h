@@ -108,6 +108,7 @@ typedef struct {
     int n_decoded;             /* images decoded by this open (0 when the cache was reused) */
     int from_cache;            /* pixels came from an existing cache file */
     char cache_file[1024];     /* the cache file in use, "" when pixels are in RAM */
+    double cache_build_seconds; /* decoding into a new cache file; 0 when none was built */
     void *map_base;            /* the mapping behind pixels, for munmap */
     size_t map_len;
 } dataset;

@@ -67,11 +67,15 @@ void infer_result_free(infer_result *r);
 /* ---- the pipeline ------------------------------------------------------------ */
 
 /* Where the galaxies come from: a dataset's cached pixels (ds), or image files
- * (paths), decoded, resized to resize and centre-cropped to the model's input. */
+ * (paths, or path() for catalogues too large to hold every path), decoded, resized
+ * to resize and centre-cropped to the model's input. */
 typedef struct {
     const dataset *ds;          /* galaxies 0..ds->n; or NULL and: */
     int n;                      /* galaxies */
-    const char *const *paths;   /* (n) their image files */
+    const char *const *paths;   /* (n) their image files; or NULL and: */
+    /* galaxy i's image file into buf (size n); called on the reader thread, i ascending */
+    int (*path)(void *ctx, int i, char *buf, size_t n);
+    void *path_ctx;
     int resize;                 /* 0: no resize (the crop only) */
     const fits_rgb *fits_rgb;   /* the stretch of FITS cutouts (NULL: the defaults) */
     float mean[3], std[3];      /* normalisation on the 0..1 scale (a dataset has its own) */
@@ -118,9 +122,13 @@ int infer_thumbnail(const uint8_t *chw, int size, uint8_t **jpg, size_t *len);
 
 /* The galaxies of a run to build: catalogue rows with their truth and split. */
 typedef struct {
-    const catalog *cat;
+    const catalog *cat;         /* the catalogue; with row(), only its columns are used */
     int n;
-    const int *rows;            /* (n) catalogue rows */
+    const int *rows;            /* (n) catalogue rows of cat; or NULL and: */
+    /* galaxy i's objID and catalogue values (cat->n_cols), valid until the next call;
+     * called on the sink thread, i ascending; SF_ERR (with sf_fail) stops the run */
+    int (*row)(void *ctx, int i, const char **obj_id, const double **values);
+    void *row_ctx;
     const float *truth;         /* (n, n_out) */
     const uint8_t *split;       /* (n) SPLIT_TRAIN / SPLIT_VALID */
 } infer_galaxies;

@@ -121,6 +121,105 @@ int query_similar_features(const query_coact *c, int feature, int n, query_simil
  * feature's sums: two small reads); *n_out how many were written to out. */
 int query_similar_load(store *s, int64_t run_id, int feature, int n, query_similar *out, int *n_out);
 
+/* ---- between runs: counterparts, the compare view, similar galaxies (query_cross.c) ----
+ *
+ * Over the N galaxies two runs share (store.h's pair statistics), with a_i the raw
+ * activation of feature i of one run and b_j of feature j of the other (0 where
+ * inactive), S and Q their sums and sums of squares and C_ij = sum a_i b_j:
+ *   r_ij = (N C_ij - S_i S_j) / sqrt((N Q_i - S_i^2) (N Q_j - S_j^2))
+ * and the conditional f_activated of j given i is n_both_ij / n_i: of the shared
+ * galaxies where i is active, the fraction where j is active too. */
+
+/* r_ij of a pair (rows: p->run_id's features, columns: p->other_id's); NAN when either
+ * feature has one value on every shared galaxy (never active, say). */
+double query_cross_pearson(const store_cross *p, int i, int j);
+
+typedef struct {
+    int feature;        /* of the other run */
+    double r;           /* Pearson r over the shared galaxies */
+    int n_both;         /* shared galaxies where both are active */
+    int n_active;       /* shared galaxies where the counterpart is active */
+    double f_cond;      /* n_both / (shared galaxies where the feature asked about is active) */
+    double f_cond_rev;  /* n_both / n_active */
+} query_counterpart;
+
+typedef struct {
+    int64_t run_id, other_id;
+    int feature;        /* of run_id */
+    int n_shared;       /* galaxies both runs hold */
+    int n_active;       /* of them, where the feature is active */
+    int n;
+    query_counterpart *list; /* owned (n): largest r first, ties by feature */
+} query_counterparts;
+
+/* The (at most) n features of other_id most correlated with feature of run_id over the
+ * galaxies both hold, leaving out those whose r is undefined. */
+int query_counterparts_compute(store *s, int64_t run_id, int feature, int64_t other_id, int n,
+                               query_counterparts *out);
+void query_counterparts_clear(query_counterparts *c);
+
+/* Run A's features against run B's over the galaxies both hold: the correlation
+ * matrix of the features active on at least min_active shared galaxies, rows and
+ * columns ordered so that related features sit together (each column beside the row
+ * it correlates most with, each row beside its best column, repeated a few times
+ * from rows by frequency), and, from query_compare_ridge, the paper's Section 4.4
+ * analysis: for each column feature, the R^2 on the validation galaxies of a ridge
+ * regression (with intercept, penalty alpha, as scikit-learn's Ridge) predicting it
+ * from all d activations of run A, fitted on the training galaxies. Train and
+ * validation are run B's split (the run being predicted). */
+typedef struct {
+    int64_t run_a, run_b;
+    int d_a, d_b;
+    int n_shared;
+    int n_rows, n_cols;
+    int *rows, *cols;      /* (n_rows), (n_cols) feature numbers in display order */
+    int *n_active_a;       /* (n_rows) shared galaxies where the row feature is active */
+    int *n_active_b;       /* (n_cols) */
+    double *r;             /* (n_rows, n_cols) */
+    int *n_both;           /* (n_rows, n_cols) */
+    int *best_row;         /* (n_cols) index into rows of the largest r, -1 none */
+    int has_r2;            /* query_compare_ridge done */
+    double alpha;
+    int n_train, n_valid;  /* shared galaxies in run B's training and validation split */
+    double *r2;            /* (n_cols) NAN when undefined (constant on the validation set) */
+} query_compare;
+
+int query_compare_compute(store *s, int64_t run_a, int64_t run_b, int min_active, query_compare *c);
+/* Adds r2 (alpha > 0). Reads both runs' codes: a dense run A of many galaxies takes a while. */
+int query_compare_ridge(store *s, query_compare *c, double alpha);
+void query_compare_clear(query_compare *c);
+
+/* Similar galaxies: the galaxies of a run whose codes (active features and values) are
+ * nearest one galaxy's by cosine, cos = a.b / (|a| |b|). Only galaxies sharing an
+ * active feature can have cos > 0, so the feature's lists of galaxies (an inverted
+ * index of the run's codes, built once when loaded) are all that is read. */
+typedef struct {
+    store_codes codes;
+    size_t *list_start;    /* (d + 1) feature f's galaxies are [list_start[f], list_start[f + 1]) */
+    int *list_row;         /* (nnz) rows of codes, ascending in each list */
+    float *list_value;     /* (nnz) */
+    double *norm;          /* (n) |code| */
+    double *dot;           /* (n) scratch, zero between queries */
+    int *touched;          /* (n) scratch */
+} query_neighbors;
+
+int query_neighbors_load(store *s, int64_t run_id, query_neighbors *nb);
+void query_neighbors_clear(query_neighbors *nb);
+
+typedef struct {
+    int64_t galaxy_id;
+    char objid[STORE_OBJID_MAX];
+    int split;
+    double cosine;
+    int n_common;          /* active features the two share */
+} query_neighbor;
+
+/* The (at most) n galaxies of nb's run most similar to galaxy_id, largest cosine first
+ * (ties by galaxy id), leaving the galaxy out; objIDs read from s. *n_out 0 when the
+ * galaxy has no active feature; SF_ERR when it is not in the run. */
+int query_similar_galaxies(store *s, query_neighbors *nb, int64_t galaxy_id, int n,
+                           query_neighbor *out, int *n_out);
+
 /* ---- exports ------------------------------------------------------------------- */
 
 /* Writes the run's activations as a dense (N, d) little-endian float32 .npy (rows in

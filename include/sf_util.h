@@ -61,8 +61,12 @@ int sf_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int sf_fail_prefix(const char *prefix);
 const char *sf_last_error(void);
 
-/* Prints "sfnet-explore: <message>" to stderr, escaped as sf_escape_text does. */
+/* Prints "sfnet-explore: <message>" to stderr, escaped as sf_escape_text does,
+ * unless sf_warn_muted. */
 void sf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Set by the ranks of an MPI job other than rank 0 while they do what every rank
+ * does alike, so that each message appears once (from rank 0). */
+extern int sf_warn_muted;
 /* The integer value of a command-line option: SF_OK, or SF_ERR after a warning
  * "--OPTION 'TEXT': expected an integer in LO..HI" (option without dashes; a
  * one-letter option is shown as -X). */
@@ -119,6 +123,11 @@ double sf_rng_uniform(sf_rng *r);         /* [0, 1) */
 double sf_rng_normal(sf_rng *r);          /* mean 0, sd 1 */
 uint32_t sf_rng_below(sf_rng *r, uint32_t n); /* [0, n) without bias */
 void sf_rng_shuffle(sf_rng *r, int *a, int n);
+
+/* A 64-bit hash of bytes (FNV-1a, then splitmix64's finaliser so that every bit,
+ * and so any remainder, is evenly spread). The same on every machine and build:
+ * it names catalogue shards and weights files. */
+uint64_t sf_hash64(const void *data, size_t len);
 
 /* Writes one CSV field (RFC 4180): as it is, or quoted with its quotes doubled when it
  * holds a comma, a quote or a line break. */

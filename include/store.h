@@ -2,18 +2,21 @@
  *
  * A run database holds several runs (trained SFNets) over one shared set of
  * galaxies. The schema is share/schema.sql (version 1, never edited) followed by the
- * migrations in store.c (version 2 adds the marks, version 3 the per-run summaries);
- * the file's version is in PRAGMA user_version, and PRAGMA application_id =
- * STORE_APPLICATION_ID marks it as ours. Files of older versions are migrated when
- * opened for writing (to version 3: the summaries of every run are computed in the
- * same transaction) and read as they are when opened for reading (what they lack
- * reads as empty: no marks; summaries are computed in memory, per run, when first
- * read); files that are not ours, or of a newer version, are refused with a message.
- * Every open checks that the file has the tables, columns and indexes of its version
- * (the expected ones come from a fresh in-memory database made with schema.sql and
- * the migrations up to that version, so a new migration is covered without editing
- * the check), and an open for writing runs PRAGMA quick_check on files up to 64 MiB:
- * a damaged file is refused before any work (hours of training) is done for it.
+ * migrations in store.c (version 2 adds the marks, version 3 the per-run summaries,
+ * version 4 each run's packed codes and the statistics of every two runs); the file's
+ * version is in PRAGMA user_version, and PRAGMA application_id = STORE_APPLICATION_ID
+ * marks it as ours. Files of older versions are migrated when opened for writing (in
+ * order, 2 -> 3 -> 4, in one transaction: the summaries of every run, the codes of
+ * every run and the statistics of every two runs are computed in it) and read as they
+ * are when opened for reading (what they lack reads as empty: no marks; summaries are
+ * computed in memory, per run, when first read; codes and pair statistics are computed
+ * from the activations when asked for); files that are not ours, or of a newer
+ * version, are refused with a message. Every open checks that the file has the
+ * tables, columns and indexes of its version (the expected ones come from a fresh
+ * in-memory database made with schema.sql and the migrations up to that version, so a
+ * new migration is covered without editing the check), and an open for writing runs
+ * PRAGMA quick_check on files up to 64 MiB: a damaged file is refused before any work
+ * (hours of training) is done for it.
  *
  * Tour:
  *   store *s;
@@ -46,10 +49,11 @@
 #ifndef SF_STORE_H
 #define SF_STORE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 3      /* what this binary writes and reads up to */
+#define STORE_SCHEMA_VERSION 4      /* what this binary writes and reads up to */
 #define STORE_SCHEMA_BASE_VERSION 1 /* what share/schema.sql describes */
 #define STORE_APPLICATION_ID 0x53464e58 /* "SFNX" */
 
@@ -209,7 +213,10 @@ int store_add_run(store *s, const store_run_input *in, int64_t *run_id);
  * commits; store_run_abort() rolls everything back. Every call after a failure
  * must be store_run_abort. The run's RMSEs (whole, and per target) are kept when
  * given, and computed from the stored predictions when NAN. One writer per store,
- * used by one thread at a time. */
+ * used by one thread at a time. Inside a transaction the caller holds (store merge),
+ * the writer works in a savepoint of it: store_run_finish writes the statistics
+ * without committing, store_run_abort undoes the run alone, and the caller commits
+ * or rolls back. */
 typedef struct store_run_writer store_run_writer;
 int store_run_begin(store *s, const store_run_input *in, store_run_writer **w);
 int store_run_add(store_run_writer *w, const store_run_input *part);
@@ -217,6 +224,50 @@ int store_run_finish(store_run_writer *w, int64_t *run_id);
 void store_run_abort(store_run_writer *w);
 
 /* store_run_finish() also computes the run's summaries (store_run_summarize). */
+
+/* ---- merging runs ------------------------------------------------------------ */
+
+/* `predict --shard I/N --into SHARD.db` writes one run per shard file; store_merge
+ * joins the runs of shard files into one run of out, as one `predict --into` over the
+ * whole catalogue would have made it:
+ *  - every run must come from the same weights (the safetensors bytes) and settings
+ *    (target and outputs, k and width, resize and crop, normalisation, split seed,
+ *    and the number of galaxies the split was drawn over); the first that differs
+ *    fails the merge with a message naming the shard file and the setting;
+ *  - galaxies are taken once per objID (the first source that has one), with their
+ *    catalogue values, coordinates and thumbnails;
+ *  - the merged run is written through the run writer (store_run_begin/add/finish), so
+ *    its counts, RMSEs and every per-feature statistic come from its galaxies as for
+ *    any stored run;
+ *  - the run merged into is opt->name's, or else the one run of out made from the same
+ *    weights and settings (several: an error asking for a name), or else a new run
+ *    (named opt->name, or as the shards' run when that name is free). Extending a run
+ *    writes it anew with its labels, notes and marks (its id changes);
+ *  - one transaction: on any failure, or when *opt->stop becomes non-zero (Ctrl-C),
+ *    out is left as it was. When no galaxy is new (the same shards again) out is not
+ *    written at all (res->unchanged).
+ * Shard files without a run (an empty slice) are skipped and counted. */
+typedef struct {
+    const char *name;                  /* the run of out to merge into or create, or NULL */
+    const volatile sig_atomic_t *stop; /* polled between parts; may be NULL */
+    int quiet;                         /* no progress bar */
+} store_merge_options;
+
+typedef struct {
+    int64_t run_id;             /* the merged run */
+    char prefix[STORE_PREFIX_MAX];
+    int n_galaxies;             /* galaxies in it */
+    int n_added;                /* galaxies new to out's run (all, for a new run) */
+    int n_duplicates;           /* galaxies already in it or in an earlier shard */
+    int n_empty;                /* shard files without a run, skipped */
+    int unchanged;              /* nothing new: out was not written */
+    int replaced;               /* an existing run was extended; it had id old_run_id */
+    int64_t old_run_id;
+    double seconds;
+} store_merge_result;
+
+int store_merge(store *out, store *const *shards, int n, const store_merge_options *opt,
+                store_merge_result *res);
 
 /* Deletes a run and everything of it (galaxies stay). */
 int store_delete_run(store *s, int64_t run_id);
@@ -460,5 +511,110 @@ typedef struct {
 /* The few-feature RMSEs by n_terms (1, 2, 4, 8 below the number of live features, then
  * all of them); *out owned (free). */
 int store_run_levels(store *s, int64_t run_id, store_level **out, int *n);
+
+/* ---- sparse codes and pairs of runs (schema version 4) -------------------------------
+ *
+ * A run's codes are its activations again, packed in galaxy order (run_codes, a few
+ * blobs per run written with the run): loading a run's 250,000 codes reads about
+ * 9 MB instead of a million rows. Similar galaxies and the statistics of two runs
+ * are computed from them.
+ *
+ * Two runs that share galaxies (the SL and Z runs of one survey) have pair statistics,
+ * stored when the later run is written: over the galaxies both hold, for every feature
+ * of either run, how many galaxies it is active in and the sums of its activation and
+ * of its square, and for every two features (one of each run) active together on some
+ * galaxy, on how many and the sum of the products. From these the Pearson correlation
+ * of any feature of one run with any feature of the other is one formula (query.h).
+ * They are stored both ways round (run, other) and (other, run) and go with either run
+ * when it is deleted.
+ *
+ * Files written before version 4 have neither: opened READ, codes are read from the
+ * activations and pair statistics computed from the codes, as the writer would (the
+ * same functions), only slower; opened for writing, they get both stored. */
+
+/* One galaxy's code: its active features (ascending) and their values (> 0). */
+typedef struct {
+    int64_t galaxy_id;
+    int split;               /* 0 train, 1 valid */
+    int m;                   /* active features */
+    const uint16_t *feature; /* (m) */
+    const float *value;      /* (m) */
+} store_code_row;
+
+typedef struct {
+    int64_t run_id;
+    int d;
+    int n;                   /* galaxies of the run */
+    int64_t *galaxy_id;      /* (n) ascending */
+    uint8_t *split;          /* (n) */
+    size_t *start;           /* (n + 1): galaxy i's pairs are [start[i], start[i + 1]) */
+    uint16_t *feature;       /* (nnz) ascending within a galaxy */
+    float *value;            /* (nnz) */
+} store_codes;
+
+/* Every galaxy's code of the run. Owned by the caller: store_codes_clear. */
+int store_codes_load(store *s, int64_t run_id, store_codes *c);
+void store_codes_clear(store_codes *c);
+/* Row i of c as a store_code_row. */
+store_code_row store_codes_get(const store_codes *c, int i);
+/* The row of galaxy_id in c, or -1. */
+int store_codes_find(const store_codes *c, int64_t galaxy_id);
+
+/* Reads a run's codes one galaxy at a time, in ascending galaxy id, without holding
+ * them all (a dense run of 250,000 galaxies is 750 MB of codes). */
+typedef struct store_codes_cursor store_codes_cursor;
+int store_codes_open(store *s, int64_t run_id, store_codes_cursor **cur);
+/* 1 with the next galaxy in *row (valid until the next call), 0 after the last one,
+ * SF_ERR on a failure. */
+int store_codes_next(store_codes_cursor *cur, store_code_row *row);
+void store_codes_close(store_codes_cursor *cur);
+/* The next galaxy both cursors hold: 1 with it in *ra and *rb, 0 when either ends,
+ * SF_ERR on a failure. */
+int store_codes_next_shared(store_codes_cursor *a, store_codes_cursor *b, store_code_row *ra,
+                            store_code_row *rb);
+
+/* Sums of x y^T over pairs of codes x (dx features) and y (dy features):
+ * cross (dx, dy) += x y^T and n_both (dx, dy) += [x > 0][y > 0]^T (n_both may be NULL).
+ * Sparse pairs add their m_x m_y products one by one; pairs with many active features
+ * (dense runs) are gathered into blocks and added by BLAS. The sums are complete after
+ * store_cross_sums_finish, which frees the accumulator (not the arrays). */
+typedef struct store_cross_sums store_cross_sums;
+store_cross_sums *store_cross_sums_new(int dx, int dy, double *cross, int *n_both);
+void store_cross_sums_add(store_cross_sums *a, const store_code_row *x, const store_code_row *y);
+void store_cross_sums_finish(store_cross_sums *a);
+
+/* The statistics of a run (rows) and another run (columns) over the galaxies both hold. */
+typedef struct {
+    int64_t run_id, other_id;
+    int d, d_other;
+    int n_shared;                        /* galaxies both runs hold */
+    int *n_active;                       /* (d) over the shared galaxies */
+    double *sum, *sum_sq;                /* (d) of the activation and of its square */
+    int *n_active_other;                 /* (d_other) */
+    double *sum_other, *sum_sq_other;    /* (d_other) */
+    int row;                             /* -1: every row below; else only this feature's */
+    int *n_both;                         /* (d, d_other) galaxies where both are active */
+    double *cross;                       /* (d, d_other) sum of the products */
+    int stored;                          /* read from the file (0: computed now) */
+} store_cross;
+
+/* The pair statistics of run_id against other_id (every row with feature -1, else only
+ * that feature's row of n_both and cross, the rest zero). Read when stored, else
+ * computed from the two runs' codes. Owned: store_cross_clear. */
+int store_cross_load(store *s, int64_t run_id, int64_t other_id, int feature, store_cross *p);
+void store_cross_clear(store_cross *p);
+/* Computes them from the two runs' codes (what the writer stores). */
+int store_cross_compute(store *s, int64_t run_id, int64_t other_id, store_cross *p);
+
+/* The other runs that share galaxies with run_id, by id, and how many they share.
+ * *others and *n_shared owned (free). */
+int store_cross_runs(store *s, int64_t run_id, int64_t **others, int **n_shared, int *n);
+
+/* Writes the codes of every run that lacks them and the pair statistics of every two
+ * runs that lack them: inside the caller's write transaction when there is one, else in
+ * its own. store_run_finish calls it, and store_open for writing (a file upgraded from
+ * an older version); a writer that adds activations another way (merging shards) calls
+ * it too. Nothing to do costs one query. */
+int store_cross_refresh(store *s);
 
 #endif

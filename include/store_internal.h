@@ -31,6 +31,9 @@ int store_exec(store *s, const char *sql, const char *what);
 int store_begin(store *s);   /* BEGIN IMMEDIATE */
 int store_commit(store *s);
 void store_rollback(store *s); /* no-op outside a transaction */
+/* Writes run_id's codes (run_codes) from its activations, replacing any, inside the
+ * caller's write transaction (store_codes.c). */
+int store_codes_write(store *s, int64_t run_id);
 /* NAN for NULL. */
 double store_column_double(sqlite3_stmt *st, int col);
 /* The rows of table (a fixed name) that belong to run_id; 0 on a failure. */

@@ -181,6 +181,9 @@ typedef struct {
     const char *checkpoint; /* written after every epoch and on Ctrl-C; NULL: none */
     int resume;             /* continue from checkpoint (which must exist) */
     int quiet;              /* no progress bar or per-epoch lines */
+    long then_images;       /* images the caller runs through the model after training
+                               (storing the run): the progress line's run ETA counts
+                               them at the validation's rate; 0: none */
     /* Called after every step (may be NULL); returning non-zero stops the run as
      * Ctrl-C does. For tests and front ends. */
     int (*on_step)(void *ctx, int epoch, int step, float loss);
@@ -207,7 +210,10 @@ typedef struct {
     double target_mean[TARGET_MAX]; /* what the network learned: z = (y - mean) / scale */
     double target_scale;            /* (0 and 1 with TRAIN_TARGETS_RAW) */
     double seconds;          /* wall time of this call */
-    double images_per_s;     /* training images per second of this call */
+    double images_per_s;     /* training images per second of this call (all ranks) */
+    int ranks;               /* MPI ranks that trained (1: one process) */
+    double grad_sum_ms;      /* mean time a step spent averaging gradients over the
+                                ranks (0 for one process) */
     int interrupted;         /* stopped early (Ctrl-C, on_step); checkpoint saved */
 } train_result;
 

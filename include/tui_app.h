@@ -30,12 +30,14 @@
 #include "tui.h"
 #include "tui_thumb.h"
 
-enum { SCREEN_LIST = 0, SCREEN_FEATURE, SCREEN_EQUATION, SCREEN_GALAXY, SCREEN_MARKS, SCREEN_COUNT };
+enum { SCREEN_LIST = 0, SCREEN_FEATURE, SCREEN_EQUATION, SCREEN_GALAXY, SCREEN_MARKS, SCREEN_COMPARE, SCREEN_COUNT };
 
 #define TUI_MIN_W 50
 #define TUI_MIN_H 14
 #define TUI_STACK 16
 #define TUI_SIMILAR 5 /* similar features on the feature page */
+#define TUI_COUNTERPARTS 3 /* counterparts in each other run on the feature page */
+#define TUI_NEIGHBORS 8    /* similar galaxies on the galaxy page */
 #define TUI_MARK_SIGN "*"
 /* Synthetic keys the app hands to screens. */
 #define TUI_KEY_CLICK 0x7FFF0001
@@ -93,6 +95,8 @@ typedef struct {
     int has_share;            /* a term of the equation: */
     double mean_contrib;      /* its mean w'A to the first target */
     double share;             /* its part of all terms' mean |w'A|, 0..1 */
+    int n_cross;              /* other runs sharing galaxies (tui_cross.c) */
+    struct tui_cross_block *cross; /* (n_cross) the feature's counterparts in each */
 } tui_feature_page;
 
 int tui_feature_page_load(store *s, tui_run *r, int feature, tui_feature_page *p);
@@ -103,6 +107,7 @@ typedef struct {
     store_galaxy g;
     store_galaxy_run gr;      /* n_out 0 when the run does not hold the galaxy */
     tui_image image;
+    struct tui_galaxy_cross *cross; /* its other runs and similar galaxies (tui_cross.c) */
 } tui_galaxy_page;
 
 int tui_galaxy_page_load(store *s, const tui_run *r, int64_t galaxy_id, tui_galaxy_page *p);
@@ -128,8 +133,28 @@ typedef struct {
     int sel, top;      /* selection and scroll of the screen's list */
     int target;        /* equation/galaxy: which output */
     int zoom;          /* feature page: scatter zoom steps (x1.5 each, 0 = the paper's limits) */
+    int run;           /* index into the app's runs of the run the screen shows (set by tui_push) */
+    int other;         /* SCREEN_COMPARE: the run compared with (columns) */
+    int col, left;     /* SCREEN_COMPARE: cursor column and first column shown (sel, top: rows) */
     void *page;        /* the screen's data (tui_*_page), owned by the view */
 } tui_view;
+
+/* One other run's counterparts of the feature on screen. */
+typedef struct tui_cross_block {
+    int run;                 /* index into the app's runs */
+    query_counterparts cp;   /* the TUI_COUNTERPARTS strongest */
+} tui_cross_block;
+
+/* The galaxy page's data beyond its own run (tui_cross.c), loaded when it opens. */
+typedef struct tui_galaxy_cross {
+    int n_runs;
+    int *run;                    /* (n_runs) indices into the app's runs holding the galaxy, current excluded */
+    store_galaxy_run *gr;        /* (n_runs) its active features there */
+    query_neighbor near[TUI_NEIGHBORS];
+    tui_image near_image[TUI_NEIGHBORS];
+    int n_near;
+    char near_why[128];          /* why there are none, "" when there are */
+} tui_galaxy_cross;
 
 typedef struct tui_app {
     store *db;
@@ -138,6 +163,13 @@ typedef struct tui_app {
     int n_runs, cur;      /* current run index */
     tui_run run;          /* the current run */
     int sort, reverse, show_dead; /* the list's order */
+    int *others;          /* current run's others sharing galaxies: indices into runs */
+    int *n_shared;        /* (n_others) galaxies shared with each */
+    int n_others;
+    query_neighbors nb;   /* a run's codes for similar galaxies, loaded by its first galaxy page */
+    int64_t nb_run_id;    /* 0 none */
+    query_compare cmp;    /* the compare screen's matrix and R^2, loaded when it opens */
+    int64_t cmp_a, cmp_b; /* its runs (0 none) */
 
     tui_view stack[TUI_STACK];
     int depth;
@@ -196,8 +228,9 @@ int tui_text(tui_app *a, int y, int x, int max_cols, const char *s);
 /* Opens a feature of the current run (pushes the feature page, or replaces the one on
  * top); a failure leaves the screen as it was, with a message. */
 void tui_open_feature(tui_app *a, int feature);
-/* The same, always pushing (so that q comes back to the page below). */
-void tui_push_feature(tui_app *a, int feature, int zoom);
+/* The same, always pushing (so that q comes back to the page below); SF_ERR with a
+ * message when the page could not be loaded. */
+int tui_push_feature(tui_app *a, int feature, int zoom);
 void tui_open_galaxy(tui_app *a, int64_t galaxy_id);
 /* Switches to run index i (loads it, back to its feature list). */
 int tui_switch_run(tui_app *a, int i);
@@ -205,6 +238,28 @@ int tui_switch_run(tui_app *a, int i);
 void tui_resort(tui_app *a);
 /* Exports the feature to <prefix>_<feature>.png in the current directory. */
 void tui_export(tui_app *a, int feature);
+
+/* ---- between runs (tui_cross.c, tui_compare.c) ---- */
+/* Lists the current run's others sharing galaxies into a->others (on every run change). */
+int tui_cross_runs_load(tui_app *a);
+void tui_cross_free(tui_app *a);
+/* The feature page's counterpart blocks in every other run (after tui_feature_page_load). */
+int tui_cross_feature_load(tui_app *a, tui_feature_page *p);
+void tui_cross_feature_clear(tui_feature_page *p);
+/* Makes run index i the current run without closing the views (their pages were loaded
+ * for the runs they record: a view is shown in its own run, switched back to when it is
+ * on top again). */
+int tui_load_run(tui_app *a, int i);
+/* Opens a feature of run index run on top of the stack (switching runs): q comes back. */
+void tui_open_in_run(tui_app *a, int run, int feature);
+/* The galaxy page's other runs and similar galaxies (after tui_galaxy_page_load). */
+int tui_cross_galaxy_load(tui_app *a, int64_t galaxy_id, tui_galaxy_page *p);
+void tui_cross_galaxy_clear(tui_galaxy_page *p);
+/* Opens the compare screen of the current run against run index other (-1: the first
+ * other run sharing galaxies). */
+void tui_open_compare(tui_app *a, int other);
+/* Loads the compare screen v's matrix and R^2 into a->cmp unless they are there. */
+int tui_compare_load(tui_app *a, const tui_view *v);
 
 /* ---- marks (tui_marks.c) ---- */
 /* Marks or unmarks a feature (galaxy_id 0) or a galaxy (feature -1) of the current
@@ -222,6 +277,8 @@ void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area);
 int tui_galaxy_key(tui_app *a, tui_view *v, int ch, tui_rect area);
 void tui_marks_draw(tui_app *a, tui_view *v, tui_rect area);
 int tui_marks_key(tui_app *a, tui_view *v, int ch, tui_rect area);
+void tui_compare_draw(tui_app *a, tui_view *v, tui_rect area);
+int tui_compare_key(tui_app *a, tui_view *v, int ch, tui_rect area);
 
 /* A list's selection moved by a key (j/k, arrows, PgUp/PgDn, g/G, Home/End,
  * Ctrl-d/u, wheel). Returns 1 when the key was a movement key. */

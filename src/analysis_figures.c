@@ -127,6 +127,100 @@ int figure_heatmap(const char *path, const double *m, int d, const char *const *
     return finish(cr, surf, path);
 }
 
+int figure_compare(const char *path, const double *m, int n_rows, int n_cols,
+                   const char *const *row_labels, const char *const *col_labels, const double *r2,
+                   const char *r2_label, const char *title) {
+    SF_ASSERT(n_rows >= 1 && n_cols >= 1);
+    int most = n_rows > n_cols ? n_rows : n_cols;
+    int cell = most <= 12 ? 44 : most <= 30 ? 24 : most <= 80 ? 12 : 8;
+    int left = 90, top = 90, bar = 70, r2_h = r2 ? 90 : 0;
+    int body = n_rows * cell + r2_h < 120 ? 120 : n_rows * cell + r2_h;
+    int w = left + n_cols * cell + bar + 20, h = top + body + 40;
+    if (w < 420) w = 420;
+    /* wide enough for the title and the R^2 caption */
+    {
+        cairo_surface_t *probe = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1);
+        cairo_t *pc = cairo_create(probe);
+        cairo_select_font_face(pc, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+        cairo_text_extents_t e;
+        cairo_set_font_size(pc, 16);
+        cairo_text_extents(pc, title ? title : "", &e);
+        if (w < e.x_advance + 40) w = (int)ceil(e.x_advance + 40);
+        cairo_set_font_size(pc, 10);
+        cairo_text_extents(pc, r2_label ? r2_label : "", &e);
+        if (w < left + e.x_advance + 20) w = (int)ceil(left + e.x_advance + 20);
+        cairo_destroy(pc);
+        cairo_surface_destroy(probe);
+    }
+    cairo_surface_t *surf;
+    cairo_t *cr = begin(&surf, w, h);
+    title_at(cr, w, title);
+    cairo_set_font_size(cr, cell >= 24 ? 11 : 8);
+    for (int i = 0; i < n_rows; i++)
+        for (int j = 0; j < n_cols; j++) {
+            double rgb[3], r = m[(size_t)i * n_cols + j];
+            figure_diverging_color(r, rgb);
+            cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+            cairo_rectangle(cr, left + j * cell, top + i * cell, cell, cell);
+            cairo_fill(cr);
+            if (cell >= 44 && isfinite(r)) {
+                char num[16];
+                snprintf(num, sizeof num, "%.2f", r);
+                double ink = fabs(r) > 0.6 ? 1 : 0;
+                cairo_set_source_rgb(cr, ink, ink, ink);
+                text_at(cr, left + j * cell + cell / 2.0, top + i * cell + cell / 2.0, 0.5, num);
+            }
+        }
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    if (cell >= 8) {
+        for (int i = 0; i < n_rows; i++)
+            text_at(cr, left - 6, top + i * cell + cell / 2.0, 1.0, row_labels ? row_labels[i] : "");
+        for (int j = 0; j < n_cols; j++) {
+            cairo_save(cr);
+            cairo_translate(cr, left + j * cell + cell / 2.0, top - 6);
+            cairo_rotate(cr, -M_PI / 2);
+            text_at(cr, 0, 0, 0.0, col_labels ? col_labels[j] : "");
+            cairo_restore(cr);
+        }
+    }
+    if (r2) {
+        /* one bar per column, 0 .. 1 upwards from the baseline */
+        double base = top + n_rows * cell + 10 + (r2_h - 20);
+        cairo_set_source_rgb(cr, 0.6, 0.6, 0.6);
+        cairo_set_line_width(cr, 1);
+        cairo_move_to(cr, left, base + 0.5);
+        cairo_line_to(cr, left + n_cols * cell, base + 0.5);
+        cairo_stroke(cr);
+        for (int j = 0; j < n_cols; j++) {
+            if (!isfinite(r2[j])) continue;
+            double v = r2[j] < 0 ? 0 : r2[j] > 1 ? 1 : r2[j];
+            cairo_set_source_rgb(cr, 0.25, 0.45, 0.70);
+            cairo_rectangle(cr, left + j * cell + 1, base - v * (r2_h - 24), cell - 2 > 1 ? cell - 2 : 1, v * (r2_h - 24));
+            cairo_fill(cr);
+        }
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        cairo_set_font_size(cr, 10);
+        text_at(cr, left - 6, base - (r2_h - 24), 1.0, "1");
+        text_at(cr, left - 6, base, 1.0, "0");
+        if (r2_label) text_at(cr, left, base + 12, 0.0, r2_label);
+    }
+    /* Colour bar -1 .. 1 */
+    int bx = left + n_cols * cell + 20, bh = n_rows * cell < 120 ? 120 : n_rows * cell;
+    for (int p = 0; p < bh; p++) {
+        double rgb[3];
+        figure_diverging_color(1.0 - 2.0 * p / (bh - 1), rgb);
+        cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+        cairo_rectangle(cr, bx, top + p, 14, 1);
+        cairo_fill(cr);
+    }
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_set_font_size(cr, 10);
+    text_at(cr, bx + 18, top, 0, "+1");
+    text_at(cr, bx + 18, top + bh / 2.0, 0, "0");
+    text_at(cr, bx + 18, top + bh, 0, "-1");
+    return finish(cr, surf, path);
+}
+
 /* A nice tick step for the range. */
 static double tick_step(double lo, double hi) {
     double span = hi - lo;

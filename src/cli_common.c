@@ -3,7 +3,7 @@
  * feature they are about, printing a result table, and the messages of a failure.
  * See include/cli.h.
  * Layer: cli. Calls: query, query_table, store, sf_util; cJSON.
- * Called by: cli_* (11).
+ * Called by: cli_* (12).
  */
 #include <math.h>
 #include <stdio.h>

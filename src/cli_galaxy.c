@@ -18,6 +18,7 @@
 static void usage(FILE *out) {
     fprintf(out,
             "Usage: sfnet-explore galaxy [--run RUN] [--json|--csv] DB OBJID\n"
+            "       sfnet-explore galaxy --similar [--number N] [--run RUN] [--json|--csv] DB OBJID\n"
             "\n"
             "One galaxy: its coordinates and catalogue values, and for each run that saw\n"
             "it (or only RUN) its split, prediction and truth per target, and its active\n"
@@ -25,8 +26,16 @@ static void usage(FILE *out) {
             "prediction (std * w * a, in target units; the prediction is the intercept\n"
             "plus these contributions).\n"
             "\n"
+            "With --similar, the N galaxies nearest it in each run by their sparse codes:\n"
+            "cosine similarity of the activations over the features active in either\n"
+            "(only galaxies sharing an active feature can be near), with how many active\n"
+            "features the two share and the neighbour's split. The explorer's galaxy page\n"
+            "shows them as thumbnails.\n"
+            "\n"
             "Options:\n"
             "  -r, --run RUN   only this run (prefix or id)\n"
+            "      --similar   the most similar galaxies instead\n"
+            "  -n, --number N  how many similar galaxies (default 12)\n"
             "      --json      JSON (one object)\n"
             "      --csv       CSV, one row per run and active feature\n"
             "  -h, --help      show this help\n");
@@ -178,19 +187,78 @@ static void print_text(const store_galaxy *g, const galaxy_view *views, int nv) 
     }
 }
 
+/* `galaxy --similar`: the nearest galaxies in each run by sparse code. */
+static int print_similar(cli_db *db, const store_galaxy *g, const int64_t *run_ids, int n_runs, int number) {
+    store *s = db->s;
+    query_format fmt = db->fmt;
+    static const char *const cols[] = {"run", "rank", "objid", "cosine", "n_common", "split"};
+    query_table *t = query_table_new(6, cols);
+    query_neighbor *near = xcalloc((size_t)number, sizeof *near);
+    int rc = 0, listed = 0;
+    for (int r = 0; r < n_runs && rc == 0; r++) {
+        store_run run;
+        query_neighbors nb;
+        int n = 0;
+        if (store_run_get(s, run_ids[r], &run) != SF_OK) {
+            rc = 1;
+            break;
+        }
+        if (query_neighbors_load(s, run.id, &nb) != SF_OK) {
+            store_run_clear(&run);
+            rc = 1;
+            break;
+        }
+        if (store_codes_find(&nb.codes, g->id) < 0) {
+            sf_fail("galaxy %s is not in run %s", g->objid, run.prefix);
+            rc = 1;
+        } else if (query_similar_galaxies(s, &nb, g->id, number, near, &n) != SF_OK) {
+            rc = 1;
+        } else if (n == 0 && fmt == QUERY_TEXT) {
+            printf("run %s: galaxy %s has no active feature, so no similar galaxy\n", run.prefix, g->objid);
+        }
+        for (int i = 0; i < n; i++) {
+            query_table_text(t, run.prefix);
+            query_table_int(t, i + 1);
+            query_table_text(t, near[i].objid);
+            query_table_num(t, near[i].cosine, 6);
+            query_table_int(t, near[i].n_common);
+            query_table_text(t, near[i].split ? "valid" : "train");
+            listed++;
+        }
+        query_neighbors_clear(&nb);
+        store_run_clear(&run);
+    }
+    if (rc == 0 && (fmt != QUERY_TEXT || listed)) {
+        if (fmt == QUERY_TEXT)
+            printf("galaxies most similar to %s by sparse code (cosine over the active features)\n", g->objid);
+        rc = cli_print(db, t);
+    } else if (rc) {
+        sf_warn("%s", sf_last_error());
+    }
+    free(near);
+    query_table_free(t);
+    return rc;
+}
+
 int cli_galaxy(int argc, char **argv) {
     static const struct option opts[] = {
         {"run", required_argument, NULL, 'r'},
+        {"similar", no_argument, NULL, 'S'},
+        {"number", required_argument, NULL, 'n'},
         CLI_OPTIONS_FORMAT,
         CLI_OPTIONS_END,
     };
     cli_db db = {.usage = usage};
     const char *run_spec = NULL;
-    int c, rc;
+    int c, rc, similar = 0, number = 12;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:n:h", opts, NULL)) != -1) {
         switch (c) {
         case 'r': run_spec = optarg; break;
+        case 'S': similar = 1; break;
+        case 'n':
+            if (sf_parse_option_int("n", optarg, 1, 100000, &number) != SF_OK) return 2;
+            break;
         default:
             if ((rc = cli_option_common(&db, c)) != CLI_CONTINUE) return rc;
         }
@@ -215,6 +283,10 @@ int cli_galaxy(int argc, char **argv) {
         store_run_clear(&r);
     } else if (store_galaxy_runs(s, g.id, &run_ids, &n_runs) != SF_OK) {
         goto fail;
+    }
+    if (similar) {
+        rc = print_similar(&db, &g, run_ids, n_runs, number);
+        goto done;
     }
     views = xcalloc((size_t)(n_runs + 1), sizeof *views);
     int max_out = 1;

@@ -1,7 +1,7 @@
 /* cli_predict.c: `sfnet-explore predict`: run a weights file over a catalogue's images
  * and write every galaxy's prediction and its k (feature, value) pairs.
- * Layer: cli. Calls: cli_data_options, data_catalog, data_catalog_join, data_dataset,
- *     data_fits, data_image, infer_pipe, infer_store, nn_model, safetensors, store,
+ * Layer: cli. Calls: cli_data_options, data_catalog, data_catalog_join, data_fits,
+ *     data_image, data_shard, infer_pipe, infer_store, nn_model, safetensors, store,
  *     train_weights, sf_util; cJSON.
  * Called by: main.
  */
@@ -19,7 +19,7 @@
 #include "cli.h"
 #include "cli_data_options.h"
 #include "data_catalog.h"
-#include "data_image.h"
+#include "data_shard.h"
 #include "infer.h"
 #include "safetensors.h"
 #include "sf_output.h"
@@ -35,7 +35,10 @@ static void usage(FILE *out) {
             "Runs a trained SFNet (a safetensors weights file) over every galaxy of the\n"
             "catalogue whose image <DIR>/<objID>.{jpg,jpeg,png,fits} exists. Reading, the\n"
             "network and the writing run at once. Missing or corrupt images are skipped\n"
-            "and counted on stderr.\n"
+            "and counted on stderr. A CSV catalogue is read as a stream and its values again\n"
+            "when each galaxy is written, so memory does not grow with its length; a FITS\n"
+            "table (or a join of several files) is held in memory whole, 8 bytes a value:\n"
+            "select the columns the target needs, 'survey.fits[1][col OBJID; OH_P50]'.\n"
             "\n"
             "With -o it writes CSV: objID, one column per output (named by the file's\n"
             "target names), then feature_1,value_1 ... feature_k,value_k: the k features\n"
@@ -56,7 +59,22 @@ static void usage(FILE *out) {
             "  -n, --name PREFIX    feature prefix of the run, up to 15 characters (default\n"
             "                       Z, SL or R, plus 2, 3..)\n"
             "      --from-run RUN   the weights of run RUN of RUN.db instead of --weights,\n"
-            "                       and its FITS cutout stretch (--fits-* options change it)\n"
+            "                       and its FITS cutout stretch (--fits-* options change it);\n"
+            "                       FILE.db:RUN takes them from another run database\n"
+            "                       (FILE.db: its only run), as shards and -o need\n"
+            "\n"
+            "A survey too large for one machine runs as shards, each into its own file:\n"
+            "      --shard I/N      only slice I of N (0 <= I < N): the galaxies whose objID\n"
+            "                       hashes to I, whatever the catalogue's order. With --into\n"
+            "                       each galaxy keeps the whole catalogue's split (every\n"
+            "                       row's image is looked for); `sfnet-explore merge` joins\n"
+            "                       the shards' databases into one run that equals one\n"
+            "                       predict --into over everything. With -o each shard\n"
+            "                       writes its own CSV or FITS table (their rows together\n"
+            "                       are the whole).\n"
+            "      --shard slurm    I and N of this task of a Slurm job array\n"
+            "                       (SLURM_ARRAY_TASK_ID, _COUNT or _MIN/_MAX); see\n"
+            "                       share/slurm/predict-array.sbatch and merge.sbatch\n"
             "\n"
             "The weights file's metadata gives k, width, outputs, resize/crop and the\n"
             "normalisation. For a file converted from PyTorch (share/convert_pth.py)\n"
@@ -125,37 +143,40 @@ static int parse_targets(const char *s, weights_meta *wm) {
 
 /* ---- the galaxies and their images --------------------------------------------- */
 
-/* Finds the image of each of rows[0..n): keeps those that have one (their rows and
- * paths, in order) and warns about the others. SF_ERR for an objID that cannot name
- * a file. */
-static int find_images(const catalog *cat, const int *rows, int n, const char *dir,
-                       int *kept_rows, char **paths, int *n_kept) {
-    int kept = 0, missing = 0;
-    char first[3][64];
-    for (int i = 0; i < n; i++) {
-        const char *id = cat->obj_ids[rows[i]];
-        if (!image_name_ok(id))
-            return sf_fail("%s:%d: objID '%s' is not a plain file name (it has '/', '..' or "
-                           "control characters); refusing to look for its image outside %s",
-                           cat->path, cat->line_of_row[rows[i]], id, dir);
-        char path[4096];
-        if (image_find(path, sizeof path, dir, id) != SF_OK) {
-            if (missing < 3) snprintf(first[missing], sizeof first[0], "%s", id);
-            missing++;
-            continue;
-        }
-        kept_rows[kept] = rows[i];
-        paths[kept++] = xstrdup(path);
-    }
-    if (missing > 0) {
-        char names[256] = "";
-        for (int i = 0; i < missing && i < 3; i++)
-            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
-                     first[i]);
-        sf_warn("%d of %d galaxies have no image in %s (first: %s%s); skipped", missing, n, dir,
-                names, missing > 3 ? ", ..." : "");
-    }
-    *n_kept = kept;
+/* Says how many galaxies of the slice have no image (they are skipped). */
+static void warn_missing(const shard_plan *plan) {
+    if (plan->n_missing == 0) return;
+    char names[256] = "";
+    for (int i = 0; i < plan->n_missing && i < 3; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                 plan->missing_ids[i]);
+    sf_warn("%d of %d galaxies have no image in %s (first: %s%s); skipped", plan->n_missing,
+            plan->n + plan->n_missing, plan->images, names, plan->n_missing > 3 ? ", ..." : "");
+}
+
+static int plan_path(void *ctx, int i, char *buf, size_t n) {
+    return shard_plan_path(ctx, i, buf, n);
+}
+
+/* Galaxy i's catalogue row, read again from the file where the plan found it. */
+typedef struct {
+    const shard_plan *plan;
+    catalog_stream *st;
+} plan_rows;
+
+static int plan_row(void *ctx, int i, const char **obj_id, const double **values) {
+    plan_rows *pr = ctx;
+    const shard_plan *plan = pr->plan;
+    catalog_row row;
+    if (catalog_stream_seek(pr->st, plan->pos[i]) != SF_OK) return SF_ERR;
+    int rc = catalog_stream_next(pr->st, &row);
+    if (rc == SF_ERR) return SF_ERR;
+    if (rc == 0 || strcmp(row.obj_id, shard_plan_objid(plan, i)) != 0)
+        return sf_fail("%s:%d: objID %s is no longer there: the catalogue changed while "
+                       "predict ran",
+                       plan->columns.path, plan->pos[i].line, shard_plan_objid(plan, i));
+    *obj_id = row.obj_id;
+    *values = row.values;
     return SF_OK;
 }
 
@@ -164,15 +185,14 @@ static int find_images(const catalog *cat, const int *rows, int n, const char *d
 typedef struct {
     FILE *out;
     int tty; /* out is a terminal: objIDs shown escaped */
-    const catalog *cat;
-    const int *rows;
+    const shard_plan *plan;
     int n_out, k;
 } csv_sink;
 
 static int write_csv(void *ctx, const infer_batch *b) {
     csv_sink *cs = ctx;
     for (int i = 0; i < b->n; i++) {
-        const char *id = cs->cat->obj_ids[cs->rows[b->gal[i]]];
+        const char *id = shard_plan_objid(cs->plan, b->gal[i]);
         sf_csv_field(cs->out, cs->tty ? sf_shown(id) : id);
         for (int t = 0; t < cs->n_out; t++) fprintf(cs->out, ",%.7g", b->pred[(size_t)i * cs->n_out + t]);
         for (int j = 0; j < cs->k; j++)
@@ -184,9 +204,8 @@ static int write_csv(void *ctx, const infer_batch *b) {
     return SF_OK;
 }
 
-static int predict_csv(sfnet *m, const weights_meta *wm, const catalog *cat, const int *rows,
-                       char *const *paths, int n, const infer_source *src0,
-                       const char *out_path, int quiet) {
+static int predict_csv(sfnet *m, const weights_meta *wm, const shard_plan *plan,
+                       const infer_source *src0, const char *out_path, int quiet) {
     sf_output o;
     if (sf_output_open(&o, out_path) != SF_OK) {
         sf_warn("%s", sf_last_error());
@@ -203,10 +222,11 @@ static int predict_csv(sfnet *m, const weights_meta *wm, const catalog *cat, con
     for (int j = 1; j <= k; j++) fprintf(out, ",feature_%d,value_%d", j, j);
     fputc('\n', out);
 
-    csv_sink cs = {.out = out, .tty = o.is_tty, .cat = cat, .rows = rows, .n_out = no, .k = k};
+    csv_sink cs = {.out = out, .tty = o.is_tty, .plan = plan, .n_out = no, .k = k};
     infer_source src = *src0;
-    src.paths = (const char *const *)paths;
-    src.n = n;
+    src.path = plan_path;
+    src.path_ctx = (void *)plan;
+    src.n = plan->n;
     infer_stats st;
     int rc = infer_pipe_run(m, &src, write_csv, &cs, &st) == SF_OK ? 0 : 1;
     if (rc) sf_warn("%s: %s", out_path, sf_last_error());
@@ -228,8 +248,8 @@ static int predict_csv(sfnet *m, const weights_meta *wm, const catalog *cat, con
                 st.n_corrupt, st.seconds, st.seconds > 0 ? st.n_done / st.seconds : 0,
                 st.network_seconds > 0 ? st.n_done / st.network_seconds : 0,
                 strcmp(out_path, "-") ? " -> " : "", strcmp(out_path, "-") ? sf_shown(out_path) : "");
-    if (rc == 0 && st.n_done == 0) {
-        sf_warn("no galaxy of %s has a usable image", cat->path);
+    if (rc == 0 && st.n_done == 0 && plan->shard.count == 1) {
+        sf_warn("no galaxy of %s has a usable image", plan->columns.path);
         rc = 1;
     }
     return rc;
@@ -245,8 +265,7 @@ static int is_fits_name(const char *path) {
 
 typedef struct {
     fits_table_writer *w;
-    const catalog *cat;
-    const int *rows;
+    const shard_plan *plan;
     int n_out, k, d, id_int;
     int64_t next;        /* rows written */
     int64_t *ids;        /* (B) scratch */
@@ -260,7 +279,7 @@ static int write_fits(void *ctx, const infer_batch *b) {
     fits_sink *fs = ctx;
     int n = b->n, rc = SF_OK;
     for (int i = 0; i < n; i++) {
-        const char *id = fs->cat->obj_ids[fs->rows[b->gal[i]]];
+        const char *id = shard_plan_objid(fs->plan, b->gal[i]);
         if (fs->id_int) fits_id_as_int64(id, &fs->ids[i]);
         fs->texts[i] = (char *)id;
     }
@@ -285,14 +304,14 @@ static int write_fits(void *ctx, const infer_batch *b) {
     return rc;
 }
 
-static int predict_fits(sfnet *m, const weights_meta *wm, const catalog *cat, const int *rows,
-                        char *const *paths, int n, const infer_source *src0,
-                        const char *out_path, int quiet) {
+static int predict_fits(sfnet *m, const weights_meta *wm, const shard_plan *plan,
+                        const infer_source *src0, const char *out_path, int quiet) {
+    int n = plan->n;
     int no = m->cfg.n_out, k = m->cfg.k, d = m->d, B = m->max_batch;
     int id_int = 1, id_width = 1;
     for (int i = 0; i < n; i++) {
         int64_t v;
-        const char *id = cat->obj_ids[rows[i]];
+        const char *id = shard_plan_objid(plan, i);
         if (!fits_id_as_int64(id, &v)) id_int = 0;
         if ((int)strlen(id) > id_width) id_width = (int)strlen(id);
     }
@@ -326,8 +345,8 @@ static int predict_fits(sfnet *m, const weights_meta *wm, const catalog *cat, co
     char k_text[16], d_text[16];
     snprintf(k_text, sizeof k_text, "%d", k);
     snprintf(d_text, sizeof d_text, "%d", d);
-    const char *cards[] = {"TOPK", k_text, "NFEAT", d_text, "CATALOG", cat->path, NULL};
-    fits_sink fs = {.cat = cat, .rows = rows, .n_out = no, .k = k, .d = d, .id_int = id_int};
+    const char *cards[] = {"TOPK", k_text, "NFEAT", d_text, "CATALOG", plan->columns.path, NULL};
+    fits_sink fs = {.plan = plan, .n_out = no, .k = k, .d = d, .id_int = id_int};
     int rc = fits_table_create(&fs.w, out_path, "PREDICTIONS", cols, n_cols, cards) == SF_OK ? 0 : 1;
     free(cols);
     if (rc) {
@@ -340,7 +359,8 @@ static int predict_fits(sfnet *m, const weights_meta *wm, const catalog *cat, co
     fs.icol = xmalloc((size_t)B * sizeof *fs.icol);
     fs.dense = k == 0 ? xmalloc((size_t)B * (size_t)d * sizeof *fs.dense) : NULL;
     infer_source src = *src0;
-    src.paths = (const char *const *)paths;
+    src.path = plan_path;
+    src.path_ctx = (void *)plan;
     src.n = n;
     src.want_dense = k == 0;
     infer_stats st;
@@ -350,8 +370,8 @@ static int predict_fits(sfnet *m, const weights_meta *wm, const catalog *cat, co
     } else if (st.interrupted) {
         sf_warn("interrupted after %d galaxies; nothing written to %s", st.n_done, out_path);
         rc = 130;
-    } else if (st.n_done == 0) {
-        sf_warn("no galaxy of %s has a usable image", cat->path);
+    } else if (st.n_done == 0 && plan->shard.count == 1) {
+        sf_warn("no galaxy of %s has a usable image", plan->columns.path);
         rc = 1;
     }
     if (fits_table_close(fs.w, rc == 0) != SF_OK && rc == 0) {
@@ -397,7 +417,7 @@ static void spec_from_names(const weights_meta *wm, const catalog *cat, char *sp
     static const char *const presets[] = {"metallicity", "bpt_lines"};
     for (size_t p = 0; p < sizeof presets / sizeof *presets; p++) {
         target_set ts;
-        if (targets_select(&ts, cat, presets[p]) != SF_OK) continue;
+        if (targets_prepare(&ts, cat, presets[p]) != SF_OK) continue;
         int same = ts.n_targets == wm->n_targets;
         for (int t = 0; same && t < ts.n_targets; t++) same = !strcmp(ts.names[t], wm->targets[t]);
         targets_free(&ts);
@@ -411,8 +431,11 @@ static void spec_from_names(const weights_meta *wm, const catalog *cat, char *sp
         snprintf(spec + strlen(spec), n - strlen(spec), "%s%s", t ? "," : "", wm->targets[t]);
 }
 
+/* The run's settings as predict made it: where the weights came from, the input
+ * pipeline (the FITS stretch too), and what a merge of shards checks: the galaxies the
+ * split was drawn over and which slice this is. */
 static char *build_hyper(const weights_meta *wm, const char *from, int batch,
-                         const fits_rgb *rgb) {
+                         const fits_rgb *rgb, const shard_plan *plan) {
     cJSON *h = cJSON_CreateObject();
     char *rgb_json = fits_rgb_to_json(rgb);
     cJSON_AddItemToObject(h, "fits_rgb", cJSON_Parse(rgb_json));
@@ -423,6 +446,12 @@ static char *build_hyper(const weights_meta *wm, const char *from, int batch,
     cJSON_AddNumberToObject(h, "crop", wm->crop);
     cJSON_AddNumberToObject(h, "k", wm->k);
     cJSON_AddNumberToObject(h, "width", wm->width);
+    cJSON_AddNumberToObject(h, "split_over", plan->n_all);
+    if (plan->shard.count > 1) {
+        char shard[64];
+        snprintf(shard, sizeof shard, "%d/%d", plan->shard.index, plan->shard.count);
+        cJSON_AddStringToObject(h, "shard", shard);
+    }
     char *s = cJSON_PrintUnformatted(h);
     cJSON_Delete(h);
     return s;
@@ -430,99 +459,102 @@ static char *build_hyper(const weights_meta *wm, const char *from, int batch,
 
 typedef struct {
     const char *db, *name, *target, *from, *catalog_name;
+    catalog_stream *rows;   /* the catalogue the plan was built from */
     uint64_t split_seed;
     int batch;
     nn_engine_kind engine;
+    const shard_spec *shard;
 } into_args;
 
-static int predict_into(store *s, sfnet *m, const weights_meta *wm, const uint8_t *weights,
-                        size_t weights_len, catalog *cat, const char *dir,
-                        const infer_source *src0, const into_args *a) {
-    int no = m->cfg.n_out;
-    char spec[1024];
-    if (a->target) snprintf(spec, sizeof spec, "%s", a->target);
-    else if (wm->n_targets == no) spec_from_names(wm, cat, spec, sizeof spec);
+/* The target spec of the run: --target, or the one whose outputs the weights name.
+ * 0, or the exit status after a message. */
+static int choose_spec(const weights_meta *wm, int n_out, const catalog *columns,
+                       const into_args *a, char *spec, size_t n) {
+    if (a->target) snprintf(spec, n, "%s", a->target);
+    else if (wm->n_targets == n_out) spec_from_names(wm, columns, spec, n);
     else {
         sf_warn("%s: the weights do not name their outputs: say which they are with --target",
                 a->from);
         return 2;
     }
     target_set ts;
-    if (targets_select(&ts, cat, spec) != SF_OK) {
+    if (targets_prepare(&ts, columns, spec) != SF_OK) {
         sf_warn("%s", sf_last_error());
         return 1;
     }
-    if (ts.n_targets != no) {
-        sf_warn("--target '%s' gives %d outputs but the model has %d", spec, ts.n_targets, no);
-        targets_free(&ts);
+    int n_targets = ts.n_targets;
+    targets_free(&ts);
+    if (n_targets != n_out) {
+        sf_warn("--target '%s' gives %d outputs but the model has %d", spec, n_targets, n_out);
         return 2;
     }
-    int n = 0;
-    int *rows = xmalloc(((size_t)ts.n_rows + 1) * sizeof *rows);
-    char **paths = xcalloc((size_t)ts.n_rows + 1, sizeof *paths);
-    float *truth = xmalloc(((size_t)ts.n_rows * no + 1) * sizeof *truth);
-    uint8_t *split = xmalloc((size_t)ts.n_rows + 1);
+    return 0;
+}
+
+static int predict_into(store *s, sfnet *m, const weights_meta *wm, const uint8_t *weights,
+                        size_t weights_len, const shard_plan *plan, const char *spec,
+                        const infer_source *src0, const into_args *a) {
+    const char *cat_path = plan->columns.path;
+    warn_missing(plan);
+    if (plan->n == 0 && plan->shard.count > 1) {
+        sf_warn("shard %d/%d holds no galaxy of %s that passes the cuts of '%s' and has an "
+                "image: %s has no run (merge skips it)",
+                plan->shard.index, plan->shard.count, cat_path, spec, a->db);
+        return 0;
+    }
+    if (plan->n == 0) {
+        sf_warn("no galaxy of %s passing the cuts of '%s' has an image in %s", cat_path, spec,
+                plan->images);
+        return 1;
+    }
+    catalog_stream *rows_st = a->rows;
+    store_run_input in;
+    infer_run_meta(&in, m, &plan->targets, wm->mean, wm->std, a->catalog_name, plan->images,
+                   nn_engine_name(a->engine));
+    store_run *r = &in.run;
+    snprintf(r->prefix, sizeof r->prefix, "%s", a->name ? a->name : "");
+    snprintf(r->target_spec, sizeof r->target_spec, "%s", spec);
+    r->split_seed = a->split_seed;
+    r->hyper_json = build_hyper(wm, a->from, a->batch, src0->fits_rgb, plan);
+    in.weights = weights;
+    in.weights_len = weights_len;
+
+    infer_source src = *src0;
+    src.n = plan->n;
+    src.path = plan_path;
+    src.path_ctx = (void *)plan;
+    src.want_thumbs = 1;
+    plan_rows pr = {.plan = plan, .st = rows_st};
+    infer_galaxies g = {.cat = catalog_stream_columns(rows_st), .n = plan->n, .row = plan_row,
+                        .row_ctx = &pr, .truth = plan->truth, .split = plan->split};
+    infer_stats st;
+    int64_t run_id = 0;
     int rc = 0;
-    if (find_images(cat, ts.rows, ts.n_rows, dir, rows, paths, &n) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        rc = 1;
-    } else if (n == 0) {
-        sf_warn("no galaxy of %s passing the cuts of '%s' has an image in %s", cat->path, spec, dir);
-        rc = 1;
-    }
-    if (rc == 0) {
-        /* the truth of each kept galaxy: ts.rows is ascending, and so are rows */
-        for (int i = 0, j = 0; i < n; i++) {
-            while (ts.rows[j] != rows[i]) j++;
-            memcpy(&truth[(size_t)i * no], &ts.y[(size_t)j * no], (size_t)no * sizeof *truth);
+    if (infer_build_run(s, m, &src, &g, &in, &run_id, &st) != SF_OK) {
+        if (st.interrupted)
+            sf_warn("interrupted after %d of %d galaxies: %s is unchanged", st.n_done, plan->n,
+                    a->db);
+        else
+            sf_warn("%s; %s is unchanged", sf_last_error(), a->db);
+        rc = st.interrupted ? 130 : 1;
+    } else {
+        store_run run;
+        if (store_run_get(s, run_id, &run) == SF_OK) {
+            printf("run %s (id %lld) added to %s: %d galaxies (%d validation), validation "
+                   "RMSE %.4f\n", run.prefix, (long long)run.id, sf_shown(a->db), run.n_galaxies,
+                   run.n_valid, run.valid_rmse);
+            store_run_clear(&run);
         }
-        dataset_split(n, a->split_seed, 0.2, split);
-
-        store_run_input in;
-        infer_run_meta(&in, m, &ts, wm->mean, wm->std, a->catalog_name, dir,
-                       nn_engine_name(a->engine));
-        store_run *r = &in.run;
-        snprintf(r->prefix, sizeof r->prefix, "%s", a->name ? a->name : "");
-        snprintf(r->target_spec, sizeof r->target_spec, "%s", spec);
-        r->split_seed = a->split_seed;
-        r->hyper_json = build_hyper(wm, a->from, a->batch, src0->fits_rgb);
-        in.weights = weights;
-        in.weights_len = weights_len;
-
-        infer_source src = *src0;
-        src.n = n;
-        src.paths = (const char *const *)paths;
-        src.want_thumbs = 1;
-        infer_galaxies g = {.cat = cat, .n = n, .rows = rows, .truth = truth, .split = split};
-        infer_stats st;
-        int64_t run_id = 0;
-        if (infer_build_run(s, m, &src, &g, &in, &run_id, &st) != SF_OK) {
-            if (st.interrupted)
-                sf_warn("interrupted after %d of %d galaxies: %s is unchanged", st.n_done, n, a->db);
-            else
-                sf_warn("%s; %s is unchanged", sf_last_error(), a->db);
-            rc = st.interrupted ? 130 : 1;
-        } else {
-            store_run run;
-            if (store_run_get(s, run_id, &run) == SF_OK) {
-                printf("run %s (id %lld) added to %s: %d galaxies (%d validation), validation "
-                       "RMSE %.4f\n", run.prefix, (long long)run.id, sf_shown(a->db), run.n_galaxies,
-                       run.n_valid, run.valid_rmse);
-                store_run_clear(&run);
-            }
-            fprintf(stderr, "sfnet-explore: %d galaxies in %.1f s: %.1f galaxies/s (the network "
-                    "alone: %.1f/s); %d corrupt images skipped\n", st.n_done, st.seconds,
-                    st.seconds > 0 ? st.n_done / st.seconds : 0,
-                    st.network_seconds > 0 ? st.n_done / st.network_seconds : 0, st.n_corrupt);
-        }
-        free(r->hyper_json);
+        if (plan->shard.count > 1)
+            fprintf(stderr, "sfnet-explore: shard %d/%d: %d of the catalogue's %d galaxies "
+                    "with an image\n", plan->shard.index, plan->shard.count, plan->n,
+                    plan->n_all);
+        fprintf(stderr, "sfnet-explore: %d galaxies in %.1f s: %.1f galaxies/s (the network "
+                "alone: %.1f/s); %d corrupt images skipped\n", st.n_done, st.seconds,
+                st.seconds > 0 ? st.n_done / st.seconds : 0,
+                st.network_seconds > 0 ? st.n_done / st.network_seconds : 0, st.n_corrupt);
     }
-    for (int i = 0; i < n; i++) free(paths[i]);
-    free(paths);
-    free(rows);
-    free(truth);
-    free(split);
-    targets_free(&ts);
+    free(r->hyper_json);
     return rc;
 }
 
@@ -540,6 +572,29 @@ static int run_weights(store *s, const char *db, const char *spec, st_file *f) {
     return st_parse(f, label, data, len);
 }
 
+/* --from-run RUN: a run of the --into database s; FILE.db:RUN (or FILE.db: for its
+ * only run): a run of another database, opened read-only. Gives the run's weights and
+ * the FITS cutout stretch it was built with (rgb left alone when it has none). */
+static int from_run_read(store *s, const char *db, const char *from, st_file *f,
+                         fits_rgb *rgb) {
+    const char *colon = strrchr(from, ':');
+    if (!colon) {
+        if (run_stretch(s, from, rgb) != SF_OK) return SF_ERR;
+        return run_weights(s, db, from, f);
+    }
+    char path[4096];
+    if ((size_t)(colon - from) >= sizeof path) return sf_fail("--from-run '%s': path too long", from);
+    memcpy(path, from, (size_t)(colon - from));
+    path[colon - from] = 0;
+    store *other;
+    if (store_open(&other, path, STORE_READ) != SF_OK) return SF_ERR;
+    const char *spec = colon[1] ? colon + 1 : NULL;
+    int rc = run_stretch(other, spec, rgb);
+    if (rc == SF_OK) rc = run_weights(other, path, spec, f);
+    store_close(other);
+    return rc;
+}
+
 int cli_predict(int argc, char **argv) {
     static const struct option opts[] = {
         {"weights", required_argument, NULL, 'w'},
@@ -552,7 +607,7 @@ int cli_predict(int argc, char **argv) {
         {"engine", required_argument, NULL, 'e'},  {"help", no_argument, NULL, 'h'},
         {"into", required_argument, NULL, 'I'},    {"target", required_argument, NULL, 't'},
         {"name", required_argument, NULL, 'n'},    {"split-seed", required_argument, NULL, 'P'},
-        {"from-run", required_argument, NULL, 'F'},
+        {"from-run", required_argument, NULL, 'F'}, {"shard", required_argument, NULL, 'H'},
         CLI_DATA_LONGOPTS,
         CLI_FITS_LONGOPTS,
         {NULL, 0, NULL, 0},
@@ -564,6 +619,7 @@ int cli_predict(int argc, char **argv) {
     int batch = 64, quiet = 0, c, have_mean = 0, have_std = 0, split_seed = 256;
     into_args ia;
     memset(&ia, 0, sizeof ia);
+    shard_spec shard = {0, 1};
     nn_engine_kind engine = NN_ENGINE_ONEDNN;
     weights_meta ov;
     weights_meta_clear(&ov);
@@ -600,6 +656,12 @@ int cli_predict(int argc, char **argv) {
         case 'M': bad = parse_three("mean", optarg, ov.mean, 0), have_mean = 1; break;
         case 'S': bad = parse_three("std", optarg, ov.std, 1), have_std = 1; break;
         case 'T': bad = parse_targets(optarg, &ov); break;
+        case 'H':
+            if (shard_parse(optarg, &shard) != SF_OK) {
+                fprintf(stderr, "sfnet-explore: %s\n", sf_last_error());
+                bad = 1;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -609,7 +671,8 @@ int cli_predict(int argc, char **argv) {
     if (cli_data_finish(&data)) cat_path = data.src.files[0];
     if (!cat_path || !dir || optind != argc) why = "predict needs --catalog and --images, and no other arguments";
     else if (!weights == !from_run) why = "predict needs --weights FILE, or --from-run RUN with --into";
-    else if (from_run && !ia.db) why = "--from-run takes a run of the --into database";
+    else if (from_run && !ia.db && !strchr(from_run, ':'))
+        why = "--from-run RUN takes a run of the --into database (FILE.db:RUN one of another)";
     else if (!out_path == !ia.db) why = "predict writes either CSV (-o FILE) or a run (--into RUN.db)";
     else if (out_path && (ia.target || ia.name))
         why = "--target and --name are for --into (a run in a database)";
@@ -650,21 +713,19 @@ int cli_predict(int argc, char **argv) {
             return 1;
         }
     }
-    if (from_run) {
-        /* the run's stretch, with any --fits-* given over it */
-        fits_rgb base = data.rgb;
-        int rc = run_stretch(s, from_run, &base);
-        if (rc == SF_OK) rc = cli_data_rebase(&data, &base);
-        if (rc != SF_OK) {
-            sf_warn("%s", sf_last_error());
-            store_close_unless_used(s);
-            return 1;
-        }
-    }
-    /* the weights file, read once: parsed for the model, and its bytes kept with a run */
+    /* the weights file, read once: parsed for the model, and its bytes kept with a run;
+     * a run's weights come with its stretch, any --fits-* given applied over it */
     st_file wf;
-    if ((from_run ? run_weights(s, ia.db, from_run, &wf) : st_open(&wf, weights)) != SF_OK) {
+    fits_rgb base = data.rgb;
+    if ((from_run ? from_run_read(s, ia.db, from_run, &wf, &base) : st_open(&wf, weights)) !=
+        SF_OK) {
         sf_warn("%s", sf_last_error());
+        store_close_unless_used(s);
+        return 1;
+    }
+    if (from_run && cli_data_rebase(&data, &base) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        st_close(&wf);
         store_close_unless_used(s);
         return 1;
     }
@@ -678,14 +739,6 @@ int cli_predict(int argc, char **argv) {
         return 1;
     }
     if (!s) st_close(&wf); /* the bytes are kept only for a run */
-    catalog cat;
-    if (catalog_load_sources(&cat, &data.src) != SF_OK) {
-        sf_warn("%s", sf_last_error());
-        st_close(&wf);
-        sfnet_free(m);
-        store_close_unless_used(s);
-        return 1;
-    }
 
     infer_source src;
     memset(&src, 0, sizeof src);
@@ -696,48 +749,58 @@ int cli_predict(int argc, char **argv) {
     }
     src.quiet = quiet;
     src.label = "predict";
+    char from[4200];
+    if (from_run) snprintf(from, sizeof from, "run %s", from_run);
+    else {
+        char *abs = realpath(weights, NULL);
+        snprintf(from, sizeof from, "%s", abs ? abs : weights);
+        free(abs);
+    }
+    ia.from = from;
+    ia.split_seed = (uint64_t)split_seed;
+    ia.batch = batch;
+    ia.engine = engine;
+    ia.shard = &shard;
+    ia.catalog_name = data.src.n_files > 1 || data.src.join_column || data.src.id_column
+                          ? data.desc
+                          : cat_path;
     src.fits_rgb = &data.rgb;
-    int rc;
-    if (s) {
-        char from[4200];
-        if (from_run) snprintf(from, sizeof from, "run %s", from_run);
-        else {
-            char *abs = realpath(weights, NULL);
-            snprintf(from, sizeof from, "%s", abs ? abs : weights);
-            free(abs);
-        }
-        ia.from = from;
-        ia.split_seed = (uint64_t)split_seed;
-        ia.batch = batch;
-        ia.engine = engine;
-        ia.catalog_name = data.src.n_files > 1 || data.src.join_column || data.src.id_column
-                              ? data.desc
-                              : cat_path;
+
+    /* the galaxies: one pass over the catalogue, keeping only what the run needs */
+    int rc = 0;
+    char spec[1024] = "";
+    catalog_stream *cat_st = NULL;
+    if (catalog_stream_open_sources(&cat_st, &data.src) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        rc = 1;
+    }
+    if (rc == 0 && s)
+        rc = choose_spec(&wm, m->cfg.n_out, catalog_stream_columns(cat_st), &ia, spec, sizeof spec);
+    shard_plan plan;
+    memset(&plan, 0, sizeof plan);
+    if (rc == 0 &&
+        shard_plan_build(&plan, cat_st, s ? spec : NULL, dir, &shard, (uint64_t)split_seed,
+                         s ? 0.2 : -1) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        rc = 1;
+    }
+    if (rc == 0 && s) {
         /* another command may be writing into the same file: wait for it */
         const char *env = getenv("SFNET_BUSY_TIMEOUT_MS");
         if (!env || !*env) store_set_busy_timeout(s, 600000);
-        rc = predict_into(s, m, &wm, wf.buf, wf.len, &cat, dir, &src, &ia);
-    } else {
-        int *all = xmalloc(((size_t)cat.n_rows + 1) * sizeof *all);
-        int *rows = xmalloc(((size_t)cat.n_rows + 1) * sizeof *rows);
-        char **paths = xcalloc((size_t)cat.n_rows + 1, sizeof *paths);
-        for (int i = 0; i < cat.n_rows; i++) all[i] = i;
-        int n = 0;
-        if (find_images(&cat, all, cat.n_rows, dir, rows, paths, &n) != SF_OK) {
-            sf_warn("%s", sf_last_error());
-            rc = 1;
-        } else {
-            rc = is_fits_name(out_path)
-                     ? predict_fits(m, &wm, &cat, rows, paths, n, &src, out_path, quiet)
-                     : predict_csv(m, &wm, &cat, rows, paths, n, &src, out_path, quiet);
-        }
-        for (int i = 0; i < n; i++) free(paths[i]);
-        free(paths);
-        free(rows);
-        free(all);
+        ia.rows = cat_st;
+        rc = predict_into(s, m, &wm, wf.buf, wf.len, &plan, spec, &src, &ia);
+    } else if (rc == 0) {
+        /* the plan holds what -o writes: the catalogue is no longer needed */
+        catalog_stream_close(cat_st);
+        cat_st = NULL;
+        warn_missing(&plan);
+        rc = is_fits_name(out_path) ? predict_fits(m, &wm, &plan, &src, out_path, quiet)
+                                    : predict_csv(m, &wm, &plan, &src, out_path, quiet);
     }
+    shard_plan_free(&plan);
+    catalog_stream_close(cat_st);
     st_close(&wf);
-    catalog_free(&cat);
     sfnet_free(m);
     store_close_unless_used(s);
     return rc;

@@ -7,8 +7,8 @@
  * failed or killed training leaves the database exactly as it was.
  *
  * Layer: cli. Calls: cli_data_options, data_dataset, data_fits, infer_store, nn_model, store,
- *     synth_survey, train_loop,
- *     train_optim, train_weights, sf_util; cJSON.
+ *     synth_survey, train_dist, train_loop, train_optim, train_weights, sf_mpi, sf_util;
+ *     cJSON, OpenMP.
  * Called by: main.
  */
 #include <errno.h>
@@ -22,16 +22,19 @@
 #include <unistd.h>
 
 #include <cJSON.h>
+#include <omp.h>
 
 #include "cli.h"
 #include "cli_data_options.h"
 #include "data_image.h"
 #include "infer.h"
 #include "nn_model.h"
+#include "sf_mpi.h"
 #include "sf_util.h"
 #include "store.h"
 #include "synth.h"
 #include "train.h"
+#include "train_dist.h"
 
 /* the synthetic survey's cutouts are made at the real data set's 160 pixels, whatever
  * --resize a run uses, so one cached survey serves every run */
@@ -56,6 +59,8 @@ static void usage(FILE *out) {
             "      --resize N         resize images to N x N (default 160)\n"
             "      --crop N           then centre crop to N x N (default 144)\n"
             "      --split-seed N     the 80/20 train/valid split (default 256)\n"
+            "      --cache FILE       the decoded images' cache file (default: in memory when\n"
+            "                         they fit in 2 GiB, else beside the images folder)\n"
             "      --synth-n N        galaxies of the synthetic survey (default %d)\n"
             "      --synth-seed N     its seed (default 256)\n"
             "Model and training:\n"
@@ -92,12 +97,20 @@ static void usage(FILE *out) {
             "                         R otherwise; 2, 3... when taken)\n"
             "  -q, --quiet            no progress bars\n"
             "  -h, --help             show this help\n"
+            "\n"
+            "Several processes: started as the N ranks of an MPI job (mpirun -np N, or\n"
+            "srun --mpi=pmix in a Slurm job: share/slurm/train.sbatch), the ranks train\n"
+            "data-parallel. --batch is the global batch (a multiple of N), rank 0 writes\n"
+            "RUN.db and the checkpoint, and --resume works on any number of ranks. SIGUSR1\n"
+            "(kill -USR1 to mpirun) stops after the current step with a checkpoint, as\n"
+            "Ctrl-C does for one process. See TRAINING ON SEVERAL PROCESSES in the man page.\n"
             "\n" CLI_FITS_HELP,
             INFER_THUMB_SIZE, INFER_THUMB_SIZE, 2000);
 }
 
 typedef struct {
     const char *catalog, *images, *target, *name, *init, *db, *engine, *checkpoint, *precision;
+    const char *cache;
     int k, width, epochs, batch, resize, crop, quiet, synth_n, head_bias_init, resume;
     train_targets targets;
     train_flips flips;
@@ -115,6 +128,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         {"resize", required_argument, NULL, 'R'},
         {"crop", required_argument, NULL, 'C'},
         {"split-seed", required_argument, NULL, 'P'},
+        {"cache", required_argument, NULL, 'A'},
         {"synth-n", required_argument, NULL, 'N'},
         {"synth-seed", required_argument, NULL, 'S'},
         {"k", required_argument, NULL, 'k'},
@@ -175,6 +189,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         case 'X': a->precision = optarg; break;
         case 'q': a->quiet = 1; break;
         case 'K': a->checkpoint = optarg; break;
+        case 'A': a->cache = optarg; break;
         case 'U': a->resume = 1; break;
         case 'Y':
             /* "zero", this option's first name for init, still accepted */
@@ -472,11 +487,112 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
     return status;
 }
 
+/* ---- memory and the image cache ---------------------------------------------- */
+
+/* "peak RSS 812 MB (now: 95 MB own, 7010 MB pages of mapped files)" from
+ * /proc/self/status; the mapped image cache's pages count in the RSS, but they are the
+ * kernel's page cache, dropped when memory is needed. */
+static void memory_line(char *out, size_t n) {
+    FILE *f = fopen("/proc/self/status", "r");
+    long hwm = -1, anon = -1, file = -1;
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        sscanf(line, "VmHWM: %ld", &hwm);
+        sscanf(line, "RssAnon: %ld", &anon);
+        sscanf(line, "RssFile: %ld", &file);
+    }
+    if (f) fclose(f);
+    if (hwm < 0) {
+        snprintf(out, n, "peak RSS unknown");
+        return;
+    }
+    snprintf(out, n, "peak RSS %.0f MB (now %.0f MB own, %.0f MB pages of mapped files)",
+             hwm / 1024.0, anon / 1024.0, file / 1024.0);
+}
+
+static void format_duration(char *out, size_t n, double s) {
+    long t = (long)(s + 0.5);
+    snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+}
+
+/* What the image cache cost: its size on disk, and its build time when this run built
+ * it. */
+static void report_cache(const dataset *ds) {
+    if (!ds->cache_file[0]) return;
+    struct stat st;
+    double gb = stat(ds->cache_file, &st) == 0 ? (double)st.st_blocks * 512 / 1e9 : 0;
+    char mem[160];
+    memory_line(mem, sizeof mem);
+    if (ds->cache_build_seconds > 0) {
+        char took[32];
+        format_duration(took, sizeof took, ds->cache_build_seconds);
+        fprintf(stderr, "sfnet-explore: image cache %s: %d galaxies, %.2f GB on disk, built in "
+                "%s (%.0f images/s); %s\n", ds->cache_file, ds->n, gb, took,
+                ds->n_decoded / ds->cache_build_seconds, mem);
+    } else {
+        fprintf(stderr, "sfnet-explore: image cache %s: %d galaxies, %.2f GB on disk (built "
+                "before)\n", ds->cache_file, ds->n, gb);
+    }
+}
+
+/* ---- the ranks of an MPI job ------------------------------------------------- */
+
+typedef struct {
+    train_args *a;
+    char synth[4096];
+    dataset_options dopt;
+    dataset *ds;
+} setup_ctx;
+
+static int setup_synth(void *p) {
+    setup_ctx *c = p;
+    return synth_dir(c->a, c->synth, sizeof c->synth);
+}
+
+static int setup_dataset(void *p) {
+    setup_ctx *c = p;
+    return dataset_open(c->ds, &c->dopt);
+}
+
+/* Runs fn on rank 0, then on the other ranks, so that what rank 0 builds (the
+ * synthetic survey, the image cache) the others find instead of building it again. A
+ * rank that fails says why; SF_OK when every rank succeeded. One process: fn once. */
+static int rank0_first(int (*fn)(void *), void *ctx) {
+    int rc = SF_OK;
+    for (int turn = 0; turn < 2; turn++) {
+        if ((sf_mpi_rank() == 0) == (turn == 0)) {
+            rc = fn(ctx);
+            if (rc != SF_OK && sf_mpi_rank() == 0) sf_warn("%s", sf_last_error());
+            else if (rc != SF_OK) train_dist_say("%s", sf_last_error());
+        }
+        if (!sf_mpi_all_ok(rc == SF_OK)) return SF_ERR;
+        if (sf_mpi_size() == 1) break;
+    }
+    return SF_OK;
+}
+
+/* Rank 0's checks (only rank 0 opens RUN.db and the checkpoint): SF_OK on every rank
+ * when rank 0 passed them. */
+static int rank0_ok(int rc) { return sf_mpi_all_ok(rc == SF_OK) ? SF_OK : SF_ERR; }
+
 int cli_train(int argc, char **argv) {
+    /* Under mpirun or srun this runs on every rank. Ranks other than 0 do what rank 0
+     * does without saying it again, and speak only of what fails on them alone. */
+    const int rank = sf_mpi_rank(), ranks = sf_mpi_size();
+    if (rank != 0) {
+        sf_warn_muted = 1;
+        sf_progress_quiet = 1;
+    }
     train_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc < 0) return 0;
     if (rc) return rc;
+    if (rank != 0) a.quiet = 1;
+    train_dist dist;
+    if (train_dist_begin(&dist, a.batch) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        return 2;
+    }
 
     /* a leftover checkpoint, or none to resume, is known before anything is read */
     char checkpoint[4096];
@@ -484,65 +600,82 @@ int cli_train(int argc, char **argv) {
         snprintf(checkpoint, sizeof checkpoint, "%s", a.checkpoint);
     else
         snprintf(checkpoint, sizeof checkpoint, "%s.ckpt", a.db);
-    if (!a.resume && access(checkpoint, F_OK) == 0) {
+    /* rank 0 alone reads and writes the checkpoint (the others may not see its disk) */
+    if (rank == 0 && !a.resume && access(checkpoint, F_OK) == 0) {
         sf_warn("%s: the checkpoint of an interrupted training is there; add --resume to "
                 "continue it, delete it to start afresh, or choose another --checkpoint",
                 checkpoint);
-        return 1;
+        rc = SF_ERR;
     }
-    if (a.resume && access(checkpoint, F_OK) != 0) {
+    if (rank == 0 && a.resume && access(checkpoint, F_OK) != 0) {
         sf_warn("--resume: no checkpoint %s to continue (%s)", checkpoint, strerror(errno));
-        return 1;
+        rc = SF_ERR;
     }
+    if (rank0_ok(rc) != SF_OK) return 1;
 
     store *s = NULL;
-    if (store_open(&s, a.db, STORE_CREATE) != SF_OK) {
+    rc = SF_OK;
+    if (rank == 0 && store_open(&s, a.db, STORE_CREATE) != SF_OK) {
         sf_warn("%s", sf_last_error());
-        return 1;
+        rc = SF_ERR;
     }
-    if (a.name) {
+    if (rc == SF_OK && rank == 0 && a.name) {
         /* refuse a taken name now, not after hours of training */
         store_run existing;
         if (store_run_find(s, a.name, &existing) == SF_OK) {
             sf_warn("%s already has a run named '%s': choose another --name", a.db, a.name);
             store_run_clear(&existing);
-            store_close_unless_used(s);
-            return 1;
+            rc = SF_ERR;
         }
     }
+    if (rank0_ok(rc) != SF_OK) {
+        store_close_unless_used(s);
+        return 1;
+    }
 
-    char synth[4096];
-    dataset_options dopt;
-    dataset_options_default(&dopt);
+    setup_ctx setup;
+    memset(&setup, 0, sizeof setup);
+    setup.a = &a;
+    dataset_options_default(&setup.dopt);
     if (!a.catalog) {
-        if (synth_dir(&a, synth, sizeof synth) != SF_OK) {
-            sf_warn("%s", sf_last_error());
+        if (rank0_first(setup_synth, &setup) != SF_OK) {
             store_close_unless_used(s);
             return 1;
         }
         static char csv[4200], images[4200];
-        snprintf(csv, sizeof csv, "%s/galaxies.csv", synth);
-        snprintf(images, sizeof images, "%s/images", synth);
+        snprintf(csv, sizeof csv, "%s/galaxies.csv", setup.synth);
+        snprintf(images, sizeof images, "%s/images", setup.synth);
         a.catalog = csv;
         a.images = images;
     }
-    dopt.catalog_path = a.catalog;
-    if (a.data.src.n_files > 0) dopt.sources = &a.data.src;
-    dopt.fits_rgb = &a.data.rgb;
-    dopt.images_dir = a.images;
-    dopt.target_spec = a.target;
-    dopt.resize = a.resize;
-    dopt.crop = a.crop;
-    dopt.seed = a.split_seed;
-    dopt.quiet = a.quiet;
+    dataset_options *dopt = &setup.dopt;
+    dopt->catalog_path = a.catalog;
+    if (a.data.src.n_files > 0) dopt->sources = &a.data.src;
+    dopt->fits_rgb = &a.data.rgb;
+    dopt->images_dir = a.images;
+    dopt->target_spec = a.target;
+    dopt->resize = a.resize;
+    dopt->crop = a.crop;
+    dopt->seed = a.split_seed;
+    dopt->cache_path = a.cache;
+    dopt->quiet = a.quiet;
     dataset ds;
-    if (dataset_open(&ds, &dopt) != SF_OK) {
-        sf_warn("%s", sf_last_error());
+    memset(&ds, 0, sizeof ds);
+    setup.ds = &ds;
+    if (rank0_first(setup_dataset, &setup) != SF_OK) {
+        dataset_close(&ds); /* rank 0 opened it when another rank failed */
         store_close_unless_used(s);
         return 1;
     }
+    if (!a.quiet) report_cache(&ds);
     if (ds.n_train < 1 || ds.n_valid < 1) {
         sf_warn("%s: %d galaxies are too few to split into training and validation", a.catalog, ds.n);
+        dataset_close(&ds);
+        store_close_unless_used(s);
+        return 1;
+    }
+    if (train_dist_same_galaxies(&ds, a.images) != SF_OK) {
+        sf_warn("%s", sf_last_error());
         dataset_close(&ds);
         store_close_unless_used(s);
         return 1;
@@ -556,18 +689,23 @@ int cli_train(int argc, char **argv) {
     cfg.in_size = a.crop;
     cfg.precision = strcmp(a.precision, "bf16") ? NN_PRECISION_FP32 : NN_PRECISION_BF16;
     nn_engine_kind engine = strcmp(a.engine, "onednn") ? NN_ENGINE_REFERENCE : NN_ENGINE_ONEDNN;
-    sfnet *m = sfnet_create(&cfg, a.batch, engine);
-    if (!m) {
-        sf_warn("%s", sf_last_error());
+    /* each rank computes its slice of every batch */
+    sfnet *m = sfnet_create(&cfg, dist.local, engine);
+    if (!m) train_dist_say("%s", sf_last_error());
+    if (!sf_mpi_all_ok(m != NULL)) {
+        sfnet_free(m);
         dataset_close(&ds);
         store_close_unless_used(s);
         return 1;
     }
     sfnet_init(m, a.seed);
-    if (a.init && weights_load(m, a.init, 1) != SF_OK) {
+    /* rank 0's starting weights go to every rank when training starts */
+    rc = SF_OK;
+    if (rank == 0 && a.init && weights_load(m, a.init, 1) != SF_OK) {
         sf_warn("%s", sf_last_error());
-        goto fail;
+        rc = SF_ERR;
     }
+    if (rank0_ok(rc) != SF_OK) goto fail;
 
     train_options to;
     train_options_default(&to);
@@ -582,11 +720,17 @@ int cli_train(int argc, char **argv) {
     to.quiet = a.quiet;
     to.checkpoint = checkpoint;
     to.resume = a.resume;
+    to.then_images = ds.n; /* the run ETA includes storing every galaxy */
     train_result res;
     memset(&res, 0, sizeof res);
-    if (!a.quiet)
+    if (!a.quiet) {
         fprintf(stderr, "sfnet-explore: training on %d galaxies (%d validation), d = %d, k = %d\n",
                 ds.n_train, ds.n_valid, m->d, a.k);
+        if (ranks > 1)
+            fprintf(stderr, "sfnet-explore: %d MPI ranks, %d images each per batch of %d, %d "
+                    "thread%s per rank\n", ranks, dist.local, a.batch, omp_get_max_threads(),
+                    omp_get_max_threads() > 1 ? "s" : "");
+    }
     if (train_run(m, &ds, &to, &res) != SF_OK) {
         sf_warn("training failed: %s; %s is unchanged", sf_last_error(), a.db);
         train_result_free(&res);
@@ -598,6 +742,23 @@ int cli_train(int argc, char **argv) {
                 res.epochs_done, a.epochs, a.db, checkpoint);
         train_result_free(&res);
         goto fail;
+    }
+    if (!a.quiet && res.images_per_s > 0) {
+        char mem[160], took[32];
+        memory_line(mem, sizeof mem);
+        format_duration(took, sizeof took, res.seconds);
+        fprintf(stderr, "sfnet-explore: trained in %s at %.1f images/s", took, res.images_per_s);
+        if (ranks > 1)
+            fprintf(stderr, " on %d ranks (averaging the gradients: %.1f ms per step)", ranks,
+                    res.grad_sum_ms);
+        fprintf(stderr, "; %s\n", mem);
+    }
+    if (rank != 0) {
+        /* rank 0 stores the run; this rank's part is done */
+        train_result_free(&res);
+        sfnet_free(m);
+        dataset_close(&ds);
+        return 0;
     }
     int64_t run_id = 0;
     int stopped = 0;

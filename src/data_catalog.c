@@ -1,8 +1,8 @@
-/* data_catalog.c: RFC 4180 catalogue reader (FITS tables through data_fits.c) and the
- * target presets of the paper.
+/* data_catalog.c: RFC 4180 catalogue reader and stream (FITS tables through data_fits.c)
+ * and the target presets of the paper.
  * Layer: data. Calls: sf_util, data_fits.
  * Called by: analysis_bpt, cli_bpt, cli_predict, data_catalog_join, data_dataset,
- * infer_store.
+ * data_shard, infer_store.
  */
 #include "data_catalog.h"
 
@@ -12,6 +12,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -200,6 +201,75 @@ int catalog_check_unique_ids(const catalog *cat) {
     return rc;
 }
 
+/* Reads the header record: the column names (every one named, none twice) and which
+ * field holds the galaxy IDs (id_name: objID unless told). cat gets its columns
+ * (col_names owned). */
+static int read_header(csv_reader *r, catalog *cat, const char *id_name, int *n_fields_out,
+                       int *id_field_out) {
+    const char *path = r->path;
+    int rc = csv_next(r);
+    if (rc == SF_ERR) return SF_ERR;
+    if (rc == 0)
+        return sf_fail("%s: empty file: expected a header row naming the columns, one of them "
+                       "objID",
+                       path);
+    int n_fields = r->n_fields, id_field = -1;
+    int header_line = r->record_line;
+    char **names = xcalloc((size_t)n_fields, sizeof *names);
+    for (int i = 0; i < n_fields; i++) {
+        names[i] = trimmed_dup(csv_field(r, i));
+        if (!names[i][0]) {
+            sf_fail("%s:%d: header field %d is empty: every column needs a name", path,
+                    header_line, i + 1);
+            goto fail_names;
+        }
+        for (int j = 0; j < i; j++)
+            if (!strcmp(names[i], names[j])) {
+                sf_fail("%s:%d: column '%s' appears twice in the header", path, header_line,
+                        names[i]);
+                goto fail_names;
+            }
+        if (id_field < 0 && !strcasecmp(names[i], id_name)) id_field = i;
+    }
+    if (id_field < 0) {
+        sf_fail("%s:%d: no %s column in the header (the galaxy IDs that name the images)",
+                path, header_line, id_name);
+        goto fail_names;
+    }
+    cat->n_cols = n_fields - 1;
+    cat->col_names = xcalloc((size_t)(cat->n_cols ? cat->n_cols : 1), sizeof(char *));
+    for (int i = 0, c = 0; i < n_fields; i++) {
+        if (i == id_field)
+            free(names[i]);
+        else
+            cat->col_names[c++] = names[i];
+    }
+    free(names);
+    *n_fields_out = n_fields;
+    *id_field_out = id_field;
+    return SF_OK;
+
+fail_names:
+    for (int i = 0; i < n_fields; i++) free(names[i]);
+    free(names);
+    return SF_ERR;
+}
+
+/* A data record as a row: SF_ERR when its field count is not the header's or its
+ * objID is empty; else the numeric fields parsed into v (n_fields - 1). */
+static int read_row(const csv_reader *r, int n_fields, int id_field, int header_line,
+                    double *v) {
+    if (r->n_fields != n_fields)
+        return sf_fail("%s:%d: expected %d fields (as in the header on line %d), found %d",
+                       r->path, r->record_line, n_fields, header_line, r->n_fields);
+    const char *id = csv_field(r, id_field);
+    while (*id == ' ' || *id == '\t') id++;
+    if (!*id) return sf_fail("%s:%d: empty objID", r->path, r->record_line);
+    for (int i = 0, c = 0; i < n_fields; i++)
+        if (i != id_field) v[c++] = parse_value(csv_field(r, i));
+    return SF_OK;
+}
+
 /* What a path that is not a regular file is, for messages. */
 static const char *file_kind(mode_t mode) {
     if (S_ISDIR(mode)) return "a directory";
@@ -306,54 +376,12 @@ static int parse_csv(catalog *cat, const char *path, const char *data, size_t le
         goto fail;
     }
 
-    int rc = csv_next(&r);
-    if (rc == SF_ERR) goto fail;
-    if (rc == 0) {
-        sf_fail("%s: empty file: expected a header row naming the columns, one of them objID",
-                path);
-        goto fail;
-    }
-    int n_fields = r.n_fields, id_field = -1;
+    int n_fields, id_field;
+    if (read_header(&r, cat, id_name, &n_fields, &id_field) != SF_OK) goto fail;
     int header_line = r.record_line;
-    char **names = xcalloc((size_t)n_fields, sizeof *names);
-    for (int i = 0; i < n_fields; i++) {
-        names[i] = trimmed_dup(csv_field(&r, i));
-        if (!names[i][0]) {
-            sf_fail("%s:%d: header field %d is empty: every column needs a name", path,
-                    header_line, i + 1);
-            goto fail_names;
-        }
-        for (int j = 0; j < i; j++)
-            if (!strcmp(names[i], names[j])) {
-                sf_fail("%s:%d: column '%s' appears twice in the header", path, header_line,
-                        names[i]);
-                goto fail_names;
-            }
-        if (id_field < 0 && !strcasecmp(names[i], id_name)) id_field = i;
-    }
-    if (id_field < 0) {
-        sf_fail("%s:%d: no %s column in the header (the galaxy IDs that name the images)",
-                path, header_line, id_name);
-        goto fail_names;
-    }
-    cat->n_cols = n_fields - 1;
-    cat->col_names = xcalloc((size_t)(cat->n_cols ? cat->n_cols : 1), sizeof(char *));
-    for (int i = 0, c = 0; i < n_fields; i++) {
-        if (i == id_field)
-            free(names[i]);
-        else
-            cat->col_names[c++] = names[i];
-    }
-    free(names);
-    names = NULL;
 
-    int cap = 0;
+    int cap = 0, rc;
     while ((rc = csv_next(&r)) == 1) {
-        if (r.n_fields != n_fields) {
-            sf_fail("%s:%d: expected %d fields (as in the header on line %d), found %d", path,
-                    r.record_line, n_fields, header_line, r.n_fields);
-            goto fail;
-        }
         if (cat->n_rows == cap) {
             cap = cap ? 2 * cap : 1024;
             cat->obj_ids = xrealloc(cat->obj_ids, (size_t)cap * sizeof *cat->obj_ids);
@@ -363,17 +391,10 @@ static int parse_csv(catalog *cat, const char *path, const char *data, size_t le
                                        sizeof(double));
         }
         int row = cat->n_rows;
-        char *id = trimmed_dup(csv_field(&r, id_field));
-        if (!id[0]) {
-            free(id);
-            sf_fail("%s:%d: empty objID", path, r.record_line);
-            goto fail;
-        }
-        cat->obj_ids[row] = id;
-        cat->line_of_row[row] = r.record_line;
         double *v = cat->values + (size_t)row * (size_t)cat->n_cols;
-        for (int i = 0, c = 0; i < n_fields; i++)
-            if (i != id_field) v[c++] = parse_value(csv_field(&r, i));
+        if (read_row(&r, n_fields, id_field, header_line, v) != SF_OK) goto fail;
+        cat->obj_ids[row] = trimmed_dup(csv_field(&r, id_field));
+        cat->line_of_row[row] = r.record_line;
         cat->n_rows++;
     }
     if (rc == SF_ERR) goto fail;
@@ -387,9 +408,6 @@ static int parse_csv(catalog *cat, const char *path, const char *data, size_t le
     free(r.field_off);
     return SF_OK;
 
-fail_names:
-    for (int i = 0; i < n_fields; i++) free(names[i]);
-    free(names);
 fail:
     free(r.text);
     free(r.field_off);
@@ -422,39 +440,230 @@ int catalog_column(const catalog *cat, const char *name) {
     return -1;
 }
 
+/* ---- catalogue streams ---- */
+
+struct catalog_stream {
+    catalog cols;          /* path and columns; no rows */
+    catalog mem;           /* a catalogue held whole (FITS, joins): its rows; else empty */
+    int in_memory;         /* rows from mem */
+    int mem_next;          /* the next row of mem */
+    FILE *f;
+    csv_reader r;          /* over buf, a window of the file starting at base */
+    char *buf;
+    size_t cap;
+    long long base;
+    int eof;
+    int n_fields, id_field, header_line;
+    char *id;              /* the current row's objID, trimmed */
+    size_t id_cap;
+    double *values;        /* (n_cols) the current row */
+};
+
+/* 1 when buf[pos..len) holds blank lines and then a whole record (up to an unquoted
+ * line end). */
+static int record_complete(const char *b, size_t pos, size_t len) {
+    while (pos < len && (b[pos] == '\n' || (b[pos] == '\r' && pos + 1 < len && b[pos + 1] == '\n')))
+        pos += b[pos] == '\r' ? 2 : 1;
+    int quoted = 0;
+    for (; pos < len; pos++) {
+        if (b[pos] == '"')
+            quoted = !quoted;
+        else if (b[pos] == '\n' && !quoted)
+            return 1;
+    }
+    return 0;
+}
+
+/* Reads on until the window holds the next whole record, or the end of the file. */
+static int stream_fill(catalog_stream *st) {
+    csv_reader *r = &st->r;
+    enum { CHUNK = 1 << 16 };
+    while (!st->eof && !record_complete(st->buf, r->pos, r->len)) {
+        if (r->pos > 0) {
+            memmove(st->buf, st->buf + r->pos, r->len - r->pos);
+            st->base += (long long)r->pos;
+            r->len -= r->pos;
+            r->pos = 0;
+        }
+        if (r->len + CHUNK + 1 > st->cap) {
+            st->cap = 2 * (r->len + CHUNK + 1);
+            st->buf = xrealloc(st->buf, st->cap);
+        }
+        size_t got = fread(st->buf + r->len, 1, CHUNK, st->f);
+        if (got < CHUNK) {
+            if (ferror(st->f)) return sf_fail("%s: read error", st->cols.path);
+            st->eof = 1;
+        }
+        if (memchr(st->buf + r->len, 0, got))
+            return sf_fail("%s: contains NUL bytes: not a text CSV file", st->cols.path);
+        if (st->base == 0 && r->len == 0 && got >= 3 && !memcmp(st->buf, "\xEF\xBB\xBF", 3))
+            r->pos = 3;
+        r->len += got;
+        st->buf[r->len] = 0;
+        r->buf = st->buf;
+    }
+    return SF_OK;
+}
+
+int catalog_stream_open(catalog_stream **out, const char *path) {
+    return catalog_stream_open_file(out, path, NULL);
+}
+
+int catalog_stream_open_file(catalog_stream **out, const char *path, const char *id_column) {
+    *out = NULL;
+    catalog_stream *st = xcalloc(1, sizeof *st);
+    st->cols.path = xstrdup(path);
+    /* a directory, a FIFO or a device is refused before it is opened */
+    if (catalog_file_check(path) != SF_OK) {
+        catalog_stream_close(st);
+        return SF_ERR;
+    }
+    st->f = fopen(path, "rb");
+    if (!st->f) {
+        sf_fail("%s: cannot open: %s", path, strerror(errno));
+        catalog_stream_close(st);
+        return SF_ERR;
+    }
+    st->cap = 1 << 17;
+    st->buf = xmalloc(st->cap);
+    st->buf[0] = 0;
+    st->r = (csv_reader){.path = st->cols.path, .buf = st->buf, .line = 1};
+    if (stream_fill(st) != SF_OK ||
+        read_header(&st->r, &st->cols, id_column ? id_column : "objID", &st->n_fields,
+                    &st->id_field) != SF_OK) {
+        catalog_stream_close(st);
+        return SF_ERR;
+    }
+    st->header_line = st->r.record_line;
+    st->values = xcalloc((size_t)(st->cols.n_cols ? st->cols.n_cols : 1), sizeof *st->values);
+    *out = st;
+    return SF_OK;
+}
+
+int catalog_stream_from_catalog(catalog_stream **out, catalog *cat) {
+    catalog_stream *st = xcalloc(1, sizeof *st);
+    st->mem = *cat;
+    st->in_memory = 1;
+    memset(cat, 0, sizeof *cat);
+    const catalog *m = &st->mem;
+    st->cols.path = xstrdup(m->path);
+    st->cols.n_cols = m->n_cols;
+    st->cols.col_names = xcalloc((size_t)(m->n_cols ? m->n_cols : 1), sizeof(char *));
+    for (int c = 0; c < m->n_cols; c++) st->cols.col_names[c] = xstrdup(m->col_names[c]);
+    st->cols.n_skipped = m->n_skipped;
+    st->cols.skipped = xcalloc((size_t)(m->n_skipped ? m->n_skipped : 1), sizeof(char *));
+    for (int c = 0; c < m->n_skipped; c++) st->cols.skipped[c] = xstrdup(m->skipped[c]);
+    *out = st;
+    return SF_OK;
+}
+
+const catalog *catalog_stream_columns(const catalog_stream *st) { return &st->cols; }
+
+/* catalog_stream_next over a catalogue held whole: a row's position is its index. */
+static int mem_next(catalog_stream *st, catalog_row *row) {
+    const catalog *m = &st->mem;
+    if (st->mem_next >= m->n_rows) return 0;
+    int i = st->mem_next++;
+    row->obj_id = m->obj_ids[i];
+    row->values = m->values + (size_t)i * (size_t)m->n_cols;
+    row->pos = (catalog_pos){.offset = i, .line = m->line_of_row ? m->line_of_row[i] : i + 1};
+    return 1;
+}
+
+int catalog_stream_next(catalog_stream *st, catalog_row *row) {
+    if (st->in_memory) return mem_next(st, row);
+    csv_reader *r = &st->r;
+    if (stream_fill(st) != SF_OK) return SF_ERR;
+    /* the blank lines before the record, so that its position is where it starts */
+    while (r->pos < r->len && (r->buf[r->pos] == '\n' ||
+                               (r->buf[r->pos] == '\r' && r->pos + 1 < r->len &&
+                                r->buf[r->pos + 1] == '\n'))) {
+        r->pos += r->buf[r->pos] == '\r' ? 2 : 1;
+        r->line++;
+    }
+    catalog_pos at = {.offset = st->base + (long long)r->pos, .line = r->line};
+    int rc = csv_next(r);
+    if (rc != 1) return rc;
+    if (read_row(r, st->n_fields, st->id_field, st->header_line, st->values) != SF_OK)
+        return SF_ERR;
+    const char *id = csv_field(r, st->id_field);
+    while (*id == ' ' || *id == '\t') id++;
+    size_t n = strlen(id);
+    while (n && (id[n - 1] == ' ' || id[n - 1] == '\t')) n--;
+    if (n + 1 > st->id_cap) {
+        st->id_cap = 2 * (n + 1);
+        st->id = xrealloc(st->id, st->id_cap);
+    }
+    memcpy(st->id, id, n);
+    st->id[n] = 0;
+    row->obj_id = st->id;
+    row->values = st->values;
+    row->pos = at;
+    return 1;
+}
+
+int catalog_stream_seek(catalog_stream *st, catalog_pos at) {
+    if (st->in_memory) {
+        if (at.offset < 0 || at.offset > st->mem.n_rows)
+            return sf_fail("%s: no row %lld", st->cols.path, at.offset);
+        st->mem_next = (int)at.offset;
+        return SF_OK;
+    }
+    csv_reader *r = &st->r;
+    if (at.offset >= st->base && at.offset <= st->base + (long long)r->len) {
+        r->pos = (size_t)(at.offset - st->base);
+    } else {
+        if (fseeko(st->f, (off_t)at.offset, SEEK_SET) != 0)
+            return sf_fail("%s: cannot seek to byte %lld: %s", st->cols.path, at.offset,
+                           strerror(errno));
+        st->base = at.offset;
+        r->pos = r->len = 0;
+        st->buf[0] = 0;
+        st->eof = 0;
+    }
+    r->line = at.line;
+    return SF_OK;
+}
+
+void catalog_stream_close(catalog_stream *st) {
+    if (!st) return;
+    if (st->f) fclose(st->f);
+    free(st->buf);
+    free(st->r.text);
+    free(st->r.field_off);
+    free(st->id);
+    free(st->values);
+    catalog_free(&st->cols);
+    catalog_free(&st->mem);
+    free(st);
+}
+
 /* ---- targets ---- */
 
-typedef enum { CUT_MISSING, CUT_GREATER, CUT_LESS, CUT_POSITIVE, CUT_SNR, CUT_FLOAT } cut_kind;
+enum { CUT_MISSING, CUT_GREATER, CUT_LESS, CUT_POSITIVE, CUT_SNR, CUT_FLOAT };
 
-typedef struct {
-    cut_kind kind;
-    int col, err_col; /* err_col: a flux's error, for CUT_MISSING, CUT_POSITIVE, CUT_SNR */
-    double limit;
-} cut_rule;
-
-static void add_cut(target_set *ts, cut_rule *rules, cut_rule rule, const char *fmt,
-                    const char *col) {
+static void add_cut(target_set *ts, target_rule rule, const char *fmt, const char *col) {
     SF_ASSERT(ts->n_cuts < TARGET_MAX_CUTS);
-    rules[ts->n_cuts] = rule;
+    ts->rules[ts->n_cuts] = rule;
     snprintf(ts->cuts[ts->n_cuts].name, sizeof ts->cuts[0].name, fmt, col);
     ts->cuts[ts->n_cuts].removed = 0;
     ts->n_cuts++;
 }
 
-static int rule_passes(const catalog *cat, int row, const cut_rule *c) {
-    double v = catalog_value(cat, row, c->col);
+static int rule_passes(const double *values, const target_rule *c) {
+    double v = values[c->col];
     switch (c->kind) {
     case CUT_MISSING:
-        return !isnan(v) && (c->err_col < 0 || !isnan(catalog_value(cat, row, c->err_col)));
+        return !isnan(v) && (c->err_col < 0 || !isnan(values[c->err_col]));
     case CUT_GREATER:
         return v > c->limit;
     case CUT_LESS:
         return v < c->limit;
     case CUT_POSITIVE:
         /* a negative flux over a negative error passes S/N > 3, and has no logarithm */
-        return v > 0 && catalog_value(cat, row, c->err_col) > 0;
+        return v > 0 && values[c->err_col] > 0;
     case CUT_SNR:
-        return v / catalog_value(cat, row, c->err_col) > c->limit;
+        return v / values[c->err_col] > c->limit;
     case CUT_FLOAT:
         /* finite as a double (missing is NAN) but 1e300 becomes inf as a float */
         return isfinite(v) && fabs(v) <= FLT_MAX;
@@ -483,19 +692,16 @@ static int need_column(const catalog *cat, const char *name, const char *spec) {
     return c;
 }
 
-int targets_select(target_set *ts, const catalog *cat, const char *spec) {
+int targets_prepare(target_set *ts, const catalog *cat, const char *spec) {
     memset(ts, 0, sizeof *ts);
-    cut_rule rules[TARGET_MAX_CUTS];
-    int cols[TARGET_MAX];
-    int take_log = 0;
-    const cut_rule none = {.err_col = -1};
+    const target_rule none = {.err_col = -1};
 
     if (!strcmp(spec, "metallicity")) {
         snprintf(ts->preset, sizeof ts->preset, "metallicity");
         int oh = need_column(cat, "oh_p50", spec);
         if (oh < 0) return SF_ERR;
         ts->n_targets = 1;
-        cols[0] = oh;
+        ts->cols[0] = oh;
         snprintf(ts->names[0], sizeof ts->names[0], "oh_p50");
         static const struct {
             const char *name;
@@ -504,23 +710,23 @@ int targets_select(target_set *ts, const catalog *cat, const char *spec) {
         for (int i = 0; i < 3; i++) {
             int c = catalog_column(cat, cuts[i].name);
             if (c < 0) continue; /* as the paper's code: each cut where its column exists */
-            cut_rule m = none, g = none;
+            target_rule m = none, g = none;
             m.kind = CUT_MISSING, m.col = c;
             g.kind = CUT_GREATER, g.col = c, g.limit = cuts[i].limit;
-            add_cut(ts, rules, m, "%s missing", cuts[i].name);
+            add_cut(ts, m, "%s missing", cuts[i].name);
             char fmt[64];
             snprintf(fmt, sizeof fmt, "%%s > %g", cuts[i].limit);
-            add_cut(ts, rules, g, fmt, cuts[i].name);
+            add_cut(ts, g, fmt, cuts[i].name);
         }
-        cut_rule f = none;
-        f.kind = CUT_FLOAT, f.col = oh;
-        add_cut(ts, rules, f, "%s finite as float32", "oh_p50");
+        target_rule fl = none;
+        fl.kind = CUT_FLOAT, fl.col = oh;
+        add_cut(ts, fl, "%s finite as float32", "oh_p50");
     } else if (!strcmp(spec, "bpt_lines")) {
         snprintf(ts->preset, sizeof ts->preset, "bpt_lines");
         static const char *lines[] = {"nii_6584_flux", "h_alpha_flux", "oiii_5007_flux",
                                       "h_beta_flux"};
         ts->n_targets = 4;
-        take_log = 1;
+        ts->take_log = 1;
         for (int i = 0; i < 4; i++) {
             char err_name[80];
             snprintf(err_name, sizeof err_name, "%s_err", lines[i]);
@@ -528,17 +734,17 @@ int targets_select(target_set *ts, const catalog *cat, const char *spec) {
             if (f < 0) return SF_ERR;
             int e = need_column(cat, err_name, spec);
             if (e < 0) return SF_ERR;
-            cols[i] = f;
+            ts->cols[i] = f;
             snprintf(ts->names[i], sizeof ts->names[i], "log_%s", lines[i]);
-            cut_rule m = none, p = none, s = none, l = none;
+            target_rule m = none, p = none, s = none, l = none;
             m.kind = CUT_MISSING, m.col = f, m.err_col = e;
             p.kind = CUT_POSITIVE, p.col = f, p.err_col = e;
             s.kind = CUT_SNR, s.col = f, s.err_col = e, s.limit = 3;
             l.kind = CUT_LESS, l.col = f, l.limit = 1e5;
-            add_cut(ts, rules, m, "%s or its error missing", lines[i]);
-            add_cut(ts, rules, p, "%s > 0 and its error > 0", lines[i]);
-            add_cut(ts, rules, s, "%s S/N > 3", lines[i]);
-            add_cut(ts, rules, l, "%s < 1e5", lines[i]);
+            add_cut(ts, m, "%s or its error missing", lines[i]);
+            add_cut(ts, p, "%s > 0 and its error > 0", lines[i]);
+            add_cut(ts, s, "%s S/N > 3", lines[i]);
+            add_cut(ts, l, "%s < 1e5", lines[i]);
         }
     } else {
         snprintf(ts->preset, sizeof ts->preset, "columns");
@@ -564,51 +770,61 @@ int targets_select(target_set *ts, const catalog *cat, const char *spec) {
                 free(list);
                 return SF_ERR;
             }
-            cols[ts->n_targets] = c;
+            ts->cols[ts->n_targets] = c;
             snprintf(ts->names[ts->n_targets], sizeof ts->names[0], "%s", tok);
             ts->n_targets++;
-            cut_rule m = none;
+            target_rule m = none;
             m.kind = CUT_MISSING, m.col = c;
-            add_cut(ts, rules, m, "%s missing", tok);
+            add_cut(ts, m, "%s missing", tok);
         }
         for (int t = 0; t < ts->n_targets; t++) {
-            cut_rule f = none;
-            f.kind = CUT_FLOAT, f.col = cols[t];
-            add_cut(ts, rules, f, "%s finite as float32", ts->names[t]);
+            target_rule fl = none;
+            fl.kind = CUT_FLOAT, fl.col = ts->cols[t];
+            add_cut(ts, fl, "%s finite as float32", ts->names[t]);
         }
         free(list);
         if (ts->n_targets == 0)
             return sf_fail("empty target list: give a preset (metallicity, bpt_lines) or "
                            "column names separated by commas");
     }
+    return SF_OK;
+}
 
+int targets_apply(target_set *ts, const double *values, float *y) {
+    for (int c = 0; c < ts->n_cuts; c++)
+        if (!rule_passes(values, &ts->rules[c])) {
+            ts->cuts[c].removed++;
+            return 0;
+        }
+    for (int t = 0; t < ts->n_targets; t++) {
+        double v = values[ts->cols[t]];
+        y[t] = (float)(ts->take_log ? log10(v) : v);
+    }
+    return 1;
+}
+
+int targets_fail_empty(const target_set *ts, const char *path, const char *spec, int n_rows) {
+    char detail[1024] = "";
+    size_t used = 0;
+    for (int c = 0; c < ts->n_cuts && used + 1 < sizeof detail; c++)
+        if (ts->cuts[c].removed)
+            used += (size_t)snprintf(detail + used, sizeof detail - used, "%s%s: %d",
+                                     used ? ", " : "", ts->cuts[c].name, ts->cuts[c].removed);
+    return sf_fail("%s: no usable rows for target '%s' among %d (removed by %s)", path, spec,
+                   n_rows, detail);
+}
+
+int targets_select(target_set *ts, const catalog *cat, const char *spec) {
+    if (targets_prepare(ts, cat, spec) != SF_OK) return SF_ERR;
     ts->rows = xmalloc((size_t)cat->n_rows * sizeof *ts->rows);
     ts->y = xmalloc((size_t)cat->n_rows * (size_t)ts->n_targets * sizeof *ts->y);
     for (int row = 0; row < cat->n_rows; row++) {
-        int kept = 1;
-        for (int c = 0; c < ts->n_cuts && kept; c++)
-            if (!rule_passes(cat, row, &rules[c])) {
-                ts->cuts[c].removed++;
-                kept = 0;
-            }
-        if (!kept) continue;
         float *y = ts->y + (size_t)ts->n_rows * (size_t)ts->n_targets;
-        for (int t = 0; t < ts->n_targets; t++) {
-            double v = catalog_value(cat, row, cols[t]);
-            y[t] = (float)(take_log ? log10(v) : v);
-        }
-        ts->rows[ts->n_rows++] = row;
+        if (targets_apply(ts, cat->values + (size_t)row * (size_t)cat->n_cols, y))
+            ts->rows[ts->n_rows++] = row;
     }
     if (ts->n_rows == 0) {
-        char detail[1024] = "";
-        size_t used = 0;
-        for (int c = 0; c < ts->n_cuts && used + 1 < sizeof detail; c++)
-            if (ts->cuts[c].removed)
-                used += (size_t)snprintf(detail + used, sizeof detail - used, "%s%s: %d",
-                                         used ? ", " : "", ts->cuts[c].name,
-                                         ts->cuts[c].removed);
-        sf_fail("%s: no usable rows for target '%s' among %d (removed by %s)", cat->path, spec,
-                cat->n_rows, detail);
+        targets_fail_empty(ts, cat->path, spec, cat->n_rows);
         targets_free(ts);
         return SF_ERR;
     }

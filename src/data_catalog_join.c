@@ -277,3 +277,12 @@ done:
     }
     return rc;
 }
+
+int catalog_stream_open_sources(catalog_stream **out, const catalog_sources *src) {
+    *out = NULL;
+    if (src->n_files == 1 && !src->join_column && !fits_name_is_fits(src->files[0]))
+        return catalog_stream_open_file(out, src->files[0], src->id_column);
+    catalog cat;
+    if (catalog_load_sources(&cat, src) != SF_OK) return SF_ERR;
+    return catalog_stream_from_catalog(out, &cat);
+}

@@ -2,7 +2,7 @@
  * decoded pixels (RAM or a memory-mapped file), the split, normalisation and batches.
  * Layer: data. Calls: data_catalog, data_catalog_join, data_fits, data_image, sf_util;
  *     OpenMP.
- * Called by: cli_inspect, cli_predict, cli_train, infer_forward, train_loop.
+ * Called by: cli_inspect, cli_predict, cli_train, data_shard, infer_forward, train_loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -240,71 +240,104 @@ static int cache_try_open(dataset *ds, const char *path, const cache_header *wan
 
 enum { IMG_OK = 0, IMG_MISSING = 1, IMG_CORRUPT = 2 };
 
-/* Decodes the images of the target rows into pixels (n_cand slots), in parallel,
- * then compacts the usable ones to the front. Fills ds->n, cat_row, counts. */
-static void decode_all(dataset *ds, const dataset_options *opt, uint8_t *pixels, int resize,
-                       int crop) {
+/* Where decode_all puts the usable images, in catalogue order: the next slot of
+ * pixels in memory, or the end of the cache file being written (so that a cache of
+ * any size is built in the memory of one block of images). */
+typedef struct {
+    uint8_t *pixels; /* in memory; NULL when writing to fd */
+    int fd;
+    off_t offset;    /* in the file: where the next image goes */
+    const char *path;
+} image_sink;
+
+static int sink_put(image_sink *sink, const uint8_t *img, size_t bytes, int n) {
+    if (sink->pixels) {
+        memcpy(sink->pixels + (size_t)n * bytes, img, bytes);
+        return SF_OK;
+    }
+    for (size_t done = 0; done < bytes;) {
+        ssize_t w = pwrite(sink->fd, img + done, bytes - done, sink->offset);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0)
+            return sf_fail("cannot write the image cache %s: %s", sink->path,
+                           w < 0 ? strerror(errno) : "short write");
+        done += (size_t)w;
+        sink->offset += w;
+    }
+    return SF_OK;
+}
+
+/* Decodes the images of the target rows a block at a time, in parallel, and puts the
+ * usable ones into sink in catalogue order. Fills ds->n, cat_row and the counts.
+ * SF_ERR when the sink cannot be written (a full disk). */
+static int decode_all(dataset *ds, const dataset_options *opt, image_sink *sink, int resize,
+                      int crop) {
     const target_set *ts = &ds->targets;
     int n_cand = ts->n_rows;
     size_t img = image_bytes(crop);
-    uint8_t *status = xcalloc((size_t)n_cand, 1);
-    char **why = xcalloc((size_t)n_cand, sizeof *why);
+    const int block = n_cand < 512 ? (n_cand > 0 ? n_cand : 1) : 512;
+    uint8_t *pixels = xmalloc_aligned((size_t)block * img);
+    uint8_t *status = xcalloc((size_t)block, 1);
+    char **why = xcalloc((size_t)block, sizeof *why);
+    ds->cat_row = xmalloc(((size_t)n_cand + 1) * sizeof *ds->cat_row);
+    int n = 0, rc = SF_OK;
     sf_progress bar;
     sf_progress_start(&bar, "decoding images", n_cand, "img");
     bar.quiet |= opt->quiet;
-    const int block = 512;
-    for (int b0 = 0; b0 < n_cand; b0 += block) {
+    for (int b0 = 0; b0 < n_cand && rc == SF_OK; b0 += block) {
         int b1 = b0 + block < n_cand ? b0 + block : n_cand;
 #pragma omp parallel for schedule(dynamic, 4)
         for (int i = b0; i < b1; i++) {
             char path[4096];
             const char *id = ds->cat.obj_ids[ts->rows[i]];
+            status[i - b0] = IMG_OK;
             if (image_find(path, sizeof path, opt->images_dir, id) != SF_OK) {
-                status[i] = IMG_MISSING;
+                status[i - b0] = IMG_MISSING;
                 continue;
             }
             uint8_t *rgb;
             int w, h;
             if (image_decode_fits(path, opt->fits_rgb, &rgb, &w, &h) != SF_OK) {
-                status[i] = IMG_CORRUPT;
-                why[i] = xstrdup(sf_last_error());
+                status[i - b0] = IMG_CORRUPT;
+                why[i - b0] = xstrdup(sf_last_error());
                 continue;
             }
-            image_prepare(pixels + (size_t)i * img, rgb, w, h, resize, crop);
+            image_prepare(pixels + (size_t)(i - b0) * img, rgb, w, h, resize, crop);
             free(rgb);
+        }
+        for (int i = b0; i < b1; i++) {
+            if (status[i - b0] == IMG_MISSING) {
+                if (ds->n_missing < 3)
+                    snprintf(ds->first_missing[ds->n_missing], sizeof ds->first_missing[0], "%s",
+                             ds->cat.obj_ids[ts->rows[i]]);
+                ds->n_missing++;
+            } else if (status[i - b0] == IMG_CORRUPT) {
+                if (ds->n_corrupt < 10) sf_warn("skipping %s", why[i - b0]);
+                ds->n_corrupt++;
+                free(why[i - b0]);
+                why[i - b0] = NULL;
+            } else if (rc == SF_OK) {
+                rc = sink_put(sink, pixels + (size_t)(i - b0) * img, img, n);
+                ds->cat_row[n++] = ts->rows[i];
+            }
         }
         sf_progress_update(&bar, b1, NULL);
     }
-    sf_progress_finish(&bar, NULL);
-
-    ds->cat_row = xmalloc((size_t)n_cand * sizeof *ds->cat_row);
-    int n = 0;
-    for (int i = 0; i < n_cand; i++) {
-        if (status[i] == IMG_MISSING) {
-            if (ds->n_missing < 3)
-                snprintf(ds->first_missing[ds->n_missing], sizeof ds->first_missing[0], "%s",
-                         ds->cat.obj_ids[ts->rows[i]]);
-            ds->n_missing++;
-            continue;
-        }
-        if (status[i] == IMG_CORRUPT) {
-            if (ds->n_corrupt < 10) sf_warn("skipping %s", why[i]);
-            ds->n_corrupt++;
-            free(why[i]);
-            continue;
-        }
-        if (n != i) memmove(pixels + (size_t)n * img, pixels + (size_t)i * img, img);
-        ds->cat_row[n++] = ts->rows[i];
-    }
+    if (rc == SF_OK) sf_progress_finish(&bar, NULL);
+    else if (!bar.quiet) fputc('\n', stderr);
     ds->n = n;
     ds->n_decoded = n_cand - ds->n_missing;
+    free(pixels);
     free(status);
     free(why);
+    return rc;
 }
 
-/* Builds the cache file at path (through a temporary name) and maps it. */
+/* Builds the cache file at path (through a temporary name, written a block of images
+ * at a time) and maps it. */
 static int cache_build(dataset *ds, const dataset_options *opt, const char *path,
                        cache_header *key, const int *target_of_row) {
+    double t0 = sf_now();
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -313,19 +346,18 @@ static int cache_build(dataset *ds, const dataset_options *opt, const char *path
                        strerror(errno));
     size_t img = image_bytes(key->crop);
     size_t n_cand = (size_t)ds->targets.n_rows;
-    size_t len = CACHE_HEADER_BYTES + n_cand * img;
-    uint8_t *map = MAP_FAILED;
-    if (ftruncate(fd, (off_t)len) == 0)
-        map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED) {
-        int e = errno;
+    size_t len = CACHE_HEADER_BYTES + n_cand * (img + sizeof(int32_t));
+    /* find out now, not after an hour of decoding, that the disk is too small */
+    int e = posix_fallocate(fd, 0, (off_t)len);
+    if (e == ENOSPC || e == EFBIG) {
         close(fd);
         unlink(tmp);
-        return sf_fail("cannot size the image cache %s to %zu bytes: %s", tmp, len, strerror(e));
+        return sf_fail("the image cache %s needs %.2f GB: %s (choose another cache path)", tmp,
+                       len / 1e9, strerror(e));
     }
-    decode_all(ds, opt, map + CACHE_HEADER_BYTES, key->resize, key->crop);
-    int rc = SF_OK;
-    if (ds->n > 0) {
+    image_sink sink = {.fd = fd, .offset = CACHE_HEADER_BYTES, .path = tmp};
+    int rc = decode_all(ds, opt, &sink, key->resize, key->crop);
+    if (rc == SF_OK && ds->n > 0) {
         cache_header h = *key;
         h.n = ds->n;
         h.n_missing = ds->n_missing;
@@ -337,7 +369,6 @@ static int cache_build(dataset *ds, const dataset_options *opt, const char *path
         h.complete = 1;
         int32_t *rows = xmalloc((size_t)ds->n * sizeof *rows);
         for (int i = 0; i < ds->n; i++) rows[i] = ds->cat_row[i];
-        munmap(map, len);
         size_t rows_bytes = (size_t)ds->n * sizeof *rows;
         if (ftruncate(fd, (off_t)h.file_size) != 0 ||
             pwrite(fd, rows, rows_bytes, (off_t)h.rows_offset) != (ssize_t)rows_bytes ||
@@ -345,8 +376,6 @@ static int cache_build(dataset *ds, const dataset_options *opt, const char *path
             rename(tmp, path) != 0)
             rc = sf_fail("cannot write the image cache %s: %s", path, strerror(errno));
         free(rows);
-    } else {
-        munmap(map, len);
     }
     close(fd);
     if (rc != SF_OK || ds->n == 0) {
@@ -361,6 +390,7 @@ static int cache_build(dataset *ds, const dataset_options *opt, const char *path
     if (used != CACHE_USED) return used == SF_ERR ? SF_ERR : sf_fail("%s: cache unreadable after writing it", path);
     ds->from_cache = 0;
     ds->n_decoded = decoded;
+    ds->cache_build_seconds = sf_now() - t0;
     return SF_OK;
 }
 
@@ -470,8 +500,9 @@ int dataset_open(dataset *ds, const dataset_options *opt_in) {
     int64_t ram_max = opt.ram_cache_max > 0 ? opt.ram_cache_max : default_ram_limit();
     int rc = SF_OK;
     if (!opt.cache_path && (int64_t)((size_t)ts->n_rows * img) <= ram_max) {
-        ds->pixels = xmalloc((size_t)ts->n_rows * img);
-        decode_all(ds, &opt, ds->pixels, opt.resize, opt.crop);
+        ds->pixels = xmalloc((size_t)ts->n_rows * img + 1);
+        image_sink sink = {.pixels = ds->pixels};
+        rc = decode_all(ds, &opt, &sink, opt.resize, opt.crop);
     } else {
         char path[1024];
         if (opt.cache_path)

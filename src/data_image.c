@@ -1,7 +1,7 @@
 /* data_image.c: JPEG/PNG decoding (FITS cutouts through data_fits.c), JPEG encoding
  * (the stored thumbnails), resize + crop/pad to CHW bytes, image lookup.
  * Layer: data. Calls: sf_util, data_fits; libjpeg, libpng.
- * Called by: cli_predict, data_dataset, infer_pipe, query_view, tui_app.
+ * Called by: cli_predict, data_dataset, data_shard, infer_pipe, query_view, tui_app.
  */
 #include "data_image.h"
 

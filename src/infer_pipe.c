@@ -32,6 +32,7 @@ typedef struct {
     int batch;        /* the batch it holds (READ, COMPUTED) or may take next (FREE) */
     int n_kept;       /* galaxies that decoded */
     int *gal;         /* (B) their galaxy numbers */
+    char **path;      /* (B) their files, when the source gives them by path() */
     char **bytes;     /* (B) file contents (NULL: unreadable, why in err) */
     size_t *len;
     char (*err)[256]; /* (B) */
@@ -108,6 +109,24 @@ static int wait_slot(pipe_state *p, slot *sl, int state, int b) {
 
 /* ---- reading ----------------------------------------------------------------- */
 
+/* Galaxy g's image file, held at position j of the slot; NULL (with sf_fail) when
+ * the source cannot name it. */
+static const char *source_path(pipe_state *p, slot *sl, int j, int g) {
+    if (p->src->paths) return p->src->paths[g];
+    char buf[4096];
+    free(sl->path[j]);
+    sl->path[j] = NULL;
+    if (p->src->path(p->src->path_ctx, g, buf, sizeof buf) != SF_OK) return NULL;
+    sl->path[j] = xstrdup(buf);
+    return sl->path[j];
+}
+
+/* The name of galaxy g (position j of the slot) for messages. */
+static const char *galaxy_name(const pipe_state *p, const slot *sl, int j, int g) {
+    if (p->src->paths) return p->src->paths[g];
+    return sl->path[j] ? sl->path[j] : "image";
+}
+
 static void *reader_main(void *arg) {
     pipe_state *p = arg;
     for (int b = 0; b < p->n_batches; b++) {
@@ -115,10 +134,10 @@ static void *reader_main(void *arg) {
         if (!wait_slot(p, sl, SLOT_FREE, b)) break;
         int n = batch_size(p, b);
         for (int j = 0; j < n; j++) {
-            const char *path = p->src->paths[b * p->B + j];
             sl->bytes[j] = NULL;
             sl->err[j][0] = 0;
-            if (sf_read_file(path, &sl->bytes[j], &sl->len[j]) != SF_OK)
+            const char *path = source_path(p, sl, j, b * p->B + j);
+            if (!path || sf_read_file(path, &sl->bytes[j], &sl->len[j]) != SF_OK)
                 snprintf(sl->err[j], sizeof sl->err[j], "%s", sf_last_error());
         }
         pthread_mutex_lock(&p->mu);
@@ -143,8 +162,8 @@ static int decode_one(pipe_state *p, slot *sl, int j, int g) {
         uint8_t *rgb = NULL;
         int w, h, rc = SF_ERR;
         if (sl->bytes[j])
-            rc = image_decode_mem_fits((const uint8_t *)sl->bytes[j], sl->len[j], src->paths[g],
-                                       src->fits_rgb, &rgb, &w, &h);
+            rc = image_decode_mem_fits((const uint8_t *)sl->bytes[j], sl->len[j],
+                                       galaxy_name(p, sl, j, g), src->fits_rgb, &rgb, &w, &h);
         free(sl->bytes[j]);
         sl->bytes[j] = NULL;
         if (rc != SF_OK) {
@@ -245,6 +264,7 @@ static void slots_alloc(pipe_state *p) {
         sl->state = SLOT_FREE;
         sl->batch = i;
         sl->gal = xmalloc((size_t)B * sizeof *sl->gal);
+        sl->path = xcalloc((size_t)B, sizeof *sl->path);
         sl->bytes = xcalloc((size_t)B, sizeof *sl->bytes);
         sl->len = xcalloc((size_t)B, sizeof *sl->len);
         sl->err = xcalloc((size_t)B, sizeof *sl->err);
@@ -266,8 +286,10 @@ static void slots_free(pipe_state *p) {
         for (int j = 0; j < p->B; j++) {
             free(sl->thumb[j]);
             free(sl->bytes[j]);
+            free(sl->path[j]);
         }
         free(sl->gal);
+        free(sl->path);
         free(sl->bytes);
         free(sl->len);
         free(sl->err);
@@ -292,7 +314,8 @@ int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx
         return sf_fail("the data set's images are %dx%d but the model takes %dx%d",
                        src->ds->size, src->ds->size, S, S);
     int n = src->ds ? src->ds->n : src->n;
-    if (!src->ds && n > 0 && !src->paths) return sf_fail("no images to run the model over");
+    if (!src->ds && n > 0 && !src->paths && !src->path)
+        return sf_fail("no images to run the model over");
 
     pipe_state p;
     memset(&p, 0, sizeof p);

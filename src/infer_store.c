@@ -18,6 +18,7 @@ typedef struct {
     const int *col_of;          /* (n_cols) catalogue column of each stored column */
     /* one batch's inputs, sized for the model's batch */
     store_galaxy_input *gal;
+    char (*objids)[STORE_OBJID_MAX];
     double *values;
     uint8_t *split;
     float *truth;
@@ -31,14 +32,28 @@ static int write_batch(void *ctx, const infer_batch *b) {
     const catalog *cat = g->cat;
     int n_out = rs->n_out, d = rs->d;
     for (int i = 0; i < b->n; i++) {
-        int gi = b->gal[i], row = g->rows[gi];
+        int gi = b->gal[i];
+        const char *obj_id;
+        const double *row_values;
+        if (g->row) {
+            if (g->row(g->row_ctx, gi, &obj_id, &row_values) != SF_OK) return SF_ERR;
+        } else {
+            obj_id = cat->obj_ids[g->rows[gi]];
+            row_values = cat->values + (size_t)g->rows[gi] * (size_t)cat->n_cols;
+        }
         store_galaxy_input *gal = &rs->gal[i];
         memset(gal, 0, sizeof *gal);
-        gal->objid = cat->obj_ids[row];
-        gal->ra = rs->col_ra >= 0 ? catalog_value(cat, row, rs->col_ra) : NAN;
-        gal->dec = rs->col_dec >= 0 ? catalog_value(cat, row, rs->col_dec) : NAN;
+        /* the row's text may not outlive the next row: the batch keeps a copy */
+        char *id = rs->objids[i];
+        snprintf(id, STORE_OBJID_MAX, "%s", obj_id);
+        if (strlen(obj_id) >= STORE_OBJID_MAX)
+            return sf_fail("galaxy %s: objID longer than %d characters", obj_id,
+                           STORE_OBJID_MAX - 1);
+        gal->objid = id;
+        gal->ra = rs->col_ra >= 0 ? row_values[rs->col_ra] : NAN;
+        gal->dec = rs->col_dec >= 0 ? row_values[rs->col_dec] : NAN;
         double *v = &rs->values[(size_t)i * (size_t)rs->n_cols];
-        for (int c = 0; c < rs->n_cols; c++) v[c] = catalog_value(cat, row, rs->col_of[c]);
+        for (int c = 0; c < rs->n_cols; c++) v[c] = row_values[rs->col_of[c]];
         gal->values = v;
         if (b->thumb && b->thumb[i]) {
             gal->thumb = b->thumb[i];
@@ -129,6 +144,7 @@ int infer_build_run(store *s, sfnet *m, const infer_source *src, const infer_gal
     }
     rs.col_of = col_of;
     rs.gal = xcalloc((size_t)B, sizeof *rs.gal);
+    rs.objids = xcalloc((size_t)B, sizeof *rs.objids);
     rs.values = xmalloc(((size_t)B * (size_t)rs.n_cols + 1) * sizeof *rs.values);
     rs.split = xmalloc((size_t)B);
     rs.truth = xmalloc((size_t)B * (size_t)rs.n_out * sizeof *rs.truth);
@@ -159,6 +175,7 @@ int infer_build_run(store *s, sfnet *m, const infer_source *src, const infer_gal
     free(col_of);
     free(names);
     free(rs.gal);
+    free(rs.objids);
     free(rs.values);
     free(rs.split);
     free(rs.truth);

@@ -231,7 +231,10 @@ int sf_fail_prefix(const char *prefix) {
 
 const char *sf_last_error(void) { return err_buf[0] ? err_buf : "unknown error"; }
 
+int sf_warn_muted = 0;
+
 void sf_warn(const char *fmt, ...) {
+    if (sf_warn_muted) return;
     char msg[4096];
     va_list ap;
     va_start(ap, fmt);
@@ -367,6 +370,21 @@ void sf_rng_shuffle(sf_rng *r, int *a, int n) {
 }
 
 /* ---- files ---- */
+
+uint64_t sf_hash64(const void *data, size_t len) {
+    const uint8_t *p = data;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return h;
+}
 
 int sf_read_file(const char *path, char **data, size_t *len) {
     FILE *f = fopen(path, "rb");

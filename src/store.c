@@ -1,7 +1,7 @@
 /* store.c: opening the run database, schema versions and migrations, runs.
  * Layer: store. Calls: sf_util; SQLite, cJSON.
- * Called by: analysis_run, cli_* (8), infer_store, query, query_similar, query_view, store_marks,
- *     store_read, store_write, tui_app, tui_marks.
+ * Called by: analysis_run, cli_* (9), infer_store, query, query_similar, query_view, store_marks,
+ *     store_merge, store_read, store_write, tui_app, tui_marks.
  */
 #include "store_internal.h"
 
@@ -39,6 +39,45 @@ static const store_migration builtin_migrations[] = {
      * galaxy of a run. An older file upgraded to 3 gets every run's summaries computed in
      * the same transaction (upgrade below). */
     {3, store_summary_schema_sql},
+    /* 4: each run's codes packed in galaxy order, and the statistics of every two runs
+     * over the galaxies both hold (store.h, store_codes.c, store_cross.c). A pair is
+     * stored both ways round; its rows go with either run. */
+    {4, "CREATE TABLE run_codes (\n"
+        "    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+        "    chunk  INTEGER NOT NULL,             -- 0, 1, ... in ascending galaxy id\n"
+        "    n_rows INTEGER NOT NULL,             -- galaxies in the chunk\n"
+        "    data   BLOB NOT NULL,                -- packed codes, see store_codes.c\n"
+        "    UNIQUE (run_id, chunk)\n"
+        ");\n"
+        "CREATE TABLE run_pairs (\n"
+        "    run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+        "    other_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+        "    n_shared INTEGER NOT NULL,           -- galaxies both runs hold\n"
+        "    PRIMARY KEY (run_id, other_id)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE INDEX run_pairs_other ON run_pairs (other_id);\n"
+        "-- per feature of run_id active on some shared galaxy: sums over the shared galaxies\n"
+        "CREATE TABLE pair_features (\n"
+        "    run_id   INTEGER NOT NULL,\n"
+        "    other_id INTEGER NOT NULL,\n"
+        "    feature  INTEGER NOT NULL,\n"
+        "    n_active INTEGER NOT NULL,\n"
+        "    sum      REAL NOT NULL,\n"
+        "    sum_sq   REAL NOT NULL,\n"
+        "    PRIMARY KEY (run_id, other_id, feature),\n"
+        "    FOREIGN KEY (run_id, other_id) REFERENCES run_pairs(run_id, other_id) ON DELETE CASCADE\n"
+        ") WITHOUT ROWID;\n"
+        "-- per feature of run_id and feature of other_id active together on some shared galaxy\n"
+        "CREATE TABLE pair_coact (\n"
+        "    run_id        INTEGER NOT NULL,\n"
+        "    other_id      INTEGER NOT NULL,\n"
+        "    feature       INTEGER NOT NULL,\n"
+        "    other_feature INTEGER NOT NULL,\n"
+        "    n_both        INTEGER NOT NULL,\n"
+        "    sum_product   REAL NOT NULL,\n"
+        "    PRIMARY KEY (run_id, other_id, feature, other_feature),\n"
+        "    FOREIGN KEY (run_id, other_id) REFERENCES run_pairs(run_id, other_id) ON DELETE CASCADE\n"
+        ") WITHOUT ROWID;\n"},
 };
 static const int n_builtin_migrations = (int)(sizeof builtin_migrations / sizeof builtin_migrations[0]);
 
@@ -422,8 +461,9 @@ static int runs_without_summaries(store *s, int64_t **ids, int *n) {
     return SF_OK;
 }
 
-/* A file opened for writing: the built-in migrations above its version, then the
- * summaries of every run that lacks them, in one transaction (on failure or Ctrl-C the
+/* A file opened for writing: the built-in migrations above its version (2 -> 3 -> 4),
+ * then the summaries of every run that lacks them, then the codes and pair statistics
+ * of every run and every two runs that lack them, in one transaction (on failure or Ctrl-C the
  * file keeps its version and contents). */
 static int upgrade(store *s) {
     long long v = 0;
@@ -434,7 +474,9 @@ static int upgrade(store *s) {
         s->version = (int)v;
         if (runs_without_summaries(s, &ids, &n) != SF_OK) return SF_ERR;
         free(ids);
-        if (n == 0) return SF_OK;
+        /* nothing to summarize: the codes and pair statistics of a run stored another
+         * way (merging) are written in their own transaction, one query when none lack */
+        if (n == 0) return store_cross_refresh(s);
     }
     if (store_begin(s) != SF_OK) return SF_ERR;
     /* another process may have upgraded it between the check and the lock */
@@ -450,8 +492,19 @@ static int upgrade(store *s) {
         }
     free(ids);
     ids = NULL;
-    if (store_commit(s) != SF_OK) goto fail;
+    /* then every run's codes and the statistics of every two runs (version 4), in the
+     * same transaction */
+    int before = s->version;
     s->version = version;
+    if (store_cross_refresh(s) != SF_OK) {
+        s->version = before;
+        if (v < 4) sf_fail_prefix("upgrading to schema version 4 failed, the file is unchanged");
+        goto fail;
+    }
+    if (store_commit(s) != SF_OK) {
+        s->version = before;
+        goto fail;
+    }
     return SF_OK;
 fail:
     free(ids);

@@ -1,11 +1,13 @@
 /* store_summary.c: a run's summaries (schema version 3): what the explorer's pages and
  * the headless commands need from every galaxy of a run, computed once from the stored
  * run by store_run_summarize() and read back a few rows at a time (see store.h).
- *
- * Calls only the store's own SQL helpers, OpenBLAS (dsyrk for galaxies with many active
- * features) and libm. Called by the run writer's finish step (store_write.c), by the
- * migration to version 3 (store.c) and, for a file opened read-only, by the readers
- * below, into temporary tables of the connection. */
+ * For a file opened read-only, the readers below compute them into temporary tables of
+ * the connection.
+ * Layer: store. Calls: store, sf_util; SQLite, OpenBLAS (dsyrk for galaxies with many
+ * active features).
+ * Called by: store_write (the run writer's finish step), store (the migration to
+ * version 3), query, query_similar, query_view, analysis_run, tui_feature.
+ */
 #include "store_internal.h"
 
 #include <cblas.h>

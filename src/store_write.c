@@ -9,7 +9,7 @@
  * and built again in one sort before the summaries; the cache size and temp store are
  * set for the load and given back after.
  * Layer: store. Calls: store, sf_util; SQLite, cJSON.
- * Called by: infer_store.
+ * Called by: infer_store, store_merge.
  */
 #include "store_internal.h"
 
@@ -257,6 +257,7 @@ struct store_run_writer {
     int n_out, d, k_stored, n_columns;
     int64_t *column_id;        /* (n_columns) */
     float *head_w;             /* (n_out, d) copy */
+    int nested;                /* inside the caller's transaction: a savepoint of it */
     int rmse_given;            /* the caller's RMSEs are kept; else computed here */
     int rmse_t_given[STORE_MAX_TARGETS];
     feature_acc *acc;          /* (d) */
@@ -384,6 +385,7 @@ static void pragmas_restore(store_run_writer *w) {
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA cache_size = %lld", w->old_cache_size);
     store_exec(w->s, sql, "sizing the cache");
+    if (w->nested) return; /* the temp store was left alone */
     snprintf(sql, sizeof sql, "PRAGMA temp_store = %lld", w->old_temp_store);
     store_exec(w->s, sql, "setting the temp store");
 }
@@ -463,8 +465,13 @@ int store_run_begin(store *s, const store_run_input *in, store_run_writer **out)
         return SF_ERR;
     }
     store_exec(s, "PRAGMA cache_size = -262144", "sizing the cache");
-    store_exec(s, "PRAGMA temp_store = MEMORY", "setting the temp store");
-    if (store_begin(s) != SF_OK || file_activations(s, &w->file_activations) != SF_OK ||
+    w->nested = !sqlite3_get_autocommit(s->db);
+    /* SQLite refuses to change the temp store within a transaction (a merge's): there it
+     * stays as the caller set it */
+    if (!w->nested) store_exec(s, "PRAGMA temp_store = MEMORY", "setting the temp store");
+    int begun = w->nested ? store_exec(s, "SAVEPOINT run_writer", "starting a write")
+                          : store_begin(s);
+    if (begun != SF_OK || file_activations(s, &w->file_activations) != SF_OK ||
         insert_run(w, in) != SF_OK) {
         store_run_abort(w);
         return SF_ERR;
@@ -737,14 +744,22 @@ static int write_summary(store_run_writer *w) {
     return SF_OK;
 }
 
+/* Commits, or inside the caller's transaction releases the savepoint (the caller
+ * commits). */
+static int writer_commit(store_run_writer *w) {
+    if (w->nested) return store_exec(w->s, "RELEASE run_writer", "committing");
+    return store_commit(w->s);
+}
+
 int store_run_finish(store_run_writer *w, int64_t *run_id) {
     if (w->n < 1) {
         sf_fail("%s: a run needs at least one galaxy", w->s->path);
         store_run_abort(w);
         return SF_ERR;
     }
-    if (write_summary(w) != SF_OK || rebuild_index(w) != SF_OK || store_run_summarize(w->s, w->run_id) != SF_OK ||
-        store_commit(w->s) != SF_OK) {
+    if (write_summary(w) != SF_OK || rebuild_index(w) != SF_OK ||
+        store_run_summarize(w->s, w->run_id) != SF_OK || store_cross_refresh(w->s) != SF_OK ||
+        writer_commit(w) != SF_OK) {
         store_run_abort(w);
         return SF_ERR;
     }
@@ -756,7 +771,12 @@ int store_run_finish(store_run_writer *w, int64_t *run_id) {
 
 void store_run_abort(store_run_writer *w) {
     if (!w) return;
-    store_rollback(w->s);
+    if (w->nested) {
+        /* undo the run's writes; the caller's transaction stays open */
+        sqlite3_exec(w->s->db, "ROLLBACK TO run_writer; RELEASE run_writer", NULL, NULL, NULL);
+    } else {
+        store_rollback(w->s);
+    }
     pragmas_restore(w);
     writer_free(w);
 }

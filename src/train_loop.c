@@ -1,6 +1,7 @@
 /* train_loop.c: the training loop (epochs of Ranger steps under a schedule, validation,
  * checkpoints, Ctrl-C, resume). See include/train.h.
- * Layer: train. Calls: data_dataset, nn_model, safetensors, train_optim, train_weights, sf_util.
+ * Layer: train. Calls: data_dataset, nn_model, safetensors, train_dist, train_optim,
+ *     train_weights, sf_mpi, sf_util.
  * Called by: cli_train.
  */
 #include <errno.h>
@@ -13,8 +14,10 @@
 #include <unistd.h>
 
 #include "safetensors.h"
+#include "sf_mpi.h"
 #include "sf_util.h"
 #include "train.h"
+#include "train_dist.h"
 
 #define CHECKPOINT_FORMAT "sfnet-explore-checkpoint-1"
 
@@ -375,21 +378,32 @@ done:
 
 /* Eval-mode RMSE in target units over the galaxies idx[0..n) into *rmse, in batches of
  * m->max_batch, the head in the training units u. x and y hold max_batch images /
- * targets. SF_ERR when the model cannot run a batch. */
-static int evaluate(sfnet *m, const dataset *ds, const target_units *u, const int *idx, int n,
-                    float *x, float *y, double *rmse) {
-    int no = m->cfg.n_out;
+ * targets. Each rank takes its share of the galaxies; their squared errors are summed
+ * over the ranks. SF_ERR when the model cannot run a batch on this rank or on another
+ * (all ranks return it). */
+static int evaluate(sfnet *m, const dataset *ds, const train_dist *dist, const target_units *u,
+                    const int *idx, int n, float *x, float *y, double *rmse) {
+    int no = m->cfg.n_out, lo, hi, failed = 0;
+    train_dist_range(dist, n, &lo, &hi);
     double sq = 0;
-    for (int i = 0; i < n; i += m->max_batch) {
-        int b = n - i < m->max_batch ? n - i : m->max_batch;
+    for (int i = lo; i < hi && !failed; i += m->max_batch) {
+        int b = hi - i < m->max_batch ? hi - i : m->max_batch;
         dataset_batch(ds, idx + i, b, x, y, NULL);
-        if (sfnet_forward(m, x, b, 0) != SF_OK) return SF_ERR;
+        if (sfnet_forward(m, x, b, 0) != SF_OK) {
+            failed = 1;
+            break;
+        }
         for (int j = 0; j < b * no; j++) {
             double e = (double)m->out[j] * u->scale + u->mean[j % no] - y[j];
             sq += e * e;
         }
     }
-    *rmse = n > 0 ? sqrt(sq / ((double)n * no)) : NAN;
+    if (failed && dist->size > 1) train_dist_say("%s", sf_last_error());
+    double sums[2] = {sq, failed};
+    sf_mpi_sum_f64(sums, 2);
+    if (failed) return SF_ERR;
+    if (sums[1] > 0) return sf_fail("another rank could not validate its share (see its message)");
+    *rmse = n > 0 ? sqrt(sums[0] / ((double)n * no)) : NAN;
     return SF_OK;
 }
 
@@ -421,13 +435,39 @@ static void format_hms(char *buf, size_t n, double s) {
     snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
 }
 
-static int check_options(const sfnet *m, const dataset *ds, const train_options *opt) {
+/* Seconds the rest of the run takes (its ETA): the steps left at this call's mean step
+ * time, then per epoch left the validation and checkpoint at the time the last one
+ * took, then `then_images` (what the caller runs through the model afterwards, such as
+ * storing the run) at the validation's time per image. Before the first validation a
+ * validation image is taken to cost a third of a training image (a forward pass of a
+ * step's forward and backward). */
+typedef struct {
+    double step_s;       /* mean seconds of a step */
+    double epoch_end_s;  /* seconds of the last validation + checkpoint; < 0: none yet */
+    double eval_img_s;   /* seconds per validation image on this rank; < 0: none yet */
+    int valid_here;      /* validation images this rank evaluates */
+    int batch;           /* global batch */
+    int ranks;
+} run_clock;
+
+static double run_eta(const run_clock *c, long steps_left, int epoch_ends_left, long then_images) {
+    double per_img = c->eval_img_s >= 0 ? c->eval_img_s : c->step_s * c->ranks / c->batch / 3;
+    double epoch_end = c->epoch_end_s >= 0 ? c->epoch_end_s : per_img * c->valid_here;
+    return c->step_s * (double)steps_left + epoch_end * epoch_ends_left +
+           per_img * (double)then_images;
+}
+
+static int check_options(const sfnet *m, const dataset *ds, const train_options *opt,
+                         const train_dist *dist) {
     if (m->cfg.inference_only)
         return sf_fail("the model was created for inference only and cannot be trained");
     if (opt->epochs < 1) return sf_fail("--epochs %d: need at least 1", opt->epochs);
     if (opt->batch < 1) return sf_fail("--batch %d: need at least 1", opt->batch);
-    if (opt->batch > m->max_batch)
+    if (dist->size == 1 && opt->batch > m->max_batch)
         return sf_fail("--batch %d exceeds the model's max batch %d", opt->batch, m->max_batch);
+    if (dist->local > m->max_batch)
+        return sf_fail("--batch %d gives each of the %d ranks %d images, more than the model's "
+                       "max batch %d", opt->batch, dist->size, dist->local, m->max_batch);
     if (!(opt->lr > 0) || !isfinite(opt->lr)) return sf_fail("--lr %g must be positive", opt->lr);
     if (ds->n_train < 2) return sf_fail("the training split has %d galaxies; need at least 2",
                                         ds->n_train);
@@ -438,7 +478,7 @@ static int check_options(const sfnet *m, const dataset *ds, const train_options 
         return sf_fail("the data set's images are %dx%d but the model takes %dx%d", ds->size,
                        ds->size, m->cfg.in_size, m->cfg.in_size);
     if (opt->resume && !opt->checkpoint) return sf_fail("--resume needs a checkpoint path");
-    if (opt->checkpoint && !opt->resume) {
+    if (opt->checkpoint && !opt->resume && dist->rank == 0) {
         /* Find out now, not after the first epoch, that the checkpoint cannot be written. */
         char tmp[4096];
         snprintf(tmp, sizeof tmp, "%s.tmp-%ld", opt->checkpoint, (long)getpid());
@@ -452,13 +492,14 @@ static int check_options(const sfnet *m, const dataset *ds, const train_options 
 }
 
 /* The message for a loss that is not finite at (epoch, step), batch idx[0..B) with
- * inputs x: bad data when a target (or an input) of the batch is not finite, or so
+ * this rank's inputs x (n_x images from idx[x_first]): bad data when a target (or an
+ * input) of the batch is not finite, or so
  * large that its square overflows a float (naming the galaxy and the target), else
  * divergence (naming the learning rate). It names the checkpoint on disk only when
  * there is one: checkpoint_epoch epochs done, or -1 for none. Returns SF_ERR. */
-static int loss_failure(const dataset *ds, const int *idx, int B, const float *x, float loss,
-                        int epoch, int step, double lr, const train_options *opt,
-                        int checkpoint_epoch) {
+static int loss_failure(const dataset *ds, const int *idx, int B, int x_first, int n_x,
+                        const float *x, float loss, int epoch, int step, double lr,
+                        const train_options *opt, int checkpoint_epoch) {
     char where[96], ckpt[1400] = "";
     snprintf(where, sizeof where, "the training loss became %g at epoch %d, step %d",
              (double)loss, epoch + 1, step + 1);
@@ -485,12 +526,12 @@ static int loss_failure(const dataset *ds, const int *idx, int B, const float *x
                                ds->cat.path ? ds->cat.path : "the catalogue", ckpt);
         }
     size_t img = (size_t)3 * ds->size * ds->size;
-    for (int b = 0; b < B; b++)
+    for (int b = 0; b < n_x; b++) /* x: this rank's images, idx[x_first ...] */
         for (size_t k = 0; k < img; k++)
             if (!isfinite(x[(size_t)b * img + k]))
                 return sf_fail("%s: bad data, not the learning rate: the image of galaxy %s "
                                "gives non-finite pixels (normalisation mean %g %g %g, std %g "
-                               "%g %g)%s", where, dataset_obj_id(ds, idx[b]), ds->mean[0],
+                               "%g %g)%s", where, dataset_obj_id(ds, idx[x_first + b]), ds->mean[0],
                                ds->mean[1], ds->mean[2], ds->std[0], ds->std[1], ds->std[2],
                                ckpt);
     return sf_fail("%s: the training diverged (the data of that batch is finite): lower --lr "
@@ -520,6 +561,36 @@ static int check_targets(const dataset *ds) {
     return SF_OK;
 }
 
+/* Rank 0 writes the checkpoint (the other ranks hold the same state); every rank
+ * learns whether it could. */
+static int checkpoint_save_shared(const char *path, sfnet *m, const ranger *o,
+                                  const train_options *opt, const dataset *ds,
+                                  const target_units *u, const train_pos *pos,
+                                  const train_result *res) {
+    int rc = sf_mpi_rank() == 0 ? checkpoint_save(path, m, o, opt, ds, u, pos, res) : SF_OK;
+    if (!sf_mpi_all_ok(rc == SF_OK) && rc == SF_OK)
+        rc = sf_fail("rank 0 could not write the checkpoint %s", path);
+    return rc;
+}
+
+/* Every rank starts from rank 0's model, optimizer state and position: what rank 0
+ * initialised or loaded from the checkpoint (the only rank that reads it). */
+static int start_shared(sfnet *m, ranger *o, const train_options *opt, const dataset *ds,
+                        const target_units *u, int steps, train_pos *pos, train_result *res) {
+    int rc = SF_OK;
+    if (opt->resume && sf_mpi_rank() == 0)
+        rc = checkpoint_load(opt->checkpoint, m, o, opt, ds, u, steps, pos, res);
+    if (!sf_mpi_all_ok(rc == SF_OK))
+        return rc != SF_OK ? rc : sf_fail("rank 0 could not read the checkpoint %s", opt->checkpoint);
+    if (sf_mpi_size() == 1) return SF_OK;
+    train_dist_share_model(m, opt->resume ? o : NULL);
+    sf_mpi_bcast(pos, sizeof *pos, 0);
+    sf_mpi_bcast(res->train_loss, (size_t)res->epochs * sizeof(double), 0);
+    sf_mpi_bcast(res->valid_rmse, (size_t)res->epochs * sizeof(double), 0);
+    sf_mpi_bcast(&res->epochs_done, sizeof res->epochs_done, 0);
+    return SF_OK;
+}
+
 int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_result *res) {
     memset(res, 0, sizeof *res);
     res->epochs = opt->epochs > 0 ? opt->epochs : 0;
@@ -527,14 +598,30 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
     res->valid_rmse = xmalloc(((size_t)res->epochs + 1) * sizeof(double));
     for (int e = 0; e < res->epochs; e++) res->train_loss[e] = res->valid_rmse[e] = NAN;
     res->final_train_rmse = res->final_valid_rmse = NAN;
-    if (check_options(m, ds, opt) != SF_OK || check_targets(ds) != SF_OK) return SF_ERR;
+    /* the ranks of an MPI job (one in a world of one): each takes its slice of every
+     * global batch; rank 0 alone prints and writes the checkpoint */
+    train_dist dist;
+    int ok = train_dist_begin(&dist, opt->batch) == SF_OK &&
+             check_options(m, ds, opt, &dist) == SF_OK && check_targets(ds) == SF_OK;
+    if (!sf_mpi_all_ok(ok)) {
+        if (ok) sf_fail("rank 0 refused the options (see its message)");
+        return SF_ERR;
+    }
     res->train_mean_rmse = mean_baseline(ds);
+    const int quiet = opt->quiet || dist.rank != 0;
     target_units u;
     target_units_of(&u, ds, opt->targets);
     for (int t = 0; t < u.n_out; t++) res->target_mean[t] = u.mean[t];
     res->target_scale = u.scale;
 
-    const int B = opt->batch < ds->n_train ? opt->batch : ds->n_train;
+    int B = opt->batch < ds->n_train ? opt->batch : ds->n_train;
+    if (B < opt->batch && dist.size > 1) {
+        /* fewer training galaxies than one batch: the batch is all of them that divide */
+        B -= B % dist.size;
+        if (B < dist.size) return sf_fail("the training split has %d galaxies, fewer than the "
+                                          "%d ranks", ds->n_train, dist.size);
+        train_dist_begin(&dist, B);
+    }
     const int steps = ds->n_train / B; /* the last incomplete batch is dropped */
     const long total = (long)steps * opt->epochs;
     const int S = ds->size, no = m->cfg.n_out;
@@ -552,17 +639,17 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
     free(decay);
 
     train_pos pos = {0};
-    int rc = SF_OK;
     int checkpoint_epoch = -1; /* epochs done in the checkpoint on disk; -1: none written */
+    int rc = start_shared(m, &o, opt, ds, &u, steps, &pos, res);
+    if (rc != SF_OK) goto out;
     if (opt->resume) {
-        rc = checkpoint_load(opt->checkpoint, m, &o, opt, ds, &u, steps, &pos, res);
-        if (rc != SF_OK) goto out;
         checkpoint_epoch = pos.epoch;
-        if (!opt->quiet && pos.epoch < opt->epochs)
+        if (!quiet && pos.epoch < opt->epochs)
             fprintf(stderr, "sfnet-explore: resuming at epoch %d, step %d of %d\n",
                     pos.epoch + 1, pos.step, steps);
     } else if (opt->head_bias_mean) {
-        /* the mean of what the head learns: 0 in standardised units */
+        /* the mean of what the head learns: 0 in standardised units (the same on every
+         * rank: they hold the same galaxies) */
         if (opt->targets == TRAIN_TARGETS_RAW) {
             train_head_bias_to_mean(m, ds);
         } else {
@@ -572,16 +659,28 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
         }
     }
     /* from here on the head is in training units, until the fold after `restore` */
+    /* from here on a rank that waits too long for the others stops the job */
+    double old_timeout = sf_mpi_set_timeout(sf_mpi_default_timeout());
 
-    struct sigaction sa, old_sa;
+    /* Ctrl-C, and SIGUSR1 (which mpirun passes to every rank, and Slurm sends with
+     * `scancel --signal=USR1` or `#SBATCH --signal`), stop after the current step with
+     * a checkpoint. SIGTERM keeps its default: when a rank dies, mpirun and srun
+     * end the others with it, and a rank that waited for the dead one would not finish
+     * its step. */
+    struct sigaction sa, old_int, old_usr1;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the program at once */
     sigemptyset(&sa.sa_mask);
     stop_requested = 0;
-    sigaction(SIGINT, &sa, &old_sa);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGUSR1, &sa, &old_usr1);
 
     const double t0 = sf_now();
+    int valid_lo, valid_hi;
+    train_dist_range(&dist, ds->n_valid, &valid_lo, &valid_hi);
+    run_clock clock = {.epoch_end_s = -1, .eval_img_s = -1, .valid_here = valid_hi - valid_lo,
+                       .batch = B, .ranks = dist.size};
     double t_train = 0, smooth = 0;
     long done_here = 0, n_smooth = 0;
     int stop = 0;
@@ -598,7 +697,7 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
         snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, opt->epochs);
         sf_progress bar;
         sf_progress_start(&bar, label, (long)(steps - first) * B, "img");
-        bar.quiet |= opt->quiet;
+        bar.quiet |= quiet;
         for (int step = first; step < steps; step++) {
             double lr, mom;
             sched_at(opt->schedule, opt->lr, (double)((long)epoch * steps + step) / (double)total,
@@ -608,21 +707,21 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             sf_rng flip;
             sf_rng_seed(&flip, position_seed(opt->seed, epoch, step));
             draw_flips(flips, B, opt->flips, &flip);
-            dataset_batch_transformed(ds, perm + (size_t)step * B, B, x, y, flips);
-            to_training_units(&u, y, B);
-            sfnet_zero_grad(m);
-            if (sfnet_forward(m, x, B, 1) != SF_OK) {
-                if (!opt->quiet) fputc('\n', stderr);
+            train_dist_slice(&dist, ds, perm + (size_t)step * B, flips, x, y);
+            to_training_units(&u, y, dist.local);
+            float loss;
+            if (train_dist_backward(&dist, m, x, y, &loss) != SF_OK) {
+                if (!quiet) fputc('\n', stderr);
                 rc = sf_fail("epoch %d, step %d: %s; the last checkpoint is intact", epoch + 1,
                              step + 1, last_error_copy());
                 goto restore;
             }
             /* the loss in training units; reported in target units */
-            float loss = (float)(sfnet_loss(m, y, B, 1) * u.scale);
+            loss = (float)(loss * u.scale);
             if (!isfinite(loss)) {
-                if (!opt->quiet) fputc('\n', stderr);
-                rc = loss_failure(ds, perm + (size_t)step * B, B, x, loss, epoch, step, lr, opt,
-                                  checkpoint_epoch);
+                if (!quiet) fputc('\n', stderr);
+                rc = loss_failure(ds, perm + (size_t)step * B, B, dist.first, dist.local, x,
+                                  loss, epoch, step, lr, opt, checkpoint_epoch);
                 goto restore;
             }
             ranger_step(&o, m->params, m->grads, lr, mom);
@@ -634,27 +733,30 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             /* fastai's smoothed loss: debiased exponential average, beta 0.98 */
             smooth = 0.98 * smooth + 0.02 * loss;
             n_smooth++;
-            double el = sf_now() - t0;
+            clock.step_s = t_train / (double)done_here;
             format_hms(eta, sizeof eta,
-                       el / (double)done_here * (double)(total - ((long)epoch * steps + step + 1)));
+                       run_eta(&clock, total - ((long)epoch * steps + step + 1),
+                               opt->epochs - epoch, opt->then_images));
             snprintf(extra, sizeof extra, "step %d/%d loss %.4f lr %.2g run ETA %s", step + 1,
                      steps, smooth / (1 - pow(0.98, (double)n_smooth)), lr, eta);
             sf_progress_update(&bar, (long)(step + 1 - first) * B, extra);
             if (opt->on_step && opt->on_step(opt->ctx, epoch, step, loss)) stop = 1;
             if (stop_requested) stop = 1;
+            stop = train_dist_any(stop); /* every rank stops at the same step */
             if (stop && step + 1 < steps) {
                 res->interrupted = 1;
-                if (!opt->quiet) fputc('\n', stderr);
+                if (!quiet) fputc('\n', stderr);
                 if (opt->checkpoint) {
                     train_pos here = {epoch, step + 1, sq_sum, sq_count};
-                    rc = checkpoint_save(opt->checkpoint, m, &o, opt, ds, &u, &here, res);
+                    rc = checkpoint_save_shared(opt->checkpoint, m, &o, opt, ds, &u, &here,
+                                                res);
                     if (rc != SF_OK) goto restore;
                     checkpoint_epoch = epoch;
-                    if (!opt->quiet)
+                    if (!quiet)
                         fprintf(stderr, "sfnet-explore: stopped at epoch %d, step %d; "
                                 "checkpoint saved to %s (--resume continues)\n",
                                 epoch + 1, step + 1, opt->checkpoint);
-                } else if (!opt->quiet) {
+                } else if (!quiet) {
                     fprintf(stderr, "sfnet-explore: stopped at epoch %d, step %d (no "
                             "checkpoint path, nothing saved)\n", epoch + 1, step + 1);
                 }
@@ -662,26 +764,31 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             }
         }
         res->train_loss[epoch] = sqrt(sq_sum / sq_count);
-        if (evaluate(m, ds, &u, ds->valid_idx, ds->n_valid, x, y, &res->valid_rmse[epoch]) !=
-            SF_OK) {
-            if (!opt->quiet) fputc('\n', stderr);
+        double t_end = sf_now();
+        train_dist_average_running_stats(m);
+        train_dist_keep_identical(m, &o, epoch);
+        if (evaluate(m, ds, &dist, &u, ds->valid_idx, ds->n_valid, x, y,
+                     &res->valid_rmse[epoch]) != SF_OK) {
+            if (!quiet) fputc('\n', stderr);
             rc = sf_fail("validating epoch %d: %s; the last checkpoint is intact", epoch + 1,
                          last_error_copy());
             goto restore;
         }
+        if (clock.valid_here > 0) clock.eval_img_s = (sf_now() - t_end) / clock.valid_here;
         res->epochs_done = epoch + 1;
         snprintf(extra, sizeof extra, "train loss %.4f valid RMSE %.4f",
                  res->train_loss[epoch], res->valid_rmse[epoch]);
         sf_progress_finish(&bar, extra);
         if (opt->checkpoint) {
             train_pos next = {epoch + 1, 0, 0, 0};
-            rc = checkpoint_save(opt->checkpoint, m, &o, opt, ds, &u, &next, res);
+            rc = checkpoint_save_shared(opt->checkpoint, m, &o, opt, ds, &u, &next, res);
             if (rc != SF_OK) goto restore;
             checkpoint_epoch = epoch + 1;
         }
+        clock.epoch_end_s = sf_now() - t_end;
         if (stop && epoch + 1 < opt->epochs) {
             res->interrupted = 1;
-            if (!opt->quiet)
+            if (!quiet)
                 fprintf(stderr, "sfnet-explore: stopped after epoch %d%s%s%s\n", epoch + 1,
                         opt->checkpoint ? "; checkpoint saved to " : "",
                         opt->checkpoint ? opt->checkpoint : "",
@@ -689,9 +796,13 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
         }
     }
 restore:
-    sigaction(SIGINT, &old_sa, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGUSR1, &old_usr1, NULL);
+    sf_mpi_set_timeout(old_timeout);
     res->seconds = sf_now() - t0;
     res->images_per_s = t_train > 0 ? (double)done_here * B / t_train : 0;
+    res->ranks = dist.size;
+    res->grad_sum_ms = dist.grad_sums ? 1e3 * dist.grad_sum_s / dist.grad_sums : 0;
     head_to_target_units(m, &u);
 out:
     if (res->epochs_done > 0) {

@@ -38,6 +38,7 @@ static void view_close(tui_view *v) {
 tui_view *tui_top(tui_app *a) { return &a->stack[a->depth - 1]; }
 
 void tui_push(tui_app *a, tui_view v) {
+    v.run = a->cur;
     if (a->depth == TUI_STACK) {
         view_close(&a->stack[1]);
         memmove(a->stack + 1, a->stack + 2, (TUI_STACK - 2) * sizeof(tui_view));
@@ -46,9 +47,24 @@ void tui_push(tui_app *a, tui_view v) {
     a->stack[a->depth++] = v;
 }
 
+/* Back: the screen below, in its own run (a jump to another run's feature switched runs). */
 void tui_pop(tui_app *a) {
-    if (a->depth > 1) view_close(&a->stack[--a->depth]);
-    else a->running = 0;
+    if (a->depth <= 1) {
+        a->running = 0;
+        return;
+    }
+    view_close(&a->stack[--a->depth]);
+    int run = tui_top(a)->run;
+    if (run != a->cur && run >= 0 && run < a->n_runs && tui_load_run(a, run) != SF_OK)
+        tui_msg(a, "%s", sf_last_error());
+    if (tui_top(a)->type == SCREEN_COMPARE && tui_compare_load(a, tui_top(a)) != SF_OK)
+        tui_msg(a, "compare: %s", sf_last_error());
+}
+
+/* The feature list below the current screen when it is the current run's (its
+ * selection follows [ ] r and search), else NULL. */
+static tui_view *list_view(tui_app *a) {
+    return a->stack[0].type == SCREEN_LIST && a->stack[0].run == a->cur ? &a->stack[0] : NULL;
 }
 
 /* Back to the feature list, every other view closed. */
@@ -200,7 +216,7 @@ int tui_draw_thumb(tui_app *a, const tui_image *img, tui_rect r) {
 
 /* ---- runs and features ---- */
 
-int tui_switch_run(tui_app *a, int i) {
+int tui_load_run(tui_app *a, int i) {
     tui_run next;
     if (store_schema_version(a->db) < 3 && stdscr && !isendwin()) {
         /* a read-only file of an older version: its summaries are computed now */
@@ -213,10 +229,18 @@ int tui_switch_run(tui_app *a, int i) {
     }
     if (tui_run_load(a->db, a->runs[i].id, a->sort, a->reverse, a->show_dead, &next) != SF_OK) return SF_ERR;
     a->message[0] = 0;
-    views_reset(a);
     tui_run_clear(&a->run);
     a->run = next;
     a->cur = i;
+    /* the other runs are a bonus: without them the pages show no counterparts */
+    if (tui_cross_runs_load(a) != SF_OK) tui_msg(a, "other runs: %s", sf_last_error());
+    return SF_OK;
+}
+
+int tui_switch_run(tui_app *a, int i) {
+    if (tui_load_run(a, i) != SF_OK) return SF_ERR;
+    views_reset(a);
+    a->stack[0].run = i;
     return SF_OK;
 }
 
@@ -237,6 +261,8 @@ static tui_feature_page *load_feature(tui_app *a, int feature) {
         return NULL;
     }
     if (p->similar_failed) tui_msg(a, "similar features: %s", sf_last_error());
+    /* the counterparts are a bonus: the page opens without them */
+    if (tui_cross_feature_load(a, p) != SF_OK) tui_msg(a, "counterparts: %s", sf_last_error());
     return p;
 }
 
@@ -253,9 +279,11 @@ void tui_open_feature(tui_app *a, int feature) {
     }
 }
 
-void tui_push_feature(tui_app *a, int feature, int zoom) {
+int tui_push_feature(tui_app *a, int feature, int zoom) {
     tui_feature_page *p = load_feature(a, feature);
-    if (p) tui_push(a, (tui_view){.type = SCREEN_FEATURE, .feature = feature, .zoom = zoom, .page = p});
+    if (!p) return SF_ERR;
+    tui_push(a, (tui_view){.type = SCREEN_FEATURE, .feature = feature, .zoom = zoom, .page = p});
+    return SF_OK;
 }
 
 void tui_open_galaxy(tui_app *a, int64_t galaxy_id) {
@@ -266,6 +294,8 @@ void tui_open_galaxy(tui_app *a, int64_t galaxy_id) {
         free(p);
         return;
     }
+    /* the other runs and similar galaxies are a bonus: the page opens without them */
+    if (tui_cross_galaxy_load(a, galaxy_id, p) != SF_OK) tui_msg(a, "similar galaxies: %s", sf_last_error());
     tui_push(a, (tui_view){.type = SCREEN_GALAXY, .galaxy_id = galaxy_id, .page = p});
 }
 
@@ -420,7 +450,7 @@ static int jump_to(tui_app *a, const char *text) {
                 }
             }
             int vi = tui_run_visible_index(&a->run, feature);
-            if (vi >= 0) a->stack[0].sel = vi;
+            if (vi >= 0 && list_view(a)) list_view(a)->sel = vi;
             tui_open_feature(a, feature);
             return 1;
         }
@@ -464,7 +494,7 @@ static void search_step(tui_app *a, int dir) {
             if (v->type == SCREEN_LIST) {
                 v->sel = i;
             } else {
-                a->stack[0].sel = i;
+                if (list_view(a)) list_view(a)->sel = i;
                 tui_open_feature(a, f->feature);
             }
             tui_msg(a, "/%s: %s %d", a->search, tui_cur_run(a)->prefix, f->feature);
@@ -482,7 +512,7 @@ static const char *help_lines[] = {
     "  PgDn PgUp ^d ^u    page down / up",
     "  g G  Home End      first / last",
     "  Enter, click       open the selection",
-    "  q Esc              back (quit on the feature list)",
+    "  q Esc Backspace    back (quit on the feature list); back across runs too",
     "  Q                  quit",
     "  Tab                switch to the next run (SL, Z, ...)",
     "  [ ]                previous / next feature",
@@ -492,6 +522,7 @@ static const char *help_lines[] = {
     "  :                  jump to a feature (17, SL 17) or a galaxy (objID)",
     "  e                  export the feature (PNG: BPT beside the top 9 galaxies)",
     "  E                  the run's equation",
+    "  C                  compare the run with another (correlations, ridge R^2)",
     "  m                  mark or unmark the feature (list, feature page) or galaxy",
     "  M                  the marks of the run",
     "  p                  plot dots: braille / plain glyphs",
@@ -510,6 +541,8 @@ static const char *help_lines[] = {
     "  L                  edit the label",
     "  + - 0              zoom the scatter in, out, back to the paper's limits",
     "  c                  select the similar features (again: the next one)",
+    "  o                  select the counterparts in the other runs (again: next)",
+    "  x                  jump to the selected counterpart (else the strongest)",
     "",
     "Equation view",
     "  Left Right h l     previous / next target",
@@ -517,7 +550,18 @@ static const char *help_lines[] = {
     "",
     "Galaxy page",
     "  Left Right h l     previous / next target of the waterfall",
-    "  Enter              open the selected feature",
+    "  Enter              open the selected feature or similar galaxy",
+    "  o                  select the active features of the other runs (again: next)",
+    "  c                  select the similar galaxies (again: the next one)",
+    "  x                  jump to the selected feature of another run",
+    "",
+    "Compare (C)",
+    "  arrows h j k l     move over the matrix (rows: this run, columns: the other)",
+    "  Enter              open the row's feature",
+    "  x                  open the column's feature in the other run",
+    "  o                  compare with the next other run",
+    "  w                  swap the two runs",
+    "  e                  export the matrix as a PNG",
     "",
     "Marks (M)",
     "  Enter              open the marked feature or galaxy",
@@ -548,7 +592,7 @@ static void draw_help(tui_app *a) {
 
 /* ---- frame ---- */
 
-static const char *screen_names[] = {"features", "feature", "equation", "galaxy", "marks"};
+static const char *screen_names[] = {"features", "feature", "equation", "galaxy", "marks", "compare"};
 
 static void draw_title(tui_app *a) {
     attron(A_REVERSE);
@@ -570,11 +614,12 @@ static void draw_title(tui_app *a) {
 
 static void draw_status(tui_app *a) {
     static const char *hints[] = {
-        "Enter open  / search  : jump  s sort  z dead  m mark  M marks  Tab run  E equation  ? help  q quit",
-        "j/k galaxy  c similar  Enter open  [ ] feature  e export  L label  m mark  Tab run  ? help  q back",
+        "Enter open  / search  : jump  s sort  z dead  m mark  M marks  Tab run  E equation  C compare  ? help  q quit",
+        "j/k galaxy  c similar  o/x other run  Enter open  [ ] feature  e export  L label  m mark  ? help  q back",
         "j/k term  Enter feature  h/l target  Tab run  ? help  q back",
-        "j/k feature  Enter open  h/l target  m mark  M marks  ? help  q back",
-        "j/k mark  Enter open  m remove  Tab run  ? help  q back"};
+        "j/k feature  c similar  o/x other run  Enter open  h/l target  m mark  ? help  q back",
+        "j/k mark  Enter open  m remove  Tab run  ? help  q back",
+        "hjkl cell  Enter row's feature  x column's feature  o other run  w swap  e export  ? help  q back"};
     move(a->H - 1, 0);
     clrtoeol();
     const char *text = a->message[0] ? a->message : hints[tui_top(a)->type];
@@ -610,6 +655,7 @@ static void draw_frame(tui_app *a) {
         case SCREEN_EQUATION: tui_equation_draw(a, v, area); break;
         case SCREEN_GALAXY: tui_galaxy_draw(a, v, area); break;
         case SCREEN_MARKS: tui_marks_draw(a, v, area); break;
+        case SCREEN_COMPARE: tui_compare_draw(a, v, area); break;
         }
         if (a->help) {
             draw_help(a);
@@ -666,10 +712,10 @@ static void edit_label(tui_app *a, int feature) {
     }
     if (query_run_view_reload_features(a->db, &a->run.v) != SF_OK) tui_msg(a, "%s", sf_last_error());
     tui_resort(a);
-    /* the pages of that feature show the new label */
+    /* the pages of that feature (of this run: the stack may hold other runs') show the new label */
     for (int i = 0; i < a->depth; i++) {
         tui_view *v = &a->stack[i];
-        if (v->type == SCREEN_FEATURE && v->feature == feature && v->page) {
+        if (v->type == SCREEN_FEATURE && v->feature == feature && v->run == a->cur && v->page) {
             tui_feature_page *p = v->page;
             snprintf(p->f.label, sizeof p->f.label, "%s", text);
         }
@@ -695,7 +741,7 @@ static void step_feature(tui_app *a, int dir) {
         tui_msg(a, dir < 0 ? "first feature of the list" : "last feature of the list");
         return;
     }
-    a->stack[0].sel = i;
+    if (list_view(a)) list_view(a)->sel = i;
     tui_open_feature(a, a->run.visible[i]);
 }
 
@@ -727,11 +773,13 @@ static void handle_key(tui_app *a, int ch) {
     case SCREEN_EQUATION: used = tui_equation_key(a, v, ch, area); break;
     case SCREEN_GALAXY: used = tui_galaxy_key(a, v, ch, area); break;
     case SCREEN_MARKS: used = tui_marks_key(a, v, ch, area); break;
+    case SCREEN_COMPARE: used = tui_compare_key(a, v, ch, area); break;
     }
     if (used) return;
     char buf[256];
     switch (ch) {
-    case 'q': case 27: tui_pop(a); break;
+    case 'q': case 27: case KEY_BACKSPACE: case 127: case 8: tui_pop(a); break;
+    case 'C': tui_open_compare(a, -1); break;
     case 'Q': a->running = 0; break;
     case '?': a->help = 1; a->help_top = 0; break;
     case '\t':
@@ -750,7 +798,7 @@ static void handle_key(tui_app *a, int ch) {
     case 'r':
         if (a->run.n_visible) {
             int i = rand() % a->run.n_visible;
-            a->stack[0].sel = i;
+            if (list_view(a)) list_view(a)->sel = i;
             tui_open_feature(a, a->run.visible[i]);
         }
         break;
@@ -1131,6 +1179,7 @@ done:
     thumb_probe_flush(STDIN_FILENO, &probe); /* a start that failed early: not into the shell either */
     views_reset(a);
     tui_run_clear(&a->run);
+    tui_cross_free(a);
     thumb_cache_free(a->thumbs);
     if (a->runs) store_runs_free(a->runs, a->n_runs);
     store_close(a->db);

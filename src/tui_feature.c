@@ -25,6 +25,10 @@ typedef struct {
     int has_sim;       /* the terminal is tall enough for the similar features */
     int sim_y;         /* their title row (below the tiles) */
     int n_sim;         /* similar features listed */
+    int cross_x, cross_y, cross_w; /* the counterparts' first title row: under the plots,
+                                      else under the similar features */
+    int n_cross;       /* counterpart rows listed (titles excluded) */
+    int plot_rows;     /* rows of the scatter and histogram (above the counterparts) */
 } layout;
 
 /* Rows kept for the similar features: a title and one row each. */
@@ -66,6 +70,7 @@ int tui_feature_page_load(store *s, tui_run *r, int feature, tui_feature_page *p
 }
 
 void tui_feature_page_clear(tui_feature_page *p) {
+    tui_cross_feature_clear(p);
     free(p->top);
     free(p->quant);
     for (int i = 0; p->images && i < p->n_top + p->n_quant; i++) tui_image_clear(&p->images[i]);
@@ -80,10 +85,34 @@ static void compute_layout(const tui_feature_page *fd, tui_rect area, layout *L)
     L->left_w = area.cols - plots_w - 1;
     L->grid_y = area.y + 3;
     int avail = area.rows - 3;
+    /* the counterparts in the other runs, a title and their rows for each: under the
+     * plots when these keep their height, else under the similar features */
+    int cross_rows = 0;
+    L->n_cross = 0;
+    for (int i = 0; i < fd->n_cross; i++) {
+        cross_rows += 1 + (fd->cross[i].cp.n ? fd->cross[i].cp.n : 1);
+        L->n_cross += fd->cross[i].cp.n;
+    }
+    L->plot_rows = area.rows - 2;
+    int under_plots = cross_rows && (L->plot_rows - cross_rows) * 38 / 100 >= 8;
+    if (under_plots) {
+        L->plot_rows -= cross_rows;
+        L->cross_x = L->left_w + 2;
+        L->cross_y = area.y + 2 + L->plot_rows;
+        L->cross_w = area.cols - L->cross_x;
+    } else {
+        if (avail - cross_rows < 10) cross_rows = L->n_cross = 0;
+        avail -= cross_rows;
+    }
     L->has_sim = avail - SIMILAR_ROWS >= 10;
     if (L->has_sim) avail -= SIMILAR_ROWS;
     L->n_sim = L->has_sim ? fd->n_similar : 0;
     L->sim_y = L->grid_y + avail;
+    if (!under_plots) {
+        L->cross_x = 1;
+        L->cross_y = L->sim_y + (L->has_sim ? SIMILAR_ROWS : 0);
+        L->cross_w = L->left_w - 1;
+    }
     static const int heights[] = {10, 8, 7, 6, 5, 4, 3};
     for (int k = 0; k < 7; k++) {
         L->th = heights[k];
@@ -157,7 +186,7 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
 
     layout L;
     compute_layout(fd, area, &L);
-    int n_sel = L.n_top + L.n_quant + L.n_sim;
+    int n_sel = L.n_top + L.n_quant + L.n_sim + L.n_cross;
     if (v->sel >= n_sel) v->sel = n_sel > 0 ? n_sel - 1 : 0;
     attron(A_BOLD);
     snprintf(buf, sizeof buf, "top %d galaxies", L.n_top);
@@ -215,9 +244,33 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
         attroff(A_REVERSE);
     }
 
+    /* the counterparts: for each other run, its features most correlated with this one
+     * over the galaxies both runs hold */
+    int ky = L.cross_y, row = L.n_top + L.n_quant + L.n_sim;
+    for (int b = 0; L.n_cross && b < fd->n_cross; b++) {
+        const tui_cross_block *cb = &fd->cross[b];
+        const store_run *other = &a->runs[cb->run];
+        snprintf(buf, sizeof buf, "counterparts in %s%s: r over %d shared galaxies", other->prefix,
+                 b == 0 ? " (o, x)" : "", cb->cp.n_shared);
+        attron(A_BOLD);
+        tui_text(a, ky++, L.cross_x, L.cross_w, buf);
+        attroff(A_BOLD);
+        if (!cb->cp.n) tui_text(a, ky++, L.cross_x + 1, L.cross_w - 1, "none (the feature is dead where they overlap)");
+        for (int i = 0; i < cb->cp.n; i++, row++) {
+            const query_counterpart *c = &cb->cp.list[i];
+            char name[STORE_PREFIX_MAX + 16];
+            query_feature_name(other, c->feature, name, sizeof name);
+            snprintf(buf, sizeof buf, "%-6s r=%+.3f  both in %-6d (%.1f%% of %s %d's)", name, c->r, c->n_both,
+                     100 * c->f_cond, run->prefix, f->feature);
+            if (v->sel == row) attron(A_REVERSE);
+            tui_text(a, ky++, L.cross_x + 1, L.cross_w - 1, buf);
+            attroff(A_REVERSE);
+        }
+    }
+
     /* plots on the right */
     int px = L.left_w + 1, pw = area.cols - px;
-    int avail = area.rows - 2;
+    int avail = L.plot_rows;
     int sh = avail * 62 / 100, hh = avail - sh;
     if (sh > 8 && pw > 20) {
         plot_grid g;
@@ -267,7 +320,8 @@ int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
     const tui_feature_page *fd = v->page;
     layout L;
     compute_layout(fd, area, &L);
-    int n_tiles = L.n_top + L.n_quant, n_sel = n_tiles + L.n_sim;
+    int n_tiles = L.n_top + L.n_quant, n_sel = n_tiles + L.n_sim + L.n_cross;
+    int first_cross = n_tiles + L.n_sim;
     switch (ch) {
     case 'j': case KEY_DOWN: case 'l': case KEY_RIGHT:
         if (v->sel + 1 < n_sel) v->sel++;
@@ -282,6 +336,29 @@ int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
         }
         v->sel = v->sel >= n_tiles && v->sel + 1 < n_sel ? v->sel + 1 : n_tiles;
         return 1;
+    case 'o':
+        if (!L.n_cross) {
+            tui_msg(a, fd->n_cross ? "the terminal is too short for the counterparts"
+                                     : "no other run shares galaxies with %s", tui_cur_run(a)->prefix);
+            return 1;
+        }
+        v->sel = v->sel >= first_cross && v->sel + 1 < n_sel ? v->sel + 1 : first_cross;
+        return 1;
+    case 'x': {
+        /* the selected counterpart, else the strongest of the first other run */
+        int pick = v->sel >= first_cross && v->sel < n_sel ? v->sel - first_cross : 0;
+        for (int b = 0; b < fd->n_cross; b++) {
+            const tui_cross_block *cb = &fd->cross[b];
+            if (pick < cb->cp.n) {
+                tui_open_in_run(a, cb->run, cb->cp.list[pick].feature);
+                return 1;
+            }
+            pick -= cb->cp.n;
+        }
+        tui_msg(a, a->n_others ? "no counterpart: the feature is dead where the runs overlap"
+                               : "no other run shares galaxies with %s", tui_cur_run(a)->prefix);
+        return 1;
+    }
     case '+': case '=':
         if (v->zoom < 6) v->zoom++;
         tui_msg(a, "scatter zoom x%.2f (- zooms out, 0 resets)", pow(1.5, v->zoom));
@@ -311,6 +388,14 @@ int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
         }
         int row = a->click_y - (L.sim_y + 1);
         if (hit < 0 && row >= 0 && row < L.n_sim && a->click_x < L.left_w) hit = n_tiles + row;
+        /* counterpart rows: below each block's title */
+        for (int b = 0, y = L.cross_y, k = first_cross; hit < 0 && L.n_cross && b < fd->n_cross; b++) {
+            int n = fd->cross[b].cp.n;
+            if (a->click_y > y && a->click_y <= y + n && a->click_x >= L.cross_x && a->click_x < L.cross_x + L.cross_w)
+                hit = k + a->click_y - y - 1;
+            y += 1 + (n ? n : 1);
+            k += n;
+        }
         if (hit < 0) return 1;
         if (v->sel != hit && ch == TUI_KEY_CLICK) {
             v->sel = hit;
@@ -327,9 +412,11 @@ int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
             int i = v->sel - L.n_top;
             int j = L.n_quant < fd->n_quant ? (int)((i + 0.5) * fd->n_quant / L.n_quant) : i;
             tui_open_galaxy(a, fd->quant[j].galaxy_id);
-        } else if (v->sel < n_sel) {
+        } else if (v->sel < first_cross) {
             /* on top of this one, so that q comes back here */
             tui_push_feature(a, fd->similar[v->sel - n_tiles].feature, v->zoom);
+        } else if (v->sel < n_sel) {
+            return tui_feature_key(a, v, 'x', area);
         }
         return 1;
     }

@@ -1,6 +1,9 @@
 /* tui_run.c: the run on screen (tui_run, loaded once per run) and the galaxy pictures
  * the pages load when they open. Loading only: no curses here, so the scale bench can
- * time it headless. Calls the query and store layers and data_image's decoders. */
+ * time it headless.
+ * Layer: tui. Calls: query, store, data_image, sf_util.
+ * Called by: tui_app, tui_list, bench_scale.
+ */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

@@ -10,12 +10,13 @@
 #   3  infer_*  train_*  query_*
 #   2  data_*  store_*  nn_*
 #   1  safetensors  plot  export  synth*   self-contained libraries
-#   0  sf_util  sf_output
+#   0  sf_util  sf_output  sf_mpi  sf_threads   what every module shares; MPI
 # A file may include the headers of its own group and of lower layers. Two groups of
 # one layer do not include each other (store_* does not reach data_*, cli_* does not
 # reach tui_*), except the libraries of layer 1 (export draws with plot). Libraries
 # of the outside world stay in their layer: curses and chafa only in tui_*, SQLite
-# only in store_* (store_internal.h lends it to query_*), oneDNN only in nn_*.
+# only in store_* (store_internal.h lends it to query_*), oneDNN only in nn_*, MPI
+# only in sf_mpi.
 # A new prefix is refused until it has a row in layer() below.
 set -u
 root=${1:-$(dirname "$0")/..}
@@ -34,7 +35,7 @@ function layer(name) {
     if (name ~ /^store(_|$)/) return "store 2"
     if (name ~ /^nn(_|$)/) return "nn 2"
     if (name ~ /^(safetensors|plot|export|synth|synth_.*)$/) return "lib 1"
-    if (name ~ /^sf_(util|output)$/) return "util 0"
+    if (name ~ /^sf_(util|output|mpi|threads)$/) return "util 0"
     return "unknown -1"
 }
 function base(path,    b) {
@@ -65,6 +66,8 @@ rank >= 0 && /^[ \t]*#[ \t]*include[ \t]*[<"]/ {
         fail(where ": " inc " outside store_* (SQL belongs to the store)")
     if (inc ~ /^dnnl/ && group != "nn")
         fail(where ": " inc " outside nn_* (oneDNN belongs to the network)")
+    if (inc == "mpi.h" && base(FILENAME) != "sf_mpi")
+        fail(where ": " inc " outside sf_mpi (the other modules use its collectives)")
     if (sys) next
     split(layer(base(inc)), m, " ")
     igroup = m[1]; irank = m[2] + 0

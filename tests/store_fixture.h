@@ -256,28 +256,42 @@ static inline int fixture_make_v1(const char *v1_path, const char *src_path) {
     return status;
 }
 
-/* Writes v2_path as a version-2 binary left it, from src_path (a database this store
- * wrote): version 3 only added the summary tables, so a copy without them and with
- * user_version 2 is the same file. SF_OK, or SF_ERR with the SQLite message. */
-static inline int fixture_make_v2(const char *v2_path, const char *src_path) {
+/* Writes path as a binary of an older version (2 or 3) left it, from src_path (a
+ * database this store wrote): version 3 only added the summary tables and version 4 the
+ * codes and pair tables, so a copy without the later tables and with the older
+ * user_version is the same file. SF_OK, or SF_ERR with the SQLite message. */
+static inline int fixture_make_older(const char *path, const char *src_path, int version) {
     sqlite3 *db = NULL;
     char sql[4200];
     int rc = sqlite3_open(src_path, &db);
-    snprintf(sql, sizeof sql, "VACUUM INTO '%s'", v2_path);
+    snprintf(sql, sizeof sql, "VACUUM INTO '%s'", path);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    int status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", v2_path, sqlite3_errmsg(db));
+    int status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", path, sqlite3_errmsg(db));
     sqlite3_close(db);
     if (status != SF_OK) return status;
-    rc = sqlite3_open(v2_path, &db);
+    rc = sqlite3_open(path, &db);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "BEGIN; DROP TABLE run_summaries; DROP TABLE feature_summaries; "
-                              "DROP TABLE feature_pairs; DROP TABLE feature_samples; "
-                              "DROP TABLE feature_columns; DROP TABLE run_levels; "
-                              "PRAGMA user_version = 2; COMMIT; PRAGMA journal_mode = WAL",
+        rc = sqlite3_exec(db, "BEGIN; DROP TABLE pair_coact; DROP TABLE pair_features; "
+                              "DROP TABLE run_pairs; DROP TABLE run_codes",
                           NULL, NULL, NULL);
-    status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", v2_path, sqlite3_errmsg(db));
+    if (rc == SQLITE_OK && version < 3)
+        rc = sqlite3_exec(db, "DROP TABLE run_summaries; DROP TABLE feature_summaries; "
+                              "DROP TABLE feature_pairs; DROP TABLE feature_samples; "
+                              "DROP TABLE feature_columns; DROP TABLE run_levels",
+                          NULL, NULL, NULL);
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d; COMMIT; PRAGMA journal_mode = WAL", version);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", path, sqlite3_errmsg(db));
     sqlite3_close(db);
     return status;
+}
+
+static inline int fixture_make_v2(const char *v2_path, const char *src_path) {
+    return fixture_make_older(v2_path, src_path, 2);
+}
+
+static inline int fixture_make_v3(const char *v3_path, const char *src_path) {
+    return fixture_make_older(v3_path, src_path, 3);
 }
 
 #endif

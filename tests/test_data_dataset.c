@@ -388,6 +388,43 @@ Test(dataset, cache_file_is_reused_without_decoding) {
     dataset_close(&b);
 }
 
+Test(dataset, cache_file_written_block_by_block_equals_the_images_in_memory) {
+    /* more than one block of 512, with missing and corrupt images in both */
+    const int n = 1100;
+    fx_survey(n);
+    const int gone[] = {3, 511, 512, 700, 1099};
+    for (size_t k = 0; k < sizeof gone / sizeof *gone; k++) {
+        char id[32], rel[64];
+        fx_id(id, sizeof id, gone[k]);
+        snprintf(rel, sizeof rel, gone[k] % 3 == 2 ? "images/%s.jpg" : "images/%s.png", id);
+        if (k % 2) fx_write_text(fx_path(rel), "not an image");
+        else unlink(fx_path(rel));
+    }
+    dataset_options o = fx_options();
+    dataset ram, file;
+    fx_capture_begin();
+    open_ok(&ram, &o);
+    o.cache_path = opt_cache;
+    open_ok(&file, &o);
+    free(fx_capture_end());
+    cr_assert_eq(ram.pixels_mapped, 0);
+    cr_assert_eq(file.pixels_mapped, 1);
+    cr_assert_gt(file.cache_build_seconds, 0);
+    cr_assert_eq(file.n, n - 5);
+    cr_assert_eq(ram.n, file.n);
+    cr_assert_eq(file.n_missing, 3);
+    cr_assert_eq(file.n_corrupt, 2);
+    cr_assert_arr_eq(ram.cat_row, file.cat_row, (size_t)file.n * sizeof(int));
+    cr_assert_arr_eq(ram.pixels, file.pixels, (size_t)file.n * 3 * FX_SIZE * FX_SIZE);
+    struct stat st;
+    cr_assert_eq(stat(opt_cache, &st), 0);
+    cr_assert_eq((size_t)st.st_size,
+                 4096 + (size_t)file.n * (3 * FX_SIZE * FX_SIZE + sizeof(int32_t)),
+                 "the cache file is cut to the images it holds");
+    dataset_close(&ram);
+    dataset_close(&file);
+}
+
 Test(dataset, cache_keeps_skip_counts) {
     fx_survey(5);
     char id[32], rel[64];

@@ -4,7 +4,8 @@
  *  - a FITS cutout decodes to the RGB an independent numpy stretch computes;
  *  - 80 of the SDSS galaxies as CSV + JPEG and as a FITS table (written here by
  *    cfitsio, and by astropy) + JPEG give byte-identical activations and
- *    predictions, through --train and through predict --into;
+ *    predictions, through --train and through predict --into, and the FITS table's
+ *    two shards (predict --shard) merged give that run;
  *  - export-activations --fits (dense and --pairs) and predict -o OUT.fits are read
  *    back by astropy with the values of the .npy and CSV outputs, and fitsverify
  *    passes them;
@@ -239,6 +240,16 @@ Test(fits_e2e, sdss_sample_as_csv_and_as_fits_gives_the_same_run) {
     run("%s predict --from-run Z --into %s --catalog %s --images %s -q -n Q > /dev/null",
         binary(), fx_path("csv.db"), fx_path("astropy.fits"), images);
     same_runs(fx_path("csv.db"), 2, fx_path("csv.db"), 3);
+
+    /* the FITS table in two shards, merged: the run of the whole */
+    for (int i = 0; i < 2; i++)
+        run("%s predict --from-run %s:Z --shard %d/2 --into %s --catalog %s --images %s -q "
+            "> /dev/null 2>&1",
+            binary(), fx_path("csv.db"), i, fx_path(i ? "s1.db" : "s0.db"),
+            fx_path("astropy.fits"), images);
+    run("%s merge -q %s %s %s > /dev/null", binary(), fx_path("merged.db"), fx_path("s0.db"),
+        fx_path("s1.db"));
+    same_runs(fx_path("csv.db"), 2, fx_path("merged.db"), 1);
 
     /* exports read back by astropy */
     run("%s export-activations %s Z %s 2>/dev/null", binary(), fx_path("csv.db"),

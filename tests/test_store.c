@@ -712,8 +712,8 @@ Test(store, new_files_have_the_marks_table) {
     store *s = NULL;
     cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK, "%s", sf_last_error());
     store_close(s);
-    cr_assert_eq(STORE_SCHEMA_VERSION, 3);
-    cr_assert_eq(raw_int(db_path, "PRAGMA user_version"), 3);
+    cr_assert_eq(STORE_SCHEMA_VERSION, 4);
+    cr_assert_eq(raw_int(db_path, "PRAGMA user_version"), 4);
     cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM pragma_table_info('marks')"), 6);
     cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE name IN ('marks_feature', 'marks_galaxy')"), 2);
 }
@@ -755,8 +755,8 @@ Test(store, version_1_file_reads_as_it_is_and_migrates_on_write) {
     /* write: migrated in place, every row kept, marks work */
     store *w = NULL;
     cr_assert_eq(store_open(&w, v1, STORE_WRITE), SF_OK, "%s", sf_last_error());
-    cr_assert_eq(store_schema_version(w), 3);
-    cr_assert_eq(raw_int(v1, "PRAGMA user_version"), 3);
+    cr_assert_eq(store_schema_version(w), 4);
+    cr_assert_eq(raw_int(v1, "PRAGMA user_version"), 4);
     cr_assert_eq(raw_int(v1, "PRAGMA application_id"), STORE_APPLICATION_ID);
     assert_same_v1_data(v1, src);
     int added = 0;

@@ -510,9 +510,9 @@ Test(summary, version_2_file_reads_in_memory_and_upgrades_on_write) {
     /* opened for writing: upgraded in place, every run summarised as a new file's are */
     store *w = NULL;
     cr_assert_eq(store_open(&w, v2, STORE_WRITE), SF_OK, "%s", sf_last_error());
-    cr_assert_eq(store_schema_version(w), 3);
+    cr_assert_eq(store_schema_version(w), STORE_SCHEMA_VERSION);
     store_close(w);
-    cr_assert_eq(raw_int(v2, "PRAGMA user_version"), 3);
+    cr_assert_eq(raw_int(v2, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     cr_assert_eq(raw_int(v2, "SELECT count(*) FROM run_summaries"), 2);
     assert_same_summaries(v2, bpt);
     check_file(v2, STORE_READ);
@@ -525,7 +525,7 @@ Test(summary, version_2_file_reads_in_memory_and_upgrades_on_write) {
     check_file(v1, STORE_READ);
     cr_assert_eq(store_open(&w, v1, STORE_WRITE), SF_OK, "%s", sf_last_error());
     store_close(w);
-    cr_assert_eq(raw_int(v1, "PRAGMA user_version"), 3);
+    cr_assert_eq(raw_int(v1, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     assert_same_summaries(v1, src_copy);
 }
 

@@ -588,7 +588,7 @@ Test(tui, marks_and_the_marks_screen) {
     cr_assert(strstr(s, "mark or unmark the feature"), "%s", s);
     cr_assert(strstr(s, "the marks of the run"), "%s", s);
     free(s);
-    keys("j j j j j j j j j j j j j j j j");
+    keys("j j j j j j j j j j j j j j j j j j j j j j j j j j j j j j j j j j j j j j j j");
     s = wait_for("remove the selected mark");
     cr_assert(strstr(s, "select the similar features"), "%s", s);
     free(s);
@@ -638,6 +638,165 @@ Test(tui, similar_features_on_the_feature_page) {
     free(wait_for(want));
     query_coact_clear(&c);
     store_run_clear(&run);
+    store_close(st);
+}
+
+/* From the SL list to an SL feature, one key to its strongest Z counterpart, one key back
+ * to the same SL feature and selection (the selected tile and the list's row). */
+Test(tui, counterpart_jump_and_back_across_runs) {
+    if (!ready()) return;
+    store *st;
+    cr_assert_eq(store_open(&st, db, STORE_READ), SF_OK);
+    store_run sl, z;
+    cr_assert_eq(store_run_find(st, "SL", &sl), SF_OK);
+    cr_assert_eq(store_run_find(st, "Z", &z), SF_OK);
+    store_feature *f;
+    int nf;
+    cr_assert_eq(store_features(st, sl.id, STORE_SORT_FREQUENCY, 0, &f, &nf), SF_OK);
+    int feature = f[2].feature; /* the list's third row */
+    store_hit *top;
+    int n_top;
+    cr_assert_eq(store_top(st, sl.id, feature, 12, -1, &top, &n_top), SF_OK);
+    query_counterparts cp;
+    cr_assert_eq(query_counterparts_compute(st, sl.id, feature, z.id, 3, &cp), SF_OK, "%s", sf_last_error());
+    cr_assert_geq(cp.n, 1);
+
+    start(120, 40, NULL, NULL);
+    free(wait_for("SL 3"));
+    keys("j j Enter");
+    char want[128];
+    snprintf(want, sizeof want, "SL %d  (no label", feature);
+    char *s = wait_for(want);
+    /* the block lists the counterparts in Z with the run database's numbers */
+    snprintf(want, sizeof want, "counterparts in Z (o, x): r over %d shared galaxies", cp.n_shared);
+    cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
+    const char *prev = s;
+    for (int i = 0; i < cp.n; i++) {
+        snprintf(want, sizeof want, "Z %-4d r=%+.3f  both in %-6d (%.1f%% of SL %d's)", cp.list[i].feature,
+                 cp.list[i].r, cp.list[i].n_both, 100 * cp.list[i].f_cond, feature);
+        const char *at = strstr(s, want);
+        cr_assert(at && at > prev, "counterpart %d \"%s\" in order:\n%s", i, want, s);
+        prev = at;
+    }
+    free(s);
+    /* select the fourth top galaxy, then one key: the strongest counterpart, in run Z */
+    keys("j j j");
+    keys("x");
+    snprintf(want, sizeof want, "Z %d  (no label", cp.list[0].feature);
+    s = wait_for(want);
+    cr_assert(strstr(s, " SL [Z] "), "the title shows run Z:\n%s", s);
+    free(s);
+    /* one key back: the SL feature, in run SL, with the same galaxy selected */
+    keys("q");
+    snprintf(want, sizeof want, "SL %d  (no label", feature);
+    s = wait_for(want);
+    cr_assert(strstr(s, "[SL] Z "), "the title shows run SL again:\n%s", s);
+    free(s);
+    keys("Enter");
+    s = wait_for(top[3].objid);
+    cr_assert(strstr(s, "run SL, "), "the galaxy page of the tile that was selected:\n%s", s);
+    free(s);
+    /* and the list kept its row: back twice, Enter opens the same feature */
+    keys("q");
+    snprintf(want, sizeof want, "SL %d  (no label", feature);
+    free(wait_for(want));
+    keys("q");
+    free(wait_for("live features of"));
+    keys("Enter");
+    free(wait_for(want));
+    /* o selects the counterparts, Enter opens the second one, Backspace comes back */
+    keys("o o Enter");
+    snprintf(want, sizeof want, "Z %d  (no label", cp.list[1].feature);
+    free(wait_for(want));
+    keys("BSpace");
+    snprintf(want, sizeof want, "SL %d  (no label", feature);
+    free(wait_for(want));
+    query_counterparts_clear(&cp);
+    free(top);
+    free(f);
+    store_run_clear(&sl);
+    store_run_clear(&z);
+    store_close(st);
+}
+
+/* C: the compare screen, its numbers, x to the column's feature in the other run, w swaps. */
+Test(tui, compare_screen_and_galaxy_page_across_runs) {
+    if (!ready()) return;
+    store *st;
+    cr_assert_eq(store_open(&st, db, STORE_READ), SF_OK);
+    store_run sl, z;
+    cr_assert_eq(store_run_find(st, "SL", &sl), SF_OK);
+    cr_assert_eq(store_run_find(st, "Z", &z), SF_OK);
+    query_compare c;
+    cr_assert_eq(query_compare_compute(st, sl.id, z.id, 1, &c), SF_OK);
+    cr_assert_eq(query_compare_ridge(st, &c, 1.0), SF_OK);
+    start(120, 40, NULL, NULL);
+    free(wait_for("SL 3"));
+    keys("C");
+    char want[256];
+    snprintf(want, sizeof want, "SL (rows, %d live) against Z (columns, %d live): Pearson r over the %d galaxies",
+             c.n_rows, c.n_cols, c.n_shared);
+    char *s = wait_for(want);
+    snprintf(want, sizeof want, "%d training and %d validation galaxies of Z", c.n_train, c.n_valid);
+    cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
+    free(s);
+    /* the cursor's cell: second row, third column */
+    keys("j l l");
+    int i = 1, j = 2;
+    snprintf(want, sizeof want, "SL %d x Z %d", c.rows[i], c.cols[j]);
+    s = wait_for(want);
+    snprintf(want, sizeof want, "r = %+.3f", c.r[(size_t)i * c.n_cols + j]);
+    cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
+    snprintf(want, sizeof want, "R^2 of Z %d from SL: %.3f", c.cols[j], c.r2[j]);
+    cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
+    free(s);
+    keys("x");
+    snprintf(want, sizeof want, "Z %d  (no label", c.cols[j]);
+    free(wait_for(want));
+    keys("q");
+    snprintf(want, sizeof want, "SL %d x Z %d", c.rows[i], c.cols[j]);
+    free(wait_for(want));
+    keys("w");
+    free(wait_for("Z (rows, "));
+    keys("q");
+    free(wait_for("live features of"));
+
+    /* the galaxy page: its features in Z beside, similar galaxies below */
+    query_neighbors nb;
+    cr_assert_eq(query_neighbors_load(st, sl.id, &nb), SF_OK);
+    store_hit *top;
+    int n_top;
+    cr_assert_eq(store_top(st, sl.id, 3, 1, -1, &top, &n_top), SF_OK);
+    query_neighbor near[8];
+    int n_near;
+    cr_assert_eq(query_similar_galaxies(st, &nb, top[0].galaxy_id, 8, near, &n_near), SF_OK);
+    store_galaxy_run gz;
+    cr_assert_eq(store_galaxy_in_run(st, z.id, top[0].galaxy_id, &gz), SF_OK);
+    keys("Enter");
+    free(wait_for("SL 3  (no label"));
+    keys("Enter");
+    s = wait_for("similar galaxies in SL: cosine of the sparse codes");
+    snprintf(want, sizeof want, "in Z (%s): %d active", gz.split ? "valid" : "train", gz.n_active);
+    cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
+    snprintf(want, sizeof want, "cos %.3f", near[0].cosine);
+    cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
+    cr_assert(strstr(s, near[0].objid + strlen(near[0].objid) - 8), "neighbour %s in:\n%s", near[0].objid, s);
+    free(s);
+    /* o selects its first feature in Z, x jumps there, q comes back */
+    keys("o x");
+    snprintf(want, sizeof want, "Z %d  (no label", gz.feature[0]);
+    free(wait_for(want));
+    keys("q");
+    free(wait_for("similar galaxies in SL"));
+    /* c selects the nearest galaxy, Enter opens it */
+    keys("c Enter");
+    free(wait_for(near[0].objid));
+    store_galaxy_run_clear(&gz);
+    free(top);
+    query_neighbors_clear(&nb);
+    query_compare_clear(&c);
+    store_run_clear(&sl);
+    store_run_clear(&z);
     store_close(st);
 }
 
@@ -739,7 +898,8 @@ Test(tui, man_page_covers_every_command_and_key) {
     cr_assert_geq(n_commands, 2);
     const char *explorer[] = {"\\-\\-feature", "\\-\\-galaxy", "\\-\\-graphics", "\\-\\-color", "\\-\\-no\\-mouse",
                               "\\-\\-dump\\-detect", "\\-\\-run", ".B Tab", ".B /", ".B :", ".B e\n", ".B ?",
-                              ".B m\n", ".B M\n", ".B c\n", "similar features",
+                              ".B m\n", ".B M\n", ".B c\n", "similar features", ".B o\n", ".B x\n", ".B C\n", ".B w\n",
+                              "counterparts", "similar galaxies", ".B Compare",
                               "NO_COLOR", "SFNET_GRAPHICS", "\\-\\-cell\\-size", "SFNET_CELL_SIZE"};
     for (size_t i = 0; i < sizeof explorer / sizeof *explorer; i++)
         cr_assert(strstr(man, explorer[i]), "the man page mentions %s", explorer[i]);

@@ -117,6 +117,14 @@ where a feature is inactive counting as 0), with r and the number of galaxies
 where both are active; \fBc\fR selects them and \fBEnter\fR opens one
 (\fBq\fR comes back). The correlations of every pair come from one pass over
 the run's activations, made when the first feature page of a run opens.
+Under the plots, for every other run that shares galaxies with this one (the Z
+run of an SL feature, and so on), its counterparts: the 3 features of that run
+most correlated with this one over the galaxies both runs hold, with Pearson r,
+the galaxies where both are active and the conditional f_activated (of the
+galaxies where this feature is active, the share where the counterpart is too).
+\fBx\fR jumps to the strongest counterpart's page in the other run (or to the
+one selected with \fBo\fR); \fBq\fR comes back to this feature, in its run,
+with the same selection: the way back goes across runs.
 .TP
 .B Equation view
 prediction = c + sum w'\(pc A over the live features, terms sorted by mean
@@ -126,15 +134,29 @@ kept; each term opens its feature.
 .B Galaxy page
 the cutout, the catalogue values, prediction against truth for each target,
 and the galaxy's active features with their contributions to the prediction
-(a waterfall from the intercept to the prediction).
+(a waterfall from the intercept to the prediction). Beside them, its active
+features in every other run that holds it (\fBo\fR selects them, \fBx\fR or
+\fBEnter\fR jumps there); below, the galaxies most similar to it in the run,
+nearest by the cosine of their sparse codes, as thumbnails with the cosine
+(\fBc\fR selects them, \fBEnter\fR opens one).
+.TP
+.B Compare
+(\fBC\fR) the current run's live features (rows) against another run's
+(columns): Pearson r over the galaxies both hold as coloured cells (blue \-1,
+white 0, red +1), ordered so that related features sit along the diagonal, and
+under each column the R^2 of a ridge regression predicting that feature from
+all the current run's activations, fitted on the other run's training galaxies
+and scored on its validation galaxies (Wu 2025, Section 4.4). The cell under the
+cursor is described at the right. \fBEnter\fR opens the row's feature,
+\fBx\fR the column's (in the other run), \fBo\fR compares with the next run,
+\fBw\fR swaps the runs, \fBe\fR writes \fIcompare_A_B.png\fR.
 .TP
 .B Marks
 the marks (bookmarks) of the current run: marked features with their labels,
 then marked galaxies with their objIDs, with notes (set by the \fBmarks\fR
 command) and the day each was made. \fBEnter\fR opens one, \fBm\fR removes it.
 Marked rows show \fB*\fR in the first column of every screen. Marks are kept in
-the run database; marking a file of an older schema version upgrades it, and a
-read-only file can be browsed but not marked.
+the run database; a read-only file can be browsed but not marked.
 .SS Keys
 .TP 16
 .BR j " " k " " Down " " Up
@@ -149,8 +171,9 @@ first, last
 .BR Enter ", click"
 open the selection (click selects; a second click opens)
 .TP
-.BR q " " Esc
-back; quits on the feature list
+.BR q " " Esc " " Backspace
+back, to the screen before and its run (a jump to another run's feature comes
+back to where it was); quits on the feature list
 .TP
 .B Q
 quit
@@ -180,6 +203,9 @@ export the feature to \fIPREFIX_FEATURE.png\fR in the current directory
 .B E
 the run's equation
 .TP
+.B C
+compare the run with another run sharing its galaxies (the compare screen)
+.TP
 .B L
 edit the feature's label (stored in the run database; empty clears)
 .TP
@@ -191,7 +217,20 @@ page); on the marks screen, remove the selected mark
 the marks of the run
 .TP
 .B c
-feature page: select the similar features (again: the next one)
+feature page: select the similar features; galaxy page: select the similar
+galaxies (again: the next one)
+.TP
+.B o
+feature page: select the counterparts in the other runs; galaxy page: select
+its features in the other runs; compare screen: the next other run
+.TP
+.B x
+feature page: jump to the selected counterpart, or the strongest; galaxy page:
+jump to the selected feature of another run; compare screen: open the column's
+feature in the other run
+.TP
+.B w
+compare screen: swap the two runs
 .TP
 .BR s " " S
 feature list: cycle the sort key (frequency, feature, |weight|,
@@ -239,6 +278,72 @@ if "$BIN" --train --help >/dev/null 2>&1; then
     "$BIN" --train --help | verbatim
     echo ".fi"
 fi
+
+cat <<'DIST'
+.SH TRAINING ON SEVERAL PROCESSES
+The one binary trains data\-parallel when it is started as the ranks of an MPI
+job (Open MPI), on one machine or on several:
+.PP
+.nf
+mpirun \-np 2 \-x OMP_NUM_THREADS=1 sfnet\-explore \-\-train ... RUN.db
+srun \-\-mpi=pmix \-\-kill\-on\-bad\-exit=1 sfnet\-explore \-\-train ... RUN.db
+sbatch share/slurm/train.sbatch \-\-catalog galaxies.csv \-\-images images RUN.db
+.fi
+.PP
+Started alone (no mpirun, no srun) it trains as one process and never starts MPI.
+In a job of N ranks:
+.IP \(bu 2
+\fB\-\-batch\fR is the global batch: every rank takes batch/N images of each
+batch, so the batch must be a multiple of N (the command says so otherwise).
+Epochs, steps, the learning\-rate schedule (it counts global steps), the shuffles
+and the flips are those of one process with the same options.
+.IP \(bu 2
+Each rank runs forward and backward on its own engine (\fB\-\-engine\fR,
+\fB\-\-precision\fR) with \fBOMP_NUM_THREADS\fR threads. The ranks average their
+gradients (MPI_Allreduce over the flat gradient array) and every rank takes the
+same optimizer step, so all keep the same weights (compared after every epoch).
+The averaged gradient is the mean of the ranks' gradients, each of the RMSE of
+its own images, as in PyTorch's DistributedDataParallel.
+.IP \(bu 2
+BatchNorm normalises each rank's images with that rank's own batch statistics,
+as DistributedDataParallel does by default (not SyncBatchNorm): with few images
+per rank the statistics are noisier than one process's over the whole batch.
+The running statistics are averaged over the ranks before every validation and
+so before the model is stored.
+.IP \(bu 2
+Every rank reads the catalogue and the images itself. Rank 0 opens them first
+(building the image cache) and the others then map the cache it built, when
+they see the same filesystem (\fB\-\-cache\fR \fIFILE\fR on a disk of each machine
+instead: every machine then builds its own). A rank that finds other galaxies
+than rank 0 (an image missing or unreadable there) stops the job, naming the
+file.
+.IP \(bu 2
+Rank 0 alone prints progress, writes the checkpoint and RUN.db (both where rank 0
+runs: on several machines, a shared filesystem). Validation is split over the
+ranks. \fB\-\-resume\fR continues a checkpoint on any number of ranks, or in one
+process.
+.IP \(bu 2
+When a rank dies (killed, out of memory, a crash), mpirun, or srun with
+\fB\-\-kill\-on\-bad\-exit=1\fR, ends every rank within seconds; a rank that waits
+longer than \fBSFNET_MPI_TIMEOUT\fR seconds for the others in the training loop
+ends the job itself. Ctrl\-C on mpirun ends the job the same way. RUN.db is then
+unchanged and the checkpoint of the last epoch resumes. To stop after the current
+step with a checkpoint there, send SIGUSR1 to mpirun (\fBkill \-USR1\fR; mpirun
+passes it to every rank), or Ctrl\-C (SIGINT) to one rank; in a Slurm job
+\fBscancel \-\-signal=USR1\fR (and \fB#SBATCH \-\-signal=USR1@300\fR asks Slurm
+for it five minutes before the time limit). SIGTERM, as from a plain scancel,
+ends a rank at once.
+.IP \(bu 2
+Give every rank cores of its own: N ranks of C threads need N x C cores per
+machine. With mpirun pass \fB\-x OMP_NUM_THREADS=\fR\fIC\fR; in Slurm ask
+\fB\-\-cpus\-per\-task=\fR\fIC\fR and set OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK.
+.IP \(bu 2
+Debian 12's Slurm and Open MPI form the job with \fBsrun \-\-mpi=pmix\fR (checked
+on a single\-node Slurm). srun without an MPI plugin (Slurm's default
+MpiDefault=none) or with \fB\-\-mpi=pmi2\fR cannot wire Open MPI's ranks
+together: the command then says to use \fB\-\-mpi=pmix\fR, or mpirun inside the
+allocation.
+DIST
 
 cat <<'TAIL'
 .SH INPUTS AND OUTPUTS
@@ -310,7 +415,14 @@ set to 1 to hide progress bars.
 .TP
 .B SFNET_BUSY_TIMEOUT_MS
 milliseconds a command waits for another one writing the same run database
-(default 5000; \-\-train and predict \-\-into wait 10 minutes when it is not set).
+(default 5000; \-\-train, predict \-\-into and merge wait 10 minutes when it is not set).
+.TP
+.B SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT, SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_MAX
+what \fBpredict \-\-shard slurm\fR takes its slice from (Slurm sets them in each task
+of a job array).
+.TP
+.B SFNET_EXPLORE, SFNET_SHARD
+the program and, for a rerun task, the slice (\fII/N\fR) of share/slurm/*.sbatch.
 .TP
 .B OPENBLAS_CORETYPE
 the OpenBLAS kernels of the reference engine (\-\-engine reference). OpenBLAS
@@ -318,17 +430,52 @@ the OpenBLAS kernels of the reference engine (\-\-engine reference). OpenBLAS
 know; on such an AVX\-512 processor OPENBLAS_CORETYPE=SkylakeX made the reference
 engine about three times faster (make bench shows both). The oneDNN engine, the
 default, does not use it.
+.TP
+.B SFNET_MPI_TIMEOUT
+seconds a rank of an MPI job waits for the others inside one step of training
+before it decides that one of them died or hangs and stops the whole job
+(default 300; 0 waits for ever).
 .SH FILES
 .TP
 .I RUN.db
 the run database (SQLite): runs, galaxies with their thumbnails and catalogue
 values, every galaxy's top-k activations, predictions, feature statistics,
-labels and marks. Its schema is \fIshare/schema.sql\fR (version 1) and the
-migrations of later versions (version 2 adds the marks); an older file is
-upgraded when a command writes to it, and read as it is otherwise.
+labels and marks, per-run summaries (what the explorer's pages and the
+commands need from every galaxy of a run: co-activations, catalogue
+correlations, quantile samples, plot points, few-feature RMSEs), each run's
+packed sparse codes and the statistics of every two runs that share galaxies
+(counterparts, compare, similar galaxies), computed once when a run is stored.
+Its schema is \fIshare/schema.sql\fR (version 1) and the migrations of later
+versions (version 2 adds the marks, version 3 the summaries, version 4 the codes
+and pair statistics). An older file is upgraded when a command writes to it or
+when the explorer opens it (2 to 3 to 4 in order; every run's summaries, codes
+and pair statistics are computed then, with a progress bar, in one transaction:
+an interruption leaves the file as it was); otherwise it is read as it is, and
+what it lacks is computed in memory when first needed (each time: the file
+cannot keep it).
 .TP
 .I galaxies.csv, images/<objID>.jpg
 a catalogue with an objID column and its image cutouts (JPEG or PNG).
+.TP
+.I share/slurm/predict-array.sbatch, share/slurm/merge.sbatch
+a survey on a Slurm cluster (installed under share/sfnet\-explore/slurm).
+predict\-array.sbatch is a job array: task \fIID\fR runs
+\fBpredict \-\-shard slurm\fR over its slice of the catalogue into
+\fISHARD_DIR\fR/shard\-\fIID\fR.db; merge.sbatch, submitted with
+\fB\-\-dependency=afterok:\fIJOBID\fR, joins every shard\-*.db of the folder into one
+run with \fBmerge\fR. Both take the program from \fBSFNET_EXPLORE\fR (default:
+sfnet\-explore on the PATH); a task reruns alone with
+\fBsbatch \-\-array=\fIID\fB \-\-export=ALL,SFNET_SHARD=\fIID\fB/\fIN\fR.
+.IP
+.nf
+jid=$(sbatch \-\-parsable \-\-array=0\-15 share/slurm/predict\-array.sbatch shards \\
+      \-\-from\-run run.db:Z \-\-catalog survey.csv \-\-images cutouts)
+sbatch \-\-dependency=afterok:$jid share/slurm/merge.sbatch survey.db shards
+.fi
+.IP
+Each shard looks for every row's image (a file check per row, to draw the whole
+catalogue's split) but reads, runs and stores only its own slice; predict reads
+the catalogue as a stream, so its memory does not grow with the catalogue.
 .SH EXAMPLES
 .nf
 make demo                                  # synthetic survey, SL and Z runs, explorer
@@ -336,6 +483,10 @@ sfnet-explore demo/demo.db                 # browse
 sfnet-explore demo/demo.db --feature "SL 17"
 sfnet-explore export demo/demo.db "SL 17" \-o sl17.png \-\-bpt
 sfnet-explore equation demo/demo.db Z
+sfnet-explore features demo/demo.db "Z 3" \-\-similar \-\-in SL
+sfnet-explore compare demo/demo.db CNN Z    # ridge R^2 of Z's features from a dense CNN
+sfnet-explore export demo/demo.db \-\-compare SL Z \-o sl_z.png
+sfnet-explore galaxy demo/demo.db OBJID \-\-similar
 .fi
 .SH SEE ALSO
 Wu (2025), ApJ 980, 183, arXiv:2501.00089: Sparse Feature Networks for
