@@ -12,9 +12,11 @@
  *
  * The table runs `bench_dist --row` once with OMP_NUM_THREADS=N (one process) and once
  * under `mpirun --allow-run-as-root --oversubscribe -np N` with OMP_NUM_THREADS=1, and
- * prints images/s, ms per step, ms per step in the allreduce, peak RSS per rank, and the
- * ratio of the two rows (goal: N x 1 reaches 90% of 1 x N). On a machine where other
- * programs run, both rows slow down unevenly: rerun it on a quiet machine. */
+ * prints images/s, ms per step, ms per step in the allreduce, peak RSS per rank, the CPU
+ * time of all ranks per image, and the ratio of the two rows (goal: N x 1 reaches 90% of
+ * 1 x N). On a machine where other programs run, both rows slow down unevenly: rerun it
+ * on a quiet machine; the CPU time per image is the steadier figure there (it counts
+ * spinning threads' waits too). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,14 @@
 typedef struct {
     int ranks, steps, width, size, batch;
 } bench_opts;
+
+/* CPU seconds of this process's threads so far. */
+static double cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+           1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
 
 static double peak_rss_mb(void) {
     struct rusage ru;
@@ -60,7 +70,8 @@ static void random_dataset(dataset *ds, int n, int size) {
     }
 }
 
-/* One row: prints "ROW ranks threads img/s step_ms allreduce_ms peak_MB" on rank 0. */
+/* One row: prints "ROW ranks threads img/s step_ms allreduce_ms peak_MB cpu_ms_per_img"
+ * on rank 0 (the CPU time of every rank's counted steps, per image of the batch). */
 static int run_row(const bench_opts *o) {
     train_dist d;
     if (train_dist_begin(&d, o->batch) != SF_OK) {
@@ -87,11 +98,11 @@ static int run_row(const bench_opts *o) {
     ranger_init(&opt, m->n_params, &rc, decay);
     free(decay);
 
-    double t_steps = 0, t_sum0 = 0;
+    double t_steps = 0, t_sum0 = 0, cpu = 0;
     for (int s = 0; s <= o->steps; s++) {
         if (s == 1) t_sum0 = d.grad_sum_s;
         sf_mpi_all_ok(1); /* every rank starts the step together */
-        double t0 = sf_now();
+        double t0 = sf_now(), c0 = cpu_seconds();
         sf_rng flips;
         sf_rng_seed(&flips, (uint64_t)s);
         float loss;
@@ -102,16 +113,20 @@ static int run_row(const bench_opts *o) {
         ranger_step(&opt, m->params, m->grads, 1e-3, 0.95);
         sfnet_params_changed(m);
         double t = sf_now() - t0;
-        if (s > 0) t_steps += t;
+        if (s > 0) {
+            t_steps += t;
+            cpu += cpu_seconds() - c0;
+        }
         if (d.rank == 0)
             fprintf(stderr, "bench_dist: %d rank(s) x %d thread(s): step %d/%d %.3f s\n", d.size,
                     omp_get_max_threads(), s, o->steps, t);
     }
     double allreduce_ms = o->steps > 0 ? 1e3 * (d.grad_sum_s - t_sum0) / o->steps : 0;
+    sf_mpi_sum_f64(&cpu, 1);
     if (d.rank == 0)
-        printf("ROW %d %d %.2f %.1f %.1f %.0f\n", d.size, omp_get_max_threads(),
+        printf("ROW %d %d %.2f %.1f %.1f %.0f %.2f\n", d.size, omp_get_max_threads(),
                o->steps * o->batch / t_steps, 1e3 * t_steps / o->steps, allreduce_ms,
-               peak_rss_mb());
+               peak_rss_mb(), 1e3 * cpu / ((double)o->steps * o->batch));
     fflush(stdout);
     ranger_free(&opt);
     free(batch);
@@ -125,7 +140,7 @@ static int run_row(const bench_opts *o) {
 
 typedef struct {
     int ranks, threads;
-    double img_s, step_ms, allreduce_ms, mb;
+    double img_s, step_ms, allreduce_ms, mb, cpu_ms;
 } row;
 
 static int table_row(const char *cmd, row *r) {
@@ -135,8 +150,8 @@ static int table_row(const char *cmd, row *r) {
     char line[512];
     int found = 0;
     while (fgets(line, sizeof line, p))
-        if (sscanf(line, "ROW %d %d %lf %lf %lf %lf", &r->ranks, &r->threads, &r->img_s,
-                   &r->step_ms, &r->allreduce_ms, &r->mb) == 6)
+        if (sscanf(line, "ROW %d %d %lf %lf %lf %lf %lf", &r->ranks, &r->threads, &r->img_s,
+                   &r->step_ms, &r->allreduce_ms, &r->mb, &r->cpu_ms) == 7)
             found = 1;
     pclose(p);
     return found;
@@ -166,19 +181,20 @@ static int run_table(const bench_opts *o) {
     }
     printf("\nData-parallel training step: width %d, %dx%d, global batch %d, oneDNN fp32 "
            "(%d steps)\n", o->width, o->size, o->size, o->batch, o->steps);
-    printf("%-22s %10s %10s %16s %12s\n", "row", "img/s", "ms/step", "allreduce ms/step",
-           "MB per rank");
+    printf("%-22s %10s %10s %18s %12s %12s\n", "row", "img/s", "ms/step", "allreduce ms/step",
+           "MB per rank", "CPU ms/img");
     for (int i = 0; i < 2; i++) {
         if (!ok[i]) continue;
         char name[64];
         snprintf(name, sizeof name, "%d rank%s x %d thread%s", r[i].ranks, r[i].ranks > 1 ? "s" : "",
                  r[i].threads, r[i].threads > 1 ? "s" : "");
-        printf("%-22s %10.1f %10.0f %16.1f %12.0f\n", name, r[i].img_s, r[i].step_ms,
-               r[i].allreduce_ms, r[i].mb);
+        printf("%-22s %10.1f %10.0f %18.1f %12.0f %12.2f\n", name, r[i].img_s, r[i].step_ms,
+               r[i].allreduce_ms, r[i].mb, r[i].cpu_ms);
     }
     if (ok[0] && ok[1])
-        printf("%d ranks x 1 thread reach %.0f%% of 1 rank x %d threads (goal >= 90%%)\n",
-               o->ranks, 100 * r[1].img_s / r[0].img_s, o->ranks);
+        printf("%d ranks x 1 thread reach %.0f%% of 1 rank x %d threads (goal >= 90%%); "
+               "in CPU time per image %.0f%%\n",
+               o->ranks, 100 * r[1].img_s / r[0].img_s, o->ranks, 100 * r[0].cpu_ms / r[1].cpu_ms);
     char up[256] = "";
     FILE *f = fopen("/proc/loadavg", "r");
     if (f && fgets(up, sizeof up, f)) printf("load average while measuring: %s", up);

@@ -548,13 +548,21 @@ int main(int argc, char **argv) {
     figure_curve curves[2 * 2 * MAX_SEEDS];
     double xs[MAX_EPOCHS];
     for (int e = 0; e < MAX_EPOCHS; e++) xs[e] = e + 1;
+    /* log10 of the RMSE: the validation RMSE of the first epochs, when the BatchNorm
+     * running statistics trail the weights at the peak learning rate, is hundreds of
+     * times the final one on both sides */
+    static double logs[2][MAX_SEEDS][2][MAX_EPOCHS];
     int nc = 0;
     for (int side = 0; side < 2; side++)
         for (int i = 0; i < a.seeds; i++) {
             const run_curve *cv = side ? &theirs[i] : &ours[i];
             if (!(side ? have_theirs[i] : have_ours[i])) continue;
-            curves[nc++] = (figure_curve){cv->epochs, xs, cv->valid, side, 0};
-            curves[nc++] = (figure_curve){cv->epochs, xs, cv->train, side, 1};
+            for (int e = 0; e < cv->epochs; e++) {
+                logs[side][i][0][e] = cv->valid[e] > 0 ? log10(cv->valid[e]) : NAN;
+                logs[side][i][1][e] = cv->train[e] > 0 ? log10(cv->train[e]) : NAN;
+            }
+            curves[nc++] = (figure_curve){cv->epochs, xs, logs[side][i][0], side, 0};
+            curves[nc++] = (figure_curve){cv->epochs, xs, logs[side][i][1], side, 1};
         }
     if (nc > 0) {
         char fig[8192], title[256];
@@ -564,7 +572,7 @@ int main(int argc, char **argv) {
         const char *names[2] = {label_ours, label_torch};
         snprintf(title, sizeof title, "Training curves, %d seeds each (%s)", a.seeds,
                  ds.targets.names[0]);
-        if (figure_curves(fig, curves, nc, names, 2, "epoch", "RMSE", title,
+        if (figure_curves(fig, curves, nc, names, 2, "epoch", "log10 RMSE", title,
                           "solid: validation RMSE after each epoch; dashed: training loss "
                           "(RMSE over the epoch's batches)") != SF_OK) {
             fprintf(stderr, "recipe_compare: %s\n", sf_last_error());

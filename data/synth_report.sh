@@ -11,11 +11,18 @@
 #   - which true_* latents the most frequent features of the k = 4 runs and the
 #     leading principal components of the dense run track (sfnet-explore latents).
 # Steps already done are skipped, so an interrupted report continues.
+# A smaller report (the numbers then differ from data/README.md's): SFNET_REPORT_N
+# galaxies (5000), SFNET_REPORT_EPOCHS (15), SFNET_REPORT_SEEDS (3), SFNET_REPORT_WIDTH
+# (32).
 set -eu
 BIN=${SFNET_BIN:-./sfnet-explore}
 OUT=${1:-synth-report}
+N=${SFNET_REPORT_N:-5000}
+EPOCHS=${SFNET_REPORT_EPOCHS:-15}
+SEEDS=${SFNET_REPORT_SEEDS:-3}
+WIDTH=${SFNET_REPORT_WIDTH:-32}
 SURVEY="$OUT/survey"
-TRAIN="--width 32 --resize 72 --crop 64 --epochs 15 --quiet"
+TRAIN="--width $WIDTH --resize 72 --crop 64 --epochs $EPOCHS --quiet"
 mkdir -p "$OUT"
 VERSION=$("$BIN" synth --physics-version)
 if [ -f "$SURVEY/galaxies.csv" ] && [ "$(cat "$SURVEY/synth-version" 2>/dev/null || echo 1)" != "$VERSION" ]; then
@@ -24,12 +31,12 @@ if [ -f "$SURVEY/galaxies.csv" ] && [ "$(cat "$SURVEY/synth-version" 2>/dev/null
     exit 1
 fi
 if [ ! -f "$SURVEY/galaxies.csv" ]; then
-    "$BIN" synth -n 5000 --seed 256 --size 144 --quiet "$SURVEY"
+    "$BIN" synth -n "$N" --seed 256 --size 144 --quiet "$SURVEY"
 fi
 DATA="--catalog $SURVEY/galaxies.csv --images $SURVEY/images"
 
 # shellcheck disable=SC2086
-"$BIN" sweep --seeds 3 --figure "$OUT/figure4-metallicity.png" "$OUT/sweep-z.db" -- \
+"$BIN" sweep --seeds "$SEEDS" --figure "$OUT/figure4-metallicity.png" "$OUT/sweep-z.db" -- \
     $DATA --target metallicity $TRAIN > "$OUT/table2-metallicity.txt"
 
 if ! "$BIN" runs "$OUT/sl.db" 2>/dev/null | grep -Eq "^[[:space:]]*[0-9]+[[:space:]]+SL[[:space:]]"; then
@@ -39,7 +46,7 @@ fi
 "$BIN" report "$OUT/sl.db" SL > "$OUT/report-sl.txt"
 
 : > "$OUT/latents.txt"
-for run in k4s1 k4s2 k4s3 dense; do
+for run in $(seq -f k4s%g 1 "$SEEDS") dense; do
     "$BIN" latents "$OUT/sweep-z.db" "$run" --top 6 --best 3 >> "$OUT/latents.txt"
     echo >> "$OUT/latents.txt"
 done

@@ -517,9 +517,12 @@ void report_print(FILE *out, const run_data *rd, const report_result *rr) {
                 (w == 1 && rr->class_weight == SVM_WEIGHTS_NONE))
                 continue;
             const binary_scores *b = w ? &rr->svm_balanced[v] : &rr->svm[v];
-            fprintf(out, "%-18s %8d %-9s %9.3f %6.3f %9.3f %6.3f %6d %6d %6d %6d\n", what[v],
-                    rr->svm_n_features[v], w ? "balanced" : "none", b->accuracy, b->f1,
-                    b->precision, b->recall, b->tp, b->fp, b->tn, b->fn);
+            char prec[16]; /* "-" when no galaxy was called an AGN */
+            if (isnan(b->precision)) snprintf(prec, sizeof prec, "-");
+            else snprintf(prec, sizeof prec, "%.3f", b->precision);
+            fprintf(out, "%-18s %8d %-9s %9.3f %6.3f %9s %6.3f %6d %6d %6d %6d\n", what[v],
+                    rr->svm_n_features[v], w ? "balanced" : "none", b->accuracy, b->f1, prec,
+                    b->recall, b->tp, b->fp, b->tn, b->fn);
         }
 }
 

@@ -1,6 +1,7 @@
 /* analysis_svm.c: a linear SVM through liblinear (the same solver as
  * scikit-learn's LinearSVC: L2-regularised squared hinge loss, dual coordinate
- * descent, intercept as a constant feature 1) and binary classification scores.
+ * descent, intercept as a constant feature 1; on many rows the primal solver of the
+ * same function) and binary classification scores.
  * Layer: analysis. Calls: sf_util; liblinear.
  * Called by: analysis_run.
  */
@@ -11,6 +12,8 @@
 
 #include "analysis.h"
 #include "sf_util.h"
+
+enum { SVM_DUAL_MAX = 20000 };
 
 static void liblinear_quiet(const char *s) { (void)s; }
 
@@ -37,12 +40,16 @@ int svm_linear_train_weighted(svm_linear *m, const double *x, const int *y, int 
     if (n_pos == 0 || n_pos == n)
         return sf_fail("SVM: the training rows hold only one class (%d of %d positive)", n_pos, n);
 
-    /* Dense rows as liblinear's sparse nodes: d features, the bias node, the -1 end. */
-    struct feature_node *nodes = xmalloc(sizeof(struct feature_node) * (size_t)n * (size_t)(d + 2));
+    /* Dense rows as liblinear's sparse nodes, packed: each row's non-zero features (a
+     * sparse run's galaxies have few), the bias node, the -1 end. */
+    size_t nnz = 0;
+    for (size_t i = 0; i < (size_t)n * (size_t)d; i++) nnz += x[i] != 0;
+    struct feature_node *nodes = xmalloc(sizeof(struct feature_node) * (nnz + 2 * (size_t)n));
     struct feature_node **rows = xmalloc(sizeof(struct feature_node *) * (size_t)n);
     double *labels = xmalloc(sizeof(double) * (size_t)n);
+    struct feature_node *next = nodes;
     for (int i = 0; i < n; i++) {
-        struct feature_node *r = nodes + (size_t)i * (size_t)(d + 2);
+        struct feature_node *r = next;
         int t = 0;
         for (int j = 0; j < d; j++) {
             double v = x[(size_t)i * (size_t)d + (size_t)j];
@@ -50,11 +57,17 @@ int svm_linear_train_weighted(svm_linear *m, const double *x, const int *y, int 
         }
         r[t++] = (struct feature_node){d + 1, 1.0};
         r[t] = (struct feature_node){-1, 0};
+        next = r + t + 1;
         rows[i] = r;
         labels[i] = y[i];
     }
     struct problem prob = {.l = n, .n = d + 1, .y = labels, .x = rows, .bias = 1.0};
-    struct parameter param = {.solver_type = L2R_L2LOSS_SVC_DUAL, .eps = 0.1, .C = C};
+    /* The dual coordinate descent (LinearSVC's default) for up to SVM_DUAL_MAX rows; past
+     * that its passes over every row grow with the rows (a run of 250,000 galaxies spent
+     * seconds in it), and the primal trust-region Newton solver, which minimises the same
+     * function (LinearSVC(dual=False)), takes a few passes for the few features here. */
+    struct parameter param = n <= SVM_DUAL_MAX ? (struct parameter){.solver_type = L2R_L2LOSS_SVC_DUAL, .eps = 0.1, .C = C}
+                                               : (struct parameter){.solver_type = L2R_L2LOSS_SVC, .eps = 0.01, .C = C};
     int weight_label[2] = {0, 1};
     double weight[2];
     if (class_weight) {

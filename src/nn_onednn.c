@@ -80,6 +80,8 @@ enum {
     S_DPOOL,   /* their gradient, blocked */
     S_D0, S_D1, S_D2, S_D3, /* backward gradients; eval activations */
     S_DW,      /* one conv's weight gradient in its blocked format */
+    S_PSRC, S_PDDST, /* a conv's input and output gradient in plain nchw, for the
+                      * weight gradients the jit kernels do not cover */
     S_SCRATCH, /* oneDNN scratchpad */
     S_BLOCKS
 };
@@ -520,6 +522,22 @@ static od_unit_fwd unit_train_fwd(od_build *b, int ui, int B, const dnnl_memory_
     return r;
 }
 
+/* Whether pd runs oneDNN's reference code (its implementation name begins "ref"). */
+static int is_reference_impl(const_dnnl_primitive_desc_t pd)
+{
+    const char *impl = NULL;
+    if (!pd || dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success)
+        return 0;
+    return impl && !strncmp(impl, "ref", 3);
+}
+
+/* md's shape and type in plain nchw. */
+static dnnl_memory_desc_t plain_md(const dnnl_memory_desc_t *md)
+{
+    return md_4d((int)md->dims[0], (int)md->dims[1], (int)md->dims[2], (int)md->dims[3],
+                 md->data_type, dnnl_nchw);
+}
+
 /* Backward of unit u given the gradient of its BN output (in memory dy, format
  * f->dst_md): BN backward into slot_dc, the weight gradient added to m->grads, and
  * (when dx_slot >= 0) the gradient of the conv's input into slot dx_slot. */
@@ -559,11 +577,30 @@ static dnnl_memory_t unit_train_bwd(od_build *b, int ui, const od_unit_fwd *f, d
                                                          &dw_any, NULL, &f->dst_md, st, pl, pr));
     dnnl_primitive_desc_t cw = make_pd(b, &cd, 0, 0, f->conv, "convolution weight gradient");
     if (b->failed) return NULL;
+    dnnl_memory_t cw_src = f->src, cw_ddst = dc;
+    if (is_reference_impl(cw)) {
+        /* Without AVX-512 the blocked jit kernels leave a 3x3 convolution over a 2x2
+         * map (layer4 of a 64-pixel crop) to the reference code, thousands of times
+         * slower: its input and output gradient go to plain nchw for the gemm kernel. */
+        dnnl_memory_desc_t ps = plain_md(&f->src_md), pd = plain_md(&f->dst_md);
+        OD_CHECK(dnnl_convolution_backward_weights_desc_init(&cd, OD_CONV_ALG, &ps, &dw_any,
+                                                             NULL, &pd, st, pl, pr));
+        cw = make_pd(b, &cd, 0, 0, f->conv, "convolution weight gradient");
+        if (b->failed) return NULL;
+        cw_src = bind_slot(b, &ps, S_PSRC);
+        cw_ddst = bind_slot(b, &pd, S_PDDST);
+        x = add_exec(b, &b->p->bwd, make_reorder_pd(b, &f->src_md, &ps, 0));
+        exec_arg(x, DNNL_ARG_FROM, f->src);
+        exec_arg(x, DNNL_ARG_TO, cw_src);
+        x = add_exec(b, &b->p->bwd, make_reorder_pd(b, &f->dst_md, &pd, 0));
+        exec_arg(x, DNNL_ARG_FROM, dc);
+        exec_arg(x, DNNL_ARG_TO, cw_ddst);
+    }
     dnnl_memory_desc_t dw_md = pd_md(cw, dnnl_query_diff_weights_md);
     dnnl_memory_t dw = bind_slot(b, &dw_md, S_DW);
     x = add_exec(b, &b->p->bwd, cw);
-    exec_arg(x, DNNL_ARG_SRC, f->src);
-    exec_arg(x, DNNL_ARG_DIFF_DST, dc);
+    exec_arg(x, DNNL_ARG_SRC, cw_src);
+    exec_arg(x, DNNL_ARG_DIFF_DST, cw_ddst);
     exec_arg(x, DNNL_ARG_DIFF_WEIGHTS, dw);
     const dnnl_memory_desc_t *g_md = NULL;
     OD_CHECK(dnnl_memory_get_memory_desc(u->g_user, &g_md));

@@ -512,6 +512,12 @@ fail:
     return SF_ERR;
 }
 
+/* Before SQLite's first use: no memory statistics, whose global mutex every allocation
+ * would take (a run of 250,000 galaxies makes millions of them). Where the process used
+ * SQLite before (another library), the call is refused and nothing changes. */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+static void sqlite_setup(void) { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 static int busy_timeout_default(void) {
     const char *env = getenv("SFNET_BUSY_TIMEOUT_MS");
     if (env && *env) {
@@ -691,6 +697,7 @@ int store_open(store **out, const char *path, int mode) {
                            path);
     }
 
+    pthread_once(&sqlite_once, sqlite_setup);
     store *s = xcalloc(1, sizeof *s);
     s->path = xstrdup(path);
     s->mode = mode;

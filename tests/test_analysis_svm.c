@@ -2,6 +2,7 @@
  * matrices counted by hand. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "analysis.h"
@@ -86,6 +87,34 @@ Test(svm, separable_in_two_dimensions) {
     cr_assert_geq(s.accuracy, 0.97, "validation accuracy %g", s.accuracy);
     cr_assert_float_eq(m.w[0] / m.w[1], 1.0, 0.3, "boundary along a + b = const");
     svm_linear_free(&m);
+}
+
+/* Many rows (the primal solver past 20,000): the same boundary as the dual solver finds
+ * on a subset, and the same predictions on noisy, overlapping classes. */
+Test(svm, many_rows_same_boundary_as_the_dual_solver) {
+    enum { N = 40000, SUB = 10000 };
+    double *x = xmalloc(sizeof(double) * N * 2);
+    int *y = xmalloc(sizeof(int) * N);
+    sf_rng g;
+    sf_rng_seed(&g, 3);
+    for (int i = 0; i < N; i++) {
+        double a = sf_rng_uniform(&g), b = sf_rng_uniform(&g);
+        x[2 * i] = a, x[2 * i + 1] = b;
+        y[i] = a + 0.5 * b + 0.3 * sf_rng_normal(&g) > 0.75;
+    }
+    svm_linear big, small;
+    cr_assert_eq(svm_linear_train(&big, x, y, N, 2, 1.0), SF_OK);
+    cr_assert_eq(svm_linear_train(&small, x, y, SUB, 2, 1.0), SF_OK);
+    cr_assert_float_eq(big.w[1] / big.w[0], small.w[1] / small.w[0], 0.1, "slopes %g and %g",
+                       big.w[1] / big.w[0], small.w[1] / small.w[0]);
+    cr_assert_float_eq(big.w[1] / big.w[0], 0.5, 0.1, "boundary a + 0.5 b = const: %g", big.w[1] / big.w[0]);
+    int differ = 0;
+    for (int i = 0; i < N; i++) differ += svm_linear_predict(&big, x + 2 * i) != svm_linear_predict(&small, x + 2 * i);
+    cr_assert_lt(differ, N / 50, "%d of %d predictions differ", differ, N);
+    svm_linear_free(&big);
+    svm_linear_free(&small);
+    free(x);
+    free(y);
 }
 
 Test(svm, one_class_is_an_error) {

@@ -617,3 +617,93 @@ Test(train_dist, a_killed_or_interrupted_job_leaves_the_database_and_resumes, .f
     cr_assert_str_eq(after, "A,B");
     cr_assert_neq(access(ckpt, F_OK), 0, "the checkpoint is removed once the run is stored");
 }
+
+/* ---- share/slurm/train.sbatch on a real Slurm ------------------------------------ */
+
+static char slurm_dir[PATH_MAX];
+
+static void stop_slurm(void) {
+    if (slurm_dir[0]) {
+        char cmd[PATH_MAX + 64];
+        snprintf(cmd, sizeof cmd, "sh tests/slurm-cluster.sh stop '%s' >/dev/null 2>&1",
+                 slurm_dir);
+        if (system(cmd) != 0) fprintf(stderr, "could not stop the Slurm test cluster\n");
+        slurm_dir[0] = 0;
+    }
+    fx_remove_dir();
+}
+
+/* The example job script as a user submits it, on a single-node Slurm that the test
+ * starts (tests/slurm-cluster.sh: munged, slurmctld, slurmd): two tasks of one CPU
+ * train with srun --mpi=pmix, SIGUSR1 from scancel stops them after a step with a
+ * checkpoint, and one task of two CPUs resumes and stores the run. */
+Test(train_dist, train_sbatch_trains_stops_and_resumes_on_slurm, .fini = stop_slurm) {
+    FX_SKIP_WITHOUT_SHARED(data_dir);
+    snprintf(slurm_dir, sizeof slurm_dir, "%s", fx_path("slurm"));
+    cr_assert_eq(mkdir(slurm_dir, 0700), 0);
+    char cmd[8 * PATH_MAX], conf[PATH_MAX + 16], script[PATH_MAX];
+    char log[600], db[600], ckpt[600], out1[600], out2[600], jlog[600];
+    snprintf(log, sizeof log, "%s", fx_path("slurm.log"));
+    snprintf(db, sizeof db, "%s", fx_path("run.db"));
+    snprintf(ckpt, sizeof ckpt, "%s", fx_path("run.db.ckpt"));
+    snprintf(out1, sizeof out1, "%s", fx_path("job1.out"));
+    snprintf(out2, sizeof out2, "%s", fx_path("job2.out"));
+    snprintf(jlog, sizeof jlog, "%s", fx_path("sbatch.log"));
+    /* with this process's PID, a watchdog stops the cluster should the test die */
+    snprintf(cmd, sizeof cmd, "sh tests/slurm-cluster.sh start '%s' %ld", slurm_dir,
+             (long)getpid());
+    int rc = run_logged(cmd, log);
+    cr_assert_eq(rc, 0, "the Slurm test cluster did not start:\n%s", slurp(log));
+    snprintf(conf, sizeof conf, "%s/slurm.conf", slurm_dir);
+    cr_assert(realpath("share/slurm/train.sbatch", script), "share/slurm/train.sbatch missing");
+    char train[2400];
+    snprintf(train, sizeof train,
+             "--catalog '%s/galaxies.csv' --images '%s/images' --width 8 --resize 36 --crop 32 "
+             "--epochs 3 --batch 16 --lr 0.01 --name S",
+             data_dir, data_dir);
+    const char *asan = getenv("ASAN_OPTIONS");
+    char supp[PATH_MAX];
+    cr_assert(realpath("tests/lsan-mpi.supp", supp));
+    char env[4 * PATH_MAX];
+    snprintf(env, sizeof env,
+             "SLURM_CONF='%s' SFNET_EXPLORE='%s' ASAN_OPTIONS='%s%sfast_unwind_on_malloc=0' "
+             "LSAN_OPTIONS='suppressions=%s'",
+             conf, bin(), asan && *asan ? asan : "", asan && *asan ? ":" : "", supp);
+
+    /* 1. two tasks; stopped by scancel --signal=USR1 once the first epoch is done */
+    snprintf(cmd, sizeof cmd,
+             "env %s sbatch --parsable --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 "
+             "--time=20:00 --output='%s' '%s' %s '%s'",
+             env, out1, script, train, db);
+    rc = run_logged(cmd, jlog);
+    char *job = slurp(jlog);
+    cr_assert_eq(rc, 0, "sbatch failed:\n%s", job);
+    job[strcspn(job, "\n;")] = 0; /* --parsable: "JOBID" or "JOBID;CLUSTER" */
+    wait_for_text(out1, "epoch 2/3", 600);
+    snprintf(cmd, sizeof cmd, "SLURM_CONF='%s' scancel --signal=USR1 %s", conf, job);
+    cr_assert_eq(run_logged(cmd, log), 0, "scancel: %s", slurp(log));
+    wait_for_text(out1, "--resume continues", 300);
+    char *text = slurp(out1);
+    cr_assert(strstr(text, "2 task(s), 1 thread(s) per task") && strstr(text, "2 MPI ranks"),
+              "the job ran as two ranks:\n%s", text);
+    free(text);
+    cr_assert_eq(access(ckpt, F_OK), 0, "no checkpoint");
+
+    /* 2. one task of two CPUs resumes and stores the run (sbatch --wait: the job's
+     * exit status) */
+    snprintf(cmd, sizeof cmd,
+             "env %s timeout 800 sbatch --wait --nodes=1 --ntasks-per-node=1 --cpus-per-task=2 "
+             "--time=20:00 --output='%s' '%s' %s --resume '%s'",
+             env, out2, script, train, db);
+    rc = run_logged(cmd, log);
+    text = slurp(out2);
+    cr_assert_eq(rc, 0, "the resumed job failed (exit %d):\n%s\n%s", rc, text, slurp(log));
+    cr_assert(strstr(text, "resuming at epoch") && strstr(text, "2 thread(s) per task"),
+              "%s", text);
+    free(text);
+    char runs[256];
+    runs_of(db, runs, sizeof runs);
+    cr_assert_str_eq(runs, "S");
+    cr_assert_neq(access(ckpt, F_OK), 0, "the checkpoint is removed");
+    free(job);
+}

@@ -841,6 +841,48 @@ Test(tui, version_1_file_upgrades_on_open_or_browses_read_only) {
     cr_assert_str_eq(marks, "f3");
 }
 
+/* A file of the previous schema version (2, before the per-run summaries): the explorer
+ * says it upgrades it, shows it, and leaves it at the current version; a read-only copy
+ * is shown with the summaries computed in memory and a line saying why it stays as it
+ * is. The lines go to the terminal before the explorer's screen and are there again
+ * once it quits. */
+Test(tui, version_2_file_upgrades_on_open_with_a_line_or_browses_read_only) {
+    if (!ready()) return;
+    char v2[160], ro[160], want[256];
+    snprintf(v2, sizeof v2, "%s/v2.db", dir);
+    snprintf(ro, sizeof ro, "%s/ro2.db", dir);
+    cr_assert_eq(fixture_make_v2(v2, db), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(fixture_make_v2(ro, db), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(chmod(ro, 0444), 0);
+
+    start_db(120, 40, NULL, NULL, ro);
+    free(wait_for("SL 3"));
+    keys("Enter");
+    free(wait_for("similar features: Pearson r"));
+    keys("q q");
+    snprintf(want, sizeof want, "is of schema version 2: upgrading it to version %d", STORE_SCHEMA_VERSION);
+    free(wait_for(want));
+    char *s = wait_for("cannot upgrade it");
+    cr_assert(strstr(s, "summaries are computed in memory"), "%s", s);
+    free(s);
+    store *st;
+    cr_assert_eq(store_open(&st, ro, STORE_READ), SF_OK);
+    cr_assert_eq(store_schema_version(st), 2, "a read-only file stays as it is");
+    store_close(st);
+
+    start_db(120, 40, NULL, NULL, v2);
+    free(wait_for("SL 3"));
+    cr_assert_eq(store_open(&st, v2, STORE_READ), SF_OK);
+    cr_assert_eq(store_schema_version(st), STORE_SCHEMA_VERSION, "upgraded when opened");
+    store_close(st);
+    keys("Enter");
+    free(wait_for("similar features: Pearson r"));
+    keys("q q");
+    s = wait_for(want);
+    cr_assert(!strstr(s, "cannot upgrade"), "%s", s);
+    free(s);
+}
+
 Test(tui, plain_output_when_not_a_terminal) {
     if (!bin[0] || access(bin, X_OK) != 0) {
         cr_skip_test("no sfnet-explore binary: skipped");

@@ -595,6 +595,8 @@ typedef struct {
     const char *keys;         /* typed keys_ms after the start (0: never) */
     int keys_ms;
     const char *keys_after;   /* and not before this shows after the resize (NULL: no wait) */
+    int quiet_ms;             /* the resize and the keys also wait until the program has
+                                 written nothing for this long (a whole frame is out) */
     /* what happened */
     size_t reply_at, resize_at; /* offsets in the output when they were done */
     int alive_at_keys;          /* the program still ran when the keys were typed */
@@ -618,27 +620,28 @@ static char *run_explorer(session *s) {
     }
     size_t cap = 1 << 22, n = 0;
     char *out = xcalloc(1, cap);
-    double t0 = sf_now(), t_query = 0;
+    double t0 = sf_now(), t_query = 0, t_output = t0;
     int replied = 0, typed = 0, resized = 0;
     s->reply_at = s->resize_at = 0;
     s->alive_at_keys = 0;
     for (;;) {
         double now = sf_now();
         if (now - t0 > 20) break;
+        int quiet = now - t_output >= s->quiet_ms / 1000.0;
         if (!t_query && memmem(out, n, "\x1b[c", 3)) t_query = now;
         if (t_query && s->reply && !replied && now >= t_query + s->reply_ms / 1000.0) {
             replied = 1;
             s->reply_at = n;
             cr_assert_eq(write(master, s->reply, strlen(s->reply)), (ssize_t)strlen(s->reply));
         }
-        if (s->resize_ms && !resized && now >= t0 + s->resize_ms / 1000.0 &&
+        if (s->resize_ms && !resized && quiet && now >= t0 + s->resize_ms / 1000.0 &&
             (!s->resize_after || memmem(out, n, s->resize_after, strlen(s->resize_after)))) {
             resized = 1;
             s->resize_at = n;
             cr_assert_eq(ioctl(master, TIOCSWINSZ, &s->resize), 0);
         }
         const char *after = s->keys_after;
-        if (s->keys_ms && !typed && now >= t0 + s->keys_ms / 1000.0 && (!s->resize_ms || resized) &&
+        if (s->keys_ms && !typed && quiet && now >= t0 + s->keys_ms / 1000.0 && (!s->resize_ms || resized) &&
             (!after || memmem(out + s->resize_at, n - s->resize_at, after, strlen(after)))) {
             typed = 1;
             s->alive_at_keys = waitpid(pid, NULL, WNOHANG) == 0;
@@ -650,6 +653,7 @@ static char *run_explorer(session *s) {
             ssize_t r = read(master, out + n, cap - 1 - n);
             if (r <= 0) break; /* EIO once the program has exited */
             n += (size_t)r;
+            t_output = sf_now();
         } else if (pfd.revents & (POLLHUP | POLLERR)) {
             break;
         }
@@ -750,13 +754,16 @@ static int sixel_width(const char *out, size_t from) {
 
 /* A font zoom: the same rows and columns, twice the pixels. The cell size is
  * read again on the resize and the images are drawn again at the new size;
- * a cell size given by hand stays. */
+ * a cell size given by hand stays. The resize waits until the first frame is
+ * out, and Q until the frame after the resize is (a loaded machine can take
+ * longer than the fixed delays to write a frame of sixel images). */
 Test(probe_dump, font_zoom_redraws_pixel_images) {
     session s = {.arg1 = "--graphics=sixel", .arg2 = "--feature=3",
                  .size = {.ws_row = 40, .ws_col = 120, .ws_xpixel = 1200, .ws_ypixel = 800},
                  .reply = "\x1b[?63;1;2;4;6;9;15;22c",
                  .resize = {.ws_row = 40, .ws_col = 120, .ws_xpixel = 2400, .ws_ypixel = 1600},
-                 .resize_ms = 500, .resize_after = "\x1bP", .keys = "Q", .keys_ms = 1000, .keys_after = "\x1bP"};
+                 .resize_ms = 500, .resize_after = "\x1bP", .keys = "Q", .keys_ms = 1000, .keys_after = "\x1bP",
+                 .quiet_ms = 300};
     char *out = run_explorer(&s);
     if (!out) {
         cr_skip_test("no sfnet-explore binary (set SFNET_BIN or build first): skipped");

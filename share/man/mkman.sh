@@ -476,6 +476,70 @@ sbatch \-\-dependency=afterok:$jid share/slurm/merge.sbatch survey.db shards
 Each shard looks for every row's image (a file check per row, to draw the whole
 catalogue's split) but reads, runs and stores only its own slice; predict reads
 the catalogue as a stream, so its memory does not grow with the catalogue.
+.SH NOTES
+.SS Training recipe
+\fB\-\-train\fR follows the paper's recipe (fastai's \fBfit_one_cycle\fR with the
+ranger optimizer): RAdam (betas 0.95/0.99, eps 1e\-6) inside Lookahead (k 6,
+alpha 0.5), decoupled weight decay 0.01 on conv and linear weights only, fastai's
+one\-cycle schedule (25% cosine warm\-up from lr/25 to \-\-lr, cosine down to
+lr/1e5, momentum 0.95\-0.85\-0.95), per\-channel normalisation from the training
+split, shuffled batches with the last incomplete one dropped, and torchvision's
+initialisation. \fBbench/recipe_compare\fR (\fBmake bench\-recipe\fR) trains it
+side by side with the same recipe written in plain PyTorch
+(\fBbench/recipe_torch.py\fR), seed for seed, on the same split and the same
+pixels; \fB\-\-help\fR lists each point below with what each side does.
+These are the points where the two could differ, and what was kept or changed:
+.TP
+.B targets (changed)
+the network used to learn the catalogue's units (metallicity near 8.9 dex, sd
+0.18 dex) with the head's bias started at their mean; it now learns each target
+minus its training mean over the training sd (one sd pooled over the outputs, so
+the loss stays the paper's RMSE up to a constant), and the head is folded back
+into target units when training ends: the stored weights, predictions and
+equations are in target units. \fB\-\-targets raw\fR restores the old way; raw
+targets with nn.Linear's bias (the paper's code) barely move from the initial
+bias in a short run.
+.TP
+.B head bias (kept)
+started at the mean of what is learned (0 with standardised targets) rather than
+nn.Linear's uniform draw; \fB\-\-head\-bias init\fR gives nn.Linear's.
+.TP
+.B flips (kept)
+each training image gets one of the 8 dihedral transforms, drawn per image (not
+per batch); fastai's Dihedral(p=0.5) leaves half the images as they are.
+\fB\-\-flips\fR hv, batch or none for the others.
+.TP
+.B initialisation (kept)
+torchvision's scheme (He normal fan\-out convolutions, BatchNorm 1 and 0,
+nn.Linear's uniform head) drawn from our own random numbers, so a seed does not
+give PyTorch's weights (recipe_compare \-\-same\-init hands ours to PyTorch).
+.TP
+.B BatchNorm (same)
+momentum 0.1, eps 1e\-5, unbiased running variance.
+.TP
+.B optimizer (kept)
+fastai's RAdam step (eps added to the square root of the debiased second
+moment; torch.optim.RAdam, which the PyTorch side uses, adds it before the
+debiasing); Lookahead's slow weights are taken before the first step, synchronised
+every 6 steps counted over the whole run, and the fast weights are evaluated.
+.TP
+.B schedule (same)
+the position in the one\-cycle is step/total before each step, as fastai's;
+PyTorch's OneCycleLR with the same numbers.
+.TP
+.B split and pixels (same)
+the 80/20 split of \-\-split\-seed, and the per\-channel mean and sd of the
+training split (fastai takes them from one batch).
+.PP
+Measured on the 400 shared SDSS galaxies (320 training, 80 validation; width
+16, resize 80, crop 72, k 4, 20 epochs, batch 64, one\-cycle at 0.1; both at one
+thread on a shared machine), the validation RMSE of oh_p50 over seeds 0\-9 was
+0.1061 +\- 0.0032 (sd; s.e. 0.0010) for \fB\-\-train\fR and 0.1049 +\- 0.0047
+(s.e. 0.0015) for PyTorch (predicting the mean: 0.2223); with the former raw
+targets, seeds 0\-4: 0.1070 +\- 0.0038. On both sides the validation RMSE of
+epochs 2\-8 jumps to 1\-70 dex while the learning rate is at its peak, though
+the training loss does not (evaluation uses the BatchNorm running statistics,
+which trail the weights), and settles in the last third of the schedule; the curves of \fBrecipe_compare\fR show it on a log axis.
 .SH EXAMPLES
 .nf
 make demo                                  # synthetic survey, SL and Z runs, explorer
