@@ -349,20 +349,22 @@ cat <<'TAIL'
 .SH INPUTS AND OUTPUTS
 .TP
 .B Output files
-an output path (\-o of bpt, predict and export, the OUT.npy of
-export\-activations, sweep's \-\-figure, synth's \-\-preview, the figures of
-report) is written the way its kind asks. A regular file, or a new one, is
+an output path (\-o of bpt, predict and export, the OUT.npy and \-\-fits
+OUT.fits of export\-activations, predict's \-o OUT.fits, sweep's \-\-figure,
+synth's \-\-preview, the figures of report) is written the way its kind asks. A regular file, or a new one, is
 written beside itself under a temporary name and renamed over the old one
 when complete, keeping its permissions: a failure or Ctrl\-C leaves the old
 file. A symbolic link is followed to its target, which is replaced; the link
 stays. \fB\-\fR is standard output; a FIFO or a character device (a pipe made
 with mkfifo, /dev/null, a terminal) and /dev/stdout or /dev/fd/N are written
-through as a stream, never replaced. A directory, a socket or a block device is
-refused before any work.
+through as a stream, never replaced (a FITS table is then built in memory
+first, as cfitsio goes back to finish its header). A directory, a socket or a
+block device is refused before any work.
 .TP
 .B Catalogues
-are read only from regular files (or links to them): a directory, a FIFO or a
-device such as /dev/zero is refused at once, saying what it is, and a file with
+are read only from regular files (or links to them), CSV and FITS alike: a
+directory, a FIFO or a device such as /dev/zero is refused at once, saying what
+it is, and a file with
 NUL bytes (an image or a FITS file given by mistake) from its first 64 KiB. The
 target presets keep only rows whose targets are finite as 32\-bit floats
 (oh_p50 = 1e300 is cut), and bpt_lines only fluxes above 0 with errors above 0
