@@ -4,6 +4,8 @@
 #   make demo         install, build, make the synthetic survey, train, browse
 #   make bench        speed and memory figures (beside PyTorch when installed)
 #   make bench-scale  every screen and command at 250,000 galaxies a run (long: see bench/bench_scale.c)
+#   make fuzz         run every fuzz harness (FUZZ_SECONDS=N each, default 60)
+#   make valgrind     every headless command under valgrind (DEBUG=1 build)
 #   make install PREFIX=/usr/local
 # Switches: DEBUG=1 (-O0 -g), SANITIZE=1 (ASan + UBSan), WERROR=1 (warnings are errors).
 
@@ -59,6 +61,7 @@ BIN       := $(BUILD)/sfnet-explore
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out bench/bench_scale.c,$(wildcard bench/bench_*.c)))
 
 .PHONY: all check tests deps demo bench bench-scale bench-recipe install uninstall clean
+.PHONY: fuzz fuzzers fuzz-corpus fuzz-fits valgrind
 .SECONDARY:
 all: $(BIN) sfnet-explore
 
@@ -87,6 +90,55 @@ $(BUILD)/bench/bench_%: bench/bench_%.c $(LIB_OBJS) | $(BUILD)
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# ---- fuzzing ---------------------------------------------------------------------------
+# Every tests/fuzz/fuzz_NAME.c is a libFuzzer harness with its seeds in
+# tests/fuzz/corpus/NAME/; adding one is adding those two (nothing here changes).
+# `make fuzz FUZZ_SECONDS=N` builds them with clang (ASan + UBSan) and runs each N
+# seconds (default 60), one after the other; what a run finds goes to
+# build-fuzz/found/NAME (the committed seeds stay as they are), a crash to
+# build-fuzz/crashes/ (add it to the corpus once mended). `make check` runs each 20 s.
+# The harnesses link an archive of the sources, so a harness pulls in only the
+# modules it calls (the two sources that need OpenMP's runtime are left out).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build-fuzz
+FUZZ_CFLAGS  := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=undefined $(WARN) -Wno-unknown-pragmas
+FUZZ_SRCS    := $(filter-out src/main.c,$(shell grep -L '<omp.h>' $(SRCS)))
+FUZZ_OBJS    := $(patsubst src/%.c,$(FUZZ_BUILD)/%.o,$(FUZZ_SRCS))
+FUZZERS      := $(patsubst tests/fuzz/fuzz_%.c,$(FUZZ_BUILD)/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_BUILD)/%.o: src/%.c
+	@mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libsfnet.a: $(FUZZ_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libsfnet.a
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libsfnet.a $(LDLIBS)
+
+fuzzers: $(FUZZERS)
+
+fuzz: deps
+	$(MAKE) fuzzers
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+# Rewrites the seed corpus (tests/fuzz/make_corpus.c; the FITS seeds by astropy).
+fuzz-corpus: $(BUILD)/tests/make_corpus
+	$(BUILD)/tests/make_corpus tests/fuzz/corpus
+	$(PYTHON) tests/fuzz/fits_seeds.py tests/fuzz/corpus/fits_catalog tests/fuzz/corpus/fits_cutout
+
+$(BUILD)/tests/make_corpus: tests/fuzz/make_corpus.c $(LIB_OBJS) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Every headless command under valgrind's memcheck (tests/valgrind.sh, with the
+# suppressions of tests/valgrind.supp), on the DEBUG=1 build; about 20 minutes.
+valgrind:
+	$(MAKE) DEBUG=1 all
+	sh tests/valgrind.sh build-debug/sfnet-explore
+
 deps:
 	@sh share/install-deps.sh
 
@@ -96,6 +148,8 @@ tests: $(BIN) $(TESTS) $(MPI_HELPERS)
 check: deps
 	$(MAKE) tests
 	SFNET_BIN=$(CURDIR)/$(BIN) BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh $(TESTS)
+	$(MAKE) fuzzers
+	sh tests/fuzz/run.sh 20 $(FUZZERS)
 
 # Every bench/bench_*.c is a program that prints its own figures.
 bench: $(BENCHES)
@@ -135,33 +189,9 @@ uninstall:
 clean:
 	rm -rf build build-* sfnet-explore
 
--include $(OBJS:.o=.d) $(TESTS:=.d) $(MPI_HELPERS:=.d)
+-include $(OBJS:.o=.d) $(TESTS:=.d) $(MPI_HELPERS:=.d) $(FUZZ_OBJS:.o=.d)
 
-# ---- FITS fuzzing (libFuzzer, clang) ----
-#   make fuzz-fits [FUZZ_SECONDS=600]   each FITS harness (tests/fuzz/fuzz_fits_*.c)
-#   for FUZZ_SECONDS from its seeds in tests/fuzz/corpus/fits_* (written by
-#   tests/fuzz/fits_seeds.py); what a run finds goes to build-fuzz/found/fits_*.
-FUZZ_CC      ?= clang
-FUZZ_SECONDS ?= 60
-FUZZ_BUILD   := build-fuzz
-FITS_FUZZ_CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
-FITS_FUZZ_SRCS := src/data_fits.c src/data_catalog.c src/data_catalog_join.c src/data_image.c src/sf_util.c
-FITS_FUZZ_LIBS := $(shell $(PKG_CONFIG) --libs cfitsio libcjson libpng libjpeg 2>/dev/null) -lm -lpthread
-FITS_FUZZERS := $(FUZZ_BUILD)/fuzz_fits_catalog $(FUZZ_BUILD)/fuzz_fits_cutout
-
-$(FITS_FUZZERS): $(FUZZ_BUILD)/fuzz_fits_%: tests/fuzz/fuzz_fits_%.c $(FITS_FUZZ_SRCS) include/data_fits.h
-	@mkdir -p $(FUZZ_BUILD)
-	$(FUZZ_CC) $(CPPFLAGS) $(FITS_FUZZ_CFLAGS) -o $@ $< $(FITS_FUZZ_SRCS) $(FITS_FUZZ_LIBS)
-
-# cfitsio answers a corrupt header's absurd sizes with a calloc that fails (then an
-# error status): the sanitizer and libFuzzer let that allocation return NULL, as the
-# C library does, instead of calling it a crash.
-.PHONY: fuzz-fits
-fuzz-fits: $(FITS_FUZZERS)
-	@for h in fits_catalog fits_cutout; do \
-	    mkdir -p $(FUZZ_BUILD)/found/$$h $(FUZZ_BUILD)/crashes && \
-	    ASAN_OPTIONS=allocator_may_return_null=1 $(FUZZ_BUILD)/fuzz_$$h \
-	        -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -malloc_limit_mb=1048576 \
-	        -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crashes/ \
-	        $(FUZZ_BUILD)/found/$$h tests/fuzz/corpus/$$h || exit 1; \
-	done
+# The FITS harnesses on their own (their run options: tests/fuzz/fuzz_fits_*.options).
+fuzz-fits: deps
+	$(MAKE) $(filter %/fuzz_fits_catalog %/fuzz_fits_cutout,$(FUZZERS))
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(filter %/fuzz_fits_catalog %/fuzz_fits_cutout,$(FUZZERS))

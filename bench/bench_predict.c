@@ -207,6 +207,7 @@ static void remove_db(const char *path) {
 static child_result run(char *const *args) {
     char log[1300];
     snprintf(log, sizeof log, "%s/child.log", cache);
+    fflush(stdout); /* else the child's freopen writes the table's pending text again */
     double t0 = sf_now();
     pid_t pid = fork();
     if (pid < 0) die("fork");

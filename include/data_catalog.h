@@ -21,10 +21,18 @@
  *   "metallicity": oh_p50, keeping oh_p50 > 0, lgm_tot_p50 > 0, sfr_tot_p50 > -10
  *                  (each cut only where its column exists)
  *   "bpt_lines":   log10 of nii_6584_flux, h_alpha_flux, oiii_5007_flux, h_beta_flux,
- *                  keeping every flux/flux_err > 3 and flux < 1e5
+ *                  keeping every flux > 0 with its error > 0 (a negative flux over a
+ *                  negative error would pass S/N > 3 and have no logarithm), every
+ *                  flux/flux_err > 3 and flux < 1e5
  *   "a,b,c":       those numeric columns as they are, keeping rows where all are present.
- * It records how many rows each cut removed, for reports. targets_prepare() and
- * targets_apply() do the same one row at a time, for a catalogue read as a stream.
+ * Every target kept is finite as a float32: a value finite as a double but beyond
+ * float range (oh_p50 = 1e300) is cut ("oh_p50 finite as float32"). It records how
+ * many rows each cut removed, for reports (inspect prints them). targets_prepare()
+ * and targets_apply() do the same one row at a time, for a catalogue read as a stream.
+ *
+ * catalog_parse() reads a catalogue already in memory; catalog_load() reads a file
+ * and refuses, with a message, anything but a regular file (a directory, a FIFO that
+ * would wait for a writer, /dev/zero that never ends) and binary files.
  *
  * A catalogue too large to hold (a survey) is read as a stream: catalog_stream_next()
  * gives one row at a time, parsed as catalog_load() parses it, and its position in the
@@ -53,6 +61,13 @@ typedef struct {
 
 /* Returns SF_OK or SF_ERR with a message "file:line: what was wrong". */
 int catalog_load(catalog *cat, const char *path);
+/* The same for a catalogue in memory (len bytes, NUL bytes refused); name is its
+ * path in messages. data stays the caller's. */
+int catalog_parse(catalog *cat, const char *name, const char *data, size_t len);
+/* SF_ERR with a message when path exists but is not a regular file (or a link to
+ * one): a directory, a FIFO (reading it would wait for a writer), a device
+ * (/dev/zero never ends). SF_OK otherwise, also when it is not there. */
+int catalog_file_check(const char *path);
 /* The same with the galaxy IDs from id_column (NULL: objID; for FITS also
  * specObjID). id_optional: a FITS table without that column loads with obj_ids
  * NULL (a file to be joined to one that has the IDs); a CSV file always needs it. */
@@ -126,7 +141,7 @@ int catalog_stream_seek(catalog_stream *st, catalog_pos pos);
 void catalog_stream_close(catalog_stream *st);
 
 #define TARGET_MAX 16
-#define TARGET_MAX_CUTS 24
+#define TARGET_MAX_CUTS 40 /* 2 per target for 16 columns; 16 for bpt_lines */
 
 typedef struct {
     char name[96];  /* "oh_p50 > 0", "h_alpha_flux S/N > 3", "missing oh_p50" ... */

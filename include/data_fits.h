@@ -45,7 +45,10 @@
  * settings is refused rather than coloured wrongly.
  *
  * Tables out. fits_table_* write a binary table (one HDU after an empty
- * primary) row block by row block into a temporary file renamed when complete.
+ * primary) row block by row block, to a path as sf_output.h writes it: into a
+ * temporary file renamed over a regular file (or a link's target) when complete;
+ * to a FIFO, a device or '-' as a stream (the file is built in memory first, since
+ * cfitsio goes back to finish the header); a directory, socket or disk refused.
  */
 #ifndef SF_DATA_FITS_H
 #define SF_DATA_FITS_H
@@ -128,16 +131,17 @@ typedef struct {
 
 typedef struct fits_table_writer fits_table_writer;
 
-/* Creates path's temporary sibling with a binary table HDU named extname of the
- * columns; header cards (key, value text: an integer is written as an integer) are
+/* Opens path for writing (see above; SF_ERR names a refused path) with a binary
+ * table HDU named extname of the columns; header cards (key, value text: an integer is written as an integer) are
  * added to it (NULL-terminated pairs, may be NULL). */
 int fits_table_create(fits_table_writer **w, const char *path, const char *extname,
                       const fits_col *cols, int n_cols, const char *const *cards);
 /* Writes column col of rows [first, first + n) (0-based, appended past the end);
  * data is int64_t, int32_t, float (n * repeat) or char* (n strings). */
 int fits_table_write(fits_table_writer *w, int col, int64_t first, int64_t n, const void *data);
-/* commit 1: closes and renames to path; 0: removes the temporary file. SF_ERR on
- * a failed write (the file is then not there). Frees w either way. */
+/* commit 1: closes and renames over path (a stream gets the whole file); 0:
+ * removes the temporary file, path stays as it was. SF_ERR on a failed write (the
+ * file is then not replaced). Frees w either way. */
 int fits_table_close(fits_table_writer *w, int commit);
 
 /* 1 when id is a decimal integer that int64 holds exactly and prints back the

@@ -2,10 +2,14 @@
  * a run trains on.
  *
  * image_decode() reads a JPEG (libjpeg-turbo) or PNG (libpng) into 8-bit RGB, from a
- * file or from memory, and a FITS cutout (cfitsio) through the asinh stretch of
- * data_fits.h: the format is told by the file's first bytes. image_encode_jpeg()
- * writes the JPEG thumbnails a run stores. A corrupt or truncated file is an
- * SF_ERR with a message, never a crash.
+ * file or from memory: grey, palette, alpha and 16-bit PNGs, grey, YCbCr, CMYK and
+ * YCCK JPEGs (Adobe's inverted CMYK, as Photoshop writes it), and a FITS cutout
+ * (cfitsio) through the asinh stretch of data_fits.h: the format is told by the
+ * file's first bytes. image_encode_jpeg() writes the JPEG thumbnails a run stores. A
+ * corrupt or truncated file is an SF_ERR with a message, never a crash. So is an
+ * image of more than IMAGE_MAX_SIDE x IMAGE_MAX_SIDE pixels (a cutout is 160 x 160;
+ * a 200 KB PNG can claim 8000 x 8000, 192 MB decoded), refused from its header
+ * before any pixel is decoded, and a progressive JPEG of more than 500 scans.
  * image_prepare() resizes (bilinear, antialiased when shrinking) to resize x resize and
  * centre-crops (or pads with zeros) to crop x crop, giving CHW bytes.
  *
@@ -33,6 +37,9 @@
 #include "data_catalog.h"
 #include "data_fits.h"
 #include "sf_util.h"
+
+/* Images may have at most IMAGE_MAX_SIDE^2 pixels (16.8 megapixels, 48 MiB decoded). */
+#define IMAGE_MAX_SIDE 4096
 
 int image_decode(const char *path, uint8_t **rgb, int *width, int *height);
 /* The same for an encoded image in memory (a thumbnail blob); name (may be NULL)

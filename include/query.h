@@ -224,7 +224,8 @@ int query_similar_galaxies(store *s, query_neighbors *nb, int64_t galaxy_id, int
 
 /* Writes the run's activations as a dense (N, d) little-endian float32 .npy (rows in
  * store_run_rows order) and the objIDs, one a line, to query_objids_path(path).
- * Both files are written to a temporary name and renamed. */
+ * Both are written as sf_output writes -o files (regular files replaced when
+ * complete, links followed, FIFOs written through); "-" is refused. */
 int query_export_npy(store *s, int64_t run_id, const char *path);
 /* "out.npy" -> "out.objids.txt" (any other name: name + ".objids.txt"). */
 void query_objids_path(const char *npy_path, char *out, size_t n);

@@ -52,13 +52,17 @@ char *xstrdup(const char *s);
 void *xmalloc_aligned(size_t n);
 
 /* Records a printf-style message for this thread; always returns SF_ERR so
- * that `return sf_fail("...")` reads naturally. */
+ * that `return sf_fail("...")` reads naturally. The message is kept on one line
+ * and safe for a terminal: control characters in it (a newline or an escape
+ * sequence in an objID, a label or a file name) are stored as sf_escape_text
+ * shows them. */
 int sf_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prefixes the recorded message with "<prefix>: " (e.g. a file name). */
 int sf_fail_prefix(const char *prefix);
 const char *sf_last_error(void);
 
-/* Prints "sfnet-explore: <message>" to stderr, unless sf_warn_muted. */
+/* Prints "sfnet-explore: <message>" to stderr, escaped as sf_escape_text does,
+ * unless sf_warn_muted. */
 void sf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Set by the ranks of an MPI job other than rank 0 while they do what every rank
  * does alike, so that each message appears once (from rank 0). */
@@ -68,6 +72,24 @@ extern int sf_warn_muted;
  * one-letter option is shown as -X). */
 int sf_parse_option_long(const char *option, const char *text, long lo, long hi, long *out);
 int sf_parse_option_int(const char *option, const char *text, int lo, int hi, int *out);
+
+/* Text from files and users (labels, notes, objIDs, column and file names) is
+ * shown, never sent, to a terminal: sf_escape_text copies text into out (n bytes,
+ * always NUL-terminated, never cutting an escape or a character in half) with C0
+ * controls and DEL written \n, \r, \t or \xNN, C1 controls (U+0080..U+009F, which
+ * terminals also obey) as \u00NN, and bytes that are not UTF-8 as \xNN; UTF-8
+ * text is left as it is. Returns the length the whole escaped text needs (as
+ * snprintf). */
+size_t sf_escape_text(char *out, size_t n, const char *text);
+/* The escaped text in a new string (free()). */
+char *sf_escaped(const char *text);
+/* 1 when sf_escape_text would leave text unchanged. */
+int sf_text_is_clean(const char *text);
+/* fputs of the escaped text. */
+void sf_fputs_escaped(const char *text, FILE *out);
+/* The escaped text for a printf argument: printf("galaxy %s\n", sf_shown(objid)).
+ * The string belongs to this thread and stays valid for the next 15 calls. */
+const char *sf_shown(const char *text);
 
 /* Wall clock in seconds (monotonic). */
 double sf_now(void);

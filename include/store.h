@@ -11,7 +11,12 @@
  * are when opened for reading (what they lack reads as empty: no marks; summaries are
  * computed in memory, per run, when first read; codes and pair statistics are computed
  * from the activations when asked for); files that are not ours, or of a newer
- * version, are refused with a message.
+ * version, are refused with a message. Every open checks that the file has the
+ * tables, columns and indexes of its version (the expected ones come from a fresh
+ * in-memory database made with schema.sql and the migrations up to that version, so a
+ * new migration is covered without editing the check), and an open for writing runs
+ * PRAGMA quick_check on files up to 64 MiB: a damaged file is refused before any work
+ * (hours of training) is done for it.
  *
  * Tour:
  *   store *s;
@@ -72,7 +77,14 @@ enum {
  * is read-only while WRITE/CREATE was asked for, or stays locked by another
  * process longer than the busy timeout (5 s; $SFNET_BUSY_TIMEOUT_MS overrides). */
 int store_open(store **out, const char *path, int mode);
+/* A run database given as the bytes of its file (len bytes, copied), opened READ;
+ * name is what messages call it. The same checks as store_open. */
+int store_open_bytes(store **out, const void *data, size_t len, const char *name);
 void store_close(store *s);
+/* store_close, and when that open created the file (STORE_CREATE of a path that was
+ * not there) and it still holds no run, removes it and its -wal/-shm files: a
+ * command that fails before writing its run leaves no empty database behind. */
+void store_close_unless_used(store *s);
 const char *store_path(const store *s);
 /* The schema version of the file (< STORE_SCHEMA_VERSION only for old files opened READ). */
 int store_schema_version(const store *s);
@@ -136,6 +148,11 @@ int store_run_find(store *s, const char *spec, store_run *out);
 int store_run_get(store *s, int64_t run_id, store_run *out);
 /* The run's safetensors file, owned by the caller (free). */
 int store_run_weights(store *s, int64_t run_id, uint8_t **data, size_t *len);
+
+/* SF_OK when name can name a new run: 1 to STORE_PREFIX_MAX - 1 (15) letters, digits,
+ * '_' or '-', not starting with a digit; else SF_ERR saying what is wrong (too long:
+ * the limit). Commands check --name with it before any work, never cutting it. */
+int store_prefix_check(const char *name);
 
 /* Parses "17", "Z 17", "Z17", "Z:17" into an optional run spec and a feature
  * number. run_spec gets "" when the text has no prefix. SF_ERR on anything else. */

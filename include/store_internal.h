@@ -17,6 +17,7 @@ struct store {
     int mode;
     int version;
     int busy_ms;
+    int created;        /* this open created the file */
     int temp_summaries; /* summaries of an older file kept in this connection's temp tables */
 };
 

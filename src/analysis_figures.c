@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "analysis_figures.h"
+#include "sf_output.h"
 #include "sf_util.h"
 
 #define FONT "DejaVu Sans"
@@ -51,11 +52,11 @@ static int finish(cairo_t *cr, cairo_surface_t *surf, const char *path) {
     cairo_status_t st = cairo_status(cr);
     cairo_destroy(cr);
     cairo_surface_flush(surf);
-    if (st == CAIRO_STATUS_SUCCESS) st = cairo_surface_write_to_png(surf, path);
+    int rc = st == CAIRO_STATUS_SUCCESS
+                 ? sf_output_png(surf, path)
+                 : sf_fail("%s: cannot draw the figure: %s", path, cairo_status_to_string(st));
     cairo_surface_destroy(surf);
-    if (st != CAIRO_STATUS_SUCCESS)
-        return sf_fail("%s: cannot write the figure: %s", path, cairo_status_to_string(st));
-    return SF_OK;
+    return rc;
 }
 
 /* Text anchored at (x, y): ax 0 left, 0.5 centre, 1 right; vertical centre on y. */

@@ -433,7 +433,7 @@ void report_result_free(report_result *rr) {
 void report_print(FILE *out, const run_data *rd, const report_result *rr) {
     const store_run *r = &rd->run;
     fprintf(out, "Run %s (id %lld): %s, %d output%s, k = %d%s, d = %d, %d galaxies (%d train, %d valid)\n",
-            r->prefix, (long long)r->id, r->target_spec, r->n_out, r->n_out == 1 ? "" : "s", r->k,
+            r->prefix, (long long)r->id, sf_shown(r->target_spec), r->n_out, r->n_out == 1 ? "" : "s", r->k,
             r->k == 0 ? " (dense)" : "", r->d, rd->n, rd->n_train, rd->n_valid);
     fprintf(out, "Validation RMSE of the model: %.4f\n", rr->rmse_model);
     fprintf(out, "Features active on some galaxy: %d of %d\n\n", rd->n_live, rd->d);
@@ -441,7 +441,7 @@ void report_print(FILE *out, const run_data *rd, const report_result *rr) {
     fprintf(out, "Table 1: the %d most frequent features (validation split)\n", rr->n_top);
     fprintf(out, "%-10s %7s %6s", "feature", "f_act", "count");
     for (int t = 0; t < rd->n_out; t++)
-        fprintf(out, "  %14.14s %8s", r->target_names[t], "weight");
+        fprintf(out, "  %14.14s %8s", sf_shown(r->target_names[t]), "weight");
     fprintf(out, "  label\n");
     for (int j = 0; j < rr->n_top; j++) {
         const store_feature *f = &rd->features[j];
@@ -452,9 +452,9 @@ void report_print(FILE *out, const run_data *rd, const report_result *rr) {
             double std = r->target_std[t] > 0 ? r->target_std[t] : 1;
             fprintf(out, "  %+14.3f %+8.4f", f->pearson[t], f->weight[t] * f->max_valid * std);
         }
-        if (f->label[0]) fprintf(out, "  %s", f->label);
+        if (f->label[0]) fprintf(out, "  %s", sf_shown(f->label));
         if (rr->labels[j][0]) fprintf(out, "%s%s%s", f->label[0] ? " (suggested: " : "  suggested: ",
-                                      rr->labels[j], f->label[0] ? ")" : "");
+                                      sf_shown(rr->labels[j]), f->label[0] ? ")" : "");
         fputc('\n', out);
     }
     fprintf(out, "(per target: Pearson r of the scaled activation A with the target, and the head's\n"
@@ -463,7 +463,7 @@ void report_print(FILE *out, const run_data *rd, const report_result *rr) {
     fprintf(out, "Share of the variance of the predictions explained by the top m features\n"
                  "(R^2 of a linear fit of the predictions on their activations, validation)\n");
     fprintf(out, "%4s", "m");
-    for (int t = 0; t < rd->n_out; t++) fprintf(out, " %14.14s", r->target_names[t]);
+    for (int t = 0; t < rd->n_out; t++) fprintf(out, " %14.14s", sf_shown(r->target_names[t]));
     fputc('\n', out);
     for (int mi = 0; mi < rr->n_m; mi++) {
         fprintf(out, "%4d", report_m[mi]);
@@ -764,7 +764,7 @@ int sweep_collect(sweep_table *t, store *s, const int *k, int n_k, int n_seeds) 
 }
 
 void sweep_print(FILE *out, const sweep_table *t) {
-    fprintf(out, "Table 2: validation RMSE, %s\n", t->target[0] ? t->target : "(no runs yet)");
+    fprintf(out, "Table 2: validation RMSE, %s\n", t->target[0] ? sf_shown(t->target) : "(no runs yet)");
     fprintf(out, "SFNet: mean +- standard error over retrainings; PCA: top-k principal components\n"
                  "of the dense run's features + linear regression\n");
     fprintf(out, "%4s %10s %10s %5s %10s %10s %10s %10s\n", "k", "SFNet", "s.e.", "runs", "PCA",
@@ -929,7 +929,7 @@ void latent_table_print(FILE *out, const run_data *rd, const latent_table *t, in
         latent_order(t, j, order);
         for (int b = 0; b < n_best && b < t->n_cols; b++) {
             char cell[64];
-            snprintf(cell, sizeof cell, "%s %+.2f", t->cols[order[b]],
+            snprintf(cell, sizeof cell, "%s %+.2f", sf_shown(t->cols[order[b]]),
                      t->rho[(size_t)j * (size_t)t->n_cols + (size_t)order[b]]);
             fprintf(out, "  %-28s", cell);
         }
@@ -946,7 +946,7 @@ void latent_table_print(FILE *out, const run_data *rd, const latent_table *t, in
     }
     fputc('\n', out);
     for (int c = 0; c < t->n_cols; c++) {
-        fprintf(out, "%-24.24s", t->cols[c]);
+        fprintf(out, "%-24.24s", sf_shown(t->cols[c])); /* a catalogue's column names */
         for (int j = 0; j < t->n_rows; j++)
             fprintf(out, " %+8.2f", t->rho[(size_t)j * (size_t)t->n_cols + (size_t)c]);
         fputc('\n', out);

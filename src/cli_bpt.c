@@ -1,7 +1,8 @@
 /* cli_bpt.c: `sfnet-explore bpt`: the BPT class of every galaxy of a catalogue.
- * Layer: cli. Calls: analysis_bpt, cli_data_options, data_catalog_join, sf_util.
+ * Layer: cli. Calls: analysis_bpt, cli_data_options, data_catalog_join, sf_output, sf_util.
  * Called by: main.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "cli.h"
 #include "cli_data_options.h"
 #include "data_catalog.h"
+#include "sf_output.h"
 #include "sf_util.h"
 
 static void usage(FILE *out) {
@@ -44,12 +46,13 @@ static void put_number(FILE *f, double v) {
     if (isfinite(v)) fprintf(f, "%.6f", v);
 }
 
-/* Writes the table; SF_ERR on an I/O failure. */
-static int write_table(FILE *f, const catalog *cat, const bpt_result *res) {
+/* Writes the table; SF_ERR on an I/O failure. On a terminal the objIDs are shown
+ * with their control characters escaped. */
+static int write_table(FILE *f, int tty, const catalog *cat, const bpt_result *res) {
     fprintf(f, "objID,log_nii_ha,log_oiii_hb,class,why\n");
     for (int i = 0; i < cat->n_rows; i++) {
         const bpt_result *r = &res[i];
-        fprintf(f, "%s,", cat->obj_ids[i]);
+        fprintf(f, "%s,", tty ? sf_shown(cat->obj_ids[i]) : cat->obj_ids[i]);
         put_number(f, r->log_nii_ha);
         fputc(',', f);
         put_number(f, r->log_oiii_hb);
@@ -89,6 +92,11 @@ int cli_bpt(int argc, char **argv) {
         return 2;
     }
 
+    /* a directory or a socket as -o is refused before the catalogue is read */
+    if (out_path && sf_output_check(out_path) == SF_ERR) {
+        sf_warn("%s", sf_last_error());
+        return 1;
+    }
     catalog cat;
     if (catalog_load_sources(&cat, &data.src) != SF_OK) {
         sf_warn("%s", sf_last_error());
@@ -101,27 +109,18 @@ int cli_bpt(int argc, char **argv) {
         goto done;
     }
 
-    if (out_path) {
-        /* Written beside the target and renamed, so a failure never leaves half a file. */
-        size_t len = strlen(out_path) + 8;
-        char *tmp = xmalloc(len);
-        snprintf(tmp, len, "%s.tmp", out_path);
-        FILE *f = fopen(tmp, "w");
-        if (!f) {
-            sf_warn("cannot write %s: %m", tmp);
-            free(tmp);
-            goto done;
-        }
-        int wrc = write_table(f, &cat, res);
-        if (fclose(f) != 0 || wrc != SF_OK || rename(tmp, out_path) != 0) {
-            sf_warn("cannot write %s: %m", out_path);
-            remove(tmp);
-            free(tmp);
-            goto done;
-        }
-        free(tmp);
-    } else if (write_table(stdout, &cat, res) != SF_OK || fflush(stdout) != 0) {
-        sf_warn("cannot write the table to stdout");
+    sf_output out;
+    if (sf_output_open(&out, out_path ? out_path : "-") != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        goto done;
+    }
+    if (write_table(out.f, out.is_tty, &cat, res) != SF_OK) {
+        sf_warn("%s: cannot write the table: %s", out.path, strerror(errno));
+        sf_output_abort(&out);
+        goto done;
+    }
+    if (sf_output_commit(&out) != SF_OK) {
+        sf_warn("%s", sf_last_error());
         goto done;
     }
 
@@ -130,12 +129,12 @@ int cli_bpt(int argc, char **argv) {
     fprintf(stderr,
             "%s: %d galaxies classified from %s: %d star-forming, %d composite, %d AGN, "
             "%d without a class\n",
-            cat_path, cat.n_rows,
+            sf_shown(cat_path), cat.n_rows,
             source == BPT_SOURCE_BPTCLASS ? "the catalogue's bptclass column"
                                           : "the line ratios (Kauffmann 2003, Kewley 2001)",
             n_class[BPT_STAR_FORMING], n_class[BPT_COMPOSITE], n_class[BPT_AGN], n_class[BPT_NONE]);
     if (source == BPT_SOURCE_LINES && catalog_column(&cat, "h_beta_flux_err") < 0)
-        fprintf(stderr, "%s: no *_err columns: no S/N cut was applied\n", cat_path);
+        fprintf(stderr, "%s: no *_err columns: no S/N cut was applied\n", sf_shown(cat_path));
     rc = 0;
 done:
     free(res);

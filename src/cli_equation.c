@@ -128,7 +128,7 @@ static query_table *rmse_table(const query_equation *eq) {
 
 static void print_text(const query_equation *eq, int n_show) {
     for (int t = 0; t < eq->n_out; t++) {
-        printf("%s = %.4f", eq->target_names[t], eq->intercept[t]);
+        printf("%s = %.4f", sf_shown(eq->target_names[t]), eq->intercept[t]);
         int shown = 0;
         for (int i = 0; i < eq->n_terms && shown < n_show; i++, shown++) {
             const query_term *q = &eq->terms[i];

@@ -11,6 +11,7 @@
 #include "analysis_figures.h"
 #include "export.h"
 #include "query.h"
+#include "sf_output.h"
 #include "sf_util.h"
 #include "store.h"
 #include "query_view.h"
@@ -159,6 +160,10 @@ int cli_export(int argc, char **argv) {
     }
     if (argc - optind != 2 || !out) return cli_usage_error(&db);
     const char *path = argv[optind], *feature_text = argv[optind + 1];
+    if (sf_output_check(out) == SF_ERR) {
+        fprintf(stderr, "sfnet-explore export: %s\n", sf_last_error());
+        return 1;
+    }
     char spec[STORE_PREFIX_MAX + 8];
     int feature;
     if (store_parse_feature(feature_text, spec, sizeof spec, &feature) != SF_OK) {
@@ -184,7 +189,7 @@ int cli_export(int argc, char **argv) {
     } else if (query_export_feature(s, &run, feature, out, cols, rows, bpt) != SF_OK) {
         fprintf(stderr, "sfnet-explore export: %s\n", sf_last_error());
     } else {
-        printf("wrote %s (%s %d)\n", out, run.prefix, feature);
+        printf("wrote %s (%s %d)\n", sf_shown(out), run.prefix, feature);
         rc = 0;
     }
     store_run_clear(&run);

@@ -63,15 +63,15 @@ int cli_export_activations(int argc, char **argv) {
     if (cli_open_run(&db, argv[optind], STORE_READ, run)) return 1;
     if (fits) {
         if (query_export_fits(db.s, db.run.id, fits, pairs) != SF_OK) return cli_fail(&db);
-        fprintf(stderr, "sfnet-explore: wrote %s: %d galaxies of run %s (%s)\n", fits,
+        fprintf(stderr, "sfnet-explore: wrote %s: %d galaxies of run %s (%s)\n", sf_shown(fits),
                 db.run.n_galaxies, db.run.prefix, pairs ? "top-k pairs" : "dense activations");
     } else {
         const char *out = argv[argc - 1];
         if (query_export_npy(db.s, db.run.id, out) != SF_OK) return cli_fail(&db);
         char ids[4096];
         query_objids_path(out, ids, sizeof ids);
-        fprintf(stderr, "sfnet-explore: wrote %s (%d x %d float32) and %s\n", out,
-                db.run.n_galaxies, db.run.d, ids);
+        fprintf(stderr, "sfnet-explore: wrote %s (%d x %d float32) and %s\n", sf_shown(out),
+                db.run.n_galaxies, db.run.d, sf_shown(ids));
     }
     cli_close(&db);
     return 0;

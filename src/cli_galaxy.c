@@ -161,11 +161,11 @@ static query_table *feature_table(const galaxy_view *views, int nv, int max_out)
 }
 
 static void print_text(const store_galaxy *g, const galaxy_view *views, int nv) {
-    printf("galaxy %s", g->objid);
+    printf("galaxy %s", sf_shown(g->objid));
     if (isfinite(g->ra) && isfinite(g->dec)) printf("  ra %.6f  dec %.6f", g->ra, g->dec);
     printf("\n");
     for (int c = 0; c < g->n_columns; c++)
-        printf("  %-20s %.6g\n", g->column_names[c], g->values[c]);
+        printf("  %-20s %.6g\n", sf_shown(g->column_names[c]), g->values[c]);
     for (int i = 0; i < nv; i++) {
         const galaxy_view *v = &views[i];
         printf("\nrun %s (id %lld), %s set\n", v->run.prefix, (long long)v->run.id,
@@ -173,7 +173,7 @@ static void print_text(const store_galaxy *g, const galaxy_view *views, int nv) 
         for (int t = 0; t < v->gr.n_out; t++) {
             double icpt = v->run.target_mean[t] + v->run.target_std[t] * v->run.bias[t];
             printf("  %-20s prediction %.4f  truth %.4f  residual %+.4f  (intercept %.4f)\n",
-                   v->run.target_names[t], v->gr.pred[t], v->gr.truth[t],
+                   sf_shown(v->run.target_names[t]), v->gr.pred[t], v->gr.truth[t],
                    v->gr.pred[t] - v->gr.truth[t], icpt);
         }
         if (!v->gr.n_active) printf("  no active feature\n");

@@ -107,21 +107,21 @@ static void print_json(const dataset *ds, const dataset_options *opt, double sec
 
 static void print_text(const dataset *ds, const dataset_options *opt, double seconds) {
     const target_set *ts = &ds->targets;
-    printf("catalogue   %s\n", ds->cat.path);
+    printf("catalogue   %s\n", sf_shown(ds->cat.path));
     printf("rows read   %d\n", ds->cat.n_rows);
-    printf("target      %s\n", opt->target_spec);
+    printf("target      %s\n", sf_shown(opt->target_spec));
     int left = ds->cat.n_rows;
     for (int c = 0; c < ts->n_cuts; c++) {
         left -= ts->cuts[c].removed;
-        printf("  cut %-40s removed %7d  kept %7d\n", ts->cuts[c].name, ts->cuts[c].removed,
+        printf("  cut %-40s removed %7d  kept %7d\n", sf_shown(ts->cuts[c].name), ts->cuts[c].removed,
                left);
     }
     printf("rows kept   %d\n", ts->n_rows);
-    printf("images      %s\n", opt->images_dir);
+    printf("images      %s\n", sf_shown(opt->images_dir));
     printf("  found %d, missing %d, corrupt %d", ds->n, ds->n_missing, ds->n_corrupt);
     if (ds->n_missing) {
         printf(" (missing:");
-        for (int i = 0; i < ds->n_missing && i < 3; i++) printf(" %s", ds->first_missing[i]);
+        for (int i = 0; i < ds->n_missing && i < 3; i++) printf(" %s", sf_shown(ds->first_missing[i]));
         printf("%s)", ds->n_missing > 3 ? " ..." : "");
     }
     printf("\n");
@@ -129,7 +129,7 @@ static void print_text(const dataset *ds, const dataset_options *opt, double sec
     for (int t = 0; t < ts->n_targets; t++) {
         double mean, sd;
         target_stats(ds, t, &mean, &sd);
-        printf("  %-24s %10.4f %10.4f\n", ts->names[t], mean, sd);
+        printf("  %-24s %10.4f %10.4f\n", sf_shown(ts->names[t]), mean, sd);
     }
     printf("split       train %d, valid %d (seed %llu)\n", ds->n_train, ds->n_valid,
            (unsigned long long)opt->seed);
@@ -138,7 +138,7 @@ static void print_text(const dataset *ds, const dataset_options *opt, double sec
     printf("normalise   mean %.4f %.4f %.4f  std %.4f %.4f %.4f (0..1 scale, training images)\n",
            ds->mean[0], ds->mean[1], ds->mean[2], ds->std[0], ds->std[1], ds->std[2]);
     if (ds->cache_file[0])
-        printf("cache       %s (%s)\n", ds->cache_file, ds->from_cache ? "reused" : "built");
+        printf("cache       %s (%s)\n", sf_shown(ds->cache_file), ds->from_cache ? "reused" : "built");
     else
         printf("cache       memory\n");
     printf("time        %.3f s (%d images decoded)\n", seconds, ds->n_decoded);

@@ -62,7 +62,7 @@ int cli_label(int argc, char **argv) {
         sf_warn("%s", sf_last_error());
         rc = 1;
     } else if (label && *label) {
-        printf("%s: label \"%s\"\n", name, label);
+        printf("%s: label \"%s\"\n", name, sf_shown(label));
     } else if (label) {
         printf("%s: label removed\n", name);
     } else {

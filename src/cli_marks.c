@@ -210,7 +210,7 @@ int cli_marks(int argc, char **argv) {
     if (rc == 0) {
         if (fmt == QUERY_TEXT && query_table_rows(t) == 0)
             printf("no marks%s%s (the explorer's m key, or --add F, makes some)\n",
-                   run_spec ? " in run " : "", run_spec ? run_spec : "");
+                   run_spec ? " in run " : "", run_spec ? sf_shown(run_spec) : "");
         else
             rc = cli_print(&db, t);
     }

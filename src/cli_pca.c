@@ -58,7 +58,7 @@ int cli_pca(int argc, char **argv) {
         sf_warn("%s", sf_last_error());
     } else {
         printf("PCA baseline of run %s (dense, d = %d): %s, %d training and %d validation galaxies\n",
-               rd.run.prefix, rd.d, rd.run.target_spec, rd.n_train, rd.n_valid);
+               rd.run.prefix, rd.d, sf_shown(rd.run.target_spec), rd.n_train, rd.n_valid);
         printf("%4s %11s %12s\n", "k", "explained", "valid RMSE");
         for (int i = 0; i < n_k; i++) printf("%4d %11.3f %12.4f\n", k[i], explained[i], rmse[i]);
         printf("(dense model itself: valid RMSE %.4f)\n", rd.run.valid_rmse);

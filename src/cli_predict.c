@@ -22,6 +22,7 @@
 #include "data_shard.h"
 #include "infer.h"
 #include "safetensors.h"
+#include "sf_output.h"
 #include "sf_util.h"
 #include "store.h"
 #include "train.h"
@@ -55,7 +56,8 @@ static void usage(FILE *out) {
             "                       whose outputs the weights file names)\n"
             "      --split-seed N   the 80/20 train/valid split (default 256, as --train's;\n"
             "                       the feature statistics use the validation fifth)\n"
-            "  -n, --name PREFIX    feature prefix of the run (default Z, SL or R, plus 2, 3..)\n"
+            "  -n, --name PREFIX    feature prefix of the run, up to 15 characters (default\n"
+            "                       Z, SL or R, plus 2, 3..)\n"
             "      --from-run RUN   the weights of run RUN of RUN.db instead of --weights,\n"
             "                       and its FITS cutout stretch (--fits-* options change it);\n"
             "                       FILE.db:RUN takes them from another run database\n"
@@ -182,6 +184,7 @@ static int plan_row(void *ctx, int i, const char **obj_id, const double **values
 
 typedef struct {
     FILE *out;
+    int tty; /* out is a terminal: objIDs shown escaped */
     const shard_plan *plan;
     int n_out, k;
 } csv_sink;
@@ -189,7 +192,8 @@ typedef struct {
 static int write_csv(void *ctx, const infer_batch *b) {
     csv_sink *cs = ctx;
     for (int i = 0; i < b->n; i++) {
-        sf_csv_field(cs->out, shard_plan_objid(cs->plan, b->gal[i]));
+        const char *id = shard_plan_objid(cs->plan, b->gal[i]);
+        sf_csv_field(cs->out, cs->tty ? sf_shown(id) : id);
         for (int t = 0; t < cs->n_out; t++) fprintf(cs->out, ",%.7g", b->pred[(size_t)i * cs->n_out + t]);
         for (int j = 0; j < cs->k; j++)
             fprintf(cs->out, ",%d,%.7g", b->feat_idx[(size_t)i * cs->k + j],
@@ -202,30 +206,23 @@ static int write_csv(void *ctx, const infer_batch *b) {
 
 static int predict_csv(sfnet *m, const weights_meta *wm, const shard_plan *plan,
                        const infer_source *src0, const char *out_path, int quiet) {
-    FILE *out = stdout;
-    char *tmp = NULL;
-    if (strcmp(out_path, "-") != 0) {
-        size_t tl = strlen(out_path) + 32;
-        tmp = xmalloc(tl);
-        snprintf(tmp, tl, "%s.tmp-%ld", out_path, (long)getpid());
-        out = fopen(tmp, "w");
-        if (!out) {
-            sf_warn("%s: cannot create: %s", tmp, strerror(errno));
-            free(tmp);
-            return 1;
-        }
+    sf_output o;
+    if (sf_output_open(&o, out_path) != SF_OK) {
+        sf_warn("%s", sf_last_error());
+        return 1;
     }
+    FILE *out = o.f;
     int no = m->cfg.n_out, k = m->cfg.k;
     fputs("objID", out);
     for (int t = 0; t < no; t++) {
         fputc(',', out);
-        if (wm->n_targets == no) sf_csv_field(out, wm->targets[t]);
+        if (wm->n_targets == no) sf_csv_field(out, o.is_tty ? sf_shown(wm->targets[t]) : wm->targets[t]);
         else fprintf(out, "out_%d", t);
     }
     for (int j = 1; j <= k; j++) fprintf(out, ",feature_%d,value_%d", j, j);
     fputc('\n', out);
 
-    csv_sink cs = {.out = out, .plan = plan, .n_out = no, .k = k};
+    csv_sink cs = {.out = out, .tty = o.is_tty, .plan = plan, .n_out = no, .k = k};
     infer_source src = *src0;
     src.path = plan_path;
     src.path_ctx = (void *)plan;
@@ -233,25 +230,16 @@ static int predict_csv(sfnet *m, const weights_meta *wm, const shard_plan *plan,
     infer_stats st;
     int rc = infer_pipe_run(m, &src, write_csv, &cs, &st) == SF_OK ? 0 : 1;
     if (rc) sf_warn("%s: %s", out_path, sf_last_error());
+    int to_file = o.tmp != NULL;
     if (!rc && st.interrupted) {
-        sf_warn("interrupted after %d galaxies%s%s", st.n_done, tmp ? "; nothing written to " : "",
-                tmp ? out_path : "");
+        sf_warn("interrupted after %d galaxies%s%s", st.n_done, to_file ? "; nothing written to " : "",
+                to_file ? out_path : "");
         rc = 130;
     }
-    if (tmp) {
-        int bad = ferror(out) != 0;
-        if (fclose(out) != 0) bad = 1;
-        if (!rc && bad) {
-            sf_warn("%s: write failed", out_path);
-            rc = 1;
-        }
-        if (!rc && rename(tmp, out_path) != 0) {
-            sf_warn("%s: cannot rename %s over it: %s", out_path, tmp, strerror(errno));
-            rc = 1;
-        }
-        if (rc) unlink(tmp);
-    } else if ((fflush(out) != 0 || ferror(out)) && !rc) {
-        sf_warn("write to stdout failed");
+    if (rc) {
+        sf_output_abort(&o);
+    } else if (sf_output_commit(&o) != SF_OK) {
+        sf_warn("%s", sf_last_error());
         rc = 1;
     }
     if (rc == 0 && !quiet)
@@ -259,12 +247,11 @@ static int predict_csv(sfnet *m, const weights_meta *wm, const shard_plan *plan,
                 "%.1f s: %.1f galaxies/s (the network alone: %.1f/s)%s%s\n", st.n_done,
                 st.n_corrupt, st.seconds, st.seconds > 0 ? st.n_done / st.seconds : 0,
                 st.network_seconds > 0 ? st.n_done / st.network_seconds : 0,
-                tmp ? " -> " : "", tmp ? out_path : "");
+                strcmp(out_path, "-") ? " -> " : "", strcmp(out_path, "-") ? sf_shown(out_path) : "");
     if (rc == 0 && st.n_done == 0 && plan->shard.count == 1) {
         sf_warn("no galaxy of %s has a usable image", plan->columns.path);
         rc = 1;
     }
-    free(tmp);
     return rc;
 }
 
@@ -554,7 +541,7 @@ static int predict_into(store *s, sfnet *m, const weights_meta *wm, const uint8_
         store_run run;
         if (store_run_get(s, run_id, &run) == SF_OK) {
             printf("run %s (id %lld) added to %s: %d galaxies (%d validation), validation "
-                   "RMSE %.4f\n", run.prefix, (long long)run.id, a->db, run.n_galaxies,
+                   "RMSE %.4f\n", run.prefix, (long long)run.id, sf_shown(a->db), run.n_galaxies,
                    run.n_valid, run.valid_rmse);
             store_run_clear(&run);
         }
@@ -694,9 +681,18 @@ int cli_predict(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    if (ia.name && store_prefix_check(ia.name) != SF_OK) {
+        sf_warn("--name: %s", sf_last_error());
+        return 2;
+    }
     if (have_mean != have_std) {
         fprintf(stderr, "sfnet-explore: --mean and --std go together\n");
         return 2;
+    }
+    /* a directory or a socket as -o is refused before any work */
+    if (out_path && sf_output_check(out_path) == SF_ERR) {
+        sf_warn("%s", sf_last_error());
+        return 1;
     }
     ov.has_norm = have_mean && have_std;
     if (ov.crop >= 0) ov.in_size = ov.crop;
@@ -713,7 +709,7 @@ int cli_predict(int argc, char **argv) {
         if (store_run_find(s, ia.name, &existing) == SF_OK) {
             sf_warn("%s already has a run named '%s': choose another --name", ia.db, ia.name);
             store_run_clear(&existing);
-            store_close(s);
+            store_close_unless_used(s);
             return 1;
         }
     }
@@ -724,13 +720,13 @@ int cli_predict(int argc, char **argv) {
     if ((from_run ? from_run_read(s, ia.db, from_run, &wf, &base) : st_open(&wf, weights)) !=
         SF_OK) {
         sf_warn("%s", sf_last_error());
-        store_close(s);
+        store_close_unless_used(s);
         return 1;
     }
     if (from_run && cli_data_rebase(&data, &base) != SF_OK) {
         sf_warn("%s", sf_last_error());
         st_close(&wf);
-        store_close(s);
+        store_close_unless_used(s);
         return 1;
     }
     weights_meta wm;
@@ -739,7 +735,7 @@ int cli_predict(int argc, char **argv) {
     if (!m) {
         sf_warn("%s", sf_last_error());
         st_close(&wf);
-        store_close(s);
+        store_close_unless_used(s);
         return 1;
     }
     if (!s) st_close(&wf); /* the bytes are kept only for a run */
@@ -806,6 +802,6 @@ int cli_predict(int argc, char **argv) {
     catalog_stream_close(cat_st);
     st_close(&wf);
     sfnet_free(m);
-    store_close(s);
+    store_close_unless_used(s);
     return rc;
 }

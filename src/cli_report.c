@@ -103,7 +103,7 @@ int cli_report(int argc, char **argv) {
             report_result_free(&rr);
             goto done;
         }
-        printf("\nFigures written to %s/\n", opt.figures_dir);
+        printf("\nFigures written to %s/\n", sf_shown(opt.figures_dir));
     }
     report_result_free(&rr);
     rc = 0;

@@ -62,7 +62,7 @@ int cli_runs(int argc, char **argv) {
         if (cli_open_run(&db, argv[optind], STORE_WRITE, delete_spec)) return 1;
         if (store_delete_run(db.s, db.run.id) != SF_OK) return cli_fail(&db);
         printf("deleted run %s (id %lld) from %s\n", db.run.prefix, (long long)db.run.id,
-               argv[optind]);
+               sf_shown(argv[optind]));
         cli_close(&db);
         return 0;
     }

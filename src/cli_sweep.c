@@ -13,6 +13,7 @@
 
 #include "analysis_run.h"
 #include "cli.h"
+#include "sf_output.h"
 #include "sf_util.h"
 #include "store.h"
 
@@ -91,7 +92,7 @@ static int train_one(const char *db, int k, int seed, int n_extra, char **extra,
     int have = has_run(db, name);
     if (have == SF_ERR) return SF_ERR;
     if (have) {
-        fprintf(stderr, "sweep: %s is in %s already (%d of %d)\n", name, db, index, total);
+        fprintf(stderr, "sweep: %s is in %s already (%d of %d)\n", name, sf_shown(db), index, total);
         return SF_OK;
     }
     snprintf(ks, sizeof ks, "%d", k);
@@ -156,6 +157,10 @@ int cli_sweep(int argc, char **argv) {
         return 2;
     }
     const char *db = argv[optind++];
+    if (figure && sf_output_check(figure) == SF_ERR) {
+        sf_warn("--figure: %s", sf_last_error());
+        return 1;
+    }
     if (optind < argc && !strcmp(argv[optind], "--")) optind++;
     int n_extra = argc - optind;
     char **extra = argv + optind;
@@ -199,7 +204,7 @@ int cli_sweep(int argc, char **argv) {
             sf_warn("%s", sf_last_error());
             goto done;
         }
-        printf("Figure 4 written to %s\n", fig);
+        printf("Figure 4 written to %s\n", sf_shown(fig));
     }
     rc = 0;
 done:

@@ -124,6 +124,6 @@ int cli_synth(int argc, char **argv) {
         return 1;
     }
     if (!opt.quiet)
-        fprintf(stderr, "synth: %ld galaxies in %s (%.1f s)\n", opt.n, argv[optind], sf_now() - t0);
+        fprintf(stderr, "synth: %ld galaxies in %s (%.1f s)\n", opt.n, sf_shown(argv[optind]), sf_now() - t0);
     return 0;
 }

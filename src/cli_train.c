@@ -92,8 +92,9 @@ static void usage(FILE *out) {
             "                         (default RUN.db.ckpt; removed once the run is stored)\n"
             "      --resume           continue the interrupted training of that checkpoint\n"
             "Run:\n"
-            "  -n, --name PREFIX      feature prefix of the run (default Z for metallicity,\n"
-            "                         SL for bpt_lines, R otherwise; 2, 3... when taken)\n"
+            "  -n, --name PREFIX      feature prefix of the run, up to 15 letters, digits, _\n"
+            "                         or - (default Z for metallicity, SL for bpt_lines,\n"
+            "                         R otherwise; 2, 3... when taken)\n"
             "  -q, --quiet            no progress bars\n"
             "  -h, --help             show this help\n"
             "\n"
@@ -279,6 +280,10 @@ static int parse_args(int argc, char **argv, train_args *a) {
         return 2;
     }
     a->db = argv[optind];
+    if (a->name && store_prefix_check(a->name) != SF_OK) {
+        sf_warn("--name: %s", sf_last_error());
+        return 2;
+    }
     if (cli_data_finish(&a->data)) a->catalog = a->data.src.files[0];
     if (!a->catalog != !a->images) {
         sf_warn("--catalog and --images go together (neither: the synthetic survey)");
@@ -589,6 +594,25 @@ int cli_train(int argc, char **argv) {
         return 2;
     }
 
+    /* a leftover checkpoint, or none to resume, is known before anything is read */
+    char checkpoint[4096];
+    if (a.checkpoint)
+        snprintf(checkpoint, sizeof checkpoint, "%s", a.checkpoint);
+    else
+        snprintf(checkpoint, sizeof checkpoint, "%s.ckpt", a.db);
+    /* rank 0 alone reads and writes the checkpoint (the others may not see its disk) */
+    if (rank == 0 && !a.resume && access(checkpoint, F_OK) == 0) {
+        sf_warn("%s: the checkpoint of an interrupted training is there; add --resume to "
+                "continue it, delete it to start afresh, or choose another --checkpoint",
+                checkpoint);
+        rc = SF_ERR;
+    }
+    if (rank == 0 && a.resume && access(checkpoint, F_OK) != 0) {
+        sf_warn("--resume: no checkpoint %s to continue (%s)", checkpoint, strerror(errno));
+        rc = SF_ERR;
+    }
+    if (rank0_ok(rc) != SF_OK) return 1;
+
     store *s = NULL;
     rc = SF_OK;
     if (rank == 0 && store_open(&s, a.db, STORE_CREATE) != SF_OK) {
@@ -605,7 +629,7 @@ int cli_train(int argc, char **argv) {
         }
     }
     if (rank0_ok(rc) != SF_OK) {
-        store_close(s);
+        store_close_unless_used(s);
         return 1;
     }
 
@@ -615,7 +639,7 @@ int cli_train(int argc, char **argv) {
     dataset_options_default(&setup.dopt);
     if (!a.catalog) {
         if (rank0_first(setup_synth, &setup) != SF_OK) {
-            store_close(s);
+            store_close_unless_used(s);
             return 1;
         }
         static char csv[4200], images[4200];
@@ -640,20 +664,20 @@ int cli_train(int argc, char **argv) {
     setup.ds = &ds;
     if (rank0_first(setup_dataset, &setup) != SF_OK) {
         dataset_close(&ds); /* rank 0 opened it when another rank failed */
-        store_close(s);
+        store_close_unless_used(s);
         return 1;
     }
     if (!a.quiet) report_cache(&ds);
     if (ds.n_train < 1 || ds.n_valid < 1) {
         sf_warn("%s: %d galaxies are too few to split into training and validation", a.catalog, ds.n);
         dataset_close(&ds);
-        store_close(s);
+        store_close_unless_used(s);
         return 1;
     }
     if (train_dist_same_galaxies(&ds, a.images) != SF_OK) {
         sf_warn("%s", sf_last_error());
         dataset_close(&ds);
-        store_close(s);
+        store_close_unless_used(s);
         return 1;
     }
 
@@ -671,7 +695,7 @@ int cli_train(int argc, char **argv) {
     if (!sf_mpi_all_ok(m != NULL)) {
         sfnet_free(m);
         dataset_close(&ds);
-        store_close(s);
+        store_close_unless_used(s);
         return 1;
     }
     sfnet_init(m, a.seed);
@@ -679,22 +703,6 @@ int cli_train(int argc, char **argv) {
     rc = SF_OK;
     if (rank == 0 && a.init && weights_load(m, a.init, 1) != SF_OK) {
         sf_warn("%s", sf_last_error());
-        rc = SF_ERR;
-    }
-
-    char checkpoint[4096];
-    if (a.checkpoint)
-        snprintf(checkpoint, sizeof checkpoint, "%s", a.checkpoint);
-    else
-        snprintf(checkpoint, sizeof checkpoint, "%s.ckpt", a.db);
-    if (rc == SF_OK && rank == 0 && !a.resume && access(checkpoint, F_OK) == 0) {
-        sf_warn("%s: the checkpoint of an interrupted training is there; add --resume to "
-                "continue it, delete it to start afresh, or choose another --checkpoint",
-                checkpoint);
-        rc = SF_ERR;
-    }
-    if (rc == SF_OK && rank == 0 && a.resume && access(checkpoint, F_OK) != 0) {
-        sf_warn("--resume: no checkpoint %s to continue (%s)", checkpoint, strerror(errno));
         rc = SF_ERR;
     }
     if (rank0_ok(rc) != SF_OK) goto fail;
@@ -769,8 +777,9 @@ int cli_train(int argc, char **argv) {
     store_run run;
     if (store_run_get(s, run_id, &run) == SF_OK) {
         printf("run %s (id %lld) added to %s: %d galaxies (%d validation), validation RMSE %.4f\n",
-               run.prefix, (long long)run.id, a.db, run.n_galaxies, run.n_valid, run.valid_rmse);
-        printf("next: sfnet-explore features %s %s   |   sfnet-explore %s\n", a.db, run.prefix, a.db);
+               run.prefix, (long long)run.id, sf_shown(a.db), run.n_galaxies, run.n_valid, run.valid_rmse);
+        printf("next: sfnet-explore features %s %s   |   sfnet-explore %s\n", sf_shown(a.db), run.prefix,
+               sf_shown(a.db));
         store_run_clear(&run);
     }
     train_result_free(&res);
@@ -781,6 +790,6 @@ int cli_train(int argc, char **argv) {
 fail:
     sfnet_free(m);
     dataset_close(&ds);
-    store_close(s);
+    store_close_unless_used(s);
     return 1;
 }

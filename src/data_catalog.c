@@ -8,12 +8,16 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "data_fits.h"
 #include "sf_util.h"
@@ -266,7 +270,76 @@ static int read_row(const csv_reader *r, int n_fields, int id_field, int header_
     return SF_OK;
 }
 
+/* What a path that is not a regular file is, for messages. */
+static const char *file_kind(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a file";
+}
+
+/* Reads the catalogue file whole. Only a regular file (or a link to one) is read: a
+ * FIFO would wait for a writer forever and /dev/zero never ends. A NUL byte in the
+ * first block (an image or a FITS file given by mistake) is refused before the rest
+ * is read. */
+int catalog_file_check(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) return SF_OK; /* the reader says why it cannot open it */
+    if (S_ISDIR(st.st_mode))
+        return sf_fail("%s is a directory, not a catalogue: give the catalogue file "
+                       "(e.g. %s/galaxies.csv)", path, path);
+    if (!S_ISREG(st.st_mode))
+        return sf_fail("%s is %s, not a regular file: give the catalogue as a file",
+                       path, file_kind(st.st_mode));
+    return SF_OK;
+}
+
+static int read_catalog_file(const char *path, char **data, size_t *len) {
+    *data = NULL;
+    *len = 0;
+    struct stat st;
+    if (catalog_file_check(path) != SF_OK) return SF_ERR;
+    if (stat(path, &st) != 0) return sf_fail("%s: cannot open: %s", path, strerror(errno));
+    /* O_NONBLOCK: should it have become a FIFO since stat, open does not wait */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return sf_fail("%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return sf_fail("%s is not a regular file: give the catalogue as a file", path);
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *buf = xmalloc(cap);
+    int checked = 0;
+    for (;;) {
+        if (n + 1 >= cap) buf = xrealloc(buf, cap *= 2); /* it grew while being read */
+        ssize_t got = read(fd, buf + n, cap - n - 1);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            int err = errno;
+            close(fd);
+            free(buf);
+            return sf_fail("%s: cannot read: %s", path, strerror(err));
+        }
+        if (got == 0) break;
+        n += (size_t)got;
+        if (!checked && n >= 65536) {
+            checked = 1;
+            if (memchr(buf, 0, n)) break;
+        }
+    }
+    close(fd);
+    buf[n] = 0;
+    *data = buf;
+    *len = n;
+    return SF_OK;
+}
+
 int catalog_load(catalog *cat, const char *path) { return catalog_load_file(cat, path, NULL, 0); }
+
+static int parse_csv(catalog *cat, const char *path, const char *data, size_t len,
+                     const char *id_name);
 
 int catalog_load_file(catalog *cat, const char *path, const char *id_column, int id_optional) {
     memset(cat, 0, sizeof *cat);
@@ -278,10 +351,22 @@ int catalog_load_file(catalog *cat, const char *path, const char *id_column, int
         }
         return SF_OK;
     }
-    const char *id_name = id_column ? id_column : "objID";
     char *data = NULL;
     size_t len = 0;
-    if (sf_read_file(path, &data, &len) != SF_OK) return SF_ERR;
+    if (read_catalog_file(path, &data, &len) != SF_OK) return SF_ERR;
+    int rc = parse_csv(cat, path, data, len, id_column ? id_column : "objID");
+    free(data);
+    return rc;
+}
+
+int catalog_parse(catalog *cat, const char *path, const char *data, size_t len) {
+    return parse_csv(cat, path, data, len, "objID");
+}
+
+/* A CSV catalogue in memory, its galaxy IDs in column id_name. */
+static int parse_csv(catalog *cat, const char *path, const char *data, size_t len,
+                     const char *id_name) {
+    memset(cat, 0, sizeof *cat);
     cat->path = xstrdup(path);
 
     csv_reader r = {.path = path, .buf = data, .len = len, .line = 1};
@@ -321,13 +406,11 @@ int catalog_load_file(catalog *cat, const char *path, const char *id_column, int
     if (catalog_check_unique_ids(cat) != SF_OK) goto fail;
     free(r.text);
     free(r.field_off);
-    free(data);
     return SF_OK;
 
 fail:
     free(r.text);
     free(r.field_off);
-    free(data);
     catalog_free(cat);
     return SF_ERR;
 }
@@ -430,6 +513,11 @@ int catalog_stream_open_file(catalog_stream **out, const char *path, const char 
     *out = NULL;
     catalog_stream *st = xcalloc(1, sizeof *st);
     st->cols.path = xstrdup(path);
+    /* a directory, a FIFO or a device is refused before it is opened */
+    if (catalog_file_check(path) != SF_OK) {
+        catalog_stream_close(st);
+        return SF_ERR;
+    }
     st->f = fopen(path, "rb");
     if (!st->f) {
         sf_fail("%s: cannot open: %s", path, strerror(errno));
@@ -552,7 +640,7 @@ void catalog_stream_close(catalog_stream *st) {
 
 /* ---- targets ---- */
 
-enum { CUT_MISSING, CUT_GREATER, CUT_LESS, CUT_SNR };
+enum { CUT_MISSING, CUT_GREATER, CUT_LESS, CUT_POSITIVE, CUT_SNR, CUT_FLOAT };
 
 static void add_cut(target_set *ts, target_rule rule, const char *fmt, const char *col) {
     SF_ASSERT(ts->n_cuts < TARGET_MAX_CUTS);
@@ -571,9 +659,14 @@ static int rule_passes(const double *values, const target_rule *c) {
         return v > c->limit;
     case CUT_LESS:
         return v < c->limit;
+    case CUT_POSITIVE:
+        /* a negative flux over a negative error passes S/N > 3, and has no logarithm */
+        return v > 0 && values[c->err_col] > 0;
     case CUT_SNR:
-        /* As pandas computes flux / err: a zero error gives +-inf or NaN. */
         return v / values[c->err_col] > c->limit;
+    case CUT_FLOAT:
+        /* finite as a double (missing is NAN) but 1e300 becomes inf as a float */
+        return isfinite(v) && fabs(v) <= FLT_MAX;
     }
     return 0;
 }
@@ -625,6 +718,9 @@ int targets_prepare(target_set *ts, const catalog *cat, const char *spec) {
             snprintf(fmt, sizeof fmt, "%%s > %g", cuts[i].limit);
             add_cut(ts, g, fmt, cuts[i].name);
         }
+        target_rule fl = none;
+        fl.kind = CUT_FLOAT, fl.col = oh;
+        add_cut(ts, fl, "%s finite as float32", "oh_p50");
     } else if (!strcmp(spec, "bpt_lines")) {
         snprintf(ts->preset, sizeof ts->preset, "bpt_lines");
         static const char *lines[] = {"nii_6584_flux", "h_alpha_flux", "oiii_5007_flux",
@@ -640,11 +736,13 @@ int targets_prepare(target_set *ts, const catalog *cat, const char *spec) {
             if (e < 0) return SF_ERR;
             ts->cols[i] = f;
             snprintf(ts->names[i], sizeof ts->names[i], "log_%s", lines[i]);
-            target_rule m = none, s = none, l = none;
+            target_rule m = none, p = none, s = none, l = none;
             m.kind = CUT_MISSING, m.col = f, m.err_col = e;
+            p.kind = CUT_POSITIVE, p.col = f, p.err_col = e;
             s.kind = CUT_SNR, s.col = f, s.err_col = e, s.limit = 3;
             l.kind = CUT_LESS, l.col = f, l.limit = 1e5;
             add_cut(ts, m, "%s or its error missing", lines[i]);
+            add_cut(ts, p, "%s > 0 and its error > 0", lines[i]);
             add_cut(ts, s, "%s S/N > 3", lines[i]);
             add_cut(ts, l, "%s < 1e5", lines[i]);
         }
@@ -678,6 +776,11 @@ int targets_prepare(target_set *ts, const catalog *cat, const char *spec) {
             target_rule m = none;
             m.kind = CUT_MISSING, m.col = c;
             add_cut(ts, m, "%s missing", tok);
+        }
+        for (int t = 0; t < ts->n_targets; t++) {
+            target_rule fl = none;
+            fl.kind = CUT_FLOAT, fl.col = ts->cols[t];
+            add_cut(ts, fl, "%s finite as float32", ts->names[t]);
         }
         free(list);
         if (ts->n_targets == 0)

@@ -1,6 +1,6 @@
 /* data_fits.c: FITS catalogues, cutouts and result tables through cfitsio (see
  * data_fits.h).
- * Layer: data. Calls: sf_util; cfitsio, cJSON.
+ * Layer: data. Calls: sf_output, sf_util; cfitsio, cJSON.
  * Called by: data_catalog, data_catalog_join, data_image, cli_data_options,
  * cli_predict, query_fits.
  */
@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fitsio.h>
 #include <limits.h>
 #include <math.h>
@@ -15,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cJSON.h>
 
+#include "sf_output.h"
 #include "sf_util.h"
 
 /* Larger claims in a header are treated as corrupt rather than allocated (as the
@@ -82,13 +85,19 @@ int fits_is_fits_data(const uint8_t *data, size_t len) {
 }
 
 int fits_name_is_fits(const char *name) {
-    FILE *f = fopen(name, "rb");
-    if (f) {
-        /* a file of that very name (even with brackets in it): its suffix or content */
+    struct stat st;
+    if (stat(name, &st) == 0) {
+        /* a file of that very name (even with brackets in it): its suffix, or the
+         * first bytes of a regular file (a FIFO or a device is not read: that could
+         * wait for a writer forever) */
+        if (has_fits_suffix(name, strlen(name))) return 1;
+        if (!S_ISREG(st.st_mode)) return 0;
+        FILE *f = fopen(name, "rb");
+        if (!f) return 0;
         uint8_t head[9];
         size_t got = fread(head, 1, sizeof head, f);
         fclose(f);
-        return has_fits_suffix(name, strlen(name)) || fits_is_fits_data(head, got);
+        return fits_is_fits_data(head, got);
     }
     const char *bracket = strchr(name, '[');
     if (bracket && bracket > name) return 1; /* cfitsio's selection syntax */
@@ -102,6 +111,113 @@ int fits_root_name(const char *name, char *root, size_t n) {
     memcpy(root, name, len);
     root[len] = 0;
     return SF_OK;
+}
+
+/* ---- a guard before cfitsio ------------------------------------------------------ */
+
+/* cfitsio takes a table header's TFIELDS on trust: it allocates and clears a record
+ * of about 160 bytes per column before it reads any of them, so a 6 KB file that
+ * claims 45 million columns costs 7 GB. FITS allows at most 999 columns. The headers
+ * of a plain (not compressed) file are walked here, HDU by HDU, before cfitsio reads
+ * it; whatever this walk does not follow (a truncated header, sizes that overflow)
+ * is left to cfitsio's own checks. */
+typedef size_t (*fits_reader)(void *ctx, uint8_t *buf, size_t n, uint64_t off);
+
+/* The integer value of a header card (columns 11-30); 0 when it is not one. */
+static int card_integer(const uint8_t *card, long long *v) {
+    char text[72];
+    memcpy(text, card + 10, 70);
+    text[70] = 0;
+    char *end;
+    errno = 0;
+    long long x = strtoll(text, &end, 10);
+    if (end == text || errno) return 0;
+    *v = x;
+    return 1;
+}
+
+static int check_headers(const char *name, fits_reader rd, void *ctx) {
+    uint8_t block[2880];
+    uint64_t off = 0;
+    for (int hdu = 1; hdu <= 10000; hdu++) {
+        long long bitpix = 0, naxis = -1, pcount = 0, gcount = 1, v;
+        uint64_t pixels = 1;
+        int end = 0, overflow = 0;
+        while (!end) {
+            if (rd(ctx, block, sizeof block, off) != sizeof block) return SF_OK;
+            off += sizeof block;
+            for (int c = 0; c < 36 && !end; c++) {
+                const uint8_t *card = block + 80 * c;
+                if (!memcmp(card, "END     ", 8)) {
+                    end = 1;
+                } else if (card[8] != '=' || !card_integer(card, &v)) {
+                    continue;
+                } else if (!memcmp(card, "BITPIX  ", 8)) {
+                    bitpix = v;
+                } else if (!memcmp(card, "NAXIS   ", 8)) {
+                    naxis = v;
+                } else if (!memcmp(card, "NAXIS", 5) && isdigit(card[5])) {
+                    if (v < 0 || (v > 0 && pixels > UINT64_MAX / (uint64_t)v)) overflow = 1;
+                    else pixels *= (uint64_t)v;
+                } else if (!memcmp(card, "PCOUNT  ", 8)) {
+                    pcount = v;
+                } else if (!memcmp(card, "GCOUNT  ", 8)) {
+                    gcount = v;
+                } else if (!memcmp(card, "TFIELDS ", 8) && (v < 0 || v > 999)) {
+                    /* even in a header cut short: cfitsio reads what is there */
+                    return sf_fail("%s: HDU %d claims %lld columns (TFIELDS); FITS allows at "
+                                   "most 999: the file is corrupt", name, hdu, v);
+                }
+            }
+        }
+        if (naxis < 0 || overflow || pcount < 0 || gcount < 0 || bitpix == 0) return SF_OK;
+        if (naxis == 0) pixels = 0;
+        uint64_t bytes_per = (uint64_t)(bitpix < 0 ? -bitpix : bitpix) / 8;
+        if (pixels > UINT64_MAX / 4 - (uint64_t)pcount) return SF_OK;
+        uint64_t n = pixels + (uint64_t)pcount;
+        if (gcount && n > UINT64_MAX / 16 / (uint64_t)gcount) return SF_OK;
+        uint64_t bytes = n * (uint64_t)gcount * bytes_per;
+        if (bytes > UINT64_MAX / 2) return SF_OK;
+        off += (bytes + 2879) / 2880 * 2880;
+    }
+    return SF_OK;
+}
+
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+} mem_source;
+
+static size_t read_mem(void *ctx, uint8_t *buf, size_t n, uint64_t off) {
+    const mem_source *m = ctx;
+    if (off >= m->len) return 0;
+    size_t k = m->len - off < n ? (size_t)(m->len - off) : n;
+    memcpy(buf, m->data + off, k);
+    return k;
+}
+
+static size_t read_fd(void *ctx, uint8_t *buf, size_t n, uint64_t off) {
+    int fd = *(const int *)ctx;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    return got;
+}
+
+/* The guard above for the plain FITS file path (a compressed one is left to cfitsio). */
+static int check_file_headers(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return SF_OK; /* cfitsio says why it cannot open it */
+    uint8_t head[9];
+    int rc = SF_OK;
+    if (read_fd(&fd, head, sizeof head, 0) == sizeof head && fits_is_fits_data(head, sizeof head))
+        rc = check_headers(path, read_fd, &fd);
+    close(fd);
+    return rc;
 }
 
 /* ---- catalogues ------------------------------------------------------------------- */
@@ -274,6 +390,12 @@ int fits_catalog_load(catalog *cat, const char *name, const char *id_column, int
     int status = 0, rc = SF_ERR;
     char label[FLEN_VALUE + 32] = "", why[300], where[1200];
     col_plan *plan = NULL;
+    /* a directory, FIFO or device under a FITS name is refused before cfitsio waits
+     * on it or reads it forever */
+    char root[4096];
+    if (fits_root_name(name, root, sizeof root) == SF_OK &&
+        (catalog_file_check(root) != SF_OK || check_file_headers(root) != SF_OK))
+        return SF_ERR;
     fits_enter();
     if (fits_open_file(&f, name, READONLY, &status) != 0) {
         fits_why(status, why, sizeof why);
@@ -705,6 +827,8 @@ int fits_cutout_decode_mem(const uint8_t *data, size_t len, const char *name, co
         s = &defaults;
     }
     if (!name) name = "FITS data";
+    mem_source src = {data, len};
+    if (check_headers(name, read_mem, &src) != SF_OK) return SF_ERR;
     fitsfile *f = NULL;
     int status = 0, rc = SF_ERR;
     char why[300], label[FLEN_VALUE + 32] = "";
@@ -834,7 +958,10 @@ done:
 
 struct fits_table_writer {
     fitsfile *f;
-    char *path, *tmp;
+    char *path;
+    sf_output out; /* a file: cfitsio writes out.tmp; a stream: the memory file below */
+    void *mem;     /* a stream's FITS file, built in memory (cfitsio seeks back) */
+    size_t mem_size;
     int n_cols;
     fits_col *cols;
     int failed;
@@ -861,14 +988,38 @@ static int writer_fail(fits_table_writer *w, int status, const char *what) {
     return sf_fail("%s: %s: %s", w->path, what, why);
 }
 
+/* The memory file of a stream's table grows through this realloc, which clears what
+ * it adds: cfitsio reads the bytes past the end of a memory file when it adds an HDU
+ * (memcheck: "depends on uninitialised value"). The size is kept in front. */
+#define MEM_FRONT 16
+static void *mem_grow(void *p, size_t n) {
+    size_t old = 0;
+    uint8_t *base = NULL;
+    if (p) {
+        base = (uint8_t *)p - MEM_FRONT;
+        memcpy(&old, base, sizeof old);
+    }
+    base = realloc(base, n + MEM_FRONT);
+    if (!base) return NULL;
+    if (n > old) memset(base + MEM_FRONT + old, 0, n - old);
+    memcpy(base, &n, sizeof n);
+    return base + MEM_FRONT;
+}
+
+static void mem_free(void *p) {
+    if (p) free((uint8_t *)p - MEM_FRONT);
+}
+
 int fits_table_create(fits_table_writer **out, const char *path, const char *extname,
                       const fits_col *cols, int n_cols, const char *const *cards) {
     *out = NULL;
+    /* as every output: a regular file (or a link's target) is replaced when complete,
+     * a FIFO, a device or '-' written through, anything else refused */
+    sf_output o;
+    if (sf_output_open_named(&o, path) != SF_OK) return SF_ERR;
     fits_table_writer *w = xcalloc(1, sizeof *w);
     w->path = xstrdup(path);
-    size_t tl = strlen(path) + 32;
-    w->tmp = xmalloc(tl);
-    snprintf(w->tmp, tl, "%s.tmp-%ld", path, (long)getpid());
+    w->out = o;
     w->n_cols = n_cols;
     w->cols = xmalloc((size_t)n_cols * sizeof *w->cols);
     memcpy(w->cols, cols, (size_t)n_cols * sizeof *cols);
@@ -887,10 +1038,16 @@ int fits_table_create(fits_table_writer **out, const char *path, const char *ext
         snprintf(forms[c], sizeof forms[c], "%d%s", rep, code);
         tform[c] = forms[c];
     }
-    unlink(w->tmp);
     int status = 0, rc = SF_OK;
     fits_enter();
-    if (fits_create_file(&w->f, w->tmp, &status) ||
+    if (!w->out.tmp) {
+        w->mem_size = 2880 * 4;
+        w->mem = mem_grow(NULL, w->mem_size);
+        SF_ASSERT(w->mem);
+    }
+    if ((w->out.tmp ? fits_create_file(&w->f, w->out.tmp, &status)
+                    : fits_create_memfile(&w->f, &w->mem, &w->mem_size, 2880 * 64, mem_grow,
+                                          &status)) ||
         fits_create_tbl(w->f, BINARY_TBL, 0, n_cols, ttype, tform, tunit, extname, &status))
         rc = writer_fail(w, status, "cannot create the FITS table");
     for (int i = 0; rc == SF_OK && cards && cards[i] && cards[i + 1]; i += 2) {
@@ -945,21 +1102,33 @@ int fits_table_write(fits_table_writer *w, int col, int64_t first, int64_t n, co
 int fits_table_close(fits_table_writer *w, int commit) {
     if (!w) return SF_OK;
     int status = 0, rc = SF_OK;
+    long long length = 0; /* a stream's file: the end of its table (the last HDU) */
     fits_enter();
+    if (w->f && !w->out.tmp && commit && !w->failed) {
+        long long head, start;
+        if (fits_flush_file(w->f, &status) ||
+            fits_get_hduaddrll(w->f, &head, &start, &length, &status))
+            rc = writer_fail(w, status, "write failed");
+        status = 0;
+    }
     if (w->f) {
         fits_close_file(w->f, &status);
         if (status && commit && !w->failed) rc = writer_fail(w, status, "write failed");
     }
     fits_clear_errmsg();
     fits_leave();
-    if (commit && !w->failed && rc == SF_OK && rename(w->tmp, w->path) != 0)
-        rc = sf_fail("%s: cannot rename %s over it: %s", w->path, w->tmp, strerror(errno));
-    if (!commit || w->failed || rc != SF_OK) {
-        unlink(w->tmp);
-        if (commit && rc == SF_OK) rc = SF_ERR; /* the failure was reported when it happened */
-    }
+    int ok = commit && !w->failed && rc == SF_OK;
+    /* a stream gets the finished file (the memory beyond it is cfitsio's spare room) */
+    if (ok && !w->out.tmp && (length <= 0 || (size_t)length > w->mem_size ||
+                              fwrite(w->mem, 1, (size_t)length, w->out.f) != (size_t)length))
+        rc = sf_fail("%s: write failed: %s", w->path, strerror(errno ? errno : EIO));
+    if (ok && rc == SF_OK)
+        rc = sf_output_commit(&w->out);
+    else
+        sf_output_abort(&w->out);
+    if (commit && rc == SF_OK && !ok) rc = SF_ERR; /* the failure was reported when it happened */
+    mem_free(w->mem);
     free(w->path);
-    free(w->tmp);
     free(w->cols);
     free(w);
     return rc;

@@ -13,17 +13,49 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Larger claims in a header are treated as corrupt rather than allocated. */
-#define IMAGE_MAX_PIXELS (64L * 1024 * 1024)
+/* Every image is turned away, with its size, before any pixel is decoded when it has
+ * more pixels than this (a decompression bomb: 200 KB of PNG can claim 8000x8000). */
+#define IMAGE_MAX_PIXELS ((long)IMAGE_MAX_SIDE * IMAGE_MAX_SIDE)
+/* Progressive JPEGs decode every scan; thousands of tiny scans are a way to make a
+ * small file cost minutes. libjpeg-turbo's tools refuse beyond a limit too. */
+#define JPEG_MAX_SCANS 500
+
+static int too_large(const char *path, unsigned long w, unsigned long h) {
+    return sf_fail("%s: %lux%lu pixels is more than an image may have here (%dx%d, %.1f "
+                   "megapixels): refusing to decode it", path, w, h, IMAGE_MAX_SIDE,
+                   IMAGE_MAX_SIDE, (double)IMAGE_MAX_PIXELS / 1e6);
+}
 
 /* ---- JPEG ---- */
 
 typedef struct {
     struct jpeg_error_mgr pub;
+    struct jpeg_progress_mgr progress;
     jmp_buf jmp;
     char msg[JMSG_LENGTH_MAX];
     int warned;
+    int too_large; /* msg holds the size: not a corrupt file */
 } jpeg_guard;
+
+static void jpeg_on_progress(j_common_ptr c) {
+    jpeg_guard *g = (jpeg_guard *)c->err;
+    if (c->is_decompressor && ((j_decompress_ptr)c)->input_scan_number > JPEG_MAX_SCANS) {
+        snprintf(g->msg, sizeof g->msg, "more than %d progressive scans", JPEG_MAX_SCANS);
+        longjmp(g->jmp, 1);
+    }
+}
+
+/* Adobe's CMYK JPEGs store inverted samples (255 = no ink), as libjpeg hands them out
+ * for JCS_CMYK (YCCK too: libjpeg converts it to CMYK): R = C' K' / 255 and so on. */
+static void cmyk_row_to_rgb(uint8_t *rgb, const uint8_t *cmyk, int w, int inverted) {
+    for (int x = 0; x < w; x++) {
+        unsigned c = cmyk[4 * x], m = cmyk[4 * x + 1], y = cmyk[4 * x + 2], k = cmyk[4 * x + 3];
+        if (!inverted) c = 255 - c, m = 255 - m, y = 255 - y, k = 255 - k;
+        rgb[3 * x] = (uint8_t)((c * k + 127) / 255);
+        rgb[3 * x + 1] = (uint8_t)((m * k + 127) / 255);
+        rgb[3 * x + 2] = (uint8_t)((y * k + 127) / 255);
+    }
+}
 
 static void jpeg_on_error(j_common_ptr c) {
     jpeg_guard *g = (jpeg_guard *)c->err;
@@ -47,34 +79,49 @@ static int decode_jpeg(const char *path, const uint8_t *data, size_t len, uint8_
     struct jpeg_decompress_struct cinfo;
     jpeg_guard guard;
     uint8_t *volatile out = NULL;
+    uint8_t *volatile cmyk_row = NULL;
     memset(&guard, 0, sizeof guard);
     cinfo.err = jpeg_std_error(&guard.pub);
     guard.pub.error_exit = jpeg_on_error;
     guard.pub.emit_message = jpeg_on_message;
+    guard.progress.progress_monitor = jpeg_on_progress;
     if (setjmp(guard.jmp)) {
         jpeg_destroy_decompress(&cinfo);
         free(out);
+        free(cmyk_row);
+        if (guard.too_large) return SF_ERR; /* the message is set */
         return sf_fail("%s: corrupt JPEG: %s", path, guard.msg);
     }
     jpeg_create_decompress(&cinfo);
+    cinfo.progress = &guard.progress;
     jpeg_mem_src(&cinfo, data, (unsigned long)len);
     jpeg_read_header(&cinfo, TRUE);
     if ((long)cinfo.image_width * (long)cinfo.image_height > IMAGE_MAX_PIXELS) {
-        snprintf(guard.msg, sizeof guard.msg, "%ux%u is larger than any cutout",
-                 cinfo.image_width, cinfo.image_height);
+        too_large(path, cinfo.image_width, cinfo.image_height);
+        guard.too_large = 1;
         longjmp(guard.jmp, 1);
     }
-    cinfo.out_color_space = JCS_RGB;
+    /* libjpeg converts grey and YCbCr to RGB, and YCCK to CMYK; CMYK to RGB is ours */
+    int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+    cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     int w = (int)cinfo.output_width, h = (int)cinfo.output_height;
-    SF_ASSERT(cinfo.output_components == 3);
+    SF_ASSERT(cinfo.output_components == (cmyk ? 4 : 3));
     out = xmalloc((size_t)w * (size_t)h * 3);
+    if (cmyk) cmyk_row = xmalloc((size_t)w * 4);
     while (cinfo.output_scanline < cinfo.output_height) {
         JSAMPROW row = out + (size_t)cinfo.output_scanline * (size_t)w * 3;
-        jpeg_read_scanlines(&cinfo, &row, 1);
+        if (!cmyk) {
+            jpeg_read_scanlines(&cinfo, &row, 1);
+            continue;
+        }
+        JSAMPROW in = cmyk_row;
+        if (jpeg_read_scanlines(&cinfo, &in, 1) == 1)
+            cmyk_row_to_rgb(row, cmyk_row, w, cinfo.saw_Adobe_marker);
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
+    free(cmyk_row);
     if (guard.warned) {
         free(out);
         return sf_fail("%s: corrupt JPEG: %s", path, guard.msg);
@@ -127,7 +174,10 @@ static int decode_png(const char *path, const uint8_t *data, size_t len, uint8_t
     png_set_read_fn(png, &src, png_read_mem);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
-    if ((long)w * (long)h > IMAGE_MAX_PIXELS) png_error(png, "image larger than any cutout");
+    if ((long)w * (long)h > IMAGE_MAX_PIXELS) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return too_large(path, w, h);
+    }
     png_set_expand(png); /* palette and low bit depths to 8-bit, tRNS to alpha */
     png_set_strip_16(png);
     png_set_gray_to_rgb(png);
@@ -265,9 +315,11 @@ void image_prepare(uint8_t *out, const uint8_t *src, int w, int h, int resize, i
     resample_plan_init(&py, (h - side) / 2, side, resize);
 
     /* Horizontal pass over every source row into float, then vertical per output row. */
-    float *hrow = xmalloc((size_t)h * (size_t)len * 3 * sizeof(float)); /* (h, len, 3) */
-    for (int y = 0; y < h; y++) {
-        const uint8_t *s = src + (size_t)y * (size_t)w * 3;
+    /* only the rows of the centred square: a long thin image costs what its square does */
+    int y0 = (h - side) / 2;
+    float *hrow = xmalloc((size_t)side * (size_t)len * 3 * sizeof(float)); /* (side, len, 3) */
+    for (int y = 0; y < side; y++) {
+        const uint8_t *s = src + (size_t)(y0 + y) * (size_t)w * 3;
         float *d = hrow + (size_t)y * (size_t)len * 3;
         for (int x = 0; x < len; x++) {
             int o = r0 + x;
@@ -289,7 +341,7 @@ void image_prepare(uint8_t *out, const uint8_t *src, int w, int h, int resize, i
         for (int x = 0; x < len; x++) {
             float acc[3] = {0, 0, 0};
             for (int t = 0; t < py.n[o]; t++) {
-                const float *p = hrow + ((size_t)(py.first[o] + t) * (size_t)len + x) * 3;
+                const float *p = hrow + ((size_t)(py.first[o] + t - y0) * (size_t)len + x) * 3;
                 acc[0] += wt[t] * p[0];
                 acc[1] += wt[t] * p[1];
                 acc[2] += wt[t] * p[2];

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "plot.h"
+#include "sf_output.h"
 #include "sf_util.h"
 
 #define FONT "DejaVu Sans"
@@ -316,14 +317,22 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= m && !strcasecmp(s + n - m, suffix);
 }
 
+/* cairo's stream callback for the PDF: appends to the output file. */
+static cairo_status_t write_to_file(void *closure, const unsigned char *data, unsigned int len) {
+    FILE *f = closure;
+    return fwrite(data, 1, len, f) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+}
+
 int export_figure_write(const export_figure *f, const char *path) {
     SF_ASSERT(f->grid_cols >= 1 && f->grid_rows >= 1);
     int w, h;
     export_figure_size(f, &w, &h);
-    cairo_surface_t *s;
+    sf_output out; /* the PDF's stream; a PNG is written whole at the end */
     int pdf = ends_with(path, ".pdf");
+    if (pdf && sf_output_open(&out, path) != SF_OK) return SF_ERR;
+    cairo_surface_t *s;
     if (pdf) {
-        s = cairo_pdf_surface_create(path, w, h);
+        s = cairo_pdf_surface_create_for_stream(write_to_file, out.f, w, h);
         /* a fixed date keeps the file reproducible */
         cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_CREATE_DATE, "2025-01-01T00:00:00Z");
         cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_CREATOR, "sfnet-explore " SF_VERSION);
@@ -334,6 +343,7 @@ int export_figure_write(const export_figure *f, const char *path) {
     if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
         int rc = sf_fail("%s: cannot create: %s", path, cairo_status_to_string(cairo_surface_status(s)));
         cairo_surface_destroy(s);
+        if (pdf) sf_output_abort(&out);
         return rc;
     }
     cairo_t *cr = cairo_create(s);
@@ -348,15 +358,16 @@ int export_figure_write(const export_figure *f, const char *path) {
     cairo_destroy(cr);
     int rc = SF_OK;
     if (st != CAIRO_STATUS_SUCCESS) rc = sf_fail("%s: drawing failed: %s", path, cairo_status_to_string(st));
-    if (rc == SF_OK && !pdf) {
-        st = cairo_surface_write_to_png(s, path);
-        if (st != CAIRO_STATUS_SUCCESS)
-            rc = sf_fail("%s: cannot write the PNG: %s", path, cairo_status_to_string(st));
-    }
+    if (rc == SF_OK && !pdf) rc = sf_output_png(s, path);
     cairo_surface_finish(s);
     if (rc == SF_OK && pdf && cairo_surface_status(s) != CAIRO_STATUS_SUCCESS)
         rc = sf_fail("%s: cannot write the PDF: %s", path,
                      cairo_status_to_string(cairo_surface_status(s)));
     cairo_surface_destroy(s);
-    return rc;
+    if (!pdf) return rc;
+    if (rc != SF_OK) {
+        sf_output_abort(&out);
+        return rc;
+    }
+    return sf_output_commit(&out);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sf_output.h"
 #include "store_internal.h"
 
 /* ---- names ---------------------------------------------------------------------- */
@@ -296,6 +297,12 @@ static int little_endian(void) {
 }
 
 int query_export_npy(store *s, int64_t run_id, const char *path) {
+    if (!strcmp(path, "-"))
+        return sf_fail("the activations go to two files (OUT.npy and OUT.objids.txt): give a "
+                       "file name, not '-'");
+    char ids_path[4096];
+    query_objids_path(path, ids_path, sizeof ids_path);
+    if (sf_output_check(path) == SF_ERR || sf_output_check(ids_path) == SF_ERR) return SF_ERR;
     store_run run;
     if (store_run_get(s, run_id, &run) != SF_OK) return SF_ERR;
     int d = run.d;
@@ -303,19 +310,22 @@ int query_export_npy(store *s, int64_t run_id, const char *path) {
     store_rows rows;
     if (store_run_rows(s, run_id, &rows) != SF_OK) return SF_ERR;
 
-    char ids_path[4096], tmp_npy[4200], tmp_ids[4200];
-    query_objids_path(path, ids_path, sizeof ids_path);
-    snprintf(tmp_npy, sizeof tmp_npy, "%s.tmp%ld", path, (long)getpid());
-    snprintf(tmp_ids, sizeof tmp_ids, "%s.tmp%ld", ids_path, (long)getpid());
-    FILE *f = fopen(tmp_npy, "wb");
-    FILE *g = f ? fopen(tmp_ids, "w") : NULL;
+    sf_output npy, ids;
+    int have_npy = 0, have_ids = 0;
     float *row = xcalloc((size_t)d, sizeof *row);
     int status = SF_OK;
     sqlite3_stmt *st = NULL;
-    if (!f || !g) {
-        status = sf_fail("%s: cannot write: %s", f ? ids_path : path, strerror(errno));
+    if (sf_output_open(&npy, path) != SF_OK) {
+        status = SF_ERR;
         goto done;
     }
+    have_npy = 1;
+    if (sf_output_open(&ids, ids_path) != SF_OK) {
+        status = SF_ERR;
+        goto done;
+    }
+    have_ids = 1;
+    FILE *f = npy.f, *g = ids.f;
     if (write_npy_header(f, rows.n, d) != SF_OK) {
         status = sf_fail("%s: write error: %s", path, strerror(errno));
         goto done;
@@ -358,15 +368,14 @@ done:
     sqlite3_finalize(st);
     free(row);
     store_rows_clear(&rows);
-    if (f && fclose(f) != 0 && status == SF_OK)
-        status = sf_fail("%s: write error: %s", path, strerror(errno));
-    if (g && fclose(g) != 0 && status == SF_OK)
-        status = sf_fail("%s: write error: %s", ids_path, strerror(errno));
-    if (status == SF_OK && (rename(tmp_npy, path) != 0 || rename(tmp_ids, ids_path) != 0))
-        status = sf_fail("%s: cannot move into place: %s", path, strerror(errno));
-    if (status != SF_OK) {
-        unlink(tmp_npy);
-        unlink(tmp_ids);
+    /* the objIDs first: the .npy is what readers look for */
+    if (have_ids) {
+        if (status == SF_OK) status = sf_output_commit(&ids);
+        else sf_output_abort(&ids);
+    }
+    if (have_npy) {
+        if (status == SF_OK) status = sf_output_commit(&npy);
+        else sf_output_abort(&npy);
     }
     return status;
 }

@@ -1,6 +1,6 @@
 /* query_fits.c: a run's galaxies, predictions and activations as a FITS binary table
  * (see query.h, query_export_fits).
- * Layer: query. Calls: store, data_fits; SQLite (store_internal.h).
+ * Layer: query. Calls: store, data_fits, sf_output; SQLite (store_internal.h).
  * Called by: cli_export_activations.
  */
 #include <math.h>
@@ -10,6 +10,7 @@
 
 #include "data_fits.h"
 #include "query.h"
+#include "sf_output.h"
 #include "store_internal.h"
 
 enum { FITS_BLOCK = 4096 };
@@ -29,6 +30,8 @@ static void top_pairs(const float *row, int d, int k, int32_t *idx, float *val) 
 }
 
 int query_export_fits(store *s, int64_t run_id, const char *path, int pairs) {
+    /* a directory or a socket is refused before the run is read */
+    if (sf_output_check(path) == SF_ERR) return SF_ERR;
     store_run run;
     if (store_run_get(s, run_id, &run) != SF_OK) return SF_ERR;
     store_rows rows;

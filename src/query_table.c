@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 
@@ -92,6 +93,18 @@ static int text_width(const char *s) {
     return w;
 }
 
+/* A cell as the text table shows it: on one line (newlines and tabs in labels and
+ * notes become spaces) and with control characters escaped, never sent to the
+ * terminal. Owned by the caller. */
+static char *display_text(const char *s) {
+    char *flat = xstrdup(s);
+    for (char *p = flat; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
+    char *shown = sf_escaped(flat);
+    free(flat);
+    return shown;
+}
+
 static void print_padded(FILE *out, const char *s, int width, int right) {
     int pad = width - text_width(s);
     if (right)
@@ -106,58 +119,60 @@ static void print_text(const query_table *t, FILE *out) {
     int *width = xcalloc((size_t)t->n_cols, sizeof *width);
     int *numeric = xcalloc((size_t)t->n_cols, sizeof *numeric);
     for (int c = 0; c < t->n_cols; c++) {
-        width[c] = text_width(t->names[c]);
+        char *name = display_text(t->names[c]);
+        width[c] = text_width(name);
         numeric[c] = 1;
+        free(name);
     }
+    char **shown = xcalloc((size_t)t->n_cells, sizeof *shown);
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < t->n_cols; c++) {
             const cell *x = &t->cells[r * t->n_cols + c];
-            const char *s = x->text ? x->text : "-";
-            int w = text_width(s);
+            shown[r * t->n_cols + c] = display_text(x->text ? x->text : "-");
+            int w = text_width(shown[r * t->n_cols + c]);
             if (w > width[c]) width[c] = w;
             if (x->kind == CELL_TEXT) numeric[c] = 0;
         }
     for (int c = 0; c < t->n_cols; c++) {
+        char *name = display_text(t->names[c]);
         if (c) fputs("  ", out);
         if (c == t->n_cols - 1 && !numeric[c])
-            fputs(t->names[c], out);
+            fputs(name, out);
         else
-            print_padded(out, t->names[c], width[c], numeric[c]);
+            print_padded(out, name, width[c], numeric[c]);
+        free(name);
     }
     fputc('\n', out);
     for (int r = 0; r < rows; r++) {
         for (int c = 0; c < t->n_cols; c++) {
-            const cell *x = &t->cells[r * t->n_cols + c];
-            const char *s = x->text ? x->text : "-";
-            /* one line per row: newlines in labels and notes become spaces */
-            char *flat = xstrdup(s);
-            for (char *p = flat; *p; p++)
-                if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
+            const char *flat = shown[r * t->n_cols + c];
             if (c) fputs("  ", out);
             if (c == t->n_cols - 1 && !numeric[c])
                 fputs(flat, out);
             else
                 print_padded(out, flat, width[c], numeric[c]);
-            free(flat);
         }
         fputc('\n', out);
     }
+    for (int i = 0; i < rows * t->n_cols; i++) free(shown[i]);
+    free(shown);
     free(width);
     free(numeric);
 }
 
 static void print_csv(const query_table *t, FILE *out) {
     int rows = query_table_rows(t);
+    int tty = isatty(fileno(out));
     for (int c = 0; c < t->n_cols; c++) {
         if (c) fputc(',', out);
-        sf_csv_field(out, t->names[c]);
+        sf_csv_field(out, tty ? sf_shown(t->names[c]) : t->names[c]);
     }
     fputs("\r\n", out);
     for (int r = 0; r < rows; r++) {
         for (int c = 0; c < t->n_cols; c++) {
             if (c) fputc(',', out);
             const cell *x = &t->cells[r * t->n_cols + c];
-            if (x->text) sf_csv_field(out, x->text);
+            if (x->text) sf_csv_field(out, tty ? sf_shown(x->text) : x->text);
         }
         fputs("\r\n", out);
     }

@@ -212,7 +212,8 @@ int query_print_plain(FILE *out, store *s) {
     store_run *runs;
     int nr;
     if (store_runs(s, &runs, &nr) != SF_OK) return SF_ERR;
-    if (nr == 0) fprintf(out, "%s: no runs yet (train one with sfnet-explore --train)\n", store_path(s));
+    if (nr == 0)
+        fprintf(out, "%s: no runs yet (train one with sfnet-explore --train)\n", sf_shown(store_path(s)));
     for (int r = 0; r < nr; r++) {
         const store_run *run = &runs[r];
         store_feature *feats;
@@ -224,15 +225,15 @@ int query_print_plain(FILE *out, store *s) {
         int live = 0;
         for (int i = 0; i < nf; i++) live += feats[i].n_active > 0;
         fprintf(out, "run %s (id %lld): %s, k=%d, %d galaxies (%d validation), %d live features of %d\n",
-                run->prefix, (long long)run->id, run->target_spec, run->k, run->n_galaxies,
+                run->prefix, (long long)run->id, sf_shown(run->target_spec), run->k, run->n_galaxies,
                 run->n_valid, live, run->d);
         char line[512];
         query_format_feature_row(line, sizeof line, run, NULL, 1, PLOT_MODE_GLYPH);
-        fprintf(out, "%s\n", line);
+        fprintf(out, "%s\n", sf_shown(line));
         for (int i = 0; i < nf; i++) {
             if (feats[i].n_active == 0) continue;
             query_format_feature_row(line, sizeof line, run, &feats[i], 0, PLOT_MODE_GLYPH);
-            fprintf(out, "%s\n", line);
+            fprintf(out, "%s\n", sf_shown(line));
         }
         fprintf(out, "%d dead features hidden\n", nf - live);
         query_equation eq;
@@ -244,7 +245,7 @@ int query_print_plain(FILE *out, store *s) {
         for (int t = 0; t < eq.n_out; t++) {
             int *order;
             query_terms_by_contribution(&eq, t, &order);
-            fprintf(out, "%s = %.4f", eq.target_names[t], eq.intercept[t]);
+            fprintf(out, "%s = %.4f", sf_shown(eq.target_names[t]), eq.intercept[t]);
             for (int i = 0; i < eq.n_terms; i++) {
                 const query_term *q = &eq.terms[order[i]];
                 fprintf(out, " %c %.4f*[%s %d]", q->coef[t] < 0 ? '-' : '+', fabs(q->coef[t]), run->prefix,

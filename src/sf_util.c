@@ -81,6 +81,119 @@ void *xmalloc_aligned(size_t n) {
     return check_alloc(p, n);
 }
 
+/* ---- text shown on a terminal ---- */
+
+/* Length of the UTF-8 character at s (2..4), or 0 when s does not start a valid,
+ * shortest-form encoding of a scalar value. */
+static int utf8_length(const unsigned char *s) {
+    unsigned c = s[0];
+    int len;
+    unsigned cp, min;
+    if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07, min = 0x10000;
+    else return 0;
+    for (int i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    return len;
+}
+
+/* The escape for the character at s into esc (NUL-terminated), or "" when it is
+ * shown as it is; *used gets its length in bytes of s. */
+static void escape_one(const unsigned char *s, char esc[8], int *used) {
+    unsigned c = s[0];
+    esc[0] = 0;
+    *used = 1;
+    if (c < 0x20 || c == 0x7f) {
+        if (c == '\n') snprintf(esc, 8, "\\n");
+        else if (c == '\r') snprintf(esc, 8, "\\r");
+        else if (c == '\t') snprintf(esc, 8, "\\t");
+        else snprintf(esc, 8, "\\x%02x", c);
+        return;
+    }
+    if (c < 0x80) return;
+    int len = utf8_length(s);
+    if (!len) {
+        snprintf(esc, 8, "\\x%02x", c);
+        return;
+    }
+    *used = len;
+    if (len == 2 && c == 0xc2 && s[1] < 0xa0) snprintf(esc, 8, "\\u%04x", s[1] & 0xffu);
+}
+
+size_t sf_escape_text(char *out, size_t n, const char *text) {
+    const unsigned char *s = (const unsigned char *)text;
+    size_t need = 0, o = 0;
+    int full = n == 0;
+    while (*s) {
+        char esc[8];
+        int used;
+        escape_one(s, esc, &used);
+        const char *piece = esc[0] ? esc : (const char *)s;
+        size_t len = esc[0] ? strlen(esc) : (size_t)used;
+        if (!full && o + len < n) {
+            memcpy(out + o, piece, len);
+            o += len;
+        } else {
+            full = 1;
+        }
+        need += len;
+        s += used;
+    }
+    if (n) out[o] = 0;
+    return need;
+}
+
+char *sf_escaped(const char *text) {
+    size_t need = sf_escape_text(NULL, 0, text);
+    char *out = xmalloc(need + 1);
+    sf_escape_text(out, need + 1, text);
+    return out;
+}
+
+int sf_text_is_clean(const char *text) {
+    for (const unsigned char *s = (const unsigned char *)text; *s;) {
+        char esc[8];
+        int used;
+        escape_one(s, esc, &used);
+        if (esc[0]) return 0;
+        s += used;
+    }
+    return 1;
+}
+
+void sf_fputs_escaped(const char *text, FILE *out) {
+    if (sf_text_is_clean(text)) {
+        fputs(text, out);
+        return;
+    }
+    char *e = sf_escaped(text);
+    fputs(e, out);
+    free(e);
+}
+
+const char *sf_shown(const char *text) {
+    static _Thread_local char *ring[16];
+    static _Thread_local unsigned next;
+    unsigned slot = next++ % 16;
+    free(ring[slot]);
+    ring[slot] = sf_escaped(text ? text : "");
+    return ring[slot];
+}
+
+/* ---- messages ---- */
+
+/* Rewrites buf (size n) as sf_escape_text shows it, cut to fit. */
+static void escape_in_place(char *buf, size_t n) {
+    if (sf_text_is_clean(buf)) return;
+    char *copy = xstrdup(buf);
+    sf_escape_text(buf, n, copy);
+    free(copy);
+}
+
 void sf_csv_field(FILE *out, const char *s) {
     if (!strpbrk(s, ",\"\r\n")) {
         fputs(s, out);
@@ -99,16 +212,20 @@ int sf_fail(const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err_buf, sizeof err_buf, fmt, ap);
     va_end(ap);
+    escape_in_place(err_buf, sizeof err_buf);
     return SF_ERR;
 }
 
 int sf_fail_prefix(const char *prefix) {
-    size_t plen = strlen(prefix) + 2;
-    if (plen >= sizeof err_buf) return SF_ERR;
-    memmove(err_buf + plen, err_buf, sizeof err_buf - plen);
-    err_buf[sizeof err_buf - 1] = 0;
-    memcpy(err_buf, prefix, plen - 2);
-    memcpy(err_buf + plen - 2, ": ", 2);
+    char *shown = sf_escaped(prefix);
+    size_t plen = strlen(shown) + 2;
+    if (plen < sizeof err_buf) {
+        memmove(err_buf + plen, err_buf, sizeof err_buf - plen);
+        err_buf[sizeof err_buf - 1] = 0;
+        memcpy(err_buf, shown, plen - 2);
+        memcpy(err_buf + plen - 2, ": ", 2);
+    }
+    free(shown);
     return SF_ERR;
 }
 
@@ -118,12 +235,14 @@ int sf_warn_muted = 0;
 
 void sf_warn(const char *fmt, ...) {
     if (sf_warn_muted) return;
+    char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    fputs("sfnet-explore: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    fputs("sfnet-explore: ", stderr);
+    sf_fputs_escaped(msg, stderr);
+    fputc('\n', stderr);
 }
 
 double sf_now(void) {
@@ -270,6 +389,11 @@ uint64_t sf_hash64(const void *data, size_t len) {
 int sf_read_file(const char *path, char **data, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return sf_fail("%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return sf_fail("%s is a directory, not a file", path);
+    }
     size_t cap = 1 << 16, n = 0;
     char *buf = xmalloc(cap);
     for (;;) {
@@ -278,11 +402,11 @@ int sf_read_file(const char *path, char **data, size_t *len) {
         n += got;
         if (got == 0) break;
     }
-    int bad = ferror(f);
+    int bad = ferror(f), err = errno;
     fclose(f);
     if (bad) {
         free(buf);
-        return sf_fail("%s: read error", path);
+        return sf_fail("%s: cannot read: %s", path, strerror(err));
     }
     buf[n] = 0;
     *data = buf;

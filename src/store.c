@@ -168,9 +168,10 @@ static int set_version(store *s, int version) {
 
 /* Runs the steps above *version, in order, inside the caller's transaction; *version
  * becomes the last one applied. The caller rolls back on failure. */
-static int apply_migrations(store *s, const store_migration *steps, int n_steps, int *version) {
+static int apply_migrations(store *s, const store_migration *steps, int n_steps, int *version,
+                            int up_to) {
     for (int i = 0; i < n_steps; i++) {
-        if (steps[i].to_version <= *version) continue;
+        if (steps[i].to_version <= *version || steps[i].to_version > up_to) continue;
         if (steps[i].to_version != *version + 1)
             return sf_fail("%s: no migration from schema version %d to %d", s->path, *version,
                            *version + 1);
@@ -189,25 +190,33 @@ static int apply_migrations(store *s, const store_migration *steps, int n_steps,
 
 /* A new database: share/schema.sql (version STORE_SCHEMA_BASE_VERSION) and then the
  * built-in migrations, in one transaction. */
-static int create_schema(store *s) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/schema.sql", sf_share_dir());
-    char *sql = NULL;
+/* share/schema.sql (version STORE_SCHEMA_BASE_VERSION) into *sql (owned), with its
+ * path in path. */
+static int read_schema_sql(char **sql, char *path, size_t path_size) {
+    snprintf(path, path_size, "%s/schema.sql", sf_share_dir());
     size_t len = 0;
-    if (sf_read_file(path, &sql, &len) != SF_OK)
+    if (sf_read_file(path, sql, &len) != SF_OK)
         return sf_fail("cannot read the database schema %s (%s): reinstall sfnet-explore "
                        "or set $SFNET_SHARE to its share directory",
                        path, sf_last_error());
     /* a stale installed share/ must not create tables of another version */
-    const char *mark = strstr(sql, "schema version ");
+    const char *mark = strstr(*sql, "schema version ");
     int file_version = mark ? atoi(mark + strlen("schema version ")) : -1;
     if (file_version != STORE_SCHEMA_BASE_VERSION) {
-        free(sql);
+        free(*sql);
+        *sql = NULL;
         return sf_fail("%s describes schema version %d, but this sfnet-explore starts new "
                        "databases from version %d: reinstall it (or point $SFNET_SHARE at the "
                        "right share directory)",
                        path, file_version, STORE_SCHEMA_BASE_VERSION);
     }
+    return SF_OK;
+}
+
+static int create_schema(store *s) {
+    char path[4096];
+    char *sql = NULL;
+    if (read_schema_sql(&sql, path, sizeof path) != SF_OK) return SF_ERR;
     if (store_begin(s) != SF_OK) {
         free(sql);
         return SF_ERR;
@@ -228,7 +237,8 @@ static int create_schema(store *s) {
         goto fail;
     }
     int version = STORE_SCHEMA_BASE_VERSION;
-    if (apply_migrations(s, builtin_migrations, n_builtin_migrations, &version) != SF_OK) goto fail;
+    if (apply_migrations(s, builtin_migrations, n_builtin_migrations, &version, INT_MAX) != SF_OK)
+        goto fail;
     SF_ASSERT(version == STORE_SCHEMA_VERSION);
     char app[64];
     snprintf(app, sizeof app, "PRAGMA application_id = %d", (int)STORE_APPLICATION_ID);
@@ -241,6 +251,161 @@ fail:
     free(sql);
     store_rollback(s);
     return SF_ERR;
+}
+
+/* ---- the schema a file of a version must have ---- */
+
+/* The tables, columns and indexes of a database, one "kind name" text per row in a
+ * sorted list: "table runs", "column runs.engine", "index activations_by_feature". */
+typedef struct {
+    int n, cap;
+    char **item;
+} name_list;
+
+static void name_list_free(name_list *l) {
+    for (int i = 0; i < l->n; i++) free(l->item[i]);
+    free(l->item);
+    memset(l, 0, sizeof *l);
+}
+
+static int name_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int schema_names(sqlite3 *db, name_list *out) {
+    static const char *const sql =
+        "SELECT 'table ' || name FROM sqlite_schema "
+        "  WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "UNION ALL SELECT 'column ' || m.name || '.' || p.name "
+        "  FROM sqlite_schema AS m, pragma_table_info(m.name) AS p "
+        "  WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' "
+        "UNION ALL SELECT 'index ' || name FROM sqlite_schema "
+        "  WHERE type = 'index' AND sql IS NOT NULL";
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (!t) continue;
+        if (out->n == out->cap) {
+            out->cap = out->cap ? 2 * out->cap : 64;
+            out->item = xrealloc(out->item, (size_t)out->cap * sizeof *out->item);
+        }
+        out->item[out->n++] = xstrdup(t);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        name_list_free(out);
+        return SF_ERR;
+    }
+    qsort(out->item, (size_t)out->n, sizeof *out->item, name_cmp);
+    return SF_OK;
+}
+
+/* What share/schema.sql and the built-in migrations up to version make, read from a
+ * fresh in-memory database built with them: the check follows every new migration
+ * without being edited. */
+static int build_expected(int version, name_list *out) {
+    char path[4096];
+    char *sql = NULL;
+    if (read_schema_sql(&sql, path, sizeof path) != SF_OK) return SF_ERR;
+    store mem = {.path = "(the expected schema)"};
+    int rc = sqlite3_open_v2(":memory:", &mem.db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+                     sqlite3_exec(mem.db, sql, NULL, NULL, NULL) == SQLITE_OK
+                 ? SF_OK
+                 : sf_fail("%s does not apply (%s): reinstall sfnet-explore", path,
+                           mem.db ? sqlite3_errmsg(mem.db) : "out of memory");
+    int v = STORE_SCHEMA_BASE_VERSION;
+    if (rc == SF_OK)
+        rc = apply_migrations(&mem, builtin_migrations, n_builtin_migrations, &v, version);
+    if (rc == SF_OK && schema_names(mem.db, out) != SF_OK)
+        rc = sf_fail("reading the expected schema: %s", sqlite3_errmsg(mem.db));
+    sqlite3_close(mem.db);
+    free(sql);
+    return rc;
+}
+
+/* The expected names are built once per process, version and share directory (a
+ * program opens many databases; the fuzzer opens thousands a second). The list handed
+ * out stays valid for the whole process. */
+static const name_list *expected_names(int version) {
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static struct {
+        char share[4096];
+        int version;
+        name_list names;
+    } cache[8];
+    static int n_cache;
+    const char *share = sf_share_dir();
+    const name_list *found = NULL;
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < n_cache && !found; i++)
+        if (cache[i].version == version && !strcmp(cache[i].share, share)) found = &cache[i].names;
+    if (!found) {
+        name_list built;
+        if (build_expected(version, &built) == SF_OK) {
+            int slot = 7; /* a full cache replaces its last entry */
+            if (n_cache < 8)
+                slot = n_cache++;
+            else
+                name_list_free(&cache[slot].names);
+            snprintf(cache[slot].share, sizeof cache[slot].share, "%s", share);
+            cache[slot].version = version;
+            cache[slot].names = built;
+            found = &cache[slot].names;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return found;
+}
+
+/* SF_ERR naming the first table, column or index that a file of its version must have
+ * and has not (more are allowed: a newer branch's additions, an analyst's own tables). */
+static int check_schema(store *s) {
+    const name_list *want_list = expected_names(s->version);
+    if (!want_list) {
+        /* a browse-only copy of the binary without its share/ still reads */
+        if (s->mode == STORE_READ) return SF_OK;
+        return SF_ERR;
+    }
+    name_list want = *want_list, have;
+    if (schema_names(s->db, &have) != SF_OK) return store_db_fail(s, "reading the schema");
+    int rc = SF_OK;
+    /* a missing table first, rather than its first column */
+    static const char *const kinds[] = {"table ", "column ", "index "};
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < want.n && rc == SF_OK; i++)
+            if (!strncmp(want.item[i], kinds[k], strlen(kinds[k])) &&
+                !bsearch(&want.item[i], have.item, (size_t)have.n, sizeof *have.item, name_cmp))
+                rc = sf_fail("%s is damaged: %s is missing (schema version %d has it); it was "
+                         "changed by another program: restore it from a copy",
+                         s->path, want.item[i], s->version);
+    name_list_free(&have);
+    return rc;
+}
+
+/* PRAGMA quick_check reads every page; worth it before a write into a file this small. */
+#define QUICK_CHECK_MAX_BYTES (64LL << 20)
+
+static int check_pages(store *s) {
+    long long pages = 0, page_size = 0;
+    if (query_int(s, "PRAGMA page_count", &pages) != SF_OK ||
+        query_int(s, "PRAGMA page_size", &page_size) != SF_OK)
+        return SF_ERR;
+    if (pages * page_size > QUICK_CHECK_MAX_BYTES) return SF_OK;
+    sqlite3_stmt *st = store_prepare(s, "PRAGMA quick_check(1)");
+    if (!st) return SF_ERR;
+    int rc = sqlite3_step(st);
+    const char *res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    int status = SF_OK;
+    if (rc != SQLITE_ROW)
+        status = store_db_fail(s, "checking the file");
+    else if (!res || strcmp(res, "ok"))
+        status = sf_fail("%s is damaged (%s): restore it from a copy", s->path,
+                         res ? res : "quick_check failed");
+    sqlite3_finalize(st);
+    return status;
 }
 
 int store_migrate(store *s, const store_migration *steps, int n_steps) {
@@ -260,7 +425,7 @@ int store_migrate(store *s, const store_migration *steps, int n_steps) {
         return SF_ERR;
     }
     int version = (int)v;
-    if (apply_migrations(s, steps, n_steps, &version) != SF_OK) {
+    if (apply_migrations(s, steps, n_steps, &version, INT_MAX) != SF_OK) {
         store_rollback(s);
         return SF_ERR;
     }
@@ -317,7 +482,7 @@ static int upgrade(store *s) {
     /* another process may have upgraded it between the check and the lock */
     if (query_int(s, "PRAGMA user_version", &v) != SF_OK) goto fail;
     int version = (int)v;
-    if (apply_migrations(s, builtin_migrations, n_builtin_migrations, &version) != SF_OK) goto fail;
+    if (apply_migrations(s, builtin_migrations, n_builtin_migrations, &version, INT_MAX) != SF_OK) goto fail;
     if (version != v && set_version(s, version) != SF_OK) goto fail;
     if (runs_without_summaries(s, &ids, &n) != SF_OK) goto fail;
     for (int i = 0; i < n; i++)
@@ -439,6 +604,75 @@ static int reopen_immutable_if_needed(store *s) {
     return SF_OK;
 }
 
+/* What every open does once SQLite has the file: ours (or empty, and then created
+ * when mode allows), of a version this binary reads, with its version's schema (and,
+ * opened for writing, its pages intact when the file is small enough to check);
+ * migrated and in WAL mode when opened for writing. */
+static int open_checks(store *s, int mode) {
+    const char *path = s->path;
+    long long app_id = 0, version = 0, n_objects = 0;
+    if (query_int(s, "PRAGMA application_id", &app_id) != SF_OK ||
+        query_int(s, "PRAGMA user_version", &version) != SF_OK ||
+        query_int(s, "SELECT count(*) FROM sqlite_schema", &n_objects) != SF_OK)
+        return SF_ERR;
+
+    if (app_id == 0 && version == 0 && n_objects == 0) {
+        if (mode == STORE_READ) {
+            sf_fail("%s is empty, not a sfnet-explore run database (create one with "
+                    "sfnet-explore --train ... %s)",
+                    path, path);
+            return SF_ERR;
+        }
+        if (create_schema(s) != SF_OK) return SF_ERR;
+        if (query_int(s, "PRAGMA application_id", &app_id) != SF_OK ||
+            query_int(s, "PRAGMA user_version", &version) != SF_OK)
+            return SF_ERR;
+    }
+    if ((uint32_t)app_id != (uint32_t)STORE_APPLICATION_ID) {
+        sf_fail("%s is an SQLite database but not a sfnet-explore run database "
+                "(application_id 0x%08x, expected 0x%08x); refusing to touch it",
+                path, (unsigned)app_id, (unsigned)STORE_APPLICATION_ID);
+        return SF_ERR;
+    }
+    if (version > STORE_SCHEMA_VERSION) {
+        sf_fail("%s was written by a newer sfnet-explore (schema version %lld; this is "
+                "version %s, which reads up to %d): upgrade sfnet-explore",
+                path, version, SF_VERSION, STORE_SCHEMA_VERSION);
+        return SF_ERR;
+    }
+    if (version < 1) {
+        sf_fail("%s has no schema version (user_version %lld): it is damaged", path, version);
+        return SF_ERR;
+    }
+    s->version = (int)version;
+    /* the tables, columns and indexes of its version, before any work is done with it
+     * (an older version is checked as it is, then migrated) */
+    if (check_schema(s) != SF_OK) return SF_ERR;
+    if (mode != STORE_READ && check_pages(s) != SF_OK) return SF_ERR;
+
+    if (store_exec(s, "PRAGMA foreign_keys = ON", "enabling foreign keys") != SF_OK) return SF_ERR;
+    if (mode != STORE_READ) {
+        if (upgrade(s) != SF_OK) return SF_ERR;
+        sqlite3_stmt *st = store_prepare(s, "PRAGMA journal_mode = WAL");
+        if (!st) return SF_ERR;
+        int rc = sqlite3_step(st);
+        const char *jm = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        int wal = jm && !strcmp(jm, "wal");
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW) {
+            store_db_fail(s, "switching to WAL mode");
+            return SF_ERR;
+        }
+        if (!wal) {
+            sf_fail("%s: SQLite refused WAL mode (journal mode %s)", path, jm ? jm : "?");
+            return SF_ERR;
+        }
+        if (store_exec(s, "PRAGMA synchronous = NORMAL", "setting synchronous") != SF_OK)
+            return SF_ERR;
+    }
+    return SF_OK;
+}
+
 int store_open(store **out, const char *path, int mode) {
     *out = NULL;
     struct stat stbuf;
@@ -467,6 +701,7 @@ int store_open(store **out, const char *path, int mode) {
     store *s = xcalloc(1, sizeof *s);
     s->path = xstrdup(path);
     s->mode = mode;
+    s->created = !exists;
     /* a store is used by one thread at a time (store.h): no mutex around each call */
     int flags = SQLITE_OPEN_NOMUTEX | (mode == STORE_READ ? SQLITE_OPEN_READONLY
                                                           : SQLITE_OPEN_READWRITE | (mode == STORE_CREATE ? SQLITE_OPEN_CREATE : 0));
@@ -481,63 +716,8 @@ int store_open(store **out, const char *path, int mode) {
     sqlite3_extended_result_codes(s->db, 1);
     store_set_busy_timeout(s, busy_timeout_default());
 
-    long long app_id = 0, version = 0, n_objects = 0;
     if (mode == STORE_READ && reopen_immutable_if_needed(s) != SF_OK) goto fail;
-    if (query_int(s, "PRAGMA application_id", &app_id) != SF_OK ||
-        query_int(s, "PRAGMA user_version", &version) != SF_OK ||
-        query_int(s, "SELECT count(*) FROM sqlite_schema", &n_objects) != SF_OK)
-        goto fail;
-
-    if (app_id == 0 && version == 0 && n_objects == 0) {
-        if (mode == STORE_READ) {
-            sf_fail("%s is empty, not a sfnet-explore run database (create one with "
-                    "sfnet-explore --train ... %s)",
-                    path, path);
-            goto fail;
-        }
-        if (create_schema(s) != SF_OK) goto fail;
-        if (query_int(s, "PRAGMA application_id", &app_id) != SF_OK ||
-            query_int(s, "PRAGMA user_version", &version) != SF_OK)
-            goto fail;
-    }
-    if ((uint32_t)app_id != (uint32_t)STORE_APPLICATION_ID) {
-        sf_fail("%s is an SQLite database but not a sfnet-explore run database "
-                "(application_id 0x%08x, expected 0x%08x); refusing to touch it",
-                path, (unsigned)app_id, (unsigned)STORE_APPLICATION_ID);
-        goto fail;
-    }
-    if (version > STORE_SCHEMA_VERSION) {
-        sf_fail("%s was written by a newer sfnet-explore (schema version %lld; this is "
-                "version %s, which reads up to %d): upgrade sfnet-explore",
-                path, version, SF_VERSION, STORE_SCHEMA_VERSION);
-        goto fail;
-    }
-    if (version < 1) {
-        sf_fail("%s has no schema version (user_version %lld): it is damaged", path, version);
-        goto fail;
-    }
-    s->version = (int)version;
-
-    if (store_exec(s, "PRAGMA foreign_keys = ON", "enabling foreign keys") != SF_OK) goto fail;
-    if (mode != STORE_READ) {
-        if (upgrade(s) != SF_OK) goto fail;
-        sqlite3_stmt *st = store_prepare(s, "PRAGMA journal_mode = WAL");
-        if (!st) goto fail;
-        int rc = sqlite3_step(st);
-        const char *jm = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-        int wal = jm && !strcmp(jm, "wal");
-        sqlite3_finalize(st);
-        if (rc != SQLITE_ROW) {
-            store_db_fail(s, "switching to WAL mode");
-            goto fail;
-        }
-        if (!wal) {
-            sf_fail("%s: SQLite refused WAL mode (journal mode %s)", path, jm ? jm : "?");
-            goto fail;
-        }
-        if (store_exec(s, "PRAGMA synchronous = NORMAL", "setting synchronous") != SF_OK)
-            goto fail;
-    }
+    if (open_checks(s, mode) != SF_OK) goto fail;
     *out = s;
     return SF_OK;
 fail:
@@ -555,11 +735,67 @@ fail:
     return SF_ERR;
 }
 
+int store_open_bytes(store **out, const void *data, size_t len, const char *name) {
+    *out = NULL;
+    if (len < 100 || memcmp(data, "SQLite format 3", 16))
+        return sf_fail("%s is not a sfnet-explore run database (not an SQLite file)", name);
+    store *s = xcalloc(1, sizeof *s);
+    s->path = xstrdup(name);
+    s->mode = STORE_READ;
+    if (sqlite3_open_v2(":memory:", &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        sf_fail("%s: cannot open (out of memory)", name);
+        store_close(s);
+        return SF_ERR;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    unsigned char *copy = sqlite3_malloc64(len);
+    if (!copy) {
+        sf_fail("%s: out of memory (%zu bytes)", name, len);
+        store_close(s);
+        return SF_ERR;
+    }
+    memcpy(copy, data, len);
+    /* a WAL file's header says so (bytes 18, 19 = 2); a copy in memory has no WAL */
+    if (copy[18] == 2) copy[18] = 1;
+    if (copy[19] == 2) copy[19] = 1;
+    if (sqlite3_deserialize(s->db, "main", copy, (sqlite3_int64)len, (sqlite3_int64)len,
+                            SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) !=
+        SQLITE_OK) {
+        store_db_fail(s, "reading it");
+        store_close(s);
+        return SF_ERR;
+    }
+    if (open_checks(s, STORE_READ) != SF_OK) {
+        store_close(s);
+        return SF_ERR;
+    }
+    *out = s;
+    return SF_OK;
+}
+
 void store_close(store *s) {
     if (!s) return;
     if (s->db) sqlite3_close_v2(s->db);
     free(s->path);
     free(s);
+}
+
+void store_close_unless_used(store *s) {
+    if (!s) return;
+    long long n_runs = -1;
+    if (s->created && query_int(s, "SELECT count(*) FROM runs", &n_runs) != SF_OK) n_runs = -1;
+    char *path = xstrdup(s->path);
+    store_close(s);
+    if (n_runs == 0) {
+        static const char *const sides[] = {"", "-wal", "-shm", "-journal"};
+        for (size_t i = 0; i < sizeof sides / sizeof *sides; i++) {
+            char p[4200];
+            snprintf(p, sizeof p, "%s%s", path, sides[i]);
+            if (unlink(p) != 0 && errno != ENOENT)
+                sf_warn("%s: cannot remove: %s", p, strerror(errno));
+        }
+    }
+    free(path);
 }
 
 /* ---- runs ------------------------------------------------------------------ */

@@ -20,17 +20,21 @@
 
 #include <cJSON.h>
 
-static int prefix_valid(const char *p) {
+int store_prefix_check(const char *p) {
     size_t n = strlen(p);
-    if (n == 0 || n >= STORE_PREFIX_MAX) return 0;
-    if (p[0] >= '0' && p[0] <= '9') return 0;
+    const char *rule = "use 1 to 15 letters, digits, '_' or '-', not starting with a digit";
+    if (n >= STORE_PREFIX_MAX)
+        return sf_fail("run name '%s' is too long (%zu characters): at most %d", p, n,
+                       STORE_PREFIX_MAX - 1);
+    if (n == 0 || (p[0] >= '0' && p[0] <= '9'))
+        return sf_fail("run name '%s' is not valid: %s", p, rule);
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '_' || c == '-'))
-            return 0;
+            return sf_fail("run name '%s' is not valid: %s", p, rule);
     }
-    return 1;
+    return SF_OK;
 }
 
 static int prefix_taken(store *s, const char *prefix, int *taken) {
@@ -49,10 +53,7 @@ static int prefix_taken(store *s, const char *prefix, int *taken) {
 static int choose_prefix(store *s, const store_run *r, char *out) {
     int taken = 0;
     if (r->prefix[0]) {
-        if (!prefix_valid(r->prefix))
-            return sf_fail("run name '%s' is not valid: use up to %d letters, digits, '_' "
-                           "or '-', not starting with a digit",
-                           r->prefix, STORE_PREFIX_MAX - 1);
+        if (store_prefix_check(r->prefix) != SF_OK) return SF_ERR;
         if (prefix_taken(s, r->prefix, &taken) != SF_OK) return SF_ERR;
         if (taken)
             return sf_fail("%s already has a run named '%s': choose another --name", s->path,

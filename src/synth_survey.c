@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sf_output.h"
 #include "sf_util.h"
 #include "synth.h"
 
@@ -205,9 +206,7 @@ int synth_preview(const char *png_path, const synth_options *opt) {
     free(cell);
     cairo_destroy(cr);
     cairo_surface_flush(sheet);
-    cairo_status_t st = cairo_surface_write_to_png(sheet, png_path);
+    int rc = sf_output_png(sheet, png_path);
     cairo_surface_destroy(sheet);
-    if (st != CAIRO_STATUS_SUCCESS)
-        return sf_fail("%s: cannot write the preview: %s", png_path, cairo_status_to_string(st));
-    return SF_OK;
+    return rc;
 }

@@ -491,6 +491,76 @@ static int check_options(const sfnet *m, const dataset *ds, const train_options 
     return SF_OK;
 }
 
+/* The message for a loss that is not finite at (epoch, step), batch idx[0..B) with
+ * this rank's inputs x (n_x images from idx[x_first]): bad data when a target (or an
+ * input) of the batch is not finite, or so
+ * large that its square overflows a float (naming the galaxy and the target), else
+ * divergence (naming the learning rate). It names the checkpoint on disk only when
+ * there is one: checkpoint_epoch epochs done, or -1 for none. Returns SF_ERR. */
+static int loss_failure(const dataset *ds, const int *idx, int B, int x_first, int n_x,
+                        const float *x, float loss, int epoch, int step, double lr,
+                        const train_options *opt, int checkpoint_epoch) {
+    char where[96], ckpt[1400] = "";
+    snprintf(where, sizeof where, "the training loss became %g at epoch %d, step %d",
+             (double)loss, epoch + 1, step + 1);
+    if (opt->checkpoint && checkpoint_epoch >= 0)
+        snprintf(ckpt, sizeof ckpt, "; the checkpoint %s (%s%d) is intact", opt->checkpoint,
+                 checkpoint_epoch ? "after epoch " : "epoch ",
+                 checkpoint_epoch ? checkpoint_epoch : 1);
+    else if (opt->checkpoint)
+        snprintf(ckpt, sizeof ckpt, "; no checkpoint was written (the first epoch did not "
+                 "finish)");
+    int nt = ds->targets.n_targets;
+    /* beyond this, the squared errors of a batch overflow a float */
+    double too_large = sqrt(3.0e38 / ((double)B * nt + 1));
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < nt; t++) {
+            double v = ds->y[(size_t)idx[b] * nt + t];
+            if (!isfinite(v) || fabs(v) > too_large)
+                return sf_fail("%s: bad data, not the learning rate: galaxy %s has %s = %g%s, "
+                               "which %s; remove or fix that row of %s%s",
+                               where, dataset_obj_id(ds, idx[b]), ds->targets.names[t], v,
+                               isfinite(v) ? "" : " (not a number)",
+                               isfinite(v) ? "is too large for a float32 loss"
+                                           : "no loss can be computed with",
+                               ds->cat.path ? ds->cat.path : "the catalogue", ckpt);
+        }
+    size_t img = (size_t)3 * ds->size * ds->size;
+    for (int b = 0; b < n_x; b++) /* x: this rank's images, idx[x_first ...] */
+        for (size_t k = 0; k < img; k++)
+            if (!isfinite(x[(size_t)b * img + k]))
+                return sf_fail("%s: bad data, not the learning rate: the image of galaxy %s "
+                               "gives non-finite pixels (normalisation mean %g %g %g, std %g "
+                               "%g %g)%s", where, dataset_obj_id(ds, idx[x_first + b]), ds->mean[0],
+                               ds->mean[1], ds->mean[2], ds->std[0], ds->std[1], ds->std[2],
+                               ckpt);
+    return sf_fail("%s: the training diverged (the data of that batch is finite): lower --lr "
+                   "(%.3g there, %.3g at the peak)%s", where, lr, opt->lr, ckpt);
+}
+
+/* Every target of the training and validation galaxies is finite (the catalogue's
+ * cuts see to that; a data set filled otherwise may not be): one that is not would
+ * make the training units (mean, scale) and so every loss NaN, which is bad data,
+ * not divergence. SF_ERR naming the first such galaxy and target. */
+static int check_targets(const dataset *ds) {
+    int nt = ds->targets.n_targets;
+    const int *sets[2] = {ds->train_idx, ds->valid_idx};
+    const int counts[2] = {ds->n_train, ds->n_valid};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < counts[k]; i++)
+            for (int t = 0; t < nt; t++) {
+                int g = sets[k][i];
+                double v = ds->y[(size_t)g * nt + t];
+                if (!isfinite(v))
+                    return sf_fail("bad data, not the learning rate: galaxy %s has %s = %g, "
+                                   "which no loss can be computed with; remove or fix that "
+                                   "row of %s (nothing was trained)",
+                                   dataset_obj_id(ds, g), ds->targets.names[t], v,
+                                   ds->cat.path ? ds->cat.path : "the catalogue");
+            }
+    return SF_OK;
+}
+
 /* Rank 0 writes the checkpoint (the other ranks hold the same state); every rank
  * learns whether it could. */
 static int checkpoint_save_shared(const char *path, sfnet *m, const ranger *o,
@@ -532,7 +602,7 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
      * global batch; rank 0 alone prints and writes the checkpoint */
     train_dist dist;
     int ok = train_dist_begin(&dist, opt->batch) == SF_OK &&
-             check_options(m, ds, opt, &dist) == SF_OK;
+             check_options(m, ds, opt, &dist) == SF_OK && check_targets(ds) == SF_OK;
     if (!sf_mpi_all_ok(ok)) {
         if (ok) sf_fail("rank 0 refused the options (see its message)");
         return SF_ERR;
@@ -569,9 +639,11 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
     free(decay);
 
     train_pos pos = {0};
+    int checkpoint_epoch = -1; /* epochs done in the checkpoint on disk; -1: none written */
     int rc = start_shared(m, &o, opt, ds, &u, steps, &pos, res);
     if (rc != SF_OK) goto out;
     if (opt->resume) {
+        checkpoint_epoch = pos.epoch;
         if (!quiet && pos.epoch < opt->epochs)
             fprintf(stderr, "sfnet-explore: resuming at epoch %d, step %d of %d\n",
                     pos.epoch + 1, pos.step, steps);
@@ -648,9 +720,8 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             loss = (float)(loss * u.scale);
             if (!isfinite(loss)) {
                 if (!quiet) fputc('\n', stderr);
-                rc = sf_fail("the training loss became %g at epoch %d, step %d (lr %.3g too "
-                             "high?); the last checkpoint is intact", (double)loss, epoch + 1,
-                             step + 1, lr);
+                rc = loss_failure(ds, perm + (size_t)step * B, B, dist.first, dist.local, x,
+                                  loss, epoch, step, lr, opt, checkpoint_epoch);
                 goto restore;
             }
             ranger_step(&o, m->params, m->grads, lr, mom);
@@ -680,6 +751,7 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
                     rc = checkpoint_save_shared(opt->checkpoint, m, &o, opt, ds, &u, &here,
                                                 res);
                     if (rc != SF_OK) goto restore;
+                    checkpoint_epoch = epoch;
                     if (!quiet)
                         fprintf(stderr, "sfnet-explore: stopped at epoch %d, step %d; "
                                 "checkpoint saved to %s (--resume continues)\n",
@@ -711,6 +783,7 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             train_pos next = {epoch + 1, 0, 0, 0};
             rc = checkpoint_save_shared(opt->checkpoint, m, &o, opt, ds, &u, &next, res);
             if (rc != SF_OK) goto restore;
+            checkpoint_epoch = epoch + 1;
         }
         clock.epoch_end_s = sf_now() - t_end;
         if (stop && epoch + 1 < opt->epochs) {

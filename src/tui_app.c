@@ -1107,12 +1107,13 @@ int tui_main(int argc, char **argv) {
         goto done;
     }
     if (a->n_runs == 0) {
-        fprintf(stderr, "sfnet-explore: %s has no runs yet (train one with sfnet-explore --train)\n", path);
+        fprintf(stderr, "sfnet-explore: %s has no runs yet (train one with sfnet-explore --train)\n",
+                sf_shown(path));
         goto done;
     }
     int start_run = 0;
     if (run_spec && (start_run = find_run(a, run_spec)) < 0) {
-        fprintf(stderr, "sfnet-explore: no run '%s' in %s\n", run_spec, path);
+        fprintf(stderr, "sfnet-explore: no run '%s' in %s\n", sf_shown(run_spec), sf_shown(path));
         goto done;
     }
     if (tui_switch_run(a, start_run) != SF_OK) {

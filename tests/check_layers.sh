@@ -10,7 +10,7 @@
 #   3  infer_*  train_*  query_*
 #   2  data_*  store_*  nn_*
 #   1  safetensors  plot  export  synth*   self-contained libraries
-#   0  sf_util  sf_mpi  sf_threads          what every module shares; MPI
+#   0  sf_util  sf_output  sf_mpi  sf_threads   what every module shares; MPI
 # A file may include the headers of its own group and of lower layers. Two groups of
 # one layer do not include each other (store_* does not reach data_*, cli_* does not
 # reach tui_*), except the libraries of layer 1 (export draws with plot). Libraries
@@ -35,7 +35,7 @@ function layer(name) {
     if (name ~ /^store(_|$)/) return "store 2"
     if (name ~ /^nn(_|$)/) return "nn 2"
     if (name ~ /^(safetensors|plot|export|synth|synth_.*)$/) return "lib 1"
-    if (name ~ /^sf_(util|mpi|threads)$/) return "util 0"
+    if (name ~ /^sf_(util|output|mpi|threads)$/) return "util 0"
     return "unknown -1"
 }
 function base(path,    b) {

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data_catalog.h"
@@ -209,6 +211,62 @@ Test(catalog, nul_bytes_and_missing_file) {
     assert_contains(sf_last_error(), "/nonexistent/galaxies.csv");
 }
 
+/* Not a regular file: a clear message at once, never a read until memory runs out or
+ * a wait for a writer that never comes. */
+Test(catalog, directories_fifos_and_devices_are_refused_at_once, .timeout = 20) {
+    catalog cat;
+    cr_assert_eq(catalog_load(&cat, tmpdir), SF_ERR);
+    assert_contains(sf_last_error(), "is a directory");
+    char fifo[400];
+    snprintf(fifo, sizeof fifo, "%s/fifo.csv", tmpdir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_assert_eq(catalog_load(&cat, fifo), SF_ERR);
+    unlink(fifo);
+    assert_contains(sf_last_error(), "fifo.csv is a FIFO, not a regular file");
+    /* the same under a FITS name (cfitsio would wait for a writer), with a selection */
+    snprintf(fifo, sizeof fifo, "%s/fifo.fits", tmpdir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_assert_eq(catalog_load(&cat, fifo), SF_ERR);
+    assert_contains(sf_last_error(), "fifo.fits is a FIFO, not a regular file");
+    char selected[420];
+    snprintf(selected, sizeof selected, "%s[1]", fifo);
+    cr_assert_eq(catalog_load(&cat, selected), SF_ERR);
+    assert_contains(sf_last_error(), "fifo.fits is a FIFO, not a regular file");
+    unlink(fifo);
+    /* a folder named like a FITS file */
+    snprintf(fifo, sizeof fifo, "%s/folder.fits", tmpdir);
+    cr_assert_eq(mkdir(fifo, 0700), 0);
+    cr_assert_eq(catalog_load(&cat, fifo), SF_ERR);
+    assert_contains(sf_last_error(), "folder.fits is a directory");
+    rmdir(fifo);
+#ifndef __SANITIZE_ADDRESS__
+    /* before this was refused, /dev/zero was read until memory ran out */
+    struct rlimit lim = {(rlim_t)2 << 30, (rlim_t)2 << 30};
+    setrlimit(RLIMIT_AS, &lim);
+#endif
+    cr_assert_eq(catalog_load(&cat, "/dev/zero"), SF_ERR);
+    assert_contains(sf_last_error(), "/dev/zero is a character device, not a regular file");
+    /* a link to a regular file is fine */
+    write_csv("objID,a\n1,2\n");
+    char link[400];
+    snprintf(link, sizeof link, "%s/link.csv", tmpdir);
+    cr_assert_eq(symlink(csv_path, link), 0);
+    cr_assert_eq(catalog_load(&cat, link), SF_OK, "%s", sf_last_error());
+    unlink(link);
+    catalog_free(&cat);
+}
+
+Test(catalog, a_binary_file_is_refused_from_its_first_bytes) {
+    /* a large file with a NUL early on (an image, a FITS file given by mistake) */
+    size_t n = 8u << 20;
+    char *junk = malloc(n);
+    memset(junk, 'x', n);
+    junk[100] = 0;
+    write_csv_n(junk, n);
+    free(junk);
+    assert_contains(load_error(), "NUL");
+}
+
 /* ---- targets ---- */
 
 static void load_ok(catalog *cat, const char *text) {
@@ -244,7 +302,7 @@ Test(catalog, metallicity_preset_cuts_and_counts) {
     cr_assert_eq(ts.rows[1], 7);
     cr_assert_float_eq(ts.y[0], 8.9f, 1e-6);
     cr_assert_float_eq(ts.y[1], 9.1f, 1e-6);
-    cr_assert_eq(ts.n_cuts, 6);
+    cr_assert_eq(ts.n_cuts, 7);
     cr_assert_eq(cut_removed(&ts, "oh_p50 missing"), 1);
     cr_assert_eq(cut_removed(&ts, "oh_p50 > 0"), 1);
     cr_assert_eq(cut_removed(&ts, "lgm_tot_p50 missing"), 1);
@@ -263,7 +321,7 @@ Test(catalog, metallicity_cuts_only_where_columns_exist) {
     load_ok(&cat, "objID,oh_p50\n1,8.9\n2,\n3,-1\n4,9.0\n");
     target_set ts;
     cr_assert_eq(targets_select(&ts, &cat, "metallicity"), SF_OK, "%s", sf_last_error());
-    cr_assert_eq(ts.n_cuts, 2);
+    cr_assert_eq(ts.n_cuts, 3);
     cr_assert_eq(ts.n_rows, 2);
     cr_assert_eq(cut_removed(&ts, "oh_p50 missing"), 1);
     cr_assert_eq(cut_removed(&ts, "oh_p50 > 0"), 1);
@@ -284,7 +342,7 @@ Test(catalog, bpt_lines_preset_logs_and_counts) {
              "3,100,10,1000,10,50,-9999,300,10\n"  /* oiii err missing */
              "4,100,10,2e5,10,50,5,300,10\n"       /* h_alpha >= 1e5 */
              "5,100,10,1000,10,15,5,300,10\n"      /* oiii S/N exactly 3: removed */
-             "6,100,10,1000,0,50,5,300,10\n"       /* zero error: S/N inf, kept */
+             "6,100,10,1000,0,50,5,300,10\n"       /* zero error: no S/N, removed */
              "7,0,0,1000,10,50,5,300,10\n"         /* 0/0 NaN: removed */
              "8,10,1,1000,10,50,5,300,10\n",       /* kept */
              bpt_header);
@@ -297,21 +355,86 @@ Test(catalog, bpt_lines_preset_logs_and_counts) {
     cr_assert_str_eq(ts.names[1], "log_h_alpha_flux");
     cr_assert_str_eq(ts.names[2], "log_oiii_5007_flux");
     cr_assert_str_eq(ts.names[3], "log_h_beta_flux");
-    cr_assert_eq(ts.n_rows, 3);
+    cr_assert_eq(ts.n_rows, 2);
     cr_assert_eq(ts.rows[0], 0);
-    cr_assert_eq(ts.rows[1], 5);
-    cr_assert_eq(ts.rows[2], 7);
+    cr_assert_eq(ts.rows[1], 7);
     cr_assert_float_eq(ts.y[0], 2.0f, 1e-6);
     cr_assert_float_eq(ts.y[1], 3.0f, 1e-6);
     cr_assert_float_eq(ts.y[2], (float)log10(50.0), 1e-6);
     cr_assert_float_eq(ts.y[3], (float)log10(300.0), 1e-6);
-    cr_assert_float_eq(ts.y[8], 1.0f, 1e-6);
-    cr_assert_eq(ts.n_cuts, 12);
-    cr_assert_eq(cut_removed(&ts, "nii_6584_flux S/N > 3"), 2);
+    cr_assert_float_eq(ts.y[4], 1.0f, 1e-6);
+    cr_assert_eq(ts.n_cuts, 16);
+    cr_assert_eq(cut_removed(&ts, "nii_6584_flux > 0 and its error > 0"), 1);
+    cr_assert_eq(cut_removed(&ts, "h_alpha_flux > 0 and its error > 0"), 1);
+    cr_assert_eq(cut_removed(&ts, "nii_6584_flux S/N > 3"), 1);
     cr_assert_eq(cut_removed(&ts, "oiii_5007_flux or its error missing"), 1);
     cr_assert_eq(cut_removed(&ts, "h_alpha_flux < 1e5"), 1);
     cr_assert_eq(cut_removed(&ts, "oiii_5007_flux S/N > 3"), 1);
     cr_assert_eq(cut_removed(&ts, "h_beta_flux S/N > 3"), 0);
+    targets_free(&ts);
+    catalog_free(&cat);
+}
+
+/* Every kept row gives finite float targets. */
+static void assert_targets_finite(const target_set *ts) {
+    for (int i = 0; i < ts->n_rows * ts->n_targets; i++)
+        cr_assert(isfinite(ts->y[i]), "target %d of kept row %d is %g", i % ts->n_targets,
+                  ts->rows[i / ts->n_targets], ts->y[i]);
+}
+
+Test(catalog, negative_fluxes_with_negative_errors_do_not_pass_the_s_n_cut) {
+    char text[2048];
+    snprintf(text, sizeof text,
+             "%s"
+             "1,100,10,1000,10,50,5,300,10\n"      /* kept */
+             "2,-50,-2,1000,10,50,5,300,10\n"      /* -50 / -2 = 25, but log10(-50) */
+             "3,100,10,1000,10,50,5,-300,-10\n"    /* the same in h_beta */
+             "4,100,10,1000,10,50,-5,300,10\n"     /* a negative error alone */
+             "5,100,10,1000,10,0,5,300,10\n",      /* a zero flux */
+             bpt_header);
+    catalog cat;
+    load_ok(&cat, text);
+    target_set ts;
+    cr_assert_eq(targets_select(&ts, &cat, "bpt_lines"), SF_OK, "%s", sf_last_error());
+    assert_targets_finite(&ts);
+    cr_assert_eq(ts.n_rows, 1);
+    cr_assert_eq(cut_removed(&ts, "nii_6584_flux > 0 and its error > 0"), 1);
+    cr_assert_eq(cut_removed(&ts, "oiii_5007_flux > 0 and its error > 0"), 2);
+    cr_assert_eq(cut_removed(&ts, "h_beta_flux > 0 and its error > 0"), 1);
+    targets_free(&ts);
+    catalog_free(&cat);
+}
+
+Test(catalog, values_beyond_float_range_are_cut_and_counted) {
+    catalog cat;
+    /* 1e300 is a finite double but not a float; 1e-50 rounds to 0 in float, harmlessly */
+    load_ok(&cat, "objID,oh_p50,lgm_tot_p50,a,b\n"
+                  "1,8.9,10,1,2\n"
+                  "2,1e300,10,1,2\n"
+                  "3,8.7,1e300,-4e38,2\n"
+                  "4,8.8,10,1,1e-50\n");
+    target_set ts;
+    cr_assert_eq(targets_select(&ts, &cat, "metallicity"), SF_OK, "%s", sf_last_error());
+    assert_targets_finite(&ts);
+    cr_assert_eq(ts.n_rows, 3, "lgm_tot_p50 = 1e300 is only a cut, not a target");
+    cr_assert_eq(cut_removed(&ts, "oh_p50 finite as float32"), 1);
+    targets_free(&ts);
+    cr_assert_eq(targets_select(&ts, &cat, "a,b"), SF_OK, "%s", sf_last_error());
+    assert_targets_finite(&ts);
+    cr_assert_eq(ts.n_rows, 3);
+    cr_assert_eq(cut_removed(&ts, "a finite as float32"), 1);
+    cr_assert_eq(cut_removed(&ts, "b finite as float32"), 0);
+    int total = 0;
+    for (int i = 0; i < ts.n_cuts; i++) total += ts.cuts[i].removed;
+    cr_assert_eq(total + ts.n_rows, cat.n_rows);
+    targets_free(&ts);
+    /* sixteen columns: each has its two cuts */
+    catalog_free(&cat);
+    load_ok(&cat, "objID,c0,c1,c2,c3,c4,c5,c6,c7,c8,c9,c10,c11,c12,c13,c14,c15\n"
+                  "1,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n");
+    cr_assert_eq(targets_select(&ts, &cat, "c0,c1,c2,c3,c4,c5,c6,c7,c8,c9,c10,c11,c12,c13,c14,c15"),
+                 SF_OK, "%s", sf_last_error());
+    cr_assert_eq(ts.n_cuts, 32);
     targets_free(&ts);
     catalog_free(&cat);
 }

@@ -675,9 +675,10 @@ Test(dataset, inspect_summarises_as_json_and_text) {
     cr_assert_eq(cJSON_GetObjectItem(j, "rows_read")->valueint, 10);
     cr_assert_eq(cJSON_GetObjectItem(j, "rows_kept")->valueint, 8);
     cJSON *cuts = cJSON_GetObjectItem(j, "cuts");
-    cr_assert_eq(cJSON_GetArraySize(cuts), 2);
+    cr_assert_eq(cJSON_GetArraySize(cuts), 3);
     cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(cuts, 0), "removed")->valueint, 1);
     cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(cuts, 1), "removed")->valueint, 1);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(cuts, 2), "removed")->valueint, 0);
     cJSON *img = cJSON_GetObjectItem(j, "images_found");
     cr_assert_eq(cJSON_GetObjectItem(img, "usable")->valueint, 7);
     cr_assert_eq(cJSON_GetObjectItem(img, "missing")->valueint, 1);
@@ -709,5 +710,25 @@ Test(dataset, inspect_summarises_as_json_and_text) {
     char *argv4[] = {"inspect", "--catalog", images, "--images", images, NULL};
     out = run_inspect(5, argv4, &rc);
     cr_assert_eq(rc, 1);
+    free(out);
+}
+
+/* A target finite as a double but not as a float is cut, and inspect counts it. */
+Test(dataset, inspect_counts_targets_beyond_float_range) {
+    fx_survey(4);
+    fx_write_text(fx_path("galaxies.csv"),
+                  "objID,oh_p50\n"
+                  "1237648704043900000,8.0\n1237648704043900001,1e300\n"
+                  "1237648704043900002,8.4\n1237648704043900003,8.6\n");
+    char csv[512], images[512];
+    snprintf(csv, sizeof csv, "%s", fx_path("galaxies.csv"));
+    snprintf(images, sizeof images, "%s", fx_path("images"));
+    char *argv[] = {"inspect", "--catalog", csv, "--images", images, "-q", NULL};
+    int rc;
+    char *out = run_inspect(6, argv, &rc);
+    cr_assert_eq(rc, 0, "%s", out);
+    assert_contains(out, "cut oh_p50 finite as float32");
+    assert_contains(out, "removed       1  kept       3");
+    assert_contains(out, "rows kept   3");
     free(out);
 }

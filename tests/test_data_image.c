@@ -2,6 +2,7 @@
  * files), resize/crop/pad geometry, antialiasing, image lookup and objID refusal,
  * and one real cutout against djpeg's independent decode. */
 #include <math.h>
+#include <sys/resource.h>
 
 #include "data_fixture.h"
 #include "data_image.h"
@@ -334,4 +335,142 @@ Test(image, real_jpeg_matches_djpeg) {
     cr_assert_gt(centre, corner);
     free(rgb);
     free(ref);
+}
+
+/* ---- CMYK JPEGs and decompression bombs ---- */
+
+/* A JPEG of cmyk (w*h*4 samples, as Adobe's applications store them: inverted, 255 =
+ * no ink) in colour space cs (JCS_CMYK, or JCS_YCCK as Photoshop writes them). */
+static void write_cmyk_jpeg(const char *path, const uint8_t *cmyk, int w, int h,
+                            J_COLOR_SPACE cs) {
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr err;
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, f);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = 4;
+    c.in_color_space = JCS_CMYK;
+    jpeg_set_defaults(&c);
+    jpeg_set_colorspace(&c, cs); /* writes the Adobe marker */
+    jpeg_set_quality(&c, 98, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = (JSAMPROW)(cmyk + (size_t)c.next_scanline * w * 4);
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    fclose(f);
+}
+
+Test(image, cmyk_and_ycck_jpegs_are_converted_to_rgb) {
+    /* left half: no ink but cyan (stored 255 - 255 = 0): (0, 255, 255); right half:
+     * half black on white: (128, 128, 128) */
+    int w = 16, h = 8;
+    uint8_t *cmyk = malloc((size_t)w * h * 4);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t *p = cmyk + ((size_t)y * w + x) * 4;
+            if (x < w / 2) p[0] = 0, p[1] = 255, p[2] = 255, p[3] = 255;
+            else p[0] = 255, p[1] = 255, p[2] = 255, p[3] = 128;
+        }
+    J_COLOR_SPACE spaces[2] = {JCS_CMYK, JCS_YCCK};
+    for (int k = 0; k < 2; k++) {
+        const char *path = fx_path(k ? "ycck.jpg" : "cmyk.jpg");
+        write_cmyk_jpeg(path, cmyk, w, h, spaces[k]);
+        uint8_t *rgb;
+        int dw, dh;
+        cr_assert_eq(image_decode(path, &rgb, &dw, &dh), SF_OK, "%s", sf_last_error());
+        cr_assert_eq(dw, w);
+        cr_assert_eq(dh, h);
+        const uint8_t *l = rgb + (4 * w + 2) * 3, *r = rgb + (4 * w + 13) * 3;
+        cr_assert(l[0] < 12 && l[1] > 243 && l[2] > 243, "cyan: %d %d %d", l[0], l[1], l[2]);
+        for (int c = 0; c < 3; c++) cr_assert(abs(r[c] - 128) < 8, "grey: %d", r[c]);
+        free(rgb);
+    }
+    free(cmyk);
+}
+
+/* A PNG of w x h black pixels: tiny on disk, w * h * 3 bytes decoded. */
+static void write_black_png(const char *path, int w, int h) {
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_compression_level(png, 1); /* quick; black rows still shrink ~1000 times */
+    png_set_filter(png, 0, PNG_FILTER_NONE);
+    png_write_info(png, info);
+    uint8_t *row = calloc((size_t)w * 3, 1);
+    for (int y = 0; y < h; y++) png_write_row(png, row);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    free(row);
+    fclose(f);
+}
+
+Test(image, decompression_bombs_are_refused_naming_file_and_size) {
+    /* 8000 x 8000: a few hundred KB of PNG that would decode to 192 MB */
+    const char *bomb = fx_path("bomb.png");
+    write_black_png(bomb, 8000, 8000);
+    struct stat st;
+    cr_assert_eq(stat(bomb, &st), 0);
+    cr_assert_lt(st.st_size, 1000000);
+    uint8_t *rgb = NULL;
+    int w, h;
+    cr_assert_eq(image_decode(bomb, &rgb, &w, &h), SF_ERR);
+    cr_assert_null(rgb);
+    const char *e = sf_last_error();
+    cr_assert(strstr(e, "bomb.png") && strstr(e, "8000x8000") && strstr(e, "4096x4096"), "%s", e);
+
+    /* a JPEG whose header claims 20000 x 20000 (patched into a small one) */
+    uint8_t *px = fx_solid(8, 8, 10, 20, 30);
+    fx_write_jpeg(fx_path("small.jpg"), px, 8, 8, 90);
+    free(px);
+    uint8_t *d;
+    size_t n = fx_read_bytes(fx_path("small.jpg"), &d);
+    size_t sof = 0;
+    for (size_t i = 2; i + 9 < n; i++)
+        if (d[i] == 0xFF && (d[i + 1] == 0xC0 || d[i + 1] == 0xC2)) {
+            sof = i;
+            break;
+        }
+    cr_assert_gt(sof, 0, "no SOF marker");
+    d[sof + 5] = 20000 >> 8, d[sof + 6] = 20000 & 0xff; /* height */
+    d[sof + 7] = 20000 >> 8, d[sof + 8] = 20000 & 0xff; /* width */
+    cr_assert_eq(image_decode_mem(d, n, "huge.jpg", &rgb, &w, &h), SF_ERR);
+    e = sf_last_error();
+    cr_assert(strstr(e, "huge.jpg") && strstr(e, "20000x20000") && strstr(e, "4096x4096"), "%s", e);
+    free(d);
+
+    /* a real cutout size is fine; so is a long thin strip within the pixel limit */
+    write_black_png(fx_path("strip.png"), 5000, 3);
+    cr_assert_eq(image_decode(fx_path("strip.png"), &rgb, &w, &h), SF_OK, "%s", sf_last_error());
+    free(rgb);
+}
+
+/* A long thin image within the pixel limit: only the centred square is resampled, so
+ * memory follows the square (4 x 4), not the length (before, 4 million rows of 144
+ * floats x 3 were allocated: 6.9 GB). */
+Test(image, a_long_thin_image_costs_what_its_square_costs) {
+#ifndef __SANITIZE_ADDRESS__
+    struct rlimit lim = {(rlim_t)1 << 30, (rlim_t)1 << 30};
+    setrlimit(RLIMIT_AS, &lim);
+#endif
+    int w = 4, h = 4000000;
+    uint8_t *src = malloc((size_t)w * h * 3);
+    cr_assert_not_null(src);
+    for (size_t i = 0; i < (size_t)w * h * 3; i++) src[i] = (uint8_t)(i / 3 / (size_t)w < (size_t)h / 2 ? 10 : 200);
+    uint8_t out[3 * 144 * 144];
+    image_prepare(out, src, w, h, 160, 144);
+    /* the centre rows straddle the change from 10 to 200 */
+    cr_assert_eq(out[0], 10);
+    cr_assert_eq(out[144 * 144 - 1], 200);
+    free(src);
 }

@@ -854,3 +854,180 @@ Test(query, marks_command_on_a_version_1_file) {
     free(m);
     store_close(s);
 }
+
+/* ---- terminal escapes: text that came from users never reaches the terminal raw ---- */
+
+/* Runs the binary with args under sh; returns stdout and stderr together (owned). */
+static char *run_cli_all(const char *args, int *status) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", binary(), args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t cap = 4096, len = 0, got;
+    char *out = malloc(cap);
+    while ((got = fread(out + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (cap - len < 2) out = realloc(out, cap *= 2);
+    }
+    out[len] = 0;
+    int rc = pclose(p);
+    *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return out;
+}
+
+static void assert_no_controls(const char *out, const char *what) {
+    for (const unsigned char *p = (const unsigned char *)out; *p; p++)
+        cr_assert(*p >= 0x20 || *p == '\n' || *p == '\r',
+                  "%s printed the control byte 0x%02x raw:\n%s", what, *p, out);
+}
+
+Test(query, labels_and_names_with_escape_sequences_are_shown_not_sent) {
+    /* a label that sets the terminal's title and clears the screen */
+    const char *evil = "\"$(printf '\\033]0;PWNED\\007\\033[2J')\"";
+    char args[1024];
+    int st = 0;
+    snprintf(args, sizeof args, "label --note %s %s SL 3 %s", evil, db_path, evil);
+    char *out = run_cli_all(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    assert_no_controls(out, "label");
+    cr_assert(strstr(out, "\\x1b]0;PWNED\\x07\\x1b[2J"), "%s", out);
+    free(out);
+
+    const char *commands[] = {"features %s", "features --sort label %s SL", "marks %s",
+                              "equation %s", "runs %s", "%s" /* the explorer, not on a terminal */};
+    snprintf(args, sizeof args, "marks --add 3 %s", db_path);
+    out = run_cli_all(args, &st);
+    cr_assert_eq(st, 0, "%s", out);
+    assert_no_controls(out, "marks --add");
+    free(out);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, commands[i], db_path);
+        out = run_cli_all(cmd, &st);
+        cr_assert_eq(st, 0, "%s: %s", cmd, out);
+        assert_no_controls(out, cmd);
+        free(out);
+    }
+    snprintf(args, sizeof args, "features --sort label %s", db_path);
+    out = run_cli_all(args, &st);
+    cr_assert(strstr(out, "\\x1b]0;PWNED\\x07\\x1b[2J"), "shown escaped:\n%s", out);
+    free(out);
+
+    /* JSON keeps the label as it was stored (escaped the JSON way) */
+    snprintf(args, sizeof args, "features --json --sort label %s", db_path);
+    out = run_cli(args, &st);
+    cJSON *root = cJSON_Parse(out);
+    cr_assert(cJSON_IsArray(root), "%s", out);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(root, 0), "label")->valuestring,
+                     "\x1b]0;PWNED\a\x1b[2J");
+    cJSON_Delete(root);
+    free(out);
+
+    /* an objID with a newline in an error message: one line, escaped */
+    snprintf(args, sizeof args, "galaxy %s \"$(printf '42\\n\\033[2Jsfnet-explore: all fine')\"",
+             db_path);
+    out = run_cli_all(args, &st);
+    cr_assert_eq(st, 1, "%s", out);
+    assert_no_controls(out, "galaxy");
+    char *nl = strchr(out, '\n');
+    cr_assert(nl && nl[1] == 0, "one line:\n%s", out);
+    cr_assert(strstr(out, "42\\n\\x1b[2Jsfnet-explore: all fine"), "%s", out);
+    free(out);
+}
+
+/* ---- --train refuses before any work, and leaves nothing behind --------------------- */
+
+static int file_exists(const char *p) { return access(p, F_OK) == 0; }
+
+Test(query, train_checks_the_checkpoint_the_database_and_the_name_before_any_work) {
+    char args[1024], path[200], ckpt[220], cat[200];
+    int st = 0;
+    /* a catalogue whose images are not there: any decoding would say so first */
+    snprintf(cat, sizeof cat, "%s/galaxies.csv", dir);
+    FILE *f = fopen(cat, "w");
+    fputs("objID,oh_p50\n1,8.5\n2,8.7\n3,8.9\n4,9.0\n5,9.1\n", f);
+    fclose(f);
+
+    /* a leftover checkpoint: refused before the images are looked at */
+    snprintf(path, sizeof path, "%s/left.db", dir);
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", path);
+    f = fopen(ckpt, "w");
+    fputs("half a training", f);
+    fclose(f);
+    snprintf(args, sizeof args, "--train -q --catalog %s --images %s/no-images %s", cat, dir, path);
+    char *out = run_cli_all(args, &st);
+    cr_assert_eq(st, 1, "%s", out);
+    cr_assert(strstr(out, "left.db.ckpt: the checkpoint of an interrupted training"), "%s", out);
+    cr_assert_null(strstr(out, "no-images"), "looked at the images first: %s", out);
+    cr_assert(!file_exists(path), "%s was left behind", path);
+    free(out);
+    /* --resume without one: the same */
+    snprintf(args, sizeof args, "--train -q --resume --catalog %s --images %s/no-images %s/other.db",
+             cat, dir, dir);
+    out = run_cli_all(args, &st);
+    cr_assert_eq(st, 1, "%s", out);
+    cr_assert(strstr(out, "--resume: no checkpoint"), "%s", out);
+    cr_assert_null(strstr(out, "no-images"), "%s", out);
+    free(out);
+
+    /* a new database for a training that fails on its catalogue is not left behind */
+    snprintf(path, sizeof path, "%s/new.db", dir);
+    snprintf(args, sizeof args, "--train -q --catalog %s --images %s/no-images %s", cat, dir, path);
+    out = run_cli_all(args, &st);
+    cr_assert_eq(st, 1, "%s", out);
+    free(out);
+    char side[240];
+    cr_assert(!file_exists(path), "an empty %s was left behind", path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    cr_assert(!file_exists(side));
+    snprintf(side, sizeof side, "%s-shm", path);
+    cr_assert(!file_exists(side));
+    /* an existing one keeps its runs */
+    snprintf(args, sizeof args, "--train -q --catalog %s --images %s/no-images %s", cat, dir, db_path);
+    out = run_cli_all(args, &st);
+    cr_assert_eq(st, 1, "%s", out);
+    free(out);
+    cr_assert(file_exists(db_path));
+
+    /* a damaged database: refused at open, before the catalogue is read */
+    char damaged[200];
+    snprintf(damaged, sizeof damaged, "%s/damaged.db", dir);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", db_path, damaged);
+    cr_assert_eq(system(cmd), 0);
+    sqlite3 *raw = NULL;
+    cr_assert_eq(sqlite3_open(damaged, &raw), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(raw, "PRAGMA foreign_keys = OFF; DROP TABLE thumbnails", NULL, NULL,
+                              NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    snprintf(args, sizeof args, "--train -q --catalog %s/nothing.csv --images %s %s", dir, dir, damaged);
+    out = run_cli_all(args, &st);
+    cr_assert_eq(st, 1, "%s", out);
+    cr_assert(strstr(out, "table thumbnails is missing"), "%s", out);
+    cr_assert_null(strstr(out, "nothing.csv"), "read the catalogue first: %s", out);
+    free(out);
+
+    /* a run name too long is refused, saying the limit, not cut to 15 characters */
+    snprintf(args, sizeof args, "--train -q --name Metallicity_run_2026 --catalog %s/nothing.csv "
+             "--images %s %s/named.db", dir, dir, dir);
+    out = run_cli_all(args, &st);
+    cr_assert_eq(st, 2, "%s", out);
+    cr_assert(strstr(out, "Metallicity_run_2026") && strstr(out, "at most 15"), "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "predict --weights x.safetensors --catalog %s/nothing.csv --images %s "
+             "--into %s/named.db --name Metallicity_run_2026", dir, dir, dir);
+    out = run_cli_all(args, &st);
+    cr_assert_eq(st, 2, "%s", out);
+    cr_assert(strstr(out, "at most 15"), "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "%s/named.db", dir);
+    cr_assert(!file_exists(args));
+    /* predict --into a new database, failing on its weights, leaves none behind either */
+    snprintf(args, sizeof args, "predict -q --weights %s/none.safetensors --catalog %s --images %s "
+             "--into %s/into.db", dir, cat, dir, dir);
+    out = run_cli_all(args, &st);
+    cr_assert_eq(st, 1, "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "%s/into.db", dir);
+    cr_assert(!file_exists(args), "%s was left behind", args);
+}

@@ -935,3 +935,105 @@ Test(store, marks_add_remove_list) {
     fixture_free(&a);
     fixture_free(&b);
 }
+
+/* ---- the schema checked at open -------------------------------------------------- */
+
+/* A database with one run, then changed by sql behind the store's back. */
+static void make_damaged(const char *sql) {
+    store *s = NULL;
+    fixture_run fx;
+    fixture_make(&fx, 30, 16, 2, 1, 8, 1000, 1);
+    cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_OK, "%s", sf_last_error());
+    add_fixture(s, &fx, "Z");
+    store_close(s);
+    fixture_free(&fx);
+    raw_exec(db_path, sql);
+}
+
+Test(store, a_missing_table_column_or_index_is_found_at_open) {
+    static const struct {
+        const char *sql, *expect;
+    } cases[] = {
+        {"PRAGMA foreign_keys = OFF; DROP TABLE thumbnails", "table thumbnails is missing"},
+        {"ALTER TABLE runs DROP COLUMN engine", "column runs.engine is missing"},
+        {"DROP INDEX activations_by_feature", "index activations_by_feature is missing"},
+        {"PRAGMA foreign_keys = OFF; DROP TABLE marks", "table marks is missing"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        unlink(db_path);
+        make_damaged(cases[i].sql);
+        int modes[] = {STORE_WRITE, STORE_CREATE, STORE_READ};
+        for (int m = 0; m < 3; m++) {
+            store *s = NULL;
+            cr_assert_eq(store_open(&s, db_path, modes[m]), SF_ERR, "%s (mode %d) opened",
+                         cases[i].sql, modes[m]);
+            const char *e = sf_last_error();
+            cr_assert(strstr(e, cases[i].expect) && strstr(e, "run.db"), "%s: %s", cases[i].sql, e);
+        }
+    }
+}
+
+/* Version 1 has no marks table: that file is not damaged, it is migrated. */
+Test(store, an_older_version_is_checked_against_its_own_schema) {
+    char src[160], v1[160];
+    snprintf(src, sizeof src, "%s/src.db", dir);
+    snprintf(v1, sizeof v1, "%s/v1.db", dir);
+    make_damaged("SELECT 1");
+    snprintf(src, sizeof src, "%s", db_path);
+    cr_assert_eq(fixture_make_v1(v1, src), SF_OK, "%s", sf_last_error());
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, v1, STORE_READ), SF_OK, "%s", sf_last_error());
+    store_close(s);
+    cr_assert_eq(store_open(&s, v1, STORE_WRITE), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_schema_version(s), STORE_SCHEMA_VERSION);
+    store_close(s);
+    /* but a version-1 file without a version-1 table is damaged */
+    snprintf(v1, sizeof v1, "%s/v1b.db", dir);
+    cr_assert_eq(fixture_make_v1(v1, src), SF_OK, "%s", sf_last_error());
+    raw_exec(v1, "PRAGMA foreign_keys = OFF; DROP TABLE feature_targets");
+    cr_assert_eq(store_open(&s, v1, STORE_WRITE), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "table feature_targets is missing") &&
+              strstr(sf_last_error(), "version 1"), "%s", sf_last_error());
+    cr_assert_eq(raw_int(v1, "PRAGMA user_version"), 1, "not migrated");
+}
+
+Test(store, a_damaged_page_is_found_when_opening_for_writing) {
+    make_damaged("SELECT 1");
+    long long page = raw_int(db_path, "PRAGMA page_size");
+    long long root = raw_int(db_path, "SELECT rootpage FROM sqlite_schema WHERE name = 'activations'");
+    cr_assert_gt(root, 1);
+    /* scribble over the middle of the activations table's root page */
+    FILE *f = fopen(db_path, "r+b");
+    cr_assert_not_null(f);
+    fseek(f, (long)((root - 1) * page + 16), SEEK_SET);
+    for (int i = 0; i < 64; i++) fputc(0xA5, f);
+    fclose(f);
+    store *s = NULL;
+    cr_assert_eq(store_open(&s, db_path, STORE_WRITE), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "damaged"), "%s", sf_last_error());
+}
+
+Test(store, a_database_opens_from_bytes) {
+    make_damaged("SELECT 1");
+    char *bytes = NULL;
+    size_t len = 0;
+    /* through the WAL: checkpointed by closing, so the main file has everything */
+    cr_assert_eq(sf_read_file(db_path, &bytes, &len), SF_OK);
+    store *s = NULL;
+    cr_assert_eq(store_open_bytes(&s, bytes, len, "copy.db"), SF_OK, "%s", sf_last_error());
+    store_run *runs = NULL;
+    int n = 0;
+    cr_assert_eq(store_runs(s, &runs, &n), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(runs[0].prefix, "Z");
+    store_runs_free(runs, n);
+    /* read only */
+    cr_assert_eq(store_feature_label(s, 1, 0, "x", NULL), SF_ERR);
+    store_close(s);
+    /* not a database, empty, cut short */
+    cr_assert_eq(store_open_bytes(&s, "hello", 5, "hello.db"), SF_ERR);
+    cr_assert(strstr(sf_last_error(), "hello.db"), "%s", sf_last_error());
+    cr_assert_eq(store_open_bytes(&s, "", 0, "empty.db"), SF_ERR);
+    cr_assert_eq(store_open_bytes(&s, bytes, len / 3, "cut.db"), SF_ERR);
+    free(bytes);
+}

@@ -501,6 +501,89 @@ Test(train, predict_writes_every_galaxy_with_the_dataset_s_predictions) {
     dataset_close(&ds);
 }
 
+/* ---- a loss that is not finite: bad data or divergence, told apart ---------------- */
+
+static void small_options(train_options *o, int epochs, double lr) {
+    train_options_default(o);
+    o->epochs = epochs;
+    o->batch = 16;
+    o->lr = lr;
+    o->quiet = 1;
+}
+
+Test(train, a_non_finite_target_is_reported_as_bad_data_naming_the_galaxy) {
+    dataset ds;
+    open_data(&ds, 36, 32);
+    /* a target that no catalogue cut lets through any more, put there by hand */
+    int victim = ds.train_idx[3];
+    ds.y[victim] = NAN;
+    sfnet *m = model(2, 4, 32, 16, 1);
+    train_options o;
+    small_options(&o, 1, 0.01);
+    o.checkpoint = path_in("bad.ckpt");
+    train_result r;
+    cr_assert_eq(train_run(m, &ds, &o, &r), SF_ERR);
+    const char *e = sf_last_error();
+    cr_assert(strstr(e, dataset_obj_id(&ds, victim)), "names the galaxy: %s", e);
+    cr_assert(strstr(e, "oh_p50"), "names the target: %s", e);
+    cr_assert(strstr(e, "data"), "says it is the data: %s", e);
+    cr_assert_null(strstr(e, "lr"), "does not blame the learning rate: %s", e);
+    cr_assert_null(strstr(e, "checkpoint is intact"), "no checkpoint was written: %s", e);
+    cr_assert_neq(access(path_in("bad.ckpt"), F_OK), 0);
+    train_result_free(&r);
+    sfnet_free(m);
+    dataset_close(&ds);
+}
+
+Test(train, divergence_blames_the_learning_rate_and_names_only_a_checkpoint_that_exists) {
+    dataset ds;
+    open_data(&ds, 36, 32);
+    sfnet *m = model(2, 4, 32, 16, 1);
+    train_options o;
+    small_options(&o, 1, 1e30);
+    o.checkpoint = path_in("div.ckpt");
+    train_result r;
+    cr_assert_eq(train_run(m, &ds, &o, &r), SF_ERR);
+    const char *e = sf_last_error();
+    cr_assert(strstr(e, "diverged") && strstr(e, "--lr"), "%s", e);
+    cr_assert(strstr(e, "no checkpoint"), "says none was written: %s", e);
+    cr_assert_null(strstr(e, "is intact"), "%s", e);
+    cr_assert_neq(access(path_in("div.ckpt"), F_OK), 0);
+    train_result_free(&r);
+
+    sfnet_free(m);
+    dataset_close(&ds);
+}
+
+/* After the first step of epoch 2 (the checkpoint of epoch 1 written), every target
+ * turns bad. */
+static int poison_cb(void *ctx, int epoch, int step, float loss) {
+    dataset *ds = ctx;
+    if (epoch == 1 && step == 0)
+        for (int i = 0; i < ds->n; i++) ds->y[i] = INFINITY;
+    return 0;
+}
+
+Test(train, a_failure_after_a_checkpoint_names_it) {
+    dataset ds;
+    open_data(&ds, 36, 32);
+    sfnet *m = model(2, 4, 32, 16, 1);
+    train_options o;
+    small_options(&o, 2, 0.01);
+    o.checkpoint = path_in("kept.ckpt");
+    o.on_step = poison_cb;
+    o.ctx = &ds;
+    train_result r;
+    cr_assert_eq(train_run(m, &ds, &o, &r), SF_ERR);
+    const char *e = sf_last_error();
+    cr_assert(strstr(e, "galaxy 1237") && strstr(e, "= inf"), "names a galaxy: %s", e);
+    cr_assert(strstr(e, "kept.ckpt") && strstr(e, "epoch 1"), "names the checkpoint: %s", e);
+    cr_assert_eq(access(path_in("kept.ckpt"), F_OK), 0);
+    train_result_free(&r);
+    sfnet_free(m);
+    dataset_close(&ds);
+}
+
 static int count_galaxies(void *ctx, const infer_batch *b) {
     *(int *)ctx += b->n;
     return SF_OK;

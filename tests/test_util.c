@@ -1,6 +1,7 @@
 /* Tests of sf_util: error messages, RNG determinism and ranges, file reading. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sf_util.h"
@@ -62,6 +63,9 @@ Test(util, read_file_missing_names_the_file) {
     cr_assert_eq(sf_read_file("/nonexistent/x.csv", &data, NULL), SF_ERR);
     cr_assert(strstr(sf_last_error(), "/nonexistent/x.csv") != NULL);
     cr_assert_null(data);
+    /* a directory says so, not "read error" */
+    cr_assert_eq(sf_read_file("/tmp", &data, NULL), SF_ERR);
+    cr_assert_str_eq(sf_last_error(), "/tmp is a directory, not a file");
 }
 
 Test(util, integer_options_are_range_checked) {
@@ -82,6 +86,39 @@ Test(util, integer_options_are_range_checked) {
     i = -7;
     cr_assert_eq(sf_parse_option_int("n", "-1", 0, 5, &i), SF_ERR);
     cr_assert_eq(i, -7);
+}
+
+Test(util, escaped_text_shows_control_characters_instead_of_sending_them) {
+    /* a label that would set the terminal's title and clear the screen */
+    char *e = sf_escaped("\x1b]0;PWNED\a\x1b[2J");
+    cr_assert_str_eq(e, "\\x1b]0;PWNED\\x07\\x1b[2J");
+    free(e);
+    e = sf_escaped("line\none\ttab\r\x7f");
+    cr_assert_str_eq(e, "line\\none\\ttab\\r\\x7f");
+    free(e);
+    /* UTF-8 text stays; C1 controls (U+009B is CSI) and bytes that are not UTF-8 do not */
+    e = sf_escaped("H\xce\xb1 \xe2\x80\x94 \xc2\x9b" "2J \x9b" "2J \xff");
+    cr_assert_str_eq(e, "H\xce\xb1 \xe2\x80\x94 \\u009b2J \\x9b2J \\xff");
+    free(e);
+    /* a sequence cut short, an overlong encoding and a surrogate are not UTF-8 */
+    e = sf_escaped("\xe2\x80 \xc0\x9b \xed\xa0\x80");
+    cr_assert_str_eq(e, "\\xe2\\x80 \\xc0\\x9b \\xed\\xa0\\x80");
+    free(e);
+    cr_assert(sf_text_is_clean("plain text, \xce\xb1"));
+    cr_assert(!sf_text_is_clean("a\x1b[2J"));
+    char small[8];
+    cr_assert_eq(sf_escape_text(small, sizeof small, "ab\x1b" "cd"), 8);
+    cr_assert_str_eq(small, "ab\\x1bc"); /* never half an escape */
+}
+
+Test(util, messages_are_one_line_without_control_characters) {
+    /* an objID with a newline and an escape sequence, named in an error message */
+    sf_fail("galaxies.csv:3: objID '%s' appears twice", "123\n\x1b[2Jfake: all is well");
+    cr_assert_str_eq(sf_last_error(),
+                     "galaxies.csv:3: objID '123\\n\\x1b[2Jfake: all is well' appears twice");
+    sf_fail("x");
+    sf_fail_prefix("bad\x1b]0;t\a.csv");
+    cr_assert_str_eq(sf_last_error(), "bad\\x1b]0;t\\x07.csv: x");
 }
 
 /* CSV fields as RFC 4180 has them: quoted only when they must be, quotes doubled. */

@@ -346,6 +346,55 @@ allocation.
 DIST
 
 cat <<'TAIL'
+.SH INPUTS AND OUTPUTS
+.TP
+.B Output files
+an output path (\-o of bpt, predict and export, the OUT.npy and \-\-fits
+OUT.fits of export\-activations, predict's \-o OUT.fits, sweep's \-\-figure,
+synth's \-\-preview, the figures of report) is written the way its kind asks. A regular file, or a new one, is
+written beside itself under a temporary name and renamed over the old one
+when complete, keeping its permissions: a failure or Ctrl\-C leaves the old
+file. A symbolic link is followed to its target, which is replaced; the link
+stays. \fB\-\fR is standard output; a FIFO or a character device (a pipe made
+with mkfifo, /dev/null, a terminal) and /dev/stdout or /dev/fd/N are written
+through as a stream, never replaced (a FITS table is then built in memory
+first, as cfitsio goes back to finish its header). A directory, a socket or a
+block device is refused before any work.
+.TP
+.B Catalogues
+are read only from regular files (or links to them), CSV and FITS alike: a
+directory, a FIFO or a device such as /dev/zero is refused at once, saying what
+it is, and a file with
+NUL bytes (an image or a FITS file given by mistake) from its first 64 KiB. The
+target presets keep only rows whose targets are finite as 32\-bit floats
+(oh_p50 = 1e300 is cut), and bpt_lines only fluxes above 0 with errors above 0
+(a negative flux over a negative error passes S/N > 3); inspect counts the rows
+each cut removes. A training loss that is not finite says whether the batch
+held a bad target (naming the galaxy) or the training diverged (lower \-\-lr).
+.TP
+.B Images
+JPEG (grey, YCbCr, CMYK and YCCK, converted to RGB) and PNG (grey, palette,
+alpha, 16\-bit, interlaced) cutouts of at most 4096 x 4096 pixels: a larger
+one (a 200 KB PNG can claim 8000 x 8000, 192 MB decoded) is refused from its
+header, naming the file and its size; so is a progressive JPEG of more than
+500 scans. A galaxy whose image is refused is skipped and counted as corrupt.
+.TP
+.B Run databases
+are checked when opened: the tables, columns and indexes of the file's
+schema version must be there (a damaged or hand\-edited file is refused
+before hours of training are spent on it), and a file of up to 64 MiB opened
+for writing passes SQLite's quick_check. A run name (\-\-name) has at most
+15 letters, digits, '_' or '\-' and does not start with a digit; a longer one is
+refused, never cut. \-\-train refuses a leftover checkpoint (or none to
+\-\-resume) before reading anything, and a database it or predict \-\-into
+created is removed again when the command fails before storing its run.
+.TP
+.B Text on the terminal
+labels, notes, objIDs, column and file names come from files and users:
+control characters in them (an escape sequence that would set the window's
+title or clear the screen, a newline in an objID) are shown escaped (\ex1b,
+\en, \eu009b), never sent, in tables, messages and every text output. JSON keeps
+them as JSON escapes; CSV keeps them as they are, except on a terminal.
 .SH ENVIRONMENT
 .TP
 .B SFNET_GRAPHICS
