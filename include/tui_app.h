@@ -14,7 +14,12 @@
  *    explorer switches to the run, and its feature list in the list's order;
  *  - each view on the stack owns its screen's data (tui_feature_page,
  *    tui_galaxy_page, tui_equation_page), loaded by the screen's load function when the
- *    view opens and freed when it closes.
+ *    view opens and freed when it closes. A view also records its run: a jump to another
+ *    run's feature (counterparts, compare, the galaxy page's other runs) makes that run
+ *    current without closing the views below, and going back to a view of another run
+ *    makes its run current again (tui_load_run). What serves several views is kept in
+ *    the session: the current run's other runs sharing galaxies, a run's codes for
+ *    similar galaxies (loaded by its first galaxy page) and the last compare matrix.
  * Draw functions draw from these and never query; key functions change the view or
  * open another. The load functions take the store and the run, not the terminal, so
  * that the scale bench times them headless (bench/bench_scale.c). A screen draws the
