@@ -615,12 +615,13 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
     res->target_scale = u.scale;
 
     int B = opt->batch < ds->n_train ? opt->batch : ds->n_train;
-    if (B < opt->batch && dist.size > 1) {
-        /* fewer training galaxies than one batch: the batch is all of them that divide */
+    if (B < opt->batch) {
+        /* fewer training galaxies than one batch: the batch is all of them that divide
+         * among the ranks, and each rank's slice shrinks with it */
         B -= B % dist.size;
         if (B < dist.size) return sf_fail("the training split has %d galaxies, fewer than the "
                                           "%d ranks", ds->n_train, dist.size);
-        train_dist_begin(&dist, B);
+        if (train_dist_begin(&dist, B) != SF_OK) return SF_ERR;
     }
     const int steps = ds->n_train / B; /* the last incomplete batch is dropped */
     const long total = (long)steps * opt->epochs;
