@@ -60,7 +60,8 @@ int main(int argc, char **argv) {
     if (passes < 1) passes = 1;
     const char *shared = getenv("SFNET_SHARED_DATA");
     char dir[1024], csv[1100], img[1100];
-    snprintf(dir, sizeof dir, "%s", shared && *shared ? shared : "../shared/data/sdss-metallicity-400");
+    snprintf(dir, sizeof dir, "%s",
+             shared && *shared ? shared : "../shared/data/sdss-metallicity-400");
     snprintf(csv, sizeof csv, "%s/galaxies.csv", dir);
     snprintf(img, sizeof img, "%s/images", dir);
     if (access(csv, R_OK) != 0) {
@@ -164,8 +165,8 @@ int main(int argc, char **argv) {
            "k %d, %d->%d px, batch %d, onednn fp32)\n",
            st.n_done, ts.n_rows, passes, "decode + resize + thumbnail", WIDTH, K, RESIZE, CROP,
            BATCH);
-    printf("  %-44s %8.1f galaxies/s  (%.1f s, %.1f MB)\n", "end to end (read, decode, network, SQLite)",
-           e2e, st.seconds, mb);
+    printf("  %-44s %8.1f galaxies/s  (%.1f s, %.1f MB)\n",
+           "end to end (read, decode, network, SQLite)", e2e, st.seconds, mb);
     printf("  %-44s %8.1f images/s\n", "the network alone, batches in memory", net_rate);
     printf("  %-44s %8.2f\n", "ratio", e2e / net_rate);
     struct rusage ru;

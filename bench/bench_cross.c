@@ -83,7 +83,8 @@ static void make_code(uint64_t g, int run, int dense, int *idx, float *val) {
     double u = sf_rng_uniform(&lat), v = sf_rng_uniform(&lat);
     if (dense) {
         for (int f = 0; f < D; f++) {
-            double x = 0.5 + 0.6 * cos(6.283 * (u * (1 + f % 7) + v * (f % 5)) + f) + 0.3 * sf_rng_normal(&rng);
+            double x = 0.5 + 0.6 * cos(6.283 * (u * (1 + f % 7) + v * (f % 5)) + f) +
+                       0.3 * sf_rng_normal(&rng);
             idx[f] = f;
             val[f] = x > 0 ? (float)x : 0.0f;
         }
@@ -96,7 +97,11 @@ static void make_code(uint64_t g, int run, int dense, int *idx, float *val) {
     int n = 0;
     for (int i = 0; i < 4; i++) {
         feat[n] = main_f[i];
-        score[n++] = base[i] + (i == 0 ? 1.5 * u : i == 1 ? 1.5 * (1 - u) : i == 2 ? 2 * v : -v) +
+        score[n++] = base[i] +
+                     (i == 0   ? 1.5 * u
+                      : i == 1 ? 1.5 * (1 - u)
+                      : i == 2 ? 2 * v
+                               : -v) +
                      0.5 * sf_rng_normal(&rng);
     }
     /* the rare ones: each tied to a band of the latent */
@@ -159,7 +164,8 @@ static int64_t write_run(store *s, const char *prefix, int run, int n, int dense
         for (int i = 0; i < m; i++) {
             int g = at + i;
             gal[i] = (store_galaxy_input){objid[g], NAN, NAN, NULL, NULL, 0, 0, 0, NULL};
-            split[i] = (uint8_t)(((uint64_t)g * 2654435761u >> 7) % 5 == 0); /* a fifth for validation */
+            split[i] =
+                (uint8_t)(((uint64_t)g * 2654435761u >> 7) % 5 == 0); /* a fifth for validation */
             make_code((uint64_t)g, run, dense, &idx[(size_t)i * k], &val[(size_t)i * k]);
             truth[i] = (float)(g % 100) / 100;
             pred[i] = truth[i];
@@ -198,8 +204,8 @@ static int live_features(store *s, int64_t run, int *out) {
     return n;
 }
 
-static void bench_counterparts(store *s, int64_t a, int64_t b, const char *name_a, const char *name_b,
-                               sf_rng *rng) {
+static void bench_counterparts(store *s, int64_t a, int64_t b, const char *name_a,
+                               const char *name_b, sf_rng *rng) {
     int live[D], n_live = live_features(s, a, live);
     double t[PAGES], c[PAGES];
     for (int q = 0; q < PAGES; q++) {
@@ -211,9 +217,11 @@ static void bench_counterparts(store *s, int64_t a, int64_t b, const char *name_
         c[q] = (cpu_now() - c0) * 1e3;
         query_counterparts_clear(&cp);
     }
-    printf("cross: counterpart block %s -> %s (5 counterparts of one of %d live features): median %.2f ms, max %.2f "
+    printf("cross: counterpart block %s -> %s (5 counterparts of one of %d live features): median "
+           "%.2f ms, max %.2f "
            "ms; CPU median %.2f ms, max %.2f ms  (goal < 100 ms)\n",
-           name_a, name_b, n_live, median(t, PAGES), maximum(t, PAGES), median(c, PAGES), maximum(c, PAGES));
+           name_a, name_b, n_live, median(t, PAGES), maximum(t, PAGES), median(c, PAGES),
+           maximum(c, PAGES));
 }
 
 static void bench_compare(store *s, int64_t a, int64_t b, const char *name_a, const char *name_b) {
@@ -229,10 +237,13 @@ static void bench_compare(store *s, int64_t a, int64_t b, const char *name_a, co
     int best_j = 0;
     for (int j = 0; j < c.n_cols; j++)
         if (isfinite(c.r2[j]) && c.r2[j] > best) best = c.r2[j], best_j = j;
-    printf("cross: compare %s x %s: matrix %d x %d in %.1f ms (%.1f ms of CPU); ridge R^2 of %s's %d live features "
-           "from %d of %s in %.0f ms (%.0f ms of CPU; %d training, %d validation galaxies; best %s %d R^2 %.3f)\n",
-           name_a, name_b, c.n_rows, c.n_cols, t_matrix * 1e3, c_matrix * 1e3, name_b, c.n_cols, c.d_a, name_a,
-           t_ridge * 1e3, c_ridge * 1e3, c.n_train, c.n_valid, name_b, c.n_cols ? c.cols[best_j] : -1, best);
+    printf("cross: compare %s x %s: matrix %d x %d in %.1f ms (%.1f ms of CPU); ridge R^2 of %s's "
+           "%d live features "
+           "from %d of %s in %.0f ms (%.0f ms of CPU; %d training, %d validation galaxies; best %s "
+           "%d R^2 %.3f)\n",
+           name_a, name_b, c.n_rows, c.n_cols, t_matrix * 1e3, c_matrix * 1e3, name_b, c.n_cols,
+           c.d_a, name_a, t_ridge * 1e3, c_ridge * 1e3, c.n_train, c.n_valid, name_b,
+           c.n_cols ? c.cols[best_j] : -1, best);
     query_compare_clear(&c);
 }
 
@@ -241,10 +252,13 @@ static void bench_compare(store *s, int64_t a, int64_t b, const char *name_a, co
  * (Only the walk: the norms would be another read.) Returns rows read. */
 static long index_walk(sqlite3 *db, int64_t run, int64_t galaxy, double *dot, int n_dot) {
     sqlite3_stmt *own, *list;
-    sqlite3_prepare_v2(db, "SELECT feature, value FROM activations WHERE run_id = ?1 AND galaxy_id = ?2", -1,
-                       &own, NULL);
-    sqlite3_prepare_v2(db, "SELECT galaxy_id, value FROM activations INDEXED BY activations_by_feature "
-                           "WHERE run_id = ?1 AND feature = ?2", -1, &list, NULL);
+    sqlite3_prepare_v2(
+        db, "SELECT feature, value FROM activations WHERE run_id = ?1 AND galaxy_id = ?2", -1, &own,
+        NULL);
+    sqlite3_prepare_v2(db,
+                       "SELECT galaxy_id, value FROM activations INDEXED BY activations_by_feature "
+                       "WHERE run_id = ?1 AND feature = ?2",
+                       -1, &list, NULL);
     sqlite3_bind_int64(own, 1, run);
     sqlite3_bind_int64(own, 2, galaxy);
     long rows = 0;
@@ -296,10 +310,12 @@ static void bench_similar(store *s, const char *path, int64_t run, const char *n
     }
     sqlite3_close(db);
     free(dot);
-    printf("cross: similar galaxies in %s (%d galaxies): codes and index loaded in %.0f ms (%.0f ms of CPU; once per "
-           "run); a page (12 neighbours): median %.2f ms, max %.2f ms; CPU median %.2f ms, max %.2f ms  (goal < 50 ms)\n",
-           name, nb.codes.n, t_load * 1e3, c_load * 1e3, median(t, PAGES), maximum(t, PAGES), median(c, PAGES),
-           maximum(c, PAGES));
+    printf("cross: similar galaxies in %s (%d galaxies): codes and index loaded in %.0f ms (%.0f "
+           "ms of CPU; once per "
+           "run); a page (12 neighbours): median %.2f ms, max %.2f ms; CPU median %.2f ms, max "
+           "%.2f ms  (goal < 50 ms)\n",
+           name, nb.codes.n, t_load * 1e3, c_load * 1e3, median(t, PAGES), maximum(t, PAGES),
+           median(c, PAGES), maximum(c, PAGES));
     printf("cross:   (each page sums %.0f postings on average; walking them through SQLite's "
            "activations_by_feature index instead: median %.0f ms)\n",
            (double)touched / PAGES, median(t_sql, PAGES));
@@ -321,7 +337,8 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/bench-cross-%ld.db", tmp, (long)getpid());
     char(*objid)[24] = xmalloc((size_t)n * sizeof *objid);
     for (int i = 0; i < n; i++)
-        snprintf(objid[i], sizeof objid[i], "%llu", 1237648704043942146ULL + (unsigned long long)i * 7919);
+        snprintf(objid[i], sizeof objid[i], "%llu",
+                 1237648704043942146ULL + (unsigned long long)i * 7919);
     store *s = NULL;
     if (store_open(&s, path, STORE_CREATE) != SF_OK) die(path);
     double t_sl[2], t_z[2], t_dense[2] = {0, 0};
@@ -333,16 +350,20 @@ int main(int argc, char **argv) {
     stat(path, &sb);
     printf("cross: SL %d galaxies, Z %d of them, k=%d of d=%d%s; file %.0f MB\n", n, n_z, K, D,
            n_dense ? " (and a dense run over fewer)" : "", sb.st_size / 1e6);
-    printf("cross: store SL %.1f s (%.1f s of CPU), Z %.1f s (%.1f s of CPU; with its pair statistics against SL)",
+    printf("cross: store SL %.1f s (%.1f s of CPU), Z %.1f s (%.1f s of CPU; with its pair "
+           "statistics against SL)",
            t_sl[0], t_sl[1], t_z[0], t_z[1]);
-    if (n_dense) printf(", dense CNN over %d galaxies %.1f s (%.1f s of CPU)", n_dense, t_dense[0], t_dense[1]);
+    if (n_dense)
+        printf(", dense CNN over %d galaxies %.1f s (%.1f s of CPU)", n_dense, t_dense[0],
+               t_dense[1]);
     printf("\n");
 
     if (store_open(&s, path, STORE_READ) != SF_OK) die(path);
     double t0 = sf_now(), c0 = cpu_now();
     store_cross pair;
     if (store_cross_compute(s, sl, z, &pair) != SF_OK) die("pair statistics");
-    printf("cross: pair statistics SL x Z recomputed from the codes in %.0f ms (%.0f ms of CPU; %d shared galaxies)\n",
+    printf("cross: pair statistics SL x Z recomputed from the codes in %.0f ms (%.0f ms of CPU; %d "
+           "shared galaxies)\n",
            (sf_now() - t0) * 1e3, (cpu_now() - c0) * 1e3, pair.n_shared);
     store_cross_clear(&pair);
     /* what writing a run's codes reads: its galaxies and activations in galaxy order */
@@ -350,10 +371,13 @@ int main(int argc, char **argv) {
         sqlite3 *db;
         sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
         sqlite3_stmt *g, *act;
-        sqlite3_prepare_v2(db, "SELECT galaxy_id, split FROM run_galaxies WHERE run_id = ?1 ORDER BY galaxy_id", -1,
-                           &g, NULL);
-        sqlite3_prepare_v2(db, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1 "
-                               "ORDER BY galaxy_id, feature", -1, &act, NULL);
+        sqlite3_prepare_v2(
+            db, "SELECT galaxy_id, split FROM run_galaxies WHERE run_id = ?1 ORDER BY galaxy_id",
+            -1, &g, NULL);
+        sqlite3_prepare_v2(db,
+                           "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1 "
+                           "ORDER BY galaxy_id, feature",
+                           -1, &act, NULL);
         sqlite3_bind_int64(g, 1, sl);
         sqlite3_bind_int64(act, 1, sl);
         t0 = sf_now();
@@ -369,7 +393,8 @@ int main(int argc, char **argv) {
         t0 = sf_now();
         c0 = cpu_now();
         if (store_codes_load(s, sl, &codes) != SF_OK) die("codes");
-        printf("cross: SL's codes: %.0f ms (%.0f ms of CPU) to read the stored ones; %.0f ms (%.0f ms of CPU) to scan "
+        printf("cross: SL's codes: %.0f ms (%.0f ms of CPU) to read the stored ones; %.0f ms (%.0f "
+               "ms of CPU) to scan "
                "its %ld rows of galaxies and activations\n",
                (sf_now() - t0) * 1e3, (cpu_now() - c0) * 1e3, t_scan * 1e3, c_scan * 1e3, rows);
         store_codes_clear(&codes);
@@ -384,12 +409,11 @@ int main(int argc, char **argv) {
     bench_similar(s, path, sl, "SL", &rng);
     bench_similar(s, path, z, "Z", &rng);
     store_close(s);
-    printf("cross: (on a machine shared with other work the wall times are upper bounds; the CPU times are nearer "
+    printf("cross: (on a machine shared with other work the wall times are upper bounds; the CPU "
+           "times are nearer "
            "what a quiet machine takes)\n");
-    if (getenv("BENCH_KEEP"))
-        printf("cross: kept %s\n", path);
-    else
-        unlink(path);
+    if (getenv("BENCH_KEEP")) printf("cross: kept %s\n", path);
+    else unlink(path);
     char side[600];
     snprintf(side, sizeof side, "%s-wal", path);
     unlink(side);

@@ -125,8 +125,8 @@ static int run_row(const bench_opts *o) {
     sf_mpi_sum_f64(&cpu, 1);
     if (d.rank == 0)
         printf("ROW %d %d %.2f %.1f %.1f %.0f %.2f\n", d.size, omp_get_max_threads(),
-               o->steps * o->batch / t_steps, 1e3 * t_steps / o->steps, allreduce_ms,
-               peak_rss_mb(), 1e3 * cpu / ((double)o->steps * o->batch));
+               o->steps * o->batch / t_steps, 1e3 * t_steps / o->steps, allreduce_ms, peak_rss_mb(),
+               1e3 * cpu / ((double)o->steps * o->batch));
     fflush(stdout);
     ranger_free(&opt);
     free(batch);
@@ -180,14 +180,15 @@ static int run_table(const bench_opts *o) {
         if (!ok[i]) fprintf(stderr, "bench_dist: that row failed\n");
     }
     printf("\nData-parallel training step: width %d, %dx%d, global batch %d, oneDNN fp32 "
-           "(%d steps)\n", o->width, o->size, o->size, o->batch, o->steps);
+           "(%d steps)\n",
+           o->width, o->size, o->size, o->batch, o->steps);
     printf("%-22s %10s %10s %18s %12s %12s\n", "row", "img/s", "ms/step", "allreduce ms/step",
            "MB per rank", "CPU ms/img");
     for (int i = 0; i < 2; i++) {
         if (!ok[i]) continue;
         char name[64];
-        snprintf(name, sizeof name, "%d rank%s x %d thread%s", r[i].ranks, r[i].ranks > 1 ? "s" : "",
-                 r[i].threads, r[i].threads > 1 ? "s" : "");
+        snprintf(name, sizeof name, "%d rank%s x %d thread%s", r[i].ranks,
+                 r[i].ranks > 1 ? "s" : "", r[i].threads, r[i].threads > 1 ? "s" : "");
         printf("%-22s %10.1f %10.0f %18.1f %12.0f %12.2f\n", name, r[i].img_s, r[i].step_ms,
                r[i].allreduce_ms, r[i].mb, r[i].cpu_ms);
     }
@@ -210,10 +211,10 @@ int main(int argc, char **argv) {
     bench_opts o = {.ranks = 2, .steps = 5, .width = 64, .size = 144, .batch = 64};
     int row_mode = 0;
     static const struct option opts[] = {
-        {"row", no_argument, 0, 'r'},          {"ranks", required_argument, 0, 'n'},
-        {"steps", required_argument, 0, 't'},  {"width", required_argument, 0, 'w'},
-        {"size", required_argument, 0, 's'},   {"batch", required_argument, 0, 'b'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+        {"row", no_argument, 0, 'r'},         {"ranks", required_argument, 0, 'n'},
+        {"steps", required_argument, 0, 't'}, {"width", required_argument, 0, 'w'},
+        {"size", required_argument, 0, 's'},  {"batch", required_argument, 0, 'b'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {

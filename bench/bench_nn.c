@@ -20,11 +20,11 @@
  * degrades on a machine where something else runs. */
 #include <ctype.h>
 #include <getopt.h>
+#include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <omp.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,7 +38,8 @@
 static double cpu_seconds(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+           1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 static double peak_rss_mb(void) {
@@ -109,8 +110,8 @@ static void append(char *dst, size_t size, const char *src) {
 
 /* Expands %E (this program), %P (python), %s (options) and %T (the thread count less
  * one, at least 1) in a row's command. */
-static void expand(char *out, size_t size, const char *tmpl, const char *self,
-                   const char *python, const char *args) {
+static void expand(char *out, size_t size, const char *tmpl, const char *self, const char *python,
+                   const char *args) {
     char fewer[16];
     int t1 = omp_get_max_threads() - 1;
     snprintf(fewer, sizeof fewer, "%d", t1 > 0 ? t1 : 1);
@@ -189,7 +190,8 @@ static int run_table(const char *self, const char *args) {
         busy_of[nb++] = i;
     }
     printf("\nThe same with one core kept busy by another process (%d CPUs); share of each "
-           "engine's own unloaded rate\n", omp_get_num_procs());
+           "engine's own unloaded rate\n",
+           omp_get_num_procs());
     printf("%-52s %12s %12s %9s %9s\n", "row", "train img/s", "infer img/s", "train", "infer");
     for (int j = 0; j < nb; j++) {
         const row_result *b = &busy[j];
@@ -207,13 +209,17 @@ int main(int argc, char **argv) {
     sfnet_config cfg = {.width = 64, .k = 4, .n_out = 1, .in_size = 144};
     int batch = 64, train_steps = 3, infer_steps = 3, table = 1;
     nn_engine_kind kind = NN_ENGINE_REFERENCE;
-    static const struct option opts[] = {
-        {"row", required_argument, 0, 'e'},      {"width", required_argument, 0, 'w'},
-        {"size", required_argument, 0, 's'},        {"batch", required_argument, 0, 'b'},
-        {"k", required_argument, 0, 'k'},           {"n-out", required_argument, 0, 'n'},
-        {"train-steps", required_argument, 0, 't'}, {"infer-steps", required_argument, 0, 'i'},
-        {"precision", required_argument, 0, 'p'},   {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"row", required_argument, 0, 'e'},
+                                         {"width", required_argument, 0, 'w'},
+                                         {"size", required_argument, 0, 's'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"k", required_argument, 0, 'k'},
+                                         {"n-out", required_argument, 0, 'n'},
+                                         {"train-steps", required_argument, 0, 't'},
+                                         {"infer-steps", required_argument, 0, 'i'},
+                                         {"precision", required_argument, 0, 'p'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -241,8 +247,10 @@ int main(int argc, char **argv) {
         case 't': train_steps = atoi(optarg); break;
         case 'i': infer_steps = atoi(optarg); break;
         default:
-            fprintf(stderr, "usage: bench_nn [--row reference|onednn] [--precision fp32|bf16] [--width 64] [--size 144] "
-                            "[--batch 64] [--k 4] [--n-out 1] [--train-steps 3] [--infer-steps 3]\n");
+            fprintf(stderr,
+                    "usage: bench_nn [--row reference|onednn] [--precision fp32|bf16] [--width 64] "
+                    "[--size 144] "
+                    "[--batch 64] [--k 4] [--n-out 1] [--train-steps 3] [--infer-steps 3]\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -269,8 +277,8 @@ int main(int argc, char **argv) {
     }
     sfnet_init(m, 1);
     fprintf(stderr, "bench_nn: %s engine, OpenBLAS %s kernels, width %d, %dx%d, batch %d, k %d\n",
-            nn_engine_name(kind), nn_cpu_blas_core(), cfg.width, cfg.in_size, cfg.in_size,
-            batch, cfg.k);
+            nn_engine_name(kind), nn_cpu_blas_core(), cfg.width, cfg.in_size, cfg.in_size, batch,
+            cfg.k);
     sf_rng rng;
     sf_rng_seed(&rng, 2);
     size_t nx = (size_t)batch * 3 * cfg.in_size * cfg.in_size;
@@ -285,8 +293,8 @@ int main(int argc, char **argv) {
         sfnet_forward(m, x, batch, 1);
         sfnet_loss(m, y, batch, 1);
         if (s > 0) t_train += sf_now() - t0; /* step 0 warms up */
-        fprintf(stderr, "bench_nn: %s train step %d/%d %.2f s (CPU %.2f s)\n",
-                nn_engine_name(kind), s, train_steps, sf_now() - t0, cpu_seconds() - c0);
+        fprintf(stderr, "bench_nn: %s train step %d/%d %.2f s (CPU %.2f s)\n", nn_engine_name(kind),
+                s, train_steps, sf_now() - t0, cpu_seconds() - c0);
     }
     for (int s = 0; s <= infer_steps; s++) {
         double t0 = sf_now(), c0 = cpu_seconds();

@@ -63,7 +63,7 @@ enum { N_BASE = 400, MAX_SIZES = 8 };
 
 static char cache[1024], bin[1024];
 static char *engine = "onednn";
-static int SIZE = 144;  /* the cutouts */
+static int SIZE = 144; /* the cutouts */
 static int RESIZE = 160, CROP = 144;
 
 static void load_average(const char *when) {
@@ -93,7 +93,7 @@ static void make_survey(long rows) {
     mkdir(dir, 0755);
     printf("  making a survey of %ld rows in %s (once)\n", rows, cache);
     fflush(stdout);
-    char (*base)[1100] = xmalloc(N_BASE * sizeof *base);
+    char(*base)[1100] = xmalloc(N_BASE * sizeof *base);
     uint8_t *rgb = xmalloc((size_t)SIZE * SIZE * 3);
     for (int b = 0; b < N_BASE; b++) {
         synth_galaxy g;
@@ -165,8 +165,8 @@ static void make_weights(const char *path, int width) {
 /* The network alone on batches in memory, images/s (as bench_build measures it). */
 static double network_rate(int width) {
     sfnet_config cfg = {.width = width, .k = 4, .n_out = 1, .in_size = CROP, .inference_only = 1};
-    sfnet *m = sfnet_create(&cfg, 64, strcmp(engine, "reference") ? NN_ENGINE_ONEDNN
-                                                                   : NN_ENGINE_REFERENCE);
+    sfnet *m = sfnet_create(&cfg, 64,
+                            strcmp(engine, "reference") ? NN_ENGINE_ONEDNN : NN_ENGINE_REFERENCE);
     if (!m) die("making the model");
     sfnet_init(m, 3);
     size_t n = (size_t)64 * 3 * CROP * CROP;
@@ -187,8 +187,8 @@ static double network_rate(int width) {
 }
 
 typedef struct {
-    double seconds;          /* the whole command, as its user waits for it */
-    double pipe_seconds;     /* predict's pipeline alone (its own line), or 0 */
+    double seconds;                 /* the whole command, as its user waits for it */
+    double pipe_seconds;            /* predict's pipeline alone (its own line), or 0 */
     double peak_mb, rate, net_rate; /* rate: galaxies / seconds */
     int n;
 } child_result;
@@ -328,8 +328,8 @@ int main(int argc, char **argv) {
     mkdir(cache, 0755);
     long big = sizes[n_sizes - 1];
     printf("\npredict --into: width %d, k 4, %dx%d JPEG -> %d -> %d, batch 64, %s fp32 "
-           "(the paper's: width 64, 144 -> 160 -> 144, onednn); %s\n", width, SIZE, SIZE, RESIZE,
-           CROP, engine, cache);
+           "(the paper's: width 64, 144 -> 160 -> 144, onednn); %s\n",
+           width, SIZE, SIZE, RESIZE, CROP, engine, cache);
     load_average("at the start");
     make_survey(big);
     char images[1300], w64[1300], w4[1300];
@@ -348,16 +348,17 @@ int main(int argc, char **argv) {
         snprintf(db, sizeof db, "%s/run-%ld.db", cache, sizes[s]);
         remove_db(db);
         double net = network_rate(width);
-        char *args[] = {"predict", "--weights", w64, "--catalog", csv, "--images", images,
-                        "--into", db, "--engine", engine, "--quiet", NULL};
+        char *args[] = {"predict",  "--weights", w64,      "--catalog", csv,
+                        "--images", images,      "--into", db,          "--engine",
+                        engine,     "--quiet",   NULL};
         child_result r = run(args);
         peak[s] = r.peak_mb;
         ratio[s] = r.rate / net;
         snprintf(label, sizeof label, "predict --into, %ld rows", sizes[s]);
-        printf("  %-34s %9d %9.1f %10.1f %10.1f %7.2f %9.0f %9.0f\n", label, r.n, r.seconds,
-               r.rate, net, ratio[s], r.peak_mb, file_mb(db));
-        printf("  %-34s %9s %9.1f %10.1f %10.1f  (the pipeline alone, as predict reports it)\n",
-               "", "", r.pipe_seconds, r.n / r.pipe_seconds, r.net_rate);
+        printf("  %-34s %9d %9.1f %10.1f %10.1f %7.2f %9.0f %9.0f\n", label, r.n, r.seconds, r.rate,
+               net, ratio[s], r.peak_mb, file_mb(db));
+        printf("  %-34s %9s %9.1f %10.1f %10.1f  (the pipeline alone, as predict reports it)\n", "",
+               "", r.pipe_seconds, r.n / r.pipe_seconds, r.net_rate);
         fflush(stdout);
         remove_db(db);
     }
@@ -371,8 +372,9 @@ int main(int argc, char **argv) {
         snprintf(db, sizeof db, "%s/paper-shard.db", cache);
         snprintf(spec, sizeof spec, "0/%d", shards);
         remove_db(db);
-        char *args[] = {"predict", "--weights", w64, "--catalog", csv, "--images", images,
-                        "--into", db, "--shard", spec, "--engine", engine, "--quiet", NULL};
+        char *args[] = {"predict",  "--weights", w64,      "--catalog", csv,
+                        "--images", images,      "--into", db,          "--shard",
+                        spec,       "--engine",  engine,   "--quiet",   NULL};
         one = run(args);
         char label[64];
         snprintf(label, sizeof label, "one shard (0/%d of %ld rows)", shards, big);
@@ -401,13 +403,14 @@ int main(int argc, char **argv) {
         remove_db(shard_db[i]);
         char spec[32];
         snprintf(spec, sizeof spec, "%d/%d", i, shards);
-        char *args[] = {"predict", "--weights", w4, "--catalog", csv, "--images", images,
-                        "--into", shard_db[i], "--shard", spec, "--engine", "reference",
-                        "--quiet", NULL};
+        char *args[] = {"predict",  "--weights", w4,          "--catalog", csv,
+                        "--images", images,      "--into",    shard_db[i], "--shard",
+                        spec,       "--engine",  "reference", "--quiet",   NULL};
         shard_seconds += run(args).seconds;
     }
-    char *single_args[] = {"predict", "--weights", w4, "--catalog", csv, "--images", images,
-                           "--into", single, "--engine", "reference", "--quiet", NULL};
+    char *single_args[] = {"predict",   "--weights", w4,       "--catalog", csv,
+                           "--images",  images,      "--into", single,      "--engine",
+                           "reference", "--quiet",   NULL};
     child_result small = run(single_args);
     char *merge_args[16] = {"merge", "--quiet", merged};
     for (int i = 0; i < shards; i++) merge_args[3 + i] = shard_db[i];
@@ -418,7 +421,8 @@ int main(int argc, char **argv) {
     snprintf(label, sizeof label, "merge %d shards of %ld rows", shards, big);
     printf("  %-34s %9.0f %9.1f %10.0f %10s %7s %9.0f %9.0f\n", label, n_merged, m.seconds,
            n_merged / m.seconds, "", "", m.peak_mb, file_mb(merged));
-    printf("  (the shards for the merge: width 4, reference engine, %.0f s in all; unsharded: %d galaxies in "
+    printf("  (the shards for the merge: width 4, reference engine, %.0f s in all; unsharded: %d "
+           "galaxies in "
            "%.0f s; merged run %s the unsharded one's %.0f galaxies)\n",
            shard_seconds, small.n, small.seconds, n_merged == n_single ? "holds" : "DIFFERS from",
            n_single);
@@ -430,8 +434,7 @@ int main(int argc, char **argv) {
     remove_db(single);
     remove_db(merged);
 
-    summary_rows(sizes, n_sizes, peak, ratio, paper, shards > 1 && paper ? &one : NULL, &m,
-                 shards);
+    summary_rows(sizes, n_sizes, peak, ratio, paper, shards > 1 && paper ? &one : NULL, &m, shards);
     load_average("at the end");
     return 0;
 }

@@ -120,7 +120,8 @@ static double run_cmd(const char *out_path, int show_err, char *const *args) {
 }
 
 static void cache_dir(char *out, size_t n, const char *given) {
-    const char *env = getenv("SFNET_BENCH_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    const char *env = getenv("SFNET_BENCH_CACHE"), *xdg = getenv("XDG_CACHE_HOME"),
+               *home = getenv("HOME");
     if (given) snprintf(out, n, "%s", given);
     else if (env && *env) snprintf(out, n, "%s", env);
     else if (xdg && *xdg) snprintf(out, n, "%s/sfnet-explore/bench-scale", xdg);
@@ -168,8 +169,8 @@ static void subset_csv(const char *survey, const char *out) {
 
 /* Trains the quick model for target (metallicity, bpt_lines) and writes its weights
  * file; reuses both when there. */
-static void make_model(const char *cache, const char *survey, int size, const char *target, const char *prefix,
-                       char *weights, size_t n) {
+static void make_model(const char *cache, const char *survey, int size, const char *target,
+                       const char *prefix, char *weights, size_t n) {
     snprintf(weights, n, "%s/model-%s-px%d.safetensors", cache, prefix, size);
     if (exists(weights)) {
         printf("model %s: %s (cached)\n", prefix, weights);
@@ -183,8 +184,9 @@ static void make_model(const char *cache, const char *survey, int size, const ch
     subset_csv(survey, csv);
     printf("model %s: training on %d galaxies (2 epochs, width 64, k 4) ...\n", prefix, TRAIN_N);
     fflush(stdout);
-    char *args[] = {"--train", "-c", csv, "-i", images, "-t", (char *)target, "--resize", ss, "--crop", ss,
-                    "--epochs", "2", "--name", (char *)prefix, "-q", db, NULL};
+    char *args[] = {"--train",      "-c", csv,      "-i", images,     "-t", (char *)target,
+                    "--resize",     ss,   "--crop", ss,   "--epochs", "2",  "--name",
+                    (char *)prefix, "-q", db,       NULL};
     double t = run_cmd(NULL, 1, args);
     if (t < 0) die("training %s failed", prefix);
     store *s;
@@ -208,19 +210,22 @@ typedef struct {
 } build_figure;
 
 /* predict --into for one model; the galaxies it stored and their rate. */
-static build_figure predict_into(const char *db, const char *survey, const char *weights, const char *prefix) {
+static build_figure predict_into(const char *db, const char *survey, const char *weights,
+                                 const char *prefix) {
     char csv[4400], images[4400];
     snprintf(csv, sizeof csv, "%s/galaxies.csv", survey);
     snprintf(images, sizeof images, "%s/images", survey);
     printf("database: predict --into for %s ...\n", prefix);
     fflush(stdout);
-    char *args[] = {"predict", "--weights", (char *)weights, "--catalog", csv, "--images", images, "--into",
-                    (char *)db, "--name", (char *)prefix, "-q", NULL};
+    char *args[] = {
+        "predict", "--weights", (char *)weights, "--catalog",    csv,  "--images", images,
+        "--into",  (char *)db,  "--name",        (char *)prefix, "-q", NULL};
     double before = child_peak_mb;
     child_peak_mb = 0;
     build_figure b = {run_cmd(NULL, 1, args), 0, 0};
     if (b.seconds < 0) die("predict --into failed for %s", prefix);
-    printf("database: %s stored in %.0f s (peak resident memory %.0f MB)\n", prefix, b.seconds, child_peak_mb);
+    printf("database: %s stored in %.0f s (peak resident memory %.0f MB)\n", prefix, b.seconds,
+           child_peak_mb);
     if (before > child_peak_mb) child_peak_mb = before;
     return b;
 }
@@ -229,9 +234,9 @@ static build_figure predict_into(const char *db, const char *survey, const char 
 
 typedef struct {
     char what[96];
-    double ms;        /* median */
+    double ms; /* median */
     double max_ms;
-    double goal_ms;   /* 0: no goal */
+    double goal_ms; /* 0: no goal */
 } figure;
 
 static figure figs[64];
@@ -257,7 +262,8 @@ static store *open_db(const char *path) {
 static void time_screens(const char *db, const char *first, const char *second, int reps) {
     store *s = open_db(db);
     store_run a, b;
-    if (store_run_find(s, first, &a) != SF_OK || store_run_find(s, second, &b) != SF_OK) die("%s", sf_last_error());
+    if (store_run_find(s, first, &a) != SF_OK || store_run_find(s, second, &b) != SF_OK)
+        die("%s", sf_last_error());
     double t[MAX_REPS];
     tui_run r;
 
@@ -284,7 +290,8 @@ static void time_screens(const char *db, const char *first, const char *second, 
     const store_run *runs[2] = {&a, &b};
     for (int q = 0; q < 2; q++) {
         const store_run *run = runs[q];
-        double first_ms[MAX_REPS], later_ms[MAX_REPS * 4], gal_ms[MAX_REPS * 4], eq_ms[MAX_REPS], marks_ms[MAX_REPS];
+        double first_ms[MAX_REPS], later_ms[MAX_REPS * 4], gal_ms[MAX_REPS * 4], eq_ms[MAX_REPS],
+            marks_ms[MAX_REPS];
         int n_later = 0, n_gal = 0;
         for (int i = 0; i < reps; i++) {
             if (tui_run_load(s, run->id, 0, 0, 0, &r) != SF_OK) die("%s", sf_last_error());
@@ -297,7 +304,8 @@ static void time_screens(const char *db, const char *first, const char *second, 
             for (int k = 1; k <= 4 && k < r.n_visible; k++) {
                 tui_feature_page p2;
                 t0 = sf_now();
-                if (tui_feature_page_load(s, &r, r.visible[(k * 7 + i) % r.n_visible], &p2) != SF_OK)
+                if (tui_feature_page_load(s, &r, r.visible[(k * 7 + i) % r.n_visible], &p2) !=
+                    SF_OK)
                     die("%s", sf_last_error());
                 later_ms[n_later++] = (sf_now() - t0) * 1e3;
                 tui_feature_page_clear(&p2);
@@ -324,7 +332,8 @@ static void time_screens(const char *db, const char *first, const char *second, 
             marks_ms[i] = (sf_now() - t0) * 1e3;
             tui_run_clear(&r);
         }
-        snprintf(what, sizeof what, "explorer: first feature page (%s, its most frequent)", run->prefix);
+        snprintf(what, sizeof what, "explorer: first feature page (%s, its most frequent)",
+                 run->prefix);
         add_figure(what, first_ms, reps, 100);
         snprintf(what, sizeof what, "explorer: later feature pages (%s)", run->prefix);
         add_figure(what, later_ms, n_later, 100);
@@ -352,10 +361,12 @@ static void time_commands(const char *db, const char *cache, int reps) {
         const store_run *run = &runs[q];
         store_feature *f;
         int nf;
-        if (store_features(s, run->id, STORE_SORT_FREQUENCY, 0, &f, &nf) != SF_OK || nf == 0) die("%s", sf_last_error());
+        if (store_features(s, run->id, STORE_SORT_FREQUENCY, 0, &f, &nf) != SF_OK || nf == 0)
+            die("%s", sf_last_error());
         store_hit *top;
         int nt;
-        if (store_top(s, run->id, f[0].feature, 1, -1, &top, &nt) != SF_OK || nt == 0) die("%s", sf_last_error());
+        if (store_top(s, run->id, f[0].feature, 1, -1, &top, &nt) != SF_OK || nt == 0)
+            die("%s", sf_last_error());
         char feature[64], objid[STORE_OBJID_MAX];
         snprintf(feature, sizeof feature, "%s %d", run->prefix, f[0].feature);
         snprintf(objid, sizeof objid, "%s", top[0].objid);
@@ -369,7 +380,9 @@ static void time_commands(const char *db, const char *cache, int reps) {
             {"report", 2000, {"report", (char *)db, (char *)run->prefix, NULL}},
             {"equation", 200, {"equation", (char *)db, (char *)run->prefix, NULL}},
             {"features", 200, {"features", (char *)db, (char *)run->prefix, NULL}},
-            {"export --bpt (3x3 grid)", 1000, {"export", (char *)db, feature, "-o", out_png, "--bpt", NULL}},
+            {"export --bpt (3x3 grid)",
+             1000,
+             {"export", (char *)db, feature, "-o", out_png, "--bpt", NULL}},
             {"export (3x3 grid)", 1000, {"export", (char *)db, feature, "-o", out_png, NULL}},
             {"top", 200, {"top", (char *)db, feature, NULL}},
             {"galaxy", 200, {"galaxy", (char *)db, objid, NULL}},
@@ -394,11 +407,12 @@ static void time_commands(const char *db, const char *cache, int reps) {
 }
 
 int main(int argc, char **argv) {
-    static const struct option opts[] = {{"n", required_argument, 0, 'n'},        {"size", required_argument, 0, 's'},
-                                         {"cache", required_argument, 0, 'c'},    {"bin", required_argument, 0, 'b'},
-                                         {"rebuild", no_argument, 0, 'r'},        {"reps", required_argument, 0, 'R'},
-                                         {"db", required_argument, 0, 'd'},       {"runs", required_argument, 0, 'u'},
-                                         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"n", required_argument, 0, 'n'},     {"size", required_argument, 0, 's'},
+        {"cache", required_argument, 0, 'c'}, {"bin", required_argument, 0, 'b'},
+        {"rebuild", no_argument, 0, 'r'},     {"reps", required_argument, 0, 'R'},
+        {"db", required_argument, 0, 'd'},    {"runs", required_argument, 0, 'u'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     long n = 250000;
     int size = 32, rebuild = 0, reps = 7, c;
     const char *cache_opt = NULL, *bin_opt = NULL, *db_opt = NULL;
@@ -414,24 +428,28 @@ int main(int argc, char **argv) {
         case 'd': db_opt = optarg; break;
         case 'u': {
             const char *comma = strchr(optarg, ',');
-            if (!comma || comma == optarg || !comma[1] || (size_t)(comma - optarg) >= sizeof first ||
-                strlen(comma + 1) >= sizeof second)
+            if (!comma || comma == optarg || !comma[1] ||
+                (size_t)(comma - optarg) >= sizeof first || strlen(comma + 1) >= sizeof second)
                 die("--runs takes two run names, A,B");
             snprintf(first, sizeof first, "%.*s", (int)(comma - optarg), optarg);
             snprintf(second, sizeof second, "%s", comma + 1);
             break;
         }
         case 'h':
-            printf("Usage: bench_scale [--n N] [--size PX] [--cache DIR] [--bin PATH] [--rebuild] [--reps R]\n"
+            printf("Usage: bench_scale [--n N] [--size PX] [--cache DIR] [--bin PATH] [--rebuild] "
+                   "[--reps R]\n"
                    "                   [--db FILE [--runs A,B]]\n");
             return 0;
         default: return 2;
         }
     }
-    if (n < TRAIN_N * 2 || size < 16 || reps < 1 || reps > MAX_REPS) die("need --n >= %d, --size >= 16, --reps 1..%d",
-                                                                           2 * TRAIN_N, MAX_REPS);
+    if (n < TRAIN_N * 2 || size < 16 || reps < 1 || reps > MAX_REPS)
+        die("need --n >= %d, --size >= 16, --reps 1..%d", 2 * TRAIN_N, MAX_REPS);
     const char *env_bin = getenv("SFNET_BIN");
-    snprintf(bin, sizeof bin, "%s", bin_opt ? bin_opt : env_bin && *env_bin ? env_bin : "build/sfnet-explore");
+    snprintf(bin, sizeof bin, "%s",
+             bin_opt               ? bin_opt
+             : env_bin && *env_bin ? env_bin
+                                   : "build/sfnet-explore");
     if (access(bin, X_OK) != 0) die("no sfnet-explore binary at %s (build it, or give --bin)", bin);
     char cache[2048], survey[2300], db[2300], wz[2300], wsl[2300];
     cache_dir(cache, sizeof cache, cache_opt);
@@ -458,7 +476,8 @@ int main(int argc, char **argv) {
         if (store_open(&s, db, STORE_READ) == SF_OK) {
             store_run *runs;
             int nr = 0;
-            reuse = store_schema_version(s) == STORE_SCHEMA_VERSION && store_runs(s, &runs, &nr) == SF_OK && nr == 2;
+            reuse = store_schema_version(s) == STORE_SCHEMA_VERSION &&
+                    store_runs(s, &runs, &nr) == SF_OK && nr == 2;
             if (nr) store_runs_free(runs, nr);
             store_close(s);
         }
@@ -484,8 +503,8 @@ int main(int argc, char **argv) {
     int nr;
     if (store_runs(s, &runs, &nr) != SF_OK || nr < 1) die("%s: no runs", db);
     for (int i = 0; i < nr; i++)
-        printf("database: run %s: %d galaxies (%d validation), d = %d, k = %d\n", runs[i].prefix, runs[i].n_galaxies,
-               runs[i].n_valid, runs[i].d, runs[i].k);
+        printf("database: run %s: %d galaxies (%d validation), d = %d, k = %d\n", runs[i].prefix,
+               runs[i].n_galaxies, runs[i].n_valid, runs[i].d, runs[i].k);
     store_runs_free(runs, nr);
     store_close(s);
 
@@ -501,11 +520,13 @@ int main(int argc, char **argv) {
     getloadavg(load1, 3);
     printf("\nrun database: %s, %.0f MB\n", db, sb.st_size / 1e6);
     if (!reuse)
-        printf("predict --into: SL %.0f s, Z %.0f s (peak resident memory %.0f MB)\n", bsl.seconds, bz.seconds,
-               build_peak);
-    printf("peak resident memory: this process (the screens) %.0f MB, the largest command %.0f MB\n", peak_rss_mb(),
-           child_peak_mb);
-    printf("load average: %.2f at the start, %.2f at the end (%ld CPUs): figures measured on a busier machine "
+        printf("predict --into: SL %.0f s, Z %.0f s (peak resident memory %.0f MB)\n", bsl.seconds,
+               bz.seconds, build_peak);
+    printf(
+        "peak resident memory: this process (the screens) %.0f MB, the largest command %.0f MB\n",
+        peak_rss_mb(), child_peak_mb);
+    printf("load average: %.2f at the start, %.2f at the end (%ld CPUs): figures measured on a "
+           "busier machine "
            "are upper bounds\n\n",
            load0[0], load1[0], sysconf(_SC_NPROCESSORS_ONLN));
     printf("%-52s %10s %10s %10s  %s\n", "action", "median ms", "max ms", "goal ms", "");

@@ -75,8 +75,8 @@ int main(int argc, char **argv) {
         }
     }
 
-    static const char *const columns[N_COLS] = {"z", "oh_p50", "nii_6584_flux", "h_alpha_flux",
-                                                "oiii_5007_flux", "h_beta_flux"};
+    static const char *const columns[N_COLS] = {
+        "z", "oh_p50", "nii_6584_flux", "h_alpha_flux", "oiii_5007_flux", "h_beta_flux"};
     char(*objid)[24] = xmalloc((size_t)n * sizeof *objid);
     store_galaxy_input *gal = xcalloc((size_t)n, sizeof *gal);
     double *values = xmalloc((size_t)n * N_COLS * sizeof *values);
@@ -88,7 +88,8 @@ int main(int argc, char **argv) {
     float *head = xmalloc((size_t)N_OUT * D * sizeof *head);
     for (int i = 0; i < N_OUT * D; i++) head[i] = (float)sf_rng_normal(&rng) * 0.1f;
     for (int i = 0; i < n; i++) {
-        snprintf(objid[i], sizeof objid[i], "%llu", 1237648704043942146ULL + (unsigned long long)i * 7919);
+        snprintf(objid[i], sizeof objid[i], "%llu",
+                 1237648704043942146ULL + (unsigned long long)i * 7919);
         split[i] = sf_rng_uniform(&rng) < 0.2;
         for (int j = 0; j < K; j++) {
             int f, dup;
@@ -106,8 +107,15 @@ int main(int argc, char **argv) {
         }
         for (int c = 0; c < N_COLS; c++) values[i * N_COLS + c] = 100 * sf_rng_uniform(&rng);
         int th = (int)sf_rng_below(&rng, N_THUMBS);
-        gal[i] = (store_galaxy_input){objid[i], 360 * sf_rng_uniform(&rng), 90 * sf_rng_uniform(&rng),
-                                      &values[i * N_COLS], thumbs[th], thumb_len[th], THUMB, THUMB, "jpeg"};
+        gal[i] = (store_galaxy_input){objid[i],
+                                      360 * sf_rng_uniform(&rng),
+                                      90 * sf_rng_uniform(&rng),
+                                      &values[i * N_COLS],
+                                      thumbs[th],
+                                      thumb_len[th],
+                                      THUMB,
+                                      THUMB,
+                                      "jpeg"};
         thumb_total += thumb_len[th];
     }
     store_run_input in;
@@ -217,7 +225,8 @@ int main(int argc, char **argv) {
         query_similar sim[5];
         int ns = 0;
         a = sf_now();
-        if (query_similar_load(s, run_id, (int)sf_rng_below(&rng, N_LIVE), 5, sim, &ns) != SF_OK || ns != 5) {
+        if (query_similar_load(s, run_id, (int)sf_rng_below(&rng, N_LIVE), 5, sim, &ns) != SF_OK ||
+            ns != 5) {
             fprintf(stderr, "bench_store: similar features: %s (%d of 5)\n", sf_last_error(), ns);
             return 1;
         }
@@ -237,27 +246,31 @@ int main(int argc, char **argv) {
     store_close(s);
 
     double mb = (double)sb.st_size / 1e6;
-    printf("store: %d galaxies x k=%d of d=%d, %d targets, %d catalogue columns, %dx%d JPEG thumbnails\n",
+    printf("store: %d galaxies x k=%d of d=%d, %d targets, %d catalogue columns, %dx%d JPEG "
+           "thumbnails\n",
            n, K, D, N_OUT, N_COLS, THUMB, THUMB);
-    printf("store: write (one transaction)      %8.2f s  (goal < 6 s; %.0f galaxies/s; %.2f s of CPU)\n", t_write,
-           n / t_write, c_write);
-    printf("store:   galaxies' rows %.2f s (%.2f s of CPU), then statistics, summaries and commit %.2f s (%.2f s of CPU)\n",
+    printf("store: write (one transaction)      %8.2f s  (goal < 6 s; %.0f galaxies/s; %.2f s of "
+           "CPU)\n",
+           t_write, n / t_write, c_write);
+    printf("store:   galaxies' rows %.2f s (%.2f s of CPU), then statistics, summaries and commit "
+           "%.2f s (%.2f s of CPU)\n",
            t_galaxies, c_galaxies, t_write - t_galaxies, c_write - c_galaxies);
-    printf("store: file size                    %8.1f MB  (%.0f bytes/galaxy, %.0f without thumbnails of %.0f bytes)\n",
+    printf("store: file size                    %8.1f MB  (%.0f bytes/galaxy, %.0f without "
+           "thumbnails of %.0f bytes)\n",
            mb, (double)sb.st_size / n, ((double)sb.st_size - (double)thumb_total) / n,
            (double)thumb_total / n);
     printf("store: top 10 of a feature, median  %8.3f ms\n", median(t_top, Q));
     printf("store: galaxy by objID, median      %8.3f ms\n", median(t_gal, Q));
-    printf("store: run rows / a catalogue column / a feature column over all galaxies: %.0f / %.0f / %.0f ms\n",
+    printf("store: run rows / a catalogue column / a feature column over all galaxies: %.0f / %.0f "
+           "/ %.0f ms\n",
            t_rows * 1e3, t_col * 1e3, t_fcol * 1e3);
-    printf("store: similar features of a feature, median %8.3f ms (from the stored sums)\n", median(t_similar, Q));
+    printf("store: similar features of a feature, median %8.3f ms (from the stored sums)\n",
+           median(t_similar, Q));
     printf("store: summaries of the run (part of the write) %.2f s\n", t_summary);
     printf("store: (timings shared the machine with other work; treat them as upper bounds)\n");
 
-    if (getenv("BENCH_KEEP"))
-        printf("store: kept %s\n", path);
-    else
-        unlink(path);
+    if (getenv("BENCH_KEEP")) printf("store: kept %s\n", path);
+    else unlink(path);
     char side[600];
     snprintf(side, sizeof side, "%s-wal", path);
     unlink(side);

@@ -76,11 +76,13 @@ int main(int argc, char **argv) {
     const char *dir = getenv("SFNET_BENCH_DIR");
     if (!dir || !*dir) dir = getenv("TMPDIR");
     if (!dir || !*dir) dir = "/tmp";
-    static const struct option opts[] = {
-        {"n", required_argument, 0, 'n'},     {"epochs", required_argument, 0, 'e'},
-        {"width", required_argument, 0, 'w'}, {"batch", required_argument, 0, 'b'},
-        {"dir", required_argument, 0, 'd'},   {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"n", required_argument, 0, 'n'},
+                                         {"epochs", required_argument, 0, 'e'},
+                                         {"width", required_argument, 0, 'w'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"dir", required_argument, 0, 'd'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -160,7 +162,8 @@ int main(int argc, char **argv) {
     long n_images = (long)(ds.n_train / batch) * batch * epochs;
 
     printf("\nTraining from the image cache file: %d galaxies, 160 -> 144 px, width %d, "
-           "batch %d, oneDNN fp32, %d thread(s)\n", ds.n, width, batch, omp_get_max_threads());
+           "batch %d, oneDNN fp32, %d thread(s)\n",
+           ds.n, width, batch, omp_get_max_threads());
     printf("image cache: %.2f GB on disk, built in %.1f s (%.0f images/s), peak RSS %.0f MB "
            "before, %.0f MB after the build\n",
            cache_gb, ds.cache_build_seconds, ds.n_decoded / ds.cache_build_seconds, rss0,
@@ -170,8 +173,8 @@ int main(int argc, char **argv) {
            1e3 * net_cpu);
     printf("%-44s %12.1f %14s\n", "train_run steps (cache, forward, backward, Ranger)",
            res.images_per_s, "");
-    printf("%-44s %12.1f %14.2f\n", "train_run whole epochs (with validation)",
-           n_images / run_wall, 1e3 * run_cpu / n_images);
+    printf("%-44s %12.1f %14.2f\n", "train_run whole epochs (with validation)", n_images / run_wall,
+           1e3 * run_cpu / n_images);
     printf("streaming from the cache reaches %.1f%% of the network's images/s (goal >= 95%%)\n",
            100 * res.images_per_s / net);
     char up[256] = "";

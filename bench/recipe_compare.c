@@ -55,7 +55,8 @@ typedef struct {
 } run_curve;
 
 static void usage(FILE *f) {
-    fprintf(f,
+    fprintf(
+        f,
         "Usage: recipe_compare [OPTIONS]\n"
         "\n"
         "Trains the SFNet on the shared real galaxies with sfnet-explore's recipe and with\n"
@@ -193,7 +194,8 @@ static int export_data(const dataset *ds, const char *dir) {
     cJSON_AddNumberToObject(j, "size", ds->size);
     cJSON_AddNumberToObject(j, "n_out", no);
     cJSON *y = cJSON_AddArrayToObject(j, "y");
-    for (size_t i = 0; i < (size_t)ds->n * no; i++) cJSON_AddItemToArray(y, cJSON_CreateNumber(ds->y[i]));
+    for (size_t i = 0; i < (size_t)ds->n * no; i++)
+        cJSON_AddItemToArray(y, cJSON_CreateNumber(ds->y[i]));
     cJSON *sp = cJSON_AddArrayToObject(j, "split");
     cJSON *ids = cJSON_AddArrayToObject(j, "objid");
     for (int i = 0; i < ds->n; i++) {
@@ -240,8 +242,10 @@ static int parse_ours(const char *spec, ours_recipe *r) {
         else if (!strcmp(kv, "flips") && train_flips_parse(v, &r->opt.flips) == SF_OK) continue;
         else if (!strcmp(kv, "eps") && (r->opt.opt.eps = strtod(v, &end), !*end)) continue;
         else if (!strcmp(kv, "wd") && (r->opt.opt.wd = strtod(v, &end), !*end)) continue;
-        else if (!strcmp(kv, "lookahead") && (r->opt.opt.lookahead_k = (int)strtol(v, &end, 10), !*end) &&
-                 r->opt.opt.lookahead_k >= 1) continue;
+        else if (!strcmp(kv, "lookahead") &&
+                 (r->opt.opt.lookahead_k = (int)strtol(v, &end, 10), !*end) &&
+                 r->opt.opt.lookahead_k >= 1)
+            continue;
         else if (!strcmp(kv, "schedule") && sched_parse(v, &r->opt.schedule) == SF_OK) continue;
         else if (!strcmp(kv, "engine") && !strcmp(v, "onednn")) r->engine = NN_ENGINE_ONEDNN;
         else if (!strcmp(kv, "engine") && !strcmp(v, "reference")) r->engine = NN_ENGINE_REFERENCE;
@@ -253,8 +257,8 @@ static int parse_ours(const char *spec, ours_recipe *r) {
 /* Trains one seed of our recipe; writes the initial weights to init_path when set. */
 static int train_ours(const dataset *ds, const bench_args *a, const ours_recipe *r, int seed,
                       const char *init_path, run_curve *c) {
-    sfnet_config cfg = {.width = a->width, .k = a->k, .n_out = ds->targets.n_targets,
-                        .in_size = a->crop};
+    sfnet_config cfg = {
+        .width = a->width, .k = a->k, .n_out = ds->targets.n_targets, .in_size = a->crop};
     sfnet *m = sfnet_create(&cfg, a->batch, r->engine);
     if (!m) return SF_ERR;
     sfnet_init(m, (uint64_t)seed);
@@ -363,23 +367,43 @@ static void print_row(const char *name, const run_curve *c, const int *have, int
 }
 
 int main(int argc, char **argv) {
-    bench_args a = {.out = "build/recipe-compare", .python = "/usr/bin/python3",
-                    .engine = "onednn", .seeds = 5, .epochs = 20, .batch = 64, .k = 4,
-                    .width = 64, .resize = 160, .crop = 144, .threads = 2, .split_seed = 256,
+    bench_args a = {.out = "build/recipe-compare",
+                    .python = "/usr/bin/python3",
+                    .engine = "onednn",
+                    .seeds = 5,
+                    .epochs = 20,
+                    .batch = 64,
+                    .k = 4,
+                    .width = 64,
+                    .resize = 160,
+                    .crop = 144,
+                    .threads = 2,
+                    .split_seed = 256,
                     .lr = 0.1};
     a.data = default_data();
     static const struct option opts[] = {
-        {"data", required_argument, NULL, 'd'},     {"out", required_argument, NULL, 'o'},
-        {"seeds", required_argument, NULL, 'n'},    {"first-seed", required_argument, NULL, 'f'},
-        {"only", required_argument, NULL, 'O'},     {"ours", required_argument, NULL, 'u'},
-        {"torch", required_argument, NULL, 't'},    {"label-ours", required_argument, NULL, 'U'},
-        {"label-torch", required_argument, NULL, 'T'}, {"same-init", no_argument, NULL, 'I'},
-        {"figure", required_argument, NULL, 'F'},   {"python", required_argument, NULL, 'P'},
-        {"threads", required_argument, NULL, 'j'},  {"epochs", required_argument, NULL, 'E'},
-        {"batch", required_argument, NULL, 'B'},    {"lr", required_argument, NULL, 'L'},
-        {"k", required_argument, NULL, 'k'},        {"width", required_argument, NULL, 'W'},
-        {"resize", required_argument, NULL, 'R'},   {"crop", required_argument, NULL, 'C'},
-        {"split-seed", required_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
+        {"data", required_argument, NULL, 'd'},
+        {"out", required_argument, NULL, 'o'},
+        {"seeds", required_argument, NULL, 'n'},
+        {"first-seed", required_argument, NULL, 'f'},
+        {"only", required_argument, NULL, 'O'},
+        {"ours", required_argument, NULL, 'u'},
+        {"torch", required_argument, NULL, 't'},
+        {"label-ours", required_argument, NULL, 'U'},
+        {"label-torch", required_argument, NULL, 'T'},
+        {"same-init", no_argument, NULL, 'I'},
+        {"figure", required_argument, NULL, 'F'},
+        {"python", required_argument, NULL, 'P'},
+        {"threads", required_argument, NULL, 'j'},
+        {"epochs", required_argument, NULL, 'E'},
+        {"batch", required_argument, NULL, 'B'},
+        {"lr", required_argument, NULL, 'L'},
+        {"k", required_argument, NULL, 'k'},
+        {"width", required_argument, NULL, 'W'},
+        {"resize", required_argument, NULL, 'R'},
+        {"crop", required_argument, NULL, 'C'},
+        {"split-seed", required_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -439,7 +463,8 @@ int main(int argc, char **argv) {
 
     char results[4200], data_dir[4200], init_dir[4200];
     snprintf(results, sizeof results, "%s/results", a.out);
-    snprintf(data_dir, sizeof data_dir, "%s/data-r%d-c%d-s%d", a.out, a.resize, a.crop, a.split_seed);
+    snprintf(data_dir, sizeof data_dir, "%s/data-r%d-c%d-s%d", a.out, a.resize, a.crop,
+             a.split_seed);
     snprintf(init_dir, sizeof init_dir, "%s/init-%s", a.out, setting);
     if (mkdir_p(results) != SF_OK || (a.same_init && mkdir_p(init_dir) != SF_OK)) {
         fprintf(stderr, "recipe_compare: %s\n", sf_last_error());
@@ -467,9 +492,11 @@ int main(int argc, char **argv) {
         dataset_close(&ds);
         return 1;
     }
-    fprintf(stderr, "recipe_compare: %d galaxies (%d train, %d valid) from %s; seeds %d..%d; "
-            "ours %s, PyTorch %s\n", ds.n, ds.n_train, ds.n_valid, a.data, a.first_seed,
-            a.first_seed + a.seeds - 1, label_ours, label_torch);
+    fprintf(stderr,
+            "recipe_compare: %d galaxies (%d train, %d valid) from %s; seeds %d..%d; "
+            "ours %s, PyTorch %s\n",
+            ds.n, ds.n_train, ds.n_valid, a.data, a.first_seed, a.first_seed + a.seeds - 1,
+            label_ours, label_torch);
 
     static run_curve ours[MAX_SEEDS], theirs[MAX_SEEDS];
     int have_ours[MAX_SEEDS] = {0}, have_theirs[MAX_SEEDS] = {0};
@@ -498,7 +525,8 @@ int main(int argc, char **argv) {
         have_theirs[i] = curve_read(path, &theirs[i]);
         if (!have_theirs[i] && (!a.only || !strcmp(a.only, "torch"))) {
             fprintf(stderr, "recipe_compare: %s, seed %d\n", label_torch, seed);
-            if (train_torch(&a, data_dir, seed, a.same_init ? init : NULL, path, &theirs[i]) != SF_OK) {
+            if (train_torch(&a, data_dir, seed, a.same_init ? init : NULL, path, &theirs[i]) !=
+                SF_OK) {
                 fprintf(stderr, "recipe_compare: %s\n", sf_last_error());
                 rc = 1;
                 break;
@@ -516,7 +544,8 @@ int main(int argc, char **argv) {
         int no = ds.targets.n_targets;
         double mean[TARGET_MAX] = {0}, sq = 0;
         for (int i = 0; i < ds.n_train; i++)
-            for (int t = 0; t < no; t++) mean[t] += ds.y[(size_t)ds.train_idx[i] * no + t] / ds.n_train;
+            for (int t = 0; t < no; t++)
+                mean[t] += ds.y[(size_t)ds.train_idx[i] * no + t] / ds.n_train;
         for (int i = 0; i < ds.n_valid; i++)
             for (int t = 0; t < no; t++) {
                 double e = ds.y[(size_t)ds.valid_idx[i] * no + t] - mean[t];
@@ -567,8 +596,9 @@ int main(int argc, char **argv) {
     if (nc > 0) {
         char fig[8192], title[256];
         if (a.figure) snprintf(fig, sizeof fig, "%s", a.figure);
-        else snprintf(fig, sizeof fig, "%s/curves-%s-%s-%s-seeds%d-%d.png", a.out, safe_ours,
-                      safe_torch, setting, a.first_seed, a.first_seed + a.seeds - 1);
+        else
+            snprintf(fig, sizeof fig, "%s/curves-%s-%s-%s-seeds%d-%d.png", a.out, safe_ours,
+                     safe_torch, setting, a.first_seed, a.first_seed + a.seeds - 1);
         const char *names[2] = {label_ours, label_torch};
         snprintf(title, sizeof title, "Training curves, %d seeds each (%s)", a.seeds,
                  ds.targets.names[0]);

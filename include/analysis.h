@@ -31,7 +31,7 @@
  * AGN: above Kewley et al. 2001, y > 0.61 / (x - 0.47) + 1.19 with x < 0.47, or x >= 0.47.
  * Composite: everything between (on a line counts as composite). */
 typedef enum {
-    BPT_NONE = 0,        /* no class: a line is missing, non-positive or has S/N <= 3 */
+    BPT_NONE = 0, /* no class: a line is missing, non-positive or has S/N <= 3 */
     BPT_STAR_FORMING = 1,
     BPT_COMPOSITE = 2,
     BPT_AGN = 3,
@@ -45,7 +45,7 @@ typedef struct {
     double log_nii_ha;  /* NAN when either line is unusable */
     double log_oiii_hb; /* NAN when either line is unusable */
     bpt_class cls;
-    char why[96];       /* empty when classified, else e.g. "low S/N h_beta (2.4)" */
+    char why[96]; /* empty when classified, else e.g. "low S/N h_beta (2.4)" */
 } bpt_result;
 
 double bpt_kauffmann03(double x); /* demarcation y(x); NAN for x >= 0.05 */
@@ -54,8 +54,7 @@ bpt_class bpt_classify_ratios(double log_nii_ha, double log_oiii_hb);
 /* flux[BPT_NII..BPT_HBETA] and their errors; err may be NULL (no S/N cut).
  * NAN marks a missing value. Ratios are filled whenever both lines of a ratio
  * are positive, even when the class is refused for low S/N. */
-void bpt_classify_fluxes(bpt_result *r, const double flux[BPT_N_LINES],
-                         const double *err);
+void bpt_classify_fluxes(bpt_result *r, const double flux[BPT_N_LINES], const double *err);
 /* "star-forming", "composite", "AGN" or "none". */
 const char *bpt_class_name(bpt_class c);
 /* Short names of the lines for messages: "nii_6584", "h_alpha", "oiii_5007", "h_beta". */
@@ -87,12 +86,12 @@ void analysis_corr_matrix(double *out, const double *x, int n, int d, int spearm
 
 /* ---- PCA and linear regression -------------------------------------------- */
 typedef struct {
-    int d;              /* features */
-    int n_components;   /* kept, <= d */
-    double *mean;       /* (d) training mean */
-    double *components; /* (n_components, d) unit eigenvectors, largest variance first;
+    int d;                 /* features */
+    int n_components;      /* kept, <= d */
+    double *mean;          /* (d) training mean */
+    double *components;    /* (n_components, d) unit eigenvectors, largest variance first;
                            each signed so that its largest-|.| entry is positive */
-    double *variance;   /* (n_components) eigenvalues of the covariance (divided by n - 1) */
+    double *variance;      /* (n_components) eigenvalues of the covariance (divided by n - 1) */
     double total_variance; /* trace of the covariance */
 } pca_model;
 
@@ -103,9 +102,9 @@ void pca_project(const pca_model *p, const double *x, int n, int k, double *out)
 void pca_free(pca_model *p);
 
 typedef struct {
-    int d;         /* inputs */
-    int n_out;     /* outputs */
-    double *coef;  /* (d + 1, n_out): row 0 the intercept, row 1 + j the weight of input j */
+    int d;        /* inputs */
+    int n_out;    /* outputs */
+    double *coef; /* (d + 1, n_out): row 0 the intercept, row 1 + j the weight of input j */
 } linreg;
 
 /* Least squares with intercept, y (n, n_out) ~ x (n, d), through LAPACK dgelsd
@@ -127,27 +126,26 @@ double analysis_rmse(const double *pred, const double *y, int n, int n_out);
  * training variance in the top k[i] components, may be NULL. */
 int pca_regression_rmse(double *rmse_out, double *explained, const int *k, int n_k,
                         const double *x_train, const double *y_train, int n_train,
-                        const double *x_valid, const double *y_valid, int n_valid,
-                        int d, int n_out);
+                        const double *x_valid, const double *y_valid, int n_valid, int d,
+                        int n_out);
 
 /* ---- feature statistics for Table 1 --------------------------------------- */
 /* count (d) of rows where each feature is non-zero; order (d) the feature indices,
  * most frequent first (ties: lower index first). Either may be NULL. */
 void analysis_feature_counts(int *count, int *order, const double *act, int n, int d);
 /* Copies the columns cols[0..m) of x (n, d) into out (n, m). */
-void analysis_select_columns(double *out, const double *x, int n, int d,
-                             const int *cols, int m);
+void analysis_select_columns(double *out, const double *x, int n, int d, const int *cols, int m);
 /* Share of the variance of the predictions b + sum_j w_j A_j (one output) that the
  * features cols[0..m) carry: 1 - var(full - partial) / var(full), where partial keeps
  * only those terms. act (n, d), w (d). NAN when the predictions are constant. */
-double analysis_variance_share(const double *act, int n, int d, const double *w,
-                               const int *cols, int m);
+double analysis_variance_share(const double *act, int n, int d, const double *w, const int *cols,
+                               int m);
 
 /* ---- linear SVM (liblinear, L2-regularised L2-loss, dual; bias term 1) ------ */
 typedef struct {
     int d;
-    double *w;    /* (d) */
-    double bias;  /* decision = w . x + bias; > 0 predicts label 1 */
+    double *w;   /* (d) */
+    double bias; /* decision = w . x + bias; > 0 predicts label 1 */
 } svm_linear;
 
 /* Trains on x (n, d) with labels y (n) in {0, 1}, C the cost (1 as scikit-learn's
@@ -183,8 +181,8 @@ typedef struct {
 /* Spearman correlation of the activation a (n) with every column of cols (n, n_cols)
  * (NAN = missing, skipped pairwise; columns with fewer than 10 pairs are skipped);
  * writes up to max_out matches, strongest |rho| first, and returns how many. */
-int label_suggest(label_match *out, int max_out, const double *a, int n,
-                  const double *cols, int n_cols);
+int label_suggest(label_match *out, int max_out, const double *a, int n, const double *cols,
+                  int n_cols);
 /* Keeps the matches label_suggest keeps (LABEL_MIN_PAIRS pairs or more, finite rho)
  * and sorts them as it does (strongest |rho| first, then by column); returns how many
  * remain at the front of m. For correlations computed elsewhere (the run database's

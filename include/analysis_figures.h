@@ -28,9 +28,8 @@ int figure_compare(const char *path, const double *m, int n_rows, int n_cols,
                    const char *r2_label, const char *title);
 
 /* x, y (n); color (n) in [0, 1] or NULL. Non-finite points are skipped. */
-int figure_scatter(const char *path, const double *x, const double *y, const double *color,
-                   int n, const char *x_label, const char *y_label, const char *title,
-                   int diagonal);
+int figure_scatter(const char *path, const double *x, const double *y, const double *color, int n,
+                   const char *x_label, const char *y_label, const char *title, int diagonal);
 
 typedef struct {
     const char *name; /* legend text */
@@ -39,15 +38,15 @@ typedef struct {
     const double *err; /* (n) half-length of the error bar, or NULL */
 } figure_series;
 
-int figure_lines(const char *path, const figure_series *series, int n_series,
-                 const char *x_label, const char *y_label, const char *title);
+int figure_lines(const char *path, const figure_series *series, int n_series, const char *x_label,
+                 const char *y_label, const char *title);
 
 /* Training curves: many thin lines, coloured by group (one legend entry per group),
  * solid or dashed; note (may be NULL) is written under the plot. */
 typedef struct {
     int n;
     const double *x, *y;
-    int group;  /* 0 .. n_groups-1: colour and legend entry */
+    int group; /* 0 .. n_groups-1: colour and legend entry */
     int dashed;
 } figure_curve;
 

@@ -20,18 +20,18 @@
 
 typedef struct {
     store_run run;
-    store_rows rows;          /* every galaxy of the run, ascending galaxy id (no objIDs) */
+    store_rows rows; /* every galaxy of the run, ascending galaxy id (no objIDs) */
     int n, d, n_out;
     int n_train, n_valid;
-    int *train;               /* (n_train) row indices into rows */
-    int *valid;               /* (n_valid) */
-    double *pred, *truth;     /* (n, n_out) target units */
-    int n_live;               /* features active on at least one galaxy */
-    store_feature *features;  /* (n_live) most frequent on the validation split first */
+    int *train;              /* (n_train) row indices into rows */
+    int *valid;              /* (n_valid) */
+    double *pred, *truth;    /* (n, n_out) target units */
+    int n_live;              /* features active on at least one galaxy */
+    store_feature *features; /* (n_live) most frequent on the validation split first */
     /* A sparse run's activations by row (CSR), read in one scan; NULL for a dense run,
      * whose columns are read one at a time when asked for. */
-    int64_t *act_start;       /* (n + 1) */
-    int *act_feature;         /* (act_start[n]) */
+    int64_t *act_start; /* (n + 1) */
+    int *act_feature;   /* (act_start[n]) */
     float *act_value;
 } run_data;
 
@@ -39,8 +39,8 @@ int run_data_load(run_data *rd, store *s, const char *run_spec);
 void run_data_free(run_data *rd);
 /* out (n_idx, m): the activations of features[0..m) on the rows idx[0..n_idx),
  * scaled by each feature's max_valid when scaled != 0 (raw otherwise). */
-int run_data_activations(const run_data *rd, store *s, const int *features, int m,
-                         const int *idx, int n_idx, int scaled, double *out);
+int run_data_activations(const run_data *rd, store *s, const int *features, int m, const int *idx,
+                         int n_idx, int scaled, double *out);
 /* out (n_idx, cols) = x[idx[i]] rows of x (?, cols). */
 void run_data_gather(double *out, const double *x, int cols, const int *idx, int n_idx);
 
@@ -50,34 +50,34 @@ void run_data_gather(double *out, const double *x, int cols, const int *idx, int
 typedef enum { SVM_WEIGHTS_BOTH = 0, SVM_WEIGHTS_NONE = 1, SVM_WEIGHTS_BALANCED = 2 } svm_weights;
 
 typedef struct {
-    int top;                 /* Table 1 rows (most frequent features), default 8 */
-    int min_galaxies;        /* correlation matrix: features active on more validation
+    int top;                  /* Table 1 rows (most frequent features), default 8 */
+    int min_galaxies;         /* correlation matrix: features active on more validation
                                 galaxies than this (the paper: 100) */
-    const char *figures_dir; /* PNGs here when set */
+    const char *figures_dir;  /* PNGs here when set */
     svm_weights class_weight; /* SVM_WEIGHTS_BOTH */
 } report_options;
 
 #define REPORT_MAX_M 4 /* m = 1, 2, 4, 8 */
 
 typedef struct {
-    int n_top;                          /* features in Table 1 */
-    int n_m;                            /* entries of m used (m <= live features) */
+    int n_top;                                     /* features in Table 1 */
+    int n_m;                                       /* entries of m used (m <= live features) */
     double share[REPORT_MAX_M][STORE_MAX_TARGETS]; /* R^2 of the predictions on the top m */
-    double rmse_top[REPORT_MAX_M];      /* validation RMSE of a refit on the top m */
-    double rmse_head[REPORT_MAX_M];     /* the same with the stored head, others zeroed
+    double rmse_top[REPORT_MAX_M];                 /* validation RMSE of a refit on the top m */
+    double rmse_head[REPORT_MAX_M];                /* the same with the stored head, others zeroed
                                            (query_rmse_with_features) */
-    double rmse_model;                  /* the stored predictions' validation RMSE */
-    char (*labels)[STORE_LABEL_MAX];    /* (n_top) suggested label, "" when none */
-    int n_corr;                         /* features in the correlation matrix */
-    int *corr_features;                 /* (n_corr) */
-    double *corr;                       /* (n_corr, n_corr) Pearson of scaled A (validation) */
-    int svm_done;                       /* the BPT classes were available */
-    int svm_source;                     /* BPT_SOURCE_* */
-    char svm_why[160];                  /* why not, when !svm_done */
-    int svm_n_features[2];              /* 4 most frequent, all live */
-    binary_scores svm[2];               /* without class weights (the paper's) */
-    binary_scores svm_balanced[2];      /* with balanced class weights */
-    svm_weights class_weight;           /* which of them report_print shows */
+    double rmse_model;                             /* the stored predictions' validation RMSE */
+    char (*labels)[STORE_LABEL_MAX];               /* (n_top) suggested label, "" when none */
+    int n_corr;                                    /* features in the correlation matrix */
+    int *corr_features;                            /* (n_corr) */
+    double *corr;                  /* (n_corr, n_corr) Pearson of scaled A (validation) */
+    int svm_done;                  /* the BPT classes were available */
+    int svm_source;                /* BPT_SOURCE_* */
+    char svm_why[160];             /* why not, when !svm_done */
+    int svm_n_features[2];         /* 4 most frequent, all live */
+    binary_scores svm[2];          /* without class weights (the paper's) */
+    binary_scores svm_balanced[2]; /* with balanced class weights */
+    svm_weights class_weight;      /* which of them report_print shows */
     int svm_n_train, svm_n_agn_train;
 } report_result;
 
@@ -110,20 +110,21 @@ int analysis_feature_suggestion(store *s, int64_t run_id, int feature, char *out
  * latents; NULL or "": the physical columns the labels use), over the validation
  * split. SF_ERR when no column matches. */
 typedef struct {
-    int is_pca;        /* rows are principal components */
+    int is_pca; /* rows are principal components */
     int n_rows;
     int *row_id;       /* (n_rows) feature index, or component number from 1 */
     double *row_share; /* (n_rows) f_activated, or the share of the variance */
     int n_cols;
     char (*cols)[STORE_NAME_MAX]; /* (n_cols) */
-    double *rho;       /* (n_rows, n_cols), NAN where undefined */
+    double *rho;                  /* (n_rows, n_cols), NAN where undefined */
     int n_valid;
 } latent_table;
 
 int run_latents(latent_table *t, const run_data *rd, store *s, int n_rows, const char *prefix);
 void latent_table_free(latent_table *t);
 /* One line per row with its n_best strongest columns; with matrix, every rho too. */
-void latent_table_print(FILE *out, const run_data *rd, const latent_table *t, int n_best, int matrix);
+void latent_table_print(FILE *out, const run_data *rd, const latent_table *t, int n_best,
+                        int matrix);
 
 /* ---- Table 2 baseline ------------------------------------------------------ */
 /* PCA of the dense run's d pooled features on its training rows, regression of the
@@ -141,16 +142,16 @@ void sweep_run_name(char *buf, size_t n, int k, int seed);
 typedef struct {
     int n_k;
     int k[SWEEP_MAX_K];
-    int n_runs[SWEEP_MAX_K];      /* SFNet runs found for each k */
-    double rmse_mean[SWEEP_MAX_K]; /* their validation RMSE: mean */
-    double rmse_se[SWEEP_MAX_K];   /* standard error of the mean (NAN with one run) */
+    int n_runs[SWEEP_MAX_K];        /* SFNet runs found for each k */
+    double rmse_mean[SWEEP_MAX_K];  /* their validation RMSE: mean */
+    double rmse_se[SWEEP_MAX_K];    /* standard error of the mean (NAN with one run) */
     double refit_mean[SWEEP_MAX_K]; /* validation RMSE of a linear refit on each run's
                                        features (training split), mean over runs */
     double refit_se[SWEEP_MAX_K];
-    double pca[SWEEP_MAX_K];       /* the dense run's top-k PCA baseline (NAN: no dense run) */
+    double pca[SWEEP_MAX_K]; /* the dense run's top-k PCA baseline (NAN: no dense run) */
     double explained[SWEEP_MAX_K];
     int have_dense;
-    double dense_rmse;             /* the dense network itself */
+    double dense_rmse; /* the dense network itself */
     char target[STORE_NAME_MAX * 4];
 } sweep_table;
 

@@ -66,8 +66,10 @@ int cli_merge(int argc, char **argv);
 /* Option values of --json and --csv (no short options). */
 enum { CLI_OPT_JSON = 0x1000, CLI_OPT_CSV };
 /* The entries of an option table: --json and --csv; --help and the end mark. */
-#define CLI_OPTIONS_FORMAT {"json", no_argument, NULL, CLI_OPT_JSON}, {"csv", no_argument, NULL, CLI_OPT_CSV}
-#define CLI_OPTIONS_END {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}
+#define CLI_OPTIONS_FORMAT                                                                         \
+    {"json", no_argument, NULL, CLI_OPT_JSON}, { "csv", no_argument, NULL, CLI_OPT_CSV }
+#define CLI_OPTIONS_END                                                                            \
+    {"help", no_argument, NULL, 'h'}, { NULL, 0, NULL, 0 }
 #define CLI_CONTINUE (-1)
 
 typedef struct {
@@ -76,7 +78,7 @@ typedef struct {
     store *s;                 /* open after cli_open* */
     store_run run;            /* found by cli_open_run / cli_open_feature */
     int has_run;
-    int feature;              /* found by cli_open_feature, else -1 */
+    int feature; /* found by cli_open_feature, else -1 */
 } cli_db;
 
 /* The end of an option switch: --json and --csv set c->fmt (CLI_CONTINUE); --help
@@ -104,6 +106,5 @@ int cli_fail(cli_db *c);
 struct cJSON;
 void cli_json_num(struct cJSON *o, const char *key, double x);
 int cli_print_json(struct cJSON *root);
-
 
 #endif

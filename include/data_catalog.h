@@ -50,13 +50,13 @@
 typedef struct {
     char *path;
     int n_rows;
-    int n_cols;          /* numeric columns, objID excluded */
-    char **col_names;    /* (n_cols) */
-    char **obj_ids;      /* (n_rows) objID text */
-    double *values;      /* (n_rows, n_cols) row-major, NAN where missing */
-    int *line_of_row;    /* (n_rows) 1-based line in the file, for messages */
-    int n_skipped;       /* columns left out (FITS: not numeric scalars), for messages */
-    char **skipped;      /* (n_skipped) "NAME (why)" */
+    int n_cols;       /* numeric columns, objID excluded */
+    char **col_names; /* (n_cols) */
+    char **obj_ids;   /* (n_rows) objID text */
+    double *values;   /* (n_rows, n_cols) row-major, NAN where missing */
+    int *line_of_row; /* (n_rows) 1-based line in the file, for messages */
+    int n_skipped;    /* columns left out (FITS: not numeric scalars), for messages */
+    char **skipped;   /* (n_skipped) "NAME (why)" */
 } catalog;
 
 /* Returns SF_OK or SF_ERR with a message "file:line: what was wrong". */
@@ -114,8 +114,8 @@ typedef struct {
 } catalog_pos;
 
 typedef struct {
-    const char *obj_id;      /* trimmed; valid until the next call */
-    const double *values;    /* (n_cols of the stream's columns) NAN where missing */
+    const char *obj_id;   /* trimmed; valid until the next call */
+    const double *values; /* (n_cols of the stream's columns) NAN where missing */
     catalog_pos pos;
 } catalog_row;
 
@@ -144,8 +144,8 @@ void catalog_stream_close(catalog_stream *st);
 #define TARGET_MAX_CUTS 40 /* 2 per target for 16 columns; 16 for bpt_lines */
 
 typedef struct {
-    char name[96];  /* "oh_p50 > 0", "h_alpha_flux S/N > 3", "missing oh_p50" ... */
-    int removed;    /* rows removed by this cut, in the order the cuts are applied */
+    char name[96]; /* "oh_p50 > 0", "h_alpha_flux S/N > 3", "missing oh_p50" ... */
+    int removed;   /* rows removed by this cut, in the order the cuts are applied */
 } target_cut;
 
 /* One cut of a target: its kind, the column tested (and its error column), the limit. */
@@ -156,17 +156,17 @@ typedef struct {
 } target_rule;
 
 typedef struct {
-    char preset[32];                  /* "metallicity", "bpt_lines" or "columns" */
+    char preset[32]; /* "metallicity", "bpt_lines" or "columns" */
     int n_targets;
-    char names[TARGET_MAX][64];       /* what each output is called, e.g. "oh_p50", "log_h_alpha_flux" */
-    int n_rows;                       /* rows kept */
-    int *rows;                        /* (n_rows) indices into the catalogue */
-    float *y;                         /* (n_rows, n_targets) */
+    char names[TARGET_MAX][64]; /* what each output is called, e.g. "oh_p50", "log_h_alpha_flux" */
+    int n_rows;                 /* rows kept */
+    int *rows;                  /* (n_rows) indices into the catalogue */
+    float *y;                   /* (n_rows, n_targets) */
     int n_cuts;
     target_cut cuts[TARGET_MAX_CUTS];
     target_rule rules[TARGET_MAX_CUTS]; /* (n_cuts) applied in order */
-    int cols[TARGET_MAX];             /* (n_targets) the column of each output */
-    int take_log;                     /* outputs are log10 of the columns */
+    int cols[TARGET_MAX];               /* (n_targets) the column of each output */
+    int take_log;                       /* outputs are log10 of the columns */
 } target_set;
 
 /* spec: "metallicity", "bpt_lines" or comma-separated column names.

@@ -74,11 +74,11 @@ int fits_root_name(const char *name, char *root, size_t n);
 /* ---- cutouts ----------------------------------------------------------------- */
 
 typedef struct {
-    char bands[3][8];   /* band of each plane, in file order, bluest first */
-    float scale[3];     /* flux multiplier of each plane */
-    float q;            /* Q of the asinh (viewer: 20) */
-    float stretch;      /* Lupton's alpha (viewer: 1) */
-    float offset;       /* m, added to every scaled flux (viewer's SDSS layer: 0.02) */
+    char bands[3][8]; /* band of each plane, in file order, bluest first */
+    float scale[3];   /* flux multiplier of each plane */
+    float q;          /* Q of the asinh (viewer: 20) */
+    float stretch;    /* Lupton's alpha (viewer: 1) */
+    float offset;     /* m, added to every scaled flux (viewer's SDSS layer: 0.02) */
 } fits_rgb;
 
 /* The viewer's SDSS settings: bands g, r, i; scales 2.5, 1.5, 1.0; Q 20; stretch 1;
@@ -116,17 +116,17 @@ int fits_cutout_decode_mem(const uint8_t *data, size_t len, const char *name, co
 /* ---- tables out -------------------------------------------------------------- */
 
 typedef enum {
-    FITS_COL_INT64,   /* K */
-    FITS_COL_INT32,   /* J */
-    FITS_COL_FLOAT,   /* E, repeat floats a row */
-    FITS_COL_TEXT,    /* repeat characters a row */
+    FITS_COL_INT64, /* K */
+    FITS_COL_INT32, /* J */
+    FITS_COL_FLOAT, /* E, repeat floats a row */
+    FITS_COL_TEXT,  /* repeat characters a row */
 } fits_col_kind;
 
 typedef struct {
     char name[72];
     fits_col_kind kind;
-    int repeat;        /* elements a row (FLOAT: a vector column when > 1; TEXT: width) */
-    char unit[24];     /* "" none */
+    int repeat;    /* elements a row (FLOAT: a vector column when > 1; TEXT: width) */
+    char unit[24]; /* "" none */
 } fits_col;
 
 typedef struct fits_table_writer fits_table_writer;

@@ -44,8 +44,8 @@
 int image_decode(const char *path, uint8_t **rgb, int *width, int *height);
 /* The same for an encoded image in memory (a thumbnail blob); name (may be NULL)
  * is what messages call it. */
-int image_decode_mem(const uint8_t *data, size_t len, const char *name, uint8_t **rgb,
-                     int *width, int *height);
+int image_decode_mem(const uint8_t *data, size_t len, const char *name, uint8_t **rgb, int *width,
+                     int *height);
 /* The same, FITS cutouts stretched with stretch (NULL: the defaults). */
 int image_decode_fits(const char *path, const fits_rgb *stretch, uint8_t **rgb, int *width,
                       int *height);
@@ -74,16 +74,16 @@ typedef struct {
     const char *catalog_path;
     const catalog_sources *sources; /* several catalogues, a join, an ID column: used
                                        instead of catalog_path when set */
-    const fits_rgb *fits_rgb;  /* the stretch of FITS cutouts (NULL: the defaults) */
+    const fits_rgb *fits_rgb;       /* the stretch of FITS cutouts (NULL: the defaults) */
     const char *images_dir;
-    const char *target_spec;   /* "metallicity", "bpt_lines", "col,col" */
-    int resize;                /* 160 */
-    int crop;                  /* 144 */
-    uint64_t seed;             /* 256: the train/valid split */
-    double valid_fraction;     /* 0.2 */
-    const char *cache_path;    /* NULL: automatic (RAM when small, else a file beside the images) */
-    int quiet;                 /* no progress bar */
-    int64_t ram_cache_max;     /* bytes held in RAM before the automatic cache goes to a
+    const char *target_spec; /* "metallicity", "bpt_lines", "col,col" */
+    int resize;              /* 160 */
+    int crop;                /* 144 */
+    uint64_t seed;           /* 256: the train/valid split */
+    double valid_fraction;   /* 0.2 */
+    const char *cache_path;  /* NULL: automatic (RAM when small, else a file beside the images) */
+    int quiet;               /* no progress bar */
+    int64_t ram_cache_max;   /* bytes held in RAM before the automatic cache goes to a
                                   file; 0: min(2 GiB, a quarter of physical memory) */
 } dataset_options;
 
@@ -93,23 +93,23 @@ void dataset_options_default(dataset_options *opt);
 typedef struct {
     catalog cat;
     target_set targets;
-    int n;                     /* galaxies with a usable image */
-    int size;                  /* crop */
-    int *cat_row;              /* (n) catalogue row of each galaxy */
-    float *y;                  /* (n, n_targets) */
-    uint8_t *pixels;           /* (n, 3, size, size), heap or mmap */
-    int pixels_mapped;         /* pixels is an mmap of a cache file */
-    uint8_t *split;            /* (n) SPLIT_TRAIN or SPLIT_VALID */
+    int n;             /* galaxies with a usable image */
+    int size;          /* crop */
+    int *cat_row;      /* (n) catalogue row of each galaxy */
+    float *y;          /* (n, n_targets) */
+    uint8_t *pixels;   /* (n, 3, size, size), heap or mmap */
+    int pixels_mapped; /* pixels is an mmap of a cache file */
+    uint8_t *split;    /* (n) SPLIT_TRAIN or SPLIT_VALID */
     int n_train, n_valid;
     int *train_idx, *valid_idx;
-    float mean[3], std[3];     /* normalisation, 0..1 pixel scale */
-    int n_missing, n_corrupt;  /* images skipped */
-    char first_missing[3][64]; /* objIDs named in messages */
-    int n_decoded;             /* images decoded by this open (0 when the cache was reused) */
-    int from_cache;            /* pixels came from an existing cache file */
-    char cache_file[1024];     /* the cache file in use, "" when pixels are in RAM */
+    float mean[3], std[3];      /* normalisation, 0..1 pixel scale */
+    int n_missing, n_corrupt;   /* images skipped */
+    char first_missing[3][64];  /* objIDs named in messages */
+    int n_decoded;              /* images decoded by this open (0 when the cache was reused) */
+    int from_cache;             /* pixels came from an existing cache file */
+    char cache_file[1024];      /* the cache file in use, "" when pixels are in RAM */
     double cache_build_seconds; /* decoding into a new cache file; 0 when none was built */
-    void *map_base;            /* the mapping behind pixels, for munmap */
+    void *map_base;             /* the mapping behind pixels, for munmap */
     size_t map_len;
 } dataset;
 

@@ -30,7 +30,7 @@
 #include "data_catalog.h"
 
 typedef struct {
-    int index, count;   /* slice index of count; {0, 1} is the whole catalogue */
+    int index, count; /* slice index of count; {0, 1} is the whole catalogue */
 } shard_spec;
 
 /* "I/N" (0 <= I < N <= 1000000), or "slurm": I and N of a Slurm job array's task,
@@ -43,22 +43,22 @@ int shard_parse(const char *text, shard_spec *out);
 int shard_of(const char *obj_id, int count);
 
 typedef struct {
-    catalog columns;       /* the catalogue's path and columns; no rows */
+    catalog columns; /* the catalogue's path and columns; no rows */
     shard_spec shard;
-    int n;                 /* galaxies of the slice (cuts passed, image found) */
-    int n_all;             /* the same over the whole catalogue: the split's galaxies */
-    int n_rows;            /* rows of the catalogue */
-    int n_cut;             /* rows that the target's cuts removed (whole catalogue) */
-    int n_missing;         /* rows of the slice that pass the cuts but have no image */
+    int n;                   /* galaxies of the slice (cuts passed, image found) */
+    int n_all;               /* the same over the whole catalogue: the split's galaxies */
+    int n_rows;              /* rows of the catalogue */
+    int n_cut;               /* rows that the target's cuts removed (whole catalogue) */
+    int n_missing;           /* rows of the slice that pass the cuts but have no image */
     char missing_ids[3][64]; /* the first few of them */
     int has_targets;
-    target_set targets;    /* names, cuts and their counts; rows, y empty */
-    char *images;          /* the image folder */
-    char *names;           /* objID '\0' file name '\0' of every galaxy, packed */
-    size_t *name_at;       /* (n) where galaxy i's objID starts in names */
-    catalog_pos *pos;      /* (n) where its row starts in the catalogue */
-    float *truth;          /* (n, targets.n_targets) when has_targets */
-    uint8_t *split;        /* (n) SPLIT_TRAIN / SPLIT_VALID */
+    target_set targets; /* names, cuts and their counts; rows, y empty */
+    char *images;       /* the image folder */
+    char *names;        /* objID '\0' file name '\0' of every galaxy, packed */
+    size_t *name_at;    /* (n) where galaxy i's objID starts in names */
+    catalog_pos *pos;   /* (n) where its row starts in the catalogue */
+    float *truth;       /* (n, targets.n_targets) when has_targets */
+    uint8_t *split;     /* (n) SPLIT_TRAIN / SPLIT_VALID */
 } shard_plan;
 
 /* Reads the catalogue once from st (freshly opened; it stays open, for the rows): the galaxies of shard (NULL: all) whose row passes the
@@ -70,9 +70,8 @@ typedef struct {
  * SF_ERR with a message for an unreadable or malformed catalogue, an unknown target,
  * an objID that cannot name a file, one that appears twice, or no row passing the
  * cuts; a slice with no galaxy is not an error (n = 0). */
-int shard_plan_build(shard_plan *p, catalog_stream *st, const char *target_spec,
-                     const char *images, const shard_spec *shard, uint64_t split_seed,
-                     double valid_fraction);
+int shard_plan_build(shard_plan *p, catalog_stream *st, const char *target_spec, const char *images,
+                     const shard_spec *shard, uint64_t split_seed, double valid_fraction);
 void shard_plan_free(shard_plan *p);
 const char *shard_plan_objid(const shard_plan *p, int i);
 /* Galaxy i's image file: <images>/<file name>. SF_ERR when it does not fit in n. */

@@ -29,13 +29,13 @@ typedef struct {
     const char *subtitle; /* label or statistics line, may be NULL */
     int n_galaxies;       /* top galaxies, strongest first */
     const export_galaxy *galaxies;
-    int grid_cols, grid_rows; /* gallery shape; cols * rows galaxies at most */
-    int bpt;                  /* Figure 2 layout */
-    int n_points;             /* validation galaxies for the BPT panel */
-    const float *bpt_x;       /* log([NII]/Ha) */
-    const float *bpt_y;       /* log([OIII]/Hb) */
-    const float *bpt_scaled;  /* scaled activation, 0..1 */
-    const char *x_label, *y_label; /* NULL: the BPT axis names */
+    int grid_cols, grid_rows;          /* gallery shape; cols * rows galaxies at most */
+    int bpt;                           /* Figure 2 layout */
+    int n_points;                      /* validation galaxies for the BPT panel */
+    const float *bpt_x;                /* log([NII]/Ha) */
+    const float *bpt_y;                /* log([OIII]/Hb) */
+    const float *bpt_scaled;           /* scaled activation, 0..1 */
+    const char *x_label, *y_label;     /* NULL: the BPT axis names */
     double x_min, x_max, y_min, y_max; /* all 0: the BPT limits of the paper */
     int demarcations;                  /* draw Kauffmann and Kewley (BPT) */
 } export_figure;

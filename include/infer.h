@@ -60,8 +60,8 @@ int infer_forward_batch(sfnet *m, const float *x, int B, float *pred, int *feat_
 /* Eval-mode forward of the galaxies idx[0..n) of ds in batches of m->max_batch, no
  * flips. want_dense also keeps the pooled features. quiet: no progress bar. res is
  * owned: infer_result_free (nothing to free after SF_ERR). */
-int infer_dataset(sfnet *m, const dataset *ds, const int *idx, int n, int want_dense,
-                  int quiet, infer_result *res);
+int infer_dataset(sfnet *m, const dataset *ds, const int *idx, int n, int want_dense, int quiet,
+                  infer_result *res);
 void infer_result_free(infer_result *r);
 
 /* ---- the pipeline ------------------------------------------------------------ */
@@ -70,31 +70,31 @@ void infer_result_free(infer_result *r);
  * (paths, or path() for catalogues too large to hold every path), decoded, resized
  * to resize and centre-cropped to the model's input. */
 typedef struct {
-    const dataset *ds;          /* galaxies 0..ds->n; or NULL and: */
-    int n;                      /* galaxies */
-    const char *const *paths;   /* (n) their image files; or NULL and: */
+    const dataset *ds;        /* galaxies 0..ds->n; or NULL and: */
+    int n;                    /* galaxies */
+    const char *const *paths; /* (n) their image files; or NULL and: */
     /* galaxy i's image file into buf (size n); called on the reader thread, i ascending */
     int (*path)(void *ctx, int i, char *buf, size_t n);
     void *path_ctx;
-    int resize;                 /* 0: no resize (the crop only) */
-    const fits_rgb *fits_rgb;   /* the stretch of FITS cutouts (NULL: the defaults) */
-    float mean[3], std[3];      /* normalisation on the 0..1 scale (a dataset has its own) */
-    int want_dense;             /* give the pooled features (dense) too */
-    int want_thumbs;            /* give a JPEG thumbnail of each galaxy */
-    int quiet;                  /* no progress bar */
-    const char *label;          /* of the progress bar */
+    int resize;               /* 0: no resize (the crop only) */
+    const fits_rgb *fits_rgb; /* the stretch of FITS cutouts (NULL: the defaults) */
+    float mean[3], std[3];    /* normalisation on the 0..1 scale (a dataset has its own) */
+    int want_dense;           /* give the pooled features (dense) too */
+    int want_thumbs;          /* give a JPEG thumbnail of each galaxy */
+    int quiet;                /* no progress bar */
+    const char *label;        /* of the progress bar */
 } infer_source;
 
 /* One batch as the sink gets it: its galaxies that went through, in order. */
 typedef struct {
     int n;
-    const int *gal;             /* (n) galaxy numbers of the source */
-    const float *pred;          /* (n, n_out) */
-    const int *feat_idx;        /* (n, k) kept features, strongest first */
-    const float *feat_val;      /* (n, k) their values */
-    const float *dense;         /* (n, d) pooled features before ReLU/top-k, or NULL */
-    uint8_t *const *thumb;      /* (n) JPEG bytes, or NULL (none asked / failed) */
-    const size_t *thumb_len;    /* (n) */
+    const int *gal;          /* (n) galaxy numbers of the source */
+    const float *pred;       /* (n, n_out) */
+    const int *feat_idx;     /* (n, k) kept features, strongest first */
+    const float *feat_val;   /* (n, k) their values */
+    const float *dense;      /* (n, d) pooled features before ReLU/top-k, or NULL */
+    uint8_t *const *thumb;   /* (n) JPEG bytes, or NULL (none asked / failed) */
+    const size_t *thumb_len; /* (n) */
 } infer_batch;
 
 /* Called on the sink thread, once per batch, in order; SF_ERR (with sf_fail) stops
@@ -102,11 +102,11 @@ typedef struct {
 typedef int (*infer_sink)(void *ctx, const infer_batch *b);
 
 typedef struct {
-    int n_done;                 /* galaxies the sink took */
-    int n_corrupt;              /* images that could not be decoded */
-    double seconds;             /* wall time of the whole run */
-    double network_seconds;     /* time in the network alone */
-    int interrupted;            /* stopped by Ctrl-C */
+    int n_done;             /* galaxies the sink took */
+    int n_corrupt;          /* images that could not be decoded */
+    double seconds;         /* wall time of the whole run */
+    double network_seconds; /* time in the network alone */
+    int interrupted;        /* stopped by Ctrl-C */
 } infer_stats;
 
 /* Runs m (eval mode) over the source in batches of m->max_batch. SF_ERR when the
@@ -122,15 +122,15 @@ int infer_thumbnail(const uint8_t *chw, int size, uint8_t **jpg, size_t *len);
 
 /* The galaxies of a run to build: catalogue rows with their truth and split. */
 typedef struct {
-    const catalog *cat;         /* the catalogue; with row(), only its columns are used */
+    const catalog *cat; /* the catalogue; with row(), only its columns are used */
     int n;
-    const int *rows;            /* (n) catalogue rows of cat; or NULL and: */
+    const int *rows; /* (n) catalogue rows of cat; or NULL and: */
     /* galaxy i's objID and catalogue values (cat->n_cols), valid until the next call;
      * called on the sink thread, i ascending; SF_ERR (with sf_fail) stops the run */
     int (*row)(void *ctx, int i, const char **obj_id, const double **values);
     void *row_ctx;
-    const float *truth;         /* (n, n_out) */
-    const uint8_t *split;       /* (n) SPLIT_TRAIN / SPLIT_VALID */
+    const float *truth;   /* (n, n_out) */
+    const uint8_t *split; /* (n) SPLIT_TRAIN / SPLIT_VALID */
 } infer_galaxies;
 
 /* Fills in (zeroed first) with what model m says of a run over ts's outputs: their

@@ -28,24 +28,21 @@ const char *nn_cpu_blas_core(void);
 /* ---- convolution (no bias) ---- */
 
 typedef struct {
-    int B, C, H, W;     /* input (C, B, H, W) */
-    int OC, KH, KW;     /* weight (OC, C, KH, KW) */
+    int B, C, H, W; /* input (C, B, H, W) */
+    int OC, KH, KW; /* weight (OC, C, KH, KW) */
     int stride, pad;
-    int OH, OW;         /* output (OC, B, OH, OW) */
+    int OH, OW; /* output (OC, B, OH, OW) */
 } nn_conv_geom;
 
-nn_conv_geom nn_conv_geom_make(int B, int C, int H, int W, int OC, int ksize, int stride,
-                               int pad);
+nn_conv_geom nn_conv_geom_make(int B, int C, int H, int W, int OC, int ksize, int stride, int pad);
 /* Floats of im2col scratch for `chunk` images at a time. */
 size_t nn_conv_col_floats(const nn_conv_geom *g, int chunk);
 
 /* col (C*KH*KW, nb*OH*OW, row stride ldcol) = the patches of images b0 .. b0+nb-1 of
  * in (C, B, H, W). Single-threaded: the convolutions call it from each thread. */
-void nn_im2col(float *col, size_t ldcol, const float *in, const nn_conv_geom *g, int b0,
-               int nb);
+void nn_im2col(float *col, size_t ldcol, const float *in, const nn_conv_geom *g, int b0, int nb);
 /* din (C, B, H, W) += the patches in col scattered back (images b0 .. b0+nb-1). */
-void nn_col2im(float *din, const float *col, size_t ldcol, const nn_conv_geom *g, int b0,
-               int nb);
+void nn_col2im(float *din, const float *col, size_t ldcol, const nn_conv_geom *g, int b0, int nb);
 
 /* out (OC, B, OH, OW) = conv(in (C, B, H, W), w (OC, C*KH*KW)), by im2col + sgemm,
  * `chunk` images per round; col holds nn_conv_col_floats(g, chunk) floats. Each OpenMP
@@ -56,11 +53,10 @@ void nn_conv2d_forward(float *out, const float *in, const float *w, float *col, 
 /* dw (OC, C*KH*KW) += dout @ col^T (threads split the rows of col); din (C, B, H, W)
  * += col2im(w^T @ dout) unless din is NULL (threads split the images). in and w as in
  * the forward pass. */
-void nn_conv2d_backward(float *din, float *dw, const float *dout, const float *in,
-                        const float *w, float *col, int chunk, const nn_conv_geom *g);
+void nn_conv2d_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
+                        float *col, int chunk, const nn_conv_geom *g);
 /* The same, by direct loops: slow, obviously right, for the tests. */
-void nn_conv2d_forward_naive(float *out, const float *in, const float *w,
-                             const nn_conv_geom *g);
+void nn_conv2d_forward_naive(float *out, const float *in, const float *w, const nn_conv_geom *g);
 void nn_conv2d_backward_naive(float *din, float *dw, const float *dout, const float *in,
                               const float *w, const nn_conv_geom *g);
 
@@ -77,15 +73,15 @@ void nn_conv2d_backward_naive(float *din, float *dw, const float *dout, const fl
  * residual (C, N) may be NULL; relu is 0 or 1. */
 void nn_batchnorm_forward(float *out, float *mean, float *invstd, const float *in,
                           const float *gamma, const float *beta, float *running_mean,
-                          float *running_var, const float *residual, int relu, int C,
-                          int N, int train);
+                          float *running_var, const float *residual, int relu, int C, int N,
+                          int train);
 /* Given dout (C, N): g = dout masked by out > 0 when relu (out is the forward
  * output, else ignored); dresidual (C, N) += g when not NULL; dgamma, dbeta (C) +=;
  * din (C, N) +=. train as in the forward pass (0: statistics are constants). */
 void nn_batchnorm_backward(float *din, float *dresidual, float *dgamma, float *dbeta,
                            const float *dout, const float *out, int relu, const float *in,
-                           const float *mean, const float *invstd, const float *gamma,
-                           int C, int N, int train);
+                           const float *mean, const float *invstd, const float *gamma, int C, int N,
+                           int train);
 
 /* ---- ReLU ---- */
 
@@ -107,7 +103,7 @@ int nn_maxpool_out(int size); /* (size + 2 - 3) / 2 + 1 */
 
 /* ---- global average pool, (C, B, H, W) -> (B, C) ---- */
 
-void nn_avgpool_forward(float *out, const float *in, int C, int B, int HW);  /* out (B, C) */
+void nn_avgpool_forward(float *out, const float *in, int C, int B, int HW);    /* out (B, C) */
 void nn_avgpool_backward(float *din, const float *dout, int C, int B, int HW); /* din (C,B,HW) += */
 
 /* ---- top-k (with ReLU) over rows of d features ---- */
@@ -117,14 +113,14 @@ void nn_avgpool_backward(float *din, const float *dout, int C, int B, int HW); /
  * k = 0: plain ReLU, idx untouched. */
 void nn_topk_forward(float *out, int *idx, const float *in, int B, int d, int k);
 /* din (B, d) += dout at the kept features where in > 0 (k = 0: wherever in > 0). */
-void nn_topk_backward(float *din, const float *dout, const int *idx, const float *in, int B,
-                      int d, int k);
+void nn_topk_backward(float *din, const float *dout, const int *idx, const float *in, int B, int d,
+                      int k);
 
 /* ---- linear ---- */
 
 /* out (B, n_out) = in (B, d) @ w^T (n_out, d) + b (n_out). */
-void nn_linear_forward(float *out, const float *in, const float *w, const float *b, int B,
-                       int d, int n_out);
+void nn_linear_forward(float *out, const float *in, const float *w, const float *b, int B, int d,
+                       int n_out);
 /* dw (n_out, d) += dout^T @ in; db += column sums of dout; din (B, d) += dout @ w
  * (din may be NULL). */
 void nn_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,

@@ -34,11 +34,11 @@
 #include <stdint.h>
 
 typedef struct {
-    int width;   /* base channels: 64 in the paper, d = 8 * width features */
-    int k;       /* active features per galaxy; 0 = dense (no top-k layer) */
-    int n_out;   /* outputs of the linear head */
-    int in_size; /* input height = width (144 in the paper) */
-    int precision; /* nn_precision: NN_PRECISION_BF16 only on the oneDNN engine */
+    int width;          /* base channels: 64 in the paper, d = 8 * width features */
+    int k;              /* active features per galaxy; 0 = dense (no top-k layer) */
+    int n_out;          /* outputs of the linear head */
+    int in_size;        /* input height = width (144 in the paper) */
+    int precision;      /* nn_precision: NN_PRECISION_BF16 only on the oneDNN engine */
     int inference_only; /* 1: eval forwards only (see below); 0: trainable */
 } sfnet_config;
 
@@ -47,12 +47,12 @@ typedef enum { NN_PRECISION_FP32 = 0, NN_PRECISION_BF16 = 1 } nn_precision;
 
 /* One named tensor of the state dict. */
 typedef struct {
-    char name[64];      /* "layer2.0.downsample.1.running_var" */
+    char name[64]; /* "layer2.0.downsample.1.running_var" */
     int ndim;
     int shape[4];
     size_t numel;
-    int is_buffer;      /* 1: in `buffers` (BN running stats), 0: in `params` */
-    size_t offset;      /* into params or buffers, in floats */
+    int is_buffer; /* 1: in `buffers` (BN running stats), 0: in `params` */
+    size_t offset; /* into params or buffers, in floats */
 } sfnet_tensor;
 
 typedef struct sfnet sfnet;
@@ -79,26 +79,26 @@ struct nn_engine {
 
 struct sfnet {
     sfnet_config cfg;
-    int d;                   /* 8 * width */
+    int d; /* 8 * width */
     int max_batch;
 
     int n_tensors;
-    sfnet_tensor *tensors;   /* (n_tensors) state-dict order of torchvision + fc */
+    sfnet_tensor *tensors; /* (n_tensors) state-dict order of torchvision + fc */
     size_t n_params, n_buffers;
-    float *params;           /* (n_params) trainable weights, flat */
-    float *grads;            /* (n_params) same layout; NULL when inference_only */
-    float *buffers;          /* (n_buffers) BN running_mean / running_var */
+    float *params;  /* (n_params) trainable weights, flat */
+    float *grads;   /* (n_params) same layout; NULL when inference_only */
+    float *buffers; /* (n_buffers) BN running_mean / running_var */
     long num_batches_tracked;
 
     /* Activations of the last forward, for the head, the store and tests. */
-    float *feats;            /* (max_batch, d) pooled backbone features */
-    float *sparse;           /* (max_batch, d) after ReLU + top-k (ReLU only when k = 0) */
-    int *topk_idx;           /* (max_batch, k) kept features, by value descending, ties -> lower index */
-    float *out;              /* (max_batch, n_out) */
-    float *dfeats;           /* (max_batch, d) scratch for backward; NULL when inference_only */
-    float *dsparse;          /* (max_batch, d) scratch for backward; NULL when inference_only */
-    float *dout;             /* (max_batch, n_out) scratch for backward; NULL when inference_only */
-    int last_batch;          /* B and train of the last sfnet_forward */
+    float *feats;   /* (max_batch, d) pooled backbone features */
+    float *sparse;  /* (max_batch, d) after ReLU + top-k (ReLU only when k = 0) */
+    int *topk_idx;  /* (max_batch, k) kept features, by value descending, ties -> lower index */
+    float *out;     /* (max_batch, n_out) */
+    float *dfeats;  /* (max_batch, d) scratch for backward; NULL when inference_only */
+    float *dsparse; /* (max_batch, d) scratch for backward; NULL when inference_only */
+    float *dout;    /* (max_batch, n_out) scratch for backward; NULL when inference_only */
+    int last_batch; /* B and train of the last sfnet_forward */
     int last_train;
 
     nn_engine *engine;

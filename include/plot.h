@@ -30,11 +30,11 @@ enum { PLOT_MODE_BRAILLE = 0, PLOT_MODE_GLYPH = 1 };
 /* What drew a cell, so that a renderer can style it. */
 enum {
     PLOT_KIND_EMPTY = 0,
-    PLOT_KIND_POINT,  /* data, coloured by value */
-    PLOT_KIND_LINE,   /* a reference line (demarcation) */
-    PLOT_KIND_AXIS,   /* frame, ticks */
-    PLOT_KIND_TEXT,   /* labels, numbers */
-    PLOT_KIND_BAR     /* histogram bars and colour bar, coloured by value */
+    PLOT_KIND_POINT, /* data, coloured by value */
+    PLOT_KIND_LINE,  /* a reference line (demarcation) */
+    PLOT_KIND_AXIS,  /* frame, ticks */
+    PLOT_KIND_TEXT,  /* labels, numbers */
+    PLOT_KIND_BAR    /* histogram bars and colour bar, coloured by value */
 };
 
 enum { PLOT_COLOR_DEFAULT = -1 };
@@ -85,15 +85,15 @@ plot_axes plot_bpt_axes(void);
  * left, the frame, x ticks and the x label below, the y label above. vals (may
  * be NULL: all points drawn uncoloured) are clamped to [0, 1]; points outside
  * the axis limits are skipped. Returns the number of points drawn. */
-int plot_scatter(plot_grid *g, int x, int y, int w, int h, const plot_axes *ax,
-                 const float *xs, const float *ys, const float *vals, int n);
+int plot_scatter(plot_grid *g, int x, int y, int w, int h, const plot_axes *ax, const float *xs,
+                 const float *ys, const float *vals, int n);
 
 /* Histogram of values in [lo, hi] with n_bins bins into the rectangle, with the
  * count axis (0 .. max count) on the left, value ticks below, x_label under them.
  * counts (n_bins) receives the bin counts when not NULL. Values outside
  * [lo, hi] are counted in the end bins. Returns the largest bin count. */
-int plot_histogram(plot_grid *g, int x, int y, int w, int h, const float *values, int n,
-                   int n_bins, double lo, double hi, const char *x_label, int *counts);
+int plot_histogram(plot_grid *g, int x, int y, int w, int h, const float *values, int n, int n_bins,
+                   double lo, double hi, const char *x_label, int *counts);
 
 /* Vertical colour bar of h rows at (x, y) from v_min (bottom) to v_max (top),
  * tick values written to its right, label above. */

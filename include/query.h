@@ -36,7 +36,7 @@ typedef struct query_table query_table;
 query_table *query_table_new(int n_cols, const char *const *names);
 void query_table_free(query_table *t);
 /* Cells are appended row by row, left to right; a row ends after n_cols cells. */
-void query_table_text(query_table *t, const char *text);       /* NULL -> null */
+void query_table_text(query_table *t, const char *text); /* NULL -> null */
 void query_table_int(query_table *t, long long v);
 /* NAN -> null. digits: decimals in text/CSV (JSON keeps full precision). */
 void query_table_num(query_table *t, double v, int digits);
@@ -52,10 +52,10 @@ typedef struct {
     int feature;
     int n_active_valid;
     double f_activated;
-    double max_valid;                      /* the scale of A */
-    double weight[STORE_MAX_TARGETS];      /* the head's raw weight */
-    double coef[STORE_MAX_TARGETS];        /* w'_ti: per unit of scaled A, target units */
-    double mean_contrib[STORE_MAX_TARGETS];/* mean over validation of w'_ti A_i */
+    double max_valid;                       /* the scale of A */
+    double weight[STORE_MAX_TARGETS];       /* the head's raw weight */
+    double coef[STORE_MAX_TARGETS];         /* w'_ti: per unit of scaled A, target units */
+    double mean_contrib[STORE_MAX_TARGETS]; /* mean over validation of w'_ti A_i */
     char label[STORE_LABEL_MAX];
 } query_term;
 
@@ -64,15 +64,15 @@ typedef struct {
     char prefix[STORE_PREFIX_MAX];
     int n_out;
     char target_names[STORE_MAX_TARGETS][STORE_NAME_MAX];
-    double intercept[STORE_MAX_TARGETS];   /* c_t */
-    int n_terms;                           /* live features (active on some galaxy) */
-    query_term *terms;                     /* owned (n_terms), by frequency */
+    double intercept[STORE_MAX_TARGETS]; /* c_t */
+    int n_terms;                         /* live features (active on some galaxy) */
+    query_term *terms;                   /* owned (n_terms), by frequency */
     int n_valid;
     int n_levels;
-    int level_terms[QUERY_EQ_LEVELS];      /* terms used: 1, 2, 4, 8 (those < n_terms), all */
-    double rmse[QUERY_EQ_LEVELS];          /* over all outputs */
+    int level_terms[QUERY_EQ_LEVELS]; /* terms used: 1, 2, 4, 8 (those < n_terms), all */
+    double rmse[QUERY_EQ_LEVELS];     /* over all outputs */
     double rmse_t[QUERY_EQ_LEVELS][STORE_MAX_TARGETS];
-    double model_valid_rmse;               /* as stored with the run (NAN unknown) */
+    double model_valid_rmse; /* as stored with the run (NAN unknown) */
 } query_equation;
 
 /* From the run's features and its stored summaries (a few rows). */
@@ -80,8 +80,8 @@ int query_equation_compute(store *s, int64_t run_id, query_equation *eq);
 void query_equation_clear(query_equation *eq);
 /* RMSE over the validation galaxies using only the listed features (n = -1: all):
  * one scan of the run's activations. */
-int query_rmse_with_features(store *s, int64_t run_id, const int *features, int n,
-                             double *rmse, double *rmse_t);
+int query_rmse_with_features(store *s, int64_t run_id, const int *features, int n, double *rmse,
+                             double *rmse_t);
 /* The same with the top m features by frequency (m above the live ones: all), from the
  * stored RMSEs when m is 1, 2, 4, 8 or all, else by query_rmse_with_features. */
 int query_rmse_top(store *s, int64_t run_id, int m, double *rmse, double *rmse_t);
@@ -95,10 +95,10 @@ int query_rmse_top(store *s, int64_t run_id, int m, double *rmse, double *rmse_t
 typedef struct {
     int64_t run_id;
     int d;
-    int n;           /* galaxies of the run */
-    double *sum;     /* (d) S_i */
-    double *cross;   /* (d, d) C_ij */
-    int *n_both;     /* (d, d) */
+    int n;         /* galaxies of the run */
+    double *sum;   /* (d) S_i */
+    double *cross; /* (d, d) C_ij */
+    int *n_both;   /* (d, d) */
 } query_coact;
 
 /* Every pair's sums of the run, from its stored summaries (d small reads). */
@@ -109,8 +109,8 @@ double query_coact_pearson(const query_coact *c, int i, int j);
 
 typedef struct {
     int feature;
-    double r;       /* Pearson correlation with the feature asked about */
-    int n_both;     /* galaxies where both are active */
+    double r;   /* Pearson correlation with the feature asked about */
+    int n_both; /* galaxies where both are active */
 } query_similar;
 
 /* The (at most) n features most correlated with feature, largest r first (ties by
@@ -119,7 +119,8 @@ typedef struct {
 int query_similar_features(const query_coact *c, int feature, int n, query_similar *out);
 /* The same for one feature straight from the stored sums (its pairs and every
  * feature's sums: two small reads); *n_out how many were written to out. */
-int query_similar_load(store *s, int64_t run_id, int feature, int n, query_similar *out, int *n_out);
+int query_similar_load(store *s, int64_t run_id, int feature, int n, query_similar *out,
+                       int *n_out);
 
 /* ---- between runs: counterparts, the compare view, similar galaxies (query_cross.c) ----
  *
@@ -135,19 +136,19 @@ int query_similar_load(store *s, int64_t run_id, int feature, int n, query_simil
 double query_cross_pearson(const store_cross *p, int i, int j);
 
 typedef struct {
-    int feature;        /* of the other run */
-    double r;           /* Pearson r over the shared galaxies */
-    int n_both;         /* shared galaxies where both are active */
-    int n_active;       /* shared galaxies where the counterpart is active */
-    double f_cond;      /* n_both / (shared galaxies where the feature asked about is active) */
-    double f_cond_rev;  /* n_both / n_active */
+    int feature;       /* of the other run */
+    double r;          /* Pearson r over the shared galaxies */
+    int n_both;        /* shared galaxies where both are active */
+    int n_active;      /* shared galaxies where the counterpart is active */
+    double f_cond;     /* n_both / (shared galaxies where the feature asked about is active) */
+    double f_cond_rev; /* n_both / n_active */
 } query_counterpart;
 
 typedef struct {
     int64_t run_id, other_id;
-    int feature;        /* of run_id */
-    int n_shared;       /* galaxies both runs hold */
-    int n_active;       /* of them, where the feature is active */
+    int feature;  /* of run_id */
+    int n_shared; /* galaxies both runs hold */
+    int n_active; /* of them, where the feature is active */
     int n;
     query_counterpart *list; /* owned (n): largest r first, ties by feature */
 } query_counterparts;
@@ -172,16 +173,16 @@ typedef struct {
     int d_a, d_b;
     int n_shared;
     int n_rows, n_cols;
-    int *rows, *cols;      /* (n_rows), (n_cols) feature numbers in display order */
-    int *n_active_a;       /* (n_rows) shared galaxies where the row feature is active */
-    int *n_active_b;       /* (n_cols) */
-    double *r;             /* (n_rows, n_cols) */
-    int *n_both;           /* (n_rows, n_cols) */
-    int *best_row;         /* (n_cols) index into rows of the largest r, -1 none */
-    int has_r2;            /* query_compare_ridge done */
+    int *rows, *cols; /* (n_rows), (n_cols) feature numbers in display order */
+    int *n_active_a;  /* (n_rows) shared galaxies where the row feature is active */
+    int *n_active_b;  /* (n_cols) */
+    double *r;        /* (n_rows, n_cols) */
+    int *n_both;      /* (n_rows, n_cols) */
+    int *best_row;    /* (n_cols) index into rows of the largest r, -1 none */
+    int has_r2;       /* query_compare_ridge done */
     double alpha;
-    int n_train, n_valid;  /* shared galaxies in run B's training and validation split */
-    double *r2;            /* (n_cols) NAN when undefined (constant on the validation set) */
+    int n_train, n_valid; /* shared galaxies in run B's training and validation split */
+    double *r2;           /* (n_cols) NAN when undefined (constant on the validation set) */
 } query_compare;
 
 int query_compare_compute(store *s, int64_t run_a, int64_t run_b, int min_active, query_compare *c);
@@ -195,12 +196,12 @@ void query_compare_clear(query_compare *c);
  * index of the run's codes, built once when loaded) are all that is read. */
 typedef struct {
     store_codes codes;
-    size_t *list_start;    /* (d + 1) feature f's galaxies are [list_start[f], list_start[f + 1]) */
-    int *list_row;         /* (nnz) rows of codes, ascending in each list */
-    float *list_value;     /* (nnz) */
-    double *norm;          /* (n) |code| */
-    double *dot;           /* (n) scratch, zero between queries */
-    int *touched;          /* (n) scratch */
+    size_t *list_start; /* (d + 1) feature f's galaxies are [list_start[f], list_start[f + 1]) */
+    int *list_row;      /* (nnz) rows of codes, ascending in each list */
+    float *list_value;  /* (nnz) */
+    double *norm;       /* (n) |code| */
+    double *dot;        /* (n) scratch, zero between queries */
+    int *touched;       /* (n) scratch */
 } query_neighbors;
 
 int query_neighbors_load(store *s, int64_t run_id, query_neighbors *nb);
@@ -211,7 +212,7 @@ typedef struct {
     char objid[STORE_OBJID_MAX];
     int split;
     double cosine;
-    int n_common;          /* active features the two share */
+    int n_common; /* active features the two share */
 } query_neighbor;
 
 /* The (at most) n galaxies of nb's run most similar to galaxy_id, largest cosine first
@@ -242,8 +243,7 @@ int query_export_fits(store *s, int64_t run_id, const char *path, int pairs);
 
 /* Resolves "RUN FEATURE" given as one or two words ("SL 17", "SL17", "SL" "17", "17").
  * words: 1 or 2 strings. Fills run (caller clears) and feature. */
-int query_resolve_feature(store *s, int n_words, char *const *words, store_run *run,
-                          int *feature);
+int query_resolve_feature(store *s, int n_words, char *const *words, store_run *run, int *feature);
 /* "Z 17" into buf. */
 void query_feature_name(const store_run *run, int feature, char *buf, size_t n);
 

@@ -24,12 +24,12 @@
  * The feature list, the pages and the compare views read from it. */
 typedef struct {
     store_run run;
-    store_feature *features;  /* (run.d) by feature number, dead ones included */
-    int n_live;               /* features active on some galaxy */
-    store_points points;      /* the validation galaxies' plot points */
-    store_mark *marks;        /* (n_marks) the run's marks */
+    store_feature *features; /* (run.d) by feature number, dead ones included */
+    int n_live;              /* features active on some galaxy */
+    store_points points;     /* the validation galaxies' plot points */
+    store_mark *marks;       /* (n_marks) the run's marks */
     int n_marks;
-    query_equation eq;        /* the equation, once query_run_view_equation asked for it */
+    query_equation eq; /* the equation, once query_run_view_equation asked for it */
     int eq_loaded;
 } query_run_view;
 
@@ -51,21 +51,21 @@ int query_galaxy_marked(const query_run_view *rv, int64_t galaxy_id);
  * activation against the run's first target; and the histogram of the scaled
  * activations of its active validation galaxies. */
 typedef struct {
-    int n;               /* validation galaxies plotted */
-    float *x, *y;        /* (n) */
-    float *scaled;       /* (n) scaled activation A = a / max_valid, 0..1 */
+    int n;         /* validation galaxies plotted */
+    float *x, *y;  /* (n) */
+    float *scaled; /* (n) scaled activation A = a / max_valid, 0..1 */
     int is_bpt;
     char x_label[64], y_label[64];
     double x_min, x_max, y_min, y_max;
-    float *hist;         /* (n_hist) A of the active validation galaxies (a / max when
+    float *hist; /* (n_hist) A of the active validation galaxies (a / max when
                             the feature never fires on validation) clipped to 1 */
     int n_hist;
 } query_scatter;
 
 /* Fills sc for feature f of run from the run's points and the feature's stored
  * validation hits; sc owned: query_scatter_clear. */
-int query_scatter_load(store *s, const store_run *run, const store_points *points, const store_feature *f,
-                       query_scatter *sc);
+int query_scatter_load(store *s, const store_run *run, const store_points *points,
+                       const store_feature *f, query_scatter *sc);
 void query_scatter_clear(query_scatter *sc);
 
 /* Indices of eq's terms sorted by |mean contribution| to target t, largest

@@ -33,8 +33,20 @@
 #define ST_MAX_HEADER (100u * 1000u * 1000u)
 
 typedef enum {
-    ST_BOOL, ST_U8, ST_I8, ST_I16, ST_U16, ST_F16, ST_BF16,
-    ST_I32, ST_U32, ST_F32, ST_F64, ST_I64, ST_U64, ST_N_DTYPES
+    ST_BOOL,
+    ST_U8,
+    ST_I8,
+    ST_I16,
+    ST_U16,
+    ST_F16,
+    ST_BF16,
+    ST_I32,
+    ST_U32,
+    ST_F32,
+    ST_F64,
+    ST_I64,
+    ST_U64,
+    ST_N_DTYPES
 } st_dtype;
 
 typedef struct {
@@ -47,16 +59,16 @@ typedef struct {
 } st_tensor;
 
 typedef struct {
-    char *path;             /* for messages */
-    uint8_t *buf;           /* (len) the whole file */
+    char *path;   /* for messages */
+    uint8_t *buf; /* (len) the whole file */
     size_t len;
-    const uint8_t *data;    /* (data_len) the data section, inside buf */
+    const uint8_t *data; /* (data_len) the data section, inside buf */
     size_t data_len;
     int n_tensors;
-    st_tensor *tensors;     /* (n_tensors) in header order */
+    st_tensor *tensors; /* (n_tensors) in header order */
     int n_meta;
-    char **meta_keys;       /* (n_meta) */
-    char **meta_values;     /* (n_meta) */
+    char **meta_keys;   /* (n_meta) */
+    char **meta_values; /* (n_meta) */
 } st_file;
 
 /* Reads and validates path. SF_ERR "<path>: <problem>" on any failure (nothing to
@@ -102,8 +114,8 @@ typedef struct {
 void st_writer_init(st_writer *w);
 /* Adds a tensor; the bytes at data are read at save time. Names must be unique
  * (SF_ASSERT). */
-void st_writer_add(st_writer *w, const char *name, st_dtype dtype, int ndim,
-                   const int64_t *shape, const void *data);
+void st_writer_add(st_writer *w, const char *name, st_dtype dtype, int ndim, const int64_t *shape,
+                   const void *data);
 /* Adds or replaces a metadata entry. */
 void st_writer_meta(st_writer *w, const char *key, const char *value);
 /* The whole file in memory, *data owned (free). */

@@ -37,9 +37,9 @@ int sf_mpi_init(int *argc, char ***argv);
 /* Leaves the job (MPI_Finalize); a no-op in a world of one. */
 void sf_mpi_finalize(void);
 
-int sf_mpi_rank(void);          /* 0 when alone */
-int sf_mpi_size(void);          /* 1 when alone */
-int sf_mpi_local_size(void);    /* ranks on this machine, this one included */
+int sf_mpi_rank(void);       /* 0 when alone */
+int sf_mpi_size(void);       /* 1 when alone */
+int sf_mpi_local_size(void); /* ranks on this machine, this one included */
 /* "rank R of N on HOST" for messages; "" in a world of one. */
 const char *sf_mpi_where(void);
 /* 1 when a launcher variable says this process is one task of an MPI or Slurm job

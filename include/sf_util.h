@@ -22,13 +22,12 @@
 
 enum { SF_OK = 0, SF_ERR = -1 };
 
-#define SF_ASSERT(cond)                                                        \
-    do {                                                                       \
-        if (!(cond)) sf_assert_fail(#cond, __FILE__, __LINE__);                \
+#define SF_ASSERT(cond)                                                                            \
+    do {                                                                                           \
+        if (!(cond)) sf_assert_fail(#cond, __FILE__, __LINE__);                                    \
     } while (0)
 
-void sf_assert_fail(const char *cond, const char *file, int line)
-    __attribute__((noreturn));
+void sf_assert_fail(const char *cond, const char *file, int line) __attribute__((noreturn));
 
 /* The way out of a programming error: SF_ASSERT, the allocators and oneDNN's run-time
  * failures print their message and call sf_die(), which calls the die hook (once)
@@ -119,8 +118,8 @@ typedef struct {
 } sf_rng;
 void sf_rng_seed(sf_rng *r, uint64_t seed);
 uint64_t sf_rng_next(sf_rng *r);
-double sf_rng_uniform(sf_rng *r);         /* [0, 1) */
-double sf_rng_normal(sf_rng *r);          /* mean 0, sd 1 */
+double sf_rng_uniform(sf_rng *r);             /* [0, 1) */
+double sf_rng_normal(sf_rng *r);              /* mean 0, sd 1 */
 uint32_t sf_rng_below(sf_rng *r, uint32_t n); /* [0, n) without bias */
 void sf_rng_shuffle(sf_rng *r, int *a, int n);
 

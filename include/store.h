@@ -53,12 +53,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 4      /* what this binary writes and reads up to */
-#define STORE_SCHEMA_BASE_VERSION 1 /* what share/schema.sql describes */
+#define STORE_SCHEMA_VERSION 4          /* what this binary writes and reads up to */
+#define STORE_SCHEMA_BASE_VERSION 1     /* what share/schema.sql describes */
 #define STORE_APPLICATION_ID 0x53464e58 /* "SFNX" */
 
-#define STORE_MAX_TARGETS 16   /* = TARGET_MAX of data_catalog.h */
-#define STORE_PREFIX_MAX 16    /* "Z", "SL", --name: letters, digits, '_', '-'; not starting with a digit */
+#define STORE_MAX_TARGETS 16 /* = TARGET_MAX of data_catalog.h */
+#define STORE_PREFIX_MAX                                                                           \
+    16 /* "Z", "SL", --name: letters, digits, '_', '-'; not starting with a digit */
 #define STORE_OBJID_MAX 64
 #define STORE_NAME_MAX 64
 #define STORE_LABEL_MAX 256
@@ -67,9 +68,9 @@
 typedef struct store store;
 
 enum {
-    STORE_READ = 0,     /* existing file, read-only; older schema versions are read as they are */
-    STORE_WRITE = 1,    /* existing file, read-write; migrated to the current version */
-    STORE_CREATE = 2,   /* read-write, created (with the schema) when absent */
+    STORE_READ = 0,   /* existing file, read-only; older schema versions are read as they are */
+    STORE_WRITE = 1,  /* existing file, read-write; migrated to the current version */
+    STORE_CREATE = 2, /* read-write, created (with the schema) when absent */
 };
 
 /* Opens path. Fails with a message when the file is missing (READ/WRITE), is not
@@ -104,10 +105,10 @@ int store_migrate(store *s, const store_migration *steps, int n_steps);
 /* ---- runs ---------------------------------------------------------------- */
 
 typedef struct {
-    int epoch;           /* 1-based */
-    double train_loss;   /* mean training loss of the epoch (standardised units when targets are) */
-    double valid_rmse;   /* validation RMSE after the epoch, target units */
-    double lr;           /* learning rate at the end of the epoch */
+    int epoch;         /* 1-based */
+    double train_loss; /* mean training loss of the epoch (standardised units when targets are) */
+    double valid_rmse; /* validation RMSE after the epoch, target units */
+    double lr;         /* learning rate at the end of the epoch */
 } store_curve_point;
 
 typedef struct {
@@ -124,16 +125,16 @@ typedef struct {
     int k, width, d;
     uint64_t seed, split_seed;
     int n_galaxies, n_train, n_valid;
-    double train_rmse, valid_rmse;   /* over all outputs, target units (NAN unknown) */
+    double train_rmse, valid_rmse; /* over all outputs, target units (NAN unknown) */
     float image_mean[3], image_std[3];
-    char *hyper_json;                /* owned: {"epochs":..,"batch":..,"lr":..,...} */
+    char *hyper_json; /* owned: {"epochs":..,"batch":..,"lr":..,...} */
     int n_curve;
-    store_curve_point *curve;        /* owned (n_curve) */
+    store_curve_point *curve; /* owned (n_curve) */
     char catalog[1024];
     char images[1024];
     char engine[32];
     double train_seconds;
-    char created[32];                /* "2026-11-28T12:00:00Z" */
+    char created[32]; /* "2026-11-28T12:00:00Z" */
     char tool_version[32];
 } store_run;
 
@@ -163,12 +164,12 @@ int store_parse_feature(const char *text, char *run_spec, size_t run_spec_size, 
 /* One galaxy as the catalogue gives it. */
 typedef struct {
     const char *objid;
-    double ra, dec;              /* NAN when unknown */
-    const double *values;        /* (n_columns of store_run_input) NAN = missing; may be NULL */
-    const uint8_t *thumb;        /* encoded JPEG/PNG, or NULL */
+    double ra, dec;       /* NAN when unknown */
+    const double *values; /* (n_columns of store_run_input) NAN = missing; may be NULL */
+    const uint8_t *thumb; /* encoded JPEG/PNG, or NULL */
     size_t thumb_len;
     int thumb_w, thumb_h;
-    const char *thumb_format;    /* "jpeg" or "png" */
+    const char *thumb_format; /* "jpeg" or "png" */
 } store_galaxy_input;
 
 typedef struct {
@@ -176,21 +177,21 @@ typedef struct {
      * store_add_run; an empty prefix picks one from the targets ("Z" for
      * metallicity, "SL" for bpt_lines, else "R"), adding 2, 3, ... when taken. */
     store_run run;
-    const float *head_w;            /* (n_out, d) the head's weights */
-    const uint8_t *weights;         /* safetensors bytes, or NULL */
+    const float *head_w;    /* (n_out, d) the head's weights */
+    const uint8_t *weights; /* safetensors bytes, or NULL */
     size_t weights_len;
 
-    int n_columns;                  /* numeric catalogue columns (ra, dec excluded) */
-    const char *const *column_names;/* (n_columns) */
+    int n_columns;                   /* numeric catalogue columns (ra, dec excluded) */
+    const char *const *column_names; /* (n_columns) */
 
-    int n;                          /* galaxies */
+    int n;                              /* galaxies */
     const store_galaxy_input *galaxies; /* (n) */
-    const uint8_t *split;           /* (n) 0 train, 1 valid */
-    const float *pred;              /* (n, n_out) target units */
-    const float *truth;             /* (n, n_out) */
-    int k_stored;                   /* pairs per galaxy in topk_* (k, or d for a dense run) */
-    const int *topk_idx;            /* (n, k_stored) feature numbers */
-    const float *topk_val;          /* (n, k_stored) values; pairs with value <= 0 are not stored */
+    const uint8_t *split;               /* (n) 0 train, 1 valid */
+    const float *pred;                  /* (n, n_out) target units */
+    const float *truth;                 /* (n, n_out) */
+    int k_stored;                       /* pairs per galaxy in topk_* (k, or d for a dense run) */
+    const int *topk_idx;                /* (n, k_stored) feature numbers */
+    const float *topk_val; /* (n, k_stored) values; pairs with value <= 0 are not stored */
     /* Optional, for galaxies without thumb: makes galaxy i's thumbnail while the run is
      * written, so a large run never holds them all. *data is malloc'd (the store frees
      * it), or NULL for none. SF_ERR aborts the write. */
@@ -254,14 +255,14 @@ typedef struct {
 } store_merge_options;
 
 typedef struct {
-    int64_t run_id;             /* the merged run */
+    int64_t run_id; /* the merged run */
     char prefix[STORE_PREFIX_MAX];
-    int n_galaxies;             /* galaxies in it */
-    int n_added;                /* galaxies new to out's run (all, for a new run) */
-    int n_duplicates;           /* galaxies already in it or in an earlier shard */
-    int n_empty;                /* shard files without a run, skipped */
-    int unchanged;              /* nothing new: out was not written */
-    int replaced;               /* an existing run was extended; it had id old_run_id */
+    int n_galaxies;   /* galaxies in it */
+    int n_added;      /* galaxies new to out's run (all, for a new run) */
+    int n_duplicates; /* galaxies already in it or in an earlier shard */
+    int n_empty;      /* shard files without a run, skipped */
+    int unchanged;    /* nothing new: out was not written */
+    int replaced;     /* an existing run was extended; it had id old_run_id */
     int64_t old_run_id;
     double seconds;
 } store_merge_result;
@@ -276,30 +277,30 @@ int store_delete_run(store *s, int64_t run_id);
 
 typedef struct {
     int feature;
-    int n_active;            /* galaxies (all splits) where non-zero */
-    int n_active_valid;      /* validation galaxies where non-zero */
-    double f_activated;      /* n_active_valid / n_valid */
-    double max_valid;        /* the scale of A */
-    double max, mean;        /* over active galaxies, all splits (0 when dead) */
+    int n_active;       /* galaxies (all splits) where non-zero */
+    int n_active_valid; /* validation galaxies where non-zero */
+    double f_activated; /* n_active_valid / n_valid */
+    double max_valid;   /* the scale of A */
+    double max, mean;   /* over active galaxies, all splits (0 when dead) */
     int n_out;
-    double weight[STORE_MAX_TARGETS];   /* head weight for each output */
-    double pearson[STORE_MAX_TARGETS];  /* corr(A, target) over validation; NAN when undefined */
-    char label[STORE_LABEL_MAX];        /* "" when none */
+    double weight[STORE_MAX_TARGETS];  /* head weight for each output */
+    double pearson[STORE_MAX_TARGETS]; /* corr(A, target) over validation; NAN when undefined */
+    char label[STORE_LABEL_MAX];       /* "" when none */
     char note[STORE_NOTE_MAX];
 } store_feature;
 
 typedef enum {
-    STORE_SORT_FREQUENCY = 0,  /* n_active_valid descending, then n_active, then feature */
-    STORE_SORT_FEATURE,        /* feature number ascending */
-    STORE_SORT_WEIGHT,         /* |weight| of output 0 descending */
-    STORE_SORT_CORRELATION,    /* |pearson| of output 0 descending (NAN last) */
-    STORE_SORT_MAX,            /* max descending */
-    STORE_SORT_LABEL,          /* labelled first, by label text */
+    STORE_SORT_FREQUENCY = 0, /* n_active_valid descending, then n_active, then feature */
+    STORE_SORT_FEATURE,       /* feature number ascending */
+    STORE_SORT_WEIGHT,        /* |weight| of output 0 descending */
+    STORE_SORT_CORRELATION,   /* |pearson| of output 0 descending (NAN last) */
+    STORE_SORT_MAX,           /* max descending */
+    STORE_SORT_LABEL,         /* labelled first, by label text */
 } store_sort;
 
 /* The run's features; dead ones (n_active == 0) only with include_dead. */
-int store_features(store *s, int64_t run_id, store_sort sort, int include_dead,
-                   store_feature **out, int *n);
+int store_features(store *s, int64_t run_id, store_sort sort, int include_dead, store_feature **out,
+                   int *n);
 int store_feature_get(store *s, int64_t run_id, int feature, store_feature *out);
 /* Sorts features as store_features does (for a list already in memory). */
 void store_features_sort(store_feature *f, int n, store_sort sort);
@@ -314,12 +315,12 @@ int store_feature_label(store *s, int64_t run_id, int feature, const char *label
 typedef struct {
     int64_t id;
     int64_t run_id;
-    int feature;                  /* the marked feature, or -1 for a galaxy mark */
-    int64_t galaxy_id;            /* the marked galaxy, or 0 for a feature mark */
-    char objid[STORE_OBJID_MAX];  /* galaxy marks: its objID */
-    char label[STORE_LABEL_MAX];  /* feature marks: the feature's label ("" none) */
-    char note[STORE_NOTE_MAX];    /* "" none */
-    char created[32];             /* "2026-11-28T12:00:00Z" */
+    int feature;                 /* the marked feature, or -1 for a galaxy mark */
+    int64_t galaxy_id;           /* the marked galaxy, or 0 for a feature mark */
+    char objid[STORE_OBJID_MAX]; /* galaxy marks: its objID */
+    char label[STORE_LABEL_MAX]; /* feature marks: the feature's label ("" none) */
+    char note[STORE_NOTE_MAX];   /* "" none */
+    char created[32];            /* "2026-11-28T12:00:00Z" */
 } store_mark;
 
 /* The run's marks: features by number, then galaxies by objID. *marks owned (free);
@@ -339,15 +340,15 @@ int store_mark_remove(store *s, int64_t run_id, int feature, int64_t galaxy_id, 
 typedef struct {
     int64_t galaxy_id;
     char objid[STORE_OBJID_MAX];
-    double value;            /* raw activation */
-    double scaled;           /* value / max_valid (may exceed 1 on training galaxies) */
+    double value;  /* raw activation */
+    double scaled; /* value / max_valid (may exceed 1 on training galaxies) */
     int split;
 } store_hit;
 
 /* The n galaxies with the largest activation of the feature, largest first (ties by
  * galaxy id); split -1 for all, 0 train, 1 valid. *hits owned by the caller (free). */
-int store_top(store *s, int64_t run_id, int feature, int n, int split,
-              store_hit **hits, int *n_hits);
+int store_top(store *s, int64_t run_id, int feature, int n, int split, store_hit **hits,
+              int *n_hits);
 /* Every galaxy where the feature is active, in no particular order. */
 int store_feature_hits(store *s, int64_t run_id, int feature, store_hit **hits, int *n_hits);
 
@@ -356,10 +357,10 @@ int store_feature_hits(store *s, int64_t run_id, int feature, store_hit **hits, 
 typedef struct {
     int64_t id;
     char objid[STORE_OBJID_MAX];
-    double ra, dec;                /* NAN when unknown */
+    double ra, dec; /* NAN when unknown */
     int n_columns;
     char (*column_names)[STORE_NAME_MAX]; /* owned (n_columns) */
-    double *values;                /* owned (n_columns); NAN = missing */
+    double *values;                       /* owned (n_columns); NAN = missing */
 } store_galaxy;
 
 /* Finds a galaxy by objID (SF_ERR "no galaxy ... in file" when absent). */
@@ -375,9 +376,9 @@ typedef struct {
     double pred[STORE_MAX_TARGETS];
     double truth[STORE_MAX_TARGETS];
     int n_active;
-    int *feature;      /* owned (n_active), by value descending */
-    double *value;     /* owned */
-    double *scaled;    /* owned */
+    int *feature;   /* owned (n_active), by value descending */
+    double *value;  /* owned */
+    double *scaled; /* owned */
 } store_galaxy_run;
 
 /* The galaxy in one run. Returns SF_OK with out->n_out = 0 when the run did not
@@ -396,9 +397,9 @@ int store_thumbnail(store *s, int64_t galaxy_id, uint8_t **data, size_t *len);
 
 typedef struct {
     int n;
-    int64_t *galaxy_id;               /* (n) ascending */
-    char (*objid)[STORE_OBJID_MAX];   /* (n) */
-    uint8_t *split;                   /* (n) */
+    int64_t *galaxy_id;             /* (n) ascending */
+    char (*objid)[STORE_OBJID_MAX]; /* (n) */
+    uint8_t *split;                 /* (n) */
 } store_rows;
 
 int store_run_rows(store *s, int64_t run_id, store_rows *rows);
@@ -410,14 +411,14 @@ int store_run_dense(store *s, int64_t run_id, const store_rows *rows, int d, flo
 /* Every activation of the rows in one scan, row by row (CSR): row i holds the entries
  * start[i] .. start[i + 1] - 1 of *feature and *value (by feature number). start
  * (rows->n + 1) is the caller's; *feature and *value are owned (free). */
-int store_run_sparse(store *s, int64_t run_id, const store_rows *rows, int64_t *start, int **feature,
-                     float **value);
+int store_run_sparse(store *s, int64_t run_id, const store_rows *rows, int64_t *start,
+                     int **feature, float **value);
 /* out (rows->n) one feature's raw activation, zero where inactive. */
 int store_run_feature_column(store *s, int64_t run_id, const store_rows *rows, int feature,
                              float *out);
 /* pred, truth (rows->n, n_out); either may be NULL. */
-int store_run_predictions(store *s, int64_t run_id, const store_rows *rows, int n_out,
-                          float *pred, float *truth);
+int store_run_predictions(store *s, int64_t run_id, const store_rows *rows, int n_out, float *pred,
+                          float *truth);
 /* The names of the catalogue columns stored (ra, dec first when any galaxy has them). */
 int store_catalog_columns(store *s, char (**names)[STORE_NAME_MAX], int *n);
 /* out (rows->n) a catalogue column ("ra", "dec" or any stored column); NAN = missing.
@@ -459,9 +460,9 @@ enum { STORE_POINTS_TARGET = 0, STORE_POINTS_BPT = 1 };
 int store_run_summarize(store *s, int64_t run_id);
 
 typedef struct {
-    int n_valid;       /* validation galaxies, in galaxy order (the index of store_valid_hit) */
-    int kind;          /* STORE_POINTS_* */
-    float *x, *y;      /* owned (n_valid): BPT x, y; or the first target's truth and NAN; NAN unusable */
+    int n_valid;  /* validation galaxies, in galaxy order (the index of store_valid_hit) */
+    int kind;     /* STORE_POINTS_* */
+    float *x, *y; /* owned (n_valid): BPT x, y; or the first target's truth and NAN; NAN unusable */
 } store_points;
 int store_run_points(store *s, int64_t run_id, store_points *out);
 void store_points_clear(store_points *p);
@@ -474,17 +475,17 @@ typedef struct {
 int store_run_feature_sums(store *s, int64_t run_id, int d, store_feature_sums *out);
 
 typedef struct {
-    int index;      /* into store_points (validation galaxies in galaxy order) */
-    float value;    /* raw activation */
+    int index;   /* into store_points (validation galaxies in galaxy order) */
+    float value; /* raw activation */
 } store_valid_hit;
 /* The validation galaxies where the feature is active, by index; *out owned (free). */
 int store_feature_valid_hits(store *s, int64_t run_id, int feature, store_valid_hit **out, int *n);
 
 typedef struct {
-    int other;                  /* the other feature */
-    int n_both;                 /* galaxies where both are active (all of the run) */
-    double cross;               /* sum of a_feature a_other over them */
-    int n_both_valid;           /* the same over the validation galaxies */
+    int other;        /* the other feature */
+    int n_both;       /* galaxies where both are active (all of the run) */
+    double cross;     /* sum of a_feature a_other over them */
+    int n_both_valid; /* the same over the validation galaxies */
     double cross_valid;
 } store_pair;
 /* The features active together with feature on some galaxy, by number; *out owned. */
@@ -494,18 +495,18 @@ int store_feature_pairs(store *s, int64_t run_id, int feature, store_pair **out,
 int store_feature_samples(store *s, int64_t run_id, int feature, store_hit **hits, int *n);
 
 typedef struct {
-    int position;              /* the column's place in the order above (ties of |rho|) */
+    int position; /* the column's place in the order above (ties of |rho|) */
     char name[STORE_NAME_MAX];
-    double rho;                /* finite */
-    int n_pairs;               /* validation galaxies where the column is known */
+    double rho;  /* finite */
+    int n_pairs; /* validation galaxies where the column is known */
 } store_column_rho;
 /* The feature's Spearman correlations with the catalogue columns, by position; only
  * those defined (3 pairs or more, neither side constant). *out owned (free). */
 int store_feature_columns(store *s, int64_t run_id, int feature, store_column_rho **out, int *n);
 
 typedef struct {
-    int n_terms;                       /* the top n_terms features by frequency */
-    double rmse;                       /* over all outputs (NAN without validation galaxies) */
+    int n_terms; /* the top n_terms features by frequency */
+    double rmse; /* over all outputs (NAN without validation galaxies) */
     double rmse_t[STORE_MAX_TARGETS];
 } store_level;
 /* The few-feature RMSEs by n_terms (1, 2, 4, 8 below the number of live features, then
@@ -544,12 +545,12 @@ typedef struct {
 typedef struct {
     int64_t run_id;
     int d;
-    int n;                   /* galaxies of the run */
-    int64_t *galaxy_id;      /* (n) ascending */
-    uint8_t *split;          /* (n) */
-    size_t *start;           /* (n + 1): galaxy i's pairs are [start[i], start[i + 1]) */
-    uint16_t *feature;       /* (nnz) ascending within a galaxy */
-    float *value;            /* (nnz) */
+    int n;              /* galaxies of the run */
+    int64_t *galaxy_id; /* (n) ascending */
+    uint8_t *split;     /* (n) */
+    size_t *start;      /* (n + 1): galaxy i's pairs are [start[i], start[i + 1]) */
+    uint16_t *feature;  /* (nnz) ascending within a galaxy */
+    float *value;       /* (nnz) */
 } store_codes;
 
 /* Every galaxy's code of the run. Owned by the caller: store_codes_clear. */
@@ -587,15 +588,15 @@ void store_cross_sums_finish(store_cross_sums *a);
 typedef struct {
     int64_t run_id, other_id;
     int d, d_other;
-    int n_shared;                        /* galaxies both runs hold */
-    int *n_active;                       /* (d) over the shared galaxies */
-    double *sum, *sum_sq;                /* (d) of the activation and of its square */
-    int *n_active_other;                 /* (d_other) */
-    double *sum_other, *sum_sq_other;    /* (d_other) */
-    int row;                             /* -1: every row below; else only this feature's */
-    int *n_both;                         /* (d, d_other) galaxies where both are active */
-    double *cross;                       /* (d, d_other) sum of the products */
-    int stored;                          /* read from the file (0: computed now) */
+    int n_shared;                     /* galaxies both runs hold */
+    int *n_active;                    /* (d) over the shared galaxies */
+    double *sum, *sum_sq;             /* (d) of the activation and of its square */
+    int *n_active_other;              /* (d_other) */
+    double *sum_other, *sum_sq_other; /* (d_other) */
+    int row;                          /* -1: every row below; else only this feature's */
+    int *n_both;                      /* (d, d_other) galaxies where both are active */
+    double *cross;                    /* (d, d_other) sum of the products */
+    int stored;                       /* read from the file (0: computed now) */
 } store_cross;
 
 /* The pair statistics of run_id against other_id (every row with feature -1, else only

@@ -28,7 +28,7 @@ int store_db_fail(store *s, const char *what);
 sqlite3_stmt *store_prepare(store *s, const char *sql);
 /* Runs a fixed SQL text (no parameters). */
 int store_exec(store *s, const char *sql, const char *what);
-int store_begin(store *s);   /* BEGIN IMMEDIATE */
+int store_begin(store *s); /* BEGIN IMMEDIATE */
 int store_commit(store *s);
 void store_rollback(store *s); /* no-op outside a transaction */
 /* Writes run_id's codes (run_codes) from its activations, replacing any, inside the

@@ -55,63 +55,63 @@ enum { SYNTH_OBJ_STAR = 0, SYNTH_OBJ_NEIGHBOUR = 1, SYNTH_OBJ_BACKGROUND = 2 };
 /* A star or a galaxy in the cutout besides the galaxy itself (and its merger
  * companion). */
 typedef struct {
-    int kind;                     /* SYNTH_OBJ_* */
-    double dx, dy;                /* arcsec from the galaxy's centre, x right, y up */
-    double flux[3];               /* nanomaggies per band (g, r, i) */
-    double re_arcsec, n, q, pa;   /* galaxies: Sersic half-light radius, index, b/a, PA (deg) */
+    int kind;                   /* SYNTH_OBJ_* */
+    double dx, dy;              /* arcsec from the galaxy's centre, x right, y up */
+    double flux[3];             /* nanomaggies per band (g, r, i) */
+    double re_arcsec, n, q, pa; /* galaxies: Sersic half-light radius, index, b/a, PA (deg) */
 } synth_object;
 
 enum { SYNTH_NII = 0, SYNTH_HALPHA, SYNTH_OIII, SYNTH_HBETA, SYNTH_N_LINES };
 enum { SYNTH_G = 0, SYNTH_R, SYNTH_I, SYNTH_N_BANDS };
 
 typedef struct {
-    char obj_id[24];          /* 19-digit decimal string, unique within a survey */
-    uint64_t render_seed;     /* the image's own random stream */
+    char obj_id[24];      /* 19-digit decimal string, unique within a survey */
+    uint64_t render_seed; /* the image's own random stream */
 
     /* what the catalogue shows */
     double ra, dec, z;
-    double lgm;               /* log10 (M* / Msun) */
-    double sfr;               /* log10 SFR */
-    double oh;                /* 12 + log O/H, NAN where missing */
+    double lgm;                                          /* log10 (M* / Msun) */
+    double sfr;                                          /* log10 SFR */
+    double oh;                                           /* 12 + log O/H, NAN where missing */
     double flux[SYNTH_N_LINES], flux_err[SYNTH_N_LINES]; /* measured, 1e-17 erg/s/cm^2 */
     int bptclass;
-    double mag[SYNTH_N_BANDS];/* model magnitudes (AB) of the galaxy, companion excluded */
-    double petro_r50;         /* half-light radius, arcsec (before seeing) */
+    double mag[SYNTH_N_BANDS]; /* model magnitudes (AB) of the galaxy, companion excluded */
+    double petro_r50;          /* half-light radius, arcsec (before seeing) */
 
     /* latent truths */
     int quenched, agn, merger, arms;
     int n_stars, n_neighbours, n_background; /* field objects inside the central 144 pixels */
-    double bulge_frac;        /* B/T in r */
-    double sersic_n;          /* bulge Sersic index (the disk is exponential) */
-    double re_kpc;            /* approximate half-light radius: B/T-weighted mean of bulge and disk */
+    double bulge_frac;                       /* B/T in r */
+    double sersic_n;                         /* bulge Sersic index (the disk is exponential) */
+    double re_kpc; /* approximate half-light radius: B/T-weighted mean of bulge and disk */
     double disk_re_kpc, bulge_re_kpc;
-    double inclination;       /* degrees, 0 face-on */
-    double axis_ratio;        /* projected disk axis ratio b/a */
-    double bulge_axis_ratio;  /* projected bulge axis ratio */
-    double q0;                /* intrinsic disk thickness */
-    double pa;                /* degrees, see above */
-    double arm_pitch;         /* degrees */
-    double arm_strength;      /* 0..1 */
-    double arm_phase;         /* radians */
-    double clump_frac;        /* fraction of disk light in star-forming clumps */
-    double dust_av;           /* V-band attenuation of the disk (stars), mag */
-    double gr;                /* g - r of the galaxy including dust */
-    double oh_true;           /* metallicity before the catalogue's missing mask */
-    double psf_fwhm;          /* r-band seeing of the field, arcsec (g 6% wider, i 4% narrower) */
-    double psf_wing;          /* share of the PSF's light in its wide wing (2.5 x the core's sigma) */
-    double sky_mag;           /* r-band sky brightness of the field, mag/arcsec^2 */
-    double sky_noise;         /* the field's pixel noise relative to the nominal (sky_sigma) */
-    double sky_offset[3];     /* residual background left by the sky subtraction, per band,
+    double inclination;      /* degrees, 0 face-on */
+    double axis_ratio;       /* projected disk axis ratio b/a */
+    double bulge_axis_ratio; /* projected bulge axis ratio */
+    double q0;               /* intrinsic disk thickness */
+    double pa;               /* degrees, see above */
+    double arm_pitch;        /* degrees */
+    double arm_strength;     /* 0..1 */
+    double arm_phase;        /* radians */
+    double clump_frac;       /* fraction of disk light in star-forming clumps */
+    double dust_av;          /* V-band attenuation of the disk (stars), mag */
+    double gr;               /* g - r of the galaxy including dust */
+    double oh_true;          /* metallicity before the catalogue's missing mask */
+    double psf_fwhm;         /* r-band seeing of the field, arcsec (g 6% wider, i 4% narrower) */
+    double psf_wing;      /* share of the PSF's light in its wide wing (2.5 x the core's sigma) */
+    double sky_mag;       /* r-band sky brightness of the field, mag/arcsec^2 */
+    double sky_noise;     /* the field's pixel noise relative to the nominal (sky_sigma) */
+    double sky_offset[3]; /* residual background left by the sky subtraction, per band,
                                  in units of that band's nominal pixel noise */
-    double gal_lat;           /* galactic latitude, degrees (star counts) */
-    double env;               /* log10 Sigma_5 / Mpc^-2, the local density of bright galaxies */
-    double size_offset;       /* log10 of the disk's size over the mass-size relation, dex */
-    double fibre_r;           /* light-weighted mean deprojected radius of the disk light in
+    double gal_lat;       /* galactic latitude, degrees (star counts) */
+    double env;           /* log10 Sigma_5 / Mpc^-2, the local density of bright galaxies */
+    double size_offset;   /* log10 of the disk's size over the mass-size relation, dex */
+    double fibre_r;       /* light-weighted mean deprojected radius of the disk light in
                                  the fibre, in disk half-light radii */
-    double comp_sep_kpc;      /* projected separation of a merger's companion, kpc */
+    double comp_sep_kpc;  /* projected separation of a merger's companion, kpc */
     double kpc_per_arcsec;
-    double dust_lane;         /* optical depth of the mid-plane lane (0: none) */
-    double agn_point_frac;    /* r flux of a central point source / galaxy flux */
+    double dust_lane;      /* optical depth of the mid-plane lane (0: none) */
+    double agn_point_frac; /* r flux of a central point source / galaxy flux */
     /* component fluxes in nanomaggies, per band */
     double bulge_flux[SYNTH_N_BANDS], disk_flux[SYNTH_N_BANDS];
     /* companion (merger): offset in arcsec, size, shape, fluxes */
@@ -145,9 +145,9 @@ double synth_kauffmann03(double x); /* valid for x < 0.05 */
 double synth_kewley01(double x);    /* valid for x < 0.47 */
 
 typedef struct {
-    int size;        /* pixels on a side (144), 8 to 1024 */
-    int sky_noise;   /* 1: add the field's sky noise, source noise and residual background */
-    int field;       /* 1: add the field objects (stars, group neighbours, background) */
+    int size;      /* pixels on a side (144), 8 to 1024 */
+    int sky_noise; /* 1: add the field's sky noise, source noise and residual background */
+    int field;     /* 1: add the field objects (stars, group neighbours, background) */
 } synth_render_options;
 
 /* bands: (3, size, size) floats, g r i in nanomaggies per pixel, row 0 at the top.
@@ -162,11 +162,11 @@ void synth_render_rgb(uint8_t *rgb, const synth_galaxy *g, int size);
 int synth_write_png(const char *path, const uint8_t *rgb, int width, int height);
 
 typedef struct {
-    long n;           /* galaxies */
+    long n; /* galaxies */
     uint64_t seed;
-    int size;         /* cutout pixels (144) */
-    int threads;      /* 0: OpenMP's default */
-    int quiet;        /* no progress bar */
+    int size;    /* cutout pixels (144) */
+    int threads; /* 0: OpenMP's default */
+    int quiet;   /* no progress bar */
 } synth_options;
 
 /* Writes out_dir/galaxies.csv and out_dir/images/<objID>.png, creating the

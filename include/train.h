@@ -52,10 +52,10 @@
 #include "safetensors.h"
 
 typedef struct {
-    double mom;             /* used when no schedule sets it */
+    double mom; /* used when no schedule sets it */
     double sqr_mom;
     double eps;
-    double wd;              /* decoupled weight decay */
+    double wd; /* decoupled weight decay */
     int lookahead_k;
     double lookahead_alpha;
 } ranger_config;
@@ -63,13 +63,13 @@ typedef struct {
 typedef struct {
     ranger_config cfg;
     size_t n;
-    float *grad_avg;  /* (n) first moment, fastai's grad_avg */
-    float *sqr_avg;   /* (n) second moment */
-    float *slow;      /* (n) lookahead's slow weights */
-    uint8_t *decay;   /* (n) 1 where weight decay applies */
-    long step;        /* RAdam steps taken */
-    long count;       /* lookahead steps taken */
-    int slow_ready;   /* slow holds the weights (copied at the first step) */
+    float *grad_avg; /* (n) first moment, fastai's grad_avg */
+    float *sqr_avg;  /* (n) second moment */
+    float *slow;     /* (n) lookahead's slow weights */
+    uint8_t *decay;  /* (n) 1 where weight decay applies */
+    long step;       /* RAdam steps taken */
+    long count;      /* lookahead steps taken */
+    int slow_ready;  /* slow holds the weights (copied at the first step) */
 } ranger;
 
 /* fastai 2.7's ranger() defaults. */
@@ -97,12 +97,12 @@ int sched_parse(const char *s, sched_kind *kind);
  * shapes and asks for the rest. */
 typedef struct {
     int width, k, n_out;
-    int in_size;                    /* model input, = crop */
-    int resize, crop;               /* the input pipeline: resize, then centre crop */
+    int in_size;      /* model input, = crop */
+    int resize, crop; /* the input pipeline: resize, then centre crop */
     int has_norm;
-    float mean[3], std[3];          /* per-channel normalisation on the 0..1 scale */
+    float mean[3], std[3]; /* per-channel normalisation on the 0..1 scale */
     int n_targets;
-    char targets[TARGET_MAX][64];   /* output names */
+    char targets[TARGET_MAX][64]; /* output names */
 } weights_meta;
 
 /* All fields "unknown". */
@@ -141,8 +141,7 @@ sfnet *weights_load_model(const char *path, const weights_meta *override, int ma
 /* The same from a file already parsed (st_open, or st_parse of bytes in memory such
  * as a run's stored weights); messages name f->path. f stays the caller's. */
 sfnet *weights_load_model_from(const st_file *f, const weights_meta *override, int max_batch,
-                               nn_engine_kind engine, int inference_only,
-                               weights_meta *wm_out);
+                               nn_engine_kind engine, int inference_only, weights_meta *wm_out);
 
 /* ---------------------------------------------------------------- training */
 
@@ -163,7 +162,7 @@ typedef enum {
      * works at the unit scale that nn.Linear's initialisation and the optimizer's
      * step sizes are meant for. */
     TRAIN_TARGETS_STANDARDISED = 0,
-    TRAIN_TARGETS_RAW = 1,    /* the catalogue's units, as the paper's code */
+    TRAIN_TARGETS_RAW = 1, /* the catalogue's units, as the paper's code */
 } train_targets;
 
 typedef struct {
@@ -199,22 +198,22 @@ const char *train_targets_name(train_targets t);
 int train_targets_parse(const char *s, train_targets *t);
 
 typedef struct {
-    int epochs;              /* planned */
-    int epochs_done;         /* complete epochs */
-    double *train_loss;      /* (epochs) RMSE over each epoch's training batches
+    int epochs;                     /* planned */
+    int epochs_done;                /* complete epochs */
+    double *train_loss;             /* (epochs) RMSE over each epoch's training batches
                                 (train mode, with flips, while the weights move) */
-    double *valid_rmse;      /* (epochs) eval-mode RMSE on the validation split */
-    double final_train_rmse; /* train_loss of the last complete epoch (NAN if none) */
-    double final_valid_rmse; /* valid_rmse of the last complete epoch (NAN if none) */
-    double train_mean_rmse;  /* RMSE of predicting the training mean, on validation */
+    double *valid_rmse;             /* (epochs) eval-mode RMSE on the validation split */
+    double final_train_rmse;        /* train_loss of the last complete epoch (NAN if none) */
+    double final_valid_rmse;        /* valid_rmse of the last complete epoch (NAN if none) */
+    double train_mean_rmse;         /* RMSE of predicting the training mean, on validation */
     double target_mean[TARGET_MAX]; /* what the network learned: z = (y - mean) / scale */
     double target_scale;            /* (0 and 1 with TRAIN_TARGETS_RAW) */
-    double seconds;          /* wall time of this call */
-    double images_per_s;     /* training images per second of this call (all ranks) */
-    int ranks;               /* MPI ranks that trained (1: one process) */
-    double grad_sum_ms;      /* mean time a step spent averaging gradients over the
+    double seconds;                 /* wall time of this call */
+    double images_per_s;            /* training images per second of this call (all ranks) */
+    int ranks;                      /* MPI ranks that trained (1: one process) */
+    double grad_sum_ms;             /* mean time a step spent averaging gradients over the
                                 ranks (0 for one process) */
-    int interrupted;         /* stopped early (Ctrl-C, on_step); checkpoint saved */
+    int interrupted;                /* stopped early (Ctrl-C, on_step); checkpoint saved */
 } train_result;
 
 void train_result_free(train_result *r);

@@ -32,12 +32,12 @@
 #include "train.h"
 
 typedef struct {
-    int rank, size;     /* 0, 1 in a world of one */
-    int batch;          /* the global batch */
-    int local;          /* batch / size: this rank's images per step */
-    int first;          /* rank * local: its first image of every batch */
-    double grad_sum_s;  /* seconds spent averaging gradients */
-    long grad_sums;     /* how many times */
+    int rank, size;    /* 0, 1 in a world of one */
+    int batch;         /* the global batch */
+    int local;         /* batch / size: this rank's images per step */
+    int first;         /* rank * local: its first image of every batch */
+    double grad_sum_s; /* seconds spent averaging gradients */
+    long grad_sums;    /* how many times */
 } train_dist;
 
 /* This rank's share of a global batch. SF_ERR with a message when the batch does not
@@ -49,8 +49,8 @@ void train_dist_range(const train_dist *d, int n, int *lo, int *hi);
  * and y (d->local images and targets), each image transformed as tr says for its place
  * in the global batch (tr holds d->batch dihedral transforms, those one process draws;
  * NULL: none). */
-void train_dist_slice(const train_dist *d, const dataset *ds, const int *batch,
-                      const uint8_t *tr, float *x, float *y);
+void train_dist_slice(const train_dist *d, const dataset *ds, const int *batch, const uint8_t *tr,
+                      float *x, float *y);
 /* One training step's gradient from this rank's slice in x and y: forward and backward
  * on it, then the ranks average their gradients into m->grads. *loss gets the RMSE over
  * the global batch (in the units of y). SF_ERR when the model cannot run the slice on

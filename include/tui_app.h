@@ -35,12 +35,20 @@
 #include "tui.h"
 #include "tui_thumb.h"
 
-enum { SCREEN_LIST = 0, SCREEN_FEATURE, SCREEN_EQUATION, SCREEN_GALAXY, SCREEN_MARKS, SCREEN_COMPARE, SCREEN_COUNT };
+enum {
+    SCREEN_LIST = 0,
+    SCREEN_FEATURE,
+    SCREEN_EQUATION,
+    SCREEN_GALAXY,
+    SCREEN_MARKS,
+    SCREEN_COMPARE,
+    SCREEN_COUNT
+};
 
 #define TUI_MIN_W 50
 #define TUI_MIN_H 14
 #define TUI_STACK 16
-#define TUI_SIMILAR 5 /* similar features on the feature page */
+#define TUI_SIMILAR 5      /* similar features on the feature page */
 #define TUI_COUNTERPARTS 3 /* counterparts in each other run on the feature page */
 #define TUI_NEIGHBORS 8    /* similar galaxies on the galaxy page */
 #define TUI_MARK_SIGN "*"
@@ -59,18 +67,19 @@ typedef struct {
  * else the cutout in the run's image folder; rgb NULL when neither exists. */
 typedef struct {
     char objid[STORE_OBJID_MAX];
-    uint8_t *rgb;       /* owned (h, w, 3) */
+    uint8_t *rgb; /* owned (h, w, 3) */
     int w, h;
 } tui_image;
 
-void tui_image_load(store *s, const store_run *run, int64_t galaxy_id, const char *objid, tui_image *img);
+void tui_image_load(store *s, const store_run *run, int64_t galaxy_id, const char *objid,
+                    tui_image *img);
 void tui_image_clear(tui_image *img);
 
 /* The run on screen, loaded once when the explorer switches to it. */
 typedef struct {
     query_run_view v;
-    int *order;        /* (v.run.d) feature numbers in the list's order */
-    int *visible;      /* (n_visible) the features the list shows (dead ones when shown) */
+    int *order;   /* (v.run.d) feature numbers in the list's order */
+    int *visible; /* (n_visible) the features the list shows (dead ones when shown) */
     int n_visible, n_dead;
 } tui_run;
 
@@ -88,19 +97,19 @@ int tui_run_visible_index(const tui_run *r, int feature);
 typedef struct {
     int feature;
     store_feature f;
-    store_hit *top;           /* (n_top) the strongest galaxies */
+    store_hit *top; /* (n_top) the strongest galaxies */
     int n_top;
-    store_hit *quant;         /* (n_quant) samples at activation quantiles, low to high */
+    store_hit *quant; /* (n_quant) samples at activation quantiles, low to high */
     int n_quant;
-    tui_image *images;        /* (n_top + n_quant) their pictures */
-    query_scatter sc;         /* scatter and histogram */
-    char suggestion[STORE_LABEL_MAX]; /* from the catalogue correlations, "" none */
+    tui_image *images;                  /* (n_top + n_quant) their pictures */
+    query_scatter sc;                   /* scatter and histogram */
+    char suggestion[STORE_LABEL_MAX];   /* from the catalogue correlations, "" none */
     query_similar similar[TUI_SIMILAR]; /* the most correlated features */
     int n_similar, similar_failed;
-    int has_share;            /* a term of the equation: */
-    double mean_contrib;      /* its mean w'A to the first target */
-    double share;             /* its part of all terms' mean |w'A|, 0..1 */
-    int n_cross;              /* other runs sharing galaxies (tui_cross.c) */
+    int has_share;                 /* a term of the equation: */
+    double mean_contrib;           /* its mean w'A to the first target */
+    double share;                  /* its part of all terms' mean |w'A|, 0..1 */
+    int n_cross;                   /* other runs sharing galaxies (tui_cross.c) */
     struct tui_cross_block *cross; /* (n_cross) the feature's counterparts in each */
 } tui_feature_page;
 
@@ -110,7 +119,7 @@ void tui_feature_page_clear(tui_feature_page *p);
 /* The galaxy page's data. */
 typedef struct {
     store_galaxy g;
-    store_galaxy_run gr;      /* n_out 0 when the run does not hold the galaxy */
+    store_galaxy_run gr; /* n_out 0 when the run does not hold the galaxy */
     tui_image image;
     struct tui_galaxy_cross *cross; /* its other runs and similar galaxies (tui_cross.c) */
 } tui_galaxy_page;
@@ -146,30 +155,30 @@ typedef struct {
 
 /* One other run's counterparts of the feature on screen. */
 typedef struct tui_cross_block {
-    int run;                 /* index into the app's runs */
-    query_counterparts cp;   /* the TUI_COUNTERPARTS strongest */
+    int run;               /* index into the app's runs */
+    query_counterparts cp; /* the TUI_COUNTERPARTS strongest */
 } tui_cross_block;
 
 /* The galaxy page's data beyond its own run (tui_cross.c), loaded when it opens. */
 typedef struct tui_galaxy_cross {
     int n_runs;
-    int *run;                    /* (n_runs) indices into the app's runs holding the galaxy, current excluded */
-    store_galaxy_run *gr;        /* (n_runs) its active features there */
+    int *run; /* (n_runs) indices into the app's runs holding the galaxy, current excluded */
+    store_galaxy_run *gr; /* (n_runs) its active features there */
     query_neighbor near[TUI_NEIGHBORS];
     tui_image near_image[TUI_NEIGHBORS];
     int n_near;
-    char near_why[128];          /* why there are none, "" when there are */
+    char near_why[128]; /* why there are none, "" when there are */
 } tui_galaxy_cross;
 
 typedef struct tui_app {
     store *db;
     const char *path;
     store_run *runs;
-    int n_runs, cur;      /* current run index */
-    tui_run run;          /* the current run */
+    int n_runs, cur;              /* current run index */
+    tui_run run;                  /* the current run */
     int sort, reverse, show_dead; /* the list's order */
-    int *others;          /* current run's others sharing galaxies: indices into runs */
-    int *n_shared;        /* (n_others) galaxies shared with each */
+    int *others;                  /* current run's others sharing galaxies: indices into runs */
+    int *n_shared;                /* (n_others) galaxies shared with each */
     int n_others;
     query_neighbors nb;   /* a run's codes for similar galaxies, loaded by its first galaxy page */
     int64_t nb_run_id;    /* 0 none */
@@ -179,12 +188,12 @@ typedef struct tui_app {
     tui_view stack[TUI_STACK];
     int depth;
 
-    int color;            /* TUI_COLOR_* */
-    int plot_mode;        /* PLOT_MODE_* */
-    int graphics;         /* THUMB_* in use */
-    int cell_w, cell_h;   /* pixel size of a cell (sixel/kitty) */
-    int cell_given;       /* by --cell-size or $SFNET_CELL_SIZE: kept on resize */
-    int late_replies;     /* the probe got no answer: its replies may still come */
+    int color;          /* TUI_COLOR_* */
+    int plot_mode;      /* PLOT_MODE_* */
+    int graphics;       /* THUMB_* in use */
+    int cell_w, cell_h; /* pixel size of a cell (sixel/kitty) */
+    int cell_given;     /* by --cell-size or $SFNET_CELL_SIZE: kept on resize */
+    int late_replies;   /* the probe got no answer: its replies may still come */
     int mouse;
     thumb_cache *thumbs;
     /* pixel images drawn after curses (sixel/kitty) this frame and the last */
@@ -200,7 +209,7 @@ typedef struct tui_app {
     char message[256];
     char last_key[32];
     int running;
-    int help;             /* help overlay shown */
+    int help; /* help overlay shown */
     int help_top;
     int W, H;             /* screen size */
     int click_x, click_y; /* the mouse click being handled (TUI_KEY_CLICK) */

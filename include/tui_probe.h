@@ -23,21 +23,21 @@ enum { THUMB_PROBE_CELL = 1, THUMB_PROBE_KITTY = 2 };
 
 typedef struct {
     /* what thumb_probe_run did */
-    int ran;                 /* the queries were written */
-    int queries;             /* THUMB_PROBE_* sent */
-    double ms;               /* time spent in thumb_probe_run */
-    char raw[512];           /* bytes read (the first 512), not NUL-terminated */
+    int ran;       /* the queries were written */
+    int queries;   /* THUMB_PROBE_* sent */
+    double ms;     /* time spent in thumb_probe_run */
+    char raw[512]; /* bytes read (the first 512), not NUL-terminated */
     size_t raw_len;
-    int ws_cols, ws_rows;    /* TIOCGWINSZ when probing (0: unknown) */
+    int ws_cols, ws_rows; /* TIOCGWINSZ when probing (0: unknown) */
     /* what thumb_probe_parse found in raw */
-    int answered;            /* the DA1 reply came: every reply before it is in */
-    int da1[16], n_da1;      /* its parameters (the first is the terminal class) */
-    int sixel;               /* DA1 lists attribute 4 */
-    int kitty;               /* the kitty query came back OK before the DA1 reply */
-    int kitty_replied;       /* it came back at all (OK or an error) */
-    int cell_w, cell_h;      /* CSI 6 ; h ; w t, the reply to CSI 16 t (0: none) */
-    int win_w, win_h;        /* CSI 4 ; h ; w t, the reply to CSI 14 t (0: none) */
-    size_t garbage;          /* bytes that belonged to no reply (typed keys, noise) */
+    int answered;       /* the DA1 reply came: every reply before it is in */
+    int da1[16], n_da1; /* its parameters (the first is the terminal class) */
+    int sixel;          /* DA1 lists attribute 4 */
+    int kitty;          /* the kitty query came back OK before the DA1 reply */
+    int kitty_replied;  /* it came back at all (OK or an error) */
+    int cell_w, cell_h; /* CSI 6 ; h ; w t, the reply to CSI 16 t (0: none) */
+    int win_w, win_h;   /* CSI 4 ; h ; w t, the reply to CSI 14 t (0: none) */
+    size_t garbage;     /* bytes that belonged to no reply (typed keys, noise) */
 } thumb_probe;
 
 /* Probes the terminal on in_fd (replies) and out_fd (queries), both terminals,

@@ -90,8 +90,8 @@ void bpt_classify_fluxes(bpt_result *r, const double flux[BPT_N_LINES], const do
 }
 
 int bpt_classify_catalog(bpt_result *out, int *source, const catalog *cat, int prefer_bptclass) {
-    static const char *flux_cols[BPT_N_LINES] = {"nii_6584_flux", "h_alpha_flux",
-                                                 "oiii_5007_flux", "h_beta_flux"};
+    static const char *flux_cols[BPT_N_LINES] = {"nii_6584_flux", "h_alpha_flux", "oiii_5007_flux",
+                                                 "h_beta_flux"};
     int fcol[BPT_N_LINES], ecol[BPT_N_LINES], have_flux = 1, have_err = 1;
     for (int l = 0; l < BPT_N_LINES; l++) {
         char name[64];

@@ -96,7 +96,8 @@ int figure_heatmap(const char *path, const double *m, int d, const char *const *
             if (cell >= 48 && isfinite(r)) {
                 char num[16];
                 snprintf(num, sizeof num, "%.2f", r);
-                cairo_set_source_rgb(cr, fabs(r) > 0.6 ? 1 : 0, fabs(r) > 0.6 ? 1 : 0, fabs(r) > 0.6 ? 1 : 0);
+                cairo_set_source_rgb(cr, fabs(r) > 0.6 ? 1 : 0, fabs(r) > 0.6 ? 1 : 0,
+                                     fabs(r) > 0.6 ? 1 : 0);
                 text_at(cr, left + j * cell + cell / 2.0, top + i * cell + cell / 2.0, 0.5, num);
             }
         }
@@ -174,7 +175,8 @@ int figure_compare(const char *path, const double *m, int n_rows, int n_cols,
     cairo_set_source_rgb(cr, 0, 0, 0);
     if (cell >= 8) {
         for (int i = 0; i < n_rows; i++)
-            text_at(cr, left - 6, top + i * cell + cell / 2.0, 1.0, row_labels ? row_labels[i] : "");
+            text_at(cr, left - 6, top + i * cell + cell / 2.0, 1.0,
+                    row_labels ? row_labels[i] : "");
         for (int j = 0; j < n_cols; j++) {
             cairo_save(cr);
             cairo_translate(cr, left + j * cell + cell / 2.0, top - 6);
@@ -195,7 +197,8 @@ int figure_compare(const char *path, const double *m, int n_rows, int n_cols,
             if (!isfinite(r2[j])) continue;
             double v = r2[j] < 0 ? 0 : r2[j] > 1 ? 1 : r2[j];
             cairo_set_source_rgb(cr, 0.25, 0.45, 0.70);
-            cairo_rectangle(cr, left + j * cell + 1, base - v * (r2_h - 24), cell - 2 > 1 ? cell - 2 : 1, v * (r2_h - 24));
+            cairo_rectangle(cr, left + j * cell + 1, base - v * (r2_h - 24),
+                            cell - 2 > 1 ? cell - 2 : 1, v * (r2_h - 24));
             cairo_fill(cr);
         }
         cairo_set_source_rgb(cr, 0, 0, 0);
@@ -234,8 +237,12 @@ typedef struct {
     double xmin, xmax, ymin, ymax; /* data limits */
 } frame;
 
-static double px(const frame *f, double x) { return f->x0 + (x - f->xmin) / (f->xmax - f->xmin) * f->w; }
-static double py(const frame *f, double y) { return f->y0 + f->h - (y - f->ymin) / (f->ymax - f->ymin) * f->h; }
+static double px(const frame *f, double x) {
+    return f->x0 + (x - f->xmin) / (f->xmax - f->xmin) * f->w;
+}
+static double py(const frame *f, double y) {
+    return f->y0 + f->h - (y - f->ymin) / (f->ymax - f->ymin) * f->h;
+}
 
 static void pad_limits(double *lo, double *hi) {
     if (!(*hi > *lo)) {
@@ -294,9 +301,8 @@ static int cmp_color(const void *a, const void *b) {
     return (x->i > y->i) - (x->i < y->i);
 }
 
-int figure_scatter(const char *path, const double *x, const double *y, const double *color,
-                   int n, const char *x_label, const char *y_label, const char *title,
-                   int diagonal) {
+int figure_scatter(const char *path, const double *x, const double *y, const double *color, int n,
+                   const char *x_label, const char *y_label, const char *title, int diagonal) {
     int w = 560, h = 480;
     frame f = {80, 40, 440, 380, INFINITY, -INFINITY, INFINITY, -INFINITY};
     int n_ok = 0;
@@ -362,8 +368,8 @@ int figure_scatter(const char *path, const double *x, const double *y, const dou
     return finish(cr, surf, path);
 }
 
-int figure_lines(const char *path, const figure_series *series, int n_series,
-                 const char *x_label, const char *y_label, const char *title) {
+int figure_lines(const char *path, const figure_series *series, int n_series, const char *x_label,
+                 const char *y_label, const char *title) {
     static const double palette[4][3] = {
         {0.80, 0.20, 0.45}, {0.15, 0.35, 0.65}, {0.95, 0.55, 0.10}, {0.20, 0.55, 0.30}};
     int w = 560, h = 440;

@@ -70,8 +70,8 @@ int label_rank(label_match *m, int n) {
     return kept;
 }
 
-int label_suggest(label_match *out, int max_out, const double *a, int n,
-                  const double *cols, int n_cols) {
+int label_suggest(label_match *out, int max_out, const double *a, int n, const double *cols,
+                  int n_cols) {
     label_match *all = xmalloc(sizeof(label_match) * (size_t)(n_cols > 0 ? n_cols : 1));
     double *col = xmalloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
     int m = 0;

@@ -35,7 +35,8 @@ int pca_fit(pca_model *p, const double *x, int n, int d, int n_components) {
         free(mean);
         free(cov);
         free(eig);
-        return sf_fail("PCA: LAPACK dsyevd failed (info %d) on a %dx%d covariance", (int)info, d, d);
+        return sf_fail("PCA: LAPACK dsyevd failed (info %d) on a %dx%d covariance", (int)info, d,
+                       d);
     }
     p->d = d;
     p->n_components = n_components;
@@ -100,8 +101,8 @@ int linreg_fit(linreg *m, const double *x, int n, int d, const double *y, int n_
     lapack_int rank = 0;
     /* Singular values below 1e-10 of the largest count as zero: a feature that is
      * always zero, or two identical columns, get the minimum-norm solution. */
-    lapack_int info = LAPACKE_dgelsd(LAPACK_ROW_MAJOR, n, cols, n_out, a, cols, b, n_out, sv,
-                                     1e-10, &rank);
+    lapack_int info =
+        LAPACKE_dgelsd(LAPACK_ROW_MAJOR, n, cols, n_out, a, cols, b, n_out, sv, 1e-10, &rank);
     free(a);
     free(sv);
     if (info != 0) {
@@ -122,7 +123,8 @@ void linreg_predict(const linreg *m, const double *x, int n, double *yhat) {
         for (int o = 0; o < no; o++) {
             double s = m->coef[o];
             for (int j = 0; j < d; j++)
-                s += x[(size_t)i * (size_t)d + (size_t)j] * m->coef[(size_t)(1 + j) * (size_t)no + (size_t)o];
+                s += x[(size_t)i * (size_t)d + (size_t)j] *
+                     m->coef[(size_t)(1 + j) * (size_t)no + (size_t)o];
             yhat[(size_t)i * (size_t)no + (size_t)o] = s;
         }
 }
@@ -151,8 +153,8 @@ void linreg_free(linreg *m) {
 
 int pca_regression_rmse(double *rmse_out, double *explained, const int *k, int n_k,
                         const double *x_train, const double *y_train, int n_train,
-                        const double *x_valid, const double *y_valid, int n_valid,
-                        int d, int n_out) {
+                        const double *x_valid, const double *y_valid, int n_valid, int d,
+                        int n_out) {
     int k_max = 0;
     for (int i = 0; i < n_k; i++) {
         if (k[i] < 1 || k[i] > d) return sf_fail("PCA: k = %d is outside 1..%d", k[i], d);

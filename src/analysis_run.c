@@ -23,7 +23,8 @@ static const int report_m[REPORT_MAX_M] = {1, 2, 4, 8};
 /* The activations of every row in one pass (store_run_sparse). */
 static int load_sparse(run_data *rd, store *s) {
     rd->act_start = xmalloc(((size_t)rd->n + 1) * sizeof *rd->act_start);
-    return store_run_sparse(s, rd->run.id, &rd->rows, rd->act_start, &rd->act_feature, &rd->act_value);
+    return store_run_sparse(s, rd->run.id, &rd->rows, rd->act_start, &rd->act_feature,
+                            &rd->act_value);
 }
 
 int run_data_load(run_data *rd, store *s, const char *run_spec) {
@@ -95,8 +96,8 @@ static const store_feature *live_feature(const run_data *rd, int feature) {
     return NULL;
 }
 
-int run_data_activations(const run_data *rd, store *s, const int *features, int m,
-                         const int *idx, int n_idx, int scaled, double *out) {
+int run_data_activations(const run_data *rd, store *s, const int *features, int m, const int *idx,
+                         int n_idx, int scaled, double *out) {
     if (rd->act_start) {
         /* column of each wanted feature, and its scale */
         int *col = xmalloc(sizeof(int) * (size_t)(rd->d > 0 ? rd->d : 1));
@@ -169,7 +170,8 @@ static int suggest_label(store *s, int64_t run_id, int feature, char *label, siz
     label_match *match = xmalloc(sizeof(label_match) * (size_t)(n > 0 ? n : 1));
     int m = 0;
     for (int c = 0; c < n; c++)
-        if (label_column_wanted(rho[c].name)) match[m++] = (label_match){c, rho[c].rho, rho[c].n_pairs};
+        if (label_column_wanted(rho[c].name))
+            match[m++] = (label_match){c, rho[c].rho, rho[c].n_pairs};
     m = label_rank(match, m);
     if (m > 0) label_format(label, size, rho[match[0].column].name, match[0].rho);
     for (int q = 0; q < m; q++) {
@@ -191,7 +193,8 @@ int report_suggest_labels(char (*labels)[STORE_LABEL_MAX], const run_data *rd, s
                           const int *feats, int m) {
     for (int j = 0; j < m; j++) labels[j][0] = '\0';
     for (int j = 0; j < m; j++)
-        if (suggest_label(s, rd->run.id, feats[j], labels[j], STORE_LABEL_MAX) != SF_OK) return SF_ERR;
+        if (suggest_label(s, rd->run.id, feats[j], labels[j], STORE_LABEL_MAX) != SF_OK)
+            return SF_ERR;
     return SF_OK;
 }
 
@@ -200,11 +203,11 @@ int report_suggest_labels(char (*labels)[STORE_LABEL_MAX], const run_data *rd, s
 /* BPT classes of every row of the run from the stored catalogue columns, through a
  * catalogue made in memory with just the columns bpt_classify_catalog reads. */
 static int run_bpt_classes(bpt_class *cls, int *source, const run_data *rd, store *s) {
-    static const char *wanted[] = {"nii_6584_flux", "nii_6584_flux_err", "h_alpha_flux",
-                                   "h_alpha_flux_err", "oiii_5007_flux", "oiii_5007_flux_err",
-                                   "h_beta_flux", "h_beta_flux_err", "bptclass"};
+    static const char *wanted[] = {"nii_6584_flux",    "nii_6584_flux_err", "h_alpha_flux",
+                                   "h_alpha_flux_err", "oiii_5007_flux",    "oiii_5007_flux_err",
+                                   "h_beta_flux",      "h_beta_flux_err",   "bptclass"};
     enum { N_WANTED = sizeof wanted / sizeof wanted[0] };
-    char (*names)[STORE_NAME_MAX] = NULL;
+    char(*names)[STORE_NAME_MAX] = NULL;
     int n_names = 0;
     if (store_catalog_columns(s, &names, &n_names) != SF_OK) return SF_ERR;
     catalog cat = {0};
@@ -281,7 +284,8 @@ static int svm_on_features(binary_scores sc[2], int *n_train, int *n_agn, const 
 /* Pearson r of the activations over the n validation galaxies from sums S, Q = sum a^2
  * and C = sum a_i a_j: NAN for fewer than 3 galaxies or a feature constant there, as
  * analysis_pearson gives it (a variance lost to rounding counts as constant). */
-static double valid_pearson(double n, const store_feature_sums *a, const store_feature_sums *b, double cross) {
+static double valid_pearson(double n, const store_feature_sums *a, const store_feature_sums *b,
+                            double cross) {
     if (n < 3) return NAN;
     double va = n * a->sum_sq_valid - a->sum_valid * a->sum_valid;
     double vb = n * b->sum_sq_valid - b->sum_valid * b->sum_valid;
@@ -403,8 +407,8 @@ int report_compute(report_result *rr, const run_data *rd, store *s, const report
             for (int v = 0; v < 2 && ok; v++) {
                 binary_scores both[2];
                 memset(both, 0, sizeof both);
-                if (svm_on_features(both, &rr->svm_n_train, &rr->svm_n_agn_train, rd, s,
-                                    cls, live, rr->svm_n_features[v]) != SF_OK) {
+                if (svm_on_features(both, &rr->svm_n_train, &rr->svm_n_agn_train, rd, s, cls, live,
+                                    rr->svm_n_features[v]) != SF_OK) {
                     snprintf(rr->svm_why, sizeof rr->svm_why, "%s", sf_last_error());
                     ok = 0;
                 }
@@ -432,9 +436,11 @@ void report_result_free(report_result *rr) {
 
 void report_print(FILE *out, const run_data *rd, const report_result *rr) {
     const store_run *r = &rd->run;
-    fprintf(out, "Run %s (id %lld): %s, %d output%s, k = %d%s, d = %d, %d galaxies (%d train, %d valid)\n",
-            r->prefix, (long long)r->id, sf_shown(r->target_spec), r->n_out, r->n_out == 1 ? "" : "s", r->k,
-            r->k == 0 ? " (dense)" : "", r->d, rd->n, rd->n_train, rd->n_valid);
+    fprintf(
+        out,
+        "Run %s (id %lld): %s, %d output%s, k = %d%s, d = %d, %d galaxies (%d train, %d valid)\n",
+        r->prefix, (long long)r->id, sf_shown(r->target_spec), r->n_out, r->n_out == 1 ? "" : "s",
+        r->k, r->k == 0 ? " (dense)" : "", r->d, rd->n, rd->n_train, rd->n_valid);
     fprintf(out, "Validation RMSE of the model: %.4f\n", rr->rmse_model);
     fprintf(out, "Features active on some galaxy: %d of %d\n\n", rd->n_live, rd->d);
 
@@ -453,12 +459,15 @@ void report_print(FILE *out, const run_data *rd, const report_result *rr) {
             fprintf(out, "  %+14.3f %+8.4f", f->pearson[t], f->weight[t] * f->max_valid * std);
         }
         if (f->label[0]) fprintf(out, "  %s", sf_shown(f->label));
-        if (rr->labels[j][0]) fprintf(out, "%s%s%s", f->label[0] ? " (suggested: " : "  suggested: ",
-                                      sf_shown(rr->labels[j]), f->label[0] ? ")" : "");
+        if (rr->labels[j][0])
+            fprintf(out, "%s%s%s",
+                    f->label[0] ? " (suggested: " : "  suggested: ", sf_shown(rr->labels[j]),
+                    f->label[0] ? ")" : "");
         fputc('\n', out);
     }
-    fprintf(out, "(per target: Pearson r of the scaled activation A with the target, and the head's\n"
-                 " weight per unit of A in target units)\n\n");
+    fprintf(out,
+            "(per target: Pearson r of the scaled activation A with the target, and the head's\n"
+            " weight per unit of A in target units)\n\n");
 
     fprintf(out, "Share of the variance of the predictions explained by the top m features\n"
                  "(R^2 of a linear fit of the predictions on their activations, validation)\n");
@@ -470,18 +479,22 @@ void report_print(FILE *out, const run_data *rd, const report_result *rr) {
         for (int t = 0; t < rd->n_out; t++) fprintf(out, " %14.3f", rr->share[mi][t]);
         fputc('\n', out);
     }
-    fprintf(out, "\nValidation RMSE using only the top m features: a linear fit on them (fitted on\n"
-                 "the training split), and the stored head with every other feature zeroed\n");
+    fprintf(out,
+            "\nValidation RMSE using only the top m features: a linear fit on them (fitted on\n"
+            "the training split), and the stored head with every other feature zeroed\n");
     fprintf(out, "%4s %10s %10s\n", "m", "refit", "head");
     for (int mi = 0; mi < rr->n_m; mi++)
         fprintf(out, "%4d %10.4f %10.4f\n", report_m[mi], rr->rmse_top[mi], rr->rmse_head[mi]);
-    fprintf(out, "%4s %10.4f %10.4f  (the model, all features)\n\n", "all", rr->rmse_model, rr->rmse_model);
+    fprintf(out, "%4s %10.4f %10.4f  (the model, all features)\n\n", "all", rr->rmse_model,
+            rr->rmse_model);
 
     if (rr->n_corr == 0) {
         fprintf(out, "Correlation matrix: no feature is active on enough validation galaxies\n\n");
     } else {
-        fprintf(out, "Correlation matrix (Pearson of scaled activations, validation) of the %d "
-                     "features active on enough galaxies\n%-10s", rr->n_corr, "");
+        fprintf(out,
+                "Correlation matrix (Pearson of scaled activations, validation) of the %d "
+                "features active on enough galaxies\n%-10s",
+                rr->n_corr, "");
         for (int b = 0; b < rr->n_corr; b++) {
             char name[40];
             snprintf(name, sizeof name, "%s %d", r->prefix, rr->corr_features[b]);
@@ -503,9 +516,10 @@ void report_print(FILE *out, const run_data *rd, const report_result *rr) {
         fprintf(out, "AGN classification: not done: %s\n", rr->svm_why);
         return;
     }
-    fprintf(out, "AGN classification (linear SVM, liblinear, C = 1; AGN against star-forming and\n"
-                 "composite; BPT classes from %s; %d training galaxies with a class, %d AGN;\n"
-                 "class weights: none, as the paper, or balanced, n / (2 n_class) per class)\n",
+    fprintf(out,
+            "AGN classification (linear SVM, liblinear, C = 1; AGN against star-forming and\n"
+            "composite; BPT classes from %s; %d training galaxies with a class, %d AGN;\n"
+            "class weights: none, as the paper, or balanced, n / (2 n_class) per class)\n",
             rr->svm_source == BPT_SOURCE_BPTCLASS ? "the catalogue's bptclass" : "the line ratios",
             rr->svm_n_train, rr->svm_n_agn_train);
     fprintf(out, "%-18s %8s %-9s %9s %6s %9s %6s %6s %6s %6s %6s\n", "features", "n", "weights",
@@ -549,7 +563,7 @@ int report_figures(const char *dir, const run_data *rd, store *s, const report_r
     file_safe(prefix, sizeof prefix, r->prefix);
     int rc = SF_OK;
     if (rr->n_corr > 0) {
-        char (*names)[32] = xmalloc(sizeof *names * (size_t)rr->n_corr);
+        char(*names)[32] = xmalloc(sizeof *names * (size_t)rr->n_corr);
         const char **labels = xmalloc(sizeof(char *) * (size_t)rr->n_corr);
         for (int a = 0; a < rr->n_corr; a++) {
             snprintf(names[a], sizeof names[a], "%s %d", r->prefix, rr->corr_features[a]);
@@ -572,9 +586,11 @@ int report_figures(const char *dir, const run_data *rd, store *s, const report_r
         for (int t = 0; t < no && rc == SF_OK; t++) {
             char tname[STORE_NAME_MAX];
             file_safe(tname, sizeof tname, r->target_names[t]);
-            for (int i = 0; i < nv; i++) y[i] = rd->truth[(size_t)rd->valid[i] * (size_t)no + (size_t)t];
+            for (int i = 0; i < nv; i++)
+                y[i] = rd->truth[(size_t)rd->valid[i] * (size_t)no + (size_t)t];
             snprintf(path, sizeof path, "%s/%s_%d_%s.png", dir, prefix, feat, tname);
-            snprintf(title, sizeof title, "%s %d against %s (validation)", r->prefix, feat, r->target_names[t]);
+            snprintf(title, sizeof title, "%s %d against %s (validation)", r->prefix, feat,
+                     r->target_names[t]);
             snprintf(xl, sizeof xl, "scaled activation A (%s %d)", r->prefix, feat);
             rc = figure_scatter(path, a, y, a, nv, xl, r->target_names[t], title, 0);
         }
@@ -603,12 +619,14 @@ int report_figures(const char *dir, const run_data *rd, store *s, const report_r
 int run_pca_rmse(double *rmse, double *explained, const int *k, int n_k, const run_data *rd,
                  store *s) {
     if (rd->run.k != 0)
-        return sf_fail("run %s has k = %d: the PCA baseline needs a dense run (trained with --k 0), "
-                       "whose %d pooled features are all stored",
-                       rd->run.prefix, rd->run.k, rd->d);
+        return sf_fail(
+            "run %s has k = %d: the PCA baseline needs a dense run (trained with --k 0), "
+            "whose %d pooled features are all stored",
+            rd->run.prefix, rd->run.k, rd->d);
     int nt = rd->n_train, nv = rd->n_valid, d = rd->d, no = rd->n_out;
     if (nt < 2 || nv < 1)
-        return sf_fail("run %s: the PCA baseline needs training and validation galaxies", rd->run.prefix);
+        return sf_fail("run %s: the PCA baseline needs training and validation galaxies",
+                       rd->run.prefix);
     double *x[2];
     const int *idx[2] = {rd->train, rd->valid};
     int n[2] = {nt, nv}, rc = SF_OK;
@@ -666,7 +684,8 @@ static int find_named_run(store *s, const char *name, store_run *out) {
     if (store_runs(s, &runs, &n) != SF_OK) return SF_ERR;
     int found = 0;
     for (int i = 0; i < n && !found; i++)
-        if (!strcmp(runs[i].prefix, name)) found = store_run_get(s, runs[i].id, out) == SF_OK ? 1 : SF_ERR;
+        if (!strcmp(runs[i].prefix, name))
+            found = store_run_get(s, runs[i].id, out) == SF_OK ? 1 : SF_ERR;
     store_runs_free(runs, n);
     return found;
 }
@@ -714,8 +733,8 @@ int sweep_collect(sweep_table *t, store *s, const int *k, int n_k, int n_seeds) 
             if (found == SF_ERR) return SF_ERR;
             if (!found) continue;
             if (run.k != k[i]) {
-                sf_fail("run %s has k = %d, not %d: rename it or use another database", name,
-                        run.k, k[i]);
+                sf_fail("run %s has k = %d, not %d: rename it or use another database", name, run.k,
+                        k[i]);
                 store_run_clear(&run);
                 return SF_ERR;
             }
@@ -764,18 +783,21 @@ int sweep_collect(sweep_table *t, store *s, const int *k, int n_k, int n_seeds) 
 }
 
 void sweep_print(FILE *out, const sweep_table *t) {
-    fprintf(out, "Table 2: validation RMSE, %s\n", t->target[0] ? sf_shown(t->target) : "(no runs yet)");
+    fprintf(out, "Table 2: validation RMSE, %s\n",
+            t->target[0] ? sf_shown(t->target) : "(no runs yet)");
     fprintf(out, "SFNet: mean +- standard error over retrainings; PCA: top-k principal components\n"
                  "of the dense run's features + linear regression\n");
     fprintf(out, "%4s %10s %10s %5s %10s %10s %10s %10s\n", "k", "SFNet", "s.e.", "runs", "PCA",
             "explained", "refit", "s.e.");
     for (int i = 0; i < t->n_k; i++)
-        fprintf(out, "%4d %10.4f %10.4f %5d %10.4f %10.3f %10.4f %10.4f\n", t->k[i], t->rmse_mean[i],
-                t->rmse_se[i], t->n_runs[i], t->pca[i], t->explained[i], t->refit_mean[i],
-                t->refit_se[i]);
-    fprintf(out, "(refit: a linear regression of the targets on each SFNet's sparse features, fitted\n"
-                 " on the training split, as the PCA column does with the dense features)\n");
-    if (t->have_dense) fprintf(out, "dense network (all %s features): %.4f\n", "pooled", t->dense_rmse);
+        fprintf(out, "%4d %10.4f %10.4f %5d %10.4f %10.3f %10.4f %10.4f\n", t->k[i],
+                t->rmse_mean[i], t->rmse_se[i], t->n_runs[i], t->pca[i], t->explained[i],
+                t->refit_mean[i], t->refit_se[i]);
+    fprintf(out,
+            "(refit: a linear regression of the targets on each SFNet's sparse features, fitted\n"
+            " on the training split, as the PCA column does with the dense features)\n");
+    if (t->have_dense)
+        fprintf(out, "dense network (all %s features): %.4f\n", "pooled", t->dense_rmse);
     else fprintf(out, "no dense run yet: the PCA column needs the run 'dense' (k = 0)\n");
 }
 
@@ -816,7 +838,7 @@ int run_latents(latent_table *t, const run_data *rd, store *s, int n_rows, const
     t->is_pca = rd->run.k == 0;
     t->n_valid = nv;
     /* the columns */
-    char (*names)[STORE_NAME_MAX] = NULL;
+    char(*names)[STORE_NAME_MAX] = NULL;
     int n_names = 0;
     if (store_catalog_columns(s, &names, &n_names) != SF_OK) return SF_ERR;
     t->cols = xmalloc(sizeof *t->cols * (size_t)(n_names > 0 ? n_names : 1));
@@ -911,11 +933,14 @@ static void latent_order(const latent_table *t, int j, int *order) {
         }
 }
 
-void latent_table_print(FILE *out, const run_data *rd, const latent_table *t, int n_best, int matrix) {
+void latent_table_print(FILE *out, const run_data *rd, const latent_table *t, int n_best,
+                        int matrix) {
     const store_run *r = &rd->run;
-    fprintf(out, "What the %s of run %s track: Spearman rho with the catalogue columns over "
-                 "the %d validation galaxies\n",
-            t->is_pca ? "leading principal components of the pooled features" : "most frequent features",
+    fprintf(out,
+            "What the %s of run %s track: Spearman rho with the catalogue columns over "
+            "the %d validation galaxies\n",
+            t->is_pca ? "leading principal components of the pooled features"
+                      : "most frequent features",
             r->prefix, t->n_valid);
     fprintf(out, "%-10s %7s", t->is_pca ? "component" : "feature", t->is_pca ? "var" : "f_act");
     for (int b = 0; b < n_best && b < t->n_cols; b++) fprintf(out, "  %-28s", b ? "" : "strongest");

@@ -100,7 +100,8 @@ void analysis_corr_matrix(double *out, const double *x, int n, int d, int spearm
     size_t sz = sizeof(double) * (size_t)(n > 0 ? n : 1);
     double *cols = xmalloc(sz * (size_t)(d > 0 ? d : 1));
     for (int j = 0; j < d; j++)
-        for (int i = 0; i < n; i++) cols[(size_t)j * (size_t)n + (size_t)i] = x[(size_t)i * (size_t)d + (size_t)j];
+        for (int i = 0; i < n; i++)
+            cols[(size_t)j * (size_t)n + (size_t)i] = x[(size_t)i * (size_t)d + (size_t)j];
     for (int a = 0; a < d; a++)
         for (int b = a; b < d; b++) {
             const double *ca = cols + (size_t)a * (size_t)n, *cb = cols + (size_t)b * (size_t)n;
@@ -146,8 +147,8 @@ void analysis_select_columns(double *out, const double *x, int n, int d, const i
             out[(size_t)i * (size_t)m + (size_t)j] = x[(size_t)i * (size_t)d + (size_t)cols[j]];
 }
 
-double analysis_variance_share(const double *act, int n, int d, const double *w,
-                               const int *cols, int m) {
+double analysis_variance_share(const double *act, int n, int d, const double *w, const int *cols,
+                               int m) {
     if (n < 2) return NAN;
     char *kept = xcalloc((size_t)(d > 0 ? d : 1), 1);
     for (int j = 0; j < m; j++) {

@@ -66,8 +66,10 @@ int svm_linear_train_weighted(svm_linear *m, const double *x, const int *y, int 
      * that its passes over every row grow with the rows (a run of 250,000 galaxies spent
      * seconds in it), and the primal trust-region Newton solver, which minimises the same
      * function (LinearSVC(dual=False)), takes a few passes for the few features here. */
-    struct parameter param = n <= SVM_DUAL_MAX ? (struct parameter){.solver_type = L2R_L2LOSS_SVC_DUAL, .eps = 0.1, .C = C}
-                                               : (struct parameter){.solver_type = L2R_L2LOSS_SVC, .eps = 0.01, .C = C};
+    struct parameter param =
+        n <= SVM_DUAL_MAX
+            ? (struct parameter){.solver_type = L2R_L2LOSS_SVC_DUAL, .eps = 0.1, .C = C}
+            : (struct parameter){.solver_type = L2R_L2LOSS_SVC, .eps = 0.01, .C = C};
     int weight_label[2] = {0, 1};
     double weight[2];
     if (class_weight) {

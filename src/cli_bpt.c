@@ -17,29 +17,27 @@
 #include "sf_util.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: sfnet-explore bpt --catalog FILE [--catalog FILE...] [-o OUT.csv]\n"
-            "                         [--from-lines]\n"
-            "\n"
-            "Classifies each galaxy on the BPT diagram: x = log [NII]6584/Halpha,\n"
-            "y = log [OIII]5007/Hbeta; star-forming below Kauffmann et al. (2003),\n"
-            "AGN above Kewley et al. (2001), composite between. A line that is missing,\n"
-            "non-positive or has S/N <= 3 (when *_err columns exist) gives no class, and\n"
-            "the reason is written instead. When the catalogue has a bptclass column\n"
-            "(MPA-JHU codes) the class comes from it unless --from-lines is given.\n"
-            "\n"
-            "Writes CSV objID,log_nii_ha,log_oiii_hb,class,why to OUT.csv (or stdout)\n"
-            "and a summary to stderr.\n"
-            "\n"
-            "The catalogue needs the columns nii_6584_flux, h_alpha_flux, oiii_5007_flux,\n"
-            "h_beta_flux and their _err, or bptclass (the MPA-JHU gal_line and gal_info\n"
-            "FITS files, joined row by row, have them).\n"
-            "\n"
-            "Options:\n"
-            CLI_DATA_HELP
-            "  -o, --output FILE   where to write the CSV (default stdout)\n"
-            "      --from-lines    classify from the line ratios even when bptclass exists\n"
-            "  -h, --help          show this help\n");
+    fprintf(out, "Usage: sfnet-explore bpt --catalog FILE [--catalog FILE...] [-o OUT.csv]\n"
+                 "                         [--from-lines]\n"
+                 "\n"
+                 "Classifies each galaxy on the BPT diagram: x = log [NII]6584/Halpha,\n"
+                 "y = log [OIII]5007/Hbeta; star-forming below Kauffmann et al. (2003),\n"
+                 "AGN above Kewley et al. (2001), composite between. A line that is missing,\n"
+                 "non-positive or has S/N <= 3 (when *_err columns exist) gives no class, and\n"
+                 "the reason is written instead. When the catalogue has a bptclass column\n"
+                 "(MPA-JHU codes) the class comes from it unless --from-lines is given.\n"
+                 "\n"
+                 "Writes CSV objID,log_nii_ha,log_oiii_hb,class,why to OUT.csv (or stdout)\n"
+                 "and a summary to stderr.\n"
+                 "\n"
+                 "The catalogue needs the columns nii_6584_flux, h_alpha_flux, oiii_5007_flux,\n"
+                 "h_beta_flux and their _err, or bptclass (the MPA-JHU gal_line and gal_info\n"
+                 "FITS files, joined row by row, have them).\n"
+                 "\n"
+                 "Options:\n" CLI_DATA_HELP
+                 "  -o, --output FILE   where to write the CSV (default stdout)\n"
+                 "      --from-lines    classify from the line ratios even when bptclass exists\n"
+                 "  -h, --help          show this help\n");
 }
 
 static void put_number(FILE *f, double v) {

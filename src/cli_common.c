@@ -77,10 +77,8 @@ int cli_fail(cli_db *c) {
 }
 
 void cli_json_num(cJSON *o, const char *key, double x) {
-    if (isfinite(x))
-        cJSON_AddNumberToObject(o, key, x);
-    else
-        cJSON_AddNullToObject(o, key);
+    if (isfinite(x)) cJSON_AddNumberToObject(o, key, x);
+    else cJSON_AddNullToObject(o, key);
 }
 
 int cli_print_json(cJSON *root) {

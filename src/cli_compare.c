@@ -17,38 +17,37 @@
 #include "store.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: sfnet-explore compare [OPTIONS] DB RUN_A RUN_B\n"
-            "\n"
-            "Run A's features against run B's over the galaxies both runs hold (RUN_A and\n"
-            "RUN_B: prefixes such as SL and Z, or ids):\n"
-            " - the correlation matrix: Pearson r of every live feature of A (rows) with\n"
-            "   every live feature of B (columns), a galaxy where a feature is inactive\n"
-            "   counting as 0, ordered so that related features sit together (each column\n"
-            "   beside the row it correlates most with);\n"
-            " - the analysis of Wu 2025, Section 4.4: for each feature of B, the R^2 of a\n"
-            "   ridge regression (with intercept, as scikit-learn's Ridge) predicting its\n"
-            "   activation from all d activations of A, fitted on the shared galaxies of\n"
-            "   B's training split and scored on those of its validation split. Run A may\n"
-            "   be dense (trained with --k 0), standing in for the paper's Zoobot.\n"
-            "\n"
-            "The text output lists B's features in matrix order: galaxies where each is\n"
-            "active, its R^2, and its best match in A (largest r, with n_both, the\n"
-            "galaxies where both are active). --matrix prints the matrix itself. The\n"
-            "explorer shows the same (C on a feature list); `export DB --compare A B -o\n"
-            "out.png` draws it.\n"
-            "\n"
-            "Options:\n"
-            "      --alpha X        ridge penalty (default 1, scikit-learn's default)\n"
-            "      --no-r2          the correlation matrix only\n"
-            "      --min-active N   only features active on at least N shared galaxies\n"
-            "                       (default 1)\n"
-            "      --matrix         the matrix: a grid of r (text), one row per feature of\n"
-            "                       A with a column per feature of B (CSV)\n"
-            "      --json           JSON: one object with the runs, rows, columns (with\n"
-            "                       R^2 and best match), r and n_both\n"
-            "      --csv            CSV\n"
-            "  -h, --help           show this help\n");
+    fprintf(out, "Usage: sfnet-explore compare [OPTIONS] DB RUN_A RUN_B\n"
+                 "\n"
+                 "Run A's features against run B's over the galaxies both runs hold (RUN_A and\n"
+                 "RUN_B: prefixes such as SL and Z, or ids):\n"
+                 " - the correlation matrix: Pearson r of every live feature of A (rows) with\n"
+                 "   every live feature of B (columns), a galaxy where a feature is inactive\n"
+                 "   counting as 0, ordered so that related features sit together (each column\n"
+                 "   beside the row it correlates most with);\n"
+                 " - the analysis of Wu 2025, Section 4.4: for each feature of B, the R^2 of a\n"
+                 "   ridge regression (with intercept, as scikit-learn's Ridge) predicting its\n"
+                 "   activation from all d activations of A, fitted on the shared galaxies of\n"
+                 "   B's training split and scored on those of its validation split. Run A may\n"
+                 "   be dense (trained with --k 0), standing in for the paper's Zoobot.\n"
+                 "\n"
+                 "The text output lists B's features in matrix order: galaxies where each is\n"
+                 "active, its R^2, and its best match in A (largest r, with n_both, the\n"
+                 "galaxies where both are active). --matrix prints the matrix itself. The\n"
+                 "explorer shows the same (C on a feature list); `export DB --compare A B -o\n"
+                 "out.png` draws it.\n"
+                 "\n"
+                 "Options:\n"
+                 "      --alpha X        ridge penalty (default 1, scikit-learn's default)\n"
+                 "      --no-r2          the correlation matrix only\n"
+                 "      --min-active N   only features active on at least N shared galaxies\n"
+                 "                       (default 1)\n"
+                 "      --matrix         the matrix: a grid of r (text), one row per feature of\n"
+                 "                       A with a column per feature of B (CSV)\n"
+                 "      --json           JSON: one object with the runs, rows, columns (with\n"
+                 "                       R^2 and best match), r and n_both\n"
+                 "      --csv            CSV\n"
+                 "  -h, --help           show this help\n");
 }
 
 static int print_json(const query_compare *c, const store_run *a, const store_run *b) {
@@ -108,9 +107,10 @@ static int print_json(const query_compare *c, const store_run *a, const store_ru
 }
 
 /* B's features in matrix order: R^2 and best match. */
-static query_table *columns_table(store *s, const query_compare *c, const store_run *a, const store_run *b,
-                                  query_format fmt) {
-    static const char *const names[] = {"feature", "n_active", "r2", "best_match", "r", "n_both", "label"};
+static query_table *columns_table(store *s, const query_compare *c, const store_run *a,
+                                  const store_run *b, query_format fmt) {
+    static const char *const names[] = {"feature", "n_active", "r2",   "best_match",
+                                        "r",       "n_both",   "label"};
     query_table *t = query_table_new(7, names);
     store_feature *every = NULL;
     int n_all = 0;
@@ -185,7 +185,8 @@ int cli_compare(int argc, char **argv) {
         }
         case 'N': with_r2 = 0; break;
         case 'm':
-            if (sf_parse_option_int("min-active", optarg, 1, 1000000000, &min_active) != SF_OK) return 2;
+            if (sf_parse_option_int("min-active", optarg, 1, 1000000000, &min_active) != SF_OK)
+                return 2;
             break;
         case 'M': matrix = 1; break;
         default:
@@ -202,7 +203,8 @@ int cli_compare(int argc, char **argv) {
     query_compare cmp;
     memset(&cmp, 0, sizeof cmp);
     rc = 1;
-    if (store_run_find(s, argv[optind + 1], &a) != SF_OK || store_run_find(s, argv[optind + 2], &b) != SF_OK)
+    if (store_run_find(s, argv[optind + 1], &a) != SF_OK ||
+        store_run_find(s, argv[optind + 2], &b) != SF_OK)
         goto fail;
     if (a.id == b.id) {
         sf_fail("compare needs two different runs, not %s twice", a.prefix);
@@ -222,7 +224,8 @@ int cli_compare(int argc, char **argv) {
                    "galaxies both hold\n",
                    a.prefix, cmp.n_rows, b.prefix, cmp.n_cols, cmp.n_shared);
             if (cmp.has_r2)
-                printf("R^2: ridge regression (alpha %g) of each %s feature on all %d activations of %s, "
+                printf("R^2: ridge regression (alpha %g) of each %s feature on all %d activations "
+                       "of %s, "
                        "fitted on %d training galaxies of %s, scored on %d validation galaxies\n",
                        cmp.alpha, b.prefix, cmp.d_a, a.prefix, cmp.n_train, b.prefix, cmp.n_valid);
             printf("\n");

@@ -18,8 +18,10 @@ int cli_data_option(cli_data *d, int c, const char *arg) {
     static const struct {
         int code;
         const char *name;
-    } fits_opts[] = {{CLI_OPT_FITS_BANDS, "fits-bands"},     {CLI_OPT_FITS_SCALES, "fits-scales"},
-                     {CLI_OPT_FITS_Q, "fits-q"},             {CLI_OPT_FITS_STRETCH, "fits-stretch"},
+    } fits_opts[] = {{CLI_OPT_FITS_BANDS, "fits-bands"},
+                     {CLI_OPT_FITS_SCALES, "fits-scales"},
+                     {CLI_OPT_FITS_Q, "fits-q"},
+                     {CLI_OPT_FITS_STRETCH, "fits-stretch"},
                      {CLI_OPT_FITS_OFFSET, "fits-offset"}};
     switch (c) {
     case CLI_OPT_CATALOG:
@@ -29,12 +31,8 @@ int cli_data_option(cli_data *d, int c, const char *arg) {
         }
         d->src.files[d->src.n_files++] = arg;
         return 1;
-    case CLI_OPT_JOIN:
-        d->src.join_column = arg;
-        return 1;
-    case CLI_OPT_ID_COLUMN:
-        d->src.id_column = arg;
-        return 1;
+    case CLI_OPT_JOIN: d->src.join_column = arg; return 1;
+    case CLI_OPT_ID_COLUMN: d->src.id_column = arg; return 1;
     }
     for (size_t i = 0; i < sizeof fits_opts / sizeof *fits_opts; i++)
         if (c == fits_opts[i].code) {

@@ -16,23 +16,22 @@
 #include "store.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: sfnet-explore equation [--terms N] [--rmse] [--json|--csv] DB [RUN]\n"
-            "\n"
-            "Writes each target as the paper's Figure 3 does:\n"
-            "  target = c + w'_1 A_1 + w'_2 A_2 + ...\n"
-            "over the most frequent features (f_activated on the validation set), where A\n"
-            "is the activation scaled to [0, 1] by its validation maximum, c and w' in the\n"
-            "target's units. Then the validation RMSE using only the top 1, 2, 4, 8 and all\n"
-            "features (the others' activations set to zero, the stored head applied); with\n"
-            "all of them it equals the model's validation RMSE.\n"
-            "\n"
-            "Options:\n"
-            "  -t, --terms N   terms written in the equation (default 8)\n"
-            "      --rmse      CSV: the RMSE table instead of the terms\n"
-            "      --json      JSON (one object)\n"
-            "      --csv       CSV of the terms\n"
-            "  -h, --help      show this help\n");
+    fprintf(out, "Usage: sfnet-explore equation [--terms N] [--rmse] [--json|--csv] DB [RUN]\n"
+                 "\n"
+                 "Writes each target as the paper's Figure 3 does:\n"
+                 "  target = c + w'_1 A_1 + w'_2 A_2 + ...\n"
+                 "over the most frequent features (f_activated on the validation set), where A\n"
+                 "is the activation scaled to [0, 1] by its validation maximum, c and w' in the\n"
+                 "target's units. Then the validation RMSE using only the top 1, 2, 4, 8 and all\n"
+                 "features (the others' activations set to zero, the stored head applied); with\n"
+                 "all of them it equals the model's validation RMSE.\n"
+                 "\n"
+                 "Options:\n"
+                 "  -t, --terms N   terms written in the equation (default 8)\n"
+                 "      --rmse      CSV: the RMSE table instead of the terms\n"
+                 "      --json      JSON (one object)\n"
+                 "      --csv       CSV of the terms\n"
+                 "  -h, --help      show this help\n");
 }
 
 static int print_json(const query_equation *eq) {
@@ -121,7 +120,8 @@ static query_table *rmse_table(const query_equation *eq) {
     for (int L = 0; L < eq->n_levels; L++) {
         query_table_int(t, eq->level_terms[L]);
         query_table_num(t, eq->rmse[L], 5);
-        for (int o = 0; o < eq->n_out && eq->n_out > 1; o++) query_table_num(t, eq->rmse_t[L][o], 5);
+        for (int o = 0; o < eq->n_out && eq->n_out > 1; o++)
+            query_table_num(t, eq->rmse_t[L][o], 5);
     }
     return t;
 }
@@ -174,8 +174,7 @@ int cli_equation(int argc, char **argv) {
     }
     int npos = argc - optind;
     if (npos < 1 || npos > 2) return cli_usage_error(&db);
-    if (cli_open_run(&db, argv[optind], STORE_READ, npos == 2 ? argv[optind + 1] : NULL))
-        return 1;
+    if (cli_open_run(&db, argv[optind], STORE_READ, npos == 2 ? argv[optind + 1] : NULL)) return 1;
     query_equation eq;
     if (query_equation_compute(db.s, db.run.id, &eq) != SF_OK) return cli_fail(&db);
     rc = 0;

@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "analysis_figures.h"
+#include "cli.h"
 #include "export.h"
 #include "query.h"
+#include "query_view.h"
 #include "sf_output.h"
 #include "sf_util.h"
 #include "store.h"
-#include "query_view.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -40,7 +40,8 @@ static void usage(FILE *out) {
 }
 
 /* `export DB --compare A B -o OUT.png`. */
-static int export_compare(const char *path, const char *spec_a, const char *spec_b, const char *out, double alpha) {
+static int export_compare(const char *path, const char *spec_a, const char *spec_b, const char *out,
+                          double alpha) {
     store *s;
     if (store_open(&s, path, STORE_READ) != SF_OK) {
         fprintf(stderr, "sfnet-explore export: %s\n", sf_last_error());
@@ -59,8 +60,8 @@ static int export_compare(const char *path, const char *spec_a, const char *spec
     }
     if (query_compare_compute(s, a.id, b.id, 1, &c) != SF_OK) goto fail;
     if (c.n_rows == 0 || c.n_cols == 0) {
-        sf_fail("%s and %s share no galaxy where features of both are active: nothing to draw", a.prefix,
-                b.prefix);
+        sf_fail("%s and %s share no galaxy where features of both are active: nothing to draw",
+                a.prefix, b.prefix);
         goto fail;
     }
     if (query_compare_ridge(s, &c, alpha) != SF_OK) goto fail;
@@ -75,11 +76,13 @@ static int export_compare(const char *path, const char *spec_a, const char *spec
         labels[c.n_rows + j] = names[c.n_rows + j];
     }
     char title[256], r2_label[160];
-    snprintf(title, sizeof title, "%s (rows) against %s (columns): Pearson r over %d galaxies", a.prefix,
-             b.prefix, c.n_shared);
-    snprintf(r2_label, sizeof r2_label, "R^2 of each %s feature from all %d of %s (ridge, alpha %g)", b.prefix,
-             c.d_a, a.prefix, alpha);
-    int drawn = figure_compare(out, c.r, c.n_rows, c.n_cols, labels, labels + c.n_rows, c.r2, r2_label, title);
+    snprintf(title, sizeof title, "%s (rows) against %s (columns): Pearson r over %d galaxies",
+             a.prefix, b.prefix, c.n_shared);
+    snprintf(r2_label, sizeof r2_label,
+             "R^2 of each %s feature from all %d of %s (ridge, alpha %g)", b.prefix, c.d_a,
+             a.prefix, alpha);
+    int drawn = figure_compare(out, c.r, c.n_rows, c.n_cols, labels, labels + c.n_rows, c.r2,
+                               r2_label, title);
     free(names);
     free(labels);
     if (drawn != SF_OK) goto fail;
@@ -98,14 +101,11 @@ done:
 }
 
 int cli_export(int argc, char **argv) {
-    static const struct option opts[] = {{"output", required_argument, 0, 'o'},
-                                         {"run", required_argument, 0, 'r'},
-                                         {"grid", required_argument, 0, 'g'},
-                                         {"top", required_argument, 0, 't'},
-                                         {"bpt", no_argument, 0, 'b'},
-                                         {"compare", no_argument, 0, 'C'},
-                                         {"alpha", required_argument, 0, 'A'},
-                                         CLI_OPTIONS_END};
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'}, {"run", required_argument, 0, 'r'},
+        {"grid", required_argument, 0, 'g'},   {"top", required_argument, 0, 't'},
+        {"bpt", no_argument, 0, 'b'},          {"compare", no_argument, 0, 'C'},
+        {"alpha", required_argument, 0, 'A'},  CLI_OPTIONS_END};
     cli_db db = {.usage = usage};
     const char *out = NULL, *run_opt = NULL;
     int cols = 3, rows = 3, bpt = 0, have_grid = 0, have_top = 0, compare = 0;
@@ -141,7 +141,8 @@ int cli_export(int argc, char **argv) {
             char *end = NULL;
             alpha = strtod(optarg, &end);
             if (!end || *end || !(alpha > 0)) {
-                fprintf(stderr, "sfnet-explore export: --alpha %s: expected a positive number\n", optarg);
+                fprintf(stderr, "sfnet-explore export: --alpha %s: expected a positive number\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -184,8 +185,8 @@ int cli_export(int argc, char **argv) {
         return 1;
     }
     if (feature < 0 || feature >= run.d) {
-        fprintf(stderr, "sfnet-explore export: run %s has features 0..%d, not %d\n", run.prefix, run.d - 1,
-                feature);
+        fprintf(stderr, "sfnet-explore export: run %s has features 0..%d, not %d\n", run.prefix,
+                run.d - 1, feature);
     } else if (query_export_feature(s, &run, feature, out, cols, rows, bpt) != SF_OK) {
         fprintf(stderr, "sfnet-explore export: %s\n", sf_last_error());
     } else {

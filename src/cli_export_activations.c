@@ -13,28 +13,27 @@
 #include "store.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: sfnet-explore export-activations DB [RUN] OUT.npy\n"
-            "       sfnet-explore export-activations [--pairs] --fits OUT.fits DB [RUN]\n"
-            "\n"
-            "Writes a run's activations as a dense N x d float32 NumPy array (like the\n"
-            "reference implementation's activations.npy; zero where a feature is not among a\n"
-            "galaxy's top k) and the galaxies' objIDs, one a line and in the same order, to\n"
-            "OUT.objids.txt. Read them with numpy.load and numpy.loadtxt(..., dtype=str).\n"
-            "\n"
-            "With --fits, one FITS binary table (HDU 2, ACTIVATIONS) that astropy and TOPCAT\n"
-            "read: OBJID (a 64-bit integer column when every ID is an integer, else text),\n"
-            "SPLIT (train or valid), PRED_<target> and TRUE_<target> for each output, and\n"
-            "the activations as one vector column ACTIVATIONS of d floats; with --pairs\n"
-            "instead the k strongest FEATURE_1, VALUE_1 ... FEATURE_k, VALUE_k (feature -1\n"
-            "where a galaxy has fewer active features). The header names the run (RUN,\n"
-            "TARGET, TARGETS, TOPK, NFEAT, CATALOG). In Python:\n"
-            "  astropy.table.Table.read('OUT.fits')\n"
-            "\n"
-            "Options:\n"
-            "      --fits OUT.fits  write a FITS table instead of .npy\n"
-            "      --pairs          with --fits: the k (feature, value) pairs, not dense\n"
-            "  -h, --help           show this help\n");
+    fprintf(out, "Usage: sfnet-explore export-activations DB [RUN] OUT.npy\n"
+                 "       sfnet-explore export-activations [--pairs] --fits OUT.fits DB [RUN]\n"
+                 "\n"
+                 "Writes a run's activations as a dense N x d float32 NumPy array (like the\n"
+                 "reference implementation's activations.npy; zero where a feature is not among a\n"
+                 "galaxy's top k) and the galaxies' objIDs, one a line and in the same order, to\n"
+                 "OUT.objids.txt. Read them with numpy.load and numpy.loadtxt(..., dtype=str).\n"
+                 "\n"
+                 "With --fits, one FITS binary table (HDU 2, ACTIVATIONS) that astropy and TOPCAT\n"
+                 "read: OBJID (a 64-bit integer column when every ID is an integer, else text),\n"
+                 "SPLIT (train or valid), PRED_<target> and TRUE_<target> for each output, and\n"
+                 "the activations as one vector column ACTIVATIONS of d floats; with --pairs\n"
+                 "instead the k strongest FEATURE_1, VALUE_1 ... FEATURE_k, VALUE_k (feature -1\n"
+                 "where a galaxy has fewer active features). The header names the run (RUN,\n"
+                 "TARGET, TARGETS, TOPK, NFEAT, CATALOG). In Python:\n"
+                 "  astropy.table.Table.read('OUT.fits')\n"
+                 "\n"
+                 "Options:\n"
+                 "      --fits OUT.fits  write a FITS table instead of .npy\n"
+                 "      --pairs          with --fits: the k (feature, value) pairs, not dense\n"
+                 "  -h, --help           show this help\n");
 }
 
 int cli_export_activations(int argc, char **argv) {
@@ -58,8 +57,8 @@ int cli_export_activations(int argc, char **argv) {
         fprintf(stderr, "sfnet-explore: --pairs goes with --fits\n");
         return 2;
     }
-    const char *run = fits ? (npos == 2 ? argv[optind + 1] : NULL)
-                           : (npos == 3 ? argv[optind + 1] : NULL);
+    const char *run =
+        fits ? (npos == 2 ? argv[optind + 1] : NULL) : (npos == 3 ? argv[optind + 1] : NULL);
     if (cli_open_run(&db, argv[optind], STORE_READ, run)) return 1;
     if (fits) {
         if (query_export_fits(db.s, db.run.id, fits, pairs) != SF_OK) return cli_fail(&db);

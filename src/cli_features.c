@@ -52,13 +52,15 @@ static void usage(FILE *out) {
 }
 
 static int parse_sort(const char *s, store_sort *out) {
-    static const char *const names[] = {"frequency", "feature", "weight", "correlation", "max", "label"};
+    static const char *const names[] = {"frequency",   "feature", "weight",
+                                        "correlation", "max",     "label"};
     for (int i = 0; i < 6; i++)
         if (!strcmp(s, names[i])) {
             *out = (store_sort)i;
             return SF_OK;
         }
-    return sf_fail("unknown sort key '%s' (frequency, feature, weight, correlation, max, label)", s);
+    return sf_fail("unknown sort key '%s' (frequency, feature, weight, correlation, max, label)",
+                   s);
 }
 
 /* `features --similar F`: the features most correlated with F. */
@@ -93,8 +95,7 @@ static int print_similar(cli_db *db, int number) {
     int rc = 0;
     if (fmt == QUERY_TEXT && n == 0)
         printf("%s: no feature correlates (it is dead, or every other one is)\n", name);
-    else
-        rc = cli_print(db, t);
+    else rc = cli_print(db, t);
     query_table_free(t);
     free(sim);
     free(every);
@@ -121,12 +122,14 @@ static int print_counterparts(cli_db *db, const char *in_spec, int number) {
         store_run_clear(&other);
         if (others[0] == run->id) {
             sf_fail("--in %s names the run of %s %d itself: --similar without --in lists its "
-                    "similar features", in_spec, run->prefix, feature);
+                    "similar features",
+                    in_spec, run->prefix, feature);
             goto fail;
         }
     }
-    static const char *const cols[] = {"run",    "feature", "counterpart", "r",          "n_both", "n_this",
-                                       "f_cond", "n_active", "f_cond_rev", "n_shared", "label"};
+    static const char *const cols[] = {"run",        "feature",  "counterpart", "r",
+                                       "n_both",     "n_this",   "f_cond",      "n_active",
+                                       "f_cond_rev", "n_shared", "label"};
     query_table *t = query_table_new(11, cols);
     char name[STORE_PREFIX_MAX + 16], other_name[STORE_PREFIX_MAX + 16];
     query_feature_name(run, feature, name, sizeof name);
@@ -145,8 +148,10 @@ static int print_counterparts(cli_db *db, const char *in_spec, int number) {
         if (fmt == QUERY_TEXT && cp.n_shared == 0)
             printf("%s and %s share no galaxy\n", run->prefix, other.prefix);
         else if (fmt == QUERY_TEXT && cp.n == 0)
-            printf("%s has no counterpart in %s: it is %s on the %d galaxies both hold\n", name, other.prefix,
-                   cp.n_active ? "active on every one with the same value" : "never active", cp.n_shared);
+            printf("%s has no counterpart in %s: it is %s on the %d galaxies both hold\n", name,
+                   other.prefix,
+                   cp.n_active ? "active on every one with the same value" : "never active",
+                   cp.n_shared);
         for (int i = 0; i < cp.n; i++) {
             const query_counterpart *c = &cp.list[i];
             const store_feature *f = c->feature < n_all ? &every[c->feature] : NULL;
@@ -171,8 +176,7 @@ static int print_counterparts(cli_db *db, const char *in_spec, int number) {
     rc = 0;
     if (fmt == QUERY_TEXT && n_others == 0)
         printf("no other run of %s shares galaxies with %s\n", store_path(s), run->prefix);
-    else if (fmt != QUERY_TEXT || listed)
-        rc = cli_print(db, t);
+    else if (fmt != QUERY_TEXT || listed) rc = cli_print(db, t);
     query_table_free(t);
     free(others);
     free(shared);
@@ -192,7 +196,8 @@ static void similar_as_flag(int argc, char **argv) {
     static char flag[] = "--similar=";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--")) return;
-        if (!strcmp(argv[i], "--similar") && (i + 1 == argc || argv[i + 1][0] == '-')) argv[i] = flag;
+        if (!strcmp(argv[i], "--similar") && (i + 1 == argc || argv[i + 1][0] == '-'))
+            argv[i] = flag;
     }
 }
 
@@ -244,8 +249,10 @@ int cli_features(int argc, char **argv) {
         /* F as "SL 97", as RUN and "97", or --similar F with an optional RUN */
         char *words[2] = {(char *)run_spec, (char *)similar};
         if (feature_words) {
-            if (cli_open_feature(&db, argv[optind], STORE_READ, feature_words, &argv[optind + 1])) return 1;
-        } else if (cli_open_feature(&db, argv[optind], STORE_READ, run_spec ? 2 : 1, run_spec ? words : words + 1)) {
+            if (cli_open_feature(&db, argv[optind], STORE_READ, feature_words, &argv[optind + 1]))
+                return 1;
+        } else if (cli_open_feature(&db, argv[optind], STORE_READ, run_spec ? 2 : 1,
+                                    run_spec ? words : words + 1)) {
             return 1;
         }
         return in_spec ? print_counterparts(&db, in_spec, number) : print_similar(&db, number);

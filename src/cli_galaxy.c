@@ -16,29 +16,30 @@
 #include "store.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: sfnet-explore galaxy [--run RUN] [--json|--csv] DB OBJID\n"
-            "       sfnet-explore galaxy --similar [--number N] [--run RUN] [--json|--csv] DB OBJID\n"
-            "\n"
-            "One galaxy: its coordinates and catalogue values, and for each run that saw\n"
-            "it (or only RUN) its split, prediction and truth per target, and its active\n"
-            "features with activation, scaled activation A and contribution to each\n"
-            "prediction (std * w * a, in target units; the prediction is the intercept\n"
-            "plus these contributions).\n"
-            "\n"
-            "With --similar, the N galaxies nearest it in each run by their sparse codes:\n"
-            "cosine similarity of the activations over the features active in either\n"
-            "(only galaxies sharing an active feature can be near), with how many active\n"
-            "features the two share and the neighbour's split. The explorer's galaxy page\n"
-            "shows them as thumbnails.\n"
-            "\n"
-            "Options:\n"
-            "  -r, --run RUN   only this run (prefix or id)\n"
-            "      --similar   the most similar galaxies instead\n"
-            "  -n, --number N  how many similar galaxies (default 12)\n"
-            "      --json      JSON (one object)\n"
-            "      --csv       CSV, one row per run and active feature\n"
-            "  -h, --help      show this help\n");
+    fprintf(
+        out,
+        "Usage: sfnet-explore galaxy [--run RUN] [--json|--csv] DB OBJID\n"
+        "       sfnet-explore galaxy --similar [--number N] [--run RUN] [--json|--csv] DB OBJID\n"
+        "\n"
+        "One galaxy: its coordinates and catalogue values, and for each run that saw\n"
+        "it (or only RUN) its split, prediction and truth per target, and its active\n"
+        "features with activation, scaled activation A and contribution to each\n"
+        "prediction (std * w * a, in target units; the prediction is the intercept\n"
+        "plus these contributions).\n"
+        "\n"
+        "With --similar, the N galaxies nearest it in each run by their sparse codes:\n"
+        "cosine similarity of the activations over the features active in either\n"
+        "(only galaxies sharing an active feature can be near), with how many active\n"
+        "features the two share and the neighbour's split. The explorer's galaxy page\n"
+        "shows them as thumbnails.\n"
+        "\n"
+        "Options:\n"
+        "  -r, --run RUN   only this run (prefix or id)\n"
+        "      --similar   the most similar galaxies instead\n"
+        "  -n, --number N  how many similar galaxies (default 12)\n"
+        "      --json      JSON (one object)\n"
+        "      --csv       CSV, one row per run and active feature\n"
+        "  -h, --help      show this help\n");
 }
 
 /* One run's view of the galaxy, with the weights of its active features. */
@@ -91,7 +92,8 @@ static int print_json(const store_galaxy *g, const galaxy_view *views, int nv) {
             cJSON_AddStringToObject(o, "name", v->run.target_names[t]);
             cli_json_num(o, "prediction", v->gr.pred[t]);
             cli_json_num(o, "truth", v->gr.truth[t]);
-            cli_json_num(o, "intercept", v->run.target_mean[t] + v->run.target_std[t] * v->run.bias[t]);
+            cli_json_num(o, "intercept",
+                         v->run.target_mean[t] + v->run.target_std[t] * v->run.bias[t]);
             cJSON_AddItemToArray(targets, o);
         }
         cJSON *feats = cJSON_AddArrayToObject(r, "features");
@@ -105,7 +107,8 @@ static int print_json(const store_galaxy *g, const galaxy_view *views, int nv) {
             cli_json_num(o, "scaled", v->gr.scaled[j]);
             double contrib[STORE_MAX_TARGETS];
             for (int t = 0; t < v->run.n_out; t++) contrib[t] = contribution(v, j, t);
-            cJSON_AddItemToObject(o, "contribution", cJSON_CreateDoubleArray(contrib, v->run.n_out));
+            cJSON_AddItemToObject(o, "contribution",
+                                  cJSON_CreateDoubleArray(contrib, v->run.n_out));
             cJSON_AddItemToArray(feats, o);
         }
         cJSON_AddItemToArray(runs, r);
@@ -188,7 +191,8 @@ static void print_text(const store_galaxy *g, const galaxy_view *views, int nv) 
 }
 
 /* `galaxy --similar`: the nearest galaxies in each run by sparse code. */
-static int print_similar(cli_db *db, const store_galaxy *g, const int64_t *run_ids, int n_runs, int number) {
+static int print_similar(cli_db *db, const store_galaxy *g, const int64_t *run_ids, int n_runs,
+                         int number) {
     store *s = db->s;
     query_format fmt = db->fmt;
     static const char *const cols[] = {"run", "rank", "objid", "cosine", "n_common", "split"};
@@ -214,7 +218,8 @@ static int print_similar(cli_db *db, const store_galaxy *g, const int64_t *run_i
         } else if (query_similar_galaxies(s, &nb, g->id, number, near, &n) != SF_OK) {
             rc = 1;
         } else if (n == 0 && fmt == QUERY_TEXT) {
-            printf("run %s: galaxy %s has no active feature, so no similar galaxy\n", run.prefix, g->objid);
+            printf("run %s: galaxy %s has no active feature, so no similar galaxy\n", run.prefix,
+                   g->objid);
         }
         for (int i = 0; i < n; i++) {
             query_table_text(t, run.prefix);
@@ -230,7 +235,8 @@ static int print_similar(cli_db *db, const store_galaxy *g, const int64_t *run_i
     }
     if (rc == 0 && (fmt != QUERY_TEXT || listed)) {
         if (fmt == QUERY_TEXT)
-            printf("galaxies most similar to %s by sparse code (cosine over the active features)\n", g->objid);
+            printf("galaxies most similar to %s by sparse code (cosine over the active features)\n",
+                   g->objid);
         rc = cli_print(db, t);
     } else if (rc) {
         sf_warn("%s", sf_last_error());

@@ -14,27 +14,25 @@
 #include "data_image.h"
 
 static void inspect_usage(FILE *out) {
-    fprintf(out,
-            "Usage: sfnet-explore inspect --catalog FILE [--catalog FILE...] --images DIR\n"
-            "                             [OPTIONS]\n"
-            "\n"
-            "Loads a galaxy catalogue and its image cutouts as training would, and prints\n"
-            "a summary: rows read, rows kept by each cut, images found/missing/corrupt,\n"
-            "each target's mean and scatter, the train/valid split and the normalisation.\n"
-            "\n"
-            "Options:\n"
-            CLI_DATA_HELP
-            "  -i, --images DIR       folder of <objID>.jpg|.jpeg|.png|.fits cutouts\n"
-            "  -t, --target SPEC      metallicity (default), bpt_lines, or col,col,...\n"
-            "      --resize N         resize cutouts to N x N first (default 160)\n"
-            "      --crop N           then centre-crop or pad to N x N (default 144)\n"
-            "      --seed N           train/valid split seed (default 256)\n"
-            "      --valid F          validation fraction (default 0.2)\n"
-            "      --cache FILE       keep decoded pixels in this cache file (memory-mapped)\n"
-            "      --json             print the summary as JSON\n"
-            "  -q, --quiet            no progress bar\n"
-            "  -h, --help             show this help\n"
-            "\n" CLI_FITS_HELP);
+    fprintf(out, "Usage: sfnet-explore inspect --catalog FILE [--catalog FILE...] --images DIR\n"
+                 "                             [OPTIONS]\n"
+                 "\n"
+                 "Loads a galaxy catalogue and its image cutouts as training would, and prints\n"
+                 "a summary: rows read, rows kept by each cut, images found/missing/corrupt,\n"
+                 "each target's mean and scatter, the train/valid split and the normalisation.\n"
+                 "\n"
+                 "Options:\n" CLI_DATA_HELP
+                 "  -i, --images DIR       folder of <objID>.jpg|.jpeg|.png|.fits cutouts\n"
+                 "  -t, --target SPEC      metallicity (default), bpt_lines, or col,col,...\n"
+                 "      --resize N         resize cutouts to N x N first (default 160)\n"
+                 "      --crop N           then centre-crop or pad to N x N (default 144)\n"
+                 "      --seed N           train/valid split seed (default 256)\n"
+                 "      --valid F          validation fraction (default 0.2)\n"
+                 "      --cache FILE       keep decoded pixels in this cache file (memory-mapped)\n"
+                 "      --json             print the summary as JSON\n"
+                 "  -q, --quiet            no progress bar\n"
+                 "  -h, --help             show this help\n"
+                 "\n" CLI_FITS_HELP);
 }
 
 /* mean and sample standard deviation (ddof = 1) of target t over the data set. */
@@ -113,15 +111,16 @@ static void print_text(const dataset *ds, const dataset_options *opt, double sec
     int left = ds->cat.n_rows;
     for (int c = 0; c < ts->n_cuts; c++) {
         left -= ts->cuts[c].removed;
-        printf("  cut %-40s removed %7d  kept %7d\n", sf_shown(ts->cuts[c].name), ts->cuts[c].removed,
-               left);
+        printf("  cut %-40s removed %7d  kept %7d\n", sf_shown(ts->cuts[c].name),
+               ts->cuts[c].removed, left);
     }
     printf("rows kept   %d\n", ts->n_rows);
     printf("images      %s\n", sf_shown(opt->images_dir));
     printf("  found %d, missing %d, corrupt %d", ds->n, ds->n_missing, ds->n_corrupt);
     if (ds->n_missing) {
         printf(" (missing:");
-        for (int i = 0; i < ds->n_missing && i < 3; i++) printf(" %s", sf_shown(ds->first_missing[i]));
+        for (int i = 0; i < ds->n_missing && i < 3; i++)
+            printf(" %s", sf_shown(ds->first_missing[i]));
         printf("%s)", ds->n_missing > 3 ? " ..." : "");
     }
     printf("\n");
@@ -138,9 +137,9 @@ static void print_text(const dataset *ds, const dataset_options *opt, double sec
     printf("normalise   mean %.4f %.4f %.4f  std %.4f %.4f %.4f (0..1 scale, training images)\n",
            ds->mean[0], ds->mean[1], ds->mean[2], ds->std[0], ds->std[1], ds->std[2]);
     if (ds->cache_file[0])
-        printf("cache       %s (%s)\n", sf_shown(ds->cache_file), ds->from_cache ? "reused" : "built");
-    else
-        printf("cache       memory\n");
+        printf("cache       %s (%s)\n", sf_shown(ds->cache_file),
+               ds->from_cache ? "reused" : "built");
+    else printf("cache       memory\n");
     printf("time        %.3f s (%d images decoded)\n", seconds, ds->n_decoded);
 }
 
@@ -158,14 +157,19 @@ static int parse_int(const char *s, const char *what, int lo, int hi, int *out) 
 
 int cli_inspect(int argc, char **argv) {
     enum { OPT_RESIZE = 256, OPT_CROP, OPT_SEED, OPT_VALID, OPT_CACHE, OPT_JSON };
-    static const struct option longopts[] = {
-        {"images", required_argument, NULL, 'i'},
-        {"target", required_argument, NULL, 't'},  {"resize", required_argument, NULL, OPT_RESIZE},
-        {"crop", required_argument, NULL, OPT_CROP}, {"seed", required_argument, NULL, OPT_SEED},
-        {"valid", required_argument, NULL, OPT_VALID}, {"cache", required_argument, NULL, OPT_CACHE},
-        {"json", no_argument, NULL, OPT_JSON},      {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},           CLI_DATA_LONGOPTS,
-        CLI_FITS_LONGOPTS,                          {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"images", required_argument, NULL, 'i'},
+                                             {"target", required_argument, NULL, 't'},
+                                             {"resize", required_argument, NULL, OPT_RESIZE},
+                                             {"crop", required_argument, NULL, OPT_CROP},
+                                             {"seed", required_argument, NULL, OPT_SEED},
+                                             {"valid", required_argument, NULL, OPT_VALID},
+                                             {"cache", required_argument, NULL, OPT_CACHE},
+                                             {"json", no_argument, NULL, OPT_JSON},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             CLI_DATA_LONGOPTS,
+                                             CLI_FITS_LONGOPTS,
+                                             {NULL, 0, NULL, 0}};
     cli_data data;
     cli_data_init(&data);
     dataset_options opt;
@@ -227,10 +231,8 @@ int cli_inspect(int argc, char **argv) {
         return 1;
     }
     double seconds = sf_now() - t0;
-    if (json)
-        print_json(&ds, &opt, seconds);
-    else
-        print_text(&ds, &opt, seconds);
+    if (json) print_json(&ds, &opt, seconds);
+    else print_text(&ds, &opt, seconds);
     dataset_close(&ds);
     return 0;
 }

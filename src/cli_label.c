@@ -13,19 +13,18 @@
 #include "store.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: sfnet-explore label [--note TEXT] DB [RUN] FEATURE LABEL\n"
-            "       sfnet-explore label --clear DB [RUN] FEATURE\n"
-            "\n"
-            "Stores a label (and optionally a note) for a feature in the run database,\n"
-            "e.g. sfnet-explore label run.db \"SL 17\" \"starburst, hard ionising field\".\n"
-            "The explorer and `features` show it. LABEL \"-\" keeps the label as it is\n"
-            "(to change only the note).\n"
-            "\n"
-            "Options:\n"
-            "      --note TEXT   also store a longer note (\"\" removes it)\n"
-            "      --clear       remove the label\n"
-            "  -h, --help        show this help\n");
+    fprintf(out, "Usage: sfnet-explore label [--note TEXT] DB [RUN] FEATURE LABEL\n"
+                 "       sfnet-explore label --clear DB [RUN] FEATURE\n"
+                 "\n"
+                 "Stores a label (and optionally a note) for a feature in the run database,\n"
+                 "e.g. sfnet-explore label run.db \"SL 17\" \"starburst, hard ionising field\".\n"
+                 "The explorer and `features` show it. LABEL \"-\" keeps the label as it is\n"
+                 "(to change only the note).\n"
+                 "\n"
+                 "Options:\n"
+                 "      --note TEXT   also store a longer note (\"\" removes it)\n"
+                 "      --clear       remove the label\n"
+                 "  -h, --help        show this help\n");
 }
 
 int cli_label(int argc, char **argv) {

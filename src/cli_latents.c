@@ -37,8 +37,10 @@ static void usage(FILE *out) {
 
 int cli_latents(int argc, char **argv) {
     static const struct option opts[] = {
-        {"top", required_argument, NULL, 't'},  {"columns", required_argument, NULL, 'c'},
-        {"best", required_argument, NULL, 'b'}, {"matrix", no_argument, NULL, 'm'},
+        {"top", required_argument, NULL, 't'},
+        {"columns", required_argument, NULL, 'c'},
+        {"best", required_argument, NULL, 'b'},
+        {"matrix", no_argument, NULL, 'm'},
         CLI_OPTIONS_END,
     };
     cli_db db = {.usage = usage};

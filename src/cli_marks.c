@@ -41,8 +41,8 @@ static void usage(FILE *out) {
 }
 
 typedef struct {
-    int add;           /* 1 add, 0 remove */
-    int galaxy;        /* the text is an objID, not a feature */
+    int add;    /* 1 add, 0 remove */
+    int galaxy; /* the text is an objID, not a feature */
     const char *text;
 } mark_action;
 
@@ -103,7 +103,9 @@ static int apply(store *s, const char *run_spec, const mark_action *act, const c
     if (rc != SF_OK) return SF_ERR;
     if (fmt == QUERY_TEXT)
         printf("%s: %s\n", name,
-               act->add ? (changed ? "marked" : note ? "already marked, note saved" : "already marked")
+               act->add ? (changed ? "marked"
+                           : note  ? "already marked, note saved"
+                                   : "already marked")
                         : (changed ? "mark removed" : "was not marked"));
     return SF_OK;
 }
@@ -195,7 +197,8 @@ int cli_marks(int argc, char **argv) {
         }
         if (rc) sf_warn("%s", sf_last_error());
     }
-    static const char *const cols[] = {"run", "kind", "feature", "objid", "label", "note", "created"};
+    static const char *const cols[] = {"run",   "kind", "feature", "objid",
+                                       "label", "note", "created"};
     query_table *t = query_table_new(7, cols);
     for (int r = 0; r < n_runs && rc == 0; r++) {
         store_mark *m = NULL;
@@ -211,8 +214,7 @@ int cli_marks(int argc, char **argv) {
         if (fmt == QUERY_TEXT && query_table_rows(t) == 0)
             printf("no marks%s%s (the explorer's m key, or --add F, makes some)\n",
                    run_spec ? " in run " : "", run_spec ? sf_shown(run_spec) : "");
-        else
-            rc = cli_print(&db, t);
+        else rc = cli_print(&db, t);
     }
     query_table_free(t);
     store_runs_free(runs, n_runs);

@@ -18,37 +18,36 @@
 #include "store.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: sfnet-explore merge [--name PREFIX] [-q] OUT.db SHARD.db...\n"
-            "\n"
-            "Joins the runs that `predict --shard I/N --into SHARD.db` wrote, one per\n"
-            "slice of a catalogue, into one run of OUT.db (created when absent), the run\n"
-            "that one `predict --into` over the whole catalogue would have made: the same\n"
-            "galaxies, splits, predictions, activations and thumbnails, with the RMSEs and\n"
-            "every feature's statistics computed from all of them.\n"
-            "\n"
-            "  - The shards must come from the same weights (the same bytes) and settings:\n"
-            "    target, k and width, resize and crop, normalisation, split seed and the\n"
-            "    catalogue the split was drawn over. Anything else is refused, naming the\n"
-            "    shard and the setting that differs.\n"
-            "  - A galaxy (objID) found in several shards is taken once.\n"
-            "  - OUT.db's run of the same weights and settings is extended with the\n"
-            "    galaxies it lacks (shards that arrive later; its labels, notes and marks\n"
-            "    are kept); merging a shard again changes nothing. Without such a run\n"
-            "    a new one is added.\n"
-            "  - One transaction: an error, Ctrl-C or a killed process leaves OUT.db as it\n"
-            "    was; a new OUT.db is written under another name and appears complete.\n"
-            "  - A shard file without a run (a slice with no galaxy) is skipped.\n"
-            "\n"
-            "Options:\n"
-            "  -n, --name PREFIX    the run of OUT.db to extend, or the name of the new run\n"
-            "                       (default: the run of the same weights and settings, or\n"
-            "                       the shards' run name when OUT.db does not use it)\n"
-            "  -q, --quiet          no progress bar\n"
-            "  -h, --help           show this help\n"
-            "\n"
-            "On a Slurm cluster share/slurm/merge.sbatch runs it after the job array of\n"
-            "share/slurm/predict-array.sbatch (sbatch --dependency=afterok:JOBID).\n");
+    fprintf(out, "Usage: sfnet-explore merge [--name PREFIX] [-q] OUT.db SHARD.db...\n"
+                 "\n"
+                 "Joins the runs that `predict --shard I/N --into SHARD.db` wrote, one per\n"
+                 "slice of a catalogue, into one run of OUT.db (created when absent), the run\n"
+                 "that one `predict --into` over the whole catalogue would have made: the same\n"
+                 "galaxies, splits, predictions, activations and thumbnails, with the RMSEs and\n"
+                 "every feature's statistics computed from all of them.\n"
+                 "\n"
+                 "  - The shards must come from the same weights (the same bytes) and settings:\n"
+                 "    target, k and width, resize and crop, normalisation, split seed and the\n"
+                 "    catalogue the split was drawn over. Anything else is refused, naming the\n"
+                 "    shard and the setting that differs.\n"
+                 "  - A galaxy (objID) found in several shards is taken once.\n"
+                 "  - OUT.db's run of the same weights and settings is extended with the\n"
+                 "    galaxies it lacks (shards that arrive later; its labels, notes and marks\n"
+                 "    are kept); merging a shard again changes nothing. Without such a run\n"
+                 "    a new one is added.\n"
+                 "  - One transaction: an error, Ctrl-C or a killed process leaves OUT.db as it\n"
+                 "    was; a new OUT.db is written under another name and appears complete.\n"
+                 "  - A shard file without a run (a slice with no galaxy) is skipped.\n"
+                 "\n"
+                 "Options:\n"
+                 "  -n, --name PREFIX    the run of OUT.db to extend, or the name of the new run\n"
+                 "                       (default: the run of the same weights and settings, or\n"
+                 "                       the shards' run name when OUT.db does not use it)\n"
+                 "  -q, --quiet          no progress bar\n"
+                 "  -h, --help           show this help\n"
+                 "\n"
+                 "On a Slurm cluster share/slurm/merge.sbatch runs it after the job array of\n"
+                 "share/slurm/predict-array.sbatch (sbatch --dependency=afterok:JOBID).\n");
 }
 
 static volatile sig_atomic_t interrupted;
@@ -158,10 +157,8 @@ int cli_merge(int argc, char **argv) {
         int merged = store_merge(out, shards, n, &opt, &res);
         sigaction(SIGINT, &old_sa, NULL);
         if (merged != SF_OK) {
-            if (interrupted)
-                sf_warn("interrupted: %s is unchanged", out_path);
-            else
-                sf_warn("%s; %s is unchanged", sf_last_error(), out_path);
+            if (interrupted) sf_warn("interrupted: %s is unchanged", out_path);
+            else sf_warn("%s; %s is unchanged", sf_last_error(), out_path);
             rc = interrupted ? 130 : 1;
         }
         store_run run;
@@ -188,7 +185,8 @@ int cli_merge(int argc, char **argv) {
                    res.n_added, n - res.n_empty, n - res.n_empty > 1 ? "s" : "", run.valid_rmse);
             if (res.replaced)
                 printf("  it extends run %s (id %lld), which it replaces with its labels, notes "
-                       "and marks\n", run.prefix, (long long)res.old_run_id);
+                       "and marks\n",
+                       run.prefix, (long long)res.old_run_id);
             if (res.n_duplicates)
                 printf("  %d galaxies were already there or in an earlier shard: taken once\n",
                        res.n_duplicates);
@@ -196,8 +194,8 @@ int cli_merge(int argc, char **argv) {
                 printf("  %d shard file%s without a run (empty slices) skipped\n", res.n_empty,
                        res.n_empty > 1 ? "s" : "");
             if (!quiet)
-                fprintf(stderr, "sfnet-explore: merged in %.1f s (%.0f galaxies/s)\n",
-                        res.seconds, res.seconds > 0 ? res.n_galaxies / res.seconds : 0);
+                fprintf(stderr, "sfnet-explore: merged in %.1f s (%.0f galaxies/s)\n", res.seconds,
+                        res.seconds > 0 ? res.n_galaxies / res.seconds : 0);
         }
         store_run_clear(&run);
     }

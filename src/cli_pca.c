@@ -14,17 +14,16 @@
 #define PCA_MAX_K 64
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: sfnet-explore pca RUN.db DENSE_RUN [--k 2,3,4,6,8]\n"
-            "\n"
-            "The baseline of Table 2 of Wu (2025): the principal components of a dense\n"
-            "run's pooled features (a run trained with --k 0, so that all d of them are\n"
-            "stored) on its training split, a linear regression of the targets on the top\n"
-            "k components, and the validation RMSE for each k.\n"
-            "\n"
-            "Options:\n"
-            "  -k, --k LIST   numbers of components (default 2,3,4,6,8)\n"
-            "  -h, --help     show this help\n");
+    fprintf(out, "Usage: sfnet-explore pca RUN.db DENSE_RUN [--k 2,3,4,6,8]\n"
+                 "\n"
+                 "The baseline of Table 2 of Wu (2025): the principal components of a dense\n"
+                 "run's pooled features (a run trained with --k 0, so that all d of them are\n"
+                 "stored) on its training split, a linear regression of the targets on the top\n"
+                 "k components, and the validation RMSE for each k.\n"
+                 "\n"
+                 "Options:\n"
+                 "  -k, --k LIST   numbers of components (default 2,3,4,6,8)\n"
+                 "  -h, --help     show this help\n");
 }
 
 int cli_pca(int argc, char **argv) {
@@ -57,8 +56,9 @@ int cli_pca(int argc, char **argv) {
     if (run_pca_rmse(rmse, explained, k, n_k, &rd, db.s) != SF_OK) {
         sf_warn("%s", sf_last_error());
     } else {
-        printf("PCA baseline of run %s (dense, d = %d): %s, %d training and %d validation galaxies\n",
-               rd.run.prefix, rd.d, sf_shown(rd.run.target_spec), rd.n_train, rd.n_valid);
+        printf(
+            "PCA baseline of run %s (dense, d = %d): %s, %d training and %d validation galaxies\n",
+            rd.run.prefix, rd.d, sf_shown(rd.run.target_spec), rd.n_train, rd.n_valid);
         printf("%4s %11s %12s\n", "k", "explained", "valid RMSE");
         for (int i = 0; i < n_k; i++) printf("%4d %11.3f %12.4f\n", k[i], explained[i], rmse[i]);
         printf("(dense model itself: valid RMSE %.4f)\n", rd.run.valid_rmse);

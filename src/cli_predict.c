@@ -89,8 +89,7 @@ static void usage(FILE *out) {
             "      --targets A,B    names of the outputs\n"
             "\n"
             "Options:\n"
-            "  -w, --weights FILE   the weights (safetensors)\n"
-            CLI_DATA_HELP
+            "  -w, --weights FILE   the weights (safetensors)\n" CLI_DATA_HELP
             "  -i, --images DIR     the folder of <objID>.jpg (.png, .fits) cutouts\n"
             "  -o, --output FILE    the CSV to write ('-': stdout)\n"
             "      --into RUN.db    add a run to this database instead\n"
@@ -108,10 +107,10 @@ static int parse_three(const char *name, const char *s, float v[3], int positive
     for (int i = 0; i < 3; i++) {
         errno = 0;
         double d = strtod(p, &end);
-        if (errno || end == p || !isfinite(d) || (positive && !(d > 0)) ||
-            (i < 2 && *end != ',') || (i == 2 && *end)) {
-            fprintf(stderr, "sfnet-explore: --%s '%s': expected three numbers R,G,B%s\n", name,
-                    s, positive ? " above 0" : "");
+        if (errno || end == p || !isfinite(d) || (positive && !(d > 0)) || (i < 2 && *end != ',') ||
+            (i == 2 && *end)) {
+            fprintf(stderr, "sfnet-explore: --%s '%s': expected three numbers R,G,B%s\n", name, s,
+                    positive ? " above 0" : "");
             return SF_ERR;
         }
         v[i] = (float)d;
@@ -126,8 +125,10 @@ static int parse_targets(const char *s, weights_meta *wm) {
     while (*p) {
         size_t len = strcspn(p, ",");
         if (len == 0 || len >= sizeof wm->targets[0] || n == TARGET_MAX) {
-            fprintf(stderr, "sfnet-explore: --targets '%s': expected 1..%d comma-separated "
-                    "names\n", s, TARGET_MAX);
+            fprintf(stderr,
+                    "sfnet-explore: --targets '%s': expected 1..%d comma-separated "
+                    "names\n",
+                    s, TARGET_MAX);
             return SF_ERR;
         }
         memcpy(wm->targets[n], p, len);
@@ -139,7 +140,6 @@ static int parse_targets(const char *s, weights_meta *wm) {
     wm->n_targets = n;
     return n > 0 ? SF_OK : SF_ERR;
 }
-
 
 /* ---- the galaxies and their images --------------------------------------------- */
 
@@ -194,7 +194,8 @@ static int write_csv(void *ctx, const infer_batch *b) {
     for (int i = 0; i < b->n; i++) {
         const char *id = shard_plan_objid(cs->plan, b->gal[i]);
         sf_csv_field(cs->out, cs->tty ? sf_shown(id) : id);
-        for (int t = 0; t < cs->n_out; t++) fprintf(cs->out, ",%.7g", b->pred[(size_t)i * cs->n_out + t]);
+        for (int t = 0; t < cs->n_out; t++)
+            fprintf(cs->out, ",%.7g", b->pred[(size_t)i * cs->n_out + t]);
         for (int j = 0; j < cs->k; j++)
             fprintf(cs->out, ",%d,%.7g", b->feat_idx[(size_t)i * cs->k + j],
                     b->feat_val[(size_t)i * cs->k + j]);
@@ -216,7 +217,8 @@ static int predict_csv(sfnet *m, const weights_meta *wm, const shard_plan *plan,
     fputs("objID", out);
     for (int t = 0; t < no; t++) {
         fputc(',', out);
-        if (wm->n_targets == no) sf_csv_field(out, o.is_tty ? sf_shown(wm->targets[t]) : wm->targets[t]);
+        if (wm->n_targets == no)
+            sf_csv_field(out, o.is_tty ? sf_shown(wm->targets[t]) : wm->targets[t]);
         else fprintf(out, "out_%d", t);
     }
     for (int j = 1; j <= k; j++) fprintf(out, ",feature_%d,value_%d", j, j);
@@ -232,8 +234,8 @@ static int predict_csv(sfnet *m, const weights_meta *wm, const shard_plan *plan,
     if (rc) sf_warn("%s: %s", out_path, sf_last_error());
     int to_file = o.tmp != NULL;
     if (!rc && st.interrupted) {
-        sf_warn("interrupted after %d galaxies%s%s", st.n_done, to_file ? "; nothing written to " : "",
-                to_file ? out_path : "");
+        sf_warn("interrupted after %d galaxies%s%s", st.n_done,
+                to_file ? "; nothing written to " : "", to_file ? out_path : "");
         rc = 130;
     }
     if (rc) {
@@ -243,11 +245,13 @@ static int predict_csv(sfnet *m, const weights_meta *wm, const shard_plan *plan,
         rc = 1;
     }
     if (rc == 0 && !quiet)
-        fprintf(stderr, "sfnet-explore: %d galaxies predicted (%d corrupt images skipped) in "
-                "%.1f s: %.1f galaxies/s (the network alone: %.1f/s)%s%s\n", st.n_done,
-                st.n_corrupt, st.seconds, st.seconds > 0 ? st.n_done / st.seconds : 0,
+        fprintf(stderr,
+                "sfnet-explore: %d galaxies predicted (%d corrupt images skipped) in "
+                "%.1f s: %.1f galaxies/s (the network alone: %.1f/s)%s%s\n",
+                st.n_done, st.n_corrupt, st.seconds, st.seconds > 0 ? st.n_done / st.seconds : 0,
                 st.network_seconds > 0 ? st.n_done / st.network_seconds : 0,
-                strcmp(out_path, "-") ? " -> " : "", strcmp(out_path, "-") ? sf_shown(out_path) : "");
+                strcmp(out_path, "-") ? " -> " : "",
+                strcmp(out_path, "-") ? sf_shown(out_path) : "");
     if (rc == 0 && st.n_done == 0 && plan->shard.count == 1) {
         sf_warn("no galaxy of %s has a usable image", plan->columns.path);
         rc = 1;
@@ -267,12 +271,12 @@ typedef struct {
     fits_table_writer *w;
     const shard_plan *plan;
     int n_out, k, d, id_int;
-    int64_t next;        /* rows written */
-    int64_t *ids;        /* (B) scratch */
+    int64_t next; /* rows written */
+    int64_t *ids; /* (B) scratch */
     char **texts;
     float *fcol;
     int32_t *icol;
-    float *dense;        /* (B, d) ReLU'd */
+    float *dense; /* (B, d) ReLU'd */
 } fits_sink;
 
 static int write_fits(void *ctx, const infer_batch *b) {
@@ -323,8 +327,7 @@ static int predict_fits(sfnet *m, const weights_meta *wm, const shard_plan *plan
     for (int t = 0; t < no; t++) {
         if (wm->n_targets == no)
             snprintf(cols[1 + t].name, sizeof cols[0].name, "%.70s", wm->targets[t]);
-        else
-            snprintf(cols[1 + t].name, sizeof cols[0].name, "OUT_%d", t);
+        else snprintf(cols[1 + t].name, sizeof cols[0].name, "OUT_%d", t);
         cols[1 + t].kind = FITS_COL_FLOAT;
         cols[1 + t].repeat = 1;
     }
@@ -347,7 +350,8 @@ static int predict_fits(sfnet *m, const weights_meta *wm, const shard_plan *plan
     snprintf(d_text, sizeof d_text, "%d", d);
     const char *cards[] = {"TOPK", k_text, "NFEAT", d_text, "CATALOG", plan->columns.path, NULL};
     fits_sink fs = {.plan = plan, .n_out = no, .k = k, .d = d, .id_int = id_int};
-    int rc = fits_table_create(&fs.w, out_path, "PREDICTIONS", cols, n_cols, cards) == SF_OK ? 0 : 1;
+    int rc =
+        fits_table_create(&fs.w, out_path, "PREDICTIONS", cols, n_cols, cards) == SF_OK ? 0 : 1;
     free(cols);
     if (rc) {
         sf_warn("%s", sf_last_error());
@@ -379,9 +383,11 @@ static int predict_fits(sfnet *m, const weights_meta *wm, const shard_plan *plan
         rc = 1;
     }
     if (rc == 0 && !quiet)
-        fprintf(stderr, "sfnet-explore: %d galaxies predicted (%d corrupt images skipped) in "
-                "%.1f s: %.1f galaxies/s -> %s\n", st.n_done, st.n_corrupt, st.seconds,
-                st.seconds > 0 ? st.n_done / st.seconds : 0, out_path);
+        fprintf(stderr,
+                "sfnet-explore: %d galaxies predicted (%d corrupt images skipped) in "
+                "%.1f s: %.1f galaxies/s -> %s\n",
+                st.n_done, st.n_corrupt, st.seconds, st.seconds > 0 ? st.n_done / st.seconds : 0,
+                out_path);
     free(fs.ids);
     free(fs.texts);
     free(fs.fcol);
@@ -434,8 +440,8 @@ static void spec_from_names(const weights_meta *wm, const catalog *cat, char *sp
 /* The run's settings as predict made it: where the weights came from, the input
  * pipeline (the FITS stretch too), and what a merge of shards checks: the galaxies the
  * split was drawn over and which slice this is. */
-static char *build_hyper(const weights_meta *wm, const char *from, int batch,
-                         const fits_rgb *rgb, const shard_plan *plan) {
+static char *build_hyper(const weights_meta *wm, const char *from, int batch, const fits_rgb *rgb,
+                         const shard_plan *plan) {
     cJSON *h = cJSON_CreateObject();
     char *rgb_json = fits_rgb_to_json(rgb);
     cJSON_AddItemToObject(h, "fits_rgb", cJSON_Parse(rgb_json));
@@ -459,7 +465,7 @@ static char *build_hyper(const weights_meta *wm, const char *from, int batch,
 
 typedef struct {
     const char *db, *name, *target, *from, *catalog_name;
-    catalog_stream *rows;   /* the catalogue the plan was built from */
+    catalog_stream *rows; /* the catalogue the plan was built from */
     uint64_t split_seed;
     int batch;
     nn_engine_kind engine;
@@ -525,8 +531,12 @@ static int predict_into(store *s, sfnet *m, const weights_meta *wm, const uint8_
     src.path_ctx = (void *)plan;
     src.want_thumbs = 1;
     plan_rows pr = {.plan = plan, .st = rows_st};
-    infer_galaxies g = {.cat = catalog_stream_columns(rows_st), .n = plan->n, .row = plan_row,
-                        .row_ctx = &pr, .truth = plan->truth, .split = plan->split};
+    infer_galaxies g = {.cat = catalog_stream_columns(rows_st),
+                        .n = plan->n,
+                        .row = plan_row,
+                        .row_ctx = &pr,
+                        .truth = plan->truth,
+                        .split = plan->split};
     infer_stats st;
     int64_t run_id = 0;
     int rc = 0;
@@ -534,24 +544,26 @@ static int predict_into(store *s, sfnet *m, const weights_meta *wm, const uint8_
         if (st.interrupted)
             sf_warn("interrupted after %d of %d galaxies: %s is unchanged", st.n_done, plan->n,
                     a->db);
-        else
-            sf_warn("%s; %s is unchanged", sf_last_error(), a->db);
+        else sf_warn("%s; %s is unchanged", sf_last_error(), a->db);
         rc = st.interrupted ? 130 : 1;
     } else {
         store_run run;
         if (store_run_get(s, run_id, &run) == SF_OK) {
             printf("run %s (id %lld) added to %s: %d galaxies (%d validation), validation "
-                   "RMSE %.4f\n", run.prefix, (long long)run.id, sf_shown(a->db), run.n_galaxies,
-                   run.n_valid, run.valid_rmse);
+                   "RMSE %.4f\n",
+                   run.prefix, (long long)run.id, sf_shown(a->db), run.n_galaxies, run.n_valid,
+                   run.valid_rmse);
             store_run_clear(&run);
         }
         if (plan->shard.count > 1)
-            fprintf(stderr, "sfnet-explore: shard %d/%d: %d of the catalogue's %d galaxies "
-                    "with an image\n", plan->shard.index, plan->shard.count, plan->n,
-                    plan->n_all);
-        fprintf(stderr, "sfnet-explore: %d galaxies in %.1f s: %.1f galaxies/s (the network "
-                "alone: %.1f/s); %d corrupt images skipped\n", st.n_done, st.seconds,
-                st.seconds > 0 ? st.n_done / st.seconds : 0,
+            fprintf(stderr,
+                    "sfnet-explore: shard %d/%d: %d of the catalogue's %d galaxies "
+                    "with an image\n",
+                    plan->shard.index, plan->shard.count, plan->n, plan->n_all);
+        fprintf(stderr,
+                "sfnet-explore: %d galaxies in %.1f s: %.1f galaxies/s (the network "
+                "alone: %.1f/s); %d corrupt images skipped\n",
+                st.n_done, st.seconds, st.seconds > 0 ? st.n_done / st.seconds : 0,
                 st.network_seconds > 0 ? st.n_done / st.network_seconds : 0, st.n_corrupt);
     }
     free(r->hyper_json);
@@ -575,15 +587,15 @@ static int run_weights(store *s, const char *db, const char *spec, st_file *f) {
 /* --from-run RUN: a run of the --into database s; FILE.db:RUN (or FILE.db: for its
  * only run): a run of another database, opened read-only. Gives the run's weights and
  * the FITS cutout stretch it was built with (rgb left alone when it has none). */
-static int from_run_read(store *s, const char *db, const char *from, st_file *f,
-                         fits_rgb *rgb) {
+static int from_run_read(store *s, const char *db, const char *from, st_file *f, fits_rgb *rgb) {
     const char *colon = strrchr(from, ':');
     if (!colon) {
         if (run_stretch(s, from, rgb) != SF_OK) return SF_ERR;
         return run_weights(s, db, from, f);
     }
     char path[4096];
-    if ((size_t)(colon - from) >= sizeof path) return sf_fail("--from-run '%s': path too long", from);
+    if ((size_t)(colon - from) >= sizeof path)
+        return sf_fail("--from-run '%s': path too long", from);
     memcpy(path, from, (size_t)(colon - from));
     path[colon - from] = 0;
     store *other;
@@ -598,16 +610,26 @@ static int from_run_read(store *s, const char *db, const char *from, st_file *f,
 int cli_predict(int argc, char **argv) {
     static const struct option opts[] = {
         {"weights", required_argument, NULL, 'w'},
-        {"images", required_argument, NULL, 'i'},  {"output", required_argument, NULL, 'o'},
-        {"batch", required_argument, NULL, 'b'},   {"quiet", no_argument, NULL, 'q'},
-        {"k", required_argument, NULL, 'K'},       {"width", required_argument, NULL, 'W'},
-        {"n-out", required_argument, NULL, 'N'},   {"resize", required_argument, NULL, 'R'},
-        {"crop", required_argument, NULL, 'C'},    {"mean", required_argument, NULL, 'M'},
-        {"std", required_argument, NULL, 'S'},     {"targets", required_argument, NULL, 'T'},
-        {"engine", required_argument, NULL, 'e'},  {"help", no_argument, NULL, 'h'},
-        {"into", required_argument, NULL, 'I'},    {"target", required_argument, NULL, 't'},
-        {"name", required_argument, NULL, 'n'},    {"split-seed", required_argument, NULL, 'P'},
-        {"from-run", required_argument, NULL, 'F'}, {"shard", required_argument, NULL, 'H'},
+        {"images", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"batch", required_argument, NULL, 'b'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"k", required_argument, NULL, 'K'},
+        {"width", required_argument, NULL, 'W'},
+        {"n-out", required_argument, NULL, 'N'},
+        {"resize", required_argument, NULL, 'R'},
+        {"crop", required_argument, NULL, 'C'},
+        {"mean", required_argument, NULL, 'M'},
+        {"std", required_argument, NULL, 'S'},
+        {"targets", required_argument, NULL, 'T'},
+        {"engine", required_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},
+        {"into", required_argument, NULL, 'I'},
+        {"target", required_argument, NULL, 't'},
+        {"name", required_argument, NULL, 'n'},
+        {"split-seed", required_argument, NULL, 'P'},
+        {"from-run", required_argument, NULL, 'F'},
+        {"shard", required_argument, NULL, 'H'},
         CLI_DATA_LONGOPTS,
         CLI_FITS_LONGOPTS,
         {NULL, 0, NULL, 0},
@@ -647,7 +669,9 @@ int cli_predict(int argc, char **argv) {
             }
             break;
         case 'b': bad = sf_parse_option_int("batch", optarg, 1, 4096, &batch); break;
-        case 'P': bad = sf_parse_option_int("split-seed", optarg, 0, 0x7fffffff, &split_seed); break;
+        case 'P':
+            bad = sf_parse_option_int("split-seed", optarg, 0, 0x7fffffff, &split_seed);
+            break;
         case 'K': bad = sf_parse_option_int("k", optarg, 0, 8192, &ov.k); break;
         case 'W': bad = sf_parse_option_int("width", optarg, 1, 1024, &ov.width); break;
         case 'N': bad = sf_parse_option_int("n-out", optarg, 1, TARGET_MAX, &ov.n_out); break;
@@ -669,11 +693,14 @@ int cli_predict(int argc, char **argv) {
     }
     const char *why = NULL;
     if (cli_data_finish(&data)) cat_path = data.src.files[0];
-    if (!cat_path || !dir || optind != argc) why = "predict needs --catalog and --images, and no other arguments";
-    else if (!weights == !from_run) why = "predict needs --weights FILE, or --from-run RUN with --into";
+    if (!cat_path || !dir || optind != argc)
+        why = "predict needs --catalog and --images, and no other arguments";
+    else if (!weights == !from_run)
+        why = "predict needs --weights FILE, or --from-run RUN with --into";
     else if (from_run && !ia.db && !strchr(from_run, ':'))
         why = "--from-run RUN takes a run of the --into database (FILE.db:RUN one of another)";
-    else if (!out_path == !ia.db) why = "predict writes either CSV (-o FILE) or a run (--into RUN.db)";
+    else if (!out_path == !ia.db)
+        why = "predict writes either CSV (-o FILE) or a run (--into RUN.db)";
     else if (out_path && (ia.target || ia.name))
         why = "--target and --name are for --into (a run in a database)";
     if (why) {
@@ -761,9 +788,8 @@ int cli_predict(int argc, char **argv) {
     ia.batch = batch;
     ia.engine = engine;
     ia.shard = &shard;
-    ia.catalog_name = data.src.n_files > 1 || data.src.join_column || data.src.id_column
-                          ? data.desc
-                          : cat_path;
+    ia.catalog_name =
+        data.src.n_files > 1 || data.src.join_column || data.src.id_column ? data.desc : cat_path;
     src.fits_rgb = &data.rgb;
 
     /* the galaxies: one pass over the catalogue, keeping only what the run needs */
@@ -778,9 +804,8 @@ int cli_predict(int argc, char **argv) {
         rc = choose_spec(&wm, m->cfg.n_out, catalog_stream_columns(cat_st), &ia, spec, sizeof spec);
     shard_plan plan;
     memset(&plan, 0, sizeof plan);
-    if (rc == 0 &&
-        shard_plan_build(&plan, cat_st, s ? spec : NULL, dir, &shard, (uint64_t)split_seed,
-                         s ? 0.2 : -1) != SF_OK) {
+    if (rc == 0 && shard_plan_build(&plan, cat_st, s ? spec : NULL, dir, &shard,
+                                    (uint64_t)split_seed, s ? 0.2 : -1) != SF_OK) {
         sf_warn("%s", sf_last_error());
         rc = 1;
     }

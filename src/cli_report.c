@@ -13,32 +13,33 @@
 #include "store.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: sfnet-explore report RUN.db [RUN] [--figures DIR] [--top N] [--min-galaxies N]\n"
-            "                            [--class-weight none|balanced|both]\n"
-            "\n"
-            "Prints the analyses of Wu (2025) for one run of the database (RUN: its prefix\n"
-            "such as Z or SL, or its id; optional when the database holds one run):\n"
-            "  Table 1: the most frequent features with f_activated, the Pearson\n"
-            "    correlation of the scaled activation with each target, the head's weight\n"
-            "    and the label (yours, and one suggested from the catalogue columns);\n"
-            "  the share of the variance of the predictions carried by the top 1, 2, 4, 8\n"
-            "    features, and the validation RMSE of a linear fit on them;\n"
-            "  the correlation matrix of the features active on more than 100 validation\n"
-            "    galaxies;\n"
-            "  an AGN classifier (linear SVM) on the 4 most frequent features and on all\n"
-            "    non-zero ones, when the catalogue has the BPT lines or bptclass, with\n"
-            "    accuracy, F1, precision and recall on the validation galaxies.\n"
-            "\n"
-            "Options:\n"
-            "  -f, --figures DIR      also write PNGs there: correlation heat map,\n"
-            "                         activation against target, predicted against true\n"
-            "  -t, --top N            rows of Table 1 (default 8)\n"
-            "  -m, --min-galaxies N   correlation matrix threshold (default 100)\n"
-            "  -w, --class-weight W   the AGN SVM's class weights: none (as the paper),\n"
-            "                         balanced (each class weighted n / (2 n_class), as\n"
-            "                         scikit-learn's 'balanced'), or both (default)\n"
-            "  -h, --help             show this help\n");
+    fprintf(
+        out,
+        "Usage: sfnet-explore report RUN.db [RUN] [--figures DIR] [--top N] [--min-galaxies N]\n"
+        "                            [--class-weight none|balanced|both]\n"
+        "\n"
+        "Prints the analyses of Wu (2025) for one run of the database (RUN: its prefix\n"
+        "such as Z or SL, or its id; optional when the database holds one run):\n"
+        "  Table 1: the most frequent features with f_activated, the Pearson\n"
+        "    correlation of the scaled activation with each target, the head's weight\n"
+        "    and the label (yours, and one suggested from the catalogue columns);\n"
+        "  the share of the variance of the predictions carried by the top 1, 2, 4, 8\n"
+        "    features, and the validation RMSE of a linear fit on them;\n"
+        "  the correlation matrix of the features active on more than 100 validation\n"
+        "    galaxies;\n"
+        "  an AGN classifier (linear SVM) on the 4 most frequent features and on all\n"
+        "    non-zero ones, when the catalogue has the BPT lines or bptclass, with\n"
+        "    accuracy, F1, precision and recall on the validation galaxies.\n"
+        "\n"
+        "Options:\n"
+        "  -f, --figures DIR      also write PNGs there: correlation heat map,\n"
+        "                         activation against target, predicted against true\n"
+        "  -t, --top N            rows of Table 1 (default 8)\n"
+        "  -m, --min-galaxies N   correlation matrix threshold (default 100)\n"
+        "  -w, --class-weight W   the AGN SVM's class weights: none (as the paper),\n"
+        "                         balanced (each class weighted n / (2 n_class), as\n"
+        "                         scikit-learn's 'balanced'), or both (default)\n"
+        "  -h, --help             show this help\n");
 }
 
 int cli_report(int argc, char **argv) {
@@ -60,14 +61,16 @@ int cli_report(int argc, char **argv) {
         case 't':
             opt.top = (int)strtol(optarg, &end, 10);
             if (*end || opt.top < 1) {
-                fprintf(stderr, "sfnet-explore: --top needs a positive integer, not '%s'\n", optarg);
+                fprintf(stderr, "sfnet-explore: --top needs a positive integer, not '%s'\n",
+                        optarg);
                 return 2;
             }
             break;
         case 'm':
             opt.min_galaxies = (int)strtol(optarg, &end, 10);
             if (*end || opt.min_galaxies < 0) {
-                fprintf(stderr, "sfnet-explore: --min-galaxies needs an integer >= 0, not '%s'\n", optarg);
+                fprintf(stderr, "sfnet-explore: --min-galaxies needs an integer >= 0, not '%s'\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -76,7 +79,8 @@ int cli_report(int argc, char **argv) {
             else if (!strcmp(optarg, "none")) opt.class_weight = SVM_WEIGHTS_NONE;
             else if (!strcmp(optarg, "balanced")) opt.class_weight = SVM_WEIGHTS_BALANCED;
             else {
-                fprintf(stderr, "sfnet-explore: --class-weight: none, balanced or both, not '%s'\n", optarg);
+                fprintf(stderr, "sfnet-explore: --class-weight: none, balanced or both, not '%s'\n",
+                        optarg);
                 return 2;
             }
             break;

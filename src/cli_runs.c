@@ -15,20 +15,19 @@
 #include "store.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: sfnet-explore runs [--json|--csv] DB\n"
-            "       sfnet-explore runs --delete RUN DB\n"
-            "\n"
-            "Lists the runs (trained models) in the run database DB: id, prefix (features\n"
-            "are named \"<prefix> <n>\", e.g. Z 256), targets, k, d, galaxies (train/valid),\n"
-            "RMSE, epochs, when it was made. --delete removes a run (its activations,\n"
-            "predictions, statistics, labels and weights; the galaxies stay).\n"
-            "\n"
-            "Options:\n"
-            "      --json      JSON (an array of objects)\n"
-            "      --csv       CSV\n"
-            "      --delete RUN  delete the run RUN (prefix or id)\n"
-            "  -h, --help      show this help\n");
+    fprintf(out, "Usage: sfnet-explore runs [--json|--csv] DB\n"
+                 "       sfnet-explore runs --delete RUN DB\n"
+                 "\n"
+                 "Lists the runs (trained models) in the run database DB: id, prefix (features\n"
+                 "are named \"<prefix> <n>\", e.g. Z 256), targets, k, d, galaxies (train/valid),\n"
+                 "RMSE, epochs, when it was made. --delete removes a run (its activations,\n"
+                 "predictions, statistics, labels and weights; the galaxies stay).\n"
+                 "\n"
+                 "Options:\n"
+                 "      --json      JSON (an array of objects)\n"
+                 "      --csv       CSV\n"
+                 "      --delete RUN  delete the run RUN (prefix or id)\n"
+                 "  -h, --help      show this help\n");
 }
 
 static int hyper_int(const char *json, const char *key) {
@@ -71,11 +70,10 @@ int cli_runs(int argc, char **argv) {
     int n = 0;
     if (store_runs(db.s, &runs, &n) != SF_OK) return cli_fail(&db);
     /* JSON and CSV also carry what reproduces the run */
-    static const char *const cols[] = {"id", "prefix", "targets", "k", "d", "galaxies",
-                                       "train", "valid", "train_rmse", "valid_rmse",
-                                       "epochs", "engine", "created", "width", "seed",
-                                       "split_seed", "train_seconds", "catalog", "images",
-                                       "tool_version", "hyper"};
+    static const char *const cols[] = {
+        "id",    "prefix",     "targets",       "k",       "d",      "galaxies",     "train",
+        "valid", "train_rmse", "valid_rmse",    "epochs",  "engine", "created",      "width",
+        "seed",  "split_seed", "train_seconds", "catalog", "images", "tool_version", "hyper"};
     int full = fmt != QUERY_TEXT;
     query_table *t = query_table_new(full ? 21 : 13, cols);
     for (int i = 0; i < n; i++) {
@@ -96,10 +94,8 @@ int cli_runs(int argc, char **argv) {
         query_table_num(t, r->train_rmse, 4);
         query_table_num(t, r->valid_rmse, 4);
         int epochs = hyper_int(r->hyper_json, "epochs");
-        if (epochs >= 0)
-            query_table_int(t, epochs);
-        else
-            query_table_text(t, NULL);
+        if (epochs >= 0) query_table_int(t, epochs);
+        else query_table_text(t, NULL);
         query_table_text(t, r->engine);
         query_table_text(t, r->created);
         if (!full) continue;
@@ -113,7 +109,8 @@ int cli_runs(int argc, char **argv) {
         query_table_text(t, r->hyper_json);
     }
     rc = cli_print(&db, t);
-    if (rc == 0 && n == 0 && fmt == QUERY_TEXT) printf("(no runs yet: sfnet-explore --train ... %s)\n", argv[optind]);
+    if (rc == 0 && n == 0 && fmt == QUERY_TEXT)
+        printf("(no runs yet: sfnet-explore --train ... %s)\n", argv[optind]);
     query_table_free(t);
     store_runs_free(runs, n);
     cli_close(&db);

@@ -20,26 +20,27 @@
 extern char **environ;
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: sfnet-explore sweep [--ks 2,3,4,6,8] [--seeds 3] [--figure FILE.png] [--no-train]\n"
-            "                           RUN.db [-- TRAINING OPTIONS]\n"
-            "\n"
-            "Table 2 of Wu (2025): SFNets for each k, each trained from scratch with seeds\n"
-            "1..N (runs named k<k>s<seed>), against the PCA baseline of one dense run (k = 0,\n"
-            "named dense) on the same split. Runs already in RUN.db are not trained again,\n"
-            "so an interrupted sweep continues where it stopped. Each missing run is\n"
-            "trained by `sfnet-explore --train TRAINING OPTIONS --k K --seed S --name NAME\n"
-            "RUN.db` (e.g. -- --catalog galaxies.csv --images DIR --target metallicity\n"
-            "--width 16 --crop 64 --epochs 10; no --catalog: the synthetic survey).\n"
-            "Prints the table (mean and standard error of the validation RMSE) and draws\n"
-            "Figure 4 (RMSE against k, two lines with error bars).\n"
-            "\n"
-            "Options:\n"
-            "  -k, --ks LIST       values of k (default 2,3,4,6,8)\n"
-            "  -s, --seeds N       retrainings per k (default 3)\n"
-            "  -f, --figure FILE   Figure 4 as PNG (default RUN.db's name + -figure4.png)\n"
-            "  -n, --no-train      only print the table of the runs already there\n"
-            "  -h, --help          show this help\n");
+    fprintf(
+        out,
+        "Usage: sfnet-explore sweep [--ks 2,3,4,6,8] [--seeds 3] [--figure FILE.png] [--no-train]\n"
+        "                           RUN.db [-- TRAINING OPTIONS]\n"
+        "\n"
+        "Table 2 of Wu (2025): SFNets for each k, each trained from scratch with seeds\n"
+        "1..N (runs named k<k>s<seed>), against the PCA baseline of one dense run (k = 0,\n"
+        "named dense) on the same split. Runs already in RUN.db are not trained again,\n"
+        "so an interrupted sweep continues where it stopped. Each missing run is\n"
+        "trained by `sfnet-explore --train TRAINING OPTIONS --k K --seed S --name NAME\n"
+        "RUN.db` (e.g. -- --catalog galaxies.csv --images DIR --target metallicity\n"
+        "--width 16 --crop 64 --epochs 10; no --catalog: the synthetic survey).\n"
+        "Prints the table (mean and standard error of the validation RMSE) and draws\n"
+        "Figure 4 (RMSE against k, two lines with error bars).\n"
+        "\n"
+        "Options:\n"
+        "  -k, --ks LIST       values of k (default 2,3,4,6,8)\n"
+        "  -s, --seeds N       retrainings per k (default 3)\n"
+        "  -f, --figure FILE   Figure 4 as PNG (default RUN.db's name + -figure4.png)\n"
+        "  -n, --no-train      only print the table of the runs already there\n"
+        "  -h, --help          show this help\n");
 }
 
 /* Runs this binary with args (NULL-terminated); returns its exit status or -1. */
@@ -65,7 +66,8 @@ static int run_self(char **args) {
             return -1;
         }
     if (WIFEXITED(status)) return WEXITSTATUS(status);
-    sf_fail("the training process was killed by signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    sf_fail("the training process was killed by signal %d",
+            WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     return -1;
 }
 
@@ -86,13 +88,15 @@ static int has_run(const char *db, const char *name) {
     return found;
 }
 
-static int train_one(const char *db, int k, int seed, int n_extra, char **extra, int index, int total) {
+static int train_one(const char *db, int k, int seed, int n_extra, char **extra, int index,
+                     int total) {
     char name[STORE_PREFIX_MAX], ks[16], ss[16];
     sweep_run_name(name, sizeof name, k, seed);
     int have = has_run(db, name);
     if (have == SF_ERR) return SF_ERR;
     if (have) {
-        fprintf(stderr, "sweep: %s is in %s already (%d of %d)\n", name, sf_shown(db), index, total);
+        fprintf(stderr, "sweep: %s is in %s already (%d of %d)\n", name, sf_shown(db), index,
+                total);
         return SF_OK;
     }
     snprintf(ks, sizeof ks, "%d", k);
@@ -114,8 +118,10 @@ static int train_one(const char *db, int k, int seed, int n_extra, char **extra,
     int st = run_self(args);
     free(args);
     if (st != 0) {
-        if (st > 0) sf_fail("training %s failed (exit status %d); the runs done so far are kept, "
-                            "run the sweep again to continue", name, st);
+        if (st > 0)
+            sf_fail("training %s failed (exit status %d); the runs done so far are kept, "
+                    "run the sweep again to continue",
+                    name, st);
         return SF_ERR;
     }
     fprintf(stderr, "sweep: %s done in %.0f s\n", name, sf_now() - t0);
@@ -124,12 +130,9 @@ static int train_one(const char *db, int k, int seed, int n_extra, char **extra,
 
 int cli_sweep(int argc, char **argv) {
     static const struct option opts[] = {
-        {"ks", required_argument, NULL, 'k'},
-        {"seeds", required_argument, NULL, 's'},
-        {"figure", required_argument, NULL, 'f'},
-        {"no-train", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"ks", required_argument, NULL, 'k'},     {"seeds", required_argument, NULL, 's'},
+        {"figure", required_argument, NULL, 'f'}, {"no-train", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *ks_text = "2,3,4,6,8", *figure = NULL;
     int n_seeds = 3, no_train = 0, c;
@@ -142,7 +145,8 @@ int cli_sweep(int argc, char **argv) {
         case 's':
             n_seeds = (int)strtol(optarg, &end, 10);
             if (*end || n_seeds < 1 || n_seeds > SWEEP_MAX_SEEDS) {
-                fprintf(stderr, "sfnet-explore: --seeds needs 1..%d, not '%s'\n", SWEEP_MAX_SEEDS, optarg);
+                fprintf(stderr, "sfnet-explore: --seeds needs 1..%d, not '%s'\n", SWEEP_MAX_SEEDS,
+                        optarg);
                 return 2;
             }
             break;

@@ -12,29 +12,28 @@
 #include "synth.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: sfnet-explore synth -n N [--seed S] [--size PX] OUT_DIR\n"
-            "       sfnet-explore synth --preview OUT.png [-n N] [--seed S] [--size PX]\n"
-            "\n"
-            "Writes a synthetic galaxy survey in the layout of the SDSS data set:\n"
-            "OUT_DIR/galaxies.csv (objID, ra, dec, z, lgm_tot_p50, sfr_tot_p50, oh_p50,\n"
-            "emission-line fluxes and errors, bptclass, model magnitudes, and the true\n"
-            "latent factors as true_* columns) and OUT_DIR/images/<objID>.png (gri colour\n"
-            "cutouts, 0.262\"/pixel, asinh stretch), each seen through a field of its own:\n"
-            "seeing about 1.3\" with a PSF wing, sky brightness and noise, a residual\n"
-            "background, foreground stars, galaxies of its group and background galaxies.\n"
-            "The sources of its physics are cited in src/synth.c; --physics-version prints\n"
-            "the version of that physics (written to OUT_DIR/synth-version too).\n"
-            "\n"
-            "Options:\n"
-            "  -n, --count N        galaxies to make (preview: 48)\n"
-            "  -s, --seed S         random seed (256); the same seed gives the same bytes\n"
-            "      --size PX        cutout size in pixels (144)\n"
-            "  -j, --threads T      threads (default: all cores)\n"
-            "      --preview PNG    write a contact sheet of the first N galaxies instead\n"
-            "      --physics-version  print the version of the survey's physics and exit\n"
-            "  -q, --quiet          no progress bar\n"
-            "  -h, --help           show this help\n");
+    fprintf(out, "Usage: sfnet-explore synth -n N [--seed S] [--size PX] OUT_DIR\n"
+                 "       sfnet-explore synth --preview OUT.png [-n N] [--seed S] [--size PX]\n"
+                 "\n"
+                 "Writes a synthetic galaxy survey in the layout of the SDSS data set:\n"
+                 "OUT_DIR/galaxies.csv (objID, ra, dec, z, lgm_tot_p50, sfr_tot_p50, oh_p50,\n"
+                 "emission-line fluxes and errors, bptclass, model magnitudes, and the true\n"
+                 "latent factors as true_* columns) and OUT_DIR/images/<objID>.png (gri colour\n"
+                 "cutouts, 0.262\"/pixel, asinh stretch), each seen through a field of its own:\n"
+                 "seeing about 1.3\" with a PSF wing, sky brightness and noise, a residual\n"
+                 "background, foreground stars, galaxies of its group and background galaxies.\n"
+                 "The sources of its physics are cited in src/synth.c; --physics-version prints\n"
+                 "the version of that physics (written to OUT_DIR/synth-version too).\n"
+                 "\n"
+                 "Options:\n"
+                 "  -n, --count N        galaxies to make (preview: 48)\n"
+                 "  -s, --seed S         random seed (256); the same seed gives the same bytes\n"
+                 "      --size PX        cutout size in pixels (144)\n"
+                 "  -j, --threads T      threads (default: all cores)\n"
+                 "      --preview PNG    write a contact sheet of the first N galaxies instead\n"
+                 "      --physics-version  print the version of the survey's physics and exit\n"
+                 "  -q, --quiet          no progress bar\n"
+                 "  -h, --help           show this help\n");
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out) {
@@ -47,11 +46,15 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
 
 int cli_synth(int argc, char **argv) {
     static const struct option longopts[] = {
-        {"count", required_argument, NULL, 'n'},  {"seed", required_argument, NULL, 's'},
-        {"size", required_argument, NULL, 'S'},   {"threads", required_argument, NULL, 'j'},
-        {"preview", required_argument, NULL, 'p'}, {"quiet", no_argument, NULL, 'q'},
+        {"count", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},
+        {"size", required_argument, NULL, 'S'},
+        {"threads", required_argument, NULL, 'j'},
+        {"preview", required_argument, NULL, 'p'},
+        {"quiet", no_argument, NULL, 'q'},
         {"physics-version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     synth_options opt = {.n = -1, .seed = 256, .size = 144, .threads = 0, .quiet = 0};
     const char *preview = NULL;
@@ -62,7 +65,8 @@ int cli_synth(int argc, char **argv) {
         switch (c) {
         case 'n':
             if (!parse_long(optarg, 1, 100000000, &opt.n)) {
-                fprintf(stderr, "sfnet-explore: synth: -n wants a count from 1 to 1e8, not '%s'\n", optarg);
+                fprintf(stderr, "sfnet-explore: synth: -n wants a count from 1 to 1e8, not '%s'\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -70,7 +74,9 @@ int cli_synth(int argc, char **argv) {
             char *end;
             unsigned long long s = strtoull(optarg, &end, 10);
             if (!*optarg || *end || optarg[0] == '-') {
-                fprintf(stderr, "sfnet-explore: synth: --seed wants a non-negative integer, not '%s'\n", optarg);
+                fprintf(stderr,
+                        "sfnet-explore: synth: --seed wants a non-negative integer, not '%s'\n",
+                        optarg);
                 return 2;
             }
             opt.seed = s;
@@ -78,14 +84,16 @@ int cli_synth(int argc, char **argv) {
         }
         case 'S':
             if (!parse_long(optarg, 16, 1024, &v)) {
-                fprintf(stderr, "sfnet-explore: synth: --size wants 16 to 1024 pixels, not '%s'\n", optarg);
+                fprintf(stderr, "sfnet-explore: synth: --size wants 16 to 1024 pixels, not '%s'\n",
+                        optarg);
                 return 2;
             }
             opt.size = (int)v;
             break;
         case 'j':
             if (!parse_long(optarg, 1, 1024, &v)) {
-                fprintf(stderr, "sfnet-explore: synth: --threads wants 1 to 1024, not '%s'\n", optarg);
+                fprintf(stderr, "sfnet-explore: synth: --threads wants 1 to 1024, not '%s'\n",
+                        optarg);
                 return 2;
             }
             opt.threads = (int)v;
@@ -124,6 +132,7 @@ int cli_synth(int argc, char **argv) {
         return 1;
     }
     if (!opt.quiet)
-        fprintf(stderr, "synth: %ld galaxies in %s (%.1f s)\n", opt.n, sf_shown(argv[optind]), sf_now() - t0);
+        fprintf(stderr, "synth: %ld galaxies in %s (%.1f s)\n", opt.n, sf_shown(argv[optind]),
+                sf_now() - t0);
     return 0;
 }

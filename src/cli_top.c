@@ -14,7 +14,8 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "Usage: sfnet-explore top [-n N] [--split all|train|valid] [--json|--csv] DB [RUN] FEATURE\n"
+            "Usage: sfnet-explore top [-n N] [--split all|train|valid] [--json|--csv] DB [RUN] "
+            "FEATURE\n"
             "\n"
             "The N galaxies (default 10) where FEATURE is strongest, strongest first: objID,\n"
             "activation, scaled activation A (activation / the feature's maximum over the\n"
@@ -44,12 +45,9 @@ int cli_top(int argc, char **argv) {
             if (sf_parse_option_int("n", optarg, 1, 1000000, &number) != SF_OK) return 2;
             break;
         case 'S':
-            if (!strcmp(optarg, "all"))
-                split = -1;
-            else if (!strcmp(optarg, "train"))
-                split = 0;
-            else if (!strcmp(optarg, "valid"))
-                split = 1;
+            if (!strcmp(optarg, "all")) split = -1;
+            else if (!strcmp(optarg, "train")) split = 0;
+            else if (!strcmp(optarg, "valid")) split = 1;
             else {
                 sf_warn("--split wants all, train or valid, not '%s'", optarg);
                 return 2;

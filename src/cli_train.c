@@ -52,8 +52,7 @@ static void usage(FILE *out) {
             "Without --catalog it trains on the synthetic survey (generated once into\n"
             "$XDG_CACHE_HOME/sfnet-explore/synth-vVERSION-N-SEED).\n"
             "\n"
-            "Data:\n"
-            CLI_DATA_HELP
+            "Data:\n" CLI_DATA_HELP
             "  -i, --images DIR       the folder of <objID>.jpg/.png/.fits cutouts\n"
             "  -t, --target SPEC      metallicity (default), bpt_lines, or COL,COL...\n"
             "      --resize N         resize images to N x N (default 160)\n"
@@ -349,12 +348,9 @@ static int synth_dir(const train_args *a, char *dir, size_t n) {
     const char *cache = getenv("XDG_CACHE_HOME");
     const char *home = getenv("HOME");
     char base[3072];
-    if (cache && *cache)
-        snprintf(base, sizeof base, "%s/sfnet-explore", cache);
-    else if (home && *home)
-        snprintf(base, sizeof base, "%s/.cache/sfnet-explore", home);
-    else
-        snprintf(base, sizeof base, "/tmp/sfnet-explore-cache");
+    if (cache && *cache) snprintf(base, sizeof base, "%s/sfnet-explore", cache);
+    else if (home && *home) snprintf(base, sizeof base, "%s/.cache/sfnet-explore", home);
+    else snprintf(base, sizeof base, "/tmp/sfnet-explore-cache");
     snprintf(dir, n, "%s/synth-v%d-%d-%llu", base, SYNTH_VERSION, a->synth_n,
              (unsigned long long)a->synth_seed);
     char csv[4200];
@@ -365,7 +361,8 @@ static int synth_dir(const train_args *a, char *dir, size_t n) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", dir, (long)getpid());
     if (!a->quiet)
-        fprintf(stderr, "sfnet-explore: generating the synthetic survey (%d galaxies, seed %llu) in %s\n",
+        fprintf(stderr,
+                "sfnet-explore: generating the synthetic survey (%d galaxies, seed %llu) in %s\n",
                 a->synth_n, (unsigned long long)a->synth_seed, dir);
     synth_options so;
     memset(&so, 0, sizeof so);
@@ -476,8 +473,8 @@ static int store_trained(store *s, sfnet *m, const dataset *ds, const train_args
     src.want_thumbs = 1;
     src.quiet = a->quiet;
     src.label = "storing";
-    infer_galaxies g = {.cat = &ds->cat, .n = ds->n, .rows = ds->cat_row, .truth = ds->y,
-                        .split = ds->split};
+    infer_galaxies g = {
+        .cat = &ds->cat, .n = ds->n, .rows = ds->cat_row, .truth = ds->y, .split = ds->split};
     infer_stats st;
     int status = infer_build_run(s, m, &src, &g, &in, run_id, &st);
     *interrupted = st.interrupted;
@@ -526,12 +523,15 @@ static void report_cache(const dataset *ds) {
     if (ds->cache_build_seconds > 0) {
         char took[32];
         format_duration(took, sizeof took, ds->cache_build_seconds);
-        fprintf(stderr, "sfnet-explore: image cache %s: %d galaxies, %.2f GB on disk, built in "
-                "%s (%.0f images/s); %s\n", ds->cache_file, ds->n, gb, took,
-                ds->n_decoded / ds->cache_build_seconds, mem);
+        fprintf(stderr,
+                "sfnet-explore: image cache %s: %d galaxies, %.2f GB on disk, built in "
+                "%s (%.0f images/s); %s\n",
+                ds->cache_file, ds->n, gb, took, ds->n_decoded / ds->cache_build_seconds, mem);
     } else {
-        fprintf(stderr, "sfnet-explore: image cache %s: %d galaxies, %.2f GB on disk (built "
-                "before)\n", ds->cache_file, ds->n, gb);
+        fprintf(stderr,
+                "sfnet-explore: image cache %s: %d galaxies, %.2f GB on disk (built "
+                "before)\n",
+                ds->cache_file, ds->n, gb);
     }
 }
 
@@ -596,10 +596,8 @@ int cli_train(int argc, char **argv) {
 
     /* a leftover checkpoint, or none to resume, is known before anything is read */
     char checkpoint[4096];
-    if (a.checkpoint)
-        snprintf(checkpoint, sizeof checkpoint, "%s", a.checkpoint);
-    else
-        snprintf(checkpoint, sizeof checkpoint, "%s.ckpt", a.db);
+    if (a.checkpoint) snprintf(checkpoint, sizeof checkpoint, "%s", a.checkpoint);
+    else snprintf(checkpoint, sizeof checkpoint, "%s.ckpt", a.db);
     /* rank 0 alone reads and writes the checkpoint (the others may not see its disk) */
     if (rank == 0 && !a.resume && access(checkpoint, F_OK) == 0) {
         sf_warn("%s: the checkpoint of an interrupted training is there; add --resume to "
@@ -669,7 +667,8 @@ int cli_train(int argc, char **argv) {
     }
     if (!a.quiet) report_cache(&ds);
     if (ds.n_train < 1 || ds.n_valid < 1) {
-        sf_warn("%s: %d galaxies are too few to split into training and validation", a.catalog, ds.n);
+        sf_warn("%s: %d galaxies are too few to split into training and validation", a.catalog,
+                ds.n);
         dataset_close(&ds);
         store_close_unless_used(s);
         return 1;
@@ -727,8 +726,10 @@ int cli_train(int argc, char **argv) {
         fprintf(stderr, "sfnet-explore: training on %d galaxies (%d validation), d = %d, k = %d\n",
                 ds.n_train, ds.n_valid, m->d, a.k);
         if (ranks > 1)
-            fprintf(stderr, "sfnet-explore: %d MPI ranks, %d images each per batch of %d, %d "
-                    "thread%s per rank\n", ranks, dist.local, a.batch, omp_get_max_threads(),
+            fprintf(stderr,
+                    "sfnet-explore: %d MPI ranks, %d images each per batch of %d, %d "
+                    "thread%s per rank\n",
+                    ranks, dist.local, a.batch, omp_get_max_threads(),
                     omp_get_max_threads() > 1 ? "s" : "");
     }
     if (train_run(m, &ds, &to, &res) != SF_OK) {
@@ -765,10 +766,12 @@ int cli_train(int argc, char **argv) {
     if (store_trained(s, m, &ds, &a, &to, &res, &run_id, &stopped) != SF_OK) {
         if (stopped)
             sf_warn("interrupted while storing the run: %s is unchanged; the same command "
-                    "with --resume stores it from %s without training again", a.db, checkpoint);
+                    "with --resume stores it from %s without training again",
+                    a.db, checkpoint);
         else
             sf_warn("%s; %s is unchanged (the trained model is in %s: the same command with "
-                    "--resume stores it)", sf_last_error(), a.db, checkpoint);
+                    "--resume stores it)",
+                    sf_last_error(), a.db, checkpoint);
         train_result_free(&res);
         goto fail;
     }
@@ -777,9 +780,10 @@ int cli_train(int argc, char **argv) {
     store_run run;
     if (store_run_get(s, run_id, &run) == SF_OK) {
         printf("run %s (id %lld) added to %s: %d galaxies (%d validation), validation RMSE %.4f\n",
-               run.prefix, (long long)run.id, sf_shown(a.db), run.n_galaxies, run.n_valid, run.valid_rmse);
-        printf("next: sfnet-explore features %s %s   |   sfnet-explore %s\n", sf_shown(a.db), run.prefix,
-               sf_shown(a.db));
+               run.prefix, (long long)run.id, sf_shown(a.db), run.n_galaxies, run.n_valid,
+               run.valid_rmse);
+        printf("next: sfnet-explore features %s %s   |   sfnet-explore %s\n", sf_shown(a.db),
+               run.prefix, sf_shown(a.db));
         store_run_clear(&run);
     }
     train_result_free(&res);

@@ -219,8 +219,8 @@ static int read_header(csv_reader *r, catalog *cat, const char *id_name, int *n_
     for (int i = 0; i < n_fields; i++) {
         names[i] = trimmed_dup(csv_field(r, i));
         if (!names[i][0]) {
-            sf_fail("%s:%d: header field %d is empty: every column needs a name", path,
-                    header_line, i + 1);
+            sf_fail("%s:%d: header field %d is empty: every column needs a name", path, header_line,
+                    i + 1);
             goto fail_names;
         }
         for (int j = 0; j < i; j++)
@@ -232,17 +232,15 @@ static int read_header(csv_reader *r, catalog *cat, const char *id_name, int *n_
         if (id_field < 0 && !strcasecmp(names[i], id_name)) id_field = i;
     }
     if (id_field < 0) {
-        sf_fail("%s:%d: no %s column in the header (the galaxy IDs that name the images)",
-                path, header_line, id_name);
+        sf_fail("%s:%d: no %s column in the header (the galaxy IDs that name the images)", path,
+                header_line, id_name);
         goto fail_names;
     }
     cat->n_cols = n_fields - 1;
     cat->col_names = xcalloc((size_t)(cat->n_cols ? cat->n_cols : 1), sizeof(char *));
     for (int i = 0, c = 0; i < n_fields; i++) {
-        if (i == id_field)
-            free(names[i]);
-        else
-            cat->col_names[c++] = names[i];
+        if (i == id_field) free(names[i]);
+        else cat->col_names[c++] = names[i];
     }
     free(names);
     *n_fields_out = n_fields;
@@ -257,11 +255,10 @@ fail_names:
 
 /* A data record as a row: SF_ERR when its field count is not the header's or its
  * objID is empty; else the numeric fields parsed into v (n_fields - 1). */
-static int read_row(const csv_reader *r, int n_fields, int id_field, int header_line,
-                    double *v) {
+static int read_row(const csv_reader *r, int n_fields, int id_field, int header_line, double *v) {
     if (r->n_fields != n_fields)
-        return sf_fail("%s:%d: expected %d fields (as in the header on line %d), found %d",
-                       r->path, r->record_line, n_fields, header_line, r->n_fields);
+        return sf_fail("%s:%d: expected %d fields (as in the header on line %d), found %d", r->path,
+                       r->record_line, n_fields, header_line, r->n_fields);
     const char *id = csv_field(r, id_field);
     while (*id == ' ' || *id == '\t') id++;
     if (!*id) return sf_fail("%s:%d: empty objID", r->path, r->record_line);
@@ -289,10 +286,11 @@ int catalog_file_check(const char *path) {
     if (stat(path, &st) != 0) return SF_OK; /* the reader says why it cannot open it */
     if (S_ISDIR(st.st_mode))
         return sf_fail("%s is a directory, not a catalogue: give the catalogue file "
-                       "(e.g. %s/galaxies.csv)", path, path);
+                       "(e.g. %s/galaxies.csv)",
+                       path, path);
     if (!S_ISREG(st.st_mode))
-        return sf_fail("%s is %s, not a regular file: give the catalogue as a file",
-                       path, file_kind(st.st_mode));
+        return sf_fail("%s is %s, not a regular file: give the catalogue as a file", path,
+                       file_kind(st.st_mode));
     return SF_OK;
 }
 
@@ -386,9 +384,9 @@ static int parse_csv(catalog *cat, const char *path, const char *data, size_t le
             cap = cap ? 2 * cap : 1024;
             cat->obj_ids = xrealloc(cat->obj_ids, (size_t)cap * sizeof *cat->obj_ids);
             cat->line_of_row = xrealloc(cat->line_of_row, (size_t)cap * sizeof(int));
-            cat->values = xrealloc(cat->values,
-                                   (size_t)cap * (size_t)(cat->n_cols ? cat->n_cols : 1) *
-                                       sizeof(double));
+            cat->values =
+                xrealloc(cat->values,
+                         (size_t)cap * (size_t)(cat->n_cols ? cat->n_cols : 1) * sizeof(double));
         }
         int row = cat->n_rows;
         double *v = cat->values + (size_t)row * (size_t)cat->n_cols;
@@ -443,20 +441,20 @@ int catalog_column(const catalog *cat, const char *name) {
 /* ---- catalogue streams ---- */
 
 struct catalog_stream {
-    catalog cols;          /* path and columns; no rows */
-    catalog mem;           /* a catalogue held whole (FITS, joins): its rows; else empty */
-    int in_memory;         /* rows from mem */
-    int mem_next;          /* the next row of mem */
+    catalog cols;  /* path and columns; no rows */
+    catalog mem;   /* a catalogue held whole (FITS, joins): its rows; else empty */
+    int in_memory; /* rows from mem */
+    int mem_next;  /* the next row of mem */
     FILE *f;
-    csv_reader r;          /* over buf, a window of the file starting at base */
+    csv_reader r; /* over buf, a window of the file starting at base */
     char *buf;
     size_t cap;
     long long base;
     int eof;
     int n_fields, id_field, header_line;
-    char *id;              /* the current row's objID, trimmed */
+    char *id; /* the current row's objID, trimmed */
     size_t id_cap;
-    double *values;        /* (n_cols) the current row */
+    double *values; /* (n_cols) the current row */
 };
 
 /* 1 when buf[pos..len) holds blank lines and then a whole record (up to an unquoted
@@ -466,10 +464,8 @@ static int record_complete(const char *b, size_t pos, size_t len) {
         pos += b[pos] == '\r' ? 2 : 1;
     int quoted = 0;
     for (; pos < len; pos++) {
-        if (b[pos] == '"')
-            quoted = !quoted;
-        else if (b[pos] == '\n' && !quoted)
-            return 1;
+        if (b[pos] == '"') quoted = !quoted;
+        else if (b[pos] == '\n' && !quoted) return 1;
     }
     return 0;
 }
@@ -528,9 +524,8 @@ int catalog_stream_open_file(catalog_stream **out, const char *path, const char 
     st->buf = xmalloc(st->cap);
     st->buf[0] = 0;
     st->r = (csv_reader){.path = st->cols.path, .buf = st->buf, .line = 1};
-    if (stream_fill(st) != SF_OK ||
-        read_header(&st->r, &st->cols, id_column ? id_column : "objID", &st->n_fields,
-                    &st->id_field) != SF_OK) {
+    if (stream_fill(st) != SF_OK || read_header(&st->r, &st->cols, id_column ? id_column : "objID",
+                                                &st->n_fields, &st->id_field) != SF_OK) {
         catalog_stream_close(st);
         return SF_ERR;
     }
@@ -575,9 +570,9 @@ int catalog_stream_next(catalog_stream *st, catalog_row *row) {
     csv_reader *r = &st->r;
     if (stream_fill(st) != SF_OK) return SF_ERR;
     /* the blank lines before the record, so that its position is where it starts */
-    while (r->pos < r->len && (r->buf[r->pos] == '\n' ||
-                               (r->buf[r->pos] == '\r' && r->pos + 1 < r->len &&
-                                r->buf[r->pos + 1] == '\n'))) {
+    while (r->pos < r->len &&
+           (r->buf[r->pos] == '\n' ||
+            (r->buf[r->pos] == '\r' && r->pos + 1 < r->len && r->buf[r->pos + 1] == '\n'))) {
         r->pos += r->buf[r->pos] == '\r' ? 2 : 1;
         r->line++;
     }
@@ -653,17 +648,13 @@ static void add_cut(target_set *ts, target_rule rule, const char *fmt, const cha
 static int rule_passes(const double *values, const target_rule *c) {
     double v = values[c->col];
     switch (c->kind) {
-    case CUT_MISSING:
-        return !isnan(v) && (c->err_col < 0 || !isnan(values[c->err_col]));
-    case CUT_GREATER:
-        return v > c->limit;
-    case CUT_LESS:
-        return v < c->limit;
+    case CUT_MISSING: return !isnan(v) && (c->err_col < 0 || !isnan(values[c->err_col]));
+    case CUT_GREATER: return v > c->limit;
+    case CUT_LESS: return v < c->limit;
     case CUT_POSITIVE:
         /* a negative flux over a negative error passes S/N > 3, and has no logarithm */
         return v > 0 && values[c->err_col] > 0;
-    case CUT_SNR:
-        return v / values[c->err_col] > c->limit;
+    case CUT_SNR: return v / values[c->err_col] > c->limit;
     case CUT_FLOAT:
         /* finite as a double (missing is NAN) but 1e300 becomes inf as a float */
         return isfinite(v) && fabs(v) <= FLT_MAX;
@@ -684,11 +675,11 @@ static int need_column(const catalog *cat, const char *name, const char *spec) {
     int c = catalog_column(cat, name);
     const char *note = c < 0 ? skipped_note(cat, name) : NULL;
     if (note)
-        sf_fail("%s: target '%s' needs the column '%s', which is not numeric: %s", cat->path,
-                spec, name, note);
+        sf_fail("%s: target '%s' needs the column '%s', which is not numeric: %s", cat->path, spec,
+                name, note);
     else if (c < 0)
-        sf_fail("%s: target '%s' needs the column '%s', which the header does not have",
-                cat->path, spec, name);
+        sf_fail("%s: target '%s' needs the column '%s', which the header does not have", cat->path,
+                spec, name);
     return c;
 }
 

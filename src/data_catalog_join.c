@@ -71,9 +71,9 @@ static int key_column(const catalog *cat, const catalog_sources *src) {
     int c = catalog_column(cat, src->join_column);
     if (c >= 0) return c;
     const char *id = src->id_column;
-    int is_id = id ? !strcasecmp(src->join_column, id)
-                   : !strcasecmp(src->join_column, "objID") ||
-                         !strcasecmp(src->join_column, "specObjID");
+    int is_id =
+        id ? !strcasecmp(src->join_column, id)
+           : !strcasecmp(src->join_column, "objID") || !strcasecmp(src->join_column, "specObjID");
     if (is_id && cat->obj_ids) return -1;
     sf_fail("%s: no column '%s' to join on (--join)", cat->path, src->join_column);
     return -2;
@@ -213,7 +213,8 @@ int catalog_load_sources(catalog *out, const catalog_sources *src) {
         }
         for (int i = id_from + 1; i < src->n_files; i++) {
             int ri = match[i][r];
-            if (ri >= 0 && cats[i].obj_ids && strcmp(cats[i].obj_ids[ri], cats[id_from].obj_ids[rid])) {
+            if (ri >= 0 && cats[i].obj_ids &&
+                strcmp(cats[i].obj_ids[ri], cats[id_from].obj_ids[rid])) {
                 sf_fail("row %d of %s has ID %s but the row joined to it in %s has %s",
                         cats[id_from].line_of_row[rid], cats[id_from].path,
                         cats[id_from].obj_ids[rid], cats[i].path, cats[i].obj_ids[ri]);

@@ -69,8 +69,7 @@ static int cache_key(cache_header *key, const dataset_options *opt, int resize, 
     char real[PATH_MAX];
     catalog_sources one = {.n_files = 1, .files = {opt->catalog_path}};
     const catalog_sources *src = opt->sources ? opt->sources : &one;
-    if (src->n_files == 1 && !src->join_column && !src->id_column &&
-        !strchr(src->files[0], '[')) {
+    if (src->n_files == 1 && !src->join_column && !src->id_column && !strchr(src->files[0], '[')) {
         const char *path = src->files[0];
         if (stat(path, &st) != 0) return sf_fail("%s: %s", path, strerror(errno));
         key->catalog_size = (uint64_t)st.st_size;
@@ -134,11 +133,9 @@ static const char *cache_key_mismatch(const cache_header *have, const cache_head
         have->images_mtime_nsec != want->images_mtime_nsec)
         return "the images folder before files were added or removed";
     if (strcmp(have->target_spec, want->target_spec)) return "another target";
-    if (have->resize != want->resize || have->crop != want->crop)
-        return "another --resize/--crop";
+    if (have->resize != want->resize || have->crop != want->crop) return "another --resize/--crop";
     return NULL;
 }
-
 
 static int dir_writable(const char *dir) { return access(dir, W_OK | X_OK) == 0; }
 
@@ -170,8 +167,8 @@ static int auto_cache_path(char *out, size_t n, const cache_header *key) {
         }
     mkdir(tmp, 0755);
     uint64_t hd = fnv1a(key->images_dir, h);
-    int k = snprintf(out, n, "%s/%016llx.r%dc%d.sfcache", base, (unsigned long long)hd,
-                     key->resize, key->crop);
+    int k = snprintf(out, n, "%s/%016llx.r%dc%d.sfcache", base, (unsigned long long)hd, key->resize,
+                     key->crop);
     return k >= 0 && (size_t)k < n ? SF_OK : sf_fail("%s: path too long", base);
 }
 
@@ -211,7 +208,8 @@ static int cache_try_open(dataset *ds, const char *path, const cache_header *wan
     }
     void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
-    if (map == MAP_FAILED) return sf_fail("%s: cannot map the image cache: %s", path, strerror(errno));
+    if (map == MAP_FAILED)
+        return sf_fail("%s: cannot map the image cache: %s", path, strerror(errno));
     const int32_t *rows = (const int32_t *)((const uint8_t *)map + have.rows_offset);
     for (int i = 0; i < have.n; i++)
         if (rows[i] < 0 || rows[i] >= ds->cat.n_rows || target_of_row[rows[i]] < 0 ||
@@ -246,7 +244,7 @@ enum { IMG_OK = 0, IMG_MISSING = 1, IMG_CORRUPT = 2 };
 typedef struct {
     uint8_t *pixels; /* in memory; NULL when writing to fd */
     int fd;
-    off_t offset;    /* in the file: where the next image goes */
+    off_t offset; /* in the file: where the next image goes */
     const char *path;
 } image_sink;
 
@@ -335,8 +333,8 @@ static int decode_all(dataset *ds, const dataset_options *opt, image_sink *sink,
 
 /* Builds the cache file at path (through a temporary name, written a block of images
  * at a time) and maps it. */
-static int cache_build(dataset *ds, const dataset_options *opt, const char *path,
-                       cache_header *key, const int *target_of_row) {
+static int cache_build(dataset *ds, const dataset_options *opt, const char *path, cache_header *key,
+                       const int *target_of_row) {
     double t0 = sf_now();
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -387,7 +385,8 @@ static int cache_build(dataset *ds, const dataset_options *opt, const char *path
     free(ds->cat_row);
     ds->cat_row = NULL;
     int used = cache_try_open(ds, path, key, target_of_row);
-    if (used != CACHE_USED) return used == SF_ERR ? SF_ERR : sf_fail("%s: cache unreadable after writing it", path);
+    if (used != CACHE_USED)
+        return used == SF_ERR ? SF_ERR : sf_fail("%s: cache unreadable after writing it", path);
     ds->from_cache = 0;
     ds->n_decoded = decoded;
     ds->cache_build_seconds = sf_now() - t0;
@@ -416,10 +415,8 @@ static void split_and_normalise(dataset *ds, const dataset_options *opt) {
     ds->valid_idx = xmalloc((size_t)(ds->n_valid ? ds->n_valid : 1) * sizeof(int));
     ds->train_idx = xmalloc((size_t)(ds->n_train ? ds->n_train : 1) * sizeof(int));
     for (int i = 0, nv = 0, nt = 0; i < n; i++) {
-        if (ds->split[i] == SPLIT_VALID)
-            ds->valid_idx[nv++] = i;
-        else
-            ds->train_idx[nt++] = i;
+        if (ds->split[i] == SPLIT_VALID) ds->valid_idx[nv++] = i;
+        else ds->train_idx[nt++] = i;
     }
 
     /* Exact integer sums, so the statistics do not depend on the thread count. */
@@ -509,8 +506,7 @@ int dataset_open(dataset *ds, const dataset_options *opt_in) {
             rc = snprintf(path, sizeof path, "%s", opt.cache_path) < (int)sizeof path
                      ? SF_OK
                      : sf_fail("%s: cache path too long", opt.cache_path);
-        else
-            rc = auto_cache_path(path, sizeof path, &key);
+        else rc = auto_cache_path(path, sizeof path, &key);
         if (rc == SF_OK) rc = cache_try_open(ds, path, &key, target_of_row);
         if (rc == CACHE_REBUILD) rc = cache_build(ds, &opt, path, &key, target_of_row);
     }
@@ -518,8 +514,8 @@ int dataset_open(dataset *ds, const dataset_options *opt_in) {
         char names[256] = "";
         size_t used = 0;
         for (int i = 0; i < ds->n_missing && i < 3; i++)
-            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
-                                     i ? ", " : "", ds->first_missing[i]);
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                                     ds->first_missing[i]);
         sf_warn("%d of %d galaxies have no image in %s (first: %s%s); skipped", ds->n_missing,
                 ts->n_rows, opt.images_dir, names, ds->n_missing > 3 ? ", ..." : "");
     }
@@ -530,8 +526,8 @@ int dataset_open(dataset *ds, const dataset_options *opt_in) {
                      "image in %s and %d have a corrupt one",
                      ts->n_rows, opt.target_spec, ds->n_missing, opt.images_dir, ds->n_corrupt);
     if (rc == SF_OK && ds->n - (int)(opt.valid_fraction * ds->n) <= 0)
-        rc = sf_fail("no training galaxies: %d usable galaxies and a valid fraction of %g",
-                     ds->n, opt.valid_fraction);
+        rc = sf_fail("no training galaxies: %d usable galaxies and a valid fraction of %g", ds->n,
+                     opt.valid_fraction);
     if (rc != SF_OK) {
         free(target_of_row);
         dataset_close(ds);

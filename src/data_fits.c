@@ -49,10 +49,8 @@ static void fits_why(int status, char *out, size_t n) {
         if (*p == '\n' || *p == '\r') *p = ' ';
     size_t len = strlen(first);
     while (len && (first[len - 1] == ' ' || first[len - 1] == ':')) first[--len] = 0;
-    if (first[0] && strcasecmp(first, text) != 0)
-        snprintf(out, n, "%s (cfitsio: %s)", text, first);
-    else
-        snprintf(out, n, "%s", text);
+    if (first[0] && strcasecmp(first, text) != 0) snprintf(out, n, "%s (cfitsio: %s)", text, first);
+    else snprintf(out, n, "%s", text);
 }
 
 /* "HDU 2 (GALLINE)" or "HDU 1" of the current HDU. */
@@ -64,15 +62,13 @@ static void hdu_label(fitsfile *f, char *out, size_t n) {
         ext[0] = 0;
         fits_clear_errmsg();
     }
-    if (ext[0])
-        snprintf(out, n, "HDU %d (%s)", num, ext);
-    else
-        snprintf(out, n, "HDU %d", num);
+    if (ext[0]) snprintf(out, n, "HDU %d (%s)", num, ext);
+    else snprintf(out, n, "HDU %d", num);
 }
 
 static int has_fits_suffix(const char *name, size_t len) {
-    static const char *suffixes[] = {".fits", ".fit", ".fts", ".fits.gz", ".fit.gz",
-                                     ".fts.gz", ".fz"};
+    static const char *suffixes[] = {".fits",   ".fit",    ".fts", ".fits.gz",
+                                     ".fit.gz", ".fts.gz", ".fz"};
     for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
         size_t sl = strlen(suffixes[i]);
         if (len >= sl && !strncasecmp(name + len - sl, suffixes[i], sl)) return 1;
@@ -166,7 +162,8 @@ static int check_headers(const char *name, fits_reader rd, void *ctx) {
                 } else if (!memcmp(card, "TFIELDS ", 8) && (v < 0 || v > 999)) {
                     /* even in a header cut short: cfitsio reads what is there */
                     return sf_fail("%s: HDU %d claims %lld columns (TFIELDS); FITS allows at "
-                                   "most 999: the file is corrupt", name, hdu, v);
+                                   "most 999: the file is corrupt",
+                                   name, hdu, v);
                 }
             }
         }
@@ -225,11 +222,19 @@ static int check_file_headers(const char *path) {
 /* Numeric scalar columns: those cfitsio converts to double. */
 static int is_numeric_type(int type) {
     switch (type) {
-    case TBYTE: case TSBYTE: case TSHORT: case TUSHORT: case TINT: case TUINT:
-    case TLONG: case TULONG: case TLONGLONG: case TULONGLONG: case TFLOAT: case TDOUBLE:
-        return 1;
-    default:
-        return 0;
+    case TBYTE:
+    case TSBYTE:
+    case TSHORT:
+    case TUSHORT:
+    case TINT:
+    case TUINT:
+    case TLONG:
+    case TULONG:
+    case TLONGLONG:
+    case TULONGLONG:
+    case TFLOAT:
+    case TDOUBLE: return 1;
+    default: return 0;
     }
 }
 
@@ -309,8 +314,8 @@ static int move_to_table(fitsfile *f, const char *name, char *label, size_t labe
 }
 
 typedef struct {
-    int fits_col;   /* 1-based column in the file */
-    int type;       /* equivalent type */
+    int fits_col; /* 1-based column in the file */
+    int type;     /* equivalent type */
 } col_plan;
 
 /* Reads the ID column's rows [row0, row0 + n) as text into ids. */
@@ -350,8 +355,7 @@ static int read_ids(fitsfile *f, const char *where, const char *id_name, int col
             if (nul[i])
                 rc = sf_fail("%s: row %lld: column '%s' (the galaxy ID) is null", where,
                              (long long)(row0 + i + 1), id_name);
-            else if (asprintf(&ids[i], "%llu", v[i]) < 0)
-                SF_ASSERT(!"out of memory");
+            else if (asprintf(&ids[i], "%llu", v[i]) < 0) SF_ASSERT(!"out of memory");
         }
         free(v);
     } else if (is_integer_type(type)) {
@@ -361,8 +365,7 @@ static int read_ids(fitsfile *f, const char *where, const char *id_name, int col
             if (nul[i])
                 rc = sf_fail("%s: row %lld: column '%s' (the galaxy ID) is null", where,
                              (long long)(row0 + i + 1), id_name);
-            else if (asprintf(&ids[i], "%lld", v[i]) < 0)
-                SF_ASSERT(!"out of memory");
+            else if (asprintf(&ids[i], "%lld", v[i]) < 0) SF_ASSERT(!"out of memory");
         }
         free(v);
     } else {
@@ -371,12 +374,11 @@ static int read_ids(fitsfile *f, const char *where, const char *id_name, int col
         for (long i = 0; i < n && !*status && rc == SF_OK; i++) {
             /* a float column holds an ID only when it is an integer below 2^53 */
             if (nul[i] || !(fabs(v[i]) <= 9007199254740992.0) || v[i] != floor(v[i]))
-                rc = sf_fail("%s: row %lld: column '%s' (the galaxy ID) is %s, not an integer "
-                             "a float column can hold exactly; store IDs as K or text columns",
-                             where, (long long)(row0 + i + 1), id_name,
-                             nul[i] ? "null" : "a float");
-            else if (asprintf(&ids[i], "%.0f", v[i]) < 0)
-                SF_ASSERT(!"out of memory");
+                rc =
+                    sf_fail("%s: row %lld: column '%s' (the galaxy ID) is %s, not an integer "
+                            "a float column can hold exactly; store IDs as K or text columns",
+                            where, (long long)(row0 + i + 1), id_name, nul[i] ? "null" : "a float");
+            else if (asprintf(&ids[i], "%.0f", v[i]) < 0) SF_ASSERT(!"out of memory");
         }
         free(v);
     }
@@ -465,8 +467,7 @@ int fits_catalog_load(catalog *cat, const char *name, const char *id_column, int
             if (is_numeric_type(type))
                 snprintf(note, sizeof note, "%s (a vector of %ld numbers, not a scalar)", cname,
                          repeat);
-            else
-                snprintf(note, sizeof note, "%s (%s)", cname, type_name(type));
+            else snprintf(note, sizeof note, "%s (%s)", cname, type_name(type));
             cat->skipped[cat->n_skipped++] = xstrdup(note);
         }
     }
@@ -637,8 +638,7 @@ int fits_rgb_option(fits_rgb *s, const char *opt, const char *arg, int *scales_g
         return SF_OK;
     }
     float v;
-    if (parse_float(arg, &v) != SF_OK)
-        return sf_fail("--%s '%s': expected a number", opt, arg);
+    if (parse_float(arg, &v) != SF_OK) return sf_fail("--%s '%s': expected a number", opt, arg);
     if (!strcmp(opt, "fits-q")) {
         if (!(v > 0)) return sf_fail("--fits-q '%s': Q must be above 0", arg);
         s->q = v;
@@ -696,8 +696,8 @@ int fits_rgb_from_json(fits_rgb *s, const char *json) {
     ok = ok && cJSON_GetArraySize(bands) == 3 && cJSON_GetArraySize(scales) == 3;
     for (int b = 0; ok && b < 3; b++) {
         const cJSON *bn = cJSON_GetArrayItem(bands, b), *sc = cJSON_GetArrayItem(scales, b);
-        ok = cJSON_IsString(bn) && strlen(bn->valuestring) < sizeof r.bands[b] &&
-             cJSON_IsNumber(sc);
+        ok =
+            cJSON_IsString(bn) && strlen(bn->valuestring) < sizeof r.bands[b] && cJSON_IsNumber(sc);
         if (ok) {
             snprintf(r.bands[b], sizeof r.bands[b], "%s", bn->valuestring);
             r.scale[b] = (float)sc->valuedouble;
@@ -792,12 +792,10 @@ static int image_dims(fitsfile *f, int *naxis, long long dims[3], int *status) {
  * READONLY, does not stop at the buffer's end (cfitsio 4.2: a truncated cutout made
  * it read past the allocation). So the buffer handed to it is padded to whole
  * records, and no HDU's data is read unless the file really holds all of it. */
-static int data_in_file(fitsfile *f, const char *name, size_t len, long long n_elem,
-                        int *status) {
+static int data_in_file(fitsfile *f, const char *name, size_t len, long long n_elem, int *status) {
     long long head = 0, start = 0, end = 0;
     int bitpix = 0;
-    if (fits_get_hduaddrll(f, &head, &start, &end, status) ||
-        fits_get_img_type(f, &bitpix, status))
+    if (fits_get_hduaddrll(f, &head, &start, &end, status) || fits_get_img_type(f, &bitpix, status))
         return SF_ERR;
     long long need = start + (long long)(abs(bitpix) / 8) * n_elem;
     if (need > (long long)len) {
@@ -869,8 +867,8 @@ int fits_cutout_decode_mem(const uint8_t *data, size_t len, const char *name, co
     }
     hdu_label(f, label, sizeof label);
     if (naxis > 3) {
-        rc = sf_fail("%s: %s has %d axes; a cutout is a (3, H, W) cube or three 2-d images",
-                     name, label, naxis);
+        rc = sf_fail("%s: %s has %d axes; a cutout is a (3, H, W) cube or three 2-d images", name,
+                     label, naxis);
         goto done;
     }
     long long W = dims[0], H = dims[1];
@@ -882,8 +880,8 @@ int fits_cutout_decode_mem(const uint8_t *data, size_t len, const char *name, co
     planes = xmalloc((size_t)npix * 3 * sizeof *planes);
     if (naxis == 3) {
         if (dims[2] != 3) {
-            rc = sf_fail("%s: %s: a cube of %lld planes; a cutout has 3 (bands %s, %s, %s)",
-                         name, label, dims[2], s->bands[0], s->bands[1], s->bands[2]);
+            rc = sf_fail("%s: %s: a cube of %lld planes; a cutout has 3 (bands %s, %s, %s)", name,
+                         label, dims[2], s->bands[0], s->bands[1], s->bands[2]);
             goto done;
         }
         for (int b = 0; b < 3; b++) {
@@ -1026,7 +1024,7 @@ int fits_table_create(fits_table_writer **out, const char *path, const char *ext
     char **ttype = xmalloc((size_t)n_cols * sizeof *ttype);
     char **tform = xmalloc((size_t)n_cols * sizeof *tform);
     char **tunit = xmalloc((size_t)n_cols * sizeof *tunit);
-    char (*forms)[24] = xmalloc((size_t)n_cols * sizeof *forms);
+    char(*forms)[24] = xmalloc((size_t)n_cols * sizeof *forms);
     for (int c = 0; c < n_cols; c++) {
         ttype[c] = w->cols[c].name;
         tunit[c] = w->cols[c].unit;
@@ -1045,9 +1043,9 @@ int fits_table_create(fits_table_writer **out, const char *path, const char *ext
         w->mem = mem_grow(NULL, w->mem_size);
         SF_ASSERT(w->mem);
     }
-    if ((w->out.tmp ? fits_create_file(&w->f, w->out.tmp, &status)
-                    : fits_create_memfile(&w->f, &w->mem, &w->mem_size, 2880 * 64, mem_grow,
-                                          &status)) ||
+    if ((w->out.tmp
+             ? fits_create_file(&w->f, w->out.tmp, &status)
+             : fits_create_memfile(&w->f, &w->mem, &w->mem_size, 2880 * 64, mem_grow, &status)) ||
         fits_create_tbl(w->f, BINARY_TBL, 0, n_cols, ttype, tform, tunit, extname, &status))
         rc = writer_fail(w, status, "cannot create the FITS table");
     for (int i = 0; rc == SF_OK && cards && cards[i] && cards[i + 1]; i += 2) {
@@ -1119,13 +1117,12 @@ int fits_table_close(fits_table_writer *w, int commit) {
     fits_leave();
     int ok = commit && !w->failed && rc == SF_OK;
     /* a stream gets the finished file (the memory beyond it is cfitsio's spare room) */
-    if (ok && !w->out.tmp && (length <= 0 || (size_t)length > w->mem_size ||
-                              fwrite(w->mem, 1, (size_t)length, w->out.f) != (size_t)length))
+    if (ok && !w->out.tmp &&
+        (length <= 0 || (size_t)length > w->mem_size ||
+         fwrite(w->mem, 1, (size_t)length, w->out.f) != (size_t)length))
         rc = sf_fail("%s: write failed: %s", w->path, strerror(errno ? errno : EIO));
-    if (ok && rc == SF_OK)
-        rc = sf_output_commit(&w->out);
-    else
-        sf_output_abort(&w->out);
+    if (ok && rc == SF_OK) rc = sf_output_commit(&w->out);
+    else sf_output_abort(&w->out);
     if (commit && rc == SF_OK && !ok) rc = SF_ERR; /* the failure was reported when it happened */
     mem_free(w->mem);
     free(w->path);

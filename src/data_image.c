@@ -22,8 +22,8 @@
 
 static int too_large(const char *path, unsigned long w, unsigned long h) {
     return sf_fail("%s: %lux%lu pixels is more than an image may have here (%dx%d, %.1f "
-                   "megapixels): refusing to decode it", path, w, h, IMAGE_MAX_SIDE,
-                   IMAGE_MAX_SIDE, (double)IMAGE_MAX_PIXELS / 1e6);
+                   "megapixels): refusing to decode it",
+                   path, w, h, IMAGE_MAX_SIDE, IMAGE_MAX_SIDE, (double)IMAGE_MAX_PIXELS / 1e6);
 }
 
 /* ---- JPEG ---- */
@@ -74,8 +74,8 @@ static void jpeg_on_message(j_common_ptr c, int level) {
     }
 }
 
-static int decode_jpeg(const char *path, const uint8_t *data, size_t len, uint8_t **rgb,
-                       int *width, int *height) {
+static int decode_jpeg(const char *path, const uint8_t *data, size_t len, uint8_t **rgb, int *width,
+                       int *height) {
     struct jpeg_decompress_struct cinfo;
     jpeg_guard guard;
     uint8_t *volatile out = NULL;
@@ -155,11 +155,11 @@ static void png_read_mem(png_structp png, png_bytep dst, png_size_t n) {
     src->pos += n;
 }
 
-static int decode_png(const char *path, const uint8_t *data, size_t len, uint8_t **rgb,
-                      int *width, int *height) {
+static int decode_png(const char *path, const uint8_t *data, size_t len, uint8_t **rgb, int *width,
+                      int *height) {
     png_source src = {.data = data, .len = len};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error,
-                                             png_on_warning);
+    png_structp png =
+        png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error, png_on_warning);
     SF_ASSERT(png);
     png_infop info = png_create_info_struct(png);
     SF_ASSERT(info);
@@ -198,8 +198,8 @@ static int decode_png(const char *path, const uint8_t *data, size_t len, uint8_t
     return SF_OK;
 }
 
-int image_decode_mem(const uint8_t *data, size_t len, const char *name, uint8_t **rgb,
-                     int *width, int *height) {
+int image_decode_mem(const uint8_t *data, size_t len, const char *name, uint8_t **rgb, int *width,
+                     int *height) {
     return image_decode_mem_fits(data, len, name, NULL, rgb, width, height);
 }
 
@@ -210,7 +210,8 @@ int image_decode_mem_fits(const uint8_t *data, size_t len, const char *name,
     if (!name) name = "image data";
     if (len >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
         return decode_jpeg(name, data, len, rgb, width, height);
-    if (len >= 8 && !png_sig_cmp(data, 0, 8)) return decode_png(name, data, len, rgb, width, height);
+    if (len >= 8 && !png_sig_cmp(data, 0, 8))
+        return decode_png(name, data, len, rgb, width, height);
     if (fits_is_fits_data(data, len))
         return fits_cutout_decode_mem(data, len, name, stretch, rgb, width, height);
     return sf_fail("%s: neither a JPEG, a PNG nor a FITS file (%zu bytes)", name, len);
@@ -369,8 +370,8 @@ int image_find(char *path, size_t n, const char *dir, const char *obj_id) {
         return sf_fail("objID '%s' is not a plain file name (it has '/', '..' or control "
                        "characters); refusing to look for its image outside %s",
                        obj_id, dir);
-    static const char *exts[] = {"jpg", "jpeg", "png", "JPG", "JPEG", "PNG",
-                                 "fits", "fit", "FITS", "FIT"};
+    static const char *exts[] = {"jpg", "jpeg", "png", "JPG",  "JPEG",
+                                 "PNG", "fits", "fit", "FITS", "FIT"};
     for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
         int k = snprintf(path, n, "%s/%s.%s", dir, obj_id, exts[i]);
         if (k < 0 || (size_t)k >= n) return sf_fail("%s/%s: path too long", dir, obj_id);

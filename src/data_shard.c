@@ -101,7 +101,7 @@ typedef struct {
     shard_plan *p;
     size_t names_len, names_cap;
     int cap;
-    int *global;      /* (n) each galaxy's number among the whole catalogue's */
+    int *global; /* (n) each galaxy's number among the whole catalogue's */
 } plan_builder;
 
 static void plan_add(plan_builder *b, const catalog_row *row, const char *file, const float *y,
@@ -113,8 +113,8 @@ static void plan_add(plan_builder *b, const catalog_row *row, const char *file, 
         p->pos = xrealloc(p->pos, (size_t)b->cap * sizeof *p->pos);
         b->global = xrealloc(b->global, (size_t)b->cap * sizeof *b->global);
         if (p->has_targets)
-            p->truth = xrealloc(p->truth, (size_t)b->cap * (size_t)p->targets.n_targets *
-                                              sizeof *p->truth);
+            p->truth = xrealloc(p->truth,
+                                (size_t)b->cap * (size_t)p->targets.n_targets * sizeof *p->truth);
     }
     size_t id_len = strlen(row->obj_id) + 1, file_len = strlen(file) + 1;
     if (b->names_len + id_len + file_len > b->names_cap) {
@@ -172,9 +172,8 @@ static void copy_columns(catalog *dst, const catalog *src) {
     for (int c = 0; c < src->n_skipped; c++) dst->skipped[c] = xstrdup(src->skipped[c]);
 }
 
-int shard_plan_build(shard_plan *p, catalog_stream *st, const char *target_spec,
-                     const char *images, const shard_spec *shard, uint64_t split_seed,
-                     double valid_fraction) {
+int shard_plan_build(shard_plan *p, catalog_stream *st, const char *target_spec, const char *images,
+                     const shard_spec *shard, uint64_t split_seed, double valid_fraction) {
     memset(p, 0, sizeof *p);
     p->shard = shard ? *shard : (shard_spec){0, 1};
     SF_ASSERT(p->shard.count >= 1 && p->shard.index >= 0 && p->shard.index < p->shard.count);

@@ -17,13 +17,13 @@
 #include "sf_util.h"
 
 #define FONT "DejaVu Sans"
-#define TILE 256        /* galaxy tile, px */
-#define CAPTION 40      /* two caption lines under a tile */
+#define TILE 256   /* galaxy tile, px */
+#define CAPTION 40 /* two caption lines under a tile */
 #define GAP 12
 #define MARGIN 24
 #define TITLE_H 44
-#define BPT_W 610       /* BPT panel including its axes and colour bar */
-#define BPT_PLOT 400    /* plot area, px (square) */
+#define BPT_W 610    /* BPT panel including its axes and colour bar */
+#define BPT_PLOT 400 /* plot area, px (square) */
 
 void export_shutdown(void) {
     cairo_debug_reset_static_data();
@@ -85,7 +85,8 @@ static void draw_galaxy(cairo_t *cr, const export_galaxy *g, double x, double y)
             uint32_t *row = (uint32_t *)(data + (size_t)r * stride);
             const uint8_t *src = g->rgb + (size_t)r * g->w * 3;
             for (int c = 0; c < g->w; c++)
-                row[c] = (uint32_t)src[3 * c] << 16 | (uint32_t)src[3 * c + 1] << 8 | src[3 * c + 2];
+                row[c] =
+                    (uint32_t)src[3 * c] << 16 | (uint32_t)src[3 * c + 1] << 8 | src[3 * c + 2];
         }
         cairo_surface_mark_dirty(img);
         cairo_save(cr);
@@ -153,7 +154,7 @@ static void draw_bpt(cairo_t *cr, const export_figure *f, double x0, double y0) 
     const char *xl = f->x_label ? f->x_label : "log([NII] / H\xce\xb1)";
     const char *yl = f->y_label ? f->y_label : "log([OIII] / H\xce\xb2)";
     double px = x0 + 70, py = y0 + 10, pw = BPT_PLOT, ph = BPT_PLOT;
-#define MAPX(v) (px + ((v) - xmin) / (xmax - xmin) * pw)
+#define MAPX(v) (px + ((v)-xmin) / (xmax - xmin) * pw)
 #define MAPY(v) (py + (ymax - (v)) / (ymax - ymin) * ph)
 
     cairo_save(cr);
@@ -253,8 +254,8 @@ static void draw_bpt(cairo_t *cr, const export_figure *f, double x0, double y0) 
             cairo_line_to(cr, lx + 28, ly + c * 18);
             cairo_stroke(cr);
             cairo_set_dash(cr, NULL, 0, 0);
-            text_at(cr, lx + 34, ly + c * 18, c == 0 ? "Kauffmann et al. 2003" : "Kewley et al. 2001",
-                    0, 0.5);
+            text_at(cr, lx + 34, ly + c * 18,
+                    c == 0 ? "Kauffmann et al. 2003" : "Kewley et al. 2001", 0, 0.5);
         }
     }
 
@@ -341,7 +342,8 @@ int export_figure_write(const export_figure *f, const char *path) {
         s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
     }
     if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
-        int rc = sf_fail("%s: cannot create: %s", path, cairo_status_to_string(cairo_surface_status(s)));
+        int rc =
+            sf_fail("%s: cannot create: %s", path, cairo_status_to_string(cairo_surface_status(s)));
         cairo_surface_destroy(s);
         if (pdf) sf_output_abort(&out);
         return rc;
@@ -357,7 +359,8 @@ int export_figure_write(const export_figure *f, const char *path) {
     cairo_status_t st = cairo_status(cr);
     cairo_destroy(cr);
     int rc = SF_OK;
-    if (st != CAIRO_STATUS_SUCCESS) rc = sf_fail("%s: drawing failed: %s", path, cairo_status_to_string(st));
+    if (st != CAIRO_STATUS_SUCCESS)
+        rc = sf_fail("%s: drawing failed: %s", path, cairo_status_to_string(st));
     if (rc == SF_OK && !pdf) rc = sf_output_png(s, path);
     cairo_surface_finish(s);
     if (rc == SF_OK && pdf && cairo_surface_status(s) != CAIRO_STATUS_SUCCESS)

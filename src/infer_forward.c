@@ -58,8 +58,8 @@ int infer_dataset(sfnet *m, const dataset *ds, const int *idx, int n, int want_d
     for (int i = 0; i < n && rc == SF_OK; i += m->max_batch) {
         int b = n - i < m->max_batch ? n - i : m->max_batch;
         dataset_batch(ds, idx + i, b, x, NULL, NULL);
-        rc = infer_forward_batch(m, x, b, res->pred + (size_t)i * no,
-                                 res->feat_idx + (size_t)i * k, res->feat_val + (size_t)i * k,
+        rc = infer_forward_batch(m, x, b, res->pred + (size_t)i * no, res->feat_idx + (size_t)i * k,
+                                 res->feat_val + (size_t)i * k,
                                  want_dense ? res->dense + (size_t)i * d : NULL);
         sf_progress_update(&bar, i + b, NULL);
     }

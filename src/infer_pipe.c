@@ -29,11 +29,11 @@ enum { N_SLOTS = 4 };
 
 typedef struct {
     int state;
-    int batch;        /* the batch it holds (READ, COMPUTED) or may take next (FREE) */
-    int n_kept;       /* galaxies that decoded */
-    int *gal;         /* (B) their galaxy numbers */
-    char **path;      /* (B) their files, when the source gives them by path() */
-    char **bytes;     /* (B) file contents (NULL: unreadable, why in err) */
+    int batch;    /* the batch it holds (READ, COMPUTED) or may take next (FREE) */
+    int n_kept;   /* galaxies that decoded */
+    int *gal;     /* (B) their galaxy numbers */
+    char **path;  /* (B) their files, when the source gives them by path() */
+    char **bytes; /* (B) file contents (NULL: unreadable, why in err) */
     size_t *len;
     char (*err)[256]; /* (B) */
     float *x;         /* (B, 3, S, S) */
@@ -41,10 +41,10 @@ typedef struct {
     uint8_t *ok;      /* (B) decoded */
     uint8_t **thumb;  /* (B) */
     size_t *thumb_len;
-    float *pred;      /* (B, n_out) */
-    int *idx;         /* (B, k) */
+    float *pred; /* (B, n_out) */
+    int *idx;    /* (B, k) */
     float *val;
-    float *dense;     /* (B, d) or NULL */
+    float *dense; /* (B, d) or NULL */
 } slot;
 
 typedef struct {
@@ -57,10 +57,10 @@ typedef struct {
     float lut[3][256];
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int stop;         /* an error or Ctrl-C: every stage winds down */
+    int stop; /* an error or Ctrl-C: every stage winds down */
     int sink_failed;
     char sink_error[1024];
-    int net_failed;   /* the network could not run a batch */
+    int net_failed; /* the network could not run a batch */
     char net_error[1024];
     int n_corrupt, n_done;
 } pipe_state;
@@ -218,8 +218,12 @@ static void *sink_main(void *arg) {
         slot *sl = &p->slots[b % N_SLOTS];
         if (!wait_slot(p, sl, SLOT_COMPUTED, b)) break;
         infer_batch ib = {
-            .n = sl->n_kept, .gal = sl->gal, .pred = sl->pred, .feat_idx = sl->idx,
-            .feat_val = sl->val, .dense = sl->dense,
+            .n = sl->n_kept,
+            .gal = sl->gal,
+            .pred = sl->pred,
+            .feat_idx = sl->idx,
+            .feat_val = sl->val,
+            .dense = sl->dense,
             .thumb = p->src->want_thumbs ? sl->thumb : NULL,
             .thumb_len = p->src->want_thumbs ? sl->thumb_len : NULL,
         };
@@ -311,8 +315,8 @@ int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx
     double t0 = sf_now();
     int S = m->cfg.in_size;
     if (src->ds && src->ds->size != S)
-        return sf_fail("the data set's images are %dx%d but the model takes %dx%d",
-                       src->ds->size, src->ds->size, S, S);
+        return sf_fail("the data set's images are %dx%d but the model takes %dx%d", src->ds->size,
+                       src->ds->size, S, S);
     int n = src->ds ? src->ds->n : src->n;
     if (!src->ds && n > 0 && !src->paths && !src->path)
         return sf_fail("no images to run the model over");
@@ -358,8 +362,8 @@ int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx
         decode_batch(&p, sl, b);
         if (sl->n_kept > 0) {
             double t1 = sf_now();
-            int rc = infer_forward_batch(m, sl->x, sl->n_kept, sl->pred, sl->idx, sl->val,
-                                         sl->dense);
+            int rc =
+                infer_forward_batch(m, sl->x, sl->n_kept, sl->pred, sl->idx, sl->val, sl->dense);
             t_net += sf_now() - t1;
             if (rc != SF_OK) {
                 pthread_mutex_lock(&p.mu);
@@ -381,10 +385,8 @@ int infer_pipe_run(sfnet *m, const infer_source *src, infer_sink sink, void *ctx
     pthread_cond_broadcast(&p.cv);
     pthread_mutex_unlock(&p.mu);
     if (reading) pthread_join(reader, NULL);
-    if (!stopped)
-        sf_progress_finish(&bar, NULL);
-    else if (!bar.quiet)
-        fputc('\n', stderr);
+    if (!stopped) sf_progress_finish(&bar, NULL);
+    else if (!bar.quiet) fputc('\n', stderr);
     sigaction(SIGINT, &old_sa, NULL);
 
     stats->n_done = p.n_done;

@@ -15,7 +15,7 @@ typedef struct {
     const infer_galaxies *g;
     int n_out, d, dense;
     int n_cols, col_ra, col_dec;
-    const int *col_of;          /* (n_cols) catalogue column of each stored column */
+    const int *col_of; /* (n_cols) catalogue column of each stored column */
     /* one batch's inputs, sized for the model's batch */
     store_galaxy_input *gal;
     char (*objids)[STORE_OBJID_MAX];
@@ -124,8 +124,7 @@ int infer_build_run(store *s, sfnet *m, const infer_source *src, const infer_gal
     memset(stats, 0, sizeof *stats);
     const catalog *cat = g->cat;
     int n_source = src->ds ? src->ds->n : src->n;
-    if (g->n != n_source)
-        return sf_fail("%d galaxies to store but %d images", g->n, n_source);
+    if (g->n != n_source) return sf_fail("%d galaxies to store but %d images", g->n, n_source);
     int B = m->max_batch, d = m->d, dense = m->cfg.k == 0;
     run_sink rs;
     memset(&rs, 0, sizeof rs);
@@ -167,10 +166,8 @@ int infer_build_run(store *s, sfnet *m, const infer_source *src, const infer_gal
             rc = sf_fail("interrupted: nothing was written to %s", store_path(s));
         if (rc == SF_OK && stats->n_done == 0)
             rc = sf_fail("no galaxy could be run through the model: nothing was written");
-        if (rc == SF_OK)
-            rc = store_run_finish(rs.w, run_id);
-        else
-            store_run_abort(rs.w);
+        if (rc == SF_OK) rc = store_run_finish(rs.w, run_id);
+        else store_run_abort(rs.w);
     }
     free(col_of);
     free(names);

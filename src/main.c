@@ -17,42 +17,44 @@ const cli_command cli_commands[] = {
     {"bpt", cli_bpt, "BPT class of every galaxy of a catalogue (CSV out)"},
     {"runs", cli_runs, "list the runs of a run database"},
     {"features", cli_features, "a run's features: frequency, weights, correlations, labels"},
-    {"compare", cli_compare, "two runs' features against each other: correlations, best matches, ridge R^2"},
+    {"compare", cli_compare,
+     "two runs' features against each other: correlations, best matches, ridge R^2"},
     {"top", cli_top, "the galaxies where a feature is strongest"},
     {"galaxy", cli_galaxy, "one galaxy: catalogue, predictions, active features"},
-    {"equation", cli_equation, "prediction = b + sum w A, and the RMSE with the top 1/2/4/8 features"},
+    {"equation", cli_equation,
+     "prediction = b + sum w A, and the RMSE with the top 1/2/4/8 features"},
     {"label", cli_label, "label a feature (stored in the run database)"},
     {"marks", cli_marks, "list, add or remove marks (bookmarks) of features and galaxies"},
     {"export-activations", cli_export_activations, "a run's activations as a dense N x d .npy"},
     {"report", cli_report, "the paper's analyses of a run: Table 1, few-feature RMSE, AGN SVM"},
     {"pca", cli_pca, "Table 2 baseline: PCA of a dense run's features + linear regression"},
     {"latents", cli_latents, "what a run's features or principal components track (Spearman)"},
-    {"sweep", cli_sweep, "Table 2 and Figure 4: SFNets for k = 2..8 x 3 seeds against PCA (resumable)"},
+    {"sweep", cli_sweep,
+     "Table 2 and Figure 4: SFNets for k = 2..8 x 3 seeds against PCA (resumable)"},
     {"synth", cli_synth, "write a synthetic galaxy survey (catalogue + cutouts) or its preview"},
-    {"predict", cli_predict, "run a trained model over a catalogue: CSV out, or --into a run database"},
+    {"predict", cli_predict,
+     "run a trained model over a catalogue: CSV out, or --into a run database"},
     {"merge", cli_merge, "join the runs of predict --shard databases into one run"},
     {NULL, NULL, NULL},
 };
 
 static void print_help(FILE *out) {
-    fprintf(out,
-            "Usage: sfnet-explore [OPTIONS] RUN.db          browse a run database\n"
-            "       sfnet-explore --train [OPTIONS] RUN.db  train a model, add it to RUN.db\n"
-            "       sfnet-explore COMMAND [OPTIONS] ...     run a headless command\n"
-            "\n"
-            "Sparse Feature Networks for galaxy images: train, store every galaxy's\n"
-            "sparse activations in SQLite, and browse the learned features.\n"
-            "\n"
-            "Commands:\n");
+    fprintf(out, "Usage: sfnet-explore [OPTIONS] RUN.db          browse a run database\n"
+                 "       sfnet-explore --train [OPTIONS] RUN.db  train a model, add it to RUN.db\n"
+                 "       sfnet-explore COMMAND [OPTIONS] ...     run a headless command\n"
+                 "\n"
+                 "Sparse Feature Networks for galaxy images: train, store every galaxy's\n"
+                 "sparse activations in SQLite, and browse the learned features.\n"
+                 "\n"
+                 "Commands:\n");
     for (const cli_command *c = cli_commands; c->name; c++)
         fprintf(out, "  %-20s %s\n", c->name, c->summary);
-    fprintf(out,
-            "\n"
-            "Options:\n"
-            "  -h, --help       show this help (COMMAND --help for a command's own)\n"
-            "  -V, --version    print the version\n"
-            "\n"
-            "See sfnet-explore(1) for every option and key.\n");
+    fprintf(out, "\n"
+                 "Options:\n"
+                 "  -h, --help       show this help (COMMAND --help for a command's own)\n"
+                 "  -V, --version    print the version\n"
+                 "\n"
+                 "See sfnet-explore(1) for every option and key.\n");
 }
 
 /* --train is the one command that runs as a rank of an MPI job (mpirun, srun); started

@@ -11,10 +11,16 @@
 
 #include "sf_util.h"
 
-nn_conv_geom nn_conv_geom_make(int B, int C, int H, int W, int OC, int ksize, int stride,
-                               int pad) {
-    nn_conv_geom g = {.B = B, .C = C, .H = H, .W = W, .OC = OC, .KH = ksize, .KW = ksize,
-                      .stride = stride, .pad = pad};
+nn_conv_geom nn_conv_geom_make(int B, int C, int H, int W, int OC, int ksize, int stride, int pad) {
+    nn_conv_geom g = {.B = B,
+                      .C = C,
+                      .H = H,
+                      .W = W,
+                      .OC = OC,
+                      .KH = ksize,
+                      .KW = ksize,
+                      .stride = stride,
+                      .pad = pad};
     g.OH = (H + 2 * pad - ksize) / stride + 1;
     g.OW = (W + 2 * pad - ksize) / stride + 1;
     SF_ASSERT(g.OH > 0 && g.OW > 0);
@@ -38,8 +44,7 @@ static void valid_cols(const nn_conv_geom *g, int kx, int *lo, int *hi) {
     *hi = b;
 }
 
-void nn_im2col(float *col, size_t ldcol, const float *in, const nn_conv_geom *g, int b0,
-               int nb) {
+void nn_im2col(float *col, size_t ldcol, const float *in, const nn_conv_geom *g, int b0, int nb) {
     const int K = g->C * g->KH * g->KW, OHW = g->OH * g->OW;
     for (int r = 0; r < K; r++) {
         int c = r / (g->KH * g->KW), ky = r / g->KW % g->KH, kx = r % g->KW;
@@ -70,8 +75,7 @@ void nn_im2col(float *col, size_t ldcol, const float *in, const nn_conv_geom *g,
     }
 }
 
-void nn_col2im(float *din, const float *col, size_t ldcol, const nn_conv_geom *g, int b0,
-               int nb) {
+void nn_col2im(float *din, const float *col, size_t ldcol, const nn_conv_geom *g, int b0, int nb) {
     const int KK = g->KH * g->KW, OHW = g->OH * g->OW;
     for (int c = 0; c < g->C; c++) {
         for (int kk = 0; kk < KK; kk++) {
@@ -132,8 +136,8 @@ void nn_conv2d_forward(float *out, const float *in, const float *w, float *col, 
                 /* my images' columns: im2col, then out (OC, cols) = w (OC, K) @ col */
                 float *mine = col + (size_t)lo * OHW;
                 nn_im2col(mine, n, in, g, b0 + lo, hi - lo);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->OC, (hi - lo) * OHW,
-                            K, 1.0f, w, K, mine, n, 0.0f, out + (size_t)(b0 + lo) * OHW, ldo);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->OC, (hi - lo) * OHW, K,
+                            1.0f, w, K, mine, n, 0.0f, out + (size_t)(b0 + lo) * OHW, ldo);
             }
 #pragma omp barrier
         }
@@ -141,8 +145,8 @@ void nn_conv2d_forward(float *out, const float *in, const float *w, float *col, 
     blas_serial_end(blas_threads);
 }
 
-void nn_conv2d_backward(float *din, float *dw, const float *dout, const float *in,
-                        const float *w, float *col, int chunk, const nn_conv_geom *g) {
+void nn_conv2d_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
+                        float *col, int chunk, const nn_conv_geom *g) {
     const int K = g->C * g->KH * g->KW, OHW = g->OH * g->OW;
     const int ldo = g->B * OHW;
     SF_ASSERT(chunk > 0);
@@ -160,16 +164,15 @@ void nn_conv2d_backward(float *din, float *dw, const float *dout, const float *i
             /* dw[:, my rows of col] (OC, k1-k0) += dout_c (OC, n) @ col[k0..k1]^T */
             share(K, T, t, &k0, &k1);
             if (k1 > k0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->OC, k1 - k0, (int)n,
-                            1.0f, dout_c, ldo, col + (size_t)k0 * n, n, 1.0f, dw + k0, K);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->OC, k1 - k0, (int)n, 1.0f,
+                            dout_c, ldo, col + (size_t)k0 * n, n, 1.0f, dw + k0, K);
             if (din) {
 #pragma omp barrier
                 /* my columns: col (K, cols) = w^T (K, OC) @ dout_c, scattered into din */
                 if (hi > lo) {
                     float *mine = col + (size_t)lo * OHW;
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (hi - lo) * OHW,
-                                g->OC, 1.0f, w, K, dout_c + (size_t)lo * OHW, ldo, 0.0f, mine,
-                                n);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (hi - lo) * OHW, g->OC,
+                                1.0f, w, K, dout_c + (size_t)lo * OHW, ldo, 0.0f, mine, n);
                     nn_col2im(din, mine, n, g, b0 + lo, hi - lo);
                 }
             }
@@ -184,8 +187,7 @@ void nn_conv2d_backward(float *din, float *dw, const float *dout, const float *i
 #define OUT_AT(g, o, b, y, x) ((((size_t)(o) * (g)->B + (b)) * (g)->OH + (y)) * (g)->OW + (x))
 #define W_AT(g, o, c, ky, kx) ((((size_t)(o) * (g)->C + (c)) * (g)->KH + (ky)) * (g)->KW + (kx))
 
-void nn_conv2d_forward_naive(float *out, const float *in, const float *w,
-                             const nn_conv_geom *g) {
+void nn_conv2d_forward_naive(float *out, const float *in, const float *w, const nn_conv_geom *g) {
     for (int o = 0; o < g->OC; o++)
         for (int b = 0; b < g->B; b++)
             for (int oy = 0; oy < g->OH; oy++)
@@ -197,8 +199,7 @@ void nn_conv2d_forward_naive(float *out, const float *in, const float *w,
                                 int iy = oy * g->stride - g->pad + ky;
                                 int ix = ox * g->stride - g->pad + kx;
                                 if (iy < 0 || iy >= g->H || ix < 0 || ix >= g->W) continue;
-                                s += (double)in[IN_AT(g, c, b, iy, ix)] *
-                                     w[W_AT(g, o, c, ky, kx)];
+                                s += (double)in[IN_AT(g, c, b, iy, ix)] * w[W_AT(g, o, c, ky, kx)];
                             }
                     out[OUT_AT(g, o, b, oy, ox)] = (float)s;
                 }
@@ -218,7 +219,8 @@ void nn_conv2d_backward_naive(float *din, float *dw, const float *dout, const fl
                                 int ix = ox * g->stride - g->pad + kx;
                                 if (iy < 0 || iy >= g->H || ix < 0 || ix >= g->W) continue;
                                 dw[W_AT(g, o, c, ky, kx)] += d * in[IN_AT(g, c, b, iy, ix)];
-                                if (din) din[IN_AT(g, c, b, iy, ix)] += d * w[W_AT(g, o, c, ky, kx)];
+                                if (din)
+                                    din[IN_AT(g, c, b, iy, ix)] += d * w[W_AT(g, o, c, ky, kx)];
                             }
                 }
 }

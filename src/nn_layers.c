@@ -14,8 +14,8 @@
 
 void nn_batchnorm_forward(float *out, float *mean, float *invstd, const float *in,
                           const float *gamma, const float *beta, float *running_mean,
-                          float *running_var, const float *residual, int relu, int C,
-                          int N, int train) {
+                          float *running_var, const float *residual, int relu, int C, int N,
+                          int train) {
     SF_ASSERT(N > 0);
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
@@ -69,8 +69,8 @@ void nn_batchnorm_forward(float *out, float *mean, float *invstd, const float *i
 
 void nn_batchnorm_backward(float *din, float *dresidual, float *dgamma, float *dbeta,
                            const float *dout, const float *out, int relu, const float *in,
-                           const float *mean, const float *invstd, const float *gamma,
-                           int C, int N, int train) {
+                           const float *mean, const float *invstd, const float *gamma, int C, int N,
+                           int train) {
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         const float *x = in + (size_t)c * N, *dy = dout + (size_t)c * N;
@@ -136,13 +136,13 @@ int nn_maxpool_out(int size) { return (size + 2 - 3) / 2 + 1; }
 
 /* PyTorch's rule: a value replaces the maximum when greater, or when NaN; so the first
  * maximum in row-major order wins ties. */
-#define MAXPOOL_TAKE(v, i)                                                                 \
-    do {                                                                                   \
-        float v_ = (v);                                                                    \
-        if (v_ > bv || v_ != v_) {                                                         \
-            bv = v_;                                                                       \
-            best = (i);                                                                    \
-        }                                                                                  \
+#define MAXPOOL_TAKE(v, i)                                                                         \
+    do {                                                                                           \
+        float v_ = (v);                                                                            \
+        if (v_ > bv || v_ != v_) {                                                                 \
+            bv = v_;                                                                               \
+            best = (i);                                                                            \
+        }                                                                                          \
     } while (0)
 
 void nn_maxpool_forward(float *out, int *argmax, const float *in, int planes, int H, int W) {
@@ -252,8 +252,8 @@ void nn_topk_forward(float *out, int *idx, const float *in, int B, int d, int k)
     }
 }
 
-void nn_topk_backward(float *din, const float *dout, const int *idx, const float *in, int B,
-                      int d, int k) {
+void nn_topk_backward(float *din, const float *dout, const int *idx, const float *in, int B, int d,
+                      int k) {
     for (int b = 0; b < B; b++) {
         const float *x = in + (size_t)b * d, *dy = dout + (size_t)b * d;
         float *dx = din + (size_t)b * d;
@@ -271,8 +271,8 @@ void nn_topk_backward(float *din, const float *dout, const int *idx, const float
 
 /* ---- linear ---- */
 
-void nn_linear_forward(float *out, const float *in, const float *w, const float *b, int B,
-                       int d, int n_out) {
+void nn_linear_forward(float *out, const float *in, const float *w, const float *b, int B, int d,
+                       int n_out) {
     for (int r = 0; r < B; r++)
         for (int o = 0; o < n_out; o++) {
             const float *x = in + (size_t)r * d, *wo = w + (size_t)o * d;

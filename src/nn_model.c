@@ -30,8 +30,8 @@ typedef struct {
     size_t n_params, n_buffers;
 } table;
 
-static void table_add(table *tb, const char *name, int is_buffer, int ndim, int s0, int s1,
-                      int s2, int s3) {
+static void table_add(table *tb, const char *name, int is_buffer, int ndim, int s0, int s1, int s2,
+                      int s3) {
     if (tb->n == tb->cap) {
         tb->cap = tb->cap ? 2 * tb->cap : 64;
         tb->t = xrealloc(tb->t, sizeof(sfnet_tensor) * tb->cap);
@@ -262,6 +262,5 @@ void sfnet_zero_grad(sfnet *m) {
 }
 
 void sfnet_params_changed(sfnet *m) {
-    if (m->engine && m->engine->ops->params_changed)
-        m->engine->ops->params_changed(m->engine, m);
+    if (m->engine && m->engine->ops->params_changed) m->engine->ops->params_changed(m->engine, m);
 }

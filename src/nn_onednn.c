@@ -53,16 +53,15 @@
 
 /* A failed oneDNN call at run time is a programming error (shapes were checked
  * when the primitives were built). */
-#define OD_CHECK(call)                                                          \
-    do {                                                                        \
-        dnnl_status_t st_ = (call);                                             \
-        if (st_ != dnnl_success) od_die(#call, st_, __FILE__, __LINE__);        \
+#define OD_CHECK(call)                                                                             \
+    do {                                                                                           \
+        dnnl_status_t st_ = (call);                                                                \
+        if (st_ != dnnl_success) od_die(#call, st_, __FILE__, __LINE__);                           \
     } while (0)
 
-static void od_die(const char *what, dnnl_status_t st, const char *file, int line)
-{
-    fprintf(stderr, "sfnet-explore: %s:%d: oneDNN call failed (status %d): %s\n", file,
-            line, (int)st, what);
+static void od_die(const char *what, dnnl_status_t st, const char *file, int line) {
+    fprintf(stderr, "sfnet-explore: %s:%d: oneDNN call failed (status %d): %s\n", file, line,
+            (int)st, what);
     sf_die();
 }
 
@@ -70,17 +69,21 @@ enum { HOOK_NONE, HOOK_BN_STATS, HOOK_BN_GRADS };
 
 /* Slots: engine-owned buffers. Per-block slots follow S_BLOCKS. */
 enum {
-    S_X,       /* input in conv1's format */
-    S_C0,      /* conv1 output */
-    S_A0,      /* bn1 + relu output */
-    S_WS0,     /* bn1 relu workspace */
-    S_P0,      /* maxpool output */
-    S_PWS,     /* maxpool workspace */
-    S_POOL,    /* pooled features, blocked */
-    S_DPOOL,   /* their gradient, blocked */
-    S_D0, S_D1, S_D2, S_D3, /* backward gradients; eval activations */
-    S_DW,      /* one conv's weight gradient in its blocked format */
-    S_PSRC, S_PDDST, /* a conv's input and output gradient in plain nchw, for the
+    S_X,     /* input in conv1's format */
+    S_C0,    /* conv1 output */
+    S_A0,    /* bn1 + relu output */
+    S_WS0,   /* bn1 relu workspace */
+    S_P0,    /* maxpool output */
+    S_PWS,   /* maxpool workspace */
+    S_POOL,  /* pooled features, blocked */
+    S_DPOOL, /* their gradient, blocked */
+    S_D0,
+    S_D1,
+    S_D2,
+    S_D3, /* backward gradients; eval activations */
+    S_DW, /* one conv's weight gradient in its blocked format */
+    S_PSRC,
+    S_PDDST,   /* a conv's input and output gradient in plain nchw, for the
                       * weight gradients the jit kernels do not cover */
     S_SCRATCH, /* oneDNN scratchpad */
     S_BLOCKS
@@ -90,7 +93,7 @@ enum { B_CA, B_AA, B_WSA, B_CB, B_OUT, B_CD, B_NSLOTS };
 
 typedef struct {
     dnnl_memory_desc_t md;
-    int folded;          /* weights scaled by the BN, for eval */
+    int folded; /* weights scaled by the BN, for eval */
     void *data;
     dnnl_memory_t mem;
     dnnl_primitive_t reorder; /* OIHW fp32 params -> md */
@@ -98,9 +101,9 @@ typedef struct {
 } od_wvar;
 
 typedef struct {
-    char name[48];            /* "layer2.0.downsample" */
+    char name[48]; /* "layer2.0.downsample" */
     int cin, cout, k, stride, pad, hin, hout;
-    int relu;                 /* ReLU right after the BN */
+    int relu;                          /* ReLU right after the BN */
     size_t w_off, gamma_off, beta_off; /* into params / grads */
     size_t mean_off, var_off;          /* into buffers */
     float *batch_mean, *batch_var;     /* (cout) statistics of the last training forward */
@@ -162,8 +165,8 @@ typedef struct {
     od_block blocks[8];
     od_slot slots[OD_NSLOTS];
     od_plan *plans;
-    od_plan *last_train;  /* plan of the last training forward, for backward */
-    int inference_only;   /* eval plans only */
+    od_plan *last_train; /* plan of the last training forward, for backward */
+    int inference_only;  /* eval plans only */
     long clock;
     int raw_dirty, fold_dirty;
     float *fold_w; /* (largest cout*cin*k*k) one unit's BN-scaled OIHW weights */
@@ -172,24 +175,21 @@ typedef struct {
 /* ---- memory descriptors ---------------------------------------------------- */
 
 static dnnl_memory_desc_t md_4d(int n, int c, int h, int w, dnnl_data_type_t dt,
-                                dnnl_format_tag_t tag)
-{
+                                dnnl_format_tag_t tag) {
     dnnl_memory_desc_t md;
     dnnl_dims_t dims = {n, c, h, w};
     OD_CHECK(dnnl_memory_desc_init_by_tag(&md, 4, dims, dt, tag));
     return md;
 }
 
-static dnnl_memory_desc_t md_1d(int c)
-{
+static dnnl_memory_desc_t md_1d(int c) {
     dnnl_memory_desc_t md;
     dnnl_dims_t dims = {c};
     OD_CHECK(dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_f32, dnnl_a));
     return md;
 }
 
-static dnnl_memory_desc_t pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t what)
-{
+static dnnl_memory_desc_t pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
     const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, what, 0);
     SF_ASSERT(md != NULL);
     return *md;
@@ -197,8 +197,7 @@ static dnnl_memory_desc_t pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t wha
 
 /* ---- slots and plans' memory objects --------------------------------------- */
 
-static void plan_bound_add(od_plan *p, dnnl_memory_t mem, int slot)
-{
+static void plan_bound_add(od_plan *p, dnnl_memory_t mem, int slot) {
     if (p->n_bound == p->cap_bound) {
         p->cap_bound = p->cap_bound ? 2 * p->cap_bound : 64;
         p->bound = xrealloc(p->bound, (size_t)p->cap_bound * sizeof *p->bound);
@@ -209,8 +208,7 @@ static void plan_bound_add(od_plan *p, dnnl_memory_t mem, int slot)
 }
 
 /* Makes slot hold at least n bytes; existing memory objects over it follow. */
-static void slot_reserve(od_engine *e, od_plan *building, int slot, size_t n)
-{
+static void slot_reserve(od_engine *e, od_plan *building, int slot, size_t n) {
     od_slot *s = &e->slots[slot];
     if (n <= s->cap) return;
     free(s->ptr);
@@ -236,19 +234,16 @@ typedef struct {
 } od_build;
 
 /* Records the first failure of a plan build; later calls return early. */
-static int build_ok(od_build *b, dnnl_status_t st, const char *what)
-{
+static int build_ok(od_build *b, dnnl_status_t st, const char *what) {
     if (st == dnnl_success) return 1;
     if (!b->failed)
-        sf_fail("oneDNN cannot build %s for this configuration on this CPU (status %d)%s",
-                what, (int)st,
-                b->e->dt == dnnl_bf16 ? "; bf16 needs AVX-512, use --precision fp32" : "");
+        sf_fail("oneDNN cannot build %s for this configuration on this CPU (status %d)%s", what,
+                (int)st, b->e->dt == dnnl_bf16 ? "; bf16 needs AVX-512, use --precision fp32" : "");
     b->failed = 1;
     return 0;
 }
 
-static dnnl_memory_t bind_slot(od_build *b, const dnnl_memory_desc_t *md, int slot)
-{
+static dnnl_memory_t bind_slot(od_build *b, const dnnl_memory_desc_t *md, int slot) {
     if (b->failed) return NULL;
     slot_reserve(b->e, b->p, slot, dnnl_memory_desc_get_size(md));
     dnnl_memory_t mem;
@@ -257,8 +252,7 @@ static dnnl_memory_t bind_slot(od_build *b, const dnnl_memory_desc_t *md, int sl
     return mem;
 }
 
-static dnnl_memory_t bind_ptr(od_build *b, const dnnl_memory_desc_t *md, void *ptr)
-{
+static dnnl_memory_t bind_ptr(od_build *b, const dnnl_memory_desc_t *md, void *ptr) {
     if (b->failed) return NULL;
     dnnl_memory_t mem;
     OD_CHECK(dnnl_memory_create(&mem, md, b->e->eng, ptr));
@@ -267,8 +261,7 @@ static dnnl_memory_t bind_ptr(od_build *b, const dnnl_memory_desc_t *md, void *p
 }
 
 /* Attributes: user scratchpad, optional post-ops (ReLU, sum). */
-static dnnl_primitive_attr_t make_attr(int post_sum, int post_relu)
-{
+static dnnl_primitive_attr_t make_attr(int post_sum, int post_relu) {
     dnnl_primitive_attr_t attr;
     OD_CHECK(dnnl_primitive_attr_create(&attr));
     OD_CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
@@ -283,10 +276,8 @@ static dnnl_primitive_attr_t make_attr(int post_sum, int post_relu)
     return attr;
 }
 
-static dnnl_primitive_desc_t make_pd(od_build *b, const void *op_desc, int post_sum,
-                                     int post_relu, const_dnnl_primitive_desc_t hint,
-                                     const char *what)
-{
+static dnnl_primitive_desc_t make_pd(od_build *b, const void *op_desc, int post_sum, int post_relu,
+                                     const_dnnl_primitive_desc_t hint, const char *what) {
     if (b->failed) return NULL;
     SF_ASSERT(b->n_pds < OD_MAX_PDS);
     dnnl_primitive_attr_t attr = make_attr(post_sum, post_relu);
@@ -299,8 +290,7 @@ static dnnl_primitive_desc_t make_pd(od_build *b, const void *op_desc, int post_
 }
 
 static dnnl_primitive_desc_t make_reorder_pd(od_build *b, const dnnl_memory_desc_t *from,
-                                             const dnnl_memory_desc_t *to, int post_sum)
-{
+                                             const dnnl_memory_desc_t *to, int post_sum) {
     if (b->failed) return NULL;
     SF_ASSERT(b->n_pds < OD_MAX_PDS);
     dnnl_primitive_attr_t attr = make_attr(post_sum, 0);
@@ -313,8 +303,7 @@ static dnnl_primitive_desc_t make_reorder_pd(od_build *b, const dnnl_memory_desc
     return pd;
 }
 
-static void exec_arg(od_exec *x, int what, dnnl_memory_t mem)
-{
+static void exec_arg(od_exec *x, int what, dnnl_memory_t mem) {
     if (!x) return;
     SF_ASSERT(x->nargs < OD_MAX_ARGS);
     x->args[x->nargs].arg = what;
@@ -323,8 +312,7 @@ static void exec_arg(od_exec *x, int what, dnnl_memory_t mem)
 }
 
 /* Appends an execution of pd's primitive to list, with its scratchpad bound. */
-static od_exec *add_exec(od_build *b, od_list *list, const_dnnl_primitive_desc_t pd)
-{
+static od_exec *add_exec(od_build *b, od_list *list, const_dnnl_primitive_desc_t pd) {
     if (b->failed) return NULL;
     if (list->n == list->cap) {
         list->cap = list->cap ? 2 * list->cap : 64;
@@ -335,7 +323,8 @@ static od_exec *add_exec(od_build *b, od_list *list, const_dnnl_primitive_desc_t
     if (!build_ok(b, dnnl_primitive_create(&x->prim, pd), "a primitive")) return NULL;
     list->n++;
     dnnl_memory_desc_t sp = pd_md(pd, dnnl_query_scratchpad_md);
-    if (dnnl_memory_desc_get_size(&sp) > 0) exec_arg(x, DNNL_ARG_SCRATCHPAD, bind_slot(b, &sp, S_SCRATCH));
+    if (dnnl_memory_desc_get_size(&sp) > 0)
+        exec_arg(x, DNNL_ARG_SCRATCHPAD, bind_slot(b, &sp, S_SCRATCH));
     return x;
 }
 
@@ -344,8 +333,7 @@ static od_exec *add_exec(od_build *b, od_list *list, const_dnnl_primitive_desc_t
 /* The memory holding unit u's weights in format md (scaled by the BN if folded),
  * made on first request and refreshed with the others after a change. */
 static dnnl_memory_t weights_for(od_build *b, od_unit *u, const dnnl_memory_desc_t *md,
-                                 int folded)
-{
+                                 int folded) {
     if (b->failed) return NULL;
     od_engine *e = b->e;
     for (int i = 0; i < u->n_var; i++)
@@ -377,8 +365,7 @@ static dnnl_memory_t weights_for(od_build *b, od_unit *u, const dnnl_memory_desc
     return v->mem;
 }
 
-static void weights_refresh(od_engine *e, int folded)
-{
+static void weights_refresh(od_engine *e, int folded) {
     sfnet *m = e->m;
     for (int i = 0; i < e->n_units; i++) {
         od_unit *u = &e->units[i];
@@ -423,8 +410,7 @@ static void weights_refresh(od_engine *e, int folded)
 /* ---- the pieces of a plan ------------------------------------------------------ */
 
 static void conv_geometry(const od_unit *u, dnnl_dims_t strides, dnnl_dims_t pad_l,
-                          dnnl_dims_t pad_r)
-{
+                          dnnl_dims_t pad_r) {
     /* PyTorch's floor((h + 2p - k) / s) + 1 outputs; the right pad is what is used. */
     int pr = (u->hout - 1) * u->stride + u->k - u->hin - u->pad;
     strides[0] = strides[1] = u->stride;
@@ -436,8 +422,7 @@ static void conv_geometry(const od_unit *u, dnnl_dims_t strides, dnnl_dims_t pad
  * kernels. On a processor without AVX-512 the direct kernels block by 8, and nChw16c
  * leaves oneDNN nothing but its reference convolution (ref:any), about a thousand
  * times slower. */
-static dnnl_format_tag_t eval_blocked_tag(void)
-{
+static dnnl_format_tag_t eval_blocked_tag(void) {
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core ? dnnl_nChw16c
                                                                         : dnnl_nChw8c;
@@ -447,9 +432,8 @@ static dnnl_format_tag_t eval_blocked_tag(void)
  * eval adds the folded bias and post-ops. */
 static dnnl_primitive_desc_t conv_fwd_pd(od_build *b, od_unit *u, int B,
                                          const dnnl_memory_desc_t *src,
-                                         const dnnl_memory_desc_t *dst, int train,
-                                         int post_sum, int post_relu)
-{
+                                         const dnnl_memory_desc_t *dst, int train, int post_sum,
+                                         int post_relu) {
     od_engine *e = b->e;
     dnnl_memory_desc_t s_any = md_4d(B, u->cin, u->hin, u->hin, e->dt, dnnl_format_tag_any);
     /* Training lets the primitives choose (they take nChw16c here). For inference
@@ -478,8 +462,7 @@ typedef struct {
 } od_unit_fwd;
 
 static od_unit_fwd unit_train_fwd(od_build *b, int ui, int B, const dnnl_memory_desc_t *src_md,
-                                  dnnl_memory_t src, int slot_c, int slot_a, int slot_ws)
-{
+                                  dnnl_memory_t src, int slot_c, int slot_a, int slot_ws) {
     od_engine *e = b->e;
     od_unit *u = &e->units[ui];
     od_unit_fwd r;
@@ -523,8 +506,7 @@ static od_unit_fwd unit_train_fwd(od_build *b, int ui, int B, const dnnl_memory_
 }
 
 /* Whether pd runs oneDNN's reference code (its implementation name begins "ref"). */
-static int is_reference_impl(const_dnnl_primitive_desc_t pd)
-{
+static int is_reference_impl(const_dnnl_primitive_desc_t pd) {
     const char *impl = NULL;
     if (!pd || dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success)
         return 0;
@@ -532,8 +514,7 @@ static int is_reference_impl(const_dnnl_primitive_desc_t pd)
 }
 
 /* md's shape and type in plain nchw. */
-static dnnl_memory_desc_t plain_md(const dnnl_memory_desc_t *md)
-{
+static dnnl_memory_desc_t plain_md(const dnnl_memory_desc_t *md) {
     return md_4d((int)md->dims[0], (int)md->dims[1], (int)md->dims[2], (int)md->dims[3],
                  md->data_type, dnnl_nchw);
 }
@@ -542,15 +523,14 @@ static dnnl_memory_desc_t plain_md(const dnnl_memory_desc_t *md)
  * f->dst_md): BN backward into slot_dc, the weight gradient added to m->grads, and
  * (when dx_slot >= 0) the gradient of the conv's input into slot dx_slot. */
 static dnnl_memory_t unit_train_bwd(od_build *b, int ui, const od_unit_fwd *f, dnnl_memory_t dy,
-                                    int slot_dc, int dx_slot)
-{
+                                    int slot_dc, int dx_slot) {
     od_engine *e = b->e;
     od_unit *u = &e->units[ui];
     if (b->failed) return NULL;
     dnnl_batch_normalization_desc_t bd;
     unsigned flags = dnnl_use_scale | dnnl_use_shift | (u->relu ? dnnl_fuse_norm_relu : 0);
-    OD_CHECK(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &f->dst_md,
-                                                         &f->dst_md, OD_EPS, flags));
+    OD_CHECK(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &f->dst_md, &f->dst_md,
+                                                         OD_EPS, flags));
     dnnl_primitive_desc_t bn = make_pd(b, &bd, 0, 0, f->bn, "batch norm backward");
     dnnl_memory_t dc = bind_slot(b, &f->dst_md, slot_dc);
     od_exec *x = add_exec(b, &b->p->bwd, bn);
@@ -573,8 +553,8 @@ static dnnl_memory_t unit_train_bwd(od_build *b, int ui, const od_unit_fwd *f, d
     conv_geometry(u, st, pl, pr);
     dnnl_memory_desc_t dw_any = md_4d(u->cout, u->cin, u->k, u->k, dnnl_f32, dnnl_format_tag_any);
     dnnl_convolution_desc_t cd;
-    OD_CHECK(dnnl_convolution_backward_weights_desc_init(&cd, OD_CONV_ALG, &f->src_md,
-                                                         &dw_any, NULL, &f->dst_md, st, pl, pr));
+    OD_CHECK(dnnl_convolution_backward_weights_desc_init(&cd, OD_CONV_ALG, &f->src_md, &dw_any,
+                                                         NULL, &f->dst_md, st, pl, pr));
     dnnl_primitive_desc_t cw = make_pd(b, &cd, 0, 0, f->conv, "convolution weight gradient");
     if (b->failed) return NULL;
     dnnl_memory_t cw_src = f->src, cw_ddst = dc;
@@ -583,8 +563,8 @@ static dnnl_memory_t unit_train_bwd(od_build *b, int ui, const od_unit_fwd *f, d
          * map (layer4 of a 64-pixel crop) to the reference code, thousands of times
          * slower: its input and output gradient go to plain nchw for the gemm kernel. */
         dnnl_memory_desc_t ps = plain_md(&f->src_md), pd = plain_md(&f->dst_md);
-        OD_CHECK(dnnl_convolution_backward_weights_desc_init(&cd, OD_CONV_ALG, &ps, &dw_any,
-                                                             NULL, &pd, st, pl, pr));
+        OD_CHECK(dnnl_convolution_backward_weights_desc_init(&cd, OD_CONV_ALG, &ps, &dw_any, NULL,
+                                                             &pd, st, pl, pr));
         cw = make_pd(b, &cd, 0, 0, f->conv, "convolution weight gradient");
         if (b->failed) return NULL;
         cw_src = bind_slot(b, &ps, S_PSRC);
@@ -611,8 +591,8 @@ static dnnl_memory_t unit_train_bwd(od_build *b, int ui, const od_unit_fwd *f, d
     if (dx_slot < 0) return NULL;
 
     dnnl_memory_desc_t w_any = md_4d(u->cout, u->cin, u->k, u->k, e->dt, dnnl_format_tag_any);
-    OD_CHECK(dnnl_convolution_backward_data_desc_init(&cd, OD_CONV_ALG, &f->src_md,
-                                                      &w_any, &f->dst_md, st, pl, pr));
+    OD_CHECK(dnnl_convolution_backward_data_desc_init(&cd, OD_CONV_ALG, &f->src_md, &w_any,
+                                                      &f->dst_md, st, pl, pr));
     dnnl_primitive_desc_t cdd = make_pd(b, &cd, 0, 0, f->conv, "convolution data gradient");
     if (b->failed) return NULL;
     dnnl_memory_desc_t w_md = pd_md(cdd, dnnl_query_weights_md);
@@ -625,9 +605,9 @@ static dnnl_memory_t unit_train_bwd(od_build *b, int ui, const od_unit_fwd *f, d
 }
 
 /* dst = src0 + src1 (ReLU'd when relu), dst may be src0. */
-static void add_binary(od_build *b, od_list *list, dnnl_memory_t src0, const dnnl_memory_desc_t *md0,
-                       dnnl_memory_t src1, const dnnl_memory_desc_t *md1, int relu)
-{
+static void add_binary(od_build *b, od_list *list, dnnl_memory_t src0,
+                       const dnnl_memory_desc_t *md0, dnnl_memory_t src1,
+                       const dnnl_memory_desc_t *md1, int relu) {
     if (b->failed) return;
     dnnl_binary_desc_t bd;
     OD_CHECK(dnnl_binary_desc_init(&bd, dnnl_binary_add, md0, md1, md0));
@@ -640,13 +620,13 @@ static void add_binary(od_build *b, od_list *list, dnnl_memory_t src0, const dnn
 
 /* The pooling pd: max 3x3 s2 p1 or the global average. */
 static dnnl_primitive_desc_t pool_fwd_pd(od_build *b, int max, int train,
-                                         const dnnl_memory_desc_t *src, int B, int c, int hin)
-{
+                                         const dnnl_memory_desc_t *src, int B, int c, int hin) {
     int hout = max ? (hin + 2 - 3) / 2 + 1 : 1;
     dnnl_memory_desc_t dst = md_4d(B, c, hout, hout, b->e->dt, dnnl_format_tag_any);
-    dnnl_dims_t st = {max ? 2 : 1, max ? 2 : 1}, k = {max ? 3 : hin, max ? 3 : hin},
-                dil = {0, 0}, pl = {max ? 1 : 0, max ? 1 : 0};
-    dnnl_dims_t pr = {(hout - 1) * st[0] + k[0] - hin - pl[0], (hout - 1) * st[1] + k[1] - hin - pl[1]};
+    dnnl_dims_t st = {max ? 2 : 1, max ? 2 : 1}, k = {max ? 3 : hin, max ? 3 : hin}, dil = {0, 0},
+                pl = {max ? 1 : 0, max ? 1 : 0};
+    dnnl_dims_t pr = {(hout - 1) * st[0] + k[0] - hin - pl[0],
+                      (hout - 1) * st[1] + k[1] - hin - pl[1]};
     dnnl_pooling_v2_desc_t pd_desc;
     OD_CHECK(dnnl_pooling_v2_forward_desc_init(
         &pd_desc, train ? dnnl_forward_training : dnnl_forward_inference,
@@ -656,30 +636,28 @@ static dnnl_primitive_desc_t pool_fwd_pd(od_build *b, int max, int train,
 
 static dnnl_primitive_desc_t pool_bwd_pd(od_build *b, int max, const dnnl_memory_desc_t *dsrc,
                                          const dnnl_memory_desc_t *ddst, int hin,
-                                         const_dnnl_primitive_desc_t hint)
-{
+                                         const_dnnl_primitive_desc_t hint) {
     int hout = max ? (hin + 2 - 3) / 2 + 1 : 1;
-    dnnl_dims_t st = {max ? 2 : 1, max ? 2 : 1}, k = {max ? 3 : hin, max ? 3 : hin},
-                dil = {0, 0}, pl = {max ? 1 : 0, max ? 1 : 0};
-    dnnl_dims_t pr = {(hout - 1) * st[0] + k[0] - hin - pl[0], (hout - 1) * st[1] + k[1] - hin - pl[1]};
+    dnnl_dims_t st = {max ? 2 : 1, max ? 2 : 1}, k = {max ? 3 : hin, max ? 3 : hin}, dil = {0, 0},
+                pl = {max ? 1 : 0, max ? 1 : 0};
+    dnnl_dims_t pr = {(hout - 1) * st[0] + k[0] - hin - pl[0],
+                      (hout - 1) * st[1] + k[1] - hin - pl[1]};
     dnnl_pooling_v2_desc_t pd_desc;
     OD_CHECK(dnnl_pooling_v2_backward_desc_init(
-        &pd_desc, max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, dsrc, ddst, st, k,
-        dil, pl, pr));
+        &pd_desc, max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, dsrc, ddst, st, k, dil,
+        pl, pr));
     return make_pd(b, &pd_desc, 0, 0, hint, "pooling backward");
 }
 
 /* The user-side memories: x (B,3,S,S), feats and dfeats (B,d,1,1), plain fp32; their
  * handles are set at each call. */
-static dnnl_memory_t user_mem(od_build *b, int B, int c, int h)
-{
+static dnnl_memory_t user_mem(od_build *b, int B, int c, int h) {
     dnnl_memory_desc_t md = md_4d(B, c, h, h, dnnl_f32, dnnl_nchw);
     return bind_ptr(b, &md, DNNL_MEMORY_NONE);
 }
 
 /* Reorder execution from -> to (memories with descriptors). */
-static void add_reorder(od_build *b, od_list *list, dnnl_memory_t from, dnnl_memory_t to)
-{
+static void add_reorder(od_build *b, od_list *list, dnnl_memory_t from, dnnl_memory_t to) {
     if (b->failed) return;
     const dnnl_memory_desc_t *fm = NULL, *tm = NULL;
     OD_CHECK(dnnl_memory_get_memory_desc(from, &fm));
@@ -692,8 +670,7 @@ static void add_reorder(od_build *b, od_list *list, dnnl_memory_t from, dnnl_mem
 
 /* Reorders x (nchw fp32) into conv1's chosen format in slot. */
 static dnnl_memory_t input_reorder(od_build *b, od_plan *p, const dnnl_memory_desc_t *conv_src,
-                                   int slot)
-{
+                                   int slot) {
     dnnl_memory_t xin = bind_slot(b, conv_src, slot);
     add_reorder(b, &p->fwd, p->x_user, xin);
     return xin;
@@ -705,8 +682,7 @@ static dnnl_memory_t input_reorder(od_build *b, od_plan *p, const dnnl_memory_de
  * NULL when building failed (b->failed). */
 static dnnl_primitive_desc_t add_avgpool(od_build *b, int train, int B,
                                          const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
-                                         dnnl_memory_desc_t *pool_md)
-{
+                                         dnnl_memory_desc_t *pool_md) {
     od_engine *e = b->e;
     od_plan *p = b->p;
     od_unit *ul = &e->units[e->blocks[7].ub];
@@ -721,8 +697,7 @@ static dnnl_primitive_desc_t add_avgpool(od_build *b, int train, int B,
     return ap;
 }
 
-static void build_train(od_build *b, int B)
-{
+static void build_train(od_build *b, int B) {
     od_engine *e = b->e;
     od_plan *p = b->p;
     int d = 8 * e->width;
@@ -758,9 +733,11 @@ static void build_train(od_build *b, int B)
         od_block *bk = &e->blocks[bi];
         int base = S_BLOCKS + bi * B_NSLOTS;
         in_md[bi] = cur_md;
-        fa[bi] = unit_train_fwd(b, bk->ua, B, &cur_md, t_in, base + B_CA, base + B_AA, base + B_WSA);
+        fa[bi] =
+            unit_train_fwd(b, bk->ua, B, &cur_md, t_in, base + B_CA, base + B_AA, base + B_WSA);
         if (b->failed) return;
-        fb[bi] = unit_train_fwd(b, bk->ub, B, &fa[bi].dst_md, fa[bi].a, base + B_CB, base + B_OUT, -1);
+        fb[bi] =
+            unit_train_fwd(b, bk->ub, B, &fa[bi].dst_md, fa[bi].a, base + B_CB, base + B_OUT, -1);
         if (b->failed) return;
         out_md[bi] = fb[bi].dst_md;
         out[bi] = fb[bi].a;
@@ -794,8 +771,8 @@ static void build_train(od_build *b, int B)
         od_block *bk = &e->blocks[bi];
         /* ReLU of the block output, then the two branches. */
         dnnl_eltwise_desc_t ed;
-        OD_CHECK(dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_training,
-                                                dnnl_eltwise_relu_use_dst_for_bwd, &out_md[bi], 0, 0));
+        OD_CHECK(dnnl_eltwise_forward_desc_init(
+            &ed, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &out_md[bi], 0, 0));
         dnnl_primitive_desc_t rf = make_pd(b, &ed, 0, 0, NULL, "relu");
         OD_CHECK(dnnl_eltwise_backward_desc_init(&ed, dnnl_eltwise_relu_use_dst_for_bwd,
                                                  &out_md[bi], &out_md[bi], 0, 0));
@@ -830,12 +807,12 @@ static void build_train(od_build *b, int B)
 static dnnl_memory_desc_t eval_conv(od_build *b, int ui, int B, const dnnl_memory_desc_t *src_md,
                                     dnnl_memory_t src, const dnnl_memory_desc_t *dst_md,
                                     dnnl_memory_t dst_mem, int dst_slot, int post_sum,
-                                    dnnl_memory_t *dst_out)
-{
+                                    dnnl_memory_t *dst_out) {
     od_unit *u = &b->e->units[ui];
     dnnl_memory_desc_t none;
     memset(&none, 0, sizeof none);
-    dnnl_primitive_desc_t pd = conv_fwd_pd(b, u, B, src_md, dst_md, 0, post_sum, u->relu || post_sum);
+    dnnl_primitive_desc_t pd =
+        conv_fwd_pd(b, u, B, src_md, dst_md, 0, post_sum, u->relu || post_sum);
     if (b->failed) return none;
     dnnl_memory_desc_t w_md = pd_md(pd, dnnl_query_weights_md);
     dnnl_memory_desc_t d_md = pd_md(pd, dnnl_query_dst_md);
@@ -849,8 +826,7 @@ static dnnl_memory_desc_t eval_conv(od_build *b, int ui, int B, const dnnl_memor
     return d_md;
 }
 
-static void build_eval(od_build *b, int B)
-{
+static void build_eval(od_build *b, int B) {
     od_engine *e = b->e;
     od_plan *p = b->p;
     int d = 8 * e->width;
@@ -880,11 +856,13 @@ static void build_eval(od_build *b, int B)
         for (int s = S_D1; s <= S_D3; s++)
             if (s != cur_slot) free_slots[nf++] = s;
         dnnl_memory_t a, out;
-        dnnl_memory_desc_t a_md = eval_conv(b, bk->ua, B, &cur_md, cur, NULL, NULL, free_slots[0], 0, &a);
+        dnnl_memory_desc_t a_md =
+            eval_conv(b, bk->ua, B, &cur_md, cur, NULL, NULL, free_slots[0], 0, &a);
         if (b->failed) return;
         if (bk->ud >= 0) {
             /* downsample into a fresh slot, then conv2 sums onto it */
-            dnnl_memory_desc_t o_md = eval_conv(b, bk->ud, B, &cur_md, cur, NULL, NULL, free_slots[1], 0, &out);
+            dnnl_memory_desc_t o_md =
+                eval_conv(b, bk->ud, B, &cur_md, cur, NULL, NULL, free_slots[1], 0, &out);
             if (b->failed) return;
             eval_conv(b, bk->ub, B, &a_md, a, &o_md, out, -1, 1, &out);
             cur_md = o_md;
@@ -900,14 +878,12 @@ static void build_eval(od_build *b, int B)
     add_avgpool(b, 0, B, &cur_md, cur, &pool_md);
 }
 
-static void list_free(od_list *l)
-{
+static void list_free(od_list *l) {
     for (int i = 0; i < l->n; i++) dnnl_primitive_destroy(l->v[i].prim);
     free(l->v);
 }
 
-static void plan_free(od_plan *p)
-{
+static void plan_free(od_plan *p) {
     if (!p) return;
     list_free(&p->fwd);
     list_free(&p->bwd);
@@ -918,8 +894,7 @@ static void plan_free(od_plan *p)
 
 int nn_onednn_failing_builds;
 
-static od_plan *plan_build(od_engine *e, int B, int train)
-{
+static od_plan *plan_build(od_engine *e, int B, int train) {
     od_build *b = xcalloc(1, sizeof *b);
     b->e = e;
     b->p = xcalloc(1, sizeof *b->p);
@@ -949,8 +924,7 @@ static od_plan *plan_build(od_engine *e, int B, int train)
 /* The cached plan for (B, train), built on first use; the least recently used
  * plan of another batch size goes when too many are cached. NULL (with the message
  * of plan_build) when it cannot be built: recoverable, the other plans stay. */
-static od_plan *plan_get(od_engine *e, int B, int train)
-{
+static od_plan *plan_get(od_engine *e, int B, int train) {
     SF_ASSERT(!train || !e->inference_only);
     od_plan *p;
     for (p = e->plans; p; p = p->next)
@@ -979,8 +953,7 @@ static od_plan *plan_get(od_engine *e, int B, int train)
 
 /* ---- running ----------------------------------------------------------------- */
 
-static void run_list(od_engine *e, od_plan *p, od_list *l)
-{
+static void run_list(od_engine *e, od_plan *p, od_list *l) {
     sfnet *m = e->m;
     for (int i = 0; i < l->n; i++) {
         od_exec *x = &l->v[i];
@@ -1009,8 +982,7 @@ static void run_list(od_engine *e, od_plan *p, od_list *l)
     OD_CHECK(dnnl_stream_wait(e->stream));
 }
 
-static int od_forward(nn_engine *ne, sfnet *m, const float *x, int B, int train, float *feats)
-{
+static int od_forward(nn_engine *ne, sfnet *m, const float *x, int B, int train, float *feats) {
     od_engine *e = (od_engine *)ne;
     SF_ASSERT(m == e->m && B >= 1 && B <= e->max_batch);
     od_plan *p = plan_get(e, B, train);
@@ -1031,8 +1003,7 @@ static int od_forward(nn_engine *ne, sfnet *m, const float *x, int B, int train,
     return SF_OK;
 }
 
-static void od_backward(nn_engine *ne, sfnet *m, const float *dfeats, int B)
-{
+static void od_backward(nn_engine *ne, sfnet *m, const float *dfeats, int B) {
     od_engine *e = (od_engine *)ne;
     SF_ASSERT(!e->inference_only);
     od_plan *p = e->last_train;
@@ -1042,16 +1013,14 @@ static void od_backward(nn_engine *ne, sfnet *m, const float *dfeats, int B)
     run_list(e, p, &p->bwd);
 }
 
-static void od_params_changed(nn_engine *ne, sfnet *m)
-{
+static void od_params_changed(nn_engine *ne, sfnet *m) {
     od_engine *e = (od_engine *)ne;
     SF_ASSERT(m == e->m);
     e->raw_dirty = 1;
     e->fold_dirty = 1;
 }
 
-static void od_free(nn_engine *ne)
-{
+static void od_free(nn_engine *ne) {
     od_engine *e = (od_engine *)ne;
     if (!e) return;
     while (e->plans) {
@@ -1067,9 +1036,8 @@ static void od_free(nn_engine *ne)
             if (u->var[j].scratch) dnnl_memory_destroy(u->var[j].scratch);
             free(u->var[j].data);
         }
-        dnnl_memory_t mems[] = {u->w_user,   u->g_user,    u->gamma_mem,  u->beta_mem,
-                                u->mean_mem, u->var_mem,   u->dscale_mem, u->dshift_mem,
-                                u->bias_mem, u->wf_user};
+        dnnl_memory_t mems[] = {u->w_user,  u->g_user,     u->gamma_mem,  u->beta_mem, u->mean_mem,
+                                u->var_mem, u->dscale_mem, u->dshift_mem, u->bias_mem, u->wf_user};
         for (size_t j = 0; j < sizeof mems / sizeof mems[0]; j++)
             if (mems[j]) dnnl_memory_destroy(mems[j]);
         free(u->batch_mean);
@@ -1089,8 +1057,7 @@ static const nn_engine_ops od_ops = {od_forward, od_backward, od_params_changed,
 
 /* ---- creation ------------------------------------------------------------------ */
 
-static const sfnet_tensor *find_tensor(const sfnet *m, const char *name)
-{
+static const sfnet_tensor *find_tensor(const sfnet *m, const char *name) {
     for (int i = 0; i < m->n_tensors; i++) {
         const char *n = m->tensors[i].name;
         if (strncmp(n, "resnet.", 7) == 0) n += 7;
@@ -1100,9 +1067,8 @@ static const sfnet_tensor *find_tensor(const sfnet *m, const char *name)
 }
 
 /* Fills unit u from the tensors "<conv>.weight" and "<bn>.{weight,bias,running_*}". */
-static int unit_init(od_engine *e, od_unit *u, const char *conv, const char *bn, int cin,
-                     int cout, int k, int stride, int hin, int relu)
-{
+static int unit_init(od_engine *e, od_unit *u, const char *conv, const char *bn, int cin, int cout,
+                     int k, int stride, int hin, int relu) {
     sfnet *m = e->m;
     snprintf(u->name, sizeof u->name, "%s", conv);
     u->cin = cin;
@@ -1123,8 +1089,8 @@ static int unit_init(od_engine *e, od_unit *u, const char *conv, const char *bn,
         const sfnet_tensor *t = find_tensor(m, name);
         if (!t) return sf_fail("onednn engine: the model has no tensor %s", name);
         if (t->numel != numel[i] || t->is_buffer != (i >= 3))
-            return sf_fail("onednn engine: tensor %s has %zu values, expected %zu", name,
-                           t->numel, numel[i]);
+            return sf_fail("onednn engine: tensor %s has %zu values, expected %zu", name, t->numel,
+                           numel[i]);
         *off[i] = t->offset;
     }
     u->fold_bias = xcalloc((size_t)cout, sizeof(float));
@@ -1147,12 +1113,12 @@ static int unit_init(od_engine *e, od_unit *u, const char *conv, const char *bn,
     return SF_OK;
 }
 
-nn_engine *nn_onednn_create(sfnet *m)
-{
+nn_engine *nn_onednn_create(sfnet *m) {
     const sfnet_config *cfg = &m->cfg;
     if (cfg->width < 1 || cfg->in_size < 32 || m->max_batch < 1)
         return sf_fail("onednn engine: needs width >= 1, input size >= 32 and a batch "
-                       "(width %d, input %d, batch %d)", cfg->width, cfg->in_size, m->max_batch),
+                       "(width %d, input %d, batch %d)",
+                       cfg->width, cfg->in_size, m->max_batch),
                NULL;
     if (!m->params || !m->buffers || (!m->grads && !cfg->inference_only))
         return sf_fail("onednn engine: the model's parameters are not allocated"), NULL;
@@ -1173,8 +1139,8 @@ nn_engine *nn_onednn_create(sfnet *m)
 
     int w = cfg->width, h = cfg->in_size;
     int ok = unit_init(e, &e->units[e->n_units++], "conv1", "bn1", 3, w, 7, 2, h, 1) == SF_OK;
-    h = (h + 6 - 7) / 2 + 1;   /* conv1 */
-    h = (h + 2 - 3) / 2 + 1;   /* maxpool */
+    h = (h + 6 - 7) / 2 + 1; /* conv1 */
+    h = (h + 2 - 3) / 2 + 1; /* maxpool */
     int cin = w;
     for (int layer = 1; layer <= 4 && ok; layer++) {
         int cout = w << (layer - 1);
@@ -1186,18 +1152,21 @@ nn_engine *nn_onednn_create(sfnet *m)
             bk->ua = e->n_units;
             snprintf(conv, sizeof conv, "layer%d.%d.conv1", layer, i);
             snprintf(bn, sizeof bn, "layer%d.%d.bn1", layer, i);
-            ok = ok && unit_init(e, &e->units[e->n_units++], conv, bn, c_in, cout, 3, stride, h, 1) == SF_OK;
+            ok = ok && unit_init(e, &e->units[e->n_units++], conv, bn, c_in, cout, 3, stride, h,
+                                 1) == SF_OK;
             int hout = (h + 2 - 3) / stride + 1;
             bk->ub = e->n_units;
             snprintf(conv, sizeof conv, "layer%d.%d.conv2", layer, i);
             snprintf(bn, sizeof bn, "layer%d.%d.bn2", layer, i);
-            ok = ok && unit_init(e, &e->units[e->n_units++], conv, bn, cout, cout, 3, 1, hout, 0) == SF_OK;
+            ok = ok && unit_init(e, &e->units[e->n_units++], conv, bn, cout, cout, 3, 1, hout, 0) ==
+                           SF_OK;
             bk->ud = -1;
             if (stride != 1 || c_in != cout) {
                 bk->ud = e->n_units;
                 snprintf(conv, sizeof conv, "layer%d.%d.downsample.0", layer, i);
                 snprintf(bn, sizeof bn, "layer%d.%d.downsample.1", layer, i);
-                ok = ok && unit_init(e, &e->units[e->n_units++], conv, bn, c_in, cout, 1, stride, h, 0) == SF_OK;
+                ok = ok && unit_init(e, &e->units[e->n_units++], conv, bn, c_in, cout, 1, stride, h,
+                                     0) == SF_OK;
             }
             h = hout;
         }

@@ -28,45 +28,43 @@
 #define REF_COL_LIMIT ((size_t)16 << 20)
 
 typedef struct {
-    nn_conv_geom g;            /* for max_batch; B is set per call */
-    float *w, *dw;             /* (OC, C*KH*KW) in params / grads */
-    float *gamma, *beta;       /* (OC) BN weight and bias */
+    nn_conv_geom g;      /* for max_batch; B is set per call */
+    float *w, *dw;       /* (OC, C*KH*KW) in params / grads */
+    float *gamma, *beta; /* (OC) BN weight and bias */
     float *dgamma, *dbeta;
     float *running_mean, *running_var;
-    float *mean, *invstd;      /* (OC) statistics of the last forward */
-    float *conv_out;           /* (OC, B, OH, OW) BN input */
-    float *bn_out;             /* (OC, B, OH, OW) BN output [+ residual] [ReLU]; inference
+    float *mean, *invstd; /* (OC) statistics of the last forward */
+    float *conv_out;      /* (OC, B, OH, OW) BN input */
+    float *bn_out;        /* (OC, B, OH, OW) BN output [+ residual] [ReLU]; inference
                                   only: = conv_out, both in the engine's shared buffers */
 } ref_conv;
 
 typedef struct {
     ref_conv conv1, conv2, down;
     int has_down;
-    const float *in;           /* (C, B, H, W) block input: previous block's bn_out */
+    const float *in; /* (C, B, H, W) block input: previous block's bn_out */
 } ref_block;
 
 typedef struct {
     nn_engine base;
     int max_batch, S;
-    int inference_only;        /* eval forward only: no backward buffers, shared activations */
-    float *x;                  /* (3, B, S, S) input, channel-major */
-    ref_conv stem;             /* conv1 7x7/2 + bn1 + ReLU */
-    float *pool;               /* (width, B, P, P) after max pool; inference only: tbuf_floats */
-    int *pool_argmax;          /* (width * B * P * P); NULL when inference only */
-    int pool_H;                /* stem output size (max pool input) */
+    int inference_only; /* eval forward only: no backward buffers, shared activations */
+    float *x;           /* (3, B, S, S) input, channel-major */
+    ref_conv stem;      /* conv1 7x7/2 + bn1 + ReLU */
+    float *pool;        /* (width, B, P, P) after max pool; inference only: tbuf_floats */
+    int *pool_argmax;   /* (width * B * P * P); NULL when inference only */
+    int pool_H;         /* stem output size (max pool input) */
     ref_block blocks[8];
-    float *col;                /* im2col scratch */
+    float *col; /* im2col scratch */
     size_t col_floats;
-    float *gbuf[2];            /* (width, B, S/2, S/2) gradients between blocks / stem */
-    float *tbuf[4];            /* (width, B, S/4, S/4) gradients inside a block */
+    float *gbuf[2];                  /* (width, B, S/2, S/2) gradients between blocks / stem */
+    float *tbuf[4];                  /* (width, B, S/4, S/4) gradients inside a block */
     size_t gbuf_floats, tbuf_floats; /* tbuf_floats: the largest block activation */
-    float *act;                /* inference only: the stem's output, then two block buffers */
+    float *act;                      /* inference only: the stem's output, then two block buffers */
     int last_batch, last_train;
 } ref_engine;
 
-static size_t act_floats(const nn_conv_geom *g) {
-    return (size_t)g->OC * g->B * g->OH * g->OW;
-}
+static size_t act_floats(const nn_conv_geom *g) { return (size_t)g->OC * g->B * g->OH * g->OW; }
 
 /* Points c at its tensors in m; with own_outputs, gives it conv_out and bn_out of its
  * own (an inference-only engine points them into its shared buffers later). */
@@ -133,8 +131,8 @@ static void conv_bn_forward(ref_engine *e, ref_conv *c, const float *in, int B,
     g.B = B;
     nn_conv2d_forward(c->conv_out, in, c->w, e->col, conv_chunk(e, &g, B), &g);
     nn_batchnorm_forward(c->bn_out, c->mean, c->invstd, c->conv_out, c->gamma, c->beta,
-                         c->running_mean, c->running_var, residual, relu, g.OC,
-                         B * g.OH * g.OW, train);
+                         c->running_mean, c->running_var, residual, relu, g.OC, B * g.OH * g.OW,
+                         train);
 }
 
 /* From dout (gradient of bn_out): dresidual +=, din += (unless NULL), parameter
@@ -146,14 +144,12 @@ static void conv_bn_backward(ref_engine *e, ref_conv *c, float *din, float *dres
     g.B = B;
     size_t n = act_floats(&g);
     memset(dconv, 0, sizeof(float) * n);
-    nn_batchnorm_backward(dconv, dresidual, c->dgamma, c->dbeta, dout, c->bn_out, relu,
-                          c->conv_out, c->mean, c->invstd, c->gamma, g.OC, B * g.OH * g.OW,
-                          train);
+    nn_batchnorm_backward(dconv, dresidual, c->dgamma, c->dbeta, dout, c->bn_out, relu, c->conv_out,
+                          c->mean, c->invstd, c->gamma, g.OC, B * g.OH * g.OW, train);
     nn_conv2d_backward(din, c->dw, dconv, in, c->w, e->col, conv_chunk(e, &g, B), &g);
 }
 
-static int ref_forward(nn_engine *base, sfnet *m, const float *x, int B, int train,
-                       float *feats) {
+static int ref_forward(nn_engine *base, sfnet *m, const float *x, int B, int train, float *feats) {
     ref_engine *e = (ref_engine *)base;
     SF_ASSERT(B >= 1 && B <= e->max_batch);
     SF_ASSERT(!train || !e->inference_only);
@@ -210,8 +206,7 @@ static void ref_backward(nn_engine *base, sfnet *m, const float *dfeats, int B) 
         }
         float *da1 = e->tbuf[1];
         memset(da1, 0, sizeof(float) * n);
-        conv_bn_backward(e, &bk->conv2, da1, dres, dh, e->tbuf[0], bk->conv1.bn_out, B, 1,
-                         train);
+        conv_bn_backward(e, &bk->conv2, da1, dres, dh, e->tbuf[0], bk->conv1.bn_out, B, 1, train);
         if (bk->has_down)
             conv_bn_backward(e, &bk->down, dx, NULL, dres, e->tbuf[3], bk->in, B, 0, train);
         /* a1 = relu(bn1(conv1(x))) */

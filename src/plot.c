@@ -162,10 +162,10 @@ int plot_colormap_xterm256(double v) {
 }
 
 int plot_colormap_ansi8(double v) {
-    if (v < 0.25) return 4;  /* blue: dark end, still visible on black */
-    if (v < 0.5) return 5;   /* magenta */
-    if (v < 0.75) return 1;  /* red */
-    return 3;                /* yellow */
+    if (v < 0.25) return 4; /* blue: dark end, still visible on black */
+    if (v < 0.5) return 5;  /* magenta */
+    if (v < 0.75) return 1; /* red */
+    return 3;               /* yellow */
 }
 
 const char *plot_value_glyph(double v) {
@@ -227,10 +227,10 @@ void plot_format_number(char *buf, int n, double v) {
 /* ---- braille canvas ---- */
 
 typedef struct {
-    int w, h;          /* cells */
-    uint8_t *pt;       /* (h, w) dot bits of data points */
-    uint8_t *ln;       /* (h, w) dot bits of lines */
-    float *val;        /* (h, w) strongest value, -1 none */
+    int w, h;    /* cells */
+    uint8_t *pt; /* (h, w) dot bits of data points */
+    uint8_t *ln; /* (h, w) dot bits of lines */
+    float *val;  /* (h, w) strongest value, -1 none */
 } dots;
 
 static void dots_init(dots *d, int w, int h) {
@@ -286,8 +286,7 @@ static void dots_render(plot_grid *g, const dots *d, int x0, int y0) {
             if (g->mode == PLOT_MODE_GLYPH) {
                 if (d->pt[i])
                     snprintf(glyph, sizeof glyph, "%s", v >= 0 ? plot_value_glyph(v) : "o");
-                else
-                    strcpy(glyph, "+");
+                else strcpy(glyph, "+");
             } else {
                 braille_utf8(glyph, bits);
             }
@@ -341,10 +340,12 @@ static void frame_draw(plot_grid *g, const frame *f, int x, int y, int h, double
                        double x_max, double y_min, double y_max, const char *x_label,
                        const char *y_label, const double *yt, int ny, int x_ticks_wanted) {
     if (y_label) plot_grid_text(g, x, y, y_label, PLOT_KIND_TEXT);
-    for (int r = 0; r < f->ph; r++) set_cell(g, f->px - 1, f->py + r, "\xe2\x94\x82", -1, PLOT_KIND_AXIS); /* │ */
+    for (int r = 0; r < f->ph; r++)
+        set_cell(g, f->px - 1, f->py + r, "\xe2\x94\x82", -1, PLOT_KIND_AXIS); /* │ */
     int base = f->py + f->ph;
     set_cell(g, f->px - 1, base, "\xe2\x94\x94", -1, PLOT_KIND_AXIS); /* └ */
-    for (int c = 0; c < f->pw; c++) set_cell(g, f->px + c, base, "\xe2\x94\x80", -1, PLOT_KIND_AXIS); /* ─ */
+    for (int c = 0; c < f->pw; c++)
+        set_cell(g, f->px + c, base, "\xe2\x94\x80", -1, PLOT_KIND_AXIS); /* ─ */
     char buf[32];
     for (int i = 0; i < ny; i++) {
         double t = (y_max - yt[i]) / (y_max - y_min);
@@ -406,14 +407,14 @@ plot_axes plot_bpt_axes(void) {
     return ax;
 }
 
-int plot_scatter(plot_grid *g, int x, int y, int w, int h, const plot_axes *ax,
-                 const float *xs, const float *ys, const float *vals, int n) {
+int plot_scatter(plot_grid *g, int x, int y, int w, int h, const plot_axes *ax, const float *xs,
+                 const float *ys, const float *vals, int n) {
     double yt[16];
     int ny = plot_ticks(ax->y_min, ax->y_max, h >= 12 ? 5 : 3, yt);
     frame f;
     if (!frame_layout(&f, x, y, w, h, y_margin(yt, ny))) return 0;
-    frame_draw(g, &f, x, y, h, ax->x_min, ax->x_max, ax->y_min, ax->y_max, ax->x_label,
-               ax->y_label, yt, ny, 6);
+    frame_draw(g, &f, x, y, h, ax->x_min, ax->x_max, ax->y_min, ax->y_max, ax->x_label, ax->y_label,
+               yt, ny, 6);
     dots d;
     dots_init(&d, f.pw, f.ph);
     for (int i = 0; i < ax->n_curves; i++) draw_curve(&d, ax, &ax->curves[i]);
@@ -439,8 +440,8 @@ int plot_scatter(plot_grid *g, int x, int y, int w, int h, const plot_axes *ax,
     return drawn;
 }
 
-int plot_histogram(plot_grid *g, int x, int y, int w, int h, const float *values, int n,
-                   int n_bins, double lo, double hi, const char *x_label, int *counts) {
+int plot_histogram(plot_grid *g, int x, int y, int w, int h, const float *values, int n, int n_bins,
+                   double lo, double hi, const char *x_label, int *counts) {
     SF_ASSERT(n_bins >= 1);
     int *cnt = xcalloc((size_t)n_bins, sizeof(int));
     int max_count = 0;
@@ -465,9 +466,15 @@ int plot_histogram(plot_grid *g, int x, int y, int w, int h, const float *values
     if (frame_layout(&f, x, y, w, h, y_margin(yt, ny))) {
         double top = max_count > 0 ? max_count : 1;
         frame_draw(g, &f, x, y, h, lo, hi, 0, top, x_label, "galaxies", yt, ny, 6);
-        static const char *eighths[9] = {" ", "\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83",
-                                         "\xe2\x96\x84", "\xe2\x96\x85", "\xe2\x96\x86",
-                                         "\xe2\x96\x87", "\xe2\x96\x88"};
+        static const char *eighths[9] = {" ",
+                                         "\xe2\x96\x81",
+                                         "\xe2\x96\x82",
+                                         "\xe2\x96\x83",
+                                         "\xe2\x96\x84",
+                                         "\xe2\x96\x85",
+                                         "\xe2\x96\x86",
+                                         "\xe2\x96\x87",
+                                         "\xe2\x96\x88"};
         for (int c = 0; c < f.pw; c++) {
             int b = (int)((long)c * n_bins / f.pw);
             if (!cnt[b]) continue;
@@ -475,8 +482,8 @@ int plot_histogram(plot_grid *g, int x, int y, int w, int h, const float *values
             long e = lround((double)cnt[b] / top * f.ph * 8);
             if (e < 1) e = 1; /* a non-empty bin always shows */
             for (int r = 0; r < f.ph && e > 0; r++, e -= 8) {
-                const char *gl = g->mode == PLOT_MODE_GLYPH ? (e >= 4 ? "#" : ".")
-                                                           : eighths[e >= 8 ? 8 : e];
+                const char *gl =
+                    g->mode == PLOT_MODE_GLYPH ? (e >= 4 ? "#" : ".") : eighths[e >= 8 ? 8 : e];
                 set_cell(g, f.px + c, f.py + f.ph - 1 - r, gl, v, PLOT_KIND_BAR);
             }
         }
@@ -507,8 +514,13 @@ void plot_colorbar(plot_grid *g, int x, int y, int h, double v_min, double v_max
 }
 
 void plot_hbar(char *buf, int width, double f, int mode) {
-    static const char *eighths[8] = {"", "\xe2\x96\x8f", "\xe2\x96\x8e", "\xe2\x96\x8d",
-                                     "\xe2\x96\x8c", "\xe2\x96\x8b", "\xe2\x96\x8a",
+    static const char *eighths[8] = {"",
+                                     "\xe2\x96\x8f",
+                                     "\xe2\x96\x8e",
+                                     "\xe2\x96\x8d",
+                                     "\xe2\x96\x8c",
+                                     "\xe2\x96\x8b",
+                                     "\xe2\x96\x8a",
                                      "\xe2\x96\x89"};
     if (!(f > 0)) f = 0;
     if (f > 1) f = 1;

@@ -19,8 +19,7 @@ void query_feature_name(const store_run *run, int feature, char *buf, size_t n) 
     snprintf(buf, n, "%s %d", run->prefix, feature);
 }
 
-int query_resolve_feature(store *s, int n_words, char *const *words, store_run *run,
-                          int *feature) {
+int query_resolve_feature(store *s, int n_words, char *const *words, store_run *run, int *feature) {
     memset(run, 0, sizeof *run);
     char spec[STORE_PREFIX_MAX + 8] = "";
     const char *feature_text = NULL;
@@ -77,9 +76,9 @@ static int rmse_levels(store *s, const store_run *run, const double *w /* (n_out
             for (int t = 0; t < n_out; t++) z[L * per_level + (size_t)r * n_out + t] = run->bias[t];
 
     /* rows and the activations' primary key are both in galaxy order: merge */
-    sqlite3_stmt *st = store_prepare(
-        s, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1 "
-           "ORDER BY galaxy_id");
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1 "
+                         "ORDER BY galaxy_id");
     int status = SF_OK;
     if (!st) {
         status = SF_ERR;
@@ -270,8 +269,7 @@ void query_objids_path(const char *npy_path, char *out, size_t n) {
     size_t len = strlen(npy_path);
     if (len > 4 && !strcmp(npy_path + len - 4, ".npy"))
         snprintf(out, n, "%.*s.objids.txt", (int)(len - 4), npy_path);
-    else
-        snprintf(out, n, "%s.objids.txt", npy_path);
+    else snprintf(out, n, "%s.objids.txt", npy_path);
 }
 
 /* The NPY 1.0 header: magic, version, little-endian header length, then a Python dict
@@ -283,8 +281,16 @@ static int write_npy_header(FILE *f, int rows, int cols) {
     int total = 10 + dl + 1;
     int padded = (total + 63) / 64 * 64;
     int header_len = padded - 10;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                             (unsigned char)(header_len & 0xff), (unsigned char)(header_len >> 8)};
+    unsigned char pre[10] = {0x93,
+                             'N',
+                             'U',
+                             'M',
+                             'P',
+                             'Y',
+                             1,
+                             0,
+                             (unsigned char)(header_len & 0xff),
+                             (unsigned char)(header_len >> 8)};
     if (fwrite(pre, 1, 10, f) != 10 || fwrite(dict, 1, (size_t)dl, f) != (size_t)dl) return SF_ERR;
     for (int i = 10 + dl; i < padded - 1; i++) fputc(' ', f);
     fputc('\n', f);

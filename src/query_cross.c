@@ -28,8 +28,8 @@ static double pearson_from_sums(double n, double c, double si, double qi, double
 double query_cross_pearson(const store_cross *p, int i, int j) {
     if (i < 0 || j < 0 || i >= p->d || j >= p->d_other) return NAN;
     if (p->row >= 0 && i != p->row) return NAN;
-    return pearson_from_sums(p->n_shared, p->cross[(size_t)i * p->d_other + j], p->sum[i], p->sum_sq[i],
-                             p->sum_other[j], p->sum_sq_other[j]);
+    return pearson_from_sums(p->n_shared, p->cross[(size_t)i * p->d_other + j], p->sum[i],
+                             p->sum_sq[i], p->sum_other[j], p->sum_sq_other[j]);
 }
 
 /* ---- counterparts ----------------------------------------------------------------------------- */
@@ -65,9 +65,13 @@ int query_counterparts_compute(store *s, int64_t run_id, int feature, int64_t ot
         double r = query_cross_pearson(&p, feature, j);
         if (isnan(r)) continue;
         size_t at = (size_t)feature * p.d_other + j;
-        query_counterpart c = {j, r, p.n_both[at], p.n_active_other[j],
+        query_counterpart c = {j,
+                               r,
+                               p.n_both[at],
+                               p.n_active_other[j],
                                out->n_active ? (double)p.n_both[at] / out->n_active : NAN,
-                               p.n_active_other[j] ? (double)p.n_both[at] / p.n_active_other[j] : NAN};
+                               p.n_active_other[j] ? (double)p.n_both[at] / p.n_active_other[j]
+                                                   : NAN};
         /* insertion into the sorted head */
         int k = out->n < n ? out->n : n - 1;
         if (out->n == n && !counterpart_before(&c, &out->list[k])) continue;
@@ -97,9 +101,9 @@ void query_compare_clear(query_compare *c) {
 }
 
 typedef struct {
-    int index;    /* into the current order */
-    double key;   /* position of the best match */
-    double r;     /* its r */
+    int index;  /* into the current order */
+    double key; /* position of the best match */
+    double r;   /* its r */
     int feature;
 } order_key;
 
@@ -120,7 +124,7 @@ static void order_by_best_match(query_compare *c, const double *full_r, const in
     for (int i = 0; i < nr; i++) rpos[i] = i;
     for (int j = 0; j < nc; j++) cpos[j] = j;
     order_key *keys = xmalloc((size_t)(nr > nc ? nr : nc) * sizeof *keys + 1);
-#define R_AT(i, j) full_r[(size_t)(i) * nc + (j)]
+#define R_AT(i, j) full_r[(size_t)(i)*nc + (j)]
     for (int pass = 0; pass < 4; pass++) {
         /* columns by the display position of their best row */
         for (int jj = 0; jj < nc; jj++) {
@@ -155,7 +159,8 @@ static void order_by_best_match(query_compare *c, const double *full_r, const in
         qsort(keys, (size_t)nr, sizeof *keys, order_cmp);
         for (int ii = 0; ii < nr; ii++) rpos[ii] = keys[ii].index;
     }
-    int *rows = xmalloc((size_t)(nr + 1) * sizeof *rows), *cols = xmalloc((size_t)(nc + 1) * sizeof *cols);
+    int *rows = xmalloc((size_t)(nr + 1) * sizeof *rows),
+        *cols = xmalloc((size_t)(nc + 1) * sizeof *cols);
     int *na = xmalloc((size_t)(nr + 1) * sizeof *na), *nb = xmalloc((size_t)(nc + 1) * sizeof *nb);
     for (int ii = 0; ii < nr; ii++) {
         rows[ii] = c->rows[rpos[ii]];
@@ -211,7 +216,8 @@ static int live_features(const int *n_active, int d, int min_active, int **featu
     return n;
 }
 
-int query_compare_compute(store *s, int64_t run_a, int64_t run_b, int min_active, query_compare *c) {
+int query_compare_compute(store *s, int64_t run_a, int64_t run_b, int min_active,
+                          query_compare *c) {
     memset(c, 0, sizeof *c);
     store_cross p;
     if (store_cross_load(s, run_a, run_b, -1, &p) != SF_OK) return SF_ERR;
@@ -242,7 +248,8 @@ int query_compare_compute(store *s, int64_t run_a, int64_t run_b, int min_active
         c->best_row[j] = -1;
         for (int i = 0; i < c->n_rows; i++) {
             double v = c->r[(size_t)i * c->n_cols + j];
-            if (!isnan(v) && (c->best_row[j] < 0 || v > c->r[(size_t)c->best_row[j] * c->n_cols + j]))
+            if (!isnan(v) &&
+                (c->best_row[j] < 0 || v > c->r[(size_t)c->best_row[j] * c->n_cols + j]))
                 c->best_row[j] = i;
         }
     }
@@ -255,11 +262,11 @@ int query_compare_compute(store *s, int64_t run_a, int64_t run_b, int min_active
  * on run A's: x the d_a activations of A, y the d_b of B. */
 typedef struct {
     int n;
-    double *sx;   /* (d_a) */
-    double *gxx;  /* (d_a, d_a) sum x x^T */
-    double *sy;   /* (d_b) */
-    double *syy;  /* (d_b) sum y^2 */
-    double *gxy;  /* (d_a, d_b) sum x y^T */
+    double *sx;  /* (d_a) */
+    double *gxx; /* (d_a, d_a) sum x x^T */
+    double *sy;  /* (d_b) */
+    double *syy; /* (d_b) sum y^2 */
+    double *gxy; /* (d_a, d_b) sum x y^T */
     store_cross_sums *acc_xx, *acc_xy;
 } ridge_sums;
 
@@ -297,8 +304,8 @@ static void ridge_sums_add(ridge_sums *r, const store_code_row *x, const store_c
 }
 
 /* Fits on t, scores on v, for the columns cols[0..nc) of run B: r2 (nc). */
-static int ridge_fit_score(const ridge_sums *t, const ridge_sums *v, int da, int db, const int *cols, int nc,
-                           double alpha, double *r2) {
+static int ridge_fit_score(const ridge_sums *t, const ridge_sums *v, int da, int db,
+                           const int *cols, int nc, double alpha, double *r2) {
     for (int j = 0; j < nc; j++) r2[j] = NAN;
     if (t->n < 2 || v->n < 2 || nc == 0) return SF_OK;
     double nt = t->n, nv = v->n;
@@ -308,7 +315,8 @@ static int ridge_fit_score(const ridge_sums *t, const ridge_sums *v, int da, int
     double *m = xmalloc((size_t)da * da * sizeof *m);
     for (int a = 0; a < da; a++)
         for (int b = 0; b < da; b++)
-            m[(size_t)a * da + b] = t->gxx[(size_t)a * da + b] - nt * mx[a] * mx[b] + (a == b ? alpha : 0);
+            m[(size_t)a * da + b] =
+                t->gxx[(size_t)a * da + b] - nt * mx[a] * mx[b] + (a == b ? alpha : 0);
     double *w = xmalloc((size_t)da * nc * sizeof *w);
     double *my = xmalloc((size_t)nc * sizeof *my);
     for (int j = 0; j < nc; j++) {
@@ -362,7 +370,8 @@ int query_compare_ridge(store *s, query_compare *c, double alpha) {
     ridge_sums_init(&sums[1], c->d_a, c->d_b);
     store_code_row ra, rb;
     int got;
-    while ((got = store_codes_next_shared(a, b, &ra, &rb)) == 1) ridge_sums_add(&sums[rb.split ? 1 : 0], &ra, &rb);
+    while ((got = store_codes_next_shared(a, b, &ra, &rb)) == 1)
+        ridge_sums_add(&sums[rb.split ? 1 : 0], &ra, &rb);
     store_codes_close(a);
     store_codes_close(b);
     int status = got == 0 ? SF_OK : SF_ERR;
@@ -372,7 +381,8 @@ int query_compare_ridge(store *s, query_compare *c, double alpha) {
         sums[k].acc_xx = sums[k].acc_xy = NULL;
     }
     if (status == SF_OK)
-        status = ridge_fit_score(&sums[0], &sums[1], c->d_a, c->d_b, c->cols, c->n_cols, alpha, c->r2);
+        status =
+            ridge_fit_score(&sums[0], &sums[1], c->d_a, c->d_b, c->cols, c->n_cols, alpha, c->r2);
     if (status == SF_OK) {
         c->has_r2 = 1;
         c->alpha = alpha;
@@ -432,13 +442,14 @@ static int neighbor_before(const query_neighbor *a, const query_neighbor *b) {
     return a->cosine > b->cosine || (a->cosine == b->cosine && a->galaxy_id < b->galaxy_id);
 }
 
-int query_similar_galaxies(store *s, query_neighbors *nb, int64_t galaxy_id, int n, query_neighbor *out,
-                           int *n_out) {
+int query_similar_galaxies(store *s, query_neighbors *nb, int64_t galaxy_id, int n,
+                           query_neighbor *out, int *n_out) {
     *n_out = 0;
     const store_codes *c = &nb->codes;
     int g = store_codes_find(c, galaxy_id);
-    if (g < 0) return sf_fail("%s: galaxy %lld is not in run %lld", store_path(s), (long long)galaxy_id,
-                              (long long)c->run_id);
+    if (g < 0)
+        return sf_fail("%s: galaxy %lld is not in run %lld", store_path(s), (long long)galaxy_id,
+                       (long long)c->run_id);
     if (n <= 0 || nb->norm[g] <= 0) return SF_OK;
     /* every product is positive, so a galaxy is new to the sums while its sum is 0 */
     int n_touched = 0;
@@ -461,7 +472,8 @@ int query_similar_galaxies(store *s, query_neighbors *nb, int64_t galaxy_id, int
         double cosine = dot[h] * scale / nb->norm[h];
         dot[h] = 0;
         if (h == g) continue;
-        if (count == n && !(cosine > out[n - 1].cosine || (cosine == out[n - 1].cosine && c->galaxy_id[h] < out[n - 1].galaxy_id)))
+        if (count == n && !(cosine > out[n - 1].cosine || (cosine == out[n - 1].cosine &&
+                                                           c->galaxy_id[h] < out[n - 1].galaxy_id)))
             continue;
         query_neighbor cand = {c->galaxy_id[h], "", c->split[h], cosine, 0};
         if (cand.cosine > 1) cand.cosine = 1;
@@ -476,7 +488,8 @@ int query_similar_galaxies(store *s, query_neighbors *nb, int64_t galaxy_id, int
     }
     for (int i = 0; i < count; i++) {
         /* the active features both have: the two codes are sorted by feature */
-        store_code_row a = store_codes_get(c, g), b = store_codes_get(c, store_codes_find(c, out[i].galaxy_id));
+        store_code_row a = store_codes_get(c, g),
+                       b = store_codes_get(c, store_codes_find(c, out[i].galaxy_id));
         for (int x = 0, y = 0; x < a.m && y < b.m;) {
             if (a.feature[x] == b.feature[y]) out[i].n_common++, x++, y++;
             else if (a.feature[x] < b.feature[y]) x++;

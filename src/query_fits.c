@@ -84,10 +84,11 @@ int query_export_fits(store *s, int64_t run_id, const char *path, int pairs) {
     snprintf(k_text, sizeof k_text, "%d", run.k);
     snprintf(d_text, sizeof d_text, "%d", d);
     for (int t = 0; t < no; t++)
-        snprintf(targets + strlen(targets), sizeof targets - strlen(targets), "%s%s",
-                 t ? "," : "", run.target_names[t]);
-    const char *cards[] = {"RUN", run.prefix, "TARGET", run.target_spec, "TARGETS", targets,
-                           "TOPK", k_text, "NFEAT", d_text, "CATALOG", run.catalog, NULL};
+        snprintf(targets + strlen(targets), sizeof targets - strlen(targets), "%s%s", t ? "," : "",
+                 run.target_names[t]);
+    const char *cards[] = {"RUN",     run.prefix,  "TARGET", run.target_spec, "TARGETS",
+                           targets,   "TOPK",      k_text,   "NFEAT",         d_text,
+                           "CATALOG", run.catalog, NULL};
 
     float *pred = xmalloc(((size_t)n * no + 1) * sizeof *pred);
     float *truth = xmalloc(((size_t)n * no + 1) * sizeof *truth);
@@ -102,8 +103,7 @@ int query_export_fits(store *s, int64_t run_id, const char *path, int pairs) {
     fits_table_writer *w = NULL;
     sqlite3_stmt *st = NULL;
     int status = store_run_predictions(s, run_id, &rows, no, pred, truth);
-    if (status == SF_OK)
-        status = fits_table_create(&w, path, "ACTIVATIONS", cols, n_cols, cards);
+    if (status == SF_OK) status = fits_table_create(&w, path, "ACTIVATIONS", cols, n_cols, cards);
     if (status == SF_OK) {
         st = store_prepare(s, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = "
                               "?1 ORDER BY galaxy_id");
@@ -139,7 +139,8 @@ int query_export_fits(store *s, int64_t run_id, const char *path, int pairs) {
         for (int t = 0; t < no && status == SF_OK; t++) {
             for (int i = 0; i < m; i++) colbuf[i] = pred[(size_t)(b0 + i) * no + t];
             status = fits_table_write(w, 2 + t, b0, m, colbuf);
-            for (int i = 0; i < m && status == SF_OK; i++) colbuf[i] = truth[(size_t)(b0 + i) * no + t];
+            for (int i = 0; i < m && status == SF_OK; i++)
+                colbuf[i] = truth[(size_t)(b0 + i) * no + t];
             if (status == SF_OK) status = fits_table_write(w, 2 + no + t, b0, m, colbuf);
         }
         if (status != SF_OK) break;

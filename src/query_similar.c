@@ -73,7 +73,8 @@ static double pearson_from_sums(double n, double si, double qi, double sj, doubl
 
 /* The (at most) n largest r[j], j != feature and defined, largest first (ties by
  * feature number); returns how many. */
-static int top_similar(const double *r, const int *both, int d, int feature, int n, query_similar *out) {
+static int top_similar(const double *r, const int *both, int d, int feature, int n,
+                       query_similar *out) {
     int count = 0;
     if (feature < 0 || feature >= d || n <= 0) return 0;
     for (int j = 0; j < d; j++) {
@@ -90,7 +91,8 @@ static int top_similar(const double *r, const int *both, int d, int feature, int
     return count;
 }
 
-int query_similar_load(store *s, int64_t run_id, int feature, int n, query_similar *out, int *n_out) {
+int query_similar_load(store *s, int64_t run_id, int feature, int n, query_similar *out,
+                       int *n_out) {
     *n_out = 0;
     store_run run;
     if (store_run_get(s, run_id, &run) != SF_OK) return SF_ERR;

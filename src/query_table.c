@@ -17,7 +17,7 @@ typedef enum { CELL_NULL, CELL_TEXT, CELL_INT, CELL_NUM } cell_kind;
 
 typedef struct {
     cell_kind kind;
-    char *text;      /* CELL_TEXT; and the formatted number for text/CSV */
+    char *text; /* CELL_TEXT; and the formatted number for text/CSV */
     long long i;
     double v;
 } cell;
@@ -136,10 +136,8 @@ static void print_text(const query_table *t, FILE *out) {
     for (int c = 0; c < t->n_cols; c++) {
         char *name = display_text(t->names[c]);
         if (c) fputs("  ", out);
-        if (c == t->n_cols - 1 && !numeric[c])
-            fputs(name, out);
-        else
-            print_padded(out, name, width[c], numeric[c]);
+        if (c == t->n_cols - 1 && !numeric[c]) fputs(name, out);
+        else print_padded(out, name, width[c], numeric[c]);
         free(name);
     }
     fputc('\n', out);
@@ -147,10 +145,8 @@ static void print_text(const query_table *t, FILE *out) {
         for (int c = 0; c < t->n_cols; c++) {
             const char *flat = shown[r * t->n_cols + c];
             if (c) fputs("  ", out);
-            if (c == t->n_cols - 1 && !numeric[c])
-                fputs(flat, out);
-            else
-                print_padded(out, flat, width[c], numeric[c]);
+            if (c == t->n_cols - 1 && !numeric[c]) fputs(flat, out);
+            else print_padded(out, flat, width[c], numeric[c]);
         }
         fputc('\n', out);
     }

@@ -58,7 +58,8 @@ int query_run_view_reload_marks(store *s, query_run_view *rv) {
 int query_run_view_load(store *s, int64_t run_id, query_run_view *rv) {
     memset(rv, 0, sizeof *rv);
     if (store_run_get(s, run_id, &rv->run) != SF_OK) return SF_ERR;
-    if (query_run_view_reload_features(s, rv) != SF_OK || store_run_points(s, run_id, &rv->points) != SF_OK ||
+    if (query_run_view_reload_features(s, rv) != SF_OK ||
+        store_run_points(s, run_id, &rv->points) != SF_OK ||
         query_run_view_reload_marks(s, rv) != SF_OK) {
         query_run_view_clear(rv);
         return SF_ERR;
@@ -99,8 +100,8 @@ void query_scatter_clear(query_scatter *sc) {
     memset(sc, 0, sizeof *sc);
 }
 
-int query_scatter_load(store *s, const store_run *run, const store_points *points, const store_feature *f,
-                       query_scatter *sc) {
+int query_scatter_load(store *s, const store_run *run, const store_points *points,
+                       const store_feature *f, query_scatter *sc) {
     memset(sc, 0, sizeof *sc);
     store_valid_hit *hits = NULL;
     int nh = 0;
@@ -213,7 +214,8 @@ int query_print_plain(FILE *out, store *s) {
     int nr;
     if (store_runs(s, &runs, &nr) != SF_OK) return SF_ERR;
     if (nr == 0)
-        fprintf(out, "%s: no runs yet (train one with sfnet-explore --train)\n", sf_shown(store_path(s)));
+        fprintf(out, "%s: no runs yet (train one with sfnet-explore --train)\n",
+                sf_shown(store_path(s)));
     for (int r = 0; r < nr; r++) {
         const store_run *run = &runs[r];
         store_feature *feats;
@@ -224,9 +226,10 @@ int query_print_plain(FILE *out, store *s) {
         }
         int live = 0;
         for (int i = 0; i < nf; i++) live += feats[i].n_active > 0;
-        fprintf(out, "run %s (id %lld): %s, k=%d, %d galaxies (%d validation), %d live features of %d\n",
-                run->prefix, (long long)run->id, sf_shown(run->target_spec), run->k, run->n_galaxies,
-                run->n_valid, live, run->d);
+        fprintf(out,
+                "run %s (id %lld): %s, k=%d, %d galaxies (%d validation), %d live features of %d\n",
+                run->prefix, (long long)run->id, sf_shown(run->target_spec), run->k,
+                run->n_galaxies, run->n_valid, live, run->d);
         char line[512];
         query_format_feature_row(line, sizeof line, run, NULL, 1, PLOT_MODE_GLYPH);
         fprintf(out, "%s\n", sf_shown(line));
@@ -248,13 +251,14 @@ int query_print_plain(FILE *out, store *s) {
             fprintf(out, "%s = %.4f", sf_shown(eq.target_names[t]), eq.intercept[t]);
             for (int i = 0; i < eq.n_terms; i++) {
                 const query_term *q = &eq.terms[order[i]];
-                fprintf(out, " %c %.4f*[%s %d]", q->coef[t] < 0 ? '-' : '+', fabs(q->coef[t]), run->prefix,
-                        q->feature);
+                fprintf(out, " %c %.4f*[%s %d]", q->coef[t] < 0 ? '-' : '+', fabs(q->coef[t]),
+                        run->prefix, q->feature);
             }
             fprintf(out, "\n");
             free(order);
         }
-        fprintf(out, "(A = activation / its maximum over validation; terms by mean |contribution|)\n");
+        fprintf(out,
+                "(A = activation / its maximum over validation; terms by mean |contribution|)\n");
         query_equation_clear(&eq);
         fprintf(out, "\n");
         free(feats);
@@ -292,7 +296,8 @@ int query_export_feature(store *s, const store_run *run, int feature, const char
     store_feature f;
     if (store_feature_get(s, run->id, feature, &f) != SF_OK) return SF_ERR;
     if (f.n_active == 0)
-        return sf_fail("%s %d is dead: no galaxy activates it, nothing to export", run->prefix, feature);
+        return sf_fail("%s %d is dead: no galaxy activates it, nothing to export", run->prefix,
+                       feature);
     int want = grid_cols * grid_rows;
     store_hit *hits;
     int nh;
@@ -306,8 +311,12 @@ int query_export_feature(store *s, const store_run *run, int feature, const char
          * the thumbnail stored with the run) */
         if (!load_cutout(run->images, hits[i].objid, &pix[i], &w, &h))
             rc = query_thumbnail(s, hits[i].galaxy_id, &pix[i], &w, &h);
-        g[i] = (export_galaxy){hits[i].objid, (float)hits[i].value,
-                               (float)(hits[i].scaled > 1 ? 1 : hits[i].scaled), pix[i], w, h};
+        g[i] = (export_galaxy){hits[i].objid,
+                               (float)hits[i].value,
+                               (float)(hits[i].scaled > 1 ? 1 : hits[i].scaled),
+                               pix[i],
+                               w,
+                               h};
     }
     store_points points = {0};
     query_scatter sc = {0};
@@ -318,10 +327,15 @@ int query_export_feature(store *s, const store_run *run, int feature, const char
     if (rc == SF_OK) {
         char title[64], sub[STORE_LABEL_MAX + 128];
         snprintf(title, sizeof title, "%s %d", run->prefix, feature);
-        snprintf(sub, sizeof sub, "%.200s%sactive in %d galaxies, f_activated %.1f%%, max %.3f", f.label,
-                 f.label[0] ? "  \xc2\xb7  " : "", f.n_active, 100 * f.f_activated, f.max);
-        export_figure fig = {.title = title, .subtitle = sub, .n_galaxies = nh, .galaxies = g,
-                             .grid_cols = grid_cols, .grid_rows = grid_rows, .bpt = bpt};
+        snprintf(sub, sizeof sub, "%.200s%sactive in %d galaxies, f_activated %.1f%%, max %.3f",
+                 f.label, f.label[0] ? "  \xc2\xb7  " : "", f.n_active, 100 * f.f_activated, f.max);
+        export_figure fig = {.title = title,
+                             .subtitle = sub,
+                             .n_galaxies = nh,
+                             .galaxies = g,
+                             .grid_cols = grid_cols,
+                             .grid_rows = grid_rows,
+                             .bpt = bpt};
         if (bpt) {
             fig.n_points = sc.n;
             fig.bpt_x = sc.x;

@@ -24,10 +24,9 @@ static const struct {
     const char *name;
     size_t size;
 } dtype_info[ST_N_DTYPES] = {
-    [ST_BOOL] = {"BOOL", 1}, [ST_U8] = {"U8", 1},     [ST_I8] = {"I8", 1},
-    [ST_I16] = {"I16", 2},   [ST_U16] = {"U16", 2},   [ST_F16] = {"F16", 2},
-    [ST_BF16] = {"BF16", 2}, [ST_I32] = {"I32", 4},   [ST_U32] = {"U32", 4},
-    [ST_F32] = {"F32", 4},   [ST_F64] = {"F64", 8},   [ST_I64] = {"I64", 8},
+    [ST_BOOL] = {"BOOL", 1}, [ST_U8] = {"U8", 1},   [ST_I8] = {"I8", 1},     [ST_I16] = {"I16", 2},
+    [ST_U16] = {"U16", 2},   [ST_F16] = {"F16", 2}, [ST_BF16] = {"BF16", 2}, [ST_I32] = {"I32", 4},
+    [ST_U32] = {"U32", 4},   [ST_F32] = {"F32", 4}, [ST_F64] = {"F64", 8},   [ST_I64] = {"I64", 8},
     [ST_U64] = {"U64", 8},
 };
 
@@ -44,8 +43,8 @@ size_t st_dtype_size(st_dtype dt) {
 void st_shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
     size_t used = (size_t)snprintf(buf, n, "[");
     for (int i = 0; i < ndim && used < n; i++)
-        used += (size_t)snprintf(buf + used, n - used, "%s%lld", i ? ", " : "",
-                                 (long long)shape[i]);
+        used +=
+            (size_t)snprintf(buf + used, n - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
     if (used < n) snprintf(buf + used, n - used, "]");
 }
 
@@ -118,8 +117,7 @@ static int parse_tensor(st_tensor *t, const cJSON *e, size_t data_len) {
                        dtype->valuestring);
 
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
-    if (!cJSON_IsArray(shape))
-        return sf_fail("header: tensor '%.64s' has no shape array", name);
+    if (!cJSON_IsArray(shape)) return sf_fail("header: tensor '%.64s' has no shape array", name);
     int ndim = cJSON_GetArraySize(shape);
     if (ndim > ST_MAX_DIMS)
         return sf_fail("header: tensor '%.64s' has %d dimensions (at most %d)", name, ndim,
@@ -131,7 +129,8 @@ static int parse_tensor(st_tensor *t, const cJSON *e, size_t data_len) {
         int64_t v = json_size(d);
         if (v < 0)
             return sf_fail("header: tensor '%.64s' has a shape entry that is not a "
-                           "non-negative integer", name);
+                           "non-negative integer",
+                           name);
         t->shape[i] = v;
         if (__builtin_mul_overflow(numel, (size_t)v, &numel))
             return sf_fail("header: tensor '%.64s' has a shape too large", name);
@@ -144,14 +143,16 @@ static int parse_tensor(st_tensor *t, const cJSON *e, size_t data_len) {
     int64_t b = json_size(offs->child), en = json_size(offs->child->next);
     if (b < 0 || en < 0)
         return sf_fail("header: tensor '%.64s' has data_offsets that are not "
-                       "non-negative integers", name);
+                       "non-negative integers",
+                       name);
     if (b > en)
         return sf_fail("header: tensor '%.64s' has data_offsets [%lld, %lld] with begin "
-                       "after end", name, (long long)b, (long long)en);
+                       "after end",
+                       name, (long long)b, (long long)en);
     if ((uint64_t)en > data_len)
         return sf_fail("header: tensor '%.64s' has data_offsets [%lld, %lld] beyond the "
-                       "%zu bytes of data in the file (truncated?)", name, (long long)b,
-                       (long long)en, data_len);
+                       "%zu bytes of data in the file (truncated?)",
+                       name, (long long)b, (long long)en, data_len);
     t->begin = (size_t)b;
     t->end = (size_t)en;
 
@@ -161,8 +162,8 @@ static int parse_tensor(st_tensor *t, const cJSON *e, size_t data_len) {
     if (__builtin_mul_overflow(numel, st_dtype_size(t->dtype), &nbytes) ||
         nbytes != t->end - t->begin)
         return sf_fail("header: tensor '%.64s' of shape %s and dtype %s needs %zu * %zu "
-                       "bytes, but data_offsets [%zu, %zu] hold %zu", name, sh,
-                       st_dtype_name(t->dtype), numel, st_dtype_size(t->dtype), t->begin,
+                       "bytes, but data_offsets [%zu, %zu] hold %zu",
+                       name, sh, st_dtype_name(t->dtype), numel, st_dtype_size(t->dtype), t->begin,
                        t->end, t->end - t->begin);
     return SF_OK;
 }
@@ -195,15 +196,18 @@ static int check_layout(const st_file *f) {
         const st_tensor *t = &f->tensors[order[i]];
         if (t->begin < at)
             rc = sf_fail("header: tensor '%.64s' at bytes [%zu, %zu] overlaps the tensor "
-                         "before it (which ends at %zu)", t->name, t->begin, t->end, at);
+                         "before it (which ends at %zu)",
+                         t->name, t->begin, t->end, at);
         else if (t->begin > at)
             rc = sf_fail("header: tensor '%.64s' starts at byte %zu, leaving a gap after "
-                         "byte %zu", t->name, t->begin, at);
+                         "byte %zu",
+                         t->name, t->begin, at);
         at = t->end;
     }
     if (rc == SF_OK && at != f->data_len)
         rc = sf_fail("header: the tensors cover %zu bytes but the data section has %zu "
-                     "(trailing bytes or a truncated header)", at, f->data_len);
+                     "(trailing bytes or a truncated header)",
+                     at, f->data_len);
     sort_base = NULL;
     free(order);
     return rc;
@@ -211,16 +215,17 @@ static int check_layout(const st_file *f) {
 
 static int parse_header(st_file *f) {
     if (f->len < 8)
-        return sf_fail("file is %zu bytes, too short for a safetensors header length",
-                       f->len);
+        return sf_fail("file is %zu bytes, too short for a safetensors header length", f->len);
     uint64_t hl;
     memcpy(&hl, f->buf, 8);
     if (hl > ST_MAX_HEADER)
         return sf_fail("header length %llu is larger than the %u bytes allowed (not a "
-                       "safetensors file?)", (unsigned long long)hl, ST_MAX_HEADER);
+                       "safetensors file?)",
+                       (unsigned long long)hl, ST_MAX_HEADER);
     if (hl > f->len - 8)
         return sf_fail("header length %llu runs past the end of the %zu-byte file "
-                       "(truncated?)", (unsigned long long)hl, f->len);
+                       "(truncated?)",
+                       (unsigned long long)hl, f->len);
     const char *json = (const char *)f->buf + 8;
     if (hl < 2 || json[0] != '{')
         return sf_fail("header does not start with '{' (not a safetensors file?)");
@@ -232,8 +237,7 @@ static int parse_header(st_file *f) {
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         size_t pos = at && at >= json && at <= json + hl ? (size_t)(at - json) : 0;
-        return sf_fail("header: malformed JSON near byte %zu of %llu", pos,
-                       (unsigned long long)hl);
+        return sf_fail("header: malformed JSON near byte %zu of %llu", pos, (unsigned long long)hl);
     }
     int rc = SF_OK;
     for (const char *p = end; p && p < json + hl && rc == SF_OK; p++)
@@ -309,8 +313,8 @@ static float half_to_float(uint16_t h) {
 
 int st_read_f32(const st_file *f, const st_tensor *t, float *out, size_t n) {
     if (n != t->numel)
-        return sf_fail("%s: tensor '%s' has %zu values, expected %zu", f->path, t->name,
-                       t->numel, n);
+        return sf_fail("%s: tensor '%s' has %zu values, expected %zu", f->path, t->name, t->numel,
+                       n);
     const uint8_t *p = st_bytes(f, t);
     size_t sz = st_dtype_size(t->dtype);
     for (size_t i = 0; i < n; i++, p += sz) {
@@ -352,12 +356,10 @@ int st_read_f32(const st_file *f, const st_tensor *t, float *out, size_t n) {
 
 /* ---------------------------------------------------------------- writing */
 
-void st_writer_init(st_writer *w) {
-    memset(w, 0, sizeof *w);
-}
+void st_writer_init(st_writer *w) { memset(w, 0, sizeof *w); }
 
-void st_writer_add(st_writer *w, const char *name, st_dtype dtype, int ndim,
-                   const int64_t *shape, const void *data) {
+void st_writer_add(st_writer *w, const char *name, st_dtype dtype, int ndim, const int64_t *shape,
+                   const void *data) {
     SF_ASSERT(ndim >= 0 && ndim <= ST_MAX_DIMS && *name);
     SF_ASSERT(strcmp(name, "__metadata__") != 0);
     for (int i = 0; i < w->n; i++) SF_ASSERT(strcmp(w->items[i].name, name) != 0);

@@ -18,7 +18,7 @@
 
 #include "sf_util.h"
 
-static int g_active;          /* MPI_Init was called (and MPI_Finalize not yet) */
+static int g_active; /* MPI_Init was called (and MPI_Finalize not yet) */
 static int g_rank, g_size = 1, g_local_size = 1;
 static int g_thread_multiple; /* the watchdog may call MPI_Abort itself */
 static char g_where[320];

@@ -74,15 +74,14 @@ static int classify(const char *path, char **target, int *mode) {
             *mode = (int)(st.st_mode & 07777);
             return OUT_FILE;
         }
-        const char *what = S_ISDIR(st.st_mode)    ? "a directory: give a file name inside it"
-                           : S_ISBLK(st.st_mode)  ? "a block device (a disk): refusing to write over it"
+        const char *what = S_ISDIR(st.st_mode) ? "a directory: give a file name inside it"
+                           : S_ISBLK(st.st_mode)
+                               ? "a block device (a disk): refusing to write over it"
                            : S_ISSOCK(st.st_mode) ? "a socket: refusing to write to it"
-                           : NULL;
+                                                  : NULL;
         if (what) {
-            if (strcmp(cur, path))
-                sf_fail("%s (through the link to %s) is %s", path, cur, what);
-            else
-                sf_fail("%s is %s", path, what);
+            if (strcmp(cur, path)) sf_fail("%s (through the link to %s) is %s", path, cur, what);
+            else sf_fail("%s is %s", path, what);
             free(cur);
             return SF_ERR;
         }
@@ -202,10 +201,8 @@ int sf_output_commit(sf_output *o) {
 }
 
 void sf_output_abort(sf_output *o) {
-    if (o->is_stdout)
-        fflush(o->f);
-    else if (o->f)
-        fclose(o->f);
+    if (o->is_stdout) fflush(o->f);
+    else if (o->f) fclose(o->f);
     if (o->tmp) unlink(o->tmp);
     release(o);
 }

@@ -27,9 +27,7 @@ static _Thread_local char err_buf[2048];
 
 static sf_die_hook die_hook;
 
-void sf_set_die_hook(sf_die_hook hook) {
-    die_hook = hook;
-}
+void sf_set_die_hook(sf_die_hook hook) { die_hook = hook; }
 
 void sf_die(void) {
     /* once: a hook that fails an assertion itself must not loop */
@@ -40,8 +38,8 @@ void sf_die(void) {
 }
 
 void sf_assert_fail(const char *cond, const char *file, int line) {
-    fprintf(stderr, "sfnet-explore: internal error at %s:%d: assertion '%s' failed\n",
-            file, line, cond);
+    fprintf(stderr, "sfnet-explore: internal error at %s:%d: assertion '%s' failed\n", file, line,
+            cond);
     sf_die();
 }
 
@@ -259,10 +257,8 @@ static void format_duration(char *buf, size_t n, double seconds) {
         return;
     }
     long s = (long)(seconds + 0.5);
-    if (s >= 3600)
-        snprintf(buf, n, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
-    else
-        snprintf(buf, n, "%ld:%02ld", s / 60, s % 60);
+    if (s >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+    else snprintf(buf, n, "%ld:%02ld", s / 60, s % 60);
 }
 
 void sf_progress_start(sf_progress *p, const char *label, long total, const char *unit) {
@@ -283,20 +279,18 @@ static void progress_draw(sf_progress *p, const char *extra, int final) {
     double rate = elapsed > 0 ? (double)p->done / elapsed : 0;
     char eta[32], el[32];
     format_duration(el, sizeof el, elapsed);
-    if (final || rate <= 0)
-        snprintf(eta, sizeof eta, "%s", final ? "" : "--:--");
-    else
-        format_duration(eta, sizeof eta, (double)(p->total - p->done) / rate);
+    if (final || rate <= 0) snprintf(eta, sizeof eta, "%s", final ? "" : "--:--");
+    else format_duration(eta, sizeof eta, (double)(p->total - p->done) / rate);
     int pct = p->total > 0 ? (int)(100.0 * (double)p->done / (double)p->total) : 0;
     char bar[32];
     int width = 20, filled = p->total > 0 ? (int)((double)width * p->done / p->total) : 0;
     if (filled > width) filled = width;
     for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
     bar[width] = 0;
-    fprintf(stderr, "%s%s [%s] %3d%% %ld/%ld %.1f %s/s %s %s%s%s%s",
-            p->is_tty ? "\r\033[K" : "", p->label, bar, pct, p->done, p->total, rate,
-            p->unit, final ? "in" : "ETA", final ? el : eta, extra ? " " : "",
-            extra ? extra : "", (p->is_tty && !final) ? "" : "\n");
+    fprintf(stderr, "%s%s [%s] %3d%% %ld/%ld %.1f %s/s %s %s%s%s%s", p->is_tty ? "\r\033[K" : "",
+            p->label, bar, pct, p->done, p->total, rate, p->unit, final ? "in" : "ETA",
+            final ? el : eta, extra ? " " : "", extra ? extra : "",
+            (p->is_tty && !final) ? "" : "\n");
     fflush(stderr);
     p->t_last_draw = now;
 }

@@ -31,10 +31,12 @@ static const store_migration builtin_migrations[] = {
         "    note      TEXT,\n"
         "    created   TEXT NOT NULL,                    -- ISO 8601 UTC\n"
         "    CHECK ((feature IS NULL) <> (galaxy_id IS NULL)),\n"
-        "    FOREIGN KEY (run_id, feature) REFERENCES run_features(run_id, feature) ON DELETE CASCADE\n"
+        "    FOREIGN KEY (run_id, feature) REFERENCES run_features(run_id, feature) ON DELETE "
+        "CASCADE\n"
         ");\n"
         "CREATE UNIQUE INDEX marks_feature ON marks (run_id, feature) WHERE feature IS NOT NULL;\n"
-        "CREATE UNIQUE INDEX marks_galaxy ON marks (run_id, galaxy_id) WHERE galaxy_id IS NOT NULL;\n"},
+        "CREATE UNIQUE INDEX marks_galaxy ON marks (run_id, galaxy_id) WHERE galaxy_id IS NOT "
+        "NULL;\n"},
     /* 3: per-run summaries (store.h, store_summary.c): what the pages need from every
      * galaxy of a run. An older file upgraded to 3 gets every run's summaries computed in
      * the same transaction (upgrade below). */
@@ -42,44 +44,46 @@ static const store_migration builtin_migrations[] = {
     /* 4: each run's codes packed in galaxy order, and the statistics of every two runs
      * over the galaxies both hold (store.h, store_codes.c, store_cross.c). A pair is
      * stored both ways round; its rows go with either run. */
-    {4, "CREATE TABLE run_codes (\n"
-        "    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
-        "    chunk  INTEGER NOT NULL,             -- 0, 1, ... in ascending galaxy id\n"
-        "    n_rows INTEGER NOT NULL,             -- galaxies in the chunk\n"
-        "    data   BLOB NOT NULL,                -- packed codes, see store_codes.c\n"
-        "    UNIQUE (run_id, chunk)\n"
-        ");\n"
-        "CREATE TABLE run_pairs (\n"
-        "    run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
-        "    other_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
-        "    n_shared INTEGER NOT NULL,           -- galaxies both runs hold\n"
-        "    PRIMARY KEY (run_id, other_id)\n"
-        ") WITHOUT ROWID;\n"
-        "CREATE INDEX run_pairs_other ON run_pairs (other_id);\n"
-        "-- per feature of run_id active on some shared galaxy: sums over the shared galaxies\n"
-        "CREATE TABLE pair_features (\n"
-        "    run_id   INTEGER NOT NULL,\n"
-        "    other_id INTEGER NOT NULL,\n"
-        "    feature  INTEGER NOT NULL,\n"
-        "    n_active INTEGER NOT NULL,\n"
-        "    sum      REAL NOT NULL,\n"
-        "    sum_sq   REAL NOT NULL,\n"
-        "    PRIMARY KEY (run_id, other_id, feature),\n"
-        "    FOREIGN KEY (run_id, other_id) REFERENCES run_pairs(run_id, other_id) ON DELETE CASCADE\n"
-        ") WITHOUT ROWID;\n"
-        "-- per feature of run_id and feature of other_id active together on some shared galaxy\n"
-        "CREATE TABLE pair_coact (\n"
-        "    run_id        INTEGER NOT NULL,\n"
-        "    other_id      INTEGER NOT NULL,\n"
-        "    feature       INTEGER NOT NULL,\n"
-        "    other_feature INTEGER NOT NULL,\n"
-        "    n_both        INTEGER NOT NULL,\n"
-        "    sum_product   REAL NOT NULL,\n"
-        "    PRIMARY KEY (run_id, other_id, feature, other_feature),\n"
-        "    FOREIGN KEY (run_id, other_id) REFERENCES run_pairs(run_id, other_id) ON DELETE CASCADE\n"
-        ") WITHOUT ROWID;\n"},
+    {4,
+     "CREATE TABLE run_codes (\n"
+     "    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+     "    chunk  INTEGER NOT NULL,             -- 0, 1, ... in ascending galaxy id\n"
+     "    n_rows INTEGER NOT NULL,             -- galaxies in the chunk\n"
+     "    data   BLOB NOT NULL,                -- packed codes, see store_codes.c\n"
+     "    UNIQUE (run_id, chunk)\n"
+     ");\n"
+     "CREATE TABLE run_pairs (\n"
+     "    run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+     "    other_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+     "    n_shared INTEGER NOT NULL,           -- galaxies both runs hold\n"
+     "    PRIMARY KEY (run_id, other_id)\n"
+     ") WITHOUT ROWID;\n"
+     "CREATE INDEX run_pairs_other ON run_pairs (other_id);\n"
+     "-- per feature of run_id active on some shared galaxy: sums over the shared galaxies\n"
+     "CREATE TABLE pair_features (\n"
+     "    run_id   INTEGER NOT NULL,\n"
+     "    other_id INTEGER NOT NULL,\n"
+     "    feature  INTEGER NOT NULL,\n"
+     "    n_active INTEGER NOT NULL,\n"
+     "    sum      REAL NOT NULL,\n"
+     "    sum_sq   REAL NOT NULL,\n"
+     "    PRIMARY KEY (run_id, other_id, feature),\n"
+     "    FOREIGN KEY (run_id, other_id) REFERENCES run_pairs(run_id, other_id) ON DELETE CASCADE\n"
+     ") WITHOUT ROWID;\n"
+     "-- per feature of run_id and feature of other_id active together on some shared galaxy\n"
+     "CREATE TABLE pair_coact (\n"
+     "    run_id        INTEGER NOT NULL,\n"
+     "    other_id      INTEGER NOT NULL,\n"
+     "    feature       INTEGER NOT NULL,\n"
+     "    other_feature INTEGER NOT NULL,\n"
+     "    n_both        INTEGER NOT NULL,\n"
+     "    sum_product   REAL NOT NULL,\n"
+     "    PRIMARY KEY (run_id, other_id, feature, other_feature),\n"
+     "    FOREIGN KEY (run_id, other_id) REFERENCES run_pairs(run_id, other_id) ON DELETE CASCADE\n"
+     ") WITHOUT ROWID;\n"},
 };
-static const int n_builtin_migrations = (int)(sizeof builtin_migrations / sizeof builtin_migrations[0]);
+static const int n_builtin_migrations =
+    (int)(sizeof builtin_migrations / sizeof builtin_migrations[0]);
 
 int store_db_fail(store *s, const char *what) {
     int code = sqlite3_extended_errcode(s->db);
@@ -121,13 +125,9 @@ int store_exec(store *s, const char *sql, const char *what) {
     return SF_OK;
 }
 
-int store_begin(store *s) {
-    return store_exec(s, "BEGIN IMMEDIATE", "starting a write");
-}
+int store_begin(store *s) { return store_exec(s, "BEGIN IMMEDIATE", "starting a write"); }
 
-int store_commit(store *s) {
-    return store_exec(s, "COMMIT", "committing");
-}
+int store_commit(store *s) { return store_exec(s, "COMMIT", "committing"); }
 
 void store_rollback(store *s) {
     if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -273,14 +273,13 @@ static int name_cmp(const void *a, const void *b) {
 }
 
 static int schema_names(sqlite3 *db, name_list *out) {
-    static const char *const sql =
-        "SELECT 'table ' || name FROM sqlite_schema "
-        "  WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "UNION ALL SELECT 'column ' || m.name || '.' || p.name "
-        "  FROM sqlite_schema AS m, pragma_table_info(m.name) AS p "
-        "  WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' "
-        "UNION ALL SELECT 'index ' || name FROM sqlite_schema "
-        "  WHERE type = 'index' AND sql IS NOT NULL";
+    static const char *const sql = "SELECT 'table ' || name FROM sqlite_schema "
+                                   "  WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                                   "UNION ALL SELECT 'column ' || m.name || '.' || p.name "
+                                   "  FROM sqlite_schema AS m, pragma_table_info(m.name) AS p "
+                                   "  WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' "
+                                   "UNION ALL SELECT 'index ' || name FROM sqlite_schema "
+                                   "  WHERE type = 'index' AND sql IS NOT NULL";
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
@@ -346,10 +345,8 @@ static const name_list *expected_names(int version) {
         name_list built;
         if (build_expected(version, &built) == SF_OK) {
             int slot = 7; /* a full cache replaces its last entry */
-            if (n_cache < 8)
-                slot = n_cache++;
-            else
-                name_list_free(&cache[slot].names);
+            if (n_cache < 8) slot = n_cache++;
+            else name_list_free(&cache[slot].names);
             snprintf(cache[slot].share, sizeof cache[slot].share, "%s", share);
             cache[slot].version = version;
             cache[slot].names = built;
@@ -379,8 +376,8 @@ static int check_schema(store *s) {
             if (!strncmp(want.item[i], kinds[k], strlen(kinds[k])) &&
                 !bsearch(&want.item[i], have.item, (size_t)have.n, sizeof *have.item, name_cmp))
                 rc = sf_fail("%s is damaged: %s is missing (schema version %d has it); it was "
-                         "changed by another program: restore it from a copy",
-                         s->path, want.item[i], s->version);
+                             "changed by another program: restore it from a copy",
+                             s->path, want.item[i], s->version);
     name_list_free(&have);
     return rc;
 }
@@ -399,8 +396,7 @@ static int check_pages(store *s) {
     int rc = sqlite3_step(st);
     const char *res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
     int status = SF_OK;
-    if (rc != SQLITE_ROW)
-        status = store_db_fail(s, "checking the file");
+    if (rc != SQLITE_ROW) status = store_db_fail(s, "checking the file");
     else if (!res || strcmp(res, "ok"))
         status = sf_fail("%s is damaged (%s): restore it from a copy", s->path,
                          res ? res : "quick_check failed");
@@ -442,8 +438,8 @@ int store_migrate(store *s, const store_migration *steps, int n_steps) {
 static int runs_without_summaries(store *s, int64_t **ids, int *n) {
     *ids = NULL;
     *n = 0;
-    sqlite3_stmt *st = store_prepare(
-        s, "SELECT id FROM runs WHERE NOT EXISTS (SELECT 1 FROM run_summaries WHERE run_id = runs.id) ORDER BY id");
+    sqlite3_stmt *st = store_prepare(s, "SELECT id FROM runs WHERE NOT EXISTS (SELECT 1 FROM "
+                                        "run_summaries WHERE run_id = runs.id) ORDER BY id");
     if (!st) return SF_ERR;
     int cap = 4, rc;
     int64_t *list = xmalloc((size_t)cap * sizeof *list);
@@ -482,12 +478,14 @@ static int upgrade(store *s) {
     /* another process may have upgraded it between the check and the lock */
     if (query_int(s, "PRAGMA user_version", &v) != SF_OK) goto fail;
     int version = (int)v;
-    if (apply_migrations(s, builtin_migrations, n_builtin_migrations, &version, INT_MAX) != SF_OK) goto fail;
+    if (apply_migrations(s, builtin_migrations, n_builtin_migrations, &version, INT_MAX) != SF_OK)
+        goto fail;
     if (version != v && set_version(s, version) != SF_OK) goto fail;
     if (runs_without_summaries(s, &ids, &n) != SF_OK) goto fail;
     for (int i = 0; i < n; i++)
         if (store_run_summarize(s, ids[i]) != SF_OK) {
-            if (v < 3) sf_fail_prefix("upgrading to schema version 3 failed, the file is unchanged");
+            if (v < 3)
+                sf_fail_prefix("upgrading to schema version 3 failed, the file is unchanged");
             goto fail;
         }
     free(ids);
@@ -532,8 +530,7 @@ static int dir_writable(const char *path) {
     char *copy = xstrdup(path);
     char *slash = strrchr(copy, '/');
     const char *dir = ".";
-    if (slash == copy)
-        dir = "/";
+    if (slash == copy) dir = "/";
     else if (slash) {
         *slash = 0;
         dir = copy;
@@ -563,10 +560,8 @@ static char *immutable_uri(const char *path) {
     char *o = uri + sprintf(uri, "file:");
     for (const char *p = path; *p; p++) {
         unsigned char c = (unsigned char)*p;
-        if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f)
-            o += sprintf(o, "%%%02X", c);
-        else
-            *o++ = (char)c;
+        if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) o += sprintf(o, "%%%02X", c);
+        else *o++ = (char)c;
     }
     strcpy(o, "?immutable=1");
     return uri;
@@ -594,7 +589,8 @@ static int reopen_immutable_if_needed(store *s) {
     sqlite3_close_v2(s->db);
     s->db = NULL;
     char *uri = immutable_uri(s->path);
-    rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+    rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                         NULL);
     free(uri);
     if (rc != SQLITE_OK)
         return sf_fail("%s: cannot open read-only: %s", s->path,
@@ -703,13 +699,13 @@ int store_open(store **out, const char *path, int mode) {
     s->mode = mode;
     s->created = !exists;
     /* a store is used by one thread at a time (store.h): no mutex around each call */
-    int flags = SQLITE_OPEN_NOMUTEX | (mode == STORE_READ ? SQLITE_OPEN_READONLY
-                                                          : SQLITE_OPEN_READWRITE | (mode == STORE_CREATE ? SQLITE_OPEN_CREATE : 0));
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (mode == STORE_READ
+                     ? SQLITE_OPEN_READONLY
+                     : SQLITE_OPEN_READWRITE | (mode == STORE_CREATE ? SQLITE_OPEN_CREATE : 0));
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-        if (s->db)
-            sf_fail("%s: cannot open: %s", path, sqlite3_errmsg(s->db));
-        else
-            sf_fail("%s: cannot open (out of memory)", path);
+        if (s->db) sf_fail("%s: cannot open: %s", path, sqlite3_errmsg(s->db));
+        else sf_fail("%s: cannot open (out of memory)", path);
         store_close(s);
         return SF_ERR;
     }
@@ -874,9 +870,9 @@ static void parse_curve(store_run *r, const char *json) {
     cJSON_Delete(root);
 }
 
-#define RUN_COLUMNS                                                                       \
-    "id, prefix, target_spec, n_out, k, width, d, seed, split_seed, n_galaxies, n_train, " \
-    "n_valid, train_rmse, valid_rmse, hyper, normalisation, curve, catalog, images, "     \
+#define RUN_COLUMNS                                                                                \
+    "id, prefix, target_spec, n_out, k, width, d, seed, split_seed, n_galaxies, n_train, "         \
+    "n_valid, train_rmse, valid_rmse, hyper, normalisation, curve, catalog, images, "              \
     "engine, train_seconds, created, tool_version"
 
 static void read_run_row(sqlite3_stmt *st, store_run *r) {
@@ -1010,7 +1006,8 @@ int store_run_find(store *s, const char *spec, store_run *out) {
         if (count == 0) return sf_fail("%s has no runs yet", s->path);
         return sf_fail("%s has several runs: name one of %s", s->path, runs);
     }
-    sqlite3_stmt *st = store_prepare(s, "SELECT id FROM runs WHERE prefix = ?1 OR CAST(id AS TEXT) = ?1");
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT id FROM runs WHERE prefix = ?1 OR CAST(id AS TEXT) = ?1");
     if (!st) return SF_ERR;
     sqlite3_bind_text(st, 1, spec, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
@@ -1052,12 +1049,12 @@ int store_parse_feature(const char *text, char *run_spec, size_t run_spec_size, 
     while (end > p && end[-1] == ' ') end--;
     const char *num = end;
     while (num > p && num[-1] >= '0' && num[-1] <= '9') num--;
-    if (num == end) return sf_fail("'%s' is not a feature (expected e.g. 17, SL17 or 'SL 17')", text);
+    if (num == end)
+        return sf_fail("'%s' is not a feature (expected e.g. 17, SL17 or 'SL 17')", text);
     const char *pre_end = num;
     while (pre_end > start && (pre_end[-1] == ' ' || pre_end[-1] == ':')) pre_end--;
     size_t pre_len = (size_t)(pre_end - start);
-    if (pre_len >= run_spec_size && pre_len > 0)
-        return sf_fail("'%s': run prefix too long", text);
+    if (pre_len >= run_spec_size && pre_len > 0) return sf_fail("'%s': run prefix too long", text);
     for (size_t i = 0; i < pre_len; i++) {
         char c = start[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||

@@ -30,21 +30,21 @@ struct store_codes_cursor {
     int64_t run_id;
     int d;
     int from_chunks;
-    int64_t last_id;     /* the previous galaxy, for the order check */
+    int64_t last_id; /* the previous galaxy, for the order check */
     /* chunks */
     sqlite3_stmt *chunks;
-    int n_rows, row;     /* rows of the decoded chunk, the next one */
-    int64_t *ids;        /* (n_rows) */
-    uint8_t *split;      /* (n_rows) */
-    size_t *start;       /* (n_rows + 1) */
-    uint16_t *feature;   /* (nnz) */
-    float *value;        /* (nnz) */
+    int n_rows, row;   /* rows of the decoded chunk, the next one */
+    int64_t *ids;      /* (n_rows) */
+    uint8_t *split;    /* (n_rows) */
+    size_t *start;     /* (n_rows + 1) */
+    uint16_t *feature; /* (nnz) */
+    float *value;      /* (nnz) */
     size_t cap_rows, cap_pairs;
     /* activations */
     sqlite3_stmt *galaxies, *acts;
-    int act_rc;          /* the activations statement's last step */
-    uint16_t *one_f;     /* (d) the current galaxy's features */
-    float *one_v;        /* (d) */
+    int act_rc;      /* the activations statement's last step */
+    uint16_t *one_f; /* (d) the current galaxy's features */
+    float *one_v;    /* (d) */
 };
 
 static int run_d(store *s, int64_t run_id, int *d, int *n_galaxies) {
@@ -59,7 +59,8 @@ static int run_d(store *s, int64_t run_id, int *d, int *n_galaxies) {
     sqlite3_finalize(st);
     if (rc == SQLITE_DONE) return sf_fail("%s: no run with id %lld", s->path, (long long)run_id);
     if (rc != SQLITE_ROW) return store_db_fail(s, "reading a run");
-    if (*d < 1 || *d > 65535) return sf_fail("%s: run %lld has d = %d", s->path, (long long)run_id, *d);
+    if (*d < 1 || *d > 65535)
+        return sf_fail("%s: run %lld has d = %d", s->path, (long long)run_id, *d);
     return SF_OK;
 }
 
@@ -67,7 +68,8 @@ static int run_d(store *s, int64_t run_id, int *d, int *n_galaxies) {
 static int chunks_complete(store *s, int64_t run_id, int n, int *yes) {
     *yes = 0;
     if (s->version < 4) return SF_OK;
-    sqlite3_stmt *st = store_prepare(s, "SELECT count(*), total(n_rows) FROM run_codes WHERE run_id = ?1");
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT count(*), total(n_rows) FROM run_codes WHERE run_id = ?1");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, run_id);
     int rc = sqlite3_step(st);
@@ -88,7 +90,8 @@ int store_codes_open(store *s, int64_t run_id, store_codes_cursor **out) {
     c->last_id = INT64_MIN;
     c->from_chunks = complete;
     if (complete) {
-        c->chunks = store_prepare(s, "SELECT n_rows, data FROM run_codes WHERE run_id = ?1 ORDER BY chunk");
+        c->chunks =
+            store_prepare(s, "SELECT n_rows, data FROM run_codes WHERE run_id = ?1 ORDER BY chunk");
         if (!c->chunks) goto fail;
         sqlite3_bind_int64(c->chunks, 1, run_id);
     } else {
@@ -126,8 +129,9 @@ void store_codes_close(store_codes_cursor *c) {
 }
 
 static int damaged(store_codes_cursor *c, const char *why) {
-    return sf_fail("%s: the stored codes of run %lld are damaged (%s): restore the file from a copy",
-                   c->s->path, (long long)c->run_id, why);
+    return sf_fail(
+        "%s: the stored codes of run %lld are damaged (%s): restore the file from a copy",
+        c->s->path, (long long)c->run_id, why);
 }
 
 /* Decodes the next chunk; 0 when there is none. */
@@ -142,7 +146,8 @@ static int next_chunk(store_codes_cursor *c) {
     memcpy(&n, p + 4, 4);
     memcpy(&nnz, p + 8, 4);
     memcpy(&d, p + 12, 4);
-    if ((int)d != c->d || (int64_t)n != sqlite3_column_int64(c->chunks, 0)) return damaged(c, "chunk shape");
+    if ((int)d != c->d || (int64_t)n != sqlite3_column_int64(c->chunks, 0))
+        return damaged(c, "chunk shape");
     size_t want = CODES_HEADER + (size_t)n * (8 + 1 + 2) + (size_t)nnz * (2 + 4);
     if (len != want) return damaged(c, "chunk size");
     if (n > c->cap_rows) {
@@ -266,10 +271,8 @@ int store_codes_find(const store_codes *c, int64_t galaxy_id) {
     while (lo <= hi) {
         int mid = lo + (hi - lo) / 2;
         if (c->galaxy_id[mid] == galaxy_id) return mid;
-        if (c->galaxy_id[mid] < galaxy_id)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
+        if (c->galaxy_id[mid] < galaxy_id) lo = mid + 1;
+        else hi = mid - 1;
     }
     return -1;
 }
@@ -378,7 +381,8 @@ typedef struct {
 
 static void builder_put(chunk_builder *b, const store_code_row *r) {
     if (b->nnz + (size_t)r->m > b->cap_pairs) {
-        while (b->nnz + (size_t)r->m > b->cap_pairs) b->cap_pairs = b->cap_pairs ? 2 * b->cap_pairs : 4096;
+        while (b->nnz + (size_t)r->m > b->cap_pairs)
+            b->cap_pairs = b->cap_pairs ? 2 * b->cap_pairs : 4096;
         b->feature = xrealloc(b->feature, b->cap_pairs * sizeof *b->feature);
         b->value = xrealloc(b->value, b->cap_pairs * sizeof *b->value);
     }
@@ -391,7 +395,8 @@ static void builder_put(chunk_builder *b, const store_code_row *r) {
     b->nnz += (size_t)r->m;
 }
 
-static int builder_flush(store *s, sqlite3_stmt *ins, int64_t run_id, int chunk, int d, chunk_builder *b) {
+static int builder_flush(store *s, sqlite3_stmt *ins, int64_t run_id, int chunk, int d,
+                         chunk_builder *b) {
     if (!b->n) return SF_OK;
     size_t len = CODES_HEADER + (size_t)b->n * (8 + 1 + 2) + b->nnz * (2 + 4);
     if (len > b->cap) {

@@ -20,8 +20,8 @@
 
 struct store_cross_sums {
     int dx, dy;
-    double *cross;  /* (dx, dy) the caller's */
-    int *n_both;    /* (dx, dy) the caller's, or NULL */
+    double *cross; /* (dx, dy) the caller's */
+    int *n_both;   /* (dx, dy) the caller's, or NULL */
     int rows;
     double *bx, *by; /* (CROSS_BLOCK, dx), (CROSS_BLOCK, dy) dense rows */
     double *ix, *iy; /* the same, 1 where active (with n_both) */
@@ -127,7 +127,8 @@ static int pair_alloc(store *s, int64_t run_id, int64_t other_id, store_cross *p
     memset(p, 0, sizeof *p);
     if (run_id == other_id) return sf_fail("%s: a run is not compared with itself", s->path);
     int d = 0, d_other = 0;
-    if (run_shape(s, run_id, &d) != SF_OK || run_shape(s, other_id, &d_other) != SF_OK) return SF_ERR;
+    if (run_shape(s, run_id, &d) != SF_OK || run_shape(s, other_id, &d_other) != SF_OK)
+        return SF_ERR;
     p->run_id = run_id;
     p->other_id = other_id;
     p->d = d;
@@ -186,8 +187,9 @@ static int pair_write(store *s, const store_cross *p) {
                                           "VALUES (?1, ?2, ?3)");
     sqlite3_stmt *feat = store_prepare(s, "INSERT INTO pair_features (run_id, other_id, feature, "
                                           "n_active, sum, sum_sq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-    sqlite3_stmt *co = store_prepare(s, "INSERT INTO pair_coact (run_id, other_id, feature, "
-                                        "other_feature, n_both, sum_product) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    sqlite3_stmt *co =
+        store_prepare(s, "INSERT INTO pair_coact (run_id, other_id, feature, "
+                         "other_feature, n_both, sum_product) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     int status = SF_ERR;
     if (!pair || !feat || !co) goto done;
     for (int side = 0; side < 2; side++) {
@@ -244,7 +246,8 @@ done:
 static int pair_stored(store *s, int64_t run_id, int64_t other_id, int *yes, int *n_shared) {
     *yes = 0;
     if (s->version < 4) return SF_OK;
-    sqlite3_stmt *st = store_prepare(s, "SELECT n_shared FROM run_pairs WHERE run_id = ?1 AND other_id = ?2");
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT n_shared FROM run_pairs WHERE run_id = ?1 AND other_id = ?2");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_int64(st, 2, other_id);
@@ -254,11 +257,12 @@ static int pair_stored(store *s, int64_t run_id, int64_t other_id, int *yes, int
         *n_shared = sqlite3_column_int(st, 0);
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SF_OK : store_db_fail(s, "reading two runs' statistics");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SF_OK
+                                                 : store_db_fail(s, "reading two runs' statistics");
 }
 
-static int read_features(store *s, int64_t run_id, int64_t other_id, int d, int *n_active, double *sum,
-                         double *sum_sq) {
+static int read_features(store *s, int64_t run_id, int64_t other_id, int d, int *n_active,
+                         double *sum, double *sum_sq) {
     sqlite3_stmt *st = store_prepare(s, "SELECT feature, n_active, sum, sum_sq FROM pair_features "
                                         "WHERE run_id = ?1 AND other_id = ?2");
     if (!st) return SF_ERR;
@@ -286,8 +290,10 @@ int store_cross_load(store *s, int64_t run_id, int64_t other_id, int feature, st
             /* as a stored pair read for one feature: that row only */
             for (int i = 0; i < p->d; i++)
                 if (i != feature) {
-                    memset(&p->n_both[(size_t)i * p->d_other], 0, (size_t)p->d_other * sizeof *p->n_both);
-                    memset(&p->cross[(size_t)i * p->d_other], 0, (size_t)p->d_other * sizeof *p->cross);
+                    memset(&p->n_both[(size_t)i * p->d_other], 0,
+                           (size_t)p->d_other * sizeof *p->n_both);
+                    memset(&p->cross[(size_t)i * p->d_other], 0,
+                           (size_t)p->d_other * sizeof *p->cross);
                 }
             p->row = feature;
         }
@@ -304,7 +310,8 @@ int store_cross_load(store *s, int64_t run_id, int64_t other_id, int feature, st
     }
     p->row = feature < 0 ? -1 : feature;
     if (read_features(s, run_id, other_id, p->d, p->n_active, p->sum, p->sum_sq) != SF_OK ||
-        read_features(s, other_id, run_id, p->d_other, p->n_active_other, p->sum_other, p->sum_sq_other) != SF_OK) {
+        read_features(s, other_id, run_id, p->d_other, p->n_active_other, p->sum_other,
+                      p->sum_sq_other) != SF_OK) {
         store_cross_clear(p);
         return SF_ERR;
     }
@@ -338,9 +345,9 @@ int store_cross_load(store *s, int64_t run_id, int64_t other_id, int feature, st
 
 /* Galaxies both runs hold, counted from run_galaxies (for pairs not stored). */
 static int count_shared(store *s, int64_t run_id, int64_t other_id, int *n) {
-    sqlite3_stmt *st = store_prepare(
-        s, "SELECT count(*) FROM run_galaxies AS a JOIN run_galaxies AS b "
-           "ON b.run_id = ?2 AND b.galaxy_id = a.galaxy_id WHERE a.run_id = ?1");
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT count(*) FROM run_galaxies AS a JOIN run_galaxies AS b "
+                         "ON b.run_id = ?2 AND b.galaxy_id = a.galaxy_id WHERE a.run_id = ?1");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_int64(st, 2, other_id);
@@ -396,10 +403,11 @@ static int cross_state(store *s, int64_t **ids, int **complete, int *n, long lon
     *complete = NULL;
     *n = 0;
     *n_pairs = 0;
-    sqlite3_stmt *st = store_prepare(
-        s, "SELECT r.id, r.n_galaxies, (SELECT total(c.n_rows) FROM run_codes AS c WHERE c.run_id = r.id), "
-           "(SELECT count(*) FROM run_codes AS c WHERE c.run_id = r.id), "
-           "(SELECT count(*) FROM run_pairs) FROM runs AS r ORDER BY r.id");
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT r.id, r.n_galaxies, (SELECT total(c.n_rows) FROM run_codes AS c "
+                         "WHERE c.run_id = r.id), "
+                         "(SELECT count(*) FROM run_codes AS c WHERE c.run_id = r.id), "
+                         "(SELECT count(*) FROM run_pairs) FROM runs AS r ORDER BY r.id");
     if (!st) return SF_ERR;
     int cap = 4, rc;
     int64_t *list = xmalloc((size_t)cap * sizeof *list);
@@ -428,7 +436,8 @@ static int cross_state(store *s, int64_t **ids, int **complete, int *n, long lon
 }
 
 int store_cross_refresh(store *s) {
-    if (s->version < 4) return sf_fail("%s: schema version %d has no pair statistics", s->path, s->version);
+    if (s->version < 4)
+        return sf_fail("%s: schema version %d has no pair statistics", s->path, s->version);
     int64_t *ids = NULL;
     int *complete = NULL, n = 0;
     long long n_pairs = 0;

@@ -95,7 +95,8 @@ static int check_target(store *s, int64_t run_id, int feature, int64_t galaxy_id
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return store_db_fail(s, "checking a mark");
     if (feature >= 0 && !run_ok)
         return sf_fail("%s: run %lld has no feature %d", s->path, (long long)run_id, feature);
-    if (feature < 0 && !run_ok) return sf_fail("%s: no run with id %lld", s->path, (long long)run_id);
+    if (feature < 0 && !run_ok)
+        return sf_fail("%s: no run with id %lld", s->path, (long long)run_id);
     if (feature < 0 && !galaxy_ok)
         return sf_fail("%s: no galaxy with id %lld", s->path, (long long)galaxy_id);
     return SF_OK;

@@ -24,8 +24,8 @@ enum { CHUNK = 256 };
 /* ---- a set of objIDs ------------------------------------------------------------ */
 
 typedef struct {
-    uint64_t *hash;      /* (cap) 0 = empty slot */
-    size_t *at;          /* (cap) where the objID is in text */
+    uint64_t *hash; /* (cap) 0 = empty slot */
+    size_t *at;     /* (cap) where the objID is in text */
     size_t cap, n;
     char *text;
     size_t text_len, text_cap;
@@ -89,12 +89,12 @@ static int id_set_add(id_set *set, const char *id) {
 typedef struct {
     store *s;
     store_run run;
-    int present;                /* the file holds a run */
+    int present; /* the file holds a run */
     uint8_t *weights;
     size_t weights_len;
     int resize, crop;
-    double split_over;          /* NAN unknown */
-    char shard[32];             /* "I/N", "" for a run that is not a shard */
+    double split_over; /* NAN unknown */
+    char shard[32];    /* "I/N", "" for a run that is not a shard */
 } merge_source;
 
 static void source_clear(merge_source *m) {
@@ -130,12 +130,23 @@ static int source_load(merge_source *m, store *s, int64_t run_id) {
 }
 
 enum {
-    SET_WEIGHTS, SET_TARGET, SET_SHAPE, SET_INPUT, SET_NORM, SET_SPLIT_SEED, SET_SPLIT_OVER,
+    SET_WEIGHTS,
+    SET_TARGET,
+    SET_SHAPE,
+    SET_INPUT,
+    SET_NORM,
+    SET_SPLIT_SEED,
+    SET_SPLIT_OVER,
     SET_COUNT
 };
 static const char *const setting_names[SET_COUNT] = {
-    "weights", "target", "k and width", "input (resize, crop)", "normalisation",
-    "split seed", "split (the galaxies it was drawn over)",
+    "weights",
+    "target",
+    "k and width",
+    "input (resize, crop)",
+    "normalisation",
+    "split seed",
+    "split (the galaxies it was drawn over)",
 };
 
 /* Setting `which` of m as text, for comparing and for the message. */
@@ -150,29 +161,21 @@ static void setting_text(const merge_source *m, int which, char *buf, size_t n) 
     case SET_TARGET:
         used = (size_t)snprintf(buf, n, "%s (", r->target_spec);
         for (int t = 0; t < r->n_out && used < n; t++)
-            used += (size_t)snprintf(buf + used, n - used, "%s%s", t ? ", " : "",
-                                     r->target_names[t]);
+            used +=
+                (size_t)snprintf(buf + used, n - used, "%s%s", t ? ", " : "", r->target_names[t]);
         if (used < n) snprintf(buf + used, n - used, ")");
         break;
-    case SET_SHAPE:
-        snprintf(buf, n, "k %d, width %d (d %d)", r->k, r->width, r->d);
-        break;
-    case SET_INPUT:
-        snprintf(buf, n, "resize %d, crop %d", m->resize, m->crop);
-        break;
+    case SET_SHAPE: snprintf(buf, n, "k %d, width %d (d %d)", r->k, r->width, r->d); break;
+    case SET_INPUT: snprintf(buf, n, "resize %d, crop %d", m->resize, m->crop); break;
     case SET_NORM:
         snprintf(buf, n, "mean %.9g,%.9g,%.9g std %.9g,%.9g,%.9g", r->image_mean[0],
                  r->image_mean[1], r->image_mean[2], r->image_std[0], r->image_std[1],
                  r->image_std[2]);
         break;
-    case SET_SPLIT_SEED:
-        snprintf(buf, n, "%llu", (unsigned long long)r->split_seed);
-        break;
+    case SET_SPLIT_SEED: snprintf(buf, n, "%llu", (unsigned long long)r->split_seed); break;
     case SET_SPLIT_OVER:
-        if (isnan(m->split_over))
-            snprintf(buf, n, "not recorded (not a predict run)");
-        else
-            snprintf(buf, n, "%.0f galaxies with an image", m->split_over);
+        if (isnan(m->split_over)) snprintf(buf, n, "not recorded (not a predict run)");
+        else snprintf(buf, n, "%.0f galaxies with an image", m->split_over);
         break;
     }
 }
@@ -195,9 +198,8 @@ static int fail_difference(const merge_source *a, const merge_source *b, int whi
     char ta[512], tb[512];
     setting_text(a, which, ta, sizeof ta);
     setting_text(b, which, tb, sizeof tb);
-    return sf_fail("%s (run %s) differs from %s (run %s) in its %s: %s against %s: %s",
-                   b->s->path, b->run.prefix, a->s->path, a->run.prefix, setting_names[which],
-                   tb, ta, advice);
+    return sf_fail("%s (run %s) differs from %s (run %s) in its %s: %s against %s: %s", b->s->path,
+                   b->run.prefix, a->s->path, a->run.prefix, setting_names[which], tb, ta, advice);
 }
 
 /* The one run of a shard file; present = 0 for a file with no run (an empty shard). */
@@ -229,11 +231,11 @@ typedef struct {
     char objid[CHUNK][STORE_OBJID_MAX];
     store_galaxy_input gal[CHUNK];
     uint8_t split[CHUNK];
-    float *pred, *truth;        /* (CHUNK, n_out) */
-    int *idx;                   /* (CHUNK, k_stored) */
+    float *pred, *truth; /* (CHUNK, n_out) */
+    int *idx;            /* (CHUNK, k_stored) */
     float *val;
-    int *n_act;                 /* (CHUNK) pairs filled */
-    double *values;             /* (CHUNK, n_columns) */
+    int *n_act;     /* (CHUNK) pairs filled */
+    double *values; /* (CHUNK, n_columns) */
     uint8_t *thumb[CHUNK];
 } chunk;
 
@@ -303,9 +305,8 @@ static int chunk_outputs(merge_state *ms, store *s, int64_t run_id) {
     chunk *c = &ms->c;
     int64_t lo = c->gid[0], hi = c->gid[c->n - 1];
     for (int i = 0; i < c->n * ms->n_out; i++) c->pred[i] = c->truth[i] = NAN;
-    sqlite3_stmt *st = store_prepare(
-        s, "SELECT galaxy_id, target, pred, truth FROM predictions "
-           "WHERE run_id = ?1 AND galaxy_id BETWEEN ?2 AND ?3");
+    sqlite3_stmt *st = store_prepare(s, "SELECT galaxy_id, target, pred, truth FROM predictions "
+                                        "WHERE run_id = ?1 AND galaxy_id BETWEEN ?2 AND ?3");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_int64(st, 2, lo);
@@ -371,9 +372,8 @@ static int chunk_catalogue(merge_state *ms, store *s, const int64_t *col_ids, in
     chunk *c = &ms->c;
     int64_t lo = c->gid[0], hi = c->gid[c->n - 1];
     for (size_t i = 0; i < (size_t)c->n * ms->n_columns; i++) c->values[i] = NAN;
-    sqlite3_stmt *st = store_prepare(
-        s, "SELECT galaxy_id, value FROM catalog_values "
-           "WHERE column_id = ?1 AND galaxy_id BETWEEN ?2 AND ?3");
+    sqlite3_stmt *st = store_prepare(s, "SELECT galaxy_id, value FROM catalog_values "
+                                        "WHERE column_id = ?1 AND galaxy_id BETWEEN ?2 AND ?3");
     if (!st) return SF_ERR;
     int rc = SQLITE_DONE;
     for (int k = 0; k < n_cols; k++) {
@@ -512,10 +512,8 @@ static int count_new(id_set *set, store *s, int64_t run_id, int *n_new, int *n_d
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *id = sqlite3_column_text(st, 0);
-        if (id_set_add(set, id ? (const char *)id : ""))
-            (*n_new)++;
-        else
-            (*n_dup)++;
+        if (id_set_add(set, id ? (const char *)id : "")) (*n_new)++;
+        else (*n_dup)++;
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? SF_OK : store_db_fail(s, "listing a run's galaxies");
@@ -523,8 +521,8 @@ static int count_new(id_set *set, store *s, int64_t run_id, int *n_new, int *n_d
 
 /* The head's weights (n_out, d) as the run stored them. */
 static int read_head(store *s, const store_run *r, float *head_w) {
-    sqlite3_stmt *st = store_prepare(
-        s, "SELECT feature, target, weight FROM feature_targets WHERE run_id = ?1");
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT feature, target, weight FROM feature_targets WHERE run_id = ?1");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, r->id);
     int rc;
@@ -542,7 +540,8 @@ static int merged_columns(merge_state *ms, const merge_source *shards, int n) {
     int cap = 0;
     for (int i = 0; i < n; i++) {
         if (!shards[i].present) continue;
-        sqlite3_stmt *st = store_prepare(shards[i].s, "SELECT name FROM catalog_columns ORDER BY id");
+        sqlite3_stmt *st =
+            store_prepare(shards[i].s, "SELECT name FROM catalog_columns ORDER BY id");
         if (!st) return SF_ERR;
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -573,8 +572,9 @@ static char *merged_hyper(const merge_source *base, const merge_source *shards, 
     }
     cJSON *list = cJSON_CreateArray();
     const cJSON *it;
-    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(h, "merged_shards"))
-        if (cJSON_IsString(it)) cJSON_AddItemToArray(list, cJSON_CreateString(it->valuestring));
+    cJSON_ArrayForEach(it,
+                       cJSON_GetObjectItemCaseSensitive(h, "merged_shards")) if (cJSON_IsString(it))
+        cJSON_AddItemToArray(list, cJSON_CreateString(it->valuestring));
     for (int i = 0; i < n; i++) {
         if (!shards[i].present || !shards[i].shard[0]) continue;
         int have = 0;
@@ -621,10 +621,8 @@ static int find_target(store *out, const merge_source *first, const char *name,
         }
         snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", found ? ", " : "",
                  cand.run.prefix);
-        if (found++ == 0)
-            *target = cand;
-        else
-            source_clear(&cand);
+        if (found++ == 0) *target = cand;
+        else source_clear(&cand);
     }
     store_runs_free(runs, n);
     if (rc != SF_OK) {
@@ -668,7 +666,8 @@ static int replace_run(store *out, int64_t old_id, int64_t new_id, const char *p
         if (!st) return SF_ERR;
         if (sqlite3_bind_parameter_count(st) >= 1) sqlite3_bind_int64(st, 1, old_id);
         if (sqlite3_bind_parameter_count(st) >= 2) sqlite3_bind_int64(st, 2, new_id);
-        if (sqlite3_bind_parameter_count(st) >= 3) sqlite3_bind_text(st, 3, prefix, -1, SQLITE_TRANSIENT);
+        if (sqlite3_bind_parameter_count(st) >= 3)
+            sqlite3_bind_text(st, 3, prefix, -1, SQLITE_TRANSIENT);
         int rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE) return store_db_fail(out, "replacing the run by the merged one");
@@ -690,7 +689,8 @@ static int merge_write(merge_state *ms, const merge_source *base, merge_source *
     in.run.curve = br->curve;
     in.run.n_curve = br->n_curve;
     in.run.train_rmse = in.run.valid_rmse = NAN;
-    for (int t = 0; t < STORE_MAX_TARGETS; t++) in.run.train_rmse_t[t] = in.run.valid_rmse_t[t] = NAN;
+    for (int t = 0; t < STORE_MAX_TARGETS; t++)
+        in.run.train_rmse_t[t] = in.run.valid_rmse_t[t] = NAN;
     in.run.tool_version[0] = 0;
     if (target->present) {
         if (temporary_prefix(out, in.run.prefix) != SF_OK) {
@@ -748,7 +748,8 @@ int store_merge(store *out, store *const *shard_files, int n, const store_merge_
                 store_merge_result *res) {
     memset(res, 0, sizeof *res);
     double t0 = sf_now();
-    if (out->mode == STORE_READ) return sf_fail("%s was opened read-only; cannot merge into it", out->path);
+    if (out->mode == STORE_READ)
+        return sf_fail("%s was opened read-only; cannot merge into it", out->path);
     merge_source *shards = xcalloc((size_t)n + 1, sizeof *shards);
     merge_source target;
     memset(&target, 0, sizeof target);
@@ -787,9 +788,11 @@ int store_merge(store *out, store *const *shard_files, int n, const store_merge_
 
     /* what is new: nothing, and OUT is left alone */
     int n_new = 0, n_dup = 0, n_before = 0;
-    if (rc == SF_OK && target.present) rc = count_new(&ms.seen, out, target.run.id, &n_before, &n_dup);
+    if (rc == SF_OK && target.present)
+        rc = count_new(&ms.seen, out, target.run.id, &n_before, &n_dup);
     for (int i = 0; i < n && rc == SF_OK; i++)
-        if (shards[i].present) rc = count_new(&ms.seen, shards[i].s, shards[i].run.id, &n_new, &n_dup);
+        if (shards[i].present)
+            rc = count_new(&ms.seen, shards[i].s, shards[i].run.id, &n_new, &n_dup);
     id_set_free(&ms.seen);
     res->n_added = n_new;
     res->n_duplicates = n_dup;

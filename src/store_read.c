@@ -47,9 +47,9 @@ static void read_feature_row(sqlite3_stmt *st, store_feature *f, int n_out) {
 /* Fills weight/pearson of features[0..n) (sorted by feature number) for the run. */
 static int read_feature_targets(store *s, int64_t run_id, int lo, int hi, store_feature *by_num,
                                 int d) {
-    sqlite3_stmt *st = store_prepare(
-        s, "SELECT feature, target, weight, pearson FROM feature_targets "
-           "WHERE run_id = ?1 AND feature BETWEEN ?2 AND ?3");
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT feature, target, weight, pearson FROM feature_targets "
+                         "WHERE run_id = ?1 AND feature BETWEEN ?2 AND ?3");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_int(st, 2, lo);
@@ -65,7 +65,7 @@ static int read_feature_targets(store *s, int64_t run_id, int lo, int hi, store_
     return rc == SQLITE_DONE ? SF_OK : store_db_fail(s, "reading feature weights");
 }
 
-#define FEATURE_COLUMNS \
+#define FEATURE_COLUMNS                                                                            \
     "feature, n_active, n_active_valid, f_activated, max_valid, max, mean, label, note"
 
 static int cmp_int_desc(int a, int b) { return (a < b) - (a > b); }
@@ -101,15 +101,16 @@ void store_features_sort(store_feature *f, int n, store_sort sort) {
     qsort_r(f, (size_t)n, sizeof *f, feature_cmp, &sort);
 }
 
-int store_features(store *s, int64_t run_id, store_sort sort, int include_dead,
-                   store_feature **out, int *n) {
+int store_features(store *s, int64_t run_id, store_sort sort, int include_dead, store_feature **out,
+                   int *n) {
     *out = NULL;
     *n = 0;
     int n_out = 0, d = 0;
     if (run_shape(s, run_id, &n_out, &d) != SF_OK) return SF_ERR;
     store_feature *all = xcalloc((size_t)d, sizeof *all);
     for (int f = 0; f < d; f++) all[f].feature = -1;
-    sqlite3_stmt *st = store_prepare(s, "SELECT " FEATURE_COLUMNS " FROM run_features WHERE run_id = ?1");
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT " FEATURE_COLUMNS " FROM run_features WHERE run_id = ?1");
     if (!st) {
         free(all);
         return SF_ERR;
@@ -148,8 +149,8 @@ int store_feature_get(store *s, int64_t run_id, int feature, store_feature *out)
     if (feature < 0 || feature >= d)
         return sf_fail("%s: feature %d outside 0..%d of run %lld", s->path, feature, d - 1,
                        (long long)run_id);
-    sqlite3_stmt *st = store_prepare(
-        s, "SELECT " FEATURE_COLUMNS " FROM run_features WHERE run_id = ?1 AND feature = ?2");
+    sqlite3_stmt *st = store_prepare(s, "SELECT " FEATURE_COLUMNS
+                                        " FROM run_features WHERE run_id = ?1 AND feature = ?2");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_int(st, 2, feature);
@@ -161,7 +162,8 @@ int store_feature_get(store *s, int64_t run_id, int feature, store_feature *out)
                        feature);
     if (rc != SQLITE_ROW) return store_db_fail(s, "reading a feature");
     sqlite3_stmt *ft = store_prepare(
-        s, "SELECT target, weight, pearson FROM feature_targets WHERE run_id = ?1 AND feature = ?2");
+        s,
+        "SELECT target, weight, pearson FROM feature_targets WHERE run_id = ?1 AND feature = ?2");
     if (!ft) return SF_ERR;
     sqlite3_bind_int64(ft, 1, run_id);
     sqlite3_bind_int(ft, 2, feature);
@@ -175,10 +177,12 @@ int store_feature_get(store *s, int64_t run_id, int feature, store_feature *out)
     return rc == SQLITE_DONE ? SF_OK : store_db_fail(s, "reading a feature's weights");
 }
 
-int store_feature_label(store *s, int64_t run_id, int feature, const char *label, const char *note) {
+int store_feature_label(store *s, int64_t run_id, int feature, const char *label,
+                        const char *note) {
     if (s->mode == STORE_READ) return sf_fail("%s was opened read-only; cannot label", s->path);
     if (label && strlen(label) >= STORE_LABEL_MAX)
-        return sf_fail("label too long (%zu bytes; at most %d)", strlen(label), STORE_LABEL_MAX - 1);
+        return sf_fail("label too long (%zu bytes; at most %d)", strlen(label),
+                       STORE_LABEL_MAX - 1);
     if (note && strlen(note) >= STORE_NOTE_MAX)
         return sf_fail("note too long (%zu bytes; at most %d)", strlen(note), STORE_NOTE_MAX - 1);
     sqlite3_stmt *st = store_prepare(
@@ -203,7 +207,8 @@ int store_feature_label(store *s, int64_t run_id, int feature, const char *label
 /* ---- galaxies of a feature ---------------------------------------------------- */
 
 static double feature_scale(store *s, int64_t run_id, int feature) {
-    sqlite3_stmt *st = store_prepare(s, "SELECT max_valid, max FROM run_features WHERE run_id = ?1 AND feature = ?2");
+    sqlite3_stmt *st = store_prepare(
+        s, "SELECT max_valid, max FROM run_features WHERE run_id = ?1 AND feature = ?2");
     if (!st) return 0;
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_int(st, 2, feature);
@@ -363,8 +368,8 @@ int store_galaxy_in_run(store *s, int64_t run_id, int64_t galaxy_id, store_galax
     memset(out, 0, sizeof *out);
     out->run_id = run_id;
     out->galaxy_id = galaxy_id;
-    sqlite3_stmt *st = store_prepare(
-        s, "SELECT split FROM run_galaxies WHERE run_id = ?1 AND galaxy_id = ?2");
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT split FROM run_galaxies WHERE run_id = ?1 AND galaxy_id = ?2");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_int64(st, 2, galaxy_id);
@@ -389,10 +394,10 @@ int store_galaxy_in_run(store *s, int64_t run_id, int64_t galaxy_id, store_galax
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return store_db_fail(s, "reading predictions");
 
-    st = store_prepare(
-        s, "SELECT a.feature, a.value, f.max_valid, f.max FROM activations AS a "
-           "JOIN run_features AS f ON f.run_id = a.run_id AND f.feature = a.feature "
-           "WHERE a.run_id = ?1 AND a.galaxy_id = ?2 ORDER BY a.value DESC, a.feature");
+    st = store_prepare(s,
+                       "SELECT a.feature, a.value, f.max_valid, f.max FROM activations AS a "
+                       "JOIN run_features AS f ON f.run_id = a.run_id AND f.feature = a.feature "
+                       "WHERE a.run_id = ?1 AND a.galaxy_id = ?2 ORDER BY a.value DESC, a.feature");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_int64(st, 2, galaxy_id);
@@ -489,9 +494,11 @@ static int run_rows(store *s, int64_t run_id, store_rows *rows, int with_objid) 
     rows->objid = with_objid ? xmalloc(cap * sizeof *rows->objid) : NULL;
     rows->split = xmalloc(cap);
     sqlite3_stmt *st = store_prepare(
-        s, with_objid ? "SELECT rg.galaxy_id, rg.split, g.objid FROM run_galaxies AS rg "
-                        "JOIN galaxies AS g ON g.id = rg.galaxy_id WHERE rg.run_id = ?1 ORDER BY rg.galaxy_id"
-                      : "SELECT galaxy_id, split FROM run_galaxies WHERE run_id = ?1 ORDER BY galaxy_id");
+        s,
+        with_objid
+            ? "SELECT rg.galaxy_id, rg.split, g.objid FROM run_galaxies AS rg "
+              "JOIN galaxies AS g ON g.id = rg.galaxy_id WHERE rg.run_id = ?1 ORDER BY rg.galaxy_id"
+            : "SELECT galaxy_id, split FROM run_galaxies WHERE run_id = ?1 ORDER BY galaxy_id");
     if (!st) {
         store_rows_clear(rows);
         return SF_ERR;
@@ -512,9 +519,13 @@ static int run_rows(store *s, int64_t run_id, store_rows *rows, int with_objid) 
     return SF_OK;
 }
 
-int store_run_rows(store *s, int64_t run_id, store_rows *rows) { return run_rows(s, run_id, rows, 1); }
+int store_run_rows(store *s, int64_t run_id, store_rows *rows) {
+    return run_rows(s, run_id, rows, 1);
+}
 
-int store_run_rows_ids(store *s, int64_t run_id, store_rows *rows) { return run_rows(s, run_id, rows, 0); }
+int store_run_rows_ids(store *s, int64_t run_id, store_rows *rows) {
+    return run_rows(s, run_id, rows, 0);
+}
 
 /* Row of galaxy_id in rows (ascending ids), or -1. */
 static int row_of(const store_rows *rows, int64_t galaxy_id) {
@@ -522,10 +533,8 @@ static int row_of(const store_rows *rows, int64_t galaxy_id) {
     while (lo <= hi) {
         int mid = lo + (hi - lo) / 2;
         if (rows->galaxy_id[mid] == galaxy_id) return mid;
-        if (rows->galaxy_id[mid] < galaxy_id)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
+        if (rows->galaxy_id[mid] < galaxy_id) lo = mid + 1;
+        else hi = mid - 1;
     }
     return -1;
 }
@@ -553,8 +562,8 @@ static int row_seek(const store_rows *rows, int *at, int64_t galaxy_id) {
 
 int store_run_dense(store *s, int64_t run_id, const store_rows *rows, int d, float *out) {
     memset(out, 0, (size_t)rows->n * (size_t)d * sizeof *out);
-    sqlite3_stmt *st = store_prepare(
-        s, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1");
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1");
     if (!st) return SF_ERR;
     sqlite3_bind_int64(st, 1, run_id);
     int rc, at = 0;
@@ -567,8 +576,8 @@ int store_run_dense(store *s, int64_t run_id, const store_rows *rows, int d, flo
     return rc == SQLITE_DONE ? SF_OK : store_db_fail(s, "reading activations");
 }
 
-int store_run_sparse(store *s, int64_t run_id, const store_rows *rows, int64_t *start, int **feature,
-                     float **value) {
+int store_run_sparse(store *s, int64_t run_id, const store_rows *rows, int64_t *start,
+                     int **feature, float **value) {
     *feature = NULL;
     *value = NULL;
     for (int i = 0; i <= rows->n; i++) start[i] = 0;
@@ -576,7 +585,9 @@ int store_run_sparse(store *s, int64_t run_id, const store_rows *rows, int64_t *
     int *f = xmalloc(((size_t)total + 1) * sizeof *f);
     float *v = xmalloc(((size_t)total + 1) * sizeof *v);
     /* the primary key gives the galaxies in order, as rows has them */
-    sqlite3_stmt *st = store_prepare(s, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1 ORDER BY galaxy_id");
+    sqlite3_stmt *st = store_prepare(
+        s,
+        "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1 ORDER BY galaxy_id");
     if (!st) {
         free(f);
         free(v);
@@ -622,8 +633,8 @@ int store_run_feature_column(store *s, int64_t run_id, const store_rows *rows, i
     return rc == SQLITE_DONE ? SF_OK : store_db_fail(s, "reading a feature's activations");
 }
 
-int store_run_predictions(store *s, int64_t run_id, const store_rows *rows, int n_out,
-                          float *pred, float *truth) {
+int store_run_predictions(store *s, int64_t run_id, const store_rows *rows, int n_out, float *pred,
+                          float *truth) {
     size_t total = (size_t)rows->n * (size_t)n_out;
     for (size_t i = 0; i < total; i++) {
         if (pred) pred[i] = NAN;
@@ -649,9 +660,9 @@ int store_catalog_columns(store *s, char (**names)[STORE_NAME_MAX], int *n) {
     *names = NULL;
     *n = 0;
     long long has_ra = 0, has_dec = 0;
-    sqlite3_stmt *st = store_prepare(
-        s, "SELECT EXISTS (SELECT 1 FROM galaxies WHERE ra IS NOT NULL), "
-           "EXISTS (SELECT 1 FROM galaxies WHERE dec IS NOT NULL)");
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT EXISTS (SELECT 1 FROM galaxies WHERE ra IS NOT NULL), "
+                         "EXISTS (SELECT 1 FROM galaxies WHERE dec IS NOT NULL)");
     if (!st) return SF_ERR;
     if (sqlite3_step(st) == SQLITE_ROW) {
         has_ra = sqlite3_column_int(st, 0);
@@ -691,7 +702,8 @@ int store_catalog_values(store *s, const store_rows *rows, const char *column, d
         sqlite3_stmt *st = store_prepare(
             s, scan ? (is_ra ? "SELECT id, ra FROM galaxies WHERE id BETWEEN ?1 AND ?2"
                              : "SELECT id, dec FROM galaxies WHERE id BETWEEN ?1 AND ?2")
-                    : (is_ra ? "SELECT id, ra FROM galaxies WHERE id = ?1" : "SELECT id, dec FROM galaxies WHERE id = ?1"));
+                    : (is_ra ? "SELECT id, ra FROM galaxies WHERE id = ?1"
+                             : "SELECT id, dec FROM galaxies WHERE id = ?1"));
         if (!st) return SF_ERR;
         int rc = SQLITE_DONE;
         if (scan) {

@@ -18,63 +18,64 @@
 /* The summary tables. One text for the migration (main schema) and for a read-only
  * connection to an older file (temp schema, where the references to the main schema's
  * tables cannot be kept: such a connection never deletes a run). */
-#define SUMMARY_TABLES(TEMP, REF_RUNS, REF_FEATURES)                                       \
-    "CREATE " TEMP "TABLE run_summaries (\n"                                              \
-    "    run_id          INTEGER PRIMARY KEY" REF_RUNS ",\n"                              \
-    "    summary_version INTEGER NOT NULL,\n"                                             \
-    "    n_valid         INTEGER NOT NULL,\n"                                             \
-    "    points_kind     INTEGER NOT NULL,\n"                                             \
-    "    points          BLOB NOT NULL,\n"                                                \
-    "    created         TEXT NOT NULL\n"                                                 \
-    ");\n"                                                                                \
-    "CREATE " TEMP "TABLE feature_summaries (\n"                                          \
-    "    run_id       INTEGER NOT NULL,\n"                                                \
-    "    feature      INTEGER NOT NULL,\n"                                                \
-    "    sum          REAL NOT NULL,\n"                                                   \
-    "    sum_sq       REAL NOT NULL,\n"                                                   \
-    "    sum_valid    REAL NOT NULL,\n"                                                   \
-    "    sum_sq_valid REAL NOT NULL,\n"                                                   \
-    "    valid_hits   BLOB,\n"                                                            \
-    "    PRIMARY KEY (run_id, feature)" REF_FEATURES "\n"                                 \
-    ") WITHOUT ROWID;\n"                                                                  \
-    "CREATE " TEMP "TABLE feature_pairs (\n"                                              \
-    "    run_id       INTEGER NOT NULL,\n"                                                \
-    "    feature      INTEGER NOT NULL,\n"                                                \
-    "    other        INTEGER NOT NULL,\n"                                                \
-    "    n_both       INTEGER NOT NULL,\n"                                                \
-    "    cross        REAL NOT NULL,\n"                                                   \
-    "    n_both_valid INTEGER NOT NULL,\n"                                                \
-    "    cross_valid  REAL NOT NULL,\n"                                                   \
-    "    PRIMARY KEY (run_id, feature, other)" REF_FEATURES "\n"                          \
-    ") WITHOUT ROWID;\n"                                                                  \
-    "CREATE " TEMP "TABLE feature_samples (\n"                                            \
-    "    run_id    INTEGER NOT NULL,\n"                                                   \
-    "    feature   INTEGER NOT NULL,\n"                                                   \
-    "    rank      INTEGER NOT NULL,\n"                                                   \
-    "    galaxy_id INTEGER NOT NULL,\n"                                                   \
-    "    value     REAL NOT NULL,\n"                                                      \
-    "    PRIMARY KEY (run_id, feature, rank)" REF_FEATURES "\n"                           \
-    ") WITHOUT ROWID;\n"                                                                  \
-    "CREATE " TEMP "TABLE feature_columns (\n"                                            \
-    "    run_id   INTEGER NOT NULL,\n"                                                    \
-    "    feature  INTEGER NOT NULL,\n"                                                    \
-    "    position INTEGER NOT NULL,\n"                                                    \
-    "    name     TEXT NOT NULL,\n"                                                       \
-    "    rho      REAL NOT NULL,\n"                                                       \
-    "    n_pairs  INTEGER NOT NULL,\n"                                                    \
-    "    PRIMARY KEY (run_id, feature, position)" REF_FEATURES "\n"                       \
-    ") WITHOUT ROWID;\n"                                                                  \
-    "CREATE " TEMP "TABLE run_levels (\n"                                                 \
-    "    run_id  INTEGER NOT NULL" REF_RUNS ",\n"                                         \
-    "    n_terms INTEGER NOT NULL,\n"                                                     \
-    "    target  INTEGER NOT NULL,\n"                                                     \
-    "    rmse    REAL,\n"                                                                 \
-    "    PRIMARY KEY (run_id, n_terms, target)\n"                                         \
+#define SUMMARY_TABLES(TEMP, REF_RUNS, REF_FEATURES)                                               \
+    "CREATE " TEMP "TABLE run_summaries (\n"                                                       \
+    "    run_id          INTEGER PRIMARY KEY" REF_RUNS ",\n"                                       \
+    "    summary_version INTEGER NOT NULL,\n"                                                      \
+    "    n_valid         INTEGER NOT NULL,\n"                                                      \
+    "    points_kind     INTEGER NOT NULL,\n"                                                      \
+    "    points          BLOB NOT NULL,\n"                                                         \
+    "    created         TEXT NOT NULL\n"                                                          \
+    ");\n"                                                                                         \
+    "CREATE " TEMP "TABLE feature_summaries (\n"                                                   \
+    "    run_id       INTEGER NOT NULL,\n"                                                         \
+    "    feature      INTEGER NOT NULL,\n"                                                         \
+    "    sum          REAL NOT NULL,\n"                                                            \
+    "    sum_sq       REAL NOT NULL,\n"                                                            \
+    "    sum_valid    REAL NOT NULL,\n"                                                            \
+    "    sum_sq_valid REAL NOT NULL,\n"                                                            \
+    "    valid_hits   BLOB,\n"                                                                     \
+    "    PRIMARY KEY (run_id, feature)" REF_FEATURES "\n"                                          \
+    ") WITHOUT ROWID;\n"                                                                           \
+    "CREATE " TEMP "TABLE feature_pairs (\n"                                                       \
+    "    run_id       INTEGER NOT NULL,\n"                                                         \
+    "    feature      INTEGER NOT NULL,\n"                                                         \
+    "    other        INTEGER NOT NULL,\n"                                                         \
+    "    n_both       INTEGER NOT NULL,\n"                                                         \
+    "    cross        REAL NOT NULL,\n"                                                            \
+    "    n_both_valid INTEGER NOT NULL,\n"                                                         \
+    "    cross_valid  REAL NOT NULL,\n"                                                            \
+    "    PRIMARY KEY (run_id, feature, other)" REF_FEATURES "\n"                                   \
+    ") WITHOUT ROWID;\n"                                                                           \
+    "CREATE " TEMP "TABLE feature_samples (\n"                                                     \
+    "    run_id    INTEGER NOT NULL,\n"                                                            \
+    "    feature   INTEGER NOT NULL,\n"                                                            \
+    "    rank      INTEGER NOT NULL,\n"                                                            \
+    "    galaxy_id INTEGER NOT NULL,\n"                                                            \
+    "    value     REAL NOT NULL,\n"                                                               \
+    "    PRIMARY KEY (run_id, feature, rank)" REF_FEATURES "\n"                                    \
+    ") WITHOUT ROWID;\n"                                                                           \
+    "CREATE " TEMP "TABLE feature_columns (\n"                                                     \
+    "    run_id   INTEGER NOT NULL,\n"                                                             \
+    "    feature  INTEGER NOT NULL,\n"                                                             \
+    "    position INTEGER NOT NULL,\n"                                                             \
+    "    name     TEXT NOT NULL,\n"                                                                \
+    "    rho      REAL NOT NULL,\n"                                                                \
+    "    n_pairs  INTEGER NOT NULL,\n"                                                             \
+    "    PRIMARY KEY (run_id, feature, position)" REF_FEATURES "\n"                                \
+    ") WITHOUT ROWID;\n"                                                                           \
+    "CREATE " TEMP "TABLE run_levels (\n"                                                          \
+    "    run_id  INTEGER NOT NULL" REF_RUNS ",\n"                                                  \
+    "    n_terms INTEGER NOT NULL,\n"                                                              \
+    "    target  INTEGER NOT NULL,\n"                                                              \
+    "    rmse    REAL,\n"                                                                          \
+    "    PRIMARY KEY (run_id, n_terms, target)\n"                                                  \
     ") WITHOUT ROWID;\n"
 
-const char store_summary_schema_sql[] = SUMMARY_TABLES(
-    "", " REFERENCES runs(id) ON DELETE CASCADE",
-    ",\n    FOREIGN KEY (run_id, feature) REFERENCES run_features(run_id, feature) ON DELETE CASCADE");
+const char store_summary_schema_sql[] =
+    SUMMARY_TABLES("", " REFERENCES runs(id) ON DELETE CASCADE",
+                   ",\n    FOREIGN KEY (run_id, feature) REFERENCES run_features(run_id, feature) "
+                   "ON DELETE CASCADE");
 
 static const char summary_temp_sql[] = SUMMARY_TABLES("TEMP ", "", "");
 
@@ -111,20 +112,20 @@ static float get_f32(const uint8_t *p) {
 typedef struct {
     store_run run;
     int d, n_out;
-    int n;                 /* galaxies of the run */
-    int64_t *gid;          /* (n) ascending */
-    uint8_t *split;        /* (n) */
-    int *vindex;           /* (n) index among the validation galaxies, -1 for training */
+    int n;          /* galaxies of the run */
+    int64_t *gid;   /* (n) ascending */
+    uint8_t *split; /* (n) */
+    int *vindex;    /* (n) index among the validation galaxies, -1 for training */
     int nv;
-    int64_t *valid_gid;    /* (nv) */
-    float *truth;          /* (n, n_out) */
-    double *w;             /* (n_out, d) the head */
-    int *rank;             /* (d) place by frequency among the live features, -1 dead */
-    int *by_rank;          /* (n_live) feature of each place */
+    int64_t *valid_gid; /* (nv) */
+    float *truth;       /* (n, n_out) */
+    double *w;          /* (n_out, d) the head */
+    int *rank;          /* (d) place by frequency among the live features, -1 dead */
+    int *by_rank;       /* (n_live) feature of each place */
     int n_live;
-    double *scale;         /* (d) max_valid, or max when that is 0 */
-    int64_t gid_lo;        /* rows by galaxy id when the run's ids are dense enough: */
-    int *row_by_gid;       /* (span) row of gid_lo + i, -1 none; NULL: binary search */
+    double *scale;   /* (d) max_valid, or max when that is 0 */
+    int64_t gid_lo;  /* rows by galaxy id when the run's ids are dense enough: */
+    int *row_by_gid; /* (span) row of gid_lo + i, -1 none; NULL: binary search */
     int64_t span;
 } run_view;
 
@@ -145,7 +146,8 @@ static void view_free(run_view *v) {
 
 /* Row of galaxy g in v (ascending ids), or -1. */
 static int view_row(const run_view *v, int64_t g) {
-    if (v->row_by_gid) return g >= v->gid_lo && g - v->gid_lo < v->span ? v->row_by_gid[g - v->gid_lo] : -1;
+    if (v->row_by_gid)
+        return g >= v->gid_lo && g - v->gid_lo < v->span ? v->row_by_gid[g - v->gid_lo] : -1;
     int lo = 0, hi = v->n - 1;
     while (lo <= hi) {
         int mid = lo + (hi - lo) / 2;
@@ -163,7 +165,8 @@ typedef struct {
 /* The order of store_features(STORE_SORT_FREQUENCY). */
 static int freq_cmp(const void *pa, const void *pb) {
     const freq_key *a = pa, *b = pb;
-    if (a->n_active_valid != b->n_active_valid) return a->n_active_valid > b->n_active_valid ? -1 : 1;
+    if (a->n_active_valid != b->n_active_valid)
+        return a->n_active_valid > b->n_active_valid ? -1 : 1;
     if (a->n_active != b->n_active) return a->n_active > b->n_active ? -1 : 1;
     return (a->feature > b->feature) - (a->feature < b->feature);
 }
@@ -206,8 +209,9 @@ static int view_load(store *s, int64_t run_id, run_view *v) {
     v->by_rank = xmalloc((size_t)d * sizeof *v->by_rank);
     freq_key *keys = xcalloc((size_t)d, sizeof *keys);
     int n_keys = 0;
-    st = store_prepare(s, "SELECT feature, n_active, n_active_valid, max_valid, max FROM run_features "
-                          "WHERE run_id = ?1");
+    st = store_prepare(s,
+                       "SELECT feature, n_active, n_active_valid, max_valid, max FROM run_features "
+                       "WHERE run_id = ?1");
     if (!st) {
         free(keys);
         return SF_ERR;
@@ -240,7 +244,8 @@ static int view_load(store *s, int64_t run_id, run_view *v) {
     sqlite3_bind_int64(st, 1, run_id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int f = sqlite3_column_int(st, 0), t = sqlite3_column_int(st, 1);
-        if (f >= 0 && f < d && t >= 0 && t < n_out) v->w[(size_t)t * d + f] = sqlite3_column_double(st, 2);
+        if (f >= 0 && f < d && t >= 0 && t < n_out)
+            v->w[(size_t)t * d + f] = sqlite3_column_double(st, 2);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? SF_OK : store_db_fail(s, "reading feature weights");
@@ -257,11 +262,11 @@ static int view_load(store *s, int64_t run_id, run_view *v) {
  * sum_i, cross_ij = sum a_i a_j and the galaxies where both are non-zero. */
 typedef struct {
     int d;
-    double *sum;      /* (d) */
-    double *cross;    /* (d, d) */
-    int *n_both;      /* (d, d) */
-    double *values;   /* (COACT_BLOCK, d) dense rows waiting for dsyrk */
-    double *fires;    /* (COACT_BLOCK, d) 1 where non-zero */
+    double *sum;    /* (d) */
+    double *cross;  /* (d, d) */
+    int *n_both;    /* (d, d) */
+    double *values; /* (COACT_BLOCK, d) dense rows waiting for dsyrk */
+    double *fires;  /* (COACT_BLOCK, d) 1 where non-zero */
     int rows;
     double *cross_up; /* (d, d) upper triangle of the blocks' sum of x x^T */
     double *both_up;
@@ -289,8 +294,10 @@ static void coact_free(coact_acc *c) {
 static void coact_flush(coact_acc *c) {
     if (!c->rows) return;
     int d = c->d;
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, c->rows, 1.0, c->values, d, 1.0, c->cross_up, d);
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, c->rows, 1.0, c->fires, d, 1.0, c->both_up, d);
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, c->rows, 1.0, c->values, d, 1.0,
+                c->cross_up, d);
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, c->rows, 1.0, c->fires, d, 1.0,
+                c->both_up, d);
     memset(c->values, 0, (size_t)c->rows * d * sizeof *c->values);
     memset(c->fires, 0, (size_t)c->rows * d * sizeof *c->fires);
     c->rows = 0;
@@ -355,7 +362,8 @@ typedef struct {
 
 /* The RMSE of one validation galaxy's prediction from the head with the terms of each
  * level (z = b + sum over the level's features of w a, in target units z std + mean). */
-static void levels_add_row(levels_acc *L, const run_view *v, int row, const int *f, const double *a, int m) {
+static void levels_add_row(levels_acc *L, const run_view *v, int row, const int *f, const double *a,
+                           int m) {
     int n_out = v->n_out, d = v->d;
     for (int l = 0; l < L->n_levels; l++) {
         double z[STORE_MAX_TARGETS];
@@ -374,12 +382,14 @@ static void levels_add_row(levels_acc *L, const run_view *v, int row, const int 
     }
 }
 
-static int scan_galaxies(store *s, const run_view *v, coact_acc *all, coact_acc *valid, levels_acc *L) {
+static int scan_galaxies(store *s, const run_view *v, coact_acc *all, coact_acc *valid,
+                         levels_acc *L) {
     int d = v->d;
     int *f = xmalloc((size_t)d * sizeof *f);
     double *a = xmalloc((size_t)d * sizeof *a);
     sqlite3_stmt *st = store_prepare(
-        s, "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1 ORDER BY galaxy_id");
+        s,
+        "SELECT galaxy_id, feature, value FROM activations WHERE run_id = ?1 ORDER BY galaxy_id");
     if (!st) {
         free(f);
         free(a);
@@ -426,22 +436,24 @@ static int scan_galaxies(store *s, const run_view *v, coact_acc *all, coact_acc 
     coact_finish(valid);
     for (int l = 0; l < L->n_levels; l++) {
         L->rmse[l] = v->nv ? sqrt(L->se[l] / ((double)v->nv * v->n_out)) : NAN;
-        for (int t = 0; t < v->n_out; t++) L->rmse_t[l][t] = v->nv ? sqrt(L->se_t[l][t] / v->nv) : NAN;
+        for (int t = 0; t < v->n_out; t++)
+            L->rmse_t[l][t] = v->nv ? sqrt(L->se_t[l][t] / v->nv) : NAN;
     }
     return SF_OK;
 }
 
 /* ---- catalogue columns and Spearman correlations -------------------------------------- */
 
-static const char *const bpt_flux[4] = {"nii_6584_flux", "h_alpha_flux", "oiii_5007_flux", "h_beta_flux"};
+static const char *const bpt_flux[4] = {"nii_6584_flux", "h_alpha_flux", "oiii_5007_flux",
+                                        "h_beta_flux"};
 
 typedef struct {
     char name[STORE_NAME_MAX];
-    double *value;   /* (nv) over the validation galaxies, NAN missing */
-    uint8_t *mask;   /* (nv) finite */
-    double *rank;    /* (nv) rank among the finite values (ties: average), NAN outside */
-    int m;           /* finite values */
-    double ss;       /* sum over them of (rank - mean rank)^2 */
+    double *value; /* (nv) over the validation galaxies, NAN missing */
+    uint8_t *mask; /* (nv) finite */
+    double *rank;  /* (nv) rank among the finite values (ties: average), NAN outside */
+    int m;         /* finite values */
+    double ss;     /* sum over them of (rank - mean rank)^2 */
 } column_view;
 
 typedef struct {
@@ -499,7 +511,7 @@ static int read_columns(store *s, const run_view *v, column_view **out, int *n_o
     *out = NULL;
     *n_out = 0;
     *has_bpt = 0;
-    char (*names)[STORE_NAME_MAX] = NULL;
+    char(*names)[STORE_NAME_MAX] = NULL;
     int n_names = 0;
     if (store_catalog_columns(s, &names, &n_names) != SF_OK) return SF_ERR;
     column_view *cols = xcalloc((size_t)n_names + 2, sizeof *cols);
@@ -538,7 +550,8 @@ static int read_columns(store *s, const run_view *v, column_view **out, int *n_o
                 cv->value[i] = num[i] > 0 && den[i] > 0 ? log10(num[i] / den[i]) : NAN;
         }
         for (int i = 0; i < nv && *has_bpt; i++) {
-            double nii = flux_valid[0][i], ha = flux_valid[1][i], oiii = flux_valid[2][i], hb = flux_valid[3][i];
+            double nii = flux_valid[0][i], ha = flux_valid[1][i], oiii = flux_valid[2][i],
+                   hb = flux_valid[3][i];
             int good = nii > 0 && ha > 0 && oiii > 0 && hb > 0;
             bpt_x[i] = good ? (float)log10(nii / ha) : NAN;
             bpt_y[i] = good ? (float)log10(oiii / hb) : NAN;
@@ -617,8 +630,8 @@ static int step_done(store *s, sqlite3_stmt *st, const char *what) {
 }
 
 static int delete_summaries(store *s, int64_t run_id) {
-    static const char *const tables[] = {"run_summaries", "feature_summaries", "feature_pairs",
-                                         "feature_samples", "feature_columns", "run_levels"};
+    static const char *const tables[] = {"run_summaries",   "feature_summaries", "feature_pairs",
+                                         "feature_samples", "feature_columns",   "run_levels"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         char sql[96];
         snprintf(sql, sizeof sql, "DELETE FROM %s WHERE run_id = ?1", tables[i]);
@@ -635,15 +648,19 @@ static int delete_summaries(store *s, int64_t run_id) {
 enum { W_FEATURE, W_PAIR, W_SAMPLE, W_COLUMN, W_LEVEL, W_RUN, W_COUNT };
 
 static const char *const summary_sql[W_COUNT] = {
-    [W_FEATURE] = "INSERT INTO feature_summaries (run_id, feature, sum, sum_sq, sum_valid, sum_sq_valid, "
-                  "valid_hits) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [W_PAIR] = "INSERT INTO feature_pairs (run_id, feature, other, n_both, cross, n_both_valid, cross_valid) "
+    [W_FEATURE] =
+        "INSERT INTO feature_summaries (run_id, feature, sum, sum_sq, sum_valid, sum_sq_valid, "
+        "valid_hits) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [W_PAIR] = "INSERT INTO feature_pairs (run_id, feature, other, n_both, cross, n_both_valid, "
+               "cross_valid) "
                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [W_SAMPLE] = "INSERT INTO feature_samples (run_id, feature, rank, galaxy_id, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [W_SAMPLE] = "INSERT INTO feature_samples (run_id, feature, rank, galaxy_id, value) VALUES "
+                 "(?1, ?2, ?3, ?4, ?5)",
     [W_COLUMN] = "INSERT INTO feature_columns (run_id, feature, position, name, rho, n_pairs) "
                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [W_LEVEL] = "INSERT INTO run_levels (run_id, n_terms, target, rmse) VALUES (?1, ?2, ?3, ?4)",
-    [W_RUN] = "INSERT INTO run_summaries (run_id, summary_version, n_valid, points_kind, points, created) "
+    [W_RUN] = "INSERT INTO run_summaries (run_id, summary_version, n_valid, points_kind, points, "
+              "created) "
               "VALUES (?1, ?2, ?3, ?4, ?5, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
 };
 
@@ -652,11 +669,11 @@ typedef struct {
     const run_view *v;
     sqlite3_stmt *st[W_COUNT];
     /* one feature at a time */
-    int64_t *hit_gid;     /* (cap) */
+    int64_t *hit_gid; /* (cap) */
     double *hit_value;
-    int *order;           /* (cap) hits by value */
-    valid_hit *valid;     /* (nv) */
-    uint8_t *blob;        /* (8 nv) */
+    int *order;       /* (cap) hits by value */
+    valid_hit *valid; /* (nv) */
+    uint8_t *blob;    /* (8 nv) */
     int cap;
 } summary_writer;
 
@@ -717,7 +734,8 @@ static int feature_hits(summary_writer *sw, int feature, int *n_valid_hits) {
     int nvh = 0;
     for (int i = 0; i < n; i++) {
         int r = view_row(v, sw->hit_gid[i]);
-        if (r >= 0 && v->vindex[r] >= 0) sw->valid[nvh++] = (valid_hit){v->vindex[r], (float)sw->hit_value[i]};
+        if (r >= 0 && v->vindex[r] >= 0)
+            sw->valid[nvh++] = (valid_hit){v->vindex[r], (float)sw->hit_value[i]};
     }
     qsort(sw->valid, (size_t)nvh, sizeof *sw->valid, hit_index_cmp);
     for (int t = 0; t < nvh; t++) {
@@ -834,7 +852,8 @@ static int summarize(store *s, int64_t run_id) {
         sqlite3_bind_double(q, 4, all.cross[(size_t)f * d + f]);
         sqlite3_bind_double(q, 5, valid.sum[f]);
         sqlite3_bind_double(q, 6, valid.cross[(size_t)f * d + f]);
-        if (v.rank[f] >= 0) sqlite3_bind_blob64(q, 7, sw.blob, 8 * (sqlite3_uint64)n_hits, SQLITE_STATIC);
+        if (v.rank[f] >= 0)
+            sqlite3_bind_blob64(q, 7, sw.blob, 8 * (sqlite3_uint64)n_hits, SQLITE_STATIC);
         else sqlite3_bind_null(q, 7);
         if (step_done(s, q, "storing feature summaries") != SF_OK) goto done;
         if (v.rank[f] < 0) continue;
@@ -944,12 +963,14 @@ void store_points_clear(store_points *p) {
 
 int store_run_points(store *s, int64_t run_id, store_points *out) {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = summary_query(s, run_id, "SELECT n_valid, points_kind, points FROM run_summaries WHERE run_id = ?1");
+    sqlite3_stmt *st = summary_query(
+        s, run_id, "SELECT n_valid, points_kind, points FROM run_summaries WHERE run_id = ?1");
     if (!st) return SF_ERR;
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(st);
-        return rc == SQLITE_DONE ? missing_summary(s, run_id) : store_db_fail(s, "reading a run's summary");
+        return rc == SQLITE_DONE ? missing_summary(s, run_id)
+                                 : store_db_fail(s, "reading a run's summary");
     }
     int n = sqlite3_column_int(st, 0);
     out->kind = sqlite3_column_int(st, 1);
@@ -957,8 +978,9 @@ int store_run_points(store *s, int64_t run_id, store_points *out) {
     int len = sqlite3_column_bytes(st, 2);
     if (n < 0 || (size_t)len != 8 * (size_t)n) {
         sqlite3_finalize(st);
-        return sf_fail("%s: run %lld: the stored plot points are damaged (%d bytes for %d galaxies)",
-                       s->path, (long long)run_id, len, n);
+        return sf_fail(
+            "%s: run %lld: the stored plot points are damaged (%d bytes for %d galaxies)", s->path,
+            (long long)run_id, len, n);
     }
     out->n_valid = n;
     out->x = xmalloc(((size_t)n + 1) * sizeof *out->x);
@@ -973,8 +995,9 @@ int store_run_points(store *s, int64_t run_id, store_points *out) {
 
 int store_run_feature_sums(store *s, int64_t run_id, int d, store_feature_sums *out) {
     memset(out, 0, (size_t)d * sizeof *out);
-    sqlite3_stmt *st = summary_query(
-        s, run_id, "SELECT feature, sum, sum_sq, sum_valid, sum_sq_valid FROM feature_summaries WHERE run_id = ?1");
+    sqlite3_stmt *st = summary_query(s, run_id,
+                                     "SELECT feature, sum, sum_sq, sum_valid, sum_sq_valid FROM "
+                                     "feature_summaries WHERE run_id = ?1");
     if (!st) return SF_ERR;
     int rc, rows = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -999,7 +1022,8 @@ int store_feature_valid_hits(store *s, int64_t run_id, int feature, store_valid_
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(st);
-        return rc == SQLITE_DONE ? missing_summary(s, run_id) : store_db_fail(s, "reading a feature's summary");
+        return rc == SQLITE_DONE ? missing_summary(s, run_id)
+                                 : store_db_fail(s, "reading a feature's summary");
     }
     const uint8_t *blob = sqlite3_column_blob(st, 0);
     int len = sqlite3_column_bytes(st, 0);
@@ -1018,17 +1042,19 @@ int store_feature_valid_hits(store *s, int64_t run_id, int feature, store_valid_
 int store_feature_pairs(store *s, int64_t run_id, int feature, store_pair **out, int *n) {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = summary_query(
-        s, run_id, "SELECT other, n_both, cross, n_both_valid, cross_valid FROM feature_pairs "
-                   "WHERE run_id = ?1 AND feature = ?2 ORDER BY other");
+    sqlite3_stmt *st =
+        summary_query(s, run_id,
+                      "SELECT other, n_both, cross, n_both_valid, cross_valid FROM feature_pairs "
+                      "WHERE run_id = ?1 AND feature = ?2 ORDER BY other");
     if (!st) return SF_ERR;
     sqlite3_bind_int(st, 2, feature);
     int cap = 16, m = 0, rc;
     store_pair *p = xmalloc((size_t)cap * sizeof *p);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (m == cap) p = xrealloc(p, (size_t)(cap *= 2) * sizeof *p);
-        p[m++] = (store_pair){sqlite3_column_int(st, 0), sqlite3_column_int(st, 1), sqlite3_column_double(st, 2),
-                              sqlite3_column_int(st, 3), sqlite3_column_double(st, 4)};
+        p[m++] = (store_pair){sqlite3_column_int(st, 0), sqlite3_column_int(st, 1),
+                              sqlite3_column_double(st, 2), sqlite3_column_int(st, 3),
+                              sqlite3_column_double(st, 4)};
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
@@ -1044,11 +1070,12 @@ int store_feature_samples(store *s, int64_t run_id, int feature, store_hit **hit
     *hits = NULL;
     *n = 0;
     sqlite3_stmt *st = summary_query(
-        s, run_id, "SELECT q.galaxy_id, g.objid, q.value, rg.split, f.max_valid, f.max "
-                   "FROM feature_samples AS q JOIN galaxies AS g ON g.id = q.galaxy_id "
-                   "JOIN run_galaxies AS rg ON rg.run_id = q.run_id AND rg.galaxy_id = q.galaxy_id "
-                   "JOIN run_features AS f ON f.run_id = q.run_id AND f.feature = q.feature "
-                   "WHERE q.run_id = ?1 AND q.feature = ?2 ORDER BY q.rank");
+        s, run_id,
+        "SELECT q.galaxy_id, g.objid, q.value, rg.split, f.max_valid, f.max "
+        "FROM feature_samples AS q JOIN galaxies AS g ON g.id = q.galaxy_id "
+        "JOIN run_galaxies AS rg ON rg.run_id = q.run_id AND rg.galaxy_id = q.galaxy_id "
+        "JOIN run_features AS f ON f.run_id = q.run_id AND f.feature = q.feature "
+        "WHERE q.run_id = ?1 AND q.feature = ?2 ORDER BY q.rank");
     if (!st) return SF_ERR;
     sqlite3_bind_int(st, 2, feature);
     store_hit *h = xcalloc(STORE_QUANTILE_SAMPLES, sizeof *h);
@@ -1077,9 +1104,9 @@ int store_feature_samples(store *s, int64_t run_id, int feature, store_hit **hit
 int store_feature_columns(store *s, int64_t run_id, int feature, store_column_rho **out, int *n) {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = summary_query(
-        s, run_id, "SELECT position, name, rho, n_pairs FROM feature_columns "
-                   "WHERE run_id = ?1 AND feature = ?2 ORDER BY position");
+    sqlite3_stmt *st = summary_query(s, run_id,
+                                     "SELECT position, name, rho, n_pairs FROM feature_columns "
+                                     "WHERE run_id = ?1 AND feature = ?2 ORDER BY position");
     if (!st) return SF_ERR;
     sqlite3_bind_int(st, 2, feature);
     int cap = 16, m = 0, rc;
@@ -1107,7 +1134,8 @@ int store_run_levels(store *s, int64_t run_id, store_level **out, int *n) {
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st = summary_query(
-        s, run_id, "SELECT n_terms, target, rmse FROM run_levels WHERE run_id = ?1 ORDER BY n_terms, target");
+        s, run_id,
+        "SELECT n_terms, target, rmse FROM run_levels WHERE run_id = ?1 ORDER BY n_terms, target");
     if (!st) return SF_ERR;
     store_level *lv = xcalloc(MAX_LEVELS, sizeof *lv);
     int m = 0, rc;

@@ -63,12 +63,10 @@ static int choose_prefix(store *s, const store_run *r, char *out) {
     }
     const char *base = !strcmp(r->target_spec, "metallicity") ? "Z"
                        : !strcmp(r->target_spec, "bpt_lines") ? "SL"
-                                                               : "R";
+                                                              : "R";
     for (int i = 1; i < 100000; i++) {
-        if (i == 1)
-            snprintf(out, STORE_PREFIX_MAX, "%s", base);
-        else
-            snprintf(out, STORE_PREFIX_MAX, "%s%d", base, i);
+        if (i == 1) snprintf(out, STORE_PREFIX_MAX, "%s", base);
+        else snprintf(out, STORE_PREFIX_MAX, "%s%d", base, i);
         if (prefix_taken(s, out, &taken) != SF_OK) return SF_ERR;
         if (!taken) return SF_OK;
     }
@@ -111,10 +109,12 @@ static int validate_galaxies(const store_run_input *in, int k_stored, int d, int
         if (!id || !*id || strlen(id) >= STORE_OBJID_MAX)
             return sf_fail("galaxy %d: objID '%s' is empty or longer than %d characters", i,
                            id ? id : "", STORE_OBJID_MAX - 1);
-        if (in->split[i] > 1) return sf_fail("galaxy %s: split %d is neither 0 nor 1", id, in->split[i]);
+        if (in->split[i] > 1)
+            return sf_fail("galaxy %s: split %d is neither 0 nor 1", id, in->split[i]);
         for (int j = 0; j < k_stored; j++) {
             int f = in->topk_idx[(size_t)i * (size_t)k_stored + (size_t)j];
-            if (f < 0 || f >= d) return sf_fail("galaxy %s: feature %d outside 0..%d", id, f, d - 1);
+            if (f < 0 || f >= d)
+                return sf_fail("galaxy %s: feature %d outside 0..%d", id, f, d - 1);
             if (seen[f] == stamp0 + i)
                 return sf_fail("galaxy %s: feature %d appears twice among its activations", id, f);
             seen[f] = stamp0 + i;
@@ -128,8 +128,8 @@ static int validate_galaxies(const store_run_input *in, int k_stored, int d, int
 typedef struct {
     int n_active, n_active_valid;
     double max_valid, max, sum;
-    double sum_a, sum_aa;                  /* validation, raw values */
-    double sum_ay[STORE_MAX_TARGETS];      /* validation, a * (y - y0) */
+    double sum_a, sum_aa;             /* validation, raw values */
+    double sum_ay[STORE_MAX_TARGETS]; /* validation, a * (y - y0) */
 } feature_acc;
 
 /* The Pearson correlation over the nv validation galaxies of the activation
@@ -165,10 +165,8 @@ static char *run_norm_json(const store_run *r) {
 }
 
 static void add_num(cJSON *obj, const char *key, double v) {
-    if (isfinite(v))
-        cJSON_AddNumberToObject(obj, key, v);
-    else
-        cJSON_AddNullToObject(obj, key);
+    if (isfinite(v)) cJSON_AddNumberToObject(obj, key, v);
+    else cJSON_AddNullToObject(obj, key);
 }
 
 static char *run_curve_json(const store_run *r) {
@@ -188,10 +186,8 @@ static char *run_curve_json(const store_run *r) {
 }
 
 static void bind_double_or_null(sqlite3_stmt *st, int i, double v) {
-    if (isfinite(v))
-        sqlite3_bind_double(st, i, v);
-    else
-        sqlite3_bind_null(st, i);
+    if (isfinite(v)) sqlite3_bind_double(st, i, v);
+    else sqlite3_bind_null(st, i);
 }
 
 /* Steps a prepared insert and resets it; SF_ERR with a message on failure. */
@@ -214,9 +210,24 @@ static void utc_now(char *buf, size_t n) {
 }
 
 enum {
-    ST_RUN, ST_TARGET, ST_WEIGHTS, ST_COLUMN, ST_COLUMN_ID, ST_GALAXY_FIND, ST_GALAXY, ST_GALAXY_UPDATE,
-    ST_VALUE, ST_VALUE_NEW, ST_THUMB_FIND, ST_THUMB, ST_RUN_GALAXY, ST_PRED, ST_ACT, ST_FEATURE,
-    ST_FEATURE_TARGET, ST_COUNT
+    ST_RUN,
+    ST_TARGET,
+    ST_WEIGHTS,
+    ST_COLUMN,
+    ST_COLUMN_ID,
+    ST_GALAXY_FIND,
+    ST_GALAXY,
+    ST_GALAXY_UPDATE,
+    ST_VALUE,
+    ST_VALUE_NEW,
+    ST_THUMB_FIND,
+    ST_THUMB,
+    ST_RUN_GALAXY,
+    ST_PRED,
+    ST_ACT,
+    ST_FEATURE,
+    ST_FEATURE_TARGET,
+    ST_COUNT
 };
 
 static const char *const write_sql[ST_COUNT] = {
@@ -232,7 +243,8 @@ static const char *const write_sql[ST_COUNT] = {
     [ST_COLUMN_ID] = "SELECT id FROM catalog_columns WHERE name = ?1",
     [ST_GALAXY_FIND] = "SELECT id FROM galaxies WHERE objid = ?1",
     [ST_GALAXY] = "INSERT INTO galaxies (objid, ra, dec) VALUES (?1, ?2, ?3)",
-    [ST_GALAXY_UPDATE] = "UPDATE galaxies SET ra = coalesce(?2, ra), dec = coalesce(?3, dec) WHERE id = ?1",
+    [ST_GALAXY_UPDATE] =
+        "UPDATE galaxies SET ra = coalesce(?2, ra), dec = coalesce(?3, dec) WHERE id = ?1",
     [ST_VALUE] = "INSERT OR REPLACE INTO catalog_values (column_id, galaxy_id, value) "
                  "VALUES (?1, ?2, ?3)",
     [ST_VALUE_NEW] = "INSERT INTO catalog_values (column_id, galaxy_id, value) VALUES (?1, ?2, ?3)",
@@ -255,14 +267,14 @@ struct store_run_writer {
     sqlite3_stmt *st[ST_COUNT];
     int64_t run_id;
     int n_out, d, k_stored, n_columns;
-    int64_t *column_id;        /* (n_columns) */
-    float *head_w;             /* (n_out, d) copy */
-    int nested;                /* inside the caller's transaction: a savepoint of it */
-    int rmse_given;            /* the caller's RMSEs are kept; else computed here */
+    int64_t *column_id; /* (n_columns) */
+    float *head_w;      /* (n_out, d) copy */
+    int nested;         /* inside the caller's transaction: a savepoint of it */
+    int rmse_given;     /* the caller's RMSEs are kept; else computed here */
     int rmse_t_given[STORE_MAX_TARGETS];
-    feature_acc *acc;          /* (d) */
-    int *seen;                 /* (d) duplicate-feature stamps */
-    int *pair_f;               /* (k_stored) a galaxy's active pairs, by feature */
+    feature_acc *acc; /* (d) */
+    int *seen;        /* (d) duplicate-feature stamps */
+    int *pair_f;      /* (k_stored) a galaxy's active pairs, by feature */
     double *pair_v;
     int stamp;
     int n, n_train, n_valid;
@@ -272,7 +284,7 @@ struct store_run_writer {
     int part_cap;
     /* activations_by_feature: dropped while a large run goes in (rebuilt by finish) */
     long long file_activations, run_activations;
-    char *index_sql;           /* its definition while it is dropped */
+    char *index_sql; /* its definition while it is dropped */
     /* the pragmas given back when the run is written */
     long long old_cache_size, old_temp_store;
     int have_y0;
@@ -392,8 +404,8 @@ static void pragmas_restore(store_run_writer *w) {
 
 /* The activations the file's runs hold (from their shapes: an upper bound). */
 static int file_activations(store *s, long long *out) {
-    sqlite3_stmt *st = store_prepare(
-        s, "SELECT coalesce(sum(CAST(n_galaxies AS INTEGER) * CASE WHEN k > 0 THEN k ELSE d END), 0) FROM runs");
+    sqlite3_stmt *st = store_prepare(s, "SELECT coalesce(sum(CAST(n_galaxies AS INTEGER) * CASE "
+                                        "WHEN k > 0 THEN k ELSE d END), 0) FROM runs");
     if (!st) return SF_ERR;
     int rc = sqlite3_step(st);
     *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
@@ -409,7 +421,8 @@ static int maybe_drop_index(store_run_writer *w) {
     if (w->index_sql || 2 * w->run_activations < w->file_activations) return SF_OK;
     /* built again from the file's own definition */
     sqlite3_stmt *st = store_prepare(
-        w->s, "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = 'activations_by_feature'");
+        w->s,
+        "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = 'activations_by_feature'");
     if (!st) return SF_ERR;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
@@ -430,8 +443,7 @@ static int rebuild_index(store_run_writer *w) {
 
 int store_run_begin(store *s, const store_run_input *in, store_run_writer **out) {
     *out = NULL;
-    if (s->mode == STORE_READ)
-        return sf_fail("%s was opened read-only; cannot add a run", s->path);
+    if (s->mode == STORE_READ) return sf_fail("%s was opened read-only; cannot add a run", s->path);
     if (validate_run(in) != SF_OK) return sf_fail_prefix(s->path);
     store_run_writer *w = xcalloc(1, sizeof *w);
     const store_run *r = &in->run;
@@ -469,8 +481,8 @@ int store_run_begin(store *s, const store_run_input *in, store_run_writer **out)
     /* SQLite refuses to change the temp store within a transaction (a merge's): there it
      * stays as the caller set it */
     if (!w->nested) store_exec(s, "PRAGMA temp_store = MEMORY", "setting the temp store");
-    int begun = w->nested ? store_exec(s, "SAVEPOINT run_writer", "starting a write")
-                          : store_begin(s);
+    int begun =
+        w->nested ? store_exec(s, "SAVEPOINT run_writer", "starting a write") : store_begin(s);
     if (begun != SF_OK || file_activations(s, &w->file_activations) != SF_OK ||
         insert_run(w, in) != SF_OK) {
         store_run_abort(w);
@@ -481,8 +493,7 @@ int store_run_begin(store *s, const store_run_input *in, store_run_writer **out)
 }
 
 /* Pair j of galaxy i: 1 when it is stored (a positive, finite value). */
-static int active_pair(const store_run_input *in, int k_stored, int i, int j, int *f,
-                       double *v) {
+static int active_pair(const store_run_input *in, int k_stored, int i, int j, int *f, double *v) {
     size_t at = (size_t)i * (size_t)k_stored + (size_t)j;
     *f = in->topk_idx[at];
     *v = in->topk_val[at];
@@ -512,10 +523,8 @@ static void account(store_run_writer *w, const store_run_input *in, int i) {
     }
     for (int t = 0; t < n_out; t++) {
         double e = (double)p[t] - y[t];
-        if (valid)
-            w->se_valid[t] += e * e;
-        else
-            w->se_train[t] += e * e;
+        if (valid) w->se_valid[t] += e * e;
+        else w->se_train[t] += e * e;
     }
     for (int j = 0; j < w->k_stored; j++) {
         int f;
@@ -536,7 +545,8 @@ static void account(store_run_writer *w, const store_run_input *in, int i) {
 
 /* Galaxy g's id: found, or inserted (*is_new). An existing galaxy keeps its position
  * where the new one has none. */
-static int galaxy_id(store_run_writer *w, const store_galaxy_input *g, int64_t *gid, uint8_t *is_new) {
+static int galaxy_id(store_run_writer *w, const store_galaxy_input *g, int64_t *gid,
+                     uint8_t *is_new) {
     store *s = w->s;
     sqlite3_stmt *q = w->st[ST_GALAXY_FIND];
     sqlite3_bind_text(q, 1, g->objid, -1, SQLITE_TRANSIENT);
@@ -557,7 +567,8 @@ static int galaxy_id(store_run_writer *w, const store_galaxy_input *g, int64_t *
 }
 
 /* The thumbnail of a galaxy without one: given, or made now (in->thumbnail). */
-static int write_thumbnail(store_run_writer *w, const store_run_input *in, int i, int64_t gid, int is_new) {
+static int write_thumbnail(store_run_writer *w, const store_run_input *in, int i, int64_t gid,
+                           int is_new) {
     store *s = w->s;
     const store_galaxy_input *g = &in->galaxies[i];
     sqlite3_stmt *q;
@@ -574,13 +585,18 @@ static int write_thumbnail(store_run_writer *w, const store_run_input *in, int i
     int tw = g->thumb_w, th = g->thumb_h;
     uint8_t *made = NULL;
     if (!(thumb && thumb_len) && in->thumbnail) {
-        if (in->thumbnail(in->thumbnail_ctx, i, &made, &thumb_len, &tw, &th) != SF_OK) return SF_ERR;
+        if (in->thumbnail(in->thumbnail_ctx, i, &made, &thumb_len, &tw, &th) != SF_OK)
+            return SF_ERR;
         thumb = made;
     }
     if (!thumb || !thumb_len) return SF_OK;
     q = w->st[ST_THUMB];
     sqlite3_bind_int64(q, 1, gid);
-    sqlite3_bind_text(q, 2, made ? "jpeg" : g->thumb_format ? g->thumb_format : "jpeg", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 2,
+                      made              ? "jpeg"
+                      : g->thumb_format ? g->thumb_format
+                                        : "jpeg",
+                      -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(q, 3, tw);
     sqlite3_bind_int(q, 4, th);
     sqlite3_bind_blob64(q, 5, thumb, thumb_len, SQLITE_STATIC);

@@ -128,7 +128,9 @@ double synth_kewley01(double x) { return 0.61 / (x - 0.47) + 1.19; }
 
 static double clampd(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
 static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
-static double uniform(sf_rng *r, double lo, double hi) { return lo + (hi - lo) * sf_rng_uniform(r); }
+static double uniform(sf_rng *r, double lo, double hi) {
+    return lo + (hi - lo) * sf_rng_uniform(r);
+}
 static double normal(sf_rng *r, double mean, double sd) { return mean + sd * sf_rng_normal(r); }
 
 static uint64_t mix64(uint64_t z) {
@@ -157,10 +159,10 @@ static double mag_of(double nmgy) { return 22.5 - 2.5 * log10(nmgy > 1e-6 ? nmgy
 
 /* Line flux components: sets ha (intrinsic Halpha, fibre) and log ratios. */
 typedef struct {
-    double ha;      /* 1e-17 erg/s/cm^2, before dust */
-    double n2;      /* log [NII]/Halpha */
-    double o3;      /* log [OIII]/Hbeta */
-    double av;      /* attenuation of this component */
+    double ha; /* 1e-17 erg/s/cm^2, before dust */
+    double n2; /* log [NII]/Halpha */
+    double o3; /* log [OIII]/Hbeta */
+    double av; /* attenuation of this component */
 } line_component;
 
 static void add_component(double *flux, const line_component *c) {
@@ -380,7 +382,8 @@ void synth_draw(synth_galaxy *g, uint64_t seed, long index) {
         g->arm_strength = clampd(normal(r, 0.3 + 0.15 * (x - 9), 0.12), 0.1, 0.85);
         g->arm_phase = uniform(r, 0, 2 * M_PI);
         if (!g->arms) g->arm_strength = g->arm_pitch = g->arm_phase = 0;
-        g->clump_frac = clampd(normal(r, 0.035 + 0.03 * ssfr_offset - 0.01 * (x - 9.5), 0.02), 0, 0.12);
+        g->clump_frac =
+            clampd(normal(r, 0.035 + 0.03 * ssfr_offset - 0.01 * (x - 9.5), 0.02), 0, 0.12);
     }
 
     /* bars: star-forming disks, commoner at higher mass (Masters et al. 2011) */
@@ -393,8 +396,9 @@ void synth_draw(synth_galaxy *g, uint64_t seed, long index) {
     }
 
     /* dust: A_V of the disk's starlight, growing with mass, SFR and inclination */
-    double av_face = g->quenched ? uniform(r, 0.0, 0.15)
-                                 : clampd(normal(r, 0.15 + 0.22 * (x - 9) + 0.2 * ssfr_offset, 0.1), 0.02, 1.2);
+    double av_face =
+        g->quenched ? uniform(r, 0.0, 0.15)
+                    : clampd(normal(r, 0.15 + 0.22 * (x - 9) + 0.2 * ssfr_offset, 0.1), 0.02, 1.2);
     g->dust_av = av_face * (1 + 1.5 * (1 - cosi));
     g->dust_lane = (1 - bt) * av_face * pow(1 - cosi, 4) * 1.5;
 
@@ -419,8 +423,10 @@ void synth_draw(synth_galaxy *g, uint64_t seed, long index) {
 
     double fr_total = pow(10, (22.5 - (abs_r + dmod)) / 2.5);
     double kg = 1.0 * g->z, ki = 0.3 * g->z;
-    band_fluxes(g->bulge_flux, bt * fr_total, gr_bulge + kg, ri_from_gr(gr_bulge) + ki, 0.4 * g->dust_av);
-    band_fluxes(g->disk_flux, (1 - bt) * fr_total, gr_disk + kg, ri_from_gr(gr_disk) + ki, g->dust_av);
+    band_fluxes(g->bulge_flux, bt * fr_total, gr_bulge + kg, ri_from_gr(gr_bulge) + ki,
+                0.4 * g->dust_av);
+    band_fluxes(g->disk_flux, (1 - bt) * fr_total, gr_disk + kg, ri_from_gr(gr_disk) + ki,
+                g->dust_av);
     g->agn_point_frac = g->agn && sf_rng_uniform(r) < 0.5 ? uniform(r, 0.03, 0.15) : 0;
     for (int b = 0; b < SYNTH_N_BANDS; b++) {
         double f = g->bulge_flux[b] + g->disk_flux[b];
@@ -445,8 +451,8 @@ void synth_draw(synth_galaxy *g, uint64_t seed, long index) {
         g->comp_dy = g->comp_sep_kpc / g->kpc_per_arcsec * sin(theta);
         int red = sf_rng_uniform(r) < 0.4;
         g->comp_n = red ? 3.5 : 1.0;
-        g->comp_re_arcsec = pow(10, 0.5 + 0.22 * (x + log10(ratio) - 10)) / g->kpc_per_arcsec *
-                            (red ? 0.6 : 1.0);
+        g->comp_re_arcsec =
+            pow(10, 0.5 + 0.22 * (x + log10(ratio) - 10)) / g->kpc_per_arcsec * (red ? 0.6 : 1.0);
         g->comp_q = uniform(r, 0.35, 1.0);
         g->comp_pa = uniform(r, 0, 180);
         double gr_c = red ? 0.75 : 0.45;
@@ -479,7 +485,8 @@ void synth_draw(synth_galaxy *g, uint64_t seed, long index) {
     double dl_cm = dl * 3.0857e24;
     double to_flux = 1.0 / (4 * M_PI * dl_cm * dl_cm) / 1e-17;
     double seeing = 0.6 * g->psf_fwhm;
-    double f_fibre = exp_disk_enclosed(SYNTH_FIBRE_RADIUS_ARCSEC, sqrt(re_arcsec * re_arcsec + seeing * seeing));
+    double f_fibre =
+        exp_disk_enclosed(SYNTH_FIBRE_RADIUS_ARCSEC, sqrt(re_arcsec * re_arcsec + seeing * seeing));
     double av_gas = 1.3 * (g->dust_av + 0.1);
     double truth[SYNTH_N_LINES] = {0, 0, 0, 0};
 
@@ -557,14 +564,16 @@ void synth_csv_row(FILE *f, const synth_galaxy *g) {
     char oh[32];
     if (isnan(g->oh)) snprintf(oh, sizeof oh, "-9999");
     else snprintf(oh, sizeof oh, "%.4f", g->oh);
-    fprintf(f, "%s,%.6f,%.6f,%.6f,%.4f,%.4f,%s", g->obj_id, g->ra, g->dec, g->z, g->lgm, g->sfr, oh);
+    fprintf(f, "%s,%.6f,%.6f,%.6f,%.4f,%.4f,%s", g->obj_id, g->ra, g->dec, g->z, g->lgm, g->sfr,
+            oh);
     for (int l = 0; l < SYNTH_N_LINES; l++) fprintf(f, ",%.4f,%.4f", g->flux[l], g->flux_err[l]);
     fprintf(f, ",%d,%.4f,%.4f,%.4f,%.4f", g->bptclass, g->mag[SYNTH_G], g->mag[SYNTH_R],
             g->mag[SYNTH_I], g->petro_r50);
-    fprintf(f, ",%.4f,%.3f,%.4f,%.3f,%.4f,%.3f,%d,%.3f,%.4f,%.4f,%d,%d,%.4f,%d,%.4f,%.4f,%.4f,%d,%d",
+    fprintf(f,
+            ",%.4f,%.3f,%.4f,%.3f,%.4f,%.3f,%d,%.3f,%.4f,%.4f,%d,%d,%.4f,%d,%.4f,%.4f,%.4f,%d,%d",
             g->bulge_frac, g->sersic_n, g->re_kpc, g->inclination, g->axis_ratio, g->pa, g->arms,
             g->arm_pitch, g->arm_strength, g->clump_frac, g->merger, g->agn, g->dust_av,
             g->quenched, g->gr, g->oh_true, g->psf_fwhm, g->n_stars, g->bar);
-    fprintf(f, ",%.4f,%d,%d,%.3f,%.4f,%.4f,%.4f,%.4f\n", g->env, g->n_neighbours,
-            g->n_background, g->sky_mag, g->sky_noise, g->psf_wing, g->size_offset, g->fibre_r);
+    fprintf(f, ",%.4f,%d,%d,%.3f,%.4f,%.4f,%.4f,%.4f\n", g->env, g->n_neighbours, g->n_background,
+            g->sky_mag, g->sky_noise, g->psf_wing, g->size_offset, g->fibre_r);
 }

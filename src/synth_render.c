@@ -14,10 +14,10 @@
 #include <errno.h>
 #include <math.h>
 #include <png.h>
-#include <zlib.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "sf_util.h"
 #include "synth.h"
@@ -63,7 +63,8 @@ static void fill_normal(float *out, size_t n, sf_rng *r) {
     size_t i = 0;
     while (i < n) {
         uint64_t x = sf_rng_next(r);
-        for (int k = 0; k < 5 && i < n; k++, i++, x >>= 12) out[i] = normal_table[x & (NORMAL_TABLE - 1)];
+        for (int k = 0; k < 5 && i < n; k++, i++, x >>= 12)
+            out[i] = normal_table[x & (NORMAL_TABLE - 1)];
     }
 }
 
@@ -76,9 +77,7 @@ static int poisson(sf_rng *r, double lambda) {
 
 /* ---- profiles ---- */
 
-static double sersic_b(double n) {
-    return 2 * n - 1.0 / 3 + 4 / (405 * n) + 46 / (25515 * n * n);
-}
+static double sersic_b(double n) { return 2 * n - 1.0 / 3 + 4 / (405 * n) + 46 / (25515 * n * n); }
 
 /* Adds a point source of per-band flux f at pixel coordinates (x, y) (col, row). */
 static void add_point(canvas *c, double x, double y, const double *f) {
@@ -137,7 +136,8 @@ static void add_sersic(canvas *c, double cx, double cy, double re, double n, dou
 /* The main galaxy: Sersic bulge + exponential disk with spiral arms (a zero-mean,
  * bluer modulation of the disk in its own plane) and a mid-plane dust lane. */
 /* moved_frac: the share of the disk's light drawn elsewhere (clumps, bar, tidal debris). */
-static void add_main_galaxy(canvas *c, const synth_galaxy *g, double cx, double cy, double moved_frac) {
+static void add_main_galaxy(canvas *c, const synth_galaxy *g, double cx, double cy,
+                            double moved_frac) {
     int S = c->size;
     double ps = SYNTH_PIXEL_ARCSEC;
     double kpc_px = g->kpc_per_arcsec * ps;
@@ -147,7 +147,8 @@ static void add_main_galaxy(canvas *c, const synth_galaxy *g, double cx, double 
     if (re_b < 0.25) re_b = 0.25;
     double qd = g->axis_ratio, qb = g->bulge_axis_ratio, n = g->sersic_n;
     double b = sersic_b(n);
-    double norm_b = 1.0 / (2 * M_PI * re_b * re_b * qb * n * exp(b) * pow(b, -2 * n) * tgamma(2 * n));
+    double norm_b =
+        1.0 / (2 * M_PI * re_b * re_b * qb * n * exp(b) * pow(b, -2 * n) * tgamma(2 * n));
     double norm_d = (1 - moved_frac) / (2 * M_PI * h * h * qd);
     double ca = cos(g->pa * M_PI / 180), sa = sin(g->pa * M_PI / 180);
     double cosi = cos(g->inclination * M_PI / 180);
@@ -160,10 +161,11 @@ static void add_main_galaxy(canvas *c, const synth_galaxy *g, double cx, double 
     if (lane_sigma < 0.6) lane_sigma = 0.6;
     double lane_off = 0.2 * g->q0 * h;
     float inv_n = (float)(1 / n);
-    int has_disk = g->bulge_frac < 0.999, has_bulge = g->bulge_frac > 0.001;
+    int has_disk = g->bulge_frac<0.999, has_bulge = g->bulge_frac> 0.001;
     /* radii beyond which a component adds less than 1e-3 of the sky noise */
     double thr = 1e-3 * sky_sigma[SYNTH_R];
-    double peak_d = g->disk_flux[SYNTH_R] * norm_d, peak_b = g->bulge_flux[SYNTH_R] * norm_b * exp(b);
+    double peak_d = g->disk_flux[SYNTH_R] * norm_d,
+           peak_b = g->bulge_flux[SYNTH_R] * norm_b * exp(b);
     double cut_d = peak_d > thr ? h * log(peak_d / thr) : 0;
     double cut_b = peak_b > thr ? re_b * pow(log(peak_b / thr) / b, n) : 0;
     if (cut_d <= 0) has_disk = 0;
@@ -205,7 +207,8 @@ static void add_main_galaxy(canvas *c, const synth_galaxy *g, double cx, double 
                         }
                         if (g->dust_lane > 0.01) {
                             float t = (float)((v - lane_off) / lane_sigma);
-                            acc_lane += g->dust_lane * expf(-0.5f * t * t - (float)(fabs(u) / (4 * h)));
+                            acc_lane +=
+                                g->dust_lane * expf(-0.5f * t * t - (float)(fabs(u) / (4 * h)));
                         }
                     }
                 }
@@ -216,7 +219,8 @@ static void add_main_galaxy(canvas *c, const synth_galaxy *g, double cx, double 
             acc_lane *= inv;
             size_t p = (size_t)y * S + x;
             for (int k = 0; k < SYNTH_N_BANDS; k++) {
-                double val = g->bulge_flux[k] * acc_b + g->disk_flux[k] * (acc_d + arm_boost[k] * acc_a);
+                double val =
+                    g->bulge_flux[k] * acc_b + g->disk_flux[k] * (acc_d + arm_boost[k] * acc_a);
                 if (acc_lane > 1e-4) val *= expf(-0.921034f * lane_k[k] * (float)acc_lane);
                 if (val < 0) val = 0;
                 c->bands[(size_t)k * S * S + p] += (float)val;
@@ -252,7 +256,8 @@ static void add_clumps(canvas *c, const synth_galaxy *g, double cx, double cy, s
         double dx = u * ca - v * sa, dy = u * sa + v * ca;
         double share = g->clump_frac * weight[k] / wsum;
         double f[SYNTH_N_BANDS];
-        for (int b = 0; b < SYNTH_N_BANDS; b++) f[b] = share * g->disk_flux[SYNTH_R] * clump_colour[b];
+        for (int b = 0; b < SYNTH_N_BANDS; b++)
+            f[b] = share * g->disk_flux[SYNTH_R] * clump_colour[b];
         add_point(c, cx + dx, cy - dy, f);
     }
 }
@@ -289,7 +294,8 @@ static void add_tidal(canvas *c, const synth_galaxy *g, double cx, double cy, sf
         double t = sf_rng_uniform(r), rho = 0.5 * len + t * len, th = away + g->tail_curl * t;
         double wid = 0.12 * len * (0.4 + t) * sf_rng_normal(r);
         double f[SYNTH_N_BANDS];
-        for (int b = 0; b < SYNTH_N_BANDS; b++) f[b] = 0.7 * g->tail_frac * g->disk_flux[b] * 2 * (1 - 0.7 * t) / 1.3 / n_tail;
+        for (int b = 0; b < SYNTH_N_BANDS; b++)
+            f[b] = 0.7 * g->tail_frac * g->disk_flux[b] * 2 * (1 - 0.7 * t) / 1.3 / n_tail;
         add_point(c, cx + rho * cos(th) - wid * sin(th), cy - rho * sin(th) - wid * cos(th), f);
     }
     /* the bridge: towards the companion, bowed sideways by the same sense of curl */
@@ -297,7 +303,8 @@ static void add_tidal(canvas *c, const synth_galaxy *g, double cx, double cy, sf
     for (int k = 0; k < n_bridge; k++) {
         double t = (double)k / n_bridge, bow = 0.15 * sep * g->tail_curl * sin(M_PI * t);
         double f[SYNTH_N_BANDS];
-        for (int b = 0; b < SYNTH_N_BANDS; b++) f[b] = 0.3 * g->tail_frac * g->disk_flux[b] / n_bridge;
+        for (int b = 0; b < SYNTH_N_BANDS; b++)
+            f[b] = 0.3 * g->tail_frac * g->disk_flux[b] / n_bridge;
         add_point(c, cx + t * sep * ux - bow * uy, cy + t * sep * uy + bow * ux, f);
     }
 }
@@ -313,7 +320,8 @@ static void add_field(canvas *c, const synth_galaxy *g, double cx, double cy) {
         } else {
             double re = o->re_arcsec / SYNTH_PIXEL_ARCSEC;
             /* skip what lies wholly off this canvas */
-            if (x < -8 * re || y < -8 * re || x > c->size + 8 * re || y > c->size + 8 * re) continue;
+            if (x < -8 * re || y < -8 * re || x > c->size + 8 * re || y > c->size + 8 * re)
+                continue;
             add_sersic(c, x, y, re, o->n, o->q, o->pa, o->flux);
         }
     }
@@ -435,8 +443,8 @@ void synth_render_bands(float *bands, const synth_galaxy *g, const synth_render_
     if (g->merger) {
         add_tidal(&c, g, cx, cy, &rng);
         double re = g->comp_re_arcsec / SYNTH_PIXEL_ARCSEC;
-        add_sersic(&c, cx + g->comp_dx / SYNTH_PIXEL_ARCSEC, cy - g->comp_dy / SYNTH_PIXEL_ARCSEC, re,
-                   g->comp_n, g->comp_q, g->comp_pa, g->comp_flux);
+        add_sersic(&c, cx + g->comp_dx / SYNTH_PIXEL_ARCSEC, cy - g->comp_dy / SYNTH_PIXEL_ARCSEC,
+                   re, g->comp_n, g->comp_q, g->comp_pa, g->comp_flux);
     }
     if (opt->field) add_field(&c, g, cx, cy);
 
@@ -466,7 +474,8 @@ void synth_stretch_rgb(uint8_t *rgb, const float *bands, int size) {
     size_t np = (size_t)size * size;
     const float *gb = bands, *rb = bands + np, *ib = bands + 2 * np;
     for (size_t p = 0; p < np; p++) {
-        float R = ib[p] * rgb_scale[0] + rgb_pedestal[0], G = rb[p] * rgb_scale[1] + rgb_pedestal[1],
+        float R = ib[p] * rgb_scale[0] + rgb_pedestal[0],
+              G = rb[p] * rgb_scale[1] + rgb_pedestal[1],
               B = gb[p] * rgb_scale[2] + rgb_pedestal[2];
         float I = (R + G + B) / 3;
         float out[3] = {0, 0, 0};

@@ -159,7 +159,8 @@ static const char *bpt_name(int c) {
 int synth_preview(const char *png_path, const synth_options *opt) {
     int n = (int)opt->n, S = opt->size;
     if (n <= 0 || n > 400) return sf_fail("a preview shows 1 to 400 galaxies (got %d)", n);
-    if (S < 16 || S > 512) return sf_fail("cutout size must be between 16 and 512 pixels (got %d)", S);
+    if (S < 16 || S > 512)
+        return sf_fail("cutout size must be between 16 and 512 pixels (got %d)", S);
     int cols = n < 8 ? n : 8, rows = (n + cols - 1) / cols;
     const int pad = 6, line_h = 12, n_lines = 3;
     int cell_w = S + pad, cell_h = S + pad + n_lines * line_h + 4;
@@ -168,7 +169,8 @@ int synth_preview(const char *png_path, const synth_options *opt) {
     cairo_t *cr = cairo_create(sheet);
     cairo_set_source_rgb(cr, 0.12, 0.12, 0.14);
     cairo_paint(cr);
-    cairo_select_font_face(cr, "DejaVu Sans Mono", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_select_font_face(cr, "DejaVu Sans Mono", CAIRO_FONT_SLANT_NORMAL,
+                           CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, 10);
     uint8_t *rgb = xmalloc((size_t)S * S * 3);
     int stride = cairo_format_stride_for_width(CAIRO_FORMAT_RGB24, S);
@@ -184,18 +186,22 @@ int synth_preview(const char *png_path, const synth_options *opt) {
                 row[x] = 0xff000000u | (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
             }
         }
-        cairo_surface_t *img = cairo_image_surface_create_for_data(cell, CAIRO_FORMAT_RGB24, S, S, stride);
+        cairo_surface_t *img =
+            cairo_image_surface_create_for_data(cell, CAIRO_FORMAT_RGB24, S, S, stride);
         double x0 = pad + (k % cols) * cell_w, y0 = pad + (k / cols) * cell_h;
         cairo_set_source_surface(cr, img, x0, y0);
         cairo_paint(cr);
         cairo_surface_destroy(img);
         char lines[3][96];
-        snprintf(lines[0], sizeof lines[0], "M%.2f z%.3f %s%s", g.lgm, g.z,
-                 g.quenched ? "Q" : "SF", g.agn ? " AGN" : "");
-        if (isnan(g.oh)) snprintf(lines[1], sizeof lines[1], "Z --   sfr%+.2f %s", g.sfr, bpt_name(g.bptclass));
-        else snprintf(lines[1], sizeof lines[1], "Z%.2f sfr%+.2f %s", g.oh, g.sfr, bpt_name(g.bptclass));
-        snprintf(lines[2], sizeof lines[2], "i%2.0f B/T%.2f a%d%s g-r%.2f", g.inclination, g.bulge_frac,
-                 g.arms, g.merger ? " M" : "", g.gr);
+        snprintf(lines[0], sizeof lines[0], "M%.2f z%.3f %s%s", g.lgm, g.z, g.quenched ? "Q" : "SF",
+                 g.agn ? " AGN" : "");
+        if (isnan(g.oh))
+            snprintf(lines[1], sizeof lines[1], "Z --   sfr%+.2f %s", g.sfr, bpt_name(g.bptclass));
+        else
+            snprintf(lines[1], sizeof lines[1], "Z%.2f sfr%+.2f %s", g.oh, g.sfr,
+                     bpt_name(g.bptclass));
+        snprintf(lines[2], sizeof lines[2], "i%2.0f B/T%.2f a%d%s g-r%.2f", g.inclination,
+                 g.bulge_frac, g.arms, g.merger ? " M" : "", g.gr);
         cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
         for (int l = 0; l < n_lines; l++) {
             cairo_move_to(cr, x0, y0 + S + line_h * (l + 1));

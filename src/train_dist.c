@@ -34,8 +34,8 @@ void train_dist_range(const train_dist *d, int n, int *lo, int *hi) {
     *hi = (int)((long)n * (d->rank + 1) / d->size);
 }
 
-void train_dist_slice(const train_dist *d, const dataset *ds, const int *batch,
-                      const uint8_t *tr, float *x, float *y) {
+void train_dist_slice(const train_dist *d, const dataset *ds, const int *batch, const uint8_t *tr,
+                      float *x, float *y) {
     dataset_batch_transformed(ds, batch + d->first, d->local, x, y, tr ? tr + d->first : NULL);
 }
 
@@ -200,10 +200,12 @@ static void say_image(const dataset *ds, const char *images_dir, int row, int th
                        id, ds->cat.line_of_row[row], images_dir, theirs ? "read" : "lacks too");
     else if (theirs)
         train_dist_say("cannot read %s (objID %s), which rank 0 read: every rank must see the "
-                       "same images", path, id);
+                       "same images",
+                       path, id);
     else
         train_dist_say("read %s (objID %s), which rank 0 could not: every rank must see the "
-                       "same images", path, id);
+                       "same images",
+                       path, id);
 }
 
 int train_dist_same_galaxies(const dataset *ds, const char *images_dir) {
@@ -238,8 +240,8 @@ int train_dist_same_galaxies(const dataset *ds, const char *images_dir) {
             train_dist_say("the images under %s decode to other pixels than rank 0's "
                            "(channel means %.6f %.6f %.6f, rank 0: %.6f %.6f %.6f): every "
                            "rank must read the same files",
-                           images_dir, ds->mean[0], ds->mean[1], ds->mean[2], norm0[0],
-                           norm0[1], norm0[2]);
+                           images_dir, ds->mean[0], ds->mean[1], ds->mean[2], norm0[0], norm0[1],
+                           norm0[2]);
     }
     free(rows0);
     return sf_fail("the ranks do not see the same galaxies (the rank that differs named "

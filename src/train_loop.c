@@ -147,7 +147,8 @@ static void head_to_target_units(sfnet *m, const target_units *u) {
 
 /* The checkpoint's record of the target units: "standardised <mean>... <scale>". */
 static void target_units_text(char *buf, size_t n, train_targets kind, const target_units *u) {
-    size_t used = (size_t)snprintf(buf, n, "%s", kind == TRAIN_TARGETS_RAW ? "raw" : "standardised");
+    size_t used =
+        (size_t)snprintf(buf, n, "%s", kind == TRAIN_TARGETS_RAW ? "raw" : "standardised");
     for (int t = 0; t < u->n_out && used < n; t++)
         used += (size_t)snprintf(buf + used, n - used, " %a", u->mean[t]);
     if (used < n) snprintf(buf + used, n - used, " %a", u->scale);
@@ -205,9 +206,9 @@ static void meta_printf(st_writer *w, const char *key, const char *fmt, ...) {
 /* A checkpoint's fc.weight and fc.bias are in target units, so that it loads as plain
  * weights; the head in training units, which a resume continues from bit for bit, is in
  * train.fc_weight and train.fc_bias. */
-static int checkpoint_save(const char *path, sfnet *m, const ranger *o,
-                           const train_options *opt, const dataset *ds, const target_units *u,
-                           const train_pos *pos, const train_result *res) {
+static int checkpoint_save(const char *path, sfnet *m, const ranger *o, const train_options *opt,
+                           const dataset *ds, const target_units *u, const train_pos *pos,
+                           const train_result *res) {
     st_writer w;
     st_writer_init(&w);
     weights_meta wm;
@@ -215,7 +216,8 @@ static int checkpoint_save(const char *path, sfnet *m, const ranger *o,
     int64_t nbt = m->num_batches_tracked;
     const sfnet_tensor *tw = sfnet_find_tensor(m, "fc.weight");
     const sfnet_tensor *tb = sfnet_find_tensor(m, "fc.bias");
-    float *head_w = xmalloc(tw->numel * sizeof(float)), *head_b = xmalloc(tb->numel * sizeof(float));
+    float *head_w = xmalloc(tw->numel * sizeof(float)),
+          *head_b = xmalloc(tb->numel * sizeof(float));
     memcpy(head_w, sfnet_tensor_data(m, tw), tw->numel * sizeof(float));
     memcpy(head_b, sfnet_tensor_data(m, tb), tb->numel * sizeof(float));
     head_to_target_units(m, u);
@@ -330,15 +332,13 @@ static int checkpoint_load(const char *path, sfnet *m, ranger *o, const train_op
     }
     char buf[64 * (TARGET_MAX + 2)], units[64 * (TARGET_MAX + 2)];
     target_units_text(units, sizeof units, opt->targets, u);
-#define SAME(key, ...)                                                                     \
-    (snprintf(buf, sizeof buf, __VA_ARGS__), ck_same(&f, key, buf) != SF_OK)
+#define SAME(key, ...) (snprintf(buf, sizeof buf, __VA_ARGS__), ck_same(&f, key, buf) != SF_OK)
     if (SAME("epochs", "%d", opt->epochs) || SAME("batch", "%d", opt->batch) ||
         SAME("lr", "%a", opt->lr) || SAME("seed", "%llu", (unsigned long long)opt->seed) ||
-        SAME("schedule", "%s", sched_name(opt->schedule)) ||
-        SAME("flips", "%d", (int)opt->flips) || SAME("targets", "%s", units) ||
-        SAME("n_train", "%d", ds->n_train) || SAME("n_valid", "%d", ds->n_valid) ||
-        SAME("k", "%d", m->cfg.k) || SAME("width", "%d", m->cfg.width) ||
-        SAME("n_out", "%d", m->cfg.n_out) ||
+        SAME("schedule", "%s", sched_name(opt->schedule)) || SAME("flips", "%d", (int)opt->flips) ||
+        SAME("targets", "%s", units) || SAME("n_train", "%d", ds->n_train) ||
+        SAME("n_valid", "%d", ds->n_valid) || SAME("k", "%d", m->cfg.k) ||
+        SAME("width", "%d", m->cfg.width) || SAME("n_out", "%d", m->cfg.n_out) ||
         SAME("ranger", "%a %a %a %a %d %a", opt->opt.mom, opt->opt.sqr_mom, opt->opt.eps,
              opt->opt.wd, opt->opt.lookahead_k, opt->opt.lookahead_alpha))
         goto done;
@@ -347,9 +347,8 @@ static int checkpoint_load(const char *path, sfnet *m, ranger *o, const train_op
     if (ck_long(&f, "epoch", 0, opt->epochs, &epoch) ||
         ck_long(&f, "step", 0, steps_per_epoch - 1, &step) ||
         ck_long(&f, "opt_step", 0, 1L << 40, &ostep) ||
-        ck_long(&f, "opt_count", 0, 1L << 40, &ocount) ||
-        ck_long(&f, "slow_ready", 0, 1, &ready) || ck_double(&f, "sq_sum", &pos->sq_sum) ||
-        ck_double(&f, "sq_count", &pos->sq_count))
+        ck_long(&f, "opt_count", 0, 1L << 40, &ocount) || ck_long(&f, "slow_ready", 0, 1, &ready) ||
+        ck_double(&f, "sq_sum", &pos->sq_sum) || ck_double(&f, "sq_count", &pos->sq_count))
         goto done;
     if (weights_load_from(m, &f, 0) != SF_OK) goto done;
     const sfnet_tensor *tw = sfnet_find_tensor(m, "fc.weight");
@@ -442,11 +441,11 @@ static void format_hms(char *buf, size_t n, double s) {
  * validation image is taken to cost a third of a training image (a forward pass of a
  * step's forward and backward). */
 typedef struct {
-    double step_s;       /* mean seconds of a step */
-    double epoch_end_s;  /* seconds of the last validation + checkpoint; < 0: none yet */
-    double eval_img_s;   /* seconds per validation image on this rank; < 0: none yet */
-    int valid_here;      /* validation images this rank evaluates */
-    int batch;           /* global batch */
+    double step_s;      /* mean seconds of a step */
+    double epoch_end_s; /* seconds of the last validation + checkpoint; < 0: none yet */
+    double eval_img_s;  /* seconds per validation image on this rank; < 0: none yet */
+    int valid_here;     /* validation images this rank evaluates */
+    int batch;          /* global batch */
     int ranks;
 } run_clock;
 
@@ -467,10 +466,11 @@ static int check_options(const sfnet *m, const dataset *ds, const train_options 
         return sf_fail("--batch %d exceeds the model's max batch %d", opt->batch, m->max_batch);
     if (dist->local > m->max_batch)
         return sf_fail("--batch %d gives each of the %d ranks %d images, more than the model's "
-                       "max batch %d", opt->batch, dist->size, dist->local, m->max_batch);
+                       "max batch %d",
+                       opt->batch, dist->size, dist->local, m->max_batch);
     if (!(opt->lr > 0) || !isfinite(opt->lr)) return sf_fail("--lr %g must be positive", opt->lr);
-    if (ds->n_train < 2) return sf_fail("the training split has %d galaxies; need at least 2",
-                                        ds->n_train);
+    if (ds->n_train < 2)
+        return sf_fail("the training split has %d galaxies; need at least 2", ds->n_train);
     if (ds->targets.n_targets != m->cfg.n_out)
         return sf_fail("the data set has %d targets but the model %d outputs",
                        ds->targets.n_targets, m->cfg.n_out);
@@ -483,8 +483,9 @@ static int check_options(const sfnet *m, const dataset *ds, const train_options 
         char tmp[4096];
         snprintf(tmp, sizeof tmp, "%s.tmp-%ld", opt->checkpoint, (long)getpid());
         FILE *f = fopen(tmp, "wb");
-        if (!f) return sf_fail("%s: cannot write the checkpoint here: %s", opt->checkpoint,
-                               strerror(errno));
+        if (!f)
+            return sf_fail("%s: cannot write the checkpoint here: %s", opt->checkpoint,
+                           strerror(errno));
         fclose(f);
         unlink(tmp);
     }
@@ -501,14 +502,15 @@ static int loss_failure(const dataset *ds, const int *idx, int B, int x_first, i
                         const float *x, float loss, int epoch, int step, double lr,
                         const train_options *opt, int checkpoint_epoch) {
     char where[96], ckpt[1400] = "";
-    snprintf(where, sizeof where, "the training loss became %g at epoch %d, step %d",
-             (double)loss, epoch + 1, step + 1);
+    snprintf(where, sizeof where, "the training loss became %g at epoch %d, step %d", (double)loss,
+             epoch + 1, step + 1);
     if (opt->checkpoint && checkpoint_epoch >= 0)
         snprintf(ckpt, sizeof ckpt, "; the checkpoint %s (%s%d) is intact", opt->checkpoint,
                  checkpoint_epoch ? "after epoch " : "epoch ",
                  checkpoint_epoch ? checkpoint_epoch : 1);
     else if (opt->checkpoint)
-        snprintf(ckpt, sizeof ckpt, "; no checkpoint was written (the first epoch did not "
+        snprintf(ckpt, sizeof ckpt,
+                 "; no checkpoint was written (the first epoch did not "
                  "finish)");
     int nt = ds->targets.n_targets;
     /* beyond this, the squared errors of a batch overflow a float */
@@ -531,11 +533,12 @@ static int loss_failure(const dataset *ds, const int *idx, int B, int x_first, i
             if (!isfinite(x[(size_t)b * img + k]))
                 return sf_fail("%s: bad data, not the learning rate: the image of galaxy %s "
                                "gives non-finite pixels (normalisation mean %g %g %g, std %g "
-                               "%g %g)%s", where, dataset_obj_id(ds, idx[x_first + b]), ds->mean[0],
-                               ds->mean[1], ds->mean[2], ds->std[0], ds->std[1], ds->std[2],
-                               ckpt);
+                               "%g %g)%s",
+                               where, dataset_obj_id(ds, idx[x_first + b]), ds->mean[0],
+                               ds->mean[1], ds->mean[2], ds->std[0], ds->std[1], ds->std[2], ckpt);
     return sf_fail("%s: the training diverged (the data of that batch is finite): lower --lr "
-                   "(%.3g there, %.3g at the peak)%s", where, lr, opt->lr, ckpt);
+                   "(%.3g there, %.3g at the peak)%s",
+                   where, lr, opt->lr, ckpt);
 }
 
 /* Every target of the training and validation galaxies is finite (the catalogue's
@@ -581,7 +584,8 @@ static int start_shared(sfnet *m, ranger *o, const train_options *opt, const dat
     if (opt->resume && sf_mpi_rank() == 0)
         rc = checkpoint_load(opt->checkpoint, m, o, opt, ds, u, steps, pos, res);
     if (!sf_mpi_all_ok(rc == SF_OK))
-        return rc != SF_OK ? rc : sf_fail("rank 0 could not read the checkpoint %s", opt->checkpoint);
+        return rc != SF_OK ? rc
+                           : sf_fail("rank 0 could not read the checkpoint %s", opt->checkpoint);
     if (sf_mpi_size() == 1) return SF_OK;
     train_dist_share_model(m, opt->resume ? o : NULL);
     sf_mpi_bcast(pos, sizeof *pos, 0);
@@ -619,8 +623,10 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
         /* fewer training galaxies than one batch: the batch is all of them that divide
          * among the ranks, and each rank's slice shrinks with it */
         B -= B % dist.size;
-        if (B < dist.size) return sf_fail("the training split has %d galaxies, fewer than the "
-                                          "%d ranks", ds->n_train, dist.size);
+        if (B < dist.size)
+            return sf_fail("the training split has %d galaxies, fewer than the "
+                           "%d ranks",
+                           ds->n_train, dist.size);
         if (train_dist_begin(&dist, B) != SF_OK) return SF_ERR;
     }
     const int steps = ds->n_train / B; /* the last incomplete batch is dropped */
@@ -646,8 +652,8 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
     if (opt->resume) {
         checkpoint_epoch = pos.epoch;
         if (!quiet && pos.epoch < opt->epochs)
-            fprintf(stderr, "sfnet-explore: resuming at epoch %d, step %d of %d\n",
-                    pos.epoch + 1, pos.step, steps);
+            fprintf(stderr, "sfnet-explore: resuming at epoch %d, step %d of %d\n", pos.epoch + 1,
+                    pos.step, steps);
     } else if (opt->head_bias_mean) {
         /* the mean of what the head learns: 0 in standardised units (the same on every
          * rank: they hold the same galaxies) */
@@ -680,8 +686,11 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
     const double t0 = sf_now();
     int valid_lo, valid_hi;
     train_dist_range(&dist, ds->n_valid, &valid_lo, &valid_hi);
-    run_clock clock = {.epoch_end_s = -1, .eval_img_s = -1, .valid_here = valid_hi - valid_lo,
-                       .batch = B, .ranks = dist.size};
+    run_clock clock = {.epoch_end_s = -1,
+                       .eval_img_s = -1,
+                       .valid_here = valid_hi - valid_lo,
+                       .batch = B,
+                       .ranks = dist.size};
     double t_train = 0, smooth = 0;
     long done_here = 0, n_smooth = 0;
     int stop = 0;
@@ -721,8 +730,8 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
             loss = (float)(loss * u.scale);
             if (!isfinite(loss)) {
                 if (!quiet) fputc('\n', stderr);
-                rc = loss_failure(ds, perm + (size_t)step * B, B, dist.first, dist.local, x,
-                                  loss, epoch, step, lr, opt, checkpoint_epoch);
+                rc = loss_failure(ds, perm + (size_t)step * B, B, dist.first, dist.local, x, loss,
+                                  epoch, step, lr, opt, checkpoint_epoch);
                 goto restore;
             }
             ranger_step(&o, m->params, m->grads, lr, mom);
@@ -749,17 +758,19 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
                 if (!quiet) fputc('\n', stderr);
                 if (opt->checkpoint) {
                     train_pos here = {epoch, step + 1, sq_sum, sq_count};
-                    rc = checkpoint_save_shared(opt->checkpoint, m, &o, opt, ds, &u, &here,
-                                                res);
+                    rc = checkpoint_save_shared(opt->checkpoint, m, &o, opt, ds, &u, &here, res);
                     if (rc != SF_OK) goto restore;
                     checkpoint_epoch = epoch;
                     if (!quiet)
-                        fprintf(stderr, "sfnet-explore: stopped at epoch %d, step %d; "
+                        fprintf(stderr,
+                                "sfnet-explore: stopped at epoch %d, step %d; "
                                 "checkpoint saved to %s (--resume continues)\n",
                                 epoch + 1, step + 1, opt->checkpoint);
                 } else if (!quiet) {
-                    fprintf(stderr, "sfnet-explore: stopped at epoch %d, step %d (no "
-                            "checkpoint path, nothing saved)\n", epoch + 1, step + 1);
+                    fprintf(stderr,
+                            "sfnet-explore: stopped at epoch %d, step %d (no "
+                            "checkpoint path, nothing saved)\n",
+                            epoch + 1, step + 1);
                 }
                 goto restore;
             }
@@ -768,8 +779,8 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
         double t_end = sf_now();
         train_dist_average_running_stats(m);
         train_dist_keep_identical(m, &o, epoch);
-        if (evaluate(m, ds, &dist, &u, ds->valid_idx, ds->n_valid, x, y,
-                     &res->valid_rmse[epoch]) != SF_OK) {
+        if (evaluate(m, ds, &dist, &u, ds->valid_idx, ds->n_valid, x, y, &res->valid_rmse[epoch]) !=
+            SF_OK) {
             if (!quiet) fputc('\n', stderr);
             rc = sf_fail("validating epoch %d: %s; the last checkpoint is intact", epoch + 1,
                          last_error_copy());
@@ -777,8 +788,8 @@ int train_run(sfnet *m, const dataset *ds, const train_options *opt, train_resul
         }
         if (clock.valid_here > 0) clock.eval_img_s = (sf_now() - t_end) / clock.valid_here;
         res->epochs_done = epoch + 1;
-        snprintf(extra, sizeof extra, "train loss %.4f valid RMSE %.4f",
-                 res->train_loss[epoch], res->valid_rmse[epoch]);
+        snprintf(extra, sizeof extra, "train loss %.4f valid RMSE %.4f", res->train_loss[epoch],
+                 res->valid_rmse[epoch]);
         sf_progress_finish(&bar, extra);
         if (opt->checkpoint) {
             train_pos next = {epoch + 1, 0, 0, 0};

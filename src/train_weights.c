@@ -145,8 +145,8 @@ static int parse_meta_int(const st_file *f, const char *key, int lo, int hi, int
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end || v < lo || v > hi)
-        return sf_fail("%s: metadata %s = '%.40s' is not an integer in %d..%d", f->path, key,
-                       s, lo, hi);
+        return sf_fail("%s: metadata %s = '%.40s' is not an integer in %d..%d", f->path, key, s, lo,
+                       hi);
     *out = (int)v;
     return SF_OK;
 }
@@ -163,8 +163,7 @@ static int parse_meta_floats(const st_file *f, const char *key, float *out, int 
     }
     cJSON_Delete(a);
     if (!ok)
-        return sf_fail("%s: metadata %s = '%.60s' is not a list of %d numbers", f->path, key,
-                       s, n);
+        return sf_fail("%s: metadata %s = '%.60s' is not a list of %d numbers", f->path, key, s, n);
     (*found)++;
     return SF_OK;
 }
@@ -175,7 +174,8 @@ int weights_meta_parse(const st_file *f, weights_meta *wm) {
     if (fmt && strncmp(fmt, "sfnet-explore-", 14) == 0 && strcmp(fmt, WEIGHTS_FORMAT) != 0 &&
         strcmp(fmt, "sfnet-explore-checkpoint-1") != 0)
         return sf_fail("%s: weights format '%.40s' is not %s (written by another version of "
-                       "sfnet-explore?)", f->path, fmt, WEIGHTS_FORMAT);
+                       "sfnet-explore?)",
+                       f->path, fmt, WEIGHTS_FORMAT);
     if (parse_meta_int(f, "width", 1, 1024, &wm->width) ||
         parse_meta_int(f, "k", 0, 8192, &wm->k) ||
         parse_meta_int(f, "n_out", 1, TARGET_MAX * 64, &wm->n_out) ||
@@ -187,8 +187,7 @@ int weights_meta_parse(const st_file *f, weights_meta *wm) {
     if (parse_meta_floats(f, "mean", wm->mean, 3, &norms) ||
         parse_meta_floats(f, "std", wm->std, 3, &norms))
         return SF_ERR;
-    if (norms == 1)
-        return sf_fail("%s: metadata has only one of mean and std", f->path);
+    if (norms == 1) return sf_fail("%s: metadata has only one of mean and std", f->path);
     wm->has_norm = norms == 2;
     for (int c = 0; wm->has_norm && c < 3; c++)
         if (!(wm->std[c] > 0))
@@ -207,8 +206,8 @@ int weights_meta_parse(const st_file *f, weights_meta *wm) {
         }
         cJSON_Delete(a);
         if (!ok)
-            return sf_fail("%s: metadata targets = '%.60s' is not a list of 1..%d names",
-                           f->path, tg, TARGET_MAX);
+            return sf_fail("%s: metadata targets = '%.60s' is not a list of 1..%d names", f->path,
+                           tg, TARGET_MAX);
         wm->n_targets = n;
     }
     return SF_OK;
@@ -277,7 +276,8 @@ int weights_load_from(sfnet *m, const st_file *f, int backbone_only) {
             st_shape_str(fs, sizeof fs, st->ndim, st->shape);
             st_shape_str(ms, sizeof ms, t->ndim, mshape);
             rc = sf_fail("%s: tensor '%s' has shape %s but the model (width %d, n_out %d) "
-                         "needs %s%s", f->path, st->name, fs, m->cfg.width, m->cfg.n_out, ms,
+                         "needs %s%s",
+                         f->path, st->name, fs, m->cfg.width, m->cfg.n_out, ms,
                          !strncmp(t->name, "fc.", 3) ? " (--n-out, or load only the "
                                                        "backbone)"
                                                      : " (--width?)");
@@ -285,14 +285,14 @@ int weights_load_from(sfnet *m, const st_file *f, int backbone_only) {
         }
         if (st->dtype != ST_F32 && st->dtype != ST_F16 && st->dtype != ST_BF16 &&
             st->dtype != ST_F64) {
-            rc = sf_fail("%s: tensor '%s' has dtype %s; weights must be floating point",
-                         f->path, st->name, st_dtype_name(st->dtype));
+            rc = sf_fail("%s: tensor '%s' has dtype %s; weights must be floating point", f->path,
+                         st->name, st_dtype_name(st->dtype));
             break;
         }
         int idx = (int)(t - m->tensors);
         if (seen[idx]) {
-            rc = sf_fail("%s: tensor '%s' appears twice (with and without 'resnet.'?)",
-                         f->path, t->name);
+            rc = sf_fail("%s: tensor '%s' appears twice (with and without 'resnet.'?)", f->path,
+                         t->name);
             break;
         }
         seen[idx] = 1;
@@ -318,8 +318,7 @@ int weights_load(sfnet *m, const char *path, int backbone_only) {
 }
 
 sfnet *weights_load_model_from(const st_file *f, const weights_meta *override, int max_batch,
-                               nn_engine_kind engine, int inference_only,
-                               weights_meta *wm_out) {
+                               nn_engine_kind engine, int inference_only, weights_meta *wm_out) {
     const char *path = f->path;
     weights_meta wm;
     if (weights_meta_parse(f, &wm) != SF_OK) return NULL;
@@ -329,20 +328,20 @@ sfnet *weights_load_model_from(const st_file *f, const weights_meta *override, i
     const st_tensor *fc = st_find(f, "fc.weight");
     if (!fc) fc = st_find(f, "resnet.fc.weight");
     if (wm.width < 0 && c1 && c1->ndim == 4 && c1->shape[0] <= 1024) wm.width = (int)c1->shape[0];
-    if (wm.n_out < 0 && fc && fc->ndim == 2 && fc->shape[0] <= INT_MAX) wm.n_out = (int)fc->shape[0];
+    if (wm.n_out < 0 && fc && fc->ndim == 2 && fc->shape[0] <= INT_MAX)
+        wm.n_out = (int)fc->shape[0];
     if (override) weights_meta_apply(&wm, override);
     if (wm.in_size < 0) wm.in_size = wm.crop;
     if (wm.crop < 0) wm.crop = wm.in_size;
-    const char *missing = wm.width < 0     ? "width (--width)"
-                          : wm.n_out < 0   ? "n_out (--n-out)"
-                          : wm.k < 0       ? "k (--k)"
-                          : wm.crop < 0    ? "crop (--crop)"
-                          : wm.resize < 0  ? "resize (--resize)"
-                          : !wm.has_norm   ? "normalisation (--mean and --std)"
-                                           : NULL;
+    const char *missing = wm.width < 0    ? "width (--width)"
+                          : wm.n_out < 0  ? "n_out (--n-out)"
+                          : wm.k < 0      ? "k (--k)"
+                          : wm.crop < 0   ? "crop (--crop)"
+                          : wm.resize < 0 ? "resize (--resize)"
+                          : !wm.has_norm  ? "normalisation (--mean and --std)"
+                                          : NULL;
     if (missing) {
-        sf_fail("%s: the file does not say its %s; pass it on the command line", path,
-                missing);
+        sf_fail("%s: the file does not say its %s; pass it on the command line", path, missing);
         return NULL;
     }
     if (wm.n_targets > 0 && wm.n_targets != wm.n_out) {
@@ -350,11 +349,13 @@ sfnet *weights_load_model_from(const st_file *f, const weights_meta *override, i
         return NULL;
     }
     if (wm.crop != wm.in_size) {
-        sf_fail("%s: crop %d differs from the model's input size %d", path, wm.crop,
-                wm.in_size);
+        sf_fail("%s: crop %d differs from the model's input size %d", path, wm.crop, wm.in_size);
         return NULL;
     }
-    sfnet_config cfg = {.width = wm.width, .k = wm.k, .n_out = wm.n_out, .in_size = wm.in_size,
+    sfnet_config cfg = {.width = wm.width,
+                        .k = wm.k,
+                        .n_out = wm.n_out,
+                        .in_size = wm.in_size,
                         .inference_only = inference_only};
     sfnet *m = sfnet_create(&cfg, max_batch, engine);
     if (!m) {

@@ -163,8 +163,11 @@ void tui_draw_grid(tui_app *a, const plot_grid *g, int x, int y) {
             if (cell->kind == PLOT_KIND_POINT || cell->kind == PLOT_KIND_BAR) {
                 tui_color_value(a, cell->value);
             } else if (cell->kind == PLOT_KIND_LINE && a->color != TUI_COLOR_NONE) {
-                set_pair(a, a->color == TUI_COLOR_8 ? COLOR_CYAN
-                            : a->color == TUI_COLOR_DIRECT ? 0x40C0FF : 45, -1);
+                set_pair(a,
+                         a->color == TUI_COLOR_8        ? COLOR_CYAN
+                         : a->color == TUI_COLOR_DIRECT ? 0x40C0FF
+                                                        : 45,
+                         -1);
             } else {
                 tui_color_reset(a);
             }
@@ -180,8 +183,8 @@ int tui_draw_thumb(tui_app *a, const tui_image *img, tui_rect r) {
     const thumb *t = thumb_cache_get(a->thumbs, img->objid, r.cols, r.rows, a->graphics);
     if (!t) {
         thumb fresh = {0};
-        if (img->rgb &&
-            thumb_render(&fresh, img->rgb, img->w, img->h, r.cols, r.rows, a->graphics, a->cell_w, a->cell_h) != SF_OK)
+        if (img->rgb && thumb_render(&fresh, img->rgb, img->w, img->h, r.cols, r.rows, a->graphics,
+                                     a->cell_w, a->cell_h) != SF_OK)
             memset(&fresh, 0, sizeof fresh);
         /* a thumb without cells or sequence marks "no image" in the cache */
         fresh.mode = a->graphics;
@@ -191,7 +194,8 @@ int tui_draw_thumb(tui_app *a, const tui_image *img, tui_rect r) {
     }
     if (!t->cells && !t->seq) {
         tui_color_reset(a);
-        for (int y = 0; y < r.rows; y++) tui_text(a, r.y + y, r.x, r.cols, y == r.rows / 2 ? "  no image" : "");
+        for (int y = 0; y < r.rows; y++)
+            tui_text(a, r.y + y, r.x, r.cols, y == r.rows / 2 ? "  no image" : "");
         return 0;
     }
     if (t->cells) {
@@ -199,7 +203,8 @@ int tui_draw_thumb(tui_app *a, const tui_image *img, tui_rect r) {
             for (int x = 0; x < r.cols; x++) {
                 const thumb_cell *c = &t->cells[y * t->cols + x];
                 tui_color_rgb(a, c->fg, c->bg);
-                tui_text(a, r.y + y, r.x + x, 1, a->color == TUI_COLOR_NONE ? "\xe2\x96\x92" : c->glyph);
+                tui_text(a, r.y + y, r.x + x, 1,
+                         a->color == TUI_COLOR_NONE ? "\xe2\x96\x92" : c->glyph);
             }
         tui_color_reset(a);
         return 1;
@@ -227,7 +232,8 @@ int tui_load_run(tui_app *a, int i) {
         tui_text(a, a->H - 1, 0, a->W, a->message);
         refresh();
     }
-    if (tui_run_load(a->db, a->runs[i].id, a->sort, a->reverse, a->show_dead, &next) != SF_OK) return SF_ERR;
+    if (tui_run_load(a->db, a->runs[i].id, a->sort, a->reverse, a->show_dead, &next) != SF_OK)
+        return SF_ERR;
     a->message[0] = 0;
     tui_run_clear(&a->run);
     a->run = next;
@@ -295,7 +301,8 @@ void tui_open_galaxy(tui_app *a, int64_t galaxy_id) {
         return;
     }
     /* the other runs and similar galaxies are a bonus: the page opens without them */
-    if (tui_cross_galaxy_load(a, galaxy_id, p) != SF_OK) tui_msg(a, "similar galaxies: %s", sf_last_error());
+    if (tui_cross_galaxy_load(a, galaxy_id, p) != SF_OK)
+        tui_msg(a, "similar galaxies: %s", sf_last_error());
     tui_push(a, (tui_view){.type = SCREEN_GALAXY, .galaxy_id = galaxy_id, .page = p});
 }
 
@@ -311,7 +318,8 @@ static void open_equation(tui_app *a) {
 }
 
 static void open_marks(tui_app *a) {
-    if (tui_marks_page_load(a->db, &a->run) != SF_OK) tui_msg(a, "cannot read the marks: %s", sf_last_error());
+    if (tui_marks_page_load(a->db, &a->run) != SF_OK)
+        tui_msg(a, "cannot read the marks: %s", sf_last_error());
     tui_push(a, (tui_view){.type = SCREEN_MARKS});
 }
 
@@ -320,8 +328,7 @@ void tui_export(tui_app *a, int feature) {
     snprintf(path, sizeof path, "%s_%d.png", tui_cur_run(a)->prefix, feature);
     if (query_export_feature(a->db, tui_cur_run(a), feature, path, 3, 3, 1) == SF_OK)
         tui_msg(a, "wrote %s (BPT or activation plot beside the top 9 galaxies)", path);
-    else
-        tui_msg(a, "export failed: %s", sf_last_error());
+    else tui_msg(a, "export failed: %s", sf_last_error());
 }
 
 /* ---- list movement shared by screens ---- */
@@ -329,12 +336,19 @@ void tui_export(tui_app *a, int feature) {
 int tui_list_move(int ch, int *sel, int *top, int n, int rows) {
     int s = *sel;
     switch (ch) {
-    case 'j': case KEY_DOWN: s++; break;
-    case 'k': case KEY_UP: s--; break;
-    case KEY_NPAGE: case 4 /* Ctrl-d */: case ' ': s += rows > 1 ? rows - 1 : 1; break;
-    case KEY_PPAGE: case 21 /* Ctrl-u */: s -= rows > 1 ? rows - 1 : 1; break;
-    case 'g': case KEY_HOME: s = 0; break;
-    case 'G': case KEY_END: s = n - 1; break;
+    case 'j':
+    case KEY_DOWN: s++; break;
+    case 'k':
+    case KEY_UP: s--; break;
+    case KEY_NPAGE:
+    case 4 /* Ctrl-d */:
+    case ' ': s += rows > 1 ? rows - 1 : 1; break;
+    case KEY_PPAGE:
+    case 21 /* Ctrl-u */: s -= rows > 1 ? rows - 1 : 1; break;
+    case 'g':
+    case KEY_HOME: s = 0; break;
+    case 'G':
+    case KEY_END: s = n - 1; break;
     default: return 0;
     }
     if (s >= n) s = n - 1;
@@ -457,7 +471,8 @@ static int jump_to(tui_app *a, const char *text) {
     }
     store_galaxy g;
     if (store_galaxy_find(a->db, text, &g) != SF_OK) {
-        tui_msg(a, "'%s' is neither a feature (17, %s 17) nor a known objID", text, tui_cur_run(a)->prefix);
+        tui_msg(a, "'%s' is neither a feature (17, %s 17) nor a known objID", text,
+                tui_cur_run(a)->prefix);
         return 0;
     }
     tui_open_galaxy(a, g.id);
@@ -592,7 +607,8 @@ static void draw_help(tui_app *a) {
 
 /* ---- frame ---- */
 
-static const char *screen_names[] = {"features", "feature", "equation", "galaxy", "marks", "compare"};
+static const char *screen_names[] = {"features", "feature", "equation",
+                                     "galaxy",   "marks",   "compare"};
 
 static void draw_title(tui_app *a) {
     attron(A_REVERSE);
@@ -606,20 +622,23 @@ static void draw_title(tui_app *a) {
         attroff(A_BOLD);
     }
     const store_run *run = tui_cur_run(a);
-    snprintf(buf, sizeof buf, "  %s: %s, k=%d, %d galaxies  \xc2\xb7 %s", run->prefix, run->target_spec,
-             run->k, run->n_galaxies, screen_names[tui_top(a)->type]);
+    snprintf(buf, sizeof buf, "  %s: %s, k=%d, %d galaxies  \xc2\xb7 %s", run->prefix,
+             run->target_spec, run->k, run->n_galaxies, screen_names[tui_top(a)->type]);
     tui_text(a, 0, x, -1, buf);
     attroff(A_REVERSE);
 }
 
 static void draw_status(tui_app *a) {
     static const char *hints[] = {
-        "Enter open  / search  : jump  s sort  z dead  m mark  M marks  Tab run  E equation  C compare  ? help  q quit",
-        "j/k galaxy  c similar  o/x other run  Enter open  [ ] feature  e export  L label  m mark  ? help  q back",
+        "Enter open  / search  : jump  s sort  z dead  m mark  M marks  Tab run  E equation  C "
+        "compare  ? help  q quit",
+        "j/k galaxy  c similar  o/x other run  Enter open  [ ] feature  e export  L label  m mark  "
+        "? help  q back",
         "j/k term  Enter feature  h/l target  Tab run  ? help  q back",
         "j/k feature  c similar  o/x other run  Enter open  h/l target  m mark  ? help  q back",
         "j/k mark  Enter open  m remove  Tab run  ? help  q back",
-        "hjkl cell  Enter row's feature  x column's feature  o other run  w swap  e export  ? help  q back"};
+        "hjkl cell  Enter row's feature  x column's feature  o other run  w swap  e export  ? help "
+        " q back"};
     move(a->H - 1, 0);
     clrtoeol();
     const char *text = a->message[0] ? a->message : hints[tui_top(a)->type];
@@ -697,7 +716,8 @@ static void describe_key(char *buf, size_t n, int ch) {
 
 static void edit_label(tui_app *a, int feature) {
     char q[96], text[STORE_LABEL_MAX];
-    snprintf(q, sizeof q, "label for %s %d (empty clears, Esc cancels): ", tui_cur_run(a)->prefix, feature);
+    snprintf(q, sizeof q, "label for %s %d (empty clears, Esc cancels): ", tui_cur_run(a)->prefix,
+             feature);
     if (!tui_prompt(a, q, text, sizeof text)) return;
     store *w;
     if (store_open(&w, a->path, STORE_WRITE) != SF_OK) {
@@ -710,7 +730,8 @@ static void edit_label(tui_app *a, int feature) {
         tui_msg(a, "cannot save the label: %s", sf_last_error());
         return;
     }
-    if (query_run_view_reload_features(a->db, &a->run.v) != SF_OK) tui_msg(a, "%s", sf_last_error());
+    if (query_run_view_reload_features(a->db, &a->run.v) != SF_OK)
+        tui_msg(a, "%s", sf_last_error());
     tui_resort(a);
     /* the pages of that feature (of this run: the stack may hold other runs') show the new label */
     for (int i = 0; i < a->depth; i++) {
@@ -778,10 +799,17 @@ static void handle_key(tui_app *a, int ch) {
     if (used) return;
     char buf[256];
     switch (ch) {
-    case 'q': case 27: case KEY_BACKSPACE: case 127: case 8: tui_pop(a); break;
+    case 'q':
+    case 27:
+    case KEY_BACKSPACE:
+    case 127:
+    case 8: tui_pop(a); break;
     case 'C': tui_open_compare(a, -1); break;
     case 'Q': a->running = 0; break;
-    case '?': a->help = 1; a->help_top = 0; break;
+    case '?':
+        a->help = 1;
+        a->help_top = 0;
+        break;
     case '\t':
         if (a->n_runs < 2) {
             tui_msg(a, "%s holds one run", a->path);
@@ -842,9 +870,9 @@ static void handle_key(tui_app *a, int ch) {
         tui_msg(a, "plots: %s", a->plot_mode == PLOT_MODE_BRAILLE ? "braille" : "plain glyphs");
         break;
     case 't': {
-        int next = a->graphics == THUMB_NONE ? THUMB_SYMBOLS
+        int next = a->graphics == THUMB_NONE                                     ? THUMB_SYMBOLS
                    : a->graphics == THUMB_SYMBOLS && a->detected > THUMB_SYMBOLS ? a->detected
-                                                                                  : THUMB_NONE;
+                                                                                 : THUMB_NONE;
         a->graphics = next;
         tui_msg(a, "thumbnails: %s", thumb_mode_name(next));
         break;
@@ -907,7 +935,8 @@ static int read_key(tui_app *a) {
         if (ev.bstate & BUTTON5_PRESSED) return 'j';
 #endif
         if (ev.bstate & BUTTON1_DOUBLE_CLICKED) return TUI_KEY_DCLICK;
-        if (ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON1_RELEASED)) return TUI_KEY_CLICK;
+        if (ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON1_RELEASED))
+            return TUI_KEY_CLICK;
         return ERR;
     }
     if (r == KEY_CODE_YES) return ch;
@@ -919,32 +948,32 @@ static int read_key(tui_app *a) {
 /* ---- entry ---- */
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: sfnet-explore RUN.db [OPTIONS]\n"
-            "Browse the features of the runs in a run database.\n"
-            "\n"
-            "  --run SPEC             open this run (prefix such as SL or Z, or id)\n"
-            "  --feature F            open straight at a feature (17, \"SL 17\")\n"
-            "  --galaxy OBJID         open straight at a galaxy\n"
-            "  --graphics MODE        thumbnails: auto, sixel, kitty, symbols, none\n"
-            "                         (default auto; also $SFNET_GRAPHICS). Auto asks the\n"
-            "                         terminal (kitty query, DA1) before starting\n"
-            "  --cell-size WxH        pixel size of a terminal cell for sixel and kitty\n"
-            "                         images (default: asked with CSI 16 t, CSI 14 t,\n"
-            "                         TIOCGWINSZ, else 10x20; also $SFNET_CELL_SIZE)\n"
-            "  --color WHEN           auto, always, never (NO_COLOR is honoured by auto)\n"
-            "  --no-mouse             leave the mouse to the terminal\n"
-            "  --dump-detect          print what the terminal answered, the cell size and\n"
-            "                         the graphics mode chosen, and why; then exit\n"
-            "  -h, --help             this help\n"
-            "\n"
-            "When stdout is not a terminal the feature lists and equations are printed.\n"
-            "Keys: press ? inside; see sfnet-explore(1).\n");
+    fprintf(out, "Usage: sfnet-explore RUN.db [OPTIONS]\n"
+                 "Browse the features of the runs in a run database.\n"
+                 "\n"
+                 "  --run SPEC             open this run (prefix such as SL or Z, or id)\n"
+                 "  --feature F            open straight at a feature (17, \"SL 17\")\n"
+                 "  --galaxy OBJID         open straight at a galaxy\n"
+                 "  --graphics MODE        thumbnails: auto, sixel, kitty, symbols, none\n"
+                 "                         (default auto; also $SFNET_GRAPHICS). Auto asks the\n"
+                 "                         terminal (kitty query, DA1) before starting\n"
+                 "  --cell-size WxH        pixel size of a terminal cell for sixel and kitty\n"
+                 "                         images (default: asked with CSI 16 t, CSI 14 t,\n"
+                 "                         TIOCGWINSZ, else 10x20; also $SFNET_CELL_SIZE)\n"
+                 "  --color WHEN           auto, always, never (NO_COLOR is honoured by auto)\n"
+                 "  --no-mouse             leave the mouse to the terminal\n"
+                 "  --dump-detect          print what the terminal answered, the cell size and\n"
+                 "                         the graphics mode chosen, and why; then exit\n"
+                 "  -h, --help             this help\n"
+                 "\n"
+                 "When stdout is not a terminal the feature lists and equations are printed.\n"
+                 "Keys: press ? inside; see sfnet-explore(1).\n");
 }
 
 int cli_is_database(const char *arg) {
-    static const char *opts[] = {"--run", "--feature", "--galaxy", "--graphics", "--cell-size", "--color",
-                                 "--colour", "--no-mouse", "--dump-detect", NULL};
+    static const char *opts[] = {"--run",         "--feature", "--galaxy", "--graphics",
+                                 "--cell-size",   "--color",   "--colour", "--no-mouse",
+                                 "--dump-detect", NULL};
     for (int i = 0; opts[i]; i++) {
         size_t m = strlen(opts[i]);
         if (!strncmp(arg, opts[i], m) && (arg[m] == 0 || arg[m] == '=')) return 1;
@@ -962,13 +991,15 @@ int cli_is_database(const char *arg) {
 static int upgrade_if_old(tui_app *a) {
     int version = store_schema_version(a->db);
     if (version >= STORE_SCHEMA_VERSION) return SF_OK;
-    fprintf(stderr, "sfnet-explore: %s is of schema version %d: upgrading it to version %d "
-                    "(the summaries of every run are computed once)\n",
+    fprintf(stderr,
+            "sfnet-explore: %s is of schema version %d: upgrading it to version %d "
+            "(the summaries of every run are computed once)\n",
             a->path, version, STORE_SCHEMA_VERSION);
     store *w = NULL;
     if (store_open(&w, a->path, STORE_WRITE) != SF_OK) {
-        fprintf(stderr, "sfnet-explore: cannot upgrade it (%s): each run's summaries are computed in "
-                        "memory when it is first shown\n",
+        fprintf(stderr,
+                "sfnet-explore: cannot upgrade it (%s): each run's summaries are computed in "
+                "memory when it is first shown\n",
                 sf_last_error());
         return SF_OK;
     }
@@ -987,7 +1018,8 @@ static void restore_terminal(void) {
 /* Before curses owns the terminal: asks it (tui_thumb.h and tui_probe.h say what and why),
  * settles the cell size and the graphics mode into a; with dump, prints all
  * of it for --dump-detect. SF_ERR when $SFNET_CELL_SIZE is not WxH. */
-static int detect_graphics(tui_app *a, int graphics, const char *cell_size, thumb_probe *probe, int dump) {
+static int detect_graphics(tui_app *a, int graphics, const char *cell_size, thumb_probe *probe,
+                           int dump) {
     const char *env_cell = getenv("SFNET_CELL_SIZE");
     int cell_given = cell_size || (env_cell && *env_cell);
     char probe_why[160], why[160];
@@ -995,11 +1027,12 @@ static int detect_graphics(tui_app *a, int graphics, const char *cell_size, thum
     memset(probe, 0, sizeof *probe);
     if (queries && !(isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)))
         snprintf(probe_why, sizeof probe_why, "not run: stdin or stdout is not a terminal");
-    else if (queries &&
-             thumb_probe_run(probe, STDIN_FILENO, STDOUT_FILENO, queries, THUMB_PROBE_TIMEOUT_MS) != SF_OK)
+    else if (queries && thumb_probe_run(probe, STDIN_FILENO, STDOUT_FILENO, queries,
+                                        THUMB_PROBE_TIMEOUT_MS) != SF_OK)
         snprintf(probe_why, sizeof probe_why, "not run: %s", sf_last_error());
     int source;
-    if (thumb_cell_resolve(cell_size, NULL, probe, STDOUT_FILENO, &a->cell_w, &a->cell_h, &source) != SF_OK)
+    if (thumb_cell_resolve(cell_size, NULL, probe, STDOUT_FILENO, &a->cell_w, &a->cell_h,
+                           &source) != SF_OK)
         return SF_ERR;
     a->cell_given = source == THUMB_CELL_OPTION || source == THUMB_CELL_ENV;
     a->detected = thumb_detect(graphics, NULL, probe, source != THUMB_CELL_GUESS, why, sizeof why);
@@ -1008,14 +1041,16 @@ static int detect_graphics(tui_app *a, int graphics, const char *cell_size, thum
         char replies[1200];
         thumb_probe_describe(probe, replies, sizeof replies);
         printf("probe: %s; %s in %.1f ms\nreplies: %s\n", probe_why,
-               probe->answered ? "answered" : "no DA1 reply", probe->ms, probe->raw_len ? replies : "none");
+               probe->answered ? "answered" : "no DA1 reply", probe->ms,
+               probe->raw_len ? replies : "none");
     } else {
         printf("probe: %s\n", probe_why);
     }
     const char *term = getenv("TERM"), *colorterm = getenv("COLORTERM");
-    printf("graphics: %s\ncell: %dx%d px (%s)\nTERM=%s COLORTERM=%s NO_COLOR=%s TMUX=%s\n", why, a->cell_w,
-           a->cell_h, thumb_cell_source_name(source), term ? term : "", colorterm ? colorterm : "",
-           getenv("NO_COLOR") ? "set" : "unset", getenv("TMUX") ? "set" : "unset");
+    printf("graphics: %s\ncell: %dx%d px (%s)\nTERM=%s COLORTERM=%s NO_COLOR=%s TMUX=%s\n", why,
+           a->cell_w, a->cell_h, thumb_cell_source_name(source), term ? term : "",
+           colorterm ? colorterm : "", getenv("NO_COLOR") ? "set" : "unset",
+           getenv("TMUX") ? "set" : "unset");
     fflush(stdout);
     thumb_probe_flush(STDIN_FILENO, probe);
     return SF_OK;
@@ -1033,7 +1068,8 @@ int tui_main(int argc, char **argv) {
                                          {"dump-detect", no_argument, 0, 'd'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *run_spec = NULL, *feature_spec = NULL, *galaxy = NULL, *color = "auto", *cell_size = NULL;
+    const char *run_spec = NULL, *feature_spec = NULL, *galaxy = NULL, *color = "auto",
+               *cell_size = NULL;
     int graphics = THUMB_AUTO, mouse = 1, dump = 0;
     optind = 1;
     int c;
@@ -1107,7 +1143,8 @@ int tui_main(int argc, char **argv) {
         goto done;
     }
     if (a->n_runs == 0) {
-        fprintf(stderr, "sfnet-explore: %s has no runs yet (train one with sfnet-explore --train)\n",
+        fprintf(stderr,
+                "sfnet-explore: %s has no runs yet (train one with sfnet-explore --train)\n",
                 sf_shown(path));
         goto done;
     }
@@ -1136,16 +1173,19 @@ int tui_main(int argc, char **argv) {
     set_escdelay(25);
     curs_set(0);
     const char *no_color = getenv("NO_COLOR");
-    int want_color = strcmp(color, "never") &&
-                     (!strcmp(color, "always") || !(no_color && no_color[0]));
+    int want_color =
+        strcmp(color, "never") && (!strcmp(color, "always") || !(no_color && no_color[0]));
     if (want_color && has_colors()) {
         start_color();
         use_default_colors();
-        a->color = COLORS >= 0x1000000 ? TUI_COLOR_DIRECT : COLORS >= 256 ? TUI_COLOR_256 : TUI_COLOR_8;
+        a->color = COLORS >= 0x1000000 ? TUI_COLOR_DIRECT
+                   : COLORS >= 256     ? TUI_COLOR_256
+                                       : TUI_COLOR_8;
     }
     const char *term = getenv("TERM");
-    a->plot_mode = a->color == TUI_COLOR_NONE || (term && !strcmp(term, "dumb")) ? PLOT_MODE_GLYPH
-                                                                                 : PLOT_MODE_BRAILLE;
+    a->plot_mode = a->color == TUI_COLOR_NONE || (term && !strcmp(term, "dumb"))
+                       ? PLOT_MODE_GLYPH
+                       : PLOT_MODE_BRAILLE;
     if (mouse) {
         mousemask(BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED | BUTTON4_PRESSED
 #ifdef BUTTON5_PRESSED
@@ -1176,7 +1216,8 @@ int tui_main(int argc, char **argv) {
     endwin();
     rc = 0;
 done:
-    thumb_probe_flush(STDIN_FILENO, &probe); /* a start that failed early: not into the shell either */
+    thumb_probe_flush(STDIN_FILENO,
+                      &probe); /* a start that failed early: not into the shell either */
     views_reset(a);
     tui_run_clear(&a->run);
     tui_cross_free(a);

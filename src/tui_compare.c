@@ -31,8 +31,8 @@ int tui_compare_load(tui_app *a, const tui_view *v) {
     move(a->H - 1, 0);
     clrtoeol();
     char buf[160];
-    snprintf(buf, sizeof buf, "comparing %s with %s: correlations, then the ridge R^2 ...", a->runs[v->run].prefix,
-             a->runs[v->other].prefix);
+    snprintf(buf, sizeof buf, "comparing %s with %s: correlations, then the ridge R^2 ...",
+             a->runs[v->run].prefix, a->runs[v->other].prefix);
     tui_text(a, a->H - 1, 0, -1, buf);
     refresh();
     if (query_compare_compute(a->db, ra, rb, 1, &a->cmp) != SF_OK) return SF_ERR;
@@ -48,7 +48,8 @@ int tui_compare_load(tui_app *a, const tui_view *v) {
 void tui_open_compare(tui_app *a, int other) {
     if (other < 0) {
         if (!a->n_others) {
-            tui_msg(a, "no other run of %s shares galaxies with %s", a->path, tui_cur_run(a)->prefix);
+            tui_msg(a, "no other run of %s shares galaxies with %s", a->path,
+                    tui_cur_run(a)->prefix);
             return;
         }
         other = a->others[0];
@@ -58,10 +59,8 @@ void tui_open_compare(tui_app *a, int other) {
         tui_msg(a, "compare: %s", sf_last_error());
         return;
     }
-    if (tui_top(a)->type == SCREEN_COMPARE)
-        *tui_top(a) = v;
-    else
-        tui_push(a, v);
+    if (tui_top(a)->type == SCREEN_COMPARE) *tui_top(a) = v;
+    else tui_push(a, v);
 }
 
 /* The index into a->others of run index r, or -1. */
@@ -86,9 +85,9 @@ static const char *cell_glyph(double r) {
 }
 
 typedef struct {
-    int rows, cols;   /* cells that fit */
-    int info_x;       /* the details panel, or -1 below */
-    int y0, x0;       /* the first cell */
+    int rows, cols; /* cells that fit */
+    int info_x;     /* the details panel, or -1 below */
+    int y0, x0;     /* the first cell */
 } grid_fit;
 
 static void fit(const tui_app *a, tui_rect area, grid_fit *g) {
@@ -120,18 +119,21 @@ void tui_compare_draw(tui_app *a, tui_view *v, tui_rect area) {
     }
     const store_run *ra = &a->runs[v->run], *rb = &a->runs[v->other];
     char buf[512];
-    snprintf(buf, sizeof buf, "%s (rows, %d live) against %s (columns, %d live): Pearson r over the %d galaxies "
+    snprintf(buf, sizeof buf,
+             "%s (rows, %d live) against %s (columns, %d live): Pearson r over the %d galaxies "
              "both hold",
              ra->prefix, c->n_rows, rb->prefix, c->n_cols, c->n_shared);
     attron(A_BOLD);
     tui_text(a, area.y, 1, area.cols - 1, buf);
     attroff(A_BOLD);
-    snprintf(buf, sizeof buf, "bottom row: R^2 of each %s feature from all %d of %s (ridge, alpha %g, %d training "
+    snprintf(buf, sizeof buf,
+             "bottom row: R^2 of each %s feature from all %d of %s (ridge, alpha %g, %d training "
              "and %d validation galaxies of %s)",
              rb->prefix, c->d_a, ra->prefix, c->alpha, c->n_train, c->n_valid, rb->prefix);
     tui_text(a, area.y + 1, 1, area.cols - 1, buf);
     if (!c->n_rows || !c->n_cols) {
-        tui_text(a, area.y + 3, 2, -1, "no feature of either run is active on the galaxies both hold");
+        tui_text(a, area.y + 3, 2, -1,
+                 "no feature of either run is active on the galaxies both hold");
         return;
     }
     if (v->sel >= c->n_rows) v->sel = c->n_rows - 1;
@@ -166,14 +168,23 @@ void tui_compare_draw(tui_app *a, tui_view *v, tui_rect area) {
             if (a->color != TUI_COLOR_NONE && !isnan(r)) cell_colour(a, r);
             if (here) attron(A_BOLD);
             tui_text(a, y, g.x0 + j * CELL_W, CELL_W,
-                     here ? "<>" : a->color == TUI_COLOR_NONE || isnan(r) ? cell_glyph(r) : "  ");
+                     here                                     ? "<>"
+                     : a->color == TUI_COLOR_NONE || isnan(r) ? cell_glyph(r)
+                                                              : "  ");
             attroff(A_BOLD);
             tui_color_reset(a);
         }
     }
     /* R^2 under each column, as a bar of eighths */
-    static const char *const bars[9] = {" ", "\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83", "\xe2\x96\x84",
-                                        "\xe2\x96\x85", "\xe2\x96\x86", "\xe2\x96\x87", "\xe2\x96\x88"};
+    static const char *const bars[9] = {" ",
+                                        "\xe2\x96\x81",
+                                        "\xe2\x96\x82",
+                                        "\xe2\x96\x83",
+                                        "\xe2\x96\x84",
+                                        "\xe2\x96\x85",
+                                        "\xe2\x96\x86",
+                                        "\xe2\x96\x87",
+                                        "\xe2\x96\x88"};
     int ry = g.y0 + g.rows + 1;
     tui_text(a, ry, 1, LABEL_W - 1, "R^2");
     for (int j = 0; j < g.cols; j++) {
@@ -182,13 +193,21 @@ void tui_compare_draw(tui_app *a, tui_view *v, tui_rect area) {
         int level = (int)lround((r2 < 0 ? 0 : r2 > 1 ? 1 : r2) * 8);
         tui_color_value(a, r2 < 0 ? 0 : r2 > 1 ? 1 : r2);
         char two[16];
-        snprintf(two, sizeof two, "%s%s", a->plot_mode == PLOT_MODE_GLYPH ? (level >= 4 ? "#" : level ? "." : "_") : bars[level],
-                 a->plot_mode == PLOT_MODE_GLYPH ? (level >= 4 ? "#" : level ? "." : "_") : bars[level]);
+        snprintf(two, sizeof two, "%s%s",
+                 a->plot_mode == PLOT_MODE_GLYPH ? (level >= 4 ? "#"
+                                                    : level    ? "."
+                                                               : "_")
+                                                 : bars[level],
+                 a->plot_mode == PLOT_MODE_GLYPH ? (level >= 4 ? "#"
+                                                    : level    ? "."
+                                                               : "_")
+                                                 : bars[level]);
         tui_text(a, ry, g.x0 + j * CELL_W, CELL_W, two);
         tui_color_reset(a);
     }
     /* the cell under the cursor */
-    int ix = g.info_x >= 0 ? g.info_x : 1, iy = g.info_x >= 0 ? g.y0 : ry + 2, iw = g.info_x >= 0 ? INFO_W : area.cols - 2;
+    int ix = g.info_x >= 0 ? g.info_x : 1, iy = g.info_x >= 0 ? g.y0 : ry + 2,
+        iw = g.info_x >= 0 ? INFO_W : area.cols - 2;
     int ii = v->sel, jj = v->col;
     char na[STORE_PREFIX_MAX + 16], nb[STORE_PREFIX_MAX + 16];
     query_feature_name(ra, c->rows[ii], na, sizeof na);
@@ -211,13 +230,13 @@ void tui_compare_draw(tui_app *a, tui_view *v, tui_rect area) {
     tui_text(a, iy++, ix, iw, buf);
     if (isfinite(c->r2[jj]))
         snprintf(buf, sizeof buf, "R^2 of %s from %s: %.3f", nb, ra->prefix, c->r2[jj]);
-    else
-        snprintf(buf, sizeof buf, "R^2 of %s: undefined (constant)", nb);
+    else snprintf(buf, sizeof buf, "R^2 of %s: undefined (constant)", nb);
     tui_text(a, iy++, ix, iw, buf);
     int best = c->best_row[jj];
     if (best >= 0 && g.info_x >= 0) {
         query_feature_name(ra, c->rows[best], na, sizeof na);
-        snprintf(buf, sizeof buf, "best match of %s: %s (r %+.3f)", nb, na, c->r[(size_t)best * c->n_cols + jj]);
+        snprintf(buf, sizeof buf, "best match of %s: %s (r %+.3f)", nb, na,
+                 c->r[(size_t)best * c->n_cols + jj]);
         tui_text(a, iy++, ix, iw, buf);
     }
     if (g.info_x >= 0) {
@@ -225,7 +244,8 @@ void tui_compare_draw(tui_app *a, tui_view *v, tui_rect area) {
         tui_text(a, iy++, ix, iw, "Enter: the row's feature");
         snprintf(buf, sizeof buf, "x: %s in run %s", nb, rb->prefix);
         tui_text(a, iy++, ix, iw, buf);
-        tui_text(a, iy++, ix, iw, a->n_others > 1 ? "o: another run   w: swap" : "w: swap the runs");
+        tui_text(a, iy++, ix, iw,
+                 a->n_others > 1 ? "o: another run   w: swap" : "w: swap the runs");
     }
 }
 
@@ -240,17 +260,20 @@ static void export_png(tui_app *a, const tui_view *v) {
     snprintf(path, sizeof path, "compare_%s_%s.png", ra->prefix, rb->prefix);
     char(*names)[STORE_PREFIX_MAX + 16] = xmalloc((size_t)(c->n_rows + c->n_cols) * sizeof *names);
     const char **labels = xmalloc((size_t)(c->n_rows + c->n_cols) * sizeof *labels);
-    for (int i = 0; i < c->n_rows; i++) query_feature_name(ra, c->rows[i], names[i], sizeof names[i]);
-    for (int j = 0; j < c->n_cols; j++) query_feature_name(rb, c->cols[j], names[c->n_rows + j], sizeof names[0]);
+    for (int i = 0; i < c->n_rows; i++)
+        query_feature_name(ra, c->rows[i], names[i], sizeof names[i]);
+    for (int j = 0; j < c->n_cols; j++)
+        query_feature_name(rb, c->cols[j], names[c->n_rows + j], sizeof names[0]);
     for (int i = 0; i < c->n_rows + c->n_cols; i++) labels[i] = names[i];
-    snprintf(title, sizeof title, "%s (rows) against %s (columns): Pearson r over %d galaxies", ra->prefix,
-             rb->prefix, c->n_shared);
-    snprintf(r2_label, sizeof r2_label, "R^2 of each %s feature from all %d of %s (ridge, alpha %g)", rb->prefix,
-             c->d_a, ra->prefix, c->alpha);
-    if (figure_compare(path, c->r, c->n_rows, c->n_cols, labels, labels + c->n_rows, c->r2, r2_label, title) == SF_OK)
+    snprintf(title, sizeof title, "%s (rows) against %s (columns): Pearson r over %d galaxies",
+             ra->prefix, rb->prefix, c->n_shared);
+    snprintf(r2_label, sizeof r2_label,
+             "R^2 of each %s feature from all %d of %s (ridge, alpha %g)", rb->prefix, c->d_a,
+             ra->prefix, c->alpha);
+    if (figure_compare(path, c->r, c->n_rows, c->n_cols, labels, labels + c->n_rows, c->r2,
+                       r2_label, title) == SF_OK)
         tui_msg(a, "wrote %s", path);
-    else
-        tui_msg(a, "export failed: %s", sf_last_error());
+    else tui_msg(a, "export failed: %s", sf_last_error());
     free(names);
     free(labels);
 }
@@ -261,15 +284,35 @@ int tui_compare_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
     grid_fit g;
     fit(a, area, &g);
     switch (ch) {
-    case 'j': case KEY_DOWN: if (v->sel + 1 < c->n_rows) v->sel++; return 1;
-    case 'k': case KEY_UP: if (v->sel > 0) v->sel--; return 1;
-    case 'l': case KEY_RIGHT: if (v->col + 1 < c->n_cols) v->col++; return 1;
-    case 'h': case KEY_LEFT: if (v->col > 0) v->col--; return 1;
-    case KEY_NPAGE: case 4: v->sel = v->sel + g.rows < c->n_rows ? v->sel + g.rows : c->n_rows - 1; return 1;
-    case KEY_PPAGE: case 21: v->sel = v->sel > g.rows ? v->sel - g.rows : 0; return 1;
-    case 'g': case KEY_HOME: v->sel = v->col = 0; return 1;
-    case 'G': case KEY_END: v->sel = c->n_rows - 1; v->col = c->n_cols - 1; return 1;
-    case '\n': case KEY_ENTER:
+    case 'j':
+    case KEY_DOWN:
+        if (v->sel + 1 < c->n_rows) v->sel++;
+        return 1;
+    case 'k':
+    case KEY_UP:
+        if (v->sel > 0) v->sel--;
+        return 1;
+    case 'l':
+    case KEY_RIGHT:
+        if (v->col + 1 < c->n_cols) v->col++;
+        return 1;
+    case 'h':
+    case KEY_LEFT:
+        if (v->col > 0) v->col--;
+        return 1;
+    case KEY_NPAGE:
+    case 4: v->sel = v->sel + g.rows < c->n_rows ? v->sel + g.rows : c->n_rows - 1; return 1;
+    case KEY_PPAGE:
+    case 21: v->sel = v->sel > g.rows ? v->sel - g.rows : 0; return 1;
+    case 'g':
+    case KEY_HOME: v->sel = v->col = 0; return 1;
+    case 'G':
+    case KEY_END:
+        v->sel = c->n_rows - 1;
+        v->col = c->n_cols - 1;
+        return 1;
+    case '\n':
+    case KEY_ENTER:
         if (c->n_rows) tui_open_feature(a, c->rows[v->sel]);
         return 1;
     case 'x':
@@ -277,7 +320,8 @@ int tui_compare_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
         return 1;
     case 'o': {
         if (a->n_others < 2) {
-            tui_msg(a, "%s shares galaxies with %s only", tui_cur_run(a)->prefix, a->runs[v->other].prefix);
+            tui_msg(a, "%s shares galaxies with %s only", tui_cur_run(a)->prefix,
+                    a->runs[v->other].prefix);
             return 1;
         }
         int i = other_index(a, v->other);

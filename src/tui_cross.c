@@ -65,8 +65,8 @@ int tui_cross_feature_load(tui_app *a, tui_feature_page *p) {
     for (int i = 0; i < a->n_others; i++) {
         tui_cross_block *b = &p->cross[p->n_cross];
         b->run = a->others[i];
-        if (query_counterparts_compute(a->db, tui_cur_run(a)->id, p->feature, a->runs[b->run].id, TUI_COUNTERPARTS,
-                                       &b->cp) != SF_OK)
+        if (query_counterparts_compute(a->db, tui_cur_run(a)->id, p->feature, a->runs[b->run].id,
+                                       TUI_COUNTERPARTS, &b->cp) != SF_OK)
             return SF_ERR;
         p->n_cross++;
     }
@@ -140,8 +140,11 @@ int tui_cross_galaxy_load(tui_app *a, int64_t galaxy_id, tui_galaxy_page *p) {
         if (query_neighbors_load(a->db, run_id, &a->nb) != SF_OK) return SF_ERR;
         a->nb_run_id = run_id;
     }
-    if (query_similar_galaxies(a->db, &a->nb, galaxy_id, TUI_NEIGHBORS, g->near, &g->n_near) != SF_OK) return SF_ERR;
-    if (!g->n_near) snprintf(g->near_why, sizeof g->near_why, "none: no active feature in %s", cur->prefix);
+    if (query_similar_galaxies(a->db, &a->nb, galaxy_id, TUI_NEIGHBORS, g->near, &g->n_near) !=
+        SF_OK)
+        return SF_ERR;
+    if (!g->n_near)
+        snprintf(g->near_why, sizeof g->near_why, "none: no active feature in %s", cur->prefix);
     /* their pictures, decoded now as the page's own are */
     for (int i = 0; i < g->n_near; i++)
         tui_image_load(a->db, cur, g->near[i].galaxy_id, g->near[i].objid, &g->near_image[i]);

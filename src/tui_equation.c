@@ -37,8 +37,8 @@ void tui_equation_draw(tui_app *a, tui_view *v, tui_rect area) {
     const int *order = page->order[t];
     char buf[1024];
     attron(A_BOLD);
-    snprintf(buf, sizeof buf, "Equation of run %s, target %d of %d: %s", run->prefix, t + 1, eq->n_out,
-             eq->target_names[t]);
+    snprintf(buf, sizeof buf, "Equation of run %s, target %d of %d: %s", run->prefix, t + 1,
+             eq->n_out, eq->target_names[t]);
     tui_text(a, area.y, 1, area.cols - 1, buf);
     attroff(A_BOLD);
     if (eq->n_out > 1) tui_text(a, area.y, area.cols - 22, 22, "h/l: other targets");
@@ -49,8 +49,9 @@ void tui_equation_draw(tui_app *a, tui_view *v, tui_rect area) {
     for (int i = 0; i < n && len < (int)sizeof buf - 64; i++) {
         const query_term *q = &eq->terms[order[i]];
         char term[64];
-        int tl = snprintf(term, sizeof term, " %s %.4f\xc2\xb7[%s %d]", q->coef[t] < 0 ? "\xe2\x88\x92" : "+",
-                          fabs(q->coef[t]), run->prefix, q->feature);
+        int tl = snprintf(term, sizeof term, " %s %.4f\xc2\xb7[%s %d]",
+                          q->coef[t] < 0 ? "\xe2\x88\x92" : "+", fabs(q->coef[t]), run->prefix,
+                          q->feature);
         if (len + tl - 4 > area.cols - 3) {
             if (line == 2) break;
             tui_text(a, area.y + 1 + line, 2, area.cols - 2, buf);
@@ -75,14 +76,15 @@ void tui_equation_draw(tui_app *a, tui_view *v, tui_rect area) {
     tui_text(a, area.y + 4, 2, area.cols - 2, buf);
     attron(A_DIM);
     tui_text(a, area.y + 5, 2, area.cols - 2,
-             "A = activation / its maximum over validation; terms by mean |contribution| over validation");
+             "A = activation / its maximum over validation; terms by mean |contribution| over "
+             "validation");
     attroff(A_DIM);
 
     int y0 = area.y + TABLE_Y;
     attron(A_BOLD | A_UNDERLINE);
     mvhline(y0 - 1, 0, ' ', area.cols);
-    snprintf(buf, sizeof buf, "%-8s %11s %11s %7s  %-12s %s", "feature", "coef w'", "<w'A>", "f_act", "share",
-             "label");
+    snprintf(buf, sizeof buf, "%-8s %11s %11s %7s  %-12s %s", "feature", "coef w'", "<w'A>",
+             "f_act", "share", "label");
     tui_text(a, y0 - 1, 1, area.cols - 1, buf);
     attroff(A_BOLD | A_UNDERLINE);
     int rows = area.rows - TABLE_Y;
@@ -97,8 +99,8 @@ void tui_equation_draw(tui_app *a, tui_view *v, tui_rect area) {
         snprintf(name, sizeof name, "%s %d", run->prefix, q->feature);
         double share = total > 0 ? fabs(q->mean_contrib[t]) / total : 0;
         plot_hbar(bar, 12, share, a->plot_mode);
-        snprintf(buf, sizeof buf, "%-8s %+11.4f %+11.4f %6.1f%%  %s %s", name, q->coef[t], q->mean_contrib[t],
-                 100 * q->f_activated, bar, q->label);
+        snprintf(buf, sizeof buf, "%-8s %+11.4f %+11.4f %6.1f%%  %s %s", name, q->coef[t],
+                 q->mean_contrib[t], 100 * q->f_activated, bar, q->label);
         if (v->top + r == v->sel) {
             attron(A_REVERSE);
             mvhline(y0 + r, 0, ' ', area.cols);
@@ -121,7 +123,8 @@ int tui_equation_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
     } else if (ch == TUI_KEY_CLICK || ch == TUI_KEY_DCLICK) {
         int i = v->top + (a->click_y - (area.y + TABLE_Y));
         if (a->click_y >= area.y + TABLE_Y && i < n) {
-            if (i == v->sel || ch == TUI_KEY_DCLICK) tui_open_feature(a, eq->terms[order[i]].feature);
+            if (i == v->sel || ch == TUI_KEY_DCLICK)
+                tui_open_feature(a, eq->terms[order[i]].feature);
             else v->sel = i;
         }
     } else if (ch == '\n' || ch == KEY_ENTER) {

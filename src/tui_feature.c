@@ -16,19 +16,19 @@
 #include "tui_app.h"
 
 typedef struct {
-    int tw, th;        /* tile size in cells */
-    int across;        /* tiles per row */
-    int top_rows;      /* rows of top galaxies */
+    int tw, th;   /* tile size in cells */
+    int across;   /* tiles per row */
+    int top_rows; /* rows of top galaxies */
     int n_top, n_quant;
-    int left_w;        /* width of the thumbnail panel */
-    int grid_y;        /* first row of the tiles */
-    int has_sim;       /* the terminal is tall enough for the similar features */
-    int sim_y;         /* their title row (below the tiles) */
-    int n_sim;         /* similar features listed */
+    int left_w;                    /* width of the thumbnail panel */
+    int grid_y;                    /* first row of the tiles */
+    int has_sim;                   /* the terminal is tall enough for the similar features */
+    int sim_y;                     /* their title row (below the tiles) */
+    int n_sim;                     /* similar features listed */
     int cross_x, cross_y, cross_w; /* the counterparts' first title row: under the plots,
                                       else under the similar features */
-    int n_cross;       /* counterpart rows listed (titles excluded) */
-    int plot_rows;     /* rows of the scatter and histogram (above the counterparts) */
+    int n_cross;                   /* counterpart rows listed (titles excluded) */
+    int plot_rows;                 /* rows of the scatter and histogram (above the counterparts) */
 } layout;
 
 /* Rows kept for the similar features: a title and one row each. */
@@ -40,7 +40,8 @@ int tui_feature_page_load(store *s, tui_run *r, int feature, tui_feature_page *p
     const store_run *run = &r->v.run;
     p->feature = feature;
     if (store_feature_get(s, run->id, feature, &p->f) != SF_OK) return SF_ERR;
-    if (store_top(s, run->id, feature, TOP_GALAXIES, -1, &p->top, &p->n_top) != SF_OK) return SF_ERR;
+    if (store_top(s, run->id, feature, TOP_GALAXIES, -1, &p->top, &p->n_top) != SF_OK)
+        return SF_ERR;
     if (store_feature_samples(s, run->id, feature, &p->quant, &p->n_quant) != SF_OK) return SF_ERR;
     if (query_scatter_load(s, run, &r->v.points, &p->f, &p->sc) != SF_OK) return SF_ERR;
     p->images = xcalloc((size_t)(p->n_top + p->n_quant) + 1, sizeof *p->images);
@@ -49,7 +50,8 @@ int tui_feature_page_load(store *s, tui_run *r, int feature, tui_feature_page *p
         tui_image_load(s, run, h->galaxy_id, h->objid, &p->images[i]);
     }
     /* a suggestion is a bonus: a failure only leaves it empty */
-    if (p->f.n_active > 0 && analysis_feature_suggestion(s, run->id, feature, p->suggestion, sizeof p->suggestion) != SF_OK)
+    if (p->f.n_active > 0 && analysis_feature_suggestion(s, run->id, feature, p->suggestion,
+                                                         sizeof p->suggestion) != SF_OK)
         p->suggestion[0] = 0;
     /* the features most correlated with this one, from the run's stored sums */
     if (query_similar_load(s, run->id, feature, TUI_SIMILAR, p->similar, &p->n_similar) != SF_OK)
@@ -131,8 +133,8 @@ static void compute_layout(const tui_feature_page *fd, tui_rect area, layout *L)
     if (L->n_quant > fd->n_quant) L->n_quant = fd->n_quant;
 }
 
-static void draw_tile(tui_app *a, const store_hit *h, const tui_image *img, int x, int y, const layout *L,
-                      int selected) {
+static void draw_tile(tui_app *a, const store_hit *h, const tui_image *img, int x, int y,
+                      const layout *L, int selected) {
     tui_rect r = {x, y, L->tw, L->th};
     tui_draw_thumb(a, img, r);
     char buf[64];
@@ -146,8 +148,7 @@ static void draw_tile(tui_app *a, const store_hit *h, const tui_image *img, int 
     if (L->tw >= 13)
         snprintf(buf, sizeof buf, "%.3f A=%.2f%s", h->value, h->scaled > 1 ? 1.0 : h->scaled,
                  h->split == 1 ? "" : " t");
-    else
-        snprintf(buf, sizeof buf, "%.3f", h->value);
+    else snprintf(buf, sizeof buf, "%.3f", h->value);
     tui_color_value(a, h->scaled > 1 ? 1 : h->scaled);
     tui_text(a, y + L->th + 1, x, L->tw, buf);
     tui_color_reset(a);
@@ -163,8 +164,10 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
     snprintf(buf, sizeof buf, "%s %d", run->prefix, f->feature);
     int x = 1 + tui_text(a, area.y, 1, -1, buf);
     attroff(A_BOLD);
-    snprintf(buf, sizeof buf, "  %s%s%s  active in %d galaxies, %d of %d validation (f_activated %.1f%%)  "
-             "max %.3f  mean %.3f", f->label[0] ? "\xe2\x80\x9c" : "", f->label[0] ? f->label : "(no label: L)",
+    snprintf(buf, sizeof buf,
+             "  %s%s%s  active in %d galaxies, %d of %d validation (f_activated %.1f%%)  "
+             "max %.3f  mean %.3f",
+             f->label[0] ? "\xe2\x80\x9c" : "", f->label[0] ? f->label : "(no label: L)",
              f->label[0] ? "\xe2\x80\x9d" : "", f->n_active, f->n_active_valid, run->n_valid,
              100 * f->f_activated, f->max, f->mean);
     tui_text(a, area.y, x, area.cols - x, buf);
@@ -193,8 +196,8 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
     int tx0 = 1 + tui_text(a, L.grid_y - 1, 1, L.left_w - 1, buf);
     attroff(A_BOLD);
     if (fd->has_share) {
-        snprintf(buf, sizeof buf, "   mean w'A to %s %+.4f (%.1f%% of all)", run->target_names[0], fd->mean_contrib,
-                 100 * fd->share);
+        snprintf(buf, sizeof buf, "   mean w'A to %s %+.4f (%.1f%% of all)", run->target_names[0],
+                 fd->mean_contrib, 100 * fd->share);
         attron(A_DIM);
         tui_text(a, L.grid_y - 1, tx0, L.left_w - tx0, buf);
         attroff(A_DIM);
@@ -218,13 +221,14 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
 
     if (L.has_sim) {
         if (L.n_sim)
-            snprintf(buf, sizeof buf, "similar features: Pearson r over all %d galaxies (c selects)",
+            snprintf(buf, sizeof buf,
+                     "similar features: Pearson r over all %d galaxies (c selects)",
                      run->n_galaxies);
         else
             snprintf(buf, sizeof buf, "similar features: %s",
                      fd->similar_failed ? "could not be read"
-                     : f->n_active    ? "none (no other feature varies)"
-                                      : "none (a dead feature)");
+                     : f->n_active      ? "none (no other feature varies)"
+                                        : "none (a dead feature)");
         attron(A_BOLD);
         tui_text(a, L.sim_y, 1, L.left_w - 1, buf);
         attroff(A_BOLD);
@@ -255,13 +259,15 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
         attron(A_BOLD);
         tui_text(a, ky++, L.cross_x, L.cross_w, buf);
         attroff(A_BOLD);
-        if (!cb->cp.n) tui_text(a, ky++, L.cross_x + 1, L.cross_w - 1, "none (the feature is dead where they overlap)");
+        if (!cb->cp.n)
+            tui_text(a, ky++, L.cross_x + 1, L.cross_w - 1,
+                     "none (the feature is dead where they overlap)");
         for (int i = 0; i < cb->cp.n; i++, row++) {
             const query_counterpart *c = &cb->cp.list[i];
             char name[STORE_PREFIX_MAX + 16];
             query_feature_name(other, c->feature, name, sizeof name);
-            snprintf(buf, sizeof buf, "%-6s r=%+.3f  both in %-6d (%.1f%% of %s %d's)", name, c->r, c->n_both,
-                     100 * c->f_cond, run->prefix, f->feature);
+            snprintf(buf, sizeof buf, "%-6s r=%+.3f  both in %-6d (%.1f%% of %s %d's)", name, c->r,
+                     c->n_both, 100 * c->f_cond, run->prefix, f->feature);
             if (v->sel == row) attron(A_REVERSE);
             tui_text(a, ky++, L.cross_x + 1, L.cross_w - 1, buf);
             attroff(A_REVERSE);
@@ -302,7 +308,8 @@ void tui_feature_draw(tui_app *a, tui_view *v, tui_rect area) {
         plot_grid_free(&g);
         snprintf(buf, sizeof buf, "%s, %d validation galaxies, colour = scaled activation",
                  fd->sc.is_bpt ? "BPT" : "activation vs target", fd->sc.n);
-        tui_text(a, area.y + 2, px + (int)strlen(fd->sc.y_label) + 3, pw - (int)strlen(fd->sc.y_label) - 3, buf);
+        tui_text(a, area.y + 2, px + (int)strlen(fd->sc.y_label) + 3,
+                 pw - (int)strlen(fd->sc.y_label) - 3, buf);
     }
     if (hh >= 8 && pw > 20) {
         plot_grid g;
@@ -323,23 +330,32 @@ int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
     int n_tiles = L.n_top + L.n_quant, n_sel = n_tiles + L.n_sim + L.n_cross;
     int first_cross = n_tiles + L.n_sim;
     switch (ch) {
-    case 'j': case KEY_DOWN: case 'l': case KEY_RIGHT:
+    case 'j':
+    case KEY_DOWN:
+    case 'l':
+    case KEY_RIGHT:
         if (v->sel + 1 < n_sel) v->sel++;
         return 1;
-    case 'k': case KEY_UP: case 'h': case KEY_LEFT:
+    case 'k':
+    case KEY_UP:
+    case 'h':
+    case KEY_LEFT:
         if (v->sel > 0) v->sel--;
         return 1;
     case 'c':
         if (!L.n_sim) {
-            tui_msg(a, L.has_sim ? "no similar features" : "the terminal is too short for the similar features");
+            tui_msg(a, L.has_sim ? "no similar features"
+                                 : "the terminal is too short for the similar features");
             return 1;
         }
         v->sel = v->sel >= n_tiles && v->sel + 1 < n_sel ? v->sel + 1 : n_tiles;
         return 1;
     case 'o':
         if (!L.n_cross) {
-            tui_msg(a, fd->n_cross ? "the terminal is too short for the counterparts"
-                                     : "no other run shares galaxies with %s", tui_cur_run(a)->prefix);
+            tui_msg(a,
+                    fd->n_cross ? "the terminal is too short for the counterparts"
+                                : "no other run shares galaxies with %s",
+                    tui_cur_run(a)->prefix);
             return 1;
         }
         v->sel = v->sel >= first_cross && v->sel + 1 < n_sel ? v->sel + 1 : first_cross;
@@ -355,11 +371,14 @@ int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
             }
             pick -= cb->cp.n;
         }
-        tui_msg(a, a->n_others ? "no counterpart: the feature is dead where the runs overlap"
-                               : "no other run shares galaxies with %s", tui_cur_run(a)->prefix);
+        tui_msg(a,
+                a->n_others ? "no counterpart: the feature is dead where the runs overlap"
+                            : "no other run shares galaxies with %s",
+                tui_cur_run(a)->prefix);
         return 1;
     }
-    case '+': case '=':
+    case '+':
+    case '=':
         if (v->zoom < 6) v->zoom++;
         tui_msg(a, "scatter zoom x%.2f (- zooms out, 0 resets)", pow(1.5, v->zoom));
         return 1;
@@ -368,11 +387,16 @@ int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
         tui_msg(a, "scatter zoom x%.2f", pow(1.5, v->zoom));
         return 1;
     case '0': v->zoom = 0; return 1;
-    case 'g': case KEY_HOME: v->sel = 0; return 1;
-    case 'G': case KEY_END: v->sel = n_sel > 0 ? n_sel - 1 : 0; return 1;
-    case KEY_NPAGE: case 4: v->sel = n_sel > 0 ? n_sel - 1 : 0; return 1;
-    case KEY_PPAGE: case 21: v->sel = 0; return 1;
-    case TUI_KEY_CLICK: case TUI_KEY_DCLICK: {
+    case 'g':
+    case KEY_HOME: v->sel = 0; return 1;
+    case 'G':
+    case KEY_END: v->sel = n_sel > 0 ? n_sel - 1 : 0; return 1;
+    case KEY_NPAGE:
+    case 4: v->sel = n_sel > 0 ? n_sel - 1 : 0; return 1;
+    case KEY_PPAGE:
+    case 21: v->sel = 0; return 1;
+    case TUI_KEY_CLICK:
+    case TUI_KEY_DCLICK: {
         int hit = -1;
         for (int i = 0; i < n_tiles && hit < 0; i++) {
             int tx, ty;
@@ -383,15 +407,18 @@ int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
                 tx = 1 + (i - L.n_top) * (L.tw + 1);
                 ty = L.grid_y + L.top_rows * (L.th + 2) + 1;
             }
-            if (a->click_x >= tx && a->click_x < tx + L.tw && a->click_y >= ty && a->click_y < ty + L.th + 2)
+            if (a->click_x >= tx && a->click_x < tx + L.tw && a->click_y >= ty &&
+                a->click_y < ty + L.th + 2)
                 hit = i;
         }
         int row = a->click_y - (L.sim_y + 1);
         if (hit < 0 && row >= 0 && row < L.n_sim && a->click_x < L.left_w) hit = n_tiles + row;
         /* counterpart rows: below each block's title */
-        for (int b = 0, y = L.cross_y, k = first_cross; hit < 0 && L.n_cross && b < fd->n_cross; b++) {
+        for (int b = 0, y = L.cross_y, k = first_cross; hit < 0 && L.n_cross && b < fd->n_cross;
+             b++) {
             int n = fd->cross[b].cp.n;
-            if (a->click_y > y && a->click_y <= y + n && a->click_x >= L.cross_x && a->click_x < L.cross_x + L.cross_w)
+            if (a->click_y > y && a->click_y <= y + n && a->click_x >= L.cross_x &&
+                a->click_x < L.cross_x + L.cross_w)
                 hit = k + a->click_y - y - 1;
             y += 1 + (n ? n : 1);
             k += n;
@@ -404,7 +431,8 @@ int tui_feature_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
         v->sel = hit;
     }
     /* fall through */
-    case '\n': case KEY_ENTER:
+    case '\n':
+    case KEY_ENTER:
         /* the view may move when the stack is full: nothing of fd is used after opening */
         if (v->sel < L.n_top) {
             tui_open_galaxy(a, fd->top[v->sel].galaxy_id);

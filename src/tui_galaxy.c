@@ -44,10 +44,10 @@ static const tui_galaxy_cross *cross_of(const tui_galaxy_page *d) {
 
 /* Where the other runs' features and the similar galaxies go. */
 typedef struct {
-    int near_rows;     /* rows kept at the bottom for the similar galaxies (0: none) */
+    int near_rows; /* rows kept at the bottom for the similar galaxies (0: none) */
     int near_th, near_tw, n_near;
-    int n_other;       /* rows of other runs' features (selectable) */
-    int other_w;       /* width of one run's column */
+    int n_other; /* rows of other runs' features (selectable) */
+    int other_w; /* width of one run's column */
 } cross_layout;
 
 #define OTHER_W 26
@@ -108,9 +108,11 @@ void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area) {
         const tui_galaxy_cross *g = cross_of(d);
         attron(A_BOLD);
         if (g->n_near)
-            snprintf(buf, sizeof buf, "similar galaxies in %s: cosine of the sparse codes (c selects)", run->prefix);
+            snprintf(buf, sizeof buf,
+                     "similar galaxies in %s: cosine of the sparse codes (c selects)", run->prefix);
         else
-            snprintf(buf, sizeof buf, "similar galaxies: %s", g->near_why[0] ? g->near_why : "none");
+            snprintf(buf, sizeof buf, "similar galaxies: %s",
+                     g->near_why[0] ? g->near_why : "none");
         tui_text(a, ny, 1, area.cols - 1, buf);
         attroff(A_BOLD);
         for (int i = 0; i < X.n_near; i++) {
@@ -141,12 +143,13 @@ void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area) {
             const store_galaxy_run *gr = &g->gr[r];
             int ox = area.cols - (g->n_runs - r) * (OTHER_W + 1), oy = area.y + 2;
             attron(A_BOLD);
-            snprintf(buf, sizeof buf, "in %s (%s): %d active", o->prefix, gr->split ? "valid" : "train", gr->n_active);
+            snprintf(buf, sizeof buf, "in %s (%s): %d active", o->prefix,
+                     gr->split ? "valid" : "train", gr->n_active);
             tui_text(a, oy++, ox, OTHER_W, buf);
             attroff(A_BOLD);
             for (int k = 0; k < gr->n_active && oy < area.y + area.rows; k++, row++) {
-                snprintf(buf, sizeof buf, "%s %-5d A %5.2f  %8.3f", o->prefix, gr->feature[k], gr->scaled[k],
-                         gr->value[k]);
+                snprintf(buf, sizeof buf, "%s %-5d A %5.2f  %8.3f", o->prefix, gr->feature[k],
+                         gr->scaled[k], gr->value[k]);
                 if (v->sel == row) attron(A_REVERSE);
                 tui_text(a, oy++, ox, OTHER_W, buf);
                 attroff(A_REVERSE);
@@ -162,7 +165,8 @@ void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area) {
     }
     if (v->target >= run->n_out) v->target = 0;
     int t = v->target;
-    snprintf(buf, sizeof buf, "run %s, %s galaxy", run->prefix, d->gr.split == 1 ? "validation" : "training");
+    snprintf(buf, sizeof buf, "run %s, %s galaxy", run->prefix,
+             d->gr.split == 1 ? "validation" : "training");
     tui_text(a, area.y, x0, w, buf);
     int ry = area.y + 2;
     attron(A_BOLD);
@@ -170,15 +174,16 @@ void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area) {
     tui_text(a, ry++, x0, w, buf);
     attroff(A_BOLD);
     for (int k = 0; k < d->gr.n_out; k++) {
-        snprintf(buf, sizeof buf, "%-16.16s %10.4f %10.4f %+10.4f%s", run->target_names[k], d->gr.pred[k],
-                 d->gr.truth[k], d->gr.truth[k] - d->gr.pred[k], k == t ? "  <" : "");
+        snprintf(buf, sizeof buf, "%-16.16s %10.4f %10.4f %+10.4f%s", run->target_names[k],
+                 d->gr.pred[k], d->gr.truth[k], d->gr.truth[k] - d->gr.pred[k],
+                 k == t ? "  <" : "");
         tui_text(a, ry++, x0, w, buf);
     }
     ry++;
     double b = run->target_mean[t] + run->target_std[t] * run->bias[t];
     attron(A_BOLD);
-    snprintf(buf, sizeof buf, "%d active features: contributions to %s%s", d->gr.n_active, run->target_names[t],
-             run->n_out > 1 ? " (h/l: other targets)" : "");
+    snprintf(buf, sizeof buf, "%d active features: contributions to %s%s", d->gr.n_active,
+             run->target_names[t], run->n_out > 1 ? " (h/l: other targets)" : "");
     tui_text(a, ry++, x0, w, buf);
     attroff(A_BOLD);
     snprintf(buf, sizeof buf, "%-8s %9s %6s %10s %10s", "feature", "A", "A/max", "c*A", "running");
@@ -192,15 +197,17 @@ void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area) {
         double c = fabs(coef(a, d->gr.feature[i], t) * d->gr.value[i]);
         if (c > maxc) maxc = c;
     }
-    if (v->sel >= n_own + X.n_other + X.n_near) v->sel = n_own + X.n_other + X.n_near > 0 ? n_own + X.n_other + X.n_near - 1 : 0;
+    if (v->sel >= n_own + X.n_other + X.n_near)
+        v->sel = n_own + X.n_other + X.n_near > 0 ? n_own + X.n_other + X.n_near - 1 : 0;
     double running = b;
     int bar_x = x0 + 48, bar_w = (x0 + w - bar_x - 1) / 2;
     for (int i = 0; i < d->gr.n_active && ry < area.y + area.rows; i++) {
         double c = coef(a, d->gr.feature[i], t) * d->gr.value[i];
         running += c;
-        snprintf(buf, sizeof buf, "%s %-5d %9.4f %6.2f %+10.4f %10.4f", run->prefix, d->gr.feature[i],
-                 d->gr.value[i], d->gr.scaled[i], c, running);
-        if (query_feature_marked(&a->run.v, d->gr.feature[i])) tui_text(a, ry, x0 - 1, 1, TUI_MARK_SIGN);
+        snprintf(buf, sizeof buf, "%s %-5d %9.4f %6.2f %+10.4f %10.4f", run->prefix,
+                 d->gr.feature[i], d->gr.value[i], d->gr.scaled[i], c, running);
+        if (query_feature_marked(&a->run.v, d->gr.feature[i]))
+            tui_text(a, ry, x0 - 1, 1, TUI_MARK_SIGN);
         if (i == v->sel) attron(A_REVERSE);
         tui_text(a, ry, x0, w < 47 ? w : 47, buf);
         attroff(A_REVERSE);
@@ -216,8 +223,8 @@ void tui_galaxy_draw(tui_app *a, tui_view *v, tui_rect area) {
         ry++;
     }
     if (ry < area.y + area.rows) {
-        snprintf(buf, sizeof buf, "%-8s %9s %6s %10s %10.4f  (stored prediction %.4f)", "sum", "", "", "",
-                 running, d->gr.pred[t]);
+        snprintf(buf, sizeof buf, "%-8s %9s %6s %10s %10.4f  (stored prediction %.4f)", "sum", "",
+                 "", "", running, d->gr.pred[t]);
         attron(A_BOLD);
         tui_text(a, ry, x0, ry >= other_bottom ? area.cols - x0 : w, buf);
         attroff(A_BOLD);
@@ -254,23 +261,23 @@ int tui_galaxy_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
         if (X.n_other)
             v->sel = v->sel >= n_own && v->sel + 1 < n_own + X.n_other ? v->sel + 1 : n_own;
         else
-            tui_msg(a, cross_of(d)->n_runs ? "the terminal is too narrow for the other runs" : "no other run holds this galaxy");
+            tui_msg(a, cross_of(d)->n_runs ? "the terminal is too narrow for the other runs"
+                                           : "no other run holds this galaxy");
     } else if (ch == 'c') {
         if (X.n_near)
             v->sel = v->sel >= n_own + X.n_other && v->sel + 1 < n ? v->sel + 1 : n_own + X.n_other;
         else
             tui_msg(a, cross_of(d)->n_near ? "the terminal is too short for the similar galaxies"
-                                    : cross_of(d)->near_why[0] ? cross_of(d)->near_why : "no similar galaxy");
+                       : cross_of(d)->near_why[0] ? cross_of(d)->near_why
+                                                  : "no similar galaxy");
     } else if (ch == 'x') {
         int k = v->sel >= n_own && v->sel < n_own + X.n_other ? v->sel - n_own : 0;
-        if (other_feature(cross_of(d), k, &run_i, &feature))
-            tui_open_in_run(a, run_i, feature);
-        else
-            tui_msg(a, "no other run holds this galaxy");
+        if (other_feature(cross_of(d), k, &run_i, &feature)) tui_open_in_run(a, run_i, feature);
+        else tui_msg(a, "no other run holds this galaxy");
     } else if ((ch == '\n' || ch == KEY_ENTER) && v->sel < n) {
-        if (v->sel < n_own)
-            tui_open_feature(a, d->gr.feature[v->sel]);
-        else if (v->sel < n_own + X.n_other && other_feature(cross_of(d), v->sel - n_own, &run_i, &feature))
+        if (v->sel < n_own) tui_open_feature(a, d->gr.feature[v->sel]);
+        else if (v->sel < n_own + X.n_other &&
+                 other_feature(cross_of(d), v->sel - n_own, &run_i, &feature))
             tui_open_in_run(a, run_i, feature);
         else if (v->sel >= n_own + X.n_other)
             tui_open_galaxy(a, cross_of(d)->near[v->sel - n_own - X.n_other].galaxy_id);

@@ -14,8 +14,8 @@ void tui_list_draw(tui_app *a, tui_view *v, tui_rect area) {
     const tui_run *r = &a->run;
     const store_run *run = &r->v.run;
     char line[512];
-    snprintf(line, sizeof line, "%d live features of %d, %d dead %s  \xc2\xb7  sorted by %s%s", r->v.n_live,
-             run->d, r->n_dead, a->show_dead ? "shown (z hides)" : "hidden (z shows)",
+    snprintf(line, sizeof line, "%d live features of %d, %d dead %s  \xc2\xb7  sorted by %s%s",
+             r->v.n_live, run->d, r->n_dead, a->show_dead ? "shown (z hides)" : "hidden (z shows)",
              tui_sort_names[a->sort], a->reverse ? ", reversed" : "");
     tui_text(a, area.y, area.x + 1, area.cols - 1, line);
     attron(A_BOLD | A_UNDERLINE);
@@ -29,7 +29,8 @@ void tui_list_draw(tui_app *a, tui_view *v, tui_rect area) {
     if (v->sel >= v->top + rows) v->top = v->sel - rows + 1;
     if (!r->n_visible) {
         tui_text(a, area.y + 3, area.x + 2, area.cols - 2,
-                 r->n_dead ? "every feature of this run is dead (z shows them)" : "this run has no features");
+                 r->n_dead ? "every feature of this run is dead (z shows them)"
+                           : "this run has no features");
         return;
     }
     for (int row = 0; row < rows && v->top + row < r->n_visible; row++) {
@@ -65,17 +66,22 @@ int tui_list_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
     int rows = area.rows - 2;
     if (tui_list_move(ch, &v->sel, &v->top, r->n_visible, rows)) return 1;
     switch (ch) {
-    case '\n': case KEY_ENTER: case 'l': case KEY_RIGHT:
+    case '\n':
+    case KEY_ENTER:
+    case 'l':
+    case KEY_RIGHT:
         if (v->sel < r->n_visible) tui_open_feature(a, r->visible[v->sel]);
         return 1;
-    case TUI_KEY_CLICK: case TUI_KEY_DCLICK: {
+    case TUI_KEY_CLICK:
+    case TUI_KEY_DCLICK: {
         int i = v->top + (a->click_y - area.y - 2);
         if (a->click_y < area.y + 2 || i >= r->n_visible) return 1;
         if (i == v->sel || ch == TUI_KEY_DCLICK) tui_open_feature(a, r->visible[i]);
         else v->sel = i;
         return 1;
     }
-    case 's': case 'S': {
+    case 's':
+    case 'S': {
         int keep = v->sel < r->n_visible ? r->visible[v->sel] : -1;
         if (ch == 's') {
             a->sort = (a->sort + 1) % TUI_N_SORTS;

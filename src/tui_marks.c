@@ -27,7 +27,8 @@ void tui_toggle_mark(tui_app *a, int feature, int64_t galaxy_id) {
         snprintf(name, sizeof name, "galaxy %s", g.objid);
         store_galaxy_clear(&g);
     }
-    int marked = feature >= 0 ? query_feature_marked(&a->run.v, feature) : query_galaxy_marked(&a->run.v, galaxy_id);
+    int marked = feature >= 0 ? query_feature_marked(&a->run.v, feature)
+                              : query_galaxy_marked(&a->run.v, galaxy_id);
     store *w;
     if (store_open(&w, a->path, STORE_WRITE) != SF_OK) {
         tui_msg(a, "cannot save the mark: %s", sf_last_error());
@@ -58,7 +59,8 @@ void tui_marks_draw(tui_app *a, tui_view *v, tui_rect area) {
     int n_features = 0;
     for (int i = 0; i < n_marks; i++) n_features += marks[i].feature >= 0;
     char buf[512];
-    snprintf(buf, sizeof buf, "Marks of run %s: %d feature%s, %d galax%s  \xc2\xb7  Enter opens, m removes",
+    snprintf(buf, sizeof buf,
+             "Marks of run %s: %d feature%s, %d galax%s  \xc2\xb7  Enter opens, m removes",
              run->prefix, n_features, n_features == 1 ? "" : "s", n_marks - n_features,
              n_marks - n_features == 1 ? "y" : "ies");
     attron(A_BOLD);
@@ -86,9 +88,10 @@ void tui_marks_draw(tui_app *a, tui_view *v, tui_rect area) {
         if (m->feature >= 0) query_feature_name(run, m->feature, what, sizeof what);
         else snprintf(what, sizeof what, "%s", m->objid);
         const char *label = m->feature >= 0 ? m->label : "";
-        snprintf(text, sizeof text, "%s%s%s", label, label[0] && m->note[0] ? " \xc2\xb7 " : "", m->note);
-        snprintf(buf, sizeof buf, "%-8s %-20s %-40.40s %.10s", m->feature >= 0 ? "feature" : "galaxy", what,
-                 text, m->created);
+        snprintf(text, sizeof text, "%s%s%s", label, label[0] && m->note[0] ? " \xc2\xb7 " : "",
+                 m->note);
+        snprintf(buf, sizeof buf, "%-8s %-20s %-40.40s %.10s",
+                 m->feature >= 0 ? "feature" : "galaxy", what, text, m->created);
         int y = area.y + head_rows + r;
         if (i == v->sel) {
             attron(A_REVERSE);
@@ -116,7 +119,10 @@ int tui_marks_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
     if (v->sel >= n_marks) return ch == '\n' || ch == KEY_ENTER || ch == 'm';
     const store_mark m = a->run.v.marks[v->sel];
     switch (ch) {
-    case '\n': case KEY_ENTER: case 'l': case KEY_RIGHT:
+    case '\n':
+    case KEY_ENTER:
+    case 'l':
+    case KEY_RIGHT:
         if (m.feature >= 0) tui_open_feature(a, m.feature);
         else tui_open_galaxy(a, m.galaxy_id);
         return 1;

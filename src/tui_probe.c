@@ -125,7 +125,7 @@ int thumb_probe_parse(thumb_probe *p, const char *buf, size_t len) {
                 i = j;
                 continue;
             }
-            parse_csi(p, buf + i + 2, j - (i + 2), (char)final);
+            parse_csi(p, buf + i + 2, j - (i + 2), (char) final);
             i = j + 1;
             if (p->answered) return 1; /* what follows DA1's reply is not ours */
             continue;

@@ -12,9 +12,11 @@
 #include "sf_util.h"
 #include "tui_app.h"
 
-const char *tui_sort_names[TUI_N_SORTS] = {"frequency", "feature", "|weight|", "|correlation|", "max", "label"};
-static const store_sort sort_keys[TUI_N_SORTS] = {STORE_SORT_FREQUENCY, STORE_SORT_FEATURE, STORE_SORT_WEIGHT,
-                                                  STORE_SORT_CORRELATION, STORE_SORT_MAX, STORE_SORT_LABEL};
+const char *tui_sort_names[TUI_N_SORTS] = {"frequency",     "feature", "|weight|",
+                                           "|correlation|", "max",     "label"};
+static const store_sort sort_keys[TUI_N_SORTS] = {STORE_SORT_FREQUENCY, STORE_SORT_FEATURE,
+                                                  STORE_SORT_WEIGHT,    STORE_SORT_CORRELATION,
+                                                  STORE_SORT_MAX,       STORE_SORT_LABEL};
 
 void tui_run_sort(tui_run *r, int sort, int reverse, int show_dead) {
     int d = r->v.run.d;
@@ -55,7 +57,8 @@ int tui_run_visible_index(const tui_run *r, int feature) {
     return -1;
 }
 
-void tui_image_load(store *s, const store_run *run, int64_t galaxy_id, const char *objid, tui_image *img) {
+void tui_image_load(store *s, const store_run *run, int64_t galaxy_id, const char *objid,
+                    tui_image *img) {
     memset(img, 0, sizeof *img);
     snprintf(img->objid, sizeof img->objid, "%s", objid);
     if (query_thumbnail(s, galaxy_id, &img->rgb, &img->w, &img->h) == SF_OK && img->rgb) return;
@@ -67,7 +70,8 @@ void tui_image_load(store *s, const store_run *run, int64_t galaxy_id, const cha
     for (int i = 0; i < 3; i++) {
         char path[1200];
         snprintf(path, sizeof path, "%s/%s.%s", run->images, objid, ext[i]);
-        if (access(path, R_OK) == 0 && image_decode(path, &img->rgb, &img->w, &img->h) == SF_OK) return;
+        if (access(path, R_OK) == 0 && image_decode(path, &img->rgb, &img->w, &img->h) == SF_OK)
+            return;
     }
     img->rgb = NULL;
 }

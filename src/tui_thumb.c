@@ -55,8 +55,12 @@ int thumb_cell_pixels(int fd, int *cell_w, int *cell_h) {
 }
 
 static const char *cell_source_names[] = {
-    "?", "--cell-size", "SFNET_CELL_SIZE", "the terminal's reply to CSI 16 t",
-    "the terminal's CSI 14 t text area over its rows and columns", "TIOCGWINSZ pixels",
+    "?",
+    "--cell-size",
+    "SFNET_CELL_SIZE",
+    "the terminal's reply to CSI 16 t",
+    "the terminal's CSI 14 t text area over its rows and columns",
+    "TIOCGWINSZ pixels",
     "guessed: nothing measured; --cell-size sets it"};
 
 const char *thumb_cell_source_name(int source) {
@@ -66,9 +70,10 @@ const char *thumb_cell_source_name(int source) {
 
 int thumb_cell_size_parse(const char *text, const char *what, int *w, int *h) {
     int cw, ch, used = 0;
-    if (sscanf(text, "%4dx%4d%n", &cw, &ch, &used) != 2 || text[used] || cw < 1 || ch < 1 || cw > 1024 ||
-        ch > 1024)
-        return sf_fail("%s '%s': give the cell size in pixels as WIDTHxHEIGHT, e.g. 10x20", what, text);
+    if (sscanf(text, "%4dx%4d%n", &cw, &ch, &used) != 2 || text[used] || cw < 1 || ch < 1 ||
+        cw > 1024 || ch > 1024)
+        return sf_fail("%s '%s': give the cell size in pixels as WIDTHxHEIGHT, e.g. 10x20", what,
+                       text);
     *w = cw;
     *h = ch;
     return SF_OK;
@@ -147,12 +152,14 @@ int thumb_probe_queries(int requested, char **envp, int cell_given, char *why, s
     }
     const char *tmux = env_get(envp, "TMUX"), *sty = env_get(envp, "STY");
     if ((tmux && *tmux) || (sty && *sty) || (term && !strncmp(term, "screen", 6))) {
-        snprintf(why, why_len, "cell size and DA1; no kitty query inside tmux or screen "
-                               "(they take it for a title)");
+        snprintf(why, why_len,
+                 "cell size and DA1; no kitty query inside tmux or screen "
+                 "(they take it for a title)");
         return THUMB_PROBE_CELL;
     }
     if (term && !strcmp(term, "linux")) {
-        snprintf(why, why_len, "cell size and DA1; no kitty query on the Linux console (it prints it)");
+        snprintf(why, why_len,
+                 "cell size and DA1; no kitty query on the Linux console (it prints it)");
         return THUMB_PROBE_CELL;
     }
     snprintf(why, why_len, "kitty graphics query, cell size and DA1");
@@ -177,8 +184,9 @@ int thumb_detect(int requested, char **envp, const thumb_probe *probe, int cell_
     }
     const char *tmux = env_get(envp, "TMUX");
     if (tmux && *tmux) {
-        snprintf(why, why_len, "symbols: inside tmux (pixel images need passthrough; "
-                               "use --graphics to force)");
+        snprintf(why, why_len,
+                 "symbols: inside tmux (pixel images need passthrough; "
+                 "use --graphics to force)");
         return THUMB_SYMBOLS;
     }
     if (probe && probe->ran && probe->answered) {
@@ -191,11 +199,13 @@ int thumb_detect(int requested, char **envp, const thumb_probe *probe, int cell_
             return THUMB_SIXEL;
         }
         if (probe->sixel) {
-            snprintf(why, why_len, "symbols: the terminal has sixel but does not say its cell size "
-                                   "(give --cell-size)");
+            snprintf(why, why_len,
+                     "symbols: the terminal has sixel but does not say its cell size "
+                     "(give --cell-size)");
             return THUMB_SYMBOLS;
         }
-        snprintf(why, why_len, "symbols: the terminal answered, with neither kitty graphics nor sixel");
+        snprintf(why, why_len,
+                 "symbols: the terminal answered, with neither kitty graphics nor sixel");
         return THUMB_SYMBOLS;
     }
     gchar **genv = envp ? g_strdupv(envp) : g_get_environ();
@@ -245,9 +255,10 @@ int thumb_render(thumb *t, const uint8_t *rgb, int w, int h, int cols, int rows,
         chafa_canvas_config_set_symbol_map(cfg, map);
         chafa_canvas_config_set_work_factor(cfg, 0.8f);
     } else {
-        chafa_canvas_config_set_pixel_mode(
-            cfg, mode == THUMB_SIXEL ? CHAFA_PIXEL_MODE_SIXELS : CHAFA_PIXEL_MODE_KITTY);
-        chafa_canvas_config_set_cell_geometry(cfg, cell_w > 0 ? cell_w : 10, cell_h > 0 ? cell_h : 20);
+        chafa_canvas_config_set_pixel_mode(cfg, mode == THUMB_SIXEL ? CHAFA_PIXEL_MODE_SIXELS
+                                                                    : CHAFA_PIXEL_MODE_KITTY);
+        chafa_canvas_config_set_cell_geometry(cfg, cell_w > 0 ? cell_w : 10,
+                                              cell_h > 0 ? cell_h : 20);
     }
     ChafaCanvas *canvas = chafa_canvas_new(cfg);
     chafa_canvas_draw_all_pixels(canvas, CHAFA_PIXEL_RGB8, rgb, w, h, w * 3);
@@ -328,7 +339,8 @@ void thumb_cache_free(thumb_cache *c) {
 const thumb *thumb_cache_get(thumb_cache *c, const char *obj_id, int cols, int rows, int mode) {
     for (int i = 0; i < c->n; i++) {
         cache_entry *e = &c->e[i];
-        if (e->t.cols == cols && e->t.rows == rows && e->t.mode == mode && !strcmp(e->obj_id, obj_id)) {
+        if (e->t.cols == cols && e->t.rows == rows && e->t.mode == mode &&
+            !strcmp(e->obj_id, obj_id)) {
             e->used = ++c->clock;
             return &e->t;
         }
@@ -358,7 +370,11 @@ int thumb_cache_count(const thumb_cache *c) { return c->n; }
 
 /* ---- overlay ---- */
 
-void thumb_overlay_begin(FILE *out) { fputs("\x1b[?2026h\x1b" "7", out); }
+void thumb_overlay_begin(FILE *out) {
+    fputs("\x1b[?2026h\x1b"
+          "7",
+          out);
+}
 
 void thumb_overlay_draw(FILE *out, const thumb *t, int x, int y) {
     if (!t->seq) return;
@@ -371,6 +387,8 @@ void thumb_overlay_clear(FILE *out, int mode) {
 }
 
 void thumb_overlay_end(FILE *out) {
-    fputs("\x1b" "8\x1b[?2026l", out);
+    fputs("\x1b"
+          "8\x1b[?2026l",
+          out);
     fflush(out);
 }

@@ -68,8 +68,9 @@ static inline size_t fx_read_bytes(const char *path, uint8_t **data) {
 /* PNG of color_type (PNG_COLOR_TYPE_RGB, _GRAY, _RGB_ALPHA, _PALETTE) from
  * interleaved samples with `channels` per pixel at bit depth 8 (or 16 for RGB:
  * each sample value v written as v * 257). */
-static inline void fx_write_png_ex(const char *path, const uint8_t *px, int w, int h, int color_type,
-                            int depth, const png_color *palette, int n_palette) {
+static inline void fx_write_png_ex(const char *path, const uint8_t *px, int w, int h,
+                                   int color_type, int depth, const png_color *palette,
+                                   int n_palette) {
     FILE *f = fopen(path, "wb");
     cr_assert_not_null(f, "cannot write %s", path);
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -89,10 +90,8 @@ static inline void fx_write_png_ex(const char *path, const uint8_t *px, int w, i
     for (int y = 0; y < h; y++) {
         const uint8_t *s = px + (size_t)y * w * channels;
         for (int i = 0; i < w * channels; i++) {
-            if (bytes == 2)
-                row[2 * i] = row[2 * i + 1] = s[i]; /* v * 257, big-endian */
-            else
-                row[i] = s[i];
+            if (bytes == 2) row[2 * i] = row[2 * i + 1] = s[i]; /* v * 257, big-endian */
+            else row[i] = s[i];
         }
         png_write_row(png, row);
     }
@@ -174,12 +173,12 @@ static inline int fx_shared_dir(char *out, size_t n) {
     return access(csv, R_OK) == 0;
 }
 
-#define FX_SKIP_WITHOUT_SHARED(dir)                                                      \
-    do {                                                                                 \
-        if (!fx_shared_dir(dir, sizeof dir))                                             \
-            cr_skip_test("SKIPPED: %s is absent (run from the repository root beside "   \
-                         "../shared, or set SFNET_SHARED_DATA)",                         \
-                         dir);                                                           \
+#define FX_SKIP_WITHOUT_SHARED(dir)                                                                \
+    do {                                                                                           \
+        if (!fx_shared_dir(dir, sizeof dir))                                                       \
+            cr_skip_test("SKIPPED: %s is absent (run from the repository root beside "             \
+                         "../shared, or set SFNET_SHARED_DATA)",                                   \
+                         dir);                                                                     \
     } while (0)
 
 /* Reads a binary PPM (P6, maxval 255) as written by djpeg. */

@@ -13,7 +13,7 @@
 #include "sf_util.h"
 #include "train.h"
 
-#define HELPER_BATCH 32   /* the global batch */
+#define HELPER_BATCH 32 /* the global batch */
 #define HELPER_WIDTH 8
 #define HELPER_CROP 48
 #define HELPER_RESIZE 52

@@ -19,11 +19,11 @@
 #include <string.h>
 
 #include "data_image.h"
+#include "mpi_helper_setup.h"
 #include "sf_mpi.h"
 #include "sf_util.h"
 #include "train.h"
 #include "train_dist.h"
-#include "mpi_helper_setup.h"
 
 static int run_grad(const char *out, const dataset *ds, nn_engine_kind engine) {
     train_dist d;

@@ -18,15 +18,15 @@
 
 typedef struct {
     int n, d, k, n_out, n_columns;
-    char (*objid)[32];                 /* (n) */
-    store_galaxy_input *galaxies;      /* (n) */
-    double *values;                    /* (n, n_columns) */
+    char (*objid)[32];            /* (n) */
+    store_galaxy_input *galaxies; /* (n) */
+    double *values;               /* (n, n_columns) */
     const char *column_names[4];
-    uint8_t *split;                    /* (n) */
-    float *head_w;                     /* (n_out, d) */
-    int *topk_idx;                     /* (n, k) */
-    float *topk_val;                   /* (n, k) */
-    float *pred, *truth;               /* (n, n_out) */
+    uint8_t *split;      /* (n) */
+    float *head_w;       /* (n_out, d) */
+    int *topk_idx;       /* (n, k) */
+    float *topk_val;     /* (n, k) */
+    float *pred, *truth; /* (n, n_out) */
     uint8_t *thumb;
     size_t thumb_len;
     store_run_input in;
@@ -237,8 +237,9 @@ static inline int fixture_make_v1(const char *v1_path, const char *src_path) {
     /* the version-1 tables, in the order the schema makes them (parents first) */
     sqlite3_stmt *st = NULL;
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, "SELECT name FROM main.sqlite_schema WHERE type = 'table' ORDER BY rowid",
-                                -1, &st, NULL);
+        rc = sqlite3_prepare_v2(
+            db, "SELECT name FROM main.sqlite_schema WHERE type = 'table' ORDER BY rowid", -1, &st,
+            NULL);
     char names[32][64];
     int n = 0;
     while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && n < 32)
@@ -271,15 +272,18 @@ static inline int fixture_make_older(const char *path, const char *src_path, int
     if (status != SF_OK) return status;
     rc = sqlite3_open(path, &db);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "BEGIN; DROP TABLE pair_coact; DROP TABLE pair_features; "
-                              "DROP TABLE run_pairs; DROP TABLE run_codes",
+        rc = sqlite3_exec(db,
+                          "BEGIN; DROP TABLE pair_coact; DROP TABLE pair_features; "
+                          "DROP TABLE run_pairs; DROP TABLE run_codes",
                           NULL, NULL, NULL);
     if (rc == SQLITE_OK && version < 3)
-        rc = sqlite3_exec(db, "DROP TABLE run_summaries; DROP TABLE feature_summaries; "
-                              "DROP TABLE feature_pairs; DROP TABLE feature_samples; "
-                              "DROP TABLE feature_columns; DROP TABLE run_levels",
+        rc = sqlite3_exec(db,
+                          "DROP TABLE run_summaries; DROP TABLE feature_summaries; "
+                          "DROP TABLE feature_pairs; DROP TABLE feature_samples; "
+                          "DROP TABLE feature_columns; DROP TABLE run_levels",
                           NULL, NULL, NULL);
-    snprintf(sql, sizeof sql, "PRAGMA user_version = %d; COMMIT; PRAGMA journal_mode = WAL", version);
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d; COMMIT; PRAGMA journal_mode = WAL",
+             version);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     status = rc == SQLITE_OK ? SF_OK : sf_fail("%s: %s", path, sqlite3_errmsg(db));
     sqlite3_close(db);

@@ -1,8 +1,8 @@
 /* Tests of the report's figures: files written, their size, colours at known
  * places, determinism, and the error paths. */
 #include <cairo.h>
-#include <dlfcn.h>
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +37,8 @@ static void pixel(const char *path, int x, int y, int rgb[3], int *w, int *h) {
     *w = cairo_image_surface_get_width(s);
     *h = cairo_image_surface_get_height(s);
     const unsigned char *data = cairo_image_surface_get_data(s);
-    uint32_t p = *(const uint32_t *)(data + (size_t)y * (size_t)cairo_image_surface_get_stride(s) + 4 * (size_t)x);
+    uint32_t p = *(const uint32_t *)(data + (size_t)y * (size_t)cairo_image_surface_get_stride(s) +
+                                     4 * (size_t)x);
     rgb[0] = (p >> 16) & 255, rgb[1] = (p >> 8) & 255, rgb[2] = p & 255;
     cairo_surface_destroy(s);
 }
@@ -101,7 +102,8 @@ Test(figures, curves_are_coloured_by_group, .init = setup, .fini = teardown) {
     char path[128];
     snprintf(path, sizeof path, "%s/curves.png", dir);
     const double x[3] = {1, 2, 3}, flat[3] = {1, 1, 1}, up[3] = {0, 1, 2}, down[3] = {2, 1.5, 0.5};
-    figure_curve c[4] = {{3, x, flat, 0, 0}, {3, x, up, 0, 1}, {3, x, down, 1, 0}, {3, x, up, 1, 1}};
+    figure_curve c[4] = {
+        {3, x, flat, 0, 0}, {3, x, up, 0, 1}, {3, x, down, 1, 0}, {3, x, up, 1, 1}};
     const char *names[2] = {"ours", "theirs"};
     cr_assert_eq(figure_curves(path, c, 4, names, 2, "epoch", "RMSE", "curves", "a note"), SF_OK,
                  "%s", sf_last_error());

@@ -182,11 +182,12 @@ Test(pca, regression_baseline_rmse) {
     make_data(x, NT + NV, 31);
     sf_rng g;
     sf_rng_seed(&g, 8);
-    for (int i = 0; i < NT + NV; i++) y[i] = 0.1 * x[i * D] + x[i * D + 3] + 0.01 * sf_rng_normal(&g);
+    for (int i = 0; i < NT + NV; i++)
+        y[i] = 0.1 * x[i * D] + x[i * D + 3] + 0.01 * sf_rng_normal(&g);
     const int ks[] = {1, 2, 4};
     double rmse[3], explained[3];
-    cr_assert_eq(pca_regression_rmse(rmse, explained, ks, 3, x, y, NT, x + NT * D, y + NT, NV, D, 1),
-                 SF_OK);
+    cr_assert_eq(
+        pca_regression_rmse(rmse, explained, ks, 3, x, y, NT, x + NT * D, y + NT, NV, D, 1), SF_OK);
 
     /* Independent: components by power iteration, projections, normal equations. */
     double cov[D * D], comps[D * D], lambda[D], mean[D] = {0};

@@ -50,10 +50,12 @@ typedef struct {
     double a[N][D]; /* raw activations */
 } sparse_run;
 
-static const char *sparse_columns[11] = {
-    "lgm_tot_p50", "d4000", "nii_6584_flux", "nii_6584_flux_err", "h_alpha_flux",
-    "h_alpha_flux_err", "oiii_5007_flux", "oiii_5007_flux_err", "h_beta_flux", "h_beta_flux_err",
-    "true_inclination"};
+static const char *sparse_columns[11] = {"lgm_tot_p50",     "d4000",
+                                         "nii_6584_flux",   "nii_6584_flux_err",
+                                         "h_alpha_flux",    "h_alpha_flux_err",
+                                         "oiii_5007_flux",  "oiii_5007_flux_err",
+                                         "h_beta_flux",     "h_beta_flux_err",
+                                         "true_inclination"};
 
 static void make_sparse(sparse_run *r, store_run_input *in) {
     memset(r, 0, sizeof *r);
@@ -225,8 +227,9 @@ Test(report, numbers_match_the_arrays, .init = setup, .fini = teardown) {
     cr_assert_eq(rr.svm_n_features[0], 3);
     cr_assert_eq(rr.svm[1].tp + rr.svm[1].fn, count[F_RARE]);
     cr_assert_eq(rr.svm[1].tn + rr.svm[1].fp, nv - count[F_RARE]);
-    cr_assert_float_eq(rr.svm[1].accuracy, 1.0, 1e-12, "separable by feature 11: tp %d fp %d tn %d fn %d",
-                       rr.svm[1].tp, rr.svm[1].fp, rr.svm[1].tn, rr.svm[1].fn);
+    cr_assert_float_eq(rr.svm[1].accuracy, 1.0, 1e-12,
+                       "separable by feature 11: tp %d fp %d tn %d fn %d", rr.svm[1].tp,
+                       rr.svm[1].fp, rr.svm[1].tn, rr.svm[1].fn);
     cr_assert_float_eq(rr.svm[1].f1, 1.0, 1e-12);
     /* balanced class weights: the same confusion matrix's totals, and separable too */
     cr_assert_eq(rr.svm_balanced[1].tp + rr.svm_balanced[1].fn, count[F_RARE]);

@@ -98,9 +98,7 @@ Test(stats, correlation_matrix) {
 Test(stats, rmse_and_counts) {
     const double p[] = {1, 2, 3, 4}, y[] = {1, 0, 3, 8}; /* errors 0, 2, 0, -4 */
     cr_assert_float_eq(analysis_rmse(p, y, 2, 2), sqrt(20.0 / 4), 1e-12);
-    const double act[] = {0, 1, 0, 2,
-                          0, 3, 0, 0,
-                          5, 1, 0, 1}; /* (3, 4) */
+    const double act[] = {0, 1, 0, 2, 0, 3, 0, 0, 5, 1, 0, 1}; /* (3, 4) */
     int count[4], order[4];
     analysis_feature_counts(count, order, act, 3, 4);
     const int want_count[] = {1, 3, 0, 2}, want_order[] = {1, 3, 0, 2};
@@ -135,7 +133,7 @@ Test(labels, suggest_orders_by_strength_and_formats) {
     sf_rng g;
     sf_rng_seed(&g, 5);
     for (int i = 0; i < N; i++) {
-        a[i] = i < 10 ? 0 : i; /* a sparse activation with ties at zero */
+        a[i] = i < 10 ? 0 : i;                        /* a sparse activation with ties at zero */
         cols[i * C + 0] = sf_rng_normal(&g);          /* unrelated */
         cols[i * C + 1] = -i + 8 * sf_rng_normal(&g); /* falls with a, noisily */
         cols[i * C + 2] = i % 7 == 0 ? NAN : 2.0 * i; /* rises with a, some missing */

@@ -107,9 +107,11 @@ Test(svm, many_rows_same_boundary_as_the_dual_solver) {
     cr_assert_eq(svm_linear_train(&small, x, y, SUB, 2, 1.0), SF_OK);
     cr_assert_float_eq(big.w[1] / big.w[0], small.w[1] / small.w[0], 0.1, "slopes %g and %g",
                        big.w[1] / big.w[0], small.w[1] / small.w[0]);
-    cr_assert_float_eq(big.w[1] / big.w[0], 0.5, 0.1, "boundary a + 0.5 b = const: %g", big.w[1] / big.w[0]);
+    cr_assert_float_eq(big.w[1] / big.w[0], 0.5, 0.1, "boundary a + 0.5 b = const: %g",
+                       big.w[1] / big.w[0]);
     int differ = 0;
-    for (int i = 0; i < N; i++) differ += svm_linear_predict(&big, x + 2 * i) != svm_linear_predict(&small, x + 2 * i);
+    for (int i = 0; i < N; i++)
+        differ += svm_linear_predict(&big, x + 2 * i) != svm_linear_predict(&small, x + 2 * i);
     cr_assert_lt(differ, N / 50, "%d of %d predictions differ", differ, N);
     svm_linear_free(&big);
     svm_linear_free(&small);
@@ -155,8 +157,8 @@ Test(svm, balanced_weights_find_the_rare_class) {
     cr_assert_gt(balanced.recall, 0.5, "balanced recall %.2f", balanced.recall);
     cr_assert(isnan(plain.recall) || plain.recall < balanced.recall, "recall %.2f -> %.2f",
               plain.recall, balanced.recall);
-    cr_assert(isnan(plain.f1) || plain.f1 < balanced.f1 || plain.tp == 0, "F1 %.2f -> %.2f", plain.f1,
-              balanced.f1);
+    cr_assert(isnan(plain.f1) || plain.f1 < balanced.f1 || plain.tp == 0, "F1 %.2f -> %.2f",
+              plain.f1, balanced.f1);
     /* equal weights give the unweighted model */
     const double ones[2] = {1, 1};
     svm_linear a, b;

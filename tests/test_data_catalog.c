@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "data_catalog.h"
-#include "sf_util.h"
 #include "data_fixture.h"
+#include "sf_util.h"
 
 static char tmpdir[256];
 static char csv_path[300];
@@ -284,14 +284,14 @@ static int cut_removed(const target_set *ts, const char *name) {
 Test(catalog, metallicity_preset_cuts_and_counts) {
     catalog cat;
     load_ok(&cat, "objID,oh_p50,lgm_tot_p50,sfr_tot_p50\n"
-                  "1,8.9,10.1,0.5\n"   /* kept */
-                  "2,-9999,10,0\n"     /* oh missing */
-                  "3,0,10,0\n"         /* oh > 0 fails */
-                  "4,8.7,,0\n"         /* lgm missing */
-                  "5,8.6,-1,0\n"       /* lgm > 0 fails */
-                  "6,8.5,10,-10\n"     /* sfr > -10 fails (not strictly greater) */
-                  "7,8.4,10,NaN\n"     /* sfr missing */
-                  "8,9.1,9.5,-2\n");   /* kept */
+                  "1,8.9,10.1,0.5\n" /* kept */
+                  "2,-9999,10,0\n"   /* oh missing */
+                  "3,0,10,0\n"       /* oh > 0 fails */
+                  "4,8.7,,0\n"       /* lgm missing */
+                  "5,8.6,-1,0\n"     /* lgm > 0 fails */
+                  "6,8.5,10,-10\n"   /* sfr > -10 fails (not strictly greater) */
+                  "7,8.4,10,NaN\n"   /* sfr missing */
+                  "8,9.1,9.5,-2\n"); /* kept */
     target_set ts;
     cr_assert_eq(targets_select(&ts, &cat, "metallicity"), SF_OK, "%s", sf_last_error());
     cr_assert_str_eq(ts.preset, "metallicity");
@@ -337,14 +337,14 @@ Test(catalog, bpt_lines_preset_logs_and_counts) {
     char text[2048];
     snprintf(text, sizeof text,
              "%s"
-             "1,100,10,1000,10,50,5,300,10\n"      /* kept: S/N 10,100,10,30 */
-             "2,100,40,1000,10,50,5,300,10\n"      /* nii S/N 2.5 */
-             "3,100,10,1000,10,50,-9999,300,10\n"  /* oiii err missing */
-             "4,100,10,2e5,10,50,5,300,10\n"       /* h_alpha >= 1e5 */
-             "5,100,10,1000,10,15,5,300,10\n"      /* oiii S/N exactly 3: removed */
-             "6,100,10,1000,0,50,5,300,10\n"       /* zero error: no S/N, removed */
-             "7,0,0,1000,10,50,5,300,10\n"         /* 0/0 NaN: removed */
-             "8,10,1,1000,10,50,5,300,10\n",       /* kept */
+             "1,100,10,1000,10,50,5,300,10\n"     /* kept: S/N 10,100,10,30 */
+             "2,100,40,1000,10,50,5,300,10\n"     /* nii S/N 2.5 */
+             "3,100,10,1000,10,50,-9999,300,10\n" /* oiii err missing */
+             "4,100,10,2e5,10,50,5,300,10\n"      /* h_alpha >= 1e5 */
+             "5,100,10,1000,10,15,5,300,10\n"     /* oiii S/N exactly 3: removed */
+             "6,100,10,1000,0,50,5,300,10\n"      /* zero error: no S/N, removed */
+             "7,0,0,1000,10,50,5,300,10\n"        /* 0/0 NaN: removed */
+             "8,10,1,1000,10,50,5,300,10\n",      /* kept */
              bpt_header);
     catalog cat;
     load_ok(&cat, text);
@@ -386,11 +386,11 @@ Test(catalog, negative_fluxes_with_negative_errors_do_not_pass_the_s_n_cut) {
     char text[2048];
     snprintf(text, sizeof text,
              "%s"
-             "1,100,10,1000,10,50,5,300,10\n"      /* kept */
-             "2,-50,-2,1000,10,50,5,300,10\n"      /* -50 / -2 = 25, but log10(-50) */
-             "3,100,10,1000,10,50,5,-300,-10\n"    /* the same in h_beta */
-             "4,100,10,1000,10,50,-5,300,10\n"     /* a negative error alone */
-             "5,100,10,1000,10,0,5,300,10\n",      /* a zero flux */
+             "1,100,10,1000,10,50,5,300,10\n"   /* kept */
+             "2,-50,-2,1000,10,50,5,300,10\n"   /* -50 / -2 = 25, but log10(-50) */
+             "3,100,10,1000,10,50,5,-300,-10\n" /* the same in h_beta */
+             "4,100,10,1000,10,50,-5,300,10\n"  /* a negative error alone */
+             "5,100,10,1000,10,0,5,300,10\n",   /* a zero flux */
              bpt_header);
     catalog cat;
     load_ok(&cat, text);

@@ -15,9 +15,7 @@ static void assert_contains(const char *hay, const char *needle) {
 
 #define FX_SIZE 12 /* fixture images are 12 x 12; resize 12 keeps them as they are */
 
-static void fx_id(char *out, size_t n, int i) {
-    snprintf(out, n, "12376487040439%05d", i);
-}
+static void fx_id(char *out, size_t n, int i) { snprintf(out, n, "12376487040439%05d", i); }
 
 /* Galaxy i's image: an asymmetric pattern whose colour depends on i. */
 static uint8_t *fx_galaxy(int i) {
@@ -104,8 +102,8 @@ Test(dataset, joins_png_and_jpeg_images) {
         const uint8_t *px = ds.pixels + (size_t)i * 3 * FX_SIZE * FX_SIZE;
         for (int c = 0; c < 3; c++)
             for (int k = 0; k < FX_SIZE * FX_SIZE; k++)
-                cr_assert_eq(px[c * FX_SIZE * FX_SIZE + k], img[k * 3 + c], "galaxy %d c%d k%d",
-                             i, c, k);
+                cr_assert_eq(px[c * FX_SIZE * FX_SIZE + k], img[k * 3 + c], "galaxy %d c%d k%d", i,
+                             c, k);
         free(img);
     }
     dataset_close(&ds);
@@ -279,8 +277,8 @@ Test(dataset, normalisation_comes_from_training_pixels) {
         for (int c = 0; c < 3; c++)
             for (size_t k = 0; k < plane; k++) {
                 float v = ds.pixels[((size_t)idx[b] * 3 + c) * plane + k] / 255.0f;
-                cr_assert_float_eq(x[((size_t)b * 3 + c) * plane + k],
-                                   (v - ds.mean[c]) / ds.std[c], 1e-5);
+                cr_assert_float_eq(x[((size_t)b * 3 + c) * plane + k], (v - ds.mean[c]) / ds.std[c],
+                                   1e-5);
             }
     }
     free(x);
@@ -314,7 +312,8 @@ Test(dataset, flips_are_the_eight_dihedral_transforms) {
         float *t0 = cand + c * plane;
         memcpy(t0, plain + c * plane, plane * sizeof(float));
         for (int r = 1; r < 4; r++)
-            rotate90(cand + ((size_t)r * 3 + c) * plane, cand + ((size_t)(r - 1) * 3 + c) * plane, S);
+            rotate90(cand + ((size_t)r * 3 + c) * plane, cand + ((size_t)(r - 1) * 3 + c) * plane,
+                     S);
         for (int r = 0; r < 4; r++)
             mirror(cand + ((size_t)(r + 4) * 3 + c) * plane, cand + ((size_t)r * 3 + c) * plane, S);
     }
@@ -350,9 +349,11 @@ Test(dataset, flips_are_the_eight_dihedral_transforms) {
     for (int b = 1; b < 4; b++) {
         int match = -1;
         for (int t = 0; t < 8 && match < 0; t++)
-            if (!memcmp(x + (size_t)b * 3 * plane, cand + (size_t)t * 3 * plane, 3 * plane * sizeof(float)))
+            if (!memcmp(x + (size_t)b * 3 * plane, cand + (size_t)t * 3 * plane,
+                        3 * plane * sizeof(float)))
                 match = t;
-        cr_assert(match > 0, "transform %d is a symmetry other than the identity (%d)", tr[b], match);
+        cr_assert(match > 0, "transform %d is a symmetry other than the identity (%d)", tr[b],
+                  match);
     }
     dataset_batch_transformed(&ds, four, 1, x2, NULL, NULL);
     cr_assert_arr_eq(x2, plain, 3 * plane * sizeof(float), "no transforms: the image as it is");
@@ -527,8 +528,8 @@ Test(dataset, large_sets_go_to_an_automatic_cache_file) {
     open_ok(&a, &o);
     cr_assert_eq(a.pixels_mapped, 1);
     cr_assert_eq(a.n_decoded, 6);
-    cr_assert(strncmp(a.cache_file, fx_dir, strlen(fx_dir)) == 0,
-              "beside the images: %s", a.cache_file);
+    cr_assert(strncmp(a.cache_file, fx_dir, strlen(fx_dir)) == 0, "beside the images: %s",
+              a.cache_file);
     assert_contains(a.cache_file, ".r12c12.sfcache");
     open_ok(&b, &o);
     cr_assert_eq(b.from_cache, 1);
@@ -665,8 +666,8 @@ Test(dataset, inspect_summarises_as_json_and_text) {
     char csv[512], images[512];
     snprintf(csv, sizeof csv, "%s", fx_path("galaxies.csv"));
     snprintf(images, sizeof images, "%s", fx_path("images"));
-    char *argv[] = {"inspect", "--catalog", csv, "--images", images, "--resize", "12",
-                    "--crop", "10", "--json", NULL};
+    char *argv[] = {"inspect", "--catalog", csv,  "--images", images, "--resize",
+                    "12",      "--crop",    "10", "--json",   NULL};
     int rc;
     char *out = run_inspect(10, argv, &rc);
     cr_assert_eq(rc, 0, "%s", out);
@@ -716,10 +717,9 @@ Test(dataset, inspect_summarises_as_json_and_text) {
 /* A target finite as a double but not as a float is cut, and inspect counts it. */
 Test(dataset, inspect_counts_targets_beyond_float_range) {
     fx_survey(4);
-    fx_write_text(fx_path("galaxies.csv"),
-                  "objID,oh_p50\n"
-                  "1237648704043900000,8.0\n1237648704043900001,1e300\n"
-                  "1237648704043900002,8.4\n1237648704043900003,8.6\n");
+    fx_write_text(fx_path("galaxies.csv"), "objID,oh_p50\n"
+                                           "1237648704043900000,8.0\n1237648704043900001,1e300\n"
+                                           "1237648704043900002,8.4\n1237648704043900003,8.6\n");
     char csv[512], images[512];
     snprintf(csv, sizeof csv, "%s", fx_path("galaxies.csv"));
     snprintf(images, sizeof images, "%s", fx_path("images"));

@@ -13,21 +13,21 @@
 
 #include "data_catalog.h"
 #include "data_fits.h"
+#include "data_fixture.h"
 #include "data_image.h"
 #include "sf_util.h"
-#include "data_fixture.h"
 
 TestSuite(fits, .init = fx_make_dir, .fini = fx_remove_dir);
 
-#define FITS_OK(call)                                                                    \
-    do {                                                                                 \
-        int st_ = 0;                                                                     \
-        (void)st_;                                                                       \
-        status = 0;                                                                      \
-        call;                                                                            \
-        char t_[FLEN_STATUS];                                                            \
-        fits_get_errstatus(status, t_);                                                  \
-        cr_assert_eq(status, 0, "%s: %s", #call, t_);                                    \
+#define FITS_OK(call)                                                                              \
+    do {                                                                                           \
+        int st_ = 0;                                                                               \
+        (void)st_;                                                                                 \
+        status = 0;                                                                                \
+        call;                                                                                      \
+        char t_[FLEN_STATUS];                                                                      \
+        fits_get_errstatus(status, t_);                                                            \
+        cr_assert_eq(status, 0, "%s: %s", #call, t_);                                              \
     } while (0)
 
 /* A table of every numeric FITS type, with a text, a logical and a vector column:
@@ -320,7 +320,8 @@ Test(fits, a_header_claiming_millions_of_columns_is_refused_before_cfitsio) {
     cr_assert_eq(sf_read_file(p, &data, &len), SF_OK);
     uint8_t *rgb;
     int w, h;
-    cr_assert_eq(image_decode_mem((const uint8_t *)data, len, "columns.fits", &rgb, &w, &h), SF_ERR);
+    cr_assert_eq(image_decode_mem((const uint8_t *)data, len, "columns.fits", &rgb, &w, &h),
+                 SF_ERR);
     cr_assert(strstr(sf_last_error(), "TFIELDS"), "%s", sf_last_error());
     free(data);
 }
@@ -390,8 +391,8 @@ Test(fits, join_row_by_row_and_on_a_key) {
     big.files[0] = fx_path("big1.fits");
     big.files[1] = fx_path("big2.fits");
     cr_assert_eq(catalog_load_sources(&c, &big), SF_ERR);
-    cr_assert(strstr(sf_last_error(), "past 2^53") && strstr(sf_last_error(), "--id-column"),
-              "%s", sf_last_error());
+    cr_assert(strstr(sf_last_error(), "past 2^53") && strstr(sf_last_error(), "--id-column"), "%s",
+              sf_last_error());
     key.join_column = "nope";
     cr_assert_eq(catalog_load_sources(&c, &key), SF_ERR);
     cr_assert(strstr(sf_last_error(), "no column 'nope' to join on"), "%s", sf_last_error());
@@ -465,7 +466,8 @@ Test(fits, cutout_cube_and_three_hdus_follow_the_stretch) {
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++)
             for (int c = 0; c < 3; c++) {
-                int d = abs((int)rgb[((size_t)y * W + x) * 3 + c] - ref_stretch(planes, W, H, x, y, c));
+                int d =
+                    abs((int)rgb[((size_t)y * W + x) * 3 + c] - ref_stretch(planes, W, H, x, y, c));
                 if (d > worst) worst = d;
             }
     cr_assert_leq(worst, 1, "largest difference %d grey levels", worst);
@@ -504,7 +506,8 @@ Test(fits, bad_cutouts) {
     uint8_t *rgb;
     int w, h;
     decode_file(fx_path("four.fits"), &rgb, &w, &h, SF_ERR);
-    cr_assert(strstr(sf_last_error(), "four.fits: HDU 1: a cube of 4 planes"), "%s", sf_last_error());
+    cr_assert(strstr(sf_last_error(), "four.fits: HDU 1: a cube of 4 planes"), "%s",
+              sf_last_error());
     write_cube(fx_path("grz.fits"), planes, W, H, 3, "grz");
     decode_file(fx_path("grz.fits"), &rgb, &w, &h, SF_ERR);
     cr_assert(strstr(sf_last_error(), "BAND2 = 'z'") && strstr(sf_last_error(), "--fits-bands"),
@@ -516,7 +519,8 @@ Test(fits, bad_cutouts) {
     cr_assert_float_eq(s.scale[2], 0.4f, 1e-6);
     uint8_t *d;
     size_t n = fx_read_bytes(fx_path("grz.fits"), &d);
-    cr_assert_eq(fits_cutout_decode_mem(d, n, "grz", &s, &rgb, &w, &h), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(fits_cutout_decode_mem(d, n, "grz", &s, &rgb, &w, &h), SF_OK, "%s",
+                 sf_last_error());
     free(rgb);
     /* truncated data */
     cr_assert_lt((size_t)2880 + 100, n);

@@ -341,8 +341,7 @@ Test(image, real_jpeg_matches_djpeg) {
 
 /* A JPEG of cmyk (w*h*4 samples, as Adobe's applications store them: inverted, 255 =
  * no ink) in colour space cs (JCS_CMYK, or JCS_YCCK as Photoshop writes them). */
-static void write_cmyk_jpeg(const char *path, const uint8_t *cmyk, int w, int h,
-                            J_COLOR_SPACE cs) {
+static void write_cmyk_jpeg(const char *path, const uint8_t *cmyk, int w, int h, J_COLOR_SPACE cs) {
     FILE *f = fopen(path, "wb");
     cr_assert_not_null(f);
     struct jpeg_compress_struct c;
@@ -466,7 +465,8 @@ Test(image, a_long_thin_image_costs_what_its_square_costs) {
     int w = 4, h = 4000000;
     uint8_t *src = malloc((size_t)w * h * 3);
     cr_assert_not_null(src);
-    for (size_t i = 0; i < (size_t)w * h * 3; i++) src[i] = (uint8_t)(i / 3 / (size_t)w < (size_t)h / 2 ? 10 : 200);
+    for (size_t i = 0; i < (size_t)w * h * 3; i++)
+        src[i] = (uint8_t)(i / 3 / (size_t)w < (size_t)h / 2 ? 10 : 200);
     uint8_t out[3 * 144 * 144];
     image_prepare(out, src, w, h, 160, 144);
     /* the centre rows straddle the change from 10 to 200 */

@@ -30,14 +30,12 @@ Test(shard, slices_are_given_as_i_of_n) {
 }
 
 static void slurm_env(const char *id, const char *count, const char *min, const char *max) {
-    const char *names[] = {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT",
-                           "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX"};
+    const char *names[] = {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN",
+                           "SLURM_ARRAY_TASK_MAX"};
     const char *values[] = {id, count, min, max};
     for (int i = 0; i < 4; i++) {
-        if (values[i])
-            setenv(names[i], values[i], 1);
-        else
-            unsetenv(names[i]);
+        if (values[i]) setenv(names[i], values[i], 1);
+        else unsetenv(names[i]);
     }
 }
 
@@ -88,7 +86,8 @@ Test(shard, an_objid_falls_in_the_same_slice_everywhere) {
         snprintf(id, sizeof id, "%lld", 1237648702973411443LL + i * 4099);
         count[shard_of(id, 7)]++;
     }
-    for (int s = 0; s < 7; s++) cr_assert(count[s] > 9500 && count[s] < 10500, "slice %d: %d", s, count[s]);
+    for (int s = 0; s < 7; s++)
+        cr_assert(count[s] > 9500 && count[s] < 10500, "slice %d: %d", s, count[s]);
 }
 
 /* ---- catalogue streams ---------------------------------------------------------- */
@@ -111,8 +110,8 @@ static void check_stream_against_load(const char *path) {
     while ((rc = catalog_stream_next(st, &row)) == 1) {
         cr_assert_lt(n, cat.n_rows);
         cr_assert_str_eq(row.obj_id, cat.obj_ids[n]);
-        cr_assert_eq(row.pos.line, cat.line_of_row[n], "row %d: line %d, not %d", n,
-                     row.pos.line, cat.line_of_row[n]);
+        cr_assert_eq(row.pos.line, cat.line_of_row[n], "row %d: line %d, not %d", n, row.pos.line,
+                     cat.line_of_row[n]);
         for (int c = 0; c < cat.n_cols; c++)
             cr_assert(same_value(row.values[c], catalog_value(&cat, n, c)), "row %d col %d", n, c);
         pos[n++] = row.pos;
@@ -136,12 +135,12 @@ static void check_stream_against_load(const char *path) {
 }
 
 Test(shard, a_stream_reads_what_catalog_load_reads) {
-    fx_write_text(fx_path("small.csv"),
-                  "\xEF\xBB\xBF" "objID,ra,dec,\"note, quoted\",oh_p50\r\n"
-                  "1, 10.5,-1,\"a \"\"quoted\"\", text\",8.9\r\n"
-                  "\r\n"
-                  "2,11,-9999,\"two\nlines\",NaN\r\n"
-                  "3,12,1e3,,8.7");
+    fx_write_text(fx_path("small.csv"), "\xEF\xBB\xBF"
+                                        "objID,ra,dec,\"note, quoted\",oh_p50\r\n"
+                                        "1, 10.5,-1,\"a \"\"quoted\"\", text\",8.9\r\n"
+                                        "\r\n"
+                                        "2,11,-9999,\"two\nlines\",NaN\r\n"
+                                        "3,12,1e3,,8.7");
     check_stream_against_load(fx_path("small.csv"));
 
     /* records longer than the stream's window and quoted line ends across its edges */
@@ -318,14 +317,14 @@ Test(shard, a_plan_refuses_what_predict_refused) {
                                       "587722981742084001,9\n");
     cr_assert_eq(plan_of(&p, fx_path("dup.csv"), NULL, img, NULL, 256, 0.2), SF_ERR);
     cr_assert(strstr(sf_last_error(), "dup.csv:4: objID 587722981742084001 appears again "
-                                      "(first on line 2)"), "%s", sf_last_error());
+                                      "(first on line 2)"),
+              "%s", sf_last_error());
     fx_write_text(fx_path("bad.csv"), "objID,oh_p50\n../etc,8\n");
     cr_assert_eq(plan_of(&p, fx_path("bad.csv"), NULL, img, NULL, 256, 0.2), SF_ERR);
     cr_assert(strstr(sf_last_error(), "bad.csv:2: objID '../etc' is not a plain file name"), "%s",
               sf_last_error());
     fx_write_text(fx_path("cut.csv"), "objID,oh_p50\n1,-9999\n2,-9999\n");
-    cr_assert_eq(plan_of(&p, fx_path("cut.csv"), "metallicity", img, NULL, 256, 0.2),
-                 SF_ERR);
+    cr_assert_eq(plan_of(&p, fx_path("cut.csv"), "metallicity", img, NULL, 256, 0.2), SF_ERR);
     cr_assert(strstr(sf_last_error(), "no usable rows for target 'metallicity' among 2"), "%s",
               sf_last_error());
     cr_assert_eq(plan_of(&p, fx_path("g.csv"), "oh_p51", img, NULL, 256, 0.2), SF_ERR);

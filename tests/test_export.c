@@ -71,8 +71,12 @@ TestSuite(export, .init = setup, .fini = teardown);
 Test(export, gallery_png_size_pixels_and_determinism) {
     galaxies G;
     make_galaxies(&G, 9);
-    export_figure f = {.title = "SL 17", .subtitle = "top 9", .n_galaxies = 9, .galaxies = G.g,
-                       .grid_cols = 3, .grid_rows = 3};
+    export_figure f = {.title = "SL 17",
+                       .subtitle = "top 9",
+                       .n_galaxies = 9,
+                       .galaxies = G.g,
+                       .grid_cols = 3,
+                       .grid_rows = 3};
     char a[128], b[128];
     snprintf(a, sizeof a, "%s/a.png", tmpdir);
     snprintf(b, sizeof b, "%s/b.png", tmpdir);
@@ -110,9 +114,17 @@ Test(export, figure2_bpt_points_lines_and_pdf) {
     make_galaxies(&G, 9);
     /* a weak point and a strong point at the same place: the strong one is drawn last */
     float x[3] = {-0.5f, -0.5f, 0.3f}, y[3] = {0.8f, 0.8f, -0.8f}, v[3] = {0.0f, 1.0f, 0.0f};
-    export_figure f = {.title = "SL 17", .n_galaxies = 9, .galaxies = G.g, .grid_cols = 3,
-                       .grid_rows = 3, .bpt = 1, .n_points = 3, .bpt_x = x, .bpt_y = y,
-                       .bpt_scaled = v, .demarcations = 1};
+    export_figure f = {.title = "SL 17",
+                       .n_galaxies = 9,
+                       .galaxies = G.g,
+                       .grid_cols = 3,
+                       .grid_rows = 3,
+                       .bpt = 1,
+                       .n_points = 3,
+                       .bpt_x = x,
+                       .bpt_y = y,
+                       .bpt_scaled = v,
+                       .demarcations = 1};
     char a[128], b[128];
     snprintf(a, sizeof a, "%s/fig2.png", tmpdir);
     cr_assert_eq(export_figure_write(&f, a), SF_OK, "%s", sf_last_error());
@@ -124,7 +136,8 @@ Test(export, figure2_bpt_points_lines_and_pdf) {
     /* plot area: x0 = 24 + 70, y0 = 44 + 10, 400 x 400 */
     double px = 94, py = 54;
     int sx = (int)(px + (-0.5 + 1.55) / 2.1 * 400), sy = (int)(py + (1.3 - 0.8) / 2.35 * 400);
-    cr_assert_eq(pixel(s, sx, sy), plot_colormap_rgb(1.0), "strongest on top: %06x", pixel(s, sx, sy));
+    cr_assert_eq(pixel(s, sx, sy), plot_colormap_rgb(1.0), "strongest on top: %06x",
+                 pixel(s, sx, sy));
     int wx = (int)(px + (0.3 + 1.55) / 2.1 * 400), wy = (int)(py + (1.3 + 0.8) / 2.35 * 400);
     cr_assert_eq(pixel(s, wx, wy), 0x000000u, "weak point black");
     /* Kewley at x = 0: y = -0.108 -> a dark line pixel near there */
@@ -152,8 +165,8 @@ Test(export, strip_missing_image_and_errors) {
     galaxies G;
     make_galaxies(&G, 10);
     G.g[3].rgb = NULL;
-    export_figure f = {.title = "Z 61", .n_galaxies = 10, .galaxies = G.g, .grid_cols = 10,
-                       .grid_rows = 1};
+    export_figure f = {
+        .title = "Z 61", .n_galaxies = 10, .galaxies = G.g, .grid_cols = 10, .grid_rows = 1};
     char a[128];
     snprintf(a, sizeof a, "%s/strip.png", tmpdir);
     cr_assert_eq(export_figure_write(&f, a), SF_OK, "%s", sf_last_error());
@@ -232,7 +245,8 @@ Test(export, from_the_run_database_and_the_command) {
     cr_assert_eq(cairo_image_surface_get_width(s), 24 + 10 * 256 + 9 * 12 + 24);
     cairo_surface_destroy(s);
     snprintf(a, sizeof a, "%s/a.pdf", tmpdir);
-    snprintf(cmd, sizeof cmd, "'%s' export '%s' 'Z 3' -o '%s' --grid 2x2 --bpt >/dev/null", bin, db, a);
+    snprintf(cmd, sizeof cmd, "'%s' export '%s' 'Z 3' -o '%s' --grid 2x2 --bpt >/dev/null", bin, db,
+             a);
     cr_assert_eq(system(cmd), 0);
     char *pdf;
     size_t n;
@@ -242,10 +256,13 @@ Test(export, from_the_run_database_and_the_command) {
     /* usage errors: 2; a run or feature that does not exist: 1 */
     snprintf(cmd, sizeof cmd, "'%s' export '%s' 'SL 3' >/dev/null 2>&1", bin, db);
     cr_assert_eq(WEXITSTATUS(system(cmd)), 2);
-    snprintf(cmd, sizeof cmd, "'%s' export '%s' 'SL 3' -o x.png --grid 3x3 --top 4 >/dev/null 2>&1", bin, db);
+    snprintf(cmd, sizeof cmd, "'%s' export '%s' 'SL 3' -o x.png --grid 3x3 --top 4 >/dev/null 2>&1",
+             bin, db);
     cr_assert_eq(WEXITSTATUS(system(cmd)), 2);
-    snprintf(cmd, sizeof cmd, "'%s' export '%s' 'SL 99' -o '%s/x.png' >/dev/null 2>&1", bin, db, tmpdir);
+    snprintf(cmd, sizeof cmd, "'%s' export '%s' 'SL 99' -o '%s/x.png' >/dev/null 2>&1", bin, db,
+             tmpdir);
     cr_assert_eq(WEXITSTATUS(system(cmd)), 1);
-    snprintf(cmd, sizeof cmd, "'%s' export '%s' 'Q 3' -o '%s/x.png' >/dev/null 2>&1", bin, db, tmpdir);
+    snprintf(cmd, sizeof cmd, "'%s' export '%s' 'Q 3' -o '%s/x.png' >/dev/null 2>&1", bin, db,
+             tmpdir);
     cr_assert_eq(WEXITSTATUS(system(cmd)), 1);
 }

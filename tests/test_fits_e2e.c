@@ -16,17 +16,17 @@
 #include <criterion/criterion.h>
 #include <fitsio.h>
 #include <math.h>
-#include <stdarg.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "data_catalog.h"
 #include "data_fits.h"
+#include "data_fixture.h"
 #include "data_image.h"
 #include "sf_util.h"
-#include "data_fixture.h"
 
 TestSuite(fits_e2e, .init = fx_make_dir, .fini = fx_remove_dir, .timeout = 1200);
 
@@ -77,8 +77,8 @@ Test(fits_e2e, mpajhu_tables_joined_row_by_row_cut_as_the_csv) {
         target_set a, b;
         cr_assert_eq(targets_select(&a, &fits_cat, presets[p]), SF_OK, "%s", sf_last_error());
         cr_assert_eq(targets_select(&b, &csv_cat, presets[p]), SF_OK, "%s", sf_last_error());
-        cr_assert_eq(a.n_rows, b.n_rows, "%s: %d rows from FITS, %d from CSV", presets[p],
-                     a.n_rows, b.n_rows);
+        cr_assert_eq(a.n_rows, b.n_rows, "%s: %d rows from FITS, %d from CSV", presets[p], a.n_rows,
+                     b.n_rows);
         cr_assert_eq(a.n_cuts, b.n_cuts);
         int removed = 0;
         for (int c = 0; c < a.n_cuts; c++) {
@@ -192,8 +192,8 @@ static void same_runs(const char *db_a, int run_a, const char *db_b, int run_b) 
     for (int i = 0; i < 2; i++) {
         char *a = run_digest(db_a, run_a, what[i]), *b = run_digest(db_b, run_b, what[i]);
         cr_assert_gt(strlen(a), 1000);
-        cr_assert(!strcmp(a, b), "%s of run %d of %s and run %d of %s differ", what[i], run_a,
-                  db_a, run_b, db_b);
+        cr_assert(!strcmp(a, b), "%s of run %d of %s and run %d of %s differ", what[i], run_a, db_a,
+                  run_b, db_b);
         free(a);
         free(b);
     }
@@ -204,8 +204,8 @@ static void run_weights(const char *db, const char *path) {
     sqlite3 *s;
     cr_assert_eq(sqlite3_open_v2(db, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_prepare_v2(s, "SELECT safetensors FROM run_weights WHERE run_id = 1", -1, &st,
-                                    NULL),
+    cr_assert_eq(sqlite3_prepare_v2(s, "SELECT safetensors FROM run_weights WHERE run_id = 1", -1,
+                                    &st, NULL),
                  SQLITE_OK, "%s", sqlite3_errmsg(s));
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
     fx_write_bytes(path, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
@@ -235,18 +235,18 @@ Test(fits_e2e, sdss_sample_as_csv_and_as_fits_gives_the_same_run) {
     same_runs(fx_path("csv.db"), 1, fx_path("fits.db"), 1);
 
     /* predict --into: CSV and the astropy table, the same weights */
-    run("%s predict --from-run Z --into %s --catalog %s --images %s -q -n P > /dev/null",
-        binary(), fx_path("csv.db"), csv, images);
-    run("%s predict --from-run Z --into %s --catalog %s --images %s -q -n Q > /dev/null",
-        binary(), fx_path("csv.db"), fx_path("astropy.fits"), images);
+    run("%s predict --from-run Z --into %s --catalog %s --images %s -q -n P > /dev/null", binary(),
+        fx_path("csv.db"), csv, images);
+    run("%s predict --from-run Z --into %s --catalog %s --images %s -q -n Q > /dev/null", binary(),
+        fx_path("csv.db"), fx_path("astropy.fits"), images);
     same_runs(fx_path("csv.db"), 2, fx_path("csv.db"), 3);
 
     /* the FITS table in two shards, merged: the run of the whole */
     for (int i = 0; i < 2; i++)
         run("%s predict --from-run %s:Z --shard %d/2 --into %s --catalog %s --images %s -q "
             "> /dev/null 2>&1",
-            binary(), fx_path("csv.db"), i, fx_path(i ? "s1.db" : "s0.db"),
-            fx_path("astropy.fits"), images);
+            binary(), fx_path("csv.db"), i, fx_path(i ? "s1.db" : "s0.db"), fx_path("astropy.fits"),
+            images);
     run("%s merge -q %s %s %s > /dev/null", binary(), fx_path("merged.db"), fx_path("s0.db"),
         fx_path("s1.db"));
     same_runs(fx_path("csv.db"), 2, fx_path("merged.db"), 1);
@@ -256,8 +256,8 @@ Test(fits_e2e, sdss_sample_as_csv_and_as_fits_gives_the_same_run) {
         fx_path("act.npy"));
     run("%s export-activations --fits %s %s Z 2>/dev/null", binary(), fx_path("act.fits"),
         fx_path("csv.db"));
-    run("%s export-activations --pairs --fits %s %s Z 2>/dev/null", binary(),
-        fx_path("pairs.fits"), fx_path("csv.db"));
+    run("%s export-activations --pairs --fits %s %s Z 2>/dev/null", binary(), fx_path("pairs.fits"),
+        fx_path("csv.db"));
     char args[2000];
     snprintf(args, sizeof args, "%s %s %s", fx_path("act.fits"), fx_path("act.npy"),
              fx_path("act.objids.txt"));
@@ -268,10 +268,10 @@ Test(fits_e2e, sdss_sample_as_csv_and_as_fits_gives_the_same_run) {
 
     /* predict -o OUT.fits against predict -o OUT.csv */
     run_weights(fx_path("csv.db"), fx_path("w.safetensors"));
-    run("%s predict -w %s --catalog %s --images %s -q -o %s", binary(),
-        fx_path("w.safetensors"), fx_path("astropy.fits"), images, fx_path("pred.fits"));
-    run("%s predict -w %s --catalog %s --images %s -q -o %s", binary(),
-        fx_path("w.safetensors"), csv, images, fx_path("pred.csv"));
+    run("%s predict -w %s --catalog %s --images %s -q -o %s", binary(), fx_path("w.safetensors"),
+        fx_path("astropy.fits"), images, fx_path("pred.fits"));
+    run("%s predict -w %s --catalog %s --images %s -q -o %s", binary(), fx_path("w.safetensors"),
+        csv, images, fx_path("pred.csv"));
     snprintf(args, sizeof args, "%s %s", fx_path("pred.fits"), fx_path("pred.csv"));
     check("predict", args);
     /* HEASARC's verifier finds no warning in any of them (what TOPCAT reads, too) */
@@ -295,7 +295,8 @@ Test(fits_e2e, fits_cutouts_train_and_predict_from_run_repeats_the_stretch) {
                  SQLITE_OK, "%s", sqlite3_errmsg(s));
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
     const char *hyper = (const char *)sqlite3_column_text(st, 0);
-    cr_assert(strstr(hyper, "\"fits_rgb\":{\"bands\":[\"g\",\"r\",\"i\"]") && strstr(hyper, "\"Q\":12"),
+    cr_assert(strstr(hyper, "\"fits_rgb\":{\"bands\":[\"g\",\"r\",\"i\"]") &&
+                  strstr(hyper, "\"Q\":12"),
               "%s", hyper);
     sqlite3_finalize(st);
     sqlite3_close(s);

@@ -18,12 +18,12 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "data_fixture.h"
 #include "data_image.h"
 #include "infer.h"
 #include "sf_util.h"
 #include "store.h"
 #include "train.h"
-#include "data_fixture.h"
 
 static void setup(void) {
     fx_make_dir();
@@ -38,8 +38,7 @@ TestSuite(infer, .init = setup, .fini = teardown, .timeout = 600);
 enum { RESIZE = 72, CROP = 64 };
 
 static void open_data(dataset *ds, char *dir, size_t n) {
-    if (!fx_shared_dir(dir, n))
-        cr_skip_test("SKIPPED: %s is absent (set SFNET_SHARED_DATA)", dir);
+    if (!fx_shared_dir(dir, n)) cr_skip_test("SKIPPED: %s is absent (set SFNET_SHARED_DATA)", dir);
     static char csv[1200], img[1200];
     snprintf(csv, sizeof csv, "%s/galaxies.csv", dir);
     snprintf(img, sizeof img, "%s/images", dir);
@@ -261,22 +260,25 @@ Test(infer, predict_into_a_database_reproduces_the_run_training_stored) {
     snprintf(csv, sizeof csv, "%s/galaxies.csv", dir);
     snprintf(img, sizeof img, "%s/images", dir);
     snprintf(db, sizeof db, "%s", fx_path("run.db"));
-    char *train[] = {"--train", "--catalog", csv, "--images", img, "--width", "8", "--resize",
-                     "72", "--crop", "64", "--epochs", "1", "--batch", "32", "-q", db, NULL};
+    char *train[] = {"--train", "--catalog", csv,  "--images", img,  "--width",
+                     "8",       "--resize",  "72", "--crop",   "64", "--epochs",
+                     "1",       "--batch",   "32", "-q",       db,   NULL};
     cr_assert_eq(run_cli(cli_train, train), 0, "%s", sf_last_error());
 
     /* the run's own weights over the same catalogue, as a second run */
-    char *again[] = {"predict", "--from-run", "Z", "--catalog", csv, "--images", img, "--into",
-                     db, "--name", "Zb", "--batch", "24", "-q", NULL};
+    char *again[] = {"predict", "--from-run", "Z",  "--catalog", csv,  "--images", img, "--into",
+                     db,        "--name",     "Zb", "--batch",   "24", "-q",       NULL};
     cr_assert_eq(run_cli(cli_predict, again), 0, "%s", sf_last_error());
     cr_assert_eq(scalar(db, "SELECT count(*) FROM runs"), 2);
     cr_assert_eq(scalar(db, "SELECT n_galaxies FROM runs WHERE prefix = 'Zb'"), 400);
     cr_assert_eq(scalar(db, "SELECT count(*) FROM run_galaxies a JOIN run_galaxies b "
                             "USING (galaxy_id) WHERE a.run_id = 1 AND b.run_id = 2 "
-                            "AND a.split = b.split"), 400, "the same split");
+                            "AND a.split = b.split"),
+                 400, "the same split");
     cr_assert_lt(scalar(db, "SELECT max(abs(a.pred - b.pred)) FROM predictions a JOIN "
                             "predictions b USING (galaxy_id, target) WHERE a.run_id = 1 AND "
-                            "b.run_id = 2"), 1e-5);
+                            "b.run_id = 2"),
+                 1e-5);
     cr_assert_eq(scalar(db, "SELECT count(*) FROM activations WHERE run_id = 2"),
                  scalar(db, "SELECT count(*) FROM activations WHERE run_id = 1"));
     cr_assert_eq(scalar(db, "SELECT count(*) FROM activations a JOIN activations b USING "
@@ -284,13 +286,16 @@ Test(infer, predict_into_a_database_reproduces_the_run_training_stored) {
                             "abs(a.value - b.value) < 1e-5"),
                  scalar(db, "SELECT count(*) FROM activations WHERE run_id = 1"));
     cr_assert_lt(fabs(scalar(db, "SELECT valid_rmse FROM runs WHERE id = 1") -
-                      scalar(db, "SELECT valid_rmse FROM runs WHERE id = 2")), 1e-6);
+                      scalar(db, "SELECT valid_rmse FROM runs WHERE id = 2")),
+                 1e-6);
     cr_assert_lt(scalar(db, "SELECT max(abs(a.pearson - b.pearson)) FROM feature_targets a "
                             "JOIN feature_targets b USING (feature, target) WHERE a.run_id = 1 "
-                            "AND b.run_id = 2"), 1e-5);
+                            "AND b.run_id = 2"),
+                 1e-5);
     cr_assert_eq(scalar(db, "SELECT count(*) FROM run_features a JOIN run_features b USING "
                             "(feature) WHERE a.run_id = 1 AND b.run_id = 2 AND "
-                            "a.n_active = b.n_active"), 64);
+                            "a.n_active = b.n_active"),
+                 64);
 
     /* a weights file and CSV out: the same predictions */
     cr_assert_eq(sqlite3_threadsafe() != 0, 1);
@@ -304,8 +309,8 @@ Test(infer, predict_into_a_database_reproduces_the_run_training_stored) {
     fx_write_bytes(w, blob, len);
     free(blob);
     const char *out = fx_path("pred.csv");
-    char *csv_out[] = {"predict", "--weights", w, "--catalog", csv, "--images", img, "-o",
-                       (char *)out, "-q", NULL};
+    char *csv_out[] = {"predict", "--weights", w,           "--catalog", csv, "--images",
+                       img,       "-o",        (char *)out, "-q",        NULL};
     cr_assert_eq(run_cli(cli_predict, csv_out), 0, "%s", sf_last_error());
     FILE *f = fopen(out, "r");
     cr_assert_not_null(f);
@@ -318,14 +323,14 @@ Test(infer, predict_into_a_database_reproduces_the_run_training_stored) {
     cr_assert_eq(rows, 400);
 
     /* refusals leave the file as it was */
-    char *taken[] = {"predict", "--weights", w, "--catalog", csv, "--images", img, "--into", db,
-                     "--name", "Zb", "-q", NULL};
+    char *taken[] = {"predict", "--weights", w,        "--catalog", csv,  "--images", img,
+                     "--into",  db,          "--name", "Zb",        "-q", NULL};
     cr_assert_eq(run_cli(cli_predict, taken), 1);
-    char *bad_target[] = {"predict", "--weights", w, "--catalog", csv, "--images", img,
-                          "--into", db, "--target", "bpt_lines", "-q", NULL};
+    char *bad_target[] = {"predict", "--weights", w,          "--catalog", csv,  "--images", img,
+                          "--into",  db,          "--target", "bpt_lines", "-q", NULL};
     cr_assert_neq(run_cli(cli_predict, bad_target), 0);
-    char *both[] = {"predict", "--weights", w, "--catalog", csv, "--images", img, "--into", db,
-                    "-o", (char *)out, NULL};
+    char *both[] = {"predict", "--weights", w,  "--catalog", csv,         "--images",
+                    img,       "--into",    db, "-o",        (char *)out, NULL};
     cr_assert_eq(run_cli(cli_predict, both), 2);
     cr_assert_eq(scalar(db, "SELECT count(*) FROM runs"), 2);
 }
@@ -357,11 +362,11 @@ Test(infer, train_and_predict_from_run_need_no_file_beside_the_database) {
     }
     cr_assert_eq(chmod(ro, 0555), 0);
 
-    char *train[] = {"--train", "--catalog", csv, "--images", img, "--width", "8", "--resize",
-                     "72", "--crop", "64", "--epochs", "1", "--batch", "32", "--checkpoint",
-                     ckpt, "-q", db, NULL};
-    char *again[] = {"predict", "--from-run", "Z", "--catalog", csv, "--images", img, "--into",
-                     db, "--name", "Zb", "--batch", "24", "-q", NULL};
+    char *train[] = {"--train", "--catalog", csv,  "--images", img, "--width", "8",  "--resize",
+                     "72",      "--crop",    "64", "--epochs", "1", "--batch", "32", "--checkpoint",
+                     ckpt,      "-q",        db,   NULL};
+    char *again[] = {"predict", "--from-run", "Z",  "--catalog", csv,  "--images", img, "--into",
+                     db,        "--name",     "Zb", "--batch",   "24", "-q",       NULL};
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {

@@ -55,12 +55,18 @@ Test(layers, each_kind_of_broken_rule_is_named) {
     int rc = check(root, &out);
     cr_assert_eq(rc, 1, "%s", out);
     const char *want[] = {
-        "src/store.c:", "curses.h outside tui_*",
-        "src/data_image.c:", "chafa.h outside tui_*",
-        "src/data_catalog.c:", "data (layer 2) includes tui.h of tui (layer 5), above it",
-        "src/store_read.c:", "store includes data_image.h of data, a neighbour in layer 2",
-        "src/query.c:", "sqlite3.h outside store_*",
-        "include/infer.h:", "infer includes query_view.h of query, a neighbour in layer 3",
+        "src/store.c:",
+        "curses.h outside tui_*",
+        "src/data_image.c:",
+        "chafa.h outside tui_*",
+        "src/data_catalog.c:",
+        "data (layer 2) includes tui.h of tui (layer 5), above it",
+        "src/store_read.c:",
+        "store includes data_image.h of data, a neighbour in layer 2",
+        "src/query.c:",
+        "sqlite3.h outside store_*",
+        "include/infer.h:",
+        "infer includes query_view.h of query, a neighbour in layer 3",
         "src/helpers.c: prefix of no known layer",
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)

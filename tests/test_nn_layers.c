@@ -52,8 +52,8 @@ static size_t fd_samples = 48;
 
 /* Compares the analytic gradient of L with respect to x (nx floats) with central
  * differences at up to fd_samples entries spread over x. */
-static void check_fd(const char *what, const probe *p, float *x, size_t nx,
-                     const float *analytic, float eps, double tol) {
+static void check_fd(const char *what, const probe *p, float *x, size_t nx, const float *analytic,
+                     float eps, double tol) {
     size_t step = nx > fd_samples ? nx / fd_samples : 1;
     double num2 = 0, den2 = 0;
     for (size_t i = 0; i < nx; i += step) {
@@ -105,8 +105,8 @@ static void conv_case(int B, int C, int H, int OC, int k, int stride, int pad, i
     float *ref = xmalloc(sizeof(float) * n_out);
     conv_fwd(&c);
     nn_conv2d_forward_naive(ref, c.in, c.w, &c.g);
-    cr_expect_lt(rel_err(c.out, ref, n_out), 1e-5, "im2col forward vs naive (k %d s %d p %d)",
-                 k, stride, pad);
+    cr_expect_lt(rel_err(c.out, ref, n_out), 1e-5, "im2col forward vs naive (k %d s %d p %d)", k,
+                 stride, pad);
 
     double *r = rand_doubles(&rng, n_out);
     float *dout = dout_of(r, n_out);
@@ -147,8 +147,8 @@ static void bn_fwd(void *c) {
     float rm[16], rv[16];
     memcpy(rm, x->rm, sizeof(float) * x->C);
     memcpy(rv, x->rv, sizeof(float) * x->C);
-    nn_batchnorm_forward(x->out, x->mean, x->invstd, x->in, x->gamma, x->beta, x->rm, x->rv,
-                         x->res, x->relu, x->C, x->N, x->train);
+    nn_batchnorm_forward(x->out, x->mean, x->invstd, x->in, x->gamma, x->beta, x->rm, x->rv, x->res,
+                         x->relu, x->C, x->N, x->train);
     memcpy(x->rm, rm, sizeof(float) * x->C);
     memcpy(x->rv, rv, sizeof(float) * x->C);
 }
@@ -550,9 +550,14 @@ Test(nn_model, gradient_matches_finite_differences) {
      * |g|: a large signal, so a small step crosses few ReLU / max-pool kinks. */
     double one = 1;
     probe p = {model_fwd, &c, &c.out_dummy, 1, &one};
-    static const char *const names[] = {"conv1.weight", "bn1.weight", "layer1.0.conv2.weight",
-                                        "layer2.0.downsample.0.weight", "layer3.1.bn2.bias",
-                                        "layer4.1.conv2.weight", "fc.weight", "fc.bias"};
+    static const char *const names[] = {"conv1.weight",
+                                        "bn1.weight",
+                                        "layer1.0.conv2.weight",
+                                        "layer2.0.downsample.0.weight",
+                                        "layer3.1.bn2.bias",
+                                        "layer4.1.conv2.weight",
+                                        "fc.weight",
+                                        "fc.bias"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         const sfnet_tensor *t = sfnet_find_tensor(m, names[i]);
         float *w = sfnet_tensor_data(m, t), *gt = g + t->offset;

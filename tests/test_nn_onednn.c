@@ -31,34 +31,32 @@ typedef struct {
     sfnet m;
     float *state, *after, *grads; /* state-dict order: params and buffers interleaved */
     size_t n_all;
-    size_t *all_off;              /* offset of tensor i in state/after/grads */
+    size_t *all_off; /* offset of tensor i in state/after/grads */
     float *x, *dfeats, *feats_train, *feats_eval;
-    char bf16_name[128][64];       /* PyTorch's bf16 error per tensor, "feats_train" ... */
+    char bf16_name[128][64]; /* PyTorch's bf16 error per tensor, "feats_train" ... */
     double bf16_err[128];
     int n_bf16;
 } fixture;
 
-static const char *python(void)
-{
+static const char *python(void) {
     const char *p = getenv("PYTHON");
     return p && *p ? p : "/usr/bin/python3";
 }
 
-static int have_torch(void)
-{
+static int have_torch(void) {
     char cmd[256];
     snprintf(cmd, sizeof cmd, "%s -c 'import torch, torchvision' >/dev/null 2>&1", python());
     return system(cmd) == 0;
 }
 
-static float *read_floats(const char *dir, const char *name, size_t n)
-{
+static float *read_floats(const char *dir, const char *name, size_t n) {
     char path[128];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     char *data;
     size_t len;
     cr_assert_eq(sf_read_file(path, &data, &len), SF_OK, "%s", sf_last_error());
-    cr_assert_eq(len, n * sizeof(float), "%s: %zu bytes, expected %zu", path, len, n * sizeof(float));
+    cr_assert_eq(len, n * sizeof(float), "%s: %zu bytes, expected %zu", path, len,
+                 n * sizeof(float));
     float *f = xmalloc(n * sizeof(float) + 1);
     memcpy(f, data, len);
     free(data);
@@ -66,8 +64,7 @@ static float *read_floats(const char *dir, const char *name, size_t n)
 }
 
 /* Runs the dump script and builds an sfnet (tensors, params, grads = 0, buffers) from it. */
-static void fixture_make(fixture *f, int width, int B, int S, int max_batch, int precision)
-{
+static void fixture_make(fixture *f, int width, int B, int S, int max_batch, int precision) {
     memset(f, 0, sizeof *f);
     if (!have_torch()) cr_skip_test("skipped: %s has no torch/torchvision", python());
     f->width = width;
@@ -76,7 +73,8 @@ static void fixture_make(fixture *f, int width, int B, int S, int max_batch, int
     snprintf(f->dir, sizeof f->dir, "/tmp/sfnet-onednn-XXXXXX");
     cr_assert_not_null(mkdtemp(f->dir));
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s tests/parity_onednn.py %s %d %d %d 7", python(), f->dir, width, B, S);
+    snprintf(cmd, sizeof cmd, "%s tests/parity_onednn.py %s %d %d %d 7", python(), f->dir, width, B,
+             S);
     cr_assert_eq(system(cmd), 0, "%s failed", cmd);
 
     char path[128], *text;
@@ -135,10 +133,10 @@ static void fixture_make(fixture *f, int width, int B, int S, int max_batch, int
     }
 }
 
-static void fixture_free(fixture *f)
-{
-    const char *files[] = {"manifest.txt", "bf16_err.txt", "state.bin", "after.bin", "grads.bin", "x.bin",
-                           "dfeats.bin", "feats_train.bin", "feats_eval.bin"};
+static void fixture_free(fixture *f) {
+    const char *files[] = {"manifest.txt", "bf16_err.txt",    "state.bin",
+                           "after.bin",    "grads.bin",       "x.bin",
+                           "dfeats.bin",   "feats_train.bin", "feats_eval.bin"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[128];
         snprintf(path, sizeof path, "%s/%s", f->dir, files[i]);
@@ -160,8 +158,7 @@ static void fixture_free(fixture *f)
 }
 
 /* max |a - scale * ref| / max |scale * ref| */
-static double rel_err(const float *a, const float *ref, size_t n, double scale)
-{
+static double rel_err(const float *a, const float *ref, size_t n, double scale) {
     double num = 0, den = 0;
     for (size_t i = 0; i < n; i++) {
         num = fmax(num, fabs(a[i] - scale * ref[i]));
@@ -171,8 +168,7 @@ static double rel_err(const float *a, const float *ref, size_t n, double scale)
 }
 
 /* The tolerance on tensor name: tol in fp32; from PyTorch's bf16 error in bf16. */
-static double tolerance(const fixture *f, const char *name, double tol)
-{
+static double tolerance(const fixture *f, const char *name, double tol) {
     if (f->m.cfg.precision != NN_PRECISION_BF16) return tol;
     for (int i = 0; i < f->n_bf16; i++)
         if (strcmp(f->bf16_name[i], name) == 0) return 2 * f->bf16_err[i] + 0.02;
@@ -180,8 +176,7 @@ static double tolerance(const fixture *f, const char *name, double tol)
 }
 
 /* Checks every gradient (times scale) and every running statistic; returns the worst. */
-static double check_state(fixture *f, double tol, double grad_scale, int check_buffers)
-{
+static double check_state(fixture *f, double tol, double grad_scale, int check_buffers) {
     sfnet *m = &f->m;
     double worst = 0;
     for (int i = 0; i < m->n_tensors; i++) {
@@ -201,8 +196,7 @@ static double check_state(fixture *f, double tol, double grad_scale, int check_b
 }
 
 /* Eval (stale folds), train forward + backward, eval again: everything against torch. */
-static void parity_run(fixture *f, double tol, const char *label)
-{
+static void parity_run(fixture *f, double tol, const char *label) {
     sfnet *m = &f->m;
     nn_engine *e = nn_onednn_create(m);
     cr_assert_not_null(e, "%s", sf_last_error());
@@ -214,18 +208,21 @@ static void parity_run(fixture *f, double tol, const char *label)
     e->ops->forward(e, m, f->x, f->B, 0, feats);
     e->ops->forward(e, m, f->x, f->B, 1, feats);
     double ef = rel_err(feats, f->feats_train, nf, 1);
-    cr_expect_lt(ef, tolerance(f, "feats_train", tol), "%s train feats: relative error %.3g", label, ef);
+    cr_expect_lt(ef, tolerance(f, "feats_train", tol), "%s train feats: relative error %.3g", label,
+                 ef);
     e->ops->backward(e, m, f->dfeats, f->B);
     double eg = check_state(f, tol, 1, 1);
     e->ops->forward(e, m, f->x, f->B, 0, feats);
     double ee = rel_err(feats, f->feats_eval, nf, 1);
-    cr_expect_lt(ee, tolerance(f, "feats_eval", tol), "%s eval feats: relative error %.3g", label, ee);
+    cr_expect_lt(ee, tolerance(f, "feats_eval", tol), "%s eval feats: relative error %.3g", label,
+                 ee);
     cr_log_info("%s: feats train %.2g, grads and stats %.2g, feats eval %.2g", label, ef, eg, ee);
 
     /* a second step on the same batch: same features, gradients accumulate to twice */
     e->ops->forward(e, m, f->x, f->B, 1, feats);
     ef = rel_err(feats, f->feats_train, nf, 1);
-    cr_expect_lt(ef, tolerance(f, "feats_train", tol), "%s second train feats: relative error %.3g", label, ef);
+    cr_expect_lt(ef, tolerance(f, "feats_train", tol), "%s second train feats: relative error %.3g",
+                 label, ef);
     e->ops->backward(e, m, f->dfeats, f->B);
     check_state(f, tol, 2, 0);
 
@@ -248,10 +245,9 @@ Test(nn_onednn, fp32_matches_torch_on_a_smaller_batch, .timeout = 300) {
 }
 
 /* 1 when this CPU runs the bf16 engine; 0 after checking that the refusal says why. */
-static int bf16_supported(void)
-{
-    sfnet_config cfg = {.width = 8, .k = 3, .n_out = 2, .in_size = 48,
-                        .precision = NN_PRECISION_BF16};
+static int bf16_supported(void) {
+    sfnet_config cfg = {
+        .width = 8, .k = 3, .n_out = 2, .in_size = 48, .precision = NN_PRECISION_BF16};
     sfnet *probe = sfnet_create(&cfg, 2, NN_ENGINE_ONEDNN);
     if (probe) {
         sfnet_free(probe);
@@ -291,8 +287,7 @@ Test(nn_onednn, refuses_a_model_without_its_tensors) {
  * same weights from sfnet_init, two training steps with a plain SGD update and
  * sfnet_params_changed between them (the weight refresh), eval after each. Dense head
  * (k = 0) so that near-ties of the top-k cannot pick different features. */
-static void engines_agree(int width, int S, int max_batch, int B, int precision, double tol)
-{
+static void engines_agree(int width, int S, int max_batch, int B, int precision, double tol) {
     sfnet_config cfg = {.width = width, .k = 0, .n_out = 2, .in_size = S};
     sfnet *ref = sfnet_create(&cfg, max_batch, NN_ENGINE_REFERENCE);
     cr_assert_not_null(ref, "%s", sf_last_error());
@@ -333,8 +328,8 @@ static void engines_agree(int width, int S, int max_batch, int B, int precision,
         double ee = rel_err(dn->out, ref->out, no, 1);
         cr_expect_lt(ee, tol, "step %d eval out: relative error %.3g", step, ee);
         cr_log_info("width %d %dx%d B=%d of %d %s step %d: feats %.2g, grads and stats %.2g, "
-                    "eval out %.2g", width, S, S, B, max_batch, precision ? "bf16" : "fp32",
-                    step, ef, worst, ee);
+                    "eval out %.2g",
+                    width, S, S, B, max_batch, precision ? "bf16" : "fp32", step, ef, worst, ee);
         /* the same update on both, from the reference gradients */
         for (size_t i = 0; i < ref->n_params; i++) {
             ref->params[i] -= 0.05f * ref->grads[i];
@@ -373,8 +368,7 @@ Test(nn_onednn, fp32_matches_torch_at_width_64, .timeout = 300) {
  * output is bit for bit the same, at max_batch and on smaller batches in turn (the
  * inference-only engines reuse their activation buffers in place, batch after batch). */
 static void inference_only_matches(nn_engine_kind engine, int width, int S, int max_batch,
-                                   int precision)
-{
+                                   int precision) {
     sfnet_config cfg = {.width = width, .k = 3, .n_out = 2, .in_size = S, .precision = precision};
     sfnet *full = sfnet_create(&cfg, max_batch, engine);
     cr_assert_not_null(full, "%s", sf_last_error());
@@ -449,8 +443,7 @@ Test(inference_only, onednn_bf16, .timeout = 300) {
 
 /* Asking an inference-only model to train is a programming error: the assertion stops
  * the program (SIGABRT) before anything is written. */
-static sfnet *inference_model(nn_engine_kind engine, float **x)
-{
+static sfnet *inference_model(nn_engine_kind engine, float **x) {
     sfnet_config cfg = {.width = 8, .k = 2, .n_out = 1, .in_size = 40, .inference_only = 1};
     sfnet *m = sfnet_create(&cfg, 2, engine);
     cr_assert_not_null(m, "%s", sf_last_error());

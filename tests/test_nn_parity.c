@@ -4,8 +4,8 @@
  * the outputs, top-k indices, loss, every parameter gradient and the updated running
  * statistics must agree to a norm-relative error ||a - b|| / ||b|| < 1e-4.
  * Skipped (with a message) when /usr/bin/python3 cannot import torch. */
-#include <criterion/criterion.h>
 #include <cJSON.h>
+#include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,8 +118,7 @@ static void torch_name(char *buf, size_t size, const char *prefix, const char *n
 static void check_engine_case(nn_engine_kind engine, int width, int size, int batch, int k,
                               int n_out, int seed) {
     if (!torch_available()) {
-        cr_skip_test("%s cannot import torch/torchvision: PyTorch parity not checked",
-                     python());
+        cr_skip_test("%s cannot import torch/torchvision: PyTorch parity not checked", python());
         return;
     }
     dump d;

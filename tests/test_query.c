@@ -94,7 +94,8 @@ Test(query, feature_statistics_match_brute_force) {
             if (n_act_v == 0) {
                 cr_assert(isnan(f[q].pearson[t]), "dead on validation: undefined");
             } else {
-                cr_assert_float_eq(f[q].pearson[t], cov / sqrt(va * vy), 1e-6, "feature %d target %d", feat, t);
+                cr_assert_float_eq(f[q].pearson[t], cov / sqrt(va * vy), 1e-6,
+                                   "feature %d target %d", feat, t);
             }
         }
     }
@@ -124,7 +125,8 @@ Test(query, top_is_sorted_and_equals_brute_force) {
             /* brute force: (value desc, objID asc == insertion order == galaxy id asc) */
             int idx[300], m = 0;
             for (int i = 0; i < fx.n; i++)
-                if (fixture_act(&fx, i, feat) > 0 && (split < 0 || fx.split[i] == split)) idx[m++] = i;
+                if (fixture_act(&fx, i, feat) > 0 && (split < 0 || fx.split[i] == split))
+                    idx[m++] = i;
             for (int a = 0; a < m; a++)
                 for (int b = a + 1; b < m; b++) {
                     double va = fixture_act(&fx, idx[a], feat), vb = fixture_act(&fx, idx[b], feat);
@@ -173,9 +175,13 @@ Test(query, equation_rmse_with_all_features_is_the_models) {
         cr_assert(eq.terms[i - 1].f_activated >= eq.terms[i].f_activated);
     /* intercept and coefficients in target units */
     for (int t = 0; t < 2; t++) {
-        cr_assert_float_eq(eq.intercept[t], fx.in.run.target_mean[t] + fx.in.run.target_std[t] * fx.in.run.bias[t], 1e-9);
+        cr_assert_float_eq(eq.intercept[t],
+                           fx.in.run.target_mean[t] + fx.in.run.target_std[t] * fx.in.run.bias[t],
+                           1e-9);
         const query_term *q = &eq.terms[0];
-        cr_assert_float_eq(q->coef[t], fx.in.run.target_std[t] * fx.head_w[t * fx.d + q->feature] * q->max_valid, 1e-6);
+        cr_assert_float_eq(
+            q->coef[t], fx.in.run.target_std[t] * fx.head_w[t * fx.d + q->feature] * q->max_valid,
+            1e-6);
     }
     /* top-2 by brute force: zero all but the two most frequent features */
     int keep[2] = {eq.terms[0].feature, eq.terms[1].feature};
@@ -186,7 +192,8 @@ Test(query, equation_rmse_with_all_features_is_the_models) {
         nv++;
         for (int t = 0; t < 2; t++) {
             double z = fx.in.run.bias[t];
-            for (int j = 0; j < 2; j++) z += fx.head_w[t * fx.d + keep[j]] * fixture_act(&fx, i, keep[j]);
+            for (int j = 0; j < 2; j++)
+                z += fx.head_w[t * fx.d + keep[j]] * fixture_act(&fx, i, keep[j]);
             double e = z * fx.in.run.target_std[t] + fx.in.run.target_mean[t] - fx.truth[i * 2 + t];
             se += e * e;
         }
@@ -205,7 +212,8 @@ Test(query, label_round_trip) {
     store *s = NULL;
     cr_assert_eq(store_open(&s, db_path, STORE_WRITE), SF_OK);
     const char *text = "AGN-like: high [NII]/Hα, 'quotes' \"too\"; DROP TABLE runs; --";
-    cr_assert_eq(store_feature_label(s, run_id, 7, text, "a note\nover lines"), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_feature_label(s, run_id, 7, text, "a note\nover lines"), SF_OK, "%s",
+                 sf_last_error());
     store_close(s);
     s = open_read();
     store_feature f;
@@ -437,8 +445,8 @@ Test(query, commands_print_text_json_and_csv) {
     /* prediction = intercept + the contributions of its active features */
     double sum = cJSON_GetObjectItem(t0, "intercept")->valuedouble;
     cJSON *feat;
-    cJSON_ArrayForEach(feat, cJSON_GetObjectItem(r0, "features"))
-        sum += cJSON_GetArrayItem(cJSON_GetObjectItem(feat, "contribution"), 0)->valuedouble;
+    cJSON_ArrayForEach(feat, cJSON_GetObjectItem(r0, "features")) sum +=
+        cJSON_GetArrayItem(cJSON_GetObjectItem(feat, "contribution"), 0)->valuedouble;
     cr_assert_float_eq(sum, fx.pred[10 * 2], 1e-4);
     cJSON_Delete(root);
     free(out);
@@ -502,7 +510,8 @@ Test(query, train_refuses_bad_options_and_foreign_files_before_training) {
     cr_assert_eq(st, 2, "k above d");
     free(out);
     /* a run name already taken: refused before any data is read */
-    snprintf(args, sizeof args, "--train --catalog /nonexistent.csv --images /nonexistent --name SL %s", db_path);
+    snprintf(args, sizeof args,
+             "--train --catalog /nonexistent.csv --images /nonexistent --name SL %s", db_path);
     out = run_cli(args, &st);
     cr_assert_eq(st, 1);
     free(out);
@@ -548,8 +557,8 @@ Test(query, train_refuses_bad_options_and_foreign_files_before_training) {
 
 typedef struct {
     int d;
-    double *r;     /* (d, d) NAN undefined */
-    int *both;     /* (d, d) */
+    double *r; /* (d, d) NAN undefined */
+    int *both; /* (d, d) */
 } brute_coact;
 
 static void brute_coact_make(const fixture_run *f, brute_coact *b) {
@@ -604,7 +613,8 @@ static void check_similar(store *s, int64_t rid, const fixture_run *f) {
             }
             n_defined++;
             cr_assert_float_eq(got, want, 1e-9, "r(%d,%d) %.12f vs %.12f", i, j, got, want);
-            cr_assert_eq(c.n_both[(size_t)i * d + j], b.both[(size_t)i * d + j], "both(%d,%d)", i, j);
+            cr_assert_eq(c.n_both[(size_t)i * d + j], b.both[(size_t)i * d + j], "both(%d,%d)", i,
+                         j);
         }
     cr_assert_gt(n_defined, d, "some pairs are defined");
     for (int i = 0; i < d; i++) {
@@ -740,7 +750,8 @@ Test(query, marks_command_adds_removes_and_lists) {
 
     snprintf(args, sizeof args, "label %s SL 5 'ring galaxy'", db_path);
     free(run_cli(args, &st));
-    snprintf(args, sizeof args, "marks --add 'SL 5' --add 12 --add-galaxy %s --note 'look again' %s", fx.objid[7],
+    snprintf(args, sizeof args,
+             "marks --add 'SL 5' --add 12 --add-galaxy %s --note 'look again' %s", fx.objid[7],
              db_path);
     out = run_cli(args, &st);
     cr_assert_eq(st, 0, "%s", out);
@@ -758,7 +769,8 @@ Test(query, marks_command_adds_removes_and_lists) {
     cJSON *root = cJSON_Parse(out);
     cr_assert(cJSON_IsArray(root), "%s", out);
     cr_assert_eq(cJSON_GetArraySize(root), 3);
-    cJSON *m0 = cJSON_GetArrayItem(root, 0), *m1 = cJSON_GetArrayItem(root, 1), *m2 = cJSON_GetArrayItem(root, 2);
+    cJSON *m0 = cJSON_GetArrayItem(root, 0), *m1 = cJSON_GetArrayItem(root, 1),
+          *m2 = cJSON_GetArrayItem(root, 2);
     cr_assert_str_eq(cJSON_GetObjectItem(m0, "run")->valuestring, "SL");
     cr_assert_str_eq(cJSON_GetObjectItem(m0, "kind")->valuestring, "feature");
     cr_assert_str_eq(cJSON_GetObjectItem(m0, "feature")->valuestring, "SL 5");
@@ -785,10 +797,12 @@ Test(query, marks_command_adds_removes_and_lists) {
     free(m);
     store_close(s);
 
-    snprintf(args, sizeof args, "marks --remove SL12 --remove-galaxy %s --csv %s", fx.objid[7], db_path);
+    snprintf(args, sizeof args, "marks --remove SL12 --remove-galaxy %s --csv %s", fx.objid[7],
+             db_path);
     out = run_cli(args, &st);
     cr_assert_eq(st, 0, "%s", out);
-    cr_assert(strstr(out, "run,kind,feature,objid,label,note,created\r\nSL,feature,SL 5,,ring galaxy,look again,"),
+    cr_assert(strstr(out, "run,kind,feature,objid,label,note,created\r\nSL,feature,SL 5,,ring "
+                          "galaxy,look again,"),
               "%s", out);
     cr_assert_null(strstr(out, "SL 12"), "%s", out);
     free(out);
@@ -799,7 +813,8 @@ Test(query, marks_command_adds_removes_and_lists) {
     free(out);
 
     /* errors: exit 1 with nothing changed, usage errors 2 */
-    const char *bad[] = {"--add 48", "--add 'Z 3'", "--add-galaxy no-such-galaxy", "--run Z", "--add x7y"};
+    const char *bad[] = {"--add 48", "--add 'Z 3'", "--add-galaxy no-such-galaxy", "--run Z",
+                         "--add x7y"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         snprintf(args, sizeof args, "marks %s %s", bad[i], db_path);
         out = run_cli(args, &st);
@@ -893,8 +908,9 @@ Test(query, labels_and_names_with_escape_sequences_are_shown_not_sent) {
     cr_assert(strstr(out, "\\x1b]0;PWNED\\x07\\x1b[2J"), "%s", out);
     free(out);
 
-    const char *commands[] = {"features %s", "features --sort label %s SL", "marks %s",
-                              "equation %s", "runs %s", "%s" /* the explorer, not on a terminal */};
+    const char *commands[] = {"features %s", "features --sort label %s SL",
+                              "marks %s",    "equation %s",
+                              "runs %s",     "%s" /* the explorer, not on a terminal */};
     snprintf(args, sizeof args, "marks --add 3 %s", db_path);
     out = run_cli_all(args, &st);
     cr_assert_eq(st, 0, "%s", out);
@@ -962,8 +978,8 @@ Test(query, train_checks_the_checkpoint_the_database_and_the_name_before_any_wor
     cr_assert(!file_exists(path), "%s was left behind", path);
     free(out);
     /* --resume without one: the same */
-    snprintf(args, sizeof args, "--train -q --resume --catalog %s --images %s/no-images %s/other.db",
-             cat, dir, dir);
+    snprintf(args, sizeof args,
+             "--train -q --resume --catalog %s --images %s/no-images %s/other.db", cat, dir, dir);
     out = run_cli_all(args, &st);
     cr_assert_eq(st, 1, "%s", out);
     cr_assert(strstr(out, "--resume: no checkpoint"), "%s", out);
@@ -983,7 +999,8 @@ Test(query, train_checks_the_checkpoint_the_database_and_the_name_before_any_wor
     snprintf(side, sizeof side, "%s-shm", path);
     cr_assert(!file_exists(side));
     /* an existing one keeps its runs */
-    snprintf(args, sizeof args, "--train -q --catalog %s --images %s/no-images %s", cat, dir, db_path);
+    snprintf(args, sizeof args, "--train -q --catalog %s --images %s/no-images %s", cat, dir,
+             db_path);
     out = run_cli_all(args, &st);
     cr_assert_eq(st, 1, "%s", out);
     free(out);
@@ -997,10 +1014,12 @@ Test(query, train_checks_the_checkpoint_the_database_and_the_name_before_any_wor
     cr_assert_eq(system(cmd), 0);
     sqlite3 *raw = NULL;
     cr_assert_eq(sqlite3_open(damaged, &raw), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(raw, "PRAGMA foreign_keys = OFF; DROP TABLE thumbnails", NULL, NULL,
-                              NULL), SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_exec(raw, "PRAGMA foreign_keys = OFF; DROP TABLE thumbnails", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(raw);
-    snprintf(args, sizeof args, "--train -q --catalog %s/nothing.csv --images %s %s", dir, dir, damaged);
+    snprintf(args, sizeof args, "--train -q --catalog %s/nothing.csv --images %s %s", dir, dir,
+             damaged);
     out = run_cli_all(args, &st);
     cr_assert_eq(st, 1, "%s", out);
     cr_assert(strstr(out, "table thumbnails is missing"), "%s", out);
@@ -1008,14 +1027,18 @@ Test(query, train_checks_the_checkpoint_the_database_and_the_name_before_any_wor
     free(out);
 
     /* a run name too long is refused, saying the limit, not cut to 15 characters */
-    snprintf(args, sizeof args, "--train -q --name Metallicity_run_2026 --catalog %s/nothing.csv "
-             "--images %s %s/named.db", dir, dir, dir);
+    snprintf(args, sizeof args,
+             "--train -q --name Metallicity_run_2026 --catalog %s/nothing.csv "
+             "--images %s %s/named.db",
+             dir, dir, dir);
     out = run_cli_all(args, &st);
     cr_assert_eq(st, 2, "%s", out);
     cr_assert(strstr(out, "Metallicity_run_2026") && strstr(out, "at most 15"), "%s", out);
     free(out);
-    snprintf(args, sizeof args, "predict --weights x.safetensors --catalog %s/nothing.csv --images %s "
-             "--into %s/named.db --name Metallicity_run_2026", dir, dir, dir);
+    snprintf(args, sizeof args,
+             "predict --weights x.safetensors --catalog %s/nothing.csv --images %s "
+             "--into %s/named.db --name Metallicity_run_2026",
+             dir, dir, dir);
     out = run_cli_all(args, &st);
     cr_assert_eq(st, 2, "%s", out);
     cr_assert(strstr(out, "at most 15"), "%s", out);
@@ -1023,8 +1046,10 @@ Test(query, train_checks_the_checkpoint_the_database_and_the_name_before_any_wor
     snprintf(args, sizeof args, "%s/named.db", dir);
     cr_assert(!file_exists(args));
     /* predict --into a new database, failing on its weights, leaves none behind either */
-    snprintf(args, sizeof args, "predict -q --weights %s/none.safetensors --catalog %s --images %s "
-             "--into %s/into.db", dir, cat, dir, dir);
+    snprintf(args, sizeof args,
+             "predict -q --weights %s/none.safetensors --catalog %s --images %s "
+             "--into %s/into.db",
+             dir, cat, dir, dir);
     out = run_cli_all(args, &st);
     cr_assert_eq(st, 1, "%s", out);
     free(out);

@@ -90,7 +90,8 @@ static void check_codes(const store_codes *c, int r) {
 Test(cross, codes_are_the_activations_packed_in_galaxy_order) {
     for (int r = 0; r < CFX_RUNS; r++) {
         char sql[128];
-        snprintf(sql, sizeof sql, "SELECT total(n_rows) FROM run_codes WHERE run_id = %lld", (long long)cf.id[r]);
+        snprintf(sql, sizeof sql, "SELECT total(n_rows) FROM run_codes WHERE run_id = %lld",
+                 (long long)cf.id[r]);
         cr_assert_eq(raw_int(db_path, sql), cf.run[r].n, "run %d's chunks hold its galaxies", r);
         store *s = open_read(db_path);
         store_codes c;
@@ -127,7 +128,7 @@ Test(cross, codes_are_the_activations_packed_in_galaxy_order) {
 /* Brute-force statistics of runs x and y over the galaxies both hold. */
 typedef struct {
     int n_shared;
-    int *na, *nb, *both;      /* (dx), (dy), (dx, dy) */
+    int *na, *nb, *both; /* (dx), (dy), (dx, dy) */
     double *sa, *qa, *sb, *qb, *cross;
 } brute_pair;
 
@@ -219,7 +220,8 @@ static void check_pair(const store_cross *p, int x, int y) {
                 cr_assert_eq(p->n_both[at], 0);
                 continue;
             }
-            cr_assert_eq(p->n_both[at], b.both[at], "(%d, %d): %d vs %d", i, j, p->n_both[at], b.both[at]);
+            cr_assert_eq(p->n_both[at], b.both[at], "(%d, %d): %d vs %d", i, j, p->n_both[at],
+                         b.both[at]);
             cr_assert_float_eq(p->cross[at], b.cross[at], 1e-9 * (1 + b.cross[at]));
         }
     brute_pair_free(&b);
@@ -241,9 +243,11 @@ Test(cross, cross_sums_dense_blocks_and_sparse_updates_agree) {
         double px = r % 3 == 0 ? 0.9 : 0.05, py = r % 3 == 0 ? 0.9 : 0.1;
         store_code_row x = {r, 0, 0, fx, vx}, y = {r, 0, 0, fy, vy};
         for (int f = 0; f < DX; f++)
-            if (sf_rng_uniform(&rng) < px) fx[x.m] = (uint16_t)f, vx[x.m++] = (float)(0.1 + sf_rng_uniform(&rng));
+            if (sf_rng_uniform(&rng) < px)
+                fx[x.m] = (uint16_t)f, vx[x.m++] = (float)(0.1 + sf_rng_uniform(&rng));
         for (int f = 0; f < DY; f++)
-            if (sf_rng_uniform(&rng) < py) fy[y.m] = (uint16_t)f, vy[y.m++] = (float)(0.1 + sf_rng_uniform(&rng));
+            if (sf_rng_uniform(&rng) < py)
+                fy[y.m] = (uint16_t)f, vy[y.m++] = (float)(0.1 + sf_rng_uniform(&rng));
         store_cross_sums_add(acc, &x, &y);
         for (int i = 0; i < x.m; i++)
             for (int j = 0; j < y.m; j++) {
@@ -263,17 +267,20 @@ Test(cross, cross_sums_dense_blocks_and_sparse_updates_agree) {
 }
 
 Test(cross, pair_statistics_match_brute_force_both_ways_round) {
-    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM run_pairs"), 6, "three pairs, both ways round");
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM run_pairs"), 6,
+                 "three pairs, both ways round");
     store *s = open_read(db_path);
     for (int x = 0; x < CFX_RUNS; x++)
         for (int y = 0; y < CFX_RUNS; y++) {
             if (x == y) continue;
             store_cross p, q;
-            cr_assert_eq(store_cross_load(s, cf.id[x], cf.id[y], -1, &p), SF_OK, "%s", sf_last_error());
+            cr_assert_eq(store_cross_load(s, cf.id[x], cf.id[y], -1, &p), SF_OK, "%s",
+                         sf_last_error());
             cr_assert(p.stored);
             check_pair(&p, x, y);
             /* computed now from the codes: the same numbers */
-            cr_assert_eq(store_cross_compute(s, cf.id[x], cf.id[y], &q), SF_OK, "%s", sf_last_error());
+            cr_assert_eq(store_cross_compute(s, cf.id[x], cf.id[y], &q), SF_OK, "%s",
+                         sf_last_error());
             check_pair(&q, x, y);
             store_cross_clear(&q);
             /* one feature's row */
@@ -282,10 +289,8 @@ Test(cross, pair_statistics_match_brute_force_both_ways_round) {
             check_pair(&q, x, y);
             for (int j = 0; j < q.d_other; j++) {
                 double r = query_cross_pearson(&q, 3, j), want = brute_r(x, y, 3, j);
-                if (isnan(want))
-                    cr_assert(isnan(r));
-                else
-                    cr_assert_float_eq(r, want, 1e-9, "r(%d:3, %d:%d) %g vs %g", x, y, j, r, want);
+                if (isnan(want)) cr_assert(isnan(r));
+                else cr_assert_float_eq(r, want, 1e-9, "r(%d:3, %d:%d) %g vs %g", x, y, j, r, want);
             }
             store_cross_clear(&q);
             store_cross_clear(&p);
@@ -311,13 +316,14 @@ Test(cross, counterparts_match_brute_force) {
             if (x == y) continue;
             for (int f = 0; f < 6; f++) {
                 query_counterparts cp;
-                cr_assert_eq(query_counterparts_compute(s, cf.id[x], f, cf.id[y], 5, &cp), SF_OK, "%s",
-                             sf_last_error());
+                cr_assert_eq(query_counterparts_compute(s, cf.id[x], f, cf.id[y], 5, &cp), SF_OK,
+                             "%s", sf_last_error());
                 /* every feature of y by brute force r, largest first */
                 int dy = cf.run[y].d, n_this = 0, order[128], n_order = 0;
                 double r[128];
                 for (int g = 0; g < CFX_GALAXIES; g++)
-                    if (cfx_row(&cf, x, g) >= 0 && cfx_row(&cf, y, g) >= 0) n_this += cfx_act(&cf, x, g, f) > 0;
+                    if (cfx_row(&cf, x, g) >= 0 && cfx_row(&cf, y, g) >= 0)
+                        n_this += cfx_act(&cf, x, g, f) > 0;
                 cr_assert_eq(cp.n_active, n_this);
                 for (int j = 0; j < dy; j++) {
                     r[j] = brute_r(x, y, f, j);
@@ -383,7 +389,8 @@ Test(cross, compare_matrix_orders_related_features_together) {
         for (int j = 0; j < c.n_cols; j++) {
             double want = brute_r(0, 1, c.rows[i], c.cols[j]);
             cr_assert_float_eq(c.r[(size_t)i * c.n_cols + j], want, 1e-9);
-            cr_assert_eq(c.n_both[(size_t)i * c.n_cols + j], b.both[(size_t)c.rows[i] * 24 + c.cols[j]]);
+            cr_assert_eq(c.n_both[(size_t)i * c.n_cols + j],
+                         b.both[(size_t)c.rows[i] * 24 + c.cols[j]]);
         }
     }
     /* the latent features 0..7 of A and 0..5 of B form a band: each column of B's first six
@@ -393,7 +400,8 @@ Test(cross, compare_matrix_orders_related_features_together) {
         cr_assert_geq(best, 0);
         for (int i = 0; i < c.n_rows; i++)
             cr_assert_geq(c.r[(size_t)best * c.n_cols + j], c.r[(size_t)i * c.n_cols + j] - 1e-15);
-        if (j > 0 && c.best_row[j - 1] >= 0) cr_assert_geq(best, c.best_row[j - 1], "columns follow their rows");
+        if (j > 0 && c.best_row[j - 1] >= 0)
+            cr_assert_geq(best, c.best_row[j - 1], "columns follow their rows");
     }
     brute_pair_free(&b);
     query_compare_clear(&c);
@@ -428,7 +436,8 @@ static double dense_ridge_r2(int x, int y, int f, double alpha) {
         for (int a = 0; a < dx; a++) {
             double xa = cfx_act(&cf, x, g, a) - mx[a];
             xty[a] += xa * yc;
-            for (int b = 0; b < dx; b++) xtx[(size_t)a * dx + b] += xa * (cfx_act(&cf, x, g, b) - mx[b]);
+            for (int b = 0; b < dx; b++)
+                xtx[(size_t)a * dx + b] += xa * (cfx_act(&cf, x, g, b) - mx[b]);
         }
     }
     for (int a = 0; a < dx; a++) xtx[(size_t)a * dx + a] += alpha;
@@ -479,8 +488,8 @@ Test(cross, ridge_r2_matches_the_normal_equations_and_least_squares) {
                 cr_assert(isnan(c.r2[j]));
                 continue;
             }
-            cr_assert_float_eq(c.r2[j], want, 1e-8, "%d -> %d feature %d: %.10f vs %.10f", x, y, c.cols[j], c.r2[j],
-                               want);
+            cr_assert_float_eq(c.r2[j], want, 1e-8, "%d -> %d feature %d: %.10f vs %.10f", x, y,
+                               c.cols[j], c.r2[j], want);
         }
         query_compare_clear(&c);
     }
@@ -489,7 +498,8 @@ Test(cross, ridge_r2_matches_the_normal_equations_and_least_squares) {
     cr_assert_eq(query_compare_compute(s, cf.id[0], cf.id[1], 1, &c), SF_OK);
     cr_assert_eq(query_compare_ridge(s, &c, 1e-9), SF_OK);
     int dx = 32, nt = 0, nv = 0;
-    double *xt = calloc((size_t)CFX_GALAXIES * dx, sizeof(double)), *xv = calloc((size_t)CFX_GALAXIES * dx, sizeof(double));
+    double *xt = calloc((size_t)CFX_GALAXIES * dx, sizeof(double)),
+           *xv = calloc((size_t)CFX_GALAXIES * dx, sizeof(double));
     double *yt = calloc(CFX_GALAXIES, sizeof(double)), *yv = calloc(CFX_GALAXIES, sizeof(double));
     int col = c.cols[0];
     for (int g = 0; g < CFX_GALAXIES; g++) {
@@ -530,10 +540,12 @@ Test(cross, pairs_follow_runs_added_and_deleted) {
     store_close(w);
     cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM run_pairs"), 2, "A-C both ways round");
     char sql[160];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM pair_coact WHERE run_id = %lld OR other_id = %lld",
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pair_coact WHERE run_id = %lld OR other_id = %lld",
              (long long)cf.id[1], (long long)cf.id[1]);
     cr_assert_eq(raw_int(db_path, sql), 0);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM run_codes WHERE run_id = %lld", (long long)cf.id[1]);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM run_codes WHERE run_id = %lld",
+             (long long)cf.id[1]);
     cr_assert_eq(raw_int(db_path, sql), 0);
     /* B again: pairs with A and C */
     cr_assert_eq(store_open(&w, db_path, STORE_WRITE), SF_OK);
@@ -572,7 +584,8 @@ Test(cross, pairs_follow_runs_added_and_deleted) {
     fixture_free(&lone);
 }
 
-Test(cross, files_of_older_versions_compute_pairs_on_the_fly_and_store_them_when_opened_for_writing) {
+Test(cross,
+     files_of_older_versions_compute_pairs_on_the_fly_and_store_them_when_opened_for_writing) {
     char v1[160];
     snprintf(v1, sizeof v1, "%s/v1.db", dir);
     cr_assert_eq(fixture_make_v1(v1, db_path), SF_OK, "%s", sf_last_error());
@@ -607,7 +620,8 @@ Test(cross, files_of_older_versions_compute_pairs_on_the_fly_and_store_them_when
     snprintf(more.in.run.prefix, sizeof more.in.run.prefix, "M");
     cr_assert_eq(store_add_run(w, &more.in, NULL), SF_OK, "%s", sf_last_error());
     store_close(w);
-    cr_assert_eq(raw_int(v1, "SELECT count(*) FROM run_pairs"), 12, "four runs: six pairs both ways round");
+    cr_assert_eq(raw_int(v1, "SELECT count(*) FROM run_pairs"), 12,
+                 "four runs: six pairs both ways round");
     cr_assert_eq(raw_int(v1, "SELECT count(DISTINCT run_id) FROM run_codes"), 4);
     s = open_read(v1);
     cr_assert_eq(store_cross_load(s, cf.id[2], cf.id[0], -1, &p), SF_OK);
@@ -629,7 +643,8 @@ static void assert_same_pairs(const char *path, const char *src) {
          "a.n_active = b.n_active AND abs(a.sum - b.sum) <= 1e-9 * (1 + abs(b.sum)) AND "
          "abs(a.sum_sq - b.sum_sq) <= 1e-9 * (1 + abs(b.sum_sq))"},
         {"pair_coact", "run_id, other_id, feature, other_feature",
-         "a.n_both = b.n_both AND abs(a.sum_product - b.sum_product) <= 1e-9 * (1 + abs(b.sum_product))"},
+         "a.n_both = b.n_both AND abs(a.sum_product - b.sum_product) <= 1e-9 * (1 + "
+         "abs(b.sum_product))"},
     };
     sqlite3 *db;
     cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -642,7 +657,8 @@ static void assert_same_pairs(const char *path, const char *src) {
                  "(SELECT count(*) FROM main.%s a JOIN src.%s b USING (%s) WHERE %s)",
                  t[i].table, t[i].table, t[i].table, t[i].table, t[i].keys, t[i].check);
         sqlite3_stmt *st;
-        cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+        cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s",
+                     sqlite3_errmsg(db));
         cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
         long long n = sqlite3_column_int64(st, 0);
         cr_assert_gt(n, 0, "%s has rows", t[i].table);
@@ -662,7 +678,8 @@ Test(cross, version_2_and_3_files_reach_version_4_in_order) {
         snprintf(old, sizeof old, "%s/v%d.db", dir, v);
         cr_assert_eq(fixture_make_older(old, db_path, v), SF_OK, "%s", sf_last_error());
         cr_assert_eq(raw_int(old, "PRAGMA user_version"), v);
-        cr_assert_eq(raw_int(old, "SELECT count(*) FROM sqlite_schema WHERE name = 'run_pairs'"), 0);
+        cr_assert_eq(raw_int(old, "SELECT count(*) FROM sqlite_schema WHERE name = 'run_pairs'"),
+                     0);
         store *s = open_read(old);
         cr_assert_eq(store_schema_version(s), v);
         store_cross p;
@@ -678,7 +695,8 @@ Test(cross, version_2_and_3_files_reach_version_4_in_order) {
         cr_assert_eq(store_schema_version(w), 4);
         store_close(w);
         cr_assert_eq(raw_int(old, "PRAGMA user_version"), 4);
-        cr_assert_eq(raw_int(old, "SELECT count(*) FROM run_summaries"), CFX_RUNS, "version 3's summaries");
+        cr_assert_eq(raw_int(old, "SELECT count(*) FROM run_summaries"), CFX_RUNS,
+                     "version 3's summaries");
         cr_assert_eq(raw_int(old, "SELECT count(DISTINCT run_id) FROM run_codes"), CFX_RUNS);
         cr_assert_eq(raw_int(old, "PRAGMA foreign_key_check"), -1, "no dangling rows");
         assert_same_pairs(old, db_path);
@@ -699,10 +717,14 @@ Test(cross, a_failed_upgrade_to_version_4_leaves_version_2) {
     raw_exec(v2, "CREATE TABLE pair_coact (x)");
     store *w = NULL;
     cr_assert_eq(store_open(&w, v2, STORE_WRITE), SF_ERR);
-    cr_assert(strstr(sf_last_error(), "from version 3 to 4") && strstr(sf_last_error(), "unchanged"), "%s",
-              sf_last_error());
+    cr_assert(strstr(sf_last_error(), "from version 3 to 4") &&
+                  strstr(sf_last_error(), "unchanged"),
+              "%s", sf_last_error());
     cr_assert_eq(raw_int(v2, "PRAGMA user_version"), 2);
-    cr_assert_eq(raw_int(v2, "SELECT count(*) FROM sqlite_schema WHERE name IN ('run_summaries', 'run_codes')"), 0);
+    cr_assert_eq(
+        raw_int(v2,
+                "SELECT count(*) FROM sqlite_schema WHERE name IN ('run_summaries', 'run_codes')"),
+        0);
 }
 
 static double brute_cosine(int r, int g, int h) {
@@ -729,7 +751,8 @@ Test(cross, similar_galaxies_match_brute_force_cosine) {
             cr_assert_eq(store_galaxy_find(s, objid, &gal), SF_OK);
             query_neighbor near[8];
             int n = 0;
-            cr_assert_eq(query_similar_galaxies(s, &nb, gal.id, 8, near, &n), SF_OK, "%s", sf_last_error());
+            cr_assert_eq(query_similar_galaxies(s, &nb, gal.id, 8, near, &n), SF_OK, "%s",
+                         sf_last_error());
             /* brute force over every other galaxy of the run */
             double best[512];
             int n_best = 0;
@@ -746,12 +769,14 @@ Test(cross, similar_galaxies_match_brute_force_cosine) {
             if (n_best > 8) n_best = 8;
             cr_assert_eq(n, n_best);
             for (int i = 0; i < n; i++) {
-                cr_assert_float_eq(near[i].cosine, best[i], 1e-9, "run %d galaxy %d rank %d", r, g, i);
+                cr_assert_float_eq(near[i].cosine, best[i], 1e-9, "run %d galaxy %d rank %d", r, g,
+                                   i);
                 int h = atoi(near[i].objid) - CFX_OBJID0;
                 cr_assert_neq(h, g);
                 cr_assert_float_eq(brute_cosine(r, g, h), near[i].cosine, 1e-9);
                 int common = 0;
-                for (int f = 0; f < cf.run[r].d; f++) common += cfx_act(&cf, r, g, f) > 0 && cfx_act(&cf, r, h, f) > 0;
+                for (int f = 0; f < cf.run[r].d; f++)
+                    common += cfx_act(&cf, r, g, f) > 0 && cfx_act(&cf, r, h, f) > 0;
                 cr_assert_eq(near[i].n_common, common);
             }
             store_galaxy_clear(&gal);
@@ -833,8 +858,13 @@ Test(cross, counterparts_through_the_features_command) {
     snprintf(args, sizeof args, "features --similar 'A 0' --in B -n 3 --csv '%s'", db_path);
     out = run_cli(args, &status);
     cr_assert_eq(status, 0, "%s", out);
-    cr_assert(!strncmp(out, "run,feature,counterpart,r,n_both,n_this,f_cond,n_active,f_cond_rev,n_shared,label\r\n", strlen("run,feature,counterpart,r,n_both,n_this,f_cond,n_active,f_cond_rev,n_shared,label\r\n")),
-              "%s", out);
+    cr_assert(
+        !strncmp(
+            out,
+            "run,feature,counterpart,r,n_both,n_this,f_cond,n_active,f_cond_rev,n_shared,label\r\n",
+            strlen("run,feature,counterpart,r,n_both,n_this,f_cond,n_active,f_cond_rev,n_shared,"
+                   "label\r\n")),
+        "%s", out);
     int lines = 0;
     for (char *p = out; *p; p++) lines += *p == '\n';
     cr_assert_eq(lines, 1 + cp.n);
@@ -850,7 +880,9 @@ Test(cross, counterparts_through_the_features_command) {
     snprintf(args, sizeof args, "features '%s' A --similar 0 --csv", db_path);
     out = run_cli(args, &status);
     cr_assert_eq(status, 0, "%s", out);
-    cr_assert(!strncmp(out, "feature,r,n_both,n_active,label\r\n", strlen("feature,r,n_both,n_active,label\r\n")), "%s", out);
+    cr_assert(!strncmp(out, "feature,r,n_both,n_active,label\r\n",
+                       strlen("feature,r,n_both,n_active,label\r\n")),
+              "%s", out);
     free(out);
     /* mistakes say what is wrong */
     snprintf(args, sizeof args, "features '%s' 'A 0' --similar --in Q", db_path);
@@ -877,7 +909,9 @@ Test(cross, compare_command_text_json_csv_and_png) {
     char *out = run_cli(args, &status);
     cr_assert_eq(status, 0, "%s", out);
     cr_assert(strstr(out, "C (rows, 96 live features) against A (columns"), "%s", out);
-    cr_assert(strstr(out, "ridge regression (alpha 1) of each A feature on all 96 activations of C"), "%s", out);
+    cr_assert(
+        strstr(out, "ridge regression (alpha 1) of each A feature on all 96 activations of C"),
+        "%s", out);
     cr_assert(strstr(out, "best_match"), "%s", out);
     free(out);
     store *s = open_read(db_path);
@@ -904,10 +938,8 @@ Test(cross, compare_command_text_json_csv_and_png) {
         for (int jj = 0; jj < c.n_cols; jj++) {
             cJSON *v = cJSON_GetArrayItem(cJSON_GetArrayItem(r, i), jj);
             double want = c.r[(size_t)i * c.n_cols + jj];
-            if (isnan(want))
-                cr_assert(cJSON_IsNull(v));
-            else
-                cr_assert_float_eq(v->valuedouble, want, 1e-12);
+            if (isnan(want)) cr_assert(cJSON_IsNull(v));
+            else cr_assert_float_eq(v->valuedouble, want, 1e-12);
         }
     cJSON_Delete(j);
     free(out);
@@ -923,7 +955,9 @@ Test(cross, compare_command_text_json_csv_and_png) {
     snprintf(args, sizeof args, "compare --csv '%s' A B", db_path);
     out = run_cli(args, &status);
     cr_assert_eq(status, 0, "%s", out);
-    cr_assert(!strncmp(out, "feature,n_active,r2,best_match,r,n_both,label\r\n", strlen("feature,n_active,r2,best_match,r,n_both,label\r\n")), "%s", out);
+    cr_assert(!strncmp(out, "feature,n_active,r2,best_match,r,n_both,label\r\n",
+                       strlen("feature,n_active,r2,best_match,r,n_both,label\r\n")),
+              "%s", out);
     free(out);
     snprintf(args, sizeof args, "compare '%s' A A", db_path);
     out = run_cli(args, &status);
@@ -961,7 +995,9 @@ Test(cross, similar_galaxies_through_the_galaxy_command) {
     snprintf(args, sizeof args, "galaxy --similar -n 4 --run B --csv '%s' 5150", db_path);
     char *out = run_cli(args, &status);
     cr_assert_eq(status, 0, "%s", out);
-    cr_assert(!strncmp(out, "run,rank,objid,cosine,n_common,split\r\n", strlen("run,rank,objid,cosine,n_common,split\r\n")), "%s", out);
+    cr_assert(!strncmp(out, "run,rank,objid,cosine,n_common,split\r\n",
+                       strlen("run,rank,objid,cosine,n_common,split\r\n")),
+              "%s", out);
     int lines = 0;
     for (char *p = out; *p; p++) lines += *p == '\n';
     cr_assert_eq(lines, 5, "%s", out);
@@ -995,7 +1031,8 @@ Test(cross, numbers_agree_with_numpy_and_scipy_from_export_activations) {
     if (!py || !*py) py = "/usr/bin/python3";
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "%s -c 'import numpy, scipy' >/dev/null 2>&1", py);
-    cr_assert_eq(system(cmd), 0, "%s cannot import numpy and scipy (share/install-deps.sh installs them)", py);
+    cr_assert_eq(system(cmd), 0,
+                 "%s cannot import numpy and scipy (share/install-deps.sh installs them)", py);
     snprintf(cmd, sizeof cmd, "%s tests/cross_check.py '%s' '%s' '%s' 2>&1", py, bin, db_path, dir);
     FILE *p = popen(cmd, "r");
     char out[8192];

@@ -281,10 +281,9 @@ static const char *binary(void) {
     return abs;
 }
 
-static const char catalogue[] =
-    "objID,nii_6584_flux,h_alpha_flux,oiii_5007_flux,h_beta_flux\n"
-    "1,10,100,20,30\n"
-    "2,80,100,300,40\n";
+static const char catalogue[] = "objID,nii_6584_flux,h_alpha_flux,oiii_5007_flux,h_beta_flux\n"
+                                "1,10,100,20,30\n"
+                                "2,80,100,300,40\n";
 
 /* Runs `sfnet-explore bpt -c cat.csv -o OUT` through sh (extra before it); returns its
  * exit status and its stderr in err. */
@@ -309,11 +308,15 @@ Test(output, bpt_writes_through_fifos_devices_links_and_refuses_directories) {
 
     /* a FIFO with a reader */
     cr_assert_eq(mkfifo(in_dir("pipe"), 0600), 0);
-    cr_assert_eq(bpt_to("pipe", "(timeout 20 cat pipe >from-pipe.csv 2>/dev/null </dev/null &) &&", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bpt_to("pipe", "(timeout 20 cat pipe >from-pipe.csv 2>/dev/null </dev/null &) &&",
+                        err, sizeof err),
+                 0, "%s", err);
     cr_assert_eq(kind_of(in_dir("pipe")), S_IFIFO, "the FIFO was replaced");
     char cmd[256];
-    snprintf(cmd, sizeof cmd, "cd '%s' && for i in 1 2 3 4 5 6 7 8 9 10; do "
-             "cmp -s table.csv from-pipe.csv && exit 0; sleep 0.2; done; exit 1", dir);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && for i in 1 2 3 4 5 6 7 8 9 10; do "
+             "cmp -s table.csv from-pipe.csv && exit 0; sleep 0.2; done; exit 1",
+             dir);
     cr_assert_eq(system(cmd), 0, "the reader got the table");
 
     /* a link: its target is updated, the link kept */
@@ -329,9 +332,11 @@ Test(output, bpt_writes_through_fifos_devices_links_and_refuses_directories) {
     cr_assert_eq(bpt_to("-", NULL, err, sizeof err), 0, "%s", err);
     /* /dev/stdout, a link into /proc: written through, whether a file or a pipe */
     char cmd2[8192];
-    snprintf(cmd2, sizeof cmd2, "cd '%s' && %s bpt -c cat.csv -o /dev/stdout > via-dev.csv && "
+    snprintf(cmd2, sizeof cmd2,
+             "cd '%s' && %s bpt -c cat.csv -o /dev/stdout > via-dev.csv && "
              "%s bpt -c cat.csv -o /dev/stdout | cat > via-pipe.csv && "
-             "cmp table.csv via-dev.csv && cmp table.csv via-pipe.csv", dir, binary(), binary());
+             "cmp table.csv via-dev.csv && cmp table.csv via-pipe.csv",
+             dir, binary(), binary());
     cr_assert_eq(system(cmd2), 0, "%s", cmd2);
 
     /* a directory: refused, saying so */

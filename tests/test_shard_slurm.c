@@ -12,11 +12,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -93,8 +93,10 @@ static char *read_text(const char *path) {
 /* Every file of the job's outputs, for the failure message. */
 static char *job_outputs(void) {
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "tail -n 20 '%s'/sfnet-*.out > '%s' 2>&1", dir, in_dir("outputs.txt"));
-    if (system(cmd) != 0) { /* no outputs at all: the text says so */ }
+    snprintf(cmd, sizeof cmd, "tail -n 20 '%s'/sfnet-*.out > '%s' 2>&1", dir,
+             in_dir("outputs.txt"));
+    if (system(cmd) != 0) { /* no outputs at all: the text says so */
+    }
     return read_text(in_dir("outputs.txt"));
 }
 
@@ -157,21 +159,25 @@ Test(slurm, a_job_array_of_shards_merges_into_the_run_of_one_predict) {
     cr_assert_eq(mkdir(cluster, 0755), 0);
     int started = shell(in_dir("cluster.txt"), "sh tests/slurm-cluster.sh start '%s' %ld", cluster,
                         (long)getpid()); /* a watchdog stops it should this process die */
-    cluster_started = 1; /* stop whatever did start */
+    cluster_started = 1;                 /* stop whatever did start */
     cr_assert_eq(started, 0, "Slurm could not start here, so the job array cannot be tested:\n%s",
                  read_text(in_dir("cluster.txt")));
 
     /* the array, then the merge after it; sbatch --wait returns when the merge ends */
     char env[PATH_MAX + 1024];
-    snprintf(env, sizeof env, ". '%s/env' && export SFNET_EXPLORE='%s' && cd '%s'", cluster, bin, dir);
-    cr_assert_eq(shell(in_dir("jobid.txt"), "%s && sbatch --parsable --array=0-3 '%s/predict-array.sbatch' "
-                       "'%s' %s", env, scripts, in_dir("shards"), args), 0,
-                 "sbatch of the array failed:\n%s", read_text(in_dir("jobid.txt")));
+    snprintf(env, sizeof env, ". '%s/env' && export SFNET_EXPLORE='%s' && cd '%s'", cluster, bin,
+             dir);
+    cr_assert_eq(shell(in_dir("jobid.txt"),
+                       "%s && sbatch --parsable --array=0-3 '%s/predict-array.sbatch' "
+                       "'%s' %s",
+                       env, scripts, in_dir("shards"), args),
+                 0, "sbatch of the array failed:\n%s", read_text(in_dir("jobid.txt")));
     char *jobid = read_text(in_dir("jobid.txt"));
     jobid[strcspn(jobid, ";\n")] = 0;
     cr_assert(jobid[0] >= '0' && jobid[0] <= '9', "no job id from sbatch: %s", jobid);
-    int merged = shell(log, "%s && timeout 800 sbatch --wait --dependency=afterok:%s '%s/merge.sbatch' '%s' '%s'",
-                       env, jobid, scripts, in_dir("merged.db"), in_dir("shards"));
+    int merged = shell(
+        log, "%s && timeout 800 sbatch --wait --dependency=afterok:%s '%s/merge.sbatch' '%s' '%s'",
+        env, jobid, scripts, in_dir("merged.db"), in_dir("shards"));
     cr_assert_eq(merged, 0, "the merge job failed (exit %d):\n%s\njob outputs:\n%s", merged,
                  read_text(log), job_outputs());
     free(jobid);
@@ -195,21 +201,23 @@ Test(slurm, a_job_array_of_shards_merges_into_the_run_of_one_predict) {
     char seed7[600];
     snprintf(seed7, sizeof seed7, "%s", in_dir("seed7.db"));
     /* (its weights from the unsharded run's database: the same bytes) */
-    cr_assert_eq(shell(log, "'%s' predict --from-run '%s:' --catalog '%s' --images '%s' "
-                       "--shard 1/4 --split-seed 7 --into '%s' -q", bin,
-                       in_dir("single.db"),
-                       in_dir("survey/galaxies.csv"), in_dir("survey/images"), seed7), 0, "%s",
-                 read_text(log));
+    cr_assert_eq(shell(log,
+                       "'%s' predict --from-run '%s:' --catalog '%s' --images '%s' "
+                       "--shard 1/4 --split-seed 7 --into '%s' -q",
+                       bin, in_dir("single.db"), in_dir("survey/galaxies.csv"),
+                       in_dir("survey/images"), seed7),
+                 0, "%s", read_text(log));
     uint64_t before = digest(in_dir("merged.db"));
     cr_assert_eq(shell(in_dir("refused.txt"), "'%s' merge -q '%s' '%s' '%s'", bin,
-                       in_dir("merged.db"), in_dir("shards/shard-0.db"), seed7), 1, "%s",
-                 read_text(in_dir("refused.txt")));
+                       in_dir("merged.db"), in_dir("shards/shard-0.db"), seed7),
+                 1, "%s", read_text(in_dir("refused.txt")));
     char *msg = read_text(in_dir("refused.txt"));
     cr_assert(strstr(msg, seed7) && strstr(msg, "split seed"), "%s", msg);
     free(msg);
     cr_assert_eq(digest(in_dir("merged.db")), before);
     /* and a shard merged again changes nothing */
     cr_assert_eq(shell(log, "'%s' merge -q '%s' '%s'", bin, in_dir("merged.db"),
-                       in_dir("shards/shard-2.db")), 0, "%s", read_text(log));
+                       in_dir("shards/shard-2.db")),
+                 0, "%s", read_text(log));
     cr_assert_eq(digest(in_dir("merged.db")), before);
 }

@@ -47,7 +47,10 @@ Test(store, create_marks_file_version_wal_and_foreign_keys) {
     store_close(s);
     cr_assert_eq(raw_int(db_path, "PRAGMA application_id"), STORE_APPLICATION_ID);
     cr_assert_eq(raw_int(db_path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE name = 'activations_by_feature'"), 1);
+    cr_assert_eq(
+        raw_int(db_path,
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'activations_by_feature'"),
+        1);
     sqlite3 *db = NULL;
     sqlite3_open(db_path, &db);
     sqlite3_stmt *st = NULL;
@@ -80,7 +83,8 @@ Test(store, text_file_is_refused_and_left_alone) {
     store *s = NULL;
     for (int mode = STORE_READ; mode <= STORE_CREATE; mode++) {
         cr_assert_eq(store_open(&s, db_path, mode), SF_ERR);
-        cr_assert(strstr(sf_last_error(), "not a sfnet-explore run database"), "%s", sf_last_error());
+        cr_assert(strstr(sf_last_error(), "not a sfnet-explore run database"), "%s",
+                  sf_last_error());
     }
     char *data = NULL;
     size_t len = 0;
@@ -93,7 +97,8 @@ Test(store, other_sqlite_database_is_refused) {
     raw_exec(db_path, "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('mine');");
     store *s = NULL;
     cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_ERR);
-    cr_assert(strstr(sf_last_error(), "SQLite database but not a sfnet-explore"), "%s", sf_last_error());
+    cr_assert(strstr(sf_last_error(), "SQLite database but not a sfnet-explore"), "%s",
+              sf_last_error());
     cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM sqlite_schema"), 1, "nothing added");
     /* another application's id, even with no tables */
     char other[160];
@@ -132,7 +137,9 @@ Test(store, migration_applies_in_one_transaction) {
     cr_assert_eq(store_schema_version(s), STORE_SCHEMA_VERSION);
     store_close(s);
     cr_assert_eq(raw_int(db_path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'comment'"), 0);
+    cr_assert_eq(
+        raw_int(db_path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'comment'"),
+        0);
     /* a good step */
     cr_assert_eq(store_open(&s, db_path, STORE_WRITE), SF_OK);
     store_migration good[] = {
@@ -208,11 +215,17 @@ Test(store, locked_database_waits_then_says_so) {
 }
 
 static const char *const count_sql[] = {
-    "SELECT count(*) FROM runs", "SELECT count(*) FROM run_targets", "SELECT count(*) FROM galaxies",
-    "SELECT count(*) FROM catalog_values", "SELECT count(*) FROM thumbnails",
-    "SELECT count(*) FROM run_galaxies", "SELECT count(*) FROM predictions",
-    "SELECT count(*) FROM activations", "SELECT count(*) FROM run_features",
-    "SELECT count(*) FROM feature_targets", "SELECT count(*) FROM catalog_columns",
+    "SELECT count(*) FROM runs",
+    "SELECT count(*) FROM run_targets",
+    "SELECT count(*) FROM galaxies",
+    "SELECT count(*) FROM catalog_values",
+    "SELECT count(*) FROM thumbnails",
+    "SELECT count(*) FROM run_galaxies",
+    "SELECT count(*) FROM predictions",
+    "SELECT count(*) FROM activations",
+    "SELECT count(*) FROM run_features",
+    "SELECT count(*) FROM feature_targets",
+    "SELECT count(*) FROM catalog_columns",
     "SELECT count(*) FROM run_weights",
 };
 #define N_COUNTS (int)(sizeof count_sql / sizeof count_sql[0])
@@ -236,8 +249,10 @@ Test(store, failure_mid_write_leaves_the_file_as_it_was) {
     cr_assert(strstr(sf_last_error(), "appears twice"), "%s", sf_last_error());
     for (int i = 0; i < N_COUNTS; i++)
         cr_assert_eq(raw_int(db_path, count_sql[i]), before[i], "%s changed", count_sql[i]);
-    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE name = 'activations_by_feature'"), 1,
-                 "the index dropped for the load is back");
+    cr_assert_eq(
+        raw_int(db_path,
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'activations_by_feature'"),
+        1, "the index dropped for the load is back");
     /* the connection is still usable */
     b.galaxies[49].objid = b.objid[49];
     int64_t id = 0;
@@ -396,10 +411,8 @@ Test(store, run_round_trip) {
         for (int f = 0; f < 32; f++)
             cr_assert_float_eq(dense[r_ * 32 + f], fixture_act(&fx, i, f), 1e-6);
         cr_assert_float_eq(pred[r_ * 2 + 1], fx.pred[i * 2 + 1], 1e-6);
-        if (isnan(fx.values[i * 3 + 1]))
-            cr_assert(isnan(z[r_]));
-        else
-            cr_assert_float_eq(z[r_], fx.values[i * 3 + 1], 1e-12);
+        if (isnan(fx.values[i * 3 + 1])) cr_assert(isnan(z[r_]));
+        else cr_assert_float_eq(z[r_], fx.values[i * 3 + 1], 1e-12);
         cr_assert_float_eq(ra[r_], 150.0 + 0.001 * i, 1e-9);
     }
     cr_assert_eq(store_catalog_values(s, &rows, "no_such", z), SF_ERR);
@@ -471,7 +484,8 @@ Test(store, read_only_folder) {
         free(hits);
         /* writing stays refused with the read-only message */
         store *w = NULL;
-        ok = ok && store_open(&w, db_path, STORE_WRITE) == SF_ERR && strstr(sf_last_error(), "read-only");
+        ok = ok && store_open(&w, db_path, STORE_WRITE) == SF_ERR &&
+             strstr(sf_last_error(), "read-only");
         store_close(r);
         _exit(ok ? 0 : 2);
     }
@@ -567,10 +581,13 @@ Test(store, bulk_load_keeps_the_index_settings_and_thumbnails) {
     add_fixture(s, &b, "B");
     cr_assert_eq(thumb_calls, 0, "every galaxy had its thumbnail");
     cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM sqlite_schema"), schema_before);
-    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE name = 'activations_by_feature' "
-                                  "AND sql = 'CREATE INDEX activations_by_feature ON activations (run_id, feature, value DESC)'"),
+    cr_assert_eq(raw_int(db_path,
+                         "SELECT count(*) FROM sqlite_schema WHERE name = 'activations_by_feature' "
+                         "AND sql = 'CREATE INDEX activations_by_feature ON activations (run_id, "
+                         "feature, value DESC)'"),
                  1);
-    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM pragma_index_list('activations')"), 2, "its index and the key");
+    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM pragma_index_list('activations')"), 2,
+                 "its index and the key");
     sqlite3 *db = NULL;
     cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *st = NULL;
@@ -586,12 +603,15 @@ Test(store, bulk_load_keeps_the_index_settings_and_thumbnails) {
             int nh = 0;
             cr_assert_eq(store_top(s, run, f, 3, -1, &h, &nh), SF_OK);
             char sql[200];
-            snprintf(sql, sizeof sql, "SELECT count(*) FROM activations WHERE run_id = %lld AND feature = %d",
+            snprintf(sql, sizeof sql,
+                     "SELECT count(*) FROM activations WHERE run_id = %lld AND feature = %d",
                      (long long)run, f);
             long long n_act = raw_int(db_path, sql);
             cr_assert_eq(nh, n_act < 3 ? n_act : 3);
             if (nh) {
-                snprintf(sql, sizeof sql, "SELECT CAST(round(max(value) * 1e6) AS INTEGER) FROM activations WHERE run_id = %lld AND feature = %d",
+                snprintf(sql, sizeof sql,
+                         "SELECT CAST(round(max(value) * 1e6) AS INTEGER) FROM activations WHERE "
+                         "run_id = %lld AND feature = %d",
                          (long long)run, f);
                 cr_assert_eq((long long)llround(h[0].value * 1e6), raw_int(db_path, sql));
             }
@@ -650,7 +670,9 @@ Test(store, schema_file_missing_or_of_another_version) {
     cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_ERR);
     cr_assert(strstr(sf_last_error(), "schema.sql"), "%s", sf_last_error());
     FILE *f = fopen(schema, "w");
-    fputs("-- schema.sql: the sfnet-explore run database, schema version 0.\nCREATE TABLE runs (id INTEGER PRIMARY KEY);\n", f);
+    fputs("-- schema.sql: the sfnet-explore run database, schema version 0.\nCREATE TABLE runs (id "
+          "INTEGER PRIMARY KEY);\n",
+          f);
     fclose(f);
     cr_assert_eq(store_open(&s, db_path, STORE_CREATE), SF_ERR);
     cr_assert(strstr(sf_last_error(), "version 0"), "%s", sf_last_error());
@@ -684,9 +706,10 @@ static void make_v1_file(const char *src, const char *v1, fixture_run *a, fixtur
 
 /* Every table of version 1 holds the same rows in both files. */
 static void assert_same_v1_data(const char *a, const char *b) {
-    static const char *tables[] = {"runs", "run_targets", "run_weights", "galaxies", "catalog_columns",
-                                   "catalog_values", "thumbnails", "run_galaxies", "predictions",
-                                   "activations", "run_features", "feature_targets"};
+    static const char *tables[] = {"runs",        "run_targets",     "run_weights",
+                                   "galaxies",    "catalog_columns", "catalog_values",
+                                   "thumbnails",  "run_galaxies",    "predictions",
+                                   "activations", "run_features",    "feature_targets"};
     sqlite3 *db = NULL;
     cr_assert_eq(sqlite3_open(a, &db), SQLITE_OK);
     char sql[512];
@@ -698,10 +721,12 @@ static void assert_same_v1_data(const char *a, const char *b) {
                  "(SELECT count(*) FROM (SELECT * FROM main.%s EXCEPT SELECT * FROM other.%s))",
                  tables[i], tables[i], tables[i], tables[i]);
         sqlite3_stmt *st = NULL;
-        cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+        cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s",
+                     sqlite3_errmsg(db));
         cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
         cr_assert_gt(sqlite3_column_int64(st, 0), 0, "%s has rows", tables[i]);
-        cr_assert_eq(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), "%s: row counts", tables[i]);
+        cr_assert_eq(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), "%s: row counts",
+                     tables[i]);
         cr_assert_eq(sqlite3_column_int64(st, 2), 0, "%s: rows differ", tables[i]);
         sqlite3_finalize(st);
     }
@@ -715,7 +740,11 @@ Test(store, new_files_have_the_marks_table) {
     cr_assert_eq(STORE_SCHEMA_VERSION, 4);
     cr_assert_eq(raw_int(db_path, "PRAGMA user_version"), 4);
     cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM pragma_table_info('marks')"), 6);
-    cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM sqlite_schema WHERE name IN ('marks_feature', 'marks_galaxy')"), 2);
+    cr_assert_eq(
+        raw_int(
+            db_path,
+            "SELECT count(*) FROM sqlite_schema WHERE name IN ('marks_feature', 'marks_galaxy')"),
+        2);
 }
 
 Test(store, version_1_file_reads_as_it_is_and_migrates_on_write) {
@@ -760,7 +789,8 @@ Test(store, version_1_file_reads_as_it_is_and_migrates_on_write) {
     cr_assert_eq(raw_int(v1, "PRAGMA application_id"), STORE_APPLICATION_ID);
     assert_same_v1_data(v1, src);
     int added = 0;
-    cr_assert_eq(store_mark_add(w, 1, 3, 0, "check the arms", &added), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_mark_add(w, 1, 3, 0, "check the arms", &added), SF_OK, "%s",
+                 sf_last_error());
     cr_assert_eq(added, 1);
     /* the reader opened before the migration sees the marks (as the explorer does) */
     cr_assert_eq(store_marks(r, 1, &marks, &n_marks), SF_OK, "%s", sf_last_error());
@@ -803,7 +833,8 @@ Test(store, version_1_file_in_a_read_only_folder_still_browses) {
                  n_marks == 0 && store_top(r, 2, 1, 5, -1, &hits, &nh) == SF_OK && nh > 0;
         free(hits);
         store *w = NULL;
-        ok = ok && store_open(&w, v1, STORE_WRITE) == SF_ERR && strstr(sf_last_error(), "read-only");
+        ok =
+            ok && store_open(&w, v1, STORE_WRITE) == SF_ERR && strstr(sf_last_error(), "read-only");
         store_close(r);
         _exit(ok ? 0 : 2);
     }
@@ -811,7 +842,8 @@ Test(store, version_1_file_in_a_read_only_folder_still_browses) {
     waitpid(pid, &status, 0);
     chmod(dir, 0755);
     chmod(v1, 0644);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reading the version-1 file failed (%d)",
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "reading the version-1 file failed (%d)",
               WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     cr_assert_eq(raw_int(v1, "PRAGMA user_version"), 1, "still version 1");
 }
@@ -826,8 +858,9 @@ Test(store, a_failed_migration_leaves_version_1) {
     raw_exec(v1, "CREATE TABLE marks (x)");
     store *w = NULL;
     cr_assert_eq(store_open(&w, v1, STORE_WRITE), SF_ERR);
-    cr_assert(strstr(sf_last_error(), "from version 1 to 2") && strstr(sf_last_error(), "unchanged"), "%s",
-              sf_last_error());
+    cr_assert(strstr(sf_last_error(), "from version 1 to 2") &&
+                  strstr(sf_last_error(), "unchanged"),
+              "%s", sf_last_error());
     cr_assert_eq(raw_int(v1, "PRAGMA user_version"), 1);
     raw_exec(v1, "DROP TABLE marks");
     assert_same_v1_data(v1, src);
@@ -845,13 +878,14 @@ Test(store, marks_add_remove_list) {
     int64_t sl = add_fixture(s, &b, "SL");
     cr_assert_eq(store_feature_label(s, z, 5, "bar", NULL), SF_OK);
     store_galaxy g1, g2;
-    cr_assert_eq(store_galaxy_find(s, "1025", &g1), SF_OK);  /* only in SL */
-    cr_assert_eq(store_galaxy_find(s, "1003", &g2), SF_OK);  /* only in Z */
+    cr_assert_eq(store_galaxy_find(s, "1025", &g1), SF_OK); /* only in SL */
+    cr_assert_eq(store_galaxy_find(s, "1003", &g2), SF_OK); /* only in Z */
     int added = -1, removed = -1;
     cr_assert_eq(store_mark_add(s, z, 9, 0, NULL, &added), SF_OK, "%s", sf_last_error());
     cr_assert_eq(added, 1);
     cr_assert_eq(store_mark_add(s, z, 5, 0, "", &added), SF_OK);
-    cr_assert_eq(store_mark_add(s, z, -1, g1.id, "odd colour", &added), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_mark_add(s, z, -1, g1.id, "odd colour", &added), SF_OK, "%s",
+                 sf_last_error());
     cr_assert_eq(store_mark_add(s, z, -1, g2.id, NULL, &added), SF_OK);
     cr_assert_eq(store_mark_add(s, sl, 9, 0, NULL, &added), SF_OK);
     /* again: kept once; a note replaces, NULL keeps it */
@@ -893,7 +927,8 @@ Test(store, marks_add_remove_list) {
     cr_assert(strstr(sf_last_error(), "no galaxy"), "%s", sf_last_error());
     cr_assert_eq(store_mark_add(s, 77, -1, g1.id, NULL, NULL), SF_ERR);
     cr_assert(strstr(sf_last_error(), "no run"), "%s", sf_last_error());
-    cr_assert_eq(store_mark_add(s, z, 3, g1.id, NULL, NULL), SF_ERR, "a feature and a galaxy at once");
+    cr_assert_eq(store_mark_add(s, z, 3, g1.id, NULL, NULL), SF_ERR,
+                 "a feature and a galaxy at once");
     cr_assert_eq(store_mark_add(s, z, -1, 0, NULL, NULL), SF_ERR, "neither");
     char *long_note = xcalloc(STORE_NOTE_MAX + 1, 1);
     memset(long_note, 'x', STORE_NOTE_MAX);
@@ -993,14 +1028,16 @@ Test(store, an_older_version_is_checked_against_its_own_schema) {
     raw_exec(v1, "PRAGMA foreign_keys = OFF; DROP TABLE feature_targets");
     cr_assert_eq(store_open(&s, v1, STORE_WRITE), SF_ERR);
     cr_assert(strstr(sf_last_error(), "table feature_targets is missing") &&
-              strstr(sf_last_error(), "version 1"), "%s", sf_last_error());
+                  strstr(sf_last_error(), "version 1"),
+              "%s", sf_last_error());
     cr_assert_eq(raw_int(v1, "PRAGMA user_version"), 1, "not migrated");
 }
 
 Test(store, a_damaged_page_is_found_when_opening_for_writing) {
     make_damaged("SELECT 1");
     long long page = raw_int(db_path, "PRAGMA page_size");
-    long long root = raw_int(db_path, "SELECT rootpage FROM sqlite_schema WHERE name = 'activations'");
+    long long root =
+        raw_int(db_path, "SELECT rootpage FROM sqlite_schema WHERE name = 'activations'");
     cr_assert_gt(root, 1);
     /* scribble over the middle of the activations table's root page */
     FILE *f = fopen(db_path, "r+b");

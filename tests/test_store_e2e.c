@@ -19,12 +19,12 @@
 
 #include <cJSON.h>
 
+#include "data_fixture.h"
 #include "query.h"
 #include "query_view.h"
 #include "sf_util.h"
 #include "store.h"
 #include "store_fixture.h"
-#include "data_fixture.h"
 
 static char dir[64];
 static char db_path[128];
@@ -41,9 +41,7 @@ static const char *binary(void) {
 }
 
 /* 1 when the shared SDSS sample is there. */
-static int find_data(void) {
-    return fx_shared_dir(data_dir, sizeof data_dir);
-}
+static int find_data(void) { return fx_shared_dir(data_dir, sizeof data_dir); }
 
 /* The folder is made once the test knows it will run (a skipped test gets no .fini). */
 static void make_dir(void) {
@@ -78,10 +76,11 @@ static pid_t start_train(const char *db, int epochs, int width, int crop, const 
         dup2(devnull, STDOUT_FILENO);
         dup2(err_fd ? fds[1] : devnull, STDERR_FILENO);
         if (err_fd) close(fds[0]);
-        const char *argv[] = {binary(), "--train", "--catalog", csv, "--images", images,
-                              "--target", "metallicity", "--width", wd, "--resize", rs,
-                              "--crop", cr, "--epochs", ep, "--batch", "32", "--lr", "0.01",
-                              "--seed", "3", "--name", name, db, NULL};
+        const char *argv[] = {
+            binary(),      "--train", "--catalog", csv,        "--images", images,   "--target",
+            "metallicity", "--width", wd,          "--resize", rs,         "--crop", cr,
+            "--epochs",    ep,        "--batch",   "32",       "--lr",     "0.01",   "--seed",
+            "3",           "--name",  name,        db,         NULL};
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
@@ -136,7 +135,8 @@ static int integrity_ok(void) {
     cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *st = NULL;
     cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-    int ok = sqlite3_step(st) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
+    int ok =
+        sqlite3_step(st) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
     sqlite3_finalize(st);
     sqlite3_close(db);
     return ok;
@@ -165,7 +165,8 @@ static void check_sigkill(void);
  * SIGKILL does to the database that holds it. */
 Test(store_e2e, train_then_query_then_sigkill) {
     if (!find_data()) {
-        fprintf(stderr, "test_store_e2e: SKIPPED: %s is absent (set SFNET_SHARED_DATA)\n", data_dir);
+        fprintf(stderr, "test_store_e2e: SKIPPED: %s is absent (set SFNET_SHARED_DATA)\n",
+                data_dir);
         cr_skip_test("SKIPPED: %s is absent (set SFNET_SHARED_DATA)", data_dir);
     }
     make_dir();
@@ -269,7 +270,8 @@ Test(store_e2e, train_then_query_then_sigkill) {
     char *out = run_cli(args, &st);
     cr_assert_eq(st, 0);
     cJSON *root = cJSON_Parse(out);
-    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(root, 0), "objid")->valuestring, hits[0].objid);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(root, 0), "objid")->valuestring,
+                     hits[0].objid);
     cJSON_Delete(root);
     free(out);
     snprintf(args, sizeof args, "equation --csv --rmse %s", db_path);
@@ -317,7 +319,8 @@ static void check_sigkill(void) {
     static char log[1 << 16];
     log[0] = 0;
     pid_t pid = start_train(db_path, 200, 16, 64, "Z2", &err);
-    cr_assert(wait_for_text(err, "training on", log, sizeof log), "training never started: %s", log);
+    cr_assert(wait_for_text(err, "training on", log, sizeof log), "training never started: %s",
+              log);
     usleep(700 * 1000);
     kill(pid, SIGKILL);
     int status = 0;
@@ -354,8 +357,6 @@ static void check_sigkill(void) {
     long long runs_now = count("SELECT count(*) FROM runs");
     cr_assert(runs_now == 1 || runs_now == 2);
     long long acts_now = count("SELECT count(*) FROM activations");
-    if (runs_now == 1)
-        cr_assert_eq(acts_now, acts, "no partial run");
-    else
-        cr_assert_eq(count("SELECT count(*) FROM run_galaxies"), 2 * galaxies, "a whole run");
+    if (runs_now == 1) cr_assert_eq(acts_now, acts, "no partial run");
+    else cr_assert_eq(count("SELECT count(*) FROM run_galaxies"), 2 * galaxies, "a whole run");
 }

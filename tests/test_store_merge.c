@@ -21,9 +21,9 @@
 
 #include "cli.h"
 #include "data_shard.h"
+#include "merge_fixture.h"
 #include "sf_util.h"
 #include "store.h"
-#include "merge_fixture.h"
 #include "store_fixture.h"
 
 static char dir[64];
@@ -55,7 +55,8 @@ typedef struct {
 
 static char *hyper_of(const shard_settings *st) {
     char *h = malloc(256);
-    snprintf(h, 256, "{\"built_from\":\"w\",\"batch\":64,\"resize\":%d,\"crop\":%d,\"k\":3,"
+    snprintf(h, 256,
+             "{\"built_from\":\"w\",\"batch\":64,\"resize\":%d,\"crop\":%d,\"k\":3,"
              "\"width\":2,\"split_over\":%d%s%s%s}",
              st->resize, st->crop, st->split_over, st->shard ? ",\"shard\":\"" : "",
              st->shard ? st->shard : "", st->shard ? "\"" : "");
@@ -68,8 +69,7 @@ static const uint8_t weights_b[] = "safetensors bytes of model B, another set of
 /* Writes galaxies idx[0..n) of fx as one run of path, as predict would: RMSEs to be
  * computed, the weights, the settings. */
 static int64_t write_run(const char *path, fixture_run *fx, const int *idx, int n,
-                         const shard_settings *st, const uint8_t *weights,
-                         const char *prefix) {
+                         const shard_settings *st, const uint8_t *weights, const char *prefix) {
     store_run_input in = fx->in;
     store_galaxy_input *gal = calloc((size_t)n, sizeof *gal);
     uint8_t *split = calloc((size_t)n, 1);
@@ -94,7 +94,8 @@ static int64_t write_run(const char *path, fixture_run *fx, const int *idx, int 
     in.topk_idx = ti;
     in.topk_val = tv;
     in.run.train_rmse = in.run.valid_rmse = NAN;
-    for (int t = 0; t < STORE_MAX_TARGETS; t++) in.run.train_rmse_t[t] = in.run.valid_rmse_t[t] = NAN;
+    for (int t = 0; t < STORE_MAX_TARGETS; t++)
+        in.run.train_rmse_t[t] = in.run.valid_rmse_t[t] = NAN;
     in.run.hyper_json = hyper_of(st);
     snprintf(in.run.prefix, sizeof in.run.prefix, "%s", prefix ? prefix : "");
     in.weights = weights;
@@ -138,8 +139,8 @@ static void write_shards(fixture_run *fx, int n, const shard_settings *base) {
     free(idx);
 }
 
-static int merge_files(const char *out_path, const char *const *files, int n,
-                       const char *name, store_merge_result *res) {
+static int merge_files(const char *out_path, const char *const *files, int n, const char *name,
+                       store_merge_result *res) {
     store *out;
     cr_assert_eq(store_open(&out, out_path, STORE_CREATE), SF_OK, "%s", sf_last_error());
     store **sh = calloc((size_t)n, sizeof *sh);
@@ -162,7 +163,8 @@ Test(merge, shards_give_the_run_of_the_whole_catalogue) {
     fixture_make(&fx, 600, 16, 3, 2, 14, 1237648702973411000LL, 5);
     int *all = malloc(600 * sizeof *all);
     for (int i = 0; i < 600; i++) all[i] = i;
-    int64_t single = write_run(path_in("single.db"), &fx, all, 600, &predict_settings, weights_a, NULL);
+    int64_t single =
+        write_run(path_in("single.db"), &fx, all, 600, &predict_settings, weights_a, NULL);
     write_shards(&fx, 4, &predict_settings);
     const char *files[] = {path_in("shard-2.db"), path_in("shard-0.db"), path_in("shard-3.db"),
                            path_in("shard-1.db")};
@@ -180,8 +182,8 @@ Test(merge, shards_give_the_run_of_the_whole_catalogue) {
     cr_assert_eq(store_open(&s, path_in("merged.db"), STORE_READ), SF_OK);
     store_run run;
     cr_assert_eq(store_run_get(s, res.run_id, &run), SF_OK);
-    cr_assert(strstr(run.hyper_json, "\"merged_shards\":[\"2/4\",\"0/4\",\"3/4\",\"1/4\"]"),
-              "%s", run.hyper_json);
+    cr_assert(strstr(run.hyper_json, "\"merged_shards\":[\"2/4\",\"0/4\",\"3/4\",\"1/4\"]"), "%s",
+              run.hyper_json);
     cr_assert(strstr(run.hyper_json, "\"split_over\":600"), "%s", run.hyper_json);
     store_run_clear(&run);
     store_close(s);
@@ -194,7 +196,8 @@ Test(merge, merging_again_changes_nothing_and_a_run_grows_with_later_shards) {
     fixture_make(&fx, 300, 16, 3, 1, 12, 5000, 9);
     int *all = malloc(300 * sizeof *all);
     for (int i = 0; i < 300; i++) all[i] = i;
-    int64_t single = write_run(path_in("single.db"), &fx, all, 300, &predict_settings, weights_a, NULL);
+    int64_t single =
+        write_run(path_in("single.db"), &fx, all, 300, &predict_settings, weights_a, NULL);
     write_shards(&fx, 3, &predict_settings);
     const char *out = path_in("merged.db");
 
@@ -261,7 +264,8 @@ Test(merge, a_galaxy_in_several_shards_is_taken_once) {
     fixture_make(&fx, 120, 16, 3, 1, 12, 9000, 4);
     int idx[120];
     for (int i = 0; i < 120; i++) idx[i] = i;
-    int64_t single = write_run(path_in("single.db"), &fx, idx, 120, &predict_settings, weights_a, NULL);
+    int64_t single =
+        write_run(path_in("single.db"), &fx, idx, 120, &predict_settings, weights_a, NULL);
     /* overlapping slices: 0..79 and 40..119 */
     write_run(path_in("a.db"), &fx, idx, 80, &predict_settings, weights_a, NULL);
     write_run(path_in("b.db"), &fx, idx + 40, 80, &predict_settings, weights_a, NULL);
@@ -352,11 +356,13 @@ Test(merge, the_run_to_extend_is_named_when_several_could_be) {
     cr_assert_eq(merge_files(path_in("out.db"), files, 1, NULL, &res), SF_ERR);
     cr_assert(strstr(sf_last_error(), "--name"), "%s", sf_last_error());
     cr_assert_eq(digest(path_in("out.db")), before);
-    cr_assert_eq(merge_files(path_in("out.db"), files, 1, "Zb", &res), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(merge_files(path_in("out.db"), files, 1, "Zb", &res), SF_OK, "%s",
+                 sf_last_error());
     cr_assert_str_eq(res.prefix, "Zb");
     cr_assert_eq(res.n_galaxies, 60);
     /* a name not taken makes a new run */
-    cr_assert_eq(merge_files(path_in("out.db"), files, 1, "Zs", &res), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(merge_files(path_in("out.db"), files, 1, "Zs", &res), SF_OK, "%s",
+                 sf_last_error());
     cr_assert_str_eq(res.prefix, "Zs");
     cr_assert_eq(res.n_galaxies, 40);
     cr_assert(!res.replaced);
@@ -488,10 +494,8 @@ Test(merge, sigkill_at_any_moment_leaves_the_database_as_it_was, .timeout = 900)
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status), "the merge did not exit after Ctrl-C");
-    if (WEXITSTATUS(status) == 130)
-        cr_assert_eq(digest(out), before, "Ctrl-C changed %s", out);
-    else
-        cr_log_warn("the merge finished before Ctrl-C (exit %d)", WEXITSTATUS(status));
+    if (WEXITSTATUS(status) == 130) cr_assert_eq(digest(out), before, "Ctrl-C changed %s", out);
+    else cr_log_warn("the merge finished before Ctrl-C (exit %d)", WEXITSTATUS(status));
     if (WEXITSTATUS(status) == 0) {
         /* it had finished: start again from the run before */
         char side[300];

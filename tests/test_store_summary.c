@@ -50,10 +50,10 @@ typedef struct {
     store_run run;
     store_rows rows;
     int n, nv, d, n_out;
-    int *valid;           /* (nv) rows of the validation galaxies */
-    float *act;           /* (n, d) raw activations, 0 inactive */
-    float *truth;         /* (n, n_out) */
-    store_feature *feat;  /* (d) by number */
+    int *valid;          /* (nv) rows of the validation galaxies */
+    float *act;          /* (n, d) raw activations, 0 inactive */
+    float *truth;        /* (n, n_out) */
+    store_feature *feat; /* (d) by number */
 } ref_run;
 
 static void ref_load(store *s, int64_t run_id, ref_run *r) {
@@ -92,7 +92,7 @@ typedef struct {
 
 static void scatter_brute(store *s, const ref_run *r, int feature, ref_scatter *sc) {
     static const char *cols[4] = {"nii_6584_flux", "h_alpha_flux", "oiii_5007_flux", "h_beta_flux"};
-    char (*names)[STORE_NAME_MAX] = NULL;
+    char(*names)[STORE_NAME_MAX] = NULL;
     int nc = 0;
     cr_assert_eq(store_catalog_columns(s, &names, &nc), SF_OK);
     int all = 1;
@@ -150,7 +150,8 @@ static void scatter_stored(store *s, const ref_run *r, int feature, ref_scatter 
     cr_assert_eq(p.n_valid, r->nv);
     store_valid_hit *h = NULL;
     int nh = 0;
-    cr_assert_eq(store_feature_valid_hits(s, r->run.id, feature, &h, &nh), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_feature_valid_hits(s, r->run.id, feature, &h, &nh), SF_OK, "%s",
+                 sf_last_error());
     double max_valid = r->feat[feature].max_valid;
     sc->is_bpt = p.kind == STORE_POINTS_BPT;
     sc->x = calloc((size_t)p.n_valid + 1, sizeof(float));
@@ -187,8 +188,8 @@ static void check_scatter_and_histogram(store *s, const ref_run *r, int feature)
     cr_assert_eq(got.n, want.n, "feature %d: points", feature);
     for (int i = 0; i < want.n; i++) {
         cr_assert(got.x[i] == want.x[i] && got.y[i] == want.y[i] && got.a[i] == want.a[i],
-                  "feature %d point %d: (%g %g %g) vs (%g %g %g)", feature, i, got.x[i], got.y[i], got.a[i],
-                  want.x[i], want.y[i], want.a[i]);
+                  "feature %d point %d: (%g %g %g) vs (%g %g %g)", feature, i, got.x[i], got.y[i],
+                  got.a[i], want.x[i], want.y[i], want.a[i]);
     }
     /* the histogram: scaled activations of the active validation galaxies */
     store_hit *hits = NULL;
@@ -211,7 +212,8 @@ static void check_scatter_and_histogram(store *s, const ref_run *r, int feature)
     cr_assert_eq(nv, nw, "feature %d: histogram counts", feature);
     qsort(hw, (size_t)nw, sizeof *hw, cmp_float);
     qsort(hg, (size_t)nv, sizeof *hg, cmp_float);
-    for (int i = 0; i < nw; i++) cr_assert(hw[i] == hg[i], "feature %d: histogram value %d", feature, i);
+    for (int i = 0; i < nw; i++)
+        cr_assert(hw[i] == hg[i], "feature %d: histogram value %d", feature, i);
     free(hw);
     free(hg);
     free(vh);
@@ -234,7 +236,8 @@ static void check_quantiles(store *s, const ref_run *r, int feature) {
     int m = nh < STORE_QUANTILE_SAMPLES ? nh : STORE_QUANTILE_SAMPLES;
     store_hit *got = NULL;
     int ng = 0;
-    cr_assert_eq(store_feature_samples(s, r->run.id, feature, &got, &ng), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_feature_samples(s, r->run.id, feature, &got, &ng), SF_OK, "%s",
+                 sf_last_error());
     cr_assert_eq(ng, m, "feature %d", feature);
     for (int i = 0; i < m; i++) {
         int j = (int)floor((i + 0.5) / m * nh);
@@ -251,7 +254,7 @@ static void check_quantiles(store *s, const ref_run *r, int feature) {
 /* report_suggest_labels' correlations: Spearman of the validation activation with every
  * catalogue column (and the BPT ratios), analysis_spearman on the arrays. */
 static void check_columns(store *s, const ref_run *r, int feature) {
-    char (*names)[STORE_NAME_MAX] = NULL;
+    char(*names)[STORE_NAME_MAX] = NULL;
     int nc = 0;
     cr_assert_eq(store_catalog_columns(s, &names, &nc), SF_OK);
     int nv = r->nv;
@@ -260,12 +263,13 @@ static void check_columns(store *s, const ref_run *r, int feature) {
     double *a = calloc((size_t)nv + 1, sizeof(double));
     for (int i = 0; i < nv; i++) a[i] = r->act[(size_t)r->valid[i] * r->d + feature];
     double *vals = calloc((size_t)(nc + 2) * (nv + 1), sizeof(double));
-    char (*cols)[STORE_NAME_MAX] = calloc((size_t)nc + 2, sizeof *cols);
+    char(*cols)[STORE_NAME_MAX] = calloc((size_t)nc + 2, sizeof *cols);
     int n_cols = 0, flux[4] = {-1, -1, -1, -1};
     static const char *fl[4] = {"nii_6584_flux", "h_alpha_flux", "oiii_5007_flux", "h_beta_flux"};
     for (int c = 0; c < nc; c++) {
         snprintf(cols[n_cols], STORE_NAME_MAX, "%s", names[c]);
-        cr_assert_eq(store_catalog_values(s, &sub, names[c], vals + (size_t)n_cols * (nv + 1)), SF_OK);
+        cr_assert_eq(store_catalog_values(s, &sub, names[c], vals + (size_t)n_cols * (nv + 1)),
+                     SF_OK);
         for (int l = 0; l < 4; l++)
             if (!strcmp(names[c], fl[l])) flux[l] = n_cols;
         n_cols++;
@@ -273,14 +277,17 @@ static void check_columns(store *s, const ref_run *r, int feature) {
     if (flux[0] >= 0 && flux[1] >= 0 && flux[2] >= 0 && flux[3] >= 0)
         for (int q = 0; q < 2; q++) {
             snprintf(cols[n_cols], STORE_NAME_MAX, "%s", q ? "log_oiii_hb" : "log_nii_ha");
-            const double *num = vals + (size_t)flux[2 * q] * (nv + 1), *den = vals + (size_t)flux[2 * q + 1] * (nv + 1);
+            const double *num = vals + (size_t)flux[2 * q] * (nv + 1),
+                         *den = vals + (size_t)flux[2 * q + 1] * (nv + 1);
             for (int i = 0; i < nv; i++)
-                vals[(size_t)n_cols * (nv + 1) + i] = num[i] > 0 && den[i] > 0 ? log10(num[i] / den[i]) : NAN;
+                vals[(size_t)n_cols * (nv + 1) + i] =
+                    num[i] > 0 && den[i] > 0 ? log10(num[i] / den[i]) : NAN;
             n_cols++;
         }
     store_column_rho *got = NULL;
     int ng = 0;
-    cr_assert_eq(store_feature_columns(s, r->run.id, feature, &got, &ng), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(store_feature_columns(s, r->run.id, feature, &got, &ng), SF_OK, "%s",
+                 sf_last_error());
     int g = 0, defined = 0;
     for (int c = 0; c < n_cols; c++) {
         const double *col = vals + (size_t)c * (nv + 1);
@@ -288,20 +295,22 @@ static void check_columns(store *s, const ref_run *r, int feature) {
         for (int i = 0; i < nv; i++) pairs += isfinite(col[i]);
         double rho = analysis_spearman(a, col, nv);
         if (!isfinite(rho)) {
-            cr_assert(g >= ng || got[g].position != c, "feature %d column %s: stored but undefined", feature,
-                      cols[c]);
+            cr_assert(g >= ng || got[g].position != c, "feature %d column %s: stored but undefined",
+                      feature, cols[c]);
             continue;
         }
         defined++;
-        cr_assert(g < ng && got[g].position == c, "feature %d column %s (rho %g) stored", feature, cols[c], rho);
+        cr_assert(g < ng && got[g].position == c, "feature %d column %s (rho %g) stored", feature,
+                  cols[c], rho);
         cr_assert_str_eq(got[g].name, cols[c]);
         cr_assert_eq(got[g].n_pairs, pairs);
-        cr_assert(close_rel(got[g].rho, rho, 1e-10), "feature %d %s: rho %.15f vs %.15f", feature, cols[c],
-                  got[g].rho, rho);
+        cr_assert(close_rel(got[g].rho, rho, 1e-10), "feature %d %s: rho %.15f vs %.15f", feature,
+                  cols[c], got[g].rho, rho);
         g++;
     }
     cr_assert_eq(g, ng, "feature %d: every stored correlation is expected", feature);
-    cr_assert(r->feat[feature].n_active_valid == 0 || defined > 0, "feature %d correlates with something", feature);
+    cr_assert(r->feat[feature].n_active_valid == 0 || defined > 0,
+              "feature %d correlates with something", feature);
     free(got);
     free(cols);
     free(vals);
@@ -315,7 +324,8 @@ static void check_sums_and_pairs(store *s, const ref_run *r) {
     int d = r->d;
     store_feature_sums *sums = calloc((size_t)d, sizeof *sums);
     cr_assert_eq(store_run_feature_sums(s, r->run.id, d, sums), SF_OK, "%s", sf_last_error());
-    double *cross = calloc((size_t)d * d, sizeof(double)), *cross_v = calloc((size_t)d * d, sizeof(double));
+    double *cross = calloc((size_t)d * d, sizeof(double)),
+           *cross_v = calloc((size_t)d * d, sizeof(double));
     int *both = calloc((size_t)d * d, sizeof(int)), *both_v = calloc((size_t)d * d, sizeof(int));
     double *sum = calloc((size_t)d, sizeof(double)), *sum_v = calloc((size_t)d, sizeof(double));
     for (int g = 0; g < r->n; g++) {
@@ -340,7 +350,8 @@ static void check_sums_and_pairs(store *s, const ref_run *r) {
         cr_assert(close_rel(sums[i].sum, sum[i], 1e-12), "sum %d", i);
         cr_assert(close_rel(sums[i].sum_valid, sum_v[i], 1e-12), "sum_valid %d", i);
         cr_assert(close_rel(sums[i].sum_sq, cross[(size_t)i * d + i], 1e-12), "sum_sq %d", i);
-        cr_assert(close_rel(sums[i].sum_sq_valid, cross_v[(size_t)i * d + i], 1e-12), "sum_sq_valid %d", i);
+        cr_assert(close_rel(sums[i].sum_sq_valid, cross_v[(size_t)i * d + i], 1e-12),
+                  "sum_sq_valid %d", i);
         store_pair *p = NULL;
         int np = 0;
         cr_assert_eq(store_feature_pairs(s, r->run.id, i, &p, &np), SF_OK);
@@ -350,8 +361,10 @@ static void check_sums_and_pairs(store *s, const ref_run *r) {
             cr_assert(k < np && p[k].other == j, "pair (%d, %d) stored", i, j);
             cr_assert_eq(p[k].n_both, both[(size_t)i * d + j]);
             cr_assert_eq(p[k].n_both_valid, both_v[(size_t)i * d + j]);
-            cr_assert(close_rel(p[k].cross, cross[(size_t)i * d + j], 1e-12), "cross (%d, %d)", i, j);
-            cr_assert(close_rel(p[k].cross_valid, cross_v[(size_t)i * d + j], 1e-12), "cross_valid (%d, %d)", i, j);
+            cr_assert(close_rel(p[k].cross, cross[(size_t)i * d + j], 1e-12), "cross (%d, %d)", i,
+                      j);
+            cr_assert(close_rel(p[k].cross_valid, cross_v[(size_t)i * d + j], 1e-12),
+                      "cross_valid (%d, %d)", i, j);
             k++;
         }
         cr_assert_eq(k, np, "feature %d: no other pairs", i);
@@ -386,14 +399,17 @@ static void check_levels(store *s, const ref_run *r) {
                     int f = live[j].feature;
                     z += live[j].weight[t] * r->act[(size_t)g * r->d + f];
                 }
-                double e = z * r->run.target_std[t] + r->run.target_mean[t] - r->truth[(size_t)g * r->n_out + t];
+                double e = z * r->run.target_std[t] + r->run.target_mean[t] -
+                           r->truth[(size_t)g * r->n_out + t];
                 se += e * e;
                 se_t[t] += e * e;
             }
         }
-        cr_assert(close_rel(lv[l].rmse, sqrt(se / ((double)r->nv * r->n_out)), 1e-10), "level %d", terms[l]);
+        cr_assert(close_rel(lv[l].rmse, sqrt(se / ((double)r->nv * r->n_out)), 1e-10), "level %d",
+                  terms[l]);
         for (int t = 0; t < r->n_out; t++)
-            cr_assert(close_rel(lv[l].rmse_t[t], sqrt(se_t[t] / r->nv), 1e-10), "level %d target %d", terms[l], t);
+            cr_assert(close_rel(lv[l].rmse_t[t], sqrt(se_t[t] / r->nv), 1e-10),
+                      "level %d target %d", terms[l], t);
     }
     free(lv);
     free(live);
@@ -457,14 +473,15 @@ Test(summary, stored_summaries_equal_the_pages_brute_force) {
     cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM run_summaries"), 2);
     check_file(db_path, STORE_READ);
     check_file(bpt, STORE_READ);
-    cr_assert_eq(raw_int(bpt, "SELECT points_kind FROM run_summaries WHERE run_id = 1"), STORE_POINTS_BPT);
+    cr_assert_eq(raw_int(bpt, "SELECT points_kind FROM run_summaries WHERE run_id = 1"),
+                 STORE_POINTS_BPT);
     cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM run_summaries WHERE points_kind = 0"), 2);
 }
 
 /* Every summary row of two files, the creation time aside. */
 static void assert_same_summaries(const char *a, const char *b) {
-    static const char *tables[] = {"run_summaries", "feature_summaries", "feature_pairs", "feature_samples",
-                                   "feature_columns", "run_levels"};
+    static const char *tables[] = {"run_summaries",   "feature_summaries", "feature_pairs",
+                                   "feature_samples", "feature_columns",   "run_levels"};
     sqlite3 *db = NULL;
     cr_assert_eq(sqlite3_open(a, &db), SQLITE_OK);
     char sql[1024];
@@ -477,10 +494,12 @@ static void assert_same_summaries(const char *a, const char *b) {
                  "(SELECT count(*) FROM (SELECT %s FROM main.%s EXCEPT SELECT %s FROM other.%s))",
                  tables[i], tables[i], cols, tables[i], cols, tables[i]);
         sqlite3_stmt *st = NULL;
-        cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+        cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s",
+                     sqlite3_errmsg(db));
         cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
         cr_assert_gt(sqlite3_column_int64(st, 0), 0, "%s has rows", tables[i]);
-        cr_assert_eq(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), "%s: row counts", tables[i]);
+        cr_assert_eq(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), "%s: row counts",
+                     tables[i]);
         cr_assert_eq(sqlite3_column_int64(st, 2), 0, "%s: rows differ", tables[i]);
         sqlite3_finalize(st);
     }
@@ -544,7 +563,8 @@ Test(summary, reader_of_a_version_2_file_survives_its_upgrade) {
     cr_assert_eq(store_open(&w, v2, STORE_WRITE), SF_OK, "%s", sf_last_error());
     cr_assert_eq(store_run_levels(w, 1, &after, &na), SF_OK, "%s", sf_last_error());
     cr_assert_eq(nb, na);
-    for (int i = 0; i < nb; i++) cr_assert(before[i].rmse == after[i].rmse && before[i].n_terms == after[i].n_terms);
+    for (int i = 0; i < nb; i++)
+        cr_assert(before[i].rmse == after[i].rmse && before[i].n_terms == after[i].n_terms);
     free(after);
     cr_assert_eq(store_run_levels(r, 2, &after, &na), SF_OK, "%s", sf_last_error());
     free(after);
@@ -569,7 +589,8 @@ Test(summary, version_2_file_in_a_read_only_folder_still_browses) {
         store_level *lv = NULL;
         int n = 0;
         store_points p;
-        int ok = store_run_levels(s, 1, &lv, &n) == SF_OK && n > 0 && store_run_points(s, 2, &p) == SF_OK;
+        int ok = store_run_levels(s, 1, &lv, &n) == SF_OK && n > 0 &&
+                 store_run_points(s, 2, &p) == SF_OK;
         if (ok) store_points_clear(&p);
         free(lv);
         store_close(s);
@@ -579,7 +600,8 @@ Test(summary, version_2_file_in_a_read_only_folder_still_browses) {
     waitpid(pid, &status, 0);
     chmod(dir, 0755);
     chmod(v2, 0644);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reading the version-2 file failed (%d)",
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "reading the version-2 file failed (%d)",
               WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     cr_assert_eq(raw_int(v2, "PRAGMA user_version"), 2, "still version 2");
 }
@@ -592,8 +614,9 @@ Test(summary, a_failed_upgrade_leaves_version_2) {
     raw_exec(v2, "CREATE TABLE run_levels (x)");
     store *w = NULL;
     cr_assert_eq(store_open(&w, v2, STORE_WRITE), SF_ERR);
-    cr_assert(strstr(sf_last_error(), "from version 2 to 3") && strstr(sf_last_error(), "unchanged"), "%s",
-              sf_last_error());
+    cr_assert(strstr(sf_last_error(), "from version 2 to 3") &&
+                  strstr(sf_last_error(), "unchanged"),
+              "%s", sf_last_error());
     cr_assert_eq(raw_int(v2, "PRAGMA user_version"), 2);
     cr_assert_eq(raw_int(v2, "SELECT count(*) FROM sqlite_schema WHERE name = 'run_summaries'"), 0);
 }
@@ -614,8 +637,8 @@ Test(summary, summarize_again_replaces_and_delete_removes) {
     cr_assert_eq(raw_int(db_path, "SELECT count(*) FROM run_summaries"), 2);
     cr_assert_eq(store_delete_run(w, 1), SF_OK, "%s", sf_last_error());
     store_close(w);
-    static const char *tables[] = {"run_summaries", "feature_summaries", "feature_pairs", "feature_samples",
-                                   "feature_columns", "run_levels"};
+    static const char *tables[] = {"run_summaries",   "feature_summaries", "feature_pairs",
+                                   "feature_samples", "feature_columns",   "run_levels"};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
         char sql[128];
         snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE run_id = 1", tables[i]);

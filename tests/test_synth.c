@@ -182,7 +182,8 @@ Test(synth_catalogue, the_fibre_sees_the_inner_disk_of_large_face_on_galaxies) {
     }
     cr_assert(nb > 20 && ns > 20 && ne > 10, "%d %d %d", nb, ns, ne);
     cr_assert_lt(big / nb, 0.6, "large face-on: %.2f", big / nb);
-    cr_assert_gt(small / ns, big / nb + 0.2, "small face-on %.2f, large %.2f", small / ns, big / nb);
+    cr_assert_gt(small / ns, big / nb + 0.2, "small face-on %.2f, large %.2f", small / ns,
+                 big / nb);
     cr_assert_lt(small / ns, 1.19);
     cr_assert_gt(edge / ne, big / nb + 0.2, "edge-on %.2f, face-on %.2f", edge / ne, big / nb);
 }
@@ -238,9 +239,10 @@ Test(synth_catalogue, the_field_holds_stars_neighbours_and_background_galaxies) 
     cr_assert(n_low > 100 && n_high > 100 && n_dense > 100 && n_sparse > 100);
     cr_assert_gt(st_low / n_low, 1.2 * st_high / n_high, "stars: low b %.2f, high b %.2f",
                  st_low / n_low, st_high / n_high);
-    cr_assert_gt(nb_dense / n_dense, 5 * nb_sparse / n_sparse + 0.05, "neighbours: dense %.2f, sparse %.2f",
-                 nb_dense / n_dense, nb_sparse / n_sparse);
-    cr_assert(bg / N_CAT > 1.2 && bg / N_CAT < 3.5, "background galaxies per cutout %.2f", bg / N_CAT);
+    cr_assert_gt(nb_dense / n_dense, 5 * nb_sparse / n_sparse + 0.05,
+                 "neighbours: dense %.2f, sparse %.2f", nb_dense / n_dense, nb_sparse / n_sparse);
+    cr_assert(bg / N_CAT > 1.2 && bg / N_CAT < 3.5, "background galaxies per cutout %.2f",
+              bg / N_CAT);
     cr_assert_gt(faint, 5 * bright, "background r > 22: %d, r < 20: %d", faint, bright);
 }
 
@@ -273,8 +275,10 @@ Test(synth_catalogue, farther_galaxies_look_smaller_and_fainter) {
     for (int k = 0; k < N_CAT; k++) {
         const synth_galaxy *g = &cat[k];
         if (g->lgm < 10 || g->lgm > 10.5) continue;
-        if (g->z < 0.04) r_near += g->petro_r50 * pow(10, -g->size_offset), m_near += g->mag[SYNTH_R], n_near++;
-        if (g->z > 0.07) r_far += g->petro_r50 * pow(10, -g->size_offset), m_far += g->mag[SYNTH_R], n_far++;
+        if (g->z < 0.04)
+            r_near += g->petro_r50 * pow(10, -g->size_offset), m_near += g->mag[SYNTH_R], n_near++;
+        if (g->z > 0.07)
+            r_far += g->petro_r50 * pow(10, -g->size_offset), m_far += g->mag[SYNTH_R], n_far++;
     }
     cr_assert(n_near > 20 && n_far > 20, "%d near, %d far", n_near, n_far);
     cr_assert_gt(r_near / n_near, 1.8 * r_far / n_far);
@@ -438,7 +442,8 @@ Test(synth_render, flux_matches_the_magnitude_and_brighter_is_more) {
         if (g.petro_r50 > 4) continue; /* most light inside the cutout */
         synth_render_bands(bands, &g, &opt);
         double f = band_sum(bands, S, SYNTH_R), expect = pow(10, (22.5 - g.mag[SYNTH_R]) / 2.5);
-        cr_assert_float_eq(f, expect, 0.1 * expect, "galaxy %ld: r flux %g, magnitude says %g", k, f, expect);
+        cr_assert_float_eq(f, expect, 0.1 * expect, "galaxy %ld: r flux %g, magnitude says %g", k,
+                           f, expect);
         /* the same galaxy 1 mag brighter has 2.5 times the flux */
         for (int b = 0; b < SYNTH_N_BANDS; b++) g.bulge_flux[b] *= 2.5119, g.disk_flux[b] *= 2.5119;
         synth_render_bands(bands, &g, &opt);
@@ -510,7 +515,8 @@ Test(synth_render, quenched_galaxies_are_redder_in_the_images) {
         else ss += gr, ns++;
     }
     cr_assert_eq(nq, 12);
-    cr_assert_gt(sq / nq, ss / ns + 0.15, "image g-r: quenched %.3f, star-forming %.3f", sq / nq, ss / ns);
+    cr_assert_gt(sq / nq, ss / ns + 0.15, "image g-r: quenched %.3f, star-forming %.3f", sq / nq,
+                 ss / ns);
     free(bands);
 }
 
@@ -561,8 +567,10 @@ Test(synth_render, field_objects_land_where_drawn) {
     for (int p = 1; p < S * S; p++)
         if (bands[S * S + p] > bands[S * S + best]) best = p;
     double x = best % S - (S - 1) / 2.0, y = (S - 1) / 2.0 - best / S;
-    cr_assert_float_eq(x * SYNTH_PIXEL_ARCSEC, 10, 0.5, "star at x %.2f arcsec", x * SYNTH_PIXEL_ARCSEC);
-    cr_assert_float_eq(y * SYNTH_PIXEL_ARCSEC, 5, 0.5, "star at y %.2f arcsec", y * SYNTH_PIXEL_ARCSEC);
+    cr_assert_float_eq(x * SYNTH_PIXEL_ARCSEC, 10, 0.5, "star at x %.2f arcsec",
+                       x * SYNTH_PIXEL_ARCSEC);
+    cr_assert_float_eq(y * SYNTH_PIXEL_ARCSEC, 5, 0.5, "star at y %.2f arcsec",
+                       y * SYNTH_PIXEL_ARCSEC);
     free(bands);
 }
 
@@ -578,15 +586,17 @@ Test(synth_render, stretch_maps_sky_dark_and_galaxy_bright_in_survey_colours) {
     cr_assert(rgb[8] > rgb[6], "blue clump %d %d %d", rgb[6], rgb[7], rgb[8]);
     int mx = rgb[9] > rgb[10] ? rgb[9] : rgb[10];
     mx = mx > rgb[11] ? mx : rgb[11];
-    cr_assert(mx == 255 && rgb[9] > 150 && rgb[10] > 150 && rgb[11] > 150, "saturated %d %d %d", rgb[9],
-              rgb[10], rgb[11]);
+    cr_assert(mx == 255 && rgb[9] > 150 && rgb[10] > 150 && rgb[11] > 150, "saturated %d %d %d",
+              rgb[9], rgb[10], rgb[11]);
 }
 
 /* ---- the survey on disk ---- */
 
 static char tmp_root[64];
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *f) { return remove(path); }
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *f) {
+    return remove(path);
+}
 
 static void make_tmp(void) {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/sfnet-synth-XXXXXX");
@@ -611,7 +621,8 @@ static int same_file(const char *a, const char *b) {
     return same;
 }
 
-Test(synth_survey, same_seed_same_bytes_whatever_the_threads, .init = make_tmp, .fini = remove_tmp) {
+Test(synth_survey, same_seed_same_bytes_whatever_the_threads, .init = make_tmp,
+     .fini = remove_tmp) {
     char d1[128], d2[128], a[256], b[256];
     snprintf(d1, sizeof d1, "%s/one", tmp_root);
     snprintf(d2, sizeof d2, "%s/two/deeper", tmp_root);
@@ -647,13 +658,38 @@ Test(synth_survey, data_loader_reads_the_survey, .init = make_tmp, .fini = remov
     catalog c;
     cr_assert_eq(catalog_load(&c, csv), SF_OK, "%s", sf_last_error());
     cr_assert_eq(c.n_rows, 60);
-    const char *cols[] = {"ra", "dec", "z", "lgm_tot_p50", "sfr_tot_p50", "oh_p50", "nii_6584_flux",
-                          "nii_6584_flux_err", "h_alpha_flux", "h_alpha_flux_err", "oiii_5007_flux",
-                          "oiii_5007_flux_err", "h_beta_flux", "h_beta_flux_err", "bptclass",
-                          "true_bulge_frac", "true_inclination", "true_arms", "true_merger",
-                          "true_agn", "true_dust_av", "true_quenched", "true_gr", "true_bar",
-                          "true_env", "true_n_neighbours", "true_n_background", "true_sky_mag",
-                          "true_sky_noise", "true_psf_wing", "true_size_offset", "true_fibre_r"};
+    const char *cols[] = {"ra",
+                          "dec",
+                          "z",
+                          "lgm_tot_p50",
+                          "sfr_tot_p50",
+                          "oh_p50",
+                          "nii_6584_flux",
+                          "nii_6584_flux_err",
+                          "h_alpha_flux",
+                          "h_alpha_flux_err",
+                          "oiii_5007_flux",
+                          "oiii_5007_flux_err",
+                          "h_beta_flux",
+                          "h_beta_flux_err",
+                          "bptclass",
+                          "true_bulge_frac",
+                          "true_inclination",
+                          "true_arms",
+                          "true_merger",
+                          "true_agn",
+                          "true_dust_av",
+                          "true_quenched",
+                          "true_gr",
+                          "true_bar",
+                          "true_env",
+                          "true_n_neighbours",
+                          "true_n_background",
+                          "true_sky_mag",
+                          "true_sky_noise",
+                          "true_psf_wing",
+                          "true_size_offset",
+                          "true_fibre_r"};
     for (size_t k = 0; k < sizeof cols / sizeof *cols; k++)
         cr_assert_geq(catalog_column(&c, cols[k]), 0, "column %s missing", cols[k]);
     int oh = catalog_column(&c, "oh_p50"), lgm = catalog_column(&c, "lgm_tot_p50");
@@ -665,7 +701,8 @@ Test(synth_survey, data_loader_reads_the_survey, .init = make_tmp, .fini = remov
         cr_assert_float_eq(catalog_value(&c, r, lgm), g.lgm, 1e-4);
         n_missing += isnan(catalog_value(&c, r, oh));
         cr_assert_eq(isnan(catalog_value(&c, r, oh)), isnan(g.oh), "-9999 reads as missing");
-        cr_assert_eq(image_find(path, sizeof path, images, c.obj_ids[r]), SF_OK, "%s", sf_last_error());
+        cr_assert_eq(image_find(path, sizeof path, images, c.obj_ids[r]), SF_OK, "%s",
+                     sf_last_error());
         if (r % 20 == 0) {
             uint8_t *rgb;
             int w, h;

@@ -179,8 +179,8 @@ Test(train_dist, twenty_steps_leave_every_rank_with_the_same_weights) {
     FX_SKIP_WITHOUT_SHARED(data_dir);
     const char *out = fx_path("valid.txt"), *log = fx_path("train.log");
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s/tests/mpi_train_helper train '%s' '%s' 2 11",
-             mpirun_prefix(2), build_dir(), out, data_dir);
+    snprintf(cmd, sizeof cmd, "%s %s/tests/mpi_train_helper train '%s' '%s' 2 11", mpirun_prefix(2),
+             build_dir(), out, data_dir);
     int rc = run_logged(cmd, log);
     char *text = slurp(log);
     cr_assert_eq(rc, 0, "the 2-rank job failed (exit %d):\n%s", rc, text);
@@ -237,8 +237,8 @@ Test(train_dist, two_ranks_train_as_well_as_one_process) {
     dataset_close(&ds);
     const char *out = fx_path("valid.txt"), *log = fx_path("spread.log");
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s/tests/mpi_train_helper train '%s' '%s' %d 0",
-             mpirun_prefix(2), build_dir(), out, data_dir, epochs);
+    snprintf(cmd, sizeof cmd, "%s %s/tests/mpi_train_helper train '%s' '%s' %d 0", mpirun_prefix(2),
+             build_dir(), out, data_dir, epochs);
     int rc = run_logged(cmd, log);
     char *text = slurp(log);
     cr_assert_eq(rc, 0, "the 2-rank job failed (exit %d):\n%s", rc, text);
@@ -257,8 +257,8 @@ Test(train_dist, two_ranks_train_as_well_as_one_process) {
      * outside their range half the time): the 2-rank run must lie within it widened
      * by half its width on each side. */
     double margin = (hi - lo) / 2;
-    cr_log_info("validation RMSE, %d epochs: one process %.4f %.4f %.4f, two ranks %.4f",
-                epochs, one[0], one[1], one[2], two);
+    cr_log_info("validation RMSE, %d epochs: one process %.4f %.4f %.4f, two ranks %.4f", epochs,
+                one[0], one[1], one[2], two);
     cr_assert(two >= lo - margin && two <= hi + margin,
               "two ranks: %.4f, one process: %.4f %.4f %.4f", two, one[0], one[1], one[2]);
 }
@@ -286,8 +286,8 @@ Test(train_dist, a_batch_the_ranks_do_not_divide_is_refused) {
     int rc = run_logged(cmd, log);
     char *text = slurp(log);
     cr_assert_neq(rc, 0);
-    cr_assert(strstr(text, "--batch 33 is the global batch") && strstr(text, "multiple of 2"),
-              "%s", text);
+    cr_assert(strstr(text, "--batch 33 is the global batch") && strstr(text, "multiple of 2"), "%s",
+              text);
     cr_assert_neq(access(fx_path("run.db"), F_OK), 0, "nothing is created");
     free(text);
 }
@@ -350,18 +350,14 @@ static void run_with_holey_rank(int corrupt) {
     cr_assert_neq(rc, 0, "the job went on:\n%s", text);
     cr_assert(strstr(text, "rank 1 of 2"), "the failing rank says who it is:\n%s", text);
     cr_assert(strstr(text, id), "the message names the galaxy %s:\n%s", id, text);
-    if (corrupt)
-        cr_assert(strstr(text, "cannot read") && strstr(text, holey), "%s", text);
-    else
-        cr_assert(strstr(text, "finds no image") && strstr(text, "which rank 0 read"), "%s", text);
+    if (corrupt) cr_assert(strstr(text, "cannot read") && strstr(text, holey), "%s", text);
+    else cr_assert(strstr(text, "finds no image") && strstr(text, "which rank 0 read"), "%s", text);
     free(text);
     /* RUN.db, which rank 0 created for this job, is removed again: nothing was stored */
     cr_assert_neq(access(db, F_OK), 0, "%s was left behind by a job that stored nothing", db);
 }
 
-Test(train_dist, a_rank_that_lacks_an_image_fails_the_job_naming_it) {
-    run_with_holey_rank(0);
-}
+Test(train_dist, a_rank_that_lacks_an_image_fails_the_job_naming_it) { run_with_holey_rank(0); }
 
 Test(train_dist, a_rank_that_cannot_decode_an_image_fails_the_job_naming_it) {
     run_with_holey_rank(1);
@@ -518,8 +514,8 @@ Test(train_dist, a_killed_or_interrupted_job_leaves_the_database_and_resumes, .f
     char before[256], after[256], cmd[8192], train_b[2400];
     const char *log = fx_path("job.log");
     /* a database with one run */
-    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 '%s' %s --name A '%s'", bin(),
-             small_train(1, 32), db);
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 '%s' %s --name A '%s'", bin(), small_train(1, 32),
+             db);
     cr_assert_eq(run_logged(cmd, log), 0, "%s", slurp(log));
     runs_of(db, before, sizeof before);
     cr_assert_str_eq(before, "A");
@@ -556,8 +552,8 @@ Test(train_dist, a_killed_or_interrupted_job_leaves_the_database_and_resumes, .f
 
     /* 2. the same number of ranks resumes; Ctrl-C of rank 1 stops both after a step,
      * with a checkpoint there */
-    snprintf(cmd, sizeof cmd, "exec env %s '%s' %s --resume '%s'", mpirun_prefix(2), bin(),
-             train_b, db);
+    snprintf(cmd, sizeof cmd, "exec env %s '%s' %s --resume '%s'", mpirun_prefix(2), bin(), train_b,
+             db);
     job = spawn_logged(cmd, log);
     wait_ranks(job, ranks, 2, 60);
     wait_for_text(log, "resuming at epoch", 300);
@@ -590,8 +586,10 @@ Test(train_dist, a_killed_or_interrupted_job_leaves_the_database_and_resumes, .f
 
     /* 4. a rank that hangs (stopped): the other gives up after SFNET_MPI_TIMEOUT
      * seconds and ends the job */
-    snprintf(cmd, sizeof cmd, "exec env SFNET_MPI_TIMEOUT=3 %s -x SFNET_MPI_TIMEOUT '%s' %s "
-             "--resume '%s'", mpirun_prefix(2), bin(), train_b, db);
+    snprintf(cmd, sizeof cmd,
+             "exec env SFNET_MPI_TIMEOUT=3 %s -x SFNET_MPI_TIMEOUT '%s' %s "
+             "--resume '%s'",
+             mpirun_prefix(2), bin(), train_b, db);
     job = spawn_logged(cmd, log);
     wait_ranks(job, ranks, 2, 60);
     wait_for_text(log, "resuming at epoch", 300);
@@ -625,8 +623,7 @@ static char slurm_dir[PATH_MAX];
 static void stop_slurm(void) {
     if (slurm_dir[0]) {
         char cmd[PATH_MAX + 64];
-        snprintf(cmd, sizeof cmd, "sh tests/slurm-cluster.sh stop '%s' >/dev/null 2>&1",
-                 slurm_dir);
+        snprintf(cmd, sizeof cmd, "sh tests/slurm-cluster.sh stop '%s' >/dev/null 2>&1", slurm_dir);
         if (system(cmd) != 0) fprintf(stderr, "could not stop the Slurm test cluster\n");
         slurm_dir[0] = 0;
     }
@@ -698,8 +695,8 @@ Test(train_dist, train_sbatch_trains_stops_and_resumes_on_slurm, .fini = stop_sl
     rc = run_logged(cmd, log);
     text = slurp(out2);
     cr_assert_eq(rc, 0, "the resumed job failed (exit %d):\n%s\n%s", rc, text, slurp(log));
-    cr_assert(strstr(text, "resuming at epoch") && strstr(text, "2 thread(s) per task"),
-              "%s", text);
+    cr_assert(strstr(text, "resuming at epoch") && strstr(text, "2 thread(s) per task"), "%s",
+              text);
     free(text);
     char runs[256];
     runs_of(db, runs, sizeof runs);

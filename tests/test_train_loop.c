@@ -12,13 +12,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "data_fixture.h"
 #include "data_image.h"
 #include "infer.h"
 #include "nn_onednn.h"
 #include "safetensors.h"
 #include "sf_util.h"
 #include "train.h"
-#include "data_fixture.h"
 
 static char tmpdir[256];
 static void make_tmpdir(void) {
@@ -56,8 +56,7 @@ static void open_data(dataset *ds, int resize, int crop) {
     static char csv[600], img[600];
     snprintf(csv, sizeof csv, "%s/galaxies.csv", data_dir());
     snprintf(img, sizeof img, "%s/images", data_dir());
-    if (access(csv, R_OK) != 0)
-        cr_skip_test("%s not found (set SFNET_SHARED_DATA): skipped", csv);
+    if (access(csv, R_OK) != 0) cr_skip_test("%s not found (set SFNET_SHARED_DATA): skipped", csv);
     dataset_options o;
     dataset_options_default(&o);
     o.catalog_path = csv;
@@ -84,8 +83,8 @@ static void head_at_mean(sfnet *m, const dataset *ds) {
     train_head_bias_to_mean(m, ds);
     double s = 0;
     for (int i = 0; i < ds->n_train; i++) s += ds->y[ds->train_idx[i]];
-    cr_assert_float_eq(sfnet_tensor_data(m, sfnet_find_tensor(m, "fc.bias"))[0],
-                       s / ds->n_train, 1e-5);
+    cr_assert_float_eq(sfnet_tensor_data(m, sfnet_find_tensor(m, "fc.bias"))[0], s / ds->n_train,
+                       1e-5);
 }
 
 Test(train, small_model_beats_the_training_mean) {
@@ -103,11 +102,12 @@ Test(train, small_model_beats_the_training_mean) {
     o.quiet = 1;
     train_result r;
     cr_assert_eq(train_run(m, &ds, &o, &r), SF_OK, "%s", sf_last_error());
-    fprintf(stderr, "test_train_loop: width 16, 64x64, k 4, %d epochs of %d train galaxies: "
-                "valid RMSE %.4f (predicting the training mean: %.4f), train loss %.4f, "
-                "%.0f img/s\n",
-                o.epochs, ds.n_train, r.final_valid_rmse, r.train_mean_rmse,
-                r.final_train_rmse, r.images_per_s);
+    fprintf(stderr,
+            "test_train_loop: width 16, 64x64, k 4, %d epochs of %d train galaxies: "
+            "valid RMSE %.4f (predicting the training mean: %.4f), train loss %.4f, "
+            "%.0f img/s\n",
+            o.epochs, ds.n_train, r.final_valid_rmse, r.train_mean_rmse, r.final_train_rmse,
+            r.images_per_s);
     for (int e = 0; e < o.epochs; e++)
         cr_log_info("epoch %d: train %.4f valid %.4f", e + 1, r.train_loss[e], r.valid_rmse[e]);
     cr_assert_eq(r.epochs_done, o.epochs);
@@ -161,8 +161,8 @@ static sfnet *run_small(const dataset *ds, const char *ckpt, int resume, stopper
 }
 
 static void assert_same_model(const sfnet *a, const sfnet *b, const char *what) {
-    cr_assert_eq(memcmp(a->params, b->params, a->n_params * sizeof(float)), 0,
-                 "%s: weights differ", what);
+    cr_assert_eq(memcmp(a->params, b->params, a->n_params * sizeof(float)), 0, "%s: weights differ",
+                 what);
     cr_assert_eq(memcmp(a->buffers, b->buffers, a->n_buffers * sizeof(float)), 0,
                  "%s: BN statistics differ", what);
     cr_assert_eq(a->num_batches_tracked, b->num_batches_tracked, "%s", what);
@@ -285,7 +285,8 @@ Test(train, standardised_targets_are_folded_into_the_head) {
     double s = 0, q = 0;
     for (int i = 0; i < ds.n_train; i++) s += ds.y[ds.train_idx[i]];
     double mean = s / ds.n_train;
-    for (int i = 0; i < ds.n_train; i++) q += (ds.y[ds.train_idx[i]] - mean) * (ds.y[ds.train_idx[i]] - mean);
+    for (int i = 0; i < ds.n_train; i++)
+        q += (ds.y[ds.train_idx[i]] - mean) * (ds.y[ds.train_idx[i]] - mean);
     double sd = sqrt(q / ds.n_train);
     for (int raw = 0; raw < 2; raw++) {
         sfnet *m = model(4, 3, 32, 16, 12);
@@ -307,9 +308,12 @@ Test(train, standardised_targets_are_folded_into_the_head) {
             cr_assert_float_eq(r.target_mean[0], mean, 1e-9);
         }
         double mean_pred, rmse = infer_rmse(m, &ds, &mean_pred);
-        cr_assert_float_eq(rmse, r.final_valid_rmse, 1e-5, "%s: the model's own predictions score "
-                           "%.6f, the run %.6f", raw ? "raw" : "standardised", rmse, r.final_valid_rmse);
-        cr_assert_float_eq(mean_pred, mean, 0.3, "predictions in target units (mean %.3f)", mean_pred);
+        cr_assert_float_eq(rmse, r.final_valid_rmse, 1e-5,
+                           "%s: the model's own predictions score "
+                           "%.6f, the run %.6f",
+                           raw ? "raw" : "standardised", rmse, r.final_valid_rmse);
+        cr_assert_float_eq(mean_pred, mean, 0.3, "predictions in target units (mean %.3f)",
+                           mean_pred);
         /* the final checkpoint loads as plain weights that predict the same */
         sfnet *c = model(4, 3, 32, 16, 99);
         cr_assert_eq(weights_load(c, o.checkpoint, 0), SF_OK, "%s", sf_last_error());
@@ -448,8 +452,8 @@ Test(train, predict_writes_every_galaxy_with_the_dataset_s_predictions) {
     snprintf(csv, sizeof csv, "%s/galaxies.csv", data_dir());
     snprintf(img, sizeof img, "%s/images", data_dir());
     const char *out = path_in("pred.csv");
-    char *argv[] = {"predict", "--weights", (char *)wpath, "--catalog", csv, "--images", img,
-                    "-o", (char *)out, "--batch", "7", "--quiet", NULL};
+    char *argv[] = {"predict", "--weights", (char *)wpath, "--catalog", csv,       "--images", img,
+                    "-o",      (char *)out, "--batch",     "7",         "--quiet", NULL};
     cr_assert_eq(cli_predict(12, argv), 0, "%s", sf_last_error());
     char header[256], **lines;
     int n = read_csv(out, header, sizeof header, &lines);
@@ -462,8 +466,8 @@ Test(train, predict_writes_every_galaxy_with_the_dataset_s_predictions) {
         cr_assert_eq(sscanf(lines[i], "%63[^,],%lf,%d,%lf,%d,%lf", id, &pred, &f1, &v1, &f2, &v2),
                      6, "%s", lines[i]);
         cr_assert_str_eq(id, dataset_obj_id(&ds, i));
-        cr_assert_float_eq(pred, want.pred[i], 1e-5 * fabs(want.pred[i]), "%s: %g vs %g", id,
-                           pred, want.pred[i]);
+        cr_assert_float_eq(pred, want.pred[i], 1e-5 * fabs(want.pred[i]), "%s: %g vs %g", id, pred,
+                           want.pred[i]);
         cr_assert_eq(f1, want.feat_idx[i * 2]);
         cr_assert_eq(f2, want.feat_idx[i * 2 + 1]);
         free(lines[i]);
@@ -482,12 +486,13 @@ Test(train, predict_writes_every_galaxy_with_the_dataset_s_predictions) {
     const char *bpath = path_in("bare.safetensors");
     cr_assert_eq(st_writer_save(&w, bpath), SF_OK);
     st_writer_free(&w);
-    char *noflags[] = {"predict", "-w", (char *)bpath, "-c", csv, "-i", img, "-o", (char *)out,
-                       "-q", NULL};
+    char *noflags[] = {"predict", "-w", (char *)bpath, "-c", csv, "-i",
+                       img,       "-o", (char *)out,   "-q", NULL};
     cr_assert_eq(cli_predict(10, noflags), 1);
-    char *flags[] = {"predict", "-w", (char *)bpath, "-c", csv, "-i", img, "-o", (char *)out,
-                     "-q", "--k", "2", "--resize", "36", "--crop", "32", "--mean", "0.1,0.1,0.1",
-                     "--std", "0.2,0.2,0.2", "--targets", "Z", NULL};
+    char *flags[] = {"predict",  "-w",          (char *)bpath, "-c", csv,      "-i",
+                     img,        "-o",          (char *)out,   "-q", "--k",    "2",
+                     "--resize", "36",          "--crop",      "32", "--mean", "0.1,0.1,0.1",
+                     "--std",    "0.2,0.2,0.2", "--targets",   "Z",  NULL};
     cr_assert_eq(cli_predict(22, flags), 0, "%s", sf_last_error());
     n = read_csv(out, header, sizeof header, &lines);
     cr_assert_str_eq(header, "objID,Z,feature_1,value_1,feature_2,value_2");

@@ -13,8 +13,8 @@
 #include "train.h"
 
 static void assert_close(double got, double want, double rel, const char *what) {
-    cr_assert(fabs(got - want) <= rel * fabs(want) + 1e-15, "%s: got %.12g, want %.12g", what,
-              got, want);
+    cr_assert(fabs(got - want) <= rel * fabs(want) + 1e-15, "%s: got %.12g, want %.12g", what, got,
+              want);
 }
 
 Test(sched, one_cycle_at_known_points) {
@@ -120,7 +120,8 @@ static int have_torch(void) {
 static void compare_with_fastai(const char *sched, int steps, size_t n, uint64_t seed) {
     if (!have_torch()) {
         cr_skip_test("%s has no torch (or tests/ranger_ref.py is not in the working "
-                     "directory): fastai comparison skipped", python());
+                     "directory): fastai comparison skipped",
+                     python());
     }
     char dir[] = "/tmp/sf_test_ranger_XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
@@ -200,10 +201,10 @@ static void compare_with_fastai(const char *sched, int steps, size_t n, uint64_t
         scale = fmax(scale, fabs(want[i]));
         moved = fmax(moved, fabs((double)want[i] - p0[i]));
     }
-    cr_log_info("%s, %d steps: max |C - fastai| %.3g, max |w| %.3g, relative %.3g", sched,
-                steps, worst, scale, worst / scale);
-    cr_assert_lt(worst / scale, 1e-6, "%s, %d steps: C and fastai differ by %.3g relative",
-                 sched, steps, worst / scale);
+    cr_log_info("%s, %d steps: max |C - fastai| %.3g, max |w| %.3g, relative %.3g", sched, steps,
+                worst, scale, worst / scale);
+    cr_assert_lt(worst / scale, 1e-6, "%s, %d steps: C and fastai differ by %.3g relative", sched,
+                 steps, worst / scale);
     for (size_t i = 0; i < n; i++)
         cr_assert_leq(fabs((double)p[i] - want[i]), 1e-6 * fabs(want[i]) + 1e-7,
                       "element %zu: C %.9g fastai %.9g", i, p[i], want[i]);
@@ -216,15 +217,11 @@ static void compare_with_fastai(const char *sched, int steps, size_t n, uint64_t
     cr_assert_eq(system(cmd), 0);
 }
 
-Test(ranger, five_steps_match_fastai) {
-    compare_with_fastai("none", 5, 1000, 1);
-}
+Test(ranger, five_steps_match_fastai) { compare_with_fastai("none", 5, 1000, 1); }
 
 Test(ranger, fourteen_one_cycle_steps_match_fastai) {
     /* covers the rectified steps (r > 5 from step 6) and two lookahead syncs */
     compare_with_fastai("one-cycle", 14, 3000, 2);
 }
 
-Test(ranger, fourteen_flat_cos_steps_match_fastai) {
-    compare_with_fastai("flat-cos", 14, 3000, 3);
-}
+Test(ranger, fourteen_flat_cos_steps_match_fastai) { compare_with_fastai("flat-cos", 14, 3000, 3); }

@@ -175,8 +175,8 @@ Test(weights, inference_only_load_gives_the_saved_model_s_outputs, .timeout = 12
         cr_assert_eq(memcmp(inf->params, a->params, a->n_params * sizeof(float)), 0);
         sfnet_forward(full, x, 3, 0);
         sfnet_forward(inf, x, 3, 0);
-        cr_assert_eq(memcmp(inf->out, full->out, 3 * 2 * sizeof(float)), 0,
-                     "%s: %.9g vs %.9g", nn_engine_name(engines[e]), inf->out[0], full->out[0]);
+        cr_assert_eq(memcmp(inf->out, full->out, 3 * 2 * sizeof(float)), 0, "%s: %.9g vs %.9g",
+                     nn_engine_name(engines[e]), inf->out[0], full->out[0]);
         cr_assert_eq(memcmp(inf->topk_idx, full->topk_idx, 3 * 2 * sizeof(int)), 0);
         if (engines[e] == NN_ENGINE_REFERENCE)
             cr_assert_eq(memcmp(inf->out, a->out, 3 * 2 * sizeof(float)), 0);
@@ -277,8 +277,8 @@ Test(weights, wrong_width_missing_and_unknown_tensors_are_clear_errors) {
     cr_assert_eq(weights_save(a, &wm, p), SF_OK);
     sfnet *b = model(8, 2, 1, 32, 1, 8);
     cr_assert_eq(weights_load(b, p, 0), SF_ERR);
-    cr_assert(strstr(sf_last_error(), "conv1.weight") && strstr(sf_last_error(), "--width"),
-              "%s", sf_last_error());
+    cr_assert(strstr(sf_last_error(), "conv1.weight") && strstr(sf_last_error(), "--width"), "%s",
+              sf_last_error());
 
     /* one tensor missing, then one foreign tensor */
     st_writer w;
@@ -295,12 +295,13 @@ Test(weights, wrong_width_missing_and_unknown_tensors_are_clear_errors) {
     cr_assert(strstr(sf_last_error(), "layer2.1.bn2.bias") && strstr(sf_last_error(), "missing"),
               "%s", sf_last_error());
     float junk[2] = {0};
-    st_writer_add(&w, "layer2.1.bn2.bias", ST_F32, 1, (int64_t[]){4 * 2}, sfnet_tensor_data(a, sfnet_find_tensor(a, "layer2.1.bn2.bias")));
+    st_writer_add(&w, "layer2.1.bn2.bias", ST_F32, 1, (int64_t[]){4 * 2},
+                  sfnet_tensor_data(a, sfnet_find_tensor(a, "layer2.1.bn2.bias")));
     st_writer_add(&w, "head2.weight", ST_F32, 1, (int64_t[]){2}, junk);
     cr_assert_eq(st_writer_save(&w, q), SF_OK);
     cr_assert_eq(weights_load(a, q, 0), SF_ERR);
-    cr_assert(strstr(sf_last_error(), "head2.weight") && strstr(sf_last_error(), "not part"),
-              "%s", sf_last_error());
+    cr_assert(strstr(sf_last_error(), "head2.weight") && strstr(sf_last_error(), "not part"), "%s",
+              sf_last_error());
     st_writer_free(&w);
     sfnet_free(a);
     sfnet_free(b);
@@ -308,9 +309,9 @@ Test(weights, wrong_width_missing_and_unknown_tensors_are_clear_errors) {
 
 Test(weights, bad_metadata_is_named) {
     float x = 1;
-    const char *bad[][2] = {{"k", "four"}, {"width", "-3"}, {"mean", "[1,2]"},
-                            {"std", "[1,0,1]"}, {"targets", "oh_p50"},
-                            {"format", "sfnet-explore-weights-9"}};
+    const char *bad[][2] = {{"k", "four"},         {"width", "-3"},
+                            {"mean", "[1,2]"},     {"std", "[1,0,1]"},
+                            {"targets", "oh_p50"}, {"format", "sfnet-explore-weights-9"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         st_writer w;
         st_writer_init(&w);
@@ -323,8 +324,7 @@ Test(weights, bad_metadata_is_named) {
         weights_meta wm;
         cr_assert_eq(weights_read_meta(p, &wm), SF_ERR, "metadata %s=%s accepted", bad[i][0],
                      bad[i][1]);
-        cr_assert(strstr(sf_last_error(), "meta.safetensors") &&
-                      strstr(sf_last_error(), bad[i][0]),
+        cr_assert(strstr(sf_last_error(), "meta.safetensors") && strstr(sf_last_error(), bad[i][0]),
                   "%s", sf_last_error());
     }
 }
@@ -343,7 +343,8 @@ static int have_torch(void) {
 Test(weights, our_file_loads_strictly_in_pytorch_with_the_same_outputs) {
     if (!have_torch())
         cr_skip_test("%s has no torch/torchvision (or not run from the source tree): "
-                     "PyTorch load test skipped", python());
+                     "PyTorch load test skipped",
+                     python());
     /* torchvision's resnet18 exactly: width 64, on a small input to stay quick */
     const int B = 2, S = 48;
     sfnet *m = model(64, 4, 3, S, B, 11);
@@ -365,8 +366,8 @@ Test(weights, our_file_loads_strictly_in_pytorch_with_the_same_outputs) {
     cr_assert_eq(st_writer_save(&w, io), SF_OK);
     st_writer_free(&w);
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "cd tests && %s torch_check.py load %s/ours.safetensors %s",
-             python(), tmpdir, io);
+    snprintf(cmd, sizeof cmd, "cd tests && %s torch_check.py load %s/ours.safetensors %s", python(),
+             tmpdir, io);
     cr_assert_eq(system(cmd), 0, "PyTorch did not load our file or gave other outputs");
     free(x);
     sfnet_free(m);
@@ -389,7 +390,8 @@ Test(weights, converted_reference_pth_gives_pytorch_outputs) {
     ov.has_norm = 1;
     for (int c = 0; c < 3; c++) ov.mean[c] = 0, ov.std[c] = 1;
     weights_meta used;
-    sfnet *m = weights_load_model(path_in("conv.safetensors"), &ov, 3, NN_ENGINE_REFERENCE, 0, &used);
+    sfnet *m =
+        weights_load_model(path_in("conv.safetensors"), &ov, 3, NN_ENGINE_REFERENCE, 0, &used);
     cr_assert_not_null(m, "%s", sf_last_error());
     cr_assert_eq(used.width, 8);
     cr_assert_eq(used.k, 3);
@@ -408,6 +410,7 @@ Test(weights, converted_reference_pth_gives_pytorch_outputs) {
         worst = fmax(worst, fabs(m->out[i] - want[i]));
         scale = fmax(scale, fabs(want[i]));
     }
-    cr_assert_lt(worst / scale, 1e-4, "converted model differs from PyTorch by %.3g", worst / scale);
+    cr_assert_lt(worst / scale, 1e-4, "converted model differs from PyTorch by %.3g",
+                 worst / scale);
     sfnet_free(m);
 }

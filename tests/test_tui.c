@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sf_util.h"
 #include "query.h"
+#include "sf_util.h"
 #include "store.h"
 #include "store_fixture.h"
 #include "tui_fixture.h"
@@ -106,14 +106,17 @@ static void start_db(int w, int h, const char *env, const char *args, const char
     /* a busy machine can make tmux's first start fail: try a few times */
     for (int attempt = 0; attempt < 5 && rc != 0; attempt++) {
         if (attempt) usleep(300000);
-        rc = sh("cd '%s' && tmux -L %s new-session -d -x %d -y %d \"env %s ASAN_OPTIONS=detect_leaks=0 "
-                "'%s' '%s' %s; sleep 30\" 2>>'%s/tmux.log'",
-                dir, sock, w, h, env ? env : "", bin, dbpath, args ? args : "", dir);
+        rc = sh(
+            "cd '%s' && tmux -L %s new-session -d -x %d -y %d \"env %s ASAN_OPTIONS=detect_leaks=0 "
+            "'%s' '%s' %s; sleep 30\" 2>>'%s/tmux.log'",
+            dir, sock, w, h, env ? env : "", bin, dbpath, args ? args : "", dir);
     }
     cr_assert_eq(rc, 0, "tmux new-session failed (see %s/tmux.log)", dir);
 }
 
-static void start(int w, int h, const char *env, const char *args) { start_db(w, h, env, args, db); }
+static void start(int w, int h, const char *env, const char *args) {
+    start_db(w, h, env, args, db);
+}
 
 /* Sends tmux key names (space separated, as send-keys takes them). */
 static void keys(const char *k) { sh("tmux -L %s send-keys %s", sock, k); }
@@ -150,9 +153,11 @@ Test(tui, feature_list_matches_the_store) {
         char nums[128];
         snprintf(nums, sizeof nums, "%7d %5.1f%%", f[i].n_active, 100 * f[i].f_activated);
         const char *eol = strchr(row, '\n');
-        cr_assert(strstr(row, nums) && strstr(row, nums) < eol, "SL %d: \"%s\" in the row", f[i].feature, nums);
+        cr_assert(strstr(row, nums) && strstr(row, nums) < eol, "SL %d: \"%s\" in the row",
+                  f[i].feature, nums);
         snprintf(nums, sizeof nums, "%8.3f %8.3f", f[i].max, f[i].mean);
-        cr_assert(strstr(row, nums) && strstr(row, nums) < eol, "SL %d: max/mean \"%s\"", f[i].feature, nums);
+        cr_assert(strstr(row, nums) && strstr(row, nums) < eol, "SL %d: max/mean \"%s\"",
+                  f[i].feature, nums);
     }
     /* the first row is the most frequent feature, dead ones are hidden */
     cr_assert(strstr(s, "SL 3 ") < strstr(s, "SL 4 "));
@@ -186,7 +191,8 @@ Test(tui, feature_page_bpt_histogram_thumbnails) {
     store_feature f;
     cr_assert_eq(store_feature_get(st, run.id, 3, &f), SF_OK);
     char want[128];
-    snprintf(want, sizeof want, "active in %d galaxies, %d of %d validation", f.n_active, f.n_active_valid, run.n_valid);
+    snprintf(want, sizeof want, "active in %d galaxies, %d of %d validation", f.n_active,
+             f.n_active_valid, run.n_valid);
     cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
     snprintf(want, sizeof want, "nii_6584 %+.3f (%+.2f)", f.weight[0], f.pearson[0]);
     cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
@@ -194,7 +200,8 @@ Test(tui, feature_page_bpt_histogram_thumbnails) {
     cr_assert_eq(query_equation_compute(st, run.id, &eq), SF_OK);
     for (int i = 0; i < eq.n_terms; i++)
         if (eq.terms[i].feature == 3) {
-            snprintf(want, sizeof want, "mean w'A to %s %+.4f", eq.target_names[0], eq.terms[i].mean_contrib[0]);
+            snprintf(want, sizeof want, "mean w'A to %s %+.4f", eq.target_names[0],
+                     eq.terms[i].mean_contrib[0]);
             cr_assert(strstr(s, want), "share of the prediction \"%s\":\n%s", want, s);
         }
     query_equation_clear(&eq);
@@ -206,7 +213,8 @@ Test(tui, feature_page_bpt_histogram_thumbnails) {
     snprintf(want, sizeof want, "%.3f A=", top[0].value);
     cr_assert(strstr(s, want), "its activation \"%s\":\n%s", want, s);
     /* braille dots in the scatter, block symbols of the thumbnails */
-    cr_assert(strstr(s, "\xe2\xa0") || strstr(s, "\xe2\xa1") || strstr(s, "\xe2\xa2") || strstr(s, "\xe2\xa3"));
+    cr_assert(strstr(s, "\xe2\xa0") || strstr(s, "\xe2\xa1") || strstr(s, "\xe2\xa2") ||
+              strstr(s, "\xe2\xa3"));
     cr_assert(strstr(s, "\xe2\x96"), "block symbols:\n%s", s);
     free(s);
 
@@ -274,7 +282,8 @@ Test(tui, equation_view_matches_the_head) {
     store_run run;
     cr_assert_eq(store_run_find(st, "SL", &run), SF_OK);
     char want[128];
-    snprintf(want, sizeof want, "log_nii_6584 = %.4f", run.target_mean[0] + run.target_std[0] * run.bias[0]);
+    snprintf(want, sizeof want, "log_nii_6584 = %.4f",
+             run.target_mean[0] + run.target_std[0] * run.bias[0]);
     cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
     query_equation eq;
     cr_assert_eq(query_equation_compute(st, run.id, &eq), SF_OK);
@@ -282,7 +291,8 @@ Test(tui, equation_view_matches_the_head) {
         if (eq.terms[i].feature != 3) continue;
         snprintf(want, sizeof want, "+ %.4f\xc2\xb7[SL 3]", eq.terms[i].coef[0]);
         cr_assert(strstr(s, want), "term \"%s\" in:\n%s", want, s);
-        snprintf(want, sizeof want, "SL 3     %+11.4f %+11.4f", eq.terms[i].coef[0], eq.terms[i].mean_contrib[0]);
+        snprintf(want, sizeof want, "SL 3     %+11.4f %+11.4f", eq.terms[i].coef[0],
+                 eq.terms[i].mean_contrib[0]);
         cr_assert(strstr(s, want), "table row \"%s\" in:\n%s", want, s);
     }
     snprintf(want, sizeof want, "all %d: %.4f", eq.n_terms, eq.rmse_t[eq.n_levels - 1][0]);
@@ -291,7 +301,8 @@ Test(tui, equation_view_matches_the_head) {
     free(s);
     keys("l");
     s = wait_for("target 2 of 4: log_h_alpha");
-    snprintf(want, sizeof want, "log_h_alpha = %.4f", run.target_mean[1] + run.target_std[1] * run.bias[1]);
+    snprintf(want, sizeof want, "log_h_alpha = %.4f",
+             run.target_mean[1] + run.target_std[1] * run.bias[1]);
     cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
     free(s);
     keys("h g Enter");
@@ -321,12 +332,21 @@ Test(tui, jump_search_label_help) {
     char *s = wait_for("/agn: SL 7");
     free(s);
     keys("Enter");
-    free(wait_for("\xe2\x80\x9c" "agn side" "\xe2\x80\x9d"));
+    free(wait_for("\xe2\x80\x9c"
+                  "agn side"
+                  "\xe2\x80\x9d"));
     keys("q '?'");
     s = wait_for("Help: sfnet-explore keys");
-    const char *lines[] = {"switch to the next run", "previous / next feature", "search a feature number",
-                           "jump to a feature", "export the feature", "this help", "page down", "first / last"};
-    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) cr_assert(strstr(s, lines[i]), "help: %s\n%s", lines[i], s);
+    const char *lines[] = {"switch to the next run",
+                           "previous / next feature",
+                           "search a feature number",
+                           "jump to a feature",
+                           "export the feature",
+                           "this help",
+                           "page down",
+                           "first / last"};
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
+        cr_assert(strstr(s, lines[i]), "help: %s\n%s", lines[i], s);
     free(s);
     keys("j j j j j j j j j j j j j j j j");
     s = wait_for("Galaxy page");
@@ -444,7 +464,8 @@ Test(tui, pixel_graphics_modes_keep_the_text) {
 
 Test(tui, eight_and_direct_colour_terminals) {
     if (!ready()) return;
-    const char *terms[] = {"TERM=xterm", "TERM=xterm-direct", "TERM=xterm-256color COLORTERM=truecolor"};
+    const char *terms[] = {"TERM=xterm", "TERM=xterm-direct",
+                           "TERM=xterm-256color COLORTERM=truecolor"};
     for (int i = 0; i < 3; i++) {
         start(120, 40, terms[i], NULL);
         free(wait_for("SL 3"));
@@ -616,7 +637,8 @@ Test(tui, similar_features_on_the_feature_page) {
     const char *prev = s;
     for (int i = 0; i < n; i++) {
         char want[128];
-        snprintf(want, sizeof want, "SL %-5d r=%+.3f  both active in %-7d", sim[i].feature, sim[i].r, sim[i].n_both);
+        snprintf(want, sizeof want, "SL %-5d r=%+.3f  both active in %-7d", sim[i].feature,
+                 sim[i].r, sim[i].n_both);
         const char *at = strstr(s, want);
         cr_assert(at && at > prev, "row %d \"%s\" in order:\n%s", i, want, s);
         prev = at;
@@ -658,7 +680,8 @@ Test(tui, counterpart_jump_and_back_across_runs) {
     int n_top;
     cr_assert_eq(store_top(st, sl.id, feature, 12, -1, &top, &n_top), SF_OK);
     query_counterparts cp;
-    cr_assert_eq(query_counterparts_compute(st, sl.id, feature, z.id, 3, &cp), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(query_counterparts_compute(st, sl.id, feature, z.id, 3, &cp), SF_OK, "%s",
+                 sf_last_error());
     cr_assert_geq(cp.n, 1);
 
     start(120, 40, NULL, NULL);
@@ -672,8 +695,9 @@ Test(tui, counterpart_jump_and_back_across_runs) {
     cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
     const char *prev = s;
     for (int i = 0; i < cp.n; i++) {
-        snprintf(want, sizeof want, "Z %-4d r=%+.3f  both in %-6d (%.1f%% of SL %d's)", cp.list[i].feature,
-                 cp.list[i].r, cp.list[i].n_both, 100 * cp.list[i].f_cond, feature);
+        snprintf(want, sizeof want, "Z %-4d r=%+.3f  both in %-6d (%.1f%% of SL %d's)",
+                 cp.list[i].feature, cp.list[i].r, cp.list[i].n_both, 100 * cp.list[i].f_cond,
+                 feature);
         const char *at = strstr(s, want);
         cr_assert(at && at > prev, "counterpart %d \"%s\" in order:\n%s", i, want, s);
         prev = at;
@@ -734,10 +758,12 @@ Test(tui, compare_screen_and_galaxy_page_across_runs) {
     free(wait_for("SL 3"));
     keys("C");
     char want[256];
-    snprintf(want, sizeof want, "SL (rows, %d live) against Z (columns, %d live): Pearson r over the %d galaxies",
+    snprintf(want, sizeof want,
+             "SL (rows, %d live) against Z (columns, %d live): Pearson r over the %d galaxies",
              c.n_rows, c.n_cols, c.n_shared);
     char *s = wait_for(want);
-    snprintf(want, sizeof want, "%d training and %d validation galaxies of Z", c.n_train, c.n_valid);
+    snprintf(want, sizeof want, "%d training and %d validation galaxies of Z", c.n_train,
+             c.n_valid);
     cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
     free(s);
     /* the cursor's cell: second row, third column */
@@ -780,7 +806,8 @@ Test(tui, compare_screen_and_galaxy_page_across_runs) {
     cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
     snprintf(want, sizeof want, "cos %.3f", near[0].cosine);
     cr_assert(strstr(s, want), "\"%s\" in:\n%s", want, s);
-    cr_assert(strstr(s, near[0].objid + strlen(near[0].objid) - 8), "neighbour %s in:\n%s", near[0].objid, s);
+    cr_assert(strstr(s, near[0].objid + strlen(near[0].objid) - 8), "neighbour %s in:\n%s",
+              near[0].objid, s);
     free(s);
     /* o selects its first feature in Z, x jumps there, q comes back */
     keys("o x");
@@ -860,7 +887,8 @@ Test(tui, version_2_file_upgrades_on_open_with_a_line_or_browses_read_only) {
     keys("Enter");
     free(wait_for("similar features: Pearson r"));
     keys("q q");
-    snprintf(want, sizeof want, "is of schema version 2: upgrading it to version %d", STORE_SCHEMA_VERSION);
+    snprintf(want, sizeof want, "is of schema version 2: upgrading it to version %d",
+             STORE_SCHEMA_VERSION);
     free(wait_for(want));
     char *s = wait_for("cannot upgrade it");
     cr_assert(strstr(s, "summaries are computed in memory"), "%s", s);
@@ -933,16 +961,41 @@ Test(tui, man_page_covers_every_command_and_key) {
         char name[64], want[80];
         cr_assert_eq(sscanf(line, " %63s", name), 1);
         snprintf(want, sizeof want, ".SS %s\n", name);
-        cr_assert(strstr(man, want), "the man page lacks the command %s: sh share/man/mkman.sh ./sfnet-explore > share/man/man1/sfnet-explore.1", name);
+        cr_assert(strstr(man, want),
+                  "the man page lacks the command %s: sh share/man/mkman.sh ./sfnet-explore > "
+                  "share/man/man1/sfnet-explore.1",
+                  name);
         n_commands++;
     }
     pclose(p);
     cr_assert_geq(n_commands, 2);
-    const char *explorer[] = {"\\-\\-feature", "\\-\\-galaxy", "\\-\\-graphics", "\\-\\-color", "\\-\\-no\\-mouse",
-                              "\\-\\-dump\\-detect", "\\-\\-run", ".B Tab", ".B /", ".B :", ".B e\n", ".B ?",
-                              ".B m\n", ".B M\n", ".B c\n", "similar features", ".B o\n", ".B x\n", ".B C\n", ".B w\n",
-                              "counterparts", "similar galaxies", ".B Compare",
-                              "NO_COLOR", "SFNET_GRAPHICS", "\\-\\-cell\\-size", "SFNET_CELL_SIZE"};
+    const char *explorer[] = {"\\-\\-feature",
+                              "\\-\\-galaxy",
+                              "\\-\\-graphics",
+                              "\\-\\-color",
+                              "\\-\\-no\\-mouse",
+                              "\\-\\-dump\\-detect",
+                              "\\-\\-run",
+                              ".B Tab",
+                              ".B /",
+                              ".B :",
+                              ".B e\n",
+                              ".B ?",
+                              ".B m\n",
+                              ".B M\n",
+                              ".B c\n",
+                              "similar features",
+                              ".B o\n",
+                              ".B x\n",
+                              ".B C\n",
+                              ".B w\n",
+                              "counterparts",
+                              "similar galaxies",
+                              ".B Compare",
+                              "NO_COLOR",
+                              "SFNET_GRAPHICS",
+                              "\\-\\-cell\\-size",
+                              "SFNET_CELL_SIZE"};
     for (size_t i = 0; i < sizeof explorer / sizeof *explorer; i++)
         cr_assert(strstr(man, explorer[i]), "the man page mentions %s", explorer[i]);
     free(man);

@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "sf_util.h"
-#include "tui_thumb.h"
 #include "tui_fixture.h"
+#include "tui_thumb.h"
 
 static const char all_queries[] =
     "\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\\x1b[16t\x1b[14t\x1b[c";
@@ -73,10 +73,10 @@ Test(probe_parse, xterm_default_and_others_without_sixel) {
 
 Test(probe_parse, mlterm_foot_iterm_mintty_have_sixel) {
     const char *sixel[] = {
-        "\x1b[?63;1;2;3;4;7;29c",              /* mlterm */
-        "\x1b[6;16;8t\x1b[?62;4;22;28c",       /* foot with sixel */
-        "\x1b[?62;4c",                         /* iTerm2 */
-        "\x1b[?64;1;2;4;6;9;15;21;22;28;29c",  /* mintty */
+        "\x1b[?63;1;2;3;4;7;29c",             /* mlterm */
+        "\x1b[6;16;8t\x1b[?62;4;22;28c",      /* foot with sixel */
+        "\x1b[?62;4c",                        /* iTerm2 */
+        "\x1b[?64;1;2;4;6;9;15;21;22;28;29c", /* mintty */
     };
     for (size_t i = 0; i < sizeof sixel / sizeof *sixel; i++) {
         thumb_probe p = parsed(sixel[i]);
@@ -182,7 +182,8 @@ Test(probe_parse, split_and_partial_replies) {
     thumb_probe p;
     memset(&p, 0, sizeof p);
     cr_assert_eq(thumb_probe_parse(&p, whole, n), 1);
-    cr_assert_eq(memcmp(&p.answered, &full.answered, sizeof p - offsetof(thumb_probe, answered)), 0);
+    cr_assert_eq(memcmp(&p.answered, &full.answered, sizeof p - offsetof(thumb_probe, answered)),
+                 0);
 }
 
 Test(probe_parse, describe_is_printable) {
@@ -204,8 +205,10 @@ Test(probe_parse, describe_is_printable) {
 Test(probe_policy, which_queries) {
     char why[160];
     char *plain[] = {"TERM=xterm-256color", NULL};
-    cr_assert_eq(thumb_probe_queries(THUMB_AUTO, plain, 0, why, sizeof why), THUMB_PROBE_CELL | THUMB_PROBE_KITTY);
-    cr_assert_eq(thumb_probe_queries(THUMB_AUTO, plain, 1, why, sizeof why), THUMB_PROBE_CELL | THUMB_PROBE_KITTY,
+    cr_assert_eq(thumb_probe_queries(THUMB_AUTO, plain, 0, why, sizeof why),
+                 THUMB_PROBE_CELL | THUMB_PROBE_KITTY);
+    cr_assert_eq(thumb_probe_queries(THUMB_AUTO, plain, 1, why, sizeof why),
+                 THUMB_PROBE_CELL | THUMB_PROBE_KITTY,
                  "auto still asks for the mode when the size is given");
     cr_assert_eq(thumb_probe_queries(THUMB_SYMBOLS, plain, 0, why, sizeof why), 0);
     cr_assert_eq(thumb_probe_queries(THUMB_NONE, plain, 0, why, sizeof why), 0);
@@ -235,24 +238,28 @@ Test(probe_policy, the_terminal_outranks_its_name) {
     char *tmux[] = {"TERM=xterm-256color", "TMUX=/tmp/x,1,0", NULL};
     thumb_probe sixel = parsed("\x1b[6;20;10t\x1b[?63;1;2;4;6;9;15;22c");
     sixel.ran = 1;
-    cr_assert_eq(thumb_detect(THUMB_AUTO, plain, &sixel, 1, why, sizeof why), THUMB_SIXEL, "%s", why);
+    cr_assert_eq(thumb_detect(THUMB_AUTO, plain, &sixel, 1, why, sizeof why), THUMB_SIXEL, "%s",
+                 why);
     cr_assert(strstr(why, "DA1"), "%s", why);
     cr_assert_eq(thumb_detect(THUMB_AUTO, plain, &sixel, 0, why, sizeof why), THUMB_SYMBOLS,
                  "sixel needs the cell size");
     cr_assert(strstr(why, "--cell-size"), "%s", why);
     thumb_probe kitty = parsed("\x1b_Gi=31;OK\x1b\\\x1b[?62;4c");
     kitty.ran = 1;
-    cr_assert_eq(thumb_detect(THUMB_AUTO, plain, &kitty, 1, why, sizeof why), THUMB_KITTY, "kitty before sixel");
+    cr_assert_eq(thumb_detect(THUMB_AUTO, plain, &kitty, 1, why, sizeof why), THUMB_KITTY,
+                 "kitty before sixel");
     thumb_probe none = parsed("\x1b[?65;1;9c");
     none.ran = 1;
     cr_assert_eq(thumb_detect(THUMB_AUTO, mlterm, &none, 1, why, sizeof why), THUMB_SYMBOLS,
                  "an answer without sixel beats TERM=mlterm: %s", why);
-    cr_assert_eq(thumb_detect(THUMB_AUTO, kitty_env, &none, 1, why, sizeof why), THUMB_SYMBOLS, "%s", why);
+    cr_assert_eq(thumb_detect(THUMB_AUTO, kitty_env, &none, 1, why, sizeof why), THUMB_SYMBOLS,
+                 "%s", why);
     /* no answer: the terminal database, as before the probe */
     thumb_probe silent;
     memset(&silent, 0, sizeof silent);
     silent.ran = 1;
-    cr_assert_eq(thumb_detect(THUMB_AUTO, mlterm, &silent, 1, why, sizeof why), THUMB_SIXEL, "%s", why);
+    cr_assert_eq(thumb_detect(THUMB_AUTO, mlterm, &silent, 1, why, sizeof why), THUMB_SIXEL, "%s",
+                 why);
     cr_assert(strstr(why, "did not answer"), "%s", why);
     cr_assert_eq(thumb_detect(THUMB_AUTO, mlterm, &silent, 0, why, sizeof why), THUMB_SYMBOLS);
     cr_assert_eq(thumb_detect(THUMB_AUTO, plain, &silent, 1, why, sizeof why), THUMB_SYMBOLS);
@@ -272,7 +279,8 @@ Test(probe_policy, cell_size_sources) {
     p.ws_cols = 80;
     p.ws_rows = 24;
     cr_assert_eq(thumb_cell_resolve("7x15", env, &p, -1, &w, &h, &src), SF_OK);
-    cr_assert(w == 7 && h == 15 && src == THUMB_CELL_OPTION, "the option wins: %dx%d from %d", w, h, src);
+    cr_assert(w == 7 && h == 15 && src == THUMB_CELL_OPTION, "the option wins: %dx%d from %d", w, h,
+              src);
     cr_assert_eq(thumb_cell_resolve(NULL, env, &p, -1, &w, &h, &src), SF_OK);
     cr_assert(w == 12 && h == 24 && src == THUMB_CELL_ENV);
     cr_assert_eq(thumb_cell_resolve(NULL, plain, &p, -1, &w, &h, &src), SF_OK);
@@ -282,7 +290,8 @@ Test(probe_policy, cell_size_sources) {
     p14.ws_cols = 80;
     p14.ws_rows = 24;
     cr_assert_eq(thumb_cell_resolve(NULL, plain, &p14, -1, &w, &h, &src), SF_OK);
-    cr_assert(w == 800 / 80 && h == 480 / 24 && src == THUMB_CELL_CSI14T, "%dx%d from %d", w, h, src);
+    cr_assert(w == 800 / 80 && h == 480 / 24 && src == THUMB_CELL_CSI14T, "%dx%d from %d", w, h,
+              src);
     thumb_probe silent;
     memset(&silent, 0, sizeof silent);
     cr_assert_eq(thumb_cell_resolve(NULL, plain, &silent, -1, &w, &h, &src), SF_OK);
@@ -425,7 +434,8 @@ static thumb_probe probe_against(const answers *a, fake_terminal *t) {
     cr_assert(same_termios(&before, &after), "terminal settings restored");
     pthread_sigmask(SIG_SETMASK, NULL, &mask_after);
     for (int s = 1; s < 32; s++)
-        cr_assert_eq(sigismember(&mask_before, s), sigismember(&mask_after, s), "signal %d's mask", s);
+        cr_assert_eq(sigismember(&mask_before, s), sigismember(&mask_after, s), "signal %d's mask",
+                     s);
     cr_assert(p.ran);
     cr_assert_eq(p.ws_cols, 80);
     return p;
@@ -452,8 +462,8 @@ Test(probe_pty, sixel_terminal) {
     cr_assert_eq(thumb_cell_resolve(NULL, xterm_env, &p, t.slave, &w, &h, &src), SF_OK);
     cr_assert(w == 10 && h == 20 && src == THUMB_CELL_CSI16T);
     char why[160];
-    cr_assert_eq(thumb_detect(THUMB_AUTO, xterm_env, &p, src != THUMB_CELL_GUESS, why, sizeof why), THUMB_SIXEL,
-                 "%s", why);
+    cr_assert_eq(thumb_detect(THUMB_AUTO, xterm_env, &p, src != THUMB_CELL_GUESS, why, sizeof why),
+                 THUMB_SIXEL, "%s", why);
     cr_assert_eq(pending_input(t.slave), 0, "nothing left in the input");
     cr_log_info("sixel terminal answered in %.2f ms", p.ms);
     expect_queries_only(&t);
@@ -468,7 +478,8 @@ Test(probe_pty, kitty_terminal) {
     cr_assert_eq(thumb_cell_resolve(NULL, xterm_env, &p, t.slave, &w, &h, &src), SF_OK);
     cr_assert(w == 9 && h == 18 && src == THUMB_CELL_CSI16T);
     char why[160];
-    cr_assert_eq(thumb_detect(THUMB_AUTO, xterm_env, &p, 1, why, sizeof why), THUMB_KITTY, "%s", why);
+    cr_assert_eq(thumb_detect(THUMB_AUTO, xterm_env, &p, 1, why, sizeof why), THUMB_KITTY, "%s",
+                 why);
     cr_assert_eq(pending_input(t.slave), 0);
     cr_log_info("kitty terminal answered in %.2f ms", p.ms);
     expect_queries_only(&t);
@@ -483,7 +494,8 @@ Test(probe_pty, replies_in_pieces_and_14t_only) {
     cr_assert_eq(p.garbage, 0);
     int w, h, src;
     cr_assert_eq(thumb_cell_resolve(NULL, xterm_env, &p, t.slave, &w, &h, &src), SF_OK);
-    cr_assert(w == 10 && h == 20 && src == THUMB_CELL_CSI14T, "%dx%d from %s", w, h, thumb_cell_source_name(src));
+    cr_assert(w == 10 && h == 20 && src == THUMB_CELL_CSI14T, "%dx%d from %s", w, h,
+              thumb_cell_source_name(src));
     expect_queries_only(&t);
 }
 
@@ -496,12 +508,14 @@ Test(probe_pty, silent_terminal_times_out) {
     cr_assert_not(p.answered);
     cr_assert_eq(p.raw_len, 0);
     cr_assert_geq(p.ms, THUMB_PROBE_TIMEOUT_MS - 1, "waits the whole timeout: %.1f ms", p.ms);
-    cr_assert_lt(ms, THUMB_PROBE_TIMEOUT_MS + 500, "and no longer (a loaded machine aside): %.1f ms", ms);
+    cr_assert_lt(ms, THUMB_PROBE_TIMEOUT_MS + 500,
+                 "and no longer (a loaded machine aside): %.1f ms", ms);
     char why[160];
     int w, h, src;
     cr_assert_eq(thumb_cell_resolve(NULL, xterm_env, &p, t.slave, &w, &h, &src), SF_OK);
     cr_assert_eq(src, THUMB_CELL_GUESS);
-    cr_assert_eq(thumb_detect(THUMB_AUTO, xterm_env, &p, 0, why, sizeof why), THUMB_SYMBOLS, "%s", why);
+    cr_assert_eq(thumb_detect(THUMB_AUTO, xterm_env, &p, 0, why, sizeof why), THUMB_SYMBOLS, "%s",
+                 why);
     thumb_probe_flush(t.slave, &p);
     cr_assert_eq(pending_input(t.slave), 0);
     cr_log_info("silent terminal: %.1f ms", p.ms);
@@ -543,7 +557,8 @@ Test(probe_pty, signals_wait_for_the_settings) {
     fake_terminal t = fake_start(&a);
     term_fd = t.slave;
     thumb_probe p;
-    cr_assert_eq(thumb_probe_run(&p, t.slave, t.slave, THUMB_PROBE_CELL, THUMB_PROBE_TIMEOUT_MS), SF_OK);
+    cr_assert_eq(thumb_probe_run(&p, t.slave, t.slave, THUMB_PROBE_CELL, THUMB_PROBE_TIMEOUT_MS),
+                 SF_OK);
     cr_assert(p.answered);
     cr_assert(term_seen, "the signal was delivered once unblocked");
     cr_assert(term_canonical, "with the terminal back in canonical mode");
@@ -557,7 +572,8 @@ Test(probe_pty, not_a_terminal) {
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
     thumb_probe p;
-    cr_assert_eq(thumb_probe_run(&p, fds[0], fds[1], THUMB_PROBE_CELL, THUMB_PROBE_TIMEOUT_MS), SF_ERR);
+    cr_assert_eq(thumb_probe_run(&p, fds[0], fds[1], THUMB_PROBE_CELL, THUMB_PROBE_TIMEOUT_MS),
+                 SF_ERR);
     cr_assert_not(p.ran);
     cr_assert(strstr(sf_last_error(), "not a terminal"), "%s", sf_last_error());
     close(fds[0]);
@@ -586,16 +602,16 @@ static int explorer_ready(char *bin, size_t n) {
 /* One run of the explorer on a pseudo terminal. */
 typedef struct {
     const char *arg1, *arg2, *arg3; /* after the database (NULL: none) */
-    struct winsize size;      /* at the start; 120x40 without pixels when zero */
-    const char *reply;        /* written reply_ms after the DA1 query (NULL: never) */
+    struct winsize size;            /* at the start; 120x40 without pixels when zero */
+    const char *reply;              /* written reply_ms after the DA1 query (NULL: never) */
     int reply_ms;
-    struct winsize resize;    /* set resize_ms after the start (0: never): SIGWINCH */
+    struct winsize resize; /* set resize_ms after the start (0: never): SIGWINCH */
     int resize_ms;
     const char *resize_after; /* and not before the output shows this (NULL: no wait) */
     const char *keys;         /* typed keys_ms after the start (0: never) */
     int keys_ms;
-    const char *keys_after;   /* and not before this shows after the resize (NULL: no wait) */
-    int quiet_ms;             /* the resize and the keys also wait until the program has
+    const char *keys_after; /* and not before this shows after the resize (NULL: no wait) */
+    int quiet_ms;           /* the resize and the keys also wait until the program has
                                  written nothing for this long (a whole frame is out) */
     /* what happened */
     size_t reply_at, resize_at; /* offsets in the output when they were done */
@@ -641,7 +657,8 @@ static char *run_explorer(session *s) {
             cr_assert_eq(ioctl(master, TIOCSWINSZ, &s->resize), 0);
         }
         const char *after = s->keys_after;
-        if (s->keys_ms && !typed && quiet && now >= t0 + s->keys_ms / 1000.0 && (!s->resize_ms || resized) &&
+        if (s->keys_ms && !typed && quiet && now >= t0 + s->keys_ms / 1000.0 &&
+            (!s->resize_ms || resized) &&
             (!after || memmem(out + s->resize_at, n - s->resize_at, after, strlen(after)))) {
             typed = 1;
             s->alive_at_keys = waitpid(pid, NULL, WNOHANG) == 0;
@@ -693,9 +710,11 @@ Test(probe_dump, explorer_reports_what_the_terminal_said) {
         cr_skip_test("no sfnet-explore binary (set SFNET_BIN or build first): skipped");
         return;
     }
-    cr_assert(strstr(out, "probe: kitty graphics query, cell size and DA1; answered in"), "%s", out);
+    cr_assert(strstr(out, "probe: kitty graphics query, cell size and DA1; answered in"), "%s",
+              out);
     cr_assert(strstr(out, "replies: \\e[6;20;10t\\e[?63;1;2;4;6;9;15;22c"), "%s", out);
-    cr_assert(strstr(out, "graphics: sixel: the terminal's DA1 reply lists attribute 4"), "%s", out);
+    cr_assert(strstr(out, "graphics: sixel: the terminal's DA1 reply lists attribute 4"), "%s",
+              out);
     cr_assert(strstr(out, "cell: 10x20 px (the terminal's reply to CSI 16 t)"), "%s", out);
     free(out);
 
@@ -722,7 +741,12 @@ Test(probe_dump, explorer_reports_what_the_terminal_said) {
  * which would leave the feature page, open the help or quit. */
 Test(probe_dump, late_replies_are_not_keys) {
     const char *late = "\x1b_Gi=31;OK\x1b\\\x1b[6;20;10t\x1b[?63;1;2;4;6;9;15;22c";
-    session s = {.arg1 = "--feature", .arg2 = "3", .reply = late, .reply_ms = 600, .keys = "Q", .keys_ms = 2500};
+    session s = {.arg1 = "--feature",
+                 .arg2 = "3",
+                 .reply = late,
+                 .reply_ms = 600,
+                 .keys = "Q",
+                 .keys_ms = 2500};
     char *out = run_explorer(&s);
     if (!out) {
         cr_skip_test("no sfnet-explore binary (set SFNET_BIN or build first): skipped");
@@ -731,9 +755,12 @@ Test(probe_dump, late_replies_are_not_keys) {
     size_t at = s.reply_at;
     cr_assert_gt(at, 0, "the reply was sent");
     cr_assert(s.alive_at_keys, "the explorer still ran when Q was typed:\n%s", out + at);
-    cr_assert_null(strstr(out + at, "does nothing here"), "a reply was read as keys:\n%s", out + at);
-    cr_assert_null(strstr(out + at, "Help: sfnet-explore"), "its '?' opened the help:\n%s", out + at);
-    cr_assert_null(strstr(out + at, "\x1bP"), "no sixel image: the mode was chosen without the reply");
+    cr_assert_null(strstr(out + at, "does nothing here"), "a reply was read as keys:\n%s",
+                   out + at);
+    cr_assert_null(strstr(out + at, "Help: sfnet-explore"), "its '?' opened the help:\n%s",
+                   out + at);
+    cr_assert_null(strstr(out + at, "\x1bP"),
+                   "no sixel image: the mode was chosen without the reply");
     free(out);
     /* and Esc still works after the probe gave up: back from the feature page, then quit */
     session esc = {.arg1 = "--feature", .arg2 = "3", .keys = "\x1b\x1b", .keys_ms = 1500};
@@ -758,11 +785,16 @@ static int sixel_width(const char *out, size_t from) {
  * out, and Q until the frame after the resize is (a loaded machine can take
  * longer than the fixed delays to write a frame of sixel images). */
 Test(probe_dump, font_zoom_redraws_pixel_images) {
-    session s = {.arg1 = "--graphics=sixel", .arg2 = "--feature=3",
+    session s = {.arg1 = "--graphics=sixel",
+                 .arg2 = "--feature=3",
                  .size = {.ws_row = 40, .ws_col = 120, .ws_xpixel = 1200, .ws_ypixel = 800},
                  .reply = "\x1b[?63;1;2;4;6;9;15;22c",
                  .resize = {.ws_row = 40, .ws_col = 120, .ws_xpixel = 2400, .ws_ypixel = 1600},
-                 .resize_ms = 500, .resize_after = "\x1bP", .keys = "Q", .keys_ms = 1000, .keys_after = "\x1bP",
+                 .resize_ms = 500,
+                 .resize_after = "\x1bP",
+                 .keys = "Q",
+                 .keys_ms = 1000,
+                 .keys_after = "\x1bP",
                  .quiet_ms = 300};
     char *out = run_explorer(&s);
     if (!out) {
@@ -779,7 +811,8 @@ Test(probe_dump, font_zoom_redraws_pixel_images) {
     before = sixel_width(out, 0);
     after = sixel_width(out, fixed.resize_at);
     cr_assert_gt(before, 0);
-    cr_assert(after == -1 || after == before, "a size given by hand stays: %d then %d px", before, after);
+    cr_assert(after == -1 || after == before, "a size given by hand stays: %d then %d px", before,
+              after);
     free(out);
 }
 

@@ -30,7 +30,8 @@ Test(thumb, symbols_cells_follow_the_image) {
     int w, h;
     uint8_t *rgb = two_colour_image(&w, &h);
     thumb t;
-    cr_assert_eq(thumb_render(&t, rgb, w, h, 8, 4, THUMB_SYMBOLS, 0, 0), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(thumb_render(&t, rgb, w, h, 8, 4, THUMB_SYMBOLS, 0, 0), SF_OK, "%s",
+                 sf_last_error());
     cr_assert_eq(t.cols, 8);
     cr_assert_eq(t.rows, 4);
     cr_assert_null(t.seq);
@@ -51,13 +52,15 @@ Test(thumb, sixel_and_kitty_sequences) {
     int w, h;
     uint8_t *rgb = two_colour_image(&w, &h);
     thumb t;
-    cr_assert_eq(thumb_render(&t, rgb, w, h, 6, 3, THUMB_SIXEL, 10, 20), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(thumb_render(&t, rgb, w, h, 6, 3, THUMB_SIXEL, 10, 20), SF_OK, "%s",
+                 sf_last_error());
     cr_assert_not_null(t.seq);
     cr_assert(strstr(t.seq, "\x1bP") != NULL, "sixel starts with DCS");
     cr_assert(strstr(t.seq, "q") != NULL);
     cr_assert_eq(strlen(t.seq), t.seq_len);
     thumb_free(&t);
-    cr_assert_eq(thumb_render(&t, rgb, w, h, 6, 3, THUMB_KITTY, 10, 20), SF_OK, "%s", sf_last_error());
+    cr_assert_eq(thumb_render(&t, rgb, w, h, 6, 3, THUMB_KITTY, 10, 20), SF_OK, "%s",
+                 sf_last_error());
     cr_assert(strstr(t.seq, "\x1b_G") != NULL, "kitty graphics APC");
     thumb_free(&t);
     cr_assert_eq(thumb_render(&t, rgb, w, h, 6, 3, THUMB_NONE, 10, 20), SF_ERR);
@@ -150,7 +153,8 @@ Test(thumb, detection_order) {
     char why[128];
     char *kitty_env[] = {"TERM=xterm-kitty", "KITTY_WINDOW_ID=1", NULL};
     cr_assert_eq(thumb_detect(THUMB_SYMBOLS, kitty_env, NULL, 0, why, sizeof why), THUMB_SYMBOLS);
-    cr_assert_eq(thumb_detect(THUMB_AUTO, kitty_env, NULL, 0, why, sizeof why), THUMB_KITTY, "%s", why);
+    cr_assert_eq(thumb_detect(THUMB_AUTO, kitty_env, NULL, 0, why, sizeof why), THUMB_KITTY, "%s",
+                 why);
     char *tmux_env[] = {"TERM=xterm-kitty", "KITTY_WINDOW_ID=1", "TMUX=/tmp/x,1,0", NULL};
     cr_assert_eq(thumb_detect(THUMB_AUTO, tmux_env, NULL, 0, why, sizeof why), THUMB_SYMBOLS);
     cr_assert(strstr(why, "tmux"), "%s", why);
@@ -198,12 +202,18 @@ Test(thumb, overlay_sequences) {
     thumb_overlay_end(out);
     fclose(out);
     /* synchronized output around everything, the cursor saved and restored */
-    cr_assert(!strncmp(buf, "\x1b[?2026h\x1b" "7", 10), "begins with sync + save");
+    cr_assert(!strncmp(buf,
+                       "\x1b[?2026h\x1b"
+                       "7",
+                       10),
+              "begins with sync + save");
     cr_assert(strstr(buf, "\x1b_Ga=d"), "kitty placements deleted before drawing");
     const char *cup = strstr(buf, "\x1b[4;8H");
     cr_assert_not_null(cup, "absolute position row 4 column 8 (1-based)");
     cr_assert(strstr(cup, "\x1b_G"), "the image after the position");
-    cr_assert(len > 10 && !strcmp(buf + len - 10, "\x1b" "8\x1b[?2026l"), "ends with restore + end of sync");
+    cr_assert(len > 10 && !strcmp(buf + len - 10, "\x1b"
+                                                  "8\x1b[?2026l"),
+              "ends with restore + end of sync");
     free(buf);
     thumb_free(&t);
     /* sixel: no kitty delete */

@@ -97,7 +97,9 @@ Test(util, escaped_text_shows_control_characters_instead_of_sending_them) {
     cr_assert_str_eq(e, "line\\none\\ttab\\r\\x7f");
     free(e);
     /* UTF-8 text stays; C1 controls (U+009B is CSI) and bytes that are not UTF-8 do not */
-    e = sf_escaped("H\xce\xb1 \xe2\x80\x94 \xc2\x9b" "2J \x9b" "2J \xff");
+    e = sf_escaped("H\xce\xb1 \xe2\x80\x94 \xc2\x9b"
+                   "2J \x9b"
+                   "2J \xff");
     cr_assert_str_eq(e, "H\xce\xb1 \xe2\x80\x94 \\u009b2J \\x9b2J \\xff");
     free(e);
     /* a sequence cut short, an overlong encoding and a surrogate are not UTF-8 */
@@ -107,7 +109,10 @@ Test(util, escaped_text_shows_control_characters_instead_of_sending_them) {
     cr_assert(sf_text_is_clean("plain text, \xce\xb1"));
     cr_assert(!sf_text_is_clean("a\x1b[2J"));
     char small[8];
-    cr_assert_eq(sf_escape_text(small, sizeof small, "ab\x1b" "cd"), 8);
+    cr_assert_eq(sf_escape_text(small, sizeof small,
+                                "ab\x1b"
+                                "cd"),
+                 8);
     cr_assert_str_eq(small, "ab\\x1bc"); /* never half an escape */
 }
 
@@ -124,7 +129,7 @@ Test(util, messages_are_one_line_without_control_characters) {
 /* CSV fields as RFC 4180 has them: quoted only when they must be, quotes doubled. */
 Test(util, csv_fields_are_quoted_when_they_must_be) {
     static const char *const in[] = {"plain", "a,b", "say \"hi\"", "two\nlines", "cr\r", ""};
-    static const char *const want[] = {"plain", "\"a,b\"", "\"say \"\"hi\"\"\"",
+    static const char *const want[] = {"plain",          "\"a,b\"",  "\"say \"\"hi\"\"\"",
                                        "\"two\nlines\"", "\"cr\r\"", ""};
     for (int i = 0; i < 6; i++) {
         char buf[64] = "";

@@ -27,7 +27,7 @@ static inline int tfx_make_opt(const char *path, int with_fluxes) {
     sf_rng rng;
     sf_rng_seed(&rng, 7);
     int n = TFX_N;
-    char (*objid)[24] = calloc(n, sizeof *objid);
+    char(*objid)[24] = calloc(n, sizeof *objid);
     double *values = calloc((size_t)n * 5, sizeof(double));
     store_galaxy_input *gal = calloc(n, sizeof *gal);
     uint8_t *split = calloc(n, 1);
@@ -57,8 +57,8 @@ static inline int tfx_make_opt(const char *path, int with_fluxes) {
             rgb[3 * p + 2] = (uint8_t)(255 * glow * (1 - t));
         }
         if (image_encode_jpeg(rgb, 24, 24, 90, &thumbs[i], &thumb_len[i]) != SF_OK) return SF_ERR;
-        gal[i] = (store_galaxy_input){objid[i], 150 + 0.01 * i, 2 - 0.01 * i, v, thumbs[i],
-                                      thumb_len[i], 24, 24, "jpeg"};
+        gal[i] = (store_galaxy_input){
+            objid[i], 150 + 0.01 * i, 2 - 0.01 * i, v, thumbs[i], thumb_len[i], 24, 24, "jpeg"};
     }
     store *s = NULL;
     int rc = store_open(&s, path, STORE_CREATE);
@@ -70,9 +70,11 @@ static inline int tfx_make_opt(const char *path, int with_fluxes) {
         snprintf(run->prefix, sizeof run->prefix, "%s", sl ? "SL" : "Z");
         snprintf(run->target_spec, sizeof run->target_spec, "%s", sl ? "bpt_lines" : "metallicity");
         run->n_out = n_out;
-        static const char *sl_names[4] = {"log_nii_6584", "log_h_alpha", "log_oiii_5007", "log_h_beta"};
+        static const char *sl_names[4] = {"log_nii_6584", "log_h_alpha", "log_oiii_5007",
+                                          "log_h_beta"};
         for (int t = 0; t < n_out; t++) {
-            snprintf(run->target_names[t], sizeof run->target_names[t], "%s", sl ? sl_names[t] : "oh_p50");
+            snprintf(run->target_names[t], sizeof run->target_names[t], "%s",
+                     sl ? sl_names[t] : "oh_p50");
             run->bias[t] = 0.1 * (t + 1);
             run->target_mean[t] = sl ? 1.5 + 0.2 * t : 8.7;
             run->target_std[t] = sl ? 0.3 : 0.2;
@@ -87,10 +89,12 @@ static inline int tfx_make_opt(const char *path, int with_fluxes) {
         for (int c = 0; c < 3; c++) run->image_mean[c] = 0.1f, run->image_std[c] = 0.2f;
         float *w = calloc((size_t)n_out * TFX_D, sizeof(float));
         for (int t = 0; t < n_out; t++)
-            for (int f = 0; f < n_live; f++) w[t * TFX_D + f] = (float)(((f * 7 + t * 3) % 11) - 5) / 10.0f;
+            for (int f = 0; f < n_live; f++)
+                w[t * TFX_D + f] = (float)(((f * 7 + t * 3) % 11) - 5) / 10.0f;
         int *idx = calloc((size_t)n * TFX_K, sizeof(int));
         float *val = calloc((size_t)n * TFX_K, sizeof(float));
-        float *pred = calloc((size_t)n * n_out, sizeof(float)), *truth = calloc((size_t)n * n_out, sizeof(float));
+        float *pred = calloc((size_t)n * n_out, sizeof(float)),
+              *truth = calloc((size_t)n * n_out, sizeof(float));
         for (int i = 0; i < n; i++) {
             double agn = (bx[i] + 1.2) / 1.5; /* 0 star-forming .. 1 AGN */
             for (int j = 0; j < TFX_K; j++) {
@@ -98,11 +102,13 @@ static inline int tfx_make_opt(const char *path, int with_fluxes) {
                 int o = (i + j * 3) % (n_live - 1);
                 int f = j == 0 ? 3 : (o >= 3 ? o + 1 : o);
                 idx[i * TFX_K + j] = f;
-                val[i * TFX_K + j] = j == 0 ? (float)fmax(0, 3.0 * agn * agn) : (float)(0.5 + 0.1 * ((i + j) % 13));
+                val[i * TFX_K + j] =
+                    j == 0 ? (float)fmax(0, 3.0 * agn * agn) : (float)(0.5 + 0.1 * ((i + j) % 13));
             }
             for (int t = 0; t < n_out; t++) {
                 double z = run->bias[t];
-                for (int j = 0; j < TFX_K; j++) z += w[t * TFX_D + idx[i * TFX_K + j]] * val[i * TFX_K + j];
+                for (int j = 0; j < TFX_K; j++)
+                    z += w[t * TFX_D + idx[i * TFX_K + j]] * val[i * TFX_K + j];
                 pred[i * n_out + t] = (float)(z * run->target_std[t] + run->target_mean[t]);
                 truth[i * n_out + t] = sl ? (float)(log10(values[(size_t)i * 5 + 1 + t]))
                                           : (float)values[(size_t)i * 5];

@@ -28,8 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* only what the decoder takes for a PNG: the JPEG harness covers the rest */
     if (size < 8 || memcmp(data, "\x89PNG\r\n\x1a\n", 8)) return 0;
     unsigned long pixels = header_pixels(data, size);
-    if (pixels > FUZZ_DECODE_MAX_PIXELS &&
-        pixels <= (unsigned long)IMAGE_MAX_SIDE * IMAGE_MAX_SIDE)
+    if (pixels > FUZZ_DECODE_MAX_PIXELS && pixels <= (unsigned long)IMAGE_MAX_SIDE * IMAGE_MAX_SIDE)
         return 0;
     uint8_t *rgb = NULL;
     int w = 0, h = 0;

@@ -93,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     store_run one;
     if (store_run_find(s, NULL, &one) == SF_OK) store_run_clear(&one);
-    char (*names)[STORE_NAME_MAX] = NULL;
+    char(*names)[STORE_NAME_MAX] = NULL;
     int nc = 0;
     if (store_catalog_columns(s, &names, &nc) == SF_OK) free(names);
     store_close(s);

@@ -239,10 +239,11 @@ static void add_run(store *s, const char *prefix, int n, int d, int k, int n_out
     in.n_columns = 2;
     in.column_names = cols;
     store_galaxy_input *g = calloc((size_t)n, sizeof *g);
-    char (*ids)[24] = calloc((size_t)n, sizeof *ids);
+    char(*ids)[24] = calloc((size_t)n, sizeof *ids);
     double *values = calloc((size_t)n * 2, sizeof *values);
     uint8_t *split = calloc((size_t)n, 1);
-    float *pred = calloc((size_t)n * n_out, sizeof *pred), *truth = calloc((size_t)n * n_out, sizeof *truth);
+    float *pred = calloc((size_t)n * n_out, sizeof *pred),
+          *truth = calloc((size_t)n * n_out, sizeof *truth);
     int *idx = calloc((size_t)n * k, sizeof *idx);
     float *val = calloc((size_t)n * k, sizeof *val);
     uint8_t rgb[8 * 8 * 3], *thumb = NULL;
@@ -260,8 +261,11 @@ static void add_run(store *s, const char *prefix, int n, int d, int k, int n_out
             g[i].thumb_format = "jpeg";
         }
         split[i] = i % 3 == 0;
-        for (int t = 0; t < n_out; t++) pred[i * n_out + t] = 8.7f + 0.01f * i, truth[i * n_out + t] = 8.8f;
-        for (int j = 0; j < k; j++) idx[i * k + j] = (i + 3 * j) % d, val[i * k + j] = j == k - 1 && i % 2 ? 0 : 1.5f - 0.1f * j;
+        for (int t = 0; t < n_out; t++)
+            pred[i * n_out + t] = 8.7f + 0.01f * i, truth[i * n_out + t] = 8.8f;
+        for (int j = 0; j < k; j++)
+            idx[i * k + j] = (i + 3 * j) % d,
+                        val[i * k + j] = j == k - 1 && i % 2 ? 0 : 1.5f - 0.1f * j;
     }
     in.n = n;
     in.galaxies = g;
@@ -278,7 +282,8 @@ static void add_run(store *s, const char *prefix, int n, int d, int k, int n_out
     }
     store_feature_label(s, id, idx[0], "bright \x1b[1mbulge\x1b[0m", "a note");
     store_mark_add(s, id, idx[0], 0, "look", NULL);
-    free(head), free(g), free(ids), free(values), free(split), free(pred), free(truth), free(idx), free(val), free(thumb);
+    free(head), free(g), free(ids), free(values), free(split), free(pred), free(truth), free(idx),
+        free(val), free(thumb);
 }
 
 static void database(void) {
@@ -300,7 +305,8 @@ static void database(void) {
     sqlite3 *db = NULL;
     char sql[2400];
     snprintf(sql, sizeof sql, "VACUUM INTO '%s'", small);
-    if (sqlite3_open(path, &db) != SQLITE_OK || sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_open(path, &db) != SQLITE_OK ||
+        sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
         exit(1);
     sqlite3_close(db);
     if (sqlite3_open(small, &db) != SQLITE_OK ||
@@ -319,7 +325,8 @@ static void replies(void) {
     put_text("probe", "xterm_vt340", "\x1b[6;17;8t\x1b[4;408;640t\x1b[?63;1;2;4;6;9;15;22c");
     put_text("probe", "kitty", "\x1b_Gi=31;OK\x1b\\\x1b[6;20;10t\x1b[4;800;1200t\x1b[?62;c");
     put_text("probe", "vte", "\x1b[?65;1;9c");
-    put_text("probe", "noise", "a\x1b[A\x1b]11;rgb:0000/0000/0000\x07\x1bOP\x1b_Gi=1;ENOENT\x1b\\\x1b[?1;2c");
+    put_text("probe", "noise",
+             "a\x1b[A\x1b]11;rgb:0000/0000/0000\x07\x1bOP\x1b_Gi=1;ENOENT\x1b\\\x1b[?1;2c");
     put_text("probe", "cut", "\x1b[6;17;8t\x1b[?6");
 }
 
