@@ -549,10 +549,13 @@ static int predict_into(store *s, sfnet *m, const weights_meta *wm, const uint8_
     } else {
         store_run run;
         if (store_run_get(s, run_id, &run) == SF_OK) {
-            printf("run %s (id %lld) added to %s: %d galaxies (%d validation), validation "
-                   "RMSE %.4f\n",
-                   run.prefix, (long long)run.id, sf_shown(a->db), run.n_galaxies, run.n_valid,
-                   run.valid_rmse);
+            printf("run %s (id %lld) added to %s: %d galaxies (%d validation)", run.prefix,
+                   (long long)run.id, sf_shown(a->db), run.n_galaxies, run.n_valid);
+            if (run.n_valid > 0) printf(", validation RMSE %.4f\n", run.valid_rmse);
+            else
+                printf(", no validation RMSE%s\n",
+                       plan->shard.count > 1 ? " (the validation galaxies are in other shards)"
+                                             : "");
             store_run_clear(&run);
         }
         if (plan->shard.count > 1)

@@ -110,6 +110,27 @@ vg predict-into predict -q --from-run Z --into run.db --name Z_again --catalog $
 expect predict-into 0
 vg runs-delete runs --delete Z_again run.db; expect runs-delete 0
 
+# Between runs: counterparts, the compare view (text, JSON, PNG), similar galaxies
+vg features-in features run.db 'Z 1' --similar --in all; expect features-in 0
+vg features-in-json features --json run.db 'Z 1' --similar --in dense; expect features-in-json 0
+vg compare compare run.db dense Z; expect compare 0
+vg compare-json compare --json run.db dense Z; expect compare-json 0
+vg export-compare export run.db --compare dense Z -o compare.png; expect export-compare 0
+vg galaxy-similar galaxy --similar run.db "$objid"; expect galaxy-similar 0
+# A survey in shards, each into its own database, then merged into one run
+vg predict-shard-0 predict -q --from-run run.db:Z --shard 0/2 --into shard0.db \
+    --catalog $cat --images $img
+expect predict-shard-0 0
+vg predict-shard-1 predict -q --from-run run.db:Z --shard 1/2 --into shard1.db \
+    --catalog $cat --images $img
+expect predict-shard-1 0
+vg predict-shard-csv predict -q --from-run run.db:Z --shard 1/2 -o shard1.csv \
+    --catalog $cat --images $img
+expect predict-shard-csv 0
+vg merge merge -q merged.db shard0.db shard1.db; expect merge 0
+vg merge-again merge -q merged.db shard0.db shard1.db; expect merge-again 0
+vg merge-refused merge -q merged.db run.db; expect merge-refused 1
+
 # FITS (cfitsio): tables out, to a file, through a FIFO and to standard output; a
 # FITS table in as a catalogue (the export's PRED_/TRUE_ columns), training from it
 vg export-fits export-activations --fits acts.fits run.db Z; expect export-fits 0
