@@ -6,7 +6,11 @@ passed=0; failed=0; broken=""
 for t in "$@"; do
     name=$(basename "$t")
     log=$(mktemp)
-    "$t" --jobs="${CRITERION_JOBS:-2}" >"$log" 2>&1
+    jobs=${CRITERION_JOBS:-2}
+    # Criterion 2.4's runner process loses one 48-byte block of its own (LeakSanitizer
+    # shows only libcriterion's frames) when this suite's tests run two at a time.
+    case "$name" in test_store_merge) jobs=1 ;; esac
+    "$t" --jobs="$jobs" >"$log" 2>&1
     rc=$?
     cat "$log"
     line=$(grep -a "Synthesis: Tested:" "$log" | tail -n 1)
