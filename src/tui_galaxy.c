@@ -267,9 +267,10 @@ int tui_galaxy_key(tui_app *a, tui_view *v, int ch, tui_rect area) {
         if (X.n_near)
             v->sel = v->sel >= n_own + X.n_other && v->sel + 1 < n ? v->sel + 1 : n_own + X.n_other;
         else
-            tui_msg(a, cross_of(d)->n_near ? "the terminal is too short for the similar galaxies"
-                       : cross_of(d)->near_why[0] ? cross_of(d)->near_why
-                                                  : "no similar galaxy");
+            tui_msg(a, "%s",
+                    cross_of(d)->n_near ? "the terminal is too short for the similar galaxies"
+                    : cross_of(d)->near_why[0] ? cross_of(d)->near_why
+                                               : "no similar galaxy");
     } else if (ch == 'x') {
         int k = v->sel >= n_own && v->sel < n_own + X.n_other ? v->sel - n_own : 0;
         if (other_feature(cross_of(d), k, &run_i, &feature)) tui_open_in_run(a, run_i, feature);
