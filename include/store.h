@@ -58,6 +58,7 @@
 #define STORE_APPLICATION_ID 0x53464e58 /* "SFNX" */
 
 #define STORE_MAX_TARGETS 16 /* = TARGET_MAX of data_catalog.h */
+#define STORE_MAX_D 65536    /* features a run may have (d = 8 x width) */
 #define STORE_PREFIX_MAX                                                                           \
     16 /* "Z", "SL", --name: letters, digits, '_', '-'; not starting with a digit */
 #define STORE_OBJID_MAX 64

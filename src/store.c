@@ -908,6 +908,18 @@ static void read_run_row(sqlite3_stmt *st, store_run *r) {
     }
 }
 
+/* A run's shape as stored, checked before anything is sized by it: a damaged or
+ * hand-edited file is refused, naming the run. */
+static int check_run_shape(store *s, const store_run *r) {
+    if (r->d >= 1 && r->d <= STORE_MAX_D && r->k >= 0 && r->k <= r->d && r->n_out >= 0 &&
+        r->n_galaxies >= 0 && r->n_train >= 0 && r->n_valid >= 0)
+        return SF_OK;
+    return sf_fail("%s: run %s (id %lld) has d = %d, k = %d, %d outputs, %d galaxies: the "
+                   "runs table is damaged",
+                   s->path, sf_shown(r->prefix), (long long)r->id, r->d, r->k, r->n_out,
+                   r->n_galaxies);
+}
+
 static int read_run_targets(store *s, store_run *r) {
     sqlite3_stmt *st = store_prepare(
         s, "SELECT target, name, bias, mean, std, train_rmse, valid_rmse FROM run_targets "
@@ -950,7 +962,7 @@ int store_runs(store *s, store_run **runs, int *n) {
         return store_db_fail(s, "listing the runs");
     }
     for (int i = 0; i < count; i++) {
-        if (read_run_targets(s, &list[i]) != SF_OK) {
+        if (check_run_shape(s, &list[i]) != SF_OK || read_run_targets(s, &list[i]) != SF_OK) {
             store_runs_free(list, count);
             return SF_ERR;
         }
@@ -970,7 +982,7 @@ int store_run_get(store *s, int64_t run_id, store_run *out) {
     sqlite3_finalize(st);
     if (rc == SQLITE_DONE) return sf_fail("%s: no run with id %lld", s->path, (long long)run_id);
     if (rc != SQLITE_ROW) return store_db_fail(s, "reading a run");
-    if (read_run_targets(s, out) != SF_OK) {
+    if (check_run_shape(s, out) != SF_OK || read_run_targets(s, out) != SF_OK) {
         store_run_clear(out);
         return SF_ERR;
     }

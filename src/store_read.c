@@ -25,6 +25,9 @@ static int run_shape(store *s, int64_t run_id, int *n_out, int *d) {
         if (*n_out > STORE_MAX_TARGETS) *n_out = STORE_MAX_TARGETS;
     }
     sqlite3_finalize(st);
+    if (rc == SQLITE_ROW && (*d < 1 || *d > STORE_MAX_D || *n_out < 0))
+        return sf_fail("%s: run id %lld has d = %d and %d outputs: the runs table is damaged",
+                       s->path, (long long)run_id, *d, *n_out);
     if (rc == SQLITE_DONE) return sf_fail("%s: no run with id %lld", s->path, (long long)run_id);
     return rc == SQLITE_ROW ? SF_OK : store_db_fail(s, "reading a run");
 }
