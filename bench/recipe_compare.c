@@ -112,21 +112,6 @@ static const char *default_data(void) {
     return env && *env ? env : "../shared/data/sdss-metallicity-400";
 }
 
-static int mkdir_p(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return sf_fail("cannot create %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return sf_fail("cannot create %s: %s", buf, strerror(errno));
-    return SF_OK;
-}
-
 /* "sfnet[targets=raw]" -> "sfnet_targets_raw_": a file name. */
 static void file_safe(char *dst, size_t n, const char *src) {
     size_t i = 0;
@@ -179,7 +164,7 @@ static int curve_write(const char *path, const run_curve *c) {
 /* ---- the data handed to PyTorch ---- */
 
 static int export_data(const dataset *ds, const char *dir) {
-    if (mkdir_p(dir) != SF_OK) return SF_ERR;
+    if (sf_mkdir_p(dir) != SF_OK) return SF_ERR;
     /* written to temporary names and renamed, as another comparison may read them */
     char path[8400], tmp[8500];
     snprintf(path, sizeof path, "%s/pixels.u8", dir);
@@ -466,7 +451,7 @@ int main(int argc, char **argv) {
     snprintf(data_dir, sizeof data_dir, "%s/data-r%d-c%d-s%d", a.out, a.resize, a.crop,
              a.split_seed);
     snprintf(init_dir, sizeof init_dir, "%s/init-%s", a.out, setting);
-    if (mkdir_p(results) != SF_OK || (a.same_init && mkdir_p(init_dir) != SF_OK)) {
+    if (sf_mkdir_p(results) != SF_OK || (a.same_init && sf_mkdir_p(init_dir) != SF_OK)) {
         fprintf(stderr, "recipe_compare: %s\n", sf_last_error());
         return 1;
     }

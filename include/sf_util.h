@@ -135,6 +135,10 @@ void sf_csv_field(FILE *out, const char *s);
 /* Reads a whole file into a NUL-terminated buffer; SF_ERR with a message on failure. */
 int sf_read_file(const char *path, char **data, size_t *len);
 
+/* Creates the folder path and every missing parent (mode 0755), as mkdir -p; SF_ERR
+ * naming the folder that could not be made. */
+int sf_mkdir_p(const char *path);
+
 /* Directory holding share/ (schema, fonts, man page): $SFNET_SHARE, the
  * build-time install prefix, or the source tree the binary was built in. */
 const char *sf_share_dir(void);

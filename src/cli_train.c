@@ -313,21 +313,6 @@ static int parse_args(int argc, char **argv, train_args *a) {
 
 /* ---- the synthetic survey ---------------------------------------------------- */
 
-static int mkdir_p(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return sf_fail("cannot create %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return sf_fail("cannot create %s: %s", buf, strerror(errno));
-    return SF_OK;
-}
-
 static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
     (void)sb;
     (void)type;
@@ -357,7 +342,7 @@ static int synth_dir(const train_args *a, char *dir, size_t n) {
     snprintf(csv, sizeof csv, "%s/galaxies.csv", dir);
     struct stat sb;
     if (stat(csv, &sb) == 0) return SF_OK;
-    if (mkdir_p(base) != SF_OK) return SF_ERR;
+    if (sf_mkdir_p(base) != SF_OK) return SF_ERR;
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", dir, (long)getpid());
     if (!a->quiet)

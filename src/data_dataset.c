@@ -157,15 +157,7 @@ static int auto_cache_path(char *out, size_t n, const cache_header *key) {
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     if (xdg && *xdg) snprintf(base, sizeof base, "%s/sfnet-explore", xdg);
     else snprintf(base, sizeof base, "%s/.cache/sfnet-explore", home && *home ? home : "/tmp");
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", base);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(tmp, 0755);
-            *p = '/';
-        }
-    mkdir(tmp, 0755);
+    (void)sf_mkdir_p(base); /* a folder that cannot be made is named when the cache opens */
     uint64_t hd = fnv1a(key->images_dir, h);
     int k = snprintf(out, n, "%s/%016llx.r%dc%d.sfcache", base, (unsigned long long)hd, key->resize,
                      key->crop);

@@ -380,6 +380,21 @@ uint64_t sf_hash64(const void *data, size_t len) {
     return h;
 }
 
+int sf_mkdir_p(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return sf_fail("cannot create %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return sf_fail("cannot create %s: %s", buf, strerror(errno));
+    return SF_OK;
+}
+
 int sf_read_file(const char *path, char **data, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return sf_fail("%s: cannot open: %s", path, strerror(errno));
