@@ -10,7 +10,8 @@
  *   correlations       analysis_pearson(), analysis_spearman(), analysis_corr_matrix()
  *   PCA + regression   pca_fit(), pca_project(), linreg_fit(), linreg_predict(),
  *                      analysis_rmse(), pca_regression_rmse()
- *   linear SVM         svm_linear_train(), svm_linear_train_weighted() (liblinear),
+ *   linear SVM         svm_linear_train(), svm_linear_train_weighted(),
+ *                      svm_linear_train_csr() (sparse rows; liblinear),
  *                      svm_balanced_weights(), binary_scores_count()
  *   suggested labels   label_suggest(), label_format(), label_friendly_name()
  *
@@ -22,6 +23,7 @@
 #define SF_ANALYSIS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "data_catalog.h"
 
@@ -154,10 +156,16 @@ int svm_linear_train(svm_linear *m, const double *x, const int *y, int n, int d,
 /* The same with a cost per label: errors on label j cost C * class_weight[j] (NULL: 1, 1). */
 int svm_linear_train_weighted(svm_linear *m, const double *x, const int *y, int n, int d, double C,
                               const double *class_weight);
+/* The same from sparse rows (CSR): row i holds x[i][col[e]] = val[e] for e in
+ * start[i] .. start[i + 1), its columns in 0..d-1 ascending; the other entries are 0. */
+int svm_linear_train_csr(svm_linear *m, const int64_t *start, const int *col, const double *val,
+                         const int *y, int n, int d, double C, const double *class_weight);
 /* scikit-learn's class_weight='balanced': w[j] = n / (2 * count of label j), so that each
  * label weighs as much in total (1 for a label that is absent). */
 void svm_balanced_weights(const int *y, int n, double w[2]);
 int svm_linear_predict(const svm_linear *m, const double *x); /* one row (d) -> 0 or 1 */
+/* One sparse row (nnz entries) -> 0 or 1. */
+int svm_linear_predict_sparse(const svm_linear *m, const int *col, const double *val, int64_t nnz);
 void svm_linear_free(svm_linear *m);
 
 typedef struct {

@@ -243,8 +243,62 @@ static int run_bpt_classes(bpt_class *cls, int *source, const run_data *rd, stor
     return rc;
 }
 
+/* The activations of features[0..m) on the rows idx[0..n_idx) of a sparse run, scaled by
+ * each feature's max_valid, as sparse rows (CSR) over columns 0..m-1: what
+ * run_data_activations gives as a dense matrix, without its zeros. */
+typedef struct {
+    int64_t *start; /* (n + 1) */
+    int *col;
+    double *val;
+} sparse_rows;
+
+static void run_data_sparse(sparse_rows *out, const run_data *rd, const int *features, int m,
+                            const int *idx, int n_idx) {
+    int *col_of = xmalloc(sizeof(int) * (size_t)(rd->d > 0 ? rd->d : 1));
+    double *scale = xmalloc(sizeof(double) * (size_t)(m > 0 ? m : 1));
+    for (int f = 0; f < rd->d; f++) col_of[f] = -1;
+    for (int j = 0; j < m; j++) {
+        const store_feature *f = live_feature(rd, features[j]);
+        if (f && features[j] >= 0 && features[j] < rd->d) col_of[features[j]] = j;
+        scale[j] = f && f->max_valid > 0 ? 1.0 / f->max_valid : 1.0;
+    }
+    int64_t nnz = 0;
+    for (int i = 0; i < n_idx; i++) nnz += rd->act_start[idx[i] + 1] - rd->act_start[idx[i]];
+    out->start = xmalloc(sizeof(int64_t) * ((size_t)n_idx + 1));
+    out->col = xmalloc(sizeof(int) * (size_t)(nnz > 0 ? nnz : 1));
+    out->val = xmalloc(sizeof(double) * (size_t)(nnz > 0 ? nnz : 1));
+    int64_t e = 0;
+    for (int i = 0; i < n_idx; i++) {
+        out->start[i] = e;
+        int r = idx[i];
+        for (int64_t a = rd->act_start[r]; a < rd->act_start[r + 1]; a++) {
+            int j = col_of[rd->act_feature[a]];
+            if (j < 0 || rd->act_value[a] == 0) continue;
+            /* in column order (a galaxy has a few) */
+            int64_t at = e++;
+            while (at > out->start[i] && out->col[at - 1] > j) {
+                out->col[at] = out->col[at - 1];
+                out->val[at] = out->val[at - 1];
+                at--;
+            }
+            out->col[at] = j;
+            out->val[at] = rd->act_value[a] * scale[j];
+        }
+    }
+    out->start[n_idx] = e;
+    free(col_of);
+    free(scale);
+}
+
+static void sparse_rows_free(sparse_rows *r) {
+    free(r->start);
+    free(r->col);
+    free(r->val);
+}
+
 /* Trains on the training rows with a class, scores on the validation rows with one:
- * sc[0] with equal class weights, sc[1] with balanced ones. */
+ * sc[0] with equal class weights, sc[1] with balanced ones. A sparse run's rows go to
+ * the SVM as they are stored (a few features each), a dense run's as a matrix. */
 static int svm_on_features(binary_scores sc[2], int *n_train, int *n_agn, const run_data *rd,
                            store *s, const bpt_class *cls, const int *feats, int m) {
     int *tr = xmalloc(sizeof(int) * (size_t)rd->n), *va = xmalloc(sizeof(int) * (size_t)rd->n);
@@ -253,8 +307,6 @@ static int svm_on_features(binary_scores sc[2], int *n_train, int *n_agn, const 
         if (cls[rd->train[i]] != BPT_NONE) tr[nt++] = rd->train[i];
     for (int i = 0; i < rd->n_valid; i++)
         if (cls[rd->valid[i]] != BPT_NONE) va[nv++] = rd->valid[i];
-    double *xt = xmalloc(sizeof(double) * (size_t)(nt > 0 ? nt : 1) * (size_t)m);
-    double *xv = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)m);
     int *yt = xmalloc(sizeof(int) * (size_t)(nt > 0 ? nt : 1));
     int *yv = xmalloc(sizeof(int) * (size_t)(nv > 0 ? nv : 1));
     int *pv = xmalloc(sizeof(int) * (size_t)(nv > 0 ? nv : 1));
@@ -262,19 +314,37 @@ static int svm_on_features(binary_scores sc[2], int *n_train, int *n_agn, const 
     for (int i = 0; i < nt; i++) *n_agn += yt[i] = cls[tr[i]] == BPT_AGN;
     for (int i = 0; i < nv; i++) yv[i] = cls[va[i]] == BPT_AGN;
     *n_train = nt;
-    int rc = run_data_activations(rd, s, feats, m, tr, nt, 1, xt);
-    if (rc == SF_OK) rc = run_data_activations(rd, s, feats, m, va, nv, 1, xv);
+    sparse_rows st = {0}, sv = {0};
+    double *xt = NULL, *xv = NULL;
+    int rc = SF_OK;
+    if (rd->act_start) {
+        run_data_sparse(&st, rd, feats, m, tr, nt);
+        run_data_sparse(&sv, rd, feats, m, va, nv);
+    } else {
+        xt = xmalloc(sizeof(double) * (size_t)(nt > 0 ? nt : 1) * (size_t)m);
+        xv = xmalloc(sizeof(double) * (size_t)(nv > 0 ? nv : 1) * (size_t)m);
+        rc = run_data_activations(rd, s, feats, m, tr, nt, 1, xt);
+        if (rc == SF_OK) rc = run_data_activations(rd, s, feats, m, va, nv, 1, xv);
+    }
     if (rc == SF_OK && nv == 0) rc = sf_fail("no validation galaxy has a BPT class");
     double balanced[2];
     svm_balanced_weights(yt, nt, balanced);
     for (int w = 0; w < 2 && rc == SF_OK; w++) {
         svm_linear model;
-        rc = svm_linear_train_weighted(&model, xt, yt, nt, m, 1.0, w ? balanced : NULL);
+        const double *cw = w ? balanced : NULL;
+        rc = xt ? svm_linear_train_weighted(&model, xt, yt, nt, m, 1.0, cw)
+                : svm_linear_train_csr(&model, st.start, st.col, st.val, yt, nt, m, 1.0, cw);
         if (rc != SF_OK) break;
-        for (int i = 0; i < nv; i++) pv[i] = svm_linear_predict(&model, xv + (size_t)i * (size_t)m);
+        for (int i = 0; i < nv; i++)
+            pv[i] =
+                xv ? svm_linear_predict(&model, xv + (size_t)i * (size_t)m)
+                   : svm_linear_predict_sparse(&model, sv.col + sv.start[i], sv.val + sv.start[i],
+                                               sv.start[i + 1] - sv.start[i]);
         binary_scores_count(&sc[w], yv, pv, nv);
         svm_linear_free(&model);
     }
+    sparse_rows_free(&st);
+    sparse_rows_free(&sv);
     free(tr), free(va), free(xt), free(xv), free(yt), free(yv), free(pv);
     return rc;
 }

@@ -30,6 +30,31 @@ int svm_linear_train(svm_linear *m, const double *x, const int *y, int n, int d,
 
 int svm_linear_train_weighted(svm_linear *m, const double *x, const int *y, int n, int d, double C,
                               const double *class_weight) {
+    SF_ASSERT(d > 0 && n >= 0);
+    /* the non-zero entries as sparse rows (a sparse run's galaxies have few) */
+    int64_t nnz = 0;
+    for (size_t i = 0; i < (size_t)n * (size_t)d; i++) nnz += x[i] != 0;
+    int64_t *start = xmalloc(sizeof(int64_t) * ((size_t)n + 1));
+    int *col = xmalloc(sizeof(int) * (size_t)(nnz > 0 ? nnz : 1));
+    double *val = xmalloc(sizeof(double) * (size_t)(nnz > 0 ? nnz : 1));
+    int64_t e = 0;
+    for (int i = 0; i < n; i++) {
+        start[i] = e;
+        for (int j = 0; j < d; j++) {
+            double v = x[(size_t)i * (size_t)d + (size_t)j];
+            if (v != 0) col[e] = j, val[e++] = v;
+        }
+    }
+    start[n] = e;
+    int rc = svm_linear_train_csr(m, start, col, val, y, n, d, C, class_weight);
+    free(start);
+    free(col);
+    free(val);
+    return rc;
+}
+
+int svm_linear_train_csr(svm_linear *m, const int64_t *start, const int *col, const double *val,
+                         const int *y, int n, int d, double C, const double *class_weight) {
     SF_ASSERT(d > 0 && C > 0);
     memset(m, 0, sizeof *m);
     int n_pos = 0;
@@ -40,10 +65,9 @@ int svm_linear_train_weighted(svm_linear *m, const double *x, const int *y, int 
     if (n_pos == 0 || n_pos == n)
         return sf_fail("SVM: the training rows hold only one class (%d of %d positive)", n_pos, n);
 
-    /* Dense rows as liblinear's sparse nodes, packed: each row's non-zero features (a
-     * sparse run's galaxies have few), the bias node, the -1 end. */
-    size_t nnz = 0;
-    for (size_t i = 0; i < (size_t)n * (size_t)d; i++) nnz += x[i] != 0;
+    /* The rows as liblinear's nodes, packed: each row's entries (1-based columns), the
+     * bias node, the -1 end. */
+    size_t nnz = (size_t)(start[n] - start[0]);
     struct feature_node *nodes = xmalloc(sizeof(struct feature_node) * (nnz + 2 * (size_t)n));
     struct feature_node **rows = xmalloc(sizeof(struct feature_node *) * (size_t)n);
     double *labels = xmalloc(sizeof(double) * (size_t)n);
@@ -51,9 +75,9 @@ int svm_linear_train_weighted(svm_linear *m, const double *x, const int *y, int 
     for (int i = 0; i < n; i++) {
         struct feature_node *r = next;
         int t = 0;
-        for (int j = 0; j < d; j++) {
-            double v = x[(size_t)i * (size_t)d + (size_t)j];
-            if (v != 0) r[t++] = (struct feature_node){j + 1, v};
+        for (int64_t e = start[i]; e < start[i + 1]; e++) {
+            SF_ASSERT(col[e] >= 0 && col[e] < d && (t == 0 || col[e] + 1 > r[t - 1].index));
+            if (val[e] != 0) r[t++] = (struct feature_node){col[e] + 1, val[e]};
         }
         r[t++] = (struct feature_node){d + 1, 1.0};
         r[t] = (struct feature_node){-1, 0};
@@ -106,6 +130,12 @@ int svm_linear_train_weighted(svm_linear *m, const double *x, const int *y, int 
 int svm_linear_predict(const svm_linear *m, const double *x) {
     double s = m->bias;
     for (int j = 0; j < m->d; j++) s += m->w[j] * x[j];
+    return s > 0;
+}
+
+int svm_linear_predict_sparse(const svm_linear *m, const int *col, const double *val, int64_t nnz) {
+    double s = m->bias;
+    for (int64_t e = 0; e < nnz; e++) s += m->w[col[e]] * val[e];
     return s > 0;
 }
 

@@ -169,3 +169,57 @@ Test(svm, balanced_weights_find_the_rare_class) {
     svm_linear_free(&a);
     svm_linear_free(&b);
 }
+
+/* Sparse rows (a sparse run's galaxies: a few of m features each) give the model and the
+ * predictions the dense matrix gives, on both solvers (the dual up to 20,000 rows, the
+ * primal past it), with and without class weights. */
+static void check_sparse_as_dense(int n) {
+    enum { M = 12, K = 3 };
+    double *x = xcalloc((size_t)n * M, sizeof *x);
+    int *y = xmalloc(sizeof(int) * (size_t)n);
+    int64_t *start = xmalloc(sizeof(int64_t) * ((size_t)n + 1));
+    int *col = xmalloc(sizeof(int) * (size_t)n * K);
+    double *val = xmalloc(sizeof(double) * (size_t)n * K);
+    sf_rng g;
+    sf_rng_seed(&g, 5);
+    int64_t e = 0;
+    for (int i = 0; i < n; i++) {
+        start[i] = e;
+        double score = 0;
+        for (int c = 0; c < M; c++) {
+            /* about K of M columns active, in column order */
+            if (sf_rng_uniform(&g) >= (double)K / M || e - start[i] == K) continue;
+            double v = sf_rng_uniform(&g);
+            x[(size_t)i * M + c] = v;
+            col[e] = c, val[e++] = v;
+            score += (c % 3 == 0 ? 1 : -0.5) * v;
+        }
+        y[i] = score + 0.3 * sf_rng_normal(&g) > 0.1;
+    }
+    start[n] = e;
+    double w[2];
+    svm_balanced_weights(y, n, w);
+    for (int weighted = 0; weighted < 2; weighted++) {
+        svm_linear dense, sparse;
+        const double *cw = weighted ? w : NULL;
+        cr_assert_eq(svm_linear_train_weighted(&dense, x, y, n, M, 1.0, cw), SF_OK);
+        cr_assert_eq(svm_linear_train_csr(&sparse, start, col, val, y, n, M, 1.0, cw), SF_OK);
+        for (int c = 0; c < M; c++)
+            cr_assert_eq(dense.w[c], sparse.w[c], "n %d, column %d: %.17g and %.17g", n, c,
+                         dense.w[c], sparse.w[c]);
+        cr_assert_eq(dense.bias, sparse.bias);
+        for (int i = 0; i < n; i++)
+            cr_assert_eq(svm_linear_predict(&dense, x + (size_t)i * M),
+                         svm_linear_predict_sparse(&sparse, col + start[i], val + start[i],
+                                                   start[i + 1] - start[i]),
+                         "row %d", i);
+        svm_linear_free(&dense);
+        svm_linear_free(&sparse);
+    }
+    free(x), free(y), free(start), free(col), free(val);
+}
+
+Test(svm, sparse_rows_as_the_dense_matrix) {
+    check_sparse_as_dense(2000);
+    check_sparse_as_dense(30000);
+}
