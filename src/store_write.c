@@ -468,15 +468,17 @@ int store_run_begin(store *s, const store_run_input *in, store_run_writer **out)
             writer_free(w);
             return SF_ERR;
         }
-    /* bulk-load settings, given back by finish and abort: a cache that holds the indexes
-     * of the paper's 250k galaxies (the index on (feature, value) takes rows in random
-     * order; grown only as used), and the sort of the index rebuild in memory */
+    /* bulk-load settings, given back by finish and abort: a cache of 32 MiB (grown only
+     * as used), which holds the pages the rows go into (each table takes its rows in key
+     * order; the index on (feature, value), which would not, is dropped for a large run)
+     * and keeps the memory of predict --into flat, since pages past it are written out
+     * to the journal; and the sort of the index rebuild in memory */
     if (pragma_get(s, "cache_size", &w->old_cache_size) != SF_OK ||
         pragma_get(s, "temp_store", &w->old_temp_store) != SF_OK) {
         writer_free(w);
         return SF_ERR;
     }
-    store_exec(s, "PRAGMA cache_size = -262144", "sizing the cache");
+    store_exec(s, "PRAGMA cache_size = -32768", "sizing the cache");
     w->nested = !sqlite3_get_autocommit(s->db);
     /* SQLite refuses to change the temp store within a transaction (a merge's): there it
      * stays as the caller set it */
