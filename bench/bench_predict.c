@@ -25,9 +25,12 @@
  * The load average is printed at the start and the end: figures taken on a busy
  * machine are not the machine's.
  *
- * Usage: bench_predict [--rows N,N...] [--shards N] [--width W] [--size PX] [--engine E]
- *                      [--cache DIR]
+ * Usage: bench_predict [--rows N,N...] [--shard-rows N] [--shards N] [--width W] [--size PX]
+ *                      [--engine E] [--cache DIR]
  *   --rows    catalogue sizes (default 10000,250000); the last is sharded
+ *   --shard-rows  the catalogue that is sharded and merged instead (for instance
+ *             --rows 10000 --shard-rows 250000: the shard and merge rows without the
+ *             unsharded run of 250,000 galaxies at the paper's settings, most of an hour)
  *   --shards  shards of the largest catalogue (default 4; 0: no shard or merge rows)
  *   --width   the model's width (default 64, the paper's; 0: no predict --into rows)
  *   --size    the cutouts' size (default 144, read through resize 160 and crop 144 as in
@@ -262,8 +265,8 @@ static double query(const char *db, const char *sql) {
 
 /* The figures beside their goals. */
 static void summary_rows(const long *sizes, int n_sizes, const double *peak, const double *ratio,
-                         int paper, const child_result *one, const child_result *merge,
-                         int shards) {
+                         int paper, const child_result *one, const child_result *merge, int shards,
+                         long sharded) {
     printf("\n  %-52s %12s %12s\n", "", "figure", "goal");
     for (int s = 0; s < n_sizes && paper; s++) {
         char what[96];
@@ -281,8 +284,7 @@ static void summary_rows(const long *sizes, int n_sizes, const double *peak, con
     if (one) printf("  %-52s %12.1f %12s\n", "one shard, galaxies/s", one->rate, "");
     if (merge) {
         char what[96];
-        snprintf(what, sizeof what, "merge of %d shards (%ld rows), seconds", shards,
-                 sizes[n_sizes - 1]);
+        snprintf(what, sizeof what, "merge of %d shards (%ld rows), seconds", shards, sharded);
         printf("  %-52s %12.1f %12s\n", what, merge->seconds, "");
     }
 }
@@ -290,6 +292,7 @@ static void summary_rows(const long *sizes, int n_sizes, const double *peak, con
 int main(int argc, char **argv) {
     long sizes[MAX_SIZES] = {10000, 250000};
     int n_sizes = 2, shards = 4, width = 64;
+    long shard_rows = 0;
     const char *tmp = getenv("TMPDIR");
     snprintf(cache, sizeof cache, "%s/sfnet-bench-predict", tmp && *tmp ? tmp : "/tmp");
     for (int i = 1; i < argc; i++) {
@@ -300,6 +303,8 @@ int main(int argc, char **argv) {
                 if (*p == ',') p++;
                 else break;
             }
+        } else if (!strcmp(argv[i], "--shard-rows") && i + 1 < argc) {
+            shard_rows = atol(argv[++i]);
         } else if (!strcmp(argv[i], "--shards") && i + 1 < argc) {
             shards = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--cache") && i + 1 < argc) {
@@ -311,12 +316,13 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
             SIZE = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: bench_predict [--rows N,N...] [--shards N] [--width W] "
-                            "[--size PX] [--engine E] [--cache DIR]\n");
+            fprintf(stderr, "usage: bench_predict [--rows N,N...] [--shard-rows N] [--shards N] "
+                            "[--width W] [--size PX] [--engine E] [--cache DIR]\n");
             return 2;
         }
     }
-    if (n_sizes < 1 || shards < 0 || width < 0 || SIZE < 32 || SIZE > 1024) return 2;
+    if (n_sizes < 1 || shards < 0 || width < 0 || shard_rows < 0 || SIZE < 32 || SIZE > 1024)
+        return 2;
     int paper = width > 0;
     if (SIZE != 144) RESIZE = CROP = SIZE;
     const char *env_bin = getenv("SFNET_BIN");
@@ -326,7 +332,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     mkdir(cache, 0755);
-    long big = sizes[n_sizes - 1];
+    /* the survey holds the largest catalogue; the others are its first rows */
+    long sharded = shard_rows > 0 ? shard_rows : sizes[n_sizes - 1];
+    long big = sharded > sizes[n_sizes - 1] ? sharded : sizes[n_sizes - 1];
     printf("\npredict --into: width %d, k 4, %dx%d JPEG -> %d -> %d, batch 64, %s fp32 "
            "(the paper's: width 64, 144 -> 160 -> 144, onednn); %s\n",
            width, SIZE, SIZE, RESIZE, CROP, engine, cache);
@@ -365,7 +373,7 @@ int main(int argc, char **argv) {
 
     /* one shard of the largest catalogue with the model above */
     char csv[1300];
-    snprintf(csv, sizeof csv, "%s/galaxies-%ld.csv", cache, big);
+    head_catalogue(big, sharded, csv, sizeof csv);
     child_result one = {0};
     if (paper && shards > 1) {
         char db[1300], spec[32];
@@ -377,7 +385,7 @@ int main(int argc, char **argv) {
                         spec,       "--engine",  engine,   "--quiet",   NULL};
         one = run(args);
         char label[64];
-        snprintf(label, sizeof label, "one shard (0/%d of %ld rows)", shards, big);
+        snprintf(label, sizeof label, "one shard (0/%d of %ld rows)", shards, sharded);
         printf("  %-34s %9d %9.1f %10.1f %10.1f %7s %9.0f %9.0f\n", label, one.n, one.seconds,
                one.rate, one.net_rate, "", one.peak_mb, file_mb(db));
         fflush(stdout);
@@ -385,7 +393,7 @@ int main(int argc, char **argv) {
     }
 
     if (shards == 0) {
-        summary_rows(sizes, n_sizes, peak, ratio, paper, NULL, NULL, 0);
+        summary_rows(sizes, n_sizes, peak, ratio, paper, NULL, NULL, 0, sharded);
         load_average("at the end");
         return 0;
     }
@@ -418,7 +426,7 @@ int main(int argc, char **argv) {
     double n_merged = query(merged, "SELECT n_galaxies FROM runs");
     double n_single = query(single, "SELECT n_galaxies FROM runs");
     char label[96];
-    snprintf(label, sizeof label, "merge %d shards of %ld rows", shards, big);
+    snprintf(label, sizeof label, "merge %d shards of %ld rows", shards, sharded);
     printf("  %-34s %9.0f %9.1f %10.0f %10s %7s %9.0f %9.0f\n", label, n_merged, m.seconds,
            n_merged / m.seconds, "", "", m.peak_mb, file_mb(merged));
     printf("  (the shards for the merge: width 4, reference engine, %.0f s in all; unsharded: %d "
@@ -434,7 +442,8 @@ int main(int argc, char **argv) {
     remove_db(single);
     remove_db(merged);
 
-    summary_rows(sizes, n_sizes, peak, ratio, paper, shards > 1 && paper ? &one : NULL, &m, shards);
+    summary_rows(sizes, n_sizes, peak, ratio, paper, shards > 1 && paper ? &one : NULL, &m, shards,
+                 sharded);
     load_average("at the end");
     return 0;
 }
