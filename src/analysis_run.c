@@ -96,18 +96,26 @@ static const store_feature *live_feature(const run_data *rd, int feature) {
     return NULL;
 }
 
+/* For a sparse run's CSR rows: col (d) the column among features[0..m) of each feature
+ * (-1: not wanted, or dead), scale (m) 1 / max_valid of each when scaled, else 1. */
+static void wanted_columns(const run_data *rd, const int *features, int m, int scaled, int **col,
+                           double **scale) {
+    *col = xmalloc(sizeof(int) * (size_t)(rd->d > 0 ? rd->d : 1));
+    *scale = xmalloc(sizeof(double) * (size_t)(m > 0 ? m : 1));
+    for (int f = 0; f < rd->d; f++) (*col)[f] = -1;
+    for (int j = 0; j < m; j++) {
+        const store_feature *f = live_feature(rd, features[j]);
+        if (f && features[j] >= 0 && features[j] < rd->d) (*col)[features[j]] = j;
+        (*scale)[j] = f && scaled && f->max_valid > 0 ? 1.0 / f->max_valid : 1.0;
+    }
+}
+
 int run_data_activations(const run_data *rd, store *s, const int *features, int m, const int *idx,
                          int n_idx, int scaled, double *out) {
     if (rd->act_start) {
-        /* column of each wanted feature, and its scale */
-        int *col = xmalloc(sizeof(int) * (size_t)(rd->d > 0 ? rd->d : 1));
-        double *scale = xmalloc(sizeof(double) * (size_t)(m > 0 ? m : 1));
-        for (int f = 0; f < rd->d; f++) col[f] = -1;
-        for (int j = 0; j < m; j++) {
-            const store_feature *f = live_feature(rd, features[j]);
-            if (f && features[j] >= 0 && features[j] < rd->d) col[features[j]] = j;
-            scale[j] = f && scaled && f->max_valid > 0 ? 1.0 / f->max_valid : 1.0;
-        }
+        int *col;
+        double *scale;
+        wanted_columns(rd, features, m, scaled, &col, &scale);
         memset(out, 0, sizeof(double) * (size_t)n_idx * (size_t)m);
         for (int i = 0; i < n_idx; i++) {
             int r = idx[i];
@@ -254,14 +262,9 @@ typedef struct {
 
 static void run_data_sparse(sparse_rows *out, const run_data *rd, const int *features, int m,
                             const int *idx, int n_idx) {
-    int *col_of = xmalloc(sizeof(int) * (size_t)(rd->d > 0 ? rd->d : 1));
-    double *scale = xmalloc(sizeof(double) * (size_t)(m > 0 ? m : 1));
-    for (int f = 0; f < rd->d; f++) col_of[f] = -1;
-    for (int j = 0; j < m; j++) {
-        const store_feature *f = live_feature(rd, features[j]);
-        if (f && features[j] >= 0 && features[j] < rd->d) col_of[features[j]] = j;
-        scale[j] = f && f->max_valid > 0 ? 1.0 / f->max_valid : 1.0;
-    }
+    int *col_of;
+    double *scale;
+    wanted_columns(rd, features, m, 1, &col_of, &scale);
     int64_t nnz = 0;
     for (int i = 0; i < n_idx; i++) nnz += rd->act_start[idx[i] + 1] - rd->act_start[idx[i]];
     out->start = xmalloc(sizeof(int64_t) * ((size_t)n_idx + 1));
