@@ -14,10 +14,12 @@
  * inference step is an eval-mode forward. One warm-up step of each is not counted.
  * Exit status 3 (with the reason on stderr) when the engine cannot be built here.
  *
- * A second table runs the oneDNN engine (as it is, with OMP_WAIT_POLICY=passive, and
- * with one thread fewer) and PyTorch again while a child process spins on one core,
- * and gives each row as a share of its engine's unloaded rate: how gracefully each
- * degrades on a machine where something else runs. */
+ * A second table runs the oneDNN engine (as it is, with OpenMP's threads spinning as
+ * libgomp's default has them, OMP_WAIT_POLICY=active, and with one thread fewer) and
+ * PyTorch again while a child process spins on one core, and gives each row as a share
+ * of its engine's unloaded rate: how gracefully each degrades on a machine where
+ * something else runs. Our rows run as sfnet-explore --train and predict do, with
+ * OMP_WAIT_POLICY=passive unless it is set (sf_threads_wait_passively). */
 #include <ctype.h>
 #include <getopt.h>
 #include <omp.h>
@@ -31,6 +33,7 @@
 
 #include "nn.h"
 #include "nn_model.h"
+#include "sf_threads.h"
 #include "sf_util.h"
 
 /* CPU seconds of all threads so far: on a loaded machine, a steadier measure of the
@@ -84,8 +87,8 @@ static const struct {
     const char *command;
 } busy_rows[] = {
     {"sfnet onednn, 1 core busy", "sfnet-onednn", "%E --row onednn %s"},
-    {"sfnet onednn, 1 core busy, OMP_WAIT_POLICY=passive", "sfnet-onednn",
-     "OMP_WAIT_POLICY=passive %E --row onednn %s"},
+    {"sfnet onednn, 1 core busy, OMP_WAIT_POLICY=active", "sfnet-onednn",
+     "OMP_WAIT_POLICY=active %E --row onednn %s"},
     {"sfnet onednn, 1 core busy, one thread fewer", "sfnet-onednn",
      "OMP_NUM_THREADS=%T %E --row onednn %s"},
     {"PyTorch, 1 core busy", "pytorch",
@@ -217,6 +220,7 @@ static int run_table(const char *self, const char *args) {
 }
 
 int main(int argc, char **argv) {
+    sf_threads_wait_passively(argv); /* as --train and predict run */
     sfnet_config cfg = {.width = 64, .k = 4, .n_out = 1, .in_size = 144};
     int batch = 64, train_steps = 3, infer_steps = 3, table = 1;
     nn_engine_kind kind = NN_ENGINE_REFERENCE;

@@ -27,4 +27,15 @@ int sf_cpus_available(void);
  * receives where the count came from, for messages. */
 int sf_threads_init(int ranks_here, const char **why);
 
+/* OpenMP's threads wait for work by sleeping, not spinning, unless $OMP_WAIT_POLICY says
+ * otherwise. A spinning thread holds a core: on a machine where something else runs,
+ * the thread that has work waits for it (bench_nn's loaded table), and between parallel
+ * regions it takes the core from OpenBLAS's threads and the image decoding. libgomp
+ * reads the policy once, when it is loaded (before main), so with it unset this starts
+ * the program again (execv of /proc/self/exe, the same arguments) with
+ * OMP_WAIT_POLICY=passive; it returns only when the policy was set already, or when the
+ * program cannot be started again (then the threads spin, as libgomp has them by
+ * default). Call it first thing in main, before any thread or MPI exists. */
+void sf_threads_wait_passively(char **argv);
+
 #endif

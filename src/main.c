@@ -78,6 +78,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
+    /* the commands that run the network: OpenMP's threads wait passively */
+    int heavy = !strcmp(cmd, "predict");
+    for (int i = 1; i < argc && cmd[0] == '-'; i++) heavy |= !strcmp(argv[i], "--train");
+    if (heavy) sf_threads_wait_passively(argv);
     sf_threads_init(1, NULL); /* the CPUs really there: affinity, cgroup quota, Slurm */
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         print_help(stdout);

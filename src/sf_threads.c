@@ -1,7 +1,7 @@
 /* sf_threads.c: the thread count from the CPUs the process may really use. See
  * include/sf_threads.h.
  * Layer: util (the bottom). Calls: no other module; OpenMP.
- * Called by: main.
+ * Called by: main, bench_nn.
  */
 #include "sf_threads.h"
 
@@ -86,4 +86,17 @@ int sf_threads_init(int ranks_here, const char **why) {
     }
     omp_set_num_threads(n);
     return n;
+}
+
+void sf_threads_wait_passively(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    /* the program's own path: under valgrind, /proc/self/exe is valgrind's tool, and
+     * readlink gives the program */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || n >= (ssize_t)sizeof self - 1) return;
+    self[n] = 0;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv(self, argv);
+    unsetenv("OMP_WAIT_POLICY"); /* not started again: go on as libgomp is */
 }

@@ -14,7 +14,9 @@ supp=$(realpath "$(dirname "$0")/valgrind.supp")
 work=$(mktemp -d /tmp/sfnet-valgrind-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
-export SFNET_QUIET=1 XDG_CACHE_HOME="$work/cache" OMP_NUM_THREADS=2
+# OMP_WAIT_POLICY set: --train and predict would otherwise start themselves again to
+# set it (sf_threads_wait_passively), outside valgrind
+export SFNET_QUIET=1 XDG_CACHE_HOME="$work/cache" OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive
 # fontconfig builds its cache for the fonts afresh, as on a machine that never ran it
 mkdir -p fc-cache
 cat >fonts.conf <<EOF

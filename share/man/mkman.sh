@@ -433,6 +433,18 @@ know; on such an AVX\-512 processor OPENBLAS_CORETYPE=SkylakeX made the referenc
 engine about three times faster (make bench shows both). The oneDNN engine, the
 default, does not use it.
 .TP
+.B OMP_NUM_THREADS
+the threads of the network's engines (default: the CPUs the process may use, its
+affinity mask capped by a cgroup CPU quota, or SLURM_CPUS_PER_TASK inside a Slurm
+step).
+.TP
+.B OMP_WAIT_POLICY
+how OpenMP's threads wait for work. Unset, \-\-train and predict set it to
+\fBpassive\fR (the threads sleep instead of spinning; the program starts itself
+again once to apply it): on a machine where another process takes a core,
+spinning threads hold cores the working thread needs (make bench's loaded table).
+Set it to \fBactive\fR to keep libgomp's spinning.
+.TP
 .B SFNET_MPI_TIMEOUT
 seconds a rank of an MPI job waits for the others inside one step of training
 before it decides that one of them died or hangs and stops the whole job
