@@ -78,10 +78,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
+    /* sfnet-explore --train [OPTIONS] RUN.db, the options in any order */
+    int train = 0;
+    for (int i = 1; i < argc && cmd[0] == '-'; i++) train |= !strcmp(argv[i], "--train");
     /* the commands that run the network: OpenMP's threads wait passively */
-    int heavy = !strcmp(cmd, "predict");
-    for (int i = 1; i < argc && cmd[0] == '-'; i++) heavy |= !strcmp(argv[i], "--train");
-    if (heavy) sf_threads_wait_passively(argv);
+    if (train || !strcmp(cmd, "predict")) sf_threads_wait_passively(argv);
     sf_threads_init(1, NULL); /* the CPUs really there: affinity, cgroup quota, Slurm */
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         print_help(stdout);
@@ -91,9 +92,7 @@ int main(int argc, char **argv) {
         printf("sfnet-explore %s\n", SF_VERSION);
         return 0;
     }
-    /* sfnet-explore --train [OPTIONS] RUN.db, the options in any order */
-    for (int i = 1; i < argc && cmd[0] == '-'; i++)
-        if (!strcmp(argv[i], "--train")) return train_main(argc, argv);
+    if (train) return train_main(argc, argv);
     for (const cli_command *c = cli_commands; c->name; c++)
         if (!strcmp(cmd, c->name)) return c->run(argc - 1, argv + 1);
     if (cli_is_database(cmd)) return tui_main(argc, argv);

@@ -1,5 +1,5 @@
-/* sf_threads.c: the thread count from the CPUs the process may really use. See
- * include/sf_threads.h.
+/* sf_threads.c: the thread count from the CPUs the process may really use, and OpenMP's
+ * wait policy. See include/sf_threads.h.
  * Layer: util (the bottom). Calls: no other module; OpenMP.
  * Called by: main, bench_nn.
  */
